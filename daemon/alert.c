@@ -1,0 +1,1 @@
+/* alert.c: being written */

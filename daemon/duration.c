@@ -1,0 +1,1 @@
+/* duration.c: being written */

@@ -1,0 +1,149 @@
+/*
+ * store.h - the durable state: one SQLite database (WAL) holding per-feed HTTP state, the
+ * items seen per feed, the alerts raised, and the alert outbox. Pure of logging: errors come
+ * back as negative errno plus a message in the caller's buffer or fw_store_error().
+ */
+#ifndef FW_STORE_H
+#define FW_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fw_store;
+
+/*
+ * Open (creating if need be) the database at path, in WAL mode with a busy timeout, and
+ * create or migrate the schema. Refuses, rather than starting from nothing, a file that is
+ * not a feedwatch database, is corrupted, or is locked beyond the timeout. read_only opens
+ * an existing file without writing (for `feedwatch status`).
+ * Returns 0 and *out, or a negative errno with a one-line reason in err.
+ */
+int fw_store_open(const char *path, bool read_only, struct fw_store **out, char *err,
+		  size_t errlen);
+
+/* Close. Accepts NULL; returns NULL. */
+struct fw_store *fw_store_close(struct fw_store *s);
+
+/* The last SQLite error message, for logs. */
+const char *fw_store_error(const struct fw_store *s);
+
+/* Transactions; nest-safe only in the sense that begin inside begin is an error. */
+int fw_store_begin(struct fw_store *s);
+int fw_store_commit(struct fw_store *s);
+int fw_store_rollback(struct fw_store *s);
+
+/* What is remembered of one feed between polls. Strings owned by the struct. */
+struct fw_feed_state {
+	bool exists;	     /* false: never polled */
+	char *url;	     /* the URL last polled (to notice a changed config URL) */
+	char *etag;
+	char *last_modified;
+	char *moved_url;     /* target of a permanent redirect, or NULL */
+	int64_t last_poll;   /* Unix seconds, 0 = never */
+	int64_t last_success;
+	int64_t next_poll;
+	long http_status;
+	int64_t error_streak;
+	int64_t first_error; /* start of the current error streak, 0 when none */
+	char *last_error;
+	int64_t items_seen;  /* total items ever recorded for the feed */
+	int64_t alerts;	     /* alerts raised for the feed */
+	bool failing_alerted;/* the "feed failing" alert was raised for this streak */
+};
+
+/* Free what st holds and zero it. */
+void fw_feed_state_clear(struct fw_feed_state *st);
+
+/* Load a feed's state (st->exists = false and zeros when unknown). 0 or -errno. */
+int fw_store_feed_load(struct fw_store *s, const char *feed, struct fw_feed_state *st);
+
+/* Insert or replace a feed's state. 0 or -errno. */
+int fw_store_feed_save(struct fw_store *s, const char *feed, const struct fw_feed_state *st);
+
+/* Names of all feeds in the store, for status and pruning; *names is malloc()ed, each
+   string too. */
+int fw_store_feed_names(struct fw_store *s, char ***names, size_t *n);
+
+/* Forget a feed and its items (not its alerts or outbox). */
+int fw_store_feed_forget(struct fw_store *s, const char *feed);
+
+/* Outcome of fw_store_item_mark. */
+enum fw_item_mark { FW_ITEM_SAME = 0, FW_ITEM_NEW = 1, FW_ITEM_CHANGED = 2 };
+
+/* Record that item `id` of `feed` was seen now with content hash `hash`. Returns
+   FW_ITEM_NEW, FW_ITEM_CHANGED (known, other hash) or FW_ITEM_SAME, or a negative errno. */
+int fw_store_item_mark(struct fw_store *s, const char *feed, const char *id, uint64_t hash,
+		       int64_t now);
+
+/* Number of items remembered for a feed. */
+int fw_store_item_count(struct fw_store *s, const char *feed, int64_t *n);
+
+/* Delete items of every feed not seen since `before` (retention). *deleted gets the count
+   (may be NULL). */
+int fw_store_item_prune(struct fw_store *s, int64_t before, int64_t *deleted);
+
+/* Record an alert once. Returns 1 when new, 0 when alert_id was already recorded (the
+   item alerted before for this watchlist), or a negative errno. */
+int fw_store_alert_add(struct fw_store *s, const char *alert_id, const char *watchlist,
+		       const char *feed, const char *item_id, int64_t now);
+
+/* Outbox entry states. */
+enum fw_outbox_state { FW_OUTBOX_PENDING = 0, FW_OUTBOX_DEAD = 1 };
+
+struct fw_outbox_entry {
+	int64_t rowid;
+	char *alert_id;
+	char *output;
+	char *payload; /* the alert as JSON */
+	enum fw_outbox_state state;
+	int64_t attempts;
+	int64_t created;
+	int64_t next_at;
+	char *last_error; /* or NULL */
+};
+
+/* Free the strings of n entries and the array; accepts NULL. */
+void fw_outbox_entries_free(struct fw_outbox_entry *e, size_t n);
+
+/* Queue alert_id for output with its JSON payload, due now. Idempotent on
+   (alert_id, output): returns 1 when queued, 0 when it already was. */
+int fw_store_outbox_add(struct fw_store *s, const char *alert_id, const char *output,
+			const char *payload, int64_t now);
+
+/* Up to max pending entries due at or before now (oldest due first), skipping the rowids
+   in `busy` (n_busy of them: deliveries in flight). *out malloc()ed. */
+int fw_store_outbox_due(struct fw_store *s, int64_t now, size_t max, const int64_t *busy,
+			size_t n_busy, struct fw_outbox_entry **out, size_t *n);
+
+/* The earliest next_at of pending entries in *when, or -ENOENT when none is pending. */
+int fw_store_outbox_next_due(struct fw_store *s, int64_t *when);
+
+/* Delivered: the entry leaves the outbox. */
+int fw_store_outbox_delivered(struct fw_store *s, int64_t rowid);
+
+/* A failed attempt: attempts + 1, next try at next_at, error recorded. */
+int fw_store_outbox_retry(struct fw_store *s, int64_t rowid, int64_t next_at, const char *error);
+
+/* A dead letter: kept, never retried until fw_store_outbox_revive. */
+int fw_store_outbox_kill(struct fw_store *s, int64_t rowid, const char *error);
+
+/* List entries: state < 0 = all; output NULL = all outputs. */
+int fw_store_outbox_list(struct fw_store *s, int state, const char *output,
+			 struct fw_outbox_entry **out, size_t *n);
+
+/* Make dead (or all, when all is true) entries matching (rowid > 0 ? rowid : any) and output
+   (NULL = any) pending again, due now, attempts reset. *changed gets the count. */
+int fw_store_outbox_revive(struct fw_store *s, int64_t rowid, const char *output, int64_t now,
+			   int64_t *changed);
+
+/* Delete entries matching rowid (> 0) or, with rowid 0, every dead entry of output (NULL =
+   any). *changed gets the count. */
+int fw_store_outbox_drop(struct fw_store *s, int64_t rowid, const char *output,
+			 int64_t *changed);
+
+/* Count pending and dead entries for one output. */
+int fw_store_outbox_count(struct fw_store *s, const char *output, int64_t *pending,
+			  int64_t *dead);
+
+#endif

@@ -1,0 +1,1 @@
+/* text.c: being written */

@@ -1,0 +1,23 @@
+/* text.h - plain text from feed text: HTML to text, entity decoding, whitespace, UTF-8. Pure. */
+#ifndef FW_TEXT_H
+#define FW_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Turn a fragment of HTML (or plain text that may hold entities) into plain text with
+ * libxml2's HTML parser: tags stripped, <script>/<style> dropped, block elements become
+ * spaces, every named and numeric entity decoded, whitespace collapsed and trimmed,
+ * invalid UTF-8 replaced by U+FFFD. The result is at most `cap` bytes (cut on a character
+ * boundary). Returns a malloc()ed string, or NULL on allocation failure.
+ */
+char *fw_text_from_html(const char *html, size_t len, size_t cap);
+
+/* Collapse runs of whitespace to one space and trim, in place; returns s. */
+char *fw_text_collapse(char *s);
+
+/* True when s (len bytes) looks like it holds markup or entities worth an HTML pass. */
+bool fw_text_has_markup(const char *s, size_t len);
+
+#endif
