@@ -1,1 +1,896 @@
-/* alert.c: being written */
+/* alert.c - build alerts, route them to outputs through the outbox, deliver and retry. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "alert.h"
+#include "config.h"
+#include "date.h"
+#include "host.h"
+#include "item.h"
+#include "log.h"
+#include "loop.h"
+#include "match.h"
+#include "plugin.h"
+#include "store.h"
+
+#define FW_PUMP_BATCH       128  /* outbox rows looked at per pass */
+#define FW_OUTPUT_IN_FLIGHT 8    /* deliveries at once per output */
+#define FW_RETRY_BASE       30   /* seconds before the first retry */
+#define FW_RETRY_CAP        3600 /* longest backoff between attempts */
+#define FW_RETRY_AFTER_CAP  86400
+#define FW_DOWN_RETRY       300 /* an output that is not running: look again then */
+#define FW_SUMMARY_SNIPPET  300
+#define FW_DIGEST_MAX       FW_PUMP_BATCH
+
+struct output_rt {
+	struct fw_alerter *a;
+	const struct fw_config_output *cfg;
+	struct fw_plugin_ctx *ctx; /* NULL: the output could not start */
+	bool blocking;
+	bool disabled; /* the plugin said FW_DISABLE */
+	size_t in_flight;
+	int64_t window_start;
+	int64_t sent_in_window;
+	struct delivery *work_head, *work_tail; /* blocking: queued deliveries */
+	bool working;                           /* blocking: one on the thread pool */
+	uv_work_t work;
+};
+
+struct delivery {
+	uint64_t token;
+	struct output_rt *out;
+	int64_t *rowids;
+	int64_t *attempts;
+	int64_t *created;
+	size_t n;
+	json_t *payload;
+	struct fw_alert alert;
+	const char **categories;
+	struct fw_explain *explain;
+	char *json;
+	int start_error;       /* blocking: deliver() returned this on the worker */
+	struct delivery *next; /* in-flight list / work queue */
+};
+
+struct completion {
+	uint64_t token;
+	enum fw_result result;
+	int64_t retry_after;
+	char message[256];
+	struct completion *next;
+};
+
+struct fw_alerter {
+	struct fw_daemon *d;
+	struct output_rt *outs;
+	size_t n_outs;
+	struct delivery *flying; /* every delivery handed to a plugin */
+	uint64_t next_token;
+	uv_timer_t timer;
+	uv_async_t async;
+	pthread_mutex_t lock; /* guards completions */
+	struct completion *completions, *completions_tail;
+	int open_handles;
+	bool closing;
+	bool pumping;
+};
+
+/* FNV-1a 64 over a NUL-separated tuple, twice with different offsets: 128 bits. */
+void fw_alert_id(const char *watchlist, const char *feed, const char *item_id, char *buf)
+{
+	const char *parts[3] = {watchlist, feed, item_id};
+	uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
+
+	for (int i = 0; i < 3; i++) {
+		for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++) {
+			h1 = (h1 ^ *p) * 0x100000001b3ULL;
+			h2 = (h2 ^ *p) * 0x100000001b3ULL;
+			h2 ^= h2 >> 29;
+		}
+		h1 = (h1 ^ 0xff) * 0x100000001b3ULL;
+		h2 = (h2 ^ 0xfe) * 0x100000001b3ULL;
+	}
+	snprintf(buf, 33, "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
+}
+
+static json_t *jstr(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *jdate(int64_t t)
+{
+	char buf[40];
+
+	if (t == FW_TIME_NONE)
+		return json_null();
+	return json_string(fw_date_format(t, buf, sizeof(buf)));
+}
+
+/* A URL without user:password@ (it may hold a token). */
+static char *strip_credentials(const char *url)
+{
+	const char *scheme = strstr(url, "://"), *at, *slash;
+	char *out;
+
+	if (scheme == NULL)
+		return strdup(url);
+	slash = strchr(scheme + 3, '/');
+	at = strchr(scheme + 3, '@');
+	if (at == NULL || (slash && at > slash))
+		return strdup(url);
+	if (asprintf(&out, "%.*s%s", (int)(scheme + 3 - url), url, at + 1) < 0)
+		return NULL;
+	return out;
+}
+
+/* At most max bytes of s, cut on a UTF-8 boundary, with an ellipsis when cut. */
+static json_t *snippet(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	char *buf;
+	json_t *j;
+
+	if (n <= max)
+		return json_string(s);
+	while (n > max || (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80))
+		n--;
+	buf = malloc(n + 4);
+	if (buf == NULL)
+		return NULL;
+	memcpy(buf, s, n);
+	memcpy(buf + n, "\xe2\x80\xa6", 4);
+	j = json_string(buf);
+	free(buf);
+	return j;
+}
+
+/* The alert as JSON: the outbox payload and what plugins receive (docs/plugins.md). */
+static char *build_payload(const char *id, const char *watchlist, const struct fw_config_feed *feed,
+                           const struct fw_item *item, const struct fw_match_result *res,
+                           size_t wl_index, int64_t now)
+{
+	json_t *o = json_object(), *f = json_object(), *it = json_object(), *cats = json_array();
+	json_t *ex = json_array();
+	char *url = strip_credentials(feed->url), *out = NULL;
+	const char *sum = item->summary && *item->summary ? item->summary : item->content;
+
+	if (!o || !f || !it || !cats || !ex || !url)
+		goto done;
+	json_object_set_new(f, "name", json_string(feed->name));
+	json_object_set_new(f, "url", json_string(url));
+	json_object_set_new(it, "id", json_string(item->id));
+	json_object_set_new(it, "title", json_string(item->title ? item->title : ""));
+	json_object_set_new(it, "link", jstr(item->link));
+	json_object_set_new(it, "published", jdate(item->published));
+	json_object_set_new(it, "updated", jdate(item->updated));
+	json_object_set_new(it, "author", jstr(item->author));
+	json_object_set_new(it, "summary", snippet(sum ? sum : "", FW_SUMMARY_SNIPPET));
+	for (size_t i = 0; i < item->n_categories; i++)
+		json_array_append_new(cats, json_string(item->categories[i]));
+	json_object_set_new(it, "categories", cats);
+	cats = NULL;
+	for (size_t i = 0; i < res->n_explain; i++) {
+		const struct fw_match_explain *e = &res->explain[i];
+
+		if (e->watchlist != wl_index)
+			continue;
+		json_array_append_new(
+		    ex, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "watchlist", watchlist, "term",
+		                  e->term ? e->term : "", "alias", e->alias ? e->alias : "",
+		                  "field", e->field ? e->field : "", "text", e->text ? e->text : "",
+		                  "snippet", e->snippet ? e->snippet : ""));
+	}
+	json_object_set_new(o, "id", json_string(id));
+	json_object_set_new(o, "watchlist", json_string(watchlist));
+	json_object_set_new(o, "created", jdate(now));
+	json_object_set_new(o, "feed", f);
+	json_object_set_new(o, "item", it);
+	json_object_set_new(o, "explain", ex);
+	f = it = ex = NULL;
+	out = json_dumps(o, JSON_COMPACT);
+done:
+	json_decref(o);
+	json_decref(f);
+	json_decref(it);
+	json_decref(cats);
+	json_decref(ex);
+	free(url);
+	return out;
+}
+
+/* Record the alerts of one matched item. */
+int fw_alert_raise(struct fw_alerter *a, const struct fw_config_feed *feed,
+                   const struct fw_item *item, const struct fw_match_result *res, int64_t now,
+                   size_t *raised)
+{
+	const struct fw_config *cfg = a->d->cfg;
+
+	for (size_t i = 0; i < res->n_watchlists; i++) {
+		const struct fw_config_watchlist *w = &cfg->watchlists[res->watchlists[i]];
+		char id[33], *payload;
+		int r;
+
+		fw_alert_id(w->name, feed->name, item->id, id);
+		r = fw_store_alert_add(a->d->store, id, w->name, feed->name, item->id, now);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			continue; /* this item alerted for this watchlist before */
+		payload = build_payload(id, w->name, feed, item, res, res->watchlists[i], now);
+		if (payload == NULL)
+			return -ENOMEM;
+		for (size_t k = 0; k < w->n_outputs; k++) {
+			r = fw_store_outbox_add(a->d->store, id, cfg->outputs[w->outputs[k]].name,
+			                        payload, now);
+			if (r < 0) {
+				free(payload);
+				return r;
+			}
+		}
+		free(payload);
+		(*raised)++;
+	}
+	return 0;
+}
+
+static const char *jget(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* Fill d->alert from the payload of its first row. */
+static int delivery_fill(struct delivery *d, json_t *first, const char *output)
+{
+	json_t *feed = json_object_get(first, "feed"), *item = json_object_get(first, "item");
+	json_t *cats = json_object_get(item, "categories"), *ex = json_object_get(first, "explain");
+	struct fw_alert *al = &d->alert;
+
+	al->struct_size = sizeof(*al);
+	al->id = jget(first, "id");
+	al->watchlist = jget(first, "watchlist");
+	al->output = output;
+	al->feed_name = jget(feed, "name");
+	al->feed_url = jget(feed, "url");
+	al->title = jget(item, "title");
+	al->link = jget(item, "link");
+	al->item_id = jget(item, "id");
+	al->published = jget(item, "published");
+	al->updated = jget(item, "updated");
+	al->author = jget(item, "author");
+	al->summary = jget(item, "summary");
+	if (!al->id || !al->watchlist || !al->feed_name || !al->title || !al->item_id)
+		return -EBADMSG;
+	if (!al->feed_url)
+		al->feed_url = "";
+	if (!al->summary)
+		al->summary = "";
+	d->categories = calloc(json_array_size(cats) + 1, sizeof(char *));
+	d->explain = calloc(json_array_size(ex) + 1, sizeof(*d->explain));
+	if (!d->categories || !d->explain)
+		return -ENOMEM;
+	for (size_t i = 0; i < json_array_size(cats); i++)
+		if (json_string_value(json_array_get(cats, i)))
+			d->categories[al->n_categories++] =
+			    json_string_value(json_array_get(cats, i));
+	for (size_t i = 0; i < json_array_size(ex); i++) {
+		json_t *e = json_array_get(ex, i);
+		struct fw_explain *x = &d->explain[al->n_explain];
+
+		x->watchlist = jget(e, "watchlist");
+		x->term = jget(e, "term");
+		x->alias = jget(e, "alias");
+		x->field = jget(e, "field");
+		x->text = jget(e, "text");
+		x->snippet = jget(e, "snippet");
+		if (x->watchlist && x->term && x->alias && x->field && x->text && x->snippet)
+			al->n_explain++;
+	}
+	al->categories = d->categories;
+	al->explain = d->explain;
+	return 0;
+}
+
+static struct delivery *delivery_free(struct delivery *d)
+{
+	if (d == NULL)
+		return NULL;
+	json_decref(d->payload);
+	free(d->rowids);
+	free(d->attempts);
+	free(d->created);
+	free(d->categories);
+	free(d->explain);
+	free(d->json);
+	free(d);
+	return NULL;
+}
+
+/* One delivery of n outbox rows (n > 1: a digest). */
+static struct delivery *delivery_new(struct output_rt *out, const struct fw_outbox_entry *e,
+                                     size_t n)
+{
+	struct delivery *d = calloc(1, sizeof(*d));
+	json_t *first = NULL;
+	int64_t created = INT64_MAX;
+
+	if (d == NULL)
+		return NULL;
+	d->out = out;
+	d->n = n;
+	d->rowids = calloc(n, sizeof(int64_t));
+	d->attempts = calloc(n, sizeof(int64_t));
+	d->created = calloc(n, sizeof(int64_t));
+	if (!d->rowids || !d->attempts || !d->created)
+		return delivery_free(d);
+	if (n == 1) {
+		d->payload = json_loads(e[0].payload, 0, NULL);
+		first = d->payload;
+	} else {
+		json_t *arr = json_array();
+
+		d->payload = json_object();
+		if (arr == NULL || d->payload == NULL) {
+			json_decref(arr);
+			return delivery_free(d);
+		}
+		for (size_t i = 0; i < n; i++) {
+			json_t *p = json_loads(e[i].payload, 0, NULL);
+
+			if (p)
+				json_array_append_new(arr, p);
+		}
+		json_object_set_new(d->payload, "digest", json_integer((json_int_t)n));
+		json_object_set_new(d->payload, "alerts", arr);
+		first = json_array_get(arr, 0);
+	}
+	for (size_t i = 0; i < n; i++) {
+		d->rowids[i] = e[i].rowid;
+		d->attempts[i] = e[i].attempts;
+		d->created[i] = e[i].created;
+		if (e[i].created < created)
+			created = e[i].created;
+	}
+	if (first == NULL || delivery_fill(d, first, out->cfg->name) < 0)
+		return delivery_free(d);
+	d->json = json_dumps(d->payload, JSON_COMPACT);
+	if (d->json == NULL)
+		return delivery_free(d);
+	d->alert.json = d->json;
+	d->alert.attempt = (unsigned)e[0].attempts + 1;
+	d->alert.created = created;
+	d->alert.n_digest = n > 1 ? n : 0;
+	return d;
+}
+
+static void flying_add(struct fw_alerter *a, struct delivery *d)
+{
+	d->next = a->flying;
+	a->flying = d;
+	d->out->in_flight++;
+}
+
+static struct delivery *flying_take(struct fw_alerter *a, uint64_t token)
+{
+	for (struct delivery **p = &a->flying; *p; p = &(*p)->next) {
+		if ((*p)->token == token) {
+			struct delivery *d = *p;
+
+			*p = d->next;
+			d->next = NULL;
+			d->out->in_flight--;
+			return d;
+		}
+	}
+	return NULL;
+}
+
+static void push_completion(struct fw_alerter *a, uint64_t token, enum fw_result result,
+                            int64_t retry_after, const char *message)
+{
+	struct completion *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return; /* the row stays pending and is retried after a restart */
+	c->token = token;
+	c->result = result;
+	c->retry_after = retry_after;
+	snprintf(c->message, sizeof(c->message), "%s", message ? message : "");
+	pthread_mutex_lock(&a->lock);
+	if (a->completions_tail)
+		a->completions_tail->next = c;
+	else
+		a->completions = c;
+	a->completions_tail = c;
+	pthread_mutex_unlock(&a->lock);
+	uv_async_send(&a->async);
+}
+
+/* A plugin's completion: queued, handled on the loop thread. */
+void fw_alert_done(struct fw_alerter *a, uint64_t token, enum fw_result result, int64_t retry_after,
+                   const char *message)
+{
+	if (a == NULL || a->closing)
+		return;
+	push_completion(a, token, result, retry_after, message);
+}
+
+static void work_cb(uv_work_t *w)
+{
+	struct output_rt *out = w->data;
+	struct delivery *d = out->work_head;
+
+	d->start_error =
+	    fw_host_plugin(out->ctx)->deliver(fw_host_state(out->ctx), &d->alert, d->token);
+}
+
+static void start_work(struct output_rt *out);
+
+static void after_work_cb(uv_work_t *w, int status)
+{
+	struct output_rt *out = w->data;
+	struct delivery *d = out->work_head;
+
+	out->working = false;
+	out->work_head = d->next;
+	if (out->work_head == NULL)
+		out->work_tail = NULL;
+	d->next = NULL;
+	if (status < 0 || d->start_error < 0)
+		push_completion(out->a, d->token, FW_RETRY, -1,
+		                status < 0 ? "cancelled" : strerror(-d->start_error));
+	/* Already counted in out->in_flight by dispatch(). */
+	d->next = out->a->flying;
+	out->a->flying = d;
+	if (!out->a->closing)
+		start_work(out);
+}
+
+static void start_work(struct output_rt *out)
+{
+	if (out->working || out->work_head == NULL)
+		return;
+	out->working = true;
+	out->work.data = out;
+	if (uv_queue_work(&out->a->d->loop, &out->work, work_cb, after_work_cb) != 0)
+		out->working = false;
+}
+
+/* Hand one delivery to its plugin. */
+static void dispatch(struct fw_alerter *a, struct delivery *d)
+{
+	struct output_rt *out = d->out;
+	int r;
+
+	d->token = ++a->next_token;
+	if (out->blocking) {
+		/* In flight from now on; after_work moves it to the flying list. */
+		out->in_flight++;
+		if (out->work_tail)
+			out->work_tail->next = d;
+		else
+			out->work_head = d;
+		out->work_tail = d;
+		start_work(out);
+		return;
+	}
+	flying_add(a, d);
+	r = fw_host_plugin(out->ctx)->deliver(fw_host_state(out->ctx), &d->alert, d->token);
+	if (r < 0)
+		push_completion(a, d->token, FW_RETRY, -1, strerror(-r));
+}
+
+static int64_t backoff(int64_t attempts, int64_t retry_after)
+{
+	int64_t delay = FW_RETRY_BASE;
+
+	for (int64_t i = 1; i < attempts && delay < FW_RETRY_CAP; i++)
+		delay *= 2;
+	if (delay > FW_RETRY_CAP)
+		delay = FW_RETRY_CAP;
+	/* +-20% jitter so that a recovering receiver is not hit by every alert at once. */
+	delay = delay * (80 + (int64_t)(rand() % 41)) / 100;
+	if (retry_after > 0)
+		delay = retry_after > FW_RETRY_AFTER_CAP ? FW_RETRY_AFTER_CAP : retry_after;
+	return delay > 0 ? delay : 1;
+}
+
+static void handle_completion(struct fw_alerter *a, struct completion *c)
+{
+	struct delivery *d = flying_take(a, c->token);
+	struct fw_store *s = a->d->store;
+	int64_t now = time(NULL);
+
+	if (d == NULL)
+		return; /* late or duplicate done(): ignored */
+	for (size_t i = 0; i < d->n; i++) {
+		int64_t attempts = d->attempts[i] + 1;
+		const struct fw_config_output *oc = d->out->cfg;
+		int r = 0;
+
+		switch (c->result) {
+		case FW_DELIVERED:
+			r = fw_store_outbox_delivered(s, d->rowids[i]);
+			break;
+		case FW_FAILED:
+			r = fw_store_outbox_kill(s, d->rowids[i], c->message);
+			break;
+		case FW_DISABLE:
+			r = fw_store_outbox_retry(s, d->rowids[i], now + FW_DOWN_RETRY, c->message);
+			break;
+		case FW_RETRY:
+		default:
+			if (attempts >= oc->max_attempts || now - d->created[i] >= oc->max_age)
+				r = fw_store_outbox_kill(s, d->rowids[i], c->message);
+			else
+				r = fw_store_outbox_retry(s, d->rowids[i],
+				                          now + backoff(attempts, c->retry_after),
+				                          c->message);
+			break;
+		}
+		if (r < 0)
+			fw_log(FW_LOG_ERR, "outbox: cannot record a delivery outcome: %s",
+			       fw_store_error(s));
+	}
+	switch (c->result) {
+	case FW_DELIVERED:
+		fw_log(FW_LOG_INFO, "output '%s': delivered alert %s%s", d->out->cfg->name,
+		       d->alert.id, d->n > 1 ? " (digest)" : "");
+		break;
+	case FW_FAILED:
+		fw_log(FW_LOG_ERR, "output '%s': alert %s failed for good: %s", d->out->cfg->name,
+		       d->alert.id, c->message);
+		break;
+	case FW_DISABLE:
+		d->out->disabled = true;
+		fw_log(FW_LOG_ERR, "output '%s': disabled (%s); alerts stay queued",
+		       d->out->cfg->name, c->message);
+		break;
+	default:
+		fw_log(FW_LOG_WARNING, "output '%s': alert %s not delivered (attempt %u): %s",
+		       d->out->cfg->name, d->alert.id, d->alert.attempt, c->message);
+	}
+	delivery_free(d);
+}
+
+static void pump(struct fw_alerter *a);
+
+static void async_cb(uv_async_t *h)
+{
+	struct fw_alerter *a = h->data;
+	struct completion *c;
+
+	pthread_mutex_lock(&a->lock);
+	c = a->completions;
+	a->completions = a->completions_tail = NULL;
+	pthread_mutex_unlock(&a->lock);
+	while (c) {
+		struct completion *next = c->next;
+
+		if (!a->closing)
+			handle_completion(a, c);
+		free(c);
+		c = next;
+	}
+	pump(a);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	pump(t->data);
+}
+
+static struct output_rt *find_output(struct fw_alerter *a, const char *name)
+{
+	for (size_t i = 0; i < a->n_outs; i++)
+		if (strcmp(a->outs[i].cfg->name, name) == 0)
+			return &a->outs[i];
+	return NULL;
+}
+
+/* Dispatch the due rows of one output (all of e[0..n) belong to it). */
+static size_t pump_output(struct fw_alerter *a, struct output_rt *out, struct fw_outbox_entry *e,
+                          size_t n, int64_t now)
+{
+	struct fw_store *s = a->d->store;
+	size_t sent = 0, i = 0, slots;
+	int64_t budget = INT64_MAX;
+
+	if (out == NULL || out->ctx == NULL || out->disabled) {
+		for (size_t k = 0; k < n; k++)
+			fw_store_outbox_retry(s, e[k].rowid, now + FW_DOWN_RETRY,
+			                      out == NULL ? "output not configured"
+			                                  : "output not running");
+		return 0;
+	}
+	/* Expired rows become dead letters before anything is sent. */
+	for (size_t k = 0; k < n; k++) {
+		if (now - e[k].created >= out->cfg->max_age) {
+			fw_store_outbox_kill(s, e[k].rowid, "expired (max_age)");
+			e[k].rowid = 0;
+		}
+	}
+	slots = out->in_flight < FW_OUTPUT_IN_FLIGHT ? FW_OUTPUT_IN_FLIGHT - out->in_flight : 0;
+	if (out->cfg->rate_limit > 0) {
+		if (now >= out->window_start + out->cfg->rate_window) {
+			out->window_start = now;
+			out->sent_in_window = 0;
+		}
+		budget = out->cfg->rate_limit - out->sent_in_window;
+	}
+	while (i < n && slots > 0 && budget > 0) {
+		struct delivery *d;
+		size_t live = 0, take = 1;
+
+		if (e[i].rowid == 0) {
+			i++;
+			continue;
+		}
+		for (size_t k = i; k < n; k++)
+			live += e[k].rowid != 0;
+		/* Over the rate limit: the last alert of the window folds in all the rest. */
+		if (budget == 1 && live > 1) {
+			size_t w = 0;
+
+			for (size_t k = i; k < n; k++)
+				if (e[k].rowid != 0)
+					e[i + w++] = e[k];
+			take = w > FW_DIGEST_MAX ? FW_DIGEST_MAX : w;
+		}
+		d = delivery_new(out, &e[i], take);
+		if (d == NULL) {
+			for (size_t k = i; k < i + take; k++)
+				fw_store_outbox_kill(s, e[k].rowid, "unreadable outbox payload");
+		} else {
+			dispatch(a, d);
+			sent++;
+		}
+		i += take;
+		slots--;
+		budget--;
+		out->sent_in_window++;
+	}
+	return sent;
+}
+
+static int cmp_output(const void *x, const void *y)
+{
+	const struct fw_outbox_entry *a = x, *b = y;
+	int c = strcmp(a->output, b->output);
+
+	if (c)
+		return c;
+	return a->next_at < b->next_at   ? -1
+	       : a->next_at > b->next_at ? 1
+	                                 : (a->rowid > b->rowid) - (a->rowid < b->rowid);
+}
+
+static void arm_timer(struct fw_alerter *a, int64_t now)
+{
+	int64_t when, delay = 3600;
+
+	if (fw_store_outbox_next_due(a->d->store, &when) == 0)
+		delay = when > now ? when - now : 1;
+	uv_timer_start(&a->timer, timer_cb, (uint64_t)delay * 1000, 0);
+}
+
+/* Look at the outbox and dispatch what is due. */
+static void pump(struct fw_alerter *a)
+{
+	struct fw_outbox_entry *e = NULL;
+	int64_t *busy = NULL, now = time(NULL);
+	size_t n = 0, nb = 0, sent = 0;
+	int r;
+
+	if (a->closing || a->pumping)
+		return;
+	a->pumping = true;
+	for (struct delivery *d = a->flying; d; d = d->next)
+		nb += d->n;
+	for (size_t i = 0; i < a->n_outs; i++)
+		for (struct delivery *d = a->outs[i].work_head; d; d = d->next)
+			nb += d->n;
+	busy = calloc(nb + 1, sizeof(*busy));
+	if (busy == NULL)
+		goto out;
+	nb = 0;
+	for (struct delivery *d = a->flying; d; d = d->next)
+		for (size_t i = 0; i < d->n; i++)
+			busy[nb++] = d->rowids[i];
+	for (size_t o = 0; o < a->n_outs; o++)
+		for (struct delivery *d = a->outs[o].work_head; d; d = d->next)
+			for (size_t i = 0; i < d->n; i++)
+				busy[nb++] = d->rowids[i];
+	r = fw_store_outbox_due(a->d->store, now, FW_PUMP_BATCH, busy, nb, &e, &n);
+	if (r < 0) {
+		fw_log(FW_LOG_ERR, "outbox: cannot read: %s", fw_store_error(a->d->store));
+		goto out;
+	}
+	if (n > 1)
+		qsort(e, n, sizeof(*e), cmp_output);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j < n && strcmp(e[j].output, e[i].output) == 0)
+			j++;
+		sent += pump_output(a, find_output(a, e[i].output), &e[i], j - i, now);
+		i = j;
+	}
+out:
+	fw_outbox_entries_free(e, n);
+	free(busy);
+	a->pumping = false;
+	if (a->closing)
+		return;
+	arm_timer(a, now);
+	if (sent == 0 && fw_alert_in_flight(a) == 0)
+		fw_loop_alerts_idle(a->d);
+}
+
+/* Look at the outbox now. */
+void fw_alert_kick(struct fw_alerter *a)
+{
+	/* Through the async handle, so a kick from deep inside a callback never re-enters. */
+	if (a && !a->closing)
+		uv_async_send(&a->async);
+}
+
+/* Deliveries in flight. */
+size_t fw_alert_in_flight(const struct fw_alerter *a)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n_outs; i++)
+		n += a->outs[i].in_flight;
+	return n;
+}
+
+/* Start the outputs. */
+int fw_alert_new(struct fw_daemon *d, struct fw_alerter **out)
+{
+	struct fw_alerter *a = calloc(1, sizeof(*a));
+	const struct fw_config *cfg = d->cfg;
+	char *dir;
+
+	if (a == NULL)
+		return -ENOMEM;
+	a->d = d;
+	a->outs = calloc(cfg->n_outputs + 1, sizeof(*a->outs));
+	dir = fw_plugin_dir(cfg->plugin_dir);
+	if (a->outs == NULL || dir == NULL) {
+		free(a->outs);
+		free(a);
+		free(dir);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	uv_timer_init(&d->loop, &a->timer);
+	a->timer.data = a;
+	uv_async_init(&d->loop, &a->async, async_cb);
+	a->async.data = a;
+	a->open_handles = 2;
+	d->alerter = a; /* plugins may call done() from init */
+	for (size_t i = 0; i < cfg->n_outputs; i++) {
+		struct output_rt *o = &a->outs[a->n_outs++];
+		char err[512];
+
+		o->a = a;
+		o->cfg = &cfg->outputs[i];
+		if (fw_host_instance_new(d, dir, o->cfg, &o->ctx, err, sizeof(err)) < 0) {
+			fw_log(FW_LOG_ERR, "output '%s' is down: %s; its alerts wait in the outbox",
+			       o->cfg->name, err);
+			o->ctx = NULL;
+			continue;
+		}
+		o->blocking = (fw_host_plugin(o->ctx)->flags & FW_PLUGIN_BLOCKING) != 0;
+	}
+	free(dir);
+	*out = a;
+	return 0;
+}
+
+/* SIGHUP. */
+void fw_alert_reopen(struct fw_alerter *a)
+{
+	for (size_t i = 0; a && i < a->n_outs; i++) {
+		struct output_rt *o = &a->outs[i];
+
+		if (o->ctx && fw_host_plugin(o->ctx)->reopen)
+			fw_host_plugin(o->ctx)->reopen(fw_host_state(o->ctx));
+	}
+}
+
+static void close_cb(uv_handle_t *h)
+{
+	struct fw_alerter *a = h->data;
+
+	if (--a->open_handles > 0)
+		return;
+	pthread_mutex_destroy(&a->lock);
+	while (a->completions) {
+		struct completion *c = a->completions;
+
+		a->completions = c->next;
+		free(c);
+	}
+	free(a->outs);
+	free(a);
+}
+
+static bool work_running(struct fw_alerter *a)
+{
+	for (size_t i = 0; i < a->n_outs; i++)
+		if (a->outs[i].working)
+			return true;
+	return false;
+}
+
+static void finish_close(struct fw_alerter *a);
+
+static void close_wait_cb(uv_timer_t *t)
+{
+	finish_close(t->data);
+}
+
+/* Once no plugin call runs on the thread pool: finalise plugins, close handles. */
+static void finish_close(struct fw_alerter *a)
+{
+	if (work_running(a)) {
+		uv_timer_start(&a->timer, close_wait_cb, 10, 0);
+		return;
+	}
+	for (size_t i = 0; i < a->n_outs; i++) {
+		struct output_rt *o = &a->outs[i];
+
+		while (o->work_head) {
+			struct delivery *d = o->work_head;
+
+			o->work_head = d->next;
+			delivery_free(d);
+		}
+		o->ctx = fw_host_instance_free(o->ctx);
+	}
+	while (a->flying) {
+		struct delivery *d = a->flying;
+
+		a->flying = d->next;
+		delivery_free(d);
+	}
+	a->d->alerter = NULL;
+	uv_close((uv_handle_t *)&a->timer, close_cb);
+	uv_close((uv_handle_t *)&a->async, close_cb);
+}
+
+/* Stop delivering; what is in flight stays in the outbox for the next start. */
+void fw_alert_close(struct fw_alerter *a)
+{
+	if (a == NULL || a->closing)
+		return;
+	a->closing = true;
+	uv_timer_stop(&a->timer);
+	for (size_t i = 0; i < a->n_outs; i++) {
+		struct output_rt *o = &a->outs[i];
+
+		/* Queued, not yet started work is dropped (the rows stay pending). */
+		if (o->working && o->work_head && o->work_head->next) {
+			struct delivery *rest = o->work_head->next;
+
+			o->work_head->next = NULL;
+			o->work_tail = o->work_head;
+			while (rest) {
+				struct delivery *next = rest->next;
+
+				delivery_free(rest);
+				rest = next;
+			}
+		}
+	}
+	finish_close(a);
+}

@@ -1,1 +1,895 @@
-/* config.c: being written */
+/* config.c - libconfig file -> validated struct fw_config, with FILE:LINE diagnostics. */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <feedwatch/version.h>
+
+#include "config.h"
+#include "duration.h"
+#include "match.h"
+
+#ifndef FW_SYSCONFDIR
+#define FW_SYSCONFDIR "/etc"
+#endif
+
+#define FW_DIAGS_MAX 1000
+
+/* Caps on what a config may declare: far above real use, low enough to bound memory. */
+#define FW_MAX_FEEDS   100000
+#define FW_MAX_ALIASES 1000000
+#define FW_MAX_NAME    128
+#define FW_MAX_HEADERS 32
+
+void fw_diags_add(struct fw_diags *d, bool warning, const char *file, int line, const char *fmt,
+                  ...)
+{
+	va_list ap;
+	char buf[1024];
+
+	if (!warning)
+		d->errors++;
+	if (d->n >= FW_DIAGS_MAX)
+		return;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		struct fw_diag *v = realloc(d->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return;
+		d->v = v;
+		d->cap = cap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	d->v[d->n].file = strdup(file ? file : "?");
+	d->v[d->n].line = line;
+	d->v[d->n].warning = warning;
+	d->v[d->n].message = strdup(buf);
+	d->n++;
+}
+
+void fw_diags_clear(struct fw_diags *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->v[i].file);
+		free(d->v[i].message);
+	}
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
+/* The walk's context: where diagnostics go and which file we are in. */
+struct ctx {
+	struct fw_diags *diags;
+	const char *path;
+	char *dir; /* directory of the config file, for relative paths */
+};
+
+static const char *src_file(const struct ctx *c, const config_setting_t *s)
+{
+	const char *f = s ? config_setting_source_file(s) : NULL;
+
+	return f ? f : c->path;
+}
+
+static int src_line(const config_setting_t *s)
+{
+	return s ? (int)config_setting_source_line(s) : 0;
+}
+
+#define ERR(c, s, ...)  fw_diags_add((c)->diags, false, src_file(c, s), src_line(s), __VA_ARGS__)
+#define WARN(c, s, ...) fw_diags_add((c)->diags, true, src_file(c, s), src_line(s), __VA_ARGS__)
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP:
+		return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a number";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array";
+	case CONFIG_TYPE_LIST:
+		return "a list";
+	default:
+		return "a value";
+	}
+}
+
+/* A string member; *out is strdup()ed (left untouched when absent). 1 = set, 0 = absent,
+   -1 = wrong type (reported). */
+static int get_string(struct ctx *c, const config_setting_t *parent, const char *key, char **out)
+{
+	const config_setting_t *s = config_setting_get_member(parent, key);
+	const char *v;
+
+	if (s == NULL)
+		return 0;
+	v = config_setting_get_string(s);
+	if (v == NULL) {
+		ERR(c, s, "'%s' must be a string, not %s", key, type_name(config_setting_type(s)));
+		return -1;
+	}
+	free(*out);
+	*out = strdup(v);
+	return 1;
+}
+
+/* Read a duration setting (int seconds or string). */
+int fw_config_setting_duration(const config_setting_t *s, int64_t *out)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		if (config_setting_get_int64(s) < 0)
+			return -EINVAL;
+		*out = config_setting_get_int64(s);
+		return 0;
+	case CONFIG_TYPE_STRING:
+		return fw_duration_parse(config_setting_get_string(s), out) == 0 ? 0 : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int get_duration(struct ctx *c, const config_setting_t *parent, const char *key,
+                        int64_t *out)
+{
+	const config_setting_t *s = config_setting_get_member(parent, key);
+
+	if (s == NULL)
+		return 0;
+	if (fw_config_setting_duration(s, out) < 0) {
+		ERR(c, s,
+		    "'%s' must be a duration (seconds, or like \"30s\", \"5m\", \"2h\", \"1d\")",
+		    key);
+		return -1;
+	}
+	return 1;
+}
+
+static int get_int(struct ctx *c, const config_setting_t *parent, const char *key, int64_t min,
+                   int64_t max, int64_t *out)
+{
+	const config_setting_t *s = config_setting_get_member(parent, key);
+	int64_t v;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64) {
+		ERR(c, s, "'%s' must be an integer, not %s", key,
+		    type_name(config_setting_type(s)));
+		return -1;
+	}
+	v = config_setting_get_int64(s);
+	if (v < min || v > max) {
+		ERR(c, s, "'%s' must be between %lld and %lld", key, (long long)min,
+		    (long long)max);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+static int get_size(struct ctx *c, const config_setting_t *parent, const char *key, int64_t min,
+                    int64_t max, int64_t *out)
+{
+	const config_setting_t *s = config_setting_get_member(parent, key);
+	int64_t v;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		if (fw_size_parse(config_setting_get_string(s), &v) < 0) {
+			ERR(c, s, "'%s' must be a size (bytes, or like \"512k\", \"16M\")", key);
+			return -1;
+		}
+	} else if (config_setting_type(s) == CONFIG_TYPE_INT ||
+	           config_setting_type(s) == CONFIG_TYPE_INT64) {
+		v = config_setting_get_int64(s);
+	} else {
+		ERR(c, s, "'%s' must be a size, not %s", key, type_name(config_setting_type(s)));
+		return -1;
+	}
+	if (v < min || v > max) {
+		ERR(c, s, "'%s' must be between %lld and %lld bytes", key, (long long)min,
+		    (long long)max);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+static int get_bool(struct ctx *c, const config_setting_t *parent, const char *key, bool *out)
+{
+	const config_setting_t *s = config_setting_get_member(parent, key);
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		ERR(c, s, "'%s' must be true or false, not %s", key,
+		    type_name(config_setting_type(s)));
+		return -1;
+	}
+	*out = config_setting_get_bool(s) != 0;
+	return 1;
+}
+
+/* Report every member of group s whose name is not in keys. */
+static void check_keys(struct ctx *c, const config_setting_t *s, const char *what,
+                       const char *const *keys)
+{
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(m);
+		bool known = false;
+
+		for (const char *const *k = keys; *k; k++)
+			if (name && strcmp(name, *k) == 0)
+				known = true;
+		if (!known)
+			ERR(c, m, "unknown key '%s' in %s", name ? name : "?", what);
+	}
+}
+
+static bool valid_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > FW_MAX_NAME)
+		return false;
+	for (const char *p = n; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* A required, valid, unique name in a list of groups. */
+static char *get_name(struct ctx *c, const config_setting_t *g, const char *what, char *const *seen,
+                      size_t n_seen, size_t stride)
+{
+	char *name = NULL;
+	int r = get_string(c, g, "name", &name);
+
+	if (r == 0) {
+		ERR(c, g, "%s without a 'name'", what);
+		return NULL;
+	}
+	if (r < 0)
+		return NULL;
+	if (!valid_name(name)) {
+		ERR(c, config_setting_get_member(g, "name"),
+		    "%s name must be 1 to %d printable characters", what, FW_MAX_NAME);
+		free(name);
+		return NULL;
+	}
+	for (size_t i = 0; i < n_seen; i++) {
+		const char *other = *(char *const *)((const char *)seen + i * stride);
+
+		if (other && strcmp(other, name) == 0) {
+			ERR(c, config_setting_get_member(g, "name"), "duplicate %s name '%s'", what,
+			    name);
+			free(name);
+			return NULL;
+		}
+	}
+	return name;
+}
+
+/* A path relative to the config file's directory becomes absolute. */
+static char *resolve_path(const struct ctx *c, const char *p)
+{
+	char *out;
+
+	if (p[0] == '/')
+		return strdup(p);
+	if (p[0] == '~' && p[1] == '/' && getenv("HOME")) {
+		if (asprintf(&out, "%s%s", getenv("HOME"), p + 1) < 0)
+			return NULL;
+		return out;
+	}
+	if (asprintf(&out, "%s/%s", c->dir, p) < 0)
+		return NULL;
+	return out;
+}
+
+static bool has_prefix_ci(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Turn a feed URL as written into the URL polled: http(s) and file URLs as they are, a
+   plain path into a file:// URL relative to the config file. NULL when not acceptable. */
+static char *feed_url(struct ctx *c, const config_setting_t *s, const char *url)
+{
+	char *path, *out;
+
+	if (has_prefix_ci(url, "http://") || has_prefix_ci(url, "https://")) {
+		if (strlen(url) < 10 || strpbrk(url, " \t\r\n") != NULL) {
+			ERR(c, s, "feed url '%s' is not a valid URL", url);
+			return NULL;
+		}
+		return strdup(url);
+	}
+	if (has_prefix_ci(url, "file://")) {
+		if (url[7] != '/') {
+			ERR(c, s, "file URL '%s' must be absolute (file:///path)", url);
+			return NULL;
+		}
+		return strdup(url);
+	}
+	if (strstr(url, "://") != NULL) {
+		ERR(c, s, "feed url '%s': only http://, https:// and file:// are supported", url);
+		return NULL;
+	}
+	path = resolve_path(c, url);
+	if (path == NULL)
+		return NULL;
+	if (asprintf(&out, "file://%s", path) < 0)
+		out = NULL;
+	free(path);
+	return out;
+}
+
+static void load_feeds(struct ctx *c, struct fw_config *cfg, const config_setting_t *list)
+{
+	static const char *const keys[] = {
+	    "name",    "url",        "interval", "first_poll_max_age",
+	    "timeout", "tls_verify", "headers",  NULL};
+	int n;
+
+	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+		ERR(c, list, "'feeds' must be a list of groups: ( { name = ...; url = ...; } )");
+		return;
+	}
+	n = config_setting_length(list);
+	if (n > FW_MAX_FEEDS) {
+		ERR(c, list, "too many feeds (%d, at most %d)", n, FW_MAX_FEEDS);
+		return;
+	}
+	cfg->feeds = calloc((size_t)n + 1, sizeof(*cfg->feeds));
+	if (cfg->feeds == NULL)
+		return;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		struct fw_config_feed *f = &cfg->feeds[cfg->n_feeds];
+		const config_setting_t *hs;
+		char *url = NULL;
+
+		if (!config_setting_is_group(g)) {
+			ERR(c, g, "each feed must be a group { name = ...; url = ...; }");
+			continue;
+		}
+		check_keys(c, g, "a feed", keys);
+		f->name = get_name(c, g, "feed", &cfg->feeds[0].name, cfg->n_feeds, sizeof(*f));
+		f->file = src_file(c, g);
+		f->line = src_line(g);
+		f->interval = cfg->interval;
+		f->first_poll_max_age = cfg->first_poll_max_age;
+		f->timeout = cfg->timeout;
+		f->tls_verify = true;
+		if (get_string(c, g, "url", &url) == 0)
+			ERR(c, g, "feed without a 'url'");
+		if (url) {
+			f->url = feed_url(c, config_setting_get_member(g, "url"), url);
+			free(url);
+		}
+		get_duration(c, g, "interval", &f->interval);
+		if (f->interval < cfg->min_interval) {
+			WARN(c,
+			     config_setting_get_member(g, "interval")
+			         ? config_setting_get_member(g, "interval")
+			         : g,
+			     "feed '%s': interval raised to min_interval (%llds)",
+			     f->name ? f->name : "?", (long long)cfg->min_interval);
+			f->interval = cfg->min_interval;
+		}
+		get_duration(c, g, "first_poll_max_age", &f->first_poll_max_age);
+		if (get_duration(c, g, "timeout", &f->timeout) > 0 && f->timeout == 0)
+			ERR(c, config_setting_get_member(g, "timeout"), "'timeout' must be > 0");
+		if (get_bool(c, g, "tls_verify", &f->tls_verify) > 0 && !f->tls_verify)
+			WARN(c, config_setting_get_member(g, "tls_verify"),
+			     "feed '%s': TLS certificate verification is OFF",
+			     f->name ? f->name : "?");
+		hs = config_setting_get_member(g, "headers");
+		if (hs) {
+			int nh = config_setting_length(hs);
+
+			if (!config_setting_is_array(hs) && !config_setting_is_list(hs)) {
+				ERR(c, hs, "'headers' must be an array of \"Name: value\" strings");
+			} else if (nh > FW_MAX_HEADERS) {
+				ERR(c, hs, "too many headers (at most %d)", FW_MAX_HEADERS);
+			} else {
+				f->headers = calloc((size_t)nh + 1, sizeof(char *));
+				for (int k = 0; f->headers && k < nh; k++) {
+					const config_setting_t *h =
+					    config_setting_get_elem(hs, (unsigned)k);
+					const char *v = config_setting_get_string(h);
+
+					if (v == NULL || strchr(v, ':') == NULL ||
+					    strpbrk(v, "\r\n")) {
+						ERR(c, h,
+						    "a header must be a string \"Name: value\" on "
+						    "one line");
+						continue;
+					}
+					f->headers[f->n_headers++] = strdup(v);
+				}
+			}
+		}
+		cfg->n_feeds++;
+	}
+}
+
+static void load_entities(struct ctx *c, struct fw_config *cfg, const config_setting_t *group)
+{
+	int n;
+	size_t total = 0;
+
+	if (!config_setting_is_group(group)) {
+		ERR(c, group, "'entities' must be a group: { name = [ \"alias\", ... ]; }");
+		return;
+	}
+	n = config_setting_length(group);
+	cfg->entities = calloc((size_t)n + 1, sizeof(*cfg->entities));
+	if (cfg->entities == NULL)
+		return;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *a = config_setting_get_elem(group, (unsigned)i);
+		struct fw_config_entity *e = &cfg->entities[cfg->n_entities];
+		int na;
+
+		if (!config_setting_is_array(a) && !config_setting_is_list(a)) {
+			ERR(c, a, "entity '%s' must be an array of strings",
+			    config_setting_name(a) ? config_setting_name(a) : "?");
+			continue;
+		}
+		na = config_setting_length(a);
+		total += (size_t)na;
+		if (total > FW_MAX_ALIASES) {
+			ERR(c, a, "too many aliases (at most %d in all)", FW_MAX_ALIASES);
+			return;
+		}
+		if (na == 0)
+			ERR(c, a, "entity '%s' has no aliases", config_setting_name(a));
+		e->name = strdup(config_setting_name(a));
+		e->line = src_line(a);
+		e->aliases = calloc((size_t)na + 1, sizeof(char *));
+		if (e->name == NULL || e->aliases == NULL)
+			return;
+		for (int k = 0; k < na; k++) {
+			const config_setting_t *s = config_setting_get_elem(a, (unsigned)k);
+			const char *v = config_setting_get_string(s);
+
+			if (v == NULL) {
+				ERR(c, s, "entity '%s': aliases must be strings", e->name);
+				continue;
+			}
+			e->aliases[e->n_aliases++] = strdup(v);
+		}
+		cfg->n_entities++;
+	}
+}
+
+static void load_outputs(struct ctx *c, struct fw_config *cfg, const config_setting_t *list)
+{
+	int n;
+
+	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+		ERR(c, list,
+		    "'outputs' must be a list of groups: ( { name = ...; plugin = ...; } )");
+		return;
+	}
+	n = config_setting_length(list);
+	cfg->outputs = calloc((size_t)n + 1, sizeof(*cfg->outputs));
+	if (cfg->outputs == NULL)
+		return;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		struct fw_config_output *o = &cfg->outputs[cfg->n_outputs];
+
+		if (!config_setting_is_group(g)) {
+			ERR(c, g, "each output must be a group { name = ...; plugin = ...; }");
+			continue;
+		}
+		o->name =
+		    get_name(c, g, "output", &cfg->outputs[0].name, cfg->n_outputs, sizeof(*o));
+		o->setting = g;
+		o->file = src_file(c, g);
+		o->line = src_line(g);
+		o->rate_window = 60;
+		o->max_attempts = 50;
+		o->max_age = 7 * 86400;
+		if (get_string(c, g, "plugin", &o->plugin) == 0)
+			ERR(c, g, "output without a 'plugin'");
+		else if (o->plugin && (strchr(o->plugin, '/') || !valid_name(o->plugin)))
+			ERR(c, config_setting_get_member(g, "plugin"),
+			    "plugin must be a plain name like \"log\", not a path");
+		get_int(c, g, "rate_limit", 0, 1000000, &o->rate_limit);
+		get_duration(c, g, "rate_window", &o->rate_window);
+		if (o->rate_window == 0)
+			o->rate_window = 1;
+		get_int(c, g, "max_attempts", 1, 1000000, &o->max_attempts);
+		get_duration(c, g, "max_age", &o->max_age);
+		cfg->n_outputs++;
+	}
+}
+
+static void load_watchlists(struct ctx *c, struct fw_config *cfg, const config_setting_t *list)
+{
+	static const char *const keys[] = {"name", "match", "outputs", NULL};
+	int n;
+
+	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+		ERR(c, list,
+		    "'watchlists' must be a list of groups: ( { name = ...; match = ...; } )");
+		return;
+	}
+	n = config_setting_length(list);
+	cfg->watchlists = calloc((size_t)n + 1, sizeof(*cfg->watchlists));
+	if (cfg->watchlists == NULL)
+		return;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		struct fw_config_watchlist *w = &cfg->watchlists[cfg->n_watchlists];
+		const config_setting_t *os;
+
+		if (!config_setting_is_group(g)) {
+			ERR(c, g, "each watchlist must be a group { name = ...; match = ...; }");
+			continue;
+		}
+		check_keys(c, g, "a watchlist", keys);
+		w->name = get_name(c, g, "watchlist", &cfg->watchlists[0].name, cfg->n_watchlists,
+		                   sizeof(*w));
+		w->line = src_line(g);
+		if (get_string(c, g, "match", &w->query) == 0)
+			ERR(c, g, "watchlist without a 'match' query");
+		if (w->query)
+			w->line = src_line(config_setting_get_member(g, "match"));
+		os = config_setting_get_member(g, "outputs");
+		if (os == NULL) {
+			/* No outputs named: every output gets this watchlist's alerts. */
+			w->outputs = calloc(cfg->n_outputs + 1, sizeof(size_t));
+			for (size_t k = 0; w->outputs && k < cfg->n_outputs; k++)
+				w->outputs[w->n_outputs++] = k;
+		} else if (!config_setting_is_array(os) && !config_setting_is_list(os)) {
+			ERR(c, os, "'outputs' must be an array of output names");
+		} else {
+			int no = config_setting_length(os);
+
+			w->outputs = calloc((size_t)no + 1, sizeof(size_t));
+			for (int k = 0; w->outputs && k < no; k++) {
+				const config_setting_t *s =
+				    config_setting_get_elem(os, (unsigned)k);
+				const char *v = config_setting_get_string(s);
+				long idx = v ? fw_config_output_index(cfg, v) : -1;
+
+				if (v == NULL)
+					ERR(c, s, "output names must be strings");
+				else if (idx < 0)
+					ERR(c, s, "watchlist '%s': unknown output '%s'",
+					    w->name ? w->name : "?", v);
+				else
+					w->outputs[w->n_outputs++] = (size_t)idx;
+			}
+		}
+		cfg->n_watchlists++;
+	}
+}
+
+/* Compile the watchlists, mapping the matcher's diagnostics to file:line. */
+static void compile_matcher(struct ctx *c, struct fw_config *cfg, const config_setting_t *ents,
+                            const config_setting_t *wls)
+{
+	struct fw_match_entity *me = calloc(cfg->n_entities + 1, sizeof(*me));
+	struct fw_match_watchlist *mw = calloc(cfg->n_watchlists + 1, sizeof(*mw));
+	struct fw_match_diag diags[64];
+	size_t nd = 0;
+	struct fw_match_spec spec;
+	int r;
+
+	if (me == NULL || mw == NULL)
+		goto out;
+	for (size_t i = 0; i < cfg->n_entities; i++) {
+		me[i].name = cfg->entities[i].name;
+		me[i].aliases = (const char *const *)cfg->entities[i].aliases;
+		me[i].n_aliases = cfg->entities[i].n_aliases;
+	}
+	for (size_t i = 0; i < cfg->n_watchlists; i++) {
+		mw[i].name = cfg->watchlists[i].name ? cfg->watchlists[i].name : "?";
+		mw[i].query = cfg->watchlists[i].query ? cfg->watchlists[i].query : "";
+	}
+	spec.entities = me;
+	spec.n_entities = cfg->n_entities;
+	spec.watchlists = mw;
+	spec.n_watchlists = cfg->n_watchlists;
+	r = fw_match_compile(&spec, &cfg->matcher, diags, sizeof(diags) / sizeof(diags[0]), &nd);
+	for (size_t i = 0; i < nd && i < sizeof(diags) / sizeof(diags[0]); i++) {
+		const struct fw_match_diag *d = &diags[i];
+		const config_setting_t *s = NULL;
+		char where[160];
+
+		if (d->where == FW_MATCH_IN_ENTITY && d->index < cfg->n_entities) {
+			s = config_setting_get_member(ents, cfg->entities[d->index].name);
+			if (s && d->alias < (size_t)config_setting_length(s))
+				s = config_setting_get_elem(s, (unsigned)d->alias);
+			snprintf(where, sizeof(where), "entity '%s'", cfg->entities[d->index].name);
+		} else if (d->where == FW_MATCH_IN_WATCHLIST && d->index < cfg->n_watchlists) {
+			s = config_setting_get_elem(wls, (unsigned)d->index);
+			if (s && config_setting_get_member(s, "match"))
+				s = config_setting_get_member(s, "match");
+			if (d->column > 0)
+				snprintf(where, sizeof(where), "watchlist '%s', match column %zu",
+				         mw[d->index].name, d->column);
+			else
+				snprintf(where, sizeof(where), "watchlist '%s'", mw[d->index].name);
+		} else {
+			snprintf(where, sizeof(where), "watchlists");
+		}
+		fw_diags_add(c->diags, d->severity == FW_MATCH_WARNING, src_file(c, s),
+		             s ? src_line(s) : 0, "%s: %s", where, d->message);
+	}
+	if (r < 0 && nd == 0)
+		ERR(c, wls, "cannot compile the watchlists (%s)", strerror(-r));
+out:
+	free(me);
+	free(mw);
+}
+
+static char *default_state_dir(void)
+{
+	const char *sd = getenv("STATE_DIRECTORY"), *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	char *out;
+
+	if (sd && *sd) {
+		/* systemd may list several, colon-separated: the first is ours. */
+		size_t n = strcspn(sd, ":");
+
+		return strndup(sd, n);
+	}
+	if (xdg && *xdg == '/')
+		return asprintf(&out, "%s/feedwatch", xdg) < 0 ? NULL : out;
+	if (home && *home)
+		return asprintf(&out, "%s/.local/state/feedwatch", home) < 0 ? NULL : out;
+	return strdup("/var/lib/feedwatch");
+}
+
+/* Find the config file. */
+char *fw_config_locate(const char *explicit_path)
+{
+	const char *env = getenv("FEEDWATCH_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char *p;
+
+	if (explicit_path)
+		return strdup(explicit_path);
+	if (env && *env)
+		return strdup(env);
+	if (xdg && *xdg) {
+		if (asprintf(&p, "%s/feedwatch/feedwatch.conf", xdg) < 0)
+			return NULL;
+	} else if (home && *home) {
+		if (asprintf(&p, "%s/.config/feedwatch/feedwatch.conf", home) < 0)
+			return NULL;
+	} else {
+		p = NULL;
+	}
+	if (p && access(p, F_OK) == 0)
+		return p;
+	free(p);
+	return strdup(FW_SYSCONFDIR "/feedwatch/feedwatch.conf");
+}
+
+static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_t *root)
+{
+	static const char *const keys[] = {"state_dir", "plugin_dir",      "first_poll_max_age",
+	                                   "interval",  "min_interval",    "max_backoff",
+	                                   "timeout",   "connect_timeout", "max_body",
+	                                   "max_items", "concurrency",     "host_concurrency",
+	                                   "retention", "user_agent",      "feeds",
+	                                   "entities",  "watchlists",      "outputs",
+	                                   NULL};
+	char *s = NULL;
+
+	check_keys(c, root, "the top level", keys);
+	if (get_string(c, root, "state_dir", &s) > 0) {
+		cfg->state_dir = resolve_path(c, s);
+		free(s);
+		s = NULL;
+	}
+	if (get_string(c, root, "plugin_dir", &s) > 0) {
+		cfg->plugin_dir = resolve_path(c, s);
+		free(s);
+	}
+	get_duration(c, root, "first_poll_max_age", &cfg->first_poll_max_age);
+	get_duration(c, root, "min_interval", &cfg->min_interval);
+	if (cfg->min_interval < 1)
+		cfg->min_interval = 1;
+	get_duration(c, root, "interval", &cfg->interval);
+	if (cfg->interval < cfg->min_interval)
+		cfg->interval = cfg->min_interval;
+	get_duration(c, root, "max_backoff", &cfg->max_backoff);
+	if (get_duration(c, root, "timeout", &cfg->timeout) > 0 && cfg->timeout == 0)
+		ERR(c, config_setting_get_member(root, "timeout"), "'timeout' must be > 0");
+	if (get_duration(c, root, "connect_timeout", &cfg->connect_timeout) > 0 &&
+	    cfg->connect_timeout == 0)
+		ERR(c, config_setting_get_member(root, "connect_timeout"),
+		    "'connect_timeout' must be > 0");
+	get_size(c, root, "max_body", 1024, (int64_t)1 << 32, &cfg->max_body);
+	get_int(c, root, "max_items", 1, 1000000, &cfg->max_items);
+	get_int(c, root, "concurrency", 1, 10000, &cfg->concurrency);
+	get_int(c, root, "host_concurrency", 1, 1000, &cfg->host_concurrency);
+	get_duration(c, root, "retention", &cfg->retention);
+	get_string(c, root, "user_agent", &cfg->user_agent);
+}
+
+/* Read and validate a config file. */
+int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *diags)
+{
+	struct fw_config *cfg = calloc(1, sizeof(*cfg));
+	struct ctx c = {.diags = diags, .path = path};
+	const config_setting_t *root, *s, *ents = NULL, *wls = NULL;
+	char *tmp;
+	size_t errors_before = diags->errors;
+
+	if (cfg == NULL)
+		return -ENOMEM;
+	config_init(&cfg->lc);
+	cfg->path = strdup(path);
+	tmp = strdup(path);
+	if (cfg->path == NULL || tmp == NULL) {
+		free(tmp);
+		fw_config_free(cfg);
+		return -ENOMEM;
+	}
+	c.dir = strdup(dirname(tmp));
+	free(tmp);
+	if (c.dir && c.dir[0] != '/') {
+		char cwd[PATH_MAX];
+
+		if (getcwd(cwd, sizeof(cwd)) && asprintf(&tmp, "%s/%s", cwd, c.dir) >= 0) {
+			free(c.dir);
+			c.dir = tmp;
+		}
+	}
+	config_set_include_dir(&cfg->lc, c.dir);
+	if (config_read_file(&cfg->lc, path) != CONFIG_TRUE) {
+		if (config_error_type(&cfg->lc) == CONFIG_ERR_FILE_IO)
+			fw_diags_add(diags, false, path, 0, "cannot read the config file: %s",
+			             strerror(errno ? errno : ENOENT));
+		else
+			fw_diags_add(
+			    diags, false,
+			    config_error_file(&cfg->lc) ? config_error_file(&cfg->lc) : path,
+			    config_error_line(&cfg->lc), "%s", config_error_text(&cfg->lc));
+		goto fail;
+	}
+	/* Defaults. */
+	cfg->first_poll_max_age = 86400;
+	cfg->interval = 15 * 60;
+	cfg->min_interval = 60;
+	cfg->max_backoff = 6 * 3600;
+	cfg->timeout = 60;
+	cfg->connect_timeout = 15;
+	cfg->max_body = 16 * 1024 * 1024;
+	cfg->max_items = 10000;
+	cfg->concurrency = 32;
+	cfg->host_concurrency = 4;
+	cfg->retention = 90 * 86400;
+
+	root = config_root_setting(&cfg->lc);
+	load_top(&c, cfg, root);
+	if (cfg->state_dir == NULL)
+		cfg->state_dir = default_state_dir();
+	if (cfg->user_agent == NULL)
+		cfg->user_agent = strdup("feedwatch/" FW_VERSION_STRING);
+	if ((s = config_setting_get_member(root, "outputs")))
+		load_outputs(&c, cfg, s);
+	if ((s = config_setting_get_member(root, "feeds")))
+		load_feeds(&c, cfg, s);
+	else
+		WARN(&c, root, "no feeds configured");
+	if ((ents = config_setting_get_member(root, "entities")))
+		load_entities(&c, cfg, ents);
+	if ((wls = config_setting_get_member(root, "watchlists")))
+		load_watchlists(&c, cfg, wls);
+	if (diags->errors == errors_before)
+		compile_matcher(&c, cfg, ents, wls ? wls : root);
+	if (diags->errors != errors_before)
+		goto fail;
+	free(c.dir);
+	*out = cfg;
+	return 0;
+fail:
+	free(c.dir);
+	fw_config_free(cfg);
+	return -EINVAL;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Free a config. */
+struct fw_config *fw_config_free(struct fw_config *cfg)
+{
+	if (cfg == NULL)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_feeds; i++) {
+		free(cfg->feeds[i].name);
+		free(cfg->feeds[i].url);
+		free_strv(cfg->feeds[i].headers, cfg->feeds[i].n_headers);
+	}
+	free(cfg->feeds);
+	for (size_t i = 0; i < cfg->n_entities; i++) {
+		free(cfg->entities[i].name);
+		free_strv(cfg->entities[i].aliases, cfg->entities[i].n_aliases);
+	}
+	free(cfg->entities);
+	for (size_t i = 0; i < cfg->n_watchlists; i++) {
+		free(cfg->watchlists[i].name);
+		free(cfg->watchlists[i].query);
+		free(cfg->watchlists[i].outputs);
+	}
+	free(cfg->watchlists);
+	for (size_t i = 0; i < cfg->n_outputs; i++) {
+		free(cfg->outputs[i].name);
+		free(cfg->outputs[i].plugin);
+	}
+	free(cfg->outputs);
+	fw_matcher_free(cfg->matcher);
+	config_destroy(&cfg->lc);
+	free(cfg->path);
+	free(cfg->state_dir);
+	free(cfg->plugin_dir);
+	free(cfg->user_agent);
+	free(cfg);
+	return NULL;
+}
+
+/* Index of an output by name, or -1. */
+long fw_config_output_index(const struct fw_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_outputs; i++)
+		if (cfg->outputs[i].name && strcmp(cfg->outputs[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Index of a feed by name, or -1. */
+long fw_config_feed_index(const struct fw_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_feeds; i++)
+		if (cfg->feeds[i].name && strcmp(cfg->feeds[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* The database path. */
+char *fw_config_db_path(const struct fw_config *cfg)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/feedwatch.db", cfg->state_dir) < 0)
+		return NULL;
+	return p;
+}

@@ -1,1 +1,175 @@
-/* loop.c: being written */
+/* loop.c - the daemon's loop: start-up order, signals, orderly shutdown. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alert.h"
+#include "config.h"
+#include "feeds.h"
+#include "log.h"
+#include "loop.h"
+#include "net.h"
+#include "store.h"
+
+/* mkdir -p with mode 0700 for what we create. */
+static int make_dirs(const char *path)
+{
+	char *p = strdup(path);
+	int r = 0;
+
+	if (p == NULL)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			r = -errno;
+		*s = '/';
+		if (r < 0)
+			break;
+	}
+	if (r == 0 && mkdir(p, 0700) < 0 && errno != EEXIST)
+		r = -errno;
+	free(p);
+	return r;
+}
+
+static void walk_cb(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		fw_log(FW_LOG_ERR, "internal: a %s handle was left open at shutdown",
+		       uv_handle_type_name(h->type));
+}
+
+/* Orderly stop: feeds first (no new work), then transfers, then outputs. */
+void fw_loop_stop(struct fw_daemon *d)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	fw_feeds_close(d->feeds);
+	d->feeds = NULL;
+	/* Aborting transfers runs plugins' HTTP callbacks, so outputs close after. */
+	fw_net_close(d->net, NULL, NULL);
+	d->net = NULL;
+	fw_alert_close(d->alerter);
+	uv_close((uv_handle_t *)&d->sig_term, NULL);
+	uv_close((uv_handle_t *)&d->sig_int, NULL);
+	uv_close((uv_handle_t *)&d->sig_hup, NULL);
+}
+
+static void stop_signal_cb(uv_signal_t *s, int signum)
+{
+	struct fw_daemon *d = s->data;
+
+	fw_log(FW_LOG_NOTICE, "%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	fw_loop_stop(d);
+}
+
+static void hup_signal_cb(uv_signal_t *s, int signum)
+{
+	struct fw_daemon *d = s->data;
+
+	fw_log(FW_LOG_NOTICE, "SIGHUP: reopening output files");
+	fw_alert_reopen(d->alerter);
+}
+
+/* once: every feed polled; deliver what is due, then stop when idle. */
+void fw_loop_feeds_done(struct fw_daemon *d)
+{
+	d->feeds_done = true;
+	fw_alert_kick(d->alerter);
+}
+
+/* once: the outbox has nothing more to send now. */
+void fw_loop_alerts_idle(struct fw_daemon *d)
+{
+	if (d->once && d->feeds_done && !d->stopping)
+		fw_loop_stop(d);
+}
+
+/* Run the daemon. */
+int fw_loop_run(struct fw_config *cfg, bool once)
+{
+	struct fw_daemon d;
+	char err[512], *db = NULL;
+	int r, code = 0;
+
+	memset(&d, 0, sizeof(d));
+	d.cfg = cfg;
+	d.once = once;
+	if ((r = uv_loop_init(&d.loop)) != 0) {
+		fw_log(FW_LOG_ERR, "cannot start the event loop: %s", uv_strerror(r));
+		fw_config_free(cfg);
+		return 2;
+	}
+	if ((r = make_dirs(cfg->state_dir)) < 0) {
+		fw_log(FW_LOG_ERR, "cannot create the state directory %s: %s", cfg->state_dir,
+		       strerror(-r));
+		code = 2;
+		goto out;
+	}
+	db = fw_config_db_path(cfg);
+	if (db == NULL || fw_store_open(db, false, &d.store, err, sizeof(err)) < 0) {
+		fw_log(FW_LOG_ERR, "cannot open the store: %s", db ? err : "out of memory");
+		fw_log(FW_LOG_ERR, "refusing to start rather than forget which items were seen");
+		code = 2;
+		goto out;
+	}
+	uv_signal_init(&d.loop, &d.sig_term);
+	uv_signal_init(&d.loop, &d.sig_int);
+	uv_signal_init(&d.loop, &d.sig_hup);
+	d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
+	uv_signal_start(&d.sig_term, stop_signal_cb, SIGTERM);
+	uv_signal_start(&d.sig_int, stop_signal_cb, SIGINT);
+	uv_signal_start(&d.sig_hup, hup_signal_cb, SIGHUP);
+	if (fw_net_new(&d.loop, cfg->concurrency + 16, 0, &d.net) < 0 ||
+	    fw_alert_new(&d, &d.alerter) < 0) {
+		fw_log(FW_LOG_ERR, "out of memory");
+		code = 2;
+		goto out_loop;
+	}
+	fw_log(once ? FW_LOG_INFO : FW_LOG_NOTICE,
+	       "%s: %zu feeds, %zu watchlists, %zu outputs, state in %s",
+	       once ? "polling once" : "started", cfg->n_feeds, cfg->n_watchlists, cfg->n_outputs,
+	       db);
+	if (fw_feeds_start(&d, &d.feeds) < 0) {
+		fw_log(FW_LOG_ERR, "out of memory");
+		code = 2;
+		fw_loop_stop(&d);
+	}
+	/* Alerts left from an earlier run go out now. */
+	fw_alert_kick(d.alerter);
+out_loop:
+	if (!d.stopping && code != 0)
+		fw_loop_stop(&d);
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	if (once && code == 0 && d.failed_feeds > 0) {
+		fprintf(stderr, "feedwatch: %zu of %zu feeds failed (see above)\n", d.failed_feeds,
+		        cfg->n_feeds);
+		code = 1;
+	}
+	if (d.store) {
+		int64_t pending = 0, dead = 0;
+
+		if (fw_store_outbox_count(d.store, NULL, &pending, &dead) == 0 && once &&
+		    (pending > 0 || dead > 0))
+			fprintf(stderr, "feedwatch: %lld alerts wait in the outbox, %lld dead\n",
+			        (long long)pending, (long long)dead);
+	}
+out:
+	d.store = fw_store_close(d.store);
+	uv_walk(&d.loop, walk_cb, NULL);
+	if ((r = uv_loop_close(&d.loop)) != 0) {
+		fw_log(FW_LOG_ERR, "internal: the event loop did not close cleanly: %s",
+		       uv_strerror(r));
+		if (code == 0)
+			code = 2;
+	}
+	free(db);
+	fw_config_free(cfg);
+	return code;
+}

@@ -1,1 +1,268 @@
-/* plugin.c: being written */
+/* plugin.c - find, dlopen and check output plugins. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "plugin.h"
+
+#ifndef FW_PLUGIN_INSTALL_DIR
+#define FW_PLUGIN_INSTALL_DIR "/usr/local/lib/feedwatch/plugins"
+#endif
+
+/* The routing keys every output accepts; handled by the host (config.c). */
+static const char *const host_keys[] = {"name",         "plugin",  "rate_limit", "rate_window",
+                                        "max_attempts", "max_age", NULL};
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The plugin directory. */
+char *fw_plugin_dir(const char *cfg_dir)
+{
+	const char *env = getenv("FEEDWATCH_PLUGIN_DIR");
+	char exe[PATH_MAX], *slash, *p;
+	ssize_t n;
+
+	if (cfg_dir)
+		return strdup(cfg_dir);
+	if (env && *env)
+		return strdup(env);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = 0;
+			if (asprintf(&p, "%s/../plugins", exe) >= 0) {
+				if (is_dir(p)) {
+					char *real = realpath(p, NULL);
+
+					free(p);
+					return real;
+				}
+				free(p);
+			}
+		}
+	}
+	return strdup(FW_PLUGIN_INSTALL_DIR);
+}
+
+/* Writable by group or others, and not root's sticky /tmp-like dir: refuse. */
+static int check_perms(const char *path, const char *what, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		return -errno;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen,
+		         "%s %s is writable by group or others: refusing to load plugins from it",
+		         what, path);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Load one plugin. */
+int fw_plugin_open(const char *dir, const char *name, struct fw_plugin_lib **out, char *err,
+                   size_t errlen)
+{
+	struct fw_plugin_lib *lib;
+	const struct fw_plugin *p;
+	char *path;
+	void *dl;
+	int r;
+
+	if (strchr(name, '/') || name[0] == '.' || name[0] == 0) {
+		snprintf(err, errlen, "plugin name '%s' is not a plain name", name);
+		return -EINVAL;
+	}
+	if ((r = check_perms(dir, "plugin directory", err, errlen)) < 0)
+		return r;
+	if (asprintf(&path, "%s/%s.so", dir, name) < 0)
+		return -ENOMEM;
+	if ((r = check_perms(path, "plugin", err, errlen)) < 0) {
+		if (r == -ENOENT)
+			snprintf(err, errlen, "no plugin '%s' in %s", name, dir);
+		free(path);
+		return r;
+	}
+	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (dl == NULL) {
+		snprintf(err, errlen, "cannot load %s: %s", path, dlerror());
+		free(path);
+		return -ENOEXEC;
+	}
+	p = dlsym(dl, FW_PLUGIN_SYMBOL);
+	if (p == NULL) {
+		snprintf(err, errlen, "%s does not export %s", path, FW_PLUGIN_SYMBOL);
+		r = -ENOEXEC;
+		goto fail;
+	}
+	if (p->abi_major != FW_PLUGIN_ABI_MAJOR) {
+		snprintf(err, errlen, "%s: plugin ABI %u.%u, host ABI %u.%u: major versions differ",
+		         path, p->abi_major, p->abi_minor, FW_PLUGIN_ABI_MAJOR,
+		         FW_PLUGIN_ABI_MINOR);
+		r = -EPROTO;
+		goto fail;
+	}
+	if (p->struct_size < sizeof(struct fw_plugin)) {
+		snprintf(err, errlen,
+		         "%s: struct fw_plugin is %zu bytes, host ABI %u.%u needs %zu (plugin ABI "
+		         "%u.%u)",
+		         path, p->struct_size, FW_PLUGIN_ABI_MAJOR, FW_PLUGIN_ABI_MINOR,
+		         sizeof(struct fw_plugin), p->abi_major, p->abi_minor);
+		r = -EPROTO;
+		goto fail;
+	}
+	if (p->name == NULL || strcmp(p->name, name) != 0 || p->init == NULL ||
+	    p->deliver == NULL || p->fini == NULL) {
+		snprintf(err, errlen, "%s: plugin struct is incomplete or named '%s'", path,
+		         p->name ? p->name : "(null)");
+		r = -EPROTO;
+		goto fail;
+	}
+	lib = calloc(1, sizeof(*lib));
+	if (lib == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	lib->dl = dl;
+	lib->plugin = p;
+	lib->path = path;
+	*out = lib;
+	return 0;
+fail:
+	dlclose(dl);
+	free(path);
+	return r;
+}
+
+/* Close a plugin. */
+struct fw_plugin_lib *fw_plugin_close(struct fw_plugin_lib *lib)
+{
+	if (lib == NULL)
+		return NULL;
+	if (lib->dl)
+		dlclose(lib->dl);
+	free(lib->path);
+	free(lib);
+	return NULL;
+}
+
+static bool type_ok(enum fw_key_type t, const config_setting_t *s)
+{
+	int lt = config_setting_type(s);
+
+	switch (t) {
+	case FW_KEY_STRING:
+		return lt == CONFIG_TYPE_STRING;
+	case FW_KEY_INT:
+		return lt == CONFIG_TYPE_INT || lt == CONFIG_TYPE_INT64;
+	case FW_KEY_BOOL:
+		return lt == CONFIG_TYPE_BOOL;
+	case FW_KEY_FLOAT:
+		return lt == CONFIG_TYPE_FLOAT || lt == CONFIG_TYPE_INT || lt == CONFIG_TYPE_INT64;
+	case FW_KEY_DURATION: {
+		int64_t v;
+
+		return fw_config_setting_duration(s, &v) == 0;
+	}
+	case FW_KEY_STRINGS:
+		if (lt == CONFIG_TYPE_STRING)
+			return true;
+		if (lt != CONFIG_TYPE_ARRAY && lt != CONFIG_TYPE_LIST)
+			return false;
+		for (int i = 0; i < config_setting_length(s); i++)
+			if (config_setting_type(config_setting_get_elem(s, (unsigned)i)) !=
+			    CONFIG_TYPE_STRING)
+				return false;
+		return true;
+	}
+	return false;
+}
+
+static const char *type_word(enum fw_key_type t)
+{
+	switch (t) {
+	case FW_KEY_STRING:
+		return "a string";
+	case FW_KEY_INT:
+		return "an integer";
+	case FW_KEY_BOOL:
+		return "true or false";
+	case FW_KEY_FLOAT:
+		return "a number";
+	case FW_KEY_DURATION:
+		return "a duration";
+	case FW_KEY_STRINGS:
+		return "an array of strings";
+	}
+	return "?";
+}
+
+/* Unknown keys and wrong types of one output. */
+void fw_plugin_check_keys(const struct fw_plugin_lib *lib, const struct fw_config_output *out,
+                          struct fw_diags *diags)
+{
+	const config_setting_t *g = out->setting;
+
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(m);
+		const struct fw_plugin_key *k;
+		bool found = false;
+
+		for (const char *const *h = host_keys; *h; h++)
+			if (strcmp(*h, name) == 0)
+				found = true;
+		if (found)
+			continue;
+		for (k = lib->plugin->keys; k && k->name; k++)
+			if (strcmp(k->name, name) == 0)
+				break;
+		if (k == NULL || k->name == NULL) {
+			fw_diags_add(diags, false, out->file, config_setting_source_line(m),
+			             "output '%s': unknown key '%s' for plugin '%s'", out->name,
+			             name, lib->plugin->name);
+			continue;
+		}
+		if (!type_ok(k->type, m))
+			fw_diags_add(diags, false, out->file, config_setting_source_line(m),
+			             "output '%s': '%s' must be %s", out->name, name,
+			             type_word(k->type));
+	}
+}
+
+/* Load every output's plugin and check its keys. */
+void fw_plugin_check_config(const struct fw_config *cfg, struct fw_diags *diags)
+{
+	char *dir = fw_plugin_dir(cfg->plugin_dir);
+
+	for (size_t i = 0; dir && i < cfg->n_outputs; i++) {
+		const struct fw_config_output *o = &cfg->outputs[i];
+		struct fw_plugin_lib *lib = NULL;
+		char err[512];
+
+		if (fw_plugin_open(dir, o->plugin, &lib, err, sizeof(err)) < 0) {
+			fw_diags_add(diags, false, o->file, o->line, "output '%s': %s", o->name,
+			             err);
+			continue;
+		}
+		fw_plugin_check_keys(lib, o, diags);
+		fw_plugin_close(lib);
+	}
+	free(dir);
+}

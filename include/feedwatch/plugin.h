@@ -63,9 +63,9 @@ enum fw_log_level {
 /* The outcome of one delivery, reported with host->done(). */
 enum fw_result {
 	FW_DELIVERED = 0, /* the receiver has it; the alert leaves the outbox */
-	FW_RETRY = 1,	  /* temporary failure: retried with backoff (or after retry_after) */
-	FW_FAILED = 2,	  /* permanent failure: the alert becomes a dead letter at once */
-	FW_DISABLE = 3,	  /* the output is gone for good (HTTP 410): the alert and the output
+	FW_RETRY = 1,     /* temporary failure: retried with backoff (or after retry_after) */
+	FW_FAILED = 2,    /* permanent failure: the alert becomes a dead letter at once */
+	FW_DISABLE = 3,   /* the output is gone for good (HTTP 410): the alert and the output
 			     stop; alerts stay queued until the config changes */
 };
 
@@ -91,28 +91,28 @@ struct fw_explain {
  * Optional strings (link, published, updated, author) may be NULL.
  */
 struct fw_alert {
-	size_t struct_size;	 /* sizeof(struct fw_alert) of the host: check before reading
+	size_t struct_size;    /* sizeof(struct fw_alert) of the host: check before reading
 				    a member added after ABI minor 0 */
-	const char *id;		 /* stable alert id: hash of watchlist + feed + item id */
-	const char *watchlist;	 /* watchlist name */
-	const char *output;	 /* the output (instance) name */
-	const char *feed_name;	 /* feed name from the config */
-	const char *feed_url;	 /* feed URL (credentials stripped) */
-	const char *title;	 /* item title, plain text ("" when absent) */
-	const char *link;	 /* absolute item link, or NULL */
-	const char *item_id;	 /* the item's identity within its feed */
-	const char *published;	 /* RFC 3339 UTC, or NULL */
-	const char *updated;	 /* RFC 3339 UTC, or NULL */
-	const char *author;	 /* or NULL */
-	const char *summary;	 /* plain-text snippet of the item, at most ~300 bytes */
+	const char *id;        /* stable alert id: hash of watchlist + feed + item id */
+	const char *watchlist; /* watchlist name */
+	const char *output;    /* the output (instance) name */
+	const char *feed_name; /* feed name from the config */
+	const char *feed_url;  /* feed URL (credentials stripped) */
+	const char *title;     /* item title, plain text ("" when absent) */
+	const char *link;      /* absolute item link, or NULL */
+	const char *item_id;   /* the item's identity within its feed */
+	const char *published; /* RFC 3339 UTC, or NULL */
+	const char *updated;   /* RFC 3339 UTC, or NULL */
+	const char *author;    /* or NULL */
+	const char *summary;   /* plain-text snippet of the item, at most ~300 bytes */
 	const char *const *categories;
 	size_t n_categories;
 	const struct fw_explain *explain;
 	size_t n_explain;
-	const char *json;	 /* the whole alert as one JSON object (see docs/plugins.md) */
-	unsigned attempt;	 /* 1 on the first try, 2 on the first retry, ... */
-	int64_t created;	 /* when the alert was queued, Unix seconds */
-	size_t n_digest;	 /* 0 for one alert; > 0: a digest folding this many alerts
+	const char *json; /* the whole alert as one JSON object (see docs/plugins.md) */
+	unsigned attempt; /* 1 on the first try, 2 on the first retry, ... */
+	int64_t created;  /* when the alert was queued, Unix seconds */
+	size_t n_digest;  /* 0 for one alert; > 0: a digest folding this many alerts
 				    that exceeded the output's rate limit. json then holds
 				    {"digest":n,"alerts":[...]} and the per-item members
 				    describe the first of them */
@@ -139,9 +139,9 @@ typedef void (*fw_timer_cb)(void *arg);
 
 /* An HTTP request run on the daemon's own curl multi handle (host->http). */
 struct fw_http_request {
-	size_t struct_size;	    /* sizeof(struct fw_http_request) */
-	const char *method;	    /* "POST", "PUT", "GET" */
-	const char *url;	    /* http:// or https:// only */
+	size_t struct_size;         /* sizeof(struct fw_http_request) */
+	const char *method;         /* "POST", "PUT", "GET" */
+	const char *url;            /* http:// or https:// only */
 	const char *const *headers; /* "Name: value" strings */
 	size_t n_headers;
 	const char *body;
@@ -152,8 +152,8 @@ struct fw_http_request {
 /* The outcome of host->http. body is capped (64 KiB) and NUL-terminated. */
 struct fw_http_response {
 	size_t struct_size;
-	long status;		/* HTTP status, 0 when no response arrived */
-	int error;		/* 0, or a negative errno-style code for transport errors */
+	long status;            /* HTTP status, 0 when no response arrived */
+	int error;              /* 0, or a negative errno-style code for transport errors */
 	const char *error_text; /* human-readable transport error, "" when none */
 	const char *body;
 	size_t body_len;
@@ -174,7 +174,7 @@ struct fw_host {
 
 	/* Log a line tagged with the instance name. Thread-safe. */
 	void (*log)(struct fw_plugin_ctx *ctx, int level, const char *fmt, ...)
-		__attribute__((format(printf, 3, 4)));
+	    __attribute__((format(printf, 3, 4)));
 
 	/* Typed configuration getters on the instance's own section. Return 0 and set *out,
 	   -ENOENT when the key is absent (out untouched), -EINVAL when of another type. */
@@ -186,7 +186,7 @@ struct fw_host {
 	int (*cfg_duration_ms)(struct fw_plugin_ctx *ctx, const char *key, int64_t *out);
 	/* Element `index` of a string array/list key; -ENOENT past the end. */
 	int (*cfg_strings)(struct fw_plugin_ctx *ctx, const char *key, size_t index,
-			   const char **out);
+	                   const char **out);
 	/* Read a secret: the key's value names a file (absolute, or relative to
 	   $CREDENTIALS_DIRECTORY when that is set). Returns 0 and a malloc()ed string with
 	   trailing newlines removed in *out (caller frees), or -errno. Never logs the value. */
@@ -196,18 +196,18 @@ struct fw_host {
 	   or -1. message: short reason for the log and the outbox (no secrets), or NULL.
 	   Thread-safe; call exactly once per token. */
 	void (*done)(struct fw_plugin_ctx *ctx, uint64_t token, enum fw_result result,
-		     int64_t retry_after, const char *message);
+	             int64_t retry_after, const char *message);
 
 	/* A one-shot timer on the daemon's loop. Returns 0 and a handle, or -errno. The
 	   handle is freed by the host after the callback runs or on timer_stop(). */
 	int (*timer_start)(struct fw_plugin_ctx *ctx, uint64_t ms, fw_timer_cb cb, void *arg,
-			   struct fw_timer **out);
+	                   struct fw_timer **out);
 	void (*timer_stop)(struct fw_timer *timer);
 
 	/* Start an HTTP request on the daemon's curl multi; cb runs once on the loop thread
 	   (also with an error when the daemon shuts down first). Returns 0 or -errno. */
 	int (*http)(struct fw_plugin_ctx *ctx, const struct fw_http_request *req, fw_http_cb cb,
-		    void *arg);
+	            void *arg);
 
 	/* The output (instance) name, as configured. */
 	const char *(*instance_name)(struct fw_plugin_ctx *ctx);
@@ -224,8 +224,8 @@ struct fw_plugin {
 	const char *name;    /* must equal the file's base name: "webhook" in webhook.so */
 	const char *version; /* the plugin's own version string */
 	const char *description;
-	uint32_t flags;			   /* FW_PLUGIN_* */
-	const struct fw_plugin_key *keys;  /* accepted config keys, ending with { NULL };
+	uint32_t flags;                   /* FW_PLUGIN_* */
+	const struct fw_plugin_key *keys; /* accepted config keys, ending with { NULL };
 					      "name", "plugin" and the host's routing keys
 					      (rate_limit, rate_window, max_attempts, max_age)
 					      are always accepted */

@@ -7,7 +7,7 @@
 #define FW_VERSION_PATCH 0
 
 #define FW_VERSION_STRINGIFY_(x) #x
-#define FW_VERSION_STRINGIFY(x)	 FW_VERSION_STRINGIFY_(x)
+#define FW_VERSION_STRINGIFY(x)  FW_VERSION_STRINGIFY_(x)
 #define FW_VERSION_STRING                                                                          \
 	FW_VERSION_STRINGIFY(FW_VERSION_MAJOR)                                                     \
 	"." FW_VERSION_STRINGIFY(FW_VERSION_MINOR) "." FW_VERSION_STRINGIFY(FW_VERSION_PATCH)

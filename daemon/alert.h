@@ -1,0 +1,54 @@
+/*
+ * alert.h - alerts: built from a matched item, written to the outbox once per output
+ * before any delivery, delivered through the output plugins, retried with backoff and
+ * jitter, rate limited into digests, and dead-lettered after max_attempts or max_age.
+ */
+#ifndef FW_ALERT_H
+#define FW_ALERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <feedwatch/plugin.h>
+
+struct fw_daemon;
+struct fw_config_feed;
+struct fw_item;
+struct fw_match_result;
+struct fw_alerter;
+
+/* Start the outputs of d->cfg (loading their plugins). An output that cannot start is
+   logged and treated as down: its alerts wait in the outbox. Returns 0 or -ENOMEM. */
+int fw_alert_new(struct fw_daemon *d, struct fw_alerter **out);
+
+/*
+ * Record the alerts of one matched item: for each matching watchlist, the alert id
+ * (watchlist + feed + item id) once, and one outbox entry per routed output. Runs inside the
+ * caller's store transaction; delivery starts after fw_alert_kick. *raised counts new
+ * alerts. Returns 0 or a negative errno from the store.
+ */
+int fw_alert_raise(struct fw_alerter *a, const struct fw_config_feed *feed,
+                   const struct fw_item *item, const struct fw_match_result *res, int64_t now,
+                   size_t *raised);
+
+/* Look at the outbox now (after a commit that queued alerts). */
+void fw_alert_kick(struct fw_alerter *a);
+
+/* A plugin's completion; thread-safe (host->done). */
+void fw_alert_done(struct fw_alerter *a, uint64_t token, enum fw_result result, int64_t retry_after,
+                   const char *message);
+
+/* SIGHUP: let every output reopen its files. */
+void fw_alert_reopen(struct fw_alerter *a);
+
+/* Deliveries in flight. */
+size_t fw_alert_in_flight(const struct fw_alerter *a);
+
+/* Stop: outstanding deliveries are abandoned (they stay in the outbox), plugins are
+   finalised, handles closed; the struct is freed in the close callbacks. */
+void fw_alert_close(struct fw_alerter *a);
+
+/* The stable alert id: 32 hex characters in buf (at least 33 bytes). */
+void fw_alert_id(const char *watchlist, const char *feed, const char *item_id, char *buf);
+
+#endif

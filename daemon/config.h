@@ -1,0 +1,134 @@
+/*
+ * config.h - the validated configuration: libconfig in, a struct fw_config out, every
+ * problem reported as FILE:LINE. Pure: never logs; the caller prints the diagnostics.
+ */
+#ifndef FW_CONFIG_H
+#define FW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libconfig.h>
+
+struct fw_matcher;
+
+/* One diagnostic: "FILE:LINE: message" (a warning when warning is true). */
+struct fw_diag {
+	char *file;
+	int line;
+	bool warning;
+	char *message;
+};
+
+struct fw_diags {
+	struct fw_diag *v;
+	size_t n, cap;
+	size_t errors;
+};
+
+/* Append a diagnostic (capped at 1000; later ones are counted, not kept). */
+void fw_diags_add(struct fw_diags *d, bool warning, const char *file, int line, const char *fmt,
+                  ...) __attribute__((format(printf, 5, 6)));
+/* Free the diagnostics and zero d. */
+void fw_diags_clear(struct fw_diags *d);
+
+struct fw_config_feed {
+	char *name;
+	char *url;
+	int64_t interval;           /* seconds */
+	int64_t first_poll_max_age; /* seconds, 0 = no limit */
+	int64_t timeout;            /* seconds, whole transfer */
+	bool tls_verify;
+	char **headers; /* extra request headers "Name: value" */
+	size_t n_headers;
+	const char *file; /* config file and line of the feed's group */
+	int line;
+};
+
+struct fw_config_entity {
+	char *name;
+	char **aliases;
+	size_t n_aliases;
+	int line;
+};
+
+struct fw_config_watchlist {
+	char *name;
+	char *query;
+	size_t *outputs; /* indices into cfg->outputs */
+	size_t n_outputs;
+	int line;
+};
+
+struct fw_config_output {
+	char *name;
+	char *plugin;
+	const config_setting_t *setting; /* the output's group: plugin keys live here */
+	int64_t rate_limit;              /* alerts per window, 0 = unlimited */
+	int64_t rate_window;             /* seconds */
+	int64_t max_attempts;            /* then the alert is a dead letter */
+	int64_t max_age;                 /* seconds after which a pending alert is dead */
+	const char *file;
+	int line;
+};
+
+struct fw_config {
+	char *path;
+	config_t lc; /* kept alive: output settings point into it */
+
+	char *state_dir;
+	char *plugin_dir; /* NULL: the default search */
+	int64_t first_poll_max_age;
+	int64_t interval;     /* default per-feed interval */
+	int64_t min_interval; /* floor for every interval */
+	int64_t max_backoff;  /* cap for error backoff */
+	int64_t timeout;      /* default total transfer timeout */
+	int64_t connect_timeout;
+	int64_t max_body;    /* bytes, counted after decompression */
+	int64_t max_items;   /* items kept per poll of one feed */
+	int64_t concurrency; /* transfers at once */
+	int64_t host_concurrency;
+	int64_t retention; /* forget items not seen in a feed for this long */
+	char *user_agent;
+
+	struct fw_config_feed *feeds;
+	size_t n_feeds;
+	struct fw_config_entity *entities;
+	size_t n_entities;
+	struct fw_config_watchlist *watchlists;
+	size_t n_watchlists;
+	struct fw_config_output *outputs;
+	size_t n_outputs;
+
+	struct fw_matcher *matcher; /* compiled watchlists, index-aligned with watchlists */
+};
+
+/*
+ * Find the config file: explicit (may be NULL), else $FEEDWATCH_CONFIG, else
+ * $XDG_CONFIG_HOME/feedwatch/feedwatch.conf (default ~/.config), else
+ * SYSCONFDIR/feedwatch/feedwatch.conf. Returns a malloc()ed path (the last candidate when
+ * none exists, so the error names it).
+ */
+char *fw_config_locate(const char *explicit_path);
+
+/*
+ * Read and validate path. Every problem goes to diags as FILE:LINE. Returns 0 and a new
+ * config in *out when there is no error (warnings allowed), -EINVAL otherwise, -ENOMEM.
+ */
+int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *diags);
+
+/* Free. Accepts NULL; returns NULL. */
+struct fw_config *fw_config_free(struct fw_config *cfg);
+
+/* Index of the output / feed / watchlist by name, or -1. */
+long fw_config_output_index(const struct fw_config *cfg, const char *name);
+long fw_config_feed_index(const struct fw_config *cfg, const char *name);
+
+/* The database path inside state_dir (malloc()ed). */
+char *fw_config_db_path(const struct fw_config *cfg);
+
+/* Read a duration setting (int seconds or string). 0, -ENOENT, or -EINVAL. */
+int fw_config_setting_duration(const config_setting_t *s, int64_t *out);
+
+#endif

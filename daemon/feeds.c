@@ -1,0 +1,477 @@
+/* feeds.c - per-feed timers, admission, and committing a finished poll. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "alert.h"
+#include "config.h"
+#include "fetch.h"
+#include "feeds.h"
+#include "item.h"
+#include "log.h"
+#include "loop.h"
+#include "match.h"
+#include "schedule.h"
+#include "store.h"
+
+#define FW_HOST_BACKOFF_DEFAULT 60  /* 429/503 without Retry-After: the host rests this long */
+#define FW_ADMIT_SCAN           256 /* queued feeds looked at per free slot */
+
+struct host_rt {
+	char *name;
+	size_t active;
+	int64_t blocked_until;
+};
+
+struct feed_rt {
+	struct fw_feeds *owner;
+	const struct fw_config_feed *cfg;
+	uv_timer_t timer;
+	struct fw_fetch *fetch; /* in flight */
+	size_t host;            /* index into owner->hosts */
+	uint64_t seed;
+	bool queued;
+	bool polled; /* once: polled */
+	struct feed_rt *qnext;
+};
+
+struct fw_feeds {
+	struct fw_daemon *d;
+	struct feed_rt *v;
+	size_t n;
+	struct host_rt *hosts;
+	size_t n_hosts;
+	size_t active;
+	struct feed_rt *qhead, *qtail;
+	size_t done; /* once: feeds finished */
+	int open_handles;
+	bool closing;
+};
+
+static void poll_now(struct feed_rt *f);
+static void admit(struct fw_feeds *fs);
+
+/* host[:port] of an http(s) URL, lower-cased; "" for file URLs. */
+static char *url_host(const char *url)
+{
+	const char *p = strstr(url, "://"), *end, *at;
+	char *h;
+
+	if (p == NULL || strncasecmp(url, "file:", 5) == 0)
+		return strdup("");
+	p += 3;
+	end = p + strcspn(p, "/?#");
+	at = memchr(p, '@', (size_t)(end - p));
+	if (at)
+		p = at + 1;
+	h = strndup(p, (size_t)(end - p));
+	for (char *c = h; h && *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	return h;
+}
+
+static size_t intern_host(struct fw_feeds *fs, const char *url)
+{
+	char *h = url_host(url);
+
+	for (size_t i = 0; h && i < fs->n_hosts; i++) {
+		if (strcmp(fs->hosts[i].name, h) == 0) {
+			free(h);
+			return i;
+		}
+	}
+	fs->hosts[fs->n_hosts].name = h ? h : strdup("");
+	return fs->n_hosts++;
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct feed_rt *f = t->data;
+
+	poll_now(f);
+}
+
+static void schedule_at(struct feed_rt *f, int64_t when, int64_t now)
+{
+	int64_t delay = when > now ? when - now : 0;
+
+	if (f->owner->d->once || f->owner->closing)
+		return;
+	uv_timer_start(&f->timer, timer_cb, (uint64_t)delay * 1000, 0);
+}
+
+static void enqueue(struct feed_rt *f)
+{
+	struct fw_feeds *fs = f->owner;
+
+	if (f->queued || f->fetch)
+		return;
+	f->queued = true;
+	f->qnext = NULL;
+	if (fs->qtail)
+		fs->qtail->qnext = f;
+	else
+		fs->qhead = f;
+	fs->qtail = f;
+}
+
+static void poll_now(struct feed_rt *f)
+{
+	enqueue(f);
+	admit(f->owner);
+}
+
+static void once_progress(struct fw_feeds *fs)
+{
+	if (fs->d->once && fs->done == fs->n)
+		fw_loop_feeds_done(fs->d);
+}
+
+/* The decision about the next poll, from what this poll said. */
+static int64_t reschedule(struct feed_rt *f, const struct fw_fetch_result *r,
+                          const struct fw_feed_state *st, int64_t now)
+{
+	const struct fw_config *cfg = f->owner->d->cfg;
+	struct fw_schedule_in in = {
+	    .now = now,
+	    .interval = f->cfg->interval,
+	    .min_interval = cfg->min_interval,
+	    .max_backoff = cfg->max_backoff,
+	    .ok = r->error == 0,
+	    .error_streak = st->error_streak,
+	    .retry_after = r->retry_after,
+	    .max_age = r->max_age,
+	    .expires = r->expires,
+	    .ttl = r->ttl,
+	    .seed = f->seed,
+	};
+	int64_t next = fw_schedule_next(&in);
+
+	/* 429 and 503 rest the whole host: every feed on it waits. */
+	if (r->status == 429 || r->status == 503) {
+		struct host_rt *h = &f->owner->hosts[f->host];
+		int64_t until =
+		    now + (r->retry_after > 0 ? r->retry_after : FW_HOST_BACKOFF_DEFAULT);
+
+		if (until > h->blocked_until)
+			h->blocked_until = until;
+	}
+	schedule_at(f, next, now);
+	return next;
+}
+
+static bool too_old(const struct fw_item *it, int64_t max_age, int64_t now)
+{
+	int64_t t = it->published != FW_TIME_NONE ? it->published : it->updated;
+
+	return max_age > 0 && t != FW_TIME_NONE && t < now - max_age;
+}
+
+/* Mark, match and queue the items of one poll; in the caller's transaction. */
+static int commit_items(struct feed_rt *f, struct fw_fetch_result *r, struct fw_feed_state *st,
+                        bool first_poll, int64_t now, size_t *n_new, size_t *n_alerts)
+{
+	struct fw_daemon *d = f->owner->d;
+	struct fw_match_result mr = {0};
+	int rc = 0;
+
+	for (size_t i = 0; i < r->n_items; i++) {
+		struct fw_item *it = r->items[i];
+		int mark;
+
+		if (fw_item_ensure_id(it) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		mark = fw_store_item_mark(d->store, f->cfg->name, it->id, fw_item_hash(it), now);
+		if (mark < 0) {
+			rc = mark;
+			break;
+		}
+		if (mark == FW_ITEM_SAME)
+			continue;
+		if (mark == FW_ITEM_NEW)
+			(*n_new)++;
+		/* A new feed's back catalogue is remembered, not alerted. */
+		if (first_poll && too_old(it, f->cfg->first_poll_max_age, now))
+			continue;
+		rc = fw_match_item(d->cfg->matcher, it, &mr);
+		if (rc < 0)
+			break;
+		if (mr.n_watchlists > 0) {
+			rc = fw_alert_raise(d->alerter, f->cfg, it, &mr, now, n_alerts);
+			if (rc < 0)
+				break;
+		}
+	}
+	fw_match_result_clear(&mr);
+	st->items_seen += (int64_t)*n_new;
+	st->alerts += (int64_t)*n_alerts;
+	return rc;
+}
+
+static void set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? strdup(src) : NULL;
+}
+
+static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
+{
+	struct feed_rt *f = arg;
+	struct fw_feeds *fs = f->owner;
+	struct fw_daemon *d = fs->d;
+	struct fw_feed_state st = {0};
+	int64_t now = time(NULL);
+	size_t n_new = 0, n_alerts = 0;
+	bool first_poll;
+	int rc;
+
+	f->fetch = NULL;
+	fs->active--;
+	fs->hosts[f->host].active--;
+	if (r->error == -ECANCELED)
+		return;
+	rc = fw_store_feed_load(d->store, f->cfg->name, &st);
+	if (rc < 0) {
+		fw_log(FW_LOG_ERR, "feed '%s': cannot read its state: %s", f->cfg->name,
+		       fw_store_error(d->store));
+		goto out;
+	}
+	first_poll = !st.exists || st.url == NULL || strcmp(st.url, f->cfg->url) != 0;
+	if (first_poll && st.exists) {
+		/* The config points the feed elsewhere now: forget the old URL's HTTP state. */
+		set_str(&st.etag, NULL);
+		set_str(&st.last_modified, NULL);
+		set_str(&st.moved_url, NULL);
+	}
+	st.exists = true;
+	set_str(&st.url, f->cfg->url);
+	st.last_poll = now;
+	st.http_status = r->status;
+	if (r->error == 0 || r->error == -EFBIG) {
+		if (r->n_items > 0 || !r->not_modified) {
+			set_str(&st.etag, r->etag);
+			set_str(&st.last_modified, r->last_modified);
+		}
+		if (r->moved_url)
+			set_str(&st.moved_url, r->moved_url);
+	}
+	if (r->error == 0) {
+		st.error_streak = 0;
+		st.first_error = 0;
+		st.last_success = now;
+		st.failing_alerted = false;
+		set_str(&st.last_error, NULL);
+	} else {
+		if (st.error_streak++ == 0)
+			st.first_error = now;
+		set_str(&st.last_error, r->error_text);
+	}
+	rc = fw_store_begin(d->store);
+	if (rc == 0)
+		rc = commit_items(f, r, &st, first_poll, now, &n_new, &n_alerts);
+	st.next_poll = d->once ? 0 : reschedule(f, r, &st, now);
+	if (rc == 0)
+		rc = fw_store_feed_save(d->store, f->cfg->name, &st);
+	if (rc == 0)
+		rc = fw_store_commit(d->store);
+	if (rc < 0) {
+		/* Nothing of this poll is kept: its items count as unseen and come again. */
+		fw_log(FW_LOG_ERR, "feed '%s': cannot store the poll: %s", f->cfg->name,
+		       fw_store_error(d->store));
+		fw_store_rollback(d->store);
+	}
+	if (r->error != 0) {
+		fw_log(FW_LOG_WARNING, "feed '%s': %s (failure %lld in a row)", f->cfg->name,
+		       r->error_text, (long long)st.error_streak);
+		if (d->once)
+			d->failed_feeds++;
+	} else {
+		if (r->problem)
+			fw_log(FW_LOG_WARNING, "feed '%s': damaged feed, %zu items read: %s",
+			       f->cfg->name, r->n_items, r->problem);
+		fw_log(FW_LOG_DEBUG, "feed '%s': HTTP %ld, %zu items, %zu new, %zu alerts",
+		       f->cfg->name, r->status, r->n_items, n_new, n_alerts);
+	}
+	if (r->dropped)
+		fw_log(FW_LOG_WARNING, "feed '%s': %zu items beyond max_items ignored",
+		       f->cfg->name, r->dropped);
+	if (n_alerts > 0 && rc == 0)
+		fw_alert_kick(d->alerter);
+out:
+	fw_feed_state_clear(&st);
+	f->polled = true;
+	fs->done++;
+	admit(fs);
+	once_progress(fs);
+}
+
+static void start_fetch(struct feed_rt *f)
+{
+	struct fw_feeds *fs = f->owner;
+	struct fw_daemon *d = fs->d;
+	struct fw_feed_state st = {0};
+	struct fw_fetch_opts o = {0};
+	int r;
+
+	if (fw_store_feed_load(d->store, f->cfg->name, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	/* HTTP state belongs to the URL it came from. */
+	if (st.url && strcmp(st.url, f->cfg->url) != 0) {
+		fw_feed_state_clear(&st);
+		memset(&st, 0, sizeof(st));
+	}
+	o.url = st.moved_url ? st.moved_url : f->cfg->url;
+	o.etag = st.etag;
+	o.last_modified = st.last_modified;
+	o.user_agent = d->cfg->user_agent;
+	o.timeout = (long)f->cfg->timeout;
+	o.connect_timeout = (long)d->cfg->connect_timeout;
+	o.max_body = d->cfg->max_body;
+	o.max_items = (size_t)d->cfg->max_items;
+	o.tls_verify = f->cfg->tls_verify;
+	o.headers = (const char *const *)f->cfg->headers;
+	o.n_headers = f->cfg->n_headers;
+	fs->active++;
+	fs->hosts[f->host].active++;
+	r = fw_fetch_start(d->net, &o, fetch_done_cb, f, &f->fetch);
+	fw_feed_state_clear(&st);
+	if (r < 0) {
+		struct fw_fetch_result res = {
+		    .error = r, .retry_after = -1, .max_age = -1, .expires = -1, .ttl = -1};
+
+		snprintf(res.error_text, sizeof(res.error_text), "cannot start the poll: %s",
+		         strerror(-r));
+		f->fetch = NULL;
+		fetch_done_cb(&res, f);
+	}
+}
+
+/* Start queued polls while the global and per-host limits allow. */
+static void admit(struct fw_feeds *fs)
+{
+	const struct fw_config *cfg = fs->d->cfg;
+	int64_t now = time(NULL);
+	struct feed_rt **pp = &fs->qhead, *prev = NULL;
+	size_t scanned = 0;
+
+	while (*pp && fs->active < (size_t)cfg->concurrency && scanned++ < FW_ADMIT_SCAN) {
+		struct feed_rt *f = *pp;
+		struct host_rt *h = &fs->hosts[f->host];
+
+		if (h->active >= (size_t)cfg->host_concurrency) {
+			prev = f;
+			pp = &f->qnext;
+			continue;
+		}
+		*pp = f->qnext;
+		if (fs->qtail == f)
+			fs->qtail = prev;
+		f->queued = false;
+		f->qnext = NULL;
+		if (h->blocked_until > now && !fs->d->once) {
+			/* The host asked us to rest: try again when it said. */
+			schedule_at(f, h->blocked_until + (int64_t)(f->seed % 10), now);
+			continue;
+		}
+		start_fetch(f);
+	}
+}
+
+/* Start every feed. */
+int fw_feeds_start(struct fw_daemon *d, struct fw_feeds **out)
+{
+	struct fw_feeds *fs = calloc(1, sizeof(*fs));
+	const struct fw_config *cfg = d->cfg;
+	int64_t now = time(NULL);
+
+	if (fs == NULL)
+		return -ENOMEM;
+	fs->d = d;
+	fs->v = calloc(cfg->n_feeds + 1, sizeof(*fs->v));
+	fs->hosts = calloc(cfg->n_feeds + 1, sizeof(*fs->hosts));
+	if (fs->v == NULL || fs->hosts == NULL) {
+		free(fs->v);
+		free(fs->hosts);
+		free(fs);
+		return -ENOMEM;
+	}
+	fs->n = cfg->n_feeds;
+	*out = fs;
+	d->feeds = fs;
+	for (size_t i = 0; i < fs->n; i++) {
+		struct feed_rt *f = &fs->v[i];
+		struct fw_feed_state st = {0};
+
+		f->owner = fs;
+		f->cfg = &cfg->feeds[i];
+		f->seed = fw_schedule_seed(f->cfg->name);
+		f->host = intern_host(fs, f->cfg->url);
+		uv_timer_init(&d->loop, &f->timer);
+		f->timer.data = f;
+		fs->open_handles++;
+		if (d->once) {
+			enqueue(f);
+			continue;
+		}
+		/* After a restart a feed keeps its schedule: polled at most once per interval. */
+		if (fw_store_feed_load(d->store, f->cfg->name, &st) == 0 && st.exists && st.url &&
+		    strcmp(st.url, f->cfg->url) == 0 && st.last_poll > 0 &&
+		    st.last_poll + f->cfg->interval > now)
+			schedule_at(f, st.last_poll + f->cfg->interval, now);
+		else
+			schedule_at(f, now + fw_schedule_first_delay(f->cfg->interval, f->seed),
+			            now);
+		fw_feed_state_clear(&st);
+	}
+	if (d->once) {
+		admit(fs);
+		once_progress(fs);
+	}
+	return 0;
+}
+
+static void close_cb(uv_handle_t *h)
+{
+	struct feed_rt *f = h->data;
+	struct fw_feeds *fs = f->owner;
+
+	if (--fs->open_handles > 0)
+		return;
+	for (size_t i = 0; i < fs->n_hosts; i++)
+		free(fs->hosts[i].name);
+	free(fs->hosts);
+	free(fs->v);
+	free(fs);
+}
+
+/* Cancel everything. */
+void fw_feeds_close(struct fw_feeds *fs)
+{
+	if (fs == NULL)
+		return;
+	fs->closing = true;
+	fs->d->feeds = NULL;
+	if (fs->n == 0) {
+		free(fs->hosts);
+		free(fs->v);
+		free(fs);
+		return;
+	}
+	for (size_t i = 0; i < fs->n; i++) {
+		struct feed_rt *f = &fs->v[i];
+
+		if (f->fetch) {
+			fw_fetch_cancel(f->fetch);
+			f->fetch = NULL;
+		}
+		uv_timer_stop(&f->timer);
+		uv_close((uv_handle_t *)&f->timer, close_cb);
+	}
+}

@@ -1,0 +1,21 @@
+/*
+ * feeds.h - the feeds at run time: one timer per feed, admission under the global and
+ * per-host concurrency limits, host-wide backoff, and the commit of a finished poll (items
+ * marked seen, matched, alerts queued, feed state saved) in one store transaction.
+ */
+#ifndef FW_FEEDS_H
+#define FW_FEEDS_H
+
+#include <stddef.h>
+
+struct fw_daemon;
+struct fw_feeds;
+
+/* Start every feed of d->cfg. once: poll each feed now, exactly once, then call
+   fw_loop_feeds_done. Returns 0 or -ENOMEM. */
+int fw_feeds_start(struct fw_daemon *d, struct fw_feeds **out);
+
+/* Cancel every poll and timer; the struct is freed when libuv has closed the timers. */
+void fw_feeds_close(struct fw_feeds *f);
+
+#endif

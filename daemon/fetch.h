@@ -1,0 +1,65 @@
+/*
+ * fetch.h - one HTTP (or file://) poll of one feed: request options, caps, conditional
+ * GET, and the write callback that streams the body into the feed parser.
+ */
+#ifndef FW_FETCH_H
+#define FW_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "item.h"
+#include "net.h"
+
+struct fw_fetch_opts {
+	const char *url;
+	const char *etag;          /* from the last 200, or NULL */
+	const char *last_modified; /* from the last 200, or NULL */
+	const char *user_agent;
+	long timeout;         /* seconds, whole transfer */
+	long connect_timeout; /* seconds */
+	int64_t max_body;     /* bytes after decompression */
+	size_t max_items;
+	bool tls_verify;
+	const char *const *headers; /* extra "Name: value" */
+	size_t n_headers;
+};
+
+struct fw_fetch_result {
+	int error;            /* 0, or a negative errno: -EIO transport, -EPROTO HTTP status,
+				   -EBADMSG not a feed, -EFBIG over max_body, -ECANCELED */
+	char error_text[256]; /* one line for the log when error != 0 */
+	long status;          /* HTTP status of the final response (200 for file://) */
+	bool not_modified;    /* 304 */
+	char *etag;
+	char *last_modified;
+	char *moved_url;        /* the final URL when the first hop was a permanent redirect */
+	int64_t retry_after;    /* seconds, or -1 */
+	int64_t max_age;        /* Cache-Control max-age seconds, or -1 */
+	int64_t expires;        /* Expires as Unix time, or -1 */
+	int ttl;                /* RSS <ttl> minutes, or -1 */
+	char *problem;          /* the parser's report of a damaged feed, or NULL */
+	const char *format;     /* detected feed format (static string) */
+	struct fw_item **items; /* complete items in document order; steal and zero to keep */
+	size_t n_items;
+	size_t dropped; /* items over max_items */
+	int64_t bytes;  /* body bytes received (decoded) */
+};
+
+struct fw_fetch;
+
+/* Called once; res is valid during the call only (items may be stolen). */
+typedef void (*fw_fetch_cb)(struct fw_fetch_result *res, void *arg);
+
+/* Start a poll on net. Returns 0 and a handle (for cancel), or -errno. */
+int fw_fetch_start(struct fw_net *net, const struct fw_fetch_opts *opts, fw_fetch_cb cb, void *arg,
+                   struct fw_fetch **out);
+
+/* Abort a poll in flight; its callback will not run. */
+void fw_fetch_cancel(struct fw_fetch *f);
+
+/* Free what a result holds (items included). */
+void fw_fetch_result_clear(struct fw_fetch_result *res);
+
+#endif

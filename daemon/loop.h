@@ -1,0 +1,47 @@
+/*
+ * loop.h - the daemon: owns the uv_loop_t, the signals, the store, the curl multi, the
+ * feeds and the outputs, and their orderly start and shutdown.
+ */
+#ifndef FW_LOOP_H
+#define FW_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+struct fw_config;
+struct fw_store;
+struct fw_net;
+struct fw_feeds;
+struct fw_alerter;
+
+struct fw_daemon {
+	uv_loop_t loop;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	struct fw_config *cfg;
+	struct fw_store *store;
+	struct fw_net *net;
+	struct fw_feeds *feeds;
+	struct fw_alerter *alerter;
+	bool once; /* poll every feed once, deliver, stop */
+	bool stopping;
+	bool feeds_done;     /* once: every feed has been polled */
+	size_t failed_feeds; /* once: feeds whose poll failed */
+	int exit_code;
+};
+
+/* Run the daemon on cfg (which it takes over). once: `feedwatch once`. Returns the exit
+   code: 0, 1 (once: a feed failed), or 2 (could not start). */
+int fw_loop_run(struct fw_config *cfg, bool once);
+
+/* Begin an orderly stop (signals, once mode finishing). */
+void fw_loop_stop(struct fw_daemon *d);
+
+/* Called by feeds.c when, in once mode, every feed has been polled. */
+void fw_loop_feeds_done(struct fw_daemon *d);
+
+/* Called by alert.c when, in once mode, nothing is left to deliver now. */
+void fw_loop_alerts_idle(struct fw_daemon *d);
+
+#endif

@@ -1,0 +1,12 @@
+#!/bin/sh
+# The whole test suite: install what is needed, build with AddressSanitizer and
+# UndefinedBehaviorSanitizer and warnings as errors, run every test under ctest.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+BUILD=${BUILD:-build-test}
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DFW_SANITIZE=ON -DFW_WERROR=ON -DFW_TESTS=ON
+cmake --build "$BUILD" -j"$(nproc)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)" "$@"

@@ -1,0 +1,209 @@
+/* test_config.c - validated config with FILE:LINE diagnostics. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static char dir[] = "/tmp/fwtest-config-XXXXXX";
+
+static const char *write_conf(const char *name, const char *text)
+{
+	static char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* True when some diagnostic is at `line` and contains `needle`. */
+static bool has_diag(const struct fw_diags *d, int line, const char *needle)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].line == line && strstr(d->v[i].message, needle))
+			return true;
+	for (size_t i = 0; i < d->n; i++)
+		fprintf(stderr, "  diag %s:%d: %s\n", d->v[i].file, d->v[i].line, d->v[i].message);
+	return false;
+}
+
+static const char good[] =
+    "state_dir = \"state\";\n"
+    "interval = \"5m\";\n"
+    "min_interval = 10;\n"
+    "feeds = (\n"
+    "  { name = \"a\"; url = \"https://example.org/feed\"; },\n"
+    "  { name = \"b\"; url = \"local/feed.xml\"; interval = \"1h\"; first_poll_max_age = 0; },\n"
+    "  { name = \"c\"; url = \"file:///srv/feed.xml\"; interval = 1; }\n"
+    ");\n"
+    "entities = { putin = [ \"Putin\", \"Путин*\" ]; nk = [ \"North Korea\" ]; };\n"
+    "watchlists = ( { name = \"w\"; match = \"@putin AND @nk\"; outputs = [ \"o\" ]; },\n"
+    "               { name = \"all\"; match = \"@putin\"; } );\n"
+    "outputs = ( { name = \"o\"; plugin = \"log\"; path = \"-\"; rate_limit = 5; },\n"
+    "            { name = \"p\"; plugin = \"log\"; } );\n";
+
+static void test_good(void **state)
+{
+	struct fw_diags d = {0};
+	struct fw_config *cfg = NULL;
+	const char *p = write_conf("good.conf", good);
+	char want[600];
+
+	assert_int_equal(fw_config_load(p, &cfg, &d), 0);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->n_feeds, 3);
+	assert_int_equal(cfg->feeds[0].interval, 300);
+	assert_int_equal(cfg->feeds[1].interval, 3600);
+	assert_int_equal(cfg->feeds[1].first_poll_max_age, 0);
+	assert_int_equal(cfg->feeds[0].first_poll_max_age, 86400);
+	/* Below the floor: raised, with a warning naming the line. */
+	assert_int_equal(cfg->feeds[2].interval, 10);
+	assert_true(d.n == 1 && d.v[0].warning && d.v[0].line == 7);
+	snprintf(want, sizeof(want), "file://%s/local/feed.xml", dir);
+	assert_string_equal(cfg->feeds[1].url, want);
+	snprintf(want, sizeof(want), "%s/state", dir);
+	assert_string_equal(cfg->state_dir, want);
+	assert_int_equal(cfg->n_watchlists, 2);
+	assert_int_equal(cfg->watchlists[0].n_outputs, 1);
+	assert_int_equal(cfg->watchlists[1].n_outputs, 2); /* no outputs = all */
+	assert_int_equal(cfg->outputs[0].rate_limit, 5);
+	assert_non_null(cfg->matcher);
+	assert_int_equal(fw_config_output_index(cfg, "p"), 1);
+	assert_int_equal(fw_config_feed_index(cfg, "zz"), -1);
+	fw_config_free(cfg);
+	fw_diags_clear(&d);
+}
+
+struct bad_case {
+	const char *text;
+	int line;
+	const char *needle;
+};
+
+static const struct bad_case bad_cases[] = {
+    {"feeds = ( { name = \"a\"; url = \"http://x.org/f\" } \n);\nx = = 1;\n", 3, "syntax error"},
+    {"feeds = ();\n\nfrobnicate = 1;\n", 3, "unknown key 'frobnicate'"},
+    {"feeds = (\n { name = \"a\"; url = \"http://x.org/f\";\n   colour = 1; }\n);\n", 3,
+     "unknown key 'colour'"},
+    {"feeds = (\n { name = \"a\"; url = \"http://x.org/f\"; },\n { name = \"a\"; url = "
+     "\"http://y.org/f\"; }\n);\n",
+     3, "duplicate feed name 'a'"},
+    {"feeds = (\n { name = \"a\"; url = \"ftp://x.org/f\"; }\n);\n", 2, "only http://"},
+    {"feeds = (\n { name = \"a\"; url = \"http://x.org/f\"; interval = true; }\n);\n", 2,
+     "'interval' must be a duration"},
+    {"feeds = (\n { name = \"a\"; url = \"http://x.org/f\"; interval = \"5 parsecs\"; }\n);\n", 2,
+     "'interval' must be a duration"},
+    {"feeds = (\n { url = \"http://x.org/f\"; }\n);\n", 2, "without a 'name'"},
+    {"feeds = (\n { name = \"a\"; }\n);\n", 2, "without a 'url'"},
+    {"outputs = ( { name = \"o\"; plugin = \"log\"; } );\nwatchlists = (\n { name = \"w\"; match = "
+     "\"x\";\n   outputs = [ \"nope\" ]; }\n);\n",
+     4, "unknown output 'nope'"},
+    {"outputs = ( { name = \"o\"; } );\n", 1, "without a 'plugin'"},
+    {"outputs = ( { name = \"o\"; plugin = \"../evil\"; } );\n", 1, "plain name"},
+    {"entities = { e = [ \"x\" ]; };\nwatchlists = (\n { name = \"w\";\n   match = \"@nope\"; "
+     "}\n);\n",
+     4, "unknown entity"},
+    {"max_items = \"many\";\n", 1, "'max_items' must be an integer"},
+    {"concurrency = 0;\n", 1, "between 1 and"},
+    {"feeds = (\n { name = \"a\"; url = \"http://x.org/f\"; headers = [ \"NoColon\" ]; }\n);\n", 2,
+     "Name: value"},
+};
+
+static void test_bad(void **state)
+{
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		struct fw_diags d = {0};
+		struct fw_config *cfg = NULL;
+		const char *p = write_conf("bad.conf", bad_cases[i].text);
+
+		fprintf(stderr, "case %zu\n", i);
+		assert_int_equal(fw_config_load(p, &cfg, &d), -EINVAL);
+		assert_null(cfg);
+		assert_true(d.errors > 0);
+		assert_true(has_diag(&d, bad_cases[i].line, bad_cases[i].needle));
+		assert_true(strstr(d.v[0].file, "bad.conf") != NULL);
+		fw_diags_clear(&d);
+	}
+}
+
+static void test_every_error_reported(void **state)
+{
+	struct fw_diags d = {0};
+	struct fw_config *cfg = NULL;
+	const char *p =
+	    write_conf("multi.conf",
+	               "a = 1;\nb = 2;\nfeeds = (\n { name = \"x\"; url = \"gopher://x\"; }\n);\n");
+
+	assert_int_equal(fw_config_load(p, &cfg, &d), -EINVAL);
+	assert_true(d.errors >= 3);
+	assert_true(has_diag(&d, 1, "unknown key 'a'"));
+	assert_true(has_diag(&d, 2, "unknown key 'b'"));
+	assert_true(has_diag(&d, 4, "only http://"));
+	fw_diags_clear(&d);
+}
+
+static void test_missing_file(void **state)
+{
+	struct fw_diags d = {0};
+	struct fw_config *cfg = NULL;
+
+	assert_int_equal(fw_config_load("/nonexistent/feedwatch.conf", &cfg, &d), -EINVAL);
+	assert_true(d.n == 1 && strstr(d.v[0].message, "cannot read"));
+	fw_diags_clear(&d);
+}
+
+static void test_locate(void **state)
+{
+	char *p;
+
+	setenv("FEEDWATCH_CONFIG", "/x/y.conf", 1);
+	p = fw_config_locate(NULL);
+	assert_string_equal(p, "/x/y.conf");
+	free(p);
+	p = fw_config_locate("/explicit.conf");
+	assert_string_equal(p, "/explicit.conf");
+	free(p);
+	unsetenv("FEEDWATCH_CONFIG");
+	setenv("XDG_CONFIG_HOME", dir, 1);
+	write_conf("feedwatch.conf", "");
+	/* $XDG_CONFIG_HOME/feedwatch/feedwatch.conf does not exist: the system file. */
+	p = fw_config_locate(NULL);
+	assert_true(strstr(p, "/feedwatch/feedwatch.conf") != NULL);
+	free(p);
+}
+
+static int setup(void **state)
+{
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_good),
+	    cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_every_error_reported),
+	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_locate),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

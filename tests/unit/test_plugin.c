@@ -1,0 +1,222 @@
+/* test_plugin.c - the plugin loader (real dlopen of built plugins) and the log plugin
+   driven through a fake host. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "plugin.h"
+
+static char tmp[] = "/tmp/fwtest-plugin-XXXXXX";
+
+static void test_loads_log(void **state)
+{
+	struct fw_plugin_lib *lib = NULL;
+	char err[512] = "";
+
+	assert_int_equal(fw_plugin_open(FW_PLUGIN_BUILD_DIR, "log", &lib, err, sizeof(err)), 0);
+	assert_non_null(lib);
+	assert_string_equal(lib->plugin->name, "log");
+	assert_int_equal(lib->plugin->abi_major, FW_PLUGIN_ABI_MAJOR);
+	fw_plugin_close(lib);
+}
+
+static void refuse(const char *name, int want, const char *needle)
+{
+	struct fw_plugin_lib *lib = NULL;
+	char err[512] = "";
+	int r = fw_plugin_open(FW_BAD_PLUGIN_DIR, name, &lib, err, sizeof(err));
+
+	fprintf(stderr, "%s: %s\n", name, err);
+	assert_int_equal(r, want);
+	assert_null(lib);
+	assert_non_null(strstr(err, needle));
+}
+
+static void test_refuses_bad(void **state)
+{
+	char both[64];
+
+	snprintf(both, sizeof(both), "host ABI %d.%d", FW_PLUGIN_ABI_MAJOR, FW_PLUGIN_ABI_MINOR);
+	refuse("badmajor", -EPROTO, "plugin ABI 99.0");
+	refuse("badmajor", -EPROTO, both);
+	refuse("shortstruct", -EPROTO, "is 16 bytes");
+	refuse("shortstruct", -EPROTO, both);
+	refuse("nosymbol", -ENOEXEC, "does not export feedwatch_plugin");
+	refuse("wrongname", -EPROTO, "someoneelse");
+	refuse("absent", -ENOENT, "no plugin 'absent'");
+	refuse("../log", -EINVAL, "not a plain name");
+}
+
+static void test_refuses_writable_dir(void **state)
+{
+	char cmd[1024], sub[600];
+	struct fw_plugin_lib *lib = NULL;
+	char err[512] = "";
+
+	snprintf(sub, sizeof(sub), "%s/open", tmp);
+	assert_int_equal(mkdir(sub, 0777), 0);
+	assert_int_equal(chmod(sub, 0777), 0);
+	snprintf(cmd, sizeof(cmd), "cp '%s/log.so' '%s/'", FW_PLUGIN_BUILD_DIR, sub);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fw_plugin_open(sub, "log", &lib, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "writable by group or others"));
+	/* Once the directory is private, the same file loads. */
+	assert_int_equal(chmod(sub, 0755), 0);
+	assert_int_equal(fw_plugin_open(sub, "log", &lib, err, sizeof(err)), 0);
+	fw_plugin_close(lib);
+}
+
+/* A fake host: config from a tiny table, done() recorded. */
+struct fake_ctx {
+	const char *path;
+	const char *format;
+	int done_calls;
+	enum fw_result last;
+};
+
+static int fake_cfg_string(struct fw_plugin_ctx *ctx, const char *key, const char **out)
+{
+	struct fake_ctx *f = (struct fake_ctx *)ctx;
+
+	if (strcmp(key, "path") == 0 && f->path) {
+		*out = f->path;
+		return 0;
+	}
+	if (strcmp(key, "format") == 0 && f->format) {
+		*out = f->format;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void fake_log(struct fw_plugin_ctx *ctx, int level, const char *fmt, ...)
+{
+}
+
+static void fake_done(struct fw_plugin_ctx *ctx, uint64_t token, enum fw_result r, int64_t ra,
+                      const char *msg)
+{
+	struct fake_ctx *f = (struct fake_ctx *)ctx;
+
+	f->done_calls++;
+	f->last = r;
+}
+
+static const struct fw_host fake_host = {
+    .abi_major = FW_PLUGIN_ABI_MAJOR,
+    .abi_minor = FW_PLUGIN_ABI_MINOR,
+    .struct_size = sizeof(struct fw_host),
+    .log = fake_log,
+    .cfg_string = fake_cfg_string,
+    .done = fake_done,
+};
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 65536);
+
+	if (f) {
+		size_t n = fread(buf, 1, 65535, f);
+
+		buf[n] = 0;
+		fclose(f);
+	}
+	return buf;
+}
+
+static void test_log_plugin(void **state)
+{
+	struct fw_plugin_lib *lib = NULL;
+	char err[512], path[600], rotated[600], *got;
+	struct fake_ctx ctx = {.path = path, .format = "json"};
+	const char *cats[] = {"World", "Asia"};
+	struct fw_explain ex = {"w", "@putin", "Putin", "title", "Putin", "… Putin arrives …"};
+	struct fw_alert a = {.struct_size = sizeof(a),
+	                     .id = "0123abcd",
+	                     .watchlist = "w",
+	                     .output = "o",
+	                     .feed_name = "world",
+	                     .feed_url = "http://x/",
+	                     .title = "Putin arrives\nin Pyongyang",
+	                     .item_id = "i1",
+	                     .summary = "s",
+	                     .categories = cats,
+	                     .n_categories = 2,
+	                     .explain = &ex,
+	                     .n_explain = 1,
+	                     .json = "{\"id\":\"0123abcd\"}",
+	                     .attempt = 1};
+	void *st = NULL;
+
+	snprintf(path, sizeof(path), "%s/alerts.log", tmp);
+	snprintf(rotated, sizeof(rotated), "%s/alerts.log.1", tmp);
+	assert_int_equal(fw_plugin_open(FW_PLUGIN_BUILD_DIR, "log", &lib, err, sizeof(err)), 0);
+	assert_int_equal(lib->plugin->init(&fake_host, (struct fw_plugin_ctx *)&ctx, &st), 0);
+	assert_int_equal(lib->plugin->deliver(st, &a, 1), 0);
+	assert_int_equal(ctx.done_calls, 1);
+	assert_int_equal(ctx.last, FW_DELIVERED);
+	got = slurp(path);
+	assert_string_equal(got, "{\"id\":\"0123abcd\"}\n");
+	free(got);
+	/* logrotate: the file is moved away, SIGHUP reopens, new alerts go to a new file. */
+	assert_int_equal(rename(path, rotated), 0);
+	lib->plugin->reopen(st);
+	assert_int_equal(lib->plugin->deliver(st, &a, 2), 0);
+	got = slurp(path);
+	assert_string_equal(got, "{\"id\":\"0123abcd\"}\n");
+	free(got);
+	lib->plugin->fini(st);
+
+	/* Text: one line, no newline from the title, and the why. */
+	unlink(path);
+	ctx.format = "text";
+	st = NULL;
+	assert_int_equal(lib->plugin->init(&fake_host, (struct fw_plugin_ctx *)&ctx, &st), 0);
+	a.link = "https://example.org/a";
+	assert_int_equal(lib->plugin->deliver(st, &a, 3), 0);
+	got = slurp(path);
+	assert_string_equal(got, "[w] world: Putin arrives in Pyongyang <https://example.org/a> "
+	                         "(why: @putin \"Putin\" in title)\n");
+	free(got);
+	lib->plugin->fini(st);
+
+	/* A bad format is refused at init, and fini copes with the half-built instance. */
+	ctx.format = "yaml";
+	st = NULL;
+	assert_int_equal(lib->plugin->init(&fake_host, (struct fw_plugin_ctx *)&ctx, &st), -EINVAL);
+	lib->plugin->fini(st);
+	fw_plugin_close(lib);
+}
+
+static int setup(void **state)
+{
+	return mkdtemp(tmp) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_loads_log),
+	    cmocka_unit_test(test_refuses_bad),
+	    cmocka_unit_test(test_refuses_writable_dir),
+	    cmocka_unit_test(test_log_plugin),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
