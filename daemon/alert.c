@@ -20,17 +20,25 @@
 #include "plugin.h"
 #include "store.h"
 
-#define FW_PUMP_BATCH       128  /* outbox rows looked at per pass */
-#define FW_OUTPUT_IN_FLIGHT 8    /* deliveries at once per output */
-#define FW_RETRY_BASE       30   /* seconds before the first retry */
-#define FW_RETRY_CAP        3600 /* longest backoff between attempts */
+#define FW_PUMP_BATCH       128 /* outbox rows looked at per pass */
+#define FW_OUTPUT_IN_FLIGHT 8   /* deliveries at once per output */
 #define FW_RETRY_AFTER_CAP  86400
 #define FW_DOWN_RETRY       300 /* an output that is not running: look again then */
 #define FW_SUMMARY_SNIPPET  300
 #define FW_DIGEST_MAX       FW_PUMP_BATCH
 
+/* The outputs of one config. A reload makes a new generation; the old one retires and is
+   freed, with its config, once its last delivery has completed. */
+struct gen {
+	struct fw_config *cfg; /* owned once retired (the daemon owns the current one) */
+	struct output_rt *outs;
+	size_t n_outs;
+	struct gen *next; /* retired list */
+};
+
 struct output_rt {
 	struct fw_alerter *a;
+	struct gen *gen;
 	const struct fw_config_output *cfg;
 	struct fw_plugin_ctx *ctx; /* NULL: the output could not start */
 	bool blocking;
@@ -69,8 +77,8 @@ struct completion {
 
 struct fw_alerter {
 	struct fw_daemon *d;
-	struct output_rt *outs;
-	size_t n_outs;
+	struct gen *cur;
+	struct gen *retired;
 	struct delivery *flying; /* every delivery handed to a plugin */
 	uint64_t next_token;
 	uv_timer_t timer;
@@ -487,14 +495,14 @@ static void dispatch(struct fw_alerter *a, struct delivery *d)
 		push_completion(a, d->token, FW_RETRY, -1, strerror(-r));
 }
 
-static int64_t backoff(int64_t attempts, int64_t retry_after)
+static int64_t backoff(const struct fw_config_output *oc, int64_t attempts, int64_t retry_after)
 {
-	int64_t delay = FW_RETRY_BASE;
+	int64_t delay = oc->retry_base;
 
-	for (int64_t i = 1; i < attempts && delay < FW_RETRY_CAP; i++)
+	for (int64_t i = 1; i < attempts && delay < oc->retry_max; i++)
 		delay *= 2;
-	if (delay > FW_RETRY_CAP)
-		delay = FW_RETRY_CAP;
+	if (delay > oc->retry_max)
+		delay = oc->retry_max;
 	/* +-20% jitter so that a recovering receiver is not hit by every alert at once. */
 	delay = delay * (80 + (int64_t)(rand() % 41)) / 100;
 	if (retry_after > 0)
@@ -530,9 +538,9 @@ static void handle_completion(struct fw_alerter *a, struct completion *c)
 			if (attempts >= oc->max_attempts || now - d->created[i] >= oc->max_age)
 				r = fw_store_outbox_kill(s, d->rowids[i], c->message);
 			else
-				r = fw_store_outbox_retry(s, d->rowids[i],
-				                          now + backoff(attempts, c->retry_after),
-				                          c->message);
+				r = fw_store_outbox_retry(
+				    s, d->rowids[i], now + backoff(oc, attempts, c->retry_after),
+				    c->message);
 			break;
 		}
 		if (r < 0)
@@ -561,6 +569,7 @@ static void handle_completion(struct fw_alerter *a, struct completion *c)
 }
 
 static void pump(struct fw_alerter *a);
+static void reap_retired(struct fw_alerter *a);
 
 static void async_cb(uv_async_t *h)
 {
@@ -579,6 +588,8 @@ static void async_cb(uv_async_t *h)
 		free(c);
 		c = next;
 	}
+	if (!a->closing)
+		reap_retired(a);
 	pump(a);
 }
 
@@ -589,9 +600,9 @@ static void timer_cb(uv_timer_t *t)
 
 static struct output_rt *find_output(struct fw_alerter *a, const char *name)
 {
-	for (size_t i = 0; i < a->n_outs; i++)
-		if (strcmp(a->outs[i].cfg->name, name) == 0)
-			return &a->outs[i];
+	for (size_t i = 0; i < a->cur->n_outs; i++)
+		if (strcmp(a->cur->outs[i].cfg->name, name) == 0)
+			return &a->cur->outs[i];
 	return NULL;
 }
 
@@ -694,9 +705,10 @@ static void pump(struct fw_alerter *a)
 	a->pumping = true;
 	for (struct delivery *d = a->flying; d; d = d->next)
 		nb += d->n;
-	for (size_t i = 0; i < a->n_outs; i++)
-		for (struct delivery *d = a->outs[i].work_head; d; d = d->next)
-			nb += d->n;
+	for (struct gen *g = a->cur; g; g = g == a->cur ? a->retired : g->next)
+		for (size_t i = 0; i < g->n_outs; i++)
+			for (struct delivery *d = g->outs[i].work_head; d; d = d->next)
+				nb += d->n;
 	busy = calloc(nb + 1, sizeof(*busy));
 	if (busy == NULL)
 		goto out;
@@ -704,10 +716,11 @@ static void pump(struct fw_alerter *a)
 	for (struct delivery *d = a->flying; d; d = d->next)
 		for (size_t i = 0; i < d->n; i++)
 			busy[nb++] = d->rowids[i];
-	for (size_t o = 0; o < a->n_outs; o++)
-		for (struct delivery *d = a->outs[o].work_head; d; d = d->next)
-			for (size_t i = 0; i < d->n; i++)
-				busy[nb++] = d->rowids[i];
+	for (struct gen *g = a->cur; g; g = g == a->cur ? a->retired : g->next)
+		for (size_t o = 0; o < g->n_outs; o++)
+			for (struct delivery *d = g->outs[o].work_head; d; d = d->next)
+				for (size_t i = 0; i < d->n; i++)
+					busy[nb++] = d->rowids[i];
 	r = fw_store_outbox_due(a->d->store, now, FW_PUMP_BATCH, busy, nb, &e, &n);
 	if (r < 0) {
 		fw_log(FW_LOG_ERR, "outbox: cannot read: %s", fw_store_error(a->d->store));
@@ -747,43 +760,45 @@ size_t fw_alert_in_flight(const struct fw_alerter *a)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < a->n_outs; i++)
-		n += a->outs[i].in_flight;
+	for (struct gen *g = a->cur; g; g = g == a->cur ? a->retired : g->next)
+		for (size_t i = 0; i < g->n_outs; i++)
+			n += g->outs[i].in_flight;
 	return n;
 }
 
-/* Start the outputs. */
-int fw_alert_new(struct fw_daemon *d, struct fw_alerter **out)
+/* Start the outputs of cfg as a new generation. NULL on allocation failure. */
+static struct gen *gen_new(struct fw_alerter *a, struct fw_config *cfg, const struct gen *prev)
 {
-	struct fw_alerter *a = calloc(1, sizeof(*a));
-	const struct fw_config *cfg = d->cfg;
-	char *dir;
+	struct gen *g = calloc(1, sizeof(*g));
+	char *dir = fw_plugin_dir(cfg->plugin_dir);
 
-	if (a == NULL)
-		return -ENOMEM;
-	a->d = d;
-	a->outs = calloc(cfg->n_outputs + 1, sizeof(*a->outs));
-	dir = fw_plugin_dir(cfg->plugin_dir);
-	if (a->outs == NULL || dir == NULL) {
-		free(a->outs);
-		free(a);
+	if (g == NULL || dir == NULL) {
+		free(g);
 		free(dir);
-		return -ENOMEM;
+		return NULL;
 	}
-	pthread_mutex_init(&a->lock, NULL);
-	uv_timer_init(&d->loop, &a->timer);
-	a->timer.data = a;
-	uv_async_init(&d->loop, &a->async, async_cb);
-	a->async.data = a;
-	a->open_handles = 2;
-	d->alerter = a; /* plugins may call done() from init */
+	g->cfg = cfg;
+	g->outs = calloc(cfg->n_outputs + 1, sizeof(*g->outs));
+	if (g->outs == NULL) {
+		free(g);
+		free(dir);
+		return NULL;
+	}
 	for (size_t i = 0; i < cfg->n_outputs; i++) {
-		struct output_rt *o = &a->outs[a->n_outs++];
+		struct output_rt *o = &g->outs[g->n_outs++];
 		char err[512];
 
 		o->a = a;
+		o->gen = g;
 		o->cfg = &cfg->outputs[i];
-		if (fw_host_instance_new(d, dir, o->cfg, &o->ctx, err, sizeof(err)) < 0) {
+		/* A reloaded output keeps its rate-limit window: a reload is no reason to burst. */
+		for (size_t k = 0; prev && k < prev->n_outs; k++) {
+			if (strcmp(prev->outs[k].cfg->name, o->cfg->name) == 0) {
+				o->window_start = prev->outs[k].window_start;
+				o->sent_in_window = prev->outs[k].sent_in_window;
+			}
+		}
+		if (fw_host_instance_new(a->d, dir, o->cfg, &o->ctx, err, sizeof(err)) < 0) {
 			fw_log(FW_LOG_ERR, "output '%s' is down: %s; its alerts wait in the outbox",
 			       o->cfg->name, err);
 			o->ctx = NULL;
@@ -792,15 +807,97 @@ int fw_alert_new(struct fw_daemon *d, struct fw_alerter **out)
 		o->blocking = (fw_host_plugin(o->ctx)->flags & FW_PLUGIN_BLOCKING) != 0;
 	}
 	free(dir);
+	return g;
+}
+
+static bool gen_busy(const struct gen *g)
+{
+	for (size_t i = 0; i < g->n_outs; i++)
+		if (g->outs[i].in_flight > 0 || g->outs[i].working || g->outs[i].work_head)
+			return true;
+	return false;
+}
+
+/* Finalise a generation's plugins and free it (its config too when own_cfg). */
+static void gen_free(struct gen *g, bool own_cfg)
+{
+	for (size_t i = 0; i < g->n_outs; i++) {
+		struct output_rt *o = &g->outs[i];
+
+		while (o->work_head) {
+			struct delivery *d = o->work_head;
+
+			o->work_head = d->next;
+			delivery_free(d);
+		}
+		o->ctx = fw_host_instance_free(o->ctx);
+	}
+	free(g->outs);
+	if (own_cfg)
+		fw_config_free(g->cfg);
+	free(g);
+}
+
+/* Free retired generations whose last delivery has completed. */
+static void reap_retired(struct fw_alerter *a)
+{
+	for (struct gen **p = &a->retired; *p;) {
+		struct gen *g = *p;
+
+		if (gen_busy(g)) {
+			p = &g->next;
+			continue;
+		}
+		*p = g->next;
+		gen_free(g, true);
+	}
+}
+
+/* Start the outputs. */
+int fw_alert_new(struct fw_daemon *d, struct fw_alerter **out)
+{
+	struct fw_alerter *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return -ENOMEM;
+	a->d = d;
+	pthread_mutex_init(&a->lock, NULL);
+	uv_timer_init(&d->loop, &a->timer);
+	a->timer.data = a;
+	uv_async_init(&d->loop, &a->async, async_cb);
+	a->async.data = a;
+	a->open_handles = 2;
+	d->alerter = a; /* plugins may call done() from init */
+	a->cur = gen_new(a, d->cfg, NULL);
+	if (a->cur == NULL) {
+		fw_alert_close(a);
+		return -ENOMEM;
+	}
 	*out = a;
+	return 0;
+}
+
+/* A new config: new output instances; the old ones finish what they carry, then go, and
+   take old_cfg with them. */
+int fw_alert_reload(struct fw_alerter *a)
+{
+	struct gen *g = gen_new(a, a->d->cfg, a->cur);
+
+	if (g == NULL)
+		return -ENOMEM;
+	a->cur->next = a->retired;
+	a->retired = a->cur;
+	a->cur = g;
+	reap_retired(a);
+	fw_alert_kick(a);
 	return 0;
 }
 
 /* SIGHUP. */
 void fw_alert_reopen(struct fw_alerter *a)
 {
-	for (size_t i = 0; a && i < a->n_outs; i++) {
-		struct output_rt *o = &a->outs[i];
+	for (size_t i = 0; a && a->cur && i < a->cur->n_outs; i++) {
+		struct output_rt *o = &a->cur->outs[i];
 
 		if (o->ctx && fw_host_plugin(o->ctx)->reopen)
 			fw_host_plugin(o->ctx)->reopen(fw_host_state(o->ctx));
@@ -820,15 +917,15 @@ static void close_cb(uv_handle_t *h)
 		a->completions = c->next;
 		free(c);
 	}
-	free(a->outs);
 	free(a);
 }
 
 static bool work_running(struct fw_alerter *a)
 {
-	for (size_t i = 0; i < a->n_outs; i++)
-		if (a->outs[i].working)
-			return true;
+	for (struct gen *g = a->cur; g; g = g == a->cur ? a->retired : g->next)
+		for (size_t i = 0; i < g->n_outs; i++)
+			if (g->outs[i].working)
+				return true;
 	return false;
 }
 
@@ -846,26 +943,44 @@ static void finish_close(struct fw_alerter *a)
 		uv_timer_start(&a->timer, close_wait_cb, 10, 0);
 		return;
 	}
-	for (size_t i = 0; i < a->n_outs; i++) {
-		struct output_rt *o = &a->outs[i];
-
-		while (o->work_head) {
-			struct delivery *d = o->work_head;
-
-			o->work_head = d->next;
-			delivery_free(d);
-		}
-		o->ctx = fw_host_instance_free(o->ctx);
-	}
 	while (a->flying) {
 		struct delivery *d = a->flying;
 
 		a->flying = d->next;
 		delivery_free(d);
 	}
+	while (a->retired) {
+		struct gen *g = a->retired;
+
+		a->retired = g->next;
+		gen_free(g, true);
+	}
+	if (a->cur)
+		gen_free(a->cur, false); /* the daemon frees its current config */
+	a->cur = NULL;
 	a->d->alerter = NULL;
 	uv_close((uv_handle_t *)&a->timer, close_cb);
 	uv_close((uv_handle_t *)&a->async, close_cb);
+}
+
+/* Drop queued, not started work of one generation (the rows stay pending). */
+static void drop_queued(struct gen *g)
+{
+	for (size_t i = 0; i < g->n_outs; i++) {
+		struct output_rt *o = &g->outs[i];
+		struct delivery *keep = o->working ? o->work_head : NULL;
+		struct delivery *rest = keep ? keep->next : o->work_head;
+
+		if (keep)
+			keep->next = NULL;
+		o->work_head = o->work_tail = keep;
+		while (rest) {
+			struct delivery *next = rest->next;
+
+			delivery_free(rest);
+			rest = next;
+		}
+	}
 }
 
 /* Stop delivering; what is in flight stays in the outbox for the next start. */
@@ -875,22 +990,7 @@ void fw_alert_close(struct fw_alerter *a)
 		return;
 	a->closing = true;
 	uv_timer_stop(&a->timer);
-	for (size_t i = 0; i < a->n_outs; i++) {
-		struct output_rt *o = &a->outs[i];
-
-		/* Queued, not yet started work is dropped (the rows stay pending). */
-		if (o->working && o->work_head && o->work_head->next) {
-			struct delivery *rest = o->work_head->next;
-
-			o->work_head->next = NULL;
-			o->work_tail = o->work_head;
-			while (rest) {
-				struct delivery *next = rest->next;
-
-				delivery_free(rest);
-				rest = next;
-			}
-		}
-	}
+	for (struct gen *g = a->cur; g; g = g == a->cur ? a->retired : g->next)
+		drop_queued(g);
 	finish_close(a);
 }

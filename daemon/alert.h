@@ -38,6 +38,12 @@ void fw_alert_kick(struct fw_alerter *a);
 void fw_alert_done(struct fw_alerter *a, uint64_t token, enum fw_result result, int64_t retry_after,
                    const char *message);
 
+/* After a reload (d->cfg is already the new config): start the new outputs; the old
+   instances finish their deliveries, then are finalised, and the previous config is freed
+   with them (the alerter owns it from this call on). Returns 0 or -ENOMEM (nothing
+   changed then). */
+int fw_alert_reload(struct fw_alerter *a);
+
 /* SIGHUP: let every output reopen its files. */
 void fw_alert_reopen(struct fw_alerter *a);
 

@@ -69,6 +69,8 @@ struct fw_config_output {
 	int64_t rate_window;             /* seconds */
 	int64_t max_attempts;            /* then the alert is a dead letter */
 	int64_t max_age;                 /* seconds after which a pending alert is dead */
+	int64_t retry_base;              /* first retry delay, doubling per attempt */
+	int64_t retry_max;               /* cap of the retry delay */
 	const char *file;
 	int line;
 };

@@ -35,16 +35,18 @@ struct feed_rt {
 	size_t host;            /* index into owner->hosts */
 	uint64_t seed;
 	bool queued;
-	bool polled; /* once: polled */
+	bool removed; /* dropped by a reload: closing */
 	struct feed_rt *qnext;
 };
 
 struct fw_feeds {
 	struct fw_daemon *d;
-	struct feed_rt *v;
+	struct feed_rt **v; /* each allocated alone: its timer must not move */
 	size_t n;
 	struct host_rt *hosts;
 	size_t n_hosts;
+	size_t *host_slots; /* open-addressing index into hosts by name */
+	size_t n_slots;
 	size_t active;
 	struct feed_rt *qhead, *qtail;
 	size_t done; /* once: feeds finished */
@@ -75,18 +77,49 @@ static char *url_host(const char *url)
 	return h;
 }
 
+/* The index of url's host in fs->hosts, added when new. hosts and host_slots are sized
+   for every feed up front, so this never grows them. */
 static size_t intern_host(struct fw_feeds *fs, const char *url)
 {
 	char *h = url_host(url);
+	size_t slot;
 
-	for (size_t i = 0; h && i < fs->n_hosts; i++) {
-		if (strcmp(fs->hosts[i].name, h) == 0) {
+	if (h == NULL)
+		h = strdup("");
+	slot = (size_t)(fw_schedule_seed(h ? h : "") % fs->n_slots);
+	while (fs->host_slots[slot] != SIZE_MAX) {
+		size_t i = fs->host_slots[slot];
+
+		if (h && strcmp(fs->hosts[i].name, h) == 0) {
 			free(h);
 			return i;
 		}
+		slot = (slot + 1) % fs->n_slots;
 	}
-	fs->hosts[fs->n_hosts].name = h ? h : strdup("");
+	fs->hosts[fs->n_hosts].name = h;
+	fs->host_slots[slot] = fs->n_hosts;
 	return fs->n_hosts++;
+}
+
+/* Fresh host tables for n feeds. */
+static int hosts_alloc(struct fw_feeds *fs, size_t n)
+{
+	fs->n_slots = 2 * n + 1;
+	fs->hosts = calloc(n + 1, sizeof(*fs->hosts));
+	fs->host_slots = malloc(fs->n_slots * sizeof(size_t));
+	fs->n_hosts = 0;
+	if (fs->hosts == NULL || fs->host_slots == NULL)
+		return -ENOMEM;
+	memset(fs->host_slots, 0xff, fs->n_slots * sizeof(size_t));
+	return 0;
+}
+
+static void hosts_free(struct host_rt *hosts, size_t n, size_t *slots)
+{
+	for (size_t i = 0; i < n; i++)
+		free(hosts[i].name);
+	free(hosts);
+	free(slots);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -276,7 +309,7 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 	rc = fw_store_begin(d->store);
 	if (rc == 0)
 		rc = commit_items(f, r, &st, first_poll, now, &n_new, &n_alerts);
-	st.next_poll = d->once ? 0 : reschedule(f, r, &st, now);
+	st.next_poll = reschedule(f, r, &st, now);
 	if (rc == 0)
 		rc = fw_store_feed_save(d->store, f->cfg->name, &st);
 	if (rc == 0)
@@ -306,7 +339,6 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 		fw_alert_kick(d->alerter);
 out:
 	fw_feed_state_clear(&st);
-	f->polled = true;
 	fs->done++;
 	admit(fs);
 	once_progress(fs);
@@ -384,6 +416,62 @@ static void admit(struct fw_feeds *fs)
 	}
 }
 
+static void close_cb(uv_handle_t *h);
+
+/* A new feed's runtime: timer initialised, not scheduled. */
+static struct feed_rt *feed_new(struct fw_feeds *fs, const struct fw_config_feed *cfg)
+{
+	struct feed_rt *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	f->owner = fs;
+	f->cfg = cfg;
+	f->seed = fw_schedule_seed(cfg->name);
+	uv_timer_init(&fs->d->loop, &f->timer);
+	f->timer.data = f;
+	fs->open_handles++;
+	return f;
+}
+
+/* First poll: after a restart a feed keeps the schedule its last poll decided (backoff,
+   Retry-After and ttl included, but never later than one interval from now, so that a
+   changed interval counts); a new feed is polled soon, spread so that feeds do not fire
+   at once. */
+static void schedule_first(struct feed_rt *f, int64_t now)
+{
+	struct fw_daemon *d = f->owner->d;
+	struct fw_feed_state st = {0};
+
+	if (fw_store_feed_load(d->store, f->cfg->name, &st) == 0 && st.exists && st.url &&
+	    strcmp(st.url, f->cfg->url) == 0 && st.next_poll > now)
+		schedule_at(f,
+		            st.error_streak > 0 || st.next_poll < now + f->cfg->interval
+		                ? st.next_poll
+		                : now + f->cfg->interval,
+		            now);
+	else
+		schedule_at(f, now + fw_schedule_first_delay(f->cfg->interval, f->seed), now);
+	fw_feed_state_clear(&st);
+}
+
+/* Stop one feed for good; freed in its close callback. */
+static void feed_drop(struct feed_rt *f)
+{
+	struct fw_feeds *fs = f->owner;
+
+	f->removed = true;
+	if (f->fetch) {
+		fw_fetch_cancel(f->fetch);
+		f->fetch = NULL;
+		fs->active--;
+		if (f->host < fs->n_hosts)
+			fs->hosts[f->host].active--;
+	}
+	uv_timer_stop(&f->timer);
+	uv_close((uv_handle_t *)&f->timer, close_cb);
+}
+
 /* Start every feed. */
 int fw_feeds_start(struct fw_daemon *d, struct fw_feeds **out)
 {
@@ -395,40 +483,25 @@ int fw_feeds_start(struct fw_daemon *d, struct fw_feeds **out)
 		return -ENOMEM;
 	fs->d = d;
 	fs->v = calloc(cfg->n_feeds + 1, sizeof(*fs->v));
-	fs->hosts = calloc(cfg->n_feeds + 1, sizeof(*fs->hosts));
-	if (fs->v == NULL || fs->hosts == NULL) {
+	if (fs->v == NULL || hosts_alloc(fs, cfg->n_feeds) < 0) {
 		free(fs->v);
-		free(fs->hosts);
+		hosts_free(fs->hosts, 0, fs->host_slots);
 		free(fs);
 		return -ENOMEM;
 	}
-	fs->n = cfg->n_feeds;
 	*out = fs;
 	d->feeds = fs;
-	for (size_t i = 0; i < fs->n; i++) {
-		struct feed_rt *f = &fs->v[i];
-		struct fw_feed_state st = {0};
+	for (size_t i = 0; i < cfg->n_feeds; i++) {
+		struct feed_rt *f = feed_new(fs, &cfg->feeds[i]);
 
-		f->owner = fs;
-		f->cfg = &cfg->feeds[i];
-		f->seed = fw_schedule_seed(f->cfg->name);
+		if (f == NULL)
+			return -ENOMEM; /* the caller stops the daemon; close frees what exists */
 		f->host = intern_host(fs, f->cfg->url);
-		uv_timer_init(&d->loop, &f->timer);
-		f->timer.data = f;
-		fs->open_handles++;
-		if (d->once) {
+		fs->v[fs->n++] = f;
+		if (d->once)
 			enqueue(f);
-			continue;
-		}
-		/* After a restart a feed keeps its schedule: polled at most once per interval. */
-		if (fw_store_feed_load(d->store, f->cfg->name, &st) == 0 && st.exists && st.url &&
-		    strcmp(st.url, f->cfg->url) == 0 && st.last_poll > 0 &&
-		    st.last_poll + f->cfg->interval > now)
-			schedule_at(f, st.last_poll + f->cfg->interval, now);
 		else
-			schedule_at(f, now + fw_schedule_first_delay(f->cfg->interval, f->seed),
-			            now);
-		fw_feed_state_clear(&st);
+			schedule_first(f, now);
 	}
 	if (d->once) {
 		admit(fs);
@@ -437,16 +510,122 @@ int fw_feeds_start(struct fw_daemon *d, struct fw_feeds **out)
 	return 0;
 }
 
+static int cmp_feed_name(const void *x, const void *y)
+{
+	const struct feed_rt *a = *(struct feed_rt *const *)x, *b = *(struct feed_rt *const *)y;
+
+	return strcmp(a->cfg->name, b->cfg->name);
+}
+
+/* Adopt d->cfg: unchanged feeds keep their timers and in-flight polls, removed ones stop,
+   new ones start. */
+int fw_feeds_reload(struct fw_feeds *fs)
+{
+	const struct fw_config *cfg = fs->d->cfg;
+	struct feed_rt **old = fs->v, **v, **sorted;
+	struct host_rt *old_hosts = fs->hosts;
+	size_t n_old = fs->n, n_old_hosts = fs->n_hosts, *old_slots = fs->host_slots;
+	int64_t now = time(NULL);
+
+	v = calloc(cfg->n_feeds + 1, sizeof(*v));
+	sorted = malloc((n_old + 1) * sizeof(*sorted));
+	if (v == NULL || sorted == NULL || hosts_alloc(fs, cfg->n_feeds) < 0) {
+		free(v);
+		free(sorted);
+		if (fs->hosts != old_hosts)
+			hosts_free(fs->hosts, 0, fs->host_slots);
+		fs->hosts = old_hosts;
+		fs->host_slots = old_slots;
+		fs->n_hosts = n_old_hosts;
+		return -ENOMEM;
+	}
+	memcpy(sorted, old, n_old * sizeof(*old));
+	qsort(sorted, n_old, sizeof(*sorted), cmp_feed_name);
+	/* Old names must be compared before their config goes: mark the kept ones first. */
+	for (size_t i = 0; i < cfg->n_feeds; i++) {
+		struct feed_rt key_rt = {.cfg = &cfg->feeds[i]}, *key = &key_rt, **hit;
+		struct feed_rt *f;
+
+		hit = bsearch(&key, sorted, n_old, sizeof(*sorted), cmp_feed_name);
+		if (hit && !(*hit)->removed) {
+			f = *hit;
+			if (strcmp(f->cfg->url, cfg->feeds[i].url) != 0 && f->fetch) {
+				/* The feed points elsewhere now: the poll in flight is of the old URL. */
+				fw_fetch_cancel(f->fetch);
+				f->fetch = NULL;
+				fs->active--;
+				uv_timer_stop(&f->timer);
+			}
+			f->cfg = &cfg->feeds[i];
+			f->removed = true; /* taken: reset below */
+			f->seed = fw_schedule_seed(f->cfg->name);
+		} else {
+			f = feed_new(fs, &cfg->feeds[i]);
+			if (f == NULL)
+				break;
+			f->removed = true;
+		}
+		v[i] = f;
+	}
+	/* Feeds not taken are gone; taken ones get their flag back. */
+	for (size_t i = 0; i < n_old; i++)
+		if (!old[i]->removed)
+			feed_drop(old[i]);
+	fs->v = v;
+	fs->n = 0;
+	for (size_t i = 0; i < cfg->n_feeds && v[i]; i++) {
+		struct feed_rt *f = v[i];
+		bool fresh = !uv_is_active((uv_handle_t *)&f->timer) && !f->fetch && !f->queued;
+
+		f->removed = false;
+		f->host = intern_host(fs, f->cfg->url);
+		fs->n++;
+		if (f->fetch)
+			fs->hosts[f->host].active++;
+		if (fresh) {
+			schedule_first(f, now);
+		} else if (uv_is_active((uv_handle_t *)&f->timer) &&
+		           uv_timer_get_due_in(&f->timer) > (uint64_t)f->cfg->interval * 1000) {
+			/* A shorter interval takes effect now, not after the old one. */
+			schedule_at(f, now + fw_schedule_first_delay(f->cfg->interval, f->seed),
+			            now);
+		}
+	}
+	/* Host backoff survives a reload. */
+	for (size_t i = 0; i < n_old_hosts; i++)
+		for (size_t k = 0; k < fs->n_hosts; k++)
+			if (strcmp(old_hosts[i].name, fs->hosts[k].name) == 0)
+				fs->hosts[k].blocked_until = old_hosts[i].blocked_until;
+	/* The admission queue keeps only live feeds. */
+	{
+		struct feed_rt *q = fs->qhead;
+
+		fs->qhead = fs->qtail = NULL;
+		while (q) {
+			struct feed_rt *next = q->qnext;
+
+			q->queued = false;
+			if (!q->removed)
+				enqueue(q);
+			q = next;
+		}
+	}
+	hosts_free(old_hosts, n_old_hosts, old_slots);
+	free(old);
+	free(sorted);
+	admit(fs);
+	return 0;
+}
+
 static void close_cb(uv_handle_t *h)
 {
 	struct feed_rt *f = h->data;
 	struct fw_feeds *fs = f->owner;
 
-	if (--fs->open_handles > 0)
+	free(f);
+	if (--fs->open_handles > 0 || !fs->closing)
 		return;
-	for (size_t i = 0; i < fs->n_hosts; i++)
-		free(fs->hosts[i].name);
-	free(fs->hosts);
+	hosts_free(fs->hosts, fs->n_hosts, fs->host_slots);
 	free(fs->v);
 	free(fs);
 }
@@ -458,20 +637,12 @@ void fw_feeds_close(struct fw_feeds *fs)
 		return;
 	fs->closing = true;
 	fs->d->feeds = NULL;
-	if (fs->n == 0) {
-		free(fs->hosts);
+	if (fs->open_handles == 0) {
+		hosts_free(fs->hosts, fs->n_hosts, fs->host_slots);
 		free(fs->v);
 		free(fs);
 		return;
 	}
-	for (size_t i = 0; i < fs->n; i++) {
-		struct feed_rt *f = &fs->v[i];
-
-		if (f->fetch) {
-			fw_fetch_cancel(f->fetch);
-			f->fetch = NULL;
-		}
-		uv_timer_stop(&f->timer);
-		uv_close((uv_handle_t *)&f->timer, close_cb);
-	}
+	for (size_t i = 0; i < fs->n; i++)
+		feed_drop(fs->v[i]);
 }

@@ -15,6 +15,10 @@ struct fw_feeds;
    fw_loop_feeds_done. Returns 0 or -ENOMEM. */
 int fw_feeds_start(struct fw_daemon *d, struct fw_feeds **out);
 
+/* Adopt d->cfg after a reload: feeds are matched by name; unchanged ones keep their timers,
+   HTTP state and polls in flight, removed ones stop, new ones start. 0 or -ENOMEM. */
+int fw_feeds_reload(struct fw_feeds *f);
+
 /* Cancel every poll and timer; the struct is freed when libuv has closed the timers. */
 void fw_feeds_close(struct fw_feeds *f);
 

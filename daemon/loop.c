@@ -1,9 +1,12 @@
 /* loop.c - the daemon's loop: start-up order, signals, orderly shutdown. */
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "alert.h"
 #include "config.h"
@@ -11,7 +14,11 @@
 #include "log.h"
 #include "loop.h"
 #include "net.h"
+#include "plugin.h"
 #include "store.h"
+
+#define FW_WATCH_DEBOUNCE_MS 300 /* editors write in several steps */
+#define FW_CONFIG_MAX        (16 * 1024 * 1024)
 
 /* mkdir -p with mode 0700 for what we create. */
 static int make_dirs(const char *path)
@@ -56,6 +63,12 @@ void fw_loop_stop(struct fw_daemon *d)
 	fw_net_close(d->net, NULL, NULL);
 	d->net = NULL;
 	fw_alert_close(d->alerter);
+	if (d->watching) {
+		uv_fs_event_stop(&d->watch);
+		uv_close((uv_handle_t *)&d->watch, NULL);
+		uv_close((uv_handle_t *)&d->watch_debounce, NULL);
+		d->watching = false;
+	}
 	uv_close((uv_handle_t *)&d->sig_term, NULL);
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
@@ -69,12 +82,118 @@ static void stop_signal_cb(uv_signal_t *s, int signum)
 	fw_loop_stop(d);
 }
 
+/* FNV-1a of the config file's bytes; 0 when unreadable. */
+static uint64_t file_hash(const char *path)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	unsigned char buf[8192];
+	size_t total = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0 && total < FW_CONFIG_MAX) {
+		total += (size_t)n;
+		for (ssize_t i = 0; i < n; i++)
+			h = (h ^ buf[i]) * 0x100000001b3ULL;
+	}
+	close(fd);
+	return h;
+}
+
+/* Reload the config. */
+void fw_loop_reload(struct fw_daemon *d, const char *why)
+{
+	struct fw_diags diags = {0};
+	struct fw_config *cfg = NULL, *old = d->cfg;
+	uint64_t hash = file_hash(old->path);
+
+	if (d->stopping)
+		return;
+	fw_log(FW_LOG_NOTICE, "%s: reloading %s", why, old->path);
+	if (fw_config_load(old->path, &cfg, &diags) == 0)
+		fw_plugin_check_config(cfg, &diags);
+	for (size_t i = 0; i < diags.n; i++)
+		fw_log(diags.v[i].warning ? FW_LOG_WARNING : FW_LOG_ERR, "%s:%d: %s",
+		       diags.v[i].file, diags.v[i].line, diags.v[i].message);
+	if (diags.errors > 0) {
+		fw_log(FW_LOG_ERR,
+		       "reload failed (%zu errors): still running on the previous config",
+		       diags.errors);
+		fw_diags_clear(&diags);
+		fw_config_free(cfg);
+		return;
+	}
+	fw_diags_clear(&diags);
+	if (strcmp(cfg->state_dir, old->state_dir) != 0) {
+		fw_log(FW_LOG_WARNING,
+		       "state_dir changes take effect at the next start; still using %s",
+		       old->state_dir);
+		free(cfg->state_dir);
+		cfg->state_dir = strdup(old->state_dir);
+	}
+	d->cfg = cfg;
+	if (fw_feeds_reload(d->feeds) < 0 || fw_alert_reload(d->alerter) < 0) {
+		/* Out of memory half-way: the feeds may already point at cfg, so keep it and
+		   leak the old one rather than free what may still be used. */
+		fw_log(FW_LOG_ERR, "reload: out of memory");
+		return;
+	}
+	d->config_hash = hash;
+	fw_log(FW_LOG_NOTICE, "reloaded: %zu feeds, %zu watchlists, %zu outputs", cfg->n_feeds,
+	       cfg->n_watchlists, cfg->n_outputs);
+}
+
 static void hup_signal_cb(uv_signal_t *s, int signum)
 {
 	struct fw_daemon *d = s->data;
 
-	fw_log(FW_LOG_NOTICE, "SIGHUP: reopening output files");
+	/* SIGHUP is also logrotate's signal: reopen output files in any case. */
 	fw_alert_reopen(d->alerter);
+	fw_loop_reload(d, "SIGHUP");
+}
+
+static void debounce_cb(uv_timer_t *t)
+{
+	struct fw_daemon *d = t->data;
+	uint64_t h = file_hash(d->cfg->path);
+
+	/* Only a real change of the file's bytes reloads. */
+	if (h != 0 && h != d->config_hash)
+		fw_loop_reload(d, "config file changed");
+}
+
+static void watch_cb(uv_fs_event_t *w, const char *filename, int events, int status)
+{
+	struct fw_daemon *d = w->data;
+	char *copy = strdup(d->cfg->path);
+	const char *base = copy ? basename(copy) : NULL;
+
+	if (status == 0 && (filename == NULL || (base && strcmp(filename, base) == 0)))
+		uv_timer_start(&d->watch_debounce, debounce_cb, FW_WATCH_DEBOUNCE_MS, 0);
+	free(copy);
+}
+
+/* Watch the config's directory, not the file: editors replace the file. */
+static void watch_config(struct fw_daemon *d)
+{
+	char *copy = strdup(d->cfg->path);
+	const char *dir = copy ? dirname(copy) : NULL;
+	int r;
+
+	d->config_hash = file_hash(d->cfg->path);
+	if (dir == NULL)
+		return;
+	uv_fs_event_init(&d->loop, &d->watch);
+	uv_timer_init(&d->loop, &d->watch_debounce);
+	d->watch.data = d->watch_debounce.data = d;
+	d->watching = true;
+	r = uv_fs_event_start(&d->watch, watch_cb, dir, 0);
+	if (r != 0)
+		fw_log(FW_LOG_WARNING, "cannot watch %s for changes (%s): reload with SIGHUP", dir,
+		       uv_strerror(r));
+	free(copy);
 }
 
 /* once: every feed polled; deliver what is due, then stop when idle. */
@@ -136,6 +255,8 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	       "%s: %zu feeds, %zu watchlists, %zu outputs, state in %s",
 	       once ? "polling once" : "started", cfg->n_feeds, cfg->n_watchlists, cfg->n_outputs,
 	       db);
+	if (!once)
+		watch_config(&d);
 	if (fw_feeds_start(&d, &d.feeds) < 0) {
 		fw_log(FW_LOG_ERR, "out of memory");
 		code = 2;
@@ -149,7 +270,7 @@ out_loop:
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	if (once && code == 0 && d.failed_feeds > 0) {
 		fprintf(stderr, "feedwatch: %zu of %zu feeds failed (see above)\n", d.failed_feeds,
-		        cfg->n_feeds);
+		        d.cfg->n_feeds);
 		code = 1;
 	}
 	if (d.store) {
@@ -170,6 +291,6 @@ out:
 			code = 2;
 	}
 	free(db);
-	fw_config_free(cfg);
+	fw_config_free(d.cfg);
 	return code;
 }

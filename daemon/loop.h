@@ -19,6 +19,10 @@ struct fw_alerter;
 struct fw_daemon {
 	uv_loop_t loop;
 	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_fs_event_t watch; /* the config file's directory (editors replace files) */
+	uv_timer_t watch_debounce;
+	bool watching;
+	uint64_t config_hash; /* of the config file's bytes, to skip no-op reloads */
 	struct fw_config *cfg;
 	struct fw_store *store;
 	struct fw_net *net;
@@ -37,6 +41,10 @@ int fw_loop_run(struct fw_config *cfg, bool once);
 
 /* Begin an orderly stop (signals, once mode finishing). */
 void fw_loop_stop(struct fw_daemon *d);
+
+/* Reload the config (SIGHUP, or a change in its directory): parse and validate into a new
+   structure, swap only if valid, else keep the running one and log every error. */
+void fw_loop_reload(struct fw_daemon *d, const char *why);
 
 /* Called by feeds.c when, in once mode, every feed has been polled. */
 void fw_loop_feeds_done(struct fw_daemon *d);

@@ -16,8 +16,9 @@
 #endif
 
 /* The routing keys every output accepts; handled by the host (config.c). */
-static const char *const host_keys[] = {"name",         "plugin",  "rate_limit", "rate_window",
-                                        "max_attempts", "max_age", NULL};
+static const char *const host_keys[] = {"name",        "plugin",       "rate_limit",
+                                        "rate_window", "max_attempts", "max_age",
+                                        "retry_base",  "retry_max",    NULL};
 
 static bool is_dir(const char *p)
 {

@@ -227,7 +227,8 @@ struct fw_plugin {
 	uint32_t flags;                   /* FW_PLUGIN_* */
 	const struct fw_plugin_key *keys; /* accepted config keys, ending with { NULL };
 					      "name", "plugin" and the host's routing keys
-					      (rate_limit, rate_window, max_attempts, max_age)
+					      (rate_limit, rate_window, max_attempts, max_age,
+					      retry_base, retry_max)
 					      are always accepted */
 
 	/* Build one instance. Read config through host; return 0 and *state, or -errno after

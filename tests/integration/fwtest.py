@@ -52,6 +52,7 @@ class Server:
     def __init__(self):
         self.routes = {}
         self.requests = []  # (method, path, headers dict, body bytes)
+        self.times = []  # (time.monotonic(), path) of every request
         self.lock = threading.Lock()
         outer = self
 
@@ -66,6 +67,7 @@ class Server:
                 body = self.rfile.read(n) if n else b""
                 with outer.lock:
                     outer.requests.append((self.command, self.path, dict(self.headers), body))
+                    outer.times.append((time.monotonic(), self.path.split("?")[0]))
                     route = outer.routes.get(self.path.split("?")[0])
                 if route is None:
                     self.send_response(404)
@@ -158,23 +160,45 @@ def run(args, timeout=120, env=None, input=None):
 
 
 def start(args, env=None):
+    """Start the binary in the background. Its stdout and stderr go to temporary files (a
+    pipe nobody reads would fill and block a long-running daemon): read them with
+    output(proc) at any time, or get them from stop()."""
     e = dict(os.environ)
     e["FEEDWATCH_PLUGIN_DIR"] = PLUGIN_DIR
     if env:
         e.update(env)
-    return subprocess.Popen([FEEDWATCH] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=e)
+    out = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    err = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    proc = subprocess.Popen([FEEDWATCH] + args, stdout=out, stderr=err, text=True, env=e)
+    proc.fw_out, proc.fw_err = out, err
+    return proc
+
+
+def output(proc):
+    """(stdout, stderr) so far of a process from start()."""
+    res = []
+    for f in (proc.fw_out, proc.fw_err):
+        f.flush()
+        f.seek(0)
+        res.append(f.read())
+    return res[0], res[1]
 
 
 def stop(proc, sig=signal.SIGTERM, timeout=30):
-    proc.send_signal(sig)
+    """Signal a process from start(), wait; (returncode, stdout, stderr); -999 on a hang."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
     try:
-        out, err = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
+        rc = proc.returncode
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, err = proc.communicate()
-        return -999, out, err
-    return proc.returncode, out, err
+        proc.wait()
+        rc = -999
+    out, err = output(proc)
+    proc.fw_out.close()
+    proc.fw_err.close()
+    return rc, out, err
 
 
 def wait_for(pred, timeout=30, step=0.05):
@@ -191,3 +215,150 @@ def read_jsonl(path):
         return []
     with open(path, encoding="utf-8") as f:
         return [json.loads(l) for l in f if l.strip()]
+
+
+# --- Helpers for the output plugin tests (webhook, desktop, exec, outbox). ---
+
+def xml_escape(s):
+    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def rss_feed(items):
+    """An RSS 2.0 document; items are (guid, title, link, description) tuples."""
+    out = ['<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
+           "<title>test</title><link>https://example.org/</link><description>t</description>"]
+    for guid, title, link, desc in items:
+        out.append("<item><title>%s</title><link>%s</link><guid isPermaLink=\"false\">%s</guid>"
+                   "<pubDate>Tue, 18 Jun 2024 21:44:00 +0200</pubDate>"
+                   "<description>%s</description></item>"
+                   % (xml_escape(title), xml_escape(link), xml_escape(guid), xml_escape(desc)))
+    out.append("</channel></rss>\n")
+    return "".join(out)
+
+
+def output_config(w, feed_url, outputs, match="@putin", extra=""):
+    """A config with one feed, one watchlist routed to every output, and the given output
+    groups (libconfig text, each with its name = ...)."""
+    names = []
+    for o in outputs:
+        n = o.split('name = "', 1)[1].split('"', 1)[0]
+        names.append(q(n))
+    return w.write("feedwatch.conf", """
+state_dir = %s;
+min_interval = 1;
+first_poll_max_age = 0;
+feeds = ( { name = "world"; url = %s; interval = 1; } );
+entities = { putin = [ "Putin", "Путин*" ]; };
+watchlists = ( { name = "putin"; match = %s; outputs = [ %s ]; } );
+outputs = ( %s );
+%s
+""" % (q(w.state), q(feed_url), q(match), ", ".join(names), ",\n".join(outputs), extra))
+
+
+def outbox(conf, *args):
+    """`feedwatch outbox -c conf list --json ...` as a list of dicts."""
+    p = run(["outbox", "-c", conf, "list", "--json"] + list(args))
+    return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+
+def sw_verify(secret, headers, body, tolerance=300):
+    """Check a Standard Webhooks signature; returns an error string or None."""
+    import base64
+    import hashlib
+    import hmac
+    h = {k.lower(): v for k, v in headers.items()}
+    mid, ts, sig = h.get("webhook-id"), h.get("webhook-timestamp"), h.get("webhook-signature")
+    if not (mid and ts and sig):
+        return "missing webhook-* headers"
+    if abs(time.time() - int(ts)) > tolerance:
+        return "timestamp too far off"
+    key = base64.b64decode(secret[len("whsec_"):] if secret.startswith("whsec_") else secret)
+    want = base64.b64encode(hmac.new(key, b"%s.%s.%s" % (mid.encode(), ts.encode(), body),
+                                     hashlib.sha256).digest()).decode()
+    for part in sig.split(" "):
+        v, _, s = part.partition(",")
+        if v == "v1" and hmac.compare_digest(s, want):
+            return None
+    return "signature mismatch"
+
+
+class Receiver:
+    """A webhook receiver on a fixed 127.0.0.1 port whose behaviour the test scripts:
+    mode is "ok" (200), a status number, ("status", n, retry_after), "stall" (answer 503
+    only after stall seconds), or the receiver is down() (the socket closed). Every request
+    is logged as (method, path, headers, body, status answered)."""
+
+    def __init__(self):
+        self.mode = "ok"
+        self.stall = 3.0
+        self.requests = []
+        self.lock = threading.Lock()
+        self.httpd = None
+        self.port = 0
+        self.up()
+
+    def _handler(self):
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _serve(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                mode = outer.mode
+                status, retry_after = 200, None
+                if mode == "stall":
+                    time.sleep(outer.stall)
+                    status = 503
+                elif isinstance(mode, int):
+                    status = mode
+                elif isinstance(mode, tuple):
+                    status, retry_after = mode[1], mode[2]
+                with outer.lock:
+                    outer.requests.append((self.command, self.path, dict(self.headers), body,
+                                           status))
+                try:
+                    self.send_response(status)
+                    if retry_after is not None:
+                        self.send_header("Retry-After", str(retry_after))
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except OSError:
+                    pass
+
+            do_POST = do_PUT = do_GET = _serve
+
+        return H
+
+    def up(self):
+        class TS(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.httpd = TS(("127.0.0.1", self.port), self._handler())
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def down(self):
+        if self.httpd:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def log(self, path=None, status=None):
+        with self.lock:
+            return [r for r in self.requests
+                    if (path is None or r[1] == path) and (status is None or r[4] == status)]
+
+    def close(self):
+        self.down()
