@@ -44,6 +44,8 @@ struct output_rt {
 	bool blocking;
 	bool disabled; /* the plugin said FW_DISABLE */
 	size_t in_flight;
+	uint64_t delivered; /* counters for the metrics file, kept across reloads */
+	uint64_t failed;
 	int64_t window_start;
 	int64_t sent_in_window;
 	struct delivery *work_head, *work_tail; /* blocking: queued deliveries */
@@ -185,7 +187,7 @@ static char *build_payload(const char *id, const char *watchlist, const struct f
 		json_array_append_new(cats, json_string(item->categories[i]));
 	json_object_set_new(it, "categories", cats);
 	cats = NULL;
-	for (size_t i = 0; i < res->n_explain; i++) {
+	for (size_t i = 0; res && i < res->n_explain; i++) {
 		const struct fw_match_explain *e = &res->explain[i];
 
 		if (e->watchlist != wl_index)
@@ -246,6 +248,46 @@ int fw_alert_raise(struct fw_alerter *a, const struct fw_config_feed *feed,
 		free(payload);
 		(*raised)++;
 	}
+	return 0;
+}
+
+/* The feed-failing alert: one per error streak, to cfg->feed_failing_output. */
+int fw_alert_raise_failing(struct fw_alerter *a, const struct fw_config_feed *feed,
+                           const char *error, int64_t since, int64_t now)
+{
+	const struct fw_config *cfg = a->d->cfg;
+	struct fw_item it = {.published = now, .updated = FW_TIME_NONE};
+	char id[33], item_id[64], date[40], title[512], *payload;
+	int r;
+
+	if (cfg->feed_failing_output < 0)
+		return 0;
+	snprintf(item_id, sizeof(item_id), "feed-failing:%lld", (long long)since);
+	snprintf(title, sizeof(title), "Feed '%s' has been failing since %s: %s", feed->name,
+	         fw_date_format(since, date, sizeof(date)), error ? error : "unknown error");
+	it.title = title;
+	it.id = item_id;
+	it.summary = title;
+	it.content = (char *)"";
+	fw_alert_id(FW_ALERT_FEED_FAILING, feed->name, item_id, id);
+	r = fw_store_alert_add(a->d->store, id, FW_ALERT_FEED_FAILING, feed->name, item_id, now);
+	if (r <= 0)
+		return r;
+	payload = build_payload(id, FW_ALERT_FEED_FAILING, feed, &it, NULL, 0, now);
+	if (payload == NULL)
+		return -ENOMEM;
+	r = fw_store_outbox_add(a->d->store, id, cfg->outputs[cfg->feed_failing_output].name,
+	                        payload, now);
+	free(payload);
+	return r < 0 ? r : 1;
+}
+
+/* Delivered (which 0) or failed (1) counts of an output, for the metrics file. */
+uint64_t fw_alert_counter(const struct fw_alerter *a, const char *output, int which)
+{
+	for (size_t i = 0; a && a->cur && i < a->cur->n_outs; i++)
+		if (strcmp(a->cur->outs[i].cfg->name, output) == 0)
+			return which ? a->cur->outs[i].failed : a->cur->outs[i].delivered;
 	return 0;
 }
 
@@ -547,6 +589,10 @@ static void handle_completion(struct fw_alerter *a, struct completion *c)
 			fw_log(FW_LOG_ERR, "outbox: cannot record a delivery outcome: %s",
 			       fw_store_error(s));
 	}
+	if (c->result == FW_DELIVERED)
+		d->out->delivered += d->n;
+	else
+		d->out->failed++;
 	switch (c->result) {
 	case FW_DELIVERED:
 		fw_log(FW_LOG_INFO, "output '%s': delivered alert %s%s", d->out->cfg->name,
@@ -796,6 +842,8 @@ static struct gen *gen_new(struct fw_alerter *a, struct fw_config *cfg, const st
 			if (strcmp(prev->outs[k].cfg->name, o->cfg->name) == 0) {
 				o->window_start = prev->outs[k].window_start;
 				o->sent_in_window = prev->outs[k].sent_in_window;
+				o->delivered = prev->outs[k].delivered;
+				o->failed = prev->outs[k].failed;
 			}
 		}
 		if (fw_host_instance_new(a->d, dir, o->cfg, &o->ctx, err, sizeof(err)) < 0) {

@@ -31,6 +31,18 @@ int fw_alert_raise(struct fw_alerter *a, const struct fw_config_feed *feed,
                    const struct fw_item *item, const struct fw_match_result *res, int64_t now,
                    size_t *raised);
 
+/* The watchlist name of feed-failing alerts. */
+#define FW_ALERT_FEED_FAILING "feedwatch:feed-failing"
+
+/* Queue the one alert of a feed that has been failing since `since` (in the caller's
+   transaction) to the configured feed_failing_output. Returns 1 when queued, 0 when it was
+   already raised for this streak or no output is configured, or a negative errno. */
+int fw_alert_raise_failing(struct fw_alerter *a, const struct fw_config_feed *feed,
+                           const char *error, int64_t since, int64_t now);
+
+/* Delivered (which = 0) or failed-attempt (which = 1) count of an output since start. */
+uint64_t fw_alert_counter(const struct fw_alerter *a, const char *output, int which);
+
 /* Look at the outbox now (after a commit that queued alerts). */
 void fw_alert_kick(struct fw_alerter *a);
 

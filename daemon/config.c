@@ -714,12 +714,28 @@ char *fw_config_locate(const char *explicit_path)
 
 static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_t *root)
 {
-	static const char *const keys[] = {"state_dir", "plugin_dir",      "first_poll_max_age",
-	                                   "interval",  "min_interval",    "max_backoff",
-	                                   "timeout",   "connect_timeout", "max_body",
-	                                   "max_items", "concurrency",     "host_concurrency",
-	                                   "retention", "user_agent",      "feeds",
-	                                   "entities",  "watchlists",      "outputs",
+	static const char *const keys[] = {"state_dir",
+	                                   "plugin_dir",
+	                                   "first_poll_max_age",
+	                                   "interval",
+	                                   "min_interval",
+	                                   "max_backoff",
+	                                   "timeout",
+	                                   "connect_timeout",
+	                                   "max_body",
+	                                   "max_items",
+	                                   "concurrency",
+	                                   "host_concurrency",
+	                                   "retention",
+	                                   "user_agent",
+	                                   "feeds",
+	                                   "entities",
+	                                   "watchlists",
+	                                   "outputs",
+	                                   "metrics_file",
+	                                   "metrics_interval",
+	                                   "feed_failing_after",
+	                                   "feed_failing_output",
 	                                   NULL};
 	char *s = NULL;
 
@@ -732,7 +748,18 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 	if (get_string(c, root, "plugin_dir", &s) > 0) {
 		cfg->plugin_dir = resolve_path(c, s);
 		free(s);
+		s = NULL;
 	}
+	if (get_string(c, root, "metrics_file", &s) > 0) {
+		cfg->metrics_file = resolve_path(c, s);
+		free(s);
+		s = NULL;
+	}
+	if (get_duration(c, root, "metrics_interval", &cfg->metrics_interval) > 0 &&
+	    cfg->metrics_interval == 0)
+		ERR(c, config_setting_get_member(root, "metrics_interval"),
+		    "'metrics_interval' must be > 0");
+	get_duration(c, root, "feed_failing_after", &cfg->feed_failing_after);
 	get_duration(c, root, "first_poll_max_age", &cfg->first_poll_max_age);
 	get_duration(c, root, "min_interval", &cfg->min_interval);
 	if (cfg->min_interval < 1)
@@ -808,6 +835,9 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	cfg->concurrency = 32;
 	cfg->host_concurrency = 4;
 	cfg->retention = 90 * 86400;
+	cfg->metrics_interval = 60;
+	cfg->feed_failing_after = 86400;
+	cfg->feed_failing_output = -1;
 
 	root = config_root_setting(&cfg->lc);
 	load_top(&c, cfg, root);
@@ -817,6 +847,14 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 		cfg->user_agent = strdup("feedwatch/" FW_VERSION_STRING);
 	if ((s = config_setting_get_member(root, "outputs")))
 		load_outputs(&c, cfg, s);
+	if ((s = config_setting_get_member(root, "feed_failing_output"))) {
+		const char *v = config_setting_get_string(s);
+
+		if (v == NULL)
+			ERR(&c, s, "'feed_failing_output' must be the name of an output");
+		else if ((cfg->feed_failing_output = fw_config_output_index(cfg, v)) < 0)
+			ERR(&c, s, "feed_failing_output: unknown output '%s'", v);
+	}
 	if ((s = config_setting_get_member(root, "feeds")))
 		load_feeds(&c, cfg, s);
 	else
@@ -878,6 +916,7 @@ struct fw_config *fw_config_free(struct fw_config *cfg)
 	free(cfg->state_dir);
 	free(cfg->plugin_dir);
 	free(cfg->user_agent);
+	free(cfg->metrics_file);
 	free(cfg);
 	return NULL;
 }

@@ -93,6 +93,10 @@ struct fw_config {
 	int64_t host_concurrency;
 	int64_t retention; /* forget items not seen in a feed for this long */
 	char *user_agent;
+	char *metrics_file; /* Prometheus text file, or NULL */
+	int64_t metrics_interval;
+	int64_t feed_failing_after; /* a feed failing this long raises an alert; 0 = never */
+	long feed_failing_output;   /* index into outputs, -1 = none */
 
 	struct fw_config_feed *feeds;
 	size_t n_feeds;

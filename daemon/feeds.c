@@ -277,6 +277,17 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 		goto out;
 	}
 	first_poll = !st.exists || st.url == NULL || strcmp(st.url, f->cfg->url) != 0;
+	d->metrics.polls++;
+	d->metrics.bytes += (uint64_t)r->bytes;
+	d->metrics.items += r->n_items;
+	d->metrics.not_modified += r->not_modified;
+	if (r->error != 0) {
+		d->metrics.poll_errors++;
+		if (st.error_streak == 0)
+			d->metrics.feeds_failing++;
+	} else if (st.error_streak > 0 && d->metrics.feeds_failing > 0) {
+		d->metrics.feeds_failing--;
+	}
 	if (first_poll && st.exists) {
 		/* The config points the feed elsewhere now: forget the old URL's HTTP state. */
 		set_str(&st.etag, NULL);
@@ -309,6 +320,16 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 	rc = fw_store_begin(d->store);
 	if (rc == 0)
 		rc = commit_items(f, r, &st, first_poll, now, &n_new, &n_alerts);
+	if (rc == 0 && r->error != 0 && !st.failing_alerted && d->cfg->feed_failing_after > 0 &&
+	    now - st.first_error >= d->cfg->feed_failing_after) {
+		rc = fw_alert_raise_failing(d->alerter, f->cfg, r->error_text, st.first_error, now);
+		if (rc > 0)
+			n_alerts++;
+		if (rc >= 0) {
+			st.failing_alerted = true;
+			rc = 0;
+		}
+	}
 	st.next_poll = reschedule(f, r, &st, now);
 	if (rc == 0)
 		rc = fw_store_feed_save(d->store, f->cfg->name, &st);
@@ -335,6 +356,10 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 	if (r->dropped)
 		fw_log(FW_LOG_WARNING, "feed '%s': %zu items beyond max_items ignored",
 		       f->cfg->name, r->dropped);
+	if (rc == 0) {
+		d->metrics.items_new += n_new;
+		d->metrics.matches += n_alerts;
+	}
 	if (n_alerts > 0 && rc == 0)
 		fw_alert_kick(d->alerter);
 out:
@@ -444,7 +469,9 @@ static void schedule_first(struct feed_rt *f, int64_t now)
 	struct fw_feed_state st = {0};
 
 	if (fw_store_feed_load(d->store, f->cfg->name, &st) == 0 && st.exists && st.url &&
-	    strcmp(st.url, f->cfg->url) == 0 && st.next_poll > now)
+	    strcmp(st.url, f->cfg->url) == 0 && st.error_streak > 0)
+		d->metrics.feeds_failing++;
+	if (st.exists && st.url && strcmp(st.url, f->cfg->url) == 0 && st.next_poll > now)
 		schedule_at(f,
 		            st.error_streak > 0 || st.next_poll < now + f->cfg->interval
 		                ? st.next_poll

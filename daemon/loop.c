@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alert.h"
@@ -57,6 +58,9 @@ void fw_loop_stop(struct fw_daemon *d)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	/* The last figures, while every room still exists. */
+	if (d->cfg->metrics_file && fw_metrics_write(d) < 0)
+		fw_log(FW_LOG_WARNING, "cannot write %s", d->cfg->metrics_file);
 	fw_feeds_close(d->feeds);
 	d->feeds = NULL;
 	/* Aborting transfers runs plugins' HTTP callbacks, so outputs close after. */
@@ -69,6 +73,8 @@ void fw_loop_stop(struct fw_daemon *d)
 		uv_close((uv_handle_t *)&d->watch_debounce, NULL);
 		d->watching = false;
 	}
+	uv_timer_stop(&d->tick);
+	uv_close((uv_handle_t *)&d->tick, NULL);
 	uv_close((uv_handle_t *)&d->sig_term, NULL);
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
@@ -80,6 +86,29 @@ static void stop_signal_cb(uv_signal_t *s, int signum)
 
 	fw_log(FW_LOG_NOTICE, "%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	fw_loop_stop(d);
+}
+
+#define FW_TICK_MS 1000
+
+/* Every second: how late the loop runs (lag), and the metrics file when due. */
+static void tick_cb(uv_timer_t *t)
+{
+	struct fw_daemon *d = t->data;
+	uint64_t now = uv_now(&d->loop);
+	double lag = now > d->tick_expected ? (double)(now - d->tick_expected) / 1000.0 : 0.0;
+	int64_t wall = time(NULL);
+	int r;
+
+	d->metrics.loop_lag = lag;
+	if (lag > d->metrics.loop_lag_max)
+		d->metrics.loop_lag_max = lag;
+	d->tick_expected = now + FW_TICK_MS;
+	if (d->cfg->metrics_file && wall - d->metrics_written >= d->cfg->metrics_interval) {
+		d->metrics_written = wall;
+		if ((r = fw_metrics_write(d)) < 0)
+			fw_log(FW_LOG_WARNING, "cannot write the metrics file %s: %s",
+			       d->cfg->metrics_file, strerror(-r));
+	}
 }
 
 /* FNV-1a of the config file's bytes; 0 when unreadable. */
@@ -255,6 +284,11 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	       "%s: %zu feeds, %zu watchlists, %zu outputs, state in %s",
 	       once ? "polling once" : "started", cfg->n_feeds, cfg->n_watchlists, cfg->n_outputs,
 	       db);
+	uv_timer_init(&d.loop, &d.tick);
+	d.tick.data = &d;
+	d.metrics.started = time(NULL);
+	d.tick_expected = uv_now(&d.loop) + FW_TICK_MS;
+	uv_timer_start(&d.tick, tick_cb, FW_TICK_MS, FW_TICK_MS);
 	if (!once)
 		watch_config(&d);
 	if (fw_feeds_start(&d, &d.feeds) < 0) {

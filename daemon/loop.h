@@ -10,6 +10,8 @@
 
 #include <uv.h>
 
+#include "metrics.h"
+
 struct fw_config;
 struct fw_store;
 struct fw_net;
@@ -28,6 +30,10 @@ struct fw_daemon {
 	struct fw_net *net;
 	struct fw_feeds *feeds;
 	struct fw_alerter *alerter;
+	uv_timer_t tick;        /* 1 s: loop lag, metrics file, watchdog */
+	uint64_t tick_expected; /* uv_now at which the tick should run */
+	int64_t metrics_written;
+	struct fw_metrics metrics;
 	bool once; /* poll every feed once, deliver, stop */
 	bool stopping;
 	bool feeds_done;     /* once: every feed has been polled */
