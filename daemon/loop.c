@@ -88,7 +88,8 @@ static void stop_signal_cb(uv_signal_t *s, int signum)
 	fw_loop_stop(d);
 }
 
-#define FW_TICK_MS 1000
+#define FW_TICK_MS     1000
+#define FW_PRUNE_EVERY 3600 /* seconds between prunes of items gone from their feeds */
 
 /* Every second: how late the loop runs (lag), and the metrics file when due. */
 static void tick_cb(uv_timer_t *t)
@@ -103,6 +104,16 @@ static void tick_cb(uv_timer_t *t)
 	if (lag > d->metrics.loop_lag_max)
 		d->metrics.loop_lag_max = lag;
 	d->tick_expected = now + FW_TICK_MS;
+	if (!d->once && wall - d->last_prune >= FW_PRUNE_EVERY) {
+		int64_t gone = 0;
+
+		d->last_prune = wall;
+		if (fw_store_item_prune(d->store, wall - d->cfg->retention, &gone) < 0)
+			fw_log(FW_LOG_WARNING, "cannot prune old items: %s", fw_store_error(d->store));
+		else if (gone > 0)
+			fw_log(FW_LOG_INFO, "forgot %lld items not seen for %llds", (long long)gone,
+			       (long long)d->cfg->retention);
+	}
 	if (d->cfg->metrics_file && wall - d->metrics_written >= d->cfg->metrics_interval) {
 		d->metrics_written = wall;
 		if ((r = fw_metrics_write(d)) < 0)

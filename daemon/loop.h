@@ -33,6 +33,7 @@ struct fw_daemon {
 	uv_timer_t tick;        /* 1 s: loop lag, metrics file, watchdog */
 	uint64_t tick_expected; /* uv_now at which the tick should run */
 	int64_t metrics_written;
+	int64_t last_prune;
 	struct fw_metrics metrics;
 	bool once; /* poll every feed once, deliver, stop */
 	bool stopping;
