@@ -1,1 +1,510 @@
-/* date.c: being written */
+/* date.c - feed dates: RFC 822/1123 and RFC 3339/ISO 8601 in, RFC 3339 UTC out. Pure. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "date.h"
+
+/* Cursor over the date text; all helpers are locale-free. */
+struct cur {
+	const char *s;
+};
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static char lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static void skip_space(struct cur *c)
+{
+	while (is_space(*c->s))
+		c->s++;
+}
+
+/* Read exactly n digits (n <= 9); -1 when they are not there. */
+static int digits(struct cur *c, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!is_digit(c->s[i]))
+			return -1;
+		v = v * 10 + (c->s[i] - '0');
+	}
+	c->s += n;
+	return v;
+}
+
+/* Read 1..max digits; -1 when none. */
+static int some_digits(struct cur *c, int max, int *count)
+{
+	int v = 0, n = 0;
+
+	while (n < max && is_digit(c->s[n])) {
+		v = v * 10 + (c->s[n] - '0');
+		n++;
+	}
+	if (n == 0)
+		return -1;
+	c->s += n;
+	if (count)
+		*count = n;
+	return v;
+}
+
+/* Read an alphabetic word (lower-cased, at most size-1 letters kept); its length. */
+static size_t word(struct cur *c, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	while (is_alpha(c->s[n])) {
+		if (n + 1 < size)
+			buf[n] = lower(c->s[n]);
+		n++;
+	}
+	buf[n < size ? n : size - 1] = '\0';
+	c->s += n;
+	return n;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return era * 146097 + doe - 719468;
+}
+
+static bool leap(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int64_t y, int m)
+{
+	static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	return m == 2 && leap(y) ? 29 : dim[m - 1];
+}
+
+/* Broken-down time plus zone offset in seconds east of UTC. */
+struct tm_utc {
+	int year, mon, day, hour, min, sec;
+	int off;
+};
+
+static int finish(const struct tm_utc *t, int64_t *out)
+{
+	if (t->year < 1 || t->year > 9999 || t->mon < 1 || t->mon > 12 || t->day < 1 ||
+	    t->day > days_in_month(t->year, t->mon) || t->hour < 0 || t->hour > 23 || t->min < 0 ||
+	    t->min > 59 || t->sec < 0 || t->sec > 60)
+		return -EINVAL;
+	*out = days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 + t->min * 60 +
+	       t->sec - t->off;
+	return 0;
+}
+
+/* Numeric zone after the sign: "hh:mm", "hhmm" or "hh". Offset in seconds, or -1. */
+static int numeric_zone(struct cur *c)
+{
+	int h = digits(c, 2), m = 0;
+
+	if (h < 0)
+		return -1;
+	if (*c->s == ':')
+		c->s++;
+	if (is_digit(*c->s)) {
+		m = digits(c, 2);
+		if (m < 0)
+			return -1;
+	}
+	if (h > 23 || m > 59)
+		return -1;
+	return h * 3600 + m * 60;
+}
+
+/* A zone at c (after optional space): numeric, named, military, or none (UTC).
+   Returns 0 and *off, or -1 on something that is not a zone. */
+static int zone(struct cur *c, int *off)
+{
+	static const struct {
+		const char *name;
+		int hours;
+	} named[] = {
+	    {"ut", 0},
+	    {"utc", 0},
+	    {"gmt", 0},
+	    {"z", 0},
+	    {"est", -5},
+	    {"edt", -4},
+	    {"cst", -6},
+	    {"cdt", -5},
+	    {"mst", -7},
+	    {"mdt", -6},
+	    {"pst", -8},
+	    {"pdt", -7},
+	    /* unambiguous ones met in feeds (BST, IST are ambiguous: refused) */
+	    {"wet", 0},
+	    {"west", 1},
+	    {"cet", 1},
+	    {"cest", 2},
+	    {"eet", 2},
+	    {"eest", 3},
+	    {"msk", 3},
+	    {"jst", 9},
+	    {"kst", 9},
+	    {"hst", -10},
+	    {"akst", -9},
+	    {"akdt", -8},
+	    {"aest", 10},
+	    {"aedt", 11},
+	};
+	char w[8];
+
+	skip_space(c);
+	*off = 0;
+	if (*c->s == '+' || *c->s == '-') {
+		int sign = *c->s == '-' ? -1 : 1;
+		c->s++;
+		int v = numeric_zone(c);
+		if (v < 0)
+			return -1;
+		*off = sign * v;
+		return 0;
+	}
+	if (!is_alpha(*c->s))
+		return 0;
+	size_t n = word(c, w, sizeof(w));
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		if (n < sizeof(w) && strcmp(w, named[i].name) == 0) {
+			*off = named[i].hours * 3600;
+			/* "GMT+0200" and "UTC-05:00" are seen in the wild. */
+			if ((*c->s == '+' || *c->s == '-') && named[i].hours == 0) {
+				int sign = *c->s == '-' ? -1 : 1;
+				c->s++;
+				int v = numeric_zone(c);
+				if (v < 0)
+					return -1;
+				*off = sign * v;
+			}
+			return 0;
+		}
+	}
+	/* RFC 822 military zones as written there: A..M (no J) east, N..Y west, Z = UT. */
+	if (n == 1 && w[0] != 'j') {
+		char z = w[0];
+		if (z >= 'a' && z <= 'i')
+			*off = (z - 'a' + 1) * 3600;
+		else if (z >= 'k' && z <= 'm')
+			*off = (z - 'k' + 10) * 3600;
+		else if (z >= 'n' && z <= 'y')
+			*off = -(z - 'n' + 1) * 3600;
+		return 0;
+	}
+	return -1;
+}
+
+/* Only spaces and an optional parenthesised comment ("(PDT)") may follow a date. */
+static bool at_end(struct cur *c)
+{
+	skip_space(c);
+	if (*c->s == '(') {
+		const char *e = strchr(c->s, ')');
+		if (!e)
+			return false;
+		c->s = e + 1;
+		skip_space(c);
+	}
+	return *c->s == '\0';
+}
+
+/* hh:mm[:ss[.frac]]; fractions are dropped (the contract is to the second). */
+static int clock_time(struct cur *c, struct tm_utc *t)
+{
+	int n;
+
+	t->hour = some_digits(c, 2, &n);
+	if (t->hour < 0 || *c->s != ':')
+		return -1;
+	c->s++;
+	t->min = digits(c, 2);
+	if (t->min < 0)
+		return -1;
+	t->sec = 0;
+	if (*c->s == ':') {
+		c->s++;
+		t->sec = digits(c, 2);
+		if (t->sec < 0)
+			return -1;
+		if (*c->s == '.' || *c->s == ',') {
+			c->s++;
+			if (!is_digit(*c->s))
+				return -1;
+			while (is_digit(*c->s))
+				c->s++;
+		}
+	}
+	return 0;
+}
+
+/* RFC 3339 / ISO 8601 / W3C-DTF: YYYY-MM-DD[(T| )hh:mm[:ss[.f]][zone]], or the basic
+   form YYYYMMDDThhmmss[zone]. No zone means UTC. */
+static int parse_iso(const char *s, int64_t *out)
+{
+	struct cur c = {s};
+	struct tm_utc t = {0};
+
+	t.year = digits(&c, 4);
+	if (t.year < 0)
+		return -EINVAL;
+	bool basic = *c.s != '-';
+	if (!basic)
+		c.s++;
+	t.mon = digits(&c, 2);
+	if (t.mon < 0)
+		return -EINVAL;
+	if (!basic) {
+		if (*c.s != '-')
+			return -EINVAL;
+		c.s++;
+	}
+	t.day = digits(&c, 2);
+	if (t.day < 0)
+		return -EINVAL;
+	if (*c.s == 'T' || *c.s == 't' || (*c.s == ' ' && is_digit(c.s[1]))) {
+		c.s++;
+		if (basic) {
+			if ((t.hour = digits(&c, 2)) < 0 || (t.min = digits(&c, 2)) < 0)
+				return -EINVAL;
+			if (is_digit(*c.s) && (t.sec = digits(&c, 2)) < 0)
+				return -EINVAL;
+		} else if (clock_time(&c, &t) < 0) {
+			return -EINVAL;
+		}
+		if (zone(&c, &t.off) < 0)
+			return -EINVAL;
+	} else if (basic) {
+		return -EINVAL; /* a bare 8-digit number is not a date we are sure of */
+	}
+	if (!at_end(&c))
+		return -EINVAL;
+	return finish(&t, out);
+}
+
+static int month_from_word(const char *w, size_t n)
+{
+	static const char *const months[12] = {"jan", "feb", "mar", "apr", "may", "jun",
+	                                       "jul", "aug", "sep", "oct", "nov", "dec"};
+	static const char *const full[12] = {"january",   "february", "march",    "april",
+	                                     "may",       "june",     "july",     "august",
+	                                     "september", "october",  "november", "december"};
+
+	for (int i = 0; i < 12; i++) {
+		if ((n == 3 && strcmp(w, months[i]) == 0) || strcmp(w, full[i]) == 0 ||
+		    (i == 8 && strcmp(w, "sept") == 0))
+			return i + 1;
+	}
+	return -1;
+}
+
+static int year_fix(int y, int ndigits)
+{
+	/* RFC 2822 4.3: two-digit years below 50 are 20xx, others 19xx. */
+	if (ndigits == 2)
+		return y < 50 ? 2000 + y : 1900 + y;
+	if (ndigits == 4)
+		return y;
+	return -1;
+}
+
+/* RFC 822/1123/2822 and kin: [Day[,]] DD Mon YYYY [hh:mm[:ss]] [zone], also
+   "Mon DD, YYYY ..." and asctime "Day Mon DD hh:mm:ss YYYY". Day names are skipped
+   unchecked (feeds often get them wrong). */
+static int parse_822(const char *s, int64_t *out)
+{
+	struct cur c = {s};
+	struct tm_utc t = {0};
+	char w[16];
+	size_t n;
+	int nd;
+
+	skip_space(&c);
+	if (is_alpha(*c.s)) {
+		const char *save = c.s;
+		n = word(&c, w, sizeof(w));
+		if (month_from_word(w, n) > 0) {
+			c.s = save; /* no day name: "Jun 18 2024" */
+		} else {
+			if (*c.s == '.')
+				c.s++;
+			skip_space(&c);
+			if (*c.s == ',')
+				c.s++;
+		}
+		skip_space(&c);
+	}
+	if (is_digit(*c.s)) {
+		/* DD Mon YYYY */
+		t.day = some_digits(&c, 2, NULL);
+		skip_space(&c);
+		if (*c.s == '-')
+			c.s++;
+		n = word(&c, w, sizeof(w));
+		if ((t.mon = month_from_word(w, n)) < 0)
+			return -EINVAL;
+		if (*c.s == '.')
+			c.s++;
+		if (*c.s == '-')
+			c.s++;
+		skip_space(&c);
+		int y = some_digits(&c, 4, &nd);
+		if (y < 0 || (t.year = year_fix(y, nd)) < 0)
+			return -EINVAL;
+		skip_space(&c);
+		if (*c.s == '\0')
+			return finish(&t, out);
+		if (clock_time(&c, &t) < 0)
+			return -EINVAL;
+	} else if (is_alpha(*c.s)) {
+		n = word(&c, w, sizeof(w));
+		if ((t.mon = month_from_word(w, n)) < 0)
+			return -EINVAL;
+		if (*c.s == '.')
+			c.s++;
+		skip_space(&c);
+		if ((t.day = some_digits(&c, 2, NULL)) < 0)
+			return -EINVAL;
+		if (*c.s == ',') {
+			/* "Jun 18, 2024 [hh:mm[:ss]] [zone]" */
+			c.s++;
+			skip_space(&c);
+			int y = some_digits(&c, 4, &nd);
+			if (y < 0 || nd != 4)
+				return -EINVAL;
+			t.year = y;
+			skip_space(&c);
+			if (*c.s == '\0')
+				return finish(&t, out);
+			if (clock_time(&c, &t) < 0)
+				return -EINVAL;
+		} else {
+			skip_space(&c);
+			if (is_digit(*c.s) && is_digit(c.s[1]) && is_digit(c.s[2])) {
+				/* "Jun 18 2024 ..." */
+				if ((t.year = digits(&c, 4)) < 0)
+					return -EINVAL;
+				skip_space(&c);
+				if (*c.s != '\0' && clock_time(&c, &t) < 0)
+					return -EINVAL;
+			} else {
+				/* asctime: "Jun 18 21:44:00 [zone] 2024" */
+				if (clock_time(&c, &t) < 0)
+					return -EINVAL;
+				struct cur z = c;
+				skip_space(&z);
+				if (is_alpha(*z.s) && zone(&z, &t.off) == 0)
+					c = z;
+				skip_space(&c);
+				if ((t.year = digits(&c, 4)) < 0)
+					return -EINVAL;
+				if (!at_end(&c))
+					return -EINVAL;
+				return finish(&t, out);
+			}
+		}
+	} else {
+		return -EINVAL;
+	}
+	if (zone(&c, &t.off) < 0 || !at_end(&c))
+		return -EINVAL;
+	return finish(&t, out);
+}
+
+/*
+ * Parse a date as found in feeds: RFC 3339 / ISO 8601 (no zone = UTC, fractions dropped)
+ * or RFC 822/1123/2822 with the variants seen in the wild. Returns 0 and Unix seconds in
+ * *out, or -EINVAL (out untouched) when unsure.
+ */
+int fw_date_parse(const char *text, int64_t *out)
+{
+	char buf[128];
+	int64_t t;
+	int r;
+
+	if (!text)
+		return -EINVAL;
+	while (is_space(*text))
+		text++;
+	size_t n = strlen(text);
+	while (n > 0 && is_space(text[n - 1]))
+		n--;
+	if (n == 0 || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	if (n >= 8 && is_digit(buf[0]) && is_digit(buf[1]) && is_digit(buf[2]) && is_digit(buf[3]))
+		r = parse_iso(buf, &t);
+	else
+		r = parse_822(buf, &t);
+	if (r < 0)
+		return r;
+	*out = t;
+	return 0;
+}
+
+/*
+ * Format t as RFC 3339 UTC into buf (size >= 32 recommended). Times outside years
+ * 0000..9999 are clamped to the nearest end. Returns buf.
+ */
+char *fw_date_format(int64_t t, char *buf, size_t size)
+{
+	const int64_t lo = -62167219200LL; /* 0000-01-01T00:00:00Z */
+	const int64_t hi = 253402300799LL; /* 9999-12-31T23:59:59Z */
+
+	if (t < lo)
+		t = lo;
+	if (t > hi)
+		t = hi;
+	int64_t days = t / 86400, secs = t % 86400;
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	/* civil_from_days (H. Hinnant) */
+	days += 719468;
+	int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+	int64_t doe = days - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t y = yoe + era * 400;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int64_t d = doy - (153 * mp + 2) / 5 + 1;
+	int64_t m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	snprintf(buf, size,
+	         "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64 ":%02" PRId64
+	         "Z",
+	         y, m, d, secs / 3600, secs / 60 % 60, secs % 60);
+	return buf;
+}

@@ -48,4 +48,7 @@ uint64_t fw_item_hash(const struct fw_item *item);
    summary ("sha:" + hex). Returns 0 or -ENOMEM. */
 int fw_item_ensure_id(struct fw_item *item);
 
+/* SHA-256 of len bytes into out (the id hash; exposed for its known-answer test). */
+void fw_item_sha256(const void *data, size_t len, unsigned char out[32]);
+
 #endif

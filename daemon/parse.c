@@ -1,1 +1,2111 @@
-/* parse.c: being written */
+/*
+ * parse.c - streaming feed parser: bytes in (any chunking), items out. Pure: never logs.
+ *
+ * Pipeline for XML: sniff (BOM, prolog, HTTP charset) -> repair filter -> libxml2 SAX2 push
+ * parser -> element stack -> fields -> items. JSON Feed documents (first byte '{') are held
+ * whole up to max_json and read with jansson at the end.
+ *
+ * The repair filter fixes, byte by byte and independently of chunking, the damage that
+ * makes most real feeds ill-formed, so that libxml2 never sees it: a bare '&' becomes
+ * "&amp;", an HTML entity XML does not know ("&nbsp;") becomes its numeric reference, an
+ * unknown entity becomes literal text, a '<' that cannot start markup becomes "&lt;",
+ * control characters are dropped and invalid UTF-8 becomes U+FFFD. It runs only for
+ * ASCII-compatible encodings. What it cannot fix (mismatched tags, a body cut short) is
+ * left to libxml2's recovery mode; an end tag that does not match closes the innermost
+ * open element of that name (like HTML), so one unclosed <br> does not swallow the feed.
+ *
+ * Security: no DTD is loaded, no entity is ever declared to libxml2 (references to
+ * declared entities stay literal text), no network (XML_PARSE_NONET), and the SAX
+ * handlers that could resolve external things are left NULL.
+ *
+ * Identity: an id that repeats inside one document gets "#2", "#3", ... appended on its
+ * second, third, ... occurrence (the first keeps it), so ids are unique per document and
+ * stable as long as the feed keeps its order.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libxml/HTMLparser.h>
+#include <libxml/entities.h>
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/uri.h>
+#include <libxml/xmlerror.h>
+
+#include "date.h"
+#include "parse.h"
+#include "text.h"
+
+#define DEF_MAX_FIELD      (256 * 1024)
+#define DEF_MAX_RAW        (1024 * 1024)
+#define DEF_MAX_ITEMS      10000
+#define DEF_MAX_DEPTH      256
+#define DEF_MAX_CATEGORIES 64
+#define DEF_MAX_JSON       (8 * 1024 * 1024)
+
+#define SNIFF_MAX       1024 /* bytes looked at for BOM and XML declaration */
+#define CARRY_MAX       64   /* bytes the filter may hold back across chunks */
+#define ENTITY_NAME_MAX 32   /* longest entity name the filter accepts */
+#define FEED_LIMIT_TEXT 512  /* feed title */
+
+enum ns {
+	NS_NONE,
+	NS_OTHER,
+	NS_ATOM10,
+	NS_ATOM03,
+	NS_RSS10,
+	NS_RSS090,
+	NS_RDF,
+	NS_DC,
+	NS_DCTERMS,
+	NS_CONTENT,
+	NS_MEDIA,
+	NS_ITUNES,
+	NS_XHTML,
+};
+
+static const struct {
+	const char *uri;
+	const char *prefix; /* used only when a prefix is left unbound */
+	enum ns ns;
+} ns_table[] = {
+    {"http://www.w3.org/2005/Atom", "atom", NS_ATOM10},
+    {"http://purl.org/atom/ns#", NULL, NS_ATOM03},
+    {"http://purl.org/rss/1.0/", NULL, NS_RSS10},
+    {"http://my.netscape.com/rdf/simple/0.9/", NULL, NS_RSS090},
+    {"http://www.w3.org/1999/02/22-rdf-syntax-ns#", "rdf", NS_RDF},
+    {"http://purl.org/dc/elements/1.1/", "dc", NS_DC},
+    {"http://purl.org/dc/terms/", "dcterms", NS_DCTERMS},
+    {"http://purl.org/rss/1.0/modules/content/", "content", NS_CONTENT},
+    {"http://search.yahoo.com/mrss/", "media", NS_MEDIA},
+    {"http://search.yahoo.com/mrss", NULL, NS_MEDIA},
+    {"http://www.itunes.com/dtds/podcast-1.0.dtd", "itunes", NS_ITUNES},
+    {"http://www.w3.org/1999/xhtml", "xhtml", NS_XHTML},
+};
+
+/* How a field's markup becomes text. */
+enum kind {
+	K_PLAIN,       /* text as is (child elements contribute their text) */
+	K_HTML,        /* escaped or CDATA HTML; child elements serialised as they come */
+	K_XHTML,       /* inline XML: children serialised, text re-escaped */
+	K_BASE64,      /* Atom binary content: decoded, kept if it is UTF-8 text */
+	K_BASE64_HTML, /* Atom 0.3 mode="base64" of HTML */
+};
+
+/* Where a field's text goes. */
+enum target {
+	T_TITLE,
+	T_LINK,
+	T_ID,
+	T_PUBLISHED,
+	T_UPDATED,
+	T_AUTHOR,
+	T_SUMMARY,
+	T_CONTENT,
+	T_NPRIO, /* the targets above compete by priority */
+	T_CATEGORY = T_NPRIO,
+	T_KEYWORDS, /* comma-separated categories */
+	T_AUTHOR_NAME,
+	T_AUTHOR_EMAIL,
+	T_FEED_TITLE,
+	T_TTL,
+};
+
+enum role {
+	R_NONE,
+	R_ROOT,
+	R_ITEM,
+	R_FIELD,
+	R_SERIAL, /* child element serialised into the field being captured */
+	R_AUTHOR, /* Atom person construct */
+	R_SKIP,   /* subtree ignored (atom:source) */
+};
+
+struct frame {
+	const xmlChar *name; /* the parser dictionary owns it */
+	size_t ld;           /* logical depth: open elements below this one */
+	unsigned char role;
+	bool base;   /* pushed an xml:base */
+	bool closed; /* closed early by a mismatched end tag (a ghost) */
+};
+
+struct id_slot {
+	uint64_t h;         /* 0: empty */
+	unsigned long next; /* next "#n" suffix for this id */
+};
+
+enum mode { M_SNIFF, M_XML, M_JSON, M_DONE };
+
+enum lex { L_TEXT, L_CDATA, L_COMMENT, L_PI };
+
+struct fw_parser {
+	struct fw_parse_limits lim;
+	fw_parse_item_cb cb;
+	void *arg;
+	char *doc_base; /* base_url when it is an absolute URL */
+	char *charset;
+	enum mode mode;
+	int err;      /* sticky: set when parsing cannot go on */
+	bool is_feed; /* root element (or JSON object) recognised */
+	bool stop;    /* no more items wanted */
+	char *problem;
+	const char *format;
+	char *feed_title;
+	int ttl;
+
+	/* sniff */
+	unsigned char sniff[SNIFF_MAX];
+	size_t sniff_len;
+
+	/* JSON */
+	char *json;
+	size_t json_len, json_size;
+
+	/* filter */
+	bool filter;     /* ASCII-compatible encoding: repair on */
+	bool utf8_check; /* and it is UTF-8: validate */
+	enum lex lex;
+	unsigned char carry[CARRY_MAX];
+	size_t carry_len;
+	unsigned long line;
+	char *fout;
+	size_t fout_size;
+
+	/* XML */
+	xmlParserCtxtPtr ctxt;
+	struct frame *frames; /* mirrors libxml2's element stack, ghosts included */
+	size_t depth, frames_size;
+	size_t ldepth;     /* open (non-ghost) frames */
+	char *pending_end; /* real name of a mismatched end tag */
+	char **bases;      /* xml:base stack, one per frame with base */
+	size_t n_bases;
+	xmlEntityPtr *ents; /* HTML entities handed to libxml2 when the filter is off */
+	size_t n_ents;
+
+	/* item being read */
+	struct fw_item *item;
+	size_t item_depth; /* logical depth of the item element */
+	size_t feed_depth; /* logical depth of channel / feed */
+	int prio[T_NPRIO];
+	bool atom_item; /* item is an Atom entry (inherits the feed author) */
+	bool skipping;  /* inside an R_SKIP element */
+	bool root_seen;
+
+	/* field being captured */
+	bool cap;
+	enum target cap_target;
+	enum kind cap_kind;
+	int cap_prio;
+	bool cap_permalink;
+	char *raw;
+	size_t raw_len, raw_size;
+	bool raw_cut;
+
+	/* person construct being read */
+	char *person_name, *person_email;
+	int person_prio;
+	bool person_feed;
+	char *feed_author;
+
+	/* ids delivered so far (64-bit hashes), open addressing */
+	struct id_slot *ids;
+	size_t ids_size, n_ids, n_items;
+};
+
+/* ---------------------------------------------------------------- problems */
+
+static void problem(struct fw_parser *p, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	if (p->problem)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	/* one line for the log: no newlines, no trailing blanks */
+	for (char *c = buf; *c; c++) {
+		if (*c == '\n' || *c == '\r' || *c == '\t')
+			*c = ' ';
+	}
+	size_t n = strlen(buf);
+	while (n > 0 && buf[n - 1] == ' ')
+		buf[--n] = '\0';
+	p->problem = strdup(buf);
+}
+
+static void stop_parsing(struct fw_parser *p)
+{
+	p->stop = true;
+	if (p->ctxt)
+		xmlStopParser(p->ctxt);
+}
+
+/* ---------------------------------------------------------------- ids */
+
+static uint64_t hash64(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h ? h : 1;
+}
+
+/* Find h's slot (or the empty slot where it would go). */
+static struct id_slot *ids_find(struct fw_parser *p, uint64_t h)
+{
+	size_t j = h & (p->ids_size - 1);
+
+	while (p->ids[j].h && p->ids[j].h != h)
+		j = (j + 1) & (p->ids_size - 1);
+	return &p->ids[j];
+}
+
+/* Room for one more id; false on allocation failure. */
+static bool ids_grow(struct fw_parser *p)
+{
+	if ((p->n_ids + 1) * 2 <= p->ids_size)
+		return true;
+	size_t n = p->ids_size ? p->ids_size * 2 : 64;
+	struct id_slot *t = calloc(n, sizeof(*t));
+	if (!t)
+		return false;
+	struct id_slot *old = p->ids;
+	size_t old_size = p->ids_size;
+	p->ids = t;
+	p->ids_size = n;
+	for (size_t i = 0; i < old_size; i++) {
+		if (old[i].h)
+			*ids_find(p, old[i].h) = old[i];
+	}
+	free(old);
+	return true;
+}
+
+/*
+ * Make item->id unique in this document: the first "X" stays, later ones become "X#2",
+ * "X#3", ... (each id remembers its next suffix, so n copies cost O(n), not O(n^2)).
+ */
+static int unique_id(struct fw_parser *p, struct fw_item *item)
+{
+	if (!ids_grow(p))
+		return -ENOMEM;
+	uint64_t h = hash64(item->id);
+	struct id_slot *e = ids_find(p, h);
+	if (!e->h) {
+		e->h = h;
+		e->next = 2;
+		p->n_ids++;
+		return 0;
+	}
+	size_t n = strlen(item->id);
+	char *id = malloc(n + 24);
+	if (!id)
+		return -ENOMEM;
+	for (;;) {
+		snprintf(id, n + 24, "%s#%lu", item->id, e->next++);
+		if (!ids_grow(p)) {
+			free(id);
+			return -ENOMEM;
+		}
+		e = ids_find(p, h); /* the table may have moved */
+		struct id_slot *f = ids_find(p, hash64(id));
+		if (!f->h) {
+			f->h = hash64(id);
+			f->next = 2;
+			p->n_ids++;
+			break;
+		}
+	}
+	free(item->id);
+	item->id = id;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- delivery */
+
+static int deliver(struct fw_parser *p, struct fw_item *item)
+{
+	if (p->n_items >= p->lim.max_items) {
+		problem(p, "more than %zu items: the rest ignored", p->lim.max_items);
+		fw_item_free(item);
+		stop_parsing(p);
+		return 0;
+	}
+	if ((!item->title && !(item->title = strdup(""))) ||
+	    (!item->summary && !(item->summary = strdup(""))) ||
+	    (!item->content && !(item->content = strdup(""))) || fw_item_ensure_id(item) < 0 ||
+	    unique_id(p, item) < 0) {
+		fw_item_free(item);
+		p->err = -ENOMEM;
+		stop_parsing(p);
+		return -ENOMEM;
+	}
+	p->n_items++;
+	if (p->cb(item, p->arg) < 0) {
+		p->err = -ECANCELED;
+		stop_parsing(p);
+		return -ECANCELED;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- JSON Feed */
+
+static char *json_text(json_t *o, const char *key, bool html, size_t cap)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return NULL;
+	char *s = html ? fw_text_from_html(json_string_value(v), json_string_length(v), cap)
+	               : fw_text_plain(json_string_value(v), json_string_length(v), cap);
+	if (s && !s[0]) {
+		free(s);
+		s = NULL;
+	}
+	return s;
+}
+
+static int64_t json_date(json_t *o, const char *key)
+{
+	int64_t t;
+	json_t *v = json_object_get(o, key);
+
+	if (json_is_string(v) && fw_date_parse(json_string_value(v), &t) == 0)
+		return t;
+	return FW_TIME_NONE;
+}
+
+static char *json_author(struct fw_parser *p, json_t *o)
+{
+	json_t *a = json_object_get(o, "authors");
+
+	if (json_is_array(a) && json_array_size(a) > 0)
+		a = json_array_get(a, 0);
+	else
+		a = json_object_get(o, "author");
+	if (json_is_object(a)) {
+		char *s = json_text(a, "name", false, p->lim.max_field);
+		return s ? s : json_text(a, "url", false, p->lim.max_field);
+	}
+	return NULL;
+}
+
+static int json_item(struct fw_parser *p, json_t *o, const char *feed_author)
+{
+	size_t cap = p->lim.max_field;
+	struct fw_item *item = fw_item_new();
+
+	if (!item)
+		return -ENOMEM;
+	item->title = json_text(o, "title", false, cap);
+	item->link = json_text(o, "url", false, cap);
+	if (!item->link)
+		item->link = json_text(o, "external_url", false, cap);
+	json_t *id = json_object_get(o, "id");
+	if (json_is_integer(id)) {
+		char buf[32];
+		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+		item->id = strdup(buf);
+	} else {
+		item->id = json_text(o, "id", false, cap);
+	}
+	item->summary = json_text(o, "summary", false, cap);
+	item->content = json_text(o, "content_html", true, cap);
+	if (!item->content)
+		item->content = json_text(o, "content_text", false, cap);
+	item->published = json_date(o, "date_published");
+	item->updated = json_date(o, "date_modified");
+	item->author = json_author(p, o);
+	if (!item->author && feed_author)
+		item->author = strdup(feed_author);
+	json_t *tags = json_object_get(o, "tags");
+	if (json_is_array(tags) && json_array_size(tags) > 0) {
+		size_t n = json_array_size(tags);
+		if (n > p->lim.max_categories)
+			n = p->lim.max_categories;
+		item->categories = calloc(n, sizeof(char *));
+		for (size_t i = 0; item->categories && i < n; i++) {
+			json_t *t = json_array_get(tags, i);
+			if (!json_is_string(t))
+				continue;
+			char *c = fw_text_plain(json_string_value(t), json_string_length(t), cap);
+			if (c && c[0])
+				item->categories[item->n_categories++] = c;
+			else
+				free(c);
+		}
+	}
+	return deliver(p, item);
+}
+
+static int json_finish(struct fw_parser *p)
+{
+	json_error_t jerr;
+	json_t *doc = json_loadb(p->json ? p->json : "", p->json_len, 0, &jerr);
+
+	if (!doc) {
+		problem(p, "not valid JSON at line %d: %s", jerr.line, jerr.text);
+		return -EBADMSG;
+	}
+	json_t *items = json_object_get(doc, "items");
+	const char *v = json_string_value(json_object_get(doc, "version"));
+	/* the version should be "https://jsonfeed.org/version/1[.1]"; feeds in the wild
+	   write "1.0" and worse: an object with an items array is enough */
+	if (!json_is_object(doc) || !json_is_array(items)) {
+		problem(p, "JSON document is not a JSON Feed (no items array)");
+		json_decref(doc);
+		return -EBADMSG;
+	}
+	p->is_feed = true;
+	p->format = v && strstr(v, "1.1") ? "json1.1" : "json1.0";
+	p->feed_title = json_text(doc, "title", false, FEED_LIMIT_TEXT);
+	char *feed_author = json_author(p, doc);
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it)
+	{
+		if (p->stop)
+			break;
+		if (json_is_object(it) && json_item(p, it, feed_author) < 0)
+			break;
+	}
+	free(feed_author);
+	json_decref(doc);
+	return 0;
+}
+
+static void json_push(struct fw_parser *p, const char *data, size_t len)
+{
+	if (len > p->lim.max_json - p->json_len) {
+		problem(p, "JSON Feed larger than %zu bytes", p->lim.max_json);
+		p->err = -EFBIG;
+		return;
+	}
+	if (p->json_len + len + 1 > p->json_size) {
+		size_t n = p->json_size ? p->json_size : 16384;
+		while (n < p->json_len + len + 1)
+			n *= 2;
+		char *b = realloc(p->json, n);
+		if (!b) {
+			p->err = -ENOMEM;
+			return;
+		}
+		p->json = b;
+		p->json_size = n;
+	}
+	memcpy(p->json + p->json_len, data, len);
+	p->json_len += len;
+}
+
+/* ---------------------------------------------------------------- fields */
+
+static const char *cur_base(const struct fw_parser *p)
+{
+	return p->n_bases ? p->bases[p->n_bases - 1] : p->doc_base;
+}
+
+/* Absolute form of a link (relative ones resolved against xml:base / the document URL;
+   kept as they are when there is no base or they do not parse). Takes ownership. */
+static char *resolve(const struct fw_parser *p, char *link)
+{
+	const char *base = cur_base(p);
+
+	if (!link || !base)
+		return link;
+	xmlChar *u = xmlBuildURI((const xmlChar *)link, (const xmlChar *)base);
+	if (!u)
+		return link;
+	char *r = strdup((const char *)u);
+	xmlFree(u);
+	if (!r)
+		return link;
+	free(link);
+	return r;
+}
+
+/* True when s starts with a URI scheme ("http:", "tag:", "urn:"). */
+static bool has_scheme(const char *s)
+{
+	size_t k = 0;
+
+	while (
+	    (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z') ||
+	    (k > 0 && ((s[k] >= '0' && s[k] <= '9') || s[k] == '+' || s[k] == '-' || s[k] == '.')))
+		k++;
+	return k > 1 && s[k] == ':';
+}
+
+static void set_str(char **dst, char *s)
+{
+	free(*dst);
+	*dst = s;
+}
+
+static void add_category(struct fw_parser *p, char *s)
+{
+	struct fw_item *it = p->item;
+
+	if (!s || !s[0] || it->n_categories >= p->lim.max_categories) {
+		free(s);
+		return;
+	}
+	if (it->n_categories % 8 == 0) {
+		char **c = realloc(it->categories, (it->n_categories + 8) * sizeof(char *));
+		if (!c) {
+			free(s);
+			return;
+		}
+		it->categories = c;
+	}
+	it->categories[it->n_categories++] = s;
+}
+
+/* Candidate text for a target with a priority (lower wins; the first of equals wins). */
+static void offer(struct fw_parser *p, enum target t, int prio, char *s)
+{
+	int64_t when;
+
+	if (!s || !s[0]) {
+		free(s);
+		return;
+	}
+	switch (t) {
+	case T_FEED_TITLE:
+		if (!p->feed_title)
+			p->feed_title = s;
+		else
+			free(s);
+		return;
+	case T_TTL:
+		if (p->ttl < 0) {
+			char *end;
+			long v = strtol(s, &end, 10);
+			if (*end == '\0' && v >= 0 && v < INT_MAX)
+				p->ttl = (int)v;
+		}
+		free(s);
+		return;
+	case T_AUTHOR_NAME:
+		if (!p->person_name)
+			p->person_name = s;
+		else
+			free(s);
+		return;
+	case T_AUTHOR_EMAIL:
+		if (!p->person_email)
+			p->person_email = s;
+		else
+			free(s);
+		return;
+	default:
+		break;
+	}
+	if (!p->item) {
+		free(s);
+		return;
+	}
+	if (t == T_CATEGORY) {
+		add_category(p, s);
+		return;
+	}
+	if (t == T_KEYWORDS) {
+		for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ","))
+			add_category(p, fw_text_plain(tok, strlen(tok), p->lim.max_field));
+		free(s);
+		return;
+	}
+	if (prio >= p->prio[t]) {
+		free(s);
+		return;
+	}
+	struct fw_item *it = p->item;
+	switch (t) {
+	case T_TITLE:
+		set_str(&it->title, s);
+		break;
+	case T_LINK:
+		set_str(&it->link, resolve(p, s));
+		break;
+	case T_ID:
+		/* an Atom id is an IRI: a relative one is read against xml:base */
+		set_str(&it->id, p->atom_item && !has_scheme(s) ? resolve(p, s) : s);
+		break;
+	case T_AUTHOR:
+		set_str(&it->author, s);
+		break;
+	case T_SUMMARY:
+		set_str(&it->summary, s);
+		break;
+	case T_CONTENT:
+		set_str(&it->content, s);
+		break;
+	case T_PUBLISHED:
+	case T_UPDATED:
+		if (fw_date_parse(s, &when) < 0) {
+			free(s);
+			return;
+		}
+		if (t == T_PUBLISHED)
+			it->published = when;
+		else
+			it->updated = when;
+		free(s);
+		break;
+	default:
+		free(s);
+		return;
+	}
+	p->prio[t] = prio;
+}
+
+static void raw_append(struct fw_parser *p, const char *s, size_t n)
+{
+	if (p->raw_cut)
+		return;
+	if (n > p->lim.max_raw_field - p->raw_len) {
+		n = p->lim.max_raw_field - p->raw_len;
+		p->raw_cut = true;
+	}
+	if (p->raw_len + n + 1 > p->raw_size) {
+		size_t sz = p->raw_size ? p->raw_size : 1024;
+		while (sz < p->raw_len + n + 1)
+			sz *= 2;
+		char *b = realloc(p->raw, sz);
+		if (!b) {
+			p->raw_cut = true;
+			return;
+		}
+		p->raw = b;
+		p->raw_size = sz;
+	}
+	memcpy(p->raw + p->raw_len, s, n);
+	p->raw_len += n;
+}
+
+static void raw_append_escaped(struct fw_parser *p, const char *s, size_t n, bool attr)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *rep = NULL;
+		switch (s[i]) {
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = attr ? "&quot;" : NULL;
+			break;
+		default:
+			break;
+		}
+		if (rep) {
+			raw_append(p, s + start, i - start);
+			raw_append(p, rep, strlen(rep));
+			start = i + 1;
+		}
+	}
+	raw_append(p, s + start, n - start);
+}
+
+static void capture_begin(struct fw_parser *p, enum target t, enum kind k, int prio)
+{
+	p->cap = true;
+	p->cap_target = t;
+	p->cap_kind = k;
+	p->cap_prio = prio;
+	p->cap_permalink = false;
+	p->raw_len = 0;
+	p->raw_cut = false;
+	p->frames[p->depth - 1].role = R_FIELD;
+}
+
+/* Decode base64 in place; 0 when s is not base64 (other characters, bad length). */
+static size_t base64_decode(char *s, size_t n)
+{
+	size_t o = 0, digits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '+' || c == '/' || c == '-' || c == '_' || c == '=')
+			digits++;
+		else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+			return 0;
+	}
+	if (digits % 4 != 0)
+		return 0;
+	unsigned v = 0;
+	int bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int d;
+		if (c >= 'A' && c <= 'Z')
+			d = c - 'A';
+		else if (c >= 'a' && c <= 'z')
+			d = c - 'a' + 26;
+		else if (c >= '0' && c <= '9')
+			d = c - '0' + 52;
+		else if (c == '+' || c == '-')
+			d = 62;
+		else if (c == '/' || c == '_')
+			d = 63;
+		else
+			continue;
+		v = (v << 6) | (unsigned)d;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			s[o++] = (char)((v >> bits) & 0xff);
+		}
+	}
+	return o;
+}
+
+static void capture_end(struct fw_parser *p)
+{
+	char *text;
+	size_t cap = p->cap_target == T_FEED_TITLE ? FEED_LIMIT_TEXT : p->lim.max_field;
+
+	p->cap = false;
+	if (p->raw_cut)
+		problem(p, "a field longer than %zu bytes was cut near line %lu",
+		        p->lim.max_raw_field,
+		        p->ctxt ? (unsigned long)xmlSAX2GetLineNumber(p->ctxt) : 0UL);
+	if (p->cap_kind == K_BASE64 || p->cap_kind == K_BASE64_HTML) {
+		/* binary by its media type; if it does not decode to UTF-8 text, it was
+		   text after all (unknown types are often text) */
+		char *copy = p->raw_len ? malloc(p->raw_len) : NULL;
+		text = NULL;
+		if (copy) {
+			memcpy(copy, p->raw, p->raw_len);
+			size_t n = base64_decode(copy, p->raw_len);
+			if (n > 0 && !memchr(copy, '\0', n))
+				text = p->cap_kind == K_BASE64_HTML
+				           ? fw_text_from_html(copy, n, cap)
+				           : fw_text_plain(copy, n, cap);
+			if (text && strstr(text, "\xef\xbf\xbd")) {
+				free(text);
+				text = NULL;
+			}
+			free(copy);
+		}
+		if (!text)
+			text = fw_text_plain(p->raw, p->raw_len, cap);
+	} else if (p->cap_kind == K_PLAIN) {
+		text = fw_text_plain(p->raw, p->raw_len, cap);
+		/* RSS 2.0: a guid that is a permalink is the link when there is no <link> */
+		if (p->cap_permalink && text &&
+		    (strncmp(text, "http://", 7) == 0 || strncmp(text, "https://", 8) == 0))
+			offer(p, T_LINK, 3, strdup(text));
+	} else {
+		text = fw_text_from_html(p->raw, p->raw_len, cap);
+	}
+	offer(p, p->cap_target, p->cap_prio, text);
+}
+
+/* ---------------------------------------------------------------- elements */
+
+static enum ns ns_of(const xmlChar *uri, const xmlChar *prefix)
+{
+	if (!uri) {
+		/* an unbound prefix ("dc:creator" without xmlns:dc) still says what it means */
+		if (!prefix)
+			return NS_NONE;
+		for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++) {
+			if (ns_table[i].prefix && xmlStrEqual(prefix, BAD_CAST ns_table[i].prefix))
+				return ns_table[i].ns;
+		}
+		return NS_OTHER;
+	}
+	for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++) {
+		if (xmlStrcasecmp(uri, BAD_CAST ns_table[i].uri) == 0)
+			return ns_table[i].ns;
+	}
+	return NS_OTHER;
+}
+
+static bool is(const xmlChar *name, const char *s)
+{
+	return xmlStrEqual(name, BAD_CAST s);
+}
+
+/* Attribute value (SAX2 attribute array: localname, prefix, URI, value, end) or NULL. */
+static char *attr(const xmlChar **attrs, int n, const char *name, size_t cap)
+{
+	for (int i = 0; i < n; i++) {
+		const xmlChar **a = attrs + 5 * i;
+		if (xmlStrEqual(a[0], BAD_CAST name) && (!a[2] || !is(a[1], "xml")))
+			return fw_text_plain((const char *)a[3], (size_t)(a[4] - a[3]), cap);
+	}
+	return NULL;
+}
+
+static bool attr_is(const xmlChar **attrs, int n, const char *name, const char *value)
+{
+	for (int i = 0; i < n; i++) {
+		const xmlChar **a = attrs + 5 * i;
+		size_t len = (size_t)(a[4] - a[3]);
+		if (xmlStrEqual(a[0], BAD_CAST name) && len == strlen(value) &&
+		    xmlStrncasecmp(a[3], BAD_CAST value, (int)len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool is_rss(const struct fw_parser *p)
+{
+	return p->format && p->format[0] == 'r';
+}
+
+static bool is_atom_ns(const struct fw_parser *p, enum ns ns)
+{
+	return ns == NS_ATOM10 || ns == NS_ATOM03 || (ns == NS_NONE && !is_rss(p));
+}
+
+static bool is_rss_ns(enum ns ns)
+{
+	return ns == NS_NONE || ns == NS_RSS10 || ns == NS_RSS090;
+}
+
+/* The kind of an Atom text construct or content element from its type/mode attributes. */
+static enum kind atom_kind(const xmlChar **attrs, int n)
+{
+	char *type = attr(attrs, n, "type", 128);
+	char *mode = attr(attrs, n, "mode", 32);
+	enum kind k = K_PLAIN;
+
+	if (mode && strcmp(mode, "base64") == 0) {
+		k = type && (strstr(type, "html") || strstr(type, "xml")) ? K_BASE64_HTML
+		                                                          : K_BASE64;
+	} else if (!type || !type[0] || strcmp(type, "text") == 0 ||
+	           strcmp(type, "text/plain") == 0) {
+		k = mode && strcmp(mode, "escaped") == 0 && !type ? K_HTML : K_PLAIN;
+	} else if (strcmp(type, "html") == 0 || strcmp(type, "text/html") == 0) {
+		k = K_HTML;
+	} else if (strcmp(type, "xhtml") == 0 || strstr(type, "xml")) {
+		k = K_XHTML;
+	} else if (strncmp(type, "text/", 5) == 0 || strstr(type, "json") ||
+	           strstr(type, "javascript")) {
+		k = K_PLAIN;
+	} else {
+		k = K_BASE64; /* RFC 4287 4.1.3.3: other media types are base64 */
+	}
+	free(type);
+	free(mode);
+	return k;
+}
+
+static void atom_link(struct fw_parser *p, const xmlChar **attrs, int n, int prio)
+{
+	char *rel = attr(attrs, n, "rel", 64);
+	char *href = attr(attrs, n, "href", p->lim.max_field);
+
+	if (!rel || !rel[0] || strcmp(rel, "alternate") == 0 ||
+	    strcmp(rel, "http://www.iana.org/assignments/relation/alternate") == 0)
+		offer(p, T_LINK, prio, href);
+	else
+		free(href);
+	free(rel);
+}
+
+static void person_begin(struct fw_parser *p, int prio, bool feed)
+{
+	free(p->person_name);
+	free(p->person_email);
+	p->person_name = p->person_email = NULL;
+	p->person_prio = prio;
+	p->person_feed = feed;
+	p->frames[p->depth - 1].role = R_AUTHOR;
+}
+
+static void person_end(struct fw_parser *p)
+{
+	char *who = p->person_name ? p->person_name : p->person_email;
+
+	if (who == p->person_name)
+		free(p->person_email);
+	else
+		free(p->person_name);
+	p->person_name = p->person_email = NULL;
+	if (p->person_feed) {
+		if (!p->feed_author)
+			p->feed_author = who;
+		else
+			free(who);
+	} else {
+		offer(p, T_AUTHOR, p->person_prio, who);
+	}
+}
+
+/* The innermost open element below the current one. */
+static struct frame *parent_frame(struct fw_parser *p)
+{
+	size_t i = p->depth - 1;
+
+	while (i > 0 && p->frames[i - 1].closed)
+		i--;
+	return i > 0 ? &p->frames[i - 1] : &p->frames[0];
+}
+
+/* An element directly inside an item (or deeper, for Media RSS). */
+static void item_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
+                         const xmlChar **attrs, int n)
+{
+	bool direct = p->frames[p->depth - 1].ld == p->item_depth + 1;
+	struct frame *parent = parent_frame(p);
+
+	if (parent->role == R_AUTHOR) {
+		if (is(name, "name"))
+			capture_begin(p, T_AUTHOR_NAME, K_PLAIN, 0);
+		else if (is(name, "email"))
+			capture_begin(p, T_AUTHOR_EMAIL, K_PLAIN, 0);
+		return;
+	}
+	if (ns == NS_MEDIA) {
+		if (is(name, "title"))
+			capture_begin(p, T_TITLE, K_HTML, 2);
+		else if (is(name, "description"))
+			capture_begin(p, T_SUMMARY, K_HTML, 2);
+		else if (is(name, "keywords"))
+			capture_begin(p, T_KEYWORDS, K_PLAIN, 0);
+		return;
+	}
+	if (!direct)
+		return;
+	if (is_rss(p) && is_rss_ns(ns)) {
+		if (is(name, "title"))
+			capture_begin(p, T_TITLE, K_HTML, 0);
+		else if (is(name, "link")) {
+			char *href = attr(attrs, n, "href", p->lim.max_field);
+			if (href)
+				offer(p, T_LINK, 0, href);
+			else
+				capture_begin(p, T_LINK, K_PLAIN, 0);
+		} else if (is(name, "guid")) {
+			capture_begin(p, T_ID, K_PLAIN, 0);
+			p->cap_permalink = !attr_is(attrs, n, "isPermaLink", "false");
+		} else if (is(name, "description"))
+			capture_begin(p, T_SUMMARY, K_HTML, 0);
+		else if (is(name, "pubDate"))
+			capture_begin(p, T_PUBLISHED, K_PLAIN, 0);
+		else if (is(name, "author"))
+			capture_begin(p, T_AUTHOR, K_HTML, 0);
+		else if (is(name, "category"))
+			capture_begin(p, T_CATEGORY, K_HTML, 0);
+		return;
+	}
+	if (is_atom_ns(p, ns)) {
+		int pr = is_rss(p) ? 1 : 0; /* atom:* inside RSS items are fallbacks */
+		if (is(name, "title"))
+			capture_begin(p, T_TITLE, atom_kind(attrs, n), pr);
+		else if (is(name, "summary"))
+			capture_begin(p, T_SUMMARY, atom_kind(attrs, n), pr);
+		else if (is(name, "content")) {
+			char *src = attr(attrs, n, "src", 8);
+			if (!src)
+				capture_begin(p, T_CONTENT, atom_kind(attrs, n), pr);
+			free(src);
+		} else if (is(name, "id"))
+			capture_begin(p, T_ID, K_PLAIN, pr);
+		else if (is(name, "link"))
+			atom_link(p, attrs, n, pr);
+		else if (is(name, "published") || is(name, "issued"))
+			capture_begin(p, T_PUBLISHED, K_PLAIN, pr);
+		else if (is(name, "created"))
+			capture_begin(p, T_PUBLISHED, K_PLAIN, pr + 2);
+		else if (is(name, "updated") || is(name, "modified"))
+			capture_begin(p, T_UPDATED, K_PLAIN, pr);
+		else if (is(name, "author"))
+			person_begin(p, pr, false);
+		else if (is(name, "category")) {
+			/* the human-readable label when there is one, else the term */
+			char *label = attr(attrs, n, "label", p->lim.max_field);
+			if (!label || !label[0]) {
+				free(label);
+				label = attr(attrs, n, "term", p->lim.max_field);
+			}
+			offer(p, T_CATEGORY, 0, label);
+		} else if (is(name, "source")) {
+			p->frames[p->depth - 1].role = R_SKIP;
+			p->skipping = true;
+		}
+		return;
+	}
+	switch (ns) {
+	case NS_DC:
+		if (is(name, "title"))
+			capture_begin(p, T_TITLE, K_HTML, 1);
+		else if (is(name, "creator") || is(name, "author"))
+			capture_begin(p, T_AUTHOR, K_HTML, 1);
+		else if (is(name, "date"))
+			capture_begin(p, T_PUBLISHED, K_PLAIN, 1);
+		else if (is(name, "description"))
+			capture_begin(p, T_SUMMARY, K_HTML, 1);
+		else if (is(name, "subject"))
+			capture_begin(p, T_CATEGORY, K_HTML, 0);
+		break;
+	case NS_DCTERMS:
+		if (is(name, "issued") || is(name, "created"))
+			capture_begin(p, T_PUBLISHED, K_PLAIN, 2);
+		else if (is(name, "modified"))
+			capture_begin(p, T_UPDATED, K_PLAIN, 1);
+		break;
+	case NS_CONTENT:
+		if (is(name, "encoded"))
+			capture_begin(p, T_CONTENT, K_HTML, 0);
+		break;
+	case NS_ITUNES:
+		if (is(name, "summary"))
+			capture_begin(p, T_SUMMARY, K_HTML, 1);
+		else if (is(name, "subtitle"))
+			capture_begin(p, T_SUMMARY, K_HTML, 3);
+		else if (is(name, "author"))
+			capture_begin(p, T_AUTHOR, K_HTML, 2);
+		else if (is(name, "keywords"))
+			capture_begin(p, T_KEYWORDS, K_PLAIN, 0);
+		break;
+	case NS_XHTML:
+		if (is(name, "body") || is(name, "div"))
+			capture_begin(p, T_CONTENT, K_XHTML, 1);
+		break;
+	default:
+		break;
+	}
+}
+
+static void item_begin(struct fw_parser *p, bool atom)
+{
+	p->item = fw_item_new();
+	if (!p->item) {
+		p->err = -ENOMEM;
+		stop_parsing(p);
+		return;
+	}
+	p->item_depth = p->frames[p->depth - 1].ld;
+	p->atom_item = atom;
+	for (int i = 0; i < T_NPRIO; i++)
+		p->prio[i] = INT_MAX;
+	p->frames[p->depth - 1].role = R_ITEM;
+}
+
+static void item_end(struct fw_parser *p)
+{
+	struct fw_item *it = p->item;
+
+	p->item = NULL;
+	if (p->atom_item && !it->author && p->feed_author)
+		it->author = strdup(p->feed_author);
+	deliver(p, it);
+}
+
+static void root_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
+                         const xmlChar **attrs, int n, const xmlChar **nss, int n_ns)
+{
+	if (is(name, "rss")) {
+		char *v = attr(attrs, n, "version", 16);
+		p->format = v && strncmp(v, "0.9", 3) == 0 ? "rss0.9x" : "rss2.0";
+		free(v);
+	} else if (is(name, "RDF")) {
+		p->format = "rss1.0";
+		for (int i = 0; i < n_ns; i++) {
+			if (ns_of(nss[2 * i + 1], NULL) == NS_RSS090)
+				p->format = "rss0.9x";
+		}
+	} else if (is(name, "feed")) {
+		char *v = attr(attrs, n, "version", 16);
+		p->format = ns == NS_ATOM03 || (v && strcmp(v, "0.3") == 0) ? "atom0.3" : "atom1.0";
+		free(v);
+		p->feed_depth = 0;
+	} else {
+		problem(p, "not a feed: the document element is <%s>", (const char *)name);
+		stop_parsing(p);
+		return;
+	}
+	p->is_feed = true;
+	p->frames[p->depth - 1].role = R_ROOT;
+}
+
+static void feed_element(struct fw_parser *p, const xmlChar *name, enum ns ns)
+{
+	size_t d = p->frames[p->depth - 1].ld;
+
+	if (is_rss(p)) {
+		if (is(name, "channel") && is_rss_ns(ns) && d == 1) {
+			p->feed_depth = d;
+		} else if (p->feed_depth && d == p->feed_depth + 1 && is_rss_ns(ns)) {
+			if (is(name, "title"))
+				capture_begin(p, T_FEED_TITLE, K_HTML, 0);
+			else if (is(name, "ttl"))
+				capture_begin(p, T_TTL, K_PLAIN, 0);
+		}
+		return;
+	}
+	if (d == 1 && is_atom_ns(p, ns)) {
+		if (is(name, "title"))
+			capture_begin(p, T_FEED_TITLE, K_HTML, 0);
+		else if (is(name, "author"))
+			person_begin(p, 0, true);
+	} else if (d == 2 && parent_frame(p)->role == R_AUTHOR && is_atom_ns(p, ns)) {
+		if (is(name, "name"))
+			capture_begin(p, T_AUTHOR_NAME, K_PLAIN, 0);
+		else if (is(name, "email"))
+			capture_begin(p, T_AUTHOR_EMAIL, K_PLAIN, 0);
+	}
+}
+
+static void push_base(struct fw_parser *p, const xmlChar **attrs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const xmlChar **a = attrs + 5 * i;
+		if (!is(a[0], "base") || !a[2] || !is(a[2], "http://www.w3.org/XML/1998/namespace"))
+			continue;
+		char *v = fw_text_plain((const char *)a[3], (size_t)(a[4] - a[3]), 4096);
+		if (!v)
+			return;
+		const char *base = cur_base(p);
+		char *nb = v;
+		if (base) {
+			xmlChar *u = xmlBuildURI(BAD_CAST v, BAD_CAST base);
+			if (u) {
+				nb = strdup((const char *)u);
+				xmlFree(u);
+				free(v);
+				if (!nb)
+					return;
+			}
+		}
+		char **b = realloc(p->bases, (p->n_bases + 1) * sizeof(char *));
+		if (!b) {
+			free(nb);
+			return;
+		}
+		p->bases = b;
+		p->bases[p->n_bases++] = nb;
+		p->frames[p->depth - 1].base = true;
+		return;
+	}
+}
+
+static void serialise_start(struct fw_parser *p, const xmlChar *name, const xmlChar **attrs, int n)
+{
+	raw_append(p, "<", 1);
+	raw_append(p, (const char *)name, strlen((const char *)name));
+	for (int i = 0; i < n; i++) {
+		const xmlChar **a = attrs + 5 * i;
+		raw_append(p, " ", 1);
+		raw_append(p, (const char *)a[0], strlen((const char *)a[0]));
+		raw_append(p, "=\"", 2);
+		raw_append_escaped(p, (const char *)a[3], (size_t)(a[4] - a[3]), true);
+		raw_append(p, "\"", 1);
+	}
+	raw_append(p, ">", 1);
+}
+
+static void start_cb(void *ctx, const xmlChar *name, const xmlChar *prefix, const xmlChar *uri,
+                     int n_ns, const xmlChar **nss, int n_attrs, int n_def, const xmlChar **attrs)
+{
+	struct fw_parser *p = ctx;
+
+	(void)n_def;
+	if (p->stop)
+		return;
+	if (p->depth >= p->lim.max_depth) {
+		problem(p, "elements nested deeper than %zu at line %d", p->lim.max_depth,
+		        xmlSAX2GetLineNumber(p->ctxt));
+		stop_parsing(p);
+		return;
+	}
+	if (p->depth == p->frames_size) {
+		size_t sz = p->frames_size ? p->frames_size * 2 : 32;
+		struct frame *f = realloc(p->frames, sz * sizeof(*f));
+		if (!f) {
+			p->err = -ENOMEM;
+			stop_parsing(p);
+			return;
+		}
+		p->frames = f;
+		p->frames_size = sz;
+	}
+	p->frames[p->depth++] = (struct frame){.name = name, .ld = p->ldepth++, .role = R_NONE};
+	push_base(p, attrs, n_attrs);
+	if (p->cap) {
+		if (p->cap_kind == K_HTML || p->cap_kind == K_XHTML) {
+			serialise_start(p, name, attrs, n_attrs);
+			p->frames[p->depth - 1].role = R_SERIAL;
+		}
+		return;
+	}
+	if (p->skipping)
+		return;
+	enum ns ns = ns_of(uri, prefix);
+	if (!p->root_seen) {
+		p->root_seen = true;
+		root_element(p, name, ns, attrs, n_attrs, nss, n_ns);
+		return;
+	}
+	if (!p->is_feed)
+		return;
+	if (p->item) {
+		item_element(p, name, ns, attrs, n_attrs);
+	} else if (is_rss(p) && is(name, "item") && is_rss_ns(ns)) {
+		item_begin(p, false);
+	} else if (!is_rss(p) && is(name, "entry") && is_atom_ns(p, ns)) {
+		item_begin(p, true);
+	} else {
+		feed_element(p, name, ns);
+	}
+}
+
+/* Run the end of frame i (open): what it started ends; it becomes a ghost. */
+static void close_frame(struct fw_parser *p, size_t i)
+{
+	struct frame *f = &p->frames[i];
+
+	switch (f->role) {
+	case R_SERIAL:
+		raw_append(p, "</", 2);
+		raw_append(p, (const char *)f->name, strlen((const char *)f->name));
+		raw_append(p, ">", 1);
+		break;
+	case R_FIELD:
+		capture_end(p);
+		break;
+	case R_AUTHOR:
+		person_end(p);
+		break;
+	case R_SKIP:
+		p->skipping = false;
+		break;
+	case R_ITEM:
+		if (p->cap)
+			capture_end(p);
+		item_end(p);
+		break;
+	default:
+		break;
+	}
+	if (f->base && p->n_bases > 0)
+		free(p->bases[--p->n_bases]);
+	f->base = false;
+	f->closed = true;
+	p->ldepth--;
+}
+
+static void end_cb(void *ctx, const xmlChar *name, const xmlChar *prefix, const xmlChar *uri)
+{
+	struct fw_parser *p = ctx;
+	char *real = p->pending_end;
+
+	(void)name;
+	(void)prefix;
+	(void)uri;
+	p->pending_end = NULL;
+	if (p->depth == 0) {
+		free(real);
+		return;
+	}
+	if (real) {
+		/*
+		 * libxml2 (recovering) pops its innermost element whatever the end tag said.
+		 * Close the innermost open element that has the real name instead, with
+		 * everything inside it (as HTML does); the elements libxml2 still thinks
+		 * open become ghosts, dropped without effect when it pops them.
+		 */
+		const char *colon = strchr(real, ':');
+		const char *local = colon ? colon + 1 : real;
+		size_t i = p->depth;
+		while (i > 0 && (p->frames[i - 1].closed || !is(p->frames[i - 1].name, local)))
+			i--;
+		if (i > 0) {
+			for (size_t k = p->depth; k >= i; k--) {
+				if (!p->frames[k - 1].closed)
+					close_frame(p, k - 1);
+			}
+		}
+		free(real);
+	}
+	if (!p->frames[p->depth - 1].closed)
+		close_frame(p, p->depth - 1);
+	p->depth--;
+}
+
+static void text_cb(void *ctx, const xmlChar *ch, int len)
+{
+	struct fw_parser *p = ctx;
+
+	if (!p->cap || len <= 0)
+		return;
+	if (p->cap_kind == K_XHTML)
+		raw_append_escaped(p, (const char *)ch, (size_t)len, false);
+	else
+		raw_append(p, (const char *)ch, (size_t)len);
+}
+
+/* Undefined entities when the filter is off (UTF-16 documents): HTML's, as text. */
+static xmlEntityPtr get_entity_cb(void *ctx, const xmlChar *name)
+{
+	struct fw_parser *p = ctx;
+	xmlEntityPtr e = xmlGetPredefinedEntity(name);
+
+	if (e)
+		return e;
+	for (size_t i = 0; i < p->n_ents; i++) {
+		if (xmlStrEqual(p->ents[i]->name, name))
+			return p->ents[i];
+	}
+	const htmlEntityDesc *h = htmlEntityLookup(name);
+	if (!h || p->n_ents >= 256)
+		return NULL;
+	xmlEntityPtr *t = realloc(p->ents, (p->n_ents + 1) * sizeof(*t));
+	if (!t)
+		return NULL;
+	p->ents = t;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	xmlChar utf8[8];
+	int n = xmlCopyChar(0, utf8, (int)h->value);
+	utf8[n > 0 ? n : 0] = 0;
+	e->type = XML_ENTITY_DECL;
+	e->etype = XML_INTERNAL_PREDEFINED_ENTITY;
+	e->name = xmlStrdup(name);
+	e->content = xmlStrdup(utf8);
+	e->orig = xmlStrdup(utf8);
+	e->length = n;
+	if (!e->name || !e->content || !e->orig) {
+		xmlFree((xmlChar *)e->name);
+		xmlFree(e->content);
+		xmlFree(e->orig);
+		free(e);
+		return NULL;
+	}
+	p->ents[p->n_ents++] = e;
+	return e;
+}
+
+static xmlParserInputPtr resolve_entity_cb(void *ctx, const xmlChar *public_id,
+                                           const xmlChar *system_id)
+{
+	(void)ctx;
+	(void)public_id;
+	(void)system_id;
+	return NULL; /* nothing external, ever */
+}
+
+static void error_cb(void *ctx, xmlErrorPtr e)
+{
+	struct fw_parser *p = ctx;
+
+	if (!e || e->level < XML_ERR_ERROR)
+		return;
+	if (e->code == XML_ERR_TAG_NAME_MISMATCH && e->str2) {
+		free(p->pending_end);
+		p->pending_end = strdup(e->str2);
+	}
+	problem(p, "not well-formed at line %d: %s", e->line, e->message ? e->message : "error");
+}
+
+/* ---------------------------------------------------------------- repair filter */
+
+static bool name_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-' || c == '.' || c == ':' || c >= 0x80;
+}
+
+static bool name_start(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+	       c >= 0x80;
+}
+
+static bool xml_char(unsigned long c)
+{
+	return c == 0x9 || c == 0xa || c == 0xd || (c >= 0x20 && c <= 0xd7ff) ||
+	       (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
+}
+
+struct fout {
+	struct fw_parser *p;
+	size_t len;
+};
+
+static bool fout_put(struct fout *o, const void *s, size_t n)
+{
+	struct fw_parser *p = o->p;
+
+	if (o->len + n > p->fout_size) {
+		size_t sz = p->fout_size ? p->fout_size : 4096;
+		while (sz < o->len + n)
+			sz *= 2;
+		char *b = realloc(p->fout, sz);
+		if (!b) {
+			p->err = -ENOMEM;
+			return false;
+		}
+		p->fout = b;
+		p->fout_size = sz;
+	}
+	memcpy(p->fout + o->len, s, n);
+	o->len += n;
+	return true;
+}
+
+/*
+ * At s[0] == '&': how many bytes the reference takes and what to write instead.
+ * Returns 0 when more bytes are needed to decide, else the bytes consumed; *rep
+ * is the replacement (NULL: copy as is).
+ */
+static size_t filter_amp(struct fw_parser *p, const unsigned char *s, size_t n, bool final,
+                         char *buf, const char **rep)
+{
+	size_t i = 1;
+
+	*rep = NULL;
+	if (i < n && s[i] == '#') {
+		i++;
+		bool hex = i < n && (s[i] == 'x' || s[i] == 'X');
+		if (hex)
+			i++;
+		size_t start = i;
+		unsigned long v = 0;
+		while (i < n && i - start < 10 &&
+		       ((s[i] >= '0' && s[i] <= '9') ||
+		        (hex && ((s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F'))))) {
+			unsigned d = s[i] <= '9' ? s[i] - '0' : (s[i] | 0x20) - 'a' + 10;
+			v = v * (hex ? 16 : 10) + d;
+			i++;
+		}
+		if (i == n && !final)
+			return 0;
+		if (i > start && i < n && s[i] == ';') {
+			if (!xml_char(v) || i - start > 8) {
+				problem(p,
+				        "not well-formed at line %lu: invalid character reference",
+				        p->line);
+				*rep = "";
+			}
+			return i + 1;
+		}
+		*rep = "&amp;";
+		problem(p, "not well-formed at line %lu: unescaped '&' (repaired)", p->line);
+		return 1;
+	}
+	while (i < n && i <= ENTITY_NAME_MAX && name_char(s[i]))
+		i++;
+	if (i == n && !final && i <= ENTITY_NAME_MAX)
+		return 0;
+	if (i > 1 && i < n && s[i] == ';' && name_start(s[1])) {
+		char name[ENTITY_NAME_MAX + 1];
+		memcpy(name, s + 1, i - 1);
+		name[i - 1] = '\0';
+		if (xmlGetPredefinedEntity(BAD_CAST name))
+			return i + 1;
+		const htmlEntityDesc *h = htmlEntityLookup(BAD_CAST name);
+		if (h) {
+			snprintf(buf, 16, "&#%u;", h->value);
+			*rep = buf;
+			return i + 1;
+		}
+		/* declared in a DTD, or unknown: never expanded, shown as written */
+		problem(p, "not well-formed at line %lu: entity &%s; not expanded, left as text",
+		        p->line, name);
+		*rep = "&amp;";
+		return 1;
+	}
+	problem(p, "not well-formed at line %lu: unescaped '&' (repaired)", p->line);
+	*rep = "&amp;";
+	return 1;
+}
+
+static size_t match_prefix(const unsigned char *s, size_t n, const char *pat)
+{
+	size_t m = strlen(pat);
+
+	for (size_t i = 0; i < m; i++) {
+		if (i == n)
+			return 1; /* a prefix so far: undecided */
+		if (s[i] != (unsigned char)pat[i])
+			return 0;
+	}
+	return 2;
+}
+
+/* Bytes that stop the fast copy in text: controls, '&', '<', non-ASCII. */
+static inline bool text_special(unsigned char c)
+{
+	return c < 0x20 || c >= 0x80 || c == '&' || c == '<';
+}
+
+/* Run the filter over s; returns bytes consumed (the rest must be carried). */
+static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned char *s, size_t n,
+                         bool final)
+{
+	static const char *const ends[] = {NULL, "]]>", "-->", "?>"};
+	size_t i = 0;
+	char buf[16];
+
+	while (i < n) {
+		/* copy the run of bytes that need nothing */
+		size_t j = i;
+		if (p->lex == L_TEXT) {
+			while (j < n && !text_special(s[j]))
+				j++;
+		} else {
+			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != ends[p->lex][0])
+				j++;
+		}
+		if (j > i && !fout_put(o, s + i, j - i))
+			return i;
+		i = j;
+		if (i == n)
+			break;
+		unsigned char c = s[i];
+		if (c == '\n') {
+			p->line++;
+			fout_put(o, s + i, 1);
+			i++;
+		} else if (c == '\t' || c == '\r') {
+			fout_put(o, s + i, 1);
+			i++;
+		} else if (c < 0x20) {
+			problem(p, "not well-formed at line %lu: control character 0x%02x dropped",
+			        p->line, c);
+			i++;
+		} else if (c >= 0x80) {
+			if (!p->utf8_check) {
+				fout_put(o, s + i, 1);
+				i++;
+				continue;
+			}
+			size_t want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			if (n - i < want && !final) {
+				/* incomplete here: decide once the rest arrives, unless already bad */
+				bool ok = true;
+				for (size_t k = i + 1; k < n; k++)
+					ok = ok && (s[k] & 0xc0) == 0x80;
+				if (ok)
+					return i;
+			}
+			size_t len = 0;
+			unsigned long cp = 0;
+			if (c >= 0xc2 && c <= 0xf4 && n - i >= want) {
+				len = want;
+				cp = c & (0x7f >> want);
+				for (size_t k = 1; k < want; k++) {
+					if ((s[i + k] & 0xc0) != 0x80) {
+						len = 0;
+						break;
+					}
+					cp = (cp << 6) | (s[i + k] & 0x3f);
+				}
+				if (len && (cp < (want == 3   ? 0x800UL
+				                  : want == 4 ? 0x10000UL
+				                              : 0x80UL) ||
+				            !xml_char(cp)))
+					len = 0;
+			}
+			if (len) {
+				fout_put(o, s + i, len);
+				i += len;
+			} else {
+				problem(p, "not well-formed at line %lu: invalid UTF-8 replaced",
+				        p->line);
+				fout_put(o, "\xef\xbf\xbd", 3);
+				i++;
+			}
+		} else if (p->lex != L_TEXT) {
+			/* possible end of CDATA / comment / PI */
+			size_t m = match_prefix(s + i, n - i, ends[p->lex]);
+			if (m == 1 && !final)
+				return i;
+			if (m == 2) {
+				size_t len = strlen(ends[p->lex]);
+				fout_put(o, s + i, len);
+				i += len;
+				p->lex = L_TEXT;
+			} else {
+				fout_put(o, s + i, 1);
+				i++;
+			}
+		} else if (c == '&') {
+			const char *rep;
+			size_t used = filter_amp(p, s + i, n - i, final, buf, &rep);
+			if (used == 0)
+				return i;
+			if (!rep)
+				fout_put(o, s + i, used);
+			else
+				fout_put(o, rep, strlen(rep));
+			i += used;
+		} else { /* '<' */
+			if (n - i < 9 && !final) {
+				size_t a = match_prefix(s + i, n - i, "<![CDATA[");
+				size_t b = match_prefix(s + i, n - i, "<!--");
+				if (a == 1 || b == 1 || n - i < 2)
+					return i;
+			}
+			if (match_prefix(s + i, n - i, "<![CDATA[") == 2) {
+				fout_put(o, s + i, 9);
+				i += 9;
+				p->lex = L_CDATA;
+			} else if (match_prefix(s + i, n - i, "<!--") == 2) {
+				fout_put(o, s + i, 4);
+				i += 4;
+				p->lex = L_COMMENT;
+			} else if (n - i >= 2 && s[i + 1] == '?') {
+				fout_put(o, s + i, 2);
+				i += 2;
+				p->lex = L_PI;
+			} else if (n - i >= 2 && !name_start(s[i + 1]) && s[i + 1] != '/' &&
+			           s[i + 1] != '!') {
+				problem(p, "not well-formed at line %lu: unescaped '<' (repaired)",
+				        p->line);
+				fout_put(o, "&lt;", 4);
+				i++;
+			} else {
+				fout_put(o, s + i, 1);
+				i++;
+			}
+		}
+	}
+	return i;
+}
+
+static void xml_feed(struct fw_parser *p, const char *data, size_t len, bool final)
+{
+	while (!p->err && !p->stop) {
+		int n = len > (1 << 20) ? 1 << 20 : (int)len;
+		bool last = final && (size_t)n == len;
+		if (n == 0 && !final)
+			return;
+		xmlParseChunk(p->ctxt, data, n, last);
+		if ((size_t)n == len)
+			return;
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Filter (if on) and hand bytes to libxml2. */
+static void xml_push(struct fw_parser *p, const char *data, size_t len, bool final)
+{
+	if (!p->filter) {
+		xml_feed(p, data, len, final);
+		return;
+	}
+	while (len > 0 || final) {
+		/* carry + a slice of new data, so held-back bytes join what follows */
+		size_t take = len > 65536 ? 65536 : len;
+		unsigned char *work = malloc(p->carry_len + take + 1);
+		if (!work) {
+			p->err = -ENOMEM;
+			return;
+		}
+		memcpy(work, p->carry, p->carry_len);
+		if (take)
+			memcpy(work + p->carry_len, data, take);
+		size_t n = p->carry_len + take;
+		bool last = final && take == len;
+		struct fout o = {p, 0};
+		size_t used = filter_run(p, &o, work, n, last);
+		if (n - used > CARRY_MAX) {
+			/* cannot happen with CARRY_MAX >= the longest lookahead; be safe */
+			fout_put(&o, work + used, n - used);
+			used = n;
+		}
+		p->carry_len = n - used;
+		memcpy(p->carry, work + used, p->carry_len);
+		free(work);
+		xml_feed(p, p->fout, o.len, last);
+		if (last || p->err || p->stop || take == len)
+			return;
+		data += take;
+		len -= take;
+	}
+}
+
+/* ---------------------------------------------------------------- sniffing */
+
+static bool ascii_compatible(const char *enc)
+{
+	static const char *const ok[] = {
+	    "utf-8",  "utf8", "us-ascii",  "ascii",     "iso-8859", "iso8859", "latin", "windows-",
+	    "cp",     "koi8", "shift_jis", "shift-jis", "sjis",     "x-sjis",  "euc-",  "big5",
+	    "gb2312", "gbk",  "gb18030",   "tis-620",   "mac",      "ibm8",    NULL};
+
+	for (const char *const *o = ok; *o; o++) {
+		if (strncasecmp(enc, *o, strlen(*o)) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool is_utf8_name(const char *enc)
+{
+	return strcasecmp(enc, "utf-8") == 0 || strcasecmp(enc, "utf8") == 0;
+}
+
+/* The encoding named in an XML declaration at s, copied into enc; false when none. */
+static bool declared_encoding(const unsigned char *s, size_t n, char *enc, size_t size)
+{
+	if (n < 6 || memcmp(s, "<?xml", 5) != 0)
+		return false;
+	const unsigned char *end = memmem(s, n, "?>", 2);
+	size_t lim = end ? (size_t)(end - s) : n;
+	const unsigned char *e = memmem(s, lim, "encoding", 8);
+	if (!e)
+		return false;
+	size_t i = (size_t)(e - s) + 8;
+	while (i < lim && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+		i++;
+	if (i >= lim || s[i] != '=')
+		return false;
+	i++;
+	while (i < lim && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+		i++;
+	if (i >= lim || (s[i] != '"' && s[i] != '\''))
+		return false;
+	unsigned char q = s[i++];
+	size_t k = 0;
+	while (i < lim && s[i] != q && k + 1 < size)
+		enc[k++] = (char)s[i++];
+	enc[k] = '\0';
+	return k > 0;
+}
+
+/* Enough bytes to decide? (the XML declaration's end, or SNIFF_MAX, or end of input) */
+static bool sniff_ready(const struct fw_parser *p)
+{
+	const unsigned char *s = p->sniff;
+	size_t n = p->sniff_len, i = 0;
+
+	if (n >= SNIFF_MAX)
+		return true;
+	if (n < 4)
+		return false; /* BOMs and UTF-16/32 patterns need 4 bytes */
+	if (n >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf)
+		i = 3;
+	if (n >= 2 && ((s[0] == 0xfe && s[1] == 0xff) || (s[0] == 0xff && s[1] == 0xfe)))
+		return n >= 4;
+	if (n >= 1 && s[0] == 0)
+		return n >= 4;
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+		i++;
+	if (i == n)
+		return false;
+	if (s[i] != '<')
+		return true;
+	if (n - i < 5)
+		return false;
+	if (memcmp(s + i, "<?xml", 5) != 0)
+		return true;
+	return memmem(s + i, n - i, "?>", 2) != NULL;
+}
+
+static int start_xml(struct fw_parser *p, const unsigned char *s, size_t n, bool final);
+
+/* Decide JSON or XML and the encoding, then replay the sniffed bytes. */
+static int sniff_decide(struct fw_parser *p, bool final)
+{
+	const unsigned char *s = p->sniff;
+	size_t n = p->sniff_len, i = 0;
+	bool bom8 = n >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf;
+
+	if (bom8)
+		i = 3;
+	bool wide = n >= 2 && (s[0] == 0 || s[1] == 0 || (s[0] == 0xfe && s[1] == 0xff) ||
+	                       (s[0] == 0xff && s[1] == 0xfe));
+	if (!wide) {
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+			i++;
+		if (i < n && s[i] == '{') {
+			p->mode = M_JSON;
+			json_push(p, (const char *)s + i, n - i);
+			return p->err;
+		}
+		/* whitespace before the XML declaration is an error for libxml2: drop it */
+		if (!bom8) {
+			s += i;
+			n -= i;
+		}
+	}
+	p->mode = M_XML;
+	return start_xml(p, s, n, final);
+}
+
+static int start_xml(struct fw_parser *p, const unsigned char *s, size_t n, bool final)
+{
+	char declared[64];
+	const char *enc = NULL;
+	bool use_http = false;
+	bool bom8 = n >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf;
+	bool wide = n >= 2 && (s[0] == 0 || s[1] == 0 || (s[0] == 0xfe && s[1] == 0xff) ||
+	                       (s[0] == 0xff && s[1] == 0xfe));
+
+	if (wide) {
+		enc = "UTF-16";
+	} else if (declared_encoding(s + (bom8 ? 3 : 0), n - (bom8 ? 3 : 0), declared,
+	                             sizeof(declared))) {
+		enc = bom8 ? "UTF-8" : declared;
+	} else if (bom8) {
+		enc = "UTF-8";
+	} else if (p->charset && p->charset[0]) {
+		enc = p->charset;
+		use_http = true;
+	} else {
+		enc = "UTF-8";
+	}
+	p->filter = !wide && ascii_compatible(enc);
+	p->utf8_check = p->filter && is_utf8_name(enc);
+
+	xmlSAXHandler sax;
+	memset(&sax, 0, sizeof(sax));
+	sax.initialized = XML_SAX2_MAGIC;
+	sax.startElementNs = start_cb;
+	sax.endElementNs = end_cb;
+	sax.characters = text_cb;
+	sax.cdataBlock = text_cb;
+	sax.getEntity = get_entity_cb;
+	sax.resolveEntity = resolve_entity_cb;
+	sax.serror = error_cb;
+	/* entityDecl, externalSubset, getParameterEntity stay NULL: nothing declared or
+	   loaded, ever */
+	p->ctxt = xmlCreatePushParserCtxt(&sax, p, NULL, 0, NULL);
+	if (!p->ctxt)
+		return p->err = -ENOMEM;
+	xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOCDATA);
+	p->ctxt->replaceEntities = 0;
+	p->ctxt->loadsubset = 0;
+	p->ctxt->validate = 0;
+	if (use_http && !is_utf8_name(enc)) {
+		xmlCharEncodingHandlerPtr h = xmlFindCharEncodingHandler(enc);
+		if (h)
+			xmlSwitchToEncoding(p->ctxt, h);
+		else
+			p->filter = p->utf8_check = true; /* unknown charset: UTF-8 it is */
+	}
+	xml_push(p, (const char *)s, n, final);
+	return p->err;
+}
+
+/* ---------------------------------------------------------------- API */
+
+static void noop_error(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+/* libxml2 reports a few errors (iconv) outside any parser context, to stderr by default:
+   this room never prints, so they are silenced while it runs. */
+struct quiet {
+	xmlGenericErrorFunc func;
+	void *ctx;
+};
+
+static struct quiet quiet_begin(void)
+{
+	struct quiet q = {xmlGenericError, xmlGenericErrorContext};
+
+	xmlSetGenericErrorFunc(NULL, noop_error);
+	return q;
+}
+
+static void quiet_end(struct quiet q)
+{
+	xmlSetGenericErrorFunc(q.ctx, q.func);
+}
+
+/*
+ * A new parser for one document (see parse.h). base_url (may be NULL) resolves relative
+ * links when it is an absolute URL; charset is the HTTP charset. Returns the parser
+ * (free with fw_parse_free) or NULL on allocation failure.
+ */
+struct fw_parser *fw_parse_new(const char *base_url, const char *charset,
+                               const struct fw_parse_limits *limits, fw_parse_item_cb cb, void *arg)
+{
+	struct fw_parser *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	xmlInitParser();
+	if (limits)
+		p->lim = *limits;
+	if (!p->lim.max_field)
+		p->lim.max_field = DEF_MAX_FIELD;
+	if (!p->lim.max_raw_field)
+		p->lim.max_raw_field = DEF_MAX_RAW;
+	if (!p->lim.max_items)
+		p->lim.max_items = DEF_MAX_ITEMS;
+	if (!p->lim.max_depth)
+		p->lim.max_depth = DEF_MAX_DEPTH;
+	if (!p->lim.max_categories)
+		p->lim.max_categories = DEF_MAX_CATEGORIES;
+	if (!p->lim.max_json)
+		p->lim.max_json = DEF_MAX_JSON;
+	p->cb = cb;
+	p->arg = arg;
+	p->ttl = -1;
+	p->line = 1;
+	p->format = "unknown";
+	/* only an absolute URL ("scheme:...") is a base; a file path is not */
+	if (base_url && has_scheme(base_url) && !(p->doc_base = strdup(base_url)))
+		return fw_parse_free(p);
+	if (charset && !(p->charset = strdup(charset)))
+		return fw_parse_free(p);
+	return p;
+}
+
+/*
+ * Push the next chunk of the document. Returns 0, or a negative errno once parsing cannot
+ * go on (-ECANCELED: the callback stopped it; -ENOMEM; -EFBIG: JSON over max_json).
+ */
+int fw_parse_push(struct fw_parser *p, const char *data, size_t len)
+{
+	if (p->err || p->mode == M_DONE)
+		return p->err;
+	if (p->stop || len == 0)
+		return 0;
+	struct quiet q = quiet_begin();
+	if (p->mode == M_SNIFF) {
+		size_t take = SNIFF_MAX - p->sniff_len < len ? SNIFF_MAX - p->sniff_len : len;
+		memcpy(p->sniff + p->sniff_len, data, take);
+		p->sniff_len += take;
+		data += take;
+		len -= take;
+		if (sniff_ready(p))
+			sniff_decide(p, false);
+	}
+	if (len > 0 && !p->err) {
+		if (p->mode == M_JSON)
+			json_push(p, data, len);
+		else if (p->mode == M_XML)
+			xml_push(p, data, len, false);
+	}
+	quiet_end(q);
+	return p->err;
+}
+
+/*
+ * End of input: flush, deliver what is complete, and say whether this was a feed.
+ * Returns 0 (a feed, maybe damaged: see fw_parse_problem), -EBADMSG (not a feed), or the
+ * sticky error of an earlier push.
+ */
+int fw_parse_end(struct fw_parser *p)
+{
+	if (p->mode == M_DONE)
+		return p->err ? p->err : (p->is_feed ? 0 : -EBADMSG);
+	struct quiet q = quiet_begin();
+	int r = 0;
+	if (p->mode == M_SNIFF) {
+		if (p->sniff_len == 0) {
+			problem(p, "empty document");
+			p->mode = M_DONE;
+			quiet_end(q);
+			return -EBADMSG;
+		}
+		sniff_decide(p, true);
+	} else if (p->mode == M_XML && !p->err) {
+		xml_push(p, NULL, 0, true);
+	}
+	if (p->mode == M_JSON && !p->err)
+		r = json_finish(p);
+	if (p->mode == M_XML && p->item) {
+		/* cut off inside an item: it is incomplete, drop it */
+		problem(p, "document ends inside an item");
+		p->item = fw_item_free(p->item);
+	}
+	p->mode = M_DONE;
+	quiet_end(q);
+	if (p->err == -ECANCELED)
+		return 0;
+	if (p->err)
+		return p->err == -EFBIG ? -EBADMSG : p->err;
+	if (r < 0 || !p->is_feed) {
+		if (!p->problem)
+			problem(p, "not a feed");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* The first problem met, one line, or NULL when the feed was clean. Owned by p. */
+const char *fw_parse_problem(const struct fw_parser *p)
+{
+	return p->problem;
+}
+
+/* The feed's <ttl> in minutes, or -1. */
+int fw_parse_ttl(const struct fw_parser *p)
+{
+	return p->ttl;
+}
+
+/* Detected format name (static string). */
+const char *fw_parse_format(const struct fw_parser *p)
+{
+	return p->format;
+}
+
+/* Feed-level title, plain text, owned by p; NULL when none. */
+const char *fw_parse_feed_title(const struct fw_parser *p)
+{
+	return p->feed_title;
+}
+
+/* Free the parser and everything it holds. Accepts NULL; returns NULL. */
+struct fw_parser *fw_parse_free(struct fw_parser *p)
+{
+	if (!p)
+		return NULL;
+	if (p->ctxt) {
+		if (p->ctxt->myDoc)
+			xmlFreeDoc(p->ctxt->myDoc);
+		xmlFreeParserCtxt(p->ctxt);
+	}
+	free(p->doc_base);
+	free(p->charset);
+	free(p->problem);
+	free(p->feed_title);
+	free(p->json);
+	free(p->fout);
+	free(p->frames);
+	free(p->pending_end);
+	for (size_t i = 0; i < p->n_bases; i++)
+		free(p->bases[i]);
+	free(p->bases);
+	for (size_t i = 0; i < p->n_ents; i++) {
+		xmlFree((xmlChar *)p->ents[i]->name);
+		xmlFree(p->ents[i]->content);
+		xmlFree(p->ents[i]->orig);
+		free(p->ents[i]);
+	}
+	free(p->ents);
+	fw_item_free(p->item);
+	free(p->raw);
+	free(p->person_name);
+	free(p->person_email);
+	free(p->feed_author);
+	free(p->ids);
+	free(p);
+	return NULL;
+}

@@ -14,6 +14,13 @@
  */
 char *fw_text_from_html(const char *html, size_t len, size_t cap);
 
+/*
+ * Plain text (no markup interpretation): whitespace collapsed and trimmed, invalid UTF-8
+ * replaced by U+FFFD, control characters dropped, at most cap bytes (cut on a character
+ * boundary). Returns a malloc()ed string, or NULL on allocation failure.
+ */
+char *fw_text_plain(const char *s, size_t len, size_t cap);
+
 /* Collapse runs of whitespace to one space and trim, in place; returns s. */
 char *fw_text_collapse(char *s);
 

@@ -1,0 +1,428 @@
+/* test_parse.c - the streaming feed parser: fixtures, chunking, hostile and broken input. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "parse.h"
+
+#define FEEDS FW_TEST_DATA "/feeds/"
+
+/* Output collected from the callback: JSON lines, plus a copy of selected items. */
+struct sink {
+	char *out;
+	size_t len, size;
+	size_t n;
+	size_t stop_after; /* return -1 from the callback after this many (0: never) */
+	size_t max_title;
+	char *last_title;
+};
+
+static int sink_cb(struct fw_item *item, void *arg)
+{
+	struct sink *s = arg;
+	char *json;
+
+	assert_int_equal(fw_item_to_json(item, &json), 0);
+	size_t n = strlen(json);
+	if (s->len + n + 2 > s->size) {
+		s->size = (s->len + n + 2) * 2;
+		s->out = realloc(s->out, s->size);
+		assert_non_null(s->out);
+	}
+	memcpy(s->out + s->len, json, n);
+	s->len += n;
+	s->out[s->len++] = '\n';
+	s->out[s->len] = '\0';
+	free(json);
+	if (strlen(item->title) > s->max_title)
+		s->max_title = strlen(item->title);
+	free(s->last_title);
+	s->last_title = strdup(item->title);
+	s->n++;
+	fw_item_free(item);
+	return s->stop_after && s->n >= s->stop_after ? -1 : 0;
+}
+
+static void sink_free(struct sink *s)
+{
+	free(s->out);
+	free(s->last_title);
+	memset(s, 0, sizeof(*s));
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	long n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	char *b = malloc((size_t)n + 1);
+	assert_non_null(b);
+	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+	b[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+/* Parse buf pushed in chunks of `chunk` bytes (0: one push). Returns fw_parse_end's value;
+   the problem line is copied to *problem when asked. */
+static int run(const char *buf, size_t len, size_t chunk, const char *base, const char *charset,
+               const struct fw_parse_limits *lim, struct sink *s, char **problem)
+{
+	struct fw_parser *p = fw_parse_new(base, charset, lim, sink_cb, s);
+	assert_non_null(p);
+	if (chunk == 0)
+		chunk = len ? len : 1;
+	for (size_t off = 0; off < len; off += chunk) {
+		size_t n = len - off < chunk ? len - off : chunk;
+		if (fw_parse_push(p, buf + off, n) < 0)
+			break;
+	}
+	int r = fw_parse_end(p);
+	if (problem)
+		*problem = fw_parse_problem(p) ? strdup(fw_parse_problem(p)) : NULL;
+	fw_parse_free(p);
+	return r;
+}
+
+static const struct fixture {
+	const char *file;
+	const char *charset;
+	const char *format;
+	bool clean; /* no problem expected */
+} fixtures[] = {
+    {"rss2_basic.xml", NULL, "rss2.0", true},
+    {"atom10.xml", NULL, "atom1.0", true},
+    {"atom03.xml", NULL, "atom0.3", true},
+    {"rss10_rdf.xml", NULL, "rss1.0", true},
+    {"rss091.xml", NULL, "rss0.9x", true},
+    {"latin1.xml", NULL, "rss2.0", true},
+    {"cp1251.xml", NULL, "rss2.0", true},
+    {"koi8r.xml", NULL, "rss2.0", true},
+    {"sjis.xml", NULL, "rss2.0", true},
+    {"big5.xml", NULL, "rss2.0", true},
+    {"gb2312.xml", NULL, "rss2.0", true},
+    {"utf16le_bom.xml", NULL, "rss2.0", true},
+    {"utf16be_bom.xml", NULL, "rss2.0", true},
+    {"utf8_bom.xml", NULL, "rss2.0", true},
+    {"http_charset.xml", "ISO-8859-15", "rss2.0", true},
+    {"json11.json", NULL, "json1.1", true},
+    {"json10.json", NULL, "json1.0", true},
+    {"broken_entities.xml", NULL, "rss2.0", false},
+    {"broken_ampersand.xml", NULL, "rss2.0", false},
+    {"broken_control.xml", NULL, "rss2.0", false},
+    {"broken_truncated.xml", NULL, "rss2.0", false},
+    {"broken_tags.xml", NULL, "rss2.0", false},
+    {"hostile_xxe.xml", NULL, "rss2.0", false},
+    {"hostile_dtd_param.xml", NULL, "rss2.0", false},
+    {"hostile_billion_laughs.xml", NULL, "rss2.0", false},
+    {"hostile_quadratic.xml", NULL, "rss2.0", false},
+};
+
+/* Every fixture gives its .jsonl, whatever the chunking; problems are one line. */
+static void test_fixtures(void **state)
+{
+	static const size_t chunks[] = {0, 1, 7, 4096};
+
+	(void)state;
+	for (size_t f = 0; f < sizeof(fixtures) / sizeof(fixtures[0]); f++) {
+		char path[512], epath[512];
+		size_t len, elen;
+		snprintf(path, sizeof(path), FEEDS "%s", fixtures[f].file);
+		snprintf(epath, sizeof(epath), FEEDS "%s.jsonl", fixtures[f].file);
+		char *buf = slurp(path, &len);
+		char *expect = slurp(epath, &elen);
+		for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+			struct sink s = {0};
+			char *problem = NULL;
+			/* 1-byte pushes of the big quadratic fixture are slow under ASan */
+			if (chunks[c] == 1 && len > 100000)
+				continue;
+			int r = run(buf, len, chunks[c], fixtures[f].file, fixtures[f].charset,
+			            NULL, &s, &problem);
+			if (r != 0 || !s.out || strcmp(s.out, expect) != 0)
+				print_error("%s chunk %zu: r=%d\n got: %s\nwant: %s\n",
+				            fixtures[f].file, chunks[c], r,
+				            s.out ? s.out : "(none)", expect);
+			assert_int_equal(r, 0);
+			assert_non_null(s.out);
+			assert_string_equal(s.out, expect);
+			if (fixtures[f].clean) {
+				assert_null(problem);
+			} else {
+				assert_non_null(problem);
+				assert_null(strchr(problem, '\n'));
+			}
+			free(problem);
+			sink_free(&s);
+		}
+		free(buf);
+		free(expect);
+	}
+}
+
+static void test_format(void **state)
+{
+	(void)state;
+	for (size_t f = 0; f < sizeof(fixtures) / sizeof(fixtures[0]); f++) {
+		char path[512];
+		size_t len;
+		struct sink s = {0};
+		snprintf(path, sizeof(path), FEEDS "%s", fixtures[f].file);
+		char *buf = slurp(path, &len);
+		struct fw_parser *p = fw_parse_new(NULL, fixtures[f].charset, NULL, sink_cb, &s);
+		assert_int_equal(fw_parse_push(p, buf, len), 0);
+		assert_int_equal(fw_parse_end(p), 0);
+		assert_string_equal(fw_parse_format(p), fixtures[f].format);
+		fw_parse_free(p);
+		sink_free(&s);
+		free(buf);
+	}
+}
+
+static void test_feed_level(void **state)
+{
+	size_t len;
+	struct sink s = {0};
+	char *buf = slurp(FEEDS "rss2_basic.xml", &len);
+
+	(void)state;
+	struct fw_parser *p = fw_parse_new(NULL, NULL, NULL, sink_cb, &s);
+	assert_int_equal(fw_parse_ttl(p), -1);
+	assert_int_equal(fw_parse_push(p, buf, len), 0);
+	assert_int_equal(fw_parse_end(p), 0);
+	assert_string_equal(fw_parse_feed_title(p), "World News");
+	assert_int_equal(fw_parse_ttl(p), 30);
+	fw_parse_free(p);
+	sink_free(&s);
+	free(buf);
+}
+
+/* A relative link is resolved against the document URL; duplicate guids get "#2". */
+static void test_base_url(void **state)
+{
+	size_t len;
+	struct sink s = {0};
+	char *buf = slurp(FEEDS "rss2_basic.xml", &len);
+
+	(void)state;
+	assert_int_equal(
+	    run(buf, len, 0, "https://news.example.com/feeds/world.xml", NULL, NULL, &s, NULL), 0);
+	assert_non_null(
+	    strstr(s.out, "\"link\":\"https://news.example.com/world/2024/06/18/putin-kim\""));
+	assert_non_null(strstr(s.out, "\"id\":\"news-4711#2\""));
+	sink_free(&s);
+	free(buf);
+}
+
+static void test_not_a_feed(void **state)
+{
+	size_t len;
+	struct sink s = {0};
+	char *problem = NULL;
+	char *buf = slurp(FEEDS "notfeed.xml", &len);
+
+	(void)state;
+	assert_int_equal(run(buf, len, 0, NULL, NULL, NULL, &s, &problem), -EBADMSG);
+	assert_int_equal(s.n, 0);
+	assert_non_null(problem);
+	free(problem);
+	assert_int_equal(run("", 0, 0, NULL, NULL, NULL, &s, NULL), -EBADMSG);
+	assert_int_equal(run("garbage", 7, 0, NULL, NULL, NULL, &s, NULL), -EBADMSG);
+	assert_int_equal(run("{\"a\":", 5, 0, NULL, NULL, NULL, &s, NULL), -EBADMSG);
+	assert_int_equal(run("{\"a\":1}", 7, 0, NULL, NULL, NULL, &s, NULL), -EBADMSG);
+	/* a feed with no items is still a feed */
+	const char *empty = "<rss version=\"2.0\"><channel><title>x</title></channel></rss>";
+	assert_int_equal(run(empty, strlen(empty), 0, NULL, NULL, NULL, &s, NULL), 0);
+	assert_int_equal(s.n, 0);
+	sink_free(&s);
+	free(buf);
+}
+
+/* The external entity and the DTD never load: no file content in the output. */
+static void test_xxe(void **state)
+{
+	static const char *const files[] = {"hostile_xxe.xml", "hostile_dtd_param.xml"};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		char path[512];
+		size_t len;
+		struct sink s = {0};
+		snprintf(path, sizeof(path), FEEDS "%s", files[i]);
+		char *buf = slurp(path, &len);
+		assert_int_equal(run(buf, len, 0, NULL, NULL, NULL, &s, NULL), 0);
+		assert_int_equal(s.n, 1);
+		assert_null(strstr(s.out, "root:"));
+		assert_null(strstr(s.out, "/bin/"));
+		assert_null(strstr(s.out, "expanded-internal"));
+		sink_free(&s);
+		free(buf);
+	}
+}
+
+static char *repeat(const char *head, const char *unit, size_t times, const char *tail, size_t *len)
+{
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+	char *b = malloc(hl + ul * times + tl + 1);
+
+	assert_non_null(b);
+	memcpy(b, head, hl);
+	for (size_t i = 0; i < times; i++)
+		memcpy(b + hl + i * ul, unit, ul);
+	memcpy(b + hl + ul * times, tail, tl + 1);
+	*len = hl + ul * times + tl;
+	return b;
+}
+
+/* 10,000 levels: the depth cap stops the parse, items before it are kept. */
+static void test_deep_nesting(void **state)
+{
+	size_t len;
+	struct sink s = {0};
+	char *problem = NULL;
+	char *buf = repeat("<rss version=\"2.0\"><channel><item><title>before</title></item>"
+	                   "<item><title>deep</title>",
+	                   "<div>", 10000, "x</item></channel></rss>", &len);
+
+	(void)state;
+	assert_int_equal(run(buf, len, 4096, NULL, NULL, NULL, &s, &problem), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.last_title, "before");
+	assert_non_null(problem);
+	free(problem);
+	sink_free(&s);
+	/* a smaller cap of our own */
+	struct fw_parse_limits lim = {.max_depth = 8};
+	assert_int_equal(run(buf, len, 0, NULL, NULL, &lim, &s, NULL), 0);
+	assert_int_equal(s.n, 1);
+	sink_free(&s);
+	free(buf);
+}
+
+/* 100,000 items: the items cap holds by default, and all come out when raised. */
+static void test_many_items(void **state)
+{
+	size_t len;
+	struct sink s = {0};
+	char *problem = NULL;
+	char *buf = repeat("<rss version=\"2.0\"><channel>", "<item><title>t</title></item>",
+	                   100000, "</channel></rss>", &len);
+
+	(void)state;
+	assert_int_equal(run(buf, len, 16384, NULL, NULL, NULL, &s, &problem), 0);
+	assert_int_equal(s.n, 10000);
+	assert_non_null(problem);
+	free(problem);
+	/* identical items: ids disambiguated, so all distinct */
+	assert_non_null(strstr(s.out, "#10000\""));
+	sink_free(&s);
+	struct fw_parse_limits lim = {.max_items = 200000};
+	assert_int_equal(run(buf, len, 16384, NULL, NULL, &lim, &s, NULL), 0);
+	assert_int_equal(s.n, 100000);
+	sink_free(&s);
+	free(buf);
+}
+
+/* A 50 MB title is cut at the field cap; the parse goes on to the next item. */
+static void test_huge_title(void **state)
+{
+	size_t len;
+	struct sink s = {0};
+	char *problem = NULL;
+	char *buf =
+	    repeat("<rss version=\"2.0\"><channel><item><title>", "xxxxxxxxxxxxxxxxxxxx",
+	           50 * 1024 * 1024 / 20,
+	           "</title></item><item><title>after</title></item></channel></rss>", &len);
+
+	(void)state;
+	assert_int_equal(run(buf, len, 65536, NULL, NULL, NULL, &s, &problem), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.max_title, 256 * 1024);
+	assert_string_equal(s.last_title, "after");
+	assert_non_null(problem);
+	free(problem);
+	sink_free(&s);
+	struct fw_parse_limits lim = {.max_field = 100, .max_raw_field = 1000};
+	assert_int_equal(run(buf, len, 65536, NULL, NULL, &lim, &s, NULL), 0);
+	assert_int_equal(s.max_title, 100);
+	sink_free(&s);
+	free(buf);
+}
+
+/* The callback can stop the parse. */
+static void test_stop(void **state)
+{
+	size_t len;
+	struct sink s = {.stop_after = 1};
+	char *buf = slurp(FEEDS "rss2_basic.xml", &len);
+
+	(void)state;
+	struct fw_parser *p = fw_parse_new(NULL, NULL, NULL, sink_cb, &s);
+	assert_int_equal(fw_parse_push(p, buf, len), -ECANCELED);
+	assert_int_equal(fw_parse_push(p, buf, len), -ECANCELED);
+	fw_parse_end(p);
+	assert_int_equal(s.n, 1);
+	fw_parse_free(p);
+	sink_free(&s);
+	free(buf);
+}
+
+/* JSON Feed over max_json is refused; a truncated JSON document is not a feed. */
+static void test_json_limits(void **state)
+{
+	size_t len;
+	struct sink s = {0};
+	char *buf = slurp(FEEDS "json11.json", &len);
+	struct fw_parse_limits lim = {.max_json = 64};
+
+	(void)state;
+	assert_int_equal(run(buf, len, 7, NULL, NULL, &lim, &s, NULL), -EBADMSG);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(run(buf, len / 2, 7, NULL, NULL, NULL, &s, NULL), -EBADMSG);
+	sink_free(&s);
+	free(buf);
+}
+
+/* Clean input reports no problem; the first problem is reported with its line. */
+static void test_problem_line(void **state)
+{
+	const char *doc = "<rss version=\"2.0\"><channel>\n<item><title>a</title></item>\n"
+	                  "<item><title>b & c</title></item></channel></rss>";
+	struct sink s = {0};
+	char *problem = NULL;
+
+	(void)state;
+	assert_int_equal(run(doc, strlen(doc), 0, NULL, NULL, NULL, &s, &problem), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.last_title, "b & c");
+	assert_non_null(problem);
+	assert_non_null(strstr(problem, "line 3"));
+	free(problem);
+	sink_free(&s);
+	assert_null(fw_parse_free(NULL));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_fixtures),     cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_feed_level),   cmocka_unit_test(test_base_url),
+	    cmocka_unit_test(test_not_a_feed),   cmocka_unit_test(test_xxe),
+	    cmocka_unit_test(test_deep_nesting), cmocka_unit_test(test_many_items),
+	    cmocka_unit_test(test_huge_title),   cmocka_unit_test(test_stop),
+	    cmocka_unit_test(test_json_limits),  cmocka_unit_test(test_problem_line),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
