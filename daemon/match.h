@@ -35,9 +35,9 @@ enum fw_match_diag_where { FW_MATCH_IN_ENTITY = 1, FW_MATCH_IN_WATCHLIST = 2 };
 struct fw_match_diag {
 	enum fw_match_diag_severity severity;
 	enum fw_match_diag_where where;
-	size_t index;	    /* entity or watchlist index in the spec */
-	size_t alias;	    /* alias index (entities only) */
-	size_t column;	    /* 1-based byte column in the query, 0 when none */
+	size_t index;  /* entity or watchlist index in the spec */
+	size_t alias;  /* alias index (entities only) */
+	size_t column; /* 1-based byte column in the query, 0 when none */
 	char message[256];
 };
 
@@ -49,7 +49,7 @@ struct fw_matcher;
  * -EINVAL when there are errors (nothing in *out); -ENOMEM.
  */
 int fw_match_compile(const struct fw_match_spec *spec, struct fw_matcher **out,
-		     struct fw_match_diag *diags, size_t max_diags, size_t *n_diags);
+                     struct fw_match_diag *diags, size_t max_diags, size_t *n_diags);
 
 /* Free. Accepts NULL; returns NULL. */
 struct fw_matcher *fw_matcher_free(struct fw_matcher *m);
@@ -57,14 +57,20 @@ struct fw_matcher *fw_matcher_free(struct fw_matcher *m);
 size_t fw_matcher_watchlists(const struct fw_matcher *m);
 const char *fw_matcher_watchlist_name(const struct fw_matcher *m, size_t i);
 
+/* Approximate bytes held by the compiled tables (for benchmarks and status). */
+size_t fw_matcher_memory(const struct fw_matcher *m);
+
+/* Distinct patterns and automaton states of the matcher (for benchmarks). */
+void fw_matcher_stats(const struct fw_matcher *m, size_t *patterns, size_t *states);
+
 /* Why one watchlist matched: one entry per term that made its query true. */
 struct fw_match_explain {
 	size_t watchlist; /* index */
-	char *term;	  /* as written in the query: "@putin", "\"north korea\"" */
-	char *alias;	  /* the alias that hit, as configured ("Путин*"); the term for bare words */
-	const char *field;/* "title", "summary", "content", "author", "category" (static) */
-	char *text;	  /* the matched text as written in the item */
-	char *snippet;	  /* ~100 characters of the field around the match */
+	char *term;       /* as written in the query: "@putin", "\"north korea\"" */
+	char *alias; /* the alias that hit, as configured ("Путин*"); the term for bare words */
+	const char *field; /* "title", "summary", "content", "author", "category" (static) */
+	char *text;        /* the matched text as written in the item */
+	char *snippet;     /* ~100 characters of the field around the match */
 };
 
 struct fw_match_result {
@@ -76,7 +82,7 @@ struct fw_match_result {
 
 /* Match one item. Fills res (cleared first). Returns 0 or -ENOMEM. Reentrant. */
 int fw_match_item(const struct fw_matcher *m, const struct fw_item *item,
-		  struct fw_match_result *res);
+                  struct fw_match_result *res);
 
 /* Free what a result holds and zero it; the result can be reused. */
 void fw_match_result_clear(struct fw_match_result *res);

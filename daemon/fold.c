@@ -1,0 +1,488 @@
+/*
+ * fold.c - text normalisation for the watchlist matcher.
+ *
+ * Every code point goes through utf8proc's NFKD decomposition with full case folding
+ * (U+00DF -> "ss", fullwidth -> ASCII, ligatures split), then the combining marks of the
+ * diacritic blocks (Latin, Greek, Cyrillic, Hebrew, Arabic) are dropped: "ö" -> "o",
+ * "й" -> "и", "ё" -> "е". Other marks are kept (Indic vowel signs, the kana voicing marks:
+ * "が" stays "か"+U+3099, so it never equals "か"). Hangul syllables are kept whole (not split
+ * into jamo), which is what NFKC would give. Decomposing per code point keeps a map from
+ * each output byte to its input character, for explanations.
+ *
+ * The results for the Basic Multilingual Plane are computed once per table, so folding a
+ * field costs one table look-up per character; other planes call utf8proc directly.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utf8proc.h>
+
+#include "fold.h"
+
+#define FOLD_MAX_OUT 32 /* longest decomposition is 18 code points (U+FDFA) */
+/* room one input character may need: a space + 4 bytes per output, the final space, NUL */
+#define FOLD_PER_CP (5 * FOLD_MAX_OUT + 8)
+
+struct fold_ent {
+	uint32_t a;   /* n == 1: the UTF-8 bytes, first byte lowest; else pool offset */
+	uint8_t n;    /* output code points; 0 = dropped */
+	uint8_t cls;  /* n == 1: enum fw_fold_class */
+	uint8_t blen; /* n == 1: bytes in a */
+	uint8_t pad;
+};
+
+struct fw_fold {
+	uint8_t ascii[128]; /* folded letter or digit, 0 for a separator */
+	struct fold_ent bmp[0x10000];
+	uint32_t *pool; /* code point | class << 24 */
+	size_t n_pool;
+};
+
+static int in_ranges(int32_t cp, const int32_t (*r)[2], size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (cp >= r[i][0] && cp <= r[i][1]) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static const int32_t cjk_ranges[][2] = {
+    {0x0E00, 0x0EFF}, {0x1000, 0x109F}, {0x1780, 0x17FF},   {0x19E0, 0x19FF},
+    {0x2E80, 0x2FDF}, {0x3005, 0x3007}, {0x3021, 0x3029},   {0x3038, 0x303C},
+    {0x3040, 0x30FF}, {0x31F0, 0x31FF}, {0x3400, 0x4DBF},   {0x4E00, 0x9FFF},
+    {0xF900, 0xFAFF}, {0xFF66, 0xFF9F}, {0x1B000, 0x1B16F}, {0x20000, 0x3134F},
+};
+
+static const int32_t hangul_ranges[][2] = {
+    {0x1100, 0x11FF}, {0x3130, 0x318F}, {0xA960, 0xA97F}, {0xAC00, 0xD7FF}, {0xFFA0, 0xFFDC},
+};
+
+/* Combining marks that are diacritics: removed. */
+static const int32_t strip_ranges[][2] = {
+    {0x0300, 0x036F}, {0x0483, 0x0489}, {0x0591, 0x05C7}, {0x0610, 0x061A},
+    {0x064B, 0x065F}, {0x0670, 0x0670}, {0x06D6, 0x06ED}, {0x1AB0, 0x1AFF},
+    {0x1DC0, 0x1DFF}, {0x20D0, 0x20FF}, {0xFE20, 0xFE2F},
+};
+
+/*
+ * Class of a folded code point. Returns an enum fw_fold_class; pure.
+ */
+enum fw_fold_class fw_fold_class_of(int32_t cp)
+{
+	if (cp < 0x80) {
+		if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
+		    (cp >= '0' && cp <= '9')) {
+			return FW_FOLD_WORD;
+		}
+		return FW_FOLD_SEP;
+	}
+	switch (utf8proc_category(cp)) {
+	case UTF8PROC_CATEGORY_LU:
+	case UTF8PROC_CATEGORY_LL:
+	case UTF8PROC_CATEGORY_LT:
+	case UTF8PROC_CATEGORY_LM:
+	case UTF8PROC_CATEGORY_LO:
+	case UTF8PROC_CATEGORY_ND:
+	case UTF8PROC_CATEGORY_NL:
+	case UTF8PROC_CATEGORY_NO:
+		if (in_ranges(cp, cjk_ranges, sizeof(cjk_ranges) / sizeof(cjk_ranges[0]))) {
+			return FW_FOLD_CJK;
+		}
+		if (in_ranges(cp, hangul_ranges,
+		              sizeof(hangul_ranges) / sizeof(hangul_ranges[0]))) {
+			return FW_FOLD_HANGUL;
+		}
+		return FW_FOLD_WORD;
+	case UTF8PROC_CATEGORY_MN:
+	case UTF8PROC_CATEGORY_MC:
+	case UTF8PROC_CATEGORY_ME:
+		return FW_FOLD_MARK;
+	case UTF8PROC_CATEGORY_CF:
+		return FW_FOLD_IGNORE;
+	default:
+		return FW_FOLD_SEP;
+	}
+}
+
+/* Fold one input code point into out[] (code point | class << 24); returns the count. */
+static size_t fold_cp(int32_t cp, uint32_t *out)
+{
+	utf8proc_int32_t buf[FOLD_MAX_OUT];
+	utf8proc_ssize_t k;
+	int bc = 0;
+	size_t n = 0;
+
+	if (cp >= 0xAC00 && cp <= 0xD7A3) {
+		out[0] = (uint32_t)cp | (uint32_t)FW_FOLD_HANGUL << 24;
+		return 1;
+	}
+	if (cp == 0x00AD || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 || cp == 0xFEFF) {
+		return 0;
+	}
+	k = utf8proc_decompose_char(cp, buf, FOLD_MAX_OUT,
+	                            UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_DECOMPOSE, &bc);
+	if (k < 0 || k > FOLD_MAX_OUT) {
+		out[0] = 0x20 | (uint32_t)FW_FOLD_SEP << 24;
+		return 1;
+	}
+	for (utf8proc_ssize_t i = 0; i < k; i++) {
+		int32_t o = buf[i];
+		enum fw_fold_class c = fw_fold_class_of(o);
+
+		if (c == FW_FOLD_IGNORE) {
+			continue;
+		}
+		if (c == FW_FOLD_MARK &&
+		    in_ranges(o, strip_ranges, sizeof(strip_ranges) / sizeof(strip_ranges[0]))) {
+			continue;
+		}
+		if (c == FW_FOLD_SEP) {
+			o = 0x20;
+		}
+		out[n++] = (uint32_t)o | (uint32_t)c << 24;
+	}
+	return n;
+}
+
+static uint32_t pack_utf8(int32_t cp, uint8_t *blen)
+{
+	uint8_t b[4];
+	utf8proc_ssize_t n = utf8proc_encode_char(cp, b);
+	uint32_t v = 0;
+
+	for (utf8proc_ssize_t i = n; i-- > 0;) {
+		v = v << 8 | b[i];
+	}
+	*blen = (uint8_t)n;
+	return v;
+}
+
+/*
+ * Build the folding tables. Returns 0 and a new table in *out (free with fw_fold_free), or
+ * -ENOMEM.
+ */
+int fw_fold_new(struct fw_fold **out)
+{
+	struct fw_fold *f = calloc(1, sizeof(*f));
+	size_t cap = 4096;
+
+	if (!f) {
+		return -ENOMEM;
+	}
+	f->pool = malloc(cap * sizeof(*f->pool));
+	if (!f->pool) {
+		free(f);
+		return -ENOMEM;
+	}
+	for (int32_t cp = 0; cp < 0x10000; cp++) {
+		uint32_t o[FOLD_MAX_OUT];
+		size_t n;
+		struct fold_ent *e = &f->bmp[cp];
+
+		if (cp >= 0xD800 && cp <= 0xDFFF) {
+			e->n = 1;
+			e->cls = FW_FOLD_SEP;
+			e->a = pack_utf8(0x20, &e->blen);
+			continue;
+		}
+		n = fold_cp(cp, o);
+		if (cp < 0x80) {
+			f->ascii[cp] = n == 1 && (o[0] >> 24) == FW_FOLD_WORD ? (uint8_t)o[0] : 0;
+		}
+		e->n = (uint8_t)n;
+		if (n == 1) {
+			e->cls = (uint8_t)(o[0] >> 24);
+			e->a = pack_utf8((int32_t)(o[0] & 0xFFFFFF), &e->blen);
+		} else if (n > 1) {
+			if (f->n_pool + n > cap) {
+				uint32_t *p;
+
+				cap *= 2;
+				p = realloc(f->pool, cap * sizeof(*p));
+				if (!p) {
+					free(f->pool);
+					free(f);
+					return -ENOMEM;
+				}
+				f->pool = p;
+			}
+			e->a = (uint32_t)f->n_pool;
+			memcpy(f->pool + f->n_pool, o, n * sizeof(*o));
+			f->n_pool += n;
+		}
+	}
+	*out = f;
+	return 0;
+}
+
+/* Bytes held by the tables. */
+size_t fw_fold_memory(const struct fw_fold *f)
+{
+	return f ? sizeof(*f) + f->n_pool * sizeof(*f->pool) : 0;
+}
+
+/* Free the tables. Accepts NULL; returns NULL. */
+struct fw_fold *fw_fold_free(struct fw_fold *f)
+{
+	if (f) {
+		free(f->pool);
+		free(f);
+	}
+	return NULL;
+}
+
+/* Release a buffer's memory and zero it. */
+void fw_fold_buf_clear(struct fw_fold_buf *b)
+{
+	free(b->s);
+	free(b->map);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Length of the UTF-8 sequence at s; 1 for an invalid byte. */
+size_t fw_fold_u8len(const char *s, size_t avail)
+{
+	int32_t cp;
+	utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s,
+	                                      (utf8proc_ssize_t)(avail > 4 ? 4 : avail), &cp);
+
+	return n > 0 ? (size_t)n : 1;
+}
+
+static int buf_reserve(struct fw_fold_buf *b, size_t need, int with_map)
+{
+	size_t cap;
+
+	if (b->len + need <= b->cap && (!with_map || b->map_cap >= b->cap)) {
+		return 0;
+	}
+	cap = b->cap ? b->cap : 256;
+	while (cap < b->len + need) {
+		cap *= 2;
+	}
+	if (cap > b->cap) {
+		char *s = realloc(b->s, cap);
+
+		if (!s) {
+			return -ENOMEM;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+	if (with_map && b->map_cap < b->cap) {
+		uint32_t *map = realloc(b->map, b->cap * sizeof(*map));
+
+		if (!map) {
+			return -ENOMEM;
+		}
+		b->map = map;
+		b->map_cap = b->cap;
+	}
+	return 0;
+}
+
+struct fold_state {
+	char *s;
+	uint32_t *map;
+	size_t len;
+	int last;    /* class of the last word character written, FW_FOLD_SEP after a space */
+	int pending; /* a separator was seen since */
+};
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+ALWAYS_INLINE void put_bytes(struct fold_state *st, uint32_t v, unsigned n, uint32_t at,
+                             const int with_map)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (with_map) {
+			st->map[st->len] = at;
+		}
+		st->s[st->len++] = (char)(v & 0xFF);
+		v >>= 8;
+	}
+}
+
+ALWAYS_INLINE void put_cls(struct fold_state *st, uint32_t bytes, unsigned n, int cls, uint32_t at,
+                           const int with_map)
+{
+	switch (cls) {
+	case FW_FOLD_SEP:
+		st->pending = 1;
+		return;
+	case FW_FOLD_IGNORE:
+		return;
+	case FW_FOLD_MARK:
+		if (st->last != FW_FOLD_SEP && !st->pending) {
+			put_bytes(st, bytes, n, at, with_map);
+			return;
+		}
+		cls = FW_FOLD_WORD;
+		break;
+	default:
+		break;
+	}
+	if (st->last != FW_FOLD_SEP && (st->pending || st->last != cls)) {
+		put_bytes(st, ' ', 1, at, with_map);
+	}
+	put_bytes(st, bytes, n, at, with_map);
+	st->last = cls;
+	st->pending = 0;
+}
+
+ALWAYS_INLINE void put_ent(const struct fw_fold *f, struct fold_state *st, int32_t cp, uint32_t at,
+                           const int with_map)
+{
+	if (cp < 0x10000) {
+		const struct fold_ent *e = &f->bmp[cp];
+
+		if (e->n == 1) {
+			put_cls(st, e->a, e->blen, e->cls, at, with_map);
+		} else {
+			for (unsigned k = 0; k < e->n; k++) {
+				uint32_t o = f->pool[e->a + k];
+				uint8_t bl;
+				uint32_t v = pack_utf8((int32_t)(o & 0xFFFFFF), &bl);
+
+				put_cls(st, v, bl, (int)(o >> 24), at, with_map);
+			}
+		}
+	} else {
+		uint32_t o[FOLD_MAX_OUT];
+		size_t n = fold_cp(cp, o);
+
+		for (size_t k = 0; k < n; k++) {
+			uint8_t bl;
+			uint32_t v = pack_utf8((int32_t)(o[k] & 0xFFFFFF), &bl);
+
+			put_cls(st, v, bl, (int)(o[k] >> 24), at, with_map);
+		}
+	}
+}
+
+ALWAYS_INLINE int fold_run(const struct fw_fold *f, const char *text, size_t len,
+                           struct fw_fold_buf *b, const int with_map, size_t stop)
+{
+	const uint8_t *p = (const uint8_t *)text;
+	struct fold_state st;
+	size_t i = 0;
+
+	if (len > FW_FOLD_INPUT_MAX) {
+		len = FW_FOLD_INPUT_MAX;
+	}
+	b->len = 0;
+	if (buf_reserve(b, len + len / 4 + FOLD_PER_CP, with_map) < 0) {
+		return -ENOMEM;
+	}
+	st.s = b->s;
+	st.map = b->map;
+	st.len = 0;
+	st.last = FW_FOLD_SEP;
+	st.pending = 0;
+	put_bytes(&st, ' ', 1, 0, with_map);
+	while (i < len) {
+		uint32_t at = (uint32_t)i;
+		uint8_t c0 = p[i];
+		int32_t cp;
+
+		if (st.len >= stop) {
+			break;
+		}
+		if (st.len + FOLD_PER_CP > b->cap) {
+			b->len = st.len;
+			if (buf_reserve(b, FOLD_PER_CP + (len - i), with_map) < 0) {
+				return -ENOMEM;
+			}
+			st.s = b->s;
+			st.map = b->map;
+		}
+		if (c0 < 0x80) {
+			/* ASCII run: never longer folded than the input, so no capacity check */
+			char *o = st.s;
+			size_t ol = st.len, end = len - i > 256 ? i + 256 : len;
+			int last = st.last, pending = st.pending;
+
+			while (i < end && p[i] < 0x80) {
+				uint8_t lc = f->ascii[p[i]];
+
+				if (!lc) {
+					pending = 1;
+					i++;
+					continue;
+				}
+				if (last != FW_FOLD_SEP && (pending || last != FW_FOLD_WORD)) {
+					if (with_map) {
+						st.map[ol] = (uint32_t)i;
+					}
+					o[ol++] = ' ';
+				}
+				if (with_map) {
+					st.map[ol] = (uint32_t)i;
+				}
+				o[ol++] = (char)lc;
+				last = FW_FOLD_WORD;
+				pending = 0;
+				i++;
+			}
+			st.len = ol;
+			st.last = last;
+			st.pending = pending;
+			continue;
+		}
+		if (c0 >= 0xC2 && c0 < 0xE0 && i + 1 < len && (p[i + 1] & 0xC0) == 0x80) {
+			cp = (int32_t)(c0 & 0x1F) << 6 | (p[i + 1] & 0x3F);
+			i += 2;
+		} else if (c0 >= 0xE0 && c0 < 0xF0 && i + 2 < len && (p[i + 1] & 0xC0) == 0x80 &&
+		           (p[i + 2] & 0xC0) == 0x80) {
+			cp = (int32_t)(c0 & 0x0F) << 12 | (int32_t)(p[i + 1] & 0x3F) << 6 |
+			     (p[i + 2] & 0x3F);
+			if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) {
+				i++;
+				st.pending = 1;
+				continue;
+			}
+			i += 3;
+		} else {
+			utf8proc_ssize_t n =
+			    utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+
+			if (n <= 0) {
+				i++;
+				st.pending = 1;
+				continue;
+			}
+			i += (size_t)n;
+		}
+		put_ent(f, &st, cp, at, with_map);
+	}
+	if (i >= len && st.last != FW_FOLD_SEP) {
+		put_bytes(&st, ' ', 1, (uint32_t)len, with_map);
+	}
+	st.s[st.len] = '\0';
+	b->len = st.len;
+	return 0;
+}
+
+/*
+ * Normalise text into b; with_map also fills b->map. Returns 0 or -ENOMEM (the caller
+ * clears b either way).
+ */
+int fw_fold_text(const struct fw_fold *f, const char *text, size_t len, struct fw_fold_buf *b,
+                 int with_map)
+{
+	return with_map ? fold_run(f, text, len, b, 1, SIZE_MAX)
+	                : fold_run(f, text, len, b, 0, SIZE_MAX);
+}
+
+/*
+ * Like fw_fold_text with the map, but may stop once at least `stop` bytes are written
+ * (the output is then a prefix of the full one). Returns 0 or -ENOMEM.
+ */
+int fw_fold_text_prefix(const struct fw_fold *f, const char *text, size_t len,
+                        struct fw_fold_buf *b, size_t stop)
+{
+	return fold_run(f, text, len, b, 1, stop);
+}
