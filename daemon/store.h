@@ -20,7 +20,39 @@ struct fw_store;
  * Returns 0 and *out, or a negative errno with a one-line reason in err.
  */
 int fw_store_open(const char *path, bool read_only, struct fw_store **out, char *err,
-		  size_t errlen);
+                  size_t errlen);
+
+/* Caps on what the store accepts: keys (feed names, item and alert ids, outputs,
+   watchlists) and feed-state strings longer than these are refused with -E2BIG, as is a
+   larger payload; error messages are cut (on a UTF-8 boundary) to FW_STORE_ERROR_MAX. */
+#define FW_STORE_KEY_MAX     4096
+#define FW_STORE_TEXT_MAX    16384
+#define FW_STORE_ERROR_MAX   1024
+#define FW_STORE_PAYLOAD_MAX (1024 * 1024)
+
+/* The busy timeout fw_store_open uses, in milliseconds. */
+#define FW_STORE_BUSY_MS 5000
+
+/*
+ * fw_store_open with an explicit busy timeout (ms, >= 0). Errors, each with a one-line
+ * reason naming the path in err:
+ *   -ENOENT, -ENOTDIR, -EISDIR, -EACCES, -EROFS  path or its directory unusable (open(2));
+ *   -EBADMSG       not a SQLite database, or corrupted (PRAGMA quick_check failed);
+ *   -EMEDIUMTYPE   a SQLite database of another application (application_id);
+ *   -EPROTO        a schema newer than this build knows (or, read_only, an older one);
+ *   -EBUSY         locked by another connection beyond the timeout;
+ *   -ENOSPC        the disk is full; -ENOMEM; -EIO anything else.
+ */
+int fw_store_open_timeout(const char *path, bool read_only, int busy_ms, struct fw_store **out,
+                          char *err, size_t errlen);
+
+/*
+ * Durability of commits: full (the default) fsyncs the WAL at every commit, so a commit
+ * that returned survives a power cut; !full fsyncs only at checkpoints (a power cut may
+ * roll back the last commits, never corrupt). Not inside a transaction. For benchmarks and
+ * bulk imports. 0 or -errno.
+ */
+int fw_store_set_synchronous(struct fw_store *s, bool full);
 
 /* Close. Accepts NULL; returns NULL. */
 struct fw_store *fw_store_close(struct fw_store *s);
@@ -28,34 +60,38 @@ struct fw_store *fw_store_close(struct fw_store *s);
 /* The last SQLite error message, for logs. */
 const char *fw_store_error(const struct fw_store *s);
 
-/* Transactions; nest-safe only in the sense that begin inside begin is an error. */
+/* Transactions; nest-safe only in the sense that begin inside begin is an error (-EINVAL).
+   begin takes the write lock at once (BEGIN IMMEDIATE; -EBUSY past the busy timeout).
+   commit without begin is -EINVAL; on a failed commit the transaction may still be open:
+   rollback, which returns 0 when there is nothing to roll back. */
 int fw_store_begin(struct fw_store *s);
 int fw_store_commit(struct fw_store *s);
 int fw_store_rollback(struct fw_store *s);
 
 /* What is remembered of one feed between polls. Strings owned by the struct. */
 struct fw_feed_state {
-	bool exists;	     /* false: never polled */
-	char *url;	     /* the URL last polled (to notice a changed config URL) */
+	bool exists; /* false: never polled */
+	char *url;   /* the URL last polled (to notice a changed config URL) */
 	char *etag;
 	char *last_modified;
-	char *moved_url;     /* target of a permanent redirect, or NULL */
-	int64_t last_poll;   /* Unix seconds, 0 = never */
+	char *moved_url;   /* target of a permanent redirect, or NULL */
+	int64_t last_poll; /* Unix seconds, 0 = never */
 	int64_t last_success;
 	int64_t next_poll;
 	long http_status;
 	int64_t error_streak;
 	int64_t first_error; /* start of the current error streak, 0 when none */
 	char *last_error;
-	int64_t items_seen;  /* total items ever recorded for the feed */
-	int64_t alerts;	     /* alerts raised for the feed */
-	bool failing_alerted;/* the "feed failing" alert was raised for this streak */
+	int64_t items_seen;   /* total items ever recorded for the feed */
+	int64_t alerts;       /* alerts raised for the feed */
+	bool failing_alerted; /* the "feed failing" alert was raised for this streak */
 };
 
 /* Free what st holds and zero it. */
 void fw_feed_state_clear(struct fw_feed_state *st);
 
-/* Load a feed's state (st->exists = false and zeros when unknown). 0 or -errno. */
+/* Load a feed's state (st->exists = false and zeros when unknown). 0 or -errno. *st is
+   overwritten, not freed first; on error it is left alone. */
 int fw_store_feed_load(struct fw_store *s, const char *feed, struct fw_feed_state *st);
 
 /* Insert or replace a feed's state. 0 or -errno. */
@@ -74,7 +110,7 @@ enum fw_item_mark { FW_ITEM_SAME = 0, FW_ITEM_NEW = 1, FW_ITEM_CHANGED = 2 };
 /* Record that item `id` of `feed` was seen now with content hash `hash`. Returns
    FW_ITEM_NEW, FW_ITEM_CHANGED (known, other hash) or FW_ITEM_SAME, or a negative errno. */
 int fw_store_item_mark(struct fw_store *s, const char *feed, const char *id, uint64_t hash,
-		       int64_t now);
+                       int64_t now);
 
 /* Number of items remembered for a feed. */
 int fw_store_item_count(struct fw_store *s, const char *feed, int64_t *n);
@@ -86,7 +122,7 @@ int fw_store_item_prune(struct fw_store *s, int64_t before, int64_t *deleted);
 /* Record an alert once. Returns 1 when new, 0 when alert_id was already recorded (the
    item alerted before for this watchlist), or a negative errno. */
 int fw_store_alert_add(struct fw_store *s, const char *alert_id, const char *watchlist,
-		       const char *feed, const char *item_id, int64_t now);
+                       const char *feed, const char *item_id, int64_t now);
 
 /* Outbox entry states. */
 enum fw_outbox_state { FW_OUTBOX_PENDING = 0, FW_OUTBOX_DEAD = 1 };
@@ -109,41 +145,42 @@ void fw_outbox_entries_free(struct fw_outbox_entry *e, size_t n);
 /* Queue alert_id for output with its JSON payload, due now. Idempotent on
    (alert_id, output): returns 1 when queued, 0 when it already was. */
 int fw_store_outbox_add(struct fw_store *s, const char *alert_id, const char *output,
-			const char *payload, int64_t now);
+                        const char *payload, int64_t now);
 
 /* Up to max pending entries due at or before now (oldest due first), skipping the rowids
    in `busy` (n_busy of them: deliveries in flight). *out malloc()ed. */
 int fw_store_outbox_due(struct fw_store *s, int64_t now, size_t max, const int64_t *busy,
-			size_t n_busy, struct fw_outbox_entry **out, size_t *n);
+                        size_t n_busy, struct fw_outbox_entry **out, size_t *n);
 
 /* The earliest next_at of pending entries in *when, or -ENOENT when none is pending. */
 int fw_store_outbox_next_due(struct fw_store *s, int64_t *when);
 
-/* Delivered: the entry leaves the outbox. */
+/* Delivered: the entry leaves the outbox. -ENOENT when it is not there (dropped). */
 int fw_store_outbox_delivered(struct fw_store *s, int64_t rowid);
 
-/* A failed attempt: attempts + 1, next try at next_at, error recorded. */
+/* A failed attempt: attempts + 1, next try at next_at, error recorded. -ENOENT unless the
+   entry exists and is pending. */
 int fw_store_outbox_retry(struct fw_store *s, int64_t rowid, int64_t next_at, const char *error);
 
-/* A dead letter: kept, never retried until fw_store_outbox_revive. */
+/* A dead letter (counts as a failed attempt: attempts + 1): kept, never retried until
+   fw_store_outbox_revive. -ENOENT unless the entry exists and is pending. */
 int fw_store_outbox_kill(struct fw_store *s, int64_t rowid, const char *error);
 
 /* List entries: state < 0 = all; output NULL = all outputs. */
 int fw_store_outbox_list(struct fw_store *s, int state, const char *output,
-			 struct fw_outbox_entry **out, size_t *n);
+                         struct fw_outbox_entry **out, size_t *n);
 
-/* Make dead (or all, when all is true) entries matching (rowid > 0 ? rowid : any) and output
-   (NULL = any) pending again, due now, attempts reset. *changed gets the count. */
+/* Make entries pending again, due now, attempts reset: with rowid > 0 that entry (dead or
+   pending), with rowid 0 every dead entry; either way only of output (NULL = any).
+   *changed gets the count (may be NULL). */
 int fw_store_outbox_revive(struct fw_store *s, int64_t rowid, const char *output, int64_t now,
-			   int64_t *changed);
+                           int64_t *changed);
 
 /* Delete entries matching rowid (> 0) or, with rowid 0, every dead entry of output (NULL =
    any). *changed gets the count. */
-int fw_store_outbox_drop(struct fw_store *s, int64_t rowid, const char *output,
-			 int64_t *changed);
+int fw_store_outbox_drop(struct fw_store *s, int64_t rowid, const char *output, int64_t *changed);
 
-/* Count pending and dead entries for one output. */
-int fw_store_outbox_count(struct fw_store *s, const char *output, int64_t *pending,
-			  int64_t *dead);
+/* Count pending and dead entries for one output (NULL = all outputs). */
+int fw_store_outbox_count(struct fw_store *s, const char *output, int64_t *pending, int64_t *dead);
 
 #endif

@@ -1,0 +1,985 @@
+/* test_store.c - the SQLite store on real files in a fresh temporary directory per test. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define T0 1700000000
+
+struct fx {
+	char dir[64];
+	char path[128];
+	char err[512];
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/fw-test-store-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	chmod(f->dir, 0700);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static struct fw_store *open_rw(struct fx *f)
+{
+	struct fw_store *s = NULL;
+	int r = fw_store_open(f->path, false, &s, f->err, sizeof(f->err));
+
+	if (r != 0)
+		print_error("open: %d %s\n", r, f->err);
+	assert_int_equal(r, 0);
+	assert_non_null(s);
+	return s;
+}
+
+/* Run one pragma/query on a raw connection and return its integer. */
+static int64_t raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+/* The whole file, for checking that a refused file was left alone. */
+static char *slurp(const char *path, size_t *len)
+{
+	struct stat sb;
+	char *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &sb), 0);
+	buf = malloc((size_t)sb.st_size + 1);
+	assert_non_null(buf);
+	assert_int_equal(read(fd, buf, (size_t)sb.st_size), sb.st_size);
+	close(fd);
+	*len = (size_t)sb.st_size;
+	return buf;
+}
+
+static void expect_refusal(struct fx *f, bool read_only, int want, const char *needle)
+{
+	struct fw_store *s = NULL;
+	int r;
+
+	f->err[0] = 0;
+	r = fw_store_open_timeout(f->path, read_only, 100, &s, f->err, sizeof(f->err));
+	if (r != want)
+		print_error("open: got %d want %d: %s\n", r, want, f->err);
+	assert_int_equal(r, want);
+	assert_null(s);
+	assert_non_null(strstr(f->err, f->path));
+	assert_null(strchr(f->err, '\n'));
+	if (needle && !strstr(f->err, needle))
+		fail_msg("error '%s' lacks '%s'", f->err, needle);
+}
+
+static void test_create_schema(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+
+	assert_int_equal(raw_int(f->path, "PRAGMA application_id"), 0x46574442);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
+	                                  "AND name IN ('feeds', 'items', 'alerts', 'outbox')"),
+	                 4);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE "
+	                                  "name = 'outbox_due'"),
+	                 1);
+	/* WAL is a property of the file: a fresh connection sees it. */
+	{
+		sqlite3 *db = NULL;
+		sqlite3_stmt *st = NULL;
+
+		assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL),
+		                 SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	s = fw_store_close(s);
+	assert_null(s);
+	assert_null(fw_store_close(NULL));
+	/* Reopening an existing database does not migrate or fail. */
+	s = open_rw(f);
+	fw_store_close(s);
+}
+
+static void test_reopen_keeps_data(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	struct fw_feed_state st = {.url = (char *)"http://a.example/feed", .last_poll = T0};
+	struct fw_feed_state got = {0};
+	struct fw_outbox_entry *e = NULL;
+	size_t n = 0;
+	int64_t cnt = 0;
+
+	assert_int_equal(fw_store_begin(s), 0);
+	assert_int_equal(fw_store_feed_save(s, "a", &st), 0);
+	assert_int_equal(fw_store_item_mark(s, "a", "i1", 11, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_alert_add(s, "al1", "wl", "a", "i1", T0), 1);
+	assert_int_equal(fw_store_outbox_add(s, "al1", "log", "{\"x\":1}", T0), 1);
+	assert_int_equal(fw_store_commit(s), 0);
+	s = fw_store_close(s);
+	assert_int_equal(access(f->path, F_OK), 0);
+
+	s = open_rw(f);
+	assert_int_equal(fw_store_feed_load(s, "a", &got), 0);
+	assert_true(got.exists);
+	assert_string_equal(got.url, "http://a.example/feed");
+	assert_int_equal(got.last_poll, T0);
+	fw_feed_state_clear(&got);
+	assert_int_equal(fw_store_item_mark(s, "a", "i1", 11, T0 + 60), FW_ITEM_SAME);
+	assert_int_equal(fw_store_item_count(s, "a", &cnt), 0);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(fw_store_alert_add(s, "al1", "wl", "a", "i1", T0), 0);
+	assert_int_equal(fw_store_outbox_add(s, "al1", "log", "{\"x\":1}", T0), 0);
+	assert_int_equal(fw_store_outbox_due(s, T0, 10, NULL, 0, &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].payload, "{\"x\":1}");
+	fw_outbox_entries_free(e, n);
+	fw_store_close(s);
+}
+
+static void test_item_mark(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	int64_t n = -1;
+
+	assert_int_equal(fw_store_item_count(s, "a", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(fw_store_item_mark(s, "a", "x", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_item_mark(s, "a", "x", 1, T0 + 10), FW_ITEM_SAME);
+	assert_int_equal(fw_store_item_mark(s, "a", "x", 2, T0 + 20), FW_ITEM_CHANGED);
+	assert_int_equal(fw_store_item_mark(s, "a", "x", 2, T0 + 30), FW_ITEM_SAME);
+	/* The full 64 bits of the hash count, the top bit included. */
+	assert_int_equal(fw_store_item_mark(s, "a", "x", UINT64_MAX, T0), FW_ITEM_CHANGED);
+	assert_int_equal(fw_store_item_mark(s, "a", "x", UINT64_MAX, T0), FW_ITEM_SAME);
+	assert_int_equal(fw_store_item_mark(s, "a", "x", UINT64_MAX - 1, T0), FW_ITEM_CHANGED);
+	/* Same id in another feed is another item. */
+	assert_int_equal(fw_store_item_mark(s, "b", "x", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_item_mark(s, "a", "y", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_item_count(s, "a", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(fw_store_item_count(s, "b", &n), 0);
+	assert_int_equal(n, 1);
+	fw_store_close(s);
+}
+
+static void test_item_prune(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	int64_t n = -1, del = -1;
+	const int64_t day = 86400;
+
+	assert_int_equal(fw_store_item_mark(s, "a", "old", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_item_mark(s, "a", "kept", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_item_mark(s, "b", "old", 1, T0), FW_ITEM_NEW);
+	/* Seen again ten days later: last_seen moves on. */
+	assert_int_equal(fw_store_item_mark(s, "a", "kept", 1, T0 + 10 * day), FW_ITEM_SAME);
+	assert_int_equal(fw_store_item_prune(s, T0 + 5 * day, &del), 0);
+	assert_int_equal(del, 1);
+	assert_int_equal(fw_store_item_count(s, "a", &n), 0);
+	assert_int_equal(n, 1);
+	/* Feed b's items were all in its latest sighting (a feed answering 304 for months):
+	   nothing says they left the feed, so they stay. */
+	assert_int_equal(fw_store_item_count(s, "b", &n), 0);
+	assert_int_equal(n, 1);
+	/* A pruned item that comes back is new again. */
+	assert_int_equal(fw_store_item_mark(s, "a", "old", 1, T0 + 11 * day), FW_ITEM_NEW);
+	assert_int_equal(fw_store_item_prune(s, T0, NULL), 0);
+	assert_int_equal(fw_store_item_count(s, "a", &n), 0);
+	assert_int_equal(n, 2);
+	fw_store_close(s);
+}
+
+static void test_alert_add_once(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+
+	assert_int_equal(fw_store_alert_add(s, "A", "wl", "feed", "item", T0), 1);
+	assert_int_equal(fw_store_alert_add(s, "A", "wl", "feed", "item", T0 + 5), 0);
+	assert_int_equal(fw_store_alert_add(s, "B", "wl", "feed", "item", T0), 1);
+	assert_int_equal(fw_store_alert_add(s, NULL, "wl", "feed", "item", T0), -EINVAL);
+	fw_store_close(s);
+}
+
+static void test_outbox_add_idempotent(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	int64_t p = -1, d = -1;
+
+	assert_int_equal(fw_store_outbox_add(s, "A", "log", "{}", T0), 1);
+	assert_int_equal(fw_store_outbox_add(s, "A", "log", "{\"other\":1}", T0 + 1), 0);
+	assert_int_equal(fw_store_outbox_add(s, "A", "webhook", "{}", T0), 1);
+	assert_int_equal(fw_store_outbox_add(s, "A", "log", NULL, T0), -EINVAL);
+	assert_int_equal(fw_store_outbox_count(s, "log", &p, &d), 0);
+	assert_int_equal(p, 1);
+	assert_int_equal(d, 0);
+	assert_int_equal(fw_store_outbox_count(s, NULL, &p, &d), 0);
+	assert_int_equal(p, 2);
+	fw_store_close(s);
+}
+
+/* Queue n entries A0.. for output, all due at T0; returns their rowids in ids. */
+static void queue(struct fw_store *s, const char *output, int n, int64_t *ids)
+{
+	struct fw_outbox_entry *e = NULL;
+	size_t got = 0;
+	char id[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "%s-%d", output, i);
+		assert_int_equal(fw_store_outbox_add(s, id, output, "{}", T0), 1);
+	}
+	assert_int_equal(fw_store_outbox_list(s, -1, output, &e, &got), 0);
+	assert_int_equal(got, (size_t)n);
+	for (i = 0; i < n; i++) {
+		ids[i] = e[i].rowid;
+		if (i)
+			assert_true(ids[i] > ids[i - 1]);
+	}
+	fw_outbox_entries_free(e, got);
+}
+
+static void test_outbox_due(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	struct fw_outbox_entry *e = NULL;
+	int64_t ids[4], busy[1], when = 0;
+	size_t n = 0;
+
+	assert_int_equal(fw_store_outbox_next_due(s, &when), -ENOENT);
+	assert_int_equal(fw_store_outbox_due(s, T0, 10, NULL, 0, &e, &n), 0);
+	assert_int_equal(n, 0);
+	free(e);
+
+	queue(s, "log", 4, ids);
+	/* ids[0] is pushed back, ids[2] forward: due order 2 (T0-5), 1, 3 (T0), 0 (T0+100). */
+	assert_int_equal(fw_store_outbox_retry(s, ids[0], T0 + 100, "later"), 0);
+	assert_int_equal(fw_store_outbox_retry(s, ids[2], T0 - 5, "sooner"), 0);
+	assert_int_equal(fw_store_outbox_next_due(s, &when), 0);
+	assert_int_equal(when, T0 - 5);
+
+	assert_int_equal(fw_store_outbox_due(s, T0, 10, NULL, 0, &e, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(e[0].rowid, ids[2]);
+	assert_int_equal(e[1].rowid, ids[1]);
+	assert_int_equal(e[2].rowid, ids[3]);
+	assert_int_equal(e[0].attempts, 1);
+	assert_string_equal(e[0].last_error, "sooner");
+	assert_null(e[1].last_error);
+	assert_string_equal(e[1].output, "log");
+	assert_string_equal(e[1].alert_id, "log-1");
+	assert_int_equal(e[1].created, T0);
+	assert_int_equal(e[1].state, FW_OUTBOX_PENDING);
+	fw_outbox_entries_free(e, n);
+
+	/* max caps the answer; busy rowids are skipped and do not count against max. */
+	assert_int_equal(fw_store_outbox_due(s, T0, 1, NULL, 0, &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(e[0].rowid, ids[2]);
+	fw_outbox_entries_free(e, n);
+	busy[0] = ids[2];
+	assert_int_equal(fw_store_outbox_due(s, T0, 2, busy, 1, &e, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(e[0].rowid, ids[1]);
+	assert_int_equal(e[1].rowid, ids[3]);
+	fw_outbox_entries_free(e, n);
+
+	/* Later on, the pushed-back one is due too, last. */
+	assert_int_equal(fw_store_outbox_due(s, T0 + 100, 10, NULL, 0, &e, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(e[3].rowid, ids[0]);
+	fw_outbox_entries_free(e, n);
+	assert_int_equal(fw_store_outbox_due(s, T0 - 6, 10, NULL, 0, &e, &n), 0);
+	assert_int_equal(n, 0);
+	free(e);
+	fw_store_close(s);
+}
+
+static void test_outbox_lifecycle(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	struct fw_outbox_entry *e = NULL;
+	int64_t ids[3], wid[2], p, d, ch = -1, when;
+	size_t n = 0;
+
+	queue(s, "log", 3, ids);
+	queue(s, "web", 2, wid);
+
+	/* Delivered: gone, and a second delivery report finds nothing. */
+	assert_int_equal(fw_store_outbox_delivered(s, ids[0]), 0);
+	assert_int_equal(fw_store_outbox_delivered(s, ids[0]), -ENOENT);
+	assert_int_equal(fw_store_outbox_retry(s, 999999, T0, "x"), -ENOENT);
+
+	/* Retry counts attempts; kill makes a dead letter that is never due. */
+	assert_int_equal(fw_store_outbox_retry(s, ids[1], T0 + 10, "e1"), 0);
+	assert_int_equal(fw_store_outbox_retry(s, ids[1], T0 + 20, "e2"), 0);
+	assert_int_equal(fw_store_outbox_kill(s, ids[1], "gave up"), 0);
+	assert_int_equal(fw_store_outbox_kill(s, ids[1], "again"), -ENOENT);
+	assert_int_equal(fw_store_outbox_retry(s, ids[1], T0, "dead"), -ENOENT);
+	assert_int_equal(fw_store_outbox_kill(s, wid[0], "http 400"), 0);
+	assert_int_equal(fw_store_outbox_count(s, "log", &p, &d), 0);
+	assert_int_equal(p, 1);
+	assert_int_equal(d, 1);
+	assert_int_equal(fw_store_outbox_count(s, "web", &p, &d), 0);
+	assert_int_equal(p, 1);
+	assert_int_equal(d, 1);
+	assert_int_equal(fw_store_outbox_due(s, T0 + 1000, 10, NULL, 0, &e, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(e[0].rowid, ids[2]);
+	assert_int_equal(e[1].rowid, wid[1]);
+	fw_outbox_entries_free(e, n);
+
+	/* list: by state and output. */
+	assert_int_equal(fw_store_outbox_list(s, FW_OUTBOX_DEAD, NULL, &e, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(e[0].rowid, ids[1]);
+	assert_int_equal(e[0].state, FW_OUTBOX_DEAD);
+	assert_int_equal(e[0].attempts, 3);
+	assert_string_equal(e[0].last_error, "gave up");
+	assert_int_equal(e[1].rowid, wid[0]);
+	fw_outbox_entries_free(e, n);
+	assert_int_equal(fw_store_outbox_list(s, FW_OUTBOX_DEAD, "web", &e, &n), 0);
+	assert_int_equal(n, 1);
+	fw_outbox_entries_free(e, n);
+	assert_int_equal(fw_store_outbox_list(s, -1, NULL, &e, &n), 0);
+	assert_int_equal(n, 4);
+	fw_outbox_entries_free(e, n);
+
+	/* Revive the dead of one output: pending, due now, attempts reset. */
+	assert_int_equal(fw_store_outbox_revive(s, 0, "log", T0 + 500, &ch), 0);
+	assert_int_equal(ch, 1);
+	assert_int_equal(fw_store_outbox_list(s, -1, "log", &e, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(e[0].rowid, ids[1]);
+	assert_int_equal(e[0].state, FW_OUTBOX_PENDING);
+	assert_int_equal(e[0].attempts, 0);
+	assert_int_equal(e[0].next_at, T0 + 500);
+	fw_outbox_entries_free(e, n);
+	assert_int_equal(fw_store_outbox_count(s, "web", &p, &d), 0);
+	assert_int_equal(d, 1);
+
+	/* Revive one rowid; a pending one can be made due now too. */
+	assert_int_equal(fw_store_outbox_retry(s, ids[2], T0 + 9999, "slow"), 0);
+	assert_int_equal(fw_store_outbox_revive(s, ids[2], NULL, T0 + 1, &ch), 0);
+	assert_int_equal(ch, 1);
+	assert_int_equal(fw_store_outbox_next_due(s, &when), 0);
+	assert_int_equal(when, T0);
+	assert_int_equal(fw_store_outbox_revive(s, wid[0], "log", T0, &ch), 0);
+	assert_int_equal(ch, 0);
+	assert_int_equal(fw_store_outbox_revive(s, -1, NULL, T0, &ch), -EINVAL);
+
+	/* Drop: every dead of an output, or one rowid. */
+	assert_int_equal(fw_store_outbox_drop(s, 0, "log", &ch), 0);
+	assert_int_equal(ch, 0);
+	assert_int_equal(fw_store_outbox_drop(s, 0, NULL, &ch), 0);
+	assert_int_equal(ch, 1);
+	assert_int_equal(fw_store_outbox_count(s, NULL, &p, &d), 0);
+	assert_int_equal(p, 3);
+	assert_int_equal(d, 0);
+	assert_int_equal(fw_store_outbox_drop(s, ids[1], NULL, &ch), 0);
+	assert_int_equal(ch, 1);
+	assert_int_equal(fw_store_outbox_count(s, "log", &p, &d), 0);
+	assert_int_equal(p, 1);
+
+	/* Rowids are never reused, even after the highest one was deleted. */
+	assert_int_equal(fw_store_outbox_delivered(s, wid[1]), 0);
+	assert_int_equal(fw_store_outbox_add(s, "new", "web", "{}", T0), 1);
+	assert_int_equal(fw_store_outbox_list(s, -1, "web", &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(e[0].rowid > wid[1]);
+	fw_outbox_entries_free(e, n);
+	fw_store_close(s);
+}
+
+static void test_feed_state(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	struct fw_feed_state in = {
+	    .exists = true,
+	    .url = (char *)"https://example.org/atom.xml",
+	    .etag = (char *)"W/\"abc\"",
+	    .last_modified = NULL,
+	    .moved_url = NULL,
+	    .last_poll = T0,
+	    .last_success = T0 - 60,
+	    .next_poll = T0 + 1800,
+	    .http_status = 304,
+	    .error_streak = 3,
+	    .first_error = T0 - 3600,
+	    .last_error = NULL,
+	    .items_seen = 123456789012LL,
+	    .alerts = 7,
+	    .failing_alerted = true,
+	};
+	struct fw_feed_state out = {0};
+	char **names = NULL;
+	size_t n = 0, i;
+	int64_t cnt;
+
+	assert_int_equal(fw_store_feed_load(s, "unknown", &out), 0);
+	assert_false(out.exists);
+	assert_null(out.url);
+	assert_int_equal(out.last_poll, 0);
+
+	assert_int_equal(fw_store_feed_save(s, "f1", &in), 0);
+	assert_int_equal(fw_store_feed_load(s, "f1", &out), 0);
+	assert_true(out.exists);
+	assert_string_equal(out.url, in.url);
+	assert_string_equal(out.etag, in.etag);
+	assert_null(out.last_modified);
+	assert_null(out.moved_url);
+	assert_null(out.last_error);
+	assert_int_equal(out.last_poll, in.last_poll);
+	assert_int_equal(out.last_success, in.last_success);
+	assert_int_equal(out.next_poll, in.next_poll);
+	assert_int_equal(out.http_status, 304);
+	assert_int_equal(out.error_streak, 3);
+	assert_int_equal(out.first_error, in.first_error);
+	assert_int_equal(out.items_seen, in.items_seen);
+	assert_int_equal(out.alerts, 7);
+	assert_true(out.failing_alerted);
+	fw_feed_state_clear(&out);
+	assert_null(out.url);
+	assert_false(out.exists);
+
+	/* Replace: the other strings set, the old ones cleared. */
+	in.etag = NULL;
+	in.last_modified = (char *)"Tue, 14 Nov 2023 22:13:20 GMT";
+	in.moved_url = (char *)"https://new.example.org/atom.xml";
+	in.last_error = (char *)"HTTP 503";
+	in.failing_alerted = false;
+	assert_int_equal(fw_store_feed_save(s, "f1", &in), 0);
+	assert_int_equal(fw_store_feed_load(s, "f1", &out), 0);
+	assert_null(out.etag);
+	assert_string_equal(out.last_modified, in.last_modified);
+	assert_string_equal(out.moved_url, in.moved_url);
+	assert_string_equal(out.last_error, "HTTP 503");
+	assert_false(out.failing_alerted);
+	fw_feed_state_clear(&out);
+	fw_feed_state_clear(NULL);
+
+	/* Names, sorted; forget drops the feed and its items, not its alerts or outbox. */
+	assert_int_equal(fw_store_feed_save(s, "f0", &in), 0);
+	assert_int_equal(fw_store_item_mark(s, "f1", "i", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_item_mark(s, "f0", "i", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_alert_add(s, "al", "wl", "f1", "i", T0), 1);
+	assert_int_equal(fw_store_outbox_add(s, "al", "log", "{}", T0), 1);
+	assert_int_equal(fw_store_feed_names(s, &names, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "f0");
+	assert_string_equal(names[1], "f1");
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	assert_int_equal(fw_store_feed_forget(s, "f1"), 0);
+	assert_int_equal(fw_store_feed_load(s, "f1", &out), 0);
+	assert_false(out.exists);
+	assert_int_equal(fw_store_item_count(s, "f1", &cnt), 0);
+	assert_int_equal(cnt, 0);
+	assert_int_equal(fw_store_item_count(s, "f0", &cnt), 0);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(fw_store_alert_add(s, "al", "wl", "f1", "i", T0), 0);
+	assert_int_equal(fw_store_outbox_count(s, "log", &cnt, NULL), 0);
+	assert_int_equal(cnt, 1);
+	/* Forget works inside a transaction too, and rolls back with it. */
+	assert_int_equal(fw_store_begin(s), 0);
+	assert_int_equal(fw_store_feed_forget(s, "f0"), 0);
+	assert_int_equal(fw_store_rollback(s), 0);
+	assert_int_equal(fw_store_feed_names(s, &names, &n), 0);
+	assert_int_equal(n, 1);
+	free(names[0]);
+	free(names);
+	fw_store_close(s);
+}
+
+static void test_transactions(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	int64_t n;
+
+	assert_int_equal(fw_store_commit(s), -EINVAL);
+	assert_int_equal(fw_store_rollback(s), 0);
+	assert_int_equal(fw_store_begin(s), 0);
+	assert_int_equal(fw_store_begin(s), -EINVAL);
+	assert_non_null(strstr(fw_store_error(s), "transaction"));
+	assert_int_equal(fw_store_set_synchronous(s, false), -EINVAL);
+	assert_int_equal(fw_store_item_mark(s, "a", "1", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_rollback(s), 0);
+	assert_int_equal(fw_store_item_count(s, "a", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(fw_store_begin(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "a", "1", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_commit(s), 0);
+	assert_int_equal(fw_store_item_count(s, "a", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(fw_store_set_synchronous(s, false), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM items"), 1);
+	assert_int_equal(fw_store_set_synchronous(s, true), 0);
+	assert_string_equal(fw_store_error(NULL), "no store");
+	fw_store_close(s);
+}
+
+static void test_caps(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	struct fw_outbox_entry *e = NULL;
+	struct fw_feed_state st = {0};
+	size_t n = 0, len;
+	char *big = malloc(FW_STORE_PAYLOAD_MAX + 2);
+	int64_t ids[1];
+
+	assert_non_null(big);
+	memset(big, 'k', FW_STORE_KEY_MAX + 1);
+	big[FW_STORE_KEY_MAX + 1] = 0;
+	assert_int_equal(fw_store_item_mark(s, "a", big, 1, T0), -E2BIG);
+	big[FW_STORE_KEY_MAX] = 0;
+	assert_int_equal(fw_store_item_mark(s, "a", big, 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_item_mark(s, NULL, "x", 1, T0), -EINVAL);
+
+	memset(big, 'u', FW_STORE_TEXT_MAX + 1);
+	big[FW_STORE_TEXT_MAX + 1] = 0;
+	st.url = big;
+	assert_int_equal(fw_store_feed_save(s, "a", &st), -E2BIG);
+
+	memset(big, 'p', FW_STORE_PAYLOAD_MAX + 1);
+	big[FW_STORE_PAYLOAD_MAX + 1] = 0;
+	assert_int_equal(fw_store_outbox_add(s, "A", "log", big, T0), -E2BIG);
+	big[FW_STORE_PAYLOAD_MAX] = 0;
+	assert_int_equal(fw_store_outbox_add(s, "A", "log", big, T0), 1);
+
+	/* A long error is cut on a character boundary: 'é' is 2 bytes and straddles the cap. */
+	memset(big, 'e', FW_STORE_ERROR_MAX + 100);
+	big[FW_STORE_ERROR_MAX - 1] = (char)0xc3;
+	big[FW_STORE_ERROR_MAX] = (char)0xa9;
+	big[FW_STORE_ERROR_MAX + 100] = 0;
+	queue(s, "x", 1, ids);
+	assert_int_equal(fw_store_outbox_retry(s, ids[0], T0, big), 0);
+	assert_int_equal(fw_store_outbox_list(s, -1, "x", &e, &n), 0);
+	assert_int_equal(n, 1);
+	len = strlen(e[0].last_error);
+	assert_int_equal(len, FW_STORE_ERROR_MAX - 1);
+	fw_outbox_entries_free(e, n);
+	free(big);
+	fw_store_close(s);
+}
+
+static void test_refuse_garbage(void **state)
+{
+	struct fx *f = *state;
+	char junk[8192];
+	size_t i, len;
+	char *after;
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)(i * 7 + 3);
+	write_file(f->path, junk, sizeof(junk));
+	expect_refusal(f, false, -EBADMSG, "not a SQLite database");
+	expect_refusal(f, true, -EBADMSG, "not a SQLite database");
+	after = slurp(f->path, &len);
+	assert_int_equal(len, sizeof(junk));
+	assert_memory_equal(after, junk, sizeof(junk));
+	free(after);
+
+	/* A short file: SQLite itself would take it for an empty database and overwrite it. */
+	write_file(f->path, "hello\n", 6);
+	expect_refusal(f, false, -EBADMSG, "not a SQLite database");
+	after = slurp(f->path, &len);
+	assert_int_equal(len, 6);
+	free(after);
+
+	/* A SQLite header on garbage pages: SQLite's own check answers. */
+	memcpy(junk, "SQLite format 3", 16);
+	write_file(f->path, junk, sizeof(junk));
+	expect_refusal(f, false, -EBADMSG, NULL);
+}
+
+static void test_refuse_corrupt(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	char id[64], junk[4096 * 4];
+	struct stat sb;
+	size_t i;
+	int fd;
+
+	assert_int_equal(fw_store_begin(s), 0);
+	for (i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "https://example.com/item/%zu", i);
+		assert_int_equal(fw_store_item_mark(s, "feed", id, i, T0), FW_ITEM_NEW);
+	}
+	assert_int_equal(fw_store_commit(s), 0);
+	fw_store_close(s);
+	/* The last close checkpointed the WAL into the file and removed it. */
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_true(sb.st_size >= 20 * 4096);
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)(i * 13 + 5);
+	fd = open(f->path, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, junk, sizeof(junk), (sb.st_size / 2) & ~(off_t)4095),
+	                 (ssize_t)sizeof(junk));
+	close(fd);
+	expect_refusal(f, false, -EBADMSG, "corrupt");
+	expect_refusal(f, true, -EBADMSG, "corrupt");
+	assert_int_equal(stat(f->path, &sb), 0);
+}
+
+static void test_refuse_other_app(void **state)
+{
+	struct fx *f = *state;
+
+	/* No application_id but tables: someone else's database. */
+	raw_exec(f->path, "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
+	expect_refusal(f, false, -EMEDIUMTYPE, "another application");
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM t"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema"), 1);
+	/* Not turned into WAL either. */
+	{
+		size_t len;
+		char *hdr = slurp(f->path, &len);
+
+		/* Header bytes 18-19: file format versions, 1 = rollback journal, 2 = WAL. */
+		assert_true(len >= 100);
+		assert_int_equal(hdr[18], 1);
+		assert_int_equal(hdr[19], 1);
+		free(hdr);
+	}
+	remove(f->path);
+
+	raw_exec(f->path, "PRAGMA application_id = 1234");
+	expect_refusal(f, false, -EMEDIUMTYPE, "application_id");
+	expect_refusal(f, true, -EMEDIUMTYPE, NULL);
+	assert_int_equal(raw_int(f->path, "PRAGMA application_id"), 1234);
+}
+
+static void test_refuse_future_version(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+
+	fw_store_close(s);
+	raw_exec(f->path, "PRAGMA user_version = 99");
+	expect_refusal(f, false, -EPROTO, "newer");
+	expect_refusal(f, true, -EPROTO, "newer");
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
+}
+
+static void test_refuse_paths(void **state)
+{
+	struct fx *f = *state;
+	char file[160];
+
+	/* Under a directory that does not exist. */
+	snprintf(f->path, sizeof(f->path), "%s/nope/state.db", f->dir);
+	expect_refusal(f, false, -ENOENT, "No such file");
+	/* A file where a directory is expected. */
+	snprintf(file, sizeof(file), "%s/plain", f->dir);
+	write_file(file, "x", 1);
+	snprintf(f->path, sizeof(f->path), "%s/plain/state.db", f->dir);
+	expect_refusal(f, false, -ENOTDIR, NULL);
+	/* A directory where the database is expected. */
+	snprintf(f->path, sizeof(f->path), "%s", f->dir);
+	expect_refusal(f, false, -EISDIR, NULL);
+	expect_refusal(f, true, -EISDIR, NULL);
+	/* read_only never creates. */
+	snprintf(f->path, sizeof(f->path), "%s/absent.db", f->dir);
+	expect_refusal(f, true, -ENOENT, NULL);
+	assert_int_equal(access(f->path, F_OK), -1);
+	/* An empty file is a new database for the daemon but nothing to show for status. */
+	write_file(f->path, "", 0);
+	expect_refusal(f, true, -EMEDIUMTYPE, "empty");
+}
+
+/*
+ * A read-only directory. Root passes permission checks, so as root the check runs in a
+ * child that drops to nobody (uid/gid 65534); otherwise in this process.
+ */
+static int ro_dir_check(struct fx *f, const char *fresh, const char *existing)
+{
+	struct fw_store *s = NULL;
+	char err[512];
+	int r;
+
+	r = fw_store_open_timeout(fresh, false, 100, &s, err, sizeof(err));
+	if (r != -EACCES || s || !strstr(err, fresh))
+		return 1;
+	r = fw_store_open_timeout(existing, false, 100, &s, err, sizeof(err));
+	if (r != -EACCES || s || !strstr(err, "not writable"))
+		return 2;
+	/* A reader needs the -shm file that a running writer makes, or a directory to make it
+	   in: with neither it says so. */
+	r = fw_store_open_timeout(existing, true, 100, &s, err, sizeof(err));
+	if (r != -EROFS || s || !strstr(err, "-shm"))
+		return 3;
+	(void)f;
+	return 0;
+}
+
+/* While a writer runs, another user's read-only open works in the read-only directory. */
+static int ro_dir_reader(const char *existing)
+{
+	struct fw_store *s = NULL;
+	char err[512];
+	int64_t n = -1;
+	int r;
+
+	r = fw_store_open_timeout(existing, true, 100, &s, err, sizeof(err));
+	if (r != 0)
+		return 4;
+	r = fw_store_item_count(s, "a", &n);
+	fw_store_close(s);
+	return r == 0 && n == 1 ? 0 : 5;
+}
+
+static void test_refuse_readonly_dir(void **state)
+{
+	struct fx *f = *state;
+	char ro[96], fresh[128], existing[128], wal[160];
+	struct fw_store *s;
+	pid_t pid;
+	int status;
+
+	snprintf(ro, sizeof(ro), "%s/ro", f->dir);
+	snprintf(fresh, sizeof(fresh), "%s/new.db", ro);
+	snprintf(existing, sizeof(existing), "%s/old.db", ro);
+	assert_int_equal(mkdir(ro, 0755), 0);
+	snprintf(f->path, sizeof(f->path), "%s", existing);
+	s = open_rw(f);
+	fw_store_close(s);
+	snprintf(wal, sizeof(wal), "%s-wal", existing);
+	assert_int_equal(access(wal, F_OK), -1);
+	assert_int_equal(chmod(existing, 0666), 0);
+	assert_int_equal(chmod(ro, 0555), 0);
+	assert_int_equal(chmod(f->dir, 0755), 0);
+
+	if (geteuid() != 0) {
+		assert_int_equal(ro_dir_check(f, fresh, existing), 0);
+		return;
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(10);
+		_exit(ro_dir_check(f, fresh, existing));
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(access(fresh, F_OK), -1);
+
+	/* The daemon (root here passes the directory check) runs; status as nobody reads. */
+	s = open_rw(f);
+	assert_int_equal(fw_store_item_mark(s, "a", "1", 1, T0), FW_ITEM_NEW);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(10);
+		_exit(ro_dir_reader(existing));
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	fw_store_close(s);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void test_refuse_locked(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	sqlite3 *other = NULL;
+	double t0, waited;
+	int r;
+
+	fw_store_close(s);
+	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+
+	s = NULL;
+	t0 = now_ms();
+	r = fw_store_open_timeout(f->path, false, 300, &s, f->err, sizeof(f->err));
+	waited = now_ms() - t0;
+	assert_int_equal(r, -EBUSY);
+	assert_null(s);
+	assert_non_null(strstr(f->err, "locked"));
+	assert_non_null(strstr(f->err, f->path));
+	assert_true(waited >= 250 && waited < 5000);
+
+	/* Readers are not blocked by a writer in WAL mode. */
+	r = fw_store_open_timeout(f->path, true, 300, &s, f->err, sizeof(f->err));
+	assert_int_equal(r, 0);
+	s = fw_store_close(s);
+
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(fw_store_open_timeout(f->path, false, 300, &s, f->err, sizeof(f->err)), 0);
+	/* And the other way round: our transaction waits for the lock, then gives up. */
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	t0 = now_ms();
+	assert_int_equal(fw_store_begin(s), -EBUSY);
+	assert_true(now_ms() - t0 >= 250);
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(fw_store_begin(s), 0);
+	assert_int_equal(fw_store_commit(s), 0);
+	fw_store_close(s);
+	sqlite3_close(other);
+}
+
+static void test_read_only_with_writer(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *w = open_rw(f), *r = NULL;
+	struct fw_feed_state st = {.url = (char *)"u"};
+	int64_t n = -1;
+
+	assert_int_equal(fw_store_begin(w), 0);
+	assert_int_equal(fw_store_feed_save(w, "a", &st), 0);
+	assert_int_equal(fw_store_item_mark(w, "a", "1", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_item_mark(w, "a", "2", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_commit(w), 0);
+	/* The writer holds an open write transaction while status reads. */
+	assert_int_equal(fw_store_begin(w), 0);
+	assert_int_equal(fw_store_item_mark(w, "a", "3", 1, T0), FW_ITEM_NEW);
+
+	assert_int_equal(fw_store_open_timeout(f->path, true, 300, &r, f->err, sizeof(f->err)), 0);
+	assert_int_equal(fw_store_item_count(r, "a", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(fw_store_item_mark(r, "a", "4", 1, T0), -EROFS);
+	assert_int_equal(fw_store_alert_add(r, "x", "w", "a", "1", T0), -EROFS);
+	assert_non_null(fw_store_error(r));
+	assert_int_equal(fw_store_begin(r), 0);
+	assert_int_equal(fw_store_item_count(r, "a", &n), 0);
+	assert_int_equal(fw_store_rollback(r), 0);
+
+	assert_int_equal(fw_store_commit(w), 0);
+	assert_int_equal(fw_store_item_count(r, "a", &n), 0);
+	assert_int_equal(n, 3);
+	fw_store_close(r);
+	fw_store_close(w);
+
+	/* Status with no daemon running (no -wal or -shm yet) works too. */
+	assert_int_equal(fw_store_open_timeout(f->path, true, 300, &r, f->err, sizeof(f->err)), 0);
+	assert_int_equal(fw_store_item_count(r, "a", &n), 0);
+	assert_int_equal(n, 3);
+	fw_store_close(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_create_schema, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_item_mark, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_item_prune, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alert_add_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outbox_add_idempotent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outbox_due, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outbox_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_garbage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_corrupt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_other_app, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_future_version, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_paths, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_readonly_dir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_locked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_only_with_writer, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
