@@ -344,6 +344,8 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 	if (r->error != 0) {
 		fw_log(FW_LOG_WARNING, "feed '%s': %s (failure %lld in a row)", f->cfg->name,
 		       r->error_text, (long long)st.error_streak);
+		snprintf(d->last_error, sizeof(d->last_error), "feed '%.40s': %.100s", f->cfg->name,
+			 r->error_text);
 		if (d->once)
 			d->failed_feeds++;
 	} else {

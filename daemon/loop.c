@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loop.h"
 #include "net.h"
+#include "notify.h"
 #include "plugin.h"
 #include "store.h"
 
@@ -58,6 +59,8 @@ void fw_loop_stop(struct fw_daemon *d)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	if (!d->once)
+		fw_notify_stopping();
 	/* The last figures, while every room still exists. */
 	if (d->cfg->metrics_file && fw_metrics_write(d) < 0)
 		fw_log(FW_LOG_WARNING, "cannot write %s", d->cfg->metrics_file);
@@ -89,6 +92,21 @@ static void stop_signal_cb(uv_signal_t *s, int signum)
 }
 
 #define FW_TICK_MS     1000
+
+/* STATUS= for the service manager (READY=1 too when ready). */
+static void report_status(struct fw_daemon *d, bool ready)
+{
+	char st[FW_NOTIFY_STATUS_MAX + 1];
+
+	snprintf(st, sizeof(st), "%zu feeds (%llu failing), %zu watchlists, %zu outputs%s%s",
+		 d->cfg->n_feeds, (unsigned long long)d->metrics.feeds_failing,
+		 d->cfg->n_watchlists, d->cfg->n_outputs, d->last_error[0] ? "; last error: " : "",
+		 d->last_error);
+	if (ready)
+		fw_notify_ready(st);
+	else
+		fw_notify_status("%s", st);
+}
 #define FW_PRUNE_EVERY 3600 /* seconds between prunes of items gone from their feeds */
 
 /* Every second: how late the loop runs (lag), and the metrics file when due. */
@@ -119,6 +137,14 @@ static void tick_cb(uv_timer_t *t)
 		if ((r = fw_metrics_write(d)) < 0)
 			fw_log(FW_LOG_WARNING, "cannot write the metrics file %s: %s",
 			       d->cfg->metrics_file, strerror(-r));
+	}
+	if (d->watchdog_ms && now - d->watchdog_last >= d->watchdog_ms) {
+		d->watchdog_last = now;
+		fw_notify_watchdog();
+	}
+	if (!d->once && d->metrics.feeds_failing != d->status_failing) {
+		d->status_failing = d->metrics.feeds_failing;
+		report_status(d, false);
 	}
 }
 
@@ -151,6 +177,7 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 
 	if (d->stopping)
 		return;
+	fw_notify_reloading();
 	fw_log(FW_LOG_NOTICE, "%s: reloading %s", why, old->path);
 	if (fw_config_load(old->path, &cfg, &diags) == 0)
 		fw_plugin_check_config(cfg, &diags);
@@ -178,11 +205,13 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 		/* Out of memory half-way: the feeds may already point at cfg, so keep it and
 		   leak the old one rather than free what may still be used. */
 		fw_log(FW_LOG_ERR, "reload: out of memory");
+		report_status(d, true);
 		return;
 	}
 	d->config_hash = hash;
 	fw_log(FW_LOG_NOTICE, "reloaded: %zu feeds, %zu watchlists, %zu outputs", cfg->n_feeds,
 	       cfg->n_watchlists, cfg->n_outputs);
+	report_status(d, true);
 }
 
 static void hup_signal_cb(uv_signal_t *s, int signum)
@@ -285,6 +314,11 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	uv_signal_start(&d.sig_term, stop_signal_cb, SIGTERM);
 	uv_signal_start(&d.sig_int, stop_signal_cb, SIGINT);
 	uv_signal_start(&d.sig_hup, hup_signal_cb, SIGHUP);
+	uv_timer_init(&d.loop, &d.tick);
+	d.tick.data = &d;
+	d.metrics.started = time(NULL);
+	d.tick_expected = uv_now(&d.loop) + FW_TICK_MS;
+	uv_timer_start(&d.tick, tick_cb, FW_TICK_MS, FW_TICK_MS);
 	if (fw_net_new(&d.loop, cfg->concurrency + 16, 0, &d.net) < 0 ||
 	    fw_alert_new(&d, &d.alerter) < 0) {
 		fw_log(FW_LOG_ERR, "out of memory");
@@ -295,11 +329,6 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	       "%s: %zu feeds, %zu watchlists, %zu outputs, state in %s",
 	       once ? "polling once" : "started", cfg->n_feeds, cfg->n_watchlists, cfg->n_outputs,
 	       db);
-	uv_timer_init(&d.loop, &d.tick);
-	d.tick.data = &d;
-	d.metrics.started = time(NULL);
-	d.tick_expected = uv_now(&d.loop) + FW_TICK_MS;
-	uv_timer_start(&d.tick, tick_cb, FW_TICK_MS, FW_TICK_MS);
 	if (!once)
 		watch_config(&d);
 	if (fw_feeds_start(&d, &d.feeds) < 0) {
@@ -309,6 +338,16 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	}
 	/* Alerts left from an earlier run go out now. */
 	fw_alert_kick(d.alerter);
+	if (!once && !d.stopping) {
+		uint64_t usec = 0;
+
+		if ((r = fw_notify_watchdog_usec(&usec)) < 0)
+			fw_log(FW_LOG_WARNING, "ignoring $WATCHDOG_USEC: %s", strerror(-r));
+		/* Half the interval; the 1 s tick needs WatchdogSec > 2 s. */
+		d.watchdog_ms = usec / 2000;
+		d.watchdog_last = uv_now(&d.loop);
+		report_status(&d, true);
+	}
 out_loop:
 	if (!d.stopping && code != 0)
 		fw_loop_stop(&d);

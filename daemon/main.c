@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,7 +153,7 @@ static int cmd_run(int argc, char **argv, bool once)
 	                          "failed).\n"
 	                        : "usage: feedwatch run [-c FILE]\n"
 	                          "Run the daemon in the foreground; logs go to stderr.\n"
-	                          "SIGTERM/SIGINT stop it, SIGHUP reopens output files.\n");
+	                          "SIGTERM/SIGINT stop it; SIGHUP reloads the config and reopens output files.\n");
 
 	if (i < 0)
 		return i == -2 ? 0 : 2;
@@ -665,6 +666,8 @@ int main(int argc, char **argv)
 	}
 	if (argc < 2)
 		return usage(stderr, 2);
+	/* A write to a closed pipe or socket is an error to handle, not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 	fw_log_init();
 	fw_log_set_level(level);
 	cmd = argv[1];
