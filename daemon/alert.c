@@ -499,6 +499,8 @@ static void after_work_cb(uv_work_t *w, int status)
 	/* Already counted in out->in_flight by dispatch(). */
 	d->next = out->a->flying;
 	out->a->flying = d;
+	/* A done() from inside deliver() may be waiting for this (see still_working). */
+	uv_async_send(&out->a->async);
 	if (!out->a->closing)
 		start_work(out);
 }
@@ -617,10 +619,22 @@ static void handle_completion(struct fw_alerter *a, struct completion *c)
 static void pump(struct fw_alerter *a);
 static void reap_retired(struct fw_alerter *a);
 
+/* A blocking plugin may call done() inside deliver(), before after_work_cb() has moved the
+   delivery to the flying list: its completion must wait for that. */
+static bool still_working(struct fw_alerter *a, uint64_t token)
+{
+	for (struct gen *g = a->cur; g; g = g == a->cur ? a->retired : g->next)
+		for (size_t i = 0; i < g->n_outs; i++)
+			for (struct delivery *d = g->outs[i].work_head; d; d = d->next)
+				if (d->token == token)
+					return true;
+	return false;
+}
+
 static void async_cb(uv_async_t *h)
 {
 	struct fw_alerter *a = h->data;
-	struct completion *c;
+	struct completion *c, *wait_head = NULL, *wait_tail = NULL;
 
 	pthread_mutex_lock(&a->lock);
 	c = a->completions;
@@ -629,10 +643,29 @@ static void async_cb(uv_async_t *h)
 	while (c) {
 		struct completion *next = c->next;
 
+		if (!a->closing && still_working(a, c->token)) {
+			c->next = NULL;
+			if (wait_tail)
+				wait_tail->next = c;
+			else
+				wait_head = c;
+			wait_tail = c;
+			c = next;
+			continue;
+		}
 		if (!a->closing)
 			handle_completion(a, c);
 		free(c);
 		c = next;
+	}
+	if (wait_head) {
+		/* Back in front of the queue; after_work_cb() sends the async again. */
+		pthread_mutex_lock(&a->lock);
+		wait_tail->next = a->completions;
+		a->completions = wait_head;
+		if (a->completions_tail == NULL)
+			a->completions_tail = wait_tail;
+		pthread_mutex_unlock(&a->lock);
 	}
 	if (!a->closing)
 		reap_retired(a);

@@ -425,6 +425,21 @@ static const char *host_instance_name(struct fw_plugin_ctx *ctx)
 	return ctx->out->name;
 }
 
+static int host_cfg_path(struct fw_plugin_ctx *ctx, const char *key, char **out)
+{
+	const char *v, *cfg_path = ctx->d->cfg->path;
+	const char *slash = strrchr(cfg_path, '/');
+	int r = host_cfg_string(ctx, key, &v);
+
+	if (r < 0)
+		return r;
+	if (v[0] == '/' || slash == NULL)
+		*out = strdup(v);
+	else if (asprintf(out, "%.*s/%s", (int)(slash - cfg_path), cfg_path, v) < 0)
+		*out = NULL;
+	return *out ? 0 : -ENOMEM;
+}
+
 static const struct fw_host host_table = {
     .abi_major = FW_PLUGIN_ABI_MAJOR,
     .abi_minor = FW_PLUGIN_ABI_MINOR,
@@ -442,6 +457,7 @@ static const struct fw_host host_table = {
     .timer_stop = host_timer_stop,
     .http = host_http,
     .instance_name = host_instance_name,
+    .cfg_path = host_cfg_path,
 };
 
 /* The host table. */

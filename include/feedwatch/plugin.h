@@ -211,6 +211,11 @@ struct fw_host {
 
 	/* The output (instance) name, as configured. */
 	const char *(*instance_name)(struct fw_plugin_ctx *ctx);
+
+	/* A file path key: relative paths are taken from the config file's directory (the
+	   daemon's working directory is "/" under systemd). Returns 0 and a malloc()ed
+	   absolute path in *out (caller frees), -ENOENT, -EINVAL or -ENOMEM. */
+	int (*cfg_path)(struct fw_plugin_ctx *ctx, const char *key, char **out);
 };
 
 /* Plugin flags. */

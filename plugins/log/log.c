@@ -18,7 +18,7 @@
 struct log_out {
 	const struct fw_host *host;
 	struct fw_plugin_ctx *ctx;
-	const char *path; /* "-", "stderr" or a file; owned by the host's config */
+	char *path; /* "-", "stderr", "stdout" or an absolute file path */
 	int fd;
 	bool own_fd;
 	bool text;
@@ -49,7 +49,7 @@ static int open_target(struct log_out *l)
 static int log_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void **state)
 {
 	struct log_out *l = calloc(1, sizeof(*l));
-	const char *format = "json";
+	const char *format = "json", *path;
 	int r;
 
 	if (l == NULL)
@@ -58,8 +58,14 @@ static int log_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void 
 	l->host = host;
 	l->ctx = ctx;
 	l->fd = -1;
-	l->path = "-";
-	host->cfg_string(ctx, "path", &l->path);
+	if (host->cfg_string(ctx, "path", &path) < 0)
+		path = "-";
+	if (strcmp(path, "-") == 0 || strcmp(path, "stderr") == 0 || strcmp(path, "stdout") == 0)
+		l->path = strdup(path);
+	else if (host->cfg_path(ctx, "path", &l->path) < 0)
+		l->path = NULL;
+	if (l->path == NULL)
+		return -ENOMEM;
 	host->cfg_string(ctx, "format", &format);
 	if (strcmp(format, "json") == 0) {
 		l->text = false;
@@ -183,6 +189,7 @@ static void log_fini(void *state)
 		return;
 	if (l->own_fd && l->fd >= 0)
 		close(l->fd);
+	free(l->path);
 	free(l);
 }
 

@@ -238,8 +238,8 @@ def rss_feed(items):
 
 
 def output_config(w, feed_url, outputs, match="@putin", extra=""):
-    """A config with one feed, one watchlist routed to every output, and the given output
-    groups (libconfig text, each with its name = ...)."""
+    """A config with one feed, one watchlist routed to every output, and the given outputs
+    (the inside of each libconfig group, with its name = ...)."""
     names = []
     for o in outputs:
         n = o.split('name = "', 1)[1].split('"', 1)[0]
@@ -253,7 +253,8 @@ entities = { putin = [ "Putin", "Путин*" ]; };
 watchlists = ( { name = "putin"; match = %s; outputs = [ %s ]; } );
 outputs = ( %s );
 %s
-""" % (q(w.state), q(feed_url), q(match), ", ".join(names), ",\n".join(outputs), extra))
+""" % (q(w.state), q(feed_url), q(match), ", ".join(names),
+       ",\n".join("{ %s }" % o for o in outputs), extra))
 
 
 def outbox(conf, *args):
@@ -341,6 +342,9 @@ class Receiver:
         class TS(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
             allow_reuse_address = True
+
+            def handle_error(self, request, client_address):
+                pass  # a client that gave up (timeout, shutdown) is part of the script
 
         self.httpd = TS(("127.0.0.1", self.port), self._handler())
         self.port = self.httpd.server_address[1]

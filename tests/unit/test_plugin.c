@@ -97,6 +97,17 @@ static int fake_cfg_string(struct fw_plugin_ctx *ctx, const char *key, const cha
 	return -ENOENT;
 }
 
+static int fake_cfg_path(struct fw_plugin_ctx *ctx, const char *key, char **out)
+{
+	const char *v;
+	int r = fake_cfg_string(ctx, key, &v);
+
+	if (r < 0)
+		return r;
+	*out = strdup(v);
+	return *out ? 0 : -ENOMEM;
+}
+
 static void fake_log(struct fw_plugin_ctx *ctx, int level, const char *fmt, ...)
 {
 }
@@ -117,6 +128,7 @@ static const struct fw_host fake_host = {
     .log = fake_log,
     .cfg_string = fake_cfg_string,
     .done = fake_done,
+    .cfg_path = fake_cfg_path,
 };
 
 static char *slurp(const char *path)

@@ -1,0 +1,923 @@
+/*
+ * webhook.c - the webhook output: one HTTP request per alert (or digest), on the daemon's
+ * own curl multi handle (host->http), never blocking the loop.
+ *
+ * Keys: url      (required) where to send; may hold a token, so only scheme://host is logged
+ *       format   "generic" (default), "slack", "discord", "ntfy", "matrix", "mattermost"
+ *       secret   a file name (absolute, or relative to $CREDENTIALS_DIRECTORY):
+ *                generic: the Standard Webhooks signing secret "whsec_<base64>";
+ *                matrix, ntfy: an access token sent as "Authorization: Bearer"
+ *       headers  extra request headers, an array of "Name: value"
+ *       timeout  total time for one request (duration, default 15s)
+ *
+ * Every request carries "Idempotency-Key: <alert id>". The outcome: 2xx delivered;
+ * 410 disables the output; 408, 425, 429, 5xx and transport errors are retried (with the
+ * receiver's Retry-After); any other status is a permanent failure (a dead letter).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <feedwatch/plugin.h>
+
+#define WH_MAX_HEADERS     32   /* configured extra headers */
+#define WH_MAX_HEADER_LEN  1024 /* one configured header line */
+#define WH_MAX_URL         4096
+#define WH_SECRET_MIN      24 /* Standard Webhooks: 24 to 64 random bytes */
+#define WH_SECRET_MAX      64
+#define WH_TOKEN_MAX       4096 /* a bearer token */
+#define WH_DIGEST_LIST     20   /* alerts listed by name in one digest message */
+#define WH_DISCORD_MAX     2000 /* Discord's content limit, in characters */
+#define WH_SLACK_TEXT_MAX  2900 /* Slack: 3000 characters per section text */
+#define WH_NTFY_MAX        4000 /* ntfy's message limit is 4096 bytes */
+#define WH_REASON_MAX      160
+#define WH_DEFAULT_TIMEOUT 15000
+
+enum wh_format { WH_GENERIC, WH_SLACK, WH_DISCORD, WH_NTFY, WH_MATRIX, WH_MATTERMOST };
+
+static const char *const format_names[] = {"generic", "slack",  "discord",
+                                           "ntfy",    "matrix", "mattermost"};
+
+struct wh_req;
+
+struct webhook {
+	const struct fw_host *host;
+	struct fw_plugin_ctx *ctx;
+	const char *url; /* owned by the host's config */
+	char *origin;    /* scheme://host[:port], safe to log */
+	enum wh_format format;
+	unsigned char key[WH_SECRET_MAX]; /* generic: the decoded signing secret */
+	size_t key_len;
+	char *token; /* matrix, ntfy: bearer token */
+	const char *headers[WH_MAX_HEADERS];
+	size_t n_headers;
+	long timeout_ms;
+	struct wh_req *reqs; /* in flight */
+};
+
+/* One request in flight. */
+struct wh_req {
+	struct webhook *w;
+	uint64_t token;
+	char *url;
+	char *body;
+	char **hdrs;
+	size_t n_hdrs;
+	struct wh_req *prev, *next;
+};
+
+/* What one alert says, read from its JSON (a digest holds several). */
+struct wh_view {
+	const char *id;
+	const char *watchlist;
+	const char *feed;
+	const char *title;
+	const char *link;
+	const char *summary;
+	char terms[256]; /* "@putin, @north_korea" */
+};
+
+/* A growing string with a hard cap; once over the cap, appends are dropped. */
+struct wh_buf {
+	char *p;
+	size_t len, cap, max;
+	bool oom;
+};
+
+static void buf_add(struct wh_buf *b, const char *s, size_t n)
+{
+	if (b->oom || b->len + n > b->max)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (p == NULL) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+static void buf_puts(struct wh_buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+/* The buffer's string (never NULL unless out of memory); the caller frees it. */
+static char *buf_take(struct wh_buf *b)
+{
+	char *p;
+
+	if (b->oom) {
+		free(b->p);
+		return NULL;
+	}
+	p = b->p ? b->p : strdup("");
+	b->p = NULL;
+	return p;
+}
+
+/* The length of the longest prefix of s, at most max bytes, that ends on a UTF-8 boundary. */
+static size_t utf8_cut(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/*
+ * Append s with the characters that would be markup escaped. kind 's': Slack mrkdwn
+ * (&, <, > as entities); 'h': HTML (&, <, >, "); 'm': Markdown (Discord, Mattermost:
+ * a backslash before markup characters, mass mentions broken with a zero-width space).
+ */
+static void buf_escaped(struct wh_buf *b, const char *s, int kind)
+{
+	for (const char *p = s; *p; p++) {
+		char c = *p;
+
+		if ((kind == 's' || kind == 'h') && c == '&')
+			buf_puts(b, "&amp;");
+		else if ((kind == 's' || kind == 'h') && c == '<')
+			buf_puts(b, "&lt;");
+		else if ((kind == 's' || kind == 'h') && c == '>')
+			buf_puts(b, "&gt;");
+		else if (kind == 'h' && c == '"')
+			buf_puts(b, "&quot;");
+		else if (kind == 'm' && strchr("\\*_~`|>[]()#<:", c)) {
+			buf_add(b, "\\", 1);
+			buf_add(b, p, 1);
+		} else if ((kind == 'm' || kind == 's') && c == '@') {
+			/* "@everyone", "@here", "@channel": never a mention. */
+			buf_puts(b, "@\xe2\x80\x8b");
+		} else if (c == '\r' || c == '\n' || c == '\t')
+			buf_add(b, " ", 1);
+		else
+			buf_add(b, p, 1);
+	}
+}
+
+/* scheme://host[:port] of a URL, without user info, path or query. */
+static char *url_origin(const char *url)
+{
+	const char *s = strstr(url, "://"), *h, *end, *at;
+	char *out;
+
+	if (s == NULL)
+		return strdup("(invalid URL)");
+	h = s + 3;
+	end = h + strcspn(h, "/?#");
+	at = memchr(h, '@', (size_t)(end - h));
+	if (at)
+		h = at + 1;
+	if (asprintf(&out, "%.*s%.*s", (int)(s + 3 - url), url, (int)(end - h), h) < 0)
+		return NULL;
+	return out;
+}
+
+static int b64_decode(const char *in, unsigned char *out, size_t max, size_t *outlen)
+{
+	size_t n = strlen(in), pad = 0;
+	unsigned char *tmp;
+	int r;
+
+	if (n == 0 || n % 4 != 0 || n / 4 * 3 > max + 2)
+		return -EINVAL;
+	if (in[n - 1] == '=')
+		pad++;
+	if (in[n - 2] == '=')
+		pad++;
+	tmp = malloc(n / 4 * 3 + 1);
+	if (tmp == NULL)
+		return -ENOMEM;
+	r = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)n);
+	if (r < 0 || (size_t)r < pad || (size_t)r - pad > max) {
+		free(tmp);
+		return -EINVAL;
+	}
+	memcpy(out, tmp, (size_t)r - pad);
+	*outlen = (size_t)r - pad;
+	OPENSSL_cleanse(tmp, n / 4 * 3 + 1);
+	free(tmp);
+	return 0;
+}
+
+/* Standard Webhooks: "whsec_" + base64 of 24 to 64 random bytes (the prefix is optional). */
+static int load_signing_secret(struct webhook *w, const char *secret)
+{
+	if (strncmp(secret, "whsec_", 6) == 0)
+		secret += 6;
+	if (b64_decode(secret, w->key, sizeof(w->key), &w->key_len) < 0 ||
+	    w->key_len < WH_SECRET_MIN) {
+		w->key_len = 0;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool header_ok(const char *h)
+{
+	const char *colon = strchr(h, ':');
+
+	if (colon == NULL || colon == h || strlen(h) > WH_MAX_HEADER_LEN)
+		return false;
+	for (const char *p = h; *p; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\t')
+			return false; /* CR or LF would smuggle another header */
+	for (const char *p = h; p < colon; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			return false;
+	return true;
+}
+
+static int webhook_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void **state)
+{
+	struct webhook *w = calloc(1, sizeof(*w));
+	const char *format = "generic", *h;
+	char *secret = NULL;
+	int64_t ms;
+	int r;
+	size_t i;
+
+	if (w == NULL)
+		return -ENOMEM;
+	*state = w;
+	w->host = host;
+	w->ctx = ctx;
+	w->timeout_ms = WH_DEFAULT_TIMEOUT;
+	if (host->cfg_string(ctx, "url", &w->url) < 0 ||
+	    (strncmp(w->url, "http://", 7) != 0 && strncmp(w->url, "https://", 8) != 0) ||
+	    strlen(w->url) > WH_MAX_URL) {
+		host->log(ctx, FW_LOG_ERR, "needs a url = \"https://...\" (http or https)");
+		return -EINVAL;
+	}
+	w->origin = url_origin(w->url);
+	if (w->origin == NULL)
+		return -ENOMEM;
+	r = host->cfg_string(ctx, "format", &format);
+	if (r == -EINVAL) {
+		host->log(ctx, FW_LOG_ERR, "format must be a string");
+		return r;
+	}
+	for (i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
+		if (strcmp(format, format_names[i]) == 0)
+			break;
+	if (i == sizeof(format_names) / sizeof(format_names[0])) {
+		host->log(ctx, FW_LOG_ERR,
+		          "unknown format \"%s\" (generic, slack, discord, ntfy, matrix, "
+		          "mattermost)",
+		          format);
+		return -EINVAL;
+	}
+	w->format = (enum wh_format)i;
+	for (i = 0; (r = host->cfg_strings(ctx, "headers", i, &h)) == 0; i++) {
+		if (i >= WH_MAX_HEADERS || !header_ok(h)) {
+			host->log(ctx, FW_LOG_ERR,
+			          "headers: element %zu is not a \"Name: value\" line (at most %d, "
+			          "no line breaks)",
+			          i + 1, WH_MAX_HEADERS);
+			return -EINVAL;
+		}
+		w->headers[w->n_headers++] = h;
+	}
+	if (r == -EINVAL) {
+		host->log(ctx, FW_LOG_ERR, "headers must be an array of strings");
+		return r;
+	}
+	r = host->cfg_duration_ms(ctx, "timeout", &ms);
+	if (r == 0 && (ms <= 0 || ms > 3600 * 1000)) {
+		host->log(ctx, FW_LOG_ERR, "timeout must be between 1s and 1h");
+		return -EINVAL;
+	} else if (r == 0) {
+		w->timeout_ms = (long)ms;
+	} else if (r != -ENOENT) {
+		host->log(ctx, FW_LOG_ERR, "timeout must be a duration like \"10s\"");
+		return r;
+	}
+	r = host->cfg_secret(ctx, "secret", &secret);
+	if (r == -ENOENT && host->cfg_string(ctx, "secret", &h) == -ENOENT) {
+		r = 0;
+	} else if (r < 0) {
+		host->log(ctx, FW_LOG_ERR,
+		          "cannot read the secret file (absolute, or relative to "
+		          "$CREDENTIALS_DIRECTORY): %s",
+		          strerror(-r));
+		return r;
+	} else if (w->format == WH_GENERIC) {
+		r = load_signing_secret(w, secret);
+		if (r < 0)
+			host->log(ctx, FW_LOG_ERR,
+			          "the secret must be \"whsec_\" + base64 of 24 to 64 bytes "
+			          "(Standard Webhooks)");
+	} else if (w->format == WH_MATRIX || w->format == WH_NTFY) {
+		bool ok = *secret && strlen(secret) <= WH_TOKEN_MAX;
+
+		for (const char *p = secret; *p; p++)
+			ok = ok && (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f;
+		if (ok) {
+			w->token = secret;
+			secret = NULL;
+		} else {
+			host->log(ctx, FW_LOG_ERR, "the access token must be one printable word");
+			r = -EINVAL;
+		}
+	} else {
+		host->log(ctx, FW_LOG_ERR, "format \"%s\" takes no secret", format);
+		r = -EINVAL;
+	}
+	if (secret) {
+		OPENSSL_cleanse(secret, strlen(secret));
+		free(secret);
+	}
+	if (r < 0)
+		return r;
+	if (w->format == WH_MATRIX && w->token == NULL) {
+		host->log(ctx, FW_LOG_ERR, "format \"matrix\" needs secret = an access token file");
+		return -EINVAL;
+	}
+	host->log(ctx, FW_LOG_DEBUG, "%s webhook to %s", format_names[w->format], w->origin);
+	return 0;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static void view_of(json_t *a, struct wh_view *v)
+{
+	json_t *item = json_object_get(a, "item"), *ex = json_object_get(a, "explain");
+	size_t len = 0;
+
+	memset(v, 0, sizeof(*v));
+	v->id = jstr(a, "id");
+	v->watchlist = jstr(a, "watchlist");
+	v->feed = jstr(json_object_get(a, "feed"), "name");
+	v->title = jstr(item, "title");
+	v->link = json_string_value(json_object_get(item, "link"));
+	v->summary = jstr(item, "summary");
+	for (size_t i = 0; i < json_array_size(ex); i++) {
+		const char *t = jstr(json_array_get(ex, i), "term");
+		bool dup = false;
+
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = strcmp(t, jstr(json_array_get(ex, j), "term")) == 0;
+		if (dup || !*t || len + strlen(t) + 3 >= sizeof(v->terms))
+			continue;
+		len += (size_t)snprintf(v->terms + len, sizeof(v->terms) - len, "%s%s",
+		                        len ? ", " : "", t);
+	}
+	if (v->link && strncmp(v->link, "http://", 7) != 0 && strncmp(v->link, "https://", 8) != 0)
+		v->link = NULL; /* only web links become clickable */
+}
+
+/* The alerts of a payload: the object itself, or the "alerts" of a digest. */
+static size_t payload_alerts(json_t *root, json_t **arr)
+{
+	*arr = json_object_get(root, "alerts");
+	if (json_object_get(root, "digest") && json_is_array(*arr))
+		return json_array_size(*arr);
+	*arr = NULL;
+	return 1;
+}
+
+static json_t *payload_alert(json_t *root, json_t *arr, size_t i)
+{
+	return arr ? json_array_get(arr, i) : root;
+}
+
+/* Plain text: "title\nfeed · watchlist (terms)\nlink" per alert. */
+static char *render_plain(json_t *root, size_t max)
+{
+	struct wh_buf b = {.max = max};
+	json_t *arr;
+	size_t n = payload_alerts(root, &arr);
+
+	if (arr) {
+		char line[96];
+
+		snprintf(line, sizeof(line), "%zu alerts (digest)\n", n);
+		buf_puts(&b, line);
+	}
+	for (size_t i = 0; i < n && i < WH_DIGEST_LIST; i++) {
+		struct wh_view v;
+
+		view_of(payload_alert(root, arr, i), &v);
+		if (i)
+			buf_puts(&b, "\n");
+		buf_puts(&b, arr ? "- " : "");
+		buf_puts(&b, v.title);
+		buf_puts(&b, "\n");
+		buf_puts(&b, v.feed);
+		buf_puts(&b, " \xc2\xb7 ");
+		buf_puts(&b, v.watchlist);
+		if (*v.terms) {
+			buf_puts(&b, " (");
+			buf_puts(&b, v.terms);
+			buf_puts(&b, ")");
+		}
+		if (v.link) {
+			buf_puts(&b, "\n");
+			buf_puts(&b, v.link);
+		}
+		if (!arr && *v.summary) {
+			buf_puts(&b, "\n\n");
+			buf_puts(&b, v.summary);
+		}
+	}
+	if (n > WH_DIGEST_LIST) {
+		char more[64];
+
+		snprintf(more, sizeof(more), "\n... and %zu more", n - WH_DIGEST_LIST);
+		buf_puts(&b, more);
+	}
+	return buf_take(&b);
+}
+
+/*
+ * Marked-up text per alert. kind 's': Slack mrkdwn (<link|title>); 'm': Markdown
+ * ([title](link)); 'h': HTML (<a href>).
+ */
+static char *render_marked(json_t *root, int kind, size_t max)
+{
+	struct wh_buf b = {.max = max};
+	json_t *arr;
+	size_t n = payload_alerts(root, &arr);
+	const char *nl = kind == 'h' ? "<br>" : "\n";
+
+	if (arr) {
+		char line[96];
+
+		snprintf(line, sizeof(line), "%s%zu alerts (digest)%s%s", kind == 'h' ? "<b>" : "*",
+		         n, kind == 'h' ? "</b>" : "*", nl);
+		buf_puts(&b, line);
+	}
+	for (size_t i = 0; i < n && i < WH_DIGEST_LIST; i++) {
+		struct wh_view v;
+
+		view_of(payload_alert(root, arr, i), &v);
+		if (i)
+			buf_puts(&b, nl);
+		if (arr)
+			buf_puts(&b, kind == 'h' ? "\xe2\x80\xa2 " : "- ");
+		if (v.link && kind == 's') {
+			/* Slack: <url|text>; neither part may hold a raw "|" or ">". */
+			buf_puts(&b, "<");
+			buf_escaped(&b, v.link, 's');
+			buf_puts(&b, "|");
+			buf_escaped(&b, v.title, 's');
+			buf_puts(&b, ">");
+		} else if (v.link && kind == 'm') {
+			buf_puts(&b, "**[");
+			buf_escaped(&b, v.title, 'm');
+			buf_puts(&b, "](<");
+			for (const char *p = v.link; *p; p++)
+				if (*p != '>' && *p != ' ' && *p != ')')
+					buf_add(&b, p, 1);
+			buf_puts(&b, ">)**");
+		} else if (v.link && kind == 'h') {
+			buf_puts(&b, "<a href=\"");
+			buf_escaped(&b, v.link, 'h');
+			buf_puts(&b, "\"><b>");
+			buf_escaped(&b, v.title, 'h');
+			buf_puts(&b, "</b></a>");
+		} else {
+			buf_puts(&b, kind == 'h' ? "<b>" : kind == 's' ? "*" : "**");
+			buf_escaped(&b, v.title, kind);
+			buf_puts(&b, kind == 'h' ? "</b>" : kind == 's' ? "*" : "**");
+		}
+		buf_puts(&b, nl);
+		buf_escaped(&b, v.feed, kind);
+		buf_puts(&b, " \xc2\xb7 ");
+		buf_escaped(&b, v.watchlist, kind);
+		if (*v.terms) {
+			buf_puts(&b, " (");
+			buf_escaped(&b, v.terms, kind);
+			buf_puts(&b, ")");
+		}
+		if (!arr && *v.summary) {
+			buf_puts(&b, nl);
+			buf_escaped(&b, v.summary, kind);
+		}
+	}
+	if (n > WH_DIGEST_LIST) {
+		char more[64];
+
+		snprintf(more, sizeof(more), "%s... and %zu more", nl, n - WH_DIGEST_LIST);
+		buf_puts(&b, more);
+	}
+	return buf_take(&b);
+}
+
+/* Cut a rendered text to at most max bytes on a UTF-8 boundary, with an ellipsis. */
+static void cut_text(char *s, size_t max)
+{
+	size_t n;
+
+	if (strlen(s) <= max)
+		return;
+	n = utf8_cut(s, max - 3);
+	memcpy(s + n, "\xe2\x80\xa6", 4);
+}
+
+static char *dump(json_t *o)
+{
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return s;
+}
+
+/* The request body for one format; NULL when out of memory. */
+static char *render_body(struct webhook *w, const struct fw_alert *a, json_t *root)
+{
+	char *text = NULL, *html = NULL, *out = NULL;
+
+	switch (w->format) {
+	case WH_GENERIC:
+		return strdup(a->json);
+	case WH_SLACK:
+		text = render_marked(root, 's', WH_SLACK_TEXT_MAX * 2);
+		if (text == NULL)
+			break;
+		cut_text(text, WH_SLACK_TEXT_MAX);
+		/* "text" is the notification fallback; the section block is what shows. */
+		out = dump(json_pack("{s:s, s:[{s:s, s:{s:s, s:s}}]}", "text", text, "blocks",
+		                     "type", "section", "text", "type", "mrkdwn", "text", text));
+		break;
+	case WH_DISCORD:
+		text = render_marked(root, 'm', WH_DISCORD_MAX * 4);
+		if (text == NULL)
+			break;
+		/* 2000 characters; bytes are a safe upper bound on characters. */
+		cut_text(text, WH_DISCORD_MAX);
+		out = dump(
+		    json_pack("{s:s, s:{s:[]}}", "content", text, "allowed_mentions", "parse"));
+		break;
+	case WH_MATTERMOST:
+		text = render_marked(root, 'm', 16000);
+		if (text == NULL)
+			break;
+		cut_text(text, 16000);
+		out = dump(json_pack("{s:s}", "text", text));
+		break;
+	case WH_MATRIX:
+		text = render_plain(root, 32000);
+		html = render_marked(root, 'h', 32000);
+		if (text == NULL || html == NULL)
+			break;
+		out = dump(json_pack("{s:s, s:s, s:s, s:s}", "msgtype", "m.text", "body", text,
+		                     "format", "org.matrix.custom.html", "formatted_body", html));
+		break;
+	case WH_NTFY:
+		text = render_plain(root, WH_NTFY_MAX * 2);
+		if (text == NULL)
+			break;
+		cut_text(text, WH_NTFY_MAX);
+		out = text;
+		text = NULL;
+		break;
+	}
+	free(text);
+	free(html);
+	return out;
+}
+
+/* "Name: =?UTF-8?B?...?=" (RFC 2047) when value is not plain printable ASCII. */
+static char *header_text(const char *name, const char *value, size_t max)
+{
+	size_t n = utf8_cut(value, max);
+	bool plain = true;
+	char *out = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		plain = plain && (unsigned char)value[i] >= 0x20 && (unsigned char)value[i] < 0x7f;
+	if (plain) {
+		if (asprintf(&out, "%s: %.*s", name, (int)n, value) < 0)
+			return NULL;
+		return out;
+	}
+	{
+		unsigned char *enc = malloc(4 * ((n + 2) / 3) + 1);
+
+		if (enc == NULL)
+			return NULL;
+		EVP_EncodeBlock(enc, (const unsigned char *)value, (int)n);
+		if (asprintf(&out, "%s: =?UTF-8?B?%s?=", name, (char *)enc) < 0)
+			out = NULL;
+		free(enc);
+	}
+	return out;
+}
+
+static struct wh_req *req_free(struct wh_req *r)
+{
+	if (r == NULL)
+		return NULL;
+	for (size_t i = 0; i < r->n_hdrs; i++)
+		free(r->hdrs[i]);
+	free(r->hdrs);
+	free(r->url);
+	free(r->body);
+	free(r);
+	return NULL;
+}
+
+static void req_unlink(struct wh_req *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		r->w->reqs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+}
+
+static int req_header(struct wh_req *r, char *h)
+{
+	if (h == NULL)
+		return -ENOMEM;
+	r->hdrs[r->n_hdrs++] = h;
+	return 0;
+}
+
+static int req_headerf(struct wh_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int req_headerf(struct wh_req *r, const char *fmt, ...)
+{
+	va_list ap;
+	char *h;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&h, fmt, ap);
+	va_end(ap);
+	return req_header(r, n < 0 ? NULL : h);
+}
+
+/* webhook-signature: "v1," + base64(HMAC-SHA256(key, id "." timestamp "." body)). */
+static int sign(struct webhook *w, struct wh_req *r, const char *id, int64_t ts)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE], b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+	char prefix[160];
+	EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *c = m ? EVP_MAC_CTX_new(m) : NULL;
+	OSSL_PARAM params[2];
+	size_t out_len = 0;
+	int n, ok;
+
+	n = snprintf(prefix, sizeof(prefix), "%s.%" PRId64 ".", id, ts);
+	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	ok = c && n > 0 && (size_t)n < sizeof(prefix) &&
+	     EVP_MAC_init(c, w->key, w->key_len, params) == 1 &&
+	     EVP_MAC_update(c, (const unsigned char *)prefix, (size_t)n) == 1 &&
+	     EVP_MAC_update(c, (const unsigned char *)r->body, strlen(r->body)) == 1 &&
+	     EVP_MAC_final(c, mac, &out_len, sizeof(mac)) == 1;
+	EVP_MAC_CTX_free(c);
+	EVP_MAC_free(m);
+	if (!ok)
+		return -EIO;
+	EVP_EncodeBlock(b64, mac, (int)out_len);
+	return req_headerf(r, "webhook-signature: v1,%s", (char *)b64);
+}
+
+/* Printable ASCII of a response body, for a failure message. */
+static void reason_of(const struct fw_http_response *res, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; res->body && i < res->body_len && n + 1 < outlen; i++) {
+		unsigned char c = (unsigned char)res->body[i];
+
+		out[n++] = c >= 0x20 && c < 0x7f ? (char)c : ' ';
+	}
+	out[n] = 0;
+}
+
+static void http_cb(void *arg, const struct fw_http_response *res)
+{
+	struct wh_req *r = arg;
+	struct webhook *w = r->w;
+	enum fw_result result;
+	char msg[256], why[WH_REASON_MAX];
+	long s = res->status;
+
+	if (res->error == 0 && s >= 200 && s < 300) {
+		result = FW_DELIVERED;
+		snprintf(msg, sizeof(msg), "HTTP %ld", s);
+	} else if (res->error != 0 || s == 0) {
+		result = FW_RETRY;
+		snprintf(msg, sizeof(msg), "%s: %s", w->origin,
+		         res->error_text && *res->error_text ? res->error_text : "no response");
+	} else {
+		if (s == 410)
+			result = FW_DISABLE;
+		else if (s == 408 || s == 425 || s == 429 || s >= 500)
+			result = FW_RETRY;
+		else
+			result = FW_FAILED;
+		reason_of(res, why, sizeof(why));
+		snprintf(msg, sizeof(msg), "HTTP %ld from %s%s%s", s, w->origin, *why ? ": " : "",
+		         why);
+	}
+	req_unlink(r);
+	w->host->done(w->ctx, r->token, result, result == FW_RETRY ? res->retry_after : -1, msg);
+	req_free(r);
+}
+
+/* The delivery id: the alert id, or for a digest one naming its first alert and size. */
+static void delivery_id(const struct fw_alert *a, char *buf, size_t len)
+{
+	if (a->n_digest > 0)
+		snprintf(buf, len, "digest-%zu-%s", a->n_digest, a->id);
+	else
+		snprintf(buf, len, "%s", a->id);
+}
+
+static int webhook_deliver(void *state, const struct fw_alert *a, uint64_t token)
+{
+	struct webhook *w = state;
+	struct wh_req *r = calloc(1, sizeof(*r));
+	json_t *root = NULL;
+	char id[128];
+	int rc = -ENOMEM;
+	struct fw_http_request req = {.struct_size = sizeof(req)};
+
+	if (r == NULL)
+		return -ENOMEM;
+	r->w = w;
+	r->token = token;
+	r->hdrs = calloc(WH_MAX_HEADERS + 12, sizeof(char *));
+	if (r->hdrs == NULL)
+		goto fail;
+	delivery_id(a, id, sizeof(id));
+	root = json_loads(a->json, 0, NULL);
+	if (root == NULL) {
+		rc = -EBADMSG;
+		goto fail;
+	}
+	r->body = render_body(w, a, root);
+	if (r->body == NULL)
+		goto fail;
+	if (w->format == WH_MATRIX) {
+		/* PUT .../send/m.room.message/{txnId}: the server drops a repeated txnId. */
+		size_t n = strlen(w->url);
+
+		if (asprintf(&r->url, "%s%s%s", w->url, n && w->url[n - 1] == '/' ? "" : "/", id) <
+		    0) {
+			r->url = NULL;
+			goto fail;
+		}
+	} else {
+		r->url = strdup(w->url);
+		if (r->url == NULL)
+			goto fail;
+	}
+	if (req_headerf(r, "Idempotency-Key: %s", id) < 0)
+		goto fail;
+	if (w->format == WH_NTFY) {
+		struct wh_view v;
+		json_t *arr;
+		size_t n = payload_alerts(root, &arr);
+		char title[600];
+
+		view_of(payload_alert(root, arr, 0), &v);
+		if (arr)
+			snprintf(title, sizeof(title), "%zu alerts: %s", n, v.title);
+		else
+			snprintf(title, sizeof(title), "%s", v.title);
+		if (req_header(r, strdup("Content-Type: text/plain; charset=utf-8")) < 0 ||
+		    req_header(r, header_text("Title", title, 250)) < 0 ||
+		    req_header(r, header_text("Tags", v.watchlist, 100)) < 0)
+			goto fail;
+		/* A link with a byte outside printable ASCII never becomes a header. */
+		if (v.link && !arr && strlen(v.link) < 2048) {
+			bool ok = true;
+
+			for (const char *p = v.link; *p; p++)
+				ok = ok && (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f;
+			if (ok && req_headerf(r, "Click: %s", v.link) < 0)
+				goto fail;
+		}
+	} else {
+		if (req_header(r, strdup("Content-Type: application/json")) < 0)
+			goto fail;
+	}
+	if (w->token && req_headerf(r, "Authorization: Bearer %s", w->token) < 0)
+		goto fail;
+	if (w->format == WH_GENERIC) {
+		int64_t ts = (int64_t)time(NULL);
+
+		if (req_headerf(r, "webhook-id: %s", id) < 0 ||
+		    req_headerf(r, "webhook-timestamp: %" PRId64, ts) < 0)
+			goto fail;
+		if (w->key_len > 0 && sign(w, r, id, ts) < 0) {
+			rc = -EIO;
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < w->n_headers; i++)
+		if (req_header(r, strdup(w->headers[i])) < 0)
+			goto fail;
+	req.method = w->format == WH_MATRIX ? "PUT" : "POST";
+	req.url = r->url;
+	req.headers = (const char *const *)r->hdrs;
+	req.n_headers = r->n_hdrs;
+	req.body = r->body;
+	req.body_len = strlen(r->body);
+	req.timeout_ms = w->timeout_ms;
+	json_decref(root);
+	root = NULL;
+	r->next = w->reqs;
+	if (r->next)
+		r->next->prev = r;
+	w->reqs = r;
+	rc = w->host->http(w->ctx, &req, http_cb, r);
+	if (rc < 0) {
+		req_unlink(r);
+		goto fail;
+	}
+	return 0;
+fail:
+	json_decref(root);
+	req_free(r);
+	return rc;
+}
+
+static void webhook_fini(void *state)
+{
+	struct webhook *w = state;
+
+	if (w == NULL)
+		return;
+	/* The host has cancelled what was in flight; those callbacks never run. */
+	while (w->reqs) {
+		struct wh_req *r = w->reqs;
+
+		req_unlink(r);
+		req_free(r);
+	}
+	if (w->token) {
+		OPENSSL_cleanse(w->token, strlen(w->token));
+		free(w->token);
+	}
+	OPENSSL_cleanse(w->key, sizeof(w->key));
+	free(w->origin);
+	free(w);
+}
+
+static const struct fw_plugin_key webhook_keys[] = {
+    {"url", FW_KEY_STRING, "where to send (http or https); only scheme://host is ever logged"},
+    {"format", FW_KEY_STRING,
+     "\"generic\" (the alert JSON, Standard Webhooks signed), \"slack\", \"discord\", "
+     "\"ntfy\", \"matrix\" or \"mattermost\""},
+    {"secret", FW_KEY_STRING,
+     "a file: the whsec_ signing secret (generic) or an access token (matrix, ntfy)"},
+    {"headers", FW_KEY_STRINGS, "extra request headers, [ \"Name: value\", ... ]"},
+    {"timeout", FW_KEY_DURATION, "time for one request (default 15s)"},
+    {NULL, 0, NULL},
+};
+
+FW_PLUGIN_EXPORT const struct fw_plugin feedwatch_plugin = {
+    .abi_major = FW_PLUGIN_ABI_MAJOR,
+    .abi_minor = FW_PLUGIN_ABI_MINOR,
+    .struct_size = sizeof(struct fw_plugin),
+    .name = "webhook",
+    .version = "1.0",
+    .description = "HTTP POST to a webhook: generic (signed), Slack, Discord, ntfy, Matrix, "
+                   "Mattermost",
+    .flags = 0,
+    .keys = webhook_keys,
+    .init = webhook_init,
+    .deliver = webhook_deliver,
+    .reopen = NULL,
+    .fini = webhook_fini,
+};

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""The desktop output on a private session bus: with no notification server the alert stays
+pending in the outbox; once python3-dbusmock's notification_daemon is up, a later run
+delivers it, and a hostile title's markup arrives escaped in the body. The configured
+urgency, category, desktop-entry hint, app name and the "Open" action reach the server."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fwtest import (Route, Server, Workdir, check, finish, outbox, output_config, q,  # noqa: E402
+                    rss_feed, run, wait_for, xml_escape)
+
+HOSTILE = '<b>Putin</b> & "North Korea" <a href="http://evil/">x</a>'
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=%s</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+def dbusmock_python():
+    """An interpreter that can import dbusmock (Debian's python3-dbusmock)."""
+    for py in (sys.executable, "/usr/bin/python3"):
+        if py and subprocess.run([py, "-c", "import dbusmock"],
+                                 capture_output=True).returncode == 0:
+            return py
+    return None
+
+
+def notify_calls(log):
+    """The Notify entries of a dbusmock log (an entry spans lines when the body does)."""
+    if not os.path.exists(log):
+        return []
+    text = open(log, encoding="utf-8").read()
+    entries = re.split(r"\n(?=\d+\.\d+ )", text)
+    return [e for e in entries if re.match(r"\d+\.\d+ Notify ", e)]
+
+
+def body_of(entry):
+    """The body argument of a logged Notify call: it starts with the feed name."""
+    start = entry.find('"world \u00b7 ')
+    end = entry.rfind('" [')
+    return entry[start + 1:end] if 0 <= start < end else ""
+
+
+def has_owner(env, name):
+    p = subprocess.run(["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus",
+                        "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner",
+                        "string:" + name], capture_output=True, text=True, env=env)
+    return "boolean true" in p.stdout
+
+
+def main():
+    py = dbusmock_python()
+    if not check(py is not None and shutil.which("dbus-daemon") is not None,
+                 "python3-dbusmock and dbus-daemon are installed (scripts/install-deps.sh)"):
+        finish()
+    srv = Server()
+    w = Workdir()
+    sockdir = tempfile.mkdtemp(prefix="fwbus-")
+    conf_path = w.write("bus.conf", BUS_CONFIG % sockdir)
+    bus = subprocess.Popen(["dbus-daemon", "--config-file=" + conf_path, "--nofork",
+                            "--print-address=1"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+    mock = None
+    try:
+        addr = bus.stdout.readline().strip()
+        check(addr.startswith("unix:"), "a private session bus is up (%s)" % addr)
+        env = dict(os.environ)
+        env["DBUS_SESSION_BUS_ADDRESS"] = addr
+        env.pop("DISPLAY", None)
+        fenv = {"DBUS_SESSION_BUS_ADDRESS": addr, "DISPLAY": ""}
+        items = [("d1", "Putin lands in Pyongyang", "https://example.org/d1", "Putin arrived.")]
+        srv.routes["/feed.xml"] = Route(rss_feed(items))
+        conf = output_config(w, srv.url("/feed.xml"), [
+            'name = "desk"; plugin = "desktop"; urgency = "critical"; timeout = "7s";'
+            ' app_name = "fw-test"; category = "im.received"; desktop_entry = "feedwatch";'
+            ' retry_base = 1; retry_max = 1;'])
+        p = run(["check", "-c", conf])
+        check(p.returncode == 0, "check accepts the desktop config (%s)" % p.stderr.strip()[-200:])
+
+        # No notification server on the bus: a temporary failure.
+        p = run(["once", "-c", conf], env=fenv)
+        check(p.returncode == 0, "once exits 0 without a server (%s)" % p.stderr.strip()[-300:])
+        pend = outbox(conf, "--pending")
+        check(len(pend) == 1 and "no notification server" in (pend[0].get("last_error") or ""),
+              "without a server the alert stays pending (%s)"
+              % [x.get("last_error") for x in pend])
+
+        # The server comes up; a later run delivers it.
+        log = w.file("notify.log")
+        mock = subprocess.Popen([py, "-m", "dbusmock", "--template", "notification_daemon",
+                                 "-l", log], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        check(wait_for(lambda: has_owner(env, "org.freedesktop.Notifications"), timeout=30),
+              "the mock notification server is on the bus")
+        time.sleep(1.2)  # past the retry delay (retry_base = 1)
+        p = run(["once", "-c", conf], env=fenv)
+        check(p.returncode == 0, "once exits 0 with a server (%s)" % p.stderr.strip()[-300:])
+        check(outbox(conf) == [], "the pending alert was delivered")
+        calls = notify_calls(log)
+        check(len(calls) == 1, "Notify was called once (%d)" % len(calls))
+        if calls:
+            c = calls[0]
+            check('"fw-test"' in c, "app_name reaches the server")
+            check('"Putin lands in Pyongyang"' in c, "the summary is the title")
+            check("world" in c and "@putin" in c, "the body names the feed and the term")
+            check('"open", "Open"' in c or "'open', 'Open'" in c, "an Open action is offered (%s)" % c)
+            check("urgency" in c and "2" in c.split("urgency", 1)[1][:8], "urgency critical")
+            check("im.received" in c and "desktop-entry" in c and "feedwatch" in c,
+                  "category and desktop-entry hints")
+            check(c.rstrip().endswith(" 7000"), "timeout 7s = 7000 ms")
+
+        # A hostile title: escaped in the body.
+        items.append(("d2", xml_escape(HOSTILE), "https://example.org/d2", "Putin again."))
+        srv.routes["/feed.xml"] = Route(rss_feed(items))
+        p = run(["once", "-c", conf], env=fenv)
+        calls = notify_calls(log)
+        check(len(calls) == 2, "the hostile item was notified")
+        if len(calls) == 2:
+            c = calls[1]
+            body = body_of(c)
+            check('"%s"' % HOSTILE in c, "the summary is the title as plain text")
+            check("&lt;b&gt;Putin&lt;/b&gt; &amp; &quot;North Korea&quot; &lt;a href=&quot;"
+                  in body, "the title's markup arrives escaped in the body (%s)" % body[:300])
+            check("<b>" not in body and "<a " not in body and '"North' not in body,
+                  "no raw markup from the item in the body")
+        check(outbox(conf) == [], "nothing left in the outbox")
+    finally:
+        if mock:
+            mock.terminate()
+            mock.wait(timeout=10)
+        bus.terminate()
+        bus.wait(timeout=10)
+        srv.close()
+        w.cleanup()
+        shutil.rmtree(sockdir, ignore_errors=True)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
