@@ -7,9 +7,11 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
-	build-essential cmake pkg-config clang clang-format \
+	build-essential cmake pkg-config clang libclang-rt-14-dev clang-format \
 	libuv1-dev libcurl4-openssl-dev libxml2-dev libxml2-utils libnotify-dev \
 	libsqlite3-dev sqlite3 libconfig-dev libjansson-dev libutf8proc-dev \
 	libsystemd-dev libcmocka-dev \
 	python3 python3-dbusmock python3-gi gir1.2-glib-2.0 dbus dbus-daemon \
-	curl ca-certificates
+	curl ca-certificates \
+	libssl-dev binutils \
+	systemd man-db
