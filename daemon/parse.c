@@ -220,6 +220,9 @@ struct fw_parser {
 /* ---------------------------------------------------------------- problems */
 
 static void problem(struct fw_parser *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void problem(struct fw_parser *p, const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
