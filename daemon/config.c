@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <feedwatch/version.h>
@@ -782,6 +783,47 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 	get_string(c, root, "user_agent", &cfg->user_agent);
 }
 
+/* Does a string value look like it carries a credential? user:password@ in a URL, or a
+   token-like query parameter. */
+static bool looks_secret(const char *v)
+{
+	const char *scheme = strstr(v, "://");
+
+	if (scheme) {
+		const char *at = strchr(scheme + 3, '@'), *slash = strchr(scheme + 3, '/');
+
+		if (at && (slash == NULL || at < slash))
+			return true;
+	}
+	return strcasestr(v, "token=") || strcasestr(v, "key=") || strcasestr(v, "secret=") ||
+	       strcasestr(v, "password=") || strcasestr(v, "access_token");
+}
+
+/* Webhook URLs carry their token in the path (Slack, Discord, Matrix...): any output url
+   counts, as do credentials anywhere in the file. */
+static bool holds_secret(const config_setting_t *s)
+{
+	const char *name = config_setting_name(s);
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		const char *v = config_setting_get_string(s);
+
+		if (name && (strcasestr(name, "token") || strcasestr(name, "password")))
+			return true;
+		return v && looks_secret(v);
+	}
+	if (config_setting_is_aggregate(s)) {
+		bool output = config_setting_is_group(s) && config_setting_get_member(s, "plugin");
+
+		if (output && config_setting_get_member(s, "url"))
+			return true;
+		for (int i = 0; i < config_setting_length(s); i++)
+			if (holds_secret(config_setting_get_elem(s, (unsigned)i)))
+				return true;
+	}
+	return false;
+}
+
 /* Read and validate a config file. */
 int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *diags)
 {
@@ -840,6 +882,15 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	cfg->feed_failing_output = -1;
 
 	root = config_root_setting(&cfg->lc);
+	{
+		struct stat st;
+
+		if (stat(path, &st) == 0 && (st.st_mode & S_IROTH) && holds_secret(root))
+			fw_diags_add(diags, true, path, 0,
+			             "the config file is readable by others and holds a secret "
+			             "(a webhook URL or credentials): chmod o-r it, or move the "
+			             "secret to a file named by 'secret'");
+	}
 	load_top(&c, cfg, root);
 	if (cfg->state_dir == NULL)
 		cfg->state_dir = default_state_dir();

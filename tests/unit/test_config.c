@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -153,6 +154,44 @@ static void test_every_error_reported(void **state)
 	fw_diags_clear(&d);
 }
 
+static bool has_warning(const struct fw_diags *d, const char *needle)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].warning && strstr(d->v[i].message, needle))
+			return true;
+	return false;
+}
+
+static void test_secret_readable_by_others(void **state)
+{
+	static const char text[] =
+	    "feeds = ( { name = \"a\"; url = \"http://x.org/f\"; } );\n"
+	    "outputs = ( { name = \"o\"; plugin = \"webhook\";\n"
+	    "  url = \"https://hooks.example.org/services/T0/B0/XXXX\"; } );\n";
+	static const char plain[] = "feeds = ( { name = \"a\"; url = \"http://x.org/f\"; } );\n";
+	struct fw_diags d = {0};
+	struct fw_config *cfg = NULL;
+	const char *p = write_conf("secret.conf", text);
+
+	assert_int_equal(chmod(p, 0644), 0);
+	assert_int_equal(fw_config_load(p, &cfg, &d), 0);
+	assert_true(has_warning(&d, "readable by others and holds a secret"));
+	cfg = fw_config_free(cfg);
+	fw_diags_clear(&d);
+	assert_int_equal(chmod(p, 0640), 0);
+	assert_int_equal(fw_config_load(p, &cfg, &d), 0);
+	assert_false(has_warning(&d, "readable by others"));
+	cfg = fw_config_free(cfg);
+	fw_diags_clear(&d);
+	/* Readable by others but nothing secret in it: no warning. */
+	p = write_conf("plain.conf", plain);
+	assert_int_equal(chmod(p, 0644), 0);
+	assert_int_equal(fw_config_load(p, &cfg, &d), 0);
+	assert_false(has_warning(&d, "readable by others"));
+	fw_config_free(cfg);
+	fw_diags_clear(&d);
+}
+
 static void test_missing_file(void **state)
 {
 	struct fw_diags d = {0};
@@ -203,6 +242,7 @@ int main(void)
 	    cmocka_unit_test(test_bad),
 	    cmocka_unit_test(test_every_error_reported),
 	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_secret_readable_by_others),
 	    cmocka_unit_test(test_locate),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
