@@ -299,10 +299,12 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 	st.last_poll = now;
 	st.http_status = r->status;
 	if (r->error == 0 || r->error == -EFBIG) {
-		if (r->n_items > 0 || !r->not_modified) {
+		/* A 200 replaces the validators (dropping ones the server no longer sends);
+		   a 304 may refresh them. */
+		if (!r->not_modified || r->etag)
 			set_str(&st.etag, r->etag);
+		if (!r->not_modified || r->last_modified)
 			set_str(&st.last_modified, r->last_modified);
-		}
 		if (r->moved_url)
 			set_str(&st.moved_url, r->moved_url);
 	}
