@@ -518,8 +518,6 @@ static void load_outputs(struct ctx *c, struct fw_config *cfg, const config_sett
 		o->max_age = 7 * 86400;
 		o->retry_base = 30;
 		o->retry_max = 3600;
-		o->retry_base = 30;
-		o->retry_max = 3600;
 		if (get_string(c, g, "plugin", &o->plugin) == 0)
 			ERR(c, g, "output without a 'plugin'");
 		else if (o->plugin && (strchr(o->plugin, '/') || !valid_name(o->plugin)))
@@ -531,12 +529,6 @@ static void load_outputs(struct ctx *c, struct fw_config *cfg, const config_sett
 			o->rate_window = 1;
 		get_int(c, g, "max_attempts", 1, 1000000, &o->max_attempts);
 		get_duration(c, g, "max_age", &o->max_age);
-		get_duration(c, g, "retry_base", &o->retry_base);
-		get_duration(c, g, "retry_max", &o->retry_max);
-		if (o->retry_base < 1)
-			o->retry_base = 1;
-		if (o->retry_max < o->retry_base)
-			o->retry_max = o->retry_base;
 		get_duration(c, g, "retry_base", &o->retry_base);
 		get_duration(c, g, "retry_max", &o->retry_max);
 		if (o->retry_base < 1)
