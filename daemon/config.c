@@ -280,7 +280,11 @@ static char *get_name(struct ctx *c, const config_setting_t *g, const char *what
 		return NULL;
 	}
 	for (size_t i = 0; i < n_seen; i++) {
-		const char *other = *(char *const *)((const char *)seen + i * stride);
+		const char *other;
+
+		/* seen points at the name member of an array of structs: read it with memcpy,
+		   clang's -Wcast-align rejects the cast (and the fuzz build uses clang). */
+		memcpy(&other, (const char *)seen + i * stride, sizeof(other));
 
 		if (other && strcmp(other, name) == 0) {
 			ERR(c, config_setting_get_member(g, "name"), "duplicate %s name '%s'", what,

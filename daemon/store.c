@@ -228,7 +228,12 @@ static int map_rc(sqlite3 *db, int rc)
 /* Record SQLite's message for rc and return the errno. */
 static int fail(struct fw_store *s, int rc)
 {
-	snprintf(s->msg, sizeof(s->msg), "%s", sqlite3_errmsg(s->db));
+	int se = sqlite3_system_errno(s->db);
+
+	if ((rc & 0xff) == SQLITE_IOERR && se != 0)
+		snprintf(s->msg, sizeof(s->msg), "%s (%s)", sqlite3_errmsg(s->db), strerror(se));
+	else
+		snprintf(s->msg, sizeof(s->msg), "%s", sqlite3_errmsg(s->db));
 	return map_rc(s->db, rc);
 }
 
@@ -371,6 +376,10 @@ static int open_fail(sqlite3 *db, int rc, const char *path, const char *what, in
 	else if ((rc & 0xff) == SQLITE_CORRUPT)
 		seterr(err, errlen, "%s: corrupted database (%s)", path,
 		       db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	else if (db && sqlite3_system_errno(db) != 0)
+		/* "disk I/O error" alone hides ENOSPC, EROFS, EACCES: name the OS error too. */
+		seterr(err, errlen, "%s: %s: %s (%s)", path, what, sqlite3_errmsg(db),
+		       strerror(sqlite3_system_errno(db)));
 	else
 		seterr(err, errlen, "%s: %s: %s", path, what,
 		       db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
