@@ -35,13 +35,16 @@ struct fw_fold_buf {
 	size_t map_cap;
 };
 
-/* Build the folding tables (about 0.5 MB). Returns 0 and *out, or -ENOMEM. */
+/*
+ * The folding tables (about 0.5 MB): one immutable process-wide table, built on first use
+ * (pthread_once) and shared read-only. Returns 0 and *out, or -ENOMEM.
+ */
 int fw_fold_new(struct fw_fold **out);
 
 /* Bytes held by the tables. */
 size_t fw_fold_memory(const struct fw_fold *f);
 
-/* Free. Accepts NULL; returns NULL. */
+/* Drop a reference to the tables (the shared table is kept). Accepts NULL; returns NULL. */
 struct fw_fold *fw_fold_free(struct fw_fold *f);
 
 /*

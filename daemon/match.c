@@ -36,8 +36,11 @@
 #define MATCH_OCC_MAX         (1u << 20) /* atom occurrences kept per item */
 #define MATCH_SPAN_MAX        4096u      /* candidate spans per NEAR operand */
 #define MATCH_SNIPPET_CHARS   100u
+#define MATCH_ALIAS_WORDS     256u  /* prefix words ('*') in one alias or phrase */
 #define MATCH_DENSE_MAX       4096u /* dense 256-entry transition tables */
 #define MATCH_DENSE_MIN_EDGES 3u
+#define MATCH_DFA_BYTES       (1u << 20)  /* full transition rows of the shallowest states */
+#define OUT_BIT               0x80000000u /* in a row entry: the state has output */
 
 enum field_kind { F_TITLE, F_SUMMARY, F_CONTENT, F_AUTHOR, F_CATEGORY, F_KINDS };
 #define MASK_ALL     0x1Fu
@@ -64,13 +67,23 @@ struct atom_ref {
 	uint32_t alias; /* index in the entity, NONE for a query literal */
 };
 
+/* What the automaton finds: a pattern's bytes up to its first '*' (all of it when none). */
 struct pattern {
-	uint32_t ref_start;
-	uint32_t n_refs;
+	uint32_t var_start; /* its variants: the patterns that start with these bytes */
+	uint32_t n_var;
 	uint32_t len;
 	uint8_t lead;   /* starts with the boundary space */
 	uint8_t trail;  /* ends with the boundary space */
 	uint8_t extend; /* prefix or Hangul end: the match runs to the end of the word */
+};
+
+/* One whole pattern: the head it shares, then the rest checked from the hit ("* коре"). */
+struct variant {
+	uint32_t tail_off; /* in the matcher's tail bytes */
+	uint32_t tail_len; /* 0: the head is the whole pattern */
+	uint32_t ref_start;
+	uint32_t n_refs;
+	uint8_t extend; /* the last word of the tail runs to the end of its word */
 };
 
 struct acnode {
@@ -103,9 +116,22 @@ struct fw_matcher {
 	uint32_t *ac_dict; /* nearest node on the fail chain with a pattern, or NONE */
 	size_t n_ac;
 	uint32_t *dense;
+	/*
+	 * The first n_dfa states (breadth first: the shallow, hot ones) also have a complete
+	 * row: dfa[state * n_cls + cls[byte]] = next state | OUT_BIT when it has output. Bytes
+	 * that occur in no pattern share class 0, which always leads back to the root.
+	 */
+	uint16_t cls[256];
+	uint32_t n_cls;
+	uint32_t *dfa;
+	uint32_t n_dfa;
 	size_t n_dense;
 	struct pattern *pats;
 	size_t n_pats;
+	struct variant *vars;
+	size_t n_vars;
+	char *tails;
+	size_t n_tails;
 	struct atom_ref *refs;
 	size_t n_refs;
 	size_t n_entities;
@@ -171,6 +197,7 @@ struct u32vec {
 struct pentry {
 	char *s; /* owned */
 	uint32_t len;
+	uint32_t hlen;
 	uint8_t lead, trail, extend;
 	struct atom_ref ref;
 };
@@ -179,6 +206,7 @@ struct pentry {
 struct pat_result {
 	char *s;
 	uint32_t len;
+	uint32_t hlen; /* bytes before the first '*': the automaton's part */
 	uint8_t lead, trail, extend;
 	const char *err;
 	size_t err_off; /* byte offset of the error in the source */
@@ -224,18 +252,44 @@ static int is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+/* True when the source character that ends at s[i] (marks and invisibles skipped) is a word character. */
+static int word_char_before(const char *s, size_t i)
+{
+	while (i > 0) {
+		size_t st = i - 1, n;
+		enum fw_fold_class c;
+
+		while (st > 0 && ((unsigned char)s[st] & 0xC0) == 0x80) {
+			st--;
+		}
+		c = fw_fold_class_of(decode_at(s, i, st, &n));
+		if (c != FW_FOLD_MARK && c != FW_FOLD_IGNORE) {
+			return c != FW_FOLD_SEP;
+		}
+		i = st;
+	}
+	return 0;
+}
+
 /*
  * Turn an alias or a query word/phrase into a pattern. Returns 0 (r->s set, or r->err set
  * for a user error) or -ENOMEM.
+ *
+ * The pattern is the folded text with its boundary spaces: " vladimir putin " (whole
+ * words), " kim jong" (the last word a prefix: no trailing space, r->extend). A prefix word
+ * that is not the last is marked with a '*' after it (folded text never holds a '*': it is
+ * a separator): "Северн* Коре*" becomes " северн* коре". The bytes before the first '*'
+ * (r->hlen) are what the automaton looks for; the rest is checked from the hit (see
+ * tail_end). The whole string is the identity of the pattern.
  */
 static int make_pattern(const struct fw_fold *fold, const char *src, size_t len,
                         struct fw_fold_buf *fb, struct pat_result *r)
 {
-	size_t a = 0, b = len, core_len;
+	size_t a = 0, b = len, core_len, n_stars = 0, o = 0, j = 1;
+	size_t stars[MATCH_ALIAS_WORDS]; /* fb index of the last byte of each prefix word */
 	const char *core;
-	int prefix = 0;
-	enum fw_fold_class first, last;
-	size_t n;
+	int last_prefix = 0;
+	enum fw_fold_class first, last = FW_FOLD_WORD;
 
 	memset(r, 0, sizeof(*r));
 	while (a < b && is_space(src[a])) {
@@ -244,23 +298,28 @@ static int make_pattern(const struct fw_fold *fold, const char *src, size_t len,
 	while (b > a && is_space(src[b - 1])) {
 		b--;
 	}
-	if (b > a && src[b - 1] == '*') {
-		prefix = 1;
-		b--;
-		if (b == a || is_space(src[b - 1]) || src[b - 1] == '*') {
-			r->err = "'*' must follow a word";
-			r->err_off = b;
-			return 0;
-		}
-	}
 	for (size_t i = a; i < b; i++) {
-		if (src[i] == '*') {
-			r->err = "'*' is allowed only at the end of the last word";
+		if (src[i] != '*') {
+			continue;
+		}
+		if (i == a || src[i - 1] == '*' || !word_char_before(src + a, i - a)) {
+			r->err = "'*' must follow a word";
 			r->err_off = i;
 			return 0;
 		}
+		if (i + 1 < b && !is_space(src[i + 1])) {
+			r->err = "'*' is allowed only at the end of a word";
+			r->err_off = i;
+			return 0;
+		}
+		if (n_stars == MATCH_ALIAS_WORDS) {
+			r->err = "too many prefix words";
+			r->err_off = i;
+			return 0;
+		}
+		stars[n_stars++] = i - a;
 	}
-	if (fw_fold_text(fold, src + a, b - a, fb, 0) < 0) {
+	if (fw_fold_text(fold, src + a, b - a, fb, 1) < 0) {
 		return -ENOMEM;
 	}
 	if (fb->len <= 1) {
@@ -268,26 +327,64 @@ static int make_pattern(const struct fw_fold *fold, const char *src, size_t len,
 		r->err_off = a;
 		return 0;
 	}
+	/* the folded word each '*' ends: the last output byte made from input before it */
+	for (size_t k = 0; k < n_stars; k++) {
+		while (j + 1 < fb->len - 1 && fb->map[j + 1] < stars[k]) {
+			j++;
+		}
+		stars[k] = j;
+	}
 	core = fb->s + 1;
 	core_len = fb->len - 2;
-	first = fw_fold_class_of(decode_at(core, core_len, 0, &n));
-	last = last_class(core, core_len);
-	r->lead = first != FW_FOLD_CJK;
-	r->trail = !prefix && last != FW_FOLD_CJK && last != FW_FOLD_HANGUL;
-	r->extend = (prefix && last != FW_FOLD_CJK) || last == FW_FOLD_HANGUL;
-	r->len = (uint32_t)core_len + r->lead + r->trail;
-	r->s = malloc(r->len + 1);
+	first = fw_fold_class_of(decode_at(core, core_len, 0, &o));
+	r->s = malloc(2 * core_len + 3);
 	if (!r->s) {
 		return -ENOMEM;
 	}
-	memcpy(r->s + r->lead, core, core_len);
+	r->lead = first != FW_FOLD_CJK;
+	o = 0;
 	if (r->lead) {
-		r->s[0] = ' ';
+		r->s[o++] = ' ';
 	}
+	r->hlen = NONE;
+	for (size_t ws = 0, k = 0; ws < core_len;) {
+		size_t we = ws;
+		int prefix = 0;
+
+		while (we < core_len && core[we] != ' ') {
+			we++;
+		}
+		while (k < n_stars && stars[k] <= we) {
+			prefix |= stars[k] == we; /* stars[] are fb indices: core + 1 */
+			k++;
+		}
+		memcpy(r->s + o, core + ws, we - ws);
+		o += we - ws;
+		last = last_class(core + ws, we - ws);
+		/* a prefix means nothing on a word of a script written without spaces */
+		prefix = prefix && last != FW_FOLD_CJK;
+		last_prefix = prefix;
+		if (we < core_len) {
+			if (prefix) {
+				if (r->hlen == NONE) {
+					r->hlen = (uint32_t)o;
+				}
+				r->s[o++] = '*';
+			}
+			r->s[o++] = ' ';
+		}
+		ws = we + 1;
+	}
+	r->trail = !last_prefix && last != FW_FOLD_CJK && last != FW_FOLD_HANGUL;
+	r->extend = last_prefix || last == FW_FOLD_HANGUL;
 	if (r->trail) {
-		r->s[r->len - 1] = ' ';
+		r->s[o++] = ' ';
 	}
-	r->s[r->len] = '\0';
+	r->s[o] = '\0';
+	r->len = (uint32_t)o;
+	if (r->hlen == NONE) {
+		r->hlen = r->len;
+	}
 	return 0;
 }
 
@@ -358,6 +455,7 @@ struct ent_key {
 struct lit {
 	char *s; /* owned until handed to a pentry */
 	uint32_t len;
+	uint32_t hlen;
 	uint8_t lead, trail, extend;
 	uint32_t node; /* the TERM node */
 	uint32_t atom; /* canonical atom, set after de-duplication */
@@ -489,6 +587,7 @@ static int compile_entities(struct cc *c)
 			}
 			pe.s = r.s;
 			pe.len = r.len;
+			pe.hlen = r.hlen;
 			pe.lead = r.lead;
 			pe.trail = r.trail;
 			pe.extend = r.extend;
@@ -782,6 +881,7 @@ static uint32_t parse_term(struct qp *p, unsigned scope)
 		}
 		l.s = r.s;
 		l.len = r.len;
+		l.hlen = r.hlen;
 		l.lead = r.lead;
 		l.trail = r.trail;
 		l.extend = r.extend;
@@ -1129,12 +1229,21 @@ static int satisfiable(const struct cc *c, uint32_t id, uint32_t *bad_col)
 
 /* ------------------------------------------------------------------ automaton */
 
+/* Order of the pattern entries: by head, then by the whole pattern, then by reference. */
 static int cmp_pentry(const void *a, const void *b)
 {
 	const struct pentry *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
+	size_t n = x->hlen < y->hlen ? x->hlen : y->hlen;
 	int r = memcmp(x->s, y->s, n);
 
+	if (r) {
+		return r;
+	}
+	if (x->hlen != y->hlen) {
+		return x->hlen < y->hlen ? -1 : 1;
+	}
+	n = x->len < y->len ? x->len : y->len;
+	r = memcmp(x->s, y->s, n);
 	if (r) {
 		return r;
 	}
@@ -1191,6 +1300,47 @@ static inline uint32_t ac_next(const struct fw_matcher *m, uint32_t s, uint8_t c
 }
 
 /*
+ * Complete transition rows for the shallowest states, within MATCH_DFA_BYTES: one load per
+ * byte there, where a scan spends most of its time, and no fail links to follow.
+ */
+static int build_dfa(struct fw_matcher *m, char *const *strs, const uint32_t *lens, size_t n)
+{
+	uint8_t rep[257];
+	size_t rows;
+
+	memset(m->cls, 0, sizeof(m->cls));
+	m->n_cls = 1;
+	rep[0] = 0;
+	for (size_t p = 0; p < n; p++) {
+		for (uint32_t i = 0; i < lens[p]; i++) {
+			uint8_t ch = (uint8_t)strs[p][i];
+
+			if (!m->cls[ch]) {
+				rep[m->n_cls] = ch;
+				m->cls[ch] = (uint16_t)m->n_cls++;
+			}
+		}
+	}
+	rows = MATCH_DFA_BYTES / (m->n_cls * sizeof(uint32_t));
+	m->n_dfa = (uint32_t)(rows < m->n_ac ? rows : m->n_ac);
+	m->dfa = malloc((size_t)m->n_dfa * m->n_cls * sizeof(*m->dfa));
+	if (!m->dfa) {
+		return -ENOMEM;
+	}
+	for (uint32_t st = 0; st < m->n_dfa; st++) {
+		uint32_t *row = m->dfa + (size_t)st * m->n_cls;
+
+		row[0] = 0;
+		for (uint32_t k = 1; k < m->n_cls; k++) {
+			uint32_t t = ac_next(m, st, rep[k]);
+
+			row[k] = t | (m->ac[t].has_out ? OUT_BIT : 0);
+		}
+	}
+	return 0;
+}
+
+/*
  * Build the automaton from the sorted, unique patterns strs[i] (lens[i] bytes): a trie
  * built in sorted order (a node's new child is always its last), laid out breadth first
  * so that a node's children are contiguous, then fail links and, for the busiest nodes,
@@ -1221,7 +1371,7 @@ static int build_ac(struct fw_matcher *m, char *const *strs, const uint32_t *len
 				struct tnode nn = {NONE, NONE, NONE, NONE, ch};
 				uint32_t id = (uint32_t)t.n;
 
-				if (t.n >= UINT32_MAX - 2 || VEC_PUSH(t, nn) < 0) {
+				if (t.n >= OUT_BIT - 2 || VEC_PUSH(t, nn) < 0) {
 					goto out;
 				}
 				if (last == NONE) {
@@ -1307,6 +1457,9 @@ static int build_ac(struct fw_matcher *m, char *const *strs, const uint32_t *len
 
 			m->ac[c].fail = i == 0 ? 0 : ac_next(m, a->fail, m->label[c]);
 		}
+	}
+	if (build_dfa(m, strs, lens, n) < 0) {
+		goto out;
 	}
 	r = 0;
 out:
@@ -1470,6 +1623,7 @@ static int dedupe_literals(struct cc *c, size_t *n_atoms)
 		}
 		pe.s = l->s;
 		pe.len = l->len;
+		pe.hlen = l->hlen;
 		pe.lead = l->lead;
 		pe.trail = l->trail;
 		pe.extend = l->extend;
@@ -1484,16 +1638,20 @@ static int dedupe_literals(struct cc *c, size_t *n_atoms)
 	return 0;
 }
 
-/* Patterns from the pattern entries of used atoms; then the automaton. */
+/*
+ * Patterns from the pattern entries of used atoms: one automaton pattern per distinct head,
+ * one variant per distinct whole pattern, then the references; then the automaton.
+ */
 static int build_patterns(struct fw_matcher *m, struct cc *c, const uint8_t *used)
 {
 	char **strs = NULL;
 	uint32_t *lens = NULL;
-	size_t k = 0;
+	size_t k = 0, tail_bytes = 0;
 	int r = -ENOMEM;
 
 	for (size_t i = 0; i < c->pe.n; i++) {
 		if (used[c->pe.v[i].ref.atom]) {
+			tail_bytes += c->pe.v[i].len - c->pe.v[i].hlen;
 			c->pe.v[k++] = c->pe.v[i];
 		} else {
 			free(c->pe.v[i].s);
@@ -1503,32 +1661,47 @@ static int build_patterns(struct fw_matcher *m, struct cc *c, const uint8_t *use
 	sort_(c->pe.v, c->pe.n, sizeof(*c->pe.v), cmp_pentry);
 	m->refs = malloc((c->pe.n + 1) * sizeof(*m->refs));
 	m->pats = malloc((c->pe.n + 1) * sizeof(*m->pats));
+	m->vars = malloc((c->pe.n + 1) * sizeof(*m->vars));
+	m->tails = malloc(tail_bytes + 1);
 	strs = malloc((c->pe.n + 1) * sizeof(*strs));
 	lens = malloc((c->pe.n + 1) * sizeof(*lens));
-	if (!m->refs || !m->pats || !strs || !lens) {
+	if (!m->refs || !m->pats || !m->vars || !m->tails || !strs || !lens) {
 		goto out;
 	}
 	for (size_t i = 0; i < c->pe.n; i++) {
-		const struct pentry *e = &c->pe.v[i];
+		const struct pentry *e = &c->pe.v[i], *prev = i ? &c->pe.v[i - 1] : NULL;
+		struct variant *v;
 
-		if (i == 0 || e->len != c->pe.v[i - 1].len ||
-		    memcmp(e->s, c->pe.v[i - 1].s, e->len) != 0) {
+		if (!prev || e->hlen != prev->hlen || memcmp(e->s, prev->s, e->hlen) != 0) {
 			struct pattern *p = &m->pats[m->n_pats];
 
-			p->ref_start = (uint32_t)m->n_refs;
-			p->n_refs = 0;
-			p->len = e->len;
+			p->var_start = (uint32_t)m->n_vars;
+			p->n_var = 0;
+			p->len = e->hlen;
 			p->lead = e->lead;
-			p->trail = e->trail;
-			p->extend = e->extend;
+			/* a head that ends before a '*' ends with a prefix word */
+			p->trail = e->hlen == e->len ? e->trail : 0;
+			p->extend = e->hlen == e->len ? e->extend : 1;
 			strs[m->n_pats] = e->s;
-			lens[m->n_pats] = e->len;
+			lens[m->n_pats] = e->hlen;
 			m->n_pats++;
-		} else if (e->ref.atom == c->pe.v[i - 1].ref.atom) {
+			prev = NULL;
+		}
+		if (!prev || e->len != prev->len || memcmp(e->s, prev->s, e->len) != 0) {
+			v = &m->vars[m->n_vars++];
+			v->tail_off = (uint32_t)m->n_tails;
+			v->tail_len = e->len - e->hlen;
+			v->ref_start = (uint32_t)m->n_refs;
+			v->n_refs = 0;
+			v->extend = e->extend;
+			memcpy(m->tails + m->n_tails, e->s + e->hlen, v->tail_len);
+			m->n_tails += v->tail_len;
+			m->pats[m->n_pats - 1].n_var++;
+		} else if (e->ref.atom == prev->ref.atom) {
 			continue; /* the same entity twice: keep its first alias */
 		}
 		m->refs[m->n_refs++] = e->ref;
-		m->pats[m->n_pats - 1].n_refs++;
+		m->vars[m->n_vars - 1].n_refs++;
 	}
 	r = build_ac(m, strs, lens, m->n_pats);
 out:
@@ -1666,9 +1839,11 @@ int fw_match_compile(const struct fw_match_spec *spec, struct fw_matcher **out,
 	c.q.v = NULL;
 	c.kids.v = NULL;
 	m->memory = sizeof(*m) + fw_fold_memory(m->fold) + m->n_ac * (sizeof(*m->ac) + 9) +
-	            m->n_dense * 256 * sizeof(uint32_t) + m->n_pats * sizeof(*m->pats) +
-	            m->n_refs * sizeof(*m->refs) + (m->n_atoms + 1) * sizeof(uint32_t) +
-	            m->n_q * sizeof(*m->q) + m->n_kids * sizeof(uint32_t);
+	            m->n_dense * 256 * sizeof(uint32_t) +
+	            (size_t)m->n_dfa * m->n_cls * sizeof(uint32_t) + m->n_pats * sizeof(*m->pats) +
+	            m->n_vars * sizeof(*m->vars) + m->n_tails + m->n_refs * sizeof(*m->refs) +
+	            (m->n_atoms + 1) * sizeof(uint32_t) + m->n_q * sizeof(*m->q) +
+	            m->n_kids * sizeof(uint32_t);
 	*out = m;
 	m = NULL;
 	r = 0;
@@ -1695,7 +1870,10 @@ struct fw_matcher *fw_matcher_free(struct fw_matcher *m)
 	free(m->ac_pat);
 	free(m->ac_dict);
 	free(m->dense);
+	free(m->dfa);
 	free(m->pats);
+	free(m->vars);
+	free(m->tails);
 	free(m->refs);
 	free(m->atom_wl_start);
 	free(m->atom_wl);
@@ -1793,14 +1971,113 @@ static int cmp_occ(const void *a, const void *b)
 	return x->e < y->e ? -1 : x->e > y->e;
 }
 
+/* Transition from a state without a complete row; returns next state | OUT_BIT. */
+static uint32_t slow_next(const struct fw_matcher *m, uint32_t st, uint8_t ch)
+{
+	uint32_t t;
+
+	for (;;) {
+		const struct acnode *n;
+
+		if (st < m->n_dfa) {
+			return m->dfa[(size_t)st * m->n_cls + m->cls[ch]];
+		}
+		n = &m->ac[st];
+		if (n->n == 1 && n->label0 == ch) {
+			t = n->first;
+			break;
+		}
+		if (n->dense != DENSE_NONE) {
+			t = m->dense[(size_t)n->dense * 256 + ch];
+			break;
+		}
+		t = ac_goto(m, st, ch);
+		if (t != NONE) {
+			break;
+		}
+		st = n->fail;
+	}
+	return t | (m->ac[t].has_out ? OUT_BIT : 0);
+}
+
+/*
+ * Word ends already found in one field: a prefix hit runs to the end of its word, and
+ * several patterns (or the words of one pattern's tail) may ask for the same word. Keeping
+ * the last few answers bounds the scanning to about once per word, whatever the patterns.
+ */
+struct wend {
+	uint32_t from[4], to[4];
+	unsigned next;
+};
+
+static uint32_t word_end(const uint8_t *s, size_t len, uint32_t at, struct wend *w)
+{
+	uint32_t e = at;
+
+	for (unsigned i = 0; i < 4; i++) {
+		if (w->from[i] <= at && at <= w->to[i]) {
+			return w->to[i];
+		}
+	}
+	while (e < len && s[e] != ' ') {
+		e++;
+	}
+	w->from[w->next] = at;
+	w->to[w->next] = e;
+	w->next = (w->next + 1) & 3;
+	return e;
+}
+
+/*
+ * Check the tail of a pattern ("* коре", "* jong il ") against the folded text from e, the
+ * end of the head's (prefix) word. Each word must follow after exactly one space (folded
+ * text has one space between words); a word followed by '*' runs to the end of its word.
+ * Returns the end of the match, or NONE. Costs at most the tail's length plus word ends.
+ */
+static uint32_t tail_end(const uint8_t *s, size_t len, uint32_t e, const struct fw_matcher *m,
+                         const struct variant *v, struct wend *w)
+{
+	const char *t = m->tails + v->tail_off;
+	uint32_t tl = v->tail_len, k = 1; /* t[0] is the head's '*' */
+
+	while (k < tl) {
+		uint32_t wl = 0;
+
+		/* t[k] is the space before a word, or the final boundary space */
+		if (e >= len || s[e] != ' ') {
+			return NONE;
+		}
+		if (++k == tl) {
+			return e;
+		}
+		e++;
+		while (k + wl < tl && t[k + wl] != ' ' && t[k + wl] != '*') {
+			wl++;
+		}
+		if (len - e < wl || memcmp(s + e, t + k, wl) != 0) {
+			return NONE;
+		}
+		e += wl;
+		k += wl;
+		if (k < tl && t[k] == '*') {
+			e = word_end(s, len, e, w);
+			k++;
+		}
+	}
+	return v->extend ? word_end(s, len, e, w) : e;
+}
+
 static int scan_field(struct mctx *x, uint32_t fi)
 {
 	const struct fw_matcher *m = x->m;
 	struct fld *f = &x->f[fi];
-	const uint32_t *root = m->dense; /* the root's table is the first */
+	const uint32_t *dfa = m->dfa;
+	const uint16_t *cls = m->cls;
+	const uint32_t n_dfa = m->n_dfa, n_cls = m->n_cls;
 	const uint8_t *s;
 	size_t len;
 	uint32_t st = 0;
+	struct wend we = {{0}, {0}, 0};
 
 	if (fw_fold_text(m->fold, f->text, f->len, &f->fb, 0) < 0) {
 		return -ENOMEM;
@@ -1808,63 +2085,54 @@ static int scan_field(struct mctx *x, uint32_t fi)
 	s = (const uint8_t *)f->fb.s;
 	len = f->fb.len;
 	for (size_t i = 0; i < len; i++) {
-		const struct acnode *n;
+		uint32_t nx;
 
 		if (st == 0) {
 			/* at the root most bytes lead back to it: skip them in a tight loop */
-			while (i < len && root[s[i]] == 0) {
+			while (i < len && dfa[cls[s[i]]] == 0) {
 				i++;
 			}
 			if (i == len) {
 				break;
 			}
-			st = root[s[i]];
+			nx = dfa[cls[s[i]]];
+		} else if (st < n_dfa) {
+			nx = dfa[(size_t)st * n_cls + cls[s[i]]];
 		} else {
-			for (;;) {
-				n = &m->ac[st];
-				if (n->n == 1 && n->label0 == s[i]) {
-					st = n->first;
-					break;
-				}
-				if (n->dense != DENSE_NONE) {
-					st = m->dense[(size_t)n->dense * 256 + s[i]];
-					break;
-				} else {
-					uint32_t g = ac_goto(m, st, s[i]);
-
-					if (g != NONE) {
-						st = g;
-						break;
-					}
-					st = n->fail;
-				}
-			}
+			nx = slow_next(m, st, s[i]);
 		}
-		if (!m->ac[st].has_out) {
+		st = nx & ~OUT_BIT;
+		if (!(nx & OUT_BIT)) {
 			continue;
 		}
 		for (uint32_t o = m->ac_pat[st] != NONE ? st : m->ac_dict[st]; o != NONE;
 		     o = m->ac_dict[o]) {
 			const struct pattern *p = &m->pats[m->ac_pat[o]];
-			struct occ oc;
+			uint32_t hs = (uint32_t)(i + 1) - p->len + p->lead;
+			uint32_t he = (uint32_t)(i + 1) - p->trail;
 
-			oc.field = fi;
-			oc.e = (uint32_t)(i + 1);
-			oc.s = oc.e - p->len + p->lead;
-			oc.e -= p->trail;
 			if (p->extend) {
-				while (oc.e < len && s[oc.e] != ' ') {
-					oc.e++;
-				}
+				he = word_end(s, len, he, &we);
 			}
-			for (uint32_t r = 0; r < p->n_refs; r++) {
-				oc.atom = m->refs[p->ref_start + r].atom;
-				oc.alias = m->refs[p->ref_start + r].alias;
-				if (x->occ.n >= MATCH_OCC_MAX) {
-					return 0;
+			for (uint32_t vi = p->var_start; vi < p->var_start + p->n_var; vi++) {
+				const struct variant *v = &m->vars[vi];
+				struct occ oc;
+
+				oc.field = fi;
+				oc.s = hs;
+				oc.e = v->tail_len ? tail_end(s, len, he, m, v, &we) : he;
+				if (oc.e == NONE) {
+					continue;
 				}
-				if (VEC_PUSH(x->occ, oc) < 0) {
-					return -ENOMEM;
+				for (uint32_t r = 0; r < v->n_refs; r++) {
+					oc.atom = m->refs[v->ref_start + r].atom;
+					oc.alias = m->refs[v->ref_start + r].alias;
+					if (x->occ.n >= MATCH_OCC_MAX) {
+						return 0;
+					}
+					if (VEC_PUSH(x->occ, oc) < 0) {
+						return -ENOMEM;
+					}
 				}
 			}
 		}

@@ -1,6 +1,7 @@
 /*
  * match.h - watchlists: compile entities and queries into one immutable matcher, and match
- * items against it. Pure: no I/O, no logging, no globals; a compiled matcher is read-only
+ * items against it. Pure: no I/O, no logging, no mutable globals (the folding table of
+ * fold.c is built once per process and immutable after); a compiled matcher is read-only
  * and may be shared between threads and swapped on reload.
  */
 #ifndef FW_MATCH_H

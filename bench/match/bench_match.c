@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 	}
 	snprintf(queries[n_ent], 64, "@e0 AND (president OR президент)");
 	snprintf(queries[n_ent + 1], 64, "@e%zu NEAR/5 @e0", n_ent / 2);
-	snprintf(queries[n_ent + 2], 64, "title:\"security council\" OR 대통령 OR 政府");
+	snprintf(queries[n_ent + 2], 64, "\"security council\" NEAR/2 sanctions");
 	for (size_t i = n_ent; i < n_wl; i++) {
 		wls[i].name = "extra";
 		wls[i].query = queries[i];

@@ -14,16 +14,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const a_putin[] = {"Putin", "Vladimir Putin", "Путин*", "푸틴", "普京"};
 static const char *const a_nk[] = {"North Korea", "DPRK", "Pjöngjang", "КНДР", "북한"};
-static const char *const a_kim[] = {"Kim Jong*", "金正恩", "김정은"};
+static const char *const a_kim[] = {"Kim Jong*",     "金正恩",    "김정은",
+                                    "Kim* Jong* Un", "Kim* 正恩", "k* j* u*"};
+static const char *const a_nk2[] = {"Северн* Коре*", "Північн* Коре*", "Nord* Korea*", "Северн*"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct fw_match_entity ents[] = {
-	    {"putin", a_putin, 5}, {"north_korea", a_nk, 5}, {"kim", a_kim, 3}};
+	    {"putin", a_putin, 5}, {"north_korea", a_nk, 5}, {"kim", a_kim, 6}, {"nk2", a_nk2, 4}};
 	char *buf = malloc(size + 1);
 	char *text = NULL, *sep;
 	struct fw_match_watchlist wl[2];
-	struct fw_match_spec spec = {ents, 3, wl, 2};
+	struct fw_match_spec spec = {ents, 4, wl, 2};
 	struct fw_match_diag d[4];
 	size_t nd = 0;
 	struct fw_matcher *m = NULL;
@@ -41,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	wl[0].name = "fuzz";
 	wl[0].query = buf;
 	wl[1].name = "fixed";
-	wl[1].query = "@putin NEAR/3 (@north_korea OR kim*)";
+	wl[1].query = "@putin NEAR/3 (@north_korea OR kim* OR @nk2) OR \"k* jong*\"";
 	if (fw_match_compile(&spec, &m, d, 4, &nd) == 0) {
 		struct fw_item it = {0};
 		struct fw_match_result res = {0};

@@ -37,6 +37,12 @@ static const char *const a_putin_ko[] = {"푸틴"};
 static const char *const a_nk_ko[] = {"북한"};
 static const char *const a_putin_zh[] = {"普京"};
 static const char *const a_putin_ja[] = {"プーチン"};
+/* a prefix on every word: the case forms of inflected languages */
+static const char *const a_nk_ru[] = {"Северн* Коре*", "КНДР"};
+static const char *const a_nk_uk[] = {"Північн* Коре*"};
+static const char *const a_nk_de[] = {"Nord* Korea*"};
+static const char *const a_kju[] = {"Kim* Jong Un", "Kim* 正恩"};
+static const char *const a_nk_both[] = {"Северн* Коре*", "Северн*"};
 
 #define ENT(n, a)                                                                                  \
 	{                                                                                          \
@@ -49,6 +55,9 @@ static const struct fw_match_entity ents[] = {
     ENT("nord_korea", a_nord),   ENT("strasse", a_strasse),
     ENT("putin_ko", a_putin_ko), ENT("north_korea_ko", a_nk_ko),
     ENT("putin_zh", a_putin_zh), ENT("putin_ja", a_putin_ja),
+    ENT("nk_ru", a_nk_ru),       ENT("nk_uk", a_nk_uk),
+    ENT("nk_de", a_nk_de),       ENT("kju", a_kju),
+    ENT("nk_both", a_nk_both),
 };
 #define N_ENTS (sizeof(ents) / sizeof(ents[0]))
 
@@ -291,6 +300,73 @@ static const struct mcase cases[] = {
     M("putin", "Putinism", 0),
     M("@putin", "Put in", 0),
     M("@putin", "", 0),
+    /* a prefix on every word: Russian case forms */
+    M("@nk_ru", "Северная Корея", 1),
+    M("@nk_ru", "визит в Северную Корею", 1),
+    M("@nk_ru", "новости Северной Кореи", 1),
+    M("@nk_ru", "о Северной Корее", 1),
+    M("@nk_ru", "с Северной Кореей", 1),
+    M("@nk_ru", "СЕВЕРНОЮ КОРЕЕЮ", 1),
+    M("@nk_ru", "Северной\nКореи", 1),
+    M("@nk_ru", "Северной-Кореи", 1),
+    M("@nk_ru", "Южной Кореи", 0),
+    M("@nk_ru", "Северной Америки", 0),
+    M("@nk_ru", "Северной и Южной Кореи", 0),
+    M("@nk_ru", "Северокорейский лидер", 0),
+    M("@nk_ru", "Кореи Северной", 0),
+    M("@nk_ru", "Северной", 0),
+    M("@nk_ru", "Северной Кор", 0),
+    M("@nk_ru", "Северный Кореец", 1),
+    M("@nk_ru", "ЮжноСеверной Кореи", 0),
+    /* Ukrainian: ї folds to і, є stays */
+    M("@nk_uk", "Північна Корея", 1),
+    M("@nk_uk", "до Північної Кореї", 1),
+    M("@nk_uk", "у Північній Кореї", 1),
+    M("@nk_uk", "Північну Корею", 1),
+    M("@nk_uk", "з Північною Кореєю", 1),
+    M("@nk_uk", "Південної Кореї", 0),
+    M("@nk_uk", "Північної Америки", 0),
+    /* German */
+    M("@nk_de", "Nord-Koreas Raketen", 1),
+    M("@nk_de", "Nord Korea", 1),
+    M("@nk_de", "Nordische Koreaner", 1),
+    M("@nk_de", "Nordkorea", 0),
+    M("@nk_de", "Süd-Korea", 0),
+    M("@nk_de", "Korea Nord", 0),
+    /* a prefix on an inner word, exact words after it; Han and Hangul after Latin */
+    M("@kju", "Kim Jong Un", 1),
+    M("@kju", "Kims Jong Un visit", 1),
+    M("@kju", "Kim Jong Unification", 0),
+    M("@kju", "Kim Jong", 0),
+    M("@kju", "Kim Jongs Un", 0),
+    M("@kju", "Kimi正恩说", 1),
+    M("\"kim* 정은\"", "Kim 정은이", 1),
+    M("\"kim* 정은\"", "Kimi정은", 1),
+    M("\"kim* 정은\"", "Kim 정", 0),
+    M("@nk_both", "Северной", 1),
+    M("@nk_both", "Северной Кореи", 1),
+    /* query words and phrases */
+    M("\"северн* коре*\"", "Северной Кореи", 1),
+    M("\"северн* коре*\"", "Южной Кореи", 0),
+    M("\"kim* jong*\"", "Kims Jongs", 1),
+    M("\"kim* jong*\"", "Kim Il Sung", 0),
+    M("\"kim* jong\"", "Kim Jong-un", 1),
+    M("\"kim* jong\"", "Kim Jongun", 0),
+    M("\"kim* jong un\"", "Kimmy Jong Un", 1),
+    M("\"kim* 正恩\"", "Kim正恩", 1),
+    /* with NEAR and field scopes */
+    M("@putin NEAR/2 @nk_ru", "Путин прибыл в Северную Корею", 1),
+    M("@putin NEAR/1 @nk_ru", "Путин прибыл в Северную Корею", 0),
+    M("@nk_ru NEAR/0 @putin", "Путин Северной Кореи", 1),
+    M("@nk_ru NEAR/0 @putin", "Северной Кореи Путин", 1),
+    M("\"северн* коре*\" NEAR/1 \"путин*\"", "Северной Кореи и Путина", 1),
+    M("\"северн* коре*\" NEAR/0 \"путин*\"", "Северной Кореи и Путина", 0),
+    F("title:@nk_ru", "Северной Кореи", "", "", NULL, NULL, NULL, 1),
+    F("title:@nk_ru", "Новости", "", "Северной Кореи", NULL, NULL, NULL, 0),
+    F("content:\"північн* коре*\"", "Новини", "", "Північної Кореї", NULL, NULL, NULL, 1),
+    F("category:@nk_de", "News", "", "", NULL, "Asien", "Nord-Korea", 1),
+    F("title:@nk_ru AND NOT content:@nk_uk", "Северной Кореи", "", "Північної Кореї", NULL, NULL,
+      NULL, 0),
 };
 
 static struct fw_matcher *compile1(const char *q, struct fw_match_diag *d, size_t *nd, int *rc)
@@ -367,7 +443,10 @@ static const struct ecase errors[] = {
     {"@putin)", 7, "unmatched ')'"},
     {"pu*tin", 3, "only at the end"},
     {"*", 1, "must follow a word"},
-    {"\"kim* jong\"", 5, "only at the end"},
+    {"\"kim*jong\"", 5, "only at the end"},
+    {"\"kim *jong\"", 6, "must follow a word"},
+    {"\"kim-* jong\"", 6, "must follow a word"},
+    {"kim**", 4, "only at the end"},
     {"@putin*", 7, "cannot follow an entity"},
     {"NOT @putin", 1, "can never match"},
     {"@putin AND NOT @putin", 12, "both required and excluded"},
@@ -441,12 +520,15 @@ static void test_alias_diags(void **state)
 	static const char *const empty[] = {"Putin", ""};
 	static const char *const dash[] = {"\xE2\x80\x94"};
 	static const char *const star[] = {"Pu*tin"};
-	static const char *const mid[] = {"Kim* Jong"};
+	static const char *const mid[] = {"Kim*Jong"};
+	static const char *const dash_star[] = {"Kim-* Jong"};
 	static const char *const mixed[] = {"Путин"
 	                                    "Putin"};
 	static const char *const hangul[] = {"Kim Jong Un"
 	                                     "김정은"};
-	static const char *const fine[] = {"Vladimir Putin", "東京タワー", "Путин*", "金正恩"};
+	static const char *const fine[] = {"Vladimir Putin", "東京タワー",    "Путин*",
+	                                   "金正恩",         "Северн* Коре*", "Kim* Jong*",
+	                                   "Cafe\xCC\x81* x"};
 	struct fw_match_diag d[8];
 	size_t nd;
 	struct fw_matcher *m;
@@ -465,6 +547,8 @@ static void test_alias_diags(void **state)
 	assert_non_null(strstr(d[0].message, "only at the end"));
 	assert_int_equal(compile_aliases(mid, 1, d, &nd, &m), -EINVAL);
 	assert_non_null(strstr(d[0].message, "only at the end"));
+	assert_int_equal(compile_aliases(dash_star, 1, d, &nd, &m), -EINVAL);
+	assert_non_null(strstr(d[0].message, "must follow a word"));
 	assert_int_equal(compile_aliases(NULL, 0, d, &nd, &m), -EINVAL);
 	assert_non_null(strstr(d[0].message, "no aliases"));
 
@@ -480,7 +564,7 @@ static void test_alias_diags(void **state)
 	assert_int_equal(nd, 1);
 	assert_non_null(strstr(d[0].message, "Latin and Hangul"));
 	m = fw_matcher_free(m);
-	assert_int_equal(compile_aliases(fine, 4, d, &nd, &m), 0);
+	assert_int_equal(compile_aliases(fine, 7, d, &nd, &m), 0);
 	assert_int_equal(nd, 0);
 	m = fw_matcher_free(m);
 	assert_null(fw_matcher_free(NULL));
@@ -693,6 +777,32 @@ static void test_explain(void **state)
 	assert_int_equal(fw_match_item(m, &it, &res), 0);
 	assert_int_equal(res.n_explain, 2);
 	assert_string_equal(find_explain(&res, "@kim")->text, "Kim Jong");
+	m = fw_matcher_free(m);
+
+	/* a prefix on every word: the text spans the whole alias match, as written */
+	it.content = (char *)"Визит Путина в Северную  Корею завершён";
+	m = must_compile("@nk_ru NEAR/3 @putin");
+	assert_int_equal(fw_match_item(m, &it, &res), 0);
+	assert_int_equal(res.n_explain, 2);
+	e = find_explain(&res, "@nk_ru");
+	assert_string_equal(e->alias, "Северн* Коре*");
+	assert_string_equal(e->text, "Северную  Корею");
+	assert_string_equal(find_explain(&res, "@putin")->text, "Путина");
+	m = fw_matcher_free(m);
+	it.content = (char *)"Nach Nord-Koreas Test; Kims Jong Un spricht";
+	m = must_compile("@nk_de AND \"kim* jong*\" AND @kju");
+	assert_int_equal(fw_match_item(m, &it, &res), 0);
+	assert_int_equal(res.n_explain, 3);
+	assert_string_equal(find_explain(&res, "@nk_de")->text, "Nord-Koreas");
+	assert_string_equal(find_explain(&res, "\"kim* jong*\"")->text, "Kims Jong");
+	e = find_explain(&res, "@kju");
+	assert_string_equal(e->alias, "Kim* Jong Un");
+	assert_string_equal(e->text, "Kims Jong Un");
+	m = fw_matcher_free(m);
+	it.content = (char *)"Північною Кореєю";
+	m = must_compile("\"Північн* Коре*\"");
+	assert_int_equal(fw_match_item(m, &it, &res), 0);
+	assert_string_equal(res.explain[0].text, "Північною Кореєю");
 	m = fw_matcher_free(m);
 
 	/* a long field: the snippet is about 100 characters around the match, cut on
