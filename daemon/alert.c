@@ -1,4 +1,5 @@
 /* alert.c - build alerts, route them to outputs through the outbox, deliver and retry. */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #define FW_OUTPUT_IN_FLIGHT 8   /* deliveries at once per output */
 #define FW_RETRY_AFTER_CAP  86400
 #define FW_DOWN_RETRY       300 /* an output that is not running: look again then */
+#define FW_PUMP_IDLE        60  /* longest outbox sleep: `outbox retry` runs elsewhere */
 #define FW_SUMMARY_SNIPPET  300
 #define FW_DIGEST_MAX       FW_PUMP_BATCH
 
@@ -124,21 +126,77 @@ static json_t *jdate(int64_t t)
 	return json_string(fw_date_format(t, buf, sizeof(buf)));
 }
 
-/* A URL without user:password@ (it may hold a token). */
+/* Is a query parameter name one that carries a credential (?token=, ?api_key=, ...)? */
+static bool secret_param(const char *name, size_t len)
+{
+	static const char *const words[] = {"token", "key", "secret",  "password", "passwd",
+	                                    "auth",  "sig", "session", NULL};
+	char low[64];
+
+	if (len >= sizeof(low))
+		return true; /* a parameter name that long is not worth the risk */
+	for (size_t i = 0; i < len; i++)
+		low[i] = (char)tolower((unsigned char)name[i]);
+	low[len] = 0;
+	for (size_t i = 0; words[i]; i++)
+		if (strstr(low, words[i]))
+			return true;
+	return false;
+}
+
+/* A URL without user:password@ and with the values of credential-like query parameters
+   replaced by REDACTED: alerts go to third parties (chat services, webhooks), and the
+   feed's own token must not travel with them. */
 static char *strip_credentials(const char *url)
 {
-	const char *scheme = strstr(url, "://"), *at, *slash;
-	char *out;
+	const char *scheme = strstr(url, "://"), *at, *slash, *p;
+	char *out, *o;
 
 	if (scheme == NULL)
 		return strdup(url);
 	slash = strchr(scheme + 3, '/');
 	at = strchr(scheme + 3, '@');
-	if (at == NULL || (slash && at > slash))
-		return strdup(url);
-	if (asprintf(&out, "%.*s%s", (int)(scheme + 3 - url), url, at + 1) < 0)
+	if (at != NULL && (slash == NULL || at < slash)) {
+		if (asprintf(&out, "%.*s%s", (int)(scheme + 3 - url), url, at + 1) < 0)
+			return NULL;
+	} else if ((out = strdup(url)) == NULL) {
 		return NULL;
-	return out;
+	}
+	p = strchr(out, '?');
+	if (p == NULL)
+		return out;
+	/* Rewrite the query in place: "REDACTED" may be longer than a value, so build anew. */
+	{
+		size_t n = strlen(out);
+		char *res = malloc(n + 1 + 8 * n);
+		const char *q;
+
+		if (res == NULL) {
+			free(out);
+			return NULL;
+		}
+		memcpy(res, out, (size_t)(p - out) + 1);
+		o = res + (p - out) + 1;
+		for (q = p + 1; *q && *q != '#';) {
+			size_t plen = strcspn(q, "&#"), nlen = strcspn(q, "=&#");
+
+			if (nlen < plen && secret_param(q, nlen)) {
+				memcpy(o, q, nlen + 1);
+				o += nlen + 1;
+				memcpy(o, "REDACTED", 8);
+				o += 8;
+			} else {
+				memcpy(o, q, plen);
+				o += plen;
+			}
+			q += plen;
+			if (*q == '&')
+				*o++ = *q++;
+		}
+		strcpy(o, q); /* the fragment, if any */
+		free(out);
+		return res;
+	}
 }
 
 /* At most max bytes of s, cut on a UTF-8 boundary, with an ellipsis when cut. */
@@ -575,7 +633,11 @@ static void handle_completion(struct fw_alerter *a, struct completion *c)
 			r = fw_store_outbox_kill(s, d->rowids[i], c->message);
 			break;
 		case FW_DISABLE:
-			r = fw_store_outbox_retry(s, d->rowids[i], now + FW_DOWN_RETRY, c->message);
+			/* An attempt was made: count it; then held until the output is back. */
+			r = fw_store_outbox_retry(s, d->rowids[i], now, c->message);
+			if (r == 0)
+				r = fw_store_outbox_hold(s, d->rowids[i], now + FW_DOWN_RETRY,
+				                         c->message);
 			break;
 		case FW_RETRY:
 		default:
@@ -635,6 +697,7 @@ static void async_cb(uv_async_t *h)
 {
 	struct fw_alerter *a = h->data;
 	struct completion *c, *wait_head = NULL, *wait_tail = NULL;
+	bool tx = false;
 
 	pthread_mutex_lock(&a->lock);
 	c = a->completions;
@@ -653,10 +716,21 @@ static void async_cb(uv_async_t *h)
 			c = next;
 			continue;
 		}
-		if (!a->closing)
+		if (!a->closing) {
+			/* All outcomes of this wake-up in one transaction: one fsync, not one
+			   per delivery. Without it (a transaction already open), one each. */
+			if (!tx)
+				tx = fw_store_begin(a->d->store) == 0;
 			handle_completion(a, c);
+		}
 		free(c);
 		c = next;
+	}
+	if (tx && fw_store_commit(a->d->store) < 0) {
+		/* Delivered rows stay pending and go out again: at least once. */
+		fw_log(FW_LOG_ERR, "outbox: cannot record delivery outcomes: %s",
+		       fw_store_error(a->d->store));
+		fw_store_rollback(a->d->store);
 	}
 	if (wait_head) {
 		/* Back in front of the queue; after_work_cb() sends the async again. */
@@ -695,15 +769,16 @@ static size_t pump_output(struct fw_alerter *a, struct output_rt *out, struct fw
 
 	if (out == NULL || out->ctx == NULL || out->disabled) {
 		for (size_t k = 0; k < n; k++)
-			fw_store_outbox_retry(s, e[k].rowid, now + FW_DOWN_RETRY,
-			                      out == NULL ? "output not configured"
-			                                  : "output not running");
+			fw_store_outbox_hold(s, e[k].rowid, now + FW_DOWN_RETRY,
+			                     out == NULL        ? "output not configured"
+			                     : out->ctx == NULL ? "output not running"
+			                                        : "output disabled");
 		return 0;
 	}
 	/* Expired rows become dead letters before anything is sent. */
 	for (size_t k = 0; k < n; k++) {
 		if (now - e[k].created >= out->cfg->max_age) {
-			fw_store_outbox_kill(s, e[k].rowid, "expired (max_age)");
+			fw_store_outbox_expire(s, e[k].rowid, "expired (max_age)");
 			e[k].rowid = 0;
 		}
 	}
@@ -729,9 +804,16 @@ static size_t pump_output(struct fw_alerter *a, struct output_rt *out, struct fw
 		if (budget == 1 && live > 1) {
 			size_t w = 0;
 
-			for (size_t k = i; k < n; k++)
-				if (e[k].rowid != 0)
+			/* Swap, not copy: every entry owns its strings and is freed once, by
+			   the caller, whatever its place in e[]. */
+			for (size_t k = i; k < n; k++) {
+				if (e[k].rowid != 0) {
+					struct fw_outbox_entry t = e[i + w];
+
 					e[i + w++] = e[k];
+					e[k] = t;
+				}
+			}
 			take = w > FW_DIGEST_MAX ? FW_DIGEST_MAX : w;
 		}
 		d = delivery_new(out, &e[i], take);
@@ -764,10 +846,12 @@ static int cmp_output(const void *x, const void *y)
 
 static void arm_timer(struct fw_alerter *a, int64_t now)
 {
-	int64_t when, delay = 3600;
+	int64_t when, delay = FW_PUMP_IDLE;
 
 	if (fw_store_outbox_next_due(a->d->store, &when) == 0)
 		delay = when > now ? when - now : 1;
+	if (delay > FW_PUMP_IDLE)
+		delay = FW_PUMP_IDLE;
 	uv_timer_start(&a->timer, timer_cb, (uint64_t)delay * 1000, 0);
 }
 
@@ -886,6 +970,11 @@ static struct gen *gen_new(struct fw_alerter *a, struct fw_config *cfg, const st
 			continue;
 		}
 		o->blocking = (fw_host_plugin(o->ctx)->flags & FW_PLUGIN_BLOCKING) != 0;
+		/* Running (again): what was held for it while it was disabled or down is due
+		   now. The caller kicks the pump. */
+		if (fw_store_outbox_release(a->d->store, o->cfg->name, time(NULL), NULL) < 0)
+			fw_log(FW_LOG_ERR, "output '%s': cannot release its held alerts: %s",
+			       o->cfg->name, fw_store_error(a->d->store));
 	}
 	free(dir);
 	return g;

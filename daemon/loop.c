@@ -91,7 +91,7 @@ static void stop_signal_cb(uv_signal_t *s, int signum)
 	fw_loop_stop(d);
 }
 
-#define FW_TICK_MS     1000
+#define FW_TICK_MS 1000
 
 /* STATUS= for the service manager (READY=1 too when ready). */
 static void report_status(struct fw_daemon *d, bool ready)
@@ -99,9 +99,9 @@ static void report_status(struct fw_daemon *d, bool ready)
 	char st[FW_NOTIFY_STATUS_MAX + 1];
 
 	snprintf(st, sizeof(st), "%zu feeds (%llu failing), %zu watchlists, %zu outputs%s%s",
-		 d->cfg->n_feeds, (unsigned long long)d->metrics.feeds_failing,
-		 d->cfg->n_watchlists, d->cfg->n_outputs, d->last_error[0] ? "; last error: " : "",
-		 d->last_error);
+	         d->cfg->n_feeds, (unsigned long long)d->metrics.feeds_failing,
+	         d->cfg->n_watchlists, d->cfg->n_outputs, d->last_error[0] ? "; last error: " : "",
+	         d->last_error);
 	if (ready)
 		fw_notify_ready(st);
 	else
@@ -127,7 +127,8 @@ static void tick_cb(uv_timer_t *t)
 
 		d->last_prune = wall;
 		if (fw_store_item_prune(d->store, wall - d->cfg->retention, &gone) < 0)
-			fw_log(FW_LOG_WARNING, "cannot prune old items: %s", fw_store_error(d->store));
+			fw_log(FW_LOG_WARNING, "cannot prune old items: %s",
+			       fw_store_error(d->store));
 		else if (gone > 0)
 			fw_log(FW_LOG_INFO, "forgot %lld items not seen for %llds", (long long)gone,
 			       (long long)d->cfg->retention);
@@ -188,8 +189,14 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 		fw_log(FW_LOG_ERR,
 		       "reload failed (%zu errors): still running on the previous config",
 		       diags.errors);
+		/* The manager saw RELOADING=1: end the reload with READY=1 in any case, and say
+		   in STATUS= that the old config still runs. */
+		snprintf(d->last_error, sizeof(d->last_error),
+		         "reload failed (%zu errors), running on the previous config",
+		         diags.errors);
 		fw_diags_clear(&diags);
 		fw_config_free(cfg);
+		report_status(d, true);
 		return;
 	}
 	fw_diags_clear(&diags);
@@ -209,6 +216,8 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 		return;
 	}
 	d->config_hash = hash;
+	if (strncmp(d->last_error, "reload failed", 13) == 0)
+		d->last_error[0] = 0;
 	fw_log(FW_LOG_NOTICE, "reloaded: %zu feeds, %zu watchlists, %zu outputs", cfg->n_feeds,
 	       cfg->n_watchlists, cfg->n_outputs);
 	report_status(d, true);

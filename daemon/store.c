@@ -71,6 +71,9 @@ enum fw_store_stmt {
 	ST_OUTBOX_DELIVERED,
 	ST_OUTBOX_RETRY,
 	ST_OUTBOX_KILL,
+	ST_OUTBOX_HOLD,
+	ST_OUTBOX_EXPIRE,
+	ST_OUTBOX_RELEASE,
 	ST_OUTBOX_LIST,
 	ST_OUTBOX_REVIVE,
 	ST_OUTBOX_DROP,
@@ -120,6 +123,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                         "last_error = ?3 WHERE rowid = ?1 AND state = 0",
     [ST_OUTBOX_KILL] = "UPDATE outbox SET state = 1, attempts = attempts + 1, "
                        "last_error = ?2 WHERE rowid = ?1 AND state = 0",
+    [ST_OUTBOX_HOLD] = "UPDATE outbox SET next_at = ?2, last_error = '" FW_OUTBOX_HELD "' || ?3 "
+                       "WHERE rowid = ?1 AND state = 0",
+    [ST_OUTBOX_EXPIRE] = "UPDATE outbox SET state = 1, last_error = ?2 "
+                         "WHERE rowid = ?1 AND state = 0",
+    [ST_OUTBOX_RELEASE] = "UPDATE outbox SET next_at = ?3 WHERE state = 0 AND output = ?2 "
+                          "AND next_at > ?3 AND last_error LIKE '" FW_OUTBOX_HELD "%'",
     [ST_OUTBOX_LIST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE (?1 < 0 OR state = ?1) "
                        "AND (?2 IS NULL OR output = ?2) ORDER BY rowid",
     [ST_OUTBOX_REVIVE] = "UPDATE outbox SET state = 0, attempts = 0, next_at = ?3 "
@@ -1255,7 +1264,7 @@ static int change_many(struct fw_store *s, enum fw_store_stmt id, int64_t rowid,
 		stmt_done(q);
 		return ret;
 	}
-	if (id == ST_OUTBOX_REVIVE)
+	if (id == ST_OUTBOX_REVIVE || id == ST_OUTBOX_RELEASE)
 		sqlite3_bind_int64(q, 3, now);
 	ret = step_done(s, q);
 	if (ret == 0 && changed)
@@ -1274,6 +1283,47 @@ int fw_store_outbox_revive(struct fw_store *s, int64_t rowid, const char *output
 int fw_store_outbox_drop(struct fw_store *s, int64_t rowid, const char *output, int64_t *changed)
 {
 	return change_many(s, ST_OUTBOX_DROP, rowid, output, 0, changed);
+}
+
+/* Run one of the single-row statements HOLD (with next_at) or EXPIRE; see store.h. */
+static int set_one(struct fw_store *s, enum fw_store_stmt id, int64_t rowid, int64_t next_at,
+                   const char *error)
+{
+	sqlite3_stmt *q;
+	int ret = 0, err_col = id == ST_OUTBOX_HOLD ? 3 : 2;
+
+	q = stmt(s, id, &ret);
+	if (!q)
+		return ret;
+	ret = bind_error(s, q, err_col, error);
+	if (ret < 0) {
+		stmt_done(q);
+		return ret;
+	}
+	sqlite3_bind_int64(q, 1, rowid);
+	if (id == ST_OUTBOX_HOLD)
+		sqlite3_bind_int64(q, 2, next_at);
+	return change_one(s, q);
+}
+
+/* Hold a pending entry until next_at without counting an attempt; see store.h. */
+int fw_store_outbox_hold(struct fw_store *s, int64_t rowid, int64_t next_at, const char *why)
+{
+	return set_one(s, ST_OUTBOX_HOLD, rowid, next_at, why);
+}
+
+/* A pending entry becomes dead without an attempt; see store.h. */
+int fw_store_outbox_expire(struct fw_store *s, int64_t rowid, const char *why)
+{
+	return set_one(s, ST_OUTBOX_EXPIRE, rowid, 0, why);
+}
+
+/* Held entries of output become due at now; see store.h. */
+int fw_store_outbox_release(struct fw_store *s, const char *output, int64_t now, int64_t *changed)
+{
+	if (output == NULL)
+		return fail_msg(s, -EINVAL, "no output");
+	return change_many(s, ST_OUTBOX_RELEASE, 0, output, now, changed);
 }
 
 /* Pending and dead counts of output (NULL: all outputs); either pointer may be NULL. */

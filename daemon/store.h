@@ -166,6 +166,21 @@ int fw_store_outbox_retry(struct fw_store *s, int64_t rowid, int64_t next_at, co
    fw_store_outbox_revive. -ENOENT unless the entry exists and is pending. */
 int fw_store_outbox_kill(struct fw_store *s, int64_t rowid, const char *error);
 
+/* last_error of an entry held back (not attempted) by fw_store_outbox_hold starts with this. */
+#define FW_OUTBOX_HELD "held: "
+
+/* Hold a pending entry back until next_at without an attempt (its output is disabled or not
+   running): attempts unchanged, last_error = FW_OUTBOX_HELD + why. -ENOENT unless pending. */
+int fw_store_outbox_hold(struct fw_store *s, int64_t rowid, int64_t next_at, const char *why);
+
+/* A pending entry that was not attempted becomes dead (max_age): attempts unchanged.
+   -ENOENT unless the entry exists and is pending. */
+int fw_store_outbox_expire(struct fw_store *s, int64_t rowid, const char *why);
+
+/* The held entries (see fw_store_outbox_hold) of output become due at now: its output is
+   running again. *changed gets the count (may be NULL). */
+int fw_store_outbox_release(struct fw_store *s, const char *output, int64_t now, int64_t *changed);
+
 /* List entries: state < 0 = all; output NULL = all outputs. */
 int fw_store_outbox_list(struct fw_store *s, int state, const char *output,
                          struct fw_outbox_entry **out, size_t *n);

@@ -366,3 +366,239 @@ class Receiver:
 
     def close(self):
         self.down()
+
+
+# --- Helpers for the fault, crash and security tests (test_faults, test_crash, ...). ---
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that hands each connection's request (method, path,
+    headers) to a script: script(sock, method, path, headers, server) writes whatever it
+    likes, raw, then returns; the connection is then closed. Unknown paths get a 404.
+    stopping is set by close(), so scripts that stall wait on it and end promptly."""
+
+    def __init__(self, scripts):
+        import socket
+        self.scripts = scripts
+        self.hits = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopping.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            c.settimeout(10)
+            data = b""
+            while b"\r\n\r\n" not in data and len(data) < 65536:
+                chunk = c.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+            method, path = head[0].split(" ")[:2]
+            headers = {}
+            for line in head[1:]:
+                k, _, v = line.partition(":")
+                headers[k.strip().lower()] = v.strip()
+            path = path.split("?")[0]
+            with self.lock:
+                self.hits[path] = self.hits.get(path, 0) + 1
+            script = self.scripts.get(path)
+            c.settimeout(None)
+            if script is None:
+                c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            else:
+                script(c, method, path, headers, self)
+        except OSError:
+            pass
+        finally:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def count(self, path):
+        with self.lock:
+            return self.hits.get(path, 0)
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def close(self):
+        self.stopping.set()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def free_port():
+    """A loopback port with nothing listening on it (bound, then closed)."""
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def proc_rss_kb(pid, key="VmRSS"):
+    """VmRSS (or VmHWM, the peak) of a process in KiB from /proc, 0 when gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def status_json(conf):
+    """`feedwatch status --json` as a dict ({} when it fails)."""
+    p = run(["status", "-c", conf, "--json"])
+    try:
+        return json.loads(p.stdout)
+    except ValueError:
+        return {}
+
+
+# --- Helpers for the alert-path tests (rate limit, dead letters, sd_notify). ---
+
+class NotifySocket:
+    """An AF_UNIX datagram socket in a temporary folder standing in for systemd's
+    $NOTIFY_SOCKET; every datagram is kept as (time.monotonic(), {key: value})."""
+
+    def __init__(self, folder):
+        import socket
+        self.path = os.path.join(folder, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages = []
+        self.lock = threading.Lock()
+        self.running = True
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while self.running:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                continue
+            kv = {}
+            for line in data.decode("utf-8", "replace").split("\n"):
+                if "=" in line:
+                    k, _, v = line.partition("=")
+                    kv[k] = v
+            with self.lock:
+                self.messages.append((time.monotonic(), kv))
+
+    def all(self):
+        with self.lock:
+            return [m for _, m in self.messages]
+
+    def having(self, key, value=None):
+        return [m for m in self.all() if key in m and (value is None or m[key] == value)]
+
+    def close(self):
+        self.running = False
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+class _StampedList(list):
+    """A list that also keeps the time.monotonic() and time.time() of each append in .times
+    and .walls."""
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+        self.walls = []
+
+    def append(self, x):
+        self.times.append(time.monotonic())
+        self.walls.append(time.time())
+        super().append(x)
+
+
+class TimedReceiver(Receiver):
+    """A Receiver that also keeps when each request arrived: stamped() gives (time, request)
+    pairs in arrival order."""
+
+    def __init__(self):
+        super().__init__()
+        with self.lock:
+            self.requests = _StampedList()
+
+    def stamped(self, path=None, status=None, wall=False):
+        """(time, request) pairs; time.time() instead of time.monotonic() when wall."""
+        with self.lock:
+            pairs = list(zip(self.requests.walls if wall else self.requests.times,
+                             list(self.requests)))
+        return [(t, r) for t, r in pairs
+                if (path is None or r[1] == path) and (status is None or r[4] == status)]
+
+
+class MountNS:
+    """A private mount namespace (root only: unshare -m), kept alive by a sleeping process,
+    so that a test can mount a tmpfs or a read-only bind over a folder and run commands
+    that see it, while the rest of the machine does not. ok is False when unshare fails."""
+
+    def __init__(self):
+        self.proc = None
+        self.ok = False
+        try:
+            self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private",
+                                          "sleep", "3600"], stderr=subprocess.DEVNULL)
+            time.sleep(0.2)
+            self.ok = self.proc.poll() is None and self.sh("true").returncode == 0
+        except OSError:
+            self.ok = False
+
+    def argv(self, args):
+        return ["nsenter", "-t", str(self.proc.pid), "-m", "--"] + list(args)
+
+    def sh(self, script, timeout=60):
+        return subprocess.run(self.argv(["sh", "-c", script]), capture_output=True, text=True,
+                              timeout=timeout)
+
+    def run(self, args, timeout=120, env=None):
+        """run() of the binary inside the namespace."""
+        e = dict(os.environ)
+        e["FEEDWATCH_PLUGIN_DIR"] = PLUGIN_DIR
+        if env:
+            e.update(env)
+        return subprocess.run(self.argv([os.path.abspath(FEEDWATCH)] + list(args)),
+                              capture_output=True, text=True, timeout=timeout, env=e)
+
+    def start(self, args, env=None):
+        """start() of the binary inside the namespace (nsenter execs it: same pid)."""
+        e = dict(os.environ)
+        e["FEEDWATCH_PLUGIN_DIR"] = PLUGIN_DIR
+        if env:
+            e.update(env)
+        out = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+        err = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+        proc = subprocess.Popen(self.argv([os.path.abspath(FEEDWATCH)] + list(args)),
+                                stdout=out, stderr=err, text=True, env=e)
+        proc.fw_out, proc.fw_err = out, err
+        return proc
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
