@@ -79,8 +79,24 @@ struct completion {
 	struct completion *next;
 };
 
+/* A delivery outcome the store could not record (disk full, I/O error): kept here and
+   written again at each pass, and its row is not handed to a plugin meanwhile -- without
+   this, a row whose DELETE fails stays due and is delivered again at every pass. */
+struct unrecorded {
+	int64_t rowid;
+	enum fw_result result;
+	int64_t next_at; /* FW_RETRY, FW_DISABLE */
+	char message[256];
+	struct unrecorded *next;
+};
+
+#define FW_UNRECORDED_MAX 100000 /* beyond this, outcomes are dropped (and re-delivered) */
+
 struct fw_alerter {
 	struct fw_daemon *d;
+	struct unrecorded *unrecorded; /* outcomes not yet written to the store */
+	size_t n_unrecorded;
+	bool unrecorded_logged;
 	struct gen *cur;
 	struct gen *retired;
 	struct delivery *flying; /* every delivery handed to a plugin */
@@ -612,10 +628,116 @@ static int64_t backoff(const struct fw_config_output *oc, int64_t attempts, int6
 	return delay > 0 ? delay : 1;
 }
 
+/* Write one outcome; 0 or -errno. A row that is gone (dropped with `feedwatch outbox`, or
+   written before) counts as written. */
+static int record_outcome(struct fw_store *s, int64_t rowid, enum fw_result result, int64_t next_at,
+                          const char *message)
+{
+	int r;
+
+	switch (result) {
+	case FW_DELIVERED:
+		r = fw_store_outbox_delivered(s, rowid);
+		break;
+	case FW_FAILED:
+		r = fw_store_outbox_kill(s, rowid, message);
+		break;
+	case FW_DISABLE:
+		/* An attempt was made: count it; then held until the output is back. */
+		r = fw_store_outbox_retry(s, rowid, next_at, message);
+		if (r == 0)
+			r = fw_store_outbox_hold(s, rowid, next_at, message);
+		break;
+	default:
+		if (next_at < 0)
+			r = fw_store_outbox_kill(s, rowid, message);
+		else
+			r = fw_store_outbox_retry(s, rowid, next_at, message);
+		break;
+	}
+	return r == -ENOENT ? 0 : r;
+}
+
+/* Queue one outcome for flush_unrecorded(); its row stays out of the due set meanwhile. */
+static void remember_unrecorded(struct fw_alerter *a, int64_t rowid, enum fw_result result,
+                                int64_t next_at, const char *message)
+{
+	struct unrecorded *u;
+
+	if (a->n_unrecorded >= FW_UNRECORDED_MAX || (u = calloc(1, sizeof(*u))) == NULL)
+		return; /* the row stays pending: delivered again later (at least once) */
+	u->rowid = rowid;
+	u->result = result;
+	u->next_at = next_at;
+	snprintf(u->message, sizeof(u->message), "%s", message ? message : "");
+	u->next = a->unrecorded;
+	a->unrecorded = u;
+	a->n_unrecorded++;
+}
+
+/*
+ * Write every outcome not yet in the store, in one transaction: one fsync per wake-up, not
+ * one per delivery. When the store refuses (disk full, I/O error) the outcomes stay in
+ * memory and are written at the next pass; their rows are not handed to a plugin again
+ * meanwhile, so a full disk does not turn into a storm of duplicates.
+ */
+static void flush_unrecorded(struct fw_alerter *a)
+{
+	struct fw_store *s = a->d->store;
+	size_t n = a->n_unrecorded;
+	bool tx;
+	int r = 0;
+
+	if (a->unrecorded == NULL)
+		return;
+	tx = fw_store_begin(s) == 0;
+	for (struct unrecorded *u = a->unrecorded; u && r == 0; u = u->next)
+		r = record_outcome(s, u->rowid, u->result, u->next_at, u->message);
+	if (r == 0 && tx)
+		r = fw_store_commit(s);
+	if (r < 0) {
+		if (tx)
+			fw_store_rollback(s);
+		if (!a->unrecorded_logged)
+			fw_log(
+			    FW_LOG_ERR,
+			    "outbox: cannot record %zu delivery outcomes (kept in memory, written "
+			    "again later): %s",
+			    n, fw_store_error(s));
+		a->unrecorded_logged = true;
+		return;
+	}
+	if (a->unrecorded_logged)
+		fw_log(FW_LOG_NOTICE, "outbox: %zu delivery outcomes recorded late", n);
+	a->unrecorded_logged = false;
+	while (a->unrecorded) {
+		struct unrecorded *u = a->unrecorded;
+
+		a->unrecorded = u->next;
+		free(u);
+	}
+	a->n_unrecorded = 0;
+}
+
+static void free_unrecorded(struct fw_alerter *a)
+{
+	if (a->n_unrecorded > 0)
+		fw_log(FW_LOG_WARNING,
+		       "outbox: %zu delivery outcomes could not be recorded: those alerts will be "
+		       "sent again",
+		       a->n_unrecorded);
+	while (a->unrecorded) {
+		struct unrecorded *u = a->unrecorded;
+
+		a->unrecorded = u->next;
+		free(u);
+	}
+	a->n_unrecorded = 0;
+}
+
 static void handle_completion(struct fw_alerter *a, struct completion *c)
 {
 	struct delivery *d = flying_take(a, c->token);
-	struct fw_store *s = a->d->store;
 	int64_t now = time(NULL);
 
 	if (d == NULL)
@@ -623,35 +745,14 @@ static void handle_completion(struct fw_alerter *a, struct completion *c)
 	for (size_t i = 0; i < d->n; i++) {
 		int64_t attempts = d->attempts[i] + 1;
 		const struct fw_config_output *oc = d->out->cfg;
-		int r = 0;
+		int64_t next_at = -1; /* a retry's time; -1 = dead letter */
 
-		switch (c->result) {
-		case FW_DELIVERED:
-			r = fw_store_outbox_delivered(s, d->rowids[i]);
-			break;
-		case FW_FAILED:
-			r = fw_store_outbox_kill(s, d->rowids[i], c->message);
-			break;
-		case FW_DISABLE:
-			/* An attempt was made: count it; then held until the output is back. */
-			r = fw_store_outbox_retry(s, d->rowids[i], now, c->message);
-			if (r == 0)
-				r = fw_store_outbox_hold(s, d->rowids[i], now + FW_DOWN_RETRY,
-				                         c->message);
-			break;
-		case FW_RETRY:
-		default:
-			if (attempts >= oc->max_attempts || now - d->created[i] >= oc->max_age)
-				r = fw_store_outbox_kill(s, d->rowids[i], c->message);
-			else
-				r = fw_store_outbox_retry(
-				    s, d->rowids[i], now + backoff(oc, attempts, c->retry_after),
-				    c->message);
-			break;
-		}
-		if (r < 0)
-			fw_log(FW_LOG_ERR, "outbox: cannot record a delivery outcome: %s",
-			       fw_store_error(s));
+		if (c->result == FW_DISABLE)
+			next_at = now + FW_DOWN_RETRY;
+		else if (c->result != FW_DELIVERED && c->result != FW_FAILED &&
+		         attempts < oc->max_attempts && now - d->created[i] < oc->max_age)
+			next_at = now + backoff(oc, attempts, c->retry_after);
+		remember_unrecorded(a, d->rowids[i], c->result, next_at, c->message);
 	}
 	if (c->result == FW_DELIVERED)
 		d->out->delivered += d->n;
@@ -697,7 +798,6 @@ static void async_cb(uv_async_t *h)
 {
 	struct fw_alerter *a = h->data;
 	struct completion *c, *wait_head = NULL, *wait_tail = NULL;
-	bool tx = false;
 
 	pthread_mutex_lock(&a->lock);
 	c = a->completions;
@@ -716,22 +816,13 @@ static void async_cb(uv_async_t *h)
 			c = next;
 			continue;
 		}
-		if (!a->closing) {
-			/* All outcomes of this wake-up in one transaction: one fsync, not one
-			   per delivery. Without it (a transaction already open), one each. */
-			if (!tx)
-				tx = fw_store_begin(a->d->store) == 0;
+		if (!a->closing)
 			handle_completion(a, c);
-		}
 		free(c);
 		c = next;
 	}
-	if (tx && fw_store_commit(a->d->store) < 0) {
-		/* Delivered rows stay pending and go out again: at least once. */
-		fw_log(FW_LOG_ERR, "outbox: cannot record delivery outcomes: %s",
-		       fw_store_error(a->d->store));
-		fw_store_rollback(a->d->store);
-	}
+	if (!a->closing)
+		flush_unrecorded(a);
 	if (wait_head) {
 		/* Back in front of the queue; after_work_cb() sends the async again. */
 		pthread_mutex_lock(&a->lock);
@@ -852,6 +943,8 @@ static void arm_timer(struct fw_alerter *a, int64_t now)
 		delay = when > now ? when - now : 1;
 	if (delay > FW_PUMP_IDLE)
 		delay = FW_PUMP_IDLE;
+	if (a->n_unrecorded > 0 && delay > 5)
+		delay = 5; /* write the kept outcomes again soon */
 	uv_timer_start(&a->timer, timer_cb, (uint64_t)delay * 1000, 0);
 }
 
@@ -866,6 +959,8 @@ static void pump(struct fw_alerter *a)
 	if (a->closing || a->pumping)
 		return;
 	a->pumping = true;
+	flush_unrecorded(a);
+	nb = a->n_unrecorded;
 	for (struct delivery *d = a->flying; d; d = d->next)
 		nb += d->n;
 	for (struct gen *g = a->cur; g; g = g == a->cur ? a->retired : g->next)
@@ -876,6 +971,8 @@ static void pump(struct fw_alerter *a)
 	if (busy == NULL)
 		goto out;
 	nb = 0;
+	for (struct unrecorded *u = a->unrecorded; u; u = u->next)
+		busy[nb++] = u->rowid;
 	for (struct delivery *d = a->flying; d; d = d->next)
 		for (size_t i = 0; i < d->n; i++)
 			busy[nb++] = d->rowids[i];
@@ -1160,6 +1257,8 @@ void fw_alert_close(struct fw_alerter *a)
 		return;
 	a->closing = true;
 	uv_timer_stop(&a->timer);
+	flush_unrecorded(a);
+	free_unrecorded(a);
 	for (struct gen *g = a->cur; g; g = g == a->cur ? a->retired : g->next)
 		drop_queued(g);
 	finish_close(a);
