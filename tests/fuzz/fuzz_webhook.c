@@ -1,0 +1,349 @@
+/*
+ * fuzz_webhook.c - libFuzzer target for the webhook output: the built plugin (webhook.so,
+ * dlopen()ed through its public ABI, as the daemon does) runs against a fake host. One
+ * input drives one delivery: the format, a secret or not, the alert JSON the plugin renders
+ * (hostile titles, links, digests), then the receiver's answer it classifies (status,
+ * transport error, Retry-After, body).
+ *
+ * Input: byte 0 format (mod 6), byte 1 flags (1: transport error, 2: a secret, 4: digest),
+ * bytes 2-3 status (big endian, mod 1000), bytes 4-5 Retry-After (0xffff: none), then the
+ * alert JSON, "\n--\n", and the response body.
+ *
+ * Beyond sanitizer reports, the fake host aborts when: done() is not called exactly once
+ * for a started delivery; a result is out of range or a Retry-After comes with a
+ * non-retry; a request header holds CR or LF (header injection); the URL's token or the
+ * secret reaches a log line or an outcome message; a JSON format's body is not JSON.
+ *
+ * The plugin is found in $FEEDWATCH_PLUGIN_DIR, else ../../plugins beside this binary
+ * (build-dir/tests/fuzz/fuzz_webhook -> build-dir/plugins/webhook.so): build the
+ * `webhook` target first.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include <feedwatch/plugin.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define URL_TOKEN "T0KENxyz"
+#define SECRET    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" /* 27 bytes decoded */
+#define TOKEN     "syt_bearer_S3CRETtoken"
+
+static const char *const formats[] = {"generic", "slack",  "discord",
+                                      "ntfy",    "matrix", "mattermost"};
+
+static const struct fw_plugin *plugin;
+
+/* What one input's run saw. */
+static struct {
+	const char *format;
+	int with_secret;
+	int done_calls;
+	fw_http_cb cb;
+	void *cb_arg;
+	int requests;
+	const char *json; /* the alert */
+	const char *body; /* the response body */
+	size_t body_len;
+} run;
+
+/* Does the input itself hold one of our secret words (then output may quote it)? */
+static bool quoted(const char *p, size_t n)
+{
+	return memmem(p, n, URL_TOKEN, strlen(URL_TOKEN)) || memmem(p, n, "S3CRET", 6) ||
+	       memmem(p, n, "MfKQ9r8", 7);
+}
+
+static void leak_check(const char *s)
+{
+	if (s && (strstr(s, URL_TOKEN) || strstr(s, "S3CRET") || strstr(s, "MfKQ9r8")))
+		abort();
+}
+
+static void h_log(struct fw_plugin_ctx *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void h_log(struct fw_plugin_ctx *ctx, int level, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+
+	(void)ctx;
+	(void)level;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	leak_check(line);
+}
+
+static int h_cfg_string(struct fw_plugin_ctx *ctx, const char *key, const char **out)
+{
+	(void)ctx;
+	if (strcmp(key, "url") == 0) {
+		*out = "https://hooks.example.org/services/" URL_TOKEN;
+		return 0;
+	}
+	if (strcmp(key, "format") == 0) {
+		*out = run.format;
+		return 0;
+	}
+	if (strcmp(key, "secret") == 0 && run.with_secret) {
+		*out = "/run/credentials/feedwatch/secret";
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int h_cfg_int(struct fw_plugin_ctx *ctx, const char *key, int64_t *out)
+{
+	(void)ctx;
+	(void)key;
+	(void)out;
+	return -ENOENT;
+}
+
+static int h_cfg_bool(struct fw_plugin_ctx *ctx, const char *key, int *out)
+{
+	(void)ctx;
+	(void)key;
+	(void)out;
+	return -ENOENT;
+}
+
+static int h_cfg_float(struct fw_plugin_ctx *ctx, const char *key, double *out)
+{
+	(void)ctx;
+	(void)key;
+	(void)out;
+	return -ENOENT;
+}
+
+static int h_cfg_strings(struct fw_plugin_ctx *ctx, const char *key, size_t index, const char **out)
+{
+	(void)ctx;
+	if (strcmp(key, "headers") == 0 && index == 0) {
+		*out = "X-Fuzz: 1";
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int h_cfg_secret(struct fw_plugin_ctx *ctx, const char *key, char **out)
+{
+	(void)ctx;
+	if (strcmp(key, "secret") != 0 || !run.with_secret)
+		return -ENOENT;
+	*out = strdup(strcmp(run.format, "generic") == 0 ? SECRET : TOKEN);
+	return *out ? 0 : -ENOMEM;
+}
+
+static void h_done(struct fw_plugin_ctx *ctx, uint64_t token, enum fw_result result,
+                   int64_t retry_after, const char *message)
+{
+	(void)ctx;
+	if (token != 42 || result < FW_DELIVERED || result > FW_DISABLE)
+		abort();
+	if (retry_after >= 0 && result != FW_RETRY)
+		abort();
+	/* The message may quote the receiver's body (NUL bytes included): only our own
+	   secrets count. */
+	if (!quoted(run.body, run.body_len) && !quoted(run.json, strlen(run.json)))
+		leak_check(message);
+	run.done_calls++;
+}
+
+static int h_timer_start(struct fw_plugin_ctx *ctx, uint64_t ms, fw_timer_cb cb, void *arg,
+                         struct fw_timer **out)
+{
+	(void)ctx;
+	(void)ms;
+	(void)cb;
+	(void)arg;
+	(void)out;
+	return -ENOSYS;
+}
+
+static void h_timer_stop(struct fw_timer *t)
+{
+	(void)t;
+}
+
+static int h_http(struct fw_plugin_ctx *ctx, const struct fw_http_request *req, fw_http_cb cb,
+                  void *arg)
+{
+	(void)ctx;
+	if (req->url == NULL || req->method == NULL || req->body == NULL ||
+	    strlen(req->body) != req->body_len)
+		abort();
+	for (size_t i = 0; i < req->n_headers; i++) {
+		if (strpbrk(req->headers[i], "\r\n") != NULL)
+			abort(); /* a header line that smuggles another */
+		/* Our secrets only in their own headers (unless the alert itself holds them). */
+		if (!quoted(run.json, strlen(run.json)))
+			leak_check(strncmp(req->headers[i], "Authorization:", 14) == 0 ||
+			                   strncmp(req->headers[i], "webhook-signature:", 18) == 0
+			               ? NULL
+			               : req->headers[i]);
+	}
+	if (strcmp(run.format, "ntfy") != 0) {
+		json_t *j = json_loadb(req->body, req->body_len, 0, NULL);
+
+		if (j == NULL)
+			abort(); /* every format but ntfy posts JSON */
+		json_decref(j);
+	}
+	run.requests++;
+	run.cb = cb;
+	run.cb_arg = arg;
+	return 0;
+}
+
+static const char *h_instance_name(struct fw_plugin_ctx *ctx)
+{
+	(void)ctx;
+	return "fuzz";
+}
+
+static int h_cfg_path(struct fw_plugin_ctx *ctx, const char *key, char **out)
+{
+	(void)ctx;
+	(void)key;
+	(void)out;
+	return -ENOENT;
+}
+
+static const struct fw_host host = {
+    .abi_major = FW_PLUGIN_ABI_MAJOR,
+    .abi_minor = FW_PLUGIN_ABI_MINOR,
+    .struct_size = sizeof(struct fw_host),
+    .log = h_log,
+    .cfg_string = h_cfg_string,
+    .cfg_int = h_cfg_int,
+    .cfg_bool = h_cfg_bool,
+    .cfg_float = h_cfg_float,
+    .cfg_duration_ms = h_cfg_int,
+    .cfg_strings = h_cfg_strings,
+    .cfg_secret = h_cfg_secret,
+    .done = h_done,
+    .timer_start = h_timer_start,
+    .timer_stop = h_timer_stop,
+    .http = h_http,
+    .instance_name = h_instance_name,
+    .cfg_path = h_cfg_path,
+};
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *env = getenv("FEEDWATCH_PLUGIN_DIR");
+	char exe[PATH_MAX], path[PATH_MAX + 64];
+	ssize_t n;
+	void *dl;
+
+	(void)argc;
+	(void)argv;
+	if (env && *env) {
+		snprintf(path, sizeof(path), "%s/webhook.so", env);
+	} else {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n <= 0)
+			abort();
+		exe[n] = 0;
+		*strrchr(exe, '/') = 0;
+		snprintf(path, sizeof(path), "%s/../../plugins/webhook.so", exe);
+	}
+	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (dl == NULL) {
+		fprintf(stderr, "fuzz_webhook: %s (build the webhook target first)\n", dlerror());
+		exit(1);
+	}
+	plugin = dlsym(dl, FW_PLUGIN_SYMBOL);
+	if (plugin == NULL || plugin->abi_major != FW_PLUGIN_ABI_MAJOR) {
+		fprintf(stderr, "fuzz_webhook: %s is not a feedwatch plugin\n", path);
+		exit(1);
+	}
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fw_alert a = {.struct_size = sizeof(a)};
+	struct fw_http_response res = {.struct_size = sizeof(res)};
+	const uint8_t *sep;
+	char *json = NULL, *body = NULL;
+	void *state = NULL;
+	size_t json_len, body_len;
+	unsigned ra, flags;
+	int r;
+
+	if (size < 6 || size > 256 * 1024)
+		return 0;
+	memset(&run, 0, sizeof(run));
+	flags = data[1];
+	run.format = formats[data[0] % 6];
+	run.with_secret = (flags & 2) != 0;
+	res.status = (long)(((unsigned)data[2] << 8 | data[3]) % 1000);
+	ra = (unsigned)data[4] << 8 | data[5];
+	res.retry_after = ra == 0xffff ? -1 : (int64_t)ra;
+	res.error = (flags & 1) ? -ECONNRESET : 0;
+	res.error_text = (flags & 1) ? "Connection reset by peer" : "";
+	data += 6;
+	size -= 6;
+	sep = memmem(data, size, "\n--\n", 4);
+	json_len = sep ? (size_t)(sep - data) : size;
+	body_len = sep ? size - json_len - 4 : 0;
+	json = strndup((const char *)data, json_len);
+	body = malloc(body_len + 1);
+	if (json == NULL || body == NULL)
+		goto out;
+	if (body_len)
+		memcpy(body, sep + 4, body_len);
+	body[body_len] = 0;
+	res.body = body;
+	res.body_len = body_len;
+	run.body = body;
+	run.json = json;
+	run.body_len = body_len;
+
+	r = plugin->init(&host, (struct fw_plugin_ctx *)&run, &state);
+	if (r < 0)
+		goto out;
+	a.id = "5f2b0c1d9e8a7b6c";
+	a.watchlist = "putin";
+	a.output = "fuzz";
+	a.feed_name = "world";
+	a.feed_url = "https://example.org/feed";
+	a.title = "";
+	a.item_id = "x";
+	a.summary = "";
+	a.json = json;
+	a.attempt = 1;
+	a.created = 1718740000;
+	a.n_digest = (flags & 4) ? 3 : 0;
+	r = plugin->deliver(state, &a, 42);
+	if (r == 0) {
+		if (run.requests != 1 || run.cb == NULL)
+			abort(); /* started, so exactly one request */
+		run.cb(run.cb_arg, &res);
+		if (run.done_calls != 1)
+			abort();
+	} else if (run.done_calls != 0) {
+		abort(); /* an immediate failure must not also report an outcome */
+	}
+out:
+	if (plugin && state)
+		plugin->fini(state);
+	free(json);
+	free(body);
+	return 0;
+}
