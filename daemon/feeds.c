@@ -347,7 +347,7 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 		fw_log(FW_LOG_WARNING, "feed '%s': %s (failure %lld in a row)", f->cfg->name,
 		       r->error_text, (long long)st.error_streak);
 		snprintf(d->last_error, sizeof(d->last_error), "feed '%.40s': %.100s", f->cfg->name,
-			 r->error_text);
+		         r->error_text);
 		if (d->once)
 			d->failed_feeds++;
 	} else {
@@ -358,8 +358,9 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 		       f->cfg->name, r->status, r->n_items, n_new, n_alerts);
 	}
 	if (r->dropped)
-		fw_log(FW_LOG_WARNING, "feed '%s': %zu items beyond max_items ignored",
-		       f->cfg->name, r->dropped);
+		fw_log(FW_LOG_WARNING,
+		       "feed '%s': more than %lld items (max_items): the rest ignored",
+		       f->cfg->name, (long long)d->cfg->max_items);
 	if (rc == 0) {
 		d->metrics.items_new += n_new;
 		d->metrics.matches += n_alerts;

@@ -100,6 +100,9 @@ class Server:
             daemon_threads = True
             allow_reuse_address = True
 
+            def handle_error(self, request, client_address):
+                pass  # a client killed mid-request (kill -9 tests) is not an error here
+
         self.httpd = TS(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
