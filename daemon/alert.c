@@ -688,6 +688,20 @@ static void flush_unrecorded(struct fw_alerter *a)
 	bool tx;
 	int r = 0;
 
+	/* A retry whose time has come needs no record: its row is still due in the store
+	   (only the attempt count misses it). Only final outcomes must hold rows back. */
+	for (struct unrecorded **pp = &a->unrecorded; *pp;) {
+		struct unrecorded *u = *pp;
+
+		if (u->result == FW_RETRY && u->next_at >= 0 && u->next_at <= time(NULL)) {
+			*pp = u->next;
+			free(u);
+			a->n_unrecorded--;
+			continue;
+		}
+		pp = &u->next;
+	}
+	n = a->n_unrecorded;
 	if (a->unrecorded == NULL)
 		return;
 	tx = fw_store_begin(s) == 0;

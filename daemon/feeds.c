@@ -357,7 +357,7 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 		fw_log(FW_LOG_DEBUG, "feed '%s': HTTP %ld, %zu items, %zu new, %zu alerts",
 		       f->cfg->name, r->status, r->n_items, n_new, n_alerts);
 	}
-	if (r->dropped)
+	if (r->dropped && r->error == 0) /* a failed poll says one thing: its error */
 		fw_log(FW_LOG_WARNING,
 		       "feed '%s': more than %lld items (max_items): the rest ignored",
 		       f->cfg->name, (long long)d->cfg->max_items);
