@@ -364,18 +364,18 @@ static void run_command(struct exec_out *e, const struct fw_alert *a, uint64_t t
 	uv_run(&x->loop, UV_RUN_DEFAULT);
 	if (x->timed_out) {
 		res = FW_RETRY;
-		snprintf(msg, sizeof(msg), "%s timed out after %" PRId64 " ms (killed)", e->argv[0],
-		         x->timeout_ms);
+		snprintf(msg, sizeof(msg), "%.100s timed out after %" PRId64 " ms (killed)",
+		         e->argv[0], x->timeout_ms);
 	} else if (x->term_signal) {
 		res = FW_RETRY;
-		snprintf(msg, sizeof(msg), "%s killed by signal %d%s%s", e->argv[0], x->term_signal,
-		         x->errlen ? ": " : "", first_line(x));
+		snprintf(msg, sizeof(msg), "%.100s killed by signal %d%s%.100s", e->argv[0],
+		         x->term_signal, x->errlen ? ": " : "", first_line(x));
 	} else if (x->exit_status == 0) {
 		res = FW_DELIVERED;
 		snprintf(msg, sizeof(msg), "exit 0");
 	} else {
 		res = x->exit_status == EX_TEMPFAIL ? FW_RETRY : FW_FAILED;
-		snprintf(msg, sizeof(msg), "%s exited with %" PRId64 "%s%s", e->argv[0],
+		snprintf(msg, sizeof(msg), "%.100s exited with %" PRId64 "%s%.100s", e->argv[0],
 		         x->exit_status, x->errlen ? ": " : "", first_line(x));
 	}
 out:
