@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,7 +221,7 @@ struct fw_parser {
 /* ---------------------------------------------------------------- problems */
 
 static void problem(struct fw_parser *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void problem(struct fw_parser *p, const char *fmt, ...)
 {
@@ -1552,10 +1553,59 @@ static size_t match_prefix(const unsigned char *s, size_t n, const char *pat)
 	return 2;
 }
 
-/* Bytes that stop the fast copy in text: controls, '&', '<', non-ASCII. */
-static inline bool text_special(unsigned char c)
+/* Length of the complete, valid UTF-8 sequence at s (n bytes) of an XML character,
+   else 0 (invalid, or cut by the chunk end: the slow path decides). */
+static inline size_t utf8_xml_len(const unsigned char *s, size_t n)
 {
-	return c < 0x20 || c >= 0x80 || c == '&' || c == '<';
+	unsigned char c = s[0];
+
+	if (c >= 0xc2 && c <= 0xdf)
+		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
+			return 0; /* overlong, surrogate */
+		if (c == 0xef && s[1] == 0xbf && s[2] >= 0xbe)
+			return 0; /* U+FFFE, U+FFFF */
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/* Length of "&lt;", "&gt;", "&amp;", "&quot;" or "&apos;" at s, else 0: the references
+   that pass the filter as they are (filter_amp decides the rest). */
+static inline size_t predefined_ref_len(const unsigned char *s, size_t n)
+{
+	if (n >= 4 && s[3] == ';' && (s[1] == 'l' || s[1] == 'g') && s[2] == 't')
+		return 4;
+	if (n >= 5 && memcmp(s, "&amp;", 5) == 0)
+		return 5;
+	if (n >= 6 && (memcmp(s, "&quot;", 6) == 0 || memcmp(s, "&apos;", 6) == 0))
+		return 6;
+	return 0;
+}
+
+/* Eight bytes at a time (SWAR): is any of s[0..7] >= 0x80, < 0x20, c1 or c2? */
+static inline bool special8(const unsigned char *s, unsigned char c1, unsigned char c2)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
+	uint64_t x, a, l;
+
+	memcpy(&x, s, 8);
+	a = x ^ (ones * c1);
+	l = x ^ (ones * c2);
+	/* a byte >= 0x80, a byte < 0x20, a zero byte in a or l (x held c1 or c2) */
+	return ((x | ((x - ones * 0x20) & ~x) | ((a - ones) & ~a) | ((l - ones) & ~l)) & highs) !=
+	       0;
 }
 
 /* Run the filter over s; returns bytes consumed (the rest must be carried). */
@@ -1567,14 +1617,39 @@ static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned cha
 	char buf[16];
 
 	while (i < n) {
-		/* copy the run of bytes that need nothing */
+		/* copy the run of bytes that need nothing: one scan, one copy */
 		size_t j = i;
-		if (p->lex == L_TEXT) {
-			while (j < n && !text_special(s[j]))
+		unsigned char s1 = p->lex == L_TEXT ? '&' : (unsigned char)ends[p->lex][0];
+		unsigned char s2 = p->lex == L_TEXT ? '<' : s1;
+		for (;;) {
+			/* ASCII eight bytes at a time, then byte by byte */
+			while (n - j >= 8 && !special8(s + j, s1, s2))
+				j += 8;
+			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != s1 && s[j] != s2)
 				j++;
-		} else {
-			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != ends[p->lex][0])
-				j++;
+			/* two-byte characters (Latin, Greek, Cyrillic, ...) back to back */
+			if (p->utf8_check) {
+				while (n - j >= 2 && s[j] >= 0xc2 && s[j] <= 0xdf &&
+				       (s[j + 1] & 0xc0) == 0x80)
+					j += 2;
+			}
+			if (j == n)
+				break;
+			unsigned char c = s[j];
+			if (c >= 0x20 && c < 0x80 && c != s1 && c != s2)
+				continue;
+			size_t k = 0;
+			if (c >= 0x80)
+				k = p->utf8_check ? utf8_xml_len(s + j, n - j) : 1;
+			else if (c == '\n')
+				k = 1, p->line++;
+			else if (c == '\t' || c == '\r')
+				k = 1;
+			else if (c == '&' && p->lex == L_TEXT)
+				k = predefined_ref_len(s + j, n - j);
+			if (k == 0)
+				break;
+			j += k;
 		}
 		if (j > i && !fout_put(o, s + i, j - i))
 			return i;

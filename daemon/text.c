@@ -1,4 +1,5 @@
 /* text.c - plain text from feed text: HTML to text, entity decoding, whitespace, UTF-8. Pure. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ struct out {
 };
 
 /* Length of the UTF-8 sequence at s (n bytes available) if valid, else 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+static inline size_t utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];
 
@@ -49,7 +50,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 }
 
 /* Length of a whitespace character at s (ASCII or Unicode White_Space), else 0. */
-static size_t space_len(const unsigned char *s, size_t n)
+static inline size_t space_len(const unsigned char *s, size_t n)
 {
 	switch (s[0]) {
 	case ' ':
@@ -75,6 +76,25 @@ static size_t space_len(const unsigned char *s, size_t n)
 	default:
 		return 0;
 	}
+}
+
+/* Length of the character at s when it is part of a word (printable ASCII, or valid
+   UTF-8 that is neither whitespace nor a C1 control), else 0. */
+static inline size_t word_char_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+
+	if (c > ' ' && c < 0x7f)
+		return 1;
+	if (c < 0xc2)
+		return 0;
+	if (c == 0xc2)
+		return n >= 2 && s[1] >= 0xa1 && s[1] <= 0xbf ? 2 : 0;
+	if (c <= 0xdf)
+		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe1 && c <= 0xe3 && space_len(s, n))
+		return 0;
+	return utf8_len(s, n);
 }
 
 static bool reserve(struct out *o, size_t more)
@@ -106,7 +126,8 @@ static void put_text(struct out *o, const char *text, size_t len)
 	if (o->full || o->oom || len == 0)
 		return;
 	size_t room = o->cap - o->len;
-	size_t want = len < room / 3 ? len * 3 : room;
+	/* up to 3 bytes out per byte in (U+FFFD for a bad one), and the space owed */
+	size_t want = len < room / 3 ? len * 3 + 1 : room;
 	if (!reserve(o, want))
 		return;
 	char *out = o->buf;
@@ -115,17 +136,53 @@ static void put_text(struct out *o, const char *text, size_t len)
 
 	while (i < len) {
 		unsigned char c = s[i];
-		if (c > ' ' && c < 0x7f) {
+		size_t m = word_char_len(s + i, len - i);
+		if (m) {
 			size_t sp = space && ol > 0;
-			if (ol + sp >= cap) {
+			if (ol + sp + m > cap) {
 				o->full = true;
 				break;
 			}
 			if (sp)
 				out[ol++] = ' ';
 			space = false;
-			out[ol++] = (char)c;
-			i++;
+			/* the run of word characters with single spaces inside goes at once */
+			size_t k = i + m;
+			for (;;) {
+				for (;;) {
+					while (k < len && s[k] > ' ' && s[k] < 0x7f)
+						k++;
+					while (len - k >= 2 && s[k] >= 0xc3 && s[k] <= 0xdf &&
+					       (s[k + 1] & 0xc0) == 0x80)
+						k += 2;
+					if (k == len || (m = word_char_len(s + k, len - k)) == 0)
+						break;
+					k += m;
+				}
+				if (k + 1 < len && s[k] == ' ' &&
+				    word_char_len(s + k + 1, len - k - 1)) {
+					k++;
+					continue;
+				}
+				break;
+			}
+			size_t w = k - i;
+			if (w > cap - ol) {
+				/* cut on a character boundary, never after the space of the run
+				   (a space goes out only with the character after it) */
+				w = cap - ol;
+				while ((s[i + w] & 0xc0) == 0x80)
+					w--;
+				memmove(out + ol, s + i, w);
+				ol += w;
+				if (out[ol - 1] == ' ')
+					ol--;
+				o->full = true;
+				break;
+			}
+			memmove(out + ol, s + i, w); /* may overlap in fw_text_collapse */
+			ol += w;
+			i = k;
 			continue;
 		}
 		if (c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
@@ -309,35 +366,15 @@ static char *utf8_fixed(const char *s, size_t len, bool *fixed)
 	return r;
 }
 
-/*
- * HTML fragment (or text with entities) to plain text via libxml2's HTML parser (SAX,
- * no tree): tags stripped, script/style dropped, block elements become spaces, entities
- * decoded, whitespace collapsed. At most cap bytes, cut on a character boundary.
- * Returns a malloc()ed string owned by the caller, or NULL on allocation failure.
- */
-char *fw_text_from_html(const char *html, size_t len, size_t cap)
+/* libxml2's HTML parser over src (valid UTF-8, no NULs), appending to o. */
+static void html_libxml2(struct out *o, const char *src, size_t srclen)
 {
-	struct out o = {.cap = cap};
-	bool fixed;
-
-	if (!html || len == 0)
-		return strdup("");
-	if (!fw_text_has_markup(html, len)) {
-		put_text(&o, html, len);
-		return finish(&o);
-	}
-	char *copy = utf8_fixed(html, len, &fixed);
-	if (fixed && !copy)
-		return NULL;
-	const char *src = copy ? copy : html;
-	size_t srclen = copy ? strlen(copy) : len;
 	if (srclen > INT32_MAX)
 		srclen = INT32_MAX;
-
 	htmlParserCtxtPtr ctxt = htmlNewParserCtxt();
 	if (!ctxt) {
-		free(copy);
-		return NULL;
+		o->oom = true;
+		return;
 	}
 	xmlSAXHandler sax;
 	memset(&sax, 0, sizeof(sax));
@@ -348,7 +385,7 @@ char *fw_text_from_html(const char *html, size_t len, size_t cap)
 	sax.cdataBlock = html_text_cb;
 	/* no error callbacks: HTML_PARSE_NOERROR|NOWARNING, the damage is expected */
 	memcpy(ctxt->sax, &sax, sizeof(sax));
-	ctxt->_private = &o;
+	ctxt->_private = o;
 	htmlDocPtr doc =
 	    htmlCtxtReadMemory(ctxt, src, (int)srclen, NULL, "UTF-8",
 	                       HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
@@ -356,8 +393,458 @@ char *fw_text_from_html(const char *html, size_t len, size_t cap)
 	if (doc)
 		xmlFreeDoc(doc);
 	htmlFreeParserCtxt(ctxt);
+}
+
+/* The slow path: invalid UTF-8 repaired and NULs dropped first, then libxml2. */
+static char *from_html_libxml2(const char *html, size_t len, size_t cap)
+{
+	struct out o = {.cap = cap};
+	bool fixed;
+
+	char *copy = utf8_fixed(html, len, &fixed);
+	if (fixed && !copy)
+		return NULL;
+	if (copy)
+		html_libxml2(&o, copy, strlen(copy));
+	else
+		html_libxml2(&o, html, len);
 	free(copy);
 	return finish(&o);
+}
+
+/*
+ * ---- fast path ----
+ *
+ * Most feed HTML is a handful of well-formed inline and block tags with entities. For
+ * that, the fast path below gives the very text libxml2's HTML parser would give (the
+ * unit test and fuzz_html compare both on every input they have), without building a
+ * parser per field: it keeps libxml2's element stack for the tags below, with the
+ * implied <p> and the start-tag auto-closing of libxml2 2.9 (htmlStartClose, probed
+ * pair by pair from the library and checked by test_text). Anything else (another tag,
+ * a comment, an end tag of an open element that is not the innermost one, an unknown entity, a bare
+ * '&' or '<', an unquoted attribute value) makes it give up, and libxml2 does the field.
+ */
+#define FAST_MAX_DEPTH 64
+
+/* Sorted by name; block as in block_tags, empty as in htmlTagLookup(), closes: the
+   elements (bits by index here) that this start tag closes when they are innermost. */
+static const struct fast_tag {
+	char name[12];
+	bool block, empty;
+	uint64_t closes;
+} fast_tags[] = {
+#define B(i) (UINT64_C(1) << (i))
+    {"a", false, false, B(0)},
+    {"abbr", false, false, 0},
+    {"acronym", false, false, 0},
+    {"address", true, false, B(32) | B(44)},
+    {"b", false, false, 0},
+    {"big", false, false, 0},
+    {"blockquote", true, false, B(32)},
+    {"br", true, true, 0},
+    {"center", false, false, B(4) | B(18) | B(26) | B(32)},
+    {"cite", false, false, 0},
+    {"code", false, false, 0},
+    {"dd", true, false, B(3) | B(16) | B(32)},
+    {"del", false, false, 0},
+    {"dfn", false, false, 0},
+    {"div", true, false, B(32)},
+    {"dl", true, false, B(3) | B(16) | B(32)},
+    {"dt", true, false, B(3) | B(11) | B(32)},
+    {"em", false, false, 0},
+    {"font", false, false, 0},
+    {"h1", true, false, B(32)},
+    {"h2", true, false, B(32)},
+    {"h3", true, false, B(32)},
+    {"h4", true, false, B(32)},
+    {"h5", true, false, B(32)},
+    {"h6", true, false, B(32)},
+    {"hr", true, true, B(32)},
+    {"i", false, false, 0},
+    {"img", false, true, 0},
+    {"ins", false, false, 0},
+    {"kbd", false, false, 0},
+    {"li", true, false,
+     B(3) | B(15) | B(19) | B(20) | B(21) | B(22) | B(23) | B(24) | B(30) | B(32)},
+    {"ol", true, false, B(32) | B(44)},
+    {"p", true, false,
+     B(4) | B(5) | B(19) | B(20) | B(21) | B(22) | B(23) | B(24) | B(26) | B(32) | B(34) | B(36) |
+         B(38) | B(42) | B(43)},
+    {"q", false, false, 0},
+    {"s", false, false, 0},
+    {"samp", false, false, 0},
+    {"small", false, false, 0},
+    {"span", false, false, 0},
+    {"strike", false, false, 0},
+    {"strong", false, false, 0},
+    {"sub", false, false, 0},
+    {"sup", false, false, 0},
+    {"tt", false, false, 0},
+    {"u", false, false, 0},
+    {"ul", true, false, B(3) | B(31) | B(32)},
+    {"var", false, false, 0},
+#undef B
+};
+#define FAST_P 32 /* index of "p" */
+
+/* Index of the (lower-cased) tag name in fast_tags, or -1. */
+static int fast_tag_find(const char *name)
+{
+	size_t lo = 0, hi = sizeof(fast_tags) / sizeof(fast_tags[0]);
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(name, fast_tags[mid].name);
+		if (c == 0)
+			return (int)mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+static bool is_alpha(unsigned char c)
+{
+	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+static bool is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_blank(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* UTF-8 of code point c into buf (c valid); returns the length. */
+static size_t utf8_put(unsigned long c, char *buf)
+{
+	if (c < 0x80) {
+		buf[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		buf[0] = (char)(0xc0 | (c >> 6));
+		buf[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		buf[0] = (char)(0xe0 | (c >> 12));
+		buf[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		buf[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	buf[0] = (char)(0xf0 | (c >> 18));
+	buf[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+	buf[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+	buf[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+/* XML Char production (what libxml2's HTML parser keeps). */
+static bool is_xml_char(unsigned long c)
+{
+	return c == 0x9 || c == 0xa || c == 0xd || (c >= 0x20 && c <= 0xd7ff) ||
+	       (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
+}
+
+/* A reference at s[0] == '&' written the clean way ("&name;" of an HTML entity,
+   "&#n;", "&#xh;" of a character): its UTF-8 into buf, *used = its length. Returns the
+   UTF-8 length, 0 when it is not clean. */
+static size_t fast_ref(const unsigned char *s, size_t n, size_t *used, char *buf)
+{
+	size_t i = 1;
+	unsigned long v = 0;
+
+	if (i < n && s[i] == '#') {
+		i++;
+		bool hex = i < n && (s[i] | 0x20) == 'x';
+		if (hex)
+			i++;
+		size_t start = i;
+		for (; i < n && i - start < 8; i++) {
+			unsigned char c = s[i];
+			if (is_digit(c))
+				v = v * (hex ? 16 : 10) + (c - '0');
+			else if (hex && (c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+				v = v * 16 + ((c | 0x20) - 'a' + 10);
+			else
+				break;
+		}
+		if (i == start || i >= n || s[i] != ';' || !is_xml_char(v))
+			return 0;
+		*used = i + 1;
+		return utf8_put(v, buf);
+	}
+	char name[16];
+	for (; i < n && i - 1 < sizeof(name) - 1 && (is_alpha(s[i]) || (i > 1 && is_digit(s[i])));
+	     i++)
+		name[i - 1] = (char)s[i];
+	if (i == 1 || i >= n || s[i] != ';')
+		return 0;
+	name[i - 1] = '\0';
+	const htmlEntityDesc *e = htmlEntityLookup((const xmlChar *)name);
+	if (!e || e->value == 0 || !is_xml_char(e->value))
+		return 0;
+	*used = i + 1;
+	return utf8_put(e->value, buf);
+}
+
+/* Eight bytes at a time (SWAR): any '<', '&', control (< 0x20) or 0xef (U+FFFE/U+FFFF
+   start) among s[0..7]? */
+static inline bool fast_stop8(const unsigned char *s)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
+	uint64_t x, a, l, e;
+
+	memcpy(&x, s, 8);
+	a = x ^ (ones * '&');
+	l = x ^ (ones * '<');
+	e = x ^ (ones * 0xef);
+	return (((x - ones * 0x20) & ~x) | ((a - ones) & ~a) | ((l - ones) & ~l) |
+	        ((e - ones) & ~e)) &
+	       highs;
+}
+
+/* Parse a tag at s[0] == '<'. Returns its length and sets *tag, *end (an end tag),
+   *selfclose ("/>"), or 0 when it is not a tag the fast path knows. */
+static size_t fast_tag(const unsigned char *s, size_t n, int *tag, bool *end, bool *selfclose)
+{
+	size_t i = 1;
+	char name[12];
+	size_t k = 0;
+
+	*end = false;
+	*selfclose = false;
+	if (i < n && s[i] == '/') {
+		*end = true;
+		i++;
+	}
+	if (i >= n || !is_alpha(s[i]))
+		return 0;
+	for (; i < n && (is_alpha(s[i]) || is_digit(s[i])); i++) {
+		if (k + 1 >= sizeof(name))
+			return 0;
+		name[k++] = (char)(s[i] | 0x20);
+	}
+	name[k] = '\0';
+	if ((*tag = fast_tag_find(name)) < 0)
+		return 0;
+	if (*end) {
+		while (i < n && is_blank(s[i]))
+			i++;
+		return i < n && s[i] == '>' ? i + 1 : 0;
+	}
+	for (;;) {
+		bool blank = false;
+		while (i < n && is_blank(s[i])) {
+			i++;
+			blank = true;
+		}
+		if (i >= n)
+			return 0;
+		if (s[i] == '>')
+			return i + 1;
+		if (s[i] == '/') {
+			if (i + 1 < n && s[i + 1] == '>') {
+				*selfclose = true;
+				return i + 2;
+			}
+			return 0;
+		}
+		/* an attribute: name, optionally = "value" or 'value' */
+		if (!blank || !is_alpha(s[i]))
+			return 0;
+		size_t start = i;
+		while (i < n && i - start < 64 &&
+		       (is_alpha(s[i]) || is_digit(s[i]) || s[i] == '-' || s[i] == '_' ||
+		        s[i] == ':' || s[i] == '.'))
+			i++;
+		if (i - start >= 64)
+			return 0;
+		size_t j = i;
+		while (j < n && is_blank(s[j]))
+			j++;
+		if (j < n && s[j] == '=') {
+			j++;
+			while (j < n && is_blank(s[j]))
+				j++;
+			if (j >= n || (s[j] != '"' && s[j] != '\''))
+				return 0;
+			const unsigned char *q = memchr(s + j + 1, s[j], n - j - 1);
+			if (!q)
+				return 0;
+			i = (size_t)(q - s) + 1;
+		}
+	}
+}
+
+struct fast {
+	struct out *o;
+	unsigned char stack[FAST_MAX_DEPTH];
+	size_t sp;
+	bool started; /* libxml2 has opened html and body (and maybe the implied p) */
+};
+
+/* Character data or a reference: the first content of the document implies <p>. */
+static void fast_content(struct fast *f)
+{
+	if (!f->started) {
+		f->started = true;
+		f->stack[f->sp++] = FAST_P;
+		f->o->space = true;
+	}
+}
+
+/* false: give up */
+static bool fast_element(struct fast *f, int tag, bool end, bool selfclose)
+{
+	const struct fast_tag *t = &fast_tags[tag];
+
+	if (end) {
+		/* an end tag of no open element is dropped (libxml2: "Unexpected end tag"),
+		   one of an element below the innermost is left to libxml2 (its end-tag
+		   priorities decide) */
+		size_t k = f->sp;
+		while (k > 0 && f->stack[k - 1] != tag)
+			k--;
+		if (k == 0)
+			return true;
+		if (k != f->sp)
+			return false;
+		f->sp--;
+		f->o->space |= t->block;
+		return true;
+	}
+	f->started = true;
+	while (f->sp > 0 && (t->closes >> f->stack[f->sp - 1] & 1)) {
+		f->o->space |= fast_tags[f->stack[f->sp - 1]].block;
+		f->sp--;
+	}
+	f->o->space |= t->block;
+	if (t->empty || selfclose)
+		return true;
+	if (f->sp == FAST_MAX_DEPTH)
+		return false;
+	f->stack[f->sp++] = (unsigned char)tag;
+	return true;
+}
+
+/* The fast path over html (see above); false when it gave up (o is then to be reset). */
+static bool html_fast(struct out *o, const char *html, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)html;
+	struct fast f = {.o = o};
+	size_t i = 0;
+	char buf[8];
+
+	/* libxml2 drops a byte order mark at the start, and skips blanks */
+	if (len >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf)
+		return false;
+	while (i < len && is_blank(s[i]))
+		i++;
+	while (i < len) {
+		size_t j = i;
+		for (;;) {
+			while (len - j >= 8 && !fast_stop8(s + j))
+				j += 8;
+			while (j < len && s[j] != '<' && s[j] != '&' && s[j] >= 0x20 &&
+			       s[j] != 0xef)
+				j++;
+			if (j == len || s[j] == '<' || s[j] == '&')
+				break;
+			/* libxml2 drops U+FFFE, U+FFFF and C0 controls but \t \n \r (not XML
+			   characters) and then implies no <p> for text it did not keep; put_text
+			   makes spaces of \v and \f and keeps U+FFFE and U+FFFF */
+			unsigned char c = s[j];
+			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+				return false;
+			if (c == 0xef && len - j >= 3 && s[j + 1] == 0xbf && s[j + 2] >= 0xbe)
+				return false;
+			j++;
+		}
+		if (j > i) {
+			fast_content(&f);
+			put_text(o, html + i, j - i);
+			i = j;
+			continue;
+		}
+		if (s[i] == '&') {
+			size_t used = 0, w = fast_ref(s + i, len - i, &used, buf);
+			if (w == 0)
+				return false;
+			fast_content(&f);
+			put_text(o, buf, w);
+			i += used;
+			continue;
+		}
+		int tag;
+		bool end, selfclose;
+		size_t used = fast_tag(s + i, len - i, &tag, &end, &selfclose);
+		if (used == 0 || !fast_element(&f, tag, end, selfclose))
+			return false;
+		i += used;
+	}
+	return !o->oom;
+}
+
+/*
+ * The fast path alone (see text.h): 0 and the text in *out, -ENOTSUP when the input
+ * needs libxml2's HTML parser, -ENOMEM.
+ */
+int fw_text_html_fast(const char *html, size_t len, size_t cap, char **out)
+{
+	struct out o = {.cap = cap};
+
+	if (!html_fast(&o, html ? html : "", html ? len : 0)) {
+		bool oom = o.oom;
+		free(o.buf);
+		return oom ? -ENOMEM : -ENOTSUP;
+	}
+	char *s = finish(&o);
+	if (!s)
+		return -ENOMEM;
+	*out = s;
+	return 0;
+}
+
+/*
+ * fw_text_from_html without the fast paths: always libxml2's HTML parser. Returns a
+ * malloc()ed string owned by the caller, or NULL on allocation failure.
+ */
+char *fw_text_from_html_libxml2(const char *html, size_t len, size_t cap)
+{
+	if (!html || len == 0)
+		return strdup("");
+	return from_html_libxml2(html, len, cap);
+}
+
+/*
+ * HTML fragment (or text with entities) to plain text: tags stripped, script/style
+ * dropped, block elements become spaces, entities decoded, whitespace collapsed. Text
+ * without markup is only cleaned up; common well-formed HTML takes the fast path; the
+ * rest goes through libxml2's HTML parser (SAX, no tree). All three give the same text.
+ * At most cap bytes, cut on a character boundary. Returns a malloc()ed string owned by
+ * the caller, or NULL on allocation failure.
+ */
+char *fw_text_from_html(const char *html, size_t len, size_t cap)
+{
+	struct out o = {.cap = cap};
+
+	if (!html || len == 0)
+		return strdup("");
+	if (!fw_text_has_markup(html, len)) {
+		put_text(&o, html, len);
+		return finish(&o);
+	}
+	if (html_fast(&o, html, len))
+		return finish(&o);
+	free(o.buf);
+	return from_html_libxml2(html, len, cap);
 }
 
 /*
@@ -417,10 +904,26 @@ char *fw_text_collapse(char *s)
 	return s;
 }
 
+/* Eight bytes at a time (SWAR): any '<' or '&' among s[0..7]? */
+static inline bool markup8(const char *s)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
+	uint64_t x, a, l;
+
+	memcpy(&x, s, 8);
+	a = x ^ (ones * '&');
+	l = x ^ (ones * '<');
+	return (((a - ones) & ~a) | ((l - ones) & ~l)) & highs;
+}
+
 /* True when s holds a tag start ("<a", "</", "<!", "<?") or an entity/char reference. */
 bool fw_text_has_markup(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
+		while (len - i >= 8 && !markup8(s + i))
+			i += 8;
+		if (i == len)
+			break;
 		char c = s[i];
 		if (c == '<' && i + 1 < len) {
 			char d = s[i + 1];

@@ -15,6 +15,17 @@
 char *fw_text_from_html(const char *html, size_t len, size_t cap);
 
 /*
+ * fw_text_from_html's fast path alone (common well-formed HTML, without libxml2). Returns
+ * 0 and a malloc()ed string in *out (the same text fw_text_from_html gives), -ENOTSUP
+ * when the input needs libxml2's HTML parser, or -ENOMEM. For tests and benchmarks.
+ */
+int fw_text_html_fast(const char *html, size_t len, size_t cap, char **out);
+
+/* fw_text_from_html through libxml2's HTML parser only (no fast path): the reference the
+   fast path is tested against. Returns a malloc()ed string, or NULL on allocation failure. */
+char *fw_text_from_html_libxml2(const char *html, size_t len, size_t cap);
+
+/*
  * Plain text (no markup interpretation): whitespace collapsed and trimmed, invalid UTF-8
  * replaced by U+FFFD, control characters dropped, at most cap bytes (cut on a character
  * boundary). Returns a malloc()ed string, or NULL on allocation failure.

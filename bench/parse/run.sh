@@ -1,87 +1,104 @@
-#!/usr/bin/env bash
-# bench/parse/run.sh - parse throughput of `feedwatch parse` against `xmllint --stream
-# --noout` on the same generated feeds, single core, in the same run.
+#!/bin/sh
+# bench/parse/run.sh - feed parse throughput against `xmllint --stream --noout` on the same
+# generated feeds, single core, in the same run. See bench/parse/README.md.
 #
-#   PARSE_CMD="build/daemon/feedwatch parse" bench/parse/run.sh [REPS]
+#   bench/parse/run.sh [RUNS]          (default 5; env: CPU, BUILD, BENCH_DIR, CALLGRIND)
 #
-# PARSE_CMD gets the feed path appended and must print the items (text extraction and
-# JSON output included). Prints MB/s per file for both and the ratio ours/xmllint
-# (best of REPS runs each, default 5). Needs python3 (standard library) and xmllint
-# (libxml2-utils).
-set -euo pipefail
+# Builds what it needs: a release build of the tree in $BUILD (default build-bench-parse)
+# and bench_parse (bench_parse.c linked with that build's libfwparse.a and libfwtext.a);
+# generates its inputs with gen.py (deterministic); then for each file measures, pinned to
+# CPU $CPU (taskset), the median of RUNS runs of CPU time (user+sys, getrusage):
+#   parse   bench_parse FILE: parse + text extraction (repair filter, libxml2 SAX2,
+#           fields, HTML to text, ids), items freed, no output. The issue's target.
+#   cli     feedwatch parse FILE >/dev/null: the same plus JSON Lines output.
+#   xmllint xmllint --stream --noout FILE: the yardstick.
+# and prints MB/s for each and the ratios parse/xmllint and cli/xmllint (MB = 10^6 bytes).
+# CALLGRIND=1 also counts instructions (valgrind --tool=callgrind, one run each): slower,
+# but the same on any machine and under any load.
+# Needs python3, taskset, xmllint (libxml2-utils), cmake, pkg-config; valgrind for CALLGRIND.
+set -eu
 
-PARSE_CMD=${PARSE_CMD:-build/daemon/feedwatch parse}
-REPS=${1:-5}
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/fw-bench-parse.XXXXXX")
-trap 'rm -rf "$DIR"' EXIT
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+runs=${1:-5}
+cpu=${CPU:-0}
+build=${BUILD:-$root/build-bench-parse}
+work=${BENCH_DIR:-/tmp/fw-bench-parse}
+mkdir -p "$work"
 
-command -v xmllint >/dev/null || { echo "xmllint not found (apt install libxml2-utils)" >&2; exit 2; }
+for t in python3 taskset xmllint cmake pkg-config; do
+	command -v "$t" >/dev/null || { echo "run.sh: $t not found" >&2; exit 2; }
+done
 
-# Three shapes: news RSS with escaped HTML, Atom with xhtml content, many small items.
-python3 - "$DIR" <<'PY'
-import random, sys
-d = sys.argv[1]
-random.seed(42)
-words = ("putin north korea summit pyongyang kim treaty military aid sanctions russia "
-         "economy trade caf\u00e9 na\u00efve \u4e2d\u6587 report minister talks").split()
-def para(n):
-    return " ".join(random.choice(words) for _ in range(n))
-with open(d + "/rss_html.xml", "w", encoding="utf-8") as f:
-    f.write('<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
-            'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>bench</title>\n')
-    for i in range(8000):   # the default item cap is 10000: stay under it
-        f.write('<item><title>Item %d: %s &amp; more</title><link>https://example.com/n/%d</link>'
-                '<guid>g-%d</guid><pubDate>Tue, 18 Jun 2024 21:44:00 GMT</pubDate>'
-                '<dc:creator>Reporter %d</dc:creator><category>World</category>'
-                '<description>&lt;p&gt;%s&lt;/p&gt;&lt;p&gt;&lt;a href="x"&gt;%s&lt;/a&gt;&lt;/p&gt;'
-                '</description></item>\n' % (i, para(6), i, i, i, para(250), para(5)))
-    f.write('</channel></rss>\n')
-with open(d + "/atom_xhtml.xml", "w", encoding="utf-8") as f:
-    f.write('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
-            '<title>bench</title>\n')
-    for i in range(8000):
-        f.write('<entry><title type="html">%s &lt;b&gt;%d&lt;/b&gt;</title>'
-                '<link rel="alternate" href="https://example.org/e/%d"/><id>urn:e:%d</id>'
-                '<updated>2024-06-18T21:44:00Z</updated><author><name>A %d</name></author>'
-                '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>%s</p>'
-                '<p><b>%s</b></p></div></content></entry>\n' % (para(6), i, i, i, i, para(200), para(20)))
-    f.write('</feed>\n')
-with open(d + "/rss_small.xml", "w", encoding="utf-8") as f:
-    f.write('<?xml version="1.0"?>\n<rss version="2.0"><channel><title>small</title>\n')
-    for i in range(9500):
-        f.write('<item><title>%s</title><link>https://example.com/s/%d</link>'
-                '<description>%s</description></item>\n' % (para(8), i, para(30)))
-    f.write('</channel></rss>\n')
-PY
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFW_TESTS=OFF >/dev/null
+cmake --build "$build" --target feedwatch fwparse fwtext -j"$(nproc)" >/dev/null
+${CC:-cc} -O2 -D_GNU_SOURCE -std=c11 -I"$root/daemon" "$here/bench_parse.c" \
+	"$build/daemon/libfwparse.a" "$build/daemon/libfwtext.a" \
+	$(pkg-config --cflags --libs libxml-2.0 jansson) -o "$work/bench_parse"
+fw="$build/daemon/feedwatch"
 
-best() { # best wall time (seconds) of REPS runs of "$@" > /dev/null
-	local best="" t
-	for _ in $(seq "$REPS"); do
-		local s e
-		s=$(date +%s.%N)
-		"$@" >/dev/null 2>&1 || true
-		e=$(date +%s.%N)
-		t=$(echo "$e - $s" | bc -l)
-		if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
-	done
-	echo "$best"
+# inputs: regenerated when gen.py changes
+sum=$(cksum <"$here/gen.py")
+if [ "$(cat "$work/gen.sum" 2>/dev/null)" != "$sum" ]; then
+	python3 "$here/gen.py" "$work"
+	echo "$sum" >"$work/gen.sum"
+fi
+
+# cpu_secs CMD...: CPU seconds (user+sys, getrusage: microseconds, where /usr/bin/time
+# has only 10 ms) of one pinned run, output to /dev/null
+cpu_secs() {
+	python3 -c '
+import resource, subprocess, sys
+a = resource.getrusage(resource.RUSAGE_CHILDREN)
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("%.6f" % (r.ru_utime + r.ru_stime - a.ru_utime - a.ru_stime))' taskset -c "$cpu" "$@"
 }
 
-read -r -a CMD <<<"$PARSE_CMD"
-printf '%-16s %8s %12s %12s %7s\n' file MB ours_MB/s xmllint_MB/s ratio
-tot_ours=0 tot_ref=0 tot_mb=0
-for f in "$DIR"/*.xml; do
-	mb=$(echo "$(stat -c %s "$f") / 1048576" | bc -l)
-	items=$("${CMD[@]}" "$f" | wc -l)
-	t_ours=$(best taskset -c 0 "${CMD[@]}" "$f")
-	t_ref=$(best taskset -c 0 xmllint --stream --noout "$f")
-	printf '%-16s %8.1f %12.1f %12.1f %6.0f%%   (%s items)\n' "$(basename "$f")" "$mb" \
-		"$(echo "$mb / $t_ours" | bc -l)" "$(echo "$mb / $t_ref" | bc -l)" \
-		"$(echo "100 * $t_ref / $t_ours" | bc -l)" "$items"
-	tot_ours=$(echo "$tot_ours + $t_ours" | bc -l)
-	tot_ref=$(echo "$tot_ref + $t_ref" | bc -l)
-	tot_mb=$(echo "$tot_mb + $mb" | bc -l)
+# median CMD...: median of $runs cpu_secs
+median() {
+	i=0
+	: >"$work/times"
+	while [ $i -lt "$runs" ]; do
+		cpu_secs "$@" >>"$work/times"
+		i=$((i + 1))
+	done
+	sort -n "$work/times" | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }'
+}
+
+# instructions CMD...: instructions executed (callgrind)
+instructions() {
+	valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+		sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+
+printf '%-14s %6s %6s %10s %10s %12s %7s %7s\n' file MB items parse_MB/s cli_MB/s \
+	xmllint_MB/s parse% cli%
+tp=0 tc=0 tx=0 tmb=0
+for f in "$work"/rss_news.xml "$work"/atom_news.xml "$work"/rss_short.xml; do
+	mb=$(awk -v b="$(wc -c <"$f")" 'BEGIN { printf "%.3f", b / 1e6 }')
+	items=$("$work/bench_parse" "$f" 2>&1 | sed -n 's/^items //p')
+	clin=$("$fw" parse "$f" 2>/dev/null | wc -l)
+	[ "$items" = "$clin" ] || { echo "run.sh: $f: $items items parsed, $clin printed" >&2; exit 1; }
+	p=$(median "$work/bench_parse" "$f")
+	c=$(median "$fw" parse "$f")
+	x=$(median xmllint --stream --noout "$f")
+	awk -v f="$(basename "$f")" -v mb="$mb" -v n="$items" -v p="$p" -v c="$c" -v x="$x" \
+		'BEGIN { printf "%-14s %6.1f %6d %10.1f %10.1f %12.1f %6.0f%% %6.0f%%\n",
+		         f, mb, n, mb / p, mb / c, mb / x, 100 * x / p, 100 * x / c }'
+	if [ "${CALLGRIND:-0}" = 1 ]; then
+		ip=$(instructions "$work/bench_parse" "$f")
+		ic=$(instructions "$fw" parse "$f")
+		ix=$(instructions xmllint --stream --noout "$f")
+		awk -v ip="$ip" -v ic="$ic" -v ix="$ix" 'BEGIN {
+			printf "%-14s instructions: parse %.3fG cli %.3fG xmllint %.3fG -> %.0f%% %.0f%%\n",
+			       "", ip / 1e9, ic / 1e9, ix / 1e9, 100 * ix / ip, 100 * ix / ic }'
+	fi
+	tp=$(awk -v a="$tp" -v b="$p" 'BEGIN { print a + b }')
+	tc=$(awk -v a="$tc" -v b="$c" 'BEGIN { print a + b }')
+	tx=$(awk -v a="$tx" -v b="$x" 'BEGIN { print a + b }')
+	tmb=$(awk -v a="$tmb" -v b="$mb" 'BEGIN { print a + b }')
 done
-printf 'parse-bench: ours %.1f MB/s, xmllint --stream %.1f MB/s, ratio %.0f%%\n' \
-	"$(echo "$tot_mb / $tot_ours" | bc -l)" "$(echo "$tot_mb / $tot_ref" | bc -l)" \
-	"$(echo "100 * $tot_ref / $tot_ours" | bc -l)"
+awk -v mb="$tmb" -v p="$tp" -v c="$tc" -v x="$tx" 'BEGIN {
+	printf "parse-bench: parse+text %.1f MB/s = %.0f%% of xmllint --stream (%.1f MB/s); " \
+	       "feedwatch parse %.1f MB/s = %.0f%%\n", mb / p, 100 * x / p, mb / x, mb / c, 100 * x / c }'

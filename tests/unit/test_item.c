@@ -8,8 +8,15 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
 
+#include <jansson.h>
+
+#include "date.h"
 #include "item.h"
+#include "text.h"
 
 static struct fw_item *sample(void)
 {
@@ -203,12 +210,201 @@ static void test_hash(void **state)
 	assert_null(fw_item_free(NULL));
 }
 
+/* ---- fw_item_to_json against jansson (what it was built with before) ---- */
+
+static json_t *ref_str(const char *s, bool nullable)
+{
+	if (!s)
+		return nullable ? json_null() : json_string("");
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	char *fixed = fw_text_plain(s, strlen(s), strlen(s) * 3);
+	assert_non_null(fixed);
+	j = json_string(fixed);
+	free(fixed);
+	return j;
+}
+
+static json_t *ref_date(int64_t t)
+{
+	char buf[32];
+
+	return t == FW_TIME_NONE ? json_null() : json_string(fw_date_format(t, buf, sizeof(buf)));
+}
+
+/* The jansson serialisation of item (the former fw_item_to_json). */
+static char *ref_json(const struct fw_item *item)
+{
+	json_t *o = json_object(), *cats = json_array();
+
+	for (size_t i = 0; i < item->n_categories; i++)
+		json_array_append_new(cats, ref_str(item->categories[i], false));
+	json_object_set_new(o, "title", ref_str(item->title, false));
+	json_object_set_new(o, "link", ref_str(item->link, true));
+	json_object_set_new(o, "id", ref_str(item->id, true));
+	json_object_set_new(o, "published", ref_date(item->published));
+	json_object_set_new(o, "updated", ref_date(item->updated));
+	json_object_set_new(o, "author", ref_str(item->author, true));
+	json_object_set_new(o, "summary", ref_str(item->summary, false));
+	json_object_set_new(o, "content", ref_str(item->content, false));
+	json_object_set_new(o, "categories", cats);
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	assert_non_null(s);
+	return s;
+}
+
+static void same_json(const struct fw_item *item)
+{
+	char *got = NULL, *want = ref_json(item);
+
+	assert_int_equal(fw_item_to_json(item, &got), 0);
+	if (strcmp(got, want) != 0)
+		print_error("jansson: %s\nours:    %s\n", want, got);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+}
+
+static uint32_t rnd(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+/* A random NUL-terminated string: ASCII, controls, quotes, backslashes, UTF-8 (valid and
+   not), or NULL. */
+static char *random_str(uint32_t *seed)
+{
+	static const char *const pieces[] = {"a",
+	                                     "Z",
+	                                     " ",
+	                                     "\"",
+	                                     "\\",
+	                                     "/",
+	                                     "\n",
+	                                     "\r",
+	                                     "\t",
+	                                     "\b",
+	                                     "\f",
+	                                     "\x01",
+	                                     "\x1f",
+	                                     "\x7f",
+	                                     "\xc3\xa9",
+	                                     "\xd0\x96",
+	                                     "\xe2\x80\xa8",
+	                                     "\xe4\xb8\xad",
+	                                     "\xf0\x9f\x98\x80",
+	                                     "\xef\xbf\xbe",
+	                                     "\xff",
+	                                     "\xc3",
+	                                     "\xe0\x80\x80",
+	                                     "\xed\xa0\x80",
+	                                     "\xf4\x90\x80\x80",
+	                                     "\xc0\xaf",
+	                                     "\x80",
+	                                     "<b>",
+	                                     "&amp;",
+	                                     "\xe2\x80\x83"};
+	if (rnd(seed) % 16 == 0)
+		return NULL;
+	char buf[256];
+	size_t len = 0;
+	int n = (int)(rnd(seed) % 24);
+	for (int i = 0; i < n; i++) {
+		const char *p = pieces[rnd(seed) % (sizeof(pieces) / sizeof(pieces[0]))];
+		size_t pl = strlen(p);
+		if (len + pl >= sizeof(buf))
+			break;
+		memcpy(buf + len, p, pl);
+		len += pl;
+	}
+	buf[len] = '\0';
+	char *s = strdup(buf);
+	assert_non_null(s);
+	return s;
+}
+
+static void test_to_json_random(void **state)
+{
+	uint32_t seed = 88172645u;
+
+	(void)state;
+	for (int i = 0; i < 5000; i++) {
+		struct fw_item *it = fw_item_new();
+		assert_non_null(it);
+		it->title = random_str(&seed);
+		it->link = random_str(&seed);
+		it->id = random_str(&seed);
+		it->author = random_str(&seed);
+		it->summary = random_str(&seed);
+		it->content = random_str(&seed);
+		it->published = rnd(&seed) % 3 ? (int64_t)(rnd(&seed) % 2000000000u) : FW_TIME_NONE;
+		it->updated = rnd(&seed) % 3 ? -(int64_t)(rnd(&seed) % 2000000000u) : FW_TIME_NONE;
+		size_t nc = rnd(&seed) % 4;
+		if (nc) {
+			it->categories = calloc(nc, sizeof(char *));
+			assert_non_null(it->categories);
+			for (size_t k = 0; k < nc; k++)
+				it->categories[k] = random_str(&seed);
+			it->n_categories = nc;
+		}
+		same_json(it);
+		fw_item_free(it);
+	}
+}
+
+/* Every item of the fixtures' expected output: read back, written again, the same as
+   jansson writes it, and the same as the line itself. */
+static void test_to_json_fixtures(void **state)
+{
+	DIR *d = opendir(FW_TEST_DATA "/feeds");
+	size_t lines = 0;
+
+	(void)state;
+	assert_non_null(d);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t nl = strlen(e->d_name);
+		if (nl < 6 || strcmp(e->d_name + nl - 6, ".jsonl") != 0)
+			continue;
+		char path[512];
+		snprintf(path, sizeof(path), "%s/feeds/%s", FW_TEST_DATA, e->d_name);
+		FILE *f = fopen(path, "re");
+		assert_non_null(f);
+		char *line = NULL;
+		size_t size = 0;
+		ssize_t n;
+		while ((n = getline(&line, &size, f)) > 0) {
+			if (line[n - 1] == '\n')
+				line[--n] = '\0';
+			struct fw_item *it = NULL;
+			assert_int_equal(fw_item_from_json(line, (size_t)n, &it), 0);
+			same_json(it);
+			char *again = NULL;
+			assert_int_equal(fw_item_to_json(it, &again), 0);
+			assert_string_equal(again, line);
+			free(again);
+			fw_item_free(it);
+			lines++;
+		}
+		free(line);
+		fclose(f);
+	}
+	closedir(d);
+	assert_true(lines >= 30);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_to_json),   cmocka_unit_test(test_round_trip),
-	    cmocka_unit_test(test_from_json), cmocka_unit_test(test_ensure_id),
-	    cmocka_unit_test(test_sha256),    cmocka_unit_test(test_hash),
+	    cmocka_unit_test(test_to_json),        cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_from_json),      cmocka_unit_test(test_ensure_id),
+	    cmocka_unit_test(test_sha256),         cmocka_unit_test(test_hash),
+	    cmocka_unit_test(test_to_json_random), cmocka_unit_test(test_to_json_fixtures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

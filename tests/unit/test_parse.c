@@ -105,6 +105,7 @@ static const struct fixture {
     {"rss2_basic.xml", NULL, "rss2.0", true},
     {"atom10.xml", NULL, "atom1.0", true},
     {"atom03.xml", NULL, "atom0.3", true},
+    {"atom03_base64_bad.xml", NULL, "atom0.3", true}, /* found by fuzzing: overflow */
     {"rss10_rdf.xml", NULL, "rss1.0", true},
     {"rss091.xml", NULL, "rss0.9x", true},
     {"latin1.xml", NULL, "rss2.0", true},
@@ -119,6 +120,7 @@ static const struct fixture {
     {"http_charset.xml", "ISO-8859-15", "rss2.0", true},
     {"json11.json", NULL, "json1.1", true},
     {"json10.json", NULL, "json1.0", true},
+    {"json_controls.json", NULL, "json1.1", true}, /* found by fuzzing: \f, \v in HTML */
     {"broken_entities.xml", NULL, "rss2.0", false},
     {"broken_ampersand.xml", NULL, "rss2.0", false},
     {"broken_control.xml", NULL, "rss2.0", false},
