@@ -50,6 +50,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_utf8(copy);
 		free(copy);
 	}
-	(void)fw_text_has_markup((const char *)data, size);
+	/* The fast HTML path must give exactly what libxml2's HTML parser gives. */
+	if (fw_text_has_markup((const char *)data, size)) {
+		char *fast = NULL, *slow;
+
+		if (fw_text_html_fast((const char *)data, size, cap, &fast) == 0) {
+			slow = fw_text_from_html_libxml2((const char *)data, size, cap);
+			if (slow && strcmp(fast, slow) != 0)
+				abort();
+			free(slow);
+		}
+		free(fast);
+	}
 	return 0;
 }
