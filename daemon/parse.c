@@ -1553,32 +1553,15 @@ static size_t match_prefix(const unsigned char *s, size_t n, const char *pat)
 	return 2;
 }
 
-/* Length of the complete, valid UTF-8 sequence at s (n bytes) of an XML character,
-   else 0 (invalid, or cut by the chunk end: the slow path decides). */
+/* Length of the complete, valid UTF-8 sequence at s (n bytes) of a non-ASCII XML
+   character, else 0 (ASCII, invalid, or cut by the chunk end: the slow path decides). */
 static inline size_t utf8_xml_len(const unsigned char *s, size_t n)
 {
-	unsigned char c = s[0];
+	size_t len = s[0] < 0x80 ? 0 : fw_text_utf8_len(s, n);
 
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
-			return 0; /* overlong, surrogate */
-		if (c == 0xef && s[1] == 0xbf && s[2] >= 0xbe)
-			return 0; /* U+FFFE, U+FFFF */
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
+	if (len == 3 && s[0] == 0xef && s[1] == 0xbf && s[2] >= 0xbe)
+		return 0; /* U+FFFE, U+FFFF are not XML characters */
+	return len;
 }
 
 /* Length of "&lt;", "&gt;", "&amp;", "&quot;" or "&apos;" at s, else 0: the references

@@ -22,33 +22,6 @@ struct out {
 	bool oom;
 };
 
-/* Length of the UTF-8 sequence at s (n bytes available) if valid, else 0. */
-static inline size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
-			return 0; /* overlong, surrogate */
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 /* Length of a whitespace character at s (ASCII or Unicode White_Space), else 0. */
 static inline size_t space_len(const unsigned char *s, size_t n)
 {
@@ -94,7 +67,7 @@ static inline size_t word_char_len(const unsigned char *s, size_t n)
 		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
 	if (c >= 0xe1 && c <= 0xe3 && space_len(s, n))
 		return 0;
-	return utf8_len(s, n);
+	return fw_text_utf8_len(s, n);
 }
 
 static bool reserve(struct out *o, size_t more)
@@ -200,7 +173,7 @@ static void put_text(struct out *o, const char *text, size_t len)
 			i += n;
 			continue;
 		}
-		n = utf8_len(s + i, len - i);
+		n = fw_text_utf8_len(s + i, len - i);
 		const char *src = (const char *)s + i;
 		size_t w = n;
 		if (n == 0) {
@@ -336,7 +309,7 @@ static char *utf8_fixed(const char *s, size_t len, bool *fixed)
 			i++;
 			continue;
 		}
-		size_t n = u[i] ? utf8_len(u + i, len - i) : 0;
+		size_t n = u[i] ? fw_text_utf8_len(u + i, len - i) : 0;
 		if (n == 0)
 			break;
 		i += n;
@@ -351,7 +324,7 @@ static char *utf8_fixed(const char *s, size_t len, bool *fixed)
 		return NULL;
 	size_t o = 0;
 	for (i = 0; i < len;) {
-		size_t n = u[i] ? utf8_len(u + i, len - i) : 0;
+		size_t n = u[i] ? fw_text_utf8_len(u + i, len - i) : 0;
 		if (n == 0) {
 			if (u[i])
 				memcpy(r + o, "\xef\xbf\xbd", 3), o += 3;
