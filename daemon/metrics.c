@@ -37,6 +37,22 @@ static void gauge(FILE *f, const char *name, const char *help, double v)
 	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %.6g\n", name, help, name, name, v);
 }
 
+/* One counter per output: fw_alert_counter's which = 0 (delivered) or 1 (failed). */
+static void output_counter(FILE *f, const struct fw_daemon *d, const char *name, const char *help,
+                           int which)
+{
+	const struct fw_config *cfg = d->cfg;
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (size_t i = 0; i < cfg->n_outputs; i++) {
+		fprintf(f, "%s{output=\"", name);
+		put_label(f, cfg->outputs[i].name);
+		fprintf(
+		    f, "\"} %llu\n",
+		    (unsigned long long)fw_alert_counter(d->alerter, cfg->outputs[i].name, which));
+	}
+}
+
 /* Write the metrics file. */
 int fw_metrics_write(struct fw_daemon *d)
 {
@@ -75,24 +91,10 @@ int fw_metrics_write(struct fw_daemon *d)
 	gauge(f, "feedwatch_loop_lag_max_seconds", "Largest loop timer delay since start.",
 	      m->loop_lag_max);
 	gauge(f, "feedwatch_start_time_seconds", "Start time, Unix seconds.", (double)m->started);
-	fputs("# HELP feedwatch_alerts_delivered_total Alerts delivered, per output.\n"
-	      "# TYPE feedwatch_alerts_delivered_total counter\n",
-	      f);
-	for (size_t i = 0; i < cfg->n_outputs; i++) {
-		fputs("feedwatch_alerts_delivered_total{output=\"", f);
-		put_label(f, cfg->outputs[i].name);
-		fprintf(f, "\"} %llu\n",
-		        (unsigned long long)fw_alert_counter(d->alerter, cfg->outputs[i].name, 0));
-	}
-	fputs("# HELP feedwatch_alerts_failed_total Failed delivery attempts, per output.\n"
-	      "# TYPE feedwatch_alerts_failed_total counter\n",
-	      f);
-	for (size_t i = 0; i < cfg->n_outputs; i++) {
-		fputs("feedwatch_alerts_failed_total{output=\"", f);
-		put_label(f, cfg->outputs[i].name);
-		fprintf(f, "\"} %llu\n",
-		        (unsigned long long)fw_alert_counter(d->alerter, cfg->outputs[i].name, 1));
-	}
+	output_counter(f, d, "feedwatch_alerts_delivered_total", "Alerts delivered, per output.",
+	               0);
+	output_counter(f, d, "feedwatch_alerts_failed_total",
+	               "Failed delivery attempts, per output.", 1);
 	fputs("# HELP feedwatch_alerts_pending Alerts waiting in the outbox, per output.\n"
 	      "# TYPE feedwatch_alerts_pending gauge\n"
 	      "# HELP feedwatch_alerts_dead Dead letters in the outbox, per output.\n"
