@@ -52,7 +52,8 @@ struct fw_plugin_ctx {
 	struct host_http *https;
 };
 
-static void host_log(struct fw_plugin_ctx *ctx, int level, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void host_log(struct fw_plugin_ctx *ctx, int level,
+                                                           const char *fmt, ...)
 {
 	char buf[1536];
 	va_list ap;
