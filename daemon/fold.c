@@ -18,12 +18,16 @@
  * longer pays about 70 ms for its own copy). It is the only global of the matcher and it
  * is immutable; it lives until the process ends.
  */
+#include <endian.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <utf8proc.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "fold.h"
 
@@ -321,16 +325,19 @@ struct fold_state {
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* n (1..4) bytes of v, first byte lowest; writes 4 (the buffer has room to spare). */
 ALWAYS_INLINE void put_bytes(struct fold_state *st, uint32_t v, unsigned n, uint32_t at,
                              const int with_map)
 {
-	for (unsigned i = 0; i < n; i++) {
-		if (with_map) {
-			st->map[st->len] = at;
+	uint32_t le = htole32(v);
+
+	memcpy(st->s + st->len, &le, 4);
+	if (with_map) {
+		for (unsigned i = 0; i < n; i++) {
+			st->map[st->len + i] = at;
 		}
-		st->s[st->len++] = (char)(v & 0xFF);
-		v >>= 8;
 	}
+	st->len += n;
 }
 
 ALWAYS_INLINE void put_cls(struct fold_state *st, uint32_t bytes, unsigned n, int cls, uint32_t at,
@@ -390,6 +397,58 @@ ALWAYS_INLINE void put_ent(const struct fw_fold *f, struct fold_state *st, int32
 	}
 }
 
+#ifdef __SSE2__
+static inline __m128i in_range(__m128i v, char lo, char hi)
+{
+	/* signed compares: bytes >= 0x80 are negative, never in an ASCII range */
+	return _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)(lo - 1))),
+	                     _mm_cmplt_epi8(v, _mm_set1_epi8((char)(hi + 1))));
+}
+#endif
+
+/*
+ * Fold 16 ASCII bytes at once when they are only letters, digits and single spaces (most
+ * running text): lower-case them, keep the spaces, as the character-by-character path
+ * would. Writes at most 17 bytes at out. Returns the input bytes done (16, or 15 when the
+ * last is a space, left for the next step) and sets *lead when a space went first; 0 when
+ * the block needs the character-by-character path.
+ */
+static inline size_t ascii_block(const uint8_t *in, char *out, int last, unsigned pending,
+                                 unsigned *lead)
+{
+#ifdef __SSE2__
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)in);
+	__m128i up = in_range(v, 'A', 'Z');
+	__m128i word = _mm_or_si128(_mm_or_si128(in_range(v, 'a', 'z'), up), in_range(v, '0', '9'));
+	unsigned wm = (unsigned)_mm_movemask_epi8(word);
+	unsigned sm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+
+	if ((wm | sm) != 0xFFFF || (sm & (sm >> 1)) != 0) {
+		return 0;
+	}
+	if (sm & 1) {
+		/* a space first stands for the one a following word needs */
+		if (last == FW_FOLD_SEP || pending) {
+			return 0;
+		}
+		*lead = 0;
+	} else {
+		*lead = last != FW_FOLD_SEP && (pending || last != FW_FOLD_WORD);
+		out[0] = ' ';
+	}
+	_mm_storeu_si128((__m128i *)(void *)(out + *lead),
+	                 _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20))));
+	return sm & 0x8000 ? 15 : 16;
+#else
+	(void)in;
+	(void)out;
+	(void)last;
+	(void)pending;
+	(void)lead;
+	return 0;
+#endif
+}
+
 ALWAYS_INLINE int fold_run(const struct fw_fold *f, const char *text, size_t len,
                            struct fw_fold_buf *b, const int with_map, size_t stop)
 {
@@ -427,36 +486,68 @@ ALWAYS_INLINE int fold_run(const struct fw_fold *f, const char *text, size_t len
 			st.map = b->map;
 		}
 		if (c0 < 0x80) {
-			/* ASCII run: never longer folded than the input, so no capacity check */
+			/*
+			 * ASCII run: its output is at most its input plus the one space a class change
+			 * may add (a block writes one byte more), so the run is cut to the room left
+			 * (at least FOLD_PER_CP, checked above) and needs no check inside. A space is
+			 * written only where a word character follows a separator or another class of
+			 * character.
+			 */
 			char *o = st.s;
-			size_t ol = st.len, end = len - i > 256 ? i + 256 : len;
-			int last = st.last, pending = st.pending;
+			uint32_t *mp = st.map;
+			size_t room = b->cap - st.len - 24, run = len - i < room ? len - i : room;
+			size_t ol = st.len, end = i + (run < 256 ? run : 256);
+			int last = st.last;
+			unsigned pending = (unsigned)st.pending;
 
 			while (i < end && p[i] < 0x80) {
-				uint8_t lc = f->ascii[p[i]];
+				size_t next = end - i > 8 ? i + 8 : end;
 
-				if (!lc) {
-					pending = 1;
-					i++;
-					continue;
-				}
-				if (last != FW_FOLD_SEP && (pending || last != FW_FOLD_WORD)) {
-					if (with_map) {
-						st.map[ol] = (uint32_t)i;
+				if (end - i >= 16) {
+					unsigned lead = 0;
+					size_t n = ascii_block(p + i, o + ol, last, pending, &lead);
+
+					if (n) {
+						if (with_map) {
+							mp[ol] = (uint32_t)
+							    i; /* the space written for the block */
+							for (size_t k = 0; k < n; k++) {
+								mp[ol + lead + k] =
+								    (uint32_t)(i + k);
+							}
+						}
+						ol += lead + n;
+						i += n;
+						last = FW_FOLD_WORD;
+						pending = 0;
+						continue;
 					}
-					o[ol++] = ' ';
 				}
-				if (with_map) {
-					st.map[ol] = (uint32_t)i;
+				/* scalar, branch-free, a few characters before trying a block again */
+				while (i < next && p[i] < 0x80) {
+					uint8_t lc = f->ascii[p[i]];
+					unsigned wch = lc != 0;
+					unsigned need = (last != FW_FOLD_SEP) &
+					                (pending | (last != FW_FOLD_WORD));
+
+					if (with_map) {
+						mp[ol] = (uint32_t)i;
+					}
+					o[ol] = ' ';
+					ol += need & wch;
+					if (with_map) {
+						mp[ol] = (uint32_t)i;
+					}
+					o[ol] = (char)lc;
+					ol += wch;
+					last = wch ? FW_FOLD_WORD : last;
+					pending = !wch;
+					i++;
 				}
-				o[ol++] = (char)lc;
-				last = FW_FOLD_WORD;
-				pending = 0;
-				i++;
 			}
 			st.len = ol;
 			st.last = last;
-			st.pending = pending;
+			st.pending = (int)pending;
 			continue;
 		}
 		if (c0 >= 0xC2 && c0 < 0xE0 && i + 1 < len && (p[i + 1] & 0xC0) == 0x80) {

@@ -147,13 +147,14 @@ static int cmd_run(int argc, char **argv, bool once)
 {
 	struct cmd_opts o = {0};
 	struct fw_config *cfg;
-	int i = parse_opts(argc, argv, &o,
-	                   once ? "usage: feedwatch once [-c FILE]\n"
-	                          "Poll every feed once, deliver the alerts, exit 0 (1 if a feed "
-	                          "failed).\n"
-	                        : "usage: feedwatch run [-c FILE]\n"
-	                          "Run the daemon in the foreground; logs go to stderr.\n"
-	                          "SIGTERM/SIGINT stop it; SIGHUP reloads the config and reopens output files.\n");
+	int i = parse_opts(
+	    argc, argv, &o,
+	    once ? "usage: feedwatch once [-c FILE]\n"
+	           "Poll every feed once, deliver the alerts, exit 0 (1 if a feed "
+	           "failed).\n"
+	         : "usage: feedwatch run [-c FILE]\n"
+	           "Run the daemon in the foreground; logs go to stderr.\n"
+	           "SIGTERM/SIGINT stop it; SIGHUP reloads the config and reopens output files.\n");
 
 	if (i < 0)
 		return i == -2 ? 0 : 2;

@@ -12,6 +12,7 @@
  * A pattern hit names the atoms (entities or query literals) it stands for; an atom names
  * the watchlists that use it, so only those queries are evaluated for an item.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -126,6 +127,13 @@ struct fw_matcher {
 	uint32_t *dfa;
 	uint32_t n_dfa;
 	size_t n_dense;
+	/*
+	 * Prefilter, for pattern sets small enough that it stays selective: a bit per hash of
+	 * the first pf_w bytes of every pattern. The scan tests every position with independent
+	 * loads and walks the trie only where a bit is set. pf_w == 0: no prefilter.
+	 */
+	uint8_t *pf;
+	unsigned pf_w;
 	struct pattern *pats;
 	size_t n_pats;
 	struct variant *vars;
@@ -1642,6 +1650,59 @@ static int dedupe_literals(struct cc *c, size_t *n_atoms)
  * Patterns from the pattern entries of used atoms: one automaton pattern per distinct head,
  * one variant per distinct whole pattern, then the references; then the automaton.
  */
+#define PF_BITS    16
+#define PF_MAX_SET (1u << (PF_BITS - 6)) /* at most 1 bit in 64 set, or no prefilter */
+#define PF_MIN_W   3                     /* shorter heads would pass too many positions */
+
+/* Hash of the first w (1..4) bytes of a 4-byte window. */
+static inline uint32_t pf_hash(uint32_t v, unsigned w)
+{
+	v &= 0xFFFFFFFFu >> (32 - 8 * w);
+	return (v * 0x9E3779B1u) >> (32 - PF_BITS);
+}
+
+static inline uint32_t load4(const uint8_t *s)
+{
+	uint32_t v;
+
+	memcpy(&v, s, 4);
+	return le32toh(v);
+}
+
+/* The prefilter, when the shortest head is at least PF_MIN_W bytes and few bits are set. */
+static int build_prefilter(struct fw_matcher *m, char *const *strs, const uint32_t *lens)
+{
+	unsigned w = 4;
+	size_t set = 0;
+
+	for (size_t i = 0; i < m->n_pats; i++) {
+		w = lens[i] < w ? lens[i] : w;
+	}
+	if (m->n_pats == 0 || w < PF_MIN_W || m->n_pats > PF_MAX_SET) {
+		return 0;
+	}
+	m->pf = calloc(1, (1u << PF_BITS) / 8);
+	if (!m->pf) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->n_pats; i++) {
+		uint8_t b[4] = {0};
+		uint32_t h;
+
+		memcpy(b, strs[i], w);
+		h = pf_hash(load4(b), w);
+		set += !(m->pf[h >> 3] & (1u << (h & 7)));
+		m->pf[h >> 3] |= (uint8_t)(1u << (h & 7));
+	}
+	if (set > PF_MAX_SET) {
+		free(m->pf);
+		m->pf = NULL;
+		return 0;
+	}
+	m->pf_w = w;
+	return 0;
+}
+
 static int build_patterns(struct fw_matcher *m, struct cc *c, const uint8_t *used)
 {
 	char **strs = NULL;
@@ -1704,6 +1765,9 @@ static int build_patterns(struct fw_matcher *m, struct cc *c, const uint8_t *use
 		m->vars[m->n_vars - 1].n_refs++;
 	}
 	r = build_ac(m, strs, lens, m->n_pats);
+	if (r == 0) {
+		r = build_prefilter(m, strs, lens);
+	}
 out:
 	free(strs);
 	free(lens);
@@ -1840,7 +1904,8 @@ int fw_match_compile(const struct fw_match_spec *spec, struct fw_matcher **out,
 	c.kids.v = NULL;
 	m->memory = sizeof(*m) + fw_fold_memory(m->fold) + m->n_ac * (sizeof(*m->ac) + 9) +
 	            m->n_dense * 256 * sizeof(uint32_t) +
-	            (size_t)m->n_dfa * m->n_cls * sizeof(uint32_t) + m->n_pats * sizeof(*m->pats) +
+	            (size_t)m->n_dfa * m->n_cls * sizeof(uint32_t) +
+	            (m->pf ? (1u << PF_BITS) / 8 : 0) + m->n_pats * sizeof(*m->pats) +
 	            m->n_vars * sizeof(*m->vars) + m->n_tails + m->n_refs * sizeof(*m->refs) +
 	            (m->n_atoms + 1) * sizeof(uint32_t) + m->n_q * sizeof(*m->q) +
 	            m->n_kids * sizeof(uint32_t);
@@ -1871,6 +1936,7 @@ struct fw_matcher *fw_matcher_free(struct fw_matcher *m)
 	free(m->ac_dict);
 	free(m->dense);
 	free(m->dfa);
+	free(m->pf);
 	free(m->pats);
 	free(m->vars);
 	free(m->tails);
@@ -2067,23 +2133,117 @@ static uint32_t tail_end(const uint8_t *s, size_t len, uint32_t e, const struct 
 	return v->extend ? word_end(s, len, e, w) : e;
 }
 
-static int scan_field(struct mctx *x, uint32_t fi)
+/*
+ * Record the occurrences of pattern pi whose head ends at byte `end` of folded field fi.
+ * Returns 0, 1 when the occurrence cap is reached (stop scanning), or -ENOMEM.
+ */
+static int emit(struct mctx *x, uint32_t fi, const uint8_t *s, size_t len, uint32_t pi, size_t end,
+                struct wend *we)
 {
 	const struct fw_matcher *m = x->m;
-	struct fld *f = &x->f[fi];
+	const struct pattern *p = &m->pats[pi];
+	uint32_t hs = (uint32_t)end - p->len + p->lead;
+	uint32_t he = (uint32_t)end - p->trail;
+
+	if (p->extend) {
+		he = word_end(s, len, he, we);
+	}
+	for (uint32_t vi = p->var_start; vi < p->var_start + p->n_var; vi++) {
+		const struct variant *v = &m->vars[vi];
+		struct occ oc;
+
+		oc.field = fi;
+		oc.s = hs;
+		oc.e = v->tail_len ? tail_end(s, len, he, m, v, we) : he;
+		if (oc.e == NONE) {
+			continue;
+		}
+		for (uint32_t r = 0; r < v->n_refs; r++) {
+			oc.atom = m->refs[v->ref_start + r].atom;
+			oc.alias = m->refs[v->ref_start + r].alias;
+			if (x->occ.n >= MATCH_OCC_MAX) {
+				return 1;
+			}
+			if (VEC_PUSH(x->occ, oc) < 0) {
+				return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
+static inline uint32_t next_state(const struct fw_matcher *m, uint32_t st, uint8_t ch)
+{
+	return st < m->n_dfa ? m->dfa[(size_t)st * m->n_cls + m->cls[ch]] : slow_next(m, st, ch);
+}
+
+/*
+ * The patterns that start at byte p: walk the trie's own edges from the root (a transition
+ * to a node that is not a child of the current one left the trie).
+ */
+static int walk_from(struct mctx *x, uint32_t fi, const uint8_t *s, size_t len, size_t p,
+                     struct wend *we)
+{
+	const struct fw_matcher *m = x->m;
+	uint32_t st = 0;
+
+	for (size_t i = p; i < len; i++) {
+		uint32_t t = next_state(m, st, s[i]) & ~OUT_BIT;
+		int r;
+
+		if (t - m->ac[st].first >= m->ac[st].n) {
+			break;
+		}
+		st = t;
+		if (m->ac_pat[st] != NONE &&
+		    (r = emit(x, fi, s, len, m->ac_pat[st], i + 1, we)) != 0) {
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Scan with the prefilter: every position whose first pf_w bytes may start a pattern. */
+static int scan_filtered(struct mctx *x, uint32_t fi, const uint8_t *s, size_t len)
+{
+	const struct fw_matcher *m = x->m;
+	const uint8_t *pf = m->pf;
+	const unsigned w = m->pf_w;
+	struct wend we = {{0}, {0}, 0};
+	size_t p = 0;
+
+	for (; p + 4 <= len; p++) {
+		uint32_t h = pf_hash(load4(s + p), w);
+		int r;
+
+		if ((pf[h >> 3] >> (h & 7) & 1) && (r = walk_from(x, fi, s, len, p, &we)) != 0) {
+			return r;
+		}
+	}
+	for (; p + w <= len; p++) {
+		uint8_t b[4] = {0};
+		uint32_t h;
+		int r;
+
+		memcpy(b, s + p, len - p);
+		h = pf_hash(load4(b), w);
+		if ((pf[h >> 3] >> (h & 7) & 1) && (r = walk_from(x, fi, s, len, p, &we)) != 0) {
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Scan with the automaton: one transition per byte, every output on the way. */
+static int scan_automaton(struct mctx *x, uint32_t fi, const uint8_t *s, size_t len)
+{
+	const struct fw_matcher *m = x->m;
 	const uint32_t *dfa = m->dfa;
 	const uint16_t *cls = m->cls;
 	const uint32_t n_dfa = m->n_dfa, n_cls = m->n_cls;
-	const uint8_t *s;
-	size_t len;
 	uint32_t st = 0;
 	struct wend we = {{0}, {0}, 0};
 
-	if (fw_fold_text(m->fold, f->text, f->len, &f->fb, 0) < 0) {
-		return -ENOMEM;
-	}
-	s = (const uint8_t *)f->fb.s;
-	len = f->fb.len;
 	for (size_t i = 0; i < len; i++) {
 		uint32_t nx;
 
@@ -2107,37 +2267,28 @@ static int scan_field(struct mctx *x, uint32_t fi)
 		}
 		for (uint32_t o = m->ac_pat[st] != NONE ? st : m->ac_dict[st]; o != NONE;
 		     o = m->ac_dict[o]) {
-			const struct pattern *p = &m->pats[m->ac_pat[o]];
-			uint32_t hs = (uint32_t)(i + 1) - p->len + p->lead;
-			uint32_t he = (uint32_t)(i + 1) - p->trail;
+			int r = emit(x, fi, s, len, m->ac_pat[o], i + 1, &we);
 
-			if (p->extend) {
-				he = word_end(s, len, he, &we);
-			}
-			for (uint32_t vi = p->var_start; vi < p->var_start + p->n_var; vi++) {
-				const struct variant *v = &m->vars[vi];
-				struct occ oc;
-
-				oc.field = fi;
-				oc.s = hs;
-				oc.e = v->tail_len ? tail_end(s, len, he, m, v, &we) : he;
-				if (oc.e == NONE) {
-					continue;
-				}
-				for (uint32_t r = 0; r < v->n_refs; r++) {
-					oc.atom = m->refs[v->ref_start + r].atom;
-					oc.alias = m->refs[v->ref_start + r].alias;
-					if (x->occ.n >= MATCH_OCC_MAX) {
-						return 0;
-					}
-					if (VEC_PUSH(x->occ, oc) < 0) {
-						return -ENOMEM;
-					}
-				}
+			if (r != 0) {
+				return r;
 			}
 		}
 	}
 	return 0;
+}
+
+static int scan_field(struct mctx *x, uint32_t fi)
+{
+	const struct fw_matcher *m = x->m;
+	struct fld *f = &x->f[fi];
+	int r;
+
+	if (fw_fold_text(m->fold, f->text, f->len, &f->fb, 0) < 0) {
+		return -ENOMEM;
+	}
+	r = m->pf_w ? scan_filtered(x, fi, (const uint8_t *)f->fb.s, f->fb.len)
+	            : scan_automaton(x, fi, (const uint8_t *)f->fb.s, f->fb.len);
+	return r < 0 ? r : 0;
 }
 
 /* Index of the first occurrence of atom, or x->occ.n. */

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "fold.h"
 #include "match.h"
 
 #define SHY  "\xC2\xAD"     /* U+00AD soft hyphen */
@@ -875,6 +876,186 @@ static void test_many_watchlists(void **state)
 	fw_matcher_free(m);
 }
 
+/* The folded form of ASCII text, written the slow and obvious way: " word word ". */
+static size_t fold_model(const char *t, size_t n, char *out)
+{
+	size_t o = 0;
+	int in_word = 0;
+
+	out[o++] = ' ';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)t[i];
+		int w = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+		if (w && !in_word && o > 1) {
+			out[o++] = ' ';
+		}
+		if (w) {
+			out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		}
+		in_word = w;
+	}
+	if (o > 1) {
+		out[o++] = ' ';
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/*
+ * ASCII folding (the 16-byte block path and the byte path) equals the model on random
+ * text of letters, digits, single and repeated spaces and punctuation, and the map points
+ * every output letter at the input character it came from.
+ */
+static void test_fold_ascii(void **state)
+{
+	static const char alpha[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	struct fw_fold *f = NULL;
+	struct fw_fold_buf b = {0};
+	char text[700], want[1500];
+	unsigned seed = 12345;
+
+	(void)state;
+	assert_int_equal(fw_fold_new(&f), 0);
+	for (int round = 0; round < 3000; round++) {
+		size_t n = (size_t)(round % 650), wl;
+		unsigned punct =
+		    1 + (unsigned)round % 40; /* 1 in punct characters is not a letter */
+
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			if ((seed >> 16) % punct == 0) {
+				text[i] = " ,.-!\t\n;"[(seed >> 8) % 8];
+			} else {
+				text[i] = alpha[(seed >> 16) % (sizeof(alpha) - 1)];
+			}
+		}
+		wl = fold_model(text, n, want);
+		assert_int_equal(fw_fold_text(f, text, n, &b, round & 1), 0);
+		assert_int_equal(b.len, wl);
+		assert_memory_equal(b.s, want, wl + 1);
+		for (size_t k = 0; (round & 1) && k < b.len; k++) {
+			if (b.s[k] != ' ') {
+				assert_true(b.map[k] < n);
+				assert_int_equal(b.s[k], want[k]);
+				assert_true(b.s[k] == text[b.map[k]] ||
+				            b.s[k] == text[b.map[k]] + 32);
+			}
+		}
+	}
+	fw_fold_buf_clear(&b);
+}
+
+/*
+ * Characters that fold to many (U+FDFA: 18 code points) followed by long ASCII runs: the
+ * output outgrows the input, and the ASCII run must still stay inside the buffer (it once
+ * wrote past it). ASan is the judge; the result is checked too.
+ */
+static void test_fold_room(void **state)
+{
+	struct fw_fold *f = NULL;
+	struct fw_fold_buf b = {0};
+	char *t = malloc(3 * 200 + 700 + 40);
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(fw_fold_new(&f), 0);
+	for (int k = 0; k < 200; k += 3) {
+		for (int a = 100; a < 700; a += 37) {
+			for (int pre = 0; pre < 40; pre += 13) {
+				size_t n = (size_t)pre;
+
+				memset(t, 'b', n);
+				for (int j = 0; j < k; j++) {
+					memcpy(t + n, "\xEF\xB7\xBA", 3);
+					n += 3;
+				}
+				memset(t + n, 'a', (size_t)a);
+				n += (size_t)a;
+				assert_int_equal(fw_fold_text(f, t, n, &b, (k + a) & 1), 0);
+				assert_true(b.len >= (size_t)a + 2);
+				assert_int_equal(b.s[b.len - 1], ' ');
+				assert_int_equal(b.s[b.len - 2], 'a');
+			}
+		}
+	}
+	fw_fold_buf_clear(&b);
+	free(t);
+}
+
+/*
+ * The prefilter (small pattern sets) and the plain automaton (large ones) find the same:
+ * the same watchlists compiled alone, and again beside 1,100 unrelated aliases that turn
+ * the prefilter off, match random texts made of the aliases' words with the same result.
+ */
+static void test_prefilter_same(void **state)
+{
+	static const char *const words[] = {
+	    "Putin",    "putina", "Путина", "North", "Korea",  "Kim",  "Jong",     "Un",
+	    "DPRK",     "Nord",   "korea",  "КНДР",  "北朝鲜", "普京", "Kremlin",  "Кремле",
+	    "Rasputin", "South",  "and",    "the",   "-",      ",",    "普京访问", "Pjöngjang"};
+	char junk_s[1100][16];
+	const char *junk[1100];
+	struct fw_match_entity e2[N_ENTS + 1];
+	struct fw_match_watchlist wl[5] = {
+	    {"a", "@putin AND @north_korea"},
+	    {"b", "@kim OR @kremlin"},
+	    {"c", "@putin NEAR/3 @north_korea"},
+	    {"d", "\"north korea\" OR putin*"},
+	    {"e", "@junk"}, /* only in the big one: never matches the texts */
+	};
+	struct fw_match_spec small = {ents, N_ENTS, wl, 4}, big = {e2, N_ENTS + 1, wl, 5};
+	struct fw_match_diag d[4];
+	size_t nd;
+	struct fw_matcher *ms = NULL, *mb = NULL;
+	unsigned seed = 7;
+	char text[512];
+
+	(void)state;
+	for (size_t i = 0; i < 1100; i++) {
+		snprintf(junk_s[i], sizeof(junk_s[i]), "zq%zux", i * 7919);
+		junk[i] = junk_s[i];
+	}
+	memcpy(e2, ents, sizeof(ents));
+	e2[N_ENTS].name = "junk";
+	e2[N_ENTS].aliases = junk;
+	e2[N_ENTS].n_aliases = 1100;
+	assert_int_equal(fw_match_compile(&small, &ms, d, 4, &nd), 0);
+	assert_int_equal(fw_match_compile(&big, &mb, d, 4, &nd), 0);
+	for (int round = 0; round < 2000; round++) {
+		struct fw_item it = {0};
+		struct fw_match_result rs = {0}, rb = {0};
+		size_t n = 0;
+
+		while (n < 300) {
+			const char *w;
+
+			seed = seed * 1103515245u + 12345u;
+			w = words[(seed >> 16) % (sizeof(words) / sizeof(words[0]))];
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s", w,
+			                      (seed >> 8) % 5 ? " " : "");
+		}
+		it.title = (char *)"";
+		it.summary = text;
+		it.content = (char *)"";
+		assert_int_equal(fw_match_item(ms, &it, &rs), 0);
+		assert_int_equal(fw_match_item(mb, &it, &rb), 0);
+		assert_int_equal(rs.n_watchlists, rb.n_watchlists);
+		assert_memory_equal(rs.watchlists, rb.watchlists,
+		                    rs.n_watchlists * sizeof(*rs.watchlists));
+		assert_int_equal(rs.n_explain, rb.n_explain);
+		for (size_t i = 0; i < rs.n_explain; i++) {
+			assert_string_equal(rs.explain[i].text, rb.explain[i].text);
+			assert_string_equal(rs.explain[i].alias, rb.explain[i].alias);
+		}
+		fw_match_result_clear(&rs);
+		fw_match_result_clear(&rb);
+	}
+	fw_matcher_free(ms);
+	fw_matcher_free(mb);
+}
+
 struct thr {
 	const struct fw_matcher *m;
 	const struct fw_item *it;
@@ -933,6 +1114,9 @@ int main(void)
 	    cmocka_unit_test(test_explain),
 	    cmocka_unit_test(test_many_watchlists),
 	    cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_fold_ascii),
+	    cmocka_unit_test(test_fold_room),
+	    cmocka_unit_test(test_prefilter_same),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
