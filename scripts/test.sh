@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole test suite: install what is needed, build with AddressSanitizer and
-# UndefinedBehaviorSanitizer and warnings as errors, run every test under ctest.
+# UndefinedBehaviorSanitizer and warnings as errors, run every test under ctest, then a
+# bounded libFuzzer run of every fuzz target (FUZZ_SECS each, default 60; 0 skips it).
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -10,3 +11,7 @@ cmake --build "$BUILD" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)" "$@"
+FUZZ_SECS=${FUZZ_SECS:-60}
+if [ "$FUZZ_SECS" -gt 0 ]; then
+	scripts/fuzz.sh "$FUZZ_SECS"
+fi
