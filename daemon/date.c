@@ -114,14 +114,22 @@ struct tm_utc {
 	int off;
 };
 
+#define DATE_MIN (-62135596800LL) /* 0001-01-01T00:00:00Z */
+#define DATE_MAX 253402300799LL   /* 9999-12-31T23:59:59Z */
+
 static int finish(const struct tm_utc *t, int64_t *out)
 {
 	if (t->year < 1 || t->year > 9999 || t->mon < 1 || t->mon > 12 || t->day < 1 ||
 	    t->day > days_in_month(t->year, t->mon) || t->hour < 0 || t->hour > 23 || t->min < 0 ||
 	    t->min > 59 || t->sec < 0 || t->sec > 60)
 		return -EINVAL;
-	*out = days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 + t->min * 60 +
-	       t->sec - t->off;
+	int64_t v = days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 +
+	            t->min * 60 + t->sec - t->off;
+
+	/* the zone (or a leap second) must not carry it out of years 0001..9999 UTC */
+	if (v < DATE_MIN || v > DATE_MAX)
+		return -EINVAL;
+	*out = v;
 	return 0;
 }
 
@@ -480,7 +488,7 @@ int fw_date_parse(const char *text, int64_t *out)
 char *fw_date_format(int64_t t, char *buf, size_t size)
 {
 	const int64_t lo = -62167219200LL; /* 0000-01-01T00:00:00Z */
-	const int64_t hi = 253402300799LL; /* 9999-12-31T23:59:59Z */
+	const int64_t hi = DATE_MAX;
 
 	if (t < lo)
 		t = lo;
