@@ -45,6 +45,12 @@ struct fold_ent {
 
 struct fw_fold {
 	uint8_t ascii[128]; /* folded letter or digit, 0 for a separator */
+	/*
+	 * The big blocks that fold to themselves (CJK Unified Ideographs, Hangul syllables),
+	 * when the table says so: their characters are copied without a table look-up (the
+	 * table is 512 KiB; text in these scripts would touch it all over).
+	 */
+	uint8_t same_han, same_hangul;
 	struct fold_ent bmp[0x10000];
 	uint32_t *pool; /* code point | class << 24 */
 	size_t n_pool;
@@ -171,6 +177,20 @@ static uint32_t pack_utf8(int32_t cp, uint8_t *blen)
 	return v;
 }
 
+/* Whether every character of lo..hi folds to itself, of class cls. */
+static uint8_t same_block(const struct fw_fold *f, int32_t lo, int32_t hi, int cls)
+{
+	for (int32_t cp = lo; cp <= hi; cp++) {
+		const struct fold_ent *e = &f->bmp[cp];
+		uint8_t bl;
+
+		if (e->n != 1 || e->cls != cls || e->a != pack_utf8(cp, &bl)) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static int fold_build(struct fw_fold **out)
 {
 	struct fw_fold *f = calloc(1, sizeof(*f));
@@ -221,6 +241,8 @@ static int fold_build(struct fw_fold **out)
 			f->n_pool += n;
 		}
 	}
+	f->same_han = same_block(f, 0x4E00, 0x9FFF, FW_FOLD_CJK);
+	f->same_hangul = same_block(f, 0xAC00, 0xD7A3, FW_FOLD_HANGUL);
 	*out = f;
 	return 0;
 }
@@ -563,6 +585,15 @@ ALWAYS_INLINE int fold_run(const struct fw_fold *f, const char *text, size_t len
 				continue;
 			}
 			i += 3;
+			if ((cp >= 0x4E00 && cp <= 0x9FFF && f->same_han) ||
+			    (cp >= 0xAC00 && cp <= 0xD7A3 && f->same_hangul)) {
+				put_cls(&st,
+				        (uint32_t)c0 | (uint32_t)p[i - 2] << 8 |
+				            (uint32_t)p[i - 1] << 16,
+				        3, cp < 0xAC00 ? FW_FOLD_CJK : FW_FOLD_HANGUL, at,
+				        with_map);
+				continue;
+			}
 		} else {
 			utf8proc_ssize_t n =
 			    utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
