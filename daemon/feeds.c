@@ -319,7 +319,7 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 			st.first_error = now;
 		set_str(&st.last_error, r->error_text);
 	}
-	rc = fw_store_begin(d->store);
+	rc = fw_store_begin_lazy(d->store);
 	if (rc == 0)
 		rc = commit_items(f, r, &st, first_poll, now, &n_new, &n_alerts);
 	if (rc == 0 && r->error != 0 && !st.failing_alerted && d->cfg->feed_failing_after > 0 &&

@@ -2,17 +2,18 @@
  * store.c - the durable state in one SQLite database: feed HTTP state, items seen, alerts
  * raised and the alert outbox.
  *
- * Durability. The database runs in WAL mode with synchronous=FULL: every commit fsyncs the
- * WAL, so an alert queued by a commit that returned survives a power cut. synchronous=NORMAL
- * in WAL mode keeps the database consistent but may roll back the last commits on power
- * loss, which for the outbox means a lost alert. The cost of FULL is one fsync per commit,
- * i.e. per polled feed (the daemon commits once per poll). bench/store/run.sh (ext4 on a
- * shared virtual disk) measured 0.3-2.5 ms per commit more than NORMAL: a cold cycle of
- * 10,000 feeds x 50 items in 4-27 s with FULL against 2.3-4.8 s with NORMAL, the spread
- * being the neighbours' disk load. At 10,000 feeds polled every 30 min (5.6 commits/s) that
- * is at most ~1.5% of one disk's time, so FULL stays on for every commit rather than only
- * for those that queue alerts (SQLite cannot change synchronous inside a transaction, and
- * a transaction does not know at BEGIN whether it will queue an alert).
+ * Durability. The database runs in WAL mode with synchronous=FULL: a commit fsyncs the WAL,
+ * which makes it and every commit before it survive a power cut. The polls are the
+ * exception (fw_store_begin_lazy): one per feed, they commit without an fsync
+ * (synchronous=NORMAL for that commit: a power cut may roll it back, never corrupt), and
+ * the store remembers it. Before fw_store_outbox_due hands out any alert, and on close, one
+ * small commit with an fsync (fw_store_sync) makes all of them durable at once. So an
+ * alert never goes out before the commit that queued it is durable, as with FULL
+ * everywhere, while the polls of a loop turn share one fsync instead of paying one each
+ * (bench/RESULTS.md: the fsync per poll was most of a warm round of 304s). A poll lost to
+ * a power cut before any sync only comes again: its items are new again, and one that
+ * matched queues its alert again, which had not gone out. Delivery outcomes and every
+ * other write commit with FULL.
  *
  * No foreign keys: items and outbox rows may precede their feeds/alerts rows (the daemon's
  * order of calls is its own business) and the store deletes dependants explicitly.
@@ -37,7 +38,7 @@
 /* PRAGMA application_id of a feedwatch database: "FWDB". */
 #define FW_STORE_APP_ID 0x46574442
 /* The schema version this code writes (PRAGMA user_version). */
-#define FW_STORE_SCHEMA 1
+#define FW_STORE_SCHEMA 2
 /* last_seen of an unchanged item is refreshed at most this often (seconds): retention is
    counted in days, and skipping the rewrite halves the WAL traffic of a 30 min poll. */
 #define FW_STORE_SEEN_SLACK 3600
@@ -54,6 +55,9 @@ enum fw_store_stmt {
 	ST_BEGIN_RO,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_SYNC_NORMAL,
+	ST_SYNC_FULL,
+	ST_SYNC_MARK,
 	ST_FEED_LOAD,
 	ST_FEED_SAVE,
 	ST_FEED_NAMES,
@@ -89,6 +93,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN_RO] = "BEGIN DEFERRED",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+    [ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
+    /* a real change, so that the commit writes (and fsyncs) the WAL */
+    [ST_SYNC_MARK] = "UPDATE meta SET v = v + 1 WHERE k = 'syncs'",
     [ST_FEED_LOAD] = "SELECT url, etag, last_modified, moved_url, last_poll, last_success, "
                      "next_poll, http_status, error_streak, first_error, last_error, "
                      "items_seen, alerts, failing_alerted FROM feeds WHERE name = ?1",
@@ -167,13 +175,21 @@ static const char schema_v1[] =
     " next_at INTEGER NOT NULL, last_error TEXT, UNIQUE (alert_id, output));"
     "CREATE INDEX outbox_due ON outbox (state, next_at);";
 
+/* Version 2: a counter that fw_store_sync increments (a write that makes its commit fsync). */
+static const char schema_v2[] =
+    "CREATE TABLE meta (k TEXT PRIMARY KEY NOT NULL, v INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO meta (k, v) VALUES ('syncs', 0);";
+
 /* migrations[v] takes a database from user_version v to v + 1; [0] creates it. */
-static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1};
+static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2};
 
 struct fw_store {
 	sqlite3 *db;
 	bool read_only;
 	char msg[256];
+	bool normal;   /* fw_store_set_synchronous(false): every commit is lazy */
+	bool lazy;     /* the open transaction was begun by fw_store_begin_lazy */
+	bool unsynced; /* a lazy commit is not known durable yet: fw_store_sync */
 	sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -689,6 +705,8 @@ struct fw_store *fw_store_close(struct fw_store *s)
 
 	if (!s)
 		return NULL;
+	fw_store_rollback(s);
+	fw_store_sync(s);
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
@@ -713,7 +731,10 @@ int fw_store_set_synchronous(struct fw_store *s, bool full)
 		return fail_msg(s, -EINVAL, "synchronous cannot change inside a transaction");
 	rc = sqlite3_exec(s->db, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
 	                  NULL, NULL, NULL);
-	return rc == SQLITE_OK ? 0 : fail(s, rc);
+	if (rc != SQLITE_OK)
+		return fail(s, rc);
+	s->normal = !full;
+	return 0;
 }
 
 /* Run one of the transaction statements. */
@@ -737,22 +758,86 @@ int fw_store_begin(struct fw_store *s)
 	return tx_step(s, s->read_only ? ST_BEGIN_RO : ST_BEGIN);
 }
 
+/* After a lazy transaction ended (committed or rolled back): FULL again. */
+static void lazy_end(struct fw_store *s)
+{
+	if (!s->lazy || !sqlite3_get_autocommit(s->db))
+		return;
+	s->lazy = false;
+	if (!s->normal)
+		tx_step(s, ST_SYNC_FULL);
+}
+
+/* BEGIN a transaction whose commit does not fsync; see store.h. */
+int fw_store_begin_lazy(struct fw_store *s)
+{
+	int r;
+
+	if (!sqlite3_get_autocommit(s->db))
+		return fail_msg(s, -EINVAL, "transaction already open");
+	if (s->read_only)
+		return fw_store_begin(s);
+	if (!s->normal && (r = tx_step(s, ST_SYNC_NORMAL)) < 0)
+		return r;
+	s->lazy = true;
+	r = tx_step(s, ST_BEGIN);
+	if (r < 0)
+		lazy_end(s);
+	return r;
+}
+
 /* COMMIT. -EINVAL without a transaction; on -EBUSY the transaction stays open (retry or
    roll back). */
 int fw_store_commit(struct fw_store *s)
 {
+	int r;
+
 	if (sqlite3_get_autocommit(s->db))
 		return fail_msg(s, -EINVAL, "no transaction open");
-	return tx_step(s, ST_COMMIT);
+	r = tx_step(s, ST_COMMIT);
+	if (r == 0 && (s->lazy || s->normal))
+		s->unsynced = true;
+	lazy_end(s);
+	return r;
 }
 
 /* ROLLBACK. 0 also when no transaction is open (SQLite may have rolled back by itself after
    an I/O error or a full disk), so cleanup paths can call it unconditionally. */
 int fw_store_rollback(struct fw_store *s)
 {
-	if (sqlite3_get_autocommit(s->db))
+	int r = 0;
+
+	if (!sqlite3_get_autocommit(s->db))
+		r = tx_step(s, ST_ROLLBACK);
+	lazy_end(s);
+	return r;
+}
+
+/* Make every commit so far durable; see store.h. */
+int fw_store_sync(struct fw_store *s)
+{
+	int r;
+
+	if (!s->unsynced || s->read_only || s->normal)
 		return 0;
-	return tx_step(s, ST_ROLLBACK);
+	if (!sqlite3_get_autocommit(s->db))
+		return fail_msg(s, -EINVAL, "transaction open");
+	r = tx_step(s, ST_BEGIN);
+	if (r == 0)
+		r = tx_step(s, ST_SYNC_MARK);
+	if (r == 0)
+		r = tx_step(s, ST_COMMIT);
+	if (r < 0) {
+		char msg[sizeof(s->msg)];
+
+		/* keep the failure's message (e.g. "database or disk is full") */
+		memcpy(msg, s->msg, sizeof(msg));
+		fw_store_rollback(s);
+		memcpy(s->msg, msg, sizeof(msg));
+		return r;
+	}
+	s->unsynced = false;
+	return 0;
 }
 
 /* Free the strings of st and zero it. */
@@ -1141,6 +1226,14 @@ int fw_store_outbox_due(struct fw_store *s, int64_t now, size_t max, const int64
 
 	if (n_busy && !busy)
 		return fail_msg(s, -EINVAL, "busy list missing");
+	/*
+	 * Nothing goes out before the commit that queued it is durable. When the sync fails
+	 * (a full disk) the rows are still committed, only not yet fsynced: a process crash
+	 * keeps them, a power cut could roll the poll back and its item would alert again
+	 * (a duplicate, never a loss), so they are handed out all the same.
+	 */
+	if (sqlite3_get_autocommit(s->db))
+		fw_store_sync(s);
 	q = stmt(s, ST_OUTBOX_DUE, &ret);
 	if (!q)
 		return ret;

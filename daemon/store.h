@@ -68,6 +68,17 @@ int fw_store_begin(struct fw_store *s);
 int fw_store_commit(struct fw_store *s);
 int fw_store_rollback(struct fw_store *s);
 
+/*
+ * Lazy transactions, for the polls: begun with fw_store_begin_lazy, ended with
+ * fw_store_commit or fw_store_rollback as usual, but the commit does not fsync (a power
+ * cut may roll it back, never corrupt the database). fw_store_sync makes every commit so
+ * far durable with one small fsynced commit (0 at once when nothing is pending; not inside
+ * a transaction: -EINVAL). fw_store_outbox_due and fw_store_close call it first, so no
+ * alert is handed to an output before the commit that queued it is durable.
+ */
+int fw_store_begin_lazy(struct fw_store *s);
+int fw_store_sync(struct fw_store *s);
+
 /* What is remembered of one feed between polls. Strings owned by the struct. */
 struct fw_feed_state {
 	bool exists; /* false: never polled */

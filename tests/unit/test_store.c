@@ -147,7 +147,7 @@ static void test_create_schema(void **state)
 	struct fw_store *s = open_rw(f);
 
 	assert_int_equal(raw_int(f->path, "PRAGMA application_id"), 0x46574442);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
 	                                  "AND name IN ('feeds', 'items', 'alerts', 'outbox')"),
 	                 4);
@@ -574,6 +574,282 @@ static void test_feed_state(void **state)
 	fw_store_close(s);
 }
 
+/*
+ * A VFS in front of the default one that counts the fsyncs of WAL files: what makes a
+ * commit durable. Registered as the default for one test, so the store uses it.
+ */
+struct shim_file {
+	sqlite3_file base;
+	sqlite3_file *real;
+	int wal;
+};
+
+static sqlite3_vfs *shim_real;
+static int shim_wal_syncs;
+
+#define SHIM_REAL(f) (((struct shim_file *)(f))->real)
+static int shim_close(sqlite3_file *f)
+{
+	return SHIM_REAL(f)->pMethods->xClose(SHIM_REAL(f));
+}
+static int shim_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+	return SHIM_REAL(f)->pMethods->xRead(SHIM_REAL(f), b, n, o);
+}
+static int shim_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+	return SHIM_REAL(f)->pMethods->xWrite(SHIM_REAL(f), b, n, o);
+}
+static int shim_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	return SHIM_REAL(f)->pMethods->xTruncate(SHIM_REAL(f), size);
+}
+static int shim_sync(sqlite3_file *f, int flags)
+{
+	if (((struct shim_file *)f)->wal)
+		shim_wal_syncs++;
+	return SHIM_REAL(f)->pMethods->xSync(SHIM_REAL(f), flags);
+}
+static int shim_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	return SHIM_REAL(f)->pMethods->xFileSize(SHIM_REAL(f), size);
+}
+static int shim_lock(sqlite3_file *f, int l)
+{
+	return SHIM_REAL(f)->pMethods->xLock(SHIM_REAL(f), l);
+}
+static int shim_unlock(sqlite3_file *f, int l)
+{
+	return SHIM_REAL(f)->pMethods->xUnlock(SHIM_REAL(f), l);
+}
+static int shim_reserved(sqlite3_file *f, int *out)
+{
+	return SHIM_REAL(f)->pMethods->xCheckReservedLock(SHIM_REAL(f), out);
+}
+static int shim_fcntl(sqlite3_file *f, int op, void *arg)
+{
+	return SHIM_REAL(f)->pMethods->xFileControl(SHIM_REAL(f), op, arg);
+}
+static int shim_sector(sqlite3_file *f)
+{
+	return SHIM_REAL(f)->pMethods->xSectorSize(SHIM_REAL(f));
+}
+static int shim_devchar(sqlite3_file *f)
+{
+	return SHIM_REAL(f)->pMethods->xDeviceCharacteristics(SHIM_REAL(f));
+}
+static int shim_shm_map(sqlite3_file *f, int pg, int sz, int extend, void volatile **pp)
+{
+	return SHIM_REAL(f)->pMethods->xShmMap(SHIM_REAL(f), pg, sz, extend, pp);
+}
+static int shim_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+	return SHIM_REAL(f)->pMethods->xShmLock(SHIM_REAL(f), off, n, flags);
+}
+static void shim_shm_barrier(sqlite3_file *f)
+{
+	SHIM_REAL(f)->pMethods->xShmBarrier(SHIM_REAL(f));
+}
+static int shim_shm_unmap(sqlite3_file *f, int del)
+{
+	return SHIM_REAL(f)->pMethods->xShmUnmap(SHIM_REAL(f), del);
+}
+
+static const sqlite3_io_methods shim_io = {
+    2,
+    shim_close,
+    shim_read,
+    shim_write,
+    shim_truncate,
+    shim_sync,
+    shim_size,
+    shim_lock,
+    shim_unlock,
+    shim_reserved,
+    shim_fcntl,
+    shim_sector,
+    shim_devchar,
+    shim_shm_map,
+    shim_shm_lock,
+    shim_shm_barrier,
+    shim_shm_unmap,
+    NULL,
+    NULL,
+};
+
+static int shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+	struct shim_file *sf = (struct shim_file *)f;
+	int rc;
+
+	(void)vfs;
+	sf->real = (sqlite3_file *)(sf + 1);
+	sf->wal = (flags & SQLITE_OPEN_WAL) != 0;
+	rc = shim_real->xOpen(shim_real, name, sf->real, flags, out);
+	f->pMethods = rc == SQLITE_OK && sf->real->pMethods ? &shim_io : NULL;
+	return rc;
+}
+static int shim_delete(sqlite3_vfs *v, const char *n, int sync)
+{
+	(void)v;
+	return shim_real->xDelete(shim_real, n, sync);
+}
+static int shim_access(sqlite3_vfs *v, const char *n, int flags, int *out)
+{
+	(void)v;
+	return shim_real->xAccess(shim_real, n, flags, out);
+}
+static int shim_fullpath(sqlite3_vfs *v, const char *n, int size, char *out)
+{
+	(void)v;
+	return shim_real->xFullPathname(shim_real, n, size, out);
+}
+static int shim_random(sqlite3_vfs *v, int n, char *out)
+{
+	(void)v;
+	return shim_real->xRandomness(shim_real, n, out);
+}
+static int shim_sleep(sqlite3_vfs *v, int us)
+{
+	(void)v;
+	return shim_real->xSleep(shim_real, us);
+}
+static int shim_time(sqlite3_vfs *v, sqlite3_int64 *out)
+{
+	(void)v;
+	return shim_real->xCurrentTimeInt64(shim_real, out);
+}
+static int shim_lasterr(sqlite3_vfs *v, int n, char *out)
+{
+	(void)v;
+	return shim_real->xGetLastError(shim_real, n, out);
+}
+
+/*
+ * Polls commit without an fsync (fw_store_begin_lazy); one sync makes them all durable, and
+ * it comes before any alert is handed out and at close. Counted at the VFS.
+ */
+static void test_lazy_sync(void **state)
+{
+	struct fx *f = *state;
+	static sqlite3_vfs shim;
+	struct fw_outbox_entry *e = NULL;
+	struct fw_store *s;
+	size_t n = 0;
+	int base;
+
+	shim_real = sqlite3_vfs_find(NULL);
+	assert_non_null(shim_real);
+	shim = (sqlite3_vfs){
+	    .iVersion = 2,
+	    .szOsFile = (int)sizeof(struct shim_file) + shim_real->szOsFile,
+	    .mxPathname = shim_real->mxPathname,
+	    .zName = "fwshim",
+	    .xOpen = shim_open,
+	    .xDelete = shim_delete,
+	    .xAccess = shim_access,
+	    .xFullPathname = shim_fullpath,
+	    .xRandomness = shim_random,
+	    .xSleep = shim_sleep,
+	    .xCurrentTimeInt64 = shim_time,
+	    .xGetLastError = shim_lasterr,
+	};
+	assert_int_equal(sqlite3_vfs_register(&shim, 1), SQLITE_OK);
+	s = open_rw(f);
+
+	/* lazy commits: no fsync */
+	base = shim_wal_syncs;
+	for (int i = 0; i < 5; i++) {
+		char id[8];
+
+		snprintf(id, sizeof(id), "%d", i);
+		assert_int_equal(fw_store_begin_lazy(s), 0);
+		assert_int_equal(fw_store_begin_lazy(s), -EINVAL);
+		assert_int_equal(fw_store_item_mark(s, "a", id, 1, T0), FW_ITEM_NEW);
+		assert_int_equal(fw_store_commit(s), 0);
+	}
+	assert_int_equal(shim_wal_syncs, base);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM items"), 5);
+
+	/* one sync for all of them; nothing left for a second one */
+	assert_int_equal(fw_store_sync(s), 0);
+	assert_int_equal(shim_wal_syncs, base + 1);
+	assert_int_equal(fw_store_sync(s), 0);
+	assert_int_equal(shim_wal_syncs, base + 1);
+	assert_int_equal(raw_int(f->path, "SELECT v FROM meta WHERE k = 'syncs'"), 1);
+
+	/* an alert queued lazily is made durable before it is handed out */
+	assert_int_equal(fw_store_begin_lazy(s), 0);
+	assert_int_equal(fw_store_outbox_add(s, "al1", "log", "{}", T0), 1);
+	assert_int_equal(fw_store_commit(s), 0);
+	assert_int_equal(shim_wal_syncs, base + 1);
+	assert_int_equal(fw_store_outbox_due(s, T0, 10, NULL, 0, &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(shim_wal_syncs, base + 2);
+	fw_outbox_entries_free(e, n);
+
+	/* a lazy transaction rolled back leaves nothing to sync; other writes are FULL */
+	assert_int_equal(fw_store_begin_lazy(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "a", "x", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_rollback(s), 0);
+	assert_int_equal(fw_store_begin(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "a", "y", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_commit(s), 0);
+	assert_int_equal(shim_wal_syncs, base + 3);
+	assert_int_equal(fw_store_sync(s), 0);
+	assert_int_equal(shim_wal_syncs, base + 3);
+
+	/* close syncs what is pending (then SQLite's own checkpoint at close syncs too) */
+	assert_int_equal(fw_store_begin_lazy(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "a", "z", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_commit(s), 0);
+	assert_int_equal(shim_wal_syncs, base + 3);
+	fw_store_close(s);
+	assert_true(shim_wal_syncs >= base + 4);
+	assert_int_equal(raw_int(f->path, "SELECT v FROM meta WHERE k = 'syncs'"), 3);
+	assert_int_equal(sqlite3_vfs_unregister(&shim), SQLITE_OK);
+}
+
+/* A schema 1 database (before the meta table) is upgraded in place, its rows kept. */
+static void test_migrate_v1(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s;
+	int64_t n = 0;
+
+	raw_exec(
+	    f->path,
+	    "CREATE TABLE feeds (name TEXT PRIMARY KEY NOT NULL, url TEXT, etag TEXT,"
+	    " last_modified TEXT, moved_url TEXT, last_poll INTEGER NOT NULL DEFAULT 0,"
+	    " last_success INTEGER NOT NULL DEFAULT 0, next_poll INTEGER NOT NULL DEFAULT 0,"
+	    " http_status INTEGER NOT NULL DEFAULT 0, error_streak INTEGER NOT NULL DEFAULT 0,"
+	    " first_error INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+	    " items_seen INTEGER NOT NULL DEFAULT 0, alerts INTEGER NOT NULL DEFAULT 0,"
+	    " failing_alerted INTEGER NOT NULL DEFAULT 0);"
+	    "CREATE TABLE items (feed TEXT NOT NULL, id TEXT NOT NULL, hash INTEGER NOT NULL,"
+	    " first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+	    " PRIMARY KEY (feed, id)) WITHOUT ROWID;"
+	    "CREATE TABLE alerts (id TEXT PRIMARY KEY NOT NULL, watchlist TEXT NOT NULL,"
+	    " feed TEXT NOT NULL, item_id TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;"
+	    "CREATE TABLE outbox (rowid INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL,"
+	    " output TEXT NOT NULL, payload TEXT NOT NULL, state INTEGER NOT NULL DEFAULT 0,"
+	    " attempts INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+	    " next_at INTEGER NOT NULL, last_error TEXT, UNIQUE (alert_id, output));"
+	    "CREATE INDEX outbox_due ON outbox (state, next_at);"
+	    "INSERT INTO items VALUES ('a', '1', 7, 1, 1);"
+	    "PRAGMA application_id = 1180124226; PRAGMA user_version = 1;");
+	s = open_rw(f);
+	assert_int_equal(fw_store_item_count(s, "a", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(fw_store_begin_lazy(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "a", "2", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_commit(s), 0);
+	assert_int_equal(fw_store_sync(s), 0);
+	fw_store_close(s);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT v FROM meta WHERE k = 'syncs'"), 1);
+}
+
 static void test_transactions(void **state)
 {
 	struct fx *f = *state;
@@ -970,6 +1246,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_outbox_lifecycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lazy_sync, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_garbage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_corrupt, setup, teardown),
