@@ -34,10 +34,10 @@ struct fw_daemon {
 	uint64_t tick_expected; /* uv_now at which the tick should run */
 	int64_t metrics_written;
 	int64_t last_prune;
-	uint64_t watchdog_ms;	 /* ping the service manager this often, 0 = no watchdog */
-	uint64_t watchdog_last;	 /* uv_now of the last ping */
+	uint64_t watchdog_ms;    /* ping the service manager this often, 0 = no watchdog */
+	uint64_t watchdog_last;  /* uv_now of the last ping */
 	uint64_t status_failing; /* feeds_failing last shown in STATUS= */
-	char last_error[160];	 /* for STATUS=; "" when none */
+	char last_error[160];    /* for STATUS=; "" when none */
 	struct fw_metrics metrics;
 	bool once; /* poll every feed once, deliver, stop */
 	bool stopping;

@@ -8,12 +8,12 @@
 
 /* Caps; a zero member takes the default given in brackets. */
 struct fw_parse_limits {
-	size_t max_field;	/* bytes of one text field after extraction [256 KiB] */
-	size_t max_raw_field;	/* bytes of raw markup gathered for one field [1 MiB] */
-	size_t max_items;	/* items delivered per document [10000] */
-	size_t max_depth;	/* element nesting [256] */
-	size_t max_categories;	/* per item [64] */
-	size_t max_json;	/* bytes of a JSON Feed document (held whole) [8 MiB] */
+	size_t max_field;      /* bytes of one text field after extraction [256 KiB] */
+	size_t max_raw_field;  /* bytes of raw markup gathered for one field [1 MiB] */
+	size_t max_items;      /* items delivered per document [10000] */
+	size_t max_depth;      /* element nesting [256] */
+	size_t max_categories; /* per item [64] */
+	size_t max_json;       /* bytes of a JSON Feed document (held whole) [8 MiB] */
 };
 
 /*
@@ -31,7 +31,8 @@ struct fw_parser;
  * from the content. Returns NULL on allocation failure.
  */
 struct fw_parser *fw_parse_new(const char *base_url, const char *charset,
-			       const struct fw_parse_limits *limits, fw_parse_item_cb cb, void *arg);
+                               const struct fw_parse_limits *limits, fw_parse_item_cb cb,
+                               void *arg);
 
 /* Push the next chunk. Returns 0, or a negative errno when parsing cannot go on (the
    callback asked to stop, or the input is hopeless); further pushes are then ignored. */
