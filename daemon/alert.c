@@ -236,6 +236,15 @@ static json_t *snippet(const char *s, size_t max)
 	return j;
 }
 
+/* See alert.h. */
+json_t *fw_alert_explain_json(const struct fw_match_explain *e, const char *watchlist)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "watchlist", watchlist ? watchlist : "",
+	                 "term", e->term ? e->term : "", "alias", e->alias ? e->alias : "", "field",
+	                 e->field ? e->field : "", "text", e->text ? e->text : "", "snippet",
+	                 e->snippet ? e->snippet : "");
+}
+
 /* The alert as JSON: the outbox payload and what plugins receive (docs/plugins.md). */
 static char *build_payload(const char *id, const char *watchlist, const struct fw_config_feed *feed,
                            const struct fw_item *item, const struct fw_match_result *res,
@@ -266,11 +275,7 @@ static char *build_payload(const char *id, const char *watchlist, const struct f
 
 		if (e->watchlist != wl_index)
 			continue;
-		json_array_append_new(
-		    ex, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "watchlist", watchlist, "term",
-		                  e->term ? e->term : "", "alias", e->alias ? e->alias : "",
-		                  "field", e->field ? e->field : "", "text", e->text ? e->text : "",
-		                  "snippet", e->snippet ? e->snippet : ""));
+		json_array_append_new(ex, fw_alert_explain_json(e, watchlist));
 	}
 	json_object_set_new(o, "id", json_string(id));
 	json_object_set_new(o, "watchlist", json_string(watchlist));

@@ -15,7 +15,9 @@ struct fw_daemon;
 struct fw_config_feed;
 struct fw_item;
 struct fw_match_result;
+struct fw_match_explain;
 struct fw_alerter;
+struct json_t;
 
 /* Start the outputs of d->cfg (loading their plugins). An output that cannot start is
    logged and treated as down: its alerts wait in the outbox. Returns 0 or -ENOMEM. */
@@ -30,6 +32,10 @@ int fw_alert_new(struct fw_daemon *d, struct fw_alerter **out);
 int fw_alert_raise(struct fw_alerter *a, const struct fw_config_feed *feed,
                    const struct fw_item *item, const struct fw_match_result *res, int64_t now,
                    size_t *raised);
+
+/* One explanation as alerts carry it (and `feedwatch match` prints it): a new JSON object
+   {watchlist, term, alias, field, text, snippet}, or NULL when out of memory. */
+struct json_t *fw_alert_explain_json(const struct fw_match_explain *e, const char *watchlist);
 
 /* The watchlist name of feed-failing alerts. */
 #define FW_ALERT_FEED_FAILING "feedwatch:feed-failing"

@@ -18,6 +18,7 @@
 #include <feedwatch/plugin.h>
 #include <feedwatch/version.h>
 
+#include "alert.h"
 #include "config.h"
 #include "date.h"
 #include "fetch.h"
@@ -331,11 +332,7 @@ static void print_match(const struct fw_matcher *m, const struct fw_item *item,
 		const struct fw_match_explain *e = &res->explain[i];
 
 		json_array_append_new(
-		    ex, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "watchlist",
-		                  fw_matcher_watchlist_name(m, e->watchlist), "term",
-		                  e->term ? e->term : "", "alias", e->alias ? e->alias : "",
-		                  "field", e->field ? e->field : "", "text", e->text ? e->text : "",
-		                  "snippet", e->snippet ? e->snippet : ""));
+		    ex, fw_alert_explain_json(e, fw_matcher_watchlist_name(m, e->watchlist)));
 	}
 	json_object_set_new(o, "id", json_string(item->id ? item->id : ""));
 	json_object_set_new(o, "watchlists", wl);
