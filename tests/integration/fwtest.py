@@ -46,6 +46,38 @@ class Route:
         self.handler = handler
 
 
+class _Threaded(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that goes away mid-request (kill -9, timeouts) is part of the tests
+
+
+def http_server(port, serve, wrap=None):
+    """A quiet threaded HTTP/1.1 server on 127.0.0.1:port (0: any free port), started; it
+    reads each request's body and calls serve(handler, body) to answer GET, POST or PUT.
+    wrap(socket), if given, replaces the listening socket first (TLS)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def _serve(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            serve(self, self.rfile.read(n) if n else b"")
+
+        do_GET = do_POST = do_PUT = _serve
+
+    httpd = _Threaded(("127.0.0.1", port), Handler)
+    if wrap:
+        httpd.socket = wrap(httpd.socket)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
 class Server:
     """A threaded HTTP server on 127.0.0.1 with a route table and a request log."""
 
@@ -54,59 +86,37 @@ class Server:
         self.requests = []  # (method, path, headers dict, body bytes)
         self.times = []  # (time.monotonic(), path) of every request
         self.lock = threading.Lock()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def _serve(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
-                with outer.lock:
-                    outer.requests.append((self.command, self.path, dict(self.headers), body))
-                    outer.times.append((time.monotonic(), self.path.split("?")[0]))
-                    route = outer.routes.get(self.path.split("?")[0])
-                if route is None:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if route.handler:
-                    route.handler(self, body)
-                    return
-                if route.etag and self.headers.get("If-None-Match") == route.etag:
-                    self.send_response(304)
-                    self.send_header("ETag", route.etag)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                data = route.body if isinstance(route.body, bytes) else route.body.encode()
-                self.send_response(route.status)
-                for k, v in route.headers.items():
-                    self.send_header(k, v)
-                if route.etag:
-                    self.send_header("ETag", route.etag)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = _serve
-            do_POST = _serve
-
-        class TS(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-            def handle_error(self, request, client_address):
-                pass  # a client killed mid-request (kill -9 tests) is not an error here
-
-        self.httpd = TS(("127.0.0.1", 0), Handler)
+        self.httpd = http_server(0, self._serve)
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+
+    def _serve(self, h, body):
+        with self.lock:
+            self.requests.append((h.command, h.path, dict(h.headers), body))
+            self.times.append((time.monotonic(), h.path.split("?")[0]))
+            route = self.routes.get(h.path.split("?")[0])
+        if route is None:
+            h.send_response(404)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        if route.handler:
+            route.handler(h, body)
+            return
+        if route.etag and h.headers.get("If-None-Match") == route.etag:
+            h.send_response(304)
+            h.send_header("ETag", route.etag)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        data = route.body if isinstance(route.body, bytes) else route.body.encode()
+        h.send_response(route.status)
+        for k, v in route.headers.items():
+            h.send_header(k, v)
+        if route.etag:
+            h.send_header("ETag", route.etag)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
 
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
@@ -302,56 +312,32 @@ class Receiver:
         self.port = 0
         self.up()
 
-    def _handler(self):
-        outer = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def _serve(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
-                mode = outer.mode
-                status, retry_after = 200, None
-                if mode == "stall":
-                    time.sleep(outer.stall)
-                    status = 503
-                elif isinstance(mode, int):
-                    status = mode
-                elif isinstance(mode, tuple):
-                    status, retry_after = mode[1], mode[2]
-                with outer.lock:
-                    outer.requests.append((self.command, self.path, dict(self.headers), body,
-                                           status))
-                try:
-                    self.send_response(status)
-                    if retry_after is not None:
-                        self.send_header("Retry-After", str(retry_after))
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"{}")
-                except OSError:
-                    pass
-
-            do_POST = do_PUT = do_GET = _serve
-
-        return H
+    def _serve(self, h, body):
+        mode = self.mode
+        status, retry_after = 200, None
+        if mode == "stall":
+            time.sleep(self.stall)
+            status = 503
+        elif isinstance(mode, int):
+            status = mode
+        elif isinstance(mode, tuple):
+            status, retry_after = mode[1], mode[2]
+        with self.lock:
+            self.requests.append((h.command, h.path, dict(h.headers), body, status))
+        try:
+            h.send_response(status)
+            if retry_after is not None:
+                h.send_header("Retry-After", str(retry_after))
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", "2")
+            h.end_headers()
+            h.wfile.write(b"{}")
+        except OSError:
+            pass
 
     def up(self):
-        class TS(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-            def handle_error(self, request, client_address):
-                pass  # a client that gave up (timeout, shutdown) is part of the script
-
-        self.httpd = TS(("127.0.0.1", self.port), self._handler())
+        self.httpd = http_server(self.port, self._serve)
         self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def down(self):
         if self.httpd:

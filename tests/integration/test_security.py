@@ -13,20 +13,18 @@
   `check` and `run`.
 Markup and JSON escaping of hostile titles are covered by test_desktop and test_webhook,
 and the exec plugin's no-shell rule by test_exec."""
-import http.server
 import os
 import shutil
 import signal
-import socketserver
 import ssl
 import subprocess
 import sys
-import threading
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fwtest import (PLUGIN_DIR, Receiver, Route, Server, Workdir, check,  # noqa: E402
-                    finish, free_port, outbox, output, q, read_jsonl, run, start, stop, wait_for)
+                    finish, free_port, http_server, outbox, output, q, read_jsonl, run, start,
+                    stop, wait_for)
 
 LOCAL_SECRET = "LOCAL-SECRET-7f3a"
 FEED_PASS = "hunter2pw"
@@ -199,34 +197,19 @@ class TLSServer:
         if r.returncode != 0:
             return
         self.requests = 0
-        outer = self
 
-        class H(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
+        def serve(h, _body):
+            self.requests += 1
+            data = body.encode()
+            h.send_response(200)
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
 
-            def do_GET(self):
-                outer.requests += 1
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_POST = do_GET
-
-        class TS(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass  # a client that refuses our certificate
-
-        self.httpd = TS(("127.0.0.1", 0), H)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.httpd = http_server(0, serve, lambda sock: ctx.wrap_socket(sock, server_side=True))
         self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         self.ok = True
 
     def url(self, path):
