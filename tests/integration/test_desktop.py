@@ -2,7 +2,9 @@
 """The desktop output on a private session bus: with no notification server the alert stays
 pending in the outbox; once python3-dbusmock's notification_daemon is up, a later run
 delivers it, and a hostile title's markup arrives escaped in the body. The configured
-urgency, category, desktop-entry hint, app name and the "Open" action reach the server."""
+urgency, category, desktop-entry hint, app name and the "Open" action reach the server, and
+clicking "Open" (the server's ActionInvoked signal) opens the item's link (a stand-in
+xdg-open on PATH records it; no URI handler is registered in the test's XDG dirs)."""
 import os
 import re
 import shutil
@@ -13,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fwtest import (Route, Server, Workdir, check, finish, outbox, output_config, q,  # noqa: E402
-                    rss_feed, run, wait_for, xml_escape)
+                    rss_feed, run, start, stop, wait_for, xml_escape)
 
 HOSTILE = '<b>Putin</b> & "North Korea" <a href="http://evil/">x</a>'
 
@@ -140,6 +142,47 @@ def main():
             check("<b>" not in body and "<a " not in body and '"North' not in body,
                   "no raw markup from the item in the body")
         check(outbox(conf) == [], "nothing left in the outbox")
+
+        # The running daemon keeps its notification: "Open" opens the link.
+        opened = w.file("opened.txt")
+        xdg = os.path.join(w.file("xdg"), "")
+        for d in ("bin", "data", "config", "home"):
+            os.makedirs(os.path.join(xdg, d))
+        with open(os.path.join(xdg, "bin", "xdg-open"), "w") as f:
+            f.write('#!/bin/sh\nprintf "%%s\\n" "$*" >> %s\n' % q(opened))
+        os.chmod(os.path.join(xdg, "bin", "xdg-open"), 0o755)
+        items.append(("d3", "Putin opens a link", "https://example.org/d3?a=1&b=2", "Putin."))
+        srv.routes["/feed.xml"] = Route(rss_feed(items))
+        renv = dict(fenv)
+        renv.update({"PATH": xdg + "bin:" + os.environ.get("PATH", "/usr/bin:/bin"),
+                     "XDG_DATA_DIRS": xdg + "data", "XDG_DATA_HOME": xdg + "data",
+                     "XDG_CONFIG_DIRS": xdg + "config", "XDG_CONFIG_HOME": xdg + "config",
+                     "HOME": xdg + "home"})
+        proc = start(["run", "-c", conf], env=renv)
+        try:
+            check(wait_for(lambda: len(notify_calls(log)) == 3, timeout=30),
+                  "the running daemon notified the new item")
+            # The mock numbers notifications from 1; only the running daemon's is live.
+            emit = ("import dbus, sys\n"
+                    "b = dbus.bus.BusConnection(sys.argv[1])\n"
+                    "o = b.get_object('org.freedesktop.Notifications',"
+                    " '/org/freedesktop/Notifications')\n"
+                    "for i in range(1, 6):\n"
+                    "    o.EmitSignal('org.freedesktop.Notifications', 'ActionInvoked', 'us',"
+                    " [dbus.UInt32(i), 'open'], dbus_interface='org.freedesktop.DBus.Mock')\n")
+            r = subprocess.run([py, "-c", emit, addr], capture_output=True, text=True,
+                               timeout=30)
+            check(r.returncode == 0, "ActionInvoked emitted (%s)" % r.stderr.strip()[-200:])
+            check(wait_for(lambda: os.path.exists(opened), timeout=15),
+                  "clicking Open ran the URI opener")
+            if os.path.exists(opened):
+                with open(opened) as f:
+                    got = [line for line in f.read().split("\n") if line]
+                check(got == ["https://example.org/d3?a=1&b=2"],
+                      "it opened the item's link, once, as one argument (%s)" % got)
+        finally:
+            rc, _, err = stop(proc)
+            check(rc == 0, "the daemon stops cleanly (%s)" % err.strip()[-300:])
     finally:
         if mock:
             mock.terminate()
