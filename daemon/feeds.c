@@ -50,8 +50,21 @@ struct fw_feeds {
 	size_t active;
 	struct feed_rt *qhead, *qtail;
 	size_t done; /* once: feeds finished */
+	/*
+	 * Polls finished in this loop turn, stored together by flush_cb (a uv_check, so right
+	 * after the turn's I/O callbacks): one transaction instead of one each, which was most
+	 * of the cost of a round of 304s (SQLite's locking and WAL writes per commit).
+	 */
+	struct done_poll *pend;
+	size_t n_pend, cap_pend;
+	uv_check_t flush;
 	int open_handles;
 	bool closing;
+};
+
+struct done_poll {
+	struct feed_rt *f;
+	struct fw_fetch_result r; /* moved out of the fetch */
 };
 
 static void poll_now(struct feed_rt *f);
@@ -254,9 +267,9 @@ static void set_str(char **dst, const char *src)
 	*dst = src ? strdup(src) : NULL;
 }
 
-static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
+/* Store one finished poll: items, alerts, the feed's state; then log and reschedule. */
+static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 {
-	struct feed_rt *f = arg;
 	struct fw_feeds *fs = f->owner;
 	struct fw_daemon *d = fs->d;
 	struct fw_feed_state st = {0};
@@ -265,11 +278,6 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 	bool first_poll;
 	int rc;
 
-	f->fetch = NULL;
-	fs->active--;
-	fs->hosts[f->host].active--;
-	if (r->error == -ECANCELED)
-		return;
 	rc = fw_store_feed_load(d->store, f->cfg->name, &st);
 	if (rc < 0) {
 		fw_log(FW_LOG_ERR, "feed '%s': cannot read its state: %s", f->cfg->name,
@@ -319,7 +327,7 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 			st.first_error = now;
 		set_str(&st.last_error, r->error_text);
 	}
-	rc = fw_store_begin_lazy(d->store);
+	rc = fw_store_poll_begin(d->store);
 	if (rc == 0)
 		rc = commit_items(f, r, &st, first_poll, now, &n_new, &n_alerts);
 	if (rc == 0 && r->error != 0 && !st.failing_alerted && d->cfg->feed_failing_after > 0 &&
@@ -336,12 +344,12 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 	if (rc == 0)
 		rc = fw_store_feed_save(d->store, f->cfg->name, &st);
 	if (rc == 0)
-		rc = fw_store_commit(d->store);
+		rc = fw_store_poll_commit(d->store);
 	if (rc < 0) {
 		/* Nothing of this poll is kept: its items count as unseen and come again. */
 		fw_log(FW_LOG_ERR, "feed '%s': cannot store the poll: %s", f->cfg->name,
 		       fw_store_error(d->store));
-		fw_store_rollback(d->store);
+		fw_store_poll_rollback(d->store);
 	}
 	if (r->error != 0) {
 		fw_log(FW_LOG_WARNING, "feed '%s': %s (failure %lld in a row)", f->cfg->name,
@@ -366,12 +374,81 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 		d->metrics.matches += n_alerts;
 	}
 	if (n_alerts > 0 && rc == 0)
-		fw_alert_kick(d->alerter);
+		fw_alert_kick(d->alerter); /* async: the pump runs after the group's commit */
 out:
 	fw_feed_state_clear(&st);
 	fs->done++;
-	admit(fs);
 	once_progress(fs);
+}
+
+/* Store the polls of this loop turn, in one transaction when there are several. */
+static void flush_polls(struct fw_feeds *fs)
+{
+	struct fw_store *s = fs->d->store;
+	struct done_poll *v = fs->pend;
+	size_t n = fs->n_pend;
+	bool group;
+
+	uv_check_stop(&fs->flush);
+	if (n == 0)
+		return;
+	/* taken first: nothing stored below can see or add to this list */
+	fs->pend = NULL;
+	fs->n_pend = fs->cap_pend = 0;
+	group = n > 1 && fw_store_begin_lazy(s) == 0;
+	for (size_t i = 0; i < n; i++) {
+		store_poll(v[i].f, &v[i].r);
+		fw_fetch_result_clear(&v[i].r);
+	}
+	free(v);
+	if (group && fw_store_commit(s) < 0) {
+		/* None of them is kept: their items are unseen and come again. */
+		fw_log(FW_LOG_ERR, "cannot store the last %zu polls (they come again): %s", n,
+		       fw_store_error(s));
+		fw_store_rollback(s);
+	}
+}
+
+static void flush_cb(uv_check_t *h)
+{
+	flush_polls(h->data);
+}
+
+/* See feeds.h. */
+void fw_feeds_flush(struct fw_feeds *fs)
+{
+	if (fs)
+		flush_polls(fs);
+}
+
+static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
+{
+	struct feed_rt *f = arg;
+	struct fw_feeds *fs = f->owner;
+
+	f->fetch = NULL;
+	fs->active--;
+	fs->hosts[f->host].active--;
+	if (r->error == -ECANCELED)
+		return;
+	if (fs->n_pend == fs->cap_pend) {
+		size_t cap = fs->cap_pend ? 2 * fs->cap_pend : 16;
+		struct done_poll *v = realloc(fs->pend, cap * sizeof(*v));
+
+		if (v == NULL) {
+			store_poll(f, r); /* no room to wait: alone, now */
+			admit(fs);
+			return;
+		}
+		fs->pend = v;
+		fs->cap_pend = cap;
+	}
+	fs->pend[fs->n_pend].f = f;
+	fs->pend[fs->n_pend].r = *r;
+	fs->n_pend++;
+	memset(r, 0, sizeof(*r)); /* moved: the fetch frees nothing of it */
+	uv_check_start(&fs->flush, flush_cb);
+	admit(fs);
 }
 
 static void start_fetch(struct feed_rt *f)
@@ -523,6 +600,9 @@ int fw_feeds_start(struct fw_daemon *d, struct fw_feeds **out)
 	}
 	*out = fs;
 	d->feeds = fs;
+	uv_check_init(&d->loop, &fs->flush);
+	fs->flush.data = fs;
+	fs->open_handles++;
 	for (size_t i = 0; i < cfg->n_feeds; i++) {
 		struct feed_rt *f = feed_new(fs, &cfg->feeds[i]);
 
@@ -649,12 +729,8 @@ int fw_feeds_reload(struct fw_feeds *fs)
 	return 0;
 }
 
-static void close_cb(uv_handle_t *h)
+static void closed_one(struct fw_feeds *fs)
 {
-	struct feed_rt *f = h->data;
-	struct fw_feeds *fs = f->owner;
-
-	free(f);
 	if (--fs->open_handles > 0 || !fs->closing)
 		return;
 	hosts_free(fs->hosts, fs->n_hosts, fs->host_slots);
@@ -662,11 +738,26 @@ static void close_cb(uv_handle_t *h)
 	free(fs);
 }
 
+static void close_cb(uv_handle_t *h)
+{
+	struct feed_rt *f = h->data;
+	struct fw_feeds *fs = f->owner;
+
+	free(f);
+	closed_one(fs);
+}
+
+static void flush_close_cb(uv_handle_t *h)
+{
+	closed_one(h->data);
+}
+
 /* Cancel everything. */
 void fw_feeds_close(struct fw_feeds *fs)
 {
 	if (fs == NULL)
 		return;
+	flush_polls(fs);
 	fs->closing = true;
 	fs->d->feeds = NULL;
 	if (fs->open_handles == 0) {
@@ -677,4 +768,5 @@ void fw_feeds_close(struct fw_feeds *fs)
 	}
 	for (size_t i = 0; i < fs->n; i++)
 		feed_drop(fs->v[i]);
+	uv_close((uv_handle_t *)&fs->flush, flush_close_cb);
 }

@@ -22,4 +22,8 @@ int fw_feeds_reload(struct fw_feeds *f);
 /* Cancel every poll and timer; the struct is freed when libuv has closed the timers. */
 void fw_feeds_close(struct fw_feeds *f);
 
+/* Store the polls that finished in this loop turn now (before the config they were made
+   under goes away); normally done right after the turn's I/O callbacks. */
+void fw_feeds_flush(struct fw_feeds *f);
+
 #endif

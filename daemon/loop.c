@@ -207,6 +207,7 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 		free(cfg->state_dir);
 		cfg->state_dir = strdup(old->state_dir);
 	}
+	fw_feeds_flush(d->feeds); /* polls made under the old config are stored under it */
 	d->cfg = cfg;
 	if (fw_feeds_reload(d->feeds) < 0 || fw_alert_reload(d->alerter) < 0) {
 		/* Out of memory half-way: the feeds may already point at cfg, so keep it and

@@ -58,6 +58,9 @@ enum fw_store_stmt {
 	ST_SYNC_NORMAL,
 	ST_SYNC_FULL,
 	ST_SYNC_MARK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST_FEED_LOAD,
 	ST_FEED_SAVE,
 	ST_FEED_NAMES,
@@ -97,6 +100,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
     /* a real change, so that the commit writes (and fsyncs) the WAL */
     [ST_SYNC_MARK] = "UPDATE meta SET v = v + 1 WHERE k = 'syncs'",
+    [ST_SAVEPOINT] = "SAVEPOINT fw_poll",
+    [ST_RELEASE] = "RELEASE fw_poll",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO fw_poll",
     [ST_FEED_LOAD] = "SELECT url, etag, last_modified, moved_url, last_poll, last_success, "
                      "next_poll, http_status, error_streak, first_error, last_error, "
                      "items_seen, alerts, failing_alerted FROM feeds WHERE name = ?1",
@@ -190,6 +196,7 @@ struct fw_store {
 	bool normal;   /* fw_store_set_synchronous(false): every commit is lazy */
 	bool lazy;     /* the open transaction was begun by fw_store_begin_lazy */
 	bool unsynced; /* a lazy commit is not known durable yet: fw_store_sync */
+	bool in_poll;  /* fw_store_poll_begin opened a savepoint */
 	sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -811,6 +818,46 @@ int fw_store_rollback(struct fw_store *s)
 		r = tx_step(s, ST_ROLLBACK);
 	lazy_end(s);
 	return r;
+}
+
+/* One poll: a savepoint inside an open transaction, else a lazy transaction; see store.h. */
+int fw_store_poll_begin(struct fw_store *s)
+{
+	int r;
+
+	if (sqlite3_get_autocommit(s->db)) {
+		s->in_poll = false;
+		return fw_store_begin_lazy(s);
+	}
+	r = tx_step(s, ST_SAVEPOINT);
+	s->in_poll = r == 0;
+	return r;
+}
+
+/* End a poll begun by fw_store_poll_begin: release its savepoint, or commit. */
+int fw_store_poll_commit(struct fw_store *s)
+{
+	if (!s->in_poll)
+		return fw_store_commit(s);
+	s->in_poll = false;
+	/* SQLite rolls a transaction back by itself on some errors (a full disk) */
+	if (sqlite3_get_autocommit(s->db))
+		return fail_msg(s, -EIO, "the transaction was rolled back");
+	return tx_step(s, ST_RELEASE);
+}
+
+/* Undo a poll begun by fw_store_poll_begin; the rest of an open transaction stays. */
+int fw_store_poll_rollback(struct fw_store *s)
+{
+	int r;
+
+	if (!s->in_poll)
+		return fw_store_rollback(s);
+	s->in_poll = false;
+	if (sqlite3_get_autocommit(s->db))
+		return 0;
+	r = tx_step(s, ST_ROLLBACK_TO);
+	return r < 0 ? r : tx_step(s, ST_RELEASE);
 }
 
 /* Make every commit so far durable; see store.h. */

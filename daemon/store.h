@@ -79,6 +79,16 @@ int fw_store_rollback(struct fw_store *s);
 int fw_store_begin_lazy(struct fw_store *s);
 int fw_store_sync(struct fw_store *s);
 
+/*
+ * One poll's writes: inside an open transaction (a group of polls) a savepoint, so that a
+ * failed poll is undone alone; otherwise a lazy transaction of its own. End it with
+ * fw_store_poll_commit (-EIO when SQLite rolled the whole group back by itself) or
+ * fw_store_poll_rollback.
+ */
+int fw_store_poll_begin(struct fw_store *s);
+int fw_store_poll_commit(struct fw_store *s);
+int fw_store_poll_rollback(struct fw_store *s);
+
 /* What is remembered of one feed between polls. Strings owned by the struct. */
 struct fw_feed_state {
 	bool exists; /* false: never polled */

@@ -799,14 +799,40 @@ static void test_lazy_sync(void **state)
 	assert_int_equal(fw_store_sync(s), 0);
 	assert_int_equal(shim_wal_syncs, base + 3);
 
+	/* a group of polls: one lazy transaction, a savepoint each; a failed poll alone undone */
+	assert_int_equal(fw_store_begin_lazy(s), 0);
+	assert_int_equal(fw_store_poll_begin(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "g", "1", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_poll_commit(s), 0);
+	assert_int_equal(fw_store_poll_begin(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "g", "2", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_poll_rollback(s), 0);
+	assert_int_equal(fw_store_poll_begin(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "g", "3", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_poll_commit(s), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM items WHERE feed = 'g'"), 0);
+	assert_int_equal(fw_store_commit(s), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM items WHERE feed = 'g' AND "
+	                                  "id IN ('1', '3')"),
+	                 2);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM items WHERE feed = 'g'"), 2);
+	/* without a group a poll is a lazy transaction of its own */
+	assert_int_equal(fw_store_poll_begin(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "g", "4", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_poll_commit(s), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM items WHERE feed = 'g'"), 3);
+	assert_int_equal(shim_wal_syncs, base + 3);
+	assert_int_equal(fw_store_sync(s), 0);
+	assert_int_equal(shim_wal_syncs, base + 4);
+
 	/* close syncs what is pending (then SQLite's own checkpoint at close syncs too) */
 	assert_int_equal(fw_store_begin_lazy(s), 0);
 	assert_int_equal(fw_store_item_mark(s, "a", "z", 1, T0), FW_ITEM_NEW);
 	assert_int_equal(fw_store_commit(s), 0);
-	assert_int_equal(shim_wal_syncs, base + 3);
+	assert_int_equal(shim_wal_syncs, base + 4);
 	fw_store_close(s);
-	assert_true(shim_wal_syncs >= base + 4);
-	assert_int_equal(raw_int(f->path, "SELECT v FROM meta WHERE k = 'syncs'"), 3);
+	assert_true(shim_wal_syncs >= base + 5);
+	assert_int_equal(raw_int(f->path, "SELECT v FROM meta WHERE k = 'syncs'"), 4);
 	assert_int_equal(sqlite3_vfs_unregister(&shim), SQLITE_OK);
 }
 
