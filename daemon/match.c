@@ -22,6 +22,9 @@
 #include <string.h>
 
 #include <utf8proc.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "fold.h"
 #include "match.h"
@@ -134,6 +137,8 @@ struct fw_matcher {
 	 */
 	uint8_t *pf;
 	unsigned pf_w;
+	uint8_t pf_first[4]; /* the bytes patterns start with, when at most 4: the only */
+	unsigned pf_nfirst;  /* positions worth hashing (0: more, hash every position) */
 	struct pattern *pats;
 	size_t n_pats;
 	struct variant *vars;
@@ -1700,6 +1705,20 @@ static int build_prefilter(struct fw_matcher *m, char *const *strs, const uint32
 		return 0;
 	}
 	m->pf_w = w;
+	for (size_t i = 0; i < m->n_pats && m->pf_nfirst <= 4; i++) {
+		uint8_t c = (uint8_t)strs[i][0];
+		unsigned k = 0;
+
+		while (k < m->pf_nfirst && m->pf_first[k] != c) {
+			k++;
+		}
+		if (k == m->pf_nfirst && m->pf_nfirst++ < 4) {
+			m->pf_first[k] = c;
+		}
+	}
+	if (m->pf_nfirst > 4) {
+		m->pf_nfirst = 0;
+	}
 	return 0;
 }
 
@@ -2212,6 +2231,36 @@ static int scan_filtered(struct mctx *x, uint32_t fi, const uint8_t *s, size_t l
 	struct wend we = {{0}, {0}, 0};
 	size_t p = 0;
 
+#ifdef __SSE2__
+	if (m->pf_nfirst) {
+		/* only where a pattern's first byte is: 16 positions per compare */
+		const uint8_t *fb = m->pf_first;
+		const unsigned nf = m->pf_nfirst;
+		__m128i b0 = _mm_set1_epi8((char)fb[0]),
+		        b1 = _mm_set1_epi8((char)fb[nf > 1 ? 1 : 0]);
+		__m128i b2 = _mm_set1_epi8((char)fb[nf > 2 ? 2 : 0]);
+		__m128i b3 = _mm_set1_epi8((char)fb[nf > 3 ? 3 : 0]);
+
+		for (; p + 16 + 3 <= len; p += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + p));
+			unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+			    _mm_or_si128(_mm_cmpeq_epi8(v, b0), _mm_cmpeq_epi8(v, b1)),
+			    _mm_or_si128(_mm_cmpeq_epi8(v, b2), _mm_cmpeq_epi8(v, b3))));
+
+			while (mask) {
+				size_t q = p + (size_t)__builtin_ctz(mask);
+				uint32_t h = pf_hash(load4(s + q), w);
+				int r;
+
+				mask &= mask - 1;
+				if ((pf[h >> 3] >> (h & 7) & 1) &&
+				    (r = walk_from(x, fi, s, len, q, &we)) != 0) {
+					return r;
+				}
+			}
+		}
+	}
+#endif
 	for (; p + 4 <= len; p++) {
 		uint32_t h = pf_hash(load4(s + p), w);
 		int r;
