@@ -31,10 +31,13 @@ static char conf_path[64];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char dir[] = "/tmp/fuzz_config.XXXXXX";
+	/* $TMPDIR (a tmpfs, say) spares the disk one rewritten file per input */
+	const char *tmp = getenv("TMPDIR");
+	char dir[48];
 
 	(void)argc;
 	(void)argv;
+	snprintf(dir, sizeof(dir), "%.32s/fuzz_config.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (mkdtemp(dir) == NULL)
 		abort();
 	snprintf(conf_path, sizeof(conf_path), "%s/feedwatch.conf", dir);
