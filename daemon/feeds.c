@@ -20,6 +20,9 @@
 
 #define FW_HOST_BACKOFF_DEFAULT 60  /* 429/503 without Retry-After: the host rests this long */
 #define FW_ADMIT_SCAN           256 /* queued feeds looked at per free slot */
+/* Polls stored in one transaction at most: a fast server can finish hundreds in one loop
+   turn, and each waiting poll holds its items in memory. */
+#define FW_GROUP_MAX 32
 
 struct host_rt {
 	char *name;
@@ -39,6 +42,11 @@ struct feed_rt {
 	struct feed_rt *qnext;
 };
 
+struct done_poll {
+	struct feed_rt *f;
+	struct fw_fetch_result r; /* moved out of the fetch */
+};
+
 struct fw_feeds {
 	struct fw_daemon *d;
 	struct feed_rt **v; /* each allocated alone: its timer must not move */
@@ -55,16 +63,11 @@ struct fw_feeds {
 	 * after the turn's I/O callbacks): one transaction instead of one each, which was most
 	 * of the cost of a round of 304s (SQLite's locking and WAL writes per commit).
 	 */
-	struct done_poll *pend;
-	size_t n_pend, cap_pend;
+	struct done_poll pend[FW_GROUP_MAX];
+	size_t n_pend;
 	uv_check_t flush;
 	int open_handles;
 	bool closing;
-};
-
-struct done_poll {
-	struct feed_rt *f;
-	struct fw_fetch_result r; /* moved out of the fetch */
 };
 
 static void poll_now(struct feed_rt *f);
@@ -385,22 +388,19 @@ out:
 static void flush_polls(struct fw_feeds *fs)
 {
 	struct fw_store *s = fs->d->store;
-	struct done_poll *v = fs->pend;
 	size_t n = fs->n_pend;
 	bool group;
 
 	uv_check_stop(&fs->flush);
 	if (n == 0)
 		return;
-	/* taken first: nothing stored below can see or add to this list */
-	fs->pend = NULL;
-	fs->n_pend = fs->cap_pend = 0;
+	/* storing a poll finishes no fetch, so nothing is added to the list meanwhile */
 	group = n > 1 && fw_store_begin_lazy(s) == 0;
 	for (size_t i = 0; i < n; i++) {
-		store_poll(v[i].f, &v[i].r);
-		fw_fetch_result_clear(&v[i].r);
+		store_poll(fs->pend[i].f, &fs->pend[i].r);
+		fw_fetch_result_clear(&fs->pend[i].r);
 	}
-	free(v);
+	fs->n_pend = 0;
 	if (group && fw_store_commit(s) < 0) {
 		/* None of them is kept: their items are unseen and come again. */
 		fw_log(FW_LOG_ERR, "cannot store the last %zu polls (they come again): %s", n,
@@ -431,23 +431,14 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 	fs->hosts[f->host].active--;
 	if (r->error == -ECANCELED)
 		return;
-	if (fs->n_pend == fs->cap_pend) {
-		size_t cap = fs->cap_pend ? 2 * fs->cap_pend : 16;
-		struct done_poll *v = realloc(fs->pend, cap * sizeof(*v));
-
-		if (v == NULL) {
-			store_poll(f, r); /* no room to wait: alone, now */
-			admit(fs);
-			return;
-		}
-		fs->pend = v;
-		fs->cap_pend = cap;
-	}
 	fs->pend[fs->n_pend].f = f;
 	fs->pend[fs->n_pend].r = *r;
 	fs->n_pend++;
 	memset(r, 0, sizeof(*r)); /* moved: the fetch frees nothing of it */
-	uv_check_start(&fs->flush, flush_cb);
+	if (fs->n_pend >= FW_GROUP_MAX)
+		flush_polls(fs);
+	else
+		uv_check_start(&fs->flush, flush_cb);
 	admit(fs);
 }
 
