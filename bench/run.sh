@@ -75,9 +75,11 @@ if ((${#missing[@]})); then
 	log "installing ${missing[*]}"
 	apt-get install -y "${missing[@]}" >&2 || { apt-get update >&2 && apt-get install -y "${missing[@]}" >&2; }
 fi
-if has feedwatch && [[ ! -x $FW ]]; then
+if has feedwatch; then
+	# always: a build left from an older tree would be measured instead (incremental)
 	log "building feedwatch (Release) in $BUILD"
-	cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DFW_TESTS=OFF >&2
+	[[ -f $BUILD/CMakeCache.txt ]] ||
+		cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DFW_TESTS=OFF >&2
 	cmake --build "$BUILD" -j2 >&2
 fi
 mkdir -p "$WORK"
