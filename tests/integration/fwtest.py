@@ -591,3 +591,21 @@ class MountNS:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def run_parts(*parts):
+    """Run each part(srv, rcv, w) with one shared feed Server, a fresh TimedReceiver and a
+    fresh Workdir each, cleaned up whatever happens; then report (finish)."""
+    srv = Server()
+    try:
+        for part in parts:
+            w = Workdir()
+            rcv = TimedReceiver()
+            try:
+                part(srv, rcv, w)
+            finally:
+                rcv.close()
+                w.cleanup()
+    finally:
+        srv.close()
+    finish()

@@ -16,9 +16,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (Route, Server, TimedReceiver, Workdir, check, finish,  # noqa: E402
-                    output, outbox, output_config, q, rss_feed, run, start, stop,
-                    wait_for)
+from fwtest import (Route, Workdir, check, output, outbox, output_config, q, rss_feed, run,  # noqa: E402
+                    start, stop, run_parts, wait_for)
 
 
 
@@ -196,19 +195,7 @@ def gone(srv, rcv, w):
 
 
 def main():
-    srv = Server()
-    try:
-        for part in (max_attempts, max_age, permanent, gone):
-            w = Workdir()
-            rcv = TimedReceiver()
-            try:
-                part(srv, rcv, w)
-            finally:
-                rcv.close()
-                w.cleanup()
-    finally:
-        srv.close()
-    finish()
+    run_parts(max_attempts, max_age, permanent, gone)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (Route, Server, TimedReceiver, Workdir, check, finish,  # noqa: E402
-                    outbox, output_config, q, read_jsonl, rss_feed, run, start, stop,
-                    wait_for)
+from fwtest import (Route, check, outbox, output_config, q, read_jsonl, rss_feed, run, start,  # noqa: E402
+                    stop, run_parts, wait_for)
 
 LIMIT = 3
 
@@ -189,19 +188,7 @@ def expiry_in_digest_pass(srv, rcv, w):
 
 
 def main():
-    srv = Server()
-    try:
-        for part in (once_digest, run_windows, expiry_in_digest_pass):
-            w = Workdir()
-            rcv = TimedReceiver()
-            try:
-                part(srv, rcv, w)
-            finally:
-                rcv.close()
-                w.cleanup()
-    finally:
-        srv.close()
-    finish()
+    run_parts(once_digest, run_windows, expiry_in_digest_pass)
 
 
 if __name__ == "__main__":
