@@ -1447,8 +1447,11 @@ static bool xml_char(unsigned long c)
 	       (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
 }
 
+/* The filter's output. While it equals its input (src) so far, nothing is copied: len
+   only counts; the first change copies what passed into p->fout and src becomes NULL. */
 struct fout {
 	struct fw_parser *p;
+	const unsigned char *src;
 	size_t len;
 };
 
@@ -1456,6 +1459,20 @@ static bool fout_put(struct fout *o, const void *s, size_t n)
 {
 	struct fw_parser *p = o->p;
 
+	if (n == 0)
+		return true;
+	if (o->src) {
+		if ((const unsigned char *)s == o->src + o->len) {
+			o->len += n;
+			return true;
+		}
+		const unsigned char *src = o->src;
+		size_t len = o->len;
+		o->src = NULL;
+		o->len = 0;
+		if (!fout_put(o, src, len))
+			return false;
+	}
 	if (o->len + n > p->fout_size) {
 		size_t sz = p->fout_size ? p->fout_size : 4096;
 		while (sz < o->len + n)
@@ -1591,6 +1608,26 @@ static inline bool special8(const unsigned char *s, unsigned char c1, unsigned c
 	       0;
 }
 
+/* How many of the 16 bytes at s, from the first, the filter passes as they are: ASCII
+   from 0x20 but c1 and c2, and (utf8) two-byte UTF-8 characters or (!utf8) any byte >= 0x80. */
+static inline size_t plain16(const unsigned char *s, unsigned char c1, unsigned char c2, bool utf8)
+{
+#ifdef __SSE2__
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+	__m128i stop = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)c1)),
+	                            _mm_cmpeq_epi8(v, _mm_set1_epi8((char)c2)));
+	unsigned ok = (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)));
+
+	if (ok != 0xffff)
+		ok |= utf8 ? fw_text_pairs16(v, 0xc2) : (unsigned)_mm_movemask_epi8(v);
+	ok &= ~(unsigned)_mm_movemask_epi8(stop);
+	return ok == 0xffff ? 16 : (size_t)__builtin_ctz(~ok);
+#else
+	(void)s, (void)c1, (void)c2, (void)utf8;
+	return 0;
+#endif
+}
+
 /* Run the filter over s; returns bytes consumed (the rest must be carried). */
 static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned char *s, size_t n,
                          bool final)
@@ -1605,7 +1642,13 @@ static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned cha
 		unsigned char s1 = p->lex == L_TEXT ? '&' : (unsigned char)ends[p->lex][0];
 		unsigned char s2 = p->lex == L_TEXT ? '<' : s1;
 		for (;;) {
-			/* ASCII eight bytes at a time, then byte by byte */
+			/* 16 plain bytes at a time, ASCII eight at a time, then byte by byte */
+			while (n - j >= 16) {
+				size_t m = plain16(s + j, s1, s2, p->utf8_check);
+				j += m;
+				if (m < 16)
+					break;
+			}
 			while (n - j >= 8 && !special8(s + j, s1, s2))
 				j += 8;
 			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != s1 && s[j] != s2)
@@ -1630,6 +1673,9 @@ static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned cha
 				k = 1;
 			else if (c == '&' && p->lex == L_TEXT)
 				k = predefined_ref_len(s + j, n - j);
+			else if (c == '<' && p->lex == L_TEXT && n - j >= 2 &&
+			         (name_start(s[j + 1]) || s[j + 1] == '/'))
+				k = 1; /* a tag */
 			if (k == 0)
 				break;
 			j += k;
@@ -1774,19 +1820,23 @@ static void xml_push(struct fw_parser *p, const char *data, size_t len, bool fin
 		return;
 	}
 	while (len > 0 || final) {
-		/* carry + a slice of new data, so held-back bytes join what follows */
-		size_t take = len > 65536 ? 65536 : len;
-		unsigned char *work = malloc(p->carry_len + take + 1);
-		if (!work) {
-			p->err = -ENOMEM;
-			return;
+		/* bytes held back join the next few: filtered from a small copy; then the data
+		   is filtered where it lies, in slices */
+		unsigned char join[CARRY_MAX + 2 * CARRY_MAX];
+		const unsigned char *work = (const unsigned char *)data;
+		size_t take = len > 65536 ? 65536 : len, n = take;
+		if (p->carry_len) {
+			take = len > CARRY_MAX ? CARRY_MAX : len;
+			while (take < len && take < 2 * CARRY_MAX && (data[take] & 0xc0) == 0x80)
+				take++; /* never cut a UTF-8 character again */
+			memcpy(join, p->carry, p->carry_len);
+			if (take)
+				memcpy(join + p->carry_len, data, take);
+			work = join;
+			n = p->carry_len + take;
 		}
-		memcpy(work, p->carry, p->carry_len);
-		if (take)
-			memcpy(work + p->carry_len, data, take);
-		size_t n = p->carry_len + take;
 		bool last = final && take == len;
-		struct fout o = {p, 0};
+		struct fout o = {p, work, 0};
 		size_t used = filter_run(p, &o, work, n, last);
 		if (n - used > CARRY_MAX) {
 			/* cannot happen with CARRY_MAX >= the longest lookahead; be safe */
@@ -1794,9 +1844,9 @@ static void xml_push(struct fw_parser *p, const char *data, size_t len, bool fin
 			used = n;
 		}
 		p->carry_len = n - used;
-		memcpy(p->carry, work + used, p->carry_len);
-		free(work);
-		xml_feed(p, p->fout, o.len, last);
+		if (p->carry_len)
+			memcpy(p->carry, work + used, p->carry_len);
+		xml_feed(p, o.src ? (const char *)o.src : p->fout, o.len, last);
 		if (last || p->err || p->stop || take == len)
 			return;
 		data += take;

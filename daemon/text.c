@@ -89,6 +89,26 @@ static bool reserve(struct out *o, size_t more)
 	return true;
 }
 
+/* How many of the 16 bytes at s, from the first, are word characters (printable ASCII,
+   two-byte UTF-8 characters but U+0080-U+00BF) or single spaces (none first after_space). */
+static inline size_t plain_run16(const unsigned char *s, bool after_space)
+{
+#ifdef __SSE2__
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+	unsigned sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+	unsigned ok = (unsigned)_mm_movemask_epi8(fw_text_in_range16(v, '!', '~')) | sp;
+
+	if (ok != 0xffff)
+		ok |= fw_text_pairs16(v, 0xc3);
+	ok &= ~(sp & ((sp << 1) | after_space)); /* the second of two spaces */
+	return ok == 0xffff ? 16 : (size_t)__builtin_ctz(~ok);
+#else
+	(void)s;
+	(void)after_space;
+	return 0;
+#endif
+}
+
 /* Append text: whitespace collapsed, invalid UTF-8 replaced, control characters dropped.
    The hot loop writes straight into a buffer reserved once (bounded by cap). */
 static void put_text(struct out *o, const char *text, size_t len)
@@ -123,6 +143,15 @@ static void put_text(struct out *o, const char *text, size_t len)
 			size_t k = i + m;
 			for (;;) {
 				for (;;) {
+					size_t k0 = k;
+					while (len - k >= 16) {
+						size_t r = plain_run16(s + k, s[k - 1] == ' ');
+						k += r;
+						if (r < 16)
+							break;
+					}
+					if (k != k0 && s[k - 1] == ' ')
+						k--; /* the space goes with the character after it */
 					while (k < len && s[k] > ' ' && s[k] < 0x7f)
 						k++;
 					while (len - k >= 2 && s[k] >= 0xc3 && s[k] <= 0xdf &&

@@ -4,6 +4,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /*
  * Turn a fragment of HTML (or plain text that may hold entities) into plain text with
@@ -65,5 +68,28 @@ static inline size_t fw_text_utf8_len(const unsigned char *s, size_t n)
 	}
 	return 0;
 }
+
+#ifdef __SSE2__
+/* The bytes of v in [lo, hi], both ASCII (signed compares: bytes >= 0x80 are never in). */
+static inline __m128i fw_text_in_range16(__m128i v, char lo, char hi)
+{
+	return _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)(lo - 1))),
+	                     _mm_cmplt_epi8(v, _mm_set1_epi8((char)(hi + 1))));
+}
+
+/* Bit mask of the bytes of v that belong to a complete two-byte UTF-8 character whose
+   lead byte is lead_min (>= 0xc2) to 0xdf, both of its bytes inside v. */
+static inline unsigned fw_text_pairs16(__m128i v, unsigned char lead_min)
+{
+	/* flipping the top bit puts lead and continuation bytes in a signed ASCII range */
+	__m128i x = _mm_xor_si128(v, _mm_set1_epi8((char)0x80));
+	unsigned lead =
+	    (unsigned)_mm_movemask_epi8(fw_text_in_range16(x, (char)(lead_min ^ 0x80), 0x5f));
+	unsigned cont = (unsigned)_mm_movemask_epi8(fw_text_in_range16(x, 0x00, 0x3f));
+	unsigned pairs = lead & (cont >> 1);
+
+	return pairs | (pairs << 1);
+}
+#endif
 
 #endif

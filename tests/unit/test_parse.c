@@ -135,7 +135,7 @@ static const struct fixture {
 /* Every fixture gives its .jsonl, whatever the chunking; problems are one line. */
 static void test_fixtures(void **state)
 {
-	static const size_t chunks[] = {0, 1, 7, 4096};
+	static const size_t chunks[] = {0, 1, 7, 61, 131, 4096};
 
 	(void)state;
 	for (size_t f = 0; f < sizeof(fixtures) / sizeof(fixtures[0]); f++) {
