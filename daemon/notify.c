@@ -1,34 +1,63 @@
-/* notify.c - sd_notify(3) messages to the service manager, or nothing without libsystemd. */
+/* notify.c - sd_notify(3) messages to the service manager: the datagram protocol itself
+   (a few lines, where libsystemd would load five more libraries at every start). */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
-
-#ifdef FW_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
+#include <unistd.h>
 
 #include "notify.h"
 
 /* Room for "READY=1\nSTATUS=" plus the capped status text. */
 #define FW_NOTIFY_MSG_MAX (FW_NOTIFY_STATUS_MAX + 64)
 
-#ifdef FW_HAVE_SYSTEMD
-/* sd_notify() returns > 0 when sent, 0 when $NOTIFY_SOCKET is unset, or -errno. */
+/* One datagram to $NOTIFY_SOCKET (an absolute path, or '@' for the abstract namespace),
+   as sd_notify(0, msg) sends it: 0 when sent or when the variable is unset, else -errno. */
 static int send_msg(const char *msg)
 {
-	int r = sd_notify(0, msg);
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t n;
 
-	return r < 0 ? r : 0;
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	n = strlen(path);
+	if ((path[0] != '/' && path[0] != '@') || n < 2 || n >= sizeof(sa.sun_path))
+		return -EINVAL;
+	memcpy(sa.sun_path, path, n);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	ssize_t w = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (const struct sockaddr *)&sa,
+	                   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+	int r = w < 0 ? -errno : 0;
+	close(fd);
+	return r;
 }
-#else
-static int send_msg(const char *msg)
+
+/* A decimal number with nothing after it, no sign; false when malformed or out of range. */
+static bool parse_u64(const char *s, uint64_t *v)
 {
-	(void)msg;
-	return 0;
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	*v = x;
+	return true;
 }
-#endif
 
 /* The length of the UTF-8 sequence a lead byte starts (1 for a stray byte). */
 static size_t utf8_len(unsigned char c)
@@ -115,18 +144,27 @@ int fw_notify_watchdog(void)
 	return send_msg("WATCHDOG=1");
 }
 
-/* The watchdog interval the manager asked for, 0 when none. */
+/* The watchdog interval the manager asked for, 0 when none (sd_watchdog_enabled(3)):
+   $WATCHDOG_USEC, when $WATCHDOG_PID is unset or names this process. */
 int fw_notify_watchdog_usec(uint64_t *usec)
 {
-#ifdef FW_HAVE_SYSTEMD
-	uint64_t v = 0;
-	int r = sd_watchdog_enabled(0, &v);
+	const char *us = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	uint64_t v, p;
 
-	if (r < 0)
-		return r;
-	*usec = r > 0 ? v : 0;
-#else
-	*usec = 0;
-#endif
+	if (us == NULL) {
+		*usec = 0;
+		return 0;
+	}
+	if (!parse_u64(us, &v) || v == 0)
+		return -EINVAL;
+	if (pid != NULL) {
+		if (!parse_u64(pid, &p) || p == 0)
+			return -EINVAL;
+		if (p != (uint64_t)getpid()) {
+			*usec = 0;
+			return 0;
+		}
+	}
+	*usec = v;
 	return 0;
 }

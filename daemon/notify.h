@@ -1,7 +1,7 @@
 /*
  * notify.h - the service manager's side channel (sd_notify(3)): readiness, status, reload,
- * stop and watchdog messages to $NOTIFY_SOCKET. Built on libsystemd when FW_HAVE_SYSTEMD is
- * defined; without it every function is a no-op that returns 0. Pure of logging: failures
+ * stop and watchdog messages to $NOTIFY_SOCKET, the protocol spoken directly (no libsystemd);
+ * without $NOTIFY_SOCKET every function does nothing and returns 0. Pure of logging: failures
  * come back as negative errno and the caller decides whether they matter (they rarely do:
  * a daemon must keep working when the manager is not listening).
  */

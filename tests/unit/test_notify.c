@@ -76,7 +76,6 @@ static char *next_msg(struct fixture *f, char *buf, size_t len)
 	return buf;
 }
 
-#ifdef FW_HAVE_SYSTEMD
 static uint64_t now_usec(void)
 {
 	struct timespec ts;
@@ -228,7 +227,6 @@ static void test_status_cut_anywhere(void **state)
 		}
 	}
 }
-#endif
 
 /* No manager listening: nothing to do, and no error (a daemon started by hand). */
 static void test_no_socket(void **state)
@@ -248,8 +246,7 @@ static void test_no_socket(void **state)
 	assert_null(next_msg(f, buf, sizeof(buf)));
 }
 
-#ifdef FW_HAVE_SYSTEMD
-/* A socket that is not there is an error the caller sees. */
+/* A socket that is not there is an error the caller sees; so is a relative path. */
 static void test_socket_gone(void **state)
 {
 	struct fixture *f = *state;
@@ -258,19 +255,44 @@ static void test_socket_gone(void **state)
 	snprintf(gone, sizeof(gone), "%s/nobody", f->dir);
 	setenv("NOTIFY_SOCKET", gone, 1);
 	assert_int_equal(fw_notify_ready(NULL), -ENOENT);
+	setenv("NOTIFY_SOCKET", "run/notify", 1);
+	assert_int_equal(fw_notify_ready(NULL), -EINVAL);
 }
-#endif
+
+/* "@name": a socket in the abstract namespace, as systemd may hand out. */
+static void test_abstract_socket(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char name[64], buf[256];
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int n = snprintf(name, sizeof(name), "@fw-notify-test-%ld", (long)getpid());
+
+	(void)f;
+	assert_true(fd >= 0);
+	memcpy(sa.sun_path, name, (size_t)n);
+	sa.sun_path[0] = 0;
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa,
+	                      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n)),
+	                 0);
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(fw_notify_ready("up"), 0);
+	ssize_t got = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	close(fd);
+	assert_true(got > 0);
+	buf[got] = 0;
+	assert_string_equal(buf, "READY=1\nSTATUS=up");
+}
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#ifdef FW_HAVE_SYSTEMD
 	    cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_is_one_line, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_cut_anywhere, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watchdog_usec, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_socket_gone, setup, teardown),
-#endif
+	    cmocka_unit_test_setup_teardown(test_abstract_socket, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_socket, setup, teardown),
 	};
 
