@@ -19,7 +19,7 @@ struct fw_fetch {
 	struct fw_net *net;
 	CURL *easy;
 	struct curl_slist *headers;
-	struct fw_parser *parser;
+	struct fw_pstream ps; /* the body's parse, run by the net's parser thread */
 	fw_fetch_cb cb;
 	void *arg;
 	struct fw_fetch_result res;
@@ -32,7 +32,7 @@ struct fw_fetch {
 	int64_t max_body;
 	bool is_file;
 	bool too_big;
-	bool parse_stopped;
+	CURLcode code; /* the transfer's outcome, kept while the parse ends */
 };
 
 /* Free what a result holds. */
@@ -55,12 +55,16 @@ static struct fw_fetch *fetch_free(struct fw_fetch *f)
 	if (f->easy)
 		curl_easy_cleanup(f->easy);
 	curl_slist_free_all(f->headers);
-	fw_parse_free(f->parser);
+	if (f->ps.parser) {
+		fw_parsework_forget(fw_net_parsework(f->net), &f->ps);
+		fw_parse_free(f->ps.parser);
+	}
 	fw_fetch_result_clear(&f->res);
 	free(f);
 	return NULL;
 }
 
+/* On the parser thread: only it touches the items of the result until the parse ends. */
 static int item_cb(struct fw_item *item, void *arg)
 {
 	struct fw_fetch *f = arg;
@@ -210,6 +214,8 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	return len;
 }
 
+static void parsed_cb(struct fw_pstream *s, void *arg);
+
 static long current_status(struct fw_fetch *f)
 {
 	return f->is_file ? 200 : f->status;
@@ -230,22 +236,25 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	}
 	if (status < 200 || status > 299)
 		return len; /* error pages are read and dropped */
-	if (f->parse_stopped)
-		return len;
-	if (f->parser == NULL) {
+	if (f->ps.parser == NULL) {
 		struct fw_parse_limits lim = {.max_items = f->max_items + 1};
 		char *url = NULL;
 
 		curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &url);
-		f->parser = fw_parse_new(url, f->charset[0] ? f->charset : NULL, &lim, item_cb, f);
-		if (f->parser == NULL)
+		f->ps.parser =
+		    fw_parse_new(url, f->charset[0] ? f->charset : NULL, &lim, item_cb, f);
+		if (f->ps.parser == NULL)
 			return 0;
+		f->ps.done = parsed_cb;
+		f->ps.arg = f;
 	}
-	if (fw_parse_push(f->parser, data, len) < 0)
-		f->parse_stopped = true; /* keep reading: the transfer itself is fine */
-	return len;
+	/* once a push failed the parse is over, but keep reading: the transfer itself is fine */
+	if (atomic_load_explicit(&f->ps.stopped, memory_order_relaxed))
+		return len;
+	return fw_parsework_push(fw_net_parsework(f->net), &f->ps, data, len) == 0 ? len : 0;
 }
 
+/* The result of a transfer whose parse (if any) has ended. */
 static void finish(struct fw_fetch *f, CURLcode code)
 {
 	struct fw_fetch_result *r = &f->res;
@@ -254,14 +263,14 @@ static void finish(struct fw_fetch *f, CURLcode code)
 
 	curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
 	r->status = f->is_file ? (code == CURLE_OK ? 200 : 0) : status;
-	if (f->parser) {
-		int pe = fw_parse_end(f->parser);
+	if (f->ps.parser) {
+		struct fw_parser *p = f->ps.parser;
 
-		r->ttl = fw_parse_ttl(f->parser);
-		r->format = fw_parse_format(f->parser);
-		if (fw_parse_problem(f->parser))
-			r->problem = strdup(fw_parse_problem(f->parser));
-		if (pe < 0 && code == CURLE_OK) {
+		r->ttl = fw_parse_ttl(p);
+		r->format = fw_parse_format(p);
+		if (fw_parse_problem(p))
+			r->problem = strdup(fw_parse_problem(p));
+		if (f->ps.end_rc < 0 && code == CURLE_OK) {
 			r->error = -EBADMSG;
 			snprintf(r->error_text, sizeof(r->error_text), "not a feed: %s",
 			         r->problem ? r->problem : "no RSS, Atom or JSON Feed document");
@@ -283,7 +292,7 @@ static void finish(struct fw_fetch *f, CURLcode code)
 	} else if (r->status < 200 || r->status > 299) {
 		r->error = -EPROTO;
 		snprintf(r->error_text, sizeof(r->error_text), "HTTP status %ld", r->status);
-	} else if (f->parser == NULL) {
+	} else if (f->ps.parser == NULL) {
 		r->error = -EBADMSG;
 		snprintf(r->error_text, sizeof(r->error_text), "empty body");
 	}
@@ -298,13 +307,35 @@ static void finish(struct fw_fetch *f, CURLcode code)
 		r->moved_url = strdup(eff);
 }
 
+static void complete(struct fw_fetch *f)
+{
+	finish(f, f->code);
+	f->cb(&f->res, f->arg);
+	fetch_free(f);
+}
+
+static void parsed_cb(struct fw_pstream *s, void *arg)
+{
+	(void)s;
+	complete(arg);
+}
+
+/* The transfer is over: the parse ends on the parser thread, then complete() runs; an
+   aborted transfer (shutdown) completes at once. */
 static void done_cb(CURL *easy, CURLcode code, void *arg)
 {
 	struct fw_fetch *f = arg;
+	struct fw_parsework *pw = fw_net_parsework(f->net);
 
-	finish(f, code);
-	f->cb(&f->res, f->arg);
-	fetch_free(f);
+	(void)easy;
+	f->code = code;
+	if (f->ps.parser) {
+		if (code != CURLE_ABORTED_BY_CALLBACK && fw_parsework_end(pw, &f->ps) == 0)
+			return;
+		fw_parsework_forget(pw, &f->ps);
+		f->ps.end_rc = fw_parse_end(f->ps.parser);
+	}
+	complete(f);
 }
 
 static int add_header(struct fw_fetch *f, const char *name, const char *v)
