@@ -237,7 +237,7 @@ static int commit_items(struct feed_rt *f, struct fw_fetch_result *r, struct fw_
 			rc = -ENOMEM;
 			break;
 		}
-		mark = fw_store_item_mark(d->store, f->cfg->name, it->id, fw_item_hash(it), now);
+		mark = fw_store_item_mark(d->store, f->cfg->name, it->id, r->hashes[i], now);
 		if (mark < 0) {
 			rc = mark;
 			break;

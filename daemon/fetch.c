@@ -41,6 +41,7 @@ void fw_fetch_result_clear(struct fw_fetch_result *res)
 	for (size_t i = 0; i < res->n_items; i++)
 		fw_item_free(res->items[i]);
 	free(res->items);
+	free(res->hashes);
 	free(res->etag);
 	free(res->last_modified);
 	free(res->moved_url);
@@ -77,14 +78,18 @@ static int item_cb(struct fw_item *item, void *arg)
 	if (f->res.n_items == f->items_cap) {
 		size_t cap = f->items_cap ? f->items_cap * 2 : 64;
 		struct fw_item **v = realloc(f->res.items, cap * sizeof(*v));
+		uint64_t *h = v ? realloc(f->res.hashes, cap * sizeof(*h)) : NULL;
 
-		if (v == NULL) {
+		if (v)
+			f->res.items = v;
+		if (h == NULL) {
 			fw_item_free(item);
 			return -ENOMEM;
 		}
-		f->res.items = v;
+		f->res.hashes = h;
 		f->items_cap = cap;
 	}
+	f->res.hashes[f->res.n_items] = fw_item_hash(item);
 	f->res.items[f->res.n_items++] = item;
 	return 0;
 }

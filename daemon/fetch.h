@@ -42,6 +42,7 @@ struct fw_fetch_result {
 	char *problem;          /* the parser's report of a damaged feed, or NULL */
 	const char *format;     /* detected feed format (static string) */
 	struct fw_item **items; /* complete items in document order; steal and zero to keep */
+	uint64_t *hashes;       /* fw_item_hash of each, computed on the parser thread */
 	size_t n_items;
 	size_t dropped; /* items over max_items */
 	int64_t bytes;  /* body bytes received (decoded) */
