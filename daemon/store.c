@@ -193,10 +193,11 @@ struct fw_store {
 	sqlite3 *db;
 	bool read_only;
 	char msg[256];
-	bool normal;   /* fw_store_set_synchronous(false): every commit is lazy */
-	bool lazy;     /* the open transaction was begun by fw_store_begin_lazy */
-	bool unsynced; /* a lazy commit is not known durable yet: fw_store_sync */
-	bool in_poll;  /* fw_store_poll_begin opened a savepoint */
+	bool normal;                 /* fw_store_set_synchronous(false): every commit is lazy */
+	bool lazy;                   /* the open transaction was begun by fw_store_begin_lazy */
+	bool unsynced;               /* a lazy commit is not known durable yet: fw_store_sync */
+	sqlite3_int64 begin_changes; /* rows changed before the open FULL transaction */
+	bool in_poll;                /* fw_store_poll_begin opened a savepoint */
 	sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -762,6 +763,7 @@ int fw_store_begin(struct fw_store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		return fail_msg(s, -EINVAL, "transaction already open");
+	s->begin_changes = sqlite3_total_changes64(s->db);
 	return tx_step(s, s->read_only ? ST_BEGIN_RO : ST_BEGIN);
 }
 
@@ -804,6 +806,9 @@ int fw_store_commit(struct fw_store *s)
 	r = tx_step(s, ST_COMMIT);
 	if (r == 0 && (s->lazy || s->normal))
 		s->unsynced = true;
+	else if (r == 0 && sqlite3_total_changes64(s->db) != s->begin_changes)
+		/* a FULL commit that wrote fsyncs the WAL, and with it every commit before it */
+		s->unsynced = false;
 	lazy_end(s);
 	return r;
 }

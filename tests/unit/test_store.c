@@ -825,14 +825,34 @@ static void test_lazy_sync(void **state)
 	assert_int_equal(fw_store_sync(s), 0);
 	assert_int_equal(shim_wal_syncs, base + 4);
 
+	/* a FULL commit that writes syncs the WAL, and so every lazy commit before it: no
+	   sync is left to do; one that writes nothing syncs nothing, and the sync still runs */
+	assert_int_equal(fw_store_begin_lazy(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "h", "1", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_commit(s), 0);
+	assert_int_equal(fw_store_begin(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "h", "2", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_commit(s), 0);
+	assert_int_equal(shim_wal_syncs, base + 5);
+	assert_int_equal(fw_store_sync(s), 0);
+	assert_int_equal(shim_wal_syncs, base + 5);
+	assert_int_equal(fw_store_begin_lazy(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "h", "3", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_commit(s), 0);
+	assert_int_equal(fw_store_begin(s), 0);
+	assert_int_equal(fw_store_commit(s), 0);
+	assert_int_equal(shim_wal_syncs, base + 5);
+	assert_int_equal(fw_store_sync(s), 0);
+	assert_int_equal(shim_wal_syncs, base + 6);
+
 	/* close syncs what is pending (then SQLite's own checkpoint at close syncs too) */
 	assert_int_equal(fw_store_begin_lazy(s), 0);
 	assert_int_equal(fw_store_item_mark(s, "a", "z", 1, T0), FW_ITEM_NEW);
 	assert_int_equal(fw_store_commit(s), 0);
-	assert_int_equal(shim_wal_syncs, base + 4);
+	assert_int_equal(shim_wal_syncs, base + 6);
 	fw_store_close(s);
-	assert_true(shim_wal_syncs >= base + 5);
-	assert_int_equal(raw_int(f->path, "SELECT v FROM meta WHERE k = 'syncs'"), 4);
+	assert_true(shim_wal_syncs >= base + 7);
+	assert_int_equal(raw_int(f->path, "SELECT v FROM meta WHERE k = 'syncs'"), 5);
 	assert_int_equal(sqlite3_vfs_unregister(&shim), SQLITE_OK);
 }
 
