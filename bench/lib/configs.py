@@ -44,8 +44,8 @@ timeout = "60s";
 max_items = 10000;
 concurrency = %s;
 host_concurrency = %s;    # every feed is on 127.0.0.1 here
-# config/feedwatch.conf's "Северн* Коре*" is refused by the matcher ('*' only at the end
-# of the last word), so the declined forms are spelt out here.
+# The declined Russian forms are spelt out (config/feedwatch.conf's "Северн* Коре*" would
+# match them too): the same watchlist as in every earlier run of this benchmark.
 entities = {
   putin = [ "Putin", "Vladimir Putin", "Wladimir Putin", "Wladimir Wladimirowitsch Putin",
             "Путин*", "Путін*" ];
