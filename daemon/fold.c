@@ -25,11 +25,9 @@
 #include <string.h>
 
 #include <utf8proc.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "fold.h"
+#include "text.h" /* fw_text_in_range16 (SSE2) */
 
 #define FOLD_MAX_OUT 32 /* longest decomposition is 18 code points (U+FDFA) */
 /* room one input character may need: a space + 4 bytes per output, the final space, NUL */
@@ -419,15 +417,6 @@ ALWAYS_INLINE void put_ent(const struct fw_fold *f, struct fold_state *st, int32
 	}
 }
 
-#ifdef __SSE2__
-static inline __m128i in_range(__m128i v, char lo, char hi)
-{
-	/* signed compares: bytes >= 0x80 are negative, never in an ASCII range */
-	return _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)(lo - 1))),
-	                     _mm_cmplt_epi8(v, _mm_set1_epi8((char)(hi + 1))));
-}
-#endif
-
 /*
  * Fold 16 ASCII bytes at once when they are only letters, digits and single spaces (most
  * running text): lower-case them, keep the spaces, as the character-by-character path
@@ -440,8 +429,9 @@ static inline size_t ascii_block(const uint8_t *in, char *out, int last, unsigne
 {
 #ifdef __SSE2__
 	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)in);
-	__m128i up = in_range(v, 'A', 'Z');
-	__m128i word = _mm_or_si128(_mm_or_si128(in_range(v, 'a', 'z'), up), in_range(v, '0', '9'));
+	__m128i up = fw_text_in_range16(v, 'A', 'Z');
+	__m128i word = _mm_or_si128(_mm_or_si128(fw_text_in_range16(v, 'a', 'z'), up),
+	                            fw_text_in_range16(v, '0', '9'));
 	unsigned wm = (unsigned)_mm_movemask_epi8(word);
 	unsigned sm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
 
