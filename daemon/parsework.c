@@ -72,7 +72,6 @@ static void *worker(void *arg)
 		if (j->end) {
 			struct fw_pstream *s = j->s;
 
-			s->in_done = true;
 			s->next_done = NULL;
 			if (pw->done_tail)
 				pw->done_tail->next_done = s;
@@ -87,7 +86,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Take s off the done list; with the mutex held. */
+/* Take s off the done list if it is there; with the mutex held. */
 static void unlink_done(struct fw_parsework *pw, struct fw_pstream *s)
 {
 	struct fw_pstream **pp = &pw->done_head, *prev = NULL;
@@ -101,7 +100,6 @@ static void unlink_done(struct fw_parsework *pw, struct fw_pstream *s)
 	*pp = s->next_done;
 	if (pw->done_tail == s)
 		pw->done_tail = prev;
-	s->in_done = false;
 }
 
 /* The stream's end is over (done called or forgotten): the loop need not wait for it. */
@@ -243,7 +241,7 @@ void fw_parsework_forget(struct fw_parsework *pw, struct fw_pstream *s)
 	pthread_cond_broadcast(&pw->space);
 	while (pw->running == s)
 		pthread_cond_wait(&pw->idle, &pw->mu);
-	if (s->in_done)
+	if (s->ending) /* only an ending stream can be on the done list */
 		unlink_done(pw, s);
 	pthread_mutex_unlock(&pw->mu);
 	if (s->ending)

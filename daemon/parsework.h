@@ -28,8 +28,7 @@ struct fw_pstream {
 	int end_rc;
 	atomic_bool stopped; /* a push failed: the rest of the document is not parsed */
 	/* parsework.c's own */
-	bool ending;  /* end asked, done not yet called */
-	bool in_done; /* on the list of streams whose done is due */
+	bool ending; /* end asked, done not yet called (until then, maybe on the done list) */
 	struct fw_pstream *next_done;
 };
 
