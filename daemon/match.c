@@ -45,6 +45,12 @@
 #define MATCH_DENSE_MIN_EDGES 3u
 #define MATCH_DFA_BYTES       (1u << 20)  /* full transition rows of the shallowest states */
 #define OUT_BIT               0x80000000u /* in a row entry: the state has output */
+#define PF_LONG               8u          /* bytes hashed of a head at least that long */
+#define PF_MIN_W              3u          /* shorter heads would pass too many positions */
+#define PF_RANGES             4u          /* ranges of bytes that start a pattern */
+#define PF_MIN_BITS           16u         /* table size: 64 KiB bits ... */
+#define PF_MAX_BITS           22u         /* ... to 4 Mi bits (512 KiB, within L2) */
+#define PF_BITS_PER_HEAD      32u         /* at most 1 bit in 32 set, below the cap */
 
 enum field_kind { F_TITLE, F_SUMMARY, F_CONTENT, F_AUTHOR, F_CATEGORY, F_KINDS };
 #define MASK_ALL     0x1Fu
@@ -131,14 +137,18 @@ struct fw_matcher {
 	uint32_t n_dfa;
 	size_t n_dense;
 	/*
-	 * Prefilter, for pattern sets small enough that it stays selective: a bit per hash of
-	 * the first pf_w bytes of every pattern. The scan tests every position with independent
-	 * loads and walks the trie only where a bit is set. pf_w == 0: no prefilter.
+	 * Prefilter: a bit per hash of the first bytes of every pattern (PF_LONG bytes of a
+	 * head that long, pf_ws bytes of a shorter one), in a table sized to the pattern count
+	 * so that few bits are set. The scan hashes only the positions whose byte can start a
+	 * pattern (pf_lo..pf_hi: a boundary space, the lead bytes of unspaced scripts) and
+	 * walks the trie only where a bit is set. pf == NULL (a head under PF_MIN_W bytes):
+	 * the plain automaton.
 	 */
-	uint8_t *pf;
-	unsigned pf_w;
-	uint8_t pf_first[4]; /* the bytes patterns start with, when at most 4: the only */
-	unsigned pf_nfirst;  /* positions worth hashing (0: more, hash every position) */
+	uint64_t *pf;
+	unsigned pf_bits; /* the table has 1 << pf_bits bits */
+	unsigned pf_ws;   /* bytes hashed for heads shorter than PF_LONG, 0 when none */
+	uint8_t pf_lo[PF_RANGES], pf_hi[PF_RANGES]; /* byte ranges that start a pattern */
+	unsigned pf_nr;                             /* ranges in use, 0: hash every position */
 	struct pattern *pats;
 	size_t n_pats;
 	struct variant *vars;
@@ -1651,77 +1661,118 @@ static int dedupe_literals(struct cc *c, size_t *n_atoms)
 	return 0;
 }
 
+/* Hash of the first w (1..8) bytes of an 8-byte window, to `bits` bits. */
+static inline uint32_t pf_hash(uint64_t v, unsigned w, unsigned bits)
+{
+	v &= UINT64_MAX >> (64 - 8 * w);
+	return (uint32_t)((v * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+}
+
+static inline uint64_t load8(const uint8_t *s)
+{
+	uint64_t v;
+
+	memcpy(&v, s, 8);
+	return le64toh(v);
+}
+
+static inline int pf_bit(const uint64_t *pf, uint32_t h)
+{
+	return (int)(pf[h >> 6] >> (h & 63) & 1);
+}
+
+/* Whether a pattern may start at s (8 readable bytes; those past the text are zero). */
+static inline int pf_pass(const struct fw_matcher *m, const uint8_t *s)
+{
+	uint64_t v = load8(s);
+
+	return pf_bit(m->pf, pf_hash(v, PF_LONG, m->pf_bits)) ||
+	       (m->pf_ws && pf_bit(m->pf, pf_hash(v, m->pf_ws, m->pf_bits)));
+}
+
+/* Whether byte c may start a pattern (every byte when there are no ranges). */
+static inline int pf_starts(const struct fw_matcher *m, uint8_t c)
+{
+	for (unsigned k = 0; k < m->pf_nr; k++) {
+		if ((uint8_t)(c - m->pf_lo[k]) <= (uint8_t)(m->pf_hi[k] - m->pf_lo[k])) {
+			return 1;
+		}
+	}
+	return m->pf_nr == 0;
+}
+
+/*
+ * The prefilter, unless a head is shorter than PF_MIN_W bytes: the table (about
+ * PF_BITS_PER_HEAD bits per head, within PF_MIN_BITS..PF_MAX_BITS), then the ranges of the
+ * bytes heads start with: their runs, the two closest merged until PF_RANGES are left.
+ */
+static int build_prefilter(struct fw_matcher *m, char *const *strs, const uint32_t *lens)
+{
+	uint8_t first[256] = {0}, lo[256], hi[256];
+	unsigned ws = PF_LONG, bits = PF_MIN_BITS, nr = 0, covered = 0;
+
+	for (size_t i = 0; i < m->n_pats; i++) {
+		if (lens[i] < PF_MIN_W) {
+			return 0;
+		}
+		ws = lens[i] < ws ? lens[i] : ws;
+		first[(uint8_t)strs[i][0]] = 1;
+	}
+	if (m->n_pats == 0) {
+		return 0;
+	}
+	while (bits < PF_MAX_BITS && ((size_t)1 << bits) < m->n_pats * PF_BITS_PER_HEAD) {
+		bits++;
+	}
+	m->pf = calloc(((size_t)1 << bits) / 64, sizeof(*m->pf));
+	if (!m->pf) {
+		return -ENOMEM;
+	}
+	m->pf_bits = bits;
+	m->pf_ws = ws < PF_LONG ? ws : 0;
+	for (size_t i = 0; i < m->n_pats; i++) {
+		uint8_t b[8] = {0};
+		unsigned w = lens[i] >= PF_LONG ? PF_LONG : m->pf_ws;
+		uint32_t h;
+
+		memcpy(b, strs[i], w);
+		h = pf_hash(load8(b), w, bits);
+		m->pf[h >> 6] |= (uint64_t)1 << (h & 63);
+	}
+	for (unsigned c = 0; c < 256; c++) {
+		if (first[c] && nr && hi[nr - 1] == c - 1) {
+			hi[nr - 1] = (uint8_t)c;
+		} else if (first[c]) {
+			lo[nr] = hi[nr] = (uint8_t)c;
+			nr++;
+		}
+	}
+	while (nr > PF_RANGES) {
+		unsigned best = 0;
+
+		for (unsigned k = 1; k + 1 < nr; k++) {
+			if (lo[k + 1] - hi[k] < lo[best + 1] - hi[best]) {
+				best = k;
+			}
+		}
+		hi[best] = hi[best + 1];
+		memmove(lo + best + 1, lo + best + 2, nr - best - 2);
+		memmove(hi + best + 1, hi + best + 2, nr - best - 2);
+		nr--;
+	}
+	for (unsigned k = 0; k < nr; k++) {
+		m->pf_lo[k] = lo[k];
+		m->pf_hi[k] = hi[k];
+		covered += (unsigned)(hi[k] - lo[k]) + 1;
+	}
+	m->pf_nr = covered < 256 ? nr : 0;
+	return 0;
+}
+
 /*
  * Patterns from the pattern entries of used atoms: one automaton pattern per distinct head,
  * one variant per distinct whole pattern, then the references; then the automaton.
  */
-#define PF_BITS    16
-#define PF_MAX_SET (1u << (PF_BITS - 6)) /* at most 1 bit in 64 set, or no prefilter */
-#define PF_MIN_W   3                     /* shorter heads would pass too many positions */
-
-/* Hash of the first w (1..4) bytes of a 4-byte window. */
-static inline uint32_t pf_hash(uint32_t v, unsigned w)
-{
-	v &= 0xFFFFFFFFu >> (32 - 8 * w);
-	return (v * 0x9E3779B1u) >> (32 - PF_BITS);
-}
-
-static inline uint32_t load4(const uint8_t *s)
-{
-	uint32_t v;
-
-	memcpy(&v, s, 4);
-	return le32toh(v);
-}
-
-/* The prefilter, when the shortest head is at least PF_MIN_W bytes and few bits are set. */
-static int build_prefilter(struct fw_matcher *m, char *const *strs, const uint32_t *lens)
-{
-	unsigned w = 4;
-	size_t set = 0;
-
-	for (size_t i = 0; i < m->n_pats; i++) {
-		w = lens[i] < w ? lens[i] : w;
-	}
-	if (m->n_pats == 0 || w < PF_MIN_W || m->n_pats > PF_MAX_SET) {
-		return 0;
-	}
-	m->pf = calloc(1, (1u << PF_BITS) / 8);
-	if (!m->pf) {
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < m->n_pats; i++) {
-		uint8_t b[4] = {0};
-		uint32_t h;
-
-		memcpy(b, strs[i], w);
-		h = pf_hash(load4(b), w);
-		set += !(m->pf[h >> 3] & (1u << (h & 7)));
-		m->pf[h >> 3] |= (uint8_t)(1u << (h & 7));
-	}
-	if (set > PF_MAX_SET) {
-		free(m->pf);
-		m->pf = NULL;
-		return 0;
-	}
-	m->pf_w = w;
-	for (size_t i = 0; i < m->n_pats && m->pf_nfirst <= 4; i++) {
-		uint8_t c = (uint8_t)strs[i][0];
-		unsigned k = 0;
-
-		while (k < m->pf_nfirst && m->pf_first[k] != c) {
-			k++;
-		}
-		if (k == m->pf_nfirst && m->pf_nfirst++ < 4) {
-			m->pf_first[k] = c;
-		}
-	}
-	if (m->pf_nfirst > 4) {
-		m->pf_nfirst = 0;
-	}
-	return 0;
-}
-
 static int build_patterns(struct fw_matcher *m, struct cc *c, const uint8_t *used)
 {
 	char **strs = NULL;
@@ -1924,7 +1975,7 @@ int fw_match_compile(const struct fw_match_spec *spec, struct fw_matcher **out,
 	m->memory = sizeof(*m) + fw_fold_memory(m->fold) + m->n_ac * (sizeof(*m->ac) + 9) +
 	            m->n_dense * 256 * sizeof(uint32_t) +
 	            (size_t)m->n_dfa * m->n_cls * sizeof(uint32_t) +
-	            (m->pf ? (1u << PF_BITS) / 8 : 0) + m->n_pats * sizeof(*m->pats) +
+	            (m->pf ? ((size_t)1 << m->pf_bits) / 8 : 0) + m->n_pats * sizeof(*m->pats) +
 	            m->n_vars * sizeof(*m->vars) + m->n_tails + m->n_refs * sizeof(*m->refs) +
 	            (m->n_atoms + 1) * sizeof(uint32_t) + m->n_q * sizeof(*m->q) +
 	            m->n_kids * sizeof(uint32_t);
@@ -2222,38 +2273,51 @@ static int walk_from(struct mctx *x, uint32_t fi, const uint8_t *s, size_t len, 
 	return 0;
 }
 
-/* Scan with the prefilter: every position whose first pf_w bytes may start a pattern. */
+#ifdef __SSE2__
+/* The bytes of v in [lo, lo + span] (unsigned). */
+static inline __m128i in_urange16(__m128i v, __m128i lo, __m128i span)
+{
+	__m128i d = _mm_sub_epi8(v, lo);
+
+	return _mm_cmpeq_epi8(_mm_min_epu8(d, span), d);
+}
+#endif
+
+/*
+ * Scan with the prefilter: at every position whose byte may start a pattern (16 tested at
+ * once), hash the next bytes and walk the trie where the table says a pattern may start.
+ */
 static int scan_filtered(struct mctx *x, uint32_t fi, const uint8_t *s, size_t len)
 {
 	const struct fw_matcher *m = x->m;
-	const uint8_t *pf = m->pf;
-	const unsigned w = m->pf_w;
 	struct wend we = {{0}, {0}, 0};
 	size_t p = 0;
+	int r;
 
 #ifdef __SSE2__
-	if (m->pf_nfirst) {
-		/* only where a pattern's first byte is: 16 positions per compare */
-		const uint8_t *fb = m->pf_first;
-		const unsigned nf = m->pf_nfirst;
-		__m128i b0 = _mm_set1_epi8((char)fb[0]),
-		        b1 = _mm_set1_epi8((char)fb[nf > 1 ? 1 : 0]);
-		__m128i b2 = _mm_set1_epi8((char)fb[nf > 2 ? 2 : 0]);
-		__m128i b3 = _mm_set1_epi8((char)fb[nf > 3 ? 3 : 0]);
+	if (m->pf_nr) {
+		__m128i lo[PF_RANGES], span[PF_RANGES];
 
-		for (; p + 16 + 3 <= len; p += 16) {
+		for (unsigned k = 0; k < PF_RANGES; k++) {
+			unsigned j = k < m->pf_nr ? k : 0; /* unused ones repeat the first */
+
+			lo[k] = _mm_set1_epi8((char)m->pf_lo[j]);
+			span[k] = _mm_set1_epi8((char)(m->pf_hi[j] - m->pf_lo[j]));
+		}
+		/* every position of the block has 8 bytes to hash */
+		for (; p + 16 + PF_LONG - 1 <= len; p += 16) {
 			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + p));
-			unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-			    _mm_or_si128(_mm_cmpeq_epi8(v, b0), _mm_cmpeq_epi8(v, b1)),
-			    _mm_or_si128(_mm_cmpeq_epi8(v, b2), _mm_cmpeq_epi8(v, b3))));
+			unsigned mask = (unsigned)_mm_movemask_epi8(
+			    _mm_or_si128(_mm_or_si128(in_urange16(v, lo[0], span[0]),
+			                              in_urange16(v, lo[1], span[1])),
+			                 _mm_or_si128(in_urange16(v, lo[2], span[2]),
+			                              in_urange16(v, lo[3], span[3]))));
 
 			while (mask) {
 				size_t q = p + (size_t)__builtin_ctz(mask);
-				uint32_t h = pf_hash(load4(s + q), w);
-				int r;
 
 				mask &= mask - 1;
-				if ((pf[h >> 3] >> (h & 7) & 1) &&
+				if (pf_pass(m, s + q) &&
 				    (r = walk_from(x, fi, s, len, q, &we)) != 0) {
 					return r;
 				}
@@ -2261,22 +2325,18 @@ static int scan_filtered(struct mctx *x, uint32_t fi, const uint8_t *s, size_t l
 		}
 	}
 #endif
-	for (; p + 4 <= len; p++) {
-		uint32_t h = pf_hash(load4(s + p), w);
-		int r;
+	for (; p < len; p++) {
+		uint8_t b[PF_LONG] = {0};
+		const uint8_t *at = s + p;
 
-		if ((pf[h >> 3] >> (h & 7) & 1) && (r = walk_from(x, fi, s, len, p, &we)) != 0) {
-			return r;
+		if (!pf_starts(m, s[p])) {
+			continue;
 		}
-	}
-	for (; p + w <= len; p++) {
-		uint8_t b[4] = {0};
-		uint32_t h;
-		int r;
-
-		memcpy(b, s + p, len - p);
-		h = pf_hash(load4(b), w);
-		if ((pf[h >> 3] >> (h & 7) & 1) && (r = walk_from(x, fi, s, len, p, &we)) != 0) {
+		if (len - p < PF_LONG) {
+			memcpy(b, at, len - p);
+			at = b;
+		}
+		if (pf_pass(m, at) && (r = walk_from(x, fi, s, len, p, &we)) != 0) {
 			return r;
 		}
 	}
@@ -2335,8 +2395,8 @@ static int scan_field(struct mctx *x, uint32_t fi)
 	if (fw_fold_text(m->fold, f->text, f->len, &f->fb, 0) < 0) {
 		return -ENOMEM;
 	}
-	r = m->pf_w ? scan_filtered(x, fi, (const uint8_t *)f->fb.s, f->fb.len)
-	            : scan_automaton(x, fi, (const uint8_t *)f->fb.s, f->fb.len);
+	r = m->pf ? scan_filtered(x, fi, (const uint8_t *)f->fb.s, f->fb.len)
+	          : scan_automaton(x, fi, (const uint8_t *)f->fb.s, f->fb.len);
 	return r < 0 ? r : 0;
 }
 

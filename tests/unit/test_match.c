@@ -985,9 +985,10 @@ static void test_fold_room(void **state)
 }
 
 /*
- * The prefilter (small pattern sets) and the plain automaton (large ones) find the same:
- * the same watchlists compiled alone, and again beside 1,100 unrelated aliases that turn
- * the prefilter off, match random texts made of the aliases' words with the same result.
+ * The prefilter, with a small table and with a large one, and the plain automaton find the
+ * same: the same watchlists compiled alone, beside 5,000 unrelated aliases (a table 4 times
+ * larger) and beside the one-letter alias "q" (a head too short to prefilter: the automaton
+ * scans every position) match random texts made of the aliases' words with the same result.
  */
 static void test_prefilter_same(void **state)
 {
@@ -995,37 +996,43 @@ static void test_prefilter_same(void **state)
 	    "Putin",    "putina", "Путина", "North", "Korea",  "Kim",  "Jong",     "Un",
 	    "DPRK",     "Nord",   "korea",  "КНДР",  "北朝鲜", "普京", "Kremlin",  "Кремле",
 	    "Rasputin", "South",  "and",    "the",   "-",      ",",    "普京访问", "Pjöngjang"};
-	char junk_s[1100][16];
-	const char *junk[1100];
-	struct fw_match_entity e2[N_ENTS + 1];
+	static const char *const short_alias[] = {"q"};
+	char junk_s[5000][16];
+	const char *junk[5000];
+	struct fw_match_entity e2[N_ENTS + 1], e3[N_ENTS + 1];
 	struct fw_match_watchlist wl[5] = {
 	    {"a", "@putin AND @north_korea"},
 	    {"b", "@kim OR @kremlin"},
 	    {"c", "@putin NEAR/3 @north_korea"},
 	    {"d", "\"north korea\" OR putin*"},
-	    {"e", "@junk"}, /* only in the big one: never matches the texts */
+	    {"e", "@junk"}, /* only in the others: never matches the texts */
 	};
-	struct fw_match_spec small = {ents, N_ENTS, wl, 4}, big = {e2, N_ENTS + 1, wl, 5};
+	struct fw_match_spec small = {ents, N_ENTS, wl, 4}, big = {e2, N_ENTS + 1, wl, 5},
+	                     plain = {e3, N_ENTS + 1, wl, 5};
 	struct fw_match_diag d[4];
 	size_t nd;
-	struct fw_matcher *ms = NULL, *mb = NULL;
+	struct fw_matcher *m[3] = {NULL, NULL, NULL};
 	unsigned seed = 7;
 	char text[512];
 
 	(void)state;
-	for (size_t i = 0; i < 1100; i++) {
+	for (size_t i = 0; i < 5000; i++) {
 		snprintf(junk_s[i], sizeof(junk_s[i]), "zq%zux", i * 7919);
 		junk[i] = junk_s[i];
 	}
 	memcpy(e2, ents, sizeof(ents));
 	e2[N_ENTS].name = "junk";
 	e2[N_ENTS].aliases = junk;
-	e2[N_ENTS].n_aliases = 1100;
-	assert_int_equal(fw_match_compile(&small, &ms, d, 4, &nd), 0);
-	assert_int_equal(fw_match_compile(&big, &mb, d, 4, &nd), 0);
+	e2[N_ENTS].n_aliases = 5000;
+	memcpy(e3, e2, sizeof(e2));
+	e3[N_ENTS].aliases = short_alias;
+	e3[N_ENTS].n_aliases = 1;
+	assert_int_equal(fw_match_compile(&small, &m[0], d, 4, &nd), 0);
+	assert_int_equal(fw_match_compile(&big, &m[1], d, 4, &nd), 0);
+	assert_int_equal(fw_match_compile(&plain, &m[2], d, 4, &nd), 0);
 	for (int round = 0; round < 2000; round++) {
 		struct fw_item it = {0};
-		struct fw_match_result rs = {0}, rb = {0};
+		struct fw_match_result r[3] = {{0}, {0}, {0}};
 		size_t n = 0;
 
 		while (n < 300) {
@@ -1039,21 +1046,26 @@ static void test_prefilter_same(void **state)
 		it.title = (char *)"";
 		it.summary = text;
 		it.content = (char *)"";
-		assert_int_equal(fw_match_item(ms, &it, &rs), 0);
-		assert_int_equal(fw_match_item(mb, &it, &rb), 0);
-		assert_int_equal(rs.n_watchlists, rb.n_watchlists);
-		assert_memory_equal(rs.watchlists, rb.watchlists,
-		                    rs.n_watchlists * sizeof(*rs.watchlists));
-		assert_int_equal(rs.n_explain, rb.n_explain);
-		for (size_t i = 0; i < rs.n_explain; i++) {
-			assert_string_equal(rs.explain[i].text, rb.explain[i].text);
-			assert_string_equal(rs.explain[i].alias, rb.explain[i].alias);
+		for (int k = 0; k < 3; k++) {
+			assert_int_equal(fw_match_item(m[k], &it, &r[k]), 0);
 		}
-		fw_match_result_clear(&rs);
-		fw_match_result_clear(&rb);
+		for (int k = 1; k < 3; k++) {
+			assert_int_equal(r[0].n_watchlists, r[k].n_watchlists);
+			assert_memory_equal(r[0].watchlists, r[k].watchlists,
+			                    r[0].n_watchlists * sizeof(*r[0].watchlists));
+			assert_int_equal(r[0].n_explain, r[k].n_explain);
+			for (size_t i = 0; i < r[0].n_explain; i++) {
+				assert_string_equal(r[0].explain[i].text, r[k].explain[i].text);
+				assert_string_equal(r[0].explain[i].alias, r[k].explain[i].alias);
+			}
+		}
+		for (int k = 0; k < 3; k++) {
+			fw_match_result_clear(&r[k]);
+		}
 	}
-	fw_matcher_free(ms);
-	fw_matcher_free(mb);
+	for (int k = 0; k < 3; k++) {
+		fw_matcher_free(m[k]);
+	}
 }
 
 struct thr {
