@@ -49,6 +49,7 @@ struct fw_fold {
 	 * table is 512 KiB; text in these scripts would touch it all over).
 	 */
 	uint8_t same_han, same_hangul;
+	uint8_t same_cyr; /* the Cyrillic letters text_block folds fold so in the table */
 	struct fold_ent bmp[0x10000];
 	uint32_t *pool; /* code point | class << 24 */
 	size_t n_pool;
@@ -93,6 +94,12 @@ enum fw_fold_class fw_fold_class_of(int32_t cp)
 			return FW_FOLD_WORD;
 		}
 		return FW_FOLD_SEP;
+	}
+	if (cp >= 0x4E00 && cp <= 0x9FFF) {
+		return FW_FOLD_CJK; /* the common ideographs, all letters: no table look-up */
+	}
+	if (cp >= 0xAC00 && cp <= 0xD7A3) {
+		return FW_FOLD_HANGUL;
 	}
 	switch (utf8proc_category(cp)) {
 	case UTF8PROC_CATEGORY_LU:
@@ -189,6 +196,33 @@ static uint8_t same_block(const struct fw_fold *f, int32_t lo, int32_t hi, int c
 	return 1;
 }
 
+/*
+ * Whether the table folds the two-byte Cyrillic letters text_block takes as it does:
+ * А-П, Р-Я, а-п, р-я (not Ё, Й, й), є, і, ї to one word character of two bytes.
+ */
+static uint8_t cyr_block_ok(const struct fw_fold *f)
+{
+	for (int32_t cp = 0x410; cp <= 0x457; cp++) {
+		const struct fold_ent *e = &f->bmp[cp];
+		int32_t want = cp;
+		uint8_t bl;
+
+		if (cp == 0x419 || cp == 0x439 || (cp >= 0x450 && cp != 0x454 && cp < 0x456)) {
+			continue; /* Й, й; ѐ-ѓ, ѕ: not taken */
+		}
+		if (cp < 0x430) {
+			want = cp + 0x20; /* А-Я -> а-я */
+		} else if (cp == 0x457) {
+			want = 0x456; /* ї -> і */
+		}
+		if (e->n != 1 || e->cls != FW_FOLD_WORD || e->blen != 2 ||
+		    e->a != pack_utf8(want, &bl)) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static int fold_build(struct fw_fold **out)
 {
 	struct fw_fold *f = calloc(1, sizeof(*f));
@@ -241,6 +275,7 @@ static int fold_build(struct fw_fold **out)
 	}
 	f->same_han = same_block(f, 0x4E00, 0x9FFF, FW_FOLD_CJK);
 	f->same_hangul = same_block(f, 0xAC00, 0xD7A3, FW_FOLD_HANGUL);
+	f->same_cyr = cyr_block_ok(f);
 	*out = f;
 	return 0;
 }
@@ -418,29 +453,69 @@ ALWAYS_INLINE void put_ent(const struct fw_fold *f, struct fold_state *st, int32
 }
 
 /*
- * Fold 16 ASCII bytes at once when they are only letters, digits and single spaces (most
- * running text): lower-case them, keep the spaces, as the character-by-character path
- * would. Writes at most 17 bytes at out. Returns the input bytes done (16, or 15 when the
- * last is a space, left for the next step) and sets *lead when a space went first; 0 when
- * the block needs the character-by-character path.
+ * Fold up to 16 bytes at once where they are letters and digits of ASCII and, when
+ * f->same_cyr, of the Russian alphabet (without Ё, Й: they lose a diacritic) and the
+ * Ukrainian і, ї, є, joined by single spaces (most running text): every one of these
+ * folds to as many bytes, so the block is folded in place (ASCII lower-cased; А-П +0x20 on
+ * the second byte; Р-Я to р-я, lead byte D0 -> D1; ї -> і) as the character-by-character
+ * path would. Stops before the first other byte, a second space in a row or a last space
+ * (left for the next step). Writes at most 17 bytes at out. Returns the input bytes done
+ * (0: none, take the character-by-character path) and sets *lead when a space went first,
+ * *cont the mask of second bytes of two-byte characters, *sp that of spaces.
  */
-static inline size_t ascii_block(const uint8_t *in, char *out, int last, unsigned pending,
-                                 unsigned *lead)
+ALWAYS_INLINE size_t text_block(const struct fw_fold *f, const uint8_t *in, char *out, int last,
+                                unsigned pending, unsigned *lead, unsigned *cont, unsigned *sp)
 {
 #ifdef __SSE2__
 	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)in);
 	__m128i up = fw_text_in_range16(v, 'A', 'Z');
 	__m128i word = _mm_or_si128(_mm_or_si128(fw_text_in_range16(v, 'a', 'z'), up),
 	                            fw_text_in_range16(v, '0', '9'));
-	unsigned wm = (unsigned)_mm_movemask_epi8(word);
+	__m128i add = _mm_and_si128(up, _mm_set1_epi8(0x20));
 	unsigned sm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+	unsigned ok = (unsigned)_mm_movemask_epi8(word) | sm, cm = 0, bad;
+	size_t n;
 
-	if ((wm | sm) != 0xFFFF || (sm & (sm >> 1)) != 0) {
+	if (f->same_cyr && _mm_movemask_epi8(v)) {
+		/* x: continuation bytes 0x80-0xBF as 0x00-0x3F, signed-comparable */
+		__m128i x = _mm_xor_si128(v, _mm_set1_epi8((char)0x80));
+		__m128i l0 = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xD0));
+		__m128i l1 = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xD1));
+		__m128i a0 = _mm_slli_si128(l0, 1), a1 = _mm_slli_si128(l1, 1); /* after a lead */
+		__m128i c_up1 = _mm_and_si128(a0, fw_text_in_range16(x, 0x10, 0x1F)); /* А-П */
+		__m128i c_up2 = _mm_and_si128(a0, fw_text_in_range16(x, 0x20, 0x2F)); /* Р-Я */
+		__m128i yi = _mm_and_si128(a1, _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0x97)));
+		__m128i c0 =
+		    _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0x99)),
+		                                  _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xB9))),
+		                     _mm_and_si128(a0, fw_text_in_range16(x, 0x10, 0x3F)));
+		__m128i c1 = _mm_and_si128(
+		    a1, _mm_or_si128(_mm_or_si128(fw_text_in_range16(x, 0x00, 0x0F), yi),
+		                     _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0x94)),
+		                                  _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0x96)))));
+		__m128i c = _mm_or_si128(c0, c1);
+		/* a lead counts only with its second byte in the block */
+		__m128i l = _mm_and_si128(_mm_or_si128(l0, l1), _mm_srli_si128(c, 1));
+
+		cm = (unsigned)_mm_movemask_epi8(c);
+		ok |= cm | (unsigned)_mm_movemask_epi8(l);
+		add = _mm_or_si128(_mm_or_si128(add, _mm_and_si128(c_up1, _mm_set1_epi8(0x20))),
+		                   _mm_or_si128(_mm_and_si128(c_up2, _mm_set1_epi8((char)0xE0)),
+		                                _mm_or_si128(_mm_and_si128(_mm_srli_si128(c_up2, 1),
+		                                                           _mm_set1_epi8(0x01)),
+		                                             yi))); /* yi: 0xFF, -1 */
+	}
+	bad = (~ok & 0xFFFFu) | (sm & (sm >> 1));
+	n = bad ? (size_t)__builtin_ctz(bad) : 16;
+	if (n && (sm >> (n - 1) & 1)) {
+		n--;
+	}
+	if (n == 0) {
 		return 0;
 	}
 	if (sm & 1) {
 		/* a space first stands for the one a following word needs */
-		if (last == FW_FOLD_SEP || pending) {
+		if (last == FW_FOLD_SEP) {
 			return 0;
 		}
 		*lead = 0;
@@ -448,17 +523,44 @@ static inline size_t ascii_block(const uint8_t *in, char *out, int last, unsigne
 		*lead = last != FW_FOLD_SEP && (pending || last != FW_FOLD_WORD);
 		out[0] = ' ';
 	}
-	_mm_storeu_si128((__m128i *)(void *)(out + *lead),
-	                 _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20))));
-	return sm & 0x8000 ? 15 : 16;
+	_mm_storeu_si128((__m128i *)(void *)(out + *lead), _mm_add_epi8(v, add));
+	*cont = cm;
+	*sp = sm;
+	return n;
 #else
+	(void)f;
 	(void)in;
 	(void)out;
 	(void)last;
 	(void)pending;
 	(void)lead;
+	(void)cont;
+	(void)sp;
 	return 0;
 #endif
+}
+
+/* One ASCII character, without branches: a letter or digit (lower-cased) or a separator. */
+ALWAYS_INLINE void ascii_step(const struct fw_fold *f, struct fold_state *st, uint8_t c,
+                              uint32_t at, const int with_map)
+{
+	uint8_t lc = f->ascii[c];
+	unsigned wch = lc != 0;
+	unsigned need =
+	    (st->last != FW_FOLD_SEP) & ((unsigned)st->pending | (st->last != FW_FOLD_WORD));
+
+	if (with_map) {
+		st->map[st->len] = at;
+	}
+	st->s[st->len] = ' ';
+	st->len += need & wch;
+	if (with_map) {
+		st->map[st->len] = at;
+	}
+	st->s[st->len] = (char)lc;
+	st->len += wch;
+	st->last = wch ? FW_FOLD_WORD : st->last;
+	st->pending = !wch;
 }
 
 ALWAYS_INLINE int fold_run(const struct fw_fold *f, const char *text, size_t len,
@@ -481,14 +583,9 @@ ALWAYS_INLINE int fold_run(const struct fw_fold *f, const char *text, size_t len
 	st.last = FW_FOLD_SEP;
 	st.pending = 0;
 	put_bytes(&st, ' ', 1, 0, with_map);
-	while (i < len) {
-		uint32_t at = (uint32_t)i;
-		uint8_t c0 = p[i];
-		int32_t cp;
+	while (i < len && st.len < stop) {
+		size_t lim;
 
-		if (st.len >= stop) {
-			break;
-		}
 		if (st.len + FOLD_PER_CP > b->cap) {
 			b->len = st.len;
 			if (buf_reserve(b, FOLD_PER_CP + (len - i), with_map) < 0) {
@@ -497,105 +594,93 @@ ALWAYS_INLINE int fold_run(const struct fw_fold *f, const char *text, size_t len
 			st.s = b->s;
 			st.map = b->map;
 		}
-		if (c0 < 0x80) {
-			/*
-			 * ASCII run: its output is at most its input plus the one space a class change
-			 * may add (a block writes one byte more), so the run is cut to the room left
-			 * (at least FOLD_PER_CP, checked above) and needs no check inside. A space is
-			 * written only where a word character follows a separator or another class of
-			 * character.
-			 */
-			char *o = st.s;
-			uint32_t *mp = st.map;
-			size_t room = b->cap - st.len - 24, run = len - i < room ? len - i : room;
-			size_t ol = st.len, end = i + (run < 256 ? run : 256);
-			int last = st.last;
-			unsigned pending = (unsigned)st.pending;
+		/* below lim, any one character has the room it may need: no check inside */
+		lim = b->cap - FOLD_PER_CP < stop ? b->cap - FOLD_PER_CP : stop;
+		do {
+			uint32_t at = (uint32_t)i;
+			uint8_t c0 = p[i];
+			int32_t cp;
 
-			while (i < end && p[i] < 0x80) {
-				size_t next = end - i > 8 ? i + 8 : end;
+			if (c0 < 0x80 || (c0 >= 0xD0 && c0 <= 0xD1 && f->same_cyr)) {
+				unsigned lead = 0, cm = 0, sm = 0;
+				size_t n = 0;
 
-				if (end - i >= 16) {
-					unsigned lead = 0;
-					size_t n = ascii_block(p + i, o + ol, last, pending, &lead);
+				/* a block where the run may go on past this character */
+				if (c0 >= 0x80 || f->ascii[c0] ||
+				    (c0 == ' ' && i + 1 < len &&
+				     (p[i + 1] < 0x80 ? f->ascii[p[i + 1]] != 0
+				                      : p[i + 1] >= 0xD0 && p[i + 1] <= 0xD1))) {
+					const uint8_t *in = p + i;
+					uint8_t pad[16];
 
-					if (n) {
-						if (with_map) {
-							mp[ol] = (uint32_t)
-							    i; /* the space written for the block */
-							for (size_t k = 0; k < n; k++) {
-								mp[ol + lead + k] =
-								    (uint32_t)(i + k);
-							}
+					if (len - i < 16) {
+						memset(
+						    pad, 0,
+						    sizeof(pad)); /* a zero byte ends the block */
+						memcpy(pad, in, len - i);
+						in = pad;
+					}
+					n = text_block(f, in, st.s + st.len, st.last,
+					               (unsigned)st.pending, &lead, &cm, &sm);
+				}
+				if (n) {
+					if (with_map) {
+						/* as one at a time: a space maps to the character after it,
+						 * both bytes of a character to its first */
+						st.map[st.len] = at;
+						for (size_t k = 0; k < n; k++) {
+							st.map[st.len + lead + k] =
+							    (uint32_t)(i + k + (sm >> k & 1) -
+							               (cm >> k & 1));
 						}
-						ol += lead + n;
-						i += n;
-						last = FW_FOLD_WORD;
-						pending = 0;
-						continue;
 					}
+					st.len += lead + n;
+					i += n;
+					st.last = FW_FOLD_WORD;
+					st.pending = 0;
+					continue;
 				}
-				/* scalar, branch-free, a few characters before trying a block again */
-				while (i < next && p[i] < 0x80) {
-					uint8_t lc = f->ascii[p[i]];
-					unsigned wch = lc != 0;
-					unsigned need = (last != FW_FOLD_SEP) &
-					                (pending | (last != FW_FOLD_WORD));
-
-					if (with_map) {
-						mp[ol] = (uint32_t)i;
-					}
-					o[ol] = ' ';
-					ol += need & wch;
-					if (with_map) {
-						mp[ol] = (uint32_t)i;
-					}
-					o[ol] = (char)lc;
-					ol += wch;
-					last = wch ? FW_FOLD_WORD : last;
-					pending = !wch;
+				if (c0 < 0x80) {
+					ascii_step(f, &st, c0, at, with_map);
 					i++;
+					continue;
 				}
 			}
-			st.len = ol;
-			st.last = last;
-			st.pending = (int)pending;
-			continue;
-		}
-		if (c0 >= 0xC2 && c0 < 0xE0 && i + 1 < len && (p[i + 1] & 0xC0) == 0x80) {
-			cp = (int32_t)(c0 & 0x1F) << 6 | (p[i + 1] & 0x3F);
-			i += 2;
-		} else if (c0 >= 0xE0 && c0 < 0xF0 && i + 2 < len && (p[i + 1] & 0xC0) == 0x80 &&
-		           (p[i + 2] & 0xC0) == 0x80) {
-			cp = (int32_t)(c0 & 0x0F) << 12 | (int32_t)(p[i + 1] & 0x3F) << 6 |
-			     (p[i + 2] & 0x3F);
-			if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) {
-				i++;
-				st.pending = 1;
-				continue;
-			}
-			i += 3;
-			if ((cp >= 0x4E00 && cp <= 0x9FFF && f->same_han) ||
-			    (cp >= 0xAC00 && cp <= 0xD7A3 && f->same_hangul)) {
-				put_cls(&st,
-				        (uint32_t)c0 | (uint32_t)p[i - 2] << 8 |
-				            (uint32_t)p[i - 1] << 16,
-				        3, cp < 0xAC00 ? FW_FOLD_CJK : FW_FOLD_HANGUL, at,
-				        with_map);
-				continue;
-			}
-		} else {
-			utf8proc_ssize_t n =
-			    utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+			if (c0 >= 0xC2 && c0 < 0xE0 && i + 1 < len && (p[i + 1] & 0xC0) == 0x80) {
+				cp = (int32_t)(c0 & 0x1F) << 6 | (p[i + 1] & 0x3F);
+				i += 2;
+			} else if (c0 >= 0xE0 && c0 < 0xF0 && i + 2 < len &&
+			           (p[i + 1] & 0xC0) == 0x80 && (p[i + 2] & 0xC0) == 0x80) {
+				cp = (int32_t)(c0 & 0x0F) << 12 | (int32_t)(p[i + 1] & 0x3F) << 6 |
+				     (p[i + 2] & 0x3F);
+				if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) {
+					i++;
+					st.pending = 1;
+					continue;
+				}
+				i += 3;
+				if ((cp >= 0x4E00 && cp <= 0x9FFF && f->same_han) ||
+				    (cp >= 0xAC00 && cp <= 0xD7A3 && f->same_hangul)) {
+					put_cls(&st,
+					        (uint32_t)c0 | (uint32_t)p[i - 2] << 8 |
+					            (uint32_t)p[i - 1] << 16,
+					        3, cp < 0xAC00 ? FW_FOLD_CJK : FW_FOLD_HANGUL, at,
+					        with_map);
+					continue;
+				}
+			} else {
+				utf8proc_ssize_t n =
+				    utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
 
-			if (n <= 0) {
-				i++;
-				st.pending = 1;
-				continue;
+				if (n <= 0) {
+					i++;
+					st.pending = 1;
+					continue;
+				}
+				i += (size_t)n;
 			}
-			i += (size_t)n;
-		}
-		put_ent(f, &st, cp, at, with_map);
+			put_ent(f, &st, cp, at, with_map);
+		} while (i < len && st.len < lim);
 	}
 	if (i >= len && st.last != FW_FOLD_SEP) {
 		put_bytes(&st, ' ', 1, (uint32_t)len, with_map);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <utf8proc.h>
 
 #include "fold.h"
 #include "match.h"
@@ -948,6 +949,123 @@ static void test_fold_ascii(void **state)
 }
 
 /*
+ * The folded form and map of text in alphabetic scripts, the slow and obvious way with
+ * utf8proc: every character decomposed and case-folded, the diacritics U+0300-U+036F
+ * dropped, letters and digits kept, the rest one space between words. A byte maps to the
+ * character it came from; a space to the character after it.
+ */
+static size_t fold_model_alpha(const char *t, size_t n, char *out, uint32_t *map)
+{
+	size_t o = 0, i = 0;
+	int in_word = 0;
+
+	out[o] = ' ';
+	map[o++] = 0;
+	while (i < n) {
+		utf8proc_int32_t cp, d[8];
+		utf8proc_ssize_t l = utf8proc_iterate((const utf8proc_uint8_t *)t + i,
+		                                      (utf8proc_ssize_t)(n - i), &cp);
+		utf8proc_ssize_t nd;
+		int bc = 0;
+
+		assert_true(l > 0);
+		nd = utf8proc_decompose_char(
+		    cp, d, 8, UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_DECOMPOSE, &bc);
+		assert_true(nd > 0 && nd <= 8);
+		for (utf8proc_ssize_t k = 0; k < nd; k++) {
+			utf8proc_category_t c = utf8proc_category(d[k]);
+			int w = (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) ||
+			        c == UTF8PROC_CATEGORY_ND;
+
+			if (d[k] >= 0x300 && d[k] <= 0x36F) {
+				continue;
+			}
+			if (w && !in_word && o > 1) {
+				out[o] = ' ';
+				map[o++] = (uint32_t)i;
+			}
+			if (w) {
+				utf8proc_ssize_t b =
+				    utf8proc_encode_char(d[k], (utf8proc_uint8_t *)out + o);
+
+				for (utf8proc_ssize_t j = 0; j < b; j++) {
+					map[o++] = (uint32_t)i;
+				}
+			}
+			in_word = w;
+		}
+		i += (size_t)l;
+	}
+	if (o > 1) {
+		out[o] = ' ';
+		map[o++] = (uint32_t)n;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/*
+ * The block paths (16 bytes of ASCII and Cyrillic at once) and the character-by-character
+ * path fold as the model: random text over letters that fold in place (А-Я, а-я, є, і, ї),
+ * ones that do not (Ё, Й, й, ѐ, ђ, ö, ß), punctuation and runs of spaces, with and without
+ * the map.
+ */
+static void test_fold_alpha(void **state)
+{
+	static const char *const alpha[] = {
+	    "a", "z", "Q", "7", " ", " ", " ", ",", ".", "А", "П", "Р", "Я", "а", "п",  "р", "я",
+	    "ж", "Ж", "є", "і", "ї", "Є", "Ё", "ё", "Й", "й", "Ѐ", "ђ", "ö", "ß", "\t", "—", "«"};
+	struct fw_fold *f = NULL;
+	struct fw_fold_buf b = {0};
+	char text[1200], want[2600];
+	uint32_t map[2600];
+	unsigned seed = 99;
+
+	(void)state;
+	assert_int_equal(fw_fold_new(&f), 0);
+	for (int round = 0; round < 3000; round++) {
+		size_t n = 0, wl, chars = (size_t)(round % 300);
+		unsigned other = 2 + (unsigned)round % 30; /* 1 in other: any of the alphabet */
+
+		for (size_t c = 0; c < chars; c++) {
+			const char *a;
+
+			seed = seed * 1103515245u + 12345u;
+			/* mostly what the block takes, so that its runs are long */
+			a = alpha[(seed >> 16) % other
+			              ? (seed >> 8) % 22 /* the first 22 */
+			              : (seed >> 8) % (sizeof(alpha) / sizeof(alpha[0]))];
+			memcpy(text + n, a, strlen(a));
+			n += strlen(a);
+		}
+		wl = fold_model_alpha(text, n, want, map);
+		assert_int_equal(fw_fold_text(f, text, n, &b, 1), 0);
+		assert_int_equal(b.len, wl);
+		assert_memory_equal(b.s, want, wl + 1);
+		assert_memory_equal(b.map, map, wl * sizeof(*map));
+		assert_int_equal(fw_fold_text(f, text, n, &b, 0), 0);
+		assert_memory_equal(b.s, want, wl + 1);
+	}
+	fw_fold_buf_clear(&b);
+}
+
+/* The ideographs and Hangul syllables fw_fold_class_of takes without a look-up are letters. */
+static void test_fold_class_blocks(void **state)
+{
+	(void)state;
+	for (int32_t cp = 0x4E00; cp <= 0x9FFF; cp++) {
+		assert_int_equal(utf8proc_category(cp), UTF8PROC_CATEGORY_LO);
+		assert_int_equal(fw_fold_class_of(cp), FW_FOLD_CJK);
+	}
+	for (int32_t cp = 0xAC00; cp <= 0xD7A3; cp++) {
+		assert_int_equal(utf8proc_category(cp), UTF8PROC_CATEGORY_LO);
+		assert_int_equal(fw_fold_class_of(cp), FW_FOLD_HANGUL);
+	}
+	assert_int_equal(fw_fold_class_of(0x4DFF), FW_FOLD_SEP); /* a hexagram: a symbol */
+	assert_int_equal(fw_fold_class_of(0x3400), FW_FOLD_CJK);
+}
+
+/*
  * Characters that fold to many (U+FDFA: 18 code points) followed by long ASCII runs: the
  * output outgrows the input, and the ASCII run must still stay inside the buffer (it once
  * wrote past it). ASan is the judge; the result is checked too.
@@ -1128,6 +1246,8 @@ int main(void)
 	    cmocka_unit_test(test_threads),
 	    cmocka_unit_test(test_fold_ascii),
 	    cmocka_unit_test(test_fold_room),
+	    cmocka_unit_test(test_fold_alpha),
+	    cmocka_unit_test(test_fold_class_blocks),
 	    cmocka_unit_test(test_prefilter_same),
 	};
 
