@@ -2435,10 +2435,31 @@ static const struct occ *term_occ(const struct mctx *x, const struct qnode *n, u
 	return NULL;
 }
 
+/*
+ * Whether the folded character at s[i] starts a word: after a space, or any character of a
+ * script without spaces; never a combining mark. Folded text holds only letters, digits and
+ * single spaces in ASCII, and no unspaced script below U+0800.
+ */
+static int starts_word(const char *s, size_t len, size_t i)
+{
+	size_t k;
+	enum fw_fold_class c;
+
+	if ((unsigned char)s[i] < 0x80) {
+		return s[i] != ' ' && s[i - 1] == ' ';
+	}
+	if ((unsigned char)s[i] < 0xE0 && s[i - 1] != ' ') {
+		return 0;
+	}
+	c = fw_fold_class_of(decode_at(s, len, i, &k));
+	return c != FW_FOLD_MARK && (s[i - 1] == ' ' || c == FW_FOLD_CJK);
+}
+
+/* The word starts of a folded field (which starts with a space), once. */
 static int word_starts(struct fld *f)
 {
 	const char *s = f->fb.s;
-	size_t len = f->fb.len, n = 0;
+	size_t len = f->fb.len, n = 0, i = 1;
 
 	if (f->ws_done) {
 		return 0;
@@ -2447,19 +2468,30 @@ static int word_starts(struct fld *f)
 	if (!f->ws) {
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < len;) {
-		size_t k;
-		enum fw_fold_class c;
+#ifdef __SSE2__
+	/* only the bytes after a space and the lead bytes of three or more are candidates */
+	for (; i + 16 <= len; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i pv = _mm_loadu_si128((const __m128i *)(const void *)(s + i - 1));
+		__m128i sp = _mm_set1_epi8(' ');
+		unsigned cand = (unsigned)_mm_movemask_epi8(
+		    _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(pv, sp)),
+		                 _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8((char)0xE0)), v)));
 
-		if (s[i] == ' ') {
-			i++;
-			continue;
+		while (cand) {
+			size_t at = i + (size_t)__builtin_ctz(cand);
+
+			cand &= cand - 1;
+			if (starts_word(s, len, at)) {
+				f->ws[n++] = (uint32_t)at;
+			}
 		}
-		c = fw_fold_class_of(decode_at(s, len, i, &k));
-		if (c != FW_FOLD_MARK && (s[i - 1] == ' ' || c == FW_FOLD_CJK)) {
+	}
+#endif
+	for (; i < len; i++) {
+		if (((unsigned char)s[i] & 0xC0) != 0x80 && starts_word(s, len, i)) {
 			f->ws[n++] = (uint32_t)i;
 		}
-		i += k;
 	}
 	f->n_ws = n;
 	f->ws_done = 1;
