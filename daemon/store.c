@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,7 +39,7 @@
 /* PRAGMA application_id of a feedwatch database: "FWDB". */
 #define FW_STORE_APP_ID 0x46574442
 /* The schema version this code writes (PRAGMA user_version). */
-#define FW_STORE_SCHEMA 2
+#define FW_STORE_SCHEMA 3
 /* last_seen of an unchanged item is refreshed at most this often (seconds): retention is
    counted in days, and skipping the rewrite halves the WAL traffic of a 30 min poll. */
 #define FW_STORE_SEEN_SLACK 3600
@@ -61,6 +62,9 @@ enum fw_store_stmt {
 	ST_SAVEPOINT,
 	ST_RELEASE,
 	ST_ROLLBACK_TO,
+	ST_SAVEPOINT_ITEM,
+	ST_RELEASE_ITEM,
+	ST_ROLLBACK_TO_ITEM,
 	ST_FEED_LOAD,
 	ST_FEED_SAVE,
 	ST_FEED_NAMES,
@@ -70,6 +74,9 @@ enum fw_store_stmt {
 	ST_ITEM_INSERT,
 	ST_ITEM_UPDATE,
 	ST_ITEM_COUNT,
+	ST_ITEM_REISSUED,
+	ST_HOST_REST,
+	ST_HOST_RESTS,
 	ST_ITEM_PRUNE,
 	ST_ALERT_ADD,
 	ST_OUTBOX_ADD,
@@ -103,6 +110,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SAVEPOINT] = "SAVEPOINT fw_poll",
     [ST_RELEASE] = "RELEASE fw_poll",
     [ST_ROLLBACK_TO] = "ROLLBACK TO fw_poll",
+    [ST_SAVEPOINT_ITEM] = "SAVEPOINT fw_item",
+    [ST_RELEASE_ITEM] = "RELEASE fw_item",
+    [ST_ROLLBACK_TO_ITEM] = "ROLLBACK TO fw_item",
     [ST_FEED_LOAD] = "SELECT url, etag, last_modified, moved_url, last_poll, last_success, "
                      "next_poll, http_status, error_streak, first_error, last_error, "
                      "items_seen, alerts, failing_alerted FROM feeds WHERE name = ?1",
@@ -120,11 +130,17 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ITEM_UPDATE] = "UPDATE items SET hash = ?3, last_seen = max(last_seen, ?4) "
                        "WHERE feed = ?1 AND id = ?2",
     [ST_ITEM_COUNT] = "SELECT count(*) FROM items WHERE feed = ?1",
+    /* walks the feed's part of the primary key: no index on hash for every poll to keep */
+    [ST_ITEM_REISSUED] = "SELECT 1 FROM items WHERE feed = ?1 AND hash = ?2 AND id <> ?3 LIMIT 1",
     /* Gone from its feed (not seen within 2 h of the feed's latest sighting: last_seen of
        unchanged items is rewritten at most hourly) and older than the retention. A feed
        that answers 304 for months keeps its items. */
     [ST_ITEM_PRUNE] = "DELETE FROM items WHERE last_seen < ?1 AND last_seen < "
                       "(SELECT MAX(i2.last_seen) FROM items i2 WHERE i2.feed = items.feed) - 7200",
+    [ST_HOST_REST] = "INSERT OR REPLACE INTO hosts (name, rest_until, http_status) "
+                     "VALUES (?1, ?2, ?3)",
+    [ST_HOST_RESTS] = "SELECT name, rest_until, http_status FROM hosts WHERE rest_until > ?1 "
+                      "ORDER BY name",
     [ST_ALERT_ADD] = "INSERT INTO alerts (id, watchlist, feed, item_id, created) "
                      "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
     [ST_OUTBOX_ADD] = "INSERT INTO outbox (alert_id, output, payload, created, next_at) "
@@ -186,8 +202,14 @@ static const char schema_v2[] =
     "CREATE TABLE meta (k TEXT PRIMARY KEY NOT NULL, v INTEGER NOT NULL) WITHOUT ROWID;"
     "INSERT INTO meta (k, v) VALUES ('syncs', 0);";
 
+/* Version 3: hosts resting after a 429 or 503 (so that a restart keeps the rest, and
+   `status` can show it). */
+static const char schema_v3[] =
+    "CREATE TABLE hosts (name TEXT PRIMARY KEY NOT NULL, rest_until INTEGER NOT NULL,"
+    " http_status INTEGER NOT NULL) WITHOUT ROWID;";
+
 /* migrations[v] takes a database from user_version v to v + 1; [0] creates it. */
-static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2};
+static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3};
 
 struct fw_store {
 	sqlite3 *db;
@@ -422,19 +444,23 @@ static int open_fail(sqlite3 *db, int rc, const char *path, const char *what, in
 /*
  * Check the file with plain syscalls before SQLite sees it, for precise errors: SQLite
  * silently falls back to read-only on a file it cannot write, and treats a short file of
- * garbage as an empty database it would then overwrite.
+ * garbage, or an empty one, as an empty database it would then overwrite. *missing is set
+ * when there is no file yet (and a writer may create one).
  */
-static int precheck(const char *path, bool read_only, char *err, size_t errlen)
+static int check_dir(const char *path, char *err, size_t errlen);
+
+static int precheck(const char *path, bool read_only, bool *missing, char *err, size_t errlen)
 {
-	char hdr[100], dir[PATH_MAX];
-	const char *slash;
+	char hdr[100];
 	struct stat sb;
 	ssize_t got;
 	int fd, e;
 
 	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 && errno == ENOENT && !read_only)
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0 && errno == ENOENT && !read_only) {
+		*missing = true;
+		return check_dir(path, err, errlen);
+	}
 	if (fd < 0) {
 		e = errno;
 		seterr(err, errlen, "%s: cannot %s database: %s", path,
@@ -452,7 +478,17 @@ static int precheck(const char *path, bool read_only, char *err, size_t errlen)
 		seterr(err, errlen, "%s: not a regular file", path);
 		return S_ISDIR(sb.st_mode) ? -EISDIR : -EINVAL;
 	}
-	if (sb.st_size > 0) {
+	if (sb.st_size == 0) {
+		/* feedwatch creates its database whole (create_fresh): an empty file is damage,
+		   and taking it as new would send every delivered alert again */
+		close(fd);
+		seterr(err, errlen,
+		       "%s: empty file (0 bytes), not a database feedwatch wrote; move it away to "
+		       "start afresh (every item then counts as new)",
+		       path);
+		return -EBADMSG;
+	}
+	{
 		got = pread(fd, hdr, sizeof(hdr), 0);
 		if (got < 0) {
 			e = errno;
@@ -467,11 +503,16 @@ static int precheck(const char *path, bool read_only, char *err, size_t errlen)
 		}
 	}
 	close(fd);
-	if (read_only)
-		return 0;
+	return read_only ? 0 : check_dir(path, err, errlen);
+}
 
-	/* WAL mode creates path-wal and path-shm next to the database. */
-	slash = strrchr(path, '/');
+/* The directory of path must be writable: WAL mode creates path-wal and path-shm there. */
+static int check_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int e;
+
 	if (!slash)
 		snprintf(dir, sizeof(dir), ".");
 	else if (slash == path)
@@ -612,6 +653,58 @@ out:
 	return ret;
 }
 
+/*
+ * Create the database whole: schema and WAL header written to "path.new", synced, then
+ * renamed to path. A crash leaves no file or a whole one, never an empty file that a later
+ * start could not tell from damage.
+ */
+static int create_fresh(const char *path, int busy_ms, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	sqlite3 *db = NULL;
+	int rc, ret, fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp)) {
+		seterr(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	unlink(tmp); /* left by a crash during an earlier creation */
+	rc = sqlite3_open_v2(tmp, &db,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+	                         SQLITE_OPEN_EXRESCODE,
+	                     NULL);
+	if (rc != SQLITE_OK) {
+		ret = open_fail(db, rc, tmp, "cannot create", busy_ms, err, errlen);
+		goto out;
+	}
+	rc = sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+	ret = rc == SQLITE_OK ? migrate(db, tmp, busy_ms, err, errlen)
+	                      : open_fail(db, rc, tmp, "setting pragmas", busy_ms, err, errlen);
+	if (ret == 0 &&
+	    (rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) != SQLITE_OK)
+		ret = open_fail(db, rc, tmp, "setting WAL mode", busy_ms, err, errlen);
+	rc = sqlite3_close(db);
+	db = NULL;
+	if (ret == 0 && rc != SQLITE_OK) {
+		seterr(err, errlen, "%s: cannot close: %s", tmp, sqlite3_errstr(rc));
+		ret = -EIO;
+	}
+	if (ret == 0 && (fd = open(tmp, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (fsync(fd) < 0)
+			ret = -errno;
+		close(fd);
+	}
+	if (ret == 0 && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret < 0 && !err[0])
+		seterr(err, errlen, "%s: cannot create the database: %s", path, strerror(-ret));
+out:
+	sqlite3_close(db);
+	if (ret < 0)
+		unlink(tmp);
+	return ret;
+}
+
 /* Open with an explicit busy timeout; see store.h. */
 int fw_store_open_timeout(const char *path, bool read_only, int busy_ms, struct fw_store **out,
                           char *err, size_t errlen)
@@ -621,13 +714,18 @@ int fw_store_open_timeout(const char *path, bool read_only, int busy_ms, struct 
 	const unsigned char *mode;
 	sqlite3_stmt *st = NULL;
 	int64_t version = 0;
+	bool missing = false;
 	int flags, rc, ret;
 
 	if (!path || !*path || !out || busy_ms < 0) {
 		seterr(err, errlen, "invalid arguments to fw_store_open");
 		return -EINVAL;
 	}
-	ret = precheck(path, read_only, err, errlen);
+	if (errlen > 0)
+		err[0] = '\0';
+	ret = precheck(path, read_only, &missing, err, errlen);
+	if (ret == 0 && missing)
+		ret = create_fresh(path, busy_ms, err, errlen);
 	if (ret < 0)
 		return ret;
 
@@ -698,6 +796,46 @@ fail:
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return ret;
+}
+
+/* Take the daemon's lock beside the database; see store.h. */
+int fw_store_lock(const char *path, int *fd_out, char *err, size_t errlen)
+{
+	char lock[PATH_MAX], pid[32] = "";
+	ssize_t got;
+	int fd, e;
+
+	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock)) {
+		seterr(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		e = errno;
+		seterr(err, errlen, "%s: cannot open: %s", lock, strerror(e));
+		return -e;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		e = errno;
+		got = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[got > 0 ? got : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(fd);
+		if (e == EWOULDBLOCK)
+			seterr(err, errlen,
+			       "another feedwatch (pid %s) is running on %s; two would deliver "
+			       "alerts twice",
+			       pid[0] ? pid : "unknown", path);
+		else
+			seterr(err, errlen, "%s: cannot lock: %s", lock, strerror(e));
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0) {
+		/* the lock holds all the same; only the pid in the message is lost */
+	}
+	*fd_out = fd;
+	return 0;
 }
 
 /* Open with the default busy timeout; see store.h. */
@@ -863,6 +1001,28 @@ int fw_store_poll_rollback(struct fw_store *s)
 		return 0;
 	r = tx_step(s, ST_ROLLBACK_TO);
 	return r < 0 ? r : tx_step(s, ST_RELEASE);
+}
+
+/* One item's writes inside an open transaction: a savepoint; see store.h. */
+int fw_store_item_begin(struct fw_store *s)
+{
+	if (sqlite3_get_autocommit(s->db))
+		return fail_msg(s, -EINVAL, "no transaction open");
+	return tx_step(s, ST_SAVEPOINT_ITEM);
+}
+
+/* Keep (release) or undo an item's savepoint; see store.h. */
+int fw_store_item_end(struct fw_store *s, bool keep)
+{
+	int r;
+
+	/* SQLite rolls a transaction back by itself on some errors (a full disk) */
+	if (sqlite3_get_autocommit(s->db))
+		return keep ? fail_msg(s, -EIO, "the transaction was rolled back") : 0;
+	if (keep)
+		return tx_step(s, ST_RELEASE_ITEM);
+	r = tx_step(s, ST_ROLLBACK_TO_ITEM);
+	return r < 0 ? r : tx_step(s, ST_RELEASE_ITEM);
 }
 
 /* Make every commit so far durable; see store.h. */
@@ -1107,6 +1267,27 @@ int fw_store_item_mark(struct fw_store *s, const char *feed, const char *id, uin
 	return ret < 0 ? ret : outcome;
 }
 
+/* Does the feed hold another item with this content hash? 1 yes, 0 no, or -errno. */
+int fw_store_item_reissued(struct fw_store *s, const char *feed, const char *id, uint64_t hash)
+{
+	sqlite3_stmt *q;
+	int rc, ret = 0;
+
+	q = stmt(s, ST_ITEM_REISSUED, &ret);
+	if (!q)
+		return ret;
+	if ((ret = bind_key(s, q, 1, feed)) == 0 && (ret = bind_key(s, q, 3, id)) == 0) {
+		sqlite3_bind_int64(q, 2, (int64_t)hash);
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW)
+			ret = 1;
+		else if (rc != SQLITE_DONE)
+			ret = fail(s, rc);
+	}
+	stmt_done(q);
+	return ret;
+}
+
 /* Number of items remembered for feed in *n. */
 int fw_store_item_count(struct fw_store *s, const char *feed, int64_t *n)
 {
@@ -1142,6 +1323,46 @@ int fw_store_item_prune(struct fw_store *s, int64_t before, int64_t *deleted)
 	ret = step_done(s, q);
 	if (ret == 0 && deleted)
 		*deleted = sqlite3_changes64(s->db);
+	return ret;
+}
+
+/* Remember that host rests until `until` after answering http_status. */
+int fw_store_host_rest(struct fw_store *s, const char *host, int64_t until, long http_status)
+{
+	sqlite3_stmt *q;
+	int ret = 0;
+
+	q = stmt(s, ST_HOST_REST, &ret);
+	if (!q)
+		return ret;
+	if ((ret = bind_key(s, q, 1, host)) < 0) {
+		stmt_done(q);
+		return ret;
+	}
+	sqlite3_bind_int64(q, 2, until);
+	sqlite3_bind_int64(q, 3, http_status);
+	return step_done(s, q);
+}
+
+/* Call cb for each host still resting at now, in name order. */
+int fw_store_host_rests(struct fw_store *s, int64_t now, fw_store_host_cb cb, void *arg)
+{
+	sqlite3_stmt *q;
+	int rc, ret = 0;
+
+	q = stmt(s, ST_HOST_RESTS, &ret);
+	if (!q)
+		return ret;
+	sqlite3_bind_int64(q, 1, now);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+
+		if (name)
+			cb(name, sqlite3_column_int64(q, 1), (long)sqlite3_column_int64(q, 2), arg);
+	}
+	if (rc != SQLITE_DONE)
+		ret = fail(s, rc);
+	stmt_done(q);
 	return ret;
 }
 

@@ -13,6 +13,14 @@
 struct fw_store;
 
 /*
+ * Take the lock that makes one daemon (run or once) the only writer of the database at
+ * path: an exclusive flock on "path.lock", which holds the holder's pid. Returns 0 and the
+ * lock's descriptor in *fd (the lock lasts until it is closed), -EBUSY with err naming
+ * the holder's pid when another process holds it, or another -errno.
+ */
+int fw_store_lock(const char *path, int *fd, char *err, size_t errlen);
+
+/*
  * Open (creating if need be) the database at path, in WAL mode with a busy timeout, and
  * create or migrate the schema. Refuses, rather than starting from nothing, a file that is
  * not a feedwatch database, is corrupted, or is locked beyond the timeout. read_only opens
@@ -89,6 +97,15 @@ int fw_store_poll_begin(struct fw_store *s);
 int fw_store_poll_commit(struct fw_store *s);
 int fw_store_poll_rollback(struct fw_store *s);
 
+/*
+ * One item's writes (its alerts and outbox rows) inside an open transaction: a savepoint,
+ * so that an item the store refuses is undone alone and its siblings go on. End it with
+ * fw_store_item_end(s, true) to keep them, false to undo them. -EINVAL when no
+ * transaction is open.
+ */
+int fw_store_item_begin(struct fw_store *s);
+int fw_store_item_end(struct fw_store *s, bool keep);
+
 /* What is remembered of one feed between polls. Strings owned by the struct. */
 struct fw_feed_state {
 	bool exists; /* false: never polled */
@@ -132,6 +149,19 @@ enum fw_item_mark { FW_ITEM_SAME = 0, FW_ITEM_NEW = 1, FW_ITEM_CHANGED = 2 };
    FW_ITEM_NEW, FW_ITEM_CHANGED (known, other hash) or FW_ITEM_SAME, or a negative errno. */
 int fw_store_item_mark(struct fw_store *s, const char *feed, const char *id, uint64_t hash,
                        int64_t now);
+
+/* Does `feed` remember an item other than `id` with content hash `hash` (one it published
+   within the retention, now re-issued under a fresh id)? 1 yes, 0 no, or a negative errno. */
+int fw_store_item_reissued(struct fw_store *s, const char *feed, const char *id, uint64_t hash);
+
+/* Remember that `host` (host[:port]) rests until `until` (Unix seconds) after it answered
+   http_status (429 or 503). 0 or a negative errno. */
+int fw_store_host_rest(struct fw_store *s, const char *host, int64_t until, long http_status);
+
+typedef void (*fw_store_host_cb)(const char *host, int64_t until, long http_status, void *arg);
+
+/* Call cb for every host still resting at `now`, in name order. 0 or a negative errno. */
+int fw_store_host_rests(struct fw_store *s, int64_t now, fw_store_host_cb cb, void *arg);
 
 /* Number of items remembered for a feed. */
 int fw_store_item_count(struct fw_store *s, const char *feed, int64_t *n);

@@ -147,7 +147,7 @@ static void test_create_schema(void **state)
 	struct fw_store *s = open_rw(f);
 
 	assert_int_equal(raw_int(f->path, "PRAGMA application_id"), 0x46574442);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
 	                                  "AND name IN ('feeds', 'items', 'alerts', 'outbox')"),
 	                 4);
@@ -757,7 +757,11 @@ static void test_lazy_sync(void **state)
 	assert_int_equal(sqlite3_vfs_register(&shim, 1), SQLITE_OK);
 	s = open_rw(f);
 
-	/* lazy commits: no fsync */
+	/* lazy commits: no fsync (after the first write to a fresh WAL, whose header SQLite
+	   syncs once) */
+	assert_int_equal(fw_store_begin(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "a", "first", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_commit(s), 0);
 	base = shim_wal_syncs;
 	for (int i = 0; i < 5; i++) {
 		char id[8];
@@ -769,7 +773,7 @@ static void test_lazy_sync(void **state)
 		assert_int_equal(fw_store_commit(s), 0);
 	}
 	assert_int_equal(shim_wal_syncs, base);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM items"), 5);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM items"), 6);
 
 	/* one sync for all of them; nothing left for a second one */
 	assert_int_equal(fw_store_sync(s), 0);
@@ -892,7 +896,7 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(fw_store_commit(s), 0);
 	assert_int_equal(fw_store_sync(s), 0);
 	fw_store_close(s);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(f->path, "SELECT v FROM meta WHERE k = 'syncs'"), 1);
 }
 
@@ -1092,9 +1096,24 @@ static void test_refuse_paths(void **state)
 	snprintf(f->path, sizeof(f->path), "%s/absent.db", f->dir);
 	expect_refusal(f, true, -ENOENT, NULL);
 	assert_int_equal(access(f->path, F_OK), -1);
-	/* An empty file is a new database for the daemon but nothing to show for status. */
+	/* An empty file is damage (feedwatch creates its database whole), for the daemon and
+	   for status: taken as new, it sent every delivered alert again. */
 	write_file(f->path, "", 0);
-	expect_refusal(f, true, -EMEDIUMTYPE, "empty");
+	expect_refusal(f, true, -EBADMSG, "empty");
+	expect_refusal(f, false, -EBADMSG, "empty file");
+	/* A database is created whole: no empty file, no temporary one left. */
+	snprintf(f->path, sizeof(f->path), "%s/fresh.db", f->dir);
+	{
+		struct fw_store *s = NULL;
+		struct stat sb;
+
+		assert_int_equal(fw_store_open(f->path, false, &s, f->err, sizeof(f->err)), 0);
+		fw_store_close(s);
+		assert_int_equal(stat(f->path, &sb), 0);
+		assert_true(sb.st_size > 0);
+		snprintf(file, sizeof(file), "%s/fresh.db.new", f->dir);
+		assert_int_equal(access(file, F_OK), -1);
+	}
 }
 
 /*
