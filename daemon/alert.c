@@ -21,13 +21,14 @@
 #include "plugin.h"
 #include "store.h"
 
-#define FW_PUMP_BATCH       128 /* outbox rows looked at per pass */
-#define FW_OUTPUT_IN_FLIGHT 8   /* deliveries at once per output */
-#define FW_RETRY_AFTER_CAP  86400
-#define FW_DOWN_RETRY       300 /* an output that is not running: look again then */
-#define FW_PUMP_IDLE        60  /* longest outbox sleep: `outbox retry` runs elsewhere */
-#define FW_SUMMARY_SNIPPET  300
-#define FW_DIGEST_MAX       FW_PUMP_BATCH
+#define FW_PUMP_BATCH            128 /* outbox rows looked at per pass */
+#define FW_OUTPUT_IN_FLIGHT      8   /* deliveries at once per output */
+#define FW_RETRY_AFTER_CAP       86400
+#define FW_DOWN_RETRY            300 /* an output that is not running: look again then */
+#define FW_PUMP_IDLE             60  /* longest outbox sleep: `outbox retry` runs elsewhere */
+#define FW_SUMMARY_SNIPPET       300
+#define FW_ALERT_STORM_TITLE_MAX 200 /* bytes of each title in a storm notice */
+#define FW_DIGEST_MAX            FW_PUMP_BATCH
 
 /* The outputs of one config. A reload makes a new generation; the old one retires and is
    freed, with its config, once its last delivery has completed. */
@@ -357,6 +358,93 @@ int fw_alert_raise_failing(struct fw_alerter *a, const struct fw_config_feed *fe
 		return -ENOMEM;
 	r = fw_store_outbox_add(a->d->store, id, cfg->outputs[cfg->feed_failing_output].name,
 	                        payload, now);
+	free(payload);
+	return r < 0 ? r : 1;
+}
+
+/* See alert.h. */
+int fw_alert_storm_add(struct fw_alert_storm *st, const struct fw_config *cfg,
+                       const struct fw_item *item, const struct fw_match_result *res)
+{
+	const char *title = item->title && *item->title ? item->title : item->id;
+	size_t n = strnlen(title, FW_ALERT_STORM_TITLE_MAX);
+	char *t;
+
+	if (!st->outputs) {
+		st->outputs = calloc(cfg->n_outputs ? cfg->n_outputs : 1, sizeof(*st->outputs));
+		if (!st->outputs)
+			return -ENOMEM;
+		st->n_outputs = cfg->n_outputs;
+	}
+	for (size_t i = 0; i < res->n_watchlists; i++) {
+		const struct fw_config_watchlist *w = &cfg->watchlists[res->watchlists[i]];
+
+		for (size_t k = 0; k < w->n_outputs; k++)
+			st->outputs[w->outputs[k]] = true;
+	}
+	if (st->n_items++ >= FW_ALERT_STORM_TITLES)
+		return 0;
+	while (n > 0 && ((unsigned char)title[n] & 0xc0) == 0x80)
+		n--; /* cut on a UTF-8 boundary */
+	t = realloc(st->titles, st->len + n + 3);
+	if (!t)
+		return -ENOMEM;
+	if (st->len > 0) {
+		memcpy(t + st->len, "; ", 2);
+		st->len += 2;
+	}
+	memcpy(t + st->len, title, n);
+	st->len += n;
+	t[st->len] = '\0';
+	st->titles = t;
+	return 0;
+}
+
+/* See alert.h. */
+void fw_alert_storm_clear(struct fw_alert_storm *st)
+{
+	free(st->outputs);
+	free(st->titles);
+	memset(st, 0, sizeof(*st));
+}
+
+/* See alert.h. */
+int fw_alert_raise_storm(struct fw_alerter *a, const struct fw_config_feed *feed,
+                         const struct fw_alert_storm *st, size_t cap, int64_t now)
+{
+	const struct fw_config *cfg = a->d->cfg;
+	struct fw_item it = {.published = now, .updated = FW_TIME_NONE};
+	char id[33], item_id[64], title[512], *summary = NULL, *payload;
+	int r;
+
+	if (st->n_items == 0)
+		return 0;
+	snprintf(item_id, sizeof(item_id), "alert-storm:%lld", (long long)now);
+	snprintf(title, sizeof(title),
+	         "Feed '%s': %zu more matching items in one poll than max_alerts_per_poll (%zu), "
+	         "not alerted one by one",
+	         feed->name, st->n_items, cap);
+	if (asprintf(&summary, "%s%s", st->titles ? st->titles : "",
+	             st->n_items > FW_ALERT_STORM_TITLES ? "; …" : "") < 0)
+		return -ENOMEM;
+	it.title = title;
+	it.id = item_id;
+	it.summary = summary;
+	it.content = (char *)"";
+	fw_alert_id(FW_ALERT_STORM, feed->name, item_id, id);
+	r = fw_store_alert_add(a->d->store, id, FW_ALERT_STORM, feed->name, item_id, now);
+	if (r <= 0) {
+		free(summary);
+		return r;
+	}
+	payload = build_payload(id, FW_ALERT_STORM, feed, &it, NULL, 0, now);
+	free(summary);
+	if (payload == NULL)
+		return -ENOMEM;
+	for (size_t k = 0; k < st->n_outputs && k < cfg->n_outputs && r >= 0; k++)
+		if (st->outputs[k])
+			r = fw_store_outbox_add(a->d->store, id, cfg->outputs[k].name, payload,
+			                        now);
 	free(payload);
 	return r < 0 ? r : 1;
 }

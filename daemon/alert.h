@@ -6,6 +6,7 @@
 #ifndef FW_ALERT_H
 #define FW_ALERT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,36 @@ struct json_t *fw_alert_explain_json(const struct fw_match_explain *e, const cha
    already raised for this streak or no output is configured, or a negative errno. */
 int fw_alert_raise_failing(struct fw_alerter *a, const struct fw_config_feed *feed,
                            const char *error, int64_t since, int64_t now);
+
+/* The watchlist name of the notice that sums up a poll's matching items past the feed's
+   max_alerts_per_poll. */
+#define FW_ALERT_STORM "feedwatch:alert-storm"
+
+/* What the held items of one poll add up to: the outputs their watchlists route to, and
+   the first titles. Zero-initialise; free with fw_alert_storm_clear. */
+struct fw_alert_storm {
+	bool *outputs; /* per cfg output: an item held for it */
+	size_t n_outputs;
+	size_t n_items;
+	char *titles; /* "title; title; ..." of the first FW_ALERT_STORM_TITLES items */
+	size_t len;
+};
+#define FW_ALERT_STORM_TITLES 10
+
+struct fw_config;
+
+/* Add one held item (matched as res says) to st. 0 or -ENOMEM. */
+int fw_alert_storm_add(struct fw_alert_storm *st, const struct fw_config *cfg,
+                       const struct fw_item *item, const struct fw_match_result *res);
+
+/* Free what st holds and zero it. */
+void fw_alert_storm_clear(struct fw_alert_storm *st);
+
+/* Queue the one notice of a poll whose matching items went past max_alerts_per_poll (`cap`)
+   to every output a held item was routed to, in the caller's transaction. Returns 1 when
+   queued, 0 when st holds nothing, or a negative errno. */
+int fw_alert_raise_storm(struct fw_alerter *a, const struct fw_config_feed *feed,
+                         const struct fw_alert_storm *st, size_t cap, int64_t now);
 
 /* Delivered (which = 0) or failed-attempt (which = 1) count of an output since start. */
 uint64_t fw_alert_counter(const struct fw_alerter *a, const char *output, int which);

@@ -353,9 +353,15 @@ static char *feed_url(struct ctx *c, const config_setting_t *s, const char *url)
 
 static void load_feeds(struct ctx *c, struct fw_config *cfg, const config_setting_t *list)
 {
-	static const char *const keys[] = {
-	    "name",    "url",        "interval", "first_poll_max_age",
-	    "timeout", "tls_verify", "headers",  NULL};
+	static const char *const keys[] = {"name",
+	                                   "url",
+	                                   "interval",
+	                                   "first_poll_max_age",
+	                                   "max_alerts_per_poll",
+	                                   "timeout",
+	                                   "tls_verify",
+	                                   "headers",
+	                                   NULL};
 	int n;
 
 	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
@@ -386,6 +392,7 @@ static void load_feeds(struct ctx *c, struct fw_config *cfg, const config_settin
 		f->line = src_line(g);
 		f->interval = cfg->interval;
 		f->first_poll_max_age = cfg->first_poll_max_age;
+		f->max_alerts_per_poll = cfg->max_alerts_per_poll;
 		f->timeout = cfg->timeout;
 		f->tls_verify = true;
 		if (get_string(c, g, "url", &url) == 0)
@@ -405,6 +412,7 @@ static void load_feeds(struct ctx *c, struct fw_config *cfg, const config_settin
 			f->interval = cfg->min_interval;
 		}
 		get_duration(c, g, "first_poll_max_age", &f->first_poll_max_age);
+		get_int(c, g, "max_alerts_per_poll", 0, 1000000, &f->max_alerts_per_poll);
 		if (get_duration(c, g, "timeout", &f->timeout) > 0 && f->timeout == 0)
 			ERR(c, config_setting_get_member(g, "timeout"), "'timeout' must be > 0");
 		if (get_bool(c, g, "tls_verify", &f->tls_verify) > 0 && !f->tls_verify)
@@ -517,6 +525,7 @@ static void load_outputs(struct ctx *c, struct fw_config *cfg, const config_sett
 		o->setting = g;
 		o->file = src_file(c, g);
 		o->line = src_line(g);
+		o->rate_limit = FW_CONFIG_RATE_LIMIT;
 		o->rate_window = 60;
 		o->max_attempts = 50;
 		o->max_age = 7 * 86400;
@@ -733,6 +742,7 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 	                                   "metrics_interval",
 	                                   "feed_failing_after",
 	                                   "feed_failing_output",
+	                                   "max_alerts_per_poll",
 	                                   NULL};
 	char *s = NULL;
 
@@ -773,6 +783,7 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 		    "'connect_timeout' must be > 0");
 	get_size(c, root, "max_body", 1024, (int64_t)1 << 32, &cfg->max_body);
 	get_int(c, root, "max_items", 1, 1000000, &cfg->max_items);
+	get_int(c, root, "max_alerts_per_poll", 0, 1000000, &cfg->max_alerts_per_poll);
 	get_int(c, root, "concurrency", 1, 10000, &cfg->concurrency);
 	get_int(c, root, "host_concurrency", 1, 1000, &cfg->host_concurrency);
 	get_duration(c, root, "retention", &cfg->retention);
@@ -870,6 +881,7 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	cfg->connect_timeout = 15;
 	cfg->max_body = 16 * 1024 * 1024;
 	cfg->max_items = 10000;
+	cfg->max_alerts_per_poll = FW_CONFIG_MAX_ALERTS_PER_POLL;
 	cfg->concurrency = 32;
 	cfg->host_concurrency = 4;
 	cfg->retention = 90 * 86400;

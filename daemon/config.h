@@ -33,12 +33,19 @@ void fw_diags_add(struct fw_diags *d, bool warning, const char *file, int line, 
 /* Free the diagnostics and zero d. */
 void fw_diags_clear(struct fw_diags *d);
 
+/* Defaults of the alert-storm guards: items of one poll that raise alerts (the rest are
+   remembered and summed up in one notice), and alerts per output per minute (the rest wait
+   and go out as digests). */
+#define FW_CONFIG_MAX_ALERTS_PER_POLL 20
+#define FW_CONFIG_RATE_LIMIT          20
+
 struct fw_config_feed {
 	char *name;
 	char *url;
-	int64_t interval;           /* seconds */
-	int64_t first_poll_max_age; /* seconds, 0 = no limit */
-	int64_t timeout;            /* seconds, whole transfer */
+	int64_t interval;            /* seconds */
+	int64_t first_poll_max_age;  /* seconds, 0 = no limit */
+	int64_t max_alerts_per_poll; /* items of one poll that may alert, 0 = no limit */
+	int64_t timeout;             /* seconds, whole transfer */
 	bool tls_verify;
 	char **headers; /* extra request headers "Name: value" */
 	size_t n_headers;
@@ -87,8 +94,9 @@ struct fw_config {
 	int64_t max_backoff;  /* cap for error backoff */
 	int64_t timeout;      /* default total transfer timeout */
 	int64_t connect_timeout;
-	int64_t max_body;    /* bytes, counted after decompression */
-	int64_t max_items;   /* items kept per poll of one feed */
+	int64_t max_body;  /* bytes, counted after decompression */
+	int64_t max_items; /* items kept per poll of one feed */
+	int64_t max_alerts_per_poll;
 	int64_t concurrency; /* transfers at once */
 	int64_t host_concurrency;
 	int64_t retention; /* forget items not seen in a feed for this long */

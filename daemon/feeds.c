@@ -18,8 +18,9 @@
 #include "schedule.h"
 #include "store.h"
 
-#define FW_HOST_BACKOFF_DEFAULT 60  /* 429/503 without Retry-After: the host rests this long */
-#define FW_ADMIT_SCAN           256 /* queued feeds looked at per free slot */
+#define FW_HOST_BACKOFF_DEFAULT 60    /* 429/503 without Retry-After: the host rests this long */
+#define FW_HOST_REST_MAX        86400 /* the longest rest a host may ask for */
+#define FW_ADMIT_SCAN           256   /* queued feeds looked at per free slot */
 /* Polls stored in one transaction at most: a fast server can finish hundreds in one loop
    turn, and each waiting poll holds its items in memory. */
 #define FW_GROUP_MAX 32
@@ -93,6 +94,17 @@ static char *url_host(const char *url)
 	return h;
 }
 
+/* The slot of host name h in fs->host_slots: its own, or the empty one it would take. */
+static size_t host_slot(const struct fw_feeds *fs, const char *h)
+{
+	size_t slot = (size_t)(fw_schedule_seed(h) % fs->n_slots);
+
+	while (fs->host_slots[slot] != SIZE_MAX &&
+	       strcmp(fs->hosts[fs->host_slots[slot]].name, h) != 0)
+		slot = (slot + 1) % fs->n_slots;
+	return slot;
+}
+
 /* The index of url's host in fs->hosts, added when new. hosts and host_slots are sized
    for every feed up front, so this never grows them. */
 static size_t intern_host(struct fw_feeds *fs, const char *url)
@@ -102,19 +114,26 @@ static size_t intern_host(struct fw_feeds *fs, const char *url)
 
 	if (h == NULL)
 		h = strdup("");
-	slot = (size_t)(fw_schedule_seed(h ? h : "") % fs->n_slots);
-	while (fs->host_slots[slot] != SIZE_MAX) {
-		size_t i = fs->host_slots[slot];
-
-		if (h && strcmp(fs->hosts[i].name, h) == 0) {
-			free(h);
-			return i;
-		}
-		slot = (slot + 1) % fs->n_slots;
+	slot = host_slot(fs, h ? h : "");
+	if (fs->host_slots[slot] != SIZE_MAX) {
+		free(h);
+		return fs->host_slots[slot];
 	}
 	fs->hosts[fs->n_hosts].name = h;
 	fs->host_slots[slot] = fs->n_hosts;
 	return fs->n_hosts++;
+}
+
+/* A host rest remembered by the store (a restart keeps it). */
+static void host_rest_cb(const char *host, int64_t until, long http_status, void *arg)
+{
+	struct fw_feeds *fs = arg;
+	size_t slot = host_slot(fs, host);
+
+	(void)http_status;
+	if (fs->host_slots[slot] != SIZE_MAX &&
+	    until > fs->hosts[fs->host_slots[slot]].blocked_until)
+		fs->hosts[fs->host_slots[slot]].blocked_until = until;
 }
 
 /* Fresh host tables for n feeds. */
@@ -201,14 +220,18 @@ static int64_t reschedule(struct feed_rt *f, const struct fw_fetch_result *r,
 	};
 	int64_t next = fw_schedule_next(&in);
 
-	/* 429 and 503 rest the whole host: every feed on it waits. */
-	if (r->status == 429 || r->status == 503) {
+	/* 429 and 503 rest the whole host: every feed on it waits (at most a day, as any
+	   Retry-After, and remembered across restarts). */
+	if ((r->status == 429 || r->status == 503) && f->owner->hosts[f->host].name[0]) {
 		struct host_rt *h = &f->owner->hosts[f->host];
-		int64_t until =
-		    now + (r->retry_after > 0 ? r->retry_after : FW_HOST_BACKOFF_DEFAULT);
+		int64_t rest = r->retry_after > 0 ? r->retry_after : FW_HOST_BACKOFF_DEFAULT;
+		int64_t until = now + (rest < FW_HOST_REST_MAX ? rest : FW_HOST_REST_MAX);
 
-		if (until > h->blocked_until)
+		if (until > h->blocked_until) {
 			h->blocked_until = until;
+			/* best effort: the rest holds in memory even if the store refuses it */
+			fw_store_host_rest(f->owner->d->store, h->name, until, r->status);
+		}
 	}
 	schedule_at(f, next, now);
 	return next;
@@ -221,23 +244,86 @@ static bool too_old(const struct fw_item *it, int64_t max_age, int64_t now)
 	return max_age > 0 && t != FW_TIME_NONE && t < now - max_age;
 }
 
+/* What the items of one poll did. */
+struct poll_tally {
+	size_t n_new;      /* items new to the store */
+	size_t n_alerts;   /* alerts raised */
+	size_t n_alerting; /* items that raised an alert */
+	size_t n_held;     /* matching items past max_alerts_per_poll */
+	size_t n_skipped;  /* items the store refused */
+	struct fw_alert_storm storm;
+};
+
+/* An error that belongs to one item (a value the store refuses), not to the store. */
+static bool item_error(int rc)
+{
+	return rc == -E2BIG || rc == -EINVAL;
+}
+
+static void skip_item(struct feed_rt *f, const struct fw_item *it, struct poll_tally *t)
+{
+	struct fw_store *s = f->owner->d->store;
+
+	t->n_skipped++;
+	fw_log(FW_LOG_WARNING, "feed '%s': item '%.80s' skipped: %s", f->cfg->name, it->id,
+	       fw_store_error(s));
+}
+
+/* Raise the alerts of one matched item in a savepoint of its own: an item the store
+   refuses is skipped alone. 0 or a negative errno that fails the poll. */
+static int raise_item(struct feed_rt *f, const struct fw_item *it, const struct fw_match_result *mr,
+                      int64_t now, struct poll_tally *t)
+{
+	struct fw_daemon *d = f->owner->d;
+	size_t before = t->n_alerts;
+	int rc = fw_store_item_begin(d->store);
+
+	if (rc < 0)
+		return rc;
+	rc = fw_alert_raise(d->alerter, f->cfg, it, mr, now, &t->n_alerts);
+	if (rc < 0 && item_error(rc)) {
+		skip_item(f, it, t);
+		t->n_alerts = before;
+		return fw_store_item_end(d->store, false);
+	}
+	if (rc < 0) {
+		t->n_alerts = before;
+		return rc;
+	}
+	if (t->n_alerts > before)
+		t->n_alerting++;
+	return fw_store_item_end(d->store, true);
+}
+
+/* A matching item past the feed's max_alerts_per_poll: remembered as seen (it is), and
+   summed up in the poll's one notice alert. */
+static int hold_item(struct feed_rt *f, const struct fw_item *it, const struct fw_match_result *mr,
+                     struct poll_tally *t)
+{
+	t->n_held++;
+	return fw_alert_storm_add(&t->storm, f->owner->d->cfg, it, mr);
+}
+
 /* Mark, match and queue the items of one poll; in the caller's transaction. */
-static int commit_items(struct feed_rt *f, struct fw_fetch_result *r, struct fw_feed_state *st,
-                        bool first_poll, int64_t now, size_t *n_new, size_t *n_alerts)
+static int commit_items(struct feed_rt *f, struct fw_fetch_result *r, bool first_poll, int64_t now,
+                        struct poll_tally *t)
 {
 	struct fw_daemon *d = f->owner->d;
 	struct fw_match_result mr = {0};
+	int64_t cap = f->cfg->max_alerts_per_poll;
 	int rc = 0;
 
-	for (size_t i = 0; i < r->n_items; i++) {
+	for (size_t i = 0; i < r->n_items && rc == 0; i++) {
 		struct fw_item *it = r->items[i];
 		int mark;
 
-		if (fw_item_ensure_id(it) < 0) {
-			rc = -ENOMEM;
+		if ((rc = fw_item_ensure_id(it)) < 0)
 			break;
-		}
 		mark = fw_store_item_mark(d->store, f->cfg->name, it->id, r->hashes[i], now);
+		if (mark < 0 && item_error(mark)) {
+			skip_item(f, it, t);
+			continue;
+		}
 		if (mark < 0) {
 			rc = mark;
 			break;
@@ -245,22 +331,32 @@ static int commit_items(struct feed_rt *f, struct fw_fetch_result *r, struct fw_
 		if (mark == FW_ITEM_SAME)
 			continue;
 		if (mark == FW_ITEM_NEW)
-			(*n_new)++;
+			t->n_new++;
 		/* A new feed's back catalogue is remembered, not alerted. */
 		if (first_poll && too_old(it, f->cfg->first_poll_max_age, now))
 			continue;
 		rc = fw_match_item(d->cfg->matcher, it, &mr);
-		if (rc < 0)
-			break;
-		if (mr.n_watchlists > 0) {
-			rc = fw_alert_raise(d->alerter, f->cfg, it, &mr, now, n_alerts);
-			if (rc < 0)
-				break;
+		if (rc < 0 || mr.n_watchlists == 0)
+			continue;
+		/* An item it published before, re-issued under a fresh id, raises nothing new. */
+		if (mark == FW_ITEM_NEW &&
+		    (rc = fw_store_item_reissued(d->store, f->cfg->name, it->id, r->hashes[i])) !=
+		        0) {
+			rc = rc > 0 ? 0 : rc;
+			continue;
 		}
+		if (cap > 0 && t->n_alerting >= (size_t)cap)
+			rc = hold_item(f, it, &mr, t);
+		else
+			rc = raise_item(f, it, &mr, now, t);
 	}
 	fw_match_result_clear(&mr);
-	st->items_seen += (int64_t)*n_new;
-	st->alerts += (int64_t)*n_alerts;
+	if (rc == 0 && t->n_held > 0) {
+		rc = fw_alert_raise_storm(d->alerter, f->cfg, &t->storm, (size_t)cap, now);
+		if (rc > 0)
+			t->n_alerts += (size_t)rc;
+		rc = rc < 0 ? rc : 0;
+	}
 	return rc;
 }
 
@@ -270,115 +366,199 @@ static void set_str(char **dst, const char *src)
 	*dst = src ? strdup(src) : NULL;
 }
 
-/* Store one finished poll: items, alerts, the feed's state; then log and reschedule. */
-static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
+/* The feed's state after a poll with result r (validators, error streak); url NULL keeps
+   the one stored. */
+static void apply_result(struct fw_feed_state *st, const struct fw_fetch_result *r, const char *url,
+                         bool first_poll, int64_t now)
 {
-	struct fw_feeds *fs = f->owner;
-	struct fw_daemon *d = fs->d;
-	struct fw_feed_state st = {0};
-	int64_t now = time(NULL);
-	size_t n_new = 0, n_alerts = 0;
-	bool first_poll;
+	if (first_poll && st->exists) {
+		/* The config points the feed elsewhere now: forget the old URL's HTTP state. */
+		set_str(&st->etag, NULL);
+		set_str(&st->last_modified, NULL);
+		set_str(&st->moved_url, NULL);
+	}
+	st->exists = true;
+	if (url)
+		set_str(&st->url, url);
+	st->last_poll = now;
+	st->http_status = r->status;
+	if (r->error == 0 || r->error == -EFBIG) {
+		/* A 200 replaces the validators (dropping ones the server no longer sends);
+		   a 304 may refresh them. */
+		if (!r->not_modified || r->etag)
+			set_str(&st->etag, r->etag);
+		if (!r->not_modified || r->last_modified)
+			set_str(&st->last_modified, r->last_modified);
+		if (r->moved_url)
+			set_str(&st->moved_url, r->moved_url);
+	}
+	if (r->error == 0) {
+		st->error_streak = 0;
+		st->first_error = 0;
+		st->last_success = now;
+		st->failing_alerted = false;
+		set_str(&st->last_error, NULL);
+	} else {
+		if (st->error_streak++ == 0)
+			st->first_error = now;
+		set_str(&st->last_error, r->error_text);
+	}
+}
+
+/* In the poll's transaction: the feed-failing alert, once per error streak. */
+static int raise_failing(struct feed_rt *f, const struct fw_fetch_result *r,
+                         struct fw_feed_state *st, int64_t now, size_t *n_alerts)
+{
+	struct fw_daemon *d = f->owner->d;
 	int rc;
 
-	rc = fw_store_feed_load(d->store, f->cfg->name, &st);
-	if (rc < 0) {
-		fw_log(FW_LOG_ERR, "feed '%s': cannot read its state: %s", f->cfg->name,
-		       fw_store_error(d->store));
-		goto out;
-	}
-	first_poll = !st.exists || st.url == NULL || strcmp(st.url, f->cfg->url) != 0;
+	if (r->error == 0 || st->failing_alerted || d->cfg->feed_failing_after <= 0 ||
+	    now - st->first_error < d->cfg->feed_failing_after)
+		return 0;
+	rc = fw_alert_raise_failing(d->alerter, f->cfg, r->error_text, st->first_error, now);
+	if (rc > 0)
+		(*n_alerts)++;
+	if (rc >= 0)
+		st->failing_alerted = true;
+	return rc < 0 ? rc : 0;
+}
+
+/* Write one poll in its own savepoint: items (unless with_items is false), alerts, the
+   feed's state. 0, or a negative errno after which nothing of it is kept (its items count
+   as unseen and come again). */
+static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_feed_state *st,
+                      bool with_items, bool first_poll, int64_t now, struct poll_tally *t)
+{
+	struct fw_store *s = f->owner->d->store;
+	int rc = fw_store_poll_begin(s);
+
+	if (rc == 0 && with_items)
+		rc = commit_items(f, r, first_poll, now, t);
+	if (rc == 0)
+		rc = raise_failing(f, r, st, now, &t->n_alerts);
+	st->items_seen += (int64_t)t->n_new;
+	st->alerts += (int64_t)t->n_alerts;
+	st->next_poll = reschedule(f, r, st, now);
+	if (rc == 0)
+		rc = fw_store_feed_save(s, f->cfg->name, st);
+	if (rc == 0)
+		rc = fw_store_poll_commit(s);
+	if (rc < 0)
+		fw_store_poll_rollback(s);
+	return rc;
+}
+
+/*
+ * A poll the store refused is a failed poll like any other: its error replaces the
+ * result's, and the feed's old state (validators kept, so the items come again) is saved
+ * with the error streak, with a feed-failing alert when one is due. Best effort: the
+ * store may refuse this too (a full disk), and the in-memory accounting still counts it.
+ */
+static void poll_unstored(struct feed_rt *f, struct fw_fetch_result *r, struct fw_feed_state *st,
+                          int64_t now, size_t *n_alerts)
+{
+	struct fw_store *s = f->owner->d->store;
+	struct poll_tally none = {0};
+
+	snprintf(r->error_text, sizeof(r->error_text), "cannot store the poll: %s",
+	         fw_store_error(s));
+	r->error = -EIO;
+	fw_feed_state_clear(st);
+	if (fw_store_feed_load(s, f->cfg->name, st) < 0)
+		return;
+	/* keep the stored validators and URL: a 304 or a "not the first poll" would hide the
+	   items that were not stored */
+	apply_result(st, r, NULL, false, now);
+	if (write_poll(f, r, st, false, false, now, &none) == 0)
+		*n_alerts = none.n_alerts;
+	fw_alert_storm_clear(&none.storm);
+}
+
+/* Count a finished poll in the metrics. */
+static void count_poll(struct fw_daemon *d, const struct fw_fetch_result *r, int64_t streak_before,
+                       const struct poll_tally *t)
+{
 	d->metrics.polls++;
 	d->metrics.bytes += (uint64_t)r->bytes;
 	d->metrics.items += r->n_items;
 	d->metrics.not_modified += r->not_modified;
 	if (r->error != 0) {
 		d->metrics.poll_errors++;
-		if (st.error_streak == 0)
+		if (streak_before == 0)
 			d->metrics.feeds_failing++;
-	} else if (st.error_streak > 0 && d->metrics.feeds_failing > 0) {
-		d->metrics.feeds_failing--;
-	}
-	if (first_poll && st.exists) {
-		/* The config points the feed elsewhere now: forget the old URL's HTTP state. */
-		set_str(&st.etag, NULL);
-		set_str(&st.last_modified, NULL);
-		set_str(&st.moved_url, NULL);
-	}
-	st.exists = true;
-	set_str(&st.url, f->cfg->url);
-	st.last_poll = now;
-	st.http_status = r->status;
-	if (r->error == 0 || r->error == -EFBIG) {
-		/* A 200 replaces the validators (dropping ones the server no longer sends);
-		   a 304 may refresh them. */
-		if (!r->not_modified || r->etag)
-			set_str(&st.etag, r->etag);
-		if (!r->not_modified || r->last_modified)
-			set_str(&st.last_modified, r->last_modified);
-		if (r->moved_url)
-			set_str(&st.moved_url, r->moved_url);
-	}
-	if (r->error == 0) {
-		st.error_streak = 0;
-		st.first_error = 0;
-		st.last_success = now;
-		st.failing_alerted = false;
-		set_str(&st.last_error, NULL);
 	} else {
-		if (st.error_streak++ == 0)
-			st.first_error = now;
-		set_str(&st.last_error, r->error_text);
+		if (streak_before > 0 && d->metrics.feeds_failing > 0)
+			d->metrics.feeds_failing--;
+		d->metrics.items_new += t->n_new;
 	}
-	rc = fw_store_poll_begin(d->store);
-	if (rc == 0)
-		rc = commit_items(f, r, &st, first_poll, now, &n_new, &n_alerts);
-	if (rc == 0 && r->error != 0 && !st.failing_alerted && d->cfg->feed_failing_after > 0 &&
-	    now - st.first_error >= d->cfg->feed_failing_after) {
-		rc = fw_alert_raise_failing(d->alerter, f->cfg, r->error_text, st.first_error, now);
-		if (rc > 0)
-			n_alerts++;
-		if (rc >= 0) {
-			st.failing_alerted = true;
-			rc = 0;
-		}
-	}
-	st.next_poll = reschedule(f, r, &st, now);
-	if (rc == 0)
-		rc = fw_store_feed_save(d->store, f->cfg->name, &st);
-	if (rc == 0)
-		rc = fw_store_poll_commit(d->store);
-	if (rc < 0) {
-		/* Nothing of this poll is kept: its items count as unseen and come again. */
-		fw_log(FW_LOG_ERR, "feed '%s': cannot store the poll: %s", f->cfg->name,
-		       fw_store_error(d->store));
-		fw_store_poll_rollback(d->store);
-	}
+	d->metrics.matches += t->n_alerts;
+}
+
+/* Log a finished poll: one line for a failure, else what it brought. */
+static void log_poll(struct feed_rt *f, const struct fw_fetch_result *r,
+                     const struct fw_feed_state *st, const struct poll_tally *t)
+{
+	struct fw_daemon *d = f->owner->d;
+
 	if (r->error != 0) {
 		fw_log(FW_LOG_WARNING, "feed '%s': %s (failure %lld in a row)", f->cfg->name,
-		       r->error_text, (long long)st.error_streak);
+		       r->error_text, (long long)st->error_streak);
 		snprintf(d->last_error, sizeof(d->last_error), "feed '%.40s': %.100s", f->cfg->name,
 		         r->error_text);
 		if (d->once)
 			d->failed_feeds++;
-	} else {
-		if (r->problem)
-			fw_log(FW_LOG_WARNING, "feed '%s': damaged feed, %zu items read: %s",
-			       f->cfg->name, r->n_items, r->problem);
-		fw_log(FW_LOG_DEBUG, "feed '%s': HTTP %ld, %zu items, %zu new, %zu alerts",
-		       f->cfg->name, r->status, r->n_items, n_new, n_alerts);
+		return;
 	}
-	if (r->dropped && r->error == 0) /* a failed poll says one thing: its error */
+	if (r->problem)
+		fw_log(FW_LOG_WARNING, "feed '%s': damaged feed, %zu items read: %s", f->cfg->name,
+		       r->n_items, r->problem);
+	if (r->dropped)
 		fw_log(FW_LOG_WARNING,
 		       "feed '%s': more than %lld items (max_items): the rest ignored",
 		       f->cfg->name, (long long)d->cfg->max_items);
-	if (rc == 0) {
-		d->metrics.items_new += n_new;
-		d->metrics.matches += n_alerts;
+	if (t->n_held)
+		fw_log(FW_LOG_WARNING,
+		       "feed '%s': %zu more matching items than max_alerts_per_poll (%lld): "
+		       "remembered, summed up in one notice",
+		       f->cfg->name, t->n_held, (long long)f->cfg->max_alerts_per_poll);
+	fw_log(FW_LOG_DEBUG, "feed '%s': HTTP %ld, %zu items, %zu new, %zu alerts", f->cfg->name,
+	       r->status, r->n_items, t->n_new, t->n_alerts);
+}
+
+/*
+ * Store one finished poll, in order: the feed's state, its items (mark, match, alerts),
+ * the feed-failing alert, the commit; a poll the store refuses becomes a failed poll.
+ * Then count, log and kick delivery.
+ */
+static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
+{
+	struct fw_feeds *fs = f->owner;
+	struct fw_daemon *d = fs->d;
+	struct fw_feed_state st = {0};
+	struct poll_tally t = {0};
+	int64_t now = time(NULL), streak_before = 0;
+	bool first_poll;
+
+	if (fw_store_feed_load(d->store, f->cfg->name, &st) < 0) {
+		snprintf(r->error_text, sizeof(r->error_text), "cannot read its state: %s",
+		         fw_store_error(d->store));
+		r->error = -EIO;
+		reschedule(f, r, &st, now);
+	} else {
+		streak_before = st.error_streak;
+		first_poll = !st.exists || st.url == NULL || strcmp(st.url, f->cfg->url) != 0;
+		apply_result(&st, r, f->cfg->url, first_poll, now);
+		if (write_poll(f, r, &st, true, first_poll, now, &t) < 0) {
+			fw_alert_storm_clear(&t.storm);
+			t = (struct poll_tally){0};
+			poll_unstored(f, r, &st, now, &t.n_alerts);
+		}
 	}
-	if (n_alerts > 0 && rc == 0)
+	count_poll(d, r, streak_before, &t);
+	log_poll(f, r, &st, &t);
+	if (t.n_alerts > 0)
 		fw_alert_kick(d->alerter); /* async: the pump runs after the group's commit */
-out:
+	fw_alert_storm_clear(&t.storm);
 	fw_feed_state_clear(&st);
 	fs->done++;
 	once_progress(fs);
@@ -601,10 +781,15 @@ int fw_feeds_start(struct fw_daemon *d, struct fw_feeds **out)
 			return -ENOMEM; /* the caller stops the daemon; close frees what exists */
 		f->host = intern_host(fs, f->cfg->url);
 		fs->v[fs->n++] = f;
+	}
+	if (fw_store_host_rests(d->store, now, host_rest_cb, fs) < 0)
+		fw_log(FW_LOG_WARNING, "cannot read the hosts that rest: %s",
+		       fw_store_error(d->store));
+	for (size_t i = 0; i < fs->n; i++) {
 		if (d->once)
-			enqueue(f);
+			enqueue(fs->v[i]);
 		else
-			schedule_first(f, now);
+			schedule_first(fs->v[i], now);
 	}
 	if (d->once) {
 		admit(fs);

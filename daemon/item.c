@@ -538,50 +538,67 @@ void fw_item_sha256(const void *data, size_t len, unsigned char out[32])
 	sha_final(&c, out);
 }
 
-/*
- * Give the item an id if it has none (NULL or ""): the link, else "sha:" + SHA-256 hex of
- * title, date (published, else updated, as RFC 3339) and summary, each NUL-terminated;
- * content joins in when title and summary are both empty, so content-only items differ.
- * Deterministic across runs and machines. Returns 0 or -ENOMEM.
- */
-int fw_item_ensure_id(struct fw_item *item)
+/* "sha:" + the hex of a finished SHA-256, as a new string; NULL on allocation failure. */
+static char *sha_id(struct sha256 *c)
 {
 	static const char hex[] = "0123456789abcdef";
-	struct sha256 c;
 	unsigned char d[32];
-	char date[32] = "";
-
-	if (item->id && item->id[0])
-		return 0;
-	if (item->link && item->link[0]) {
-		char *id = strdup(item->link);
-		if (!id)
-			return -ENOMEM;
-		free(item->id);
-		item->id = id;
-		return 0;
-	}
-	int64_t t = item->published != FW_TIME_NONE ? item->published : item->updated;
-	if (t != FW_TIME_NONE)
-		fw_date_format(t, date, sizeof(date));
-	const char *title = item->title ? item->title : "";
-	const char *summary = item->summary ? item->summary : "";
-	sha_init(&c);
-	sha_update(&c, title, strlen(title) + 1);
-	sha_update(&c, date, strlen(date) + 1);
-	sha_update(&c, summary, strlen(summary) + 1);
-	if (!title[0] && !summary[0] && item->content)
-		sha_update(&c, item->content, strlen(item->content) + 1);
-	sha_final(&c, d);
 	char *id = malloc(4 + 64 + 1);
+
+	sha_final(c, d);
 	if (!id)
-		return -ENOMEM;
+		return NULL;
 	memcpy(id, "sha:", 4);
 	for (int i = 0; i < 32; i++) {
 		id[4 + 2 * i] = hex[d[i] >> 4];
 		id[4 + 2 * i + 1] = hex[d[i] & 15];
 	}
 	id[68] = '\0';
+	return id;
+}
+
+/*
+ * Give the item an id if it has none (NULL or ""): the link, else "sha:" + SHA-256 hex of
+ * title, date (published, else updated, as RFC 3339) and summary, each NUL-terminated;
+ * content joins in when title and summary are both empty, so content-only items differ.
+ * An id (given or taken from the link) longer than FW_ITEM_ID_MAX bytes becomes "sha:" +
+ * SHA-256 hex of it: still stable and unique, and it fits the store's keys. Deterministic
+ * across runs and machines. Returns 0 or -ENOMEM.
+ */
+int fw_item_ensure_id(struct fw_item *item)
+{
+	struct sha256 c;
+	char date[32] = "", *id;
+
+	sha_init(&c);
+	if (item->id && item->id[0]) {
+		if (strnlen(item->id, FW_ITEM_ID_MAX + 1) <= FW_ITEM_ID_MAX)
+			return 0;
+		sha_update(&c, item->id, strlen(item->id));
+	} else if (item->link && item->link[0]) {
+		if (strnlen(item->link, FW_ITEM_ID_MAX + 1) <= FW_ITEM_ID_MAX) {
+			if (!(id = strdup(item->link)))
+				return -ENOMEM;
+			free(item->id);
+			item->id = id;
+			return 0;
+		}
+		sha_update(&c, item->link, strlen(item->link));
+	} else {
+		int64_t t = item->published != FW_TIME_NONE ? item->published : item->updated;
+		const char *title = item->title ? item->title : "";
+		const char *summary = item->summary ? item->summary : "";
+
+		if (t != FW_TIME_NONE)
+			fw_date_format(t, date, sizeof(date));
+		sha_update(&c, title, strlen(title) + 1);
+		sha_update(&c, date, strlen(date) + 1);
+		sha_update(&c, summary, strlen(summary) + 1);
+		if (!title[0] && !summary[0] && item->content)
+			sha_update(&c, item->content, strlen(item->content) + 1);
+	}
+	if (!(id = sha_id(&c)))
+		return -ENOMEM;
 	free(item->id);
 	item->id = id;
 	return 0;

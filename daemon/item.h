@@ -44,8 +44,13 @@ int fw_item_from_json(const char *text, size_t len, struct fw_item **out);
    changes when the item is edited. */
 uint64_t fw_item_hash(const struct fw_item *item);
 
+/* Longest id kept as it is; a longer one is replaced by "sha:" + its SHA-256 (the store's
+   keys hold at most FW_STORE_KEY_MAX bytes). */
+#define FW_ITEM_ID_MAX 4096
+
 /* Give the item an id if it has none: the link, else a stable hash of title + date +
-   summary ("sha:" + hex). Returns 0 or -ENOMEM. */
+   summary ("sha:" + hex); an id longer than FW_ITEM_ID_MAX becomes "sha:" + its SHA-256.
+   Returns 0 or -ENOMEM. */
 int fw_item_ensure_id(struct fw_item *item);
 
 /* SHA-256 of len bytes into out (the id hash; exposed for its known-answer test). */

@@ -294,7 +294,7 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 {
 	struct fw_daemon d;
 	char err[512], *db = NULL;
-	int r, code = 0;
+	int r, code = 0, lock_fd = -1;
 
 	memset(&d, 0, sizeof(d));
 	d.cfg = cfg;
@@ -311,7 +311,12 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 		goto out;
 	}
 	db = fw_config_db_path(cfg);
-	if (db == NULL || fw_store_open(db, false, &d.store, err, sizeof(err)) < 0) {
+	if (db && (r = fw_store_lock(db, &lock_fd, err, sizeof(err))) == -EBUSY) {
+		fw_log(FW_LOG_ERR, "%s", err);
+		code = 2;
+		goto out;
+	}
+	if (db == NULL || r < 0 || fw_store_open(db, false, &d.store, err, sizeof(err)) < 0) {
 		fw_log(FW_LOG_ERR, "cannot open the store: %s", db ? err : "out of memory");
 		fw_log(FW_LOG_ERR, "refusing to start rather than forget which items were seen");
 		code = 2;
@@ -384,6 +389,8 @@ out:
 		if (code == 0)
 			code = 2;
 	}
+	if (lock_fd >= 0)
+		close(lock_fd);
 	free(db);
 	fw_config_free(d.cfg);
 	return code;

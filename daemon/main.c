@@ -551,12 +551,25 @@ static int cmd_outbox(int argc, char **argv)
 	return code;
 }
 
+/* One host resting after a 429 or 503: a line, or an object of the JSON array arg. */
+static void status_host_cb(const char *host, int64_t until, long http_status, void *arg)
+{
+	char when[40];
+
+	fmt_time(until, when, sizeof(when));
+	if (arg)
+		json_array_append_new(arg, json_pack("{s:s, s:s, s:I}", "host", host, "until", when,
+		                                     "http_status", (json_int_t)http_status));
+	else
+		printf("%-32s %-20s %ld\n", host, when, http_status);
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	struct cmd_opts o = {0};
 	struct fw_config *cfg;
 	struct fw_store *s;
-	json_t *root, *feeds, *outs;
+	json_t *root, *feeds, *outs, *hosts;
 	int i = parse_opts(argc, argv, &o,
 	                   "usage: feedwatch status [-c FILE] [--json]\n"
 	                   "Per feed: last poll, HTTP status, error streak, next poll, items, "
@@ -575,6 +588,7 @@ static int cmd_status(int argc, char **argv)
 	root = json_object();
 	feeds = json_array();
 	outs = json_array();
+	hosts = json_array();
 	if (!o.json)
 		printf("%-24s %-20s %-5s %-6s %-20s %-8s %-6s %s\n", "FEED", "LAST POLL", "HTTP",
 		       "ERRORS", "NEXT POLL", "ITEMS", "ALERTS", "LAST ERROR");
@@ -587,19 +601,24 @@ static int cmd_status(int argc, char **argv)
 		fmt_time(st.next_poll, next, sizeof(next));
 		if (o.json)
 			json_array_append_new(
-			    feeds, json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:s?}", "name",
-			                     cfg->feeds[k].name, "last_poll", last, "http_status",
-			                     (json_int_t)st.http_status, "error_streak",
-			                     (json_int_t)st.error_streak, "next_poll", next,
-			                     "items_seen", (json_int_t)st.items_seen, "alerts",
-			                     (json_int_t)st.alerts, "last_error", st.last_error));
+			    feeds,
+			    json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:s?, s:s?}", "name",
+			              cfg->feeds[k].name, "last_poll", last, "http_status",
+			              (json_int_t)st.http_status, "error_streak",
+			              (json_int_t)st.error_streak, "next_poll", next, "items_seen",
+			              (json_int_t)st.items_seen, "alerts", (json_int_t)st.alerts,
+			              "last_error", st.last_error, "moved_to", st.moved_url));
 		else
-			printf("%-24s %-20s %-5ld %-6lld %-20s %-8lld %-6lld %s\n",
+			printf("%-24s %-20s %-5ld %-6lld %-20s %-8lld %-6lld %s%s%s\n",
 			       cfg->feeds[k].name, last, st.http_status, (long long)st.error_streak,
 			       next, (long long)st.items_seen, (long long)st.alerts,
-			       st.last_error ? st.last_error : "");
+			       st.last_error ? st.last_error : "", st.moved_url ? "moved to " : "",
+			       st.moved_url ? st.moved_url : "");
 		fw_feed_state_clear(&st);
 	}
+	if (!o.json)
+		printf("\n%-32s %-20s %s\n", "HOST RESTING", "UNTIL", "HTTP");
+	fw_store_host_rests(s, time(NULL), status_host_cb, o.json ? (void *)hosts : NULL);
 	if (!o.json)
 		printf("\n%-24s %-8s %s\n", "OUTPUT", "PENDING", "DEAD");
 	for (size_t k = 0; k < cfg->n_outputs; k++) {
@@ -616,6 +635,7 @@ static int cmd_status(int argc, char **argv)
 			       (long long)dead);
 	}
 	json_object_set_new(root, "feeds", feeds);
+	json_object_set_new(root, "hosts_resting", hosts);
 	json_object_set_new(root, "outputs", outs);
 	if (o.json) {
 		char *line = json_dumps(root, JSON_COMPACT);

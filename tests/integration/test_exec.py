@@ -133,7 +133,8 @@ def main():
         w2 = Workdir()  # a fresh state: every item alerts at once, folded into one digest
         conf2 = output_config(w2, srv.url("/feed.xml"), [
             'name = "cmd"; plugin = "exec"; command = [ %s, %s, %s ]; rate_limit = 1;'
-            ' rate_window = 3600;' % (q(sys.executable), q(RECORD), q(rec))])
+            ' rate_window = 3600;' % (q(sys.executable), q(RECORD), q(rec))],
+            extra="max_alerts_per_poll = 0;")  # every item its own alert, folded by the rate limit
         set_mode("noread")
         p = run(["once", "-c", conf2])
         check(p.returncode == 0, "the daemon survives a command that ignores stdin (rc %d, %s)"

@@ -33,10 +33,11 @@ state_dir = %s;
 min_interval = 1;
 first_poll_max_age = 0;
 feed_failing_after = 0;
+max_alerts_per_poll = 0;  # hundreds of alerts in one poll, each counted on its own
 feeds = ( { name = "world"; url = %s; interval = 1; } );
 entities = { putin = [ "Putin" ]; };
 watchlists = ( { name = "putin"; match = "@putin"; outputs = [ "alerts" ]; } );
-outputs = ( { name = "alerts"; plugin = "log"; path = %s; format = "json"; } );
+outputs = ( { name = "alerts"; plugin = "log"; path = %s; format = "json"; rate_limit = 0; } );
 """ % (q(state), q(srv.url("/feed")), q(w.file("alerts.jsonl"))))
 
 
@@ -140,6 +141,9 @@ def test_full(srv, ns):
         check(saw and ("full" in line[0] or "No space" in line[0]),
               "full: the error says the disk is full (%s)" % line)
         check(d.poll() is None, "full: run keeps running on a full disk")
+        check(wait_for(lambda: any("cannot store the poll" in l and "in a row" in l
+                                   for l in output(d)[1].splitlines()), timeout=10),
+              "full: a poll that cannot be stored is a failed poll (counted in the error streak)")
         check(len(alert_ids(w)) == 2, "full: no alert was sent without its record")
         ns.sh("rm -f %s/filler" % w.state)
         # 2 items seen before, 298 new: 300 alerts in all, each once.
@@ -171,11 +175,12 @@ state_dir = %s;
 min_interval = 1;
 first_poll_max_age = 0;
 feed_failing_after = 0;
+max_alerts_per_poll = 0;  # hundreds of alerts in one poll, each counted on its own
 feeds = ( { name = "world"; url = %s; interval = 1; } );
 entities = { putin = [ "Putin" ]; };
 watchlists = ( { name = "putin"; match = "@putin"; outputs = [ "hook" ]; } );
 outputs = ( { name = "hook"; plugin = "webhook"; url = %s; retry_base = 1; retry_max = 1;
-              max_attempts = 1000; } );
+              max_attempts = 1000; rate_limit = 0; } );
 """ % (q(w.state), q(srv.url("/feed")), q(rcv.url("/hook"))))
         ns.sh("mount -t tmpfs -o size=8m,mode=0700 fwfull2 %s" % w.state)
         srv.routes["/feed"] = Route(feed(20, "dlv"))
