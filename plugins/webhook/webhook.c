@@ -591,8 +591,11 @@ static char *render_body(struct webhook *w, const struct fw_alert *a, json_t *ro
 		html = render_marked(root, 'h', 32000);
 		if (text == NULL || html == NULL)
 			break;
-		out = dump(json_pack("{s:s, s:s, s:s, s:s}", "msgtype", "m.text", "body", text,
-		                     "format", "org.matrix.custom.html", "formatted_body", html));
+		/* m.notice: the convention for bots (clients do not notify, bots do not answer).
+		   An empty m.mentions: "@room" or a member's name in a title pings nobody. */
+		out = dump(json_pack("{s:s, s:s, s:s, s:s, s:{}}", "msgtype", "m.notice", "body",
+		                     text, "format", "org.matrix.custom.html", "formatted_body",
+		                     html, "m.mentions"));
 		break;
 	case WH_NTFY:
 		text = render_plain(root, WH_NTFY_MAX * 2);
