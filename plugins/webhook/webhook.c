@@ -189,6 +189,24 @@ static void buf_escaped(struct wh_buf *b, const char *s, int kind)
 	}
 }
 
+/* A link inside Slack's <url|text>: &, <, > as entities (Slack's rule) and "|" as %7C,
+   so that the link cannot end early and supply a text of its own. */
+static void slack_link(struct wh_buf *b, const char *s)
+{
+	for (const char *p = s; *p; p++) {
+		if (*p == '&')
+			buf_puts(b, "&amp;");
+		else if (*p == '<')
+			buf_puts(b, "&lt;");
+		else if (*p == '>')
+			buf_puts(b, "&gt;");
+		else if (*p == '|')
+			buf_puts(b, "%7C");
+		else
+			buf_add(b, p, 1);
+	}
+}
+
 /* scheme://host[:port] of a URL, without user info, path or query. */
 static char *url_origin(const char *url)
 {
@@ -718,7 +736,7 @@ static char *render_marked(json_t *root, int kind, size_t max)
 		if (v.link && kind == 's') {
 			/* Slack: <url|text>; neither part may hold a raw "|" or ">". */
 			buf_puts(&b, "<");
-			buf_escaped(&b, v.link, 's');
+			slack_link(&b, v.link);
 			buf_puts(&b, "|");
 			buf_escaped(&b, v.title, 's');
 			buf_puts(&b, ">");

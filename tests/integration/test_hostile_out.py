@@ -40,11 +40,13 @@ BAD_LINKS = {
     "vbs": "vbscript:msgbox(1)",
 }
 FORGE = "https://example.org/p?q=1> (why: @fake \"forged\" in title)"
+SLACK_FORGE = "https://evil.example/x|Official notice from your bank"
 
 
 def feed_items():
     out = [("bad-" + k, "Putin %s link" % k, v, "Putin.") for k, v in sorted(BAD_LINKS.items())]
     out.append(("forge", "Putin forge", FORGE, "Putin."))
+    out.append(("slackforge", "Putin slack", SLACK_FORGE, "Putin."))
     out.append(("good", "Putin good @room", "https://example.org/good?a=1&b=2", "Putin."))
     return out
 
@@ -69,6 +71,7 @@ def links_and_matrix(srv, rcv, w):
     text_log, json_log = w.file("alerts.txt"), w.file("alerts.jsonl")
     conf = output_config(w, feed_url, [
         'name = "hook"; plugin = "webhook"; url = %s;' % q(rcv.url("/generic")),
+        'name = "slack"; plugin = "webhook"; format = "slack"; url = %s;' % q(rcv.url("/slack")),
         'name = "matrix"; plugin = "webhook"; format = "matrix"; secret = %s; url = %s;'
         % (q(tok), q(rcv.url("/_matrix/client/v3/rooms/!r:x/send/m.room.message"))),
         'name = "text"; plugin = "log"; format = "text"; path = %s;' % q(text_log),
@@ -127,6 +130,14 @@ def links_and_matrix(srv, rcv, w):
             check(r["env"].get("FEEDWATCH_LINK") == "" and j["item"]["link"] is None,
                   "exec: no %s link in env or stdin" % j["item"]["title"])
         check(r["argv"] == [RECORD, rec], "exec: the link is never an argument")
+
+    sl = [json.loads(r[3])["text"] for r in rcv.log("/slack")]
+    sf = [t for t in sl if "evil.example" in t]
+    check(len(sl) == n and len(sf) == 1 and "<https://evil.example/x%7COfficial%20notice%20from"
+          "%20your%20bank|Putin slack>" in sf[0], "slack: a \"|\" in a link cannot supply the "
+          "link's text (%s)" % sf[:1])
+    check(not any("javascript" in t.lower() or "data:" in t or "file:" in t for t in sl),
+          "slack: no bad link")
 
     m = [r for r in rcv.log() if r[1].startswith("/_matrix/")]
     check(len(m) == n, "matrix: one request per item (%d)" % len(m))
