@@ -640,7 +640,8 @@ static void view_of(json_t *a, struct wh_view *v)
 		len += (size_t)snprintf(v->terms + len, sizeof(v->terms) - len, "%s%s",
 		                        len ? ", " : "", t);
 	}
-	if (v->link && strncmp(v->link, "http://", 7) != 0 && strncmp(v->link, "https://", 8) != 0)
+	if (v->link && strncasecmp(v->link, "http://", 7) != 0 &&
+	    strncasecmp(v->link, "https://", 8) != 0)
 		v->link = NULL; /* only web links become clickable */
 }
 

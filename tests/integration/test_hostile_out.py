@@ -47,6 +47,7 @@ def feed_items():
     out = [("bad-" + k, "Putin %s link" % k, v, "Putin.") for k, v in sorted(BAD_LINKS.items())]
     out.append(("forge", "Putin forge", FORGE, "Putin."))
     out.append(("slackforge", "Putin slack", SLACK_FORGE, "Putin."))
+    out.append(("upper", "Putin upper", "HTTPS://example.org/upper", "Putin."))
     out.append(("good", "Putin good @room", "https://example.org/good?a=1&b=2", "Putin."))
     return out
 
@@ -136,6 +137,8 @@ def links_and_matrix(srv, rcv, w):
     check(len(sl) == n and len(sf) == 1 and "<https://evil.example/x%7COfficial%20notice%20from"
           "%20your%20bank|Putin slack>" in sf[0], "slack: a \"|\" in a link cannot supply the "
           "link's text (%s)" % sf[:1])
+    check(any("<HTTPS://example.org/upper|Putin upper>" in t for t in sl),
+          "slack: an upper-case HTTPS link is a link")
     check(not any("javascript" in t.lower() or "data:" in t or "file:" in t for t in sl),
           "slack: no bad link")
 
