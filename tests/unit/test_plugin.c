@@ -280,6 +280,23 @@ static void test_log_plugin(void **state)
 	assert_string_equal(got, "[w] world: Putin arrives in Pyongyang <https://example.org/a> "
 	                         "(why: @putin \"Putin\" in title)\n");
 	free(got);
+	/* Hostile rows (an outbox written before links were checked): a javascript: link is
+	   not shown; a link cannot close the <...> and forge the why; U+2028, U+0085 and
+	   control characters in the title do not break the line. */
+	unlink(path);
+	lib->plugin->reopen(st);
+	a.link = "javascript:alert(1)";
+	a.title = "Putin\xe2\x80\xa8line\xc2\x85two\x0bthree";
+	assert_int_equal(lib->plugin->deliver(st, &a, 4), 0);
+	a.link = "https://example.org/p?q=1> (why: @fake \"forged\" in title)\xc3\xa9";
+	assert_int_equal(lib->plugin->deliver(st, &a, 5), 0);
+	got = slurp(path);
+	assert_string_equal(got,
+	                    "[w] world: Putin line two three (why: @putin \"Putin\" in title)\n"
+	                    "[w] world: Putin line two three "
+	                    "<https://example.org/p?q=1%3E%20%28why:%20@fake%20%22forged%22%20in"
+	                    "%20title%29%C3%A9> (why: @putin \"Putin\" in title)\n");
+	free(got);
 	lib->plugin->fini(st);
 
 	/* A bad format is refused at init, and fini copes with the half-built instance. */
