@@ -143,77 +143,30 @@ static json_t *jdate(int64_t t)
 	return json_string(fw_date_format(t, buf, sizeof(buf)));
 }
 
-/* Is a query parameter name one that carries a credential (?token=, ?api_key=, ...)? */
-static bool secret_param(const char *name, size_t len)
-{
-	static const char *const words[] = {"token", "key", "secret",  "password", "passwd",
-	                                    "auth",  "sig", "session", NULL};
-	char low[64];
-
-	if (len >= sizeof(low))
-		return true; /* a parameter name that long is not worth the risk */
-	for (size_t i = 0; i < len; i++)
-		low[i] = (char)tolower((unsigned char)name[i]);
-	low[len] = 0;
-	for (size_t i = 0; words[i]; i++)
-		if (strstr(low, words[i]))
-			return true;
-	return false;
-}
-
-/* A URL without user:password@ and with the values of credential-like query parameters
-   replaced by REDACTED: alerts go to third parties (chat services, webhooks), and the
-   feed's own token must not travel with them. */
+/* The feed's URL as scheme://host[:port]/path: no user:password@, no query, no fragment.
+   Alerts go to third parties (chat services, webhooks), and a credential may hide in any
+   of those parts under any name (?pass=, ?jwt=, #access_token=), so none of them travels.
+   A URL without "://" keeps only what comes before its query or fragment. */
 static char *strip_credentials(const char *url)
 {
-	const char *scheme = strstr(url, "://"), *at, *slash, *p;
-	char *out, *o;
+	const char *scheme = strstr(url, "://"), *host, *auth_end, *at, *end;
+	char *out;
 
-	if (scheme == NULL)
-		return strdup(url);
-	slash = strchr(scheme + 3, '/');
-	at = strchr(scheme + 3, '@');
-	if (at != NULL && (slash == NULL || at < slash)) {
-		if (asprintf(&out, "%.*s%s", (int)(scheme + 3 - url), url, at + 1) < 0)
-			return NULL;
-	} else if ((out = strdup(url)) == NULL) {
+	if (scheme == NULL || (size_t)(scheme - url) + 1 != strcspn(url, "/?#")) {
+		end = url + strcspn(url, "?#");
+		return strndup(url, (size_t)(end - url));
+	}
+	host = scheme + 3;
+	auth_end = host + strcspn(host, "/?#");
+	/* The last '@' of the authority ends the user info (a password may hold '@'). */
+	for (at = auth_end; at > host && at[-1] != '@'; at--)
+		;
+	if (at > host)
+		host = at;
+	end = auth_end + strcspn(auth_end, "?#");
+	if (asprintf(&out, "%.*s%.*s", (int)(scheme + 3 - url), url, (int)(end - host), host) < 0)
 		return NULL;
-	}
-	p = strchr(out, '?');
-	if (p == NULL)
-		return out;
-	/* Rewrite the query in place: "REDACTED" may be longer than a value, so build anew. */
-	{
-		size_t n = strlen(out);
-		char *res = malloc(n + 1 + 8 * n);
-		const char *q;
-
-		if (res == NULL) {
-			free(out);
-			return NULL;
-		}
-		memcpy(res, out, (size_t)(p - out) + 1);
-		o = res + (p - out) + 1;
-		for (q = p + 1; *q && *q != '#';) {
-			size_t plen = strcspn(q, "&#"), nlen = strcspn(q, "=&#");
-
-			if (nlen < plen && secret_param(q, nlen)) {
-				memcpy(o, q, nlen + 1);
-				o += nlen + 1;
-				memcpy(o, "REDACTED", 8);
-				o += 8;
-			} else {
-				memcpy(o, q, plen);
-				o += plen;
-			}
-			q += plen;
-			if (*q == '&')
-				*o++ = *q++;
-		}
-		strcpy(o, q); /* the fragment, if any */
-		free(out);
-		return res;
-	}
+	return out;
 }
 
 /* At most max bytes of s, cut on a UTF-8 boundary, with an ellipsis when cut. */
@@ -246,6 +199,56 @@ json_t *fw_alert_explain_json(const struct fw_match_explain *e, const char *watc
 	                 e->snippet ? e->snippet : "");
 }
 
+/* The length of an "http://" or "https://" prefix of s, in any case; 0 for any other. */
+static size_t web_scheme(const char *s)
+{
+	static const char *const schemes[] = {"http://", "https://"};
+
+	for (size_t i = 0; i < 2; i++) {
+		size_t n = strlen(schemes[i]), k = 0;
+
+		while (k < n && tolower((unsigned char)s[k]) == schemes[i][k])
+			k++;
+		if (k == n)
+			return n;
+	}
+	return 0;
+}
+
+/* The item's link as it may leave the daemon: only an http(s) URL with a host, else JSON
+   null (javascript:, data:, file: and the like would run or read something wherever a
+   receiver makes the link clickable). Spaces and control bytes, never valid in a URL, are
+   percent-encoded so that no output can be given a line break or a forged field by it. */
+static json_t *link_json(const char *link)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t skip, n = 0;
+	char *buf;
+	json_t *j;
+
+	if (link == NULL)
+		return json_null();
+	skip = web_scheme(link);
+	if (skip == 0 || link[skip] == 0 || strchr("/?#@", link[skip]))
+		return json_null();
+	buf = malloc(strlen(link) * 3 + 1);
+	if (buf == NULL)
+		return json_null();
+	for (const unsigned char *p = (const unsigned char *)link; *p; p++) {
+		if (*p <= 0x20 || *p == 0x7f) {
+			buf[n++] = '%';
+			buf[n++] = hex[*p >> 4];
+			buf[n++] = hex[*p & 15];
+		} else {
+			buf[n++] = (char)*p;
+		}
+	}
+	buf[n] = 0;
+	j = json_string(buf);
+	free(buf);
+	return j ? j : json_null();
+}
+
 /* The alert as JSON: the outbox payload and what plugins receive (docs/plugins.md). */
 static char *build_payload(const char *id, const char *watchlist, const struct fw_config_feed *feed,
                            const struct fw_item *item, const struct fw_match_result *res,
@@ -262,7 +265,7 @@ static char *build_payload(const char *id, const char *watchlist, const struct f
 	json_object_set_new(f, "url", json_string(url));
 	json_object_set_new(it, "id", json_string(item->id));
 	json_object_set_new(it, "title", json_string(item->title ? item->title : ""));
-	json_object_set_new(it, "link", jstr(item->link));
+	json_object_set_new(it, "link", link_json(item->link));
 	json_object_set_new(it, "published", jdate(item->published));
 	json_object_set_new(it, "updated", jdate(item->updated));
 	json_object_set_new(it, "author", jstr(item->author));

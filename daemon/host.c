@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -20,6 +21,7 @@
 
 #define FW_HTTP_MAX_RESPONSE (64 * 1024)
 #define FW_SECRET_MAX        (64 * 1024)
+#define FW_OUTCOME_MAX       2048 /* bytes of an outcome message looked at (alert.c keeps 255) */
 
 struct fw_timer {
 	uv_timer_t t;
@@ -204,10 +206,75 @@ static int host_cfg_secret(struct fw_plugin_ctx *ctx, const char *key, char **ou
 	return 0;
 }
 
+/* Replace every occurrence (in any case) of s[0..n) in buf (len bytes) by "[redacted]";
+   what no longer fits is cut. Strings shorter than 4 bytes are left alone; out of
+   memory, the message is withheld. */
+static void redact_part(char *buf, size_t len, const char *s, size_t n)
+{
+	static const char mark[] = "[redacted]";
+	char *tmp;
+	size_t o = 0;
+
+	if (n < 4)
+		return;
+	tmp = malloc(len);
+	if (tmp == NULL) {
+		buf[0] = 0;
+		return;
+	}
+	for (const char *p = buf; *p && o + 1 < len;) {
+		if (strncasecmp(p, s, n) == 0) {
+			size_t m = sizeof(mark) - 1 < len - 1 - o ? sizeof(mark) - 1 : len - 1 - o;
+
+			memcpy(tmp + o, mark, m);
+			o += m;
+			p += n;
+		} else {
+			tmp[o++] = *p++;
+		}
+	}
+	tmp[o] = 0;
+	memcpy(buf, tmp, o + 1);
+	free(tmp);
+}
+
+/*
+ * The outcome message as it may be logged and stored: when the output has a url key, the
+ * URL whole, everything after its host, its path, its query and its user info are
+ * redacted. A backstop for any plugin: the webhook plugin itself redacts more (token-like
+ * path segments, query values, its access token) before the message reaches the host.
+ */
+static void redact_outcome(struct fw_plugin_ctx *ctx, const char *message, char *buf, size_t len)
+{
+	const config_setting_t *s = member(ctx, "url");
+	const char *u = s ? config_setting_get_string(s) : NULL, *host, *end, *at, *q;
+
+	snprintf(buf, len, "%s", message);
+	if (u == NULL)
+		return;
+	host = strstr(u, "://");
+	host = host ? host + 3 : u;
+	end = host + strcspn(host, "/?#");
+	for (at = end; at > host && at[-1] != '@'; at--)
+		;
+	q = end + strcspn(end, "?#");
+	redact_part(buf, len, u, strlen(u));
+	redact_part(buf, len, end, strlen(end));
+	redact_part(buf, len, end, (size_t)(q - end));
+	if (*q == '?')
+		redact_part(buf, len, q + 1, strcspn(q + 1, "#"));
+	if (at > host)
+		redact_part(buf, len, host, (size_t)(at - 1 - host));
+}
+
 static void host_done(struct fw_plugin_ctx *ctx, uint64_t token, enum fw_result result,
                       int64_t retry_after, const char *message)
 {
-	fw_alert_done(ctx->d->alerter, token, result, retry_after, message);
+	char buf[FW_OUTCOME_MAX];
+
+	if (message)
+		redact_outcome(ctx, message, buf, sizeof(buf));
+	fw_alert_done(ctx->d->alerter, token, result, retry_after, message ? buf : NULL);
 }
 
 static void timer_close_cb(uv_handle_t *h)

@@ -2,6 +2,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,16 +59,32 @@ char *fw_plugin_dir(const char *cfg_dir)
 	return strdup(FW_PLUGIN_INSTALL_DIR);
 }
 
-/* Writable by group or others, and not root's sticky /tmp-like dir: refuse. */
-static int check_perms(const char *path, const char *what, char *err, size_t errlen)
+/*
+ * One path of a plugin's chain (OpenSSH's StrictModes): owned by root or by the daemon's
+ * user, and not writable by group or others. Only a directory above the plugin directory
+ * (lenient) may be writable by others when it is root's and sticky, like /tmp: there
+ * nobody else can rename or replace what root or we own.
+ */
+static int check_perms(const char *path, const char *what, bool lenient, char *err, size_t errlen)
 {
 	struct stat st;
+	uid_t me = geteuid();
 
 	if (stat(path, &st) != 0) {
-		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(e));
+		return -e;
 	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+	if (st.st_uid != 0 && st.st_uid != me) {
+		snprintf(err, errlen,
+		         "%s %s is owned by uid %u, neither root nor the daemon's uid %u: refusing "
+		         "to load plugins from it",
+		         what, path, (unsigned)st.st_uid, (unsigned)me);
+		return -EPERM;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+	    !(lenient && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) && st.st_uid == 0)) {
 		snprintf(err, errlen,
 		         "%s %s is writable by group or others: refusing to load plugins from it",
 		         what, path);
@@ -76,13 +93,38 @@ static int check_perms(const char *path, const char *what, char *err, size_t err
 	return 0;
 }
 
+/*
+ * Check real (a path without symbolic links) and every directory above it up to /: the
+ * first `strict` of them (the path itself, then its parents) under check_perms's strict
+ * rule, the rest under the lenient one.
+ */
+static int check_chain(const char *real, const char *what, int strict, char *err, size_t errlen)
+{
+	char buf[PATH_MAX];
+	char *slash;
+	int r, level = 0;
+
+	if (snprintf(buf, sizeof(buf), "%s", real) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (;;) {
+		r = check_perms(buf, level == 0 ? what : "directory", level >= strict, err, errlen);
+		if (r < 0 || strcmp(buf, "/") == 0)
+			return r;
+		slash = strrchr(buf, '/');
+		if (slash == NULL)
+			return 0;
+		slash[slash == buf ? 1 : 0] = 0;
+		level++;
+	}
+}
+
 /* Load one plugin. */
 int fw_plugin_open(const char *dir, const char *name, struct fw_plugin_lib **out, char *err,
                    size_t errlen)
 {
 	struct fw_plugin_lib *lib;
 	const struct fw_plugin *p;
-	char *path;
+	char *path, real[PATH_MAX];
 	void *dl;
 	int r;
 
@@ -90,17 +132,30 @@ int fw_plugin_open(const char *dir, const char *name, struct fw_plugin_lib **out
 		snprintf(err, errlen, "plugin name '%s' is not a plain name", name);
 		return -EINVAL;
 	}
-	if ((r = check_perms(dir, "plugin directory", err, errlen)) < 0)
+	/* Judge what symbolic links lead to, and load exactly that. */
+	if (realpath(dir, real) == NULL) {
+		r = -errno;
+		snprintf(err, errlen, "plugin directory %s: %s", dir, strerror(-r));
+		return r;
+	}
+	if ((r = check_chain(real, "plugin directory", 1, err, errlen)) < 0)
 		return r;
 	if (asprintf(&path, "%s/%s.so", dir, name) < 0)
 		return -ENOMEM;
-	if ((r = check_perms(path, "plugin", err, errlen)) < 0) {
+	if (realpath(path, real) == NULL) {
+		r = -errno;
 		if (r == -ENOENT)
 			snprintf(err, errlen, "no plugin '%s' in %s", name, dir);
+		else
+			snprintf(err, errlen, "plugin %s: %s", path, strerror(-r));
 		free(path);
 		return r;
 	}
-	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if ((r = check_chain(real, "plugin", 2, err, errlen)) < 0) {
+		free(path);
+		return r;
+	}
+	dl = dlopen(real, RTLD_NOW | RTLD_LOCAL);
 	if (dl == NULL) {
 		snprintf(err, errlen, "cannot load %s: %s", path, dlerror());
 		free(path);

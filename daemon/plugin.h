@@ -24,9 +24,12 @@ struct fw_plugin_lib {
 char *fw_plugin_dir(const char *cfg_dir);
 
 /*
- * Load plugin `name` from dir: refuses a directory or file writable by group or others,
- * a missing symbol, a wrong ABI major, a short struct, or a name mismatch; dlclose()s on
- * every failure. Returns 0 and *out, or -errno with the reason in err.
+ * Load plugin `name` from dir. Symbolic links resolved, the file and every directory
+ * above it up to / must be owned by root or by the daemon's user and not writable by
+ * group or others (a root-owned sticky directory above the plugin directory excepted);
+ * the resolved file is what is loaded. Refuses, too, a missing symbol, a wrong ABI
+ * major, a short struct, or a name mismatch; dlclose()s on every failure. Returns 0 and
+ * *out, or -errno with the reason (naming the path at fault) in err.
  */
 int fw_plugin_open(const char *dir, const char *name, struct fw_plugin_lib **out, char *err,
                    size_t errlen);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <feedwatch/plugin.h>
@@ -101,38 +102,111 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/* A line being built, with room reserved up front (see text_line). */
+struct line {
+	char *p;
+	size_t len, cap;
+};
+
+static void put(struct line *l, const char *s, size_t n)
+{
+	if (l->len + n >= l->cap)
+		n = l->cap - l->len - 1;
+	memcpy(l->p + l->len, s, n);
+	l->len += n;
+	l->p[l->len] = 0;
+}
+
+/*
+ * Text from a feed (a title, the matched text): one line whatever it holds. C0 controls,
+ * DEL, C1 controls (U+0080..U+009F) and the Unicode line and paragraph separators
+ * (U+2028, U+2029) become a space.
+ */
+static void put_text(struct line *l, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			put(l, " ", 1);
+		} else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			put(l, " ", 1);
+			p++;
+		} else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+			put(l, " ", 1);
+			p += 2;
+		} else {
+			put(l, (const char *)p, 1);
+		}
+	}
+}
+
+/*
+ * A link between < and >: every byte that is not printable ASCII, and every character
+ * that could end the link or open a field of its own (space, < > ( ) " ' \ `), is
+ * percent-encoded, so that a link can never forge the "(why: ...)" or break the line.
+ */
+static void put_link(struct line *l, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p <= 0x20 || *p >= 0x7f || strchr("<>()\"'\\`", *p)) {
+			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+
+			put(l, e, 3);
+		} else {
+			put(l, (const char *)p, 1);
+		}
+	}
+}
+
+/* Only an http(s) link is shown (the daemon sends no other; old outbox rows may). */
+static bool web_link(const char *s)
+{
+	return s && (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0);
+}
+
 /* A readable line: [watchlist] feed: title <link> (why: term "text" in field; ...) */
 static char *text_line(const struct fw_alert *a)
 {
-	size_t cap = 512 + strlen(a->title) + strlen(a->feed_name) + strlen(a->watchlist) +
-	             (a->link ? strlen(a->link) : 0);
-	char *buf, *p;
-	int n;
+	struct line l = {0};
+	char num[64];
 
+	l.cap = 512 + strlen(a->title) + strlen(a->feed_name) + strlen(a->watchlist) +
+	        (a->link ? 3 * strlen(a->link) : 0);
 	for (size_t i = 0; i < a->n_explain; i++)
-		cap += strlen(a->explain[i].term) + strlen(a->explain[i].text) + 32;
-	buf = malloc(cap);
-	if (buf == NULL)
+		l.cap += strlen(a->explain[i].term) + strlen(a->explain[i].text) +
+		         strlen(a->explain[i].field) + 32;
+	l.p = malloc(l.cap);
+	if (l.p == NULL)
 		return NULL;
-	n = snprintf(buf, cap, "[%s] %s: %s", a->watchlist, a->feed_name, a->title);
-	p = buf + n;
-	if (a->n_digest > 0)
-		p += snprintf(p, cap - (size_t)(p - buf), " (+%zu more in this digest)",
-		              a->n_digest - 1);
-	if (a->link)
-		p += snprintf(p, cap - (size_t)(p - buf), " <%s>", a->link);
-	for (size_t i = 0; i < a->n_explain; i++)
-		p += snprintf(p, cap - (size_t)(p - buf), "%s%s \"%s\" in %s",
-		              i ? "; " : " (why: ", a->explain[i].term, a->explain[i].text,
-		              a->explain[i].field);
+	l.p[0] = 0;
+	put(&l, "[", 1);
+	put_text(&l, a->watchlist);
+	put(&l, "] ", 2);
+	put_text(&l, a->feed_name);
+	put(&l, ": ", 2);
+	put_text(&l, a->title);
+	if (a->n_digest > 0) {
+		snprintf(num, sizeof(num), " (+%zu more in this digest)", a->n_digest - 1);
+		put(&l, num, strlen(num));
+	}
+	if (web_link(a->link)) {
+		put(&l, " <", 2);
+		put_link(&l, a->link);
+		put(&l, ">", 1);
+	}
+	for (size_t i = 0; i < a->n_explain; i++) {
+		put(&l, i ? "; " : " (why: ", i ? 2 : 7);
+		put_text(&l, a->explain[i].term);
+		put(&l, " \"", 2);
+		put_text(&l, a->explain[i].text);
+		put(&l, "\" in ", 5);
+		put_text(&l, a->explain[i].field);
+	}
 	if (a->n_explain)
-		p += snprintf(p, cap - (size_t)(p - buf), ")");
-	/* One alert, one line: titles are plain text, but be sure. */
-	for (char *c = buf; c < p; c++)
-		if (*c == '\n' || *c == '\r')
-			*c = ' ';
-	snprintf(p, cap - (size_t)(p - buf), "\n");
-	return buf;
+		put(&l, ")", 1);
+	put(&l, "\n", 1);
+	return l.p;
 }
 
 static int log_deliver(void *state, const struct fw_alert *a, uint64_t token)

@@ -13,6 +13,9 @@
  * Every request carries "Idempotency-Key: <alert id>". The outcome: 2xx delivered;
  * 410 disables the output; 408, 425, 429, 5xx and transport errors are retried (with the
  * receiver's Retry-After); any other status is a permanent failure (a dead letter).
+ * The outcome message (logged, and kept in the outbox) never holds a secret part of the
+ * URL, the token or a header value: see collect_hidden. Matrix messages are m.notice with
+ * an empty m.mentions: nothing in an alert pings anyone.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -42,6 +46,9 @@
 #define WH_NTFY_MAX        4000 /* ntfy's message limit is 4096 bytes */
 #define WH_REASON_MAX      160
 #define WH_DEFAULT_TIMEOUT 15000
+#define WH_MAX_HIDDEN      128 /* strings redacted from outcome messages */
+#define WH_HIDDEN_MIN      4   /* shorter strings are not worth hiding (nor hideable) */
+#define WH_REDACTED        "[redacted]"
 
 enum wh_format { WH_GENERIC, WH_SLACK, WH_DISCORD, WH_NTFY, WH_MATRIX, WH_MATTERMOST };
 
@@ -62,7 +69,9 @@ struct webhook {
 	const char *headers[WH_MAX_HEADERS];
 	size_t n_headers;
 	long timeout_ms;
-	struct wh_req *reqs; /* in flight */
+	struct wh_req *reqs;       /* in flight */
+	char *hide[WH_MAX_HIDDEN]; /* secret parts of the URL, token, headers; longest first */
+	size_t n_hide;
 };
 
 /* One request in flight. */
@@ -180,6 +189,24 @@ static void buf_escaped(struct wh_buf *b, const char *s, int kind)
 	}
 }
 
+/* A link inside Slack's <url|text>: &, <, > as entities (Slack's rule) and "|" as %7C,
+   so that the link cannot end early and supply a text of its own. */
+static void slack_link(struct wh_buf *b, const char *s)
+{
+	for (const char *p = s; *p; p++) {
+		if (*p == '&')
+			buf_puts(b, "&amp;");
+		else if (*p == '<')
+			buf_puts(b, "&lt;");
+		else if (*p == '>')
+			buf_puts(b, "&gt;");
+		else if (*p == '|')
+			buf_puts(b, "%7C");
+		else
+			buf_add(b, p, 1);
+	}
+}
+
 /* scheme://host[:port] of a URL, without user info, path or query. */
 static char *url_origin(const char *url)
 {
@@ -196,6 +223,226 @@ static char *url_origin(const char *url)
 	if (asprintf(&out, "%.*s%.*s", (int)(s + 3 - url), url, (int)(end - h), h) < 0)
 		return NULL;
 	return out;
+}
+
+/* Remember s[0..n) as a string no outcome message may contain (once; short ones never). */
+static void hide_add(struct webhook *w, const char *s, size_t n)
+{
+	if (n < WH_HIDDEN_MIN || w->n_hide >= WH_MAX_HIDDEN)
+		return;
+	for (size_t i = 0; i < w->n_hide; i++)
+		if (strlen(w->hide[i]) == n && strncasecmp(w->hide[i], s, n) == 0)
+			return;
+	w->hide[w->n_hide] = strndup(s, n);
+	if (w->hide[w->n_hide])
+		w->n_hide++;
+}
+
+static int hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* s[0..n) percent-decoded ("+" stays: it is a space only in forms); NULL if out of memory. */
+static char *pct_decode(const char *s, size_t n)
+{
+	char *out = malloc(n + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && hex_val(s[i + 1]) >= 0 && hex_val(s[i + 2]) >= 0) {
+			*o++ = (char)(hex_val(s[i + 1]) * 16 + hex_val(s[i + 2]));
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+/*
+ * Does a piece of a URL path look like a credential rather than a word of the receiver's
+ * API ("services", "webhooks", "sendMessage", "m.room.message")? Long, or holding a digit,
+ * or with several capitals among lower-case letters: Telegram's "bot123:AAH...", Slack's
+ * "T0..." / "B0..." / 24-character secret, Discord's id and token, Matrix room ids.
+ */
+static bool token_like(const char *s, size_t n)
+{
+	size_t digits = 0, upper = 0, lower = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		digits += isdigit(c) != 0;
+		upper += isupper(c) != 0;
+		lower += islower(c) != 0;
+	}
+	return n >= 16 || (n >= 6 && digits > 0) || (n >= 8 && upper >= 2 && lower > 0);
+}
+
+/*
+ * Hide the token-like pieces of s[0..n): its "/"-separated segments and, within them, the
+ * runs of characters a token is made of (so "bot123:AAH..." also hides "AAH..."). When
+ * every_segment, each segment is hidden whatever it looks like (an ntfy topic).
+ */
+static void hide_pieces(struct webhook *w, const char *s, size_t n, bool every_segment)
+{
+	static const char token_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                                  "0123456789-._~%";
+
+	for (size_t i = 0; i < n;) {
+		size_t seg = 0;
+
+		while (i + seg < n && s[i + seg] != '/')
+			seg++;
+		if (every_segment || token_like(s + i, seg))
+			hide_add(w, s + i, seg);
+		for (size_t j = 0; j < seg;) {
+			size_t run = 0;
+
+			while (j + run < seg && s[i + j + run] &&
+			       strchr(token_chars, s[i + j + run]))
+				run++;
+			if (run && token_like(s + i + j, run))
+				hide_add(w, s + i + j, run);
+			j += run ? run : 1;
+		}
+		i += seg + 1;
+	}
+}
+
+/* Hide s[0..n) and, when it differs, its percent-decoded form. */
+static void hide_both(struct webhook *w, const char *s, size_t n)
+{
+	char *d = pct_decode(s, n);
+
+	hide_add(w, s, n);
+	if (d)
+		hide_add(w, d, strlen(d));
+	free(d);
+}
+
+static int by_length_desc(const void *a, const void *b)
+{
+	size_t x = strlen(*(char *const *)a), y = strlen(*(char *const *)b);
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * Collect what no outcome message may show: the configured URL whole; its user info, user
+ * and password; everything after the host, the path, the query, the fragment and each
+ * query value; every token-like piece of the path (raw and percent-decoded); every path
+ * segment of an ntfy URL (the topic is the secret); the bearer token; the values of the
+ * configured headers. A receiver that echoes the request (its path, a header) in an
+ * error body, or curl's error text, then shows WH_REDACTED in their place.
+ */
+static void collect_hidden(struct webhook *w)
+{
+	const char *u = w->url, *host = strstr(u, "://"), *auth_end, *at, *q, *frag;
+
+	hide_add(w, u, strlen(u));
+	host = host ? host + 3 : u;
+	auth_end = host + strcspn(host, "/?#");
+	for (at = auth_end; at > host && at[-1] != '@'; at--)
+		;
+	if (at > host) {
+		size_t ui = (size_t)(at - 1 - host), colon = strcspn(host, ":@");
+
+		hide_both(w, host, ui);
+		hide_both(w, host, colon < ui ? colon : ui);
+		if (colon < ui)
+			hide_both(w, host + colon + 1, ui - colon - 1);
+	}
+	hide_both(w, auth_end, strlen(auth_end));
+	q = auth_end + strcspn(auth_end, "?#");
+	frag = q + strcspn(q, "#");
+	hide_both(w, auth_end, (size_t)(q - auth_end));
+	for (int pass = 0; pass < 2; pass++) {
+		char *path = pass ? pct_decode(auth_end, (size_t)(q - auth_end))
+		                  : strndup(auth_end, (size_t)(q - auth_end));
+
+		if (path)
+			hide_pieces(w, path, strlen(path), w->format == WH_NTFY);
+		free(path);
+	}
+	if (*q == '?') {
+		hide_both(w, q + 1, (size_t)(frag - q - 1));
+		for (const char *p = q + 1; p < frag;) {
+			size_t len = strcspn(p, "&#"), eq = strcspn(p, "=&#");
+
+			if (eq < len)
+				hide_both(w, p + eq + 1, len - eq - 1);
+			p += len + 1;
+		}
+	}
+	if (*frag == '#')
+		hide_both(w, frag + 1, strlen(frag + 1));
+	if (w->token)
+		hide_add(w, w->token, strlen(w->token));
+	for (size_t i = 0; i < w->n_headers; i++) {
+		const char *v = strchr(w->headers[i], ':') + 1;
+
+		v += strspn(v, " \t");
+		hide_add(w, v, strlen(v));
+		hide_pieces(w, v, strlen(v), false);
+	}
+	qsort(w->hide, w->n_hide, sizeof(w->hide[0]), by_length_desc);
+}
+
+/* s with every occurrence of hidden, in any case, replaced by WH_REDACTED; NULL: no memory. */
+static char *replace_all(char *s, const char *hidden)
+{
+	size_t n = strlen(hidden), count = 0, len = strlen(s);
+	char *out, *o;
+	const char *p, *hit;
+
+	for (p = s; (hit = strcasestr(p, hidden)) != NULL; p = hit + n)
+		count++;
+	if (count == 0)
+		return s;
+	out = malloc(len + count * sizeof(WH_REDACTED) + 1);
+	if (out == NULL) {
+		free(s);
+		return NULL;
+	}
+	o = out;
+	for (p = s; (hit = strcasestr(p, hidden)) != NULL; p = hit + n) {
+		memcpy(o, p, (size_t)(hit - p));
+		o += hit - p;
+		memcpy(o, WH_REDACTED, sizeof(WH_REDACTED) - 1);
+		o += sizeof(WH_REDACTED) - 1;
+	}
+	strcpy(o, p);
+	free(s);
+	return out;
+}
+
+/*
+ * Copy text into out (outlen bytes) with every hidden string replaced, then cut: the cut
+ * comes after the redaction, so it never leaves the start of a secret behind. When
+ * replacing cannot finish (out of memory, or replacements that keep making new
+ * occurrences), the text is withheld.
+ */
+static void redact(const struct webhook *w, const char *text, char *out, size_t outlen)
+{
+	char *s = strdup(text);
+	bool clean = false;
+
+	for (int round = 0; s && !clean && round < 4; round++) {
+		for (size_t i = 0; s && i < w->n_hide; i++)
+			s = replace_all(s, w->hide[i]);
+		clean = true;
+		for (size_t i = 0; s && clean && i < w->n_hide; i++)
+			clean = strcasestr(s, w->hide[i]) == NULL;
+	}
+	snprintf(out, outlen, "%s", s && clean ? s : "(withheld: it held a secret of the URL)");
+	free(s);
 }
 
 static int b64_decode(const char *in, unsigned char *out, size_t max, size_t *outlen)
@@ -358,6 +605,7 @@ static int webhook_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, v
 		host->log(ctx, FW_LOG_ERR, "format \"matrix\" needs secret = an access token file");
 		return -EINVAL;
 	}
+	collect_hidden(w);
 	host->log(ctx, FW_LOG_DEBUG, "%s webhook to %s", format_names[w->format], w->origin);
 	return 0;
 }
@@ -392,7 +640,8 @@ static void view_of(json_t *a, struct wh_view *v)
 		len += (size_t)snprintf(v->terms + len, sizeof(v->terms) - len, "%s%s",
 		                        len ? ", " : "", t);
 	}
-	if (v->link && strncmp(v->link, "http://", 7) != 0 && strncmp(v->link, "https://", 8) != 0)
+	if (v->link && strncasecmp(v->link, "http://", 7) != 0 &&
+	    strncasecmp(v->link, "https://", 8) != 0)
 		v->link = NULL; /* only web links become clickable */
 }
 
@@ -488,7 +737,7 @@ static char *render_marked(json_t *root, int kind, size_t max)
 		if (v.link && kind == 's') {
 			/* Slack: <url|text>; neither part may hold a raw "|" or ">". */
 			buf_puts(&b, "<");
-			buf_escaped(&b, v.link, 's');
+			slack_link(&b, v.link);
 			buf_puts(&b, "|");
 			buf_escaped(&b, v.title, 's');
 			buf_puts(&b, ">");
@@ -591,8 +840,11 @@ static char *render_body(struct webhook *w, const struct fw_alert *a, json_t *ro
 		html = render_marked(root, 'h', 32000);
 		if (text == NULL || html == NULL)
 			break;
-		out = dump(json_pack("{s:s, s:s, s:s, s:s}", "msgtype", "m.text", "body", text,
-		                     "format", "org.matrix.custom.html", "formatted_body", html));
+		/* m.notice: the convention for bots (clients do not notify, bots do not answer).
+		   An empty m.mentions: "@room" or a member's name in a title pings nobody. */
+		out = dump(json_pack("{s:s, s:s, s:s, s:s, s:{}}", "msgtype", "m.notice", "body",
+		                     text, "format", "org.matrix.custom.html", "formatted_body",
+		                     html, "m.mentions"));
 		break;
 	case WH_NTFY:
 		text = render_plain(root, WH_NTFY_MAX * 2);
@@ -709,17 +961,21 @@ static int sign(struct webhook *w, struct wh_req *r, const char *id, int64_t ts)
 	return req_headerf(r, "webhook-signature: v1,%s", (char *)b64);
 }
 
-/* Printable ASCII of a response body, for a failure message. */
-static void reason_of(const struct fw_http_response *res, char *out, size_t outlen)
+/* Printable ASCII of a response body (a NUL-free copy); NULL when out of memory. */
+static char *printable(const struct fw_http_response *res)
 {
-	size_t n = 0;
+	size_t n = res->body ? res->body_len : 0;
+	char *out = malloc(n + 1);
 
-	for (size_t i = 0; res->body && i < res->body_len && n + 1 < outlen; i++) {
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)res->body[i];
 
-		out[n++] = c >= 0x20 && c < 0x7f ? (char)c : ' ';
+		out[i] = c >= 0x20 && c < 0x7f ? (char)c : ' ';
 	}
 	out[n] = 0;
+	return out;
 }
 
 static void http_cb(void *arg, const struct fw_http_response *res)
@@ -727,27 +983,34 @@ static void http_cb(void *arg, const struct fw_http_response *res)
 	struct wh_req *r = arg;
 	struct webhook *w = r->w;
 	enum fw_result result;
-	char msg[256], why[WH_REASON_MAX];
+	char raw[512], msg[256], why[WH_REASON_MAX];
 	long s = res->status;
 
 	if (res->error == 0 && s >= 200 && s < 300) {
 		result = FW_DELIVERED;
-		snprintf(msg, sizeof(msg), "HTTP %ld", s);
+		snprintf(raw, sizeof(raw), "HTTP %ld", s);
 	} else if (res->error != 0 || s == 0) {
 		result = FW_RETRY;
-		snprintf(msg, sizeof(msg), "%s: %s", w->origin,
-		         res->error_text && *res->error_text ? res->error_text : "no response");
+		redact(w, res->error_text && *res->error_text ? res->error_text : "no response",
+		       why, sizeof(why));
+		snprintf(raw, sizeof(raw), "%s: %s", w->origin, why);
 	} else {
+		char *body = printable(res);
+
 		if (s == 410)
 			result = FW_DISABLE;
 		else if (s == 408 || s == 425 || s == 429 || s >= 500)
 			result = FW_RETRY;
 		else
 			result = FW_FAILED;
-		reason_of(res, why, sizeof(why));
-		snprintf(msg, sizeof(msg), "HTTP %ld from %s%s%s", s, w->origin, *why ? ": " : "",
+		/* The receiver's words may echo the request (its path, a header): redact the
+		   whole body before it is cut to a reason. */
+		redact(w, body ? body : "", why, sizeof(why));
+		free(body);
+		snprintf(raw, sizeof(raw), "HTTP %ld from %s%s%s", s, w->origin, *why ? ": " : "",
 		         why);
 	}
+	redact(w, raw, msg, sizeof(msg));
 	req_unlink(r);
 	w->host->done(w->ctx, r->token, result, result == FW_RETRY ? res->retry_after : -1, msg);
 	req_free(r);
@@ -890,6 +1153,10 @@ static void webhook_fini(void *state)
 		free(w->token);
 	}
 	OPENSSL_cleanse(w->key, sizeof(w->key));
+	for (size_t i = 0; i < w->n_hide; i++) {
+		OPENSSL_cleanse(w->hide[i], strlen(w->hide[i]));
+		free(w->hide[i]);
+	}
 	free(w->origin);
 	free(w);
 }

@@ -12,7 +12,8 @@
  * Beyond sanitizer reports, the fake host aborts when: done() is not called exactly once
  * for a started delivery; a result is out of range or a Retry-After comes with a
  * non-retry; a request header holds CR or LF (header injection); the URL's token or the
- * secret reaches a log line or an outcome message; a JSON format's body is not JSON.
+ * secret reaches a log line or an outcome message (the URL's token and the access token
+ * even when the receiver's body echoes them); a JSON format's body is not JSON.
  *
  * The plugin is found in $FEEDWATCH_PLUGIN_DIR, else ../../plugins beside this binary
  * (build-dir/tests/fuzz/fuzz_webhook -> build-dir/plugins/webhook.so): build the
@@ -156,8 +157,14 @@ static void h_done(struct fw_plugin_ctx *ctx, uint64_t token, enum fw_result res
 		abort();
 	if (retry_after >= 0 && result != FW_RETRY)
 		abort();
-	/* The message may quote the receiver's body (NUL bytes included): only our own
-	   secrets count. */
+	/* The receiver's body may echo the request (its path, the Authorization header): the
+	   URL's token and the access token must be redacted whatever it holds. Other pieces
+	   of our secrets count only when the input did not bring them itself. */
+	if (message && strcasestr(message, URL_TOKEN))
+		abort();
+	if (message && run.with_secret && strcmp(run.format, "generic") != 0 &&
+	    strcasestr(message, TOKEN))
+		abort(); /* the plugin was given TOKEN (matrix, ntfy; others refuse a secret) */
 	if (!quoted(run.body, run.body_len) && !quoted(run.json, strlen(run.json)))
 		leak_check(message);
 	run.done_calls++;

@@ -207,7 +207,7 @@ def formats(srv, rcv, w):
         check(m == "PUT" and path.endswith("/m.room.message/" + (aid or "?")),
               "matrix: PUT with the alert id as txnId (%s %s)" % (m, path))
         check(h.get("Authorization") == "Bearer syt_matrix_token", "matrix: bearer token")
-        check(j["msgtype"] == "m.text" and j["body"].startswith(HOSTILE),
+        check(j["msgtype"] == "m.notice" and j["body"].startswith(HOSTILE),
               "matrix: body is the plain text")
         check(j["format"] == "org.matrix.custom.html" and
               "&lt;b&gt;Putin&lt;/b&gt; &amp; &quot;North Korea&quot;" in j["formatted_body"] and

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,6 +71,86 @@ static void test_refuses_writable_dir(void **state)
 	assert_non_null(strstr(err, "writable by group or others"));
 	/* Once the directory is private, the same file loads. */
 	assert_int_equal(chmod(sub, 0755), 0);
+	assert_int_equal(fw_plugin_open(sub, "log", &lib, err, sizeof(err)), 0);
+	fw_plugin_close(lib);
+}
+
+/* Make dir (mode, then owned by uid when uid >= 0) holding a copy of log.so. */
+static void plugin_dir_with_log(const char *dir, mode_t mode, int uid)
+{
+	char cmd[1400];
+
+	assert_int_equal(mkdir(dir, mode), 0);
+	assert_int_equal(chmod(dir, mode), 0);
+	snprintf(cmd, sizeof(cmd), "cp '%s/log.so' '%s/'", FW_PLUGIN_BUILD_DIR, dir);
+	assert_int_equal(system(cmd), 0);
+	if (uid >= 0)
+		assert_int_equal(chown(dir, (uid_t)uid, (gid_t)-1), 0);
+}
+
+static void refuse_from(const char *dir, const char *needle, const char *where)
+{
+	struct fw_plugin_lib *lib = NULL;
+	char err[1024] = "";
+
+	assert_int_equal(fw_plugin_open(dir, "log", &lib, err, sizeof(err)), -EPERM);
+	assert_null(lib);
+	fprintf(stderr, "refused: %s\n", err);
+	assert_non_null(strstr(err, needle));
+	assert_non_null(strstr(err, where));
+}
+
+/*
+ * StrictModes: the plugin and every directory above it, up to /, belong to root or to
+ * the daemon's user and are not writable by group or others (a root-owned sticky
+ * directory above the plugin directory, like /tmp, excepted).
+ */
+static void test_refuses_foreign_or_open_parents(void **state)
+{
+	char gw[600], sub[700], real[PATH_MAX], foreign[600], under[700], own[600], file[700];
+	struct fw_plugin_lib *lib = NULL;
+	char err[1024] = "";
+
+	/* A group-writable directory two levels up: any user can test this. */
+	snprintf(gw, sizeof(gw), "%s/groupw", tmp);
+	snprintf(sub, sizeof(sub), "%s/plugins", gw);
+	assert_int_equal(mkdir(gw, 0775), 0);
+	assert_int_equal(chmod(gw, 0775), 0);
+	plugin_dir_with_log(sub, 0755, -1);
+	assert_non_null(realpath(gw, real));
+	refuse_from(sub, "writable by group or others", real);
+	assert_int_equal(chmod(gw, 0755), 0);
+	assert_int_equal(fw_plugin_open(sub, "log", &lib, err, sizeof(err)), 0);
+	lib = fw_plugin_close(lib);
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIP (not root): the owned-by-another-uid sub-cases need chown\n");
+		return;
+	}
+	/* The plugin directory owned by another user. */
+	snprintf(foreign, sizeof(foreign), "%s/foreign", tmp);
+	plugin_dir_with_log(foreign, 0755, 65534);
+	refuse_from(foreign, "owned by uid 65534", "foreign");
+	/* A directory above it owned by another user (it could swap the one below). */
+	snprintf(under, sizeof(under), "%s/plugins", foreign);
+	plugin_dir_with_log(under, 0755, -1);
+	refuse_from(under, "owned by uid 65534", "foreign");
+	assert_int_equal(chown(foreign, 0, (gid_t)-1), 0);
+	assert_int_equal(fw_plugin_open(under, "log", &lib, err, sizeof(err)), 0);
+	lib = fw_plugin_close(lib);
+	/* The plugin file owned by another user, in a good directory. */
+	snprintf(own, sizeof(own), "%s/ownfile", tmp);
+	plugin_dir_with_log(own, 0755, -1);
+	snprintf(file, sizeof(file), "%s/log.so", own);
+	assert_int_equal(chown(file, 65534, (gid_t)-1), 0);
+	refuse_from(own, "owned by uid 65534", "log.so");
+	/* A symbolic link to it is judged by what it points to. */
+	snprintf(sub, sizeof(sub), "%s/linkdir", tmp);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(foreign, sizeof(foreign), "%s/linkdir/log.so", tmp);
+	assert_int_equal(symlink(file, foreign), 0);
+	refuse_from(sub, "owned by uid 65534", "ownfile/log.so");
+	assert_int_equal(chown(file, 0, (gid_t)-1), 0);
 	assert_int_equal(fw_plugin_open(sub, "log", &lib, err, sizeof(err)), 0);
 	fw_plugin_close(lib);
 }
@@ -199,6 +280,23 @@ static void test_log_plugin(void **state)
 	assert_string_equal(got, "[w] world: Putin arrives in Pyongyang <https://example.org/a> "
 	                         "(why: @putin \"Putin\" in title)\n");
 	free(got);
+	/* Hostile rows (an outbox written before links were checked): a javascript: link is
+	   not shown; a link cannot close the <...> and forge the why; U+2028, U+0085 and
+	   control characters in the title do not break the line. */
+	unlink(path);
+	lib->plugin->reopen(st);
+	a.link = "javascript:alert(1)";
+	a.title = "Putin\xe2\x80\xa8line\xc2\x85two\x0bthree";
+	assert_int_equal(lib->plugin->deliver(st, &a, 4), 0);
+	a.link = "https://example.org/p?q=1> (why: @fake \"forged\" in title)\xc3\xa9";
+	assert_int_equal(lib->plugin->deliver(st, &a, 5), 0);
+	got = slurp(path);
+	assert_string_equal(got,
+	                    "[w] world: Putin line two three (why: @putin \"Putin\" in title)\n"
+	                    "[w] world: Putin line two three "
+	                    "<https://example.org/p?q=1%3E%20%28why:%20@fake%20%22forged%22%20in"
+	                    "%20title%29%C3%A9> (why: @putin \"Putin\" in title)\n");
+	free(got);
 	lib->plugin->fini(st);
 
 	/* A bad format is refused at init, and fini copes with the half-built instance. */
@@ -228,6 +326,7 @@ int main(void)
 	    cmocka_unit_test(test_loads_log),
 	    cmocka_unit_test(test_refuses_bad),
 	    cmocka_unit_test(test_refuses_writable_dir),
+	    cmocka_unit_test(test_refuses_foreign_or_open_parents),
 	    cmocka_unit_test(test_log_plugin),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
