@@ -129,11 +129,6 @@ void fw_alert_id(const char *watchlist, const char *feed, const char *item_id, c
 	snprintf(buf, 33, "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
 }
 
-static json_t *jstr(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static json_t *jdate(int64_t t)
 {
 	char buf[40];
@@ -263,18 +258,26 @@ static char *build_payload(const char *id, const char *watchlist, const struct f
 		goto done;
 	json_object_set_new(f, "name", json_string(feed->name));
 	json_object_set_new(f, "url", json_string(url));
+	/* Every field is cut to its cap (a cut link would lead elsewhere: it is dropped), so
+	   that no item can make an alert the store or an output refuses: see alert.h. */
 	json_object_set_new(it, "id", json_string(item->id));
-	json_object_set_new(it, "title", json_string(item->title ? item->title : ""));
-	json_object_set_new(it, "link", link_json(item->link));
+	json_object_set_new(it, "title",
+	                    snippet(item->title ? item->title : "", FW_ALERT_TITLE_MAX));
+	json_object_set_new(it, "link",
+	                    item->link && strlen(item->link) > FW_ALERT_LINK_MAX
+	                        ? json_null()
+	                        : link_json(item->link));
 	json_object_set_new(it, "published", jdate(item->published));
 	json_object_set_new(it, "updated", jdate(item->updated));
-	json_object_set_new(it, "author", jstr(item->author));
+	json_object_set_new(it, "author",
+	                    item->author ? snippet(item->author, FW_ALERT_FIELD_MAX) : json_null());
 	json_object_set_new(it, "summary", snippet(sum ? sum : "", FW_SUMMARY_SNIPPET));
-	for (size_t i = 0; i < item->n_categories; i++)
-		json_array_append_new(cats, json_string(item->categories[i]));
+	for (size_t i = 0; i < item->n_categories && i < FW_ALERT_CATEGORIES; i++)
+		json_array_append_new(cats, snippet(item->categories[i], FW_ALERT_FIELD_MAX));
 	json_object_set_new(it, "categories", cats);
 	cats = NULL;
-	for (size_t i = 0; res && i < res->n_explain; i++) {
+	for (size_t i = 0; res && i < res->n_explain && json_array_size(ex) < FW_ALERT_EXPLAIN;
+	     i++) {
 		const struct fw_match_explain *e = &res->explain[i];
 
 		if (e->watchlist != wl_index)

@@ -25,6 +25,19 @@ struct json_t;
 int fw_alert_new(struct fw_daemon *d, struct fw_alerter **out);
 
 /*
+ * Caps of an alert's fields, in bytes (cut on a UTF-8 boundary, with an ellipsis): the
+ * title, the author and each category; at most FW_ALERT_CATEGORIES categories and
+ * FW_ALERT_EXPLAIN explanations; a link longer than FW_ALERT_LINK_MAX is left out (cut, it
+ * would lead elsewhere). With ids capped (FW_ITEM_ID_MAX), an alert stays far below the
+ * store's FW_STORE_PAYLOAD_MAX whatever the item.
+ */
+#define FW_ALERT_TITLE_MAX  2048
+#define FW_ALERT_FIELD_MAX  256
+#define FW_ALERT_LINK_MAX   8192
+#define FW_ALERT_CATEGORIES 32
+#define FW_ALERT_EXPLAIN    64
+
+/*
  * Record the alerts of one matched item: for each matching watchlist, the alert id
  * (watchlist + feed + item id) once, and one outbox entry per routed output. Runs inside the
  * caller's store transaction; delivery starts after fw_alert_kick. *raised counts new

@@ -41,13 +41,13 @@ def test_oversized_items(srv):
     w = Workdir()
     try:
         conf, log = log_conf(w, srv)
-        big_cat = "".join("<category>Putin %s</category>" % ("c%d" % k * 40000)
+        big_cat = "".join("<category>Putin %s</category>" % ("c%d" % k * 125000)
                           for k in range(5))
         doc = rss_feed([("first", "Weather", "https://example.org/w", "rain"),
                         ("g" * 5000, "Putin long guid", "https://example.org/g", "x"),
                         ("real", "Putin arrives in Pyongyang", "https://example.org/real",
                          "the story")])
-        # an item whose id is its 4,100-byte link (no guid), and one with five 200 KB
+        # an item whose id is its 4,100-byte link (no guid), and one with five 250 KB
         # categories (an alert of over a megabyte)
         extra = ("<item><title>Putin long link</title><link>https://example.org/%s</link>"
                  "</item><item><title>Putin categories</title><guid>cats</guid>%s</item>"
