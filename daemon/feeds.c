@@ -13,7 +13,6 @@
 #include "feeds.h"
 #include "item.h"
 #include "log.h"
-#include "loop.h"
 #include "match.h"
 #include "schedule.h"
 #include "store.h"
@@ -49,8 +48,9 @@ struct done_poll {
 };
 
 struct fw_feeds {
-	struct fw_daemon *d;
-	struct feed_rt **v; /* each allocated alone: its timer must not move */
+	struct fw_feeds_env env;
+	const struct fw_config *cfg; /* the current one (fw_feeds_reload) */
+	struct feed_rt **v;          /* each allocated alone: its timer must not move */
 	size_t n;
 	struct host_rt *hosts;
 	size_t n_hosts;
@@ -168,7 +168,7 @@ static void schedule_at(struct feed_rt *f, int64_t when, int64_t now)
 {
 	int64_t delay = when > now ? when - now : 0;
 
-	if (f->owner->d->once || f->owner->closing)
+	if (f->owner->env.once || f->owner->closing)
 		return;
 	uv_timer_start(&f->timer, timer_cb, (uint64_t)delay * 1000, 0);
 }
@@ -196,15 +196,15 @@ static void poll_now(struct feed_rt *f)
 
 static void once_progress(struct fw_feeds *fs)
 {
-	if (fs->d->once && fs->done == fs->n)
-		fw_loop_feeds_done(fs->d);
+	if (fs->env.once && fs->done == fs->n && fs->env.done)
+		fs->env.done(fs->env.arg);
 }
 
 /* The decision about the next poll, from what this poll said. */
 static int64_t reschedule(struct feed_rt *f, const struct fw_fetch_result *r,
                           const struct fw_feed_state *st, int64_t now)
 {
-	const struct fw_config *cfg = f->owner->d->cfg;
+	const struct fw_config *cfg = f->owner->cfg;
 	struct fw_schedule_in in = {
 	    .now = now,
 	    .interval = f->cfg->interval,
@@ -230,7 +230,7 @@ static int64_t reschedule(struct feed_rt *f, const struct fw_fetch_result *r,
 		if (until > h->blocked_until) {
 			h->blocked_until = until;
 			/* best effort: the rest holds in memory even if the store refuses it */
-			fw_store_host_rest(f->owner->d->store, h->name, until, r->status);
+			fw_store_host_rest(f->owner->env.store, h->name, until, r->status);
 		}
 	}
 	schedule_at(f, next, now);
@@ -262,7 +262,7 @@ static bool item_error(int rc)
 
 static void skip_item(struct feed_rt *f, const struct fw_item *it, struct poll_tally *t)
 {
-	struct fw_store *s = f->owner->d->store;
+	struct fw_store *s = f->owner->env.store;
 
 	t->n_skipped++;
 	fw_log(FW_LOG_WARNING, "feed '%s': item '%.80s' skipped: %s", f->cfg->name, it->id,
@@ -274,17 +274,17 @@ static void skip_item(struct feed_rt *f, const struct fw_item *it, struct poll_t
 static int raise_item(struct feed_rt *f, const struct fw_item *it, const struct fw_match_result *mr,
                       int64_t now, struct poll_tally *t)
 {
-	struct fw_daemon *d = f->owner->d;
+	struct fw_feeds *fs = f->owner;
 	size_t before = t->n_alerts;
-	int rc = fw_store_item_begin(d->store);
+	int rc = fw_store_item_begin(fs->env.store);
 
 	if (rc < 0)
 		return rc;
-	rc = fw_alert_raise(d->alerter, f->cfg, it, mr, now, &t->n_alerts);
+	rc = fw_alert_raise(fs->env.store, fs->cfg, f->cfg, it, mr, now, &t->n_alerts);
 	if (rc < 0 && item_error(rc)) {
 		skip_item(f, it, t);
 		t->n_alerts = before;
-		return fw_store_item_end(d->store, false);
+		return fw_store_item_end(fs->env.store, false);
 	}
 	if (rc < 0) {
 		t->n_alerts = before;
@@ -292,7 +292,7 @@ static int raise_item(struct feed_rt *f, const struct fw_item *it, const struct 
 	}
 	if (t->n_alerts > before)
 		t->n_alerting++;
-	return fw_store_item_end(d->store, true);
+	return fw_store_item_end(fs->env.store, true);
 }
 
 /* A matching item past the feed's max_alerts_per_poll: remembered as seen (it is), and
@@ -301,14 +301,14 @@ static int hold_item(struct feed_rt *f, const struct fw_item *it, const struct f
                      struct poll_tally *t)
 {
 	t->n_held++;
-	return fw_alert_storm_add(&t->storm, f->owner->d->cfg, it, mr);
+	return fw_alert_storm_add(&t->storm, f->owner->cfg, it, mr);
 }
 
 /* Mark, match and queue the items of one poll; in the caller's transaction. */
 static int commit_items(struct feed_rt *f, struct fw_fetch_result *r, bool first_poll, int64_t now,
                         struct poll_tally *t)
 {
-	struct fw_daemon *d = f->owner->d;
+	struct fw_feeds *fs = f->owner;
 	struct fw_match_result mr = {0};
 	int64_t cap = f->cfg->max_alerts_per_poll;
 	int rc = 0;
@@ -319,7 +319,7 @@ static int commit_items(struct feed_rt *f, struct fw_fetch_result *r, bool first
 
 		if ((rc = fw_item_ensure_id(it)) < 0)
 			break;
-		mark = fw_store_item_mark(d->store, f->cfg->name, it->id, r->hashes[i], now);
+		mark = fw_store_item_mark(fs->env.store, f->cfg->name, it->id, r->hashes[i], now);
 		if (mark < 0 && item_error(mark)) {
 			skip_item(f, it, t);
 			continue;
@@ -335,13 +335,13 @@ static int commit_items(struct feed_rt *f, struct fw_fetch_result *r, bool first
 		/* A new feed's back catalogue is remembered, not alerted. */
 		if (first_poll && too_old(it, f->cfg->first_poll_max_age, now))
 			continue;
-		rc = fw_match_item(d->cfg->matcher, it, &mr);
+		rc = fw_match_item(fs->cfg->matcher, it, &mr);
 		if (rc < 0 || mr.n_watchlists == 0)
 			continue;
 		/* An item it published before, re-issued under a fresh id, raises nothing new. */
 		if (mark == FW_ITEM_NEW &&
-		    (rc = fw_store_item_reissued(d->store, f->cfg->name, it->id, r->hashes[i])) !=
-		        0) {
+		    (rc = fw_store_item_reissued(fs->env.store, f->cfg->name, it->id,
+		                                 r->hashes[i])) != 0) {
 			rc = rc > 0 ? 0 : rc;
 			continue;
 		}
@@ -352,7 +352,8 @@ static int commit_items(struct feed_rt *f, struct fw_fetch_result *r, bool first
 	}
 	fw_match_result_clear(&mr);
 	if (rc == 0 && t->n_held > 0) {
-		rc = fw_alert_raise_storm(d->alerter, f->cfg, &t->storm, (size_t)cap, now);
+		rc = fw_alert_raise_storm(fs->env.store, fs->cfg, f->cfg, &t->storm, (size_t)cap,
+		                          now);
 		if (rc > 0)
 			t->n_alerts += (size_t)rc;
 		rc = rc < 0 ? rc : 0;
@@ -409,13 +410,14 @@ static void apply_result(struct fw_feed_state *st, const struct fw_fetch_result 
 static int raise_failing(struct feed_rt *f, const struct fw_fetch_result *r,
                          struct fw_feed_state *st, int64_t now, size_t *n_alerts)
 {
-	struct fw_daemon *d = f->owner->d;
+	struct fw_feeds *fs = f->owner;
 	int rc;
 
-	if (r->error == 0 || st->failing_alerted || d->cfg->feed_failing_after <= 0 ||
-	    now - st->first_error < d->cfg->feed_failing_after)
+	if (r->error == 0 || st->failing_alerted || fs->cfg->feed_failing_after <= 0 ||
+	    now - st->first_error < fs->cfg->feed_failing_after)
 		return 0;
-	rc = fw_alert_raise_failing(d->alerter, f->cfg, r->error_text, st->first_error, now);
+	rc = fw_alert_raise_failing(fs->env.store, fs->cfg, f->cfg, r->error_text, st->first_error,
+	                            now);
 	if (rc > 0)
 		(*n_alerts)++;
 	if (rc >= 0)
@@ -429,7 +431,7 @@ static int raise_failing(struct feed_rt *f, const struct fw_fetch_result *r,
 static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_feed_state *st,
                       bool with_items, bool first_poll, int64_t now, struct poll_tally *t)
 {
-	struct fw_store *s = f->owner->d->store;
+	struct fw_store *s = f->owner->env.store;
 	int rc = fw_store_poll_begin(s);
 
 	if (rc == 0 && with_items)
@@ -457,7 +459,7 @@ static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_fe
 static void poll_unstored(struct feed_rt *f, struct fw_fetch_result *r, struct fw_feed_state *st,
                           int64_t now, size_t *n_alerts)
 {
-	struct fw_store *s = f->owner->d->store;
+	struct fw_store *s = f->owner->env.store;
 	struct poll_tally none = {0};
 
 	snprintf(r->error_text, sizeof(r->error_text), "cannot store the poll: %s",
@@ -475,38 +477,36 @@ static void poll_unstored(struct feed_rt *f, struct fw_fetch_result *r, struct f
 }
 
 /* Count a finished poll in the metrics. */
-static void count_poll(struct fw_daemon *d, const struct fw_fetch_result *r, int64_t streak_before,
+static void count_poll(struct fw_metrics *m, const struct fw_fetch_result *r, int64_t streak_before,
                        const struct poll_tally *t)
 {
-	d->metrics.polls++;
-	d->metrics.bytes += (uint64_t)r->bytes;
-	d->metrics.items += r->n_items;
-	d->metrics.not_modified += r->not_modified;
+	m->polls++;
+	m->bytes += (uint64_t)r->bytes;
+	m->items += r->n_items;
+	m->not_modified += r->not_modified;
 	if (r->error != 0) {
-		d->metrics.poll_errors++;
+		m->poll_errors++;
 		if (streak_before == 0)
-			d->metrics.feeds_failing++;
+			m->feeds_failing++;
 	} else {
-		if (streak_before > 0 && d->metrics.feeds_failing > 0)
-			d->metrics.feeds_failing--;
-		d->metrics.items_new += t->n_new;
+		if (streak_before > 0 && m->feeds_failing > 0)
+			m->feeds_failing--;
+		m->items_new += t->n_new;
 	}
-	d->metrics.matches += t->n_alerts;
+	m->matches += t->n_alerts;
 }
 
 /* Log a finished poll: one line for a failure, else what it brought. */
 static void log_poll(struct feed_rt *f, const struct fw_fetch_result *r,
                      const struct fw_feed_state *st, const struct poll_tally *t)
 {
-	struct fw_daemon *d = f->owner->d;
+	struct fw_feeds *fs = f->owner;
 
 	if (r->error != 0) {
 		fw_log(FW_LOG_WARNING, "feed '%s': %s (failure %lld in a row)", f->cfg->name,
 		       r->error_text, (long long)st->error_streak);
-		snprintf(d->last_error, sizeof(d->last_error), "feed '%.40s': %.100s", f->cfg->name,
-		         r->error_text);
-		if (d->once)
-			d->failed_feeds++;
+		if (fs->env.failed)
+			fs->env.failed(fs->env.arg, f->cfg->name, r->error_text);
 		return;
 	}
 	if (r->problem)
@@ -515,7 +515,7 @@ static void log_poll(struct feed_rt *f, const struct fw_fetch_result *r,
 	if (r->dropped)
 		fw_log(FW_LOG_WARNING,
 		       "feed '%s': more than %lld items (max_items): the rest ignored",
-		       f->cfg->name, (long long)d->cfg->max_items);
+		       f->cfg->name, (long long)fs->cfg->max_items);
 	if (t->n_held)
 		fw_log(FW_LOG_WARNING,
 		       "feed '%s': %zu more matching items than max_alerts_per_poll (%lld): "
@@ -533,15 +533,14 @@ static void log_poll(struct feed_rt *f, const struct fw_fetch_result *r,
 static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 {
 	struct fw_feeds *fs = f->owner;
-	struct fw_daemon *d = fs->d;
 	struct fw_feed_state st = {0};
 	struct poll_tally t = {0};
 	int64_t now = time(NULL), streak_before = 0;
 	bool first_poll;
 
-	if (fw_store_feed_load(d->store, f->cfg->name, &st) < 0) {
+	if (fw_store_feed_load(fs->env.store, f->cfg->name, &st) < 0) {
 		snprintf(r->error_text, sizeof(r->error_text), "cannot read its state: %s",
-		         fw_store_error(d->store));
+		         fw_store_error(fs->env.store));
 		r->error = -EIO;
 		reschedule(f, r, &st, now);
 	} else {
@@ -554,10 +553,10 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 			poll_unstored(f, r, &st, now, &t.n_alerts);
 		}
 	}
-	count_poll(d, r, streak_before, &t);
+	count_poll(fs->env.metrics, r, streak_before, &t);
 	log_poll(f, r, &st, &t);
 	if (t.n_alerts > 0)
-		fw_alert_kick(d->alerter); /* async: the pump runs after the group's commit */
+		fs->env.queued(fs->env.arg); /* async: the pump runs after the group's commit */
 	fw_alert_storm_clear(&t.storm);
 	fw_feed_state_clear(&st);
 	fs->done++;
@@ -567,7 +566,7 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 /* Store the polls of this loop turn, in one transaction when there are several. */
 static void flush_polls(struct fw_feeds *fs)
 {
-	struct fw_store *s = fs->d->store;
+	struct fw_store *s = fs->env.store;
 	size_t n = fs->n_pend;
 	bool group;
 
@@ -625,12 +624,11 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 static void start_fetch(struct feed_rt *f)
 {
 	struct fw_feeds *fs = f->owner;
-	struct fw_daemon *d = fs->d;
 	struct fw_feed_state st = {0};
 	struct fw_fetch_opts o = {0};
 	int r;
 
-	if (fw_store_feed_load(d->store, f->cfg->name, &st) < 0)
+	if (fw_store_feed_load(fs->env.store, f->cfg->name, &st) < 0)
 		memset(&st, 0, sizeof(st));
 	/* HTTP state belongs to the URL it came from. */
 	if (st.url && strcmp(st.url, f->cfg->url) != 0) {
@@ -640,17 +638,17 @@ static void start_fetch(struct feed_rt *f)
 	o.url = st.moved_url ? st.moved_url : f->cfg->url;
 	o.etag = st.etag;
 	o.last_modified = st.last_modified;
-	o.user_agent = d->cfg->user_agent;
+	o.user_agent = fs->cfg->user_agent;
 	o.timeout = (long)f->cfg->timeout;
-	o.connect_timeout = (long)d->cfg->connect_timeout;
-	o.max_body = d->cfg->max_body;
-	o.max_items = (size_t)d->cfg->max_items;
+	o.connect_timeout = (long)fs->cfg->connect_timeout;
+	o.max_body = fs->cfg->max_body;
+	o.max_items = (size_t)fs->cfg->max_items;
 	o.tls_verify = f->cfg->tls_verify;
 	o.headers = (const char *const *)f->cfg->headers;
 	o.n_headers = f->cfg->n_headers;
 	fs->active++;
 	fs->hosts[f->host].active++;
-	r = fw_fetch_start(d->net, &o, fetch_done_cb, f, &f->fetch);
+	r = fw_fetch_start(fs->env.net, &o, fetch_done_cb, f, &f->fetch);
 	fw_feed_state_clear(&st);
 	if (r < 0) {
 		struct fw_fetch_result res = {
@@ -666,7 +664,7 @@ static void start_fetch(struct feed_rt *f)
 /* Start queued polls while the global and per-host limits allow. */
 static void admit(struct fw_feeds *fs)
 {
-	const struct fw_config *cfg = fs->d->cfg;
+	const struct fw_config *cfg = fs->cfg;
 	int64_t now = time(NULL);
 	struct feed_rt **pp = &fs->qhead, *prev = NULL;
 	size_t scanned = 0;
@@ -685,7 +683,7 @@ static void admit(struct fw_feeds *fs)
 			fs->qtail = prev;
 		f->queued = false;
 		f->qnext = NULL;
-		if (h->blocked_until > now && !fs->d->once) {
+		if (h->blocked_until > now && !fs->env.once) {
 			/* The host asked us to rest: try again when it said. */
 			schedule_at(f, h->blocked_until + (int64_t)(f->seed % 10), now);
 			continue;
@@ -706,7 +704,7 @@ static struct feed_rt *feed_new(struct fw_feeds *fs, const struct fw_config_feed
 	f->owner = fs;
 	f->cfg = cfg;
 	f->seed = fw_schedule_seed(cfg->name);
-	uv_timer_init(&fs->d->loop, &f->timer);
+	uv_timer_init(fs->env.loop, &f->timer);
 	f->timer.data = f;
 	fs->open_handles++;
 	return f;
@@ -718,12 +716,12 @@ static struct feed_rt *feed_new(struct fw_feeds *fs, const struct fw_config_feed
    at once. */
 static void schedule_first(struct feed_rt *f, int64_t now)
 {
-	struct fw_daemon *d = f->owner->d;
+	struct fw_feeds *fs = f->owner;
 	struct fw_feed_state st = {0};
 
-	if (fw_store_feed_load(d->store, f->cfg->name, &st) == 0 && st.exists && st.url &&
+	if (fw_store_feed_load(fs->env.store, f->cfg->name, &st) == 0 && st.exists && st.url &&
 	    strcmp(st.url, f->cfg->url) == 0 && st.error_streak > 0)
-		d->metrics.feeds_failing++;
+		fs->env.metrics->feeds_failing++;
 	if (st.exists && st.url && strcmp(st.url, f->cfg->url) == 0 && st.next_poll > now)
 		schedule_at(f,
 		            st.error_streak > 0 || st.next_poll < now + f->cfg->interval
@@ -753,15 +751,16 @@ static void feed_drop(struct feed_rt *f)
 }
 
 /* Start every feed. */
-int fw_feeds_start(struct fw_daemon *d, struct fw_feeds **out)
+int fw_feeds_start(const struct fw_feeds_env *env, const struct fw_config *cfg,
+                   struct fw_feeds **out)
 {
 	struct fw_feeds *fs = calloc(1, sizeof(*fs));
-	const struct fw_config *cfg = d->cfg;
 	int64_t now = time(NULL);
 
 	if (fs == NULL)
 		return -ENOMEM;
-	fs->d = d;
+	fs->env = *env;
+	fs->cfg = cfg;
 	fs->v = calloc(cfg->n_feeds + 1, sizeof(*fs->v));
 	if (fs->v == NULL || hosts_alloc(fs, cfg->n_feeds) < 0) {
 		free(fs->v);
@@ -770,8 +769,7 @@ int fw_feeds_start(struct fw_daemon *d, struct fw_feeds **out)
 		return -ENOMEM;
 	}
 	*out = fs;
-	d->feeds = fs;
-	uv_check_init(&d->loop, &fs->flush);
+	uv_check_init(env->loop, &fs->flush);
 	fs->flush.data = fs;
 	fs->open_handles++;
 	for (size_t i = 0; i < cfg->n_feeds; i++) {
@@ -782,16 +780,16 @@ int fw_feeds_start(struct fw_daemon *d, struct fw_feeds **out)
 		f->host = intern_host(fs, f->cfg->url);
 		fs->v[fs->n++] = f;
 	}
-	if (fw_store_host_rests(d->store, now, host_rest_cb, fs) < 0)
+	if (fw_store_host_rests(env->store, now, host_rest_cb, fs) < 0)
 		fw_log(FW_LOG_WARNING, "cannot read the hosts that rest: %s",
-		       fw_store_error(d->store));
+		       fw_store_error(fs->env.store));
 	for (size_t i = 0; i < fs->n; i++) {
-		if (d->once)
+		if (env->once)
 			enqueue(fs->v[i]);
 		else
 			schedule_first(fs->v[i], now);
 	}
-	if (d->once) {
+	if (env->once) {
 		admit(fs);
 		once_progress(fs);
 	}
@@ -805,11 +803,10 @@ static int cmp_feed_name(const void *x, const void *y)
 	return strcmp(a->cfg->name, b->cfg->name);
 }
 
-/* Adopt d->cfg: unchanged feeds keep their timers and in-flight polls, removed ones stop,
+/* Adopt cfg: unchanged feeds keep their timers and in-flight polls, removed ones stop,
    new ones start. */
-int fw_feeds_reload(struct fw_feeds *fs)
+int fw_feeds_reload(struct fw_feeds *fs, const struct fw_config *cfg)
 {
-	const struct fw_config *cfg = fs->d->cfg;
 	struct feed_rt **old = fs->v, **v, **sorted;
 	struct host_rt *old_hosts = fs->hosts;
 	size_t n_old = fs->n, n_old_hosts = fs->n_hosts, *old_slots = fs->host_slots;
@@ -827,6 +824,7 @@ int fw_feeds_reload(struct fw_feeds *fs)
 		fs->n_hosts = n_old_hosts;
 		return -ENOMEM;
 	}
+	fs->cfg = cfg;
 	memcpy(sorted, old, n_old * sizeof(*old));
 	qsort(sorted, n_old, sizeof(*sorted), cmp_feed_name);
 	/* Old names must be compared before their config goes: mark the kept ones first. */
@@ -935,7 +933,6 @@ void fw_feeds_close(struct fw_feeds *fs)
 		return;
 	flush_polls(fs);
 	fs->closing = true;
-	fs->d->feeds = NULL;
 	if (fs->open_handles == 0) {
 		hosts_free(fs->hosts, fs->n_hosts, fs->host_slots);
 		free(fs->v);

@@ -6,18 +6,40 @@
 #ifndef FW_FEEDS_H
 #define FW_FEEDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
-struct fw_daemon;
+#include <uv.h>
+
+#include "metrics.h"
+
+struct fw_config;
+struct fw_store;
+struct fw_net;
 struct fw_feeds;
 
-/* Start every feed of d->cfg. once: poll each feed now, exactly once, then call
-   fw_loop_feeds_done. Returns 0 or -ENOMEM. */
-int fw_feeds_start(struct fw_daemon *d, struct fw_feeds **out);
+/* What the feeds are given when they start; they keep a copy. The callbacks run on the
+   loop thread. */
+struct fw_feeds_env {
+	uv_loop_t *loop;
+	struct fw_store *store;     /* polls are written here */
+	struct fw_net *net;         /* and fetched through this */
+	struct fw_metrics *metrics; /* the counters they add to */
+	bool once;                  /* poll each feed once, now */
+	void (*queued)(void *arg);  /* a committed poll queued alerts: deliver them */
+	void (*failed)(void *arg, const char *feed, const char *error); /* a poll failed */
+	void (*done)(void *arg); /* once: every feed has been polled */
+	void *arg;
+};
 
-/* Adopt d->cfg after a reload: feeds are matched by name; unchanged ones keep their timers,
+/* Start every feed of cfg (which must outlive the feeds, or be replaced by
+   fw_feeds_reload first). Returns 0 or -ENOMEM. */
+int fw_feeds_start(const struct fw_feeds_env *env, const struct fw_config *cfg,
+                   struct fw_feeds **out);
+
+/* Adopt cfg after a reload: feeds are matched by name; unchanged ones keep their timers,
    HTTP state and polls in flight, removed ones stop, new ones start. 0 or -ENOMEM. */
-int fw_feeds_reload(struct fw_feeds *f);
+int fw_feeds_reload(struct fw_feeds *f, const struct fw_config *cfg);
 
 /* Cancel every poll and timer; the struct is freed when libuv has closed the timers. */
 void fw_feeds_close(struct fw_feeds *f);

@@ -11,11 +11,9 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "alert.h"
 #include "config.h"
 #include "host.h"
 #include "log.h"
-#include "loop.h"
 #include "net.h"
 #include "plugin.h"
 
@@ -46,7 +44,8 @@ struct host_http {
 };
 
 struct fw_plugin_ctx {
-	struct fw_daemon *d;
+	const struct fw_host_env *env;
+	const struct fw_config *cfg;
 	struct fw_plugin_lib *lib;
 	const struct fw_config_output *out;
 	void *state;
@@ -274,7 +273,7 @@ static void host_done(struct fw_plugin_ctx *ctx, uint64_t token, enum fw_result 
 
 	if (message)
 		redact_outcome(ctx, message, buf, sizeof(buf));
-	fw_alert_done(ctx->d->alerter, token, result, retry_after, message ? buf : NULL);
+	ctx->env->done(ctx->env->arg, token, result, retry_after, message ? buf : NULL);
 }
 
 static void timer_close_cb(uv_handle_t *h)
@@ -310,7 +309,7 @@ static int host_timer_start(struct fw_plugin_ctx *ctx, uint64_t ms, fw_timer_cb 
 
 	if (t == NULL)
 		return -ENOMEM;
-	uv_timer_init(&ctx->d->loop, &t->t);
+	uv_timer_init(ctx->env->loop, &t->t);
 	t->t.data = t;
 	t->ctx = ctx;
 	t->cb = cb;
@@ -420,7 +419,7 @@ static int host_http(struct fw_plugin_ctx *ctx, const struct fw_http_request *re
 	struct host_http *h;
 	int r;
 
-	if (ctx->d->net == NULL)
+	if (ctx->env->net == NULL)
 		return -ESHUTDOWN;
 	if (req->url == NULL ||
 	    (strncasecmp(req->url, "http://", 7) != 0 && strncasecmp(req->url, "https://", 8) != 0))
@@ -462,7 +461,7 @@ static int host_http(struct fw_plugin_ctx *ctx, const struct fw_http_request *re
 	curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS,
 	                 req->timeout_ms > 0 ? req->timeout_ms : 30000L);
 	curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT, 15L);
-	curl_easy_setopt(h->easy, CURLOPT_USERAGENT, ctx->d->cfg->user_agent);
+	curl_easy_setopt(h->easy, CURLOPT_USERAGENT, ctx->cfg->user_agent);
 	curl_easy_setopt(h->easy, CURLOPT_ERRORBUFFER, h->errbuf);
 	curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
 	curl_easy_setopt(h->easy, CURLOPT_WRITEDATA, h);
@@ -472,7 +471,7 @@ static int host_http(struct fw_plugin_ctx *ctx, const struct fw_http_request *re
 	if (h->next)
 		h->next->prev = h;
 	ctx->https = h;
-	r = fw_net_add(ctx->d->net, h->easy, http_done_cb, h);
+	r = fw_net_add(ctx->env->net, h->easy, http_done_cb, h);
 	if (r < 0) {
 		http_free(h);
 		return r;
@@ -495,7 +494,7 @@ static const char *host_instance_name(struct fw_plugin_ctx *ctx)
 
 static int host_cfg_path(struct fw_plugin_ctx *ctx, const char *key, char **out)
 {
-	const char *v, *cfg_path = ctx->d->cfg->path;
+	const char *v, *cfg_path = ctx->cfg->path;
 	const char *slash = strrchr(cfg_path, '/');
 	int r = host_cfg_string(ctx, key, &v);
 
@@ -535,7 +534,8 @@ const struct fw_host *fw_host_table(void)
 }
 
 /* Build one instance. */
-int fw_host_instance_new(struct fw_daemon *d, const char *dir, const struct fw_config_output *out,
+int fw_host_instance_new(const struct fw_host_env *env, const struct fw_config *cfg,
+                         const char *dir, const struct fw_config_output *out,
                          struct fw_plugin_ctx **out_ctx, char *err, size_t errlen)
 {
 	struct fw_plugin_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -543,7 +543,8 @@ int fw_host_instance_new(struct fw_daemon *d, const char *dir, const struct fw_c
 
 	if (ctx == NULL)
 		return -ENOMEM;
-	ctx->d = d;
+	ctx->env = env;
+	ctx->cfg = cfg;
 	ctx->out = out;
 	r = fw_plugin_open(dir, out->plugin, &ctx->lib, err, errlen);
 	if (r < 0) {
@@ -568,8 +569,8 @@ struct fw_plugin_ctx *fw_host_instance_free(struct fw_plugin_ctx *ctx)
 	while (ctx->timers)
 		host_timer_stop(ctx->timers);
 	while (ctx->https) {
-		if (ctx->d->net)
-			fw_net_cancel(ctx->d->net, ctx->https->easy);
+		if (ctx->env->net)
+			fw_net_cancel(ctx->env->net, ctx->https->easy);
 		http_free(ctx->https);
 	}
 	if (ctx->lib) {

@@ -6,19 +6,37 @@
 #define FW_HOST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <feedwatch/plugin.h>
 
-struct fw_daemon;
+#include <uv.h>
+
+struct fw_config;
 struct fw_config_output;
+struct fw_net;
 struct fw_plugin_lib;
 
+/* What plugin instances are given: the loop for their timers, the daemon's curl multi for
+   their HTTP (NULL once it is closed: requests then fail with -ESHUTDOWN), and where
+   their completions go (done(arg, ...), from any thread). Owned by the caller, and must
+   outlive every instance built with it. */
+struct fw_host_env {
+	uv_loop_t *loop;
+	struct fw_net *net;
+	void (*done)(void *arg, uint64_t token, enum fw_result result, int64_t retry_after,
+	             const char *message);
+	void *arg;
+};
+
 /*
- * Build one instance of output `out`: load its plugin from dir, call init(). Returns 0 and
- * the instance in *out_ctx, or -errno with the reason in err (the half-built instance has
- * been finalised and freed).
+ * Build one instance of output `out` of config cfg (its user_agent, and its path for
+ * relative paths; both must outlive the instance): load its plugin from dir, call init().
+ * Returns 0 and the instance in *out_ctx, or -errno with the reason in err (the
+ * half-built instance has been finalised and freed).
  */
-int fw_host_instance_new(struct fw_daemon *d, const char *dir, const struct fw_config_output *out,
+int fw_host_instance_new(const struct fw_host_env *env, const struct fw_config *cfg,
+                         const char *dir, const struct fw_config_output *out,
                          struct fw_plugin_ctx **out_ctx, char *err, size_t errlen);
 
 /* Cancel the instance's timers and HTTP requests (their callbacks do not run), call fini,

@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alert.h"
 #include "config.h"
+#include "deliver.h"
 #include "feeds.h"
 #include "log.h"
 #include "loop.h"
@@ -53,6 +53,31 @@ static void walk_cb(uv_handle_t *h, void *arg)
 		       uv_handle_type_name(h->type));
 }
 
+/* The metrics file of the current config, from the figures each room hands over. */
+static int write_metrics(struct fw_daemon *d)
+{
+	const struct fw_config *cfg = d->cfg;
+	struct fw_metrics_output *outs = calloc(cfg->n_outputs + 1, sizeof(*outs));
+	struct fw_metrics_view v = {.m = &d->metrics,
+	                            .n_feeds = cfg->n_feeds,
+	                            .n_watchlists = cfg->n_watchlists,
+	                            .outputs = outs,
+	                            .n_outputs = cfg->n_outputs};
+	int r;
+
+	if (outs == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_outputs; i++) {
+		outs[i].name = cfg->outputs[i].name;
+		outs[i].delivered = fw_deliver_counter(d->deliver, outs[i].name, 0);
+		outs[i].failed = fw_deliver_counter(d->deliver, outs[i].name, 1);
+		fw_store_outbox_count(d->store, outs[i].name, &outs[i].pending, &outs[i].dead);
+	}
+	r = fw_metrics_write(cfg->metrics_file, &v);
+	free(outs);
+	return r;
+}
+
 /* Orderly stop: feeds first (no new work), then transfers, then outputs. */
 void fw_loop_stop(struct fw_daemon *d)
 {
@@ -62,14 +87,15 @@ void fw_loop_stop(struct fw_daemon *d)
 	if (!d->once)
 		fw_notify_stopping();
 	/* The last figures, while every room still exists. */
-	if (d->cfg->metrics_file && fw_metrics_write(d) < 0)
+	if (d->cfg->metrics_file && write_metrics(d) < 0)
 		fw_log(FW_LOG_WARNING, "cannot write %s", d->cfg->metrics_file);
 	fw_feeds_close(d->feeds);
 	d->feeds = NULL;
 	/* Aborting transfers runs plugins' HTTP callbacks, so outputs close after. */
 	fw_net_close(d->net, NULL, NULL);
 	d->net = NULL;
-	fw_alert_close(d->alerter);
+	fw_deliver_close(d->deliver);
+	d->deliver = NULL;
 	if (d->watching) {
 		uv_fs_event_stop(&d->watch);
 		uv_close((uv_handle_t *)&d->watch, NULL);
@@ -135,7 +161,7 @@ static void tick_cb(uv_timer_t *t)
 	}
 	if (d->cfg->metrics_file && wall - d->metrics_written >= d->cfg->metrics_interval) {
 		d->metrics_written = wall;
-		if ((r = fw_metrics_write(d)) < 0)
+		if ((r = write_metrics(d)) < 0)
 			fw_log(FW_LOG_WARNING, "cannot write the metrics file %s: %s",
 			       d->cfg->metrics_file, strerror(-r));
 	}
@@ -209,7 +235,7 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 	}
 	fw_feeds_flush(d->feeds); /* polls made under the old config are stored under it */
 	d->cfg = cfg;
-	if (fw_feeds_reload(d->feeds) < 0 || fw_alert_reload(d->alerter) < 0) {
+	if (fw_feeds_reload(d->feeds, cfg) < 0 || fw_deliver_reload(d->deliver, cfg) < 0) {
 		/* Out of memory half-way: the feeds may already point at cfg, so keep it and
 		   leak the old one rather than free what may still be used. */
 		fw_log(FW_LOG_ERR, "reload: out of memory");
@@ -229,7 +255,7 @@ static void hup_signal_cb(uv_signal_t *s, int signum)
 	struct fw_daemon *d = s->data;
 
 	/* SIGHUP is also logrotate's signal: reopen output files in any case. */
-	fw_alert_reopen(d->alerter);
+	fw_deliver_reopen(d->deliver);
 	fw_loop_reload(d, "SIGHUP");
 }
 
@@ -276,17 +302,59 @@ static void watch_config(struct fw_daemon *d)
 }
 
 /* once: every feed polled; deliver what is due, then stop when idle. */
-void fw_loop_feeds_done(struct fw_daemon *d)
+static void feeds_done_cb(void *arg)
 {
+	struct fw_daemon *d = arg;
+
 	d->feeds_done = true;
-	fw_alert_kick(d->alerter);
+	fw_deliver_kick(d->deliver);
+}
+
+/* A committed poll queued alerts. */
+static void feeds_queued_cb(void *arg)
+{
+	struct fw_daemon *d = arg;
+
+	fw_deliver_kick(d->deliver);
+}
+
+/* A poll failed: STATUS= says so; once exits 1. */
+static void feed_failed_cb(void *arg, const char *feed, const char *error)
+{
+	struct fw_daemon *d = arg;
+
+	snprintf(d->last_error, sizeof(d->last_error), "feed '%.40s': %.100s", feed, error);
+	if (d->once)
+		d->failed_feeds++;
 }
 
 /* once: the outbox has nothing more to send now. */
-void fw_loop_alerts_idle(struct fw_daemon *d)
+static void alerts_idle_cb(void *arg)
 {
+	struct fw_daemon *d = arg;
+
 	if (d->once && d->feeds_done && !d->stopping)
 		fw_loop_stop(d);
+}
+
+/* Start the rooms below the loop, each handed what it needs. 0 or -ENOMEM. */
+static int start_rooms(struct fw_daemon *d)
+{
+	struct fw_deliver_env de = {
+	    .loop = &d->loop, .store = d->store, .net = d->net, .idle = alerts_idle_cb, .arg = d};
+	struct fw_feeds_env fe = {.loop = &d->loop,
+	                          .store = d->store,
+	                          .net = d->net,
+	                          .metrics = &d->metrics,
+	                          .once = d->once,
+	                          .queued = feeds_queued_cb,
+	                          .failed = feed_failed_cb,
+	                          .done = feeds_done_cb,
+	                          .arg = d};
+
+	if (fw_deliver_new(&de, d->cfg, &d->deliver) < 0)
+		return -ENOMEM;
+	return fw_feeds_start(&fe, d->cfg, &d->feeds);
 }
 
 /* Run the daemon. */
@@ -334,8 +402,7 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	d.metrics.started = time(NULL);
 	d.tick_expected = uv_now(&d.loop) + FW_TICK_MS;
 	uv_timer_start(&d.tick, tick_cb, FW_TICK_MS, FW_TICK_MS);
-	if (fw_net_new(&d.loop, cfg->concurrency + 16, 0, &d.net) < 0 ||
-	    fw_alert_new(&d, &d.alerter) < 0) {
+	if (fw_net_new(&d.loop, cfg->concurrency + 16, 0, &d.net) < 0) {
 		fw_log(FW_LOG_ERR, "out of memory");
 		code = 2;
 		goto out_loop;
@@ -346,13 +413,13 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	       db);
 	if (!once)
 		watch_config(&d);
-	if (fw_feeds_start(&d, &d.feeds) < 0) {
+	if (start_rooms(&d) < 0) {
 		fw_log(FW_LOG_ERR, "out of memory");
 		code = 2;
 		fw_loop_stop(&d);
 	}
 	/* Alerts left from an earlier run go out now. */
-	fw_alert_kick(d.alerter);
+	fw_deliver_kick(d.deliver);
 	if (!once && !d.stopping) {
 		uint64_t usec = 0;
 

@@ -16,7 +16,7 @@ struct fw_config;
 struct fw_store;
 struct fw_net;
 struct fw_feeds;
-struct fw_alerter;
+struct fw_deliver;
 
 struct fw_daemon {
 	uv_loop_t loop;
@@ -29,7 +29,7 @@ struct fw_daemon {
 	struct fw_store *store;
 	struct fw_net *net;
 	struct fw_feeds *feeds;
-	struct fw_alerter *alerter;
+	struct fw_deliver *deliver;
 	uv_timer_t tick;        /* 1 s: loop lag, metrics file, watchdog */
 	uint64_t tick_expected; /* uv_now at which the tick should run */
 	int64_t metrics_written;
@@ -56,11 +56,5 @@ void fw_loop_stop(struct fw_daemon *d);
 /* Reload the config (SIGHUP, or a change in its directory): parse and validate into a new
    structure, swap only if valid, else keep the running one and log every error. */
 void fw_loop_reload(struct fw_daemon *d, const char *why);
-
-/* Called by feeds.c when, in once mode, every feed has been polled. */
-void fw_loop_feeds_done(struct fw_daemon *d);
-
-/* Called by alert.c when, in once mode, nothing is left to deliver now. */
-void fw_loop_alerts_idle(struct fw_daemon *d);
 
 #endif

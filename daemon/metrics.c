@@ -1,4 +1,4 @@
-/* metrics.c - the Prometheus text-format metrics file. */
+/* metrics.c - the Prometheus text-format metrics file, from the figures handed to it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -6,11 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alert.h"
-#include "config.h"
-#include "loop.h"
 #include "metrics.h"
-#include "store.h"
 
 /* Label values: backslash, quote and newline escaped (exposition format). */
 static void put_label(FILE *f, const char *v)
@@ -37,34 +33,29 @@ static void gauge(FILE *f, const char *name, const char *help, double v)
 	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %.6g\n", name, help, name, name, v);
 }
 
-/* One counter per output: fw_alert_counter's which = 0 (delivered) or 1 (failed). */
-static void output_counter(FILE *f, const struct fw_daemon *d, const char *name, const char *help,
-                           int which)
+/* One counter per output: delivered (which = 0) or failed attempts (1). */
+static void output_counter(FILE *f, const struct fw_metrics_view *v, const char *name,
+                           const char *help, int which)
 {
-	const struct fw_config *cfg = d->cfg;
-
 	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
-	for (size_t i = 0; i < cfg->n_outputs; i++) {
+	for (size_t i = 0; i < v->n_outputs; i++) {
 		fprintf(f, "%s{output=\"", name);
-		put_label(f, cfg->outputs[i].name);
+		put_label(f, v->outputs[i].name);
 		fprintf(
 		    f, "\"} %llu\n",
-		    (unsigned long long)fw_alert_counter(d->alerter, cfg->outputs[i].name, which));
+		    (unsigned long long)(which ? v->outputs[i].failed : v->outputs[i].delivered));
 	}
 }
 
 /* Write the metrics file. */
-int fw_metrics_write(struct fw_daemon *d)
+int fw_metrics_write(const char *path, const struct fw_metrics_view *v)
 {
-	const struct fw_config *cfg = d->cfg;
-	const struct fw_metrics *m = &d->metrics;
+	const struct fw_metrics *m = v->m;
 	char *tmp;
 	FILE *f;
 	int fd, r = 0;
 
-	if (cfg->metrics_file == NULL)
-		return 0;
-	if (asprintf(&tmp, "%s.tmp", cfg->metrics_file) < 0)
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
 		return -ENOMEM;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
@@ -82,8 +73,8 @@ int fw_metrics_write(struct fw_daemon *d)
 	counter(f, "feedwatch_items_total", "Items read from feeds.", m->items);
 	counter(f, "feedwatch_items_new_total", "Items seen for the first time.", m->items_new);
 	counter(f, "feedwatch_matches_total", "Alerts raised (item and watchlist).", m->matches);
-	gauge(f, "feedwatch_feeds", "Feeds configured.", (double)cfg->n_feeds);
-	gauge(f, "feedwatch_watchlists", "Watchlists configured.", (double)cfg->n_watchlists);
+	gauge(f, "feedwatch_feeds", "Feeds configured.", (double)v->n_feeds);
+	gauge(f, "feedwatch_watchlists", "Watchlists configured.", (double)v->n_watchlists);
 	gauge(f, "feedwatch_feeds_failing", "Feeds whose last poll failed.",
 	      (double)m->feeds_failing);
 	gauge(f, "feedwatch_loop_lag_seconds", "Delay of the loop's 1 s timer at its last tick.",
@@ -91,30 +82,28 @@ int fw_metrics_write(struct fw_daemon *d)
 	gauge(f, "feedwatch_loop_lag_max_seconds", "Largest loop timer delay since start.",
 	      m->loop_lag_max);
 	gauge(f, "feedwatch_start_time_seconds", "Start time, Unix seconds.", (double)m->started);
-	output_counter(f, d, "feedwatch_alerts_delivered_total", "Alerts delivered, per output.",
+	output_counter(f, v, "feedwatch_alerts_delivered_total", "Alerts delivered, per output.",
 	               0);
-	output_counter(f, d, "feedwatch_alerts_failed_total",
+	output_counter(f, v, "feedwatch_alerts_failed_total",
 	               "Failed delivery attempts, per output.", 1);
 	fputs("# HELP feedwatch_alerts_pending Alerts waiting in the outbox, per output.\n"
 	      "# TYPE feedwatch_alerts_pending gauge\n"
 	      "# HELP feedwatch_alerts_dead Dead letters in the outbox, per output.\n"
 	      "# TYPE feedwatch_alerts_dead gauge\n",
 	      f);
-	for (size_t i = 0; i < cfg->n_outputs; i++) {
-		int64_t pending = 0, dead = 0;
-
-		fw_store_outbox_count(d->store, cfg->outputs[i].name, &pending, &dead);
+	for (size_t i = 0; i < v->n_outputs; i++) {
 		fputs("feedwatch_alerts_pending{output=\"", f);
-		put_label(f, cfg->outputs[i].name);
-		fprintf(f, "\"} %lld\nfeedwatch_alerts_dead{output=\"", (long long)pending);
-		put_label(f, cfg->outputs[i].name);
-		fprintf(f, "\"} %lld\n", (long long)dead);
+		put_label(f, v->outputs[i].name);
+		fprintf(f, "\"} %lld\nfeedwatch_alerts_dead{output=\"",
+		        (long long)v->outputs[i].pending);
+		put_label(f, v->outputs[i].name);
+		fprintf(f, "\"} %lld\n", (long long)v->outputs[i].dead);
 	}
 	if (fflush(f) != 0 || ferror(f))
 		r = -EIO;
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;
-	if (r == 0 && rename(tmp, cfg->metrics_file) < 0)
+	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
 	if (r < 0)
 		unlink(tmp);

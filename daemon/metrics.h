@@ -22,9 +22,25 @@ struct fw_metrics {
 	int64_t started;
 };
 
-struct fw_daemon;
+/* The figures of one output, as the daemon hands them over. */
+struct fw_metrics_output {
+	const char *name;
+	uint64_t delivered; /* since start */
+	uint64_t failed;    /* failed attempts since start */
+	int64_t pending;    /* in the outbox now */
+	int64_t dead;
+};
 
-/* Write the metrics file of d->cfg now (temp file + rename). 0 or -errno. */
-int fw_metrics_write(struct fw_daemon *d);
+/* What one metrics file shows: the counters, the config's sizes, the outputs. */
+struct fw_metrics_view {
+	const struct fw_metrics *m;
+	size_t n_feeds;
+	size_t n_watchlists;
+	const struct fw_metrics_output *outputs;
+	size_t n_outputs;
+};
+
+/* Write the figures of v to path now (temp file + rename). 0 or -errno. */
+int fw_metrics_write(const char *path, const struct fw_metrics_view *v);
 
 #endif

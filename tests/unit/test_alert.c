@@ -22,14 +22,18 @@
 #include "alert.h"
 #include "config.h"
 #include "item.h"
-#include "loop.h"
+#include "deliver.h"
 #include "match.h"
 #include "net.h"
 #include "store.h"
 
 struct fx {
 	char dir[64];
-	struct fw_daemon d;
+	uv_loop_t loop;
+	struct fw_config *cfg;
+	struct fw_store *store;
+	struct fw_net *net;
+	struct fw_deliver *deliver;
 	bool net_closed;
 };
 
@@ -67,19 +71,23 @@ static void start(struct fx *f, int rate_limit)
 
 	write_config(f, rate_limit);
 	snprintf(path, sizeof(path), "%s/feedwatch.conf", f->dir);
-	if (fw_config_load(path, &f->d.cfg, &diags) != 0)
+	if (fw_config_load(path, &f->cfg, &diags) != 0)
 		for (size_t i = 0; i < diags.n; i++)
 			fprintf(stderr, "%s:%d: %s\n", diags.v[i].file, diags.v[i].line,
 			        diags.v[i].message);
 	fw_diags_clear(&diags);
-	assert_non_null(f->d.cfg);
+	assert_non_null(f->cfg);
 	snprintf(path, sizeof(path), "%s/state", f->dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/state/feedwatch.db", f->dir);
-	assert_int_equal(fw_store_open(path, false, &f->d.store, err, sizeof(err)), 0);
-	assert_int_equal(uv_loop_init(&f->d.loop), 0);
-	assert_int_equal(fw_net_new(&f->d.loop, 16, 0, &f->d.net), 0);
-	assert_int_equal(fw_alert_new(&f->d, &f->d.alerter), 0);
+	assert_int_equal(fw_store_open(path, false, &f->store, err, sizeof(err)), 0);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	assert_int_equal(fw_net_new(&f->loop, 16, 0, &f->net), 0);
+	{
+		struct fw_deliver_env env = {.loop = &f->loop, .store = f->store, .net = f->net};
+
+		assert_int_equal(fw_deliver_new(&env, f->cfg, &f->deliver), 0);
+	}
 }
 
 static int setup(void **state)
@@ -103,16 +111,16 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	char cmd[128];
 
-	if (f->d.alerter) {
-		f->d.stopping = true;
-		fw_alert_close(f->d.alerter);
-		fw_net_close(f->d.net, net_closed_cb, f);
-		uv_run(&f->d.loop, UV_RUN_DEFAULT);
+	if (f->deliver) {
+		/* the daemon's order: the net first, then the outputs */
+		fw_net_close(f->net, net_closed_cb, f);
+		fw_deliver_close(f->deliver);
+		uv_run(&f->loop, UV_RUN_DEFAULT);
 		assert_true(f->net_closed);
-		assert_int_equal(uv_loop_close(&f->d.loop), 0);
+		assert_int_equal(uv_loop_close(&f->loop), 0);
 	}
-	fw_store_close(f->d.store);
-	fw_config_free(f->d.cfg);
+	fw_store_close(f->store);
+	fw_config_free(f->cfg);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
 	free(f);
@@ -160,15 +168,15 @@ static void deliver(struct fx *f)
 	uv_timer_t t;
 	int64_t pending = 1, dead = 0;
 
-	fw_alert_kick(f->d.alerter);
-	uv_timer_init(&f->d.loop, &t);
+	fw_deliver_kick(f->deliver);
+	uv_timer_init(&f->loop, &t);
 	for (int i = 0; i < 200 && pending > 0; i++) {
 		uv_timer_start(&t, stop_cb, 50, 0);
-		uv_run(&f->d.loop, UV_RUN_DEFAULT);
-		assert_int_equal(fw_store_outbox_count(f->d.store, NULL, &pending, &dead), 0);
+		uv_run(&f->loop, UV_RUN_DEFAULT);
+		assert_int_equal(fw_store_outbox_count(f->store, NULL, &pending, &dead), 0);
 	}
 	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(&f->d.loop, UV_RUN_NOWAIT);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
 	assert_int_equal(pending, 0);
 	assert_int_equal(dead, 0);
 }
@@ -186,11 +194,11 @@ static size_t raise_item(struct fx *f, const char *id, const char *title)
 	it->link = strdup("https://example.org/x");
 	it->summary = strdup("s");
 	it->content = strdup("");
-	assert_int_equal(fw_match_item(f->d.cfg->matcher, it, &mr), 0);
-	assert_int_equal(fw_store_begin(f->d.store), 0);
+	assert_int_equal(fw_match_item(f->cfg->matcher, it, &mr), 0);
+	assert_int_equal(fw_store_begin(f->store), 0);
 	assert_int_equal(
-	    fw_alert_raise(f->d.alerter, &f->d.cfg->feeds[0], it, &mr, time(NULL), &raised), 0);
-	assert_int_equal(fw_store_commit(f->d.store), 0);
+	    fw_alert_raise(f->store, f->cfg, &f->cfg->feeds[0], it, &mr, time(NULL), &raised), 0);
+	assert_int_equal(fw_store_commit(f->store), 0);
 	fw_match_result_clear(&mr);
 	fw_item_free(it);
 	return raised;
@@ -266,13 +274,13 @@ static void test_storm_notice(void **state)
 	it->title = strdup("Kim Jong Un held");
 	it->summary = strdup("");
 	it->content = strdup("");
-	assert_int_equal(fw_match_item(f->d.cfg->matcher, it, &mr), 0);
+	assert_int_equal(fw_match_item(f->cfg->matcher, it, &mr), 0);
 	for (int i = 0; i < 12; i++)
-		assert_int_equal(fw_alert_storm_add(&st, f->d.cfg, it, &mr), 0);
-	assert_int_equal(fw_store_begin(f->d.store), 0);
+		assert_int_equal(fw_alert_storm_add(&st, f->cfg, it, &mr), 0);
+	assert_int_equal(fw_store_begin(f->store), 0);
 	assert_int_equal(
-	    fw_alert_raise_storm(f->d.alerter, &f->d.cfg->feeds[0], &st, 5, time(NULL)), 1);
-	assert_int_equal(fw_store_commit(f->d.store), 0);
+	    fw_alert_raise_storm(f->store, f->cfg, &f->cfg->feeds[0], &st, 5, time(NULL)), 1);
+	assert_int_equal(fw_store_commit(f->store), 0);
 	deliver(f);
 	/* one notice, to every output the held items were routed to (w2: a and b) */
 	n = read_lines(f, "a", v, 4);
