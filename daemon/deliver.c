@@ -19,7 +19,7 @@
 #include "deliver.h"
 #include "host.h"
 #include "log.h"
-#include "plugin.h"
+#include "loader.h"
 #include "store.h"
 
 #define FW_PUMP_BATCH       128 /* outbox rows looked at per pass */
@@ -799,7 +799,7 @@ size_t fw_deliver_in_flight(const struct fw_deliver *a)
 static struct gen *gen_new(struct fw_deliver *a, struct fw_config *cfg, const struct gen *prev)
 {
 	struct gen *g = calloc(1, sizeof(*g));
-	char *dir = fw_plugin_dir(cfg->plugin_dir);
+	char *dir = fw_loader_dir(cfg->plugin_dir);
 
 	if (g == NULL || dir == NULL) {
 		free(g);

@@ -15,7 +15,7 @@
 #include "host.h"
 #include "log.h"
 #include "net.h"
-#include "plugin.h"
+#include "loader.h"
 
 #define FW_HTTP_MAX_RESPONSE (64 * 1024)
 #define FW_SECRET_MAX        (64 * 1024)
@@ -46,7 +46,7 @@ struct host_http {
 struct fw_plugin_ctx {
 	const struct fw_host_env *env;
 	const struct fw_config *cfg;
-	struct fw_plugin_lib *lib;
+	struct fw_loader_lib *lib;
 	const struct fw_config_output *out;
 	void *state;
 	struct fw_timer *timers;
@@ -546,7 +546,7 @@ int fw_host_instance_new(const struct fw_host_env *env, const struct fw_config *
 	ctx->env = env;
 	ctx->cfg = cfg;
 	ctx->out = out;
-	r = fw_plugin_open(dir, out->plugin, &ctx->lib, err, errlen);
+	r = fw_loader_open(dir, out->plugin, &ctx->lib, err, errlen);
 	if (r < 0) {
 		free(ctx);
 		return r;
@@ -575,7 +575,7 @@ struct fw_plugin_ctx *fw_host_instance_free(struct fw_plugin_ctx *ctx)
 	}
 	if (ctx->lib) {
 		ctx->lib->plugin->fini(ctx->state);
-		fw_plugin_close(ctx->lib);
+		fw_loader_close(ctx->lib);
 	}
 	free(ctx);
 	return NULL;

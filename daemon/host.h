@@ -15,7 +15,7 @@
 struct fw_config;
 struct fw_config_output;
 struct fw_net;
-struct fw_plugin_lib;
+struct fw_loader_lib;
 
 /* What plugin instances are given: the loop for their timers, the daemon's curl multi for
    their HTTP (NULL once it is closed: requests then fail with -ESHUTDOWN), and where

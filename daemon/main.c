@@ -28,7 +28,7 @@
 #include "match.h"
 #include "net.h"
 #include "parse.h"
-#include "plugin.h"
+#include "loader.h"
 #include "store.h"
 
 #define FW_MATCH_LINE_MAX (64 * 1024 * 1024) /* one item of `match` input */
@@ -185,7 +185,7 @@ static int cmd_check(int argc, char **argv)
 	if (path == NULL)
 		return 2;
 	if (fw_config_load(path, &cfg, &diags) == 0)
-		fw_plugin_check_config(cfg, &diags);
+		fw_loader_check_config(cfg, &diags);
 	print_diags(&diags);
 	code = diags.errors > 0 ? 1 : 0;
 	if (code == 0)

@@ -13,27 +13,27 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "plugin.h"
+#include "loader.h"
 
 static char tmp[] = "/tmp/fwtest-plugin-XXXXXX";
 
 static void test_loads_log(void **state)
 {
-	struct fw_plugin_lib *lib = NULL;
+	struct fw_loader_lib *lib = NULL;
 	char err[512] = "";
 
-	assert_int_equal(fw_plugin_open(FW_PLUGIN_BUILD_DIR, "log", &lib, err, sizeof(err)), 0);
+	assert_int_equal(fw_loader_open(FW_PLUGIN_BUILD_DIR, "log", &lib, err, sizeof(err)), 0);
 	assert_non_null(lib);
 	assert_string_equal(lib->plugin->name, "log");
 	assert_int_equal(lib->plugin->abi_major, FW_PLUGIN_ABI_MAJOR);
-	fw_plugin_close(lib);
+	fw_loader_close(lib);
 }
 
 static void refuse(const char *name, int want, const char *needle)
 {
-	struct fw_plugin_lib *lib = NULL;
+	struct fw_loader_lib *lib = NULL;
 	char err[512] = "";
-	int r = fw_plugin_open(FW_BAD_PLUGIN_DIR, name, &lib, err, sizeof(err));
+	int r = fw_loader_open(FW_BAD_PLUGIN_DIR, name, &lib, err, sizeof(err));
 
 	fprintf(stderr, "%s: %s\n", name, err);
 	assert_int_equal(r, want);
@@ -59,7 +59,7 @@ static void test_refuses_bad(void **state)
 static void test_refuses_writable_dir(void **state)
 {
 	char cmd[1024], sub[600];
-	struct fw_plugin_lib *lib = NULL;
+	struct fw_loader_lib *lib = NULL;
 	char err[512] = "";
 
 	snprintf(sub, sizeof(sub), "%s/open", tmp);
@@ -67,12 +67,12 @@ static void test_refuses_writable_dir(void **state)
 	assert_int_equal(chmod(sub, 0777), 0);
 	snprintf(cmd, sizeof(cmd), "cp '%s/log.so' '%s/'", FW_PLUGIN_BUILD_DIR, sub);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(fw_plugin_open(sub, "log", &lib, err, sizeof(err)), -EPERM);
+	assert_int_equal(fw_loader_open(sub, "log", &lib, err, sizeof(err)), -EPERM);
 	assert_non_null(strstr(err, "writable by group or others"));
 	/* Once the directory is private, the same file loads. */
 	assert_int_equal(chmod(sub, 0755), 0);
-	assert_int_equal(fw_plugin_open(sub, "log", &lib, err, sizeof(err)), 0);
-	fw_plugin_close(lib);
+	assert_int_equal(fw_loader_open(sub, "log", &lib, err, sizeof(err)), 0);
+	fw_loader_close(lib);
 }
 
 /* Make dir (mode, then owned by uid when uid >= 0) holding a copy of log.so. */
@@ -90,10 +90,10 @@ static void plugin_dir_with_log(const char *dir, mode_t mode, int uid)
 
 static void refuse_from(const char *dir, const char *needle, const char *where)
 {
-	struct fw_plugin_lib *lib = NULL;
+	struct fw_loader_lib *lib = NULL;
 	char err[1024] = "";
 
-	assert_int_equal(fw_plugin_open(dir, "log", &lib, err, sizeof(err)), -EPERM);
+	assert_int_equal(fw_loader_open(dir, "log", &lib, err, sizeof(err)), -EPERM);
 	assert_null(lib);
 	fprintf(stderr, "refused: %s\n", err);
 	assert_non_null(strstr(err, needle));
@@ -108,7 +108,7 @@ static void refuse_from(const char *dir, const char *needle, const char *where)
 static void test_refuses_foreign_or_open_parents(void **state)
 {
 	char gw[600], sub[700], real[PATH_MAX], foreign[600], under[700], own[600], file[700];
-	struct fw_plugin_lib *lib = NULL;
+	struct fw_loader_lib *lib = NULL;
 	char err[1024] = "";
 
 	/* A group-writable directory two levels up: any user can test this. */
@@ -120,8 +120,8 @@ static void test_refuses_foreign_or_open_parents(void **state)
 	assert_non_null(realpath(gw, real));
 	refuse_from(sub, "writable by group or others", real);
 	assert_int_equal(chmod(gw, 0755), 0);
-	assert_int_equal(fw_plugin_open(sub, "log", &lib, err, sizeof(err)), 0);
-	lib = fw_plugin_close(lib);
+	assert_int_equal(fw_loader_open(sub, "log", &lib, err, sizeof(err)), 0);
+	lib = fw_loader_close(lib);
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "SKIP (not root): the owned-by-another-uid sub-cases need chown\n");
@@ -136,8 +136,8 @@ static void test_refuses_foreign_or_open_parents(void **state)
 	plugin_dir_with_log(under, 0755, -1);
 	refuse_from(under, "owned by uid 65534", "foreign");
 	assert_int_equal(chown(foreign, 0, (gid_t)-1), 0);
-	assert_int_equal(fw_plugin_open(under, "log", &lib, err, sizeof(err)), 0);
-	lib = fw_plugin_close(lib);
+	assert_int_equal(fw_loader_open(under, "log", &lib, err, sizeof(err)), 0);
+	lib = fw_loader_close(lib);
 	/* The plugin file owned by another user, in a good directory. */
 	snprintf(own, sizeof(own), "%s/ownfile", tmp);
 	plugin_dir_with_log(own, 0755, -1);
@@ -151,8 +151,8 @@ static void test_refuses_foreign_or_open_parents(void **state)
 	assert_int_equal(symlink(file, foreign), 0);
 	refuse_from(sub, "owned by uid 65534", "ownfile/log.so");
 	assert_int_equal(chown(file, 0, (gid_t)-1), 0);
-	assert_int_equal(fw_plugin_open(sub, "log", &lib, err, sizeof(err)), 0);
-	fw_plugin_close(lib);
+	assert_int_equal(fw_loader_open(sub, "log", &lib, err, sizeof(err)), 0);
+	fw_loader_close(lib);
 }
 
 /* A fake host: config from a tiny table, done() recorded. */
@@ -228,7 +228,7 @@ static char *slurp(const char *path)
 
 static void test_log_plugin(void **state)
 {
-	struct fw_plugin_lib *lib = NULL;
+	struct fw_loader_lib *lib = NULL;
 	char err[512], path[600], rotated[600], *got;
 	struct fake_ctx ctx = {.path = path, .format = "json"};
 	const char *cats[] = {"World", "Asia"};
@@ -252,7 +252,7 @@ static void test_log_plugin(void **state)
 
 	snprintf(path, sizeof(path), "%s/alerts.log", tmp);
 	snprintf(rotated, sizeof(rotated), "%s/alerts.log.1", tmp);
-	assert_int_equal(fw_plugin_open(FW_PLUGIN_BUILD_DIR, "log", &lib, err, sizeof(err)), 0);
+	assert_int_equal(fw_loader_open(FW_PLUGIN_BUILD_DIR, "log", &lib, err, sizeof(err)), 0);
 	assert_int_equal(lib->plugin->init(&fake_host, (struct fw_plugin_ctx *)&ctx, &st), 0);
 	assert_int_equal(lib->plugin->deliver(st, &a, 1), 0);
 	assert_int_equal(ctx.done_calls, 1);
@@ -304,7 +304,7 @@ static void test_log_plugin(void **state)
 	st = NULL;
 	assert_int_equal(lib->plugin->init(&fake_host, (struct fw_plugin_ctx *)&ctx, &st), -EINVAL);
 	lib->plugin->fini(st);
-	fw_plugin_close(lib);
+	fw_loader_close(lib);
 }
 
 static int setup(void **state)

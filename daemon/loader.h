@@ -1,6 +1,6 @@
-/* plugin.h - loading output plugins: directory policy, dlopen, ABI check, key check. */
-#ifndef FW_PLUGIN_H
-#define FW_PLUGIN_H
+/* loader.h - loading output plugins: directory policy, dlopen, ABI check, key check. */
+#ifndef FW_LOADER_H
+#define FW_LOADER_H
 
 #include <stddef.h>
 
@@ -10,7 +10,7 @@ struct fw_config;
 struct fw_config_output;
 struct fw_diags;
 
-struct fw_plugin_lib {
+struct fw_loader_lib {
 	void *dl;
 	const struct fw_plugin *plugin;
 	char *path;
@@ -21,7 +21,7 @@ struct fw_plugin_lib {
  * to the running executable (the build tree), else the installed directory.
  * Returns a malloc()ed path.
  */
-char *fw_plugin_dir(const char *cfg_dir);
+char *fw_loader_dir(const char *cfg_dir);
 
 /*
  * Load plugin `name` from dir. Symbolic links resolved, the file and every directory
@@ -31,18 +31,18 @@ char *fw_plugin_dir(const char *cfg_dir);
  * major, a short struct, or a name mismatch; dlclose()s on every failure. Returns 0 and
  * *out, or -errno with the reason (naming the path at fault) in err.
  */
-int fw_plugin_open(const char *dir, const char *name, struct fw_plugin_lib **out, char *err,
+int fw_loader_open(const char *dir, const char *name, struct fw_loader_lib **out, char *err,
                    size_t errlen);
 
 /* dlclose and free. Accepts NULL; returns NULL. */
-struct fw_plugin_lib *fw_plugin_close(struct fw_plugin_lib *lib);
+struct fw_loader_lib *fw_loader_close(struct fw_loader_lib *lib);
 
 /* Report, as FILE:LINE diagnostics, keys of an output that neither the host nor the plugin
    accepts, and values of the wrong type. */
-void fw_plugin_check_keys(const struct fw_plugin_lib *lib, const struct fw_config_output *out,
+void fw_loader_check_keys(const struct fw_loader_lib *lib, const struct fw_config_output *out,
                           struct fw_diags *diags);
 
 /* Load every output's plugin and check its keys (for `feedwatch check`). */
-void fw_plugin_check_config(const struct fw_config *cfg, struct fw_diags *diags);
+void fw_loader_check_config(const struct fw_config *cfg, struct fw_diags *diags);
 
 #endif

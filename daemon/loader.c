@@ -1,4 +1,4 @@
-/* plugin.c - find, dlopen and check output plugins. */
+/* loader.c - find, dlopen and check output plugins. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "plugin.h"
+#include "loader.h"
 
 #ifndef FW_PLUGIN_INSTALL_DIR
 #define FW_PLUGIN_INSTALL_DIR "/usr/local/lib/feedwatch/plugins"
@@ -29,7 +29,7 @@ static bool is_dir(const char *p)
 }
 
 /* The plugin directory. */
-char *fw_plugin_dir(const char *cfg_dir)
+char *fw_loader_dir(const char *cfg_dir)
 {
 	const char *env = getenv("FEEDWATCH_PLUGIN_DIR");
 	char exe[PATH_MAX], *slash, *p;
@@ -119,10 +119,10 @@ static int check_chain(const char *real, const char *what, int strict, char *err
 }
 
 /* Load one plugin. */
-int fw_plugin_open(const char *dir, const char *name, struct fw_plugin_lib **out, char *err,
+int fw_loader_open(const char *dir, const char *name, struct fw_loader_lib **out, char *err,
                    size_t errlen)
 {
-	struct fw_plugin_lib *lib;
+	struct fw_loader_lib *lib;
 	const struct fw_plugin *p;
 	char *path, real[PATH_MAX];
 	void *dl;
@@ -207,7 +207,7 @@ fail:
 }
 
 /* Close a plugin. */
-struct fw_plugin_lib *fw_plugin_close(struct fw_plugin_lib *lib)
+struct fw_loader_lib *fw_loader_close(struct fw_loader_lib *lib)
 {
 	if (lib == NULL)
 		return NULL;
@@ -270,7 +270,7 @@ static const char *type_word(enum fw_key_type t)
 }
 
 /* Unknown keys and wrong types of one output. */
-void fw_plugin_check_keys(const struct fw_plugin_lib *lib, const struct fw_config_output *out,
+void fw_loader_check_keys(const struct fw_loader_lib *lib, const struct fw_config_output *out,
                           struct fw_diags *diags)
 {
 	const config_setting_t *g = out->setting;
@@ -303,22 +303,22 @@ void fw_plugin_check_keys(const struct fw_plugin_lib *lib, const struct fw_confi
 }
 
 /* Load every output's plugin and check its keys. */
-void fw_plugin_check_config(const struct fw_config *cfg, struct fw_diags *diags)
+void fw_loader_check_config(const struct fw_config *cfg, struct fw_diags *diags)
 {
-	char *dir = fw_plugin_dir(cfg->plugin_dir);
+	char *dir = fw_loader_dir(cfg->plugin_dir);
 
 	for (size_t i = 0; dir && i < cfg->n_outputs; i++) {
 		const struct fw_config_output *o = &cfg->outputs[i];
-		struct fw_plugin_lib *lib = NULL;
+		struct fw_loader_lib *lib = NULL;
 		char err[512];
 
-		if (fw_plugin_open(dir, o->plugin, &lib, err, sizeof(err)) < 0) {
+		if (fw_loader_open(dir, o->plugin, &lib, err, sizeof(err)) < 0) {
 			fw_diags_add(diags, false, o->file, o->line, "output '%s': %s", o->name,
 			             err);
 			continue;
 		}
-		fw_plugin_check_keys(lib, o, diags);
-		fw_plugin_close(lib);
+		fw_loader_check_keys(lib, o, diags);
+		fw_loader_close(lib);
 	}
 	free(dir);
 }
