@@ -26,6 +26,10 @@
 #define FW_MAX_ALIASES 1000000
 #define FW_MAX_NAME    128
 #define FW_MAX_HEADERS 32
+/* A feed header may be long (a bearer token of kilobytes) but not unbounded: curl builds
+   a request of at most 1 MiB, so one header gets 64 KiB and a feed's all 256 KiB. */
+#define FW_MAX_HEADER_LEN   (64 * 1024)
+#define FW_MAX_HEADERS_SIZE (256 * 1024)
 
 void fw_diags_add(struct fw_diags *d, bool warning, const char *file, int line, const char *fmt,
                   ...)
@@ -420,6 +424,8 @@ static void load_feeds(struct ctx *c, struct fw_config *cfg, const config_settin
 			} else if (nh > FW_MAX_HEADERS) {
 				ERR(c, hs, "too many headers (at most %d)", FW_MAX_HEADERS);
 			} else {
+				size_t total = 0;
+
 				f->headers = calloc((size_t)nh + 1, sizeof(char *));
 				for (int k = 0; f->headers && k < nh; k++) {
 					const config_setting_t *h =
@@ -431,6 +437,17 @@ static void load_feeds(struct ctx *c, struct fw_config *cfg, const config_settin
 						ERR(c, h,
 						    "a header must be a string \"Name: value\" on "
 						    "one line");
+						continue;
+					}
+					total += strlen(v);
+					if (strlen(v) > FW_MAX_HEADER_LEN) {
+						ERR(c, h, "header longer than %d bytes",
+						    FW_MAX_HEADER_LEN);
+						continue;
+					}
+					if (total > FW_MAX_HEADERS_SIZE) {
+						ERR(c, h, "the feed's headers exceed %d bytes",
+						    FW_MAX_HEADERS_SIZE);
 						continue;
 					}
 					f->headers[f->n_headers++] = strdup(v);
