@@ -273,6 +273,39 @@ def test_long_header(a):
         w.cleanup()
 
 
+def test_readable():
+    """Point 8: `check` warns about every file readable by others that holds a secret: the
+    config with feed headers, an @include'd file, a file named by an output's secret."""
+    w = Workdir()
+    try:
+        inc = w.write("feeds.inc", "feeds = ( %s );\n" % feed(
+            "hdr", "http://127.0.0.1:9/f", ["Authorization: " + TOKEN]))
+        secret = w.write("whsec", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n")
+        conf = w.write("feedwatch.conf", """
+state_dir = %s;
+@include "feeds.inc"
+outputs = ( { name = "hook"; plugin = "webhook"; url = "http://127.0.0.1:9/h"; secret = %s; } );
+""" % (q(w.state), q(secret)))
+        os.chmod(conf, 0o600)
+        for path in (inc, secret):
+            os.chmod(path, 0o644)
+        p = run(["check", "-c", conf])
+        err = p.stderr
+        check(("%s:1: warning: this config file is readable by others" % inc) in err,
+              "check names the @include'd file with a header (%s)" % err.strip()[-300:])
+        check(secret in err and "the secret file" in err,
+              "check names the secret file readable by others")
+        check(not [l for l in err.splitlines() if l.startswith(conf) and "this config" in l],
+              "no warning about the config file of mode 0600")
+        os.chmod(inc, 0o600)
+        os.chmod(secret, 0o600)
+        p = run(["check", "-c", conf])
+        check("readable by others" not in p.stderr, "no warning once all are mode 0600 (%s)"
+              % p.stderr.strip()[-200:])
+    finally:
+        w.cleanup()
+
+
 def main():
     a, b = Server(), Server()
     try:
@@ -280,6 +313,7 @@ def main():
         test_same_origin(a, b)
         test_https_to_http(a)
         test_long_header(a)
+        test_readable()
     finally:
         a.close()
         b.close()
