@@ -42,6 +42,7 @@ struct fw_fetch {
 	bool have_home;       /* the configured URL parsed: else nothing configured is sent */
 	bool away;            /* the chain left the configured origin: nothing configured is sent */
 	bool permanent;       /* every hop so far was a 301 or 308 on the configured origin */
+	int hop_error;        /* a redirect not followed: -errno (res.error_text says why) */
 	struct fw_pstream ps; /* the body's parse, run by the net's parser thread */
 	fw_fetch_cb cb;
 	void *arg;
@@ -306,8 +307,8 @@ static void finish(struct fw_fetch *f, CURLcode code)
 			         r->problem ? r->problem : "no RSS, Atom or JSON Feed document");
 		}
 	}
-	if (r->error != 0) {
-		/* a redirect that could not be followed (next_hop said why) */
+	if (f->hop_error != 0) {
+		r->error = f->hop_error; /* a redirect not followed: next_hop said why */
 	} else if (f->too_big) {
 		r->error = -EFBIG;
 		snprintf(r->error_text, sizeof(r->error_text),
@@ -334,7 +335,7 @@ static void finish(struct fw_fetch *f, CURLcode code)
 			fw_item_free(r->items[i]);
 		r->n_items = 0;
 	}
-	if (r->error == 0 && f->moved) {
+	if (f->moved) {
 		r->moved_url = f->moved;
 		f->moved = NULL;
 	}
@@ -517,7 +518,8 @@ static int hop_url(struct fw_fetch *f, CURLU *u)
 
 static bool is_redirect(long status)
 {
-	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+	/* as curl followed them: 300 to 303, 307, 308 (304 is an answer, 305/306 unused) */
+	return (status >= 300 && status <= 303) || status == 307 || status == 308;
 }
 
 /* A 3xx with a Location: request it, counting hops, dropping what the config gives its
@@ -574,7 +576,7 @@ out:
 	if (r == -ENOMEM)
 		snprintf(f->res.error_text, sizeof(f->res.error_text), "out of memory");
 	if (r < 0)
-		f->res.error = r == -ENOMEM ? r : -EIO;
+		f->hop_error = r == -ENOMEM ? r : -EIO;
 	curl_free(scheme);
 	curl_url_cleanup(u);
 	curl_url_cleanup(cur);
@@ -596,7 +598,7 @@ static void done_cb(CURL *easy, CURLcode code, void *arg)
 		char *copy = strdup(loc); /* loc dies with this hop's handle */
 
 		if (copy == NULL) {
-			f->res.error = -ENOMEM;
+			f->hop_error = -ENOMEM;
 			snprintf(f->res.error_text, sizeof(f->res.error_text), "out of memory");
 		} else if (next_hop(f, copy) == 0) {
 			free(copy);
