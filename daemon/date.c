@@ -171,6 +171,35 @@ static const struct {
     {"nzst", 720},  {"nzdt", 780},
 };
 
+/* The offset after "GMT+" or "UTC-": "8", "08", "5:30", "05:30" or "0530" (hours alone may
+   have one digit here, as people write them). Offset in seconds, or -1. */
+static int loose_zone(struct cur *c)
+{
+	int n, h = some_digits(c, 4, &n), m = 0;
+
+	if (h < 0 || n == 3)
+		return -1;
+	if (n == 4) {
+		m = h % 100;
+		h /= 100;
+	} else if (*c->s == ':') {
+		c->s++;
+		if ((m = digits(c, 2)) < 0)
+			return -1;
+	}
+	if (h > 23 || m > 59)
+		return -1;
+	return h * 3600 + m * 60;
+}
+
+static int zone_index(const char *w, size_t n)
+{
+	for (size_t i = 0; i < sizeof(zone_names) / sizeof(zone_names[0]); i++)
+		if (n < 8 && strcmp(w, zone_names[i].name) == 0)
+			return (int)i;
+	return -1;
+}
+
 /* A zone at c (after optional space): numeric, named, military, or none (UTC).
    Returns 0 and *off, or -1 on something that is not a zone. */
 static int zone(struct cur *c, int *off)
@@ -186,25 +215,32 @@ static int zone(struct cur *c, int *off)
 		if (v < 0)
 			return -1;
 		*off = sign * v;
+		/* "-0800 PST": the offset rules, a known name after it is redundant */
+		struct cur z = *c;
+		skip_space(&z);
+		if (is_alpha(*z.s)) {
+			size_t zn = word(&z, w, sizeof(w));
+			if (zone_index(w, zn) >= 0)
+				*c = z;
+		}
 		return 0;
 	}
 	if (!is_alpha(*c->s))
 		return 0;
 	size_t n = word(c, w, sizeof(w));
-	for (size_t i = 0; i < sizeof(zone_names) / sizeof(zone_names[0]); i++) {
-		if (n < sizeof(w) && strcmp(w, zone_names[i].name) == 0) {
-			*off = zone_names[i].minutes * 60;
-			/* "GMT+0200" and "UTC-05:00" are seen in the wild. */
-			if ((*c->s == '+' || *c->s == '-') && zone_names[i].minutes == 0) {
-				int sign = *c->s == '-' ? -1 : 1;
-				c->s++;
-				int v = numeric_zone(c);
-				if (v < 0)
-					return -1;
-				*off = sign * v;
-			}
-			return 0;
+	int i = zone_index(w, n);
+	if (i >= 0) {
+		*off = zone_names[i].minutes * 60;
+		/* "GMT+0200", "UTC-05:00" and "GMT+8" are seen in the wild. */
+		if ((*c->s == '+' || *c->s == '-') && zone_names[i].minutes == 0) {
+			int sign = *c->s == '-' ? -1 : 1;
+			c->s++;
+			int v = loose_zone(c);
+			if (v < 0)
+				return -1;
+			*off = sign * v;
 		}
+		return 0;
 	}
 	/* RFC 822 military zones as written there: A..M (no J) east, N..Y west, Z = UT. */
 	if (n == 1 && w[0] != 'j') {
@@ -421,6 +457,8 @@ static int parse_822(const char *s, int64_t *out)
 		int y = some_digits(&c, 4, &nd);
 		if (y < 0 || (t.year = year_fix(y, nd)) < 0)
 			return -EINVAL;
+		if (*c.s == ',' && c.s[1] != '\0') /* "10 Jan 2020, 14:33" */
+			c.s++;
 		skip_space(&c);
 		if (*c.s == '\0')
 			return finish(&t, out);
@@ -444,6 +482,8 @@ static int parse_822(const char *s, int64_t *out)
 			if (y < 0 || nd != 4)
 				return -EINVAL;
 			t.year = y;
+			if (*c.s == ',' && c.s[1] != '\0') /* "January 10, 2020, 2:41 PM" */
+				c.s++;
 			skip_space(&c);
 			if (*c.s == '\0')
 				return finish(&t, out);

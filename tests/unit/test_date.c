@@ -176,6 +176,18 @@ static void test_wild(void **state)
 	expect("Tue, 18 Jun 2024 18:14:00 NST", "2024-06-18T21:44:00Z");
 	expect("2024-06-19 05:44:00 HKT", "2024-06-18T21:44:00Z");
 	refuse("Tue, 18 Jun 2024 21:44:00 AST"); /* Atlantic or Arabia: nine hours apart */
+	/* offsets as people write them, a redundant name after an offset, a comma after the year */
+	expect("Wed, 19 Jun 2024 05:44:00 GMT+8", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 03:14:00 UTC+5:30", "2024-06-18T21:44:00Z");
+	expect("Tue, 18 Jun 2024 16:44:00 UTC-05:00", "2024-06-18T21:44:00Z");
+	expect("Tue, 18 Jun 2024 14:44:00 -0700 PDT", "2024-06-18T21:44:00Z");
+	expect("Tue, 18 Jun 2024 14:44:00 -0700 (PDT)", "2024-06-18T21:44:00Z");
+	expect("January 10, 2020, 2:41 PM", "2020-01-10T14:41:00Z");
+	expect("10 Jan 2020, 14:33 +0100", "2020-01-10T13:33:00Z");
+	refuse("Tue, 18 Jun 2024 14:44:00 -0700 XYZ");
+	refuse("Tue, 18 Jun 2024 14:44:00 GMT+800");
+	refuse("Tue, 18 Jun 2024 14:44:00 GMT+24");
+	refuse("10 Jan 2020,");
 }
 
 static void test_format(void **state)
