@@ -439,12 +439,12 @@ static void load_feeds(struct ctx *c, struct fw_config *cfg, const config_settin
 						    "one line");
 						continue;
 					}
-					total += strlen(v);
 					if (strlen(v) > FW_MAX_HEADER_LEN) {
 						ERR(c, h, "header longer than %d bytes",
 						    FW_MAX_HEADER_LEN);
 						continue;
 					}
+					total += strlen(v);
 					if (total > FW_MAX_HEADERS_SIZE) {
 						ERR(c, h, "the feed's headers exceed %d bytes",
 						    FW_MAX_HEADERS_SIZE);
@@ -814,7 +814,7 @@ static bool looks_secret(const char *v)
 
 #define FW_SECRET_FILES 64 /* distinct files checked for the readable-by-others warning */
 
-/* The files that hold a secret, and whether any of the config's does. */
+/* The files that hold a secret (at most FW_SECRET_FILES of them). */
 struct secret_files {
 	const config_setting_t *v[FW_SECRET_FILES]; /* the first secret of each file */
 	size_t n;

@@ -289,6 +289,46 @@ static void test_secret_everywhere(void **state)
 	fw_diags_clear(&d);
 }
 
+/* Issue 15 point 7: long headers are kept whole up to 64 KiB each, 256 KiB a feed. */
+static void test_long_headers(void **state)
+{
+	size_t big = 60 * 1024, size = 6 * (big + 16) + 256;
+	char *text = malloc(size), *p;
+	struct fw_diags d = {0};
+	struct fw_config *cfg = NULL;
+	const char *path;
+
+	(void)state;
+	assert_non_null(text);
+	p = text +
+	    sprintf(text, "feeds = ( { name = \"a\"; url = \"http://x.org/f\"; headers = [\n");
+	for (int i = 0; i < 4; i++) {
+		p += sprintf(p, "  \"X-%d: ", i);
+		memset(p, 'v', big);
+		p += big;
+		p += sprintf(p, "\",\n");
+	}
+	p += sprintf(p, "  \"X-4: v\" ]; } );\n");
+	path = write_conf("long.conf", text);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(fw_config_load(path, &cfg, &d), 0);
+	assert_int_equal(cfg->feeds[0].n_headers, 5);
+	assert_int_equal(strlen(cfg->feeds[0].headers[3]), big + 5);
+	cfg = fw_config_free(cfg);
+	fw_diags_clear(&d);
+	/* a fifth long one passes 256 KiB: refused at its line */
+	memcpy(p - strlen("\"X-4: v\" ]; } );\n"), "\"X-4: ", 6);
+	p = p - strlen("\"X-4: v\" ]; } );\n") + 6;
+	memset(p, 'v', big);
+	p += big;
+	sprintf(p, "\" ]; } );\n");
+	path = write_conf("long.conf", text);
+	assert_int_equal(fw_config_load(path, &cfg, &d), -EINVAL);
+	assert_true(has_diag(&d, 6, "headers exceed"));
+	fw_diags_clear(&d);
+	free(text);
+}
+
 static void test_missing_file(void **state)
 {
 	struct fw_diags d = {0};
@@ -341,6 +381,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_secret_readable_by_others),
 	    cmocka_unit_test(test_secret_everywhere),
+	    cmocka_unit_test(test_long_headers),
 	    cmocka_unit_test(test_locate),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
