@@ -543,7 +543,9 @@ static int next_hop(struct fw_fetch *f, const char *location)
 		         "too many redirects (more than %d)", FW_MAX_REDIRS);
 		goto out;
 	}
-	if (curl_url_set(u, CURLUPART_URL, location, 0) != CURLUE_OK ||
+	/* leniently, as curl itself takes a Location: spaces and 8-bit bytes get encoded */
+	if (curl_url_set(u, CURLUPART_URL, location, CURLU_URLENCODE | CURLU_ALLOW_SPACE) !=
+	        CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) ||
 	    url_origin(u, &to) < 0) {
@@ -708,7 +710,8 @@ int fw_fetch_start(struct fw_net *net, const struct fw_fetch_opts *o, fw_fetch_c
 		if (curl_url_set(u, CURLUPART_URL, start, 0) == CURLUE_OK) {
 			r = hop_url(f, u);
 		} else {
-			/* curl says what is wrong with it */
+			/* curl says what is wrong with it; nothing configured goes to it */
+			f->away = true;
 			f->url = strdup(start);
 			r = f->url ? hop_start(f, strdup(start)) : -ENOMEM;
 		}

@@ -189,9 +189,12 @@ def test_same_origin(a, b):
         b.routes["/bounce"] = redirect(302, a.url("/back"))
         a.routes["/back"] = Route(rss("Putin back home"))
         a.routes["/loop"] = redirect(302, "/loop")
+        a.routes["/spaced"] = redirect(307, "/sp ace/x")
+        a.routes["/sp%20ace/x"] = Route(rss("Putin behind a sloppy Location"))
         hdrs = ["Authorization: " + TOKEN, "X-Api-Key: " + API_KEY]
         feeds = [feed("old", a.url("/old"), hdrs), feed("chain", a.url("/p1"), hdrs),
-                 feed("bounce", a.url("/out"), hdrs), feed("loop", a.url("/loop"))]
+                 feed("bounce", a.url("/out"), hdrs), feed("loop", a.url("/loop")),
+                 feed("spaced", a.url("/spaced"))]
         conf = w.write("feedwatch.conf", conf_text(w, feeds))
         once(conf)
         once(conf)
@@ -210,6 +213,9 @@ def test_same_origin(a, b):
               "a chain that left the origin sends nothing configured, even back home (%s)"
               % leaked(back))
         check(feed_state(conf, "bounce").get("error_streak") == 0, "the bounced feed is read")
+        check(feed_state(conf, "spaced").get("error_streak") == 0 and
+              len(requests(a, "/sp%20ace/x")) == 2,
+              "a Location with a space is followed, encoded, as curl did")
         st = feed_state(conf, "loop")
         check(len(requests(a, "/loop")) == 12 and "redirect" in (st.get("last_error") or ""),
               "a redirect loop ends after 5 redirects, with an error (%d requests, %s)"
