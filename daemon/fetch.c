@@ -653,6 +653,7 @@ static const char *set_home(struct fw_fetch *f, const struct fw_fetch_opts *o)
 	    url_origin(u, &first) == 0 && !home_origin(&f->home, &first)) {
 		refuse_move(f, "the stored move", &f->home, &first,
 		            "the poll starts from the configured URL");
+		f->res.move_dropped = true;
 		start = home;
 	}
 	curl_url_cleanup(h);

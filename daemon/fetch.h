@@ -42,6 +42,8 @@ struct fw_fetch_result {
 	                           another origin, or from https to http: one line naming both
 	                           origins, for a warning; it was not kept as a move and got no
 	                           configured header or credential. NULL otherwise */
+	bool move_dropped;      /* opts.url, a stored move, left config_url's origin: it was
+	                           not used (the poll started from config_url); forget it */
 	int64_t retry_after;    /* seconds, or -1 */
 	int64_t max_age;        /* Cache-Control max-age seconds, or -1 */
 	int64_t expires;        /* Expires as Unix time, or -1 */
