@@ -485,9 +485,11 @@ static int hop_start(struct fw_fetch *f, char *url)
 	return 0;
 }
 
-/* Request u: f->url becomes its text without credentials (the parser's base, a move's
-   target); the configured credentials are put in only on the configured origin. */
-static int hop_url(struct fw_fetch *f, CURLU *u)
+/* Request u: f->url becomes its text without credentials (the parser's base); the
+   configured credentials are put in only on the configured origin. keep (may be NULL)
+   gets a copy of the URL requested, credentials included: a move's target carries the
+   configured user:password on, as the configured URL does. */
+static int hop_url(struct fw_fetch *f, CURLU *u, char **keep)
 {
 	char *bare = NULL, *full = NULL;
 
@@ -513,6 +515,14 @@ static int hop_url(struct fw_fetch *f, CURLU *u)
 	}
 	if (full == NULL)
 		return -ENOMEM;
+	if (keep) {
+		free(*keep);
+		*keep = strdup(full);
+		if (*keep == NULL) {
+			free(full);
+			return -ENOMEM;
+		}
+	}
 	return hop_start(f, full);
 }
 
@@ -566,11 +576,7 @@ static int next_hop(struct fw_fetch *f, const char *location)
 			            "and credentials");
 	}
 	f->permanent = f->permanent && permanent && !f->away;
-	r = hop_url(f, u);
-	if (r == 0 && f->permanent) {
-		free(f->moved);
-		f->moved = strdup(f->url);
-	}
+	r = hop_url(f, u, f->permanent ? &f->moved : NULL);
 	if (r < 0 && r != -ENOMEM)
 		snprintf(f->res.error_text, sizeof(f->res.error_text),
 		         "cannot follow a redirect: %s", strerror(-r));
@@ -709,7 +715,7 @@ int fw_fetch_start(struct fw_net *net, const struct fw_fetch_opts *o, fw_fetch_c
 		if (u == NULL)
 			goto fail;
 		if (curl_url_set(u, CURLUPART_URL, start, 0) == CURLUE_OK) {
-			r = hop_url(f, u);
+			r = hop_url(f, u, NULL);
 		} else {
 			/* curl says what is wrong with it; nothing configured goes to it */
 			f->away = true;

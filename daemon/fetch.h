@@ -37,7 +37,9 @@ struct fw_fetch_result {
 	char *etag;
 	char *last_modified;
 	char *moved_url;        /* where the leading permanent (301/308) redirects ended, when
-	                           they stayed on the configured origin: keep it as the feed's URL */
+	                           they stayed on the configured origin: keep it as the feed's URL.
+	                           It carries the configured URL's user:password, if any: show
+	                           it redacted */
 	char *moved_refused;    /* a permanent redirect (or a stored move, see config_url) to
 	                           another origin, or from https to http: one line naming both
 	                           origins, for a warning; it was not kept as a move and got no

@@ -181,6 +181,8 @@ def test_same_origin(a, b):
     w = Workdir()
     try:
         a.routes["/old"] = redirect(301, "/new")
+        a.routes["/cold"] = redirect(301, a.url("/cnew"))
+        a.routes["/cnew"] = Route(rss("Putin moved, password and all"))
         a.routes["/new"] = Route(rss("Putin on the new path"))
         a.routes["/p1"] = redirect(308, a.url("/p2"))
         a.routes["/p2"] = redirect(302, "/p3")
@@ -194,13 +196,19 @@ def test_same_origin(a, b):
         hdrs = ["Authorization: " + TOKEN, "X-Api-Key: " + API_KEY]
         feeds = [feed("old", a.url("/old"), hdrs), feed("chain", a.url("/p1"), hdrs),
                  feed("bounce", a.url("/out"), hdrs), feed("loop", a.url("/loop")),
-                 feed("spaced", a.url("/spaced"))]
+                 feed("spaced", a.url("/spaced")),
+                 feed("cold", "http://%s:%s@127.0.0.1:%d/cold" % (USER, PASS, a.port))]
         conf = w.write("feedwatch.conf", conf_text(w, feeds))
         once(conf)
         once(conf)
         got = requests(a, "/new")
         check(len(got) == 2 and not [h for h in got if h.get("x-api-key") != API_KEY],
               "a same-origin permanent move keeps the headers (%d requests)" % len(got))
+        got = requests(a, "/cnew")
+        check(len(got) == 2 and len(requests(a, "/cold")) == 1 and
+              not [h for h in got if not h.get("authorization", "").startswith("Basic ")],
+              "a same-origin permanent move keeps the URL's credentials (%d requests)"
+              % len(got))
         check(len(requests(a, "/old")) == 1,
               "a same-origin permanent move is kept: the second poll goes to the new URL")
         check(len(requests(a, "/p1")) == 1 and len(requests(a, "/p2")) == 2 and
