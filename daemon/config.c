@@ -26,6 +26,10 @@
 #define FW_MAX_ALIASES 1000000
 #define FW_MAX_NAME    128
 #define FW_MAX_HEADERS 32
+/* A feed header may be long (a bearer token of kilobytes) but not unbounded: curl builds
+   a request of at most 1 MiB, so one header gets 64 KiB and a feed's all 256 KiB. */
+#define FW_MAX_HEADER_LEN   (64 * 1024)
+#define FW_MAX_HEADERS_SIZE (256 * 1024)
 
 void fw_diags_add(struct fw_diags *d, bool warning, const char *file, int line, const char *fmt,
                   ...)
@@ -428,6 +432,8 @@ static void load_feeds(struct ctx *c, struct fw_config *cfg, const config_settin
 			} else if (nh > FW_MAX_HEADERS) {
 				ERR(c, hs, "too many headers (at most %d)", FW_MAX_HEADERS);
 			} else {
+				size_t total = 0;
+
 				f->headers = calloc((size_t)nh + 1, sizeof(char *));
 				for (int k = 0; f->headers && k < nh; k++) {
 					const config_setting_t *h =
@@ -439,6 +445,17 @@ static void load_feeds(struct ctx *c, struct fw_config *cfg, const config_settin
 						ERR(c, h,
 						    "a header must be a string \"Name: value\" on "
 						    "one line");
+						continue;
+					}
+					if (strlen(v) > FW_MAX_HEADER_LEN) {
+						ERR(c, h, "header longer than %d bytes",
+						    FW_MAX_HEADER_LEN);
+						continue;
+					}
+					total += strlen(v);
+					if (total > FW_MAX_HEADERS_SIZE) {
+						ERR(c, h, "the feed's headers exceed %d bytes",
+						    FW_MAX_HEADERS_SIZE);
 						continue;
 					}
 					f->headers[f->n_headers++] = strdup(v);
@@ -806,29 +823,111 @@ static bool looks_secret(const char *v)
 	       strcasestr(v, "password=") || strcasestr(v, "access_token");
 }
 
-/* Webhook URLs carry their token in the path (Slack, Discord, Matrix...): any output url
-   counts, as do credentials anywhere in the file. */
-static bool holds_secret(const config_setting_t *s)
+#define FW_SECRET_FILES 64 /* distinct files checked for the readable-by-others warning */
+
+/* The files that hold a secret (at most FW_SECRET_FILES of them). */
+struct secret_files {
+	const config_setting_t *v[FW_SECRET_FILES]; /* the first secret of each file */
+	size_t n;
+};
+
+static void secret_in(struct secret_files *sf, const struct ctx *c, const config_setting_t *s)
+{
+	const char *file = src_file(c, s);
+
+	for (size_t i = 0; i < sf->n; i++)
+		if (strcmp(src_file(c, sf->v[i]), file) == 0)
+			return;
+	if (sf->n < FW_SECRET_FILES)
+		sf->v[sf->n++] = s;
+}
+
+/* Note the file of every value that looks like a credential: user:password@ in a URL, a
+   token-like parameter, a key named like a token or password, any request header (feeds'
+   and outputs' headers carry Authorization, X-Api-Key and kin), and any output's url
+   (webhook URLs carry their token in the path: Slack, Discord, Matrix...). in_headers: s is
+   an element of a 'headers' list. */
+static void find_secrets(struct secret_files *sf, const struct ctx *c, const config_setting_t *s,
+                         bool in_headers)
 {
 	const char *name = config_setting_name(s);
 
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
 		const char *v = config_setting_get_string(s);
 
-		if (name && (strcasestr(name, "token") || strcasestr(name, "password")))
-			return true;
-		return v && looks_secret(v);
+		if (in_headers ||
+		    (name && (strcasestr(name, "token") || strcasestr(name, "password"))) ||
+		    (v && looks_secret(v)))
+			secret_in(sf, c, s);
+		return;
 	}
 	if (config_setting_is_aggregate(s)) {
 		bool output = config_setting_is_group(s) && config_setting_get_member(s, "plugin");
+		const config_setting_t *url = output ? config_setting_get_member(s, "url") : NULL;
+		bool headers = name && strcmp(name, "headers") == 0;
 
-		if (output && config_setting_get_member(s, "url"))
-			return true;
+		if (url)
+			secret_in(sf, c, url);
 		for (int i = 0; i < config_setting_length(s); i++)
-			if (holds_secret(config_setting_get_elem(s, (unsigned)i)))
-				return true;
+			find_secrets(sf, c, config_setting_get_elem(s, (unsigned)i), headers);
 	}
-	return false;
+}
+
+/* The file an output's 'secret' names, as the host reads it: absolute, or relative to
+   $CREDENTIALS_DIRECTORY. NULL when there is none to check. */
+static char *secret_file_path(const char *name)
+{
+	const char *creds = getenv("CREDENTIALS_DIRECTORY");
+	char *p = NULL;
+
+	if (name[0] == '/')
+		return strdup(name);
+	if (creds && *creds && asprintf(&p, "%s/%s", creds, name) < 0)
+		return NULL;
+	return p;
+}
+
+/* Warn about each file readable by others that holds a secret: the config file and every
+   @include'd one (credentials in feed URLs and headers, output URLs and tokens), and the
+   files named by outputs' 'secret'. */
+static void warn_readable(struct ctx *c, const config_setting_t *root)
+{
+	struct secret_files sf = {.n = 0};
+	const config_setting_t *outs = config_setting_get_member(root, "outputs");
+	struct stat st;
+
+	find_secrets(&sf, c, root, false);
+	for (size_t i = 0; i < sf.n; i++) {
+		const char *file = src_file(c, sf.v[i]);
+		char *inc = NULL;
+
+		/* libconfig names an @include'd file as written: relative to the include dir */
+		if (strcmp(file, c->path) != 0 && file[0] != '/' && c->dir &&
+		    asprintf(&inc, "%s/%s", c->dir, file) >= 0)
+			file = inc;
+		if (stat(file, &st) == 0 && (st.st_mode & S_IROTH))
+			fw_diags_add(
+			    c->diags, true, file, src_line(sf.v[i]),
+			    "this config file is readable by others and holds a secret (a "
+			    "webhook URL, credentials or request headers): chmod o-r it, or "
+			    "move the secret to a file named by 'secret'");
+		free(inc);
+	}
+	for (int i = 0;
+	     outs && config_setting_is_aggregate(outs) && i < config_setting_length(outs); i++) {
+		const config_setting_t *o = config_setting_get_elem(outs, (unsigned)i);
+		const config_setting_t *sec =
+		    config_setting_is_group(o) ? config_setting_get_member(o, "secret") : NULL;
+		const char *name = sec ? config_setting_get_string(sec) : NULL;
+		char *path = name && *name ? secret_file_path(name) : NULL;
+
+		if (path && stat(path, &st) == 0 && (st.st_mode & S_IROTH))
+			WARN(c, sec,
+			     "the secret file '%s' is readable by others: chmod o-r it "
+			     "(or hand it over with systemd's LoadCredential=)",
+			     path);
+		free(path);
+	}
 }
 
 /* Read and validate a config file. */
@@ -890,15 +989,7 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	cfg->feed_failing_output = -1;
 
 	root = config_root_setting(&cfg->lc);
-	{
-		struct stat st;
-
-		if (stat(path, &st) == 0 && (st.st_mode & S_IROTH) && holds_secret(root))
-			fw_diags_add(diags, true, path, 0,
-			             "the config file is readable by others and holds a secret "
-			             "(a webhook URL or credentials): chmod o-r it, or move the "
-			             "secret to a file named by 'secret'");
-	}
+	warn_readable(&c, root);
 	load_top(&c, cfg, root);
 	if (cfg->state_dir == NULL)
 		cfg->state_dir = default_state_dir();

@@ -152,42 +152,58 @@ static int numeric_zone(struct cur *c)
 	return h * 3600 + m * 60;
 }
 
+/* Zone abbreviations met in feeds, minutes east of UTC. Where one is ambiguous the reading
+   feeds use wins (IST is India's, CST the US's, BST British Summer Time); AST, one of two
+   continents' with nine hours between, is left out. */
+static const struct {
+	const char *name;
+	int minutes;
+} zone_names[] = {
+    {"ut", 0},      {"utc", 0},     {"gmt", 0},    {"z", 0},      {"est", -300}, {"edt", -240},
+    {"cst", -360},  {"cdt", -300},  {"mst", -420}, {"mdt", -360}, {"pst", -480}, {"pdt", -420},
+    {"akst", -540}, {"akdt", -480}, {"hst", -600}, {"hdt", -540}, {"nst", -210}, {"ndt", -150},
+    {"brt", -180},  {"art", -180},  {"wet", 0},    {"west", 60},  {"bst", 60},   {"ist", 330},
+    {"cet", 60},    {"cest", 120},  {"met", 60},   {"mest", 120}, {"wat", 60},   {"cat", 120},
+    {"sast", 120},  {"eet", 120},   {"eest", 180}, {"idt", 180},  {"eat", 180},  {"msk", 180},
+    {"msd", 240},   {"pkt", 300},   {"npt", 345},  {"ict", 420},  {"wib", 420},  {"hkt", 480},
+    {"sgt", 480},   {"pht", 480},   {"awst", 480}, {"wita", 480}, {"jst", 540},  {"kst", 540},
+    {"wit", 540},   {"acst", 570},  {"acdt", 630}, {"aest", 600}, {"aedt", 660}, {"chst", 600},
+    {"nzst", 720},  {"nzdt", 780},
+};
+
+/* The offset after "GMT+" or "UTC-": "8", "08", "5:30", "05:30" or "0530" (hours alone may
+   have one digit here, as people write them). Offset in seconds, or -1. */
+static int loose_zone(struct cur *c)
+{
+	int n, h = some_digits(c, 4, &n), m = 0;
+
+	if (h < 0 || n == 3)
+		return -1;
+	if (n == 4) {
+		m = h % 100;
+		h /= 100;
+	} else if (*c->s == ':') {
+		c->s++;
+		if ((m = digits(c, 2)) < 0)
+			return -1;
+	}
+	if (h > 23 || m > 59)
+		return -1;
+	return h * 3600 + m * 60;
+}
+
+static int zone_index(const char *w, size_t n)
+{
+	for (size_t i = 0; i < sizeof(zone_names) / sizeof(zone_names[0]); i++)
+		if (n < 8 && strcmp(w, zone_names[i].name) == 0)
+			return (int)i;
+	return -1;
+}
+
 /* A zone at c (after optional space): numeric, named, military, or none (UTC).
    Returns 0 and *off, or -1 on something that is not a zone. */
 static int zone(struct cur *c, int *off)
 {
-	static const struct {
-		const char *name;
-		int hours;
-	} named[] = {
-	    {"ut", 0},
-	    {"utc", 0},
-	    {"gmt", 0},
-	    {"z", 0},
-	    {"est", -5},
-	    {"edt", -4},
-	    {"cst", -6},
-	    {"cdt", -5},
-	    {"mst", -7},
-	    {"mdt", -6},
-	    {"pst", -8},
-	    {"pdt", -7},
-	    /* unambiguous ones met in feeds (BST, IST are ambiguous: refused) */
-	    {"wet", 0},
-	    {"west", 1},
-	    {"cet", 1},
-	    {"cest", 2},
-	    {"eet", 2},
-	    {"eest", 3},
-	    {"msk", 3},
-	    {"jst", 9},
-	    {"kst", 9},
-	    {"hst", -10},
-	    {"akst", -9},
-	    {"akdt", -8},
-	    {"aest", 10},
-	    {"aedt", 11},
-	};
 	char w[8];
 
 	skip_space(c);
@@ -199,25 +215,32 @@ static int zone(struct cur *c, int *off)
 		if (v < 0)
 			return -1;
 		*off = sign * v;
+		/* "-0800 PST": the offset rules, a known name after it is redundant */
+		struct cur z = *c;
+		skip_space(&z);
+		if (is_alpha(*z.s)) {
+			size_t zn = word(&z, w, sizeof(w));
+			if (zone_index(w, zn) >= 0)
+				*c = z;
+		}
 		return 0;
 	}
 	if (!is_alpha(*c->s))
 		return 0;
 	size_t n = word(c, w, sizeof(w));
-	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
-		if (n < sizeof(w) && strcmp(w, named[i].name) == 0) {
-			*off = named[i].hours * 3600;
-			/* "GMT+0200" and "UTC-05:00" are seen in the wild. */
-			if ((*c->s == '+' || *c->s == '-') && named[i].hours == 0) {
-				int sign = *c->s == '-' ? -1 : 1;
-				c->s++;
-				int v = numeric_zone(c);
-				if (v < 0)
-					return -1;
-				*off = sign * v;
-			}
-			return 0;
+	int i = zone_index(w, n);
+	if (i >= 0) {
+		*off = zone_names[i].minutes * 60;
+		/* "GMT+0200", "UTC-05:00" and "GMT+8" are seen in the wild. */
+		if ((*c->s == '+' || *c->s == '-') && zone_names[i].minutes == 0) {
+			int sign = *c->s == '-' ? -1 : 1;
+			c->s++;
+			int v = loose_zone(c);
+			if (v < 0)
+				return -1;
+			*off = sign * v;
 		}
+		return 0;
 	}
 	/* RFC 822 military zones as written there: A..M (no J) east, N..Y west, Z = UT. */
 	if (n == 1 && w[0] != 'j') {
@@ -247,10 +270,36 @@ static bool at_end(struct cur *c)
 	return *c->s == '\0';
 }
 
-/* hh:mm[:ss[.frac]]; fractions are dropped (the contract is to the second). */
+/* A 12-hour clock's "am"/"pm" ("AM", "a.m.") after optional space: 1 for pm, 0 for am
+   (c moved past it), -1 when there is none (c untouched). */
+static int meridiem(struct cur *c)
+{
+	const char *p = c->s;
+	int pm;
+
+	while (is_space(*p))
+		p++;
+	if (lower(*p) != 'a' && lower(*p) != 'p')
+		return -1;
+	pm = lower(*p) == 'p';
+	p++;
+	if (*p == '.')
+		p++;
+	if (lower(*p) != 'm')
+		return -1;
+	p++;
+	if (*p == '.')
+		p++;
+	if (is_alpha(*p))
+		return -1;
+	c->s = p;
+	return pm;
+}
+
+/* hh:mm[:ss[.frac]] [am|pm]; fractions are dropped (the contract is to the second). */
 static int clock_time(struct cur *c, struct tm_utc *t)
 {
-	int n;
+	int n, pm;
 
 	t->hour = some_digits(c, 2, &n);
 	if (t->hour < 0 || *c->s != ':')
@@ -273,32 +322,42 @@ static int clock_time(struct cur *c, struct tm_utc *t)
 				c->s++;
 		}
 	}
+	pm = meridiem(c);
+	if (pm >= 0) {
+		/* "12:30 am" is half past midnight, "12:30 pm" half past noon */
+		if (t->hour < 1 || t->hour > 12)
+			return -1;
+		t->hour = t->hour % 12 + (pm ? 12 : 0);
+	}
 	return 0;
 }
 
-/* RFC 3339 / ISO 8601 / W3C-DTF: YYYY-MM-DD[(T| )hh:mm[:ss[.f]][zone]], or the basic
-   form YYYYMMDDThhmmss[zone]. No zone means UTC. */
+/* RFC 3339 / ISO 8601 / W3C-DTF: YYYY-MM-DD[(T| )hh:mm[:ss[.f]][ am|pm][zone]], or the
+   basic form YYYYMMDDThhmmss[zone]. Year first, the month and day may have one digit and
+   be set off by '/' or '.' instead ("2020/1/10 14:33:00"): year-first is never read
+   day-first. No zone means UTC. */
 static int parse_iso(const char *s, int64_t *out)
 {
 	struct cur c = {s};
 	struct tm_utc t = {0};
+	char sep = 0;
 
 	t.year = digits(&c, 4);
 	if (t.year < 0)
 		return -EINVAL;
-	bool basic = *c.s != '-';
-	if (!basic)
-		c.s++;
-	t.mon = digits(&c, 2);
+	if (*c.s == '-' || *c.s == '/' || *c.s == '.')
+		sep = *c.s++;
+	bool basic = sep == 0;
+	t.mon = basic ? digits(&c, 2) : some_digits(&c, 2, NULL);
 	if (t.mon < 0)
 		return -EINVAL;
 	if (!basic) {
-		if (*c.s != '-')
+		if (*c.s != sep)
 			return -EINVAL;
 		c.s++;
 	}
-	t.day = digits(&c, 2);
-	if (t.day < 0)
+	t.day = basic ? digits(&c, 2) : some_digits(&c, 2, NULL);
+	if (t.day < 0 || (!basic && is_digit(*c.s)))
 		return -EINVAL;
 	if (*c.s == 'T' || *c.s == 't' || (*c.s == ' ' && is_digit(c.s[1]))) {
 		c.s++;
@@ -334,6 +393,15 @@ static int month_from_word(const char *w, size_t n)
 			return i + 1;
 	}
 	return -1;
+}
+
+/* "April 24, 2025 at 8:56 AM": the word "at" may part the date from the time. */
+static void skip_at(struct cur *c)
+{
+	if (lower(c->s[0]) == 'a' && lower(c->s[1]) == 't' && is_space(c->s[2])) {
+		c->s += 2;
+		skip_space(c);
+	}
 }
 
 static int year_fix(int y, int ndigits)
@@ -389,9 +457,12 @@ static int parse_822(const char *s, int64_t *out)
 		int y = some_digits(&c, 4, &nd);
 		if (y < 0 || (t.year = year_fix(y, nd)) < 0)
 			return -EINVAL;
+		if (*c.s == ',' && c.s[1] != '\0') /* "10 Jan 2020, 14:33" */
+			c.s++;
 		skip_space(&c);
 		if (*c.s == '\0')
 			return finish(&t, out);
+		skip_at(&c);
 		if (clock_time(&c, &t) < 0)
 			return -EINVAL;
 	} else if (is_alpha(*c.s)) {
@@ -411,9 +482,12 @@ static int parse_822(const char *s, int64_t *out)
 			if (y < 0 || nd != 4)
 				return -EINVAL;
 			t.year = y;
+			if (*c.s == ',' && c.s[1] != '\0') /* "January 10, 2020, 2:41 PM" */
+				c.s++;
 			skip_space(&c);
 			if (*c.s == '\0')
 				return finish(&t, out);
+			skip_at(&c);
 			if (clock_time(&c, &t) < 0)
 				return -EINVAL;
 		} else {

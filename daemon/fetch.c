@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "fetch.h"
 #include "parse.h"
@@ -13,20 +14,42 @@
 	"Accept: application/rss+xml, application/atom+xml, application/feed+json, "               \
 	"application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 #define FW_MAX_HEADER_VALUE 1024 /* ETag, Last-Modified, charset: longer ones are ignored */
-#define FW_MAX_REDIRS       5L
+#define FW_MAX_REDIRS       5
+#define FW_MAX_ORIGIN       300 /* "scheme://host:port" as logged */
+
+/* One side of a redirect: where a request went. */
+struct origin {
+	char scheme[8]; /* "http" or "https" */
+	char host[256];
+	long port; /* the default port filled in */
+};
 
 struct fw_fetch {
 	struct fw_net *net;
-	CURL *easy;
-	struct curl_slist *headers;
+	CURL *easy;                 /* the request in flight: one per hop of a redirect chain */
+	struct curl_slist *headers; /* Accept, validators, then the configured headers */
+	struct curl_slist *bare;    /* the same without the configured headers */
+	struct origin home;         /* the configured URL's: headers and credentials go here */
+	char *home_user;            /* the configured URL's user name, or NULL */
+	char *home_pass;            /* and password, or NULL */
+	char *moved;                /* where the leading permanent redirects led, or NULL */
+	char *url;                  /* of the hop in flight */
+	int64_t deadline_ms;        /* CLOCK_MONOTONIC: the whole chain's timeout */
+	char *user_agent;
+	long connect_timeout;
+	long hops;
+	bool tls_verify;
+	bool have_home;       /* the configured URL parsed: else nothing configured is sent */
+	bool away;            /* the chain left the configured origin: nothing configured is sent */
+	bool permanent;       /* every hop so far was a 301 or 308 on the configured origin */
+	int hop_error;        /* a redirect not followed: -errno (res.error_text says why) */
 	struct fw_pstream ps; /* the body's parse, run by the net's parser thread */
 	fw_fetch_cb cb;
 	void *arg;
 	struct fw_fetch_result res;
 	char errbuf[CURL_ERROR_SIZE];
 	char charset[64];
-	long first_status; /* status of the first response of a redirect chain */
-	long status;       /* status of the response being received */
+	long status; /* status of the response being received */
 	size_t items_cap;
 	size_t max_items;
 	int64_t max_body;
@@ -45,6 +68,7 @@ void fw_fetch_result_clear(struct fw_fetch_result *res)
 	free(res->etag);
 	free(res->last_modified);
 	free(res->moved_url);
+	free(res->moved_refused);
 	free(res->problem);
 	memset(res, 0, sizeof(*res));
 }
@@ -56,6 +80,12 @@ static struct fw_fetch *fetch_free(struct fw_fetch *f)
 	if (f->easy)
 		curl_easy_cleanup(f->easy);
 	curl_slist_free_all(f->headers);
+	curl_slist_free_all(f->bare);
+	free(f->home_user);
+	free(f->home_pass);
+	free(f->user_agent);
+	free(f->moved);
+	free(f->url);
 	if (f->ps.parser) {
 		fw_parsework_forget(fw_net_parsework(f->net), &f->ps);
 		fw_parse_free(f->ps.parser);
@@ -178,8 +208,6 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		const char *sp = memchr(buf, ' ', len);
 
 		f->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-		if (f->first_status == 0)
-			f->first_status = f->status;
 		free(f->res.etag);
 		free(f->res.last_modified);
 		f->res.etag = f->res.last_modified = NULL;
@@ -243,11 +271,10 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 		return len; /* error pages are read and dropped */
 	if (f->ps.parser == NULL) {
 		struct fw_parse_limits lim = {.max_items = f->max_items + 1};
-		char *url = NULL;
 
-		curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &url);
+		/* the base of relative links: the URL of this hop, without credentials */
 		f->ps.parser =
-		    fw_parse_new(url, f->charset[0] ? f->charset : NULL, &lim, item_cb, f);
+		    fw_parse_new(f->url, f->charset[0] ? f->charset : NULL, &lim, item_cb, f);
 		if (f->ps.parser == NULL)
 			return 0;
 		f->ps.done = parsed_cb;
@@ -264,7 +291,6 @@ static void finish(struct fw_fetch *f, CURLcode code)
 {
 	struct fw_fetch_result *r = &f->res;
 	long status = 0;
-	char *eff = NULL;
 
 	curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
 	r->status = f->is_file ? (code == CURLE_OK ? 200 : 0) : status;
@@ -281,7 +307,9 @@ static void finish(struct fw_fetch *f, CURLcode code)
 			         r->problem ? r->problem : "no RSS, Atom or JSON Feed document");
 		}
 	}
-	if (f->too_big) {
+	if (f->hop_error != 0) {
+		r->error = f->hop_error; /* a redirect not followed: next_hop said why */
+	} else if (f->too_big) {
 		r->error = -EFBIG;
 		snprintf(r->error_text, sizeof(r->error_text),
 		         "body larger than max_body (%lld bytes): cut off", (long long)f->max_body);
@@ -307,9 +335,15 @@ static void finish(struct fw_fetch *f, CURLcode code)
 			fw_item_free(r->items[i]);
 		r->n_items = 0;
 	}
-	if (!f->is_file && (f->first_status == 301 || f->first_status == 308) &&
-	    curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff)
-		r->moved_url = strdup(eff);
+	if (f->moved) {
+		r->moved_url = f->moved;
+		f->moved = NULL;
+	}
+	if (r->error == -EPROTO && f->away)
+		snprintf(r->error_text + strlen(r->error_text),
+		         sizeof(r->error_text) - strlen(r->error_text),
+		         " (after a redirect to another origin, which got no configured header "
+		         "or credential)");
 }
 
 static void complete(struct fw_fetch *f)
@@ -325,15 +359,261 @@ static void parsed_cb(struct fw_pstream *s, void *arg)
 	complete(arg);
 }
 
-/* The transfer is over: the parse ends on the parser thread, then complete() runs; an
-   aborted transfer (shutdown) completes at once. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The origin of u: scheme, lower-cased host, port (the scheme's default filled in).
+   0, or -EINVAL. */
+static int url_origin(CURLU *u, struct origin *o)
+{
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	int r = -EINVAL;
+
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+	    strlen(scheme) < sizeof(o->scheme) && strlen(host) < sizeof(o->host)) {
+		for (size_t i = 0; scheme[i]; i++)
+			o->scheme[i] = (char)tolower((unsigned char)scheme[i]);
+		o->scheme[strlen(scheme)] = 0;
+		for (size_t i = 0; host[i]; i++)
+			o->host[i] = (char)tolower((unsigned char)host[i]);
+		o->host[strlen(host)] = 0;
+		o->port = strtol(port, NULL, 10);
+		r = 0;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	return r;
+}
+
+static bool is_scheme(const struct origin *o, const char *scheme, long default_port)
+{
+	return strcmp(o->scheme, scheme) == 0 && o->port == default_port;
+}
+
+/* May a request to `to` carry what the config gives `home`? Only on the same origin
+   (scheme, host, port), or on its https upgrade on the default ports. */
+static bool home_origin(const struct origin *home, const struct origin *to)
+{
+	if (strcmp(home->host, to->host) != 0)
+		return false;
+	if (strcmp(home->scheme, to->scheme) == 0)
+		return home->port == to->port;
+	return is_scheme(home, "http", 80) && is_scheme(to, "https", 443);
+}
+
+static void origin_text(const struct origin *o, char *buf, size_t size)
+{
+	if (is_scheme(o, "http", 80) || is_scheme(o, "https", 443))
+		snprintf(buf, size, "%s://%s", o->scheme, o->host);
+	else
+		snprintf(buf, size, "%s://%s:%ld", o->scheme, o->host, o->port);
+}
+
+/* "WHAT from A to B is not kept: another origin; TAIL", kept in the result for the
+   caller's warning. */
+static void refuse_move(struct fw_fetch *f, const char *what, const struct origin *from,
+                        const struct origin *to, const char *tail)
+{
+	char a[FW_MAX_ORIGIN], b[FW_MAX_ORIGIN];
+	bool plain = strcmp(from->scheme, "https") == 0 && strcmp(to->scheme, "http") == 0;
+
+	origin_text(from, a, sizeof(a));
+	origin_text(to, b, sizeof(b));
+	free(f->res.moved_refused);
+	if (asprintf(&f->res.moved_refused, "%s from %s to %s is not kept: another origin%s; %s",
+	             what, a, b, plain ? " and plain http" : "", tail) < 0)
+		f->res.moved_refused = NULL;
+}
+
+static void done_cb(CURL *easy, CURLcode code, void *arg);
+
+/* Start one request of the chain on a fresh easy handle (so that nothing of an earlier
+   hop's credentials carries over), with the configured headers unless the chain left the
+   configured origin. Takes the URL to request (credentials in it, if any). 0 or -errno. */
+static int hop_start(struct fw_fetch *f, char *url)
+{
+	CURL *e = curl_easy_init();
+	int64_t left = f->deadline_ms - now_ms();
+	int r;
+
+	if (e == NULL || url == NULL) {
+		if (e)
+			curl_easy_cleanup(e);
+		free(url);
+		return -ENOMEM;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	free(url); /* curl keeps its own copy */
+	/* file:// only where the config asked for a local file. Redirects are followed here,
+	   hop by hop (next_hop), not by curl: curl would send the configured headers to every
+	   host a redirect names. */
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, f->is_file ? "file" : "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl decodes */
+	curl_easy_setopt(e, CURLOPT_USERAGENT, f->user_agent);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->away ? f->bare : f->headers);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, f->connect_timeout);
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->max_body);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, f->tls_verify ? 1L : 0L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, f->tls_verify ? 2L : 0L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+	f->status = 0;
+	f->errbuf[0] = 0;
+	r = fw_net_add(f->net, e, done_cb, f);
+	if (r < 0) {
+		curl_easy_cleanup(e);
+		return r;
+	}
+	if (f->easy)
+		curl_easy_cleanup(f->easy);
+	f->easy = e;
+	return 0;
+}
+
+/* Request u: f->url becomes its text without credentials (the parser's base); the
+   configured credentials are put in only on the configured origin. keep (may be NULL)
+   gets a copy of the URL requested, credentials included: a move's target carries the
+   configured user:password on, as the configured URL does. */
+static int hop_url(struct fw_fetch *f, CURLU *u, char **keep)
+{
+	char *bare = NULL, *full = NULL;
+
+	curl_url_set(u, CURLUPART_USER, NULL, 0);
+	curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+	curl_url_set(u, CURLUPART_OPTIONS, NULL, 0);
+	if (curl_url_get(u, CURLUPART_URL, &bare, 0) != CURLUE_OK)
+		return -EINVAL;
+	free(f->url);
+	f->url = strdup(bare);
+	curl_free(bare);
+	if (f->url == NULL)
+		return -ENOMEM;
+	if (!f->away && f->home_user) {
+		if (curl_url_set(u, CURLUPART_USER, f->home_user, 0) != CURLUE_OK ||
+		    (f->home_pass && curl_url_set(u, CURLUPART_PASSWORD, f->home_pass, 0)) ||
+		    curl_url_get(u, CURLUPART_URL, &bare, 0) != CURLUE_OK)
+			return -EINVAL;
+		full = strdup(bare);
+		curl_free(bare);
+	} else {
+		full = strdup(f->url);
+	}
+	if (full == NULL)
+		return -ENOMEM;
+	if (keep) {
+		free(*keep);
+		*keep = strdup(full);
+		if (*keep == NULL) {
+			free(full);
+			return -ENOMEM;
+		}
+	}
+	return hop_start(f, full);
+}
+
+static bool is_redirect(long status)
+{
+	/* as curl followed them: 300 to 303, 307, 308 (304 is an answer, 305/306 unused) */
+	return (status >= 300 && status <= 303) || status == 307 || status == 308;
+}
+
+/* A 3xx with a Location: request it, counting hops, dropping what the config gives its
+   origin once the chain leaves it (another origin, or https to http), and noting how far
+   the chain was a permanent move on the configured origin. 0, or -errno with the error
+   set in the result. */
+static int next_hop(struct fw_fetch *f, const char *location)
+{
+	bool permanent = f->status == 301 || f->status == 308;
+	struct origin from, to;
+	CURLU *u = curl_url(), *cur = curl_url();
+	char *scheme = NULL;
+	int r = -EIO;
+
+	if (u == NULL || cur == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (++f->hops > FW_MAX_REDIRS) {
+		snprintf(f->res.error_text, sizeof(f->res.error_text),
+		         "too many redirects (more than %d)", FW_MAX_REDIRS);
+		goto out;
+	}
+	/* leniently, as curl itself takes a Location: spaces and 8-bit bytes get encoded */
+	if (curl_url_set(u, CURLUPART_URL, location, CURLU_URLENCODE | CURLU_ALLOW_SPACE) !=
+	        CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) ||
+	    url_origin(u, &to) < 0) {
+		snprintf(f->res.error_text, sizeof(f->res.error_text),
+		         "HTTP status %ld: a redirect to a %.20s%s URL is refused (http and https "
+		         "only)",
+		         f->status, scheme ? scheme : "malformed", scheme ? ":" : "");
+		goto out;
+	}
+	if (curl_url_set(cur, CURLUPART_URL, f->url, 0) != CURLUE_OK || url_origin(cur, &from) < 0)
+		memset(&from, 0, sizeof(from));
+	if (!f->away && (!f->have_home || !home_origin(&f->home, &to) ||
+	                 (strcmp(from.scheme, "https") == 0 && strcmp(to.scheme, "http") == 0))) {
+		f->away = true;
+		if (permanent && f->permanent)
+			refuse_move(f, "a permanent redirect", &from, &to,
+			            "it is followed for this poll only, without the feed's headers "
+			            "and credentials");
+	}
+	f->permanent = f->permanent && permanent && !f->away;
+	r = hop_url(f, u, f->permanent ? &f->moved : NULL);
+	if (r < 0 && r != -ENOMEM)
+		snprintf(f->res.error_text, sizeof(f->res.error_text),
+		         "cannot follow a redirect: %s", strerror(-r));
+out:
+	if (r == -ENOMEM)
+		snprintf(f->res.error_text, sizeof(f->res.error_text), "out of memory");
+	if (r < 0)
+		f->hop_error = r == -ENOMEM ? r : -EIO;
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	curl_url_cleanup(cur);
+	return r;
+}
+
+/* The transfer is over: a redirect starts the next hop; else the parse ends on the parser
+   thread, then complete() runs; an aborted transfer (shutdown) completes at once. */
 static void done_cb(CURL *easy, CURLcode code, void *arg)
 {
 	struct fw_fetch *f = arg;
 	struct fw_parsework *pw = fw_net_parsework(f->net);
+	char *loc = NULL;
 
-	(void)easy;
 	f->code = code;
+	if (code == CURLE_OK && !f->is_file && !f->too_big && f->ps.parser == NULL &&
+	    is_redirect(f->status) &&
+	    curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
+		char *copy = strdup(loc); /* loc dies with this hop's handle */
+
+		if (copy == NULL) {
+			f->hop_error = -ENOMEM;
+			snprintf(f->res.error_text, sizeof(f->res.error_text), "out of memory");
+		} else if (next_hop(f, copy) == 0) {
+			free(copy);
+			return;
+		}
+		free(copy);
+	}
 	if (f->ps.parser) {
 		if (code != CURLE_ABORTED_BY_CALLBACK && fw_parsework_end(pw, &f->ps) == 0)
 			return;
@@ -343,17 +623,48 @@ static void done_cb(CURL *easy, CURLcode code, void *arg)
 	complete(f);
 }
 
-static int add_header(struct fw_fetch *f, const char *name, const char *v)
+static int add_header(struct curl_slist **list, const char *name, const char *v)
 {
-	char line[FW_MAX_HEADER_VALUE + 64];
 	struct curl_slist *l;
+	char *line;
 
-	snprintf(line, sizeof(line), "%s%s", name, v);
-	l = curl_slist_append(f->headers, line);
+	/* as long as the config allowed (a long bearer token is whole, never cut) */
+	if (asprintf(&line, "%s%s", name, v) < 0)
+		return -ENOMEM;
+	l = curl_slist_append(*list, line);
+	free(line);
 	if (l == NULL)
 		return -ENOMEM;
-	f->headers = l;
+	*list = l;
 	return 0;
+}
+
+/* Where the configured headers and credentials may go: the origin of config_url (or of url).
+   A stored move to another origin (kept by an older version) is not used: the poll starts
+   from the configured URL again and the result says so. Returns the URL to start from. */
+static const char *set_home(struct fw_fetch *f, const struct fw_fetch_opts *o)
+{
+	const char *home = o->config_url ? o->config_url : o->url;
+	CURLU *h = curl_url(), *u = curl_url();
+	struct origin first;
+	const char *start = o->url;
+
+	if (h && curl_url_set(h, CURLUPART_URL, home, 0) == CURLUE_OK &&
+	    url_origin(h, &f->home) == 0) {
+		f->have_home = true;
+		curl_url_get(h, CURLUPART_USER, &f->home_user, 0);
+		curl_url_get(h, CURLUPART_PASSWORD, &f->home_pass, 0);
+	}
+	if (f->have_home && u && curl_url_set(u, CURLUPART_URL, o->url, 0) == CURLUE_OK &&
+	    url_origin(u, &first) == 0 && !home_origin(&f->home, &first)) {
+		refuse_move(f, "the stored move", &f->home, &first,
+		            "the poll starts from the configured URL");
+		f->res.move_dropped = true;
+		start = home;
+	}
+	curl_url_cleanup(h);
+	curl_url_cleanup(u);
+	return start;
 }
 
 /* Start one poll. */
@@ -361,7 +672,8 @@ int fw_fetch_start(struct fw_net *net, const struct fw_fetch_opts *o, fw_fetch_c
                    struct fw_fetch **out)
 {
 	struct fw_fetch *f = calloc(1, sizeof(*f));
-	CURL *e;
+	const char *start;
+	CURLU *u = NULL;
 	int r = -ENOMEM;
 
 	if (f == NULL)
@@ -374,41 +686,44 @@ int fw_fetch_start(struct fw_net *net, const struct fw_fetch_opts *o, fw_fetch_c
 	f->res.retry_after = f->res.max_age = f->res.expires = -1;
 	f->res.ttl = -1;
 	f->is_file = strncasecmp(o->url, "file://", 7) == 0;
-	e = f->easy = curl_easy_init();
-	if (e == NULL)
+	f->deadline_ms = now_ms() + (o->timeout > 0 ? o->timeout : 60L) * 1000;
+	f->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout : 15L;
+	f->tls_verify = o->tls_verify;
+	f->permanent = true;
+	f->user_agent = strdup(o->user_agent ? o->user_agent : "");
+	if (f->user_agent == NULL)
 		goto fail;
-	if (add_header(f, "", FW_ACCEPT) < 0)
+	if (add_header(&f->bare, "", FW_ACCEPT) < 0 || add_header(&f->headers, "", FW_ACCEPT) < 0)
 		goto fail;
-	if (o->etag && add_header(f, "If-None-Match: ", o->etag) < 0)
+	if (o->etag && (add_header(&f->bare, "If-None-Match: ", o->etag) < 0 ||
+	                add_header(&f->headers, "If-None-Match: ", o->etag) < 0))
 		goto fail;
-	if (o->last_modified && add_header(f, "If-Modified-Since: ", o->last_modified) < 0)
+	if (o->last_modified &&
+	    (add_header(&f->bare, "If-Modified-Since: ", o->last_modified) < 0 ||
+	     add_header(&f->headers, "If-Modified-Since: ", o->last_modified) < 0))
 		goto fail;
 	for (size_t i = 0; i < o->n_headers; i++)
-		if (add_header(f, "", o->headers[i]) < 0)
+		if (add_header(&f->headers, "", o->headers[i]) < 0)
 			goto fail;
-	curl_easy_setopt(e, CURLOPT_URL, o->url);
-	/* file:// only where the config asked for a local file; redirects never leave HTTP. */
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, f->is_file ? "file" : "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, FW_MAX_REDIRS);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl decodes */
-	curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->headers);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, o->timeout > 0 ? o->timeout : 60L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT,
-	                 o->connect_timeout > 0 ? o->connect_timeout : 15L);
-	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->max_body);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->tls_verify ? 1L : 0L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->tls_verify ? 2L : 0L);
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
-	r = fw_net_add(net, e, done_cb, f);
+	if (f->is_file) {
+		f->url = strdup(o->url);
+		r = f->url ? hop_start(f, strdup(f->url)) : -ENOMEM;
+	} else {
+		start = set_home(f, o);
+		f->away = !f->have_home;
+		u = curl_url();
+		if (u == NULL)
+			goto fail;
+		if (curl_url_set(u, CURLUPART_URL, start, 0) == CURLUE_OK) {
+			r = hop_url(f, u, NULL);
+		} else {
+			/* curl says what is wrong with it; nothing configured goes to it */
+			f->away = true;
+			f->url = strdup(start);
+			r = f->url ? hop_start(f, strdup(start)) : -ENOMEM;
+		}
+		curl_url_cleanup(u);
+	}
 	if (r < 0)
 		goto fail;
 	if (out)

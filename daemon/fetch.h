@@ -13,7 +13,9 @@
 #include "net.h"
 
 struct fw_fetch_opts {
-	const char *url;
+	const char *url;           /* where to poll: the configured URL or a stored move */
+	const char *config_url;    /* the configured URL, whose origin alone gets headers and
+	                           credentials; NULL: url is the configured one */
 	const char *etag;          /* from the last 200, or NULL */
 	const char *last_modified; /* from the last 200, or NULL */
 	const char *user_agent;
@@ -22,7 +24,7 @@ struct fw_fetch_opts {
 	int64_t max_body;     /* bytes after decompression */
 	size_t max_items;
 	bool tls_verify;
-	const char *const *headers; /* extra "Name: value" */
+	const char *const *headers; /* extra "Name: value": sent to config_url's origin only */
 	size_t n_headers;
 };
 
@@ -34,7 +36,16 @@ struct fw_fetch_result {
 	bool not_modified;    /* 304 */
 	char *etag;
 	char *last_modified;
-	char *moved_url;        /* the final URL when the first hop was a permanent redirect */
+	char *moved_url;        /* where the leading permanent (301/308) redirects ended, when
+	                           they stayed on the configured origin: keep it as the feed's URL.
+	                           It carries the configured URL's user:password, if any: show
+	                           it redacted */
+	char *moved_refused;    /* a permanent redirect (or a stored move, see config_url) to
+	                           another origin, or from https to http: one line naming both
+	                           origins, for a warning; it was not kept as a move and got no
+	                           configured header or credential. NULL otherwise */
+	bool move_dropped;      /* opts.url, a stored move, left config_url's origin: it was
+	                           not used (the poll started from config_url); forget it */
 	int64_t retry_after;    /* seconds, or -1 */
 	int64_t max_age;        /* Cache-Control max-age seconds, or -1 */
 	int64_t expires;        /* Expires as Unix time, or -1 */

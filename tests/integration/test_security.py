@@ -269,13 +269,14 @@ def test_config_perms(srv):
     try:
         feeds = ['{ name = "ok"; url = %s; interval = 1; }' % q(srv.url("/ok"))]
         srv.routes["/ok"] = Route(rss("Putin perms"))
+        os.chmod(w.write("whsec", WHSEC), 0o600)  # a secret file readable by others warns too
         cases = {
             "webhook token": ', { name = "hook"; plugin = "webhook"; url = %s; }'
                              % q(rcv.url("/services/T0KEN")),
             "userinfo": ', { name = "hook"; plugin = "webhook"; url = %s; }'
                         % q("http://u:pw@127.0.0.1:%d/h" % rcv.port),
             "secret key": ', { name = "hook"; plugin = "webhook"; url = %s; secret = %s; }'
-                          % (q(rcv.url("/h")), q(w.write("whsec", WHSEC))),
+                          % (q(rcv.url("/h")), q(w.file("whsec"))),
         }
         for what, hook in cases.items():
             text = conf_text(w, feeds, hook).replace('outputs = [ "alerts" ]',

@@ -192,6 +192,143 @@ static void test_secret_readable_by_others(void **state)
 	fw_diags_clear(&d);
 }
 
+/* The file of the warning that contains needle, or NULL. */
+static const char *warning_file(const struct fw_diags *d, const char *needle)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].warning && strstr(d->v[i].message, needle))
+			return d->v[i].file;
+	return NULL;
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+	return s && strlen(s) >= strlen(tail) && strcmp(s + strlen(s) - strlen(tail), tail) == 0;
+}
+
+/* Load path; the warnings stay in *d. */
+static void load_ok(const char *path, struct fw_diags *d)
+{
+	struct fw_config *cfg = NULL;
+
+	fw_diags_clear(d);
+	assert_int_equal(fw_config_load(path, &cfg, d), 0);
+	fw_config_free(cfg);
+}
+
+/* Issue 15 point 8: feed headers, @include'd files and 'secret' files count too. */
+static void test_secret_everywhere(void **state)
+{
+	static const char headers[] = "feeds = ( { name = \"a\"; url = \"http://x.org/f\";\n"
+	                              "  headers = [ \"X-Api-Key: k3y\" ]; } );\n";
+	static const char userinfo[] =
+	    "feeds = ( { name = \"a\"; url = \"https://me:pw@x.org/f\"; } );\n";
+	static const char main_inc[] = "state_dir = \"state\";\n@include \"feeds.inc\"\n";
+	char path[512], secret[512], text[1024];
+	struct fw_diags d = {0};
+	const char *p;
+
+	(void)state;
+	p = write_conf("headers.conf", headers);
+	assert_int_equal(chmod(p, 0644), 0);
+	load_ok(p, &d);
+	assert_true(has_diag(&d, 2, "readable by others and holds a secret"));
+	assert_int_equal(chmod(p, 0600), 0);
+	load_ok(p, &d);
+	assert_false(has_warning(&d, "readable by others"));
+
+	p = write_conf("userinfo.conf", userinfo);
+	assert_int_equal(chmod(p, 0644), 0);
+	load_ok(p, &d);
+	assert_true(has_warning(&d, "readable by others and holds a secret"));
+
+	/* The secret lives in an included file: that file is named, the main one is not. */
+	p = write_conf("feeds.inc", headers);
+	assert_int_equal(chmod(p, 0644), 0);
+	p = write_conf("main.conf", main_inc);
+	snprintf(path, sizeof(path), "%s", p);
+	assert_int_equal(chmod(path, 0600), 0);
+	load_ok(path, &d);
+	assert_true(ends_with(warning_file(&d, "readable by others"), "/feeds.inc"));
+	assert_int_equal(chmod(path, 0644), 0);
+	load_ok(path, &d);
+	for (size_t i = 0; i < d.n; i++)
+		assert_false(d.v[i].warning && ends_with(d.v[i].file, "/main.conf"));
+	p = write_conf("feeds.inc", headers);
+	assert_int_equal(chmod(p, 0600), 0);
+	load_ok(path, &d);
+	assert_false(has_warning(&d, "readable by others"));
+
+	/* A file named by an output's 'secret': absolute, or in $CREDENTIALS_DIRECTORY. */
+	p = write_conf("whsec", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+	snprintf(secret, sizeof(secret), "%s", p);
+	assert_int_equal(chmod(secret, 0644), 0);
+	snprintf(text, sizeof(text),
+	         "outputs = ( { name = \"o\"; plugin = \"webhook\"; url = \"http://x.org/h\";\n"
+	         "  secret = \"%s\"; } );\n",
+	         secret);
+	p = write_conf("secret.conf", text);
+	snprintf(path, sizeof(path), "%s", p);
+	assert_int_equal(chmod(path, 0600), 0);
+	load_ok(path, &d);
+	assert_true(has_diag(&d, 2, "the secret file"));
+	assert_true(has_warning(&d, secret));
+	assert_int_equal(chmod(secret, 0600), 0);
+	load_ok(path, &d);
+	assert_false(has_warning(&d, "readable by others"));
+	assert_int_equal(chmod(secret, 0644), 0);
+	p = write_conf(
+	    "secret.conf",
+	    "outputs = ( { name = \"o\"; plugin = \"webhook\"; url = \"http://x.org/h\";\n"
+	    "  secret = \"whsec\"; } );\n");
+	assert_int_equal(chmod(path, 0600), 0);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	load_ok(path, &d);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_true(has_diag(&d, 2, "the secret file"));
+	fw_diags_clear(&d);
+}
+
+/* Issue 15 point 7: long headers are kept whole up to 64 KiB each, 256 KiB a feed. */
+static void test_long_headers(void **state)
+{
+	size_t big = 60 * 1024, size = 6 * (big + 16) + 256;
+	char *text = malloc(size), *p;
+	struct fw_diags d = {0};
+	struct fw_config *cfg = NULL;
+	const char *path;
+
+	(void)state;
+	assert_non_null(text);
+	p = text +
+	    sprintf(text, "feeds = ( { name = \"a\"; url = \"http://x.org/f\"; headers = [\n");
+	for (int i = 0; i < 4; i++) {
+		p += sprintf(p, "  \"X-%d: ", i);
+		memset(p, 'v', big);
+		p += big;
+		p += sprintf(p, "\",\n");
+	}
+	p += sprintf(p, "  \"X-4: v\" ]; } );\n");
+	path = write_conf("long.conf", text);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(fw_config_load(path, &cfg, &d), 0);
+	assert_int_equal(cfg->feeds[0].n_headers, 5);
+	assert_int_equal(strlen(cfg->feeds[0].headers[3]), big + 5);
+	cfg = fw_config_free(cfg);
+	fw_diags_clear(&d);
+	/* a fifth long one passes 256 KiB: refused at its line */
+	memcpy(p - strlen("\"X-4: v\" ]; } );\n"), "\"X-4: ", 6);
+	p = p - strlen("\"X-4: v\" ]; } );\n") + 6;
+	memset(p, 'v', big);
+	p += big;
+	sprintf(p, "\" ]; } );\n");
+	path = write_conf("long.conf", text);
+	assert_int_equal(fw_config_load(path, &cfg, &d), -EINVAL);
+	assert_true(has_diag(&d, 6, "headers exceed"));
+	fw_diags_clear(&d);
+	free(text);
+}
+
 static void test_missing_file(void **state)
 {
 	struct fw_diags d = {0};
@@ -243,6 +380,8 @@ int main(void)
 	    cmocka_unit_test(test_every_error_reported),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_secret_readable_by_others),
+	    cmocka_unit_test(test_secret_everywhere),
+	    cmocka_unit_test(test_long_headers),
 	    cmocka_unit_test(test_locate),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

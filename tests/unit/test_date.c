@@ -120,11 +120,74 @@ static void test_refused(void **state)
 	refuse("Tue, 32 Jun 2024 21:44:00 GMT");
 	refuse("Tue, 18 Jux 2024 21:44:00 GMT");
 	refuse("Tue, 18 Jun 2024 21:44:00 XYZ");
-	refuse("Tue, 18 Jun 2024 21:44:00 BST"); /* ambiguous */
 	refuse("Tue, 18 Jun 202 21:44:00 GMT");
 	refuse("Tue, 18 Jun 2024 21:44:00 GMT trailing");
 	refuse("18/06/2024");
 	refuse("1718747040");
+}
+
+/* Forms found in real feeds that came out null (issue 15 point 22). */
+static void test_wild(void **state)
+{
+	(void)state;
+	/* year first, slashed or dotted, one-digit month and day */
+	expect("2020/1/10 14:33:00", "2020-01-10T14:33:00Z");
+	expect("2020/01/10 14:33:00 +0800", "2020-01-10T06:33:00Z");
+	expect("2020/1/10", "2020-01-10T00:00:00Z");
+	expect("2020-1-9 9:05", "2020-01-09T09:05:00Z");
+	expect("2020.01.10 14:33", "2020-01-10T14:33:00Z");
+	expect("2020/1/10 2:41 PM", "2020-01-10T14:41:00Z");
+	refuse("2020/1-10 14:33:00"); /* mixed separators */
+	refuse("2020/13/10");
+	refuse("2020/1/100");
+	/* 12-hour clocks */
+	expect("Mon, 10 Jan 2020 8:56 am PST", "2020-01-10T16:56:00Z");
+	expect("Sat, Dec 16 2023 02:02:33 PM", "2023-12-16T14:02:33Z");
+	expect("Sat 01 Dec 2018 04:38:56 AM PST", "2018-12-01T12:38:56Z");
+	expect("Wed Jul 15 02:02:33 PM IDT 2026", "2026-07-15T11:02:33Z");
+	expect("April 24, 2025 at 8:56 AM PST", "2025-04-24T16:56:00Z");
+	expect("Friday, January 10, 2020 02:02:33 PM", "2020-01-10T14:02:33Z");
+	expect("10 Jan 2020 12:05 am GMT", "2020-01-10T00:05:00Z");
+	expect("10 Jan 2020 12:05 p.m. GMT", "2020-01-10T12:05:00Z");
+	expect("10 Jan 2020 11:59:59PM +0100", "2020-01-10T22:59:59Z");
+	expect("2020-01-10 02:02:33 PM", "2020-01-10T14:02:33Z");
+	refuse("10 Jan 2020 13:05 pm GMT");
+	refuse("10 Jan 2020 0:05 am GMT");
+	refuse("10 Jan 2020 10:05 amx GMT");
+	refuse("8:56 am PST"); /* no date: never a guess at today */
+	/* zone abbreviations */
+	expect("Tue, 18 Jun 2024 22:44:00 BST", "2024-06-18T21:44:00Z");
+	expect("Tue, 18 Jun 2024 23:44:00 CEST", "2024-06-18T21:44:00Z");
+	expect("Tue, 18 Jun 2024 22:44:00 CET", "2024-06-18T21:44:00Z");
+	expect("Tue, 18 Jun 2024 23:44:00 EET", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 00:44:00 EEST", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 00:44:00 MSK", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 03:14:00 IST", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 03:29:00 NPT", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 05:44:00 HKT", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 05:44:00 SGT", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 06:44:00 JST", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 06:44:00 KST", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 07:14:00 ACST", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 07:44:00 AEST", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 08:44:00 AEDT", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 09:44:00 NZST", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 10:44:00 NZDT", "2024-06-18T21:44:00Z");
+	expect("Tue, 18 Jun 2024 18:14:00 NST", "2024-06-18T21:44:00Z");
+	expect("2024-06-19 05:44:00 HKT", "2024-06-18T21:44:00Z");
+	refuse("Tue, 18 Jun 2024 21:44:00 AST"); /* Atlantic or Arabia: nine hours apart */
+	/* offsets as people write them, a redundant name after an offset, a comma after the year */
+	expect("Wed, 19 Jun 2024 05:44:00 GMT+8", "2024-06-18T21:44:00Z");
+	expect("Wed, 19 Jun 2024 03:14:00 UTC+5:30", "2024-06-18T21:44:00Z");
+	expect("Tue, 18 Jun 2024 16:44:00 UTC-05:00", "2024-06-18T21:44:00Z");
+	expect("Tue, 18 Jun 2024 14:44:00 -0700 PDT", "2024-06-18T21:44:00Z");
+	expect("Tue, 18 Jun 2024 14:44:00 -0700 (PDT)", "2024-06-18T21:44:00Z");
+	expect("January 10, 2020, 2:41 PM", "2020-01-10T14:41:00Z");
+	expect("10 Jan 2020, 14:33 +0100", "2020-01-10T13:33:00Z");
+	refuse("Tue, 18 Jun 2024 14:44:00 -0700 XYZ");
+	refuse("Tue, 18 Jun 2024 14:44:00 GMT+800");
+	refuse("Tue, 18 Jun 2024 14:44:00 GMT+24");
+	refuse("10 Jan 2020,");
 }
 
 static void test_format(void **state)
@@ -152,9 +215,8 @@ static void test_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rfc822),
-	    cmocka_unit_test(test_rfc3339),
-	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_rfc822),  cmocka_unit_test(test_rfc3339),
+	    cmocka_unit_test(test_refused), cmocka_unit_test(test_wild),
 	    cmocka_unit_test(test_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
