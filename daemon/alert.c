@@ -53,7 +53,7 @@ static json_t *jdate(int64_t t)
    Alerts go to third parties (chat services, webhooks), and a credential may hide in any
    of those parts under any name (?pass=, ?jwt=, #access_token=), so none of them travels.
    A URL without "://" keeps only what comes before its query or fragment. */
-static char *strip_credentials(const char *url)
+char *fw_alert_public_url(const char *url)
 {
 	const char *scheme = strstr(url, "://"), *host, *auth_end, *at, *end;
 	char *out;
@@ -162,7 +162,7 @@ static char *build_payload(const char *id, const char *watchlist, const struct f
 {
 	json_t *o = json_object(), *f = json_object(), *it = json_object(), *cats = json_array();
 	json_t *ex = json_array();
-	char *url = strip_credentials(feed->url), *out = NULL;
+	char *url = fw_alert_public_url(feed->url), *out = NULL;
 	const char *sum = item->summary && *item->summary ? item->summary : item->content;
 
 	if (!o || !f || !it || !cats || !ex || !url)

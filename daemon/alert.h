@@ -45,6 +45,11 @@ int fw_alert_raise(struct fw_store *tx, const struct fw_config *cfg,
    {watchlist, term, alias, field, text, snippet}, or NULL when out of memory. */
 struct json_t *fw_alert_explain_json(const struct fw_match_explain *e, const char *watchlist);
 
+/* url as scheme://host[:port]/path, the form that may leave the daemon (no user info,
+   query or fragment: a credential may hide in any of them); malloc()ed, NULL when out of
+   memory. */
+char *fw_alert_public_url(const char *url);
+
 /* The watchlist name of feed-failing alerts. */
 #define FW_ALERT_FEED_FAILING "feedwatch:feed-failing"
 

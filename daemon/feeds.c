@@ -37,6 +37,7 @@ struct feed_rt {
 	struct fw_fetch *fetch; /* in flight */
 	size_t host;            /* index into owner->hosts */
 	uint64_t seed;
+	uint64_t refused_seen; /* hash of the last move refusal logged, so it is logged once */
 	bool queued;
 	bool removed; /* dropped by a reload: closing */
 	struct feed_rt *qnext;
@@ -392,6 +393,8 @@ static void apply_result(struct fw_feed_state *st, const struct fw_fetch_result 
 			set_str(&st->last_modified, r->last_modified);
 		if (r->moved_url)
 			set_str(&st->moved_url, r->moved_url);
+		else if (r->move_dropped) /* a stored move off the configured origin */
+			set_str(&st->moved_url, NULL);
 	}
 	if (r->error == 0) {
 		st->error_streak = 0;
@@ -502,6 +505,11 @@ static void log_poll(struct feed_rt *f, const struct fw_fetch_result *r,
 {
 	struct fw_feeds *fs = f->owner;
 
+	/* A redirect off the configured origin: said once (it comes back at every poll). */
+	if (r->moved_refused && fw_schedule_seed(r->moved_refused) != f->refused_seen) {
+		f->refused_seen = fw_schedule_seed(r->moved_refused);
+		fw_log(FW_LOG_WARNING, "feed '%s': %s", f->cfg->name, r->moved_refused);
+	}
 	if (r->error != 0) {
 		fw_log(FW_LOG_WARNING, "feed '%s': %s (failure %lld in a row)", f->cfg->name,
 		       r->error_text, (long long)st->error_streak);
@@ -636,6 +644,7 @@ static void start_fetch(struct feed_rt *f)
 		memset(&st, 0, sizeof(st));
 	}
 	o.url = st.moved_url ? st.moved_url : f->cfg->url;
+	o.config_url = f->cfg->url;
 	o.etag = st.etag;
 	o.last_modified = st.last_modified;
 	o.user_agent = fs->cfg->user_agent;

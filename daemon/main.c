@@ -597,6 +597,12 @@ static int cmd_status(int argc, char **argv)
 		char last[40], next[40];
 
 		fw_store_feed_load(s, cfg->feeds[k].name, &st);
+		if (st.moved_url) { /* it may carry the configured user:password */
+			char *pub = fw_alert_public_url(st.moved_url);
+
+			free(st.moved_url);
+			st.moved_url = pub;
+		}
 		fmt_time(st.last_poll, last, sizeof(last));
 		fmt_time(st.next_poll, next, sizeof(next));
 		if (o.json)

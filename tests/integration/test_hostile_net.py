@@ -149,8 +149,11 @@ def test_cross_origin(a, b):
                  feed("cred", cred_url),
                  feed("temp", a.url("/temp"), ["X-Api-Key: " + API_KEY])]
         conf = w.write("feedwatch.conf", conf_text(w, feeds))
-        for _ in range(3):
-            once(conf)
+        errs = [once(conf).stderr for _ in range(3)]
+        refused = [l for l in errs[0].splitlines() if "feed 'hdr'" in l and "not kept" in l]
+        check(refused and ("127.0.0.1:%d" % a.port) in refused[0]
+              and ("127.0.0.1:%d" % b.port) in refused[0],
+              "the refused move is a warning naming both origins (%s)" % refused)
         got = requests(a, "/hdr")
         check(len(got) == 3 and got[0].get("authorization") == TOKEN and
               got[0].get("x-api-key") == API_KEY,
@@ -171,6 +174,17 @@ def test_cross_origin(a, b):
             st = feed_state(conf, name)
             check(st.get("error_streak") == 0 and st.get("items_seen", 0) >= 1,
                   "feed '%s' is read through the redirect (%s)" % (name, st))
+        # A cross-origin move stored by an older version is not used, and is forgotten.
+        db = os.path.join(w.state, "feedwatch.db")
+        subprocess.run(["sqlite3", db, "UPDATE feeds SET moved_url = '%s' WHERE name = 'hdr'"
+                        % b.url("/hdr")], check=True)
+        before_a, before_b = len(requests(a, "/hdr")), len(requests(b, "/hdr"))
+        once(conf)
+        got = requests(b, "/hdr")[before_b:]
+        check(len(requests(a, "/hdr")) == before_a + 1 and not leaked(got),
+              "a stored cross-origin move is not used: the poll starts at the configured URL")
+        check(not feed_state(conf, "hdr").get("moved_to"),
+              "and the stored move is forgotten (%s)" % feed_state(conf, "hdr").get("moved_to"))
     finally:
         w.cleanup()
 
@@ -211,6 +225,11 @@ def test_same_origin(a, b):
               % len(got))
         check(len(requests(a, "/old")) == 1,
               "a same-origin permanent move is kept: the second poll goes to the new URL")
+        check(feed_state(conf, "old").get("moved_to") == a.url("/new"),
+              "status shows the kept move (%s)" % feed_state(conf, "old").get("moved_to"))
+        moved = feed_state(conf, "cold").get("moved_to") or ""
+        check(moved == a.url("/cnew") and PASS not in moved,
+              "status shows a kept move without the URL's credentials (%s)" % moved)
         check(len(requests(a, "/p1")) == 1 and len(requests(a, "/p2")) == 2 and
               len(requests(a, "/p3")) == 2,
               "only the permanent part of a chain is kept as the move (p1 %d, p2 %d, p3 %d)"
