@@ -657,7 +657,7 @@ static void start_fetch(struct feed_rt *f)
 	o.n_headers = f->cfg->n_headers;
 	fs->active++;
 	fs->hosts[f->host].active++;
-	r = fw_fetch_start(fs->env.net, &o, fetch_done_cb, f, &f->fetch);
+	r = fw_fetch_start(fs->env.net, fs->env.parsework, &o, fetch_done_cb, f, &f->fetch);
 	fw_feed_state_clear(&st);
 	if (r < 0) {
 		struct fw_fetch_result res = {

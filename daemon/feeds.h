@@ -16,17 +16,19 @@
 struct fw_config;
 struct fw_store;
 struct fw_net;
+struct fw_parsework;
 struct fw_feeds;
 
 /* What the feeds are given when they start; they keep a copy. The callbacks run on the
    loop thread. */
 struct fw_feeds_env {
 	uv_loop_t *loop;
-	struct fw_store *store;     /* polls are written here */
-	struct fw_net *net;         /* and fetched through this */
-	struct fw_metrics *metrics; /* the counters they add to */
-	bool once;                  /* poll each feed once, now */
-	void (*queued)(void *arg);  /* a committed poll queued alerts: deliver them */
+	struct fw_store *store;         /* polls are written here */
+	struct fw_net *net;             /* and fetched through this */
+	struct fw_parsework *parsework; /* and their bodies parsed on this thread */
+	struct fw_metrics *metrics;     /* the counters they add to */
+	bool once;                      /* poll each feed once, now */
+	void (*queued)(void *arg);      /* a committed poll queued alerts: deliver them */
 	void (*failed)(void *arg, const char *feed, const char *error); /* a poll failed */
 	void (*done)(void *arg); /* once: every feed has been polled */
 	void *arg;

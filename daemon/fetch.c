@@ -26,6 +26,7 @@ struct origin {
 
 struct fw_fetch {
 	struct fw_net *net;
+	struct fw_parsework *pw;    /* the parser thread this poll's body goes to */
 	CURL *easy;                 /* the request in flight: one per hop of a redirect chain */
 	struct curl_slist *headers; /* Accept, validators, then the configured headers */
 	struct curl_slist *bare;    /* the same without the configured headers */
@@ -87,7 +88,7 @@ static struct fw_fetch *fetch_free(struct fw_fetch *f)
 	free(f->moved);
 	free(f->url);
 	if (f->ps.parser) {
-		fw_parsework_forget(fw_net_parsework(f->net), &f->ps);
+		fw_parsework_forget(f->pw, &f->ps);
 		fw_parse_free(f->ps.parser);
 	}
 	fw_fetch_result_clear(&f->res);
@@ -283,7 +284,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	/* once a push failed the parse is over, but keep reading: the transfer itself is fine */
 	if (atomic_load_explicit(&f->ps.stopped, memory_order_relaxed))
 		return len;
-	return fw_parsework_push(fw_net_parsework(f->net), &f->ps, data, len) == 0 ? len : 0;
+	return fw_parsework_push(f->pw, &f->ps, data, len) == 0 ? len : 0;
 }
 
 /* The result of a transfer whose parse (if any) has ended. */
@@ -596,7 +597,7 @@ out:
 static void done_cb(CURL *easy, CURLcode code, void *arg)
 {
 	struct fw_fetch *f = arg;
-	struct fw_parsework *pw = fw_net_parsework(f->net);
+	struct fw_parsework *pw = f->pw;
 	char *loc = NULL;
 
 	f->code = code;
@@ -668,8 +669,8 @@ static const char *set_home(struct fw_fetch *f, const struct fw_fetch_opts *o)
 }
 
 /* Start one poll. */
-int fw_fetch_start(struct fw_net *net, const struct fw_fetch_opts *o, fw_fetch_cb cb, void *arg,
-                   struct fw_fetch **out)
+int fw_fetch_start(struct fw_net *net, struct fw_parsework *pw, const struct fw_fetch_opts *o,
+                   fw_fetch_cb cb, void *arg, struct fw_fetch **out)
 {
 	struct fw_fetch *f = calloc(1, sizeof(*f));
 	const char *start;
@@ -679,6 +680,7 @@ int fw_fetch_start(struct fw_net *net, const struct fw_fetch_opts *o, fw_fetch_c
 	if (f == NULL)
 		return -ENOMEM;
 	f->net = net;
+	f->pw = pw;
 	f->cb = cb;
 	f->arg = arg;
 	f->max_body = o->max_body > 0 ? o->max_body : 16 * 1024 * 1024;

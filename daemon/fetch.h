@@ -11,6 +11,7 @@
 
 #include "item.h"
 #include "net.h"
+#include "parsework.h"
 
 struct fw_fetch_opts {
 	const char *url;           /* where to poll: the configured URL or a stored move */
@@ -64,9 +65,10 @@ struct fw_fetch;
 /* Called once; res is valid during the call only (items may be stolen). */
 typedef void (*fw_fetch_cb)(struct fw_fetch_result *res, void *arg);
 
-/* Start a poll on net. Returns 0 and a handle (for cancel), or -errno. */
-int fw_fetch_start(struct fw_net *net, const struct fw_fetch_opts *opts, fw_fetch_cb cb, void *arg,
-                   struct fw_fetch **out);
+/* Start a poll on net, its body parsed on the parser thread pw. Returns 0 and a handle (for
+   cancel), or -errno. */
+int fw_fetch_start(struct fw_net *net, struct fw_parsework *pw, const struct fw_fetch_opts *opts,
+                   fw_fetch_cb cb, void *arg, struct fw_fetch **out);
 
 /* Abort a poll in flight; its callback will not run. */
 void fw_fetch_cancel(struct fw_fetch *f);

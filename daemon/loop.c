@@ -16,11 +16,14 @@
 #include "loop.h"
 #include "net.h"
 #include "notify.h"
+#include "parsework.h"
 #include "loader.h"
 #include "store.h"
 
 #define FW_WATCH_DEBOUNCE_MS 300 /* editors write in several steps */
-#define FW_CONFIG_MAX        (16 * 1024 * 1024)
+/* Bytes of feed bodies that may wait for the parser thread (then fetching waits). */
+#define FW_PARSE_QUEUE (4u << 20)
+#define FW_CONFIG_MAX  (16 * 1024 * 1024)
 
 /* mkdir -p with mode 0700 for what we create. */
 static int make_dirs(const char *path)
@@ -94,6 +97,9 @@ void fw_loop_stop(struct fw_daemon *d)
 	/* Aborting transfers runs plugins' HTTP callbacks, so outputs close after. */
 	fw_net_close(d->net, NULL, NULL);
 	d->net = NULL;
+	/* every fetch is over now: the parser thread may go */
+	fw_parsework_close(d->parsework, NULL, NULL);
+	d->parsework = NULL;
 	fw_deliver_close(d->deliver);
 	d->deliver = NULL;
 	if (d->watching) {
@@ -345,6 +351,7 @@ static int start_rooms(struct fw_daemon *d)
 	struct fw_feeds_env fe = {.loop = &d->loop,
 	                          .store = d->store,
 	                          .net = d->net,
+	                          .parsework = d->parsework,
 	                          .metrics = &d->metrics,
 	                          .once = d->once,
 	                          .queued = feeds_queued_cb,
@@ -402,7 +409,8 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	d.metrics.started = time(NULL);
 	d.tick_expected = uv_now(&d.loop) + FW_TICK_MS;
 	uv_timer_start(&d.tick, tick_cb, FW_TICK_MS, FW_TICK_MS);
-	if (fw_net_new(&d.loop, cfg->concurrency + 16, 0, &d.net) < 0) {
+	if (fw_net_new(&d.loop, cfg->concurrency + 16, 0, &d.net) < 0 ||
+	    fw_parsework_new(&d.loop, FW_PARSE_QUEUE, &d.parsework) < 0) {
 		fw_log(FW_LOG_ERR, "out of memory");
 		code = 2;
 		goto out_loop;

@@ -15,6 +15,7 @@
 struct fw_config;
 struct fw_store;
 struct fw_net;
+struct fw_parsework;
 struct fw_feeds;
 struct fw_deliver;
 
@@ -28,6 +29,7 @@ struct fw_daemon {
 	struct fw_config *cfg;
 	struct fw_store *store;
 	struct fw_net *net;
+	struct fw_parsework *parsework; /* the parser thread of the fetches */
 	struct fw_feeds *feeds;
 	struct fw_deliver *deliver;
 	uv_timer_t tick;        /* 1 s: loop lag, metrics file, watchdog */

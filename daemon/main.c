@@ -286,17 +286,19 @@ static int parse_url(const char *url)
 	                          .max_items = 100000,
 	                          .tls_verify = true};
 	struct fw_net *net = NULL;
+	struct fw_parsework *pw = NULL;
 	uv_loop_t loop;
 	int r;
 
 	uv_loop_init(&loop);
-	if (fw_net_new(&loop, 4, 0, &net) < 0 ||
-	    fw_fetch_start(net, &o, parse_url_done_cb, &s, NULL) < 0) {
+	if (fw_net_new(&loop, 4, 0, &net) < 0 || fw_parsework_new(&loop, 4u << 20, &pw) < 0 ||
+	    fw_fetch_start(net, pw, &o, parse_url_done_cb, &s, NULL) < 0) {
 		fprintf(stderr, "feedwatch: %s: cannot start the transfer\n", url);
 		s.code = 1;
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	fw_net_close(net, NULL, NULL);
+	fw_parsework_close(pw, NULL, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	r = uv_loop_close(&loop);
 	return r == 0 ? s.code : 1;

@@ -10,8 +10,7 @@ struct fw_net {
 	uv_timer_t timer; /* curl's timeout; fires socket_action(CURL_SOCKET_TIMEOUT) */
 	size_t active;
 	struct transfer *transfers;
-	struct fw_parsework *pw; /* the parser thread of this loop's fetches */
-	int open_handles;        /* libuv handles not yet closed (timer, parser thread, polls) */
+	int open_handles; /* libuv handles not yet closed (the timer, polls) */
 	int closing;
 	void (*closed_cb)(void *arg);
 	void *closed_arg;
@@ -181,14 +180,9 @@ int fw_net_new(uv_loop_t *loop, long max_total, long max_host, struct fw_net **o
 		free(net);
 		return -ENOMEM;
 	}
-	if (fw_parsework_new(loop, FW_NET_PARSE_QUEUE, &net->pw) < 0) {
-		curl_multi_cleanup(net->multi);
-		free(net);
-		return -ENOMEM;
-	}
 	uv_timer_init(loop, &net->timer);
 	net->timer.data = net;
-	net->open_handles = 2;
+	net->open_handles = 1;
 	curl_multi_setopt(net->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
 	curl_multi_setopt(net->multi, CURLMOPT_SOCKETDATA, net);
 	curl_multi_setopt(net->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
@@ -260,20 +254,6 @@ static void timer_close_cb(uv_handle_t *h)
 	maybe_free(net);
 }
 
-static void parsework_closed_cb(void *arg)
-{
-	struct fw_net *net = arg;
-
-	net->open_handles--;
-	maybe_free(net);
-}
-
-/* The parser thread (see parsework.h). */
-struct fw_parsework *fw_net_parsework(const struct fw_net *net)
-{
-	return net->pw;
-}
-
 /* Abort everything and close. */
 void fw_net_close(struct fw_net *net, void (*closed_cb)(void *arg), void *arg)
 {
@@ -299,5 +279,4 @@ void fw_net_close(struct fw_net *net, void (*closed_cb)(void *arg), void *arg)
 	net->multi = NULL;
 	uv_timer_stop(&net->timer);
 	uv_close((uv_handle_t *)&net->timer, timer_close_cb);
-	fw_parsework_close(net->pw, parsework_closed_cb, net);
 }

@@ -8,11 +8,6 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "parsework.h"
-
-/* Bytes of feed bodies that may wait for the parser thread (then fetching waits). */
-#define FW_NET_PARSE_QUEUE (4u << 20)
-
 struct fw_net;
 
 /* Called once when a transfer ends (also with CURLE_ABORTED_BY_CALLBACK on shutdown). The
@@ -33,12 +28,8 @@ void fw_net_cancel(struct fw_net *net, CURL *easy);
 /* Transfers in flight. */
 size_t fw_net_active(const struct fw_net *net);
 
-/* The parser thread that fetches on this loop share. */
-struct fw_parsework *fw_net_parsework(const struct fw_net *net);
-
 /* Abort every transfer (each callback runs with CURLE_ABORTED_BY_CALLBACK), then close
-   the handles and stop the parser thread (every fetch must be over or cancelled by then).
-   The struct is freed once libuv has closed them; closed_cb (may be NULL) runs then. */
+   the handles. The struct is freed once libuv has closed them; closed_cb (may be NULL) runs then. */
 void fw_net_close(struct fw_net *net, void (*closed_cb)(void *arg), void *arg);
 
 #endif

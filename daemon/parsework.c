@@ -250,6 +250,8 @@ void fw_parsework_forget(struct fw_parsework *pw, struct fw_pstream *s)
 
 void fw_parsework_close(struct fw_parsework *pw, void (*closed_cb)(void *arg), void *arg)
 {
+	if (pw == NULL)
+		return;
 	pthread_mutex_lock(&pw->mu);
 	pw->quit = true;
 	pthread_cond_signal(&pw->work);

@@ -49,7 +49,7 @@ int fw_parsework_end(struct fw_parsework *pw, struct fw_pstream *s);
 void fw_parsework_forget(struct fw_parsework *pw, struct fw_pstream *s);
 
 /* Stop the thread (streams must all be forgotten or done) and close the handle; the struct
-   is freed once libuv has closed it, then closed_cb(arg) runs. */
+   is freed once libuv has closed it, then closed_cb(arg) runs. Accepts NULL. */
 void fw_parsework_close(struct fw_parsework *pw, void (*closed_cb)(void *arg), void *arg);
 
 #endif
