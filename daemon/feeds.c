@@ -261,31 +261,29 @@ static bool item_error(int rc)
 	return rc == -E2BIG || rc == -EINVAL;
 }
 
-static void skip_item(struct feed_rt *f, const struct fw_item *it, struct poll_tally *t)
+static void skip_item(struct fw_store *tx, struct feed_rt *f, const struct fw_item *it,
+                      struct poll_tally *t)
 {
-	struct fw_store *s = f->owner->env.store;
-
 	t->n_skipped++;
 	fw_log(FW_LOG_WARNING, "feed '%s': item '%.80s' skipped: %s", f->cfg->name, it->id,
-	       fw_store_error(s));
+	       fw_store_error(tx));
 }
 
 /* Raise the alerts of one matched item in a savepoint of its own: an item the store
    refuses is skipped alone. 0 or a negative errno that fails the poll. */
-static int raise_item(struct feed_rt *f, const struct fw_item *it, const struct fw_match_result *mr,
-                      int64_t now, struct poll_tally *t)
+static int raise_item(struct fw_store *tx, struct feed_rt *f, const struct fw_item *it,
+                      const struct fw_match_result *mr, int64_t now, struct poll_tally *t)
 {
-	struct fw_feeds *fs = f->owner;
 	size_t before = t->n_alerts;
-	int rc = fw_store_item_begin(fs->env.store);
+	int rc = fw_store_item_begin(tx);
 
 	if (rc < 0)
 		return rc;
-	rc = fw_alert_raise(fs->env.store, fs->cfg, f->cfg, it, mr, now, &t->n_alerts);
+	rc = fw_alert_raise(tx, f->owner->cfg, f->cfg, it, mr, now, &t->n_alerts);
 	if (rc < 0 && item_error(rc)) {
-		skip_item(f, it, t);
+		skip_item(tx, f, it, t);
 		t->n_alerts = before;
-		return fw_store_item_end(fs->env.store, false);
+		return fw_store_item_end(tx, false);
 	}
 	if (rc < 0) {
 		t->n_alerts = before;
@@ -293,7 +291,7 @@ static int raise_item(struct feed_rt *f, const struct fw_item *it, const struct 
 	}
 	if (t->n_alerts > before)
 		t->n_alerting++;
-	return fw_store_item_end(fs->env.store, true);
+	return fw_store_item_end(tx, true);
 }
 
 /* A matching item past the feed's max_alerts_per_poll: remembered as seen (it is), and
@@ -305,56 +303,55 @@ static int hold_item(struct feed_rt *f, const struct fw_item *it, const struct f
 	return fw_alert_storm_add(&t->storm, f->owner->cfg, it, mr);
 }
 
-/* Mark, match and queue the items of one poll; in the caller's transaction. */
-static int commit_items(struct feed_rt *f, struct fw_fetch_result *r, bool first_poll, int64_t now,
-                        struct poll_tally *t)
+/*
+ * One item of a poll, in the poll's transaction tx: marked seen; when new or edited (and
+ * not a new feed's back catalogue) matched; when it matches (and is not an old item
+ * re-issued under a fresh id) its alerts are raised, or past the feed's cap it is held for
+ * the poll's one notice. 0, or a negative errno that fails the poll.
+ */
+static int commit_item(struct fw_store *tx, struct feed_rt *f, struct fw_item *it, uint64_t hash,
+                       bool first_poll, int64_t now, struct fw_match_result *mr,
+                       struct poll_tally *t)
 {
-	struct fw_feeds *fs = f->owner;
-	struct fw_match_result mr = {0};
 	int64_t cap = f->cfg->max_alerts_per_poll;
+	int mark, rc;
+
+	if ((rc = fw_item_ensure_id(it)) < 0)
+		return rc;
+	mark = fw_store_item_mark(tx, f->cfg->name, it->id, hash, now);
+	if (mark < 0 && item_error(mark)) {
+		skip_item(tx, f, it, t);
+		return 0;
+	}
+	if (mark <= 0) /* an error, or FW_ITEM_SAME */
+		return mark;
+	if (mark == FW_ITEM_NEW)
+		t->n_new++;
+	if (first_poll && too_old(it, f->cfg->first_poll_max_age, now))
+		return 0;
+	if ((rc = fw_match_item(f->owner->cfg->matcher, it, mr)) < 0 || mr->n_watchlists == 0)
+		return rc;
+	if (mark == FW_ITEM_NEW &&
+	    (rc = fw_store_item_reissued(tx, f->cfg->name, it->id, hash)) != 0)
+		return rc > 0 ? 0 : rc;
+	if (cap > 0 && t->n_alerting >= (size_t)cap)
+		return hold_item(f, it, mr, t);
+	return raise_item(tx, f, it, mr, now, t);
+}
+
+/* The items of one poll, in order, then the notice for those held past the cap. */
+static int commit_items(struct fw_store *tx, struct feed_rt *f, struct fw_fetch_result *r,
+                        bool first_poll, int64_t now, struct poll_tally *t)
+{
+	struct fw_match_result mr = {0};
 	int rc = 0;
 
-	for (size_t i = 0; i < r->n_items && rc == 0; i++) {
-		struct fw_item *it = r->items[i];
-		int mark;
-
-		if ((rc = fw_item_ensure_id(it)) < 0)
-			break;
-		mark = fw_store_item_mark(fs->env.store, f->cfg->name, it->id, r->hashes[i], now);
-		if (mark < 0 && item_error(mark)) {
-			skip_item(f, it, t);
-			continue;
-		}
-		if (mark < 0) {
-			rc = mark;
-			break;
-		}
-		if (mark == FW_ITEM_SAME)
-			continue;
-		if (mark == FW_ITEM_NEW)
-			t->n_new++;
-		/* A new feed's back catalogue is remembered, not alerted. */
-		if (first_poll && too_old(it, f->cfg->first_poll_max_age, now))
-			continue;
-		rc = fw_match_item(fs->cfg->matcher, it, &mr);
-		if (rc < 0 || mr.n_watchlists == 0)
-			continue;
-		/* An item it published before, re-issued under a fresh id, raises nothing new. */
-		if (mark == FW_ITEM_NEW &&
-		    (rc = fw_store_item_reissued(fs->env.store, f->cfg->name, it->id,
-		                                 r->hashes[i])) != 0) {
-			rc = rc > 0 ? 0 : rc;
-			continue;
-		}
-		if (cap > 0 && t->n_alerting >= (size_t)cap)
-			rc = hold_item(f, it, &mr, t);
-		else
-			rc = raise_item(f, it, &mr, now, t);
-	}
+	for (size_t i = 0; i < r->n_items && rc == 0; i++)
+		rc = commit_item(tx, f, r->items[i], r->hashes[i], first_poll, now, &mr, t);
 	fw_match_result_clear(&mr);
 	if (rc == 0 && t->n_held > 0) {
-		rc = fw_alert_raise_storm(fs->env.store, fs->cfg, f->cfg, &t->storm, (size_t)cap,
-		                          now);
+		rc = fw_alert_raise_storm(tx, f->owner->cfg, f->cfg, &t->storm,
+		                          (size_t)f->cfg->max_alerts_per_poll, now);
 		if (rc > 0)
 			t->n_alerts += (size_t)rc;
 		rc = rc < 0 ? rc : 0;
@@ -410,7 +407,7 @@ static void apply_result(struct fw_feed_state *st, const struct fw_fetch_result 
 }
 
 /* In the poll's transaction: the feed-failing alert, once per error streak. */
-static int raise_failing(struct feed_rt *f, const struct fw_fetch_result *r,
+static int raise_failing(struct fw_store *tx, struct feed_rt *f, const struct fw_fetch_result *r,
                          struct fw_feed_state *st, int64_t now, size_t *n_alerts)
 {
 	struct fw_feeds *fs = f->owner;
@@ -419,8 +416,7 @@ static int raise_failing(struct feed_rt *f, const struct fw_fetch_result *r,
 	if (r->error == 0 || st->failing_alerted || fs->cfg->feed_failing_after <= 0 ||
 	    now - st->first_error < fs->cfg->feed_failing_after)
 		return 0;
-	rc = fw_alert_raise_failing(fs->env.store, fs->cfg, f->cfg, r->error_text, st->first_error,
-	                            now);
+	rc = fw_alert_raise_failing(tx, fs->cfg, f->cfg, r->error_text, st->first_error, now);
 	if (rc > 0)
 		(*n_alerts)++;
 	if (rc >= 0)
@@ -434,22 +430,22 @@ static int raise_failing(struct feed_rt *f, const struct fw_fetch_result *r,
 static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_feed_state *st,
                       bool with_items, bool first_poll, int64_t now, struct poll_tally *t)
 {
-	struct fw_store *s = f->owner->env.store;
-	int rc = fw_store_poll_begin(s);
+	struct fw_store *tx = f->owner->env.store;
+	int rc = fw_store_poll_begin(tx);
 
 	if (rc == 0 && with_items)
-		rc = commit_items(f, r, first_poll, now, t);
+		rc = commit_items(tx, f, r, first_poll, now, t);
 	if (rc == 0)
-		rc = raise_failing(f, r, st, now, &t->n_alerts);
+		rc = raise_failing(tx, f, r, st, now, &t->n_alerts);
 	st->items_seen += (int64_t)t->n_new;
 	st->alerts += (int64_t)t->n_alerts;
 	st->next_poll = reschedule(f, r, st, now);
 	if (rc == 0)
-		rc = fw_store_feed_save(s, f->cfg->name, st);
+		rc = fw_store_feed_save(tx, f->cfg->name, st);
 	if (rc == 0)
-		rc = fw_store_poll_commit(s);
+		rc = fw_store_poll_commit(tx);
 	if (rc < 0)
-		fw_store_poll_rollback(s);
+		fw_store_poll_rollback(tx);
 	return rc;
 }
 
