@@ -111,7 +111,8 @@ entities = {
 watchlists = (
 %s
 );
-outputs = ( { name = "alerts"; plugin = "log"; path = "%s/alerts.jsonl"; format = "json"; } );
+outputs = ( { name = "alerts"; plugin = "log"; path = "%s/alerts.jsonl"; format = "json";
+              rate_limit = 0; } );
 """ % (work, interval, work, feeds, ents, wls, work)
 with open(os.path.join(work, "feedwatch.conf.base"), "w") as f:
     f.write(conf)

@@ -55,7 +55,9 @@ entities = {
                   "Северную Корею", "Северной Корее" ];
 };
 watchlists = ( { name = "putin-north-korea"; match = "@putin AND @north_korea"; } );
-outputs = ( { name = "file"; plugin = "log"; path = "%s/alerts.jsonl"; format = "json"; } );
+# rate_limit = 0: every true match is its own line (the default folds bursts into digests)
+outputs = ( { name = "file"; plugin = "log"; path = "%s/alerts.jsonl"; format = "json";
+              rate_limit = 0; } );
 feeds = (
 """ % (len(paths), out, os.environ.get("FW_CONCURRENCY", "64"),
                os.environ.get("FW_HOST_CONCURRENCY", "64"), out))

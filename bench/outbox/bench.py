@@ -169,10 +169,11 @@ def config(work, name, feed_url, output, interval=60):
 state_dir = %s;
 min_interval = 1;
 first_poll_max_age = 0;
+max_alerts_per_poll = 0;  # throughput: every item alerts, none folded
 feeds = ( { name = "bench"; url = %s; interval = %d; } );
 entities = { putin = [ "Putin" ]; };
 watchlists = ( { name = "putin"; match = "@putin"; outputs = [ "out" ]; } );
-outputs = ( { name = "out"; %s } );
+outputs = ( { name = "out"; rate_limit = 0; %s } );
 """ % (q(state), q(feed_url), interval, output))
     return path
 
