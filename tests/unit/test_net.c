@@ -23,7 +23,7 @@
 
 static const struct fw_httpd_route routes[] = {
     {.path = "/feed", .body = BODY},
-    {.path = "/slow", .body = BODY, .stall_ms = 150},
+    {.path = "/slow", .body = BODY, .stall_ms = 300},
     {.path = "/hang", .body = BODY, .stall_ms = 60000},
     {.path = "/gone", .status = 404, .body = "no"},
 };
