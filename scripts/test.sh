@@ -12,15 +12,16 @@ cmake --build "$BUILD" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)" "$@"
-# ThreadSanitizer: the parser thread (test_parsework), the delivery workers (test_alert) and
-# every integration test, on a build of its own (TSAN=0 skips it).
+# ThreadSanitizer: the parser thread (test_parsework, and test_fetch through a real poll),
+# the net glue beside the test's server threads (test_net), the delivery workers
+# (test_alert) and every integration test, on a build of its own (TSAN=0 skips it).
 if [ "${TSAN:-1}" != 0 ]; then
 	TSAN_BUILD=${TSAN_BUILD:-build-tsan}
 	cmake -S . -B "$TSAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DFW_TSAN=ON -DFW_WERROR=ON -DFW_TESTS=ON
 	cmake --build "$TSAN_BUILD" -j"$(nproc)"
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(pwd)/tests/tsan.supp" \
 		ctest --test-dir "$TSAN_BUILD" --output-on-failure -j"$(nproc)" \
-		-R '^(test_parsework|test_alert|integration_.*)$'
+		-R '^(test_parsework|test_fetch|test_net|test_alert|integration_.*)$'
 fi
 FUZZ_SECS=${FUZZ_SECS:-60}
 if [ "$FUZZ_SECS" -gt 0 ]; then

@@ -9,9 +9,9 @@
  * bytes 2-3 status (big endian, mod 1000), bytes 4-5 Retry-After (0xffff: none), then the
  * alert JSON, "\n--\n", and the response body.
  *
- * Beyond sanitizer reports, the fake host aborts when: done() is not called exactly once
- * for a started delivery; a result is out of range or a Retry-After comes with a
- * non-retry; a request header holds CR or LF (header injection); the URL's token or the
+ * The host is the shared fake (tests/common/fakehost.h). Beyond sanitizer reports, this
+ * target and its hooks on the fake abort when: done() is not called exactly once for a
+ * started delivery; a result is out of range or a Retry-After comes with a non-retry; a request header holds CR or LF (header injection); the URL's token or the
  * secret reaches a log line or an outcome message (the URL's token and the access token
  * even when the receiver's body echoes them); a JSON format's body is not JSON.
  *
@@ -34,6 +34,8 @@
 
 #include <feedwatch/plugin.h>
 
+#include "fakehost.h"
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -46,14 +48,10 @@ static const char *const formats[] = {"generic", "slack",  "discord",
 
 static const struct fw_plugin *plugin;
 
-/* What one input's run saw. */
+/* What one input's run brings; the fake host (tests/common/fakehost.h) records the rest. */
 static struct {
 	const char *format;
 	int with_secret;
-	int done_calls;
-	fw_http_cb cb;
-	void *cb_arg;
-	int requests;
 	const char *json; /* the alert */
 	const char *body; /* the response body */
 	size_t body_len;
@@ -72,87 +70,17 @@ static void leak_check(const char *s)
 		abort();
 }
 
-static void h_log(struct fw_plugin_ctx *ctx, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void h_log(struct fw_plugin_ctx *ctx, int level, const char *fmt, ...)
+static void on_log(struct fw_fakehost *fh, int level, const char *line)
 {
-	char line[2048];
-	va_list ap;
-
-	(void)ctx;
+	(void)fh;
 	(void)level;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	leak_check(line);
 }
 
-static int h_cfg_string(struct fw_plugin_ctx *ctx, const char *key, const char **out)
+static void on_done(struct fw_fakehost *fh, uint64_t token, enum fw_result result,
+                    int64_t retry_after, const char *message)
 {
-	(void)ctx;
-	if (strcmp(key, "url") == 0) {
-		*out = "https://hooks.example.org/services/" URL_TOKEN;
-		return 0;
-	}
-	if (strcmp(key, "format") == 0) {
-		*out = run.format;
-		return 0;
-	}
-	if (strcmp(key, "secret") == 0 && run.with_secret) {
-		*out = "/run/credentials/feedwatch/secret";
-		return 0;
-	}
-	return -ENOENT;
-}
-
-static int h_cfg_int(struct fw_plugin_ctx *ctx, const char *key, int64_t *out)
-{
-	(void)ctx;
-	(void)key;
-	(void)out;
-	return -ENOENT;
-}
-
-static int h_cfg_bool(struct fw_plugin_ctx *ctx, const char *key, int *out)
-{
-	(void)ctx;
-	(void)key;
-	(void)out;
-	return -ENOENT;
-}
-
-static int h_cfg_float(struct fw_plugin_ctx *ctx, const char *key, double *out)
-{
-	(void)ctx;
-	(void)key;
-	(void)out;
-	return -ENOENT;
-}
-
-static int h_cfg_strings(struct fw_plugin_ctx *ctx, const char *key, size_t index, const char **out)
-{
-	(void)ctx;
-	if (strcmp(key, "headers") == 0 && index == 0) {
-		*out = "X-Fuzz: 1";
-		return 0;
-	}
-	return -ENOENT;
-}
-
-static int h_cfg_secret(struct fw_plugin_ctx *ctx, const char *key, char **out)
-{
-	(void)ctx;
-	if (strcmp(key, "secret") != 0 || !run.with_secret)
-		return -ENOENT;
-	*out = strdup(strcmp(run.format, "generic") == 0 ? SECRET : TOKEN);
-	return *out ? 0 : -ENOMEM;
-}
-
-static void h_done(struct fw_plugin_ctx *ctx, uint64_t token, enum fw_result result,
-                   int64_t retry_after, const char *message)
-{
-	(void)ctx;
+	(void)fh;
 	if (token != 42 || result < FW_DELIVERED || result > FW_DISABLE)
 		abort();
 	if (retry_after >= 0 && result != FW_RETRY)
@@ -167,29 +95,11 @@ static void h_done(struct fw_plugin_ctx *ctx, uint64_t token, enum fw_result res
 		abort(); /* the plugin was given TOKEN (matrix, ntfy; others refuse a secret) */
 	if (!quoted(run.body, run.body_len) && !quoted(run.json, strlen(run.json)))
 		leak_check(message);
-	run.done_calls++;
 }
 
-static int h_timer_start(struct fw_plugin_ctx *ctx, uint64_t ms, fw_timer_cb cb, void *arg,
-                         struct fw_timer **out)
+static int on_http(struct fw_fakehost *fh, const struct fw_http_request *req)
 {
-	(void)ctx;
-	(void)ms;
-	(void)cb;
-	(void)arg;
-	(void)out;
-	return -ENOSYS;
-}
-
-static void h_timer_stop(struct fw_timer *t)
-{
-	(void)t;
-}
-
-static int h_http(struct fw_plugin_ctx *ctx, const struct fw_http_request *req, fw_http_cb cb,
-                  void *arg)
-{
-	(void)ctx;
+	(void)fh;
 	if (req->url == NULL || req->method == NULL || req->body == NULL ||
 	    strlen(req->body) != req->body_len)
 		abort();
@@ -210,45 +120,8 @@ static int h_http(struct fw_plugin_ctx *ctx, const struct fw_http_request *req, 
 			abort(); /* every format but ntfy posts JSON */
 		json_decref(j);
 	}
-	run.requests++;
-	run.cb = cb;
-	run.cb_arg = arg;
 	return 0;
 }
-
-static const char *h_instance_name(struct fw_plugin_ctx *ctx)
-{
-	(void)ctx;
-	return "fuzz";
-}
-
-static int h_cfg_path(struct fw_plugin_ctx *ctx, const char *key, char **out)
-{
-	(void)ctx;
-	(void)key;
-	(void)out;
-	return -ENOENT;
-}
-
-static const struct fw_host host = {
-    .abi_major = FW_PLUGIN_ABI_MAJOR,
-    .abi_minor = FW_PLUGIN_ABI_MINOR,
-    .struct_size = sizeof(struct fw_host),
-    .log = h_log,
-    .cfg_string = h_cfg_string,
-    .cfg_int = h_cfg_int,
-    .cfg_bool = h_cfg_bool,
-    .cfg_float = h_cfg_float,
-    .cfg_duration_ms = h_cfg_int,
-    .cfg_strings = h_cfg_strings,
-    .cfg_secret = h_cfg_secret,
-    .done = h_done,
-    .timer_start = h_timer_start,
-    .timer_stop = h_timer_stop,
-    .http = h_http,
-    .instance_name = h_instance_name,
-    .cfg_path = h_cfg_path,
-};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -286,6 +159,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fw_alert a = {.struct_size = sizeof(a)};
 	struct fw_http_response res = {.struct_size = sizeof(res)};
+	/* url, format, headers, then secret (when the input asks for one): the hook file names
+	   a secret that the fake hands out without reading a file */
+	struct fw_fakehost_kv cfg[] = {{"url", "https://hooks.example.org/services/" URL_TOKEN},
+	                               {"format", NULL},
+	                               {"headers", "X-Fuzz: 1"},
+	                               {NULL, "/run/credentials/feedwatch/secret"},
+	                               {NULL, NULL}};
+	struct fw_fakehost_kv secrets[] = {{"/run/credentials/feedwatch/secret", NULL},
+	                                   {NULL, NULL}};
+	struct fw_fakehost fh = {.name = "fuzz",
+	                         .kv = cfg,
+	                         .secrets = secrets,
+	                         .on_log = on_log,
+	                         .on_done = on_done,
+	                         .on_http = on_http};
 	const uint8_t *sep;
 	char *json = NULL, *body = NULL;
 	void *state = NULL;
@@ -326,7 +214,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run.json = json;
 	run.body_len = body_len;
 
-	r = plugin->init(&host, (struct fw_plugin_ctx *)&run, &state);
+	cfg[1].value = run.format;
+	cfg[3].key = run.with_secret ? "secret" : NULL;
+	secrets[0].value = strcmp(run.format, "generic") == 0 ? SECRET : TOKEN;
+	if (fw_fakehost_init(&fh) < 0)
+		abort();
+	r = plugin->init(fh.host, fw_fakehost_ctx(&fh), &state);
 	if (r < 0)
 		goto out;
 	a.id = "5f2b0c1d9e8a7b6c";
@@ -343,17 +236,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	a.n_digest = (flags & 4) ? 3 : 0;
 	r = plugin->deliver(state, &a, 42);
 	if (r == 0) {
-		if (run.requests != 1 || run.cb == NULL)
+		if (fh.n_requests != 1)
 			abort(); /* started, so exactly one request */
-		run.cb(run.cb_arg, &res);
-		if (run.done_calls != 1)
+		if (fw_fakehost_http_reply(&fh, &res) < 0 || fh.done_calls != 1)
 			abort();
-	} else if (run.done_calls != 0) {
+	} else if (fh.done_calls != 0) {
 		abort(); /* an immediate failure must not also report an outcome */
 	}
 out:
 	if (plugin && state)
 		plugin->fini(state);
+	fw_fakehost_clear(&fh);
 	free(json);
 	free(body);
 	return 0;

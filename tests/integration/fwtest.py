@@ -17,6 +17,7 @@ PLUGIN_DIR = os.environ.get("FW_PLUGIN_DIR", "build/plugins")
 DATA = os.environ.get("FW_TEST_DATA", os.path.join(os.path.dirname(__file__), "..", "data"))
 
 failures = []
+_started = []  # every process from start(): main() ends those a test left running
 
 
 def check(cond, what):
@@ -184,6 +185,7 @@ def start(args, env=None):
     err = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
     proc = subprocess.Popen([FEEDWATCH] + args, stdout=out, stderr=err, text=True, env=e)
     proc.fw_out, proc.fw_err = out, err
+    _started.append(proc)
     return proc
 
 
@@ -585,6 +587,7 @@ class MountNS:
         proc = subprocess.Popen(self.argv([os.path.abspath(FEEDWATCH)] + list(args)),
                                 stdout=out, stderr=err, text=True, env=e)
         proc.fw_out, proc.fw_err = out, err
+        _started.append(proc)
         return proc
 
     def close(self):
@@ -593,19 +596,68 @@ class MountNS:
             self.proc.wait()
 
 
-def run_parts(*parts):
-    """Run each part(srv, rcv, w) with one shared feed Server, a fresh TimedReceiver and a
-    fresh Workdir each, cleaned up whatever happens; then report (finish)."""
-    srv = Server()
+def _close(obj):
+    """Close one object main() made: Workdir.cleanup(), or close() (servers, sockets...)."""
+    if hasattr(obj, "cleanup"):
+        obj.cleanup()
+    else:
+        obj.close()
+
+
+def _end_started():
+    """Kill what start() started and nobody stopped (a part that failed half-way), so that
+    no daemon outlives its test."""
+    for proc in _started:
+        if proc.poll() is None:
+            print("note: killing pid %d, started and never stopped" % proc.pid, flush=True)
+            proc.kill()
+            proc.wait()
+        for f in (proc.fw_out, proc.fw_err):
+            if not f.closed:
+                f.close()
+    del _started[:]
+
+
+def main(*parts, shared=(Server,), each=(Workdir,), setup=None):
+    """The one way an integration test ends. Make one object with each factory in shared
+    (a class, or any function of no arguments) for the whole test and call
+    setup(*those) if given; then for each part in order make a fresh object with each
+    factory in each and call part(*shared objects, *fresh objects). Whatever happens,
+    every object is closed (cleanup() or close(), the newest first; a fresh one right
+    after its part), and a daemon from start() that a part left running is killed when
+    the part ends; then the checks are reported (finish(): exit 1 when one failed). A
+    part that raises is a failure: its traceback is printed and the parts after it do
+    not run."""
+    made = []
     try:
+        for make in shared:
+            made.append(make())
+        if setup:
+            setup(*made)
         for part in parts:
-            w = Workdir()
-            rcv = TimedReceiver()
+            fresh = []
             try:
-                part(srv, rcv, w)
+                for make in each:
+                    fresh.append(make())
+                part(*(made + fresh))
             finally:
-                rcv.close()
-                w.cleanup()
+                _end_started()
+                _close_all(fresh)
+    except Exception:
+        import traceback
+        traceback.print_exc()
+        check(False, "the test ran to its end without an exception")
     finally:
-        srv.close()
+        _close_all(made)
+        _end_started()
     finish()
+
+
+def _close_all(objs):
+    """Close objs newest first; a failure to close is reported, and the rest still close."""
+    while objs:
+        obj = objs.pop()
+        try:
+            _close(obj)
+        except Exception as e:  # noqa: BLE001 - cleanup goes on
+            check(False, "closing %s: %r" % (type(obj).__name__, e))

@@ -17,8 +17,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (Receiver, Route, Server, Workdir, check, finish, q, run, start,  # noqa: E402
-                    stop, wait_for)
+import fwtest  # noqa: E402
+from fwtest import Route, check, q, run, start, stop, wait_for  # noqa: E402
 
 ROUNDS = int(os.environ.get("FW_CRASH_ROUNDS", "50"))
 SEED = int(os.environ.get("FW_CRASH_SEED", "8"))
@@ -61,11 +61,8 @@ class Producer:
         h.wfile.write(data)
 
 
-def main():
+def crash_and_restart(srv, rcv, w):
     rnd = random.Random(SEED)
-    srv = Server()
-    rcv = Receiver()
-    w = Workdir()
     feeds = [Producer("alpha"), Producer("beta")]
     for f in feeds:
         srv.routes["/" + f.name] = Route(handler=f.handler)
@@ -77,90 +74,85 @@ feed_failing_after = 0;
 feeds = ( %s );
 entities = { putin = [ "Putin" ]; };
 watchlists = ( { name = "putin"; match = "@putin"; outputs = [ "hook" ]; } );
-outputs = ( { name = "hook"; plugin = "webhook"; url = %s; retry_base = 1; retry_max = 2; } );
+outputs = ( { name = "hook"; plugin = "webhook"; url = %s; retry_base = 1; retry_max = 2;
+              rate_limit = 0; } );  # every alert counted on its own, never in a digest
 """ % (q(w.state), ", ".join('{ name = "%s"; url = %s; interval = 1; }'
                              % (f.name, q(srv.url("/" + f.name))) for f in feeds),
        q(rcv.url("/hook"))))
     bounds = [0]  # index into rcv.requests where each daemon process's requests begin
     kills = 0
     t_start = time.monotonic()
-    try:
-        for r in range(ROUNDS):
-            d = start(["run", "-c", conf])
-            time.sleep(rnd.uniform(0.1, 1.5))
-            alive = d.poll() is None
-            if alive:
-                d.send_signal(signal.SIGKILL)
-                kills += 1
-            rc, out, err = stop(d, signal.SIGKILL)
-            time.sleep(0.05)  # a request the receiver was still reading is logged by now
-            with rcv.lock:
-                bounds.append(len(rcv.requests))
-            if not check(alive and rc == -signal.SIGKILL,
-                         "round %d: the daemon ran until killed (rc %s, %s)"
-                         % (r + 1, rc, err.strip()[-300:])):
-                break
-        produced = {f.name: f.freeze() for f in feeds}
+    for r in range(ROUNDS):
         d = start(["run", "-c", conf])
-        want = sum(produced.values())
+        time.sleep(rnd.uniform(0.1, 1.5))
+        alive = d.poll() is None
+        if alive:
+            d.send_signal(signal.SIGKILL)
+            kills += 1
+        rc, out, err = stop(d, signal.SIGKILL)
+        time.sleep(0.05)  # a request the receiver was still reading is logged by now
+        with rcv.lock:
+            bounds.append(len(rcv.requests))
+        if not check(alive and rc == -signal.SIGKILL,
+                     "round %d: the daemon ran until killed (rc %s, %s)"
+                     % (r + 1, rc, err.strip()[-300:])):
+            break
+    produced = {f.name: f.freeze() for f in feeds}
+    d = start(["run", "-c", conf])
+    want = sum(produced.values())
 
-        def delivered_items():
-            with rcv.lock:
-                reqs = list(rcv.requests)
-            return {(json.loads(x[3])["feed"]["name"], json.loads(x[3])["item"]["id"])
-                    for x in reqs if x[4] == 200}
-
-        done = wait_for(lambda: len(delivered_items()) >= want, timeout=90, step=0.2)
-        time.sleep(1.5)  # anything still queued would go out now
-        rc, out, err = stop(d, signal.SIGTERM)
-        bounds.append(len(rcv.requests))
-        check(rc == 0, "the last run stops cleanly (rc %d, %s)" % (rc, err.strip()[-300:]))
-        check("AddressSanitizer" not in err and "runtime error" not in err,
-              "the last run: no sanitizer report")
-
-        got = delivered_items()
-        expect = {(f.name, "%s-%d" % (f.name, i)) for f in feeds for i in range(produced[f.name])}
-        missing = sorted(expect - got)
-        check(done and not missing, "every one of the %d alerts was delivered (%d missing: %s)"
-              % (want, len(missing), missing[:5]))
-        check(not (got - expect), "nothing delivered that was not produced")
-
-        # Duplicates, per daemon process.
+    def delivered_items():
         with rcv.lock:
             reqs = list(rcv.requests)
-        per_alert = collections.Counter()
-        same_process = 0
-        dups_after_kill = collections.Counter()
-        for p in range(len(bounds) - 1):
-            ids = [x[2].get("Idempotency-Key") for x in reqs[bounds[p]:bounds[p + 1]]
-                   if x[4] == 200]
-            c = collections.Counter(ids)
-            same_process += sum(v - 1 for v in c.values() if v > 1)
-            for i in c:
-                if per_alert[i] > 0:
-                    dups_after_kill[p] += 1
-                per_alert[i] += 1
-        dups = sum(v - 1 for v in per_alert.values())
-        worst = max(dups_after_kill.values() or [0])
-        took = time.monotonic() - t_start
-        print("crash: %d rounds, %d kills, %d alerts, %d deliveries, %d duplicates "
-              "(at most %d after one kill), %.0f s" % (ROUNDS, kills, len(per_alert),
-                                                      sum(per_alert.values()), dups, worst,
-                                                      took))
-        check(same_process == 0, "no alert delivered twice by one process (%d)" % same_process)
-        check(worst <= IN_FLIGHT,
-              "duplicates are in-flight ones only: at most %d per kill (worst %d)"
-              % (IN_FLIGHT, worst))
-        check(dups <= kills * IN_FLIGHT, "%d duplicates for %d kills" % (dups, kills))
-        p = run(["outbox", "-c", conf, "list", "--json"])
-        check(p.returncode == 0 and p.stdout.strip() == "",
-              "the outbox is empty at the end (%s)" % p.stdout.strip()[:200])
-    finally:
-        rcv.close()
-        srv.close()
-        w.cleanup()
-    finish()
+        return {(json.loads(x[3])["feed"]["name"], json.loads(x[3])["item"]["id"])
+                for x in reqs if x[4] == 200}
+
+    done = wait_for(lambda: len(delivered_items()) >= want, timeout=90, step=0.2)
+    time.sleep(1.5)  # anything still queued would go out now
+    rc, out, err = stop(d, signal.SIGTERM)
+    bounds.append(len(rcv.requests))
+    check(rc == 0, "the last run stops cleanly (rc %d, %s)" % (rc, err.strip()[-300:]))
+    check("AddressSanitizer" not in err and "runtime error" not in err,
+          "the last run: no sanitizer report")
+
+    got = delivered_items()
+    expect = {(f.name, "%s-%d" % (f.name, i)) for f in feeds for i in range(produced[f.name])}
+    missing = sorted(expect - got)
+    check(done and not missing, "every one of the %d alerts was delivered (%d missing: %s)"
+          % (want, len(missing), missing[:5]))
+    check(not (got - expect), "nothing delivered that was not produced")
+
+    # Duplicates, per daemon process.
+    with rcv.lock:
+        reqs = list(rcv.requests)
+    per_alert = collections.Counter()
+    same_process = 0
+    dups_after_kill = collections.Counter()
+    for p in range(len(bounds) - 1):
+        ids = [x[2].get("Idempotency-Key") for x in reqs[bounds[p]:bounds[p + 1]]
+               if x[4] == 200]
+        c = collections.Counter(ids)
+        same_process += sum(v - 1 for v in c.values() if v > 1)
+        for i in c:
+            if per_alert[i] > 0:
+                dups_after_kill[p] += 1
+            per_alert[i] += 1
+    dups = sum(v - 1 for v in per_alert.values())
+    worst = max(dups_after_kill.values() or [0])
+    took = time.monotonic() - t_start
+    print("crash: %d rounds, %d kills, %d alerts, %d deliveries, %d duplicates "
+          "(at most %d after one kill), %.0f s" % (ROUNDS, kills, len(per_alert),
+                                                  sum(per_alert.values()), dups, worst,
+                                                  took))
+    check(same_process == 0, "no alert delivered twice by one process (%d)" % same_process)
+    check(worst <= IN_FLIGHT,
+          "duplicates are in-flight ones only: at most %d per kill (worst %d)"
+          % (IN_FLIGHT, worst))
+    check(dups <= kills * IN_FLIGHT, "%d duplicates for %d kills" % (dups, kills))
+    p = run(["outbox", "-c", conf, "list", "--json"])
+    check(p.returncode == 0 and p.stdout.strip() == "",
+          "the outbox is empty at the end (%s)" % p.stdout.strip()[:200])
 
 
 if __name__ == "__main__":
-    main()
+    fwtest.main(crash_and_restart, shared=(fwtest.Server, fwtest.Receiver))

@@ -16,8 +16,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (Route, Workdir, check, output, outbox, output_config, q, rss_feed, run,  # noqa: E402
-                    start, stop, run_parts, wait_for)
+import fwtest  # noqa: E402
+from fwtest import (Route, Workdir, check, output, outbox, output_config, q, rss_feed,  # noqa: E402
+                    run, start, stop, wait_for)
 
 
 
@@ -194,9 +195,6 @@ def gone(srv, rcv, w):
         w2.cleanup()
 
 
-def main():
-    run_parts(max_attempts, max_age, permanent, gone)
-
-
 if __name__ == "__main__":
-    main()
+    fwtest.main(max_attempts, max_age, permanent, gone,
+                each=(fwtest.TimedReceiver, fwtest.Workdir))

@@ -18,8 +18,9 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (RawServer, Workdir, check, finish, free_port, proc_rss_kb, q,  # noqa: E402
-                    read_jsonl, run, start, status_json, stop)
+import fwtest  # noqa: E402
+from fwtest import (check, free_port, proc_rss_kb, q, read_jsonl, run, start,  # noqa: E402
+                    status_json, stop)
 
 RSS_LIMIT_MB = 100  # peak RSS of the daemon (ASan's own overhead included)
 # ASan keeps freed memory in a quarantine (256 MB by default) to catch use after free: every
@@ -187,108 +188,102 @@ def valid_utf8_jsonl(path):
         return True
 
 
-def main():
-    w = Workdir()
+def hostile_servers(srv, w):
     local = w.write("local-secret.xml", LOCAL_SECRET_FEED)
     scripts = {path: fn for _, (path, fn, _) in HOSTILE.items()}
     scripts["/healthy"] = s_body(HEALTHY.encode())
     scripts["/tofile"] = s_redirect_file("file://" + local)
     scripts["/badutf8"] = s_body(BAD_UTF8)
-    srv = RawServer(scripts)
+    srv.scripts.update(scripts)
     refused = free_port()
     conf = write_config(w, srv, refused, "file://" + local)
     alerts = w.file("alerts.jsonl")
     names = ["refused", "tofile"] + list(HOSTILE)
-    try:
-        p = run(["check", "-c", conf])
-        check(p.returncode == 0, "check accepts the hostile config (%s)" % p.stderr.strip()[-300:])
+    p = run(["check", "-c", conf])
+    check(p.returncode == 0, "check accepts the hostile config (%s)" % p.stderr.strip()[-300:])
 
-        # --- once ---
-        t0 = time.monotonic()
-        p = run(["once", "-c", conf], timeout=120)
-        took = time.monotonic() - t0
-        print("once took %.1fs" % took)
-        err = p.stderr
-        check(p.returncode == 1, "once exits 1 when feeds failed (rc %d)" % p.returncode)
-        check("AddressSanitizer" not in err and "runtime error" not in err,
-              "once: no sanitizer report")
-        got = read_jsonl(alerts)
-        titles = [a["item"]["title"] for a in got]
-        check("Putin meets Kim in Pyongyang" in titles,
-              "once: the healthy feed alerts beside the hostile ones (%s)" % titles)
-        check(not any("LOCAL-FILE-LEAK" in t for t in titles),
-              "once: a redirect to file:// reads no local file")
-        for n in names:
-            lines = [l for l in feed_lines(err, n) if "items beyond max_items" not in l]
-            want = HOSTILE[n][2] if n in HOSTILE else None
-            check(len(lines) == 1 and "failure 1 in a row" in lines[0] and
-                  (want is None or want in lines[0]),
-                  "once: %s ends with one clear error line (%s)" % (n, lines))
-        check(len(feed_lines(err, "healthy")) == 0, "once: no error line for the healthy feed")
-        lines = feed_lines(err, "badutf8")
-        check(len(lines) <= 1, "once: invalid UTF-8 gives at most one line (%s)" % lines)
-        check(valid_utf8_jsonl(alerts), "once: every alert line is valid UTF-8 JSON")
-        st = status_json(conf)
-        by = {f["name"]: f for f in st.get("feeds", [])}
-        check(by.get("healthy", {}).get("error_streak") == 0, "status: healthy has no errors")
-        for n in names:
-            f = by.get(n, {})
-            check(f.get("error_streak") == 1 and f.get("last_error") and
-                  f.get("next_poll", "-") > f.get("last_poll", "~"),
-                  "status: %s has error_streak 1, a last_error and a later next_poll (%s)"
-                  % (n, {k: f.get(k) for k in ("error_streak", "last_poll", "next_poll")}))
+    # --- once ---
+    t0 = time.monotonic()
+    p = run(["once", "-c", conf], timeout=120)
+    took = time.monotonic() - t0
+    print("once took %.1fs" % took)
+    err = p.stderr
+    check(p.returncode == 1, "once exits 1 when feeds failed (rc %d)" % p.returncode)
+    check("AddressSanitizer" not in err and "runtime error" not in err,
+          "once: no sanitizer report")
+    got = read_jsonl(alerts)
+    titles = [a["item"]["title"] for a in got]
+    check("Putin meets Kim in Pyongyang" in titles,
+          "once: the healthy feed alerts beside the hostile ones (%s)" % titles)
+    check(not any("LOCAL-FILE-LEAK" in t for t in titles),
+          "once: a redirect to file:// reads no local file")
+    for n in names:
+        lines = [l for l in feed_lines(err, n) if "items beyond max_items" not in l]
+        want = HOSTILE[n][2] if n in HOSTILE else None
+        check(len(lines) == 1 and "failure 1 in a row" in lines[0] and
+              (want is None or want in lines[0]),
+              "once: %s ends with one clear error line (%s)" % (n, lines))
+    check(len(feed_lines(err, "healthy")) == 0, "once: no error line for the healthy feed")
+    lines = feed_lines(err, "badutf8")
+    check(len(lines) <= 1, "once: invalid UTF-8 gives at most one line (%s)" % lines)
+    check(valid_utf8_jsonl(alerts), "once: every alert line is valid UTF-8 JSON")
+    st = status_json(conf)
+    by = {f["name"]: f for f in st.get("feeds", [])}
+    check(by.get("healthy", {}).get("error_streak") == 0, "status: healthy has no errors")
+    for n in names:
+        f = by.get(n, {})
+        check(f.get("error_streak") == 1 and f.get("last_error") and
+              f.get("next_poll", "-") > f.get("last_poll", "~"),
+              "status: %s has error_streak 1, a last_error and a later next_poll (%s)"
+              % (n, {k: f.get(k) for k in ("error_streak", "last_poll", "next_poll")}))
 
-        # --- run, for a bounded time, sampling the peak RSS ---
-        d = start(["run", "-c", conf], env=ASAN_ENV)
-        peak = 0
-        end = time.monotonic() + 20
-        while time.monotonic() < end and d.poll() is None:
-            peak = max(peak, proc_rss_kb(d.pid, "VmHWM"))
-            time.sleep(0.2)
+    # --- run, for a bounded time, sampling the peak RSS ---
+    d = start(["run", "-c", conf], env=ASAN_ENV)
+    peak = 0
+    end = time.monotonic() + 20
+    while time.monotonic() < end and d.poll() is None:
         peak = max(peak, proc_rss_kb(d.pid, "VmHWM"))
-        alive = d.poll() is None
-        rc, out, err = stop(d, signal.SIGTERM)
-        print("run: peak RSS %.1f MB; requests: %s" % (
-            peak / 1024.0, {p: srv.count(p) for p in sorted(srv.hits)}))
-        check(alive, "run: the daemon is alive after 20 s of hostile servers")
-        check(rc == 0, "run: SIGTERM stops it cleanly (rc %d, %s)" % (rc, err.strip()[-400:]))
-        check("AddressSanitizer" not in err and "runtime error" not in err and
-              "left open" not in err, "run: no sanitizer report, every handle closed")
-        check(0 < peak < RSS_LIMIT_MB * 1024,
-              "run: peak RSS %.1f MB < %d MB with the endless body and the gzip bomb"
-              % (peak / 1024.0, RSS_LIMIT_MB))
-        for n in ("endless", "bomb"):
-            check(len(feed_lines(err, n)) >= 1, "run: %s was polled and failed" % n)
-        for n in names:
-            lines = [l for l in feed_lines(err, n) if "items beyond max_items" not in l]
-            streaks = [int(l.rsplit("(failure ", 1)[1].split()[0]) for l in lines
-                       if "(failure " in l]
-            check(streaks == list(range(streaks[0], streaks[0] + len(streaks))) if streaks
-                  else False,
-                  "run: %s: one error line per poll, the streak counting up (%s)"
-                  % (n, streaks))
-        # Back-off: with interval 1 s and 20 s of run, a feed without back-off would be
-        # polled ~20 times; doubling from streak 2 allows at most 1+2+4+8 s steps.
-        for n in ("refused", "loop", "html", "empty", "tofile"):
-            c = len(feed_lines(err, n))
-            check(1 <= c <= 6, "run: %s backs off (%d polls in 20 s)" % (n, c))
-        got = read_jsonl(alerts)
-        check(sum(1 for a in got if a["item"]["title"] == "Putin meets Kim in Pyongyang") == 1,
-              "run: the healthy alert stays one alert")
-        check(not any("LOCAL-FILE-LEAK" in a["item"]["title"] for a in got),
-              "run: no local file read through a redirect")
-        st = status_json(conf)
-        by = {f["name"]: f for f in st.get("feeds", [])}
-        for n in names:
-            f = by.get(n, {})
-            check(f.get("error_streak", 0) >= 2 and f.get("next_poll", "-") > f.get("last_poll", "~"),
-                  "status after run: %s error_streak %s >= 2, next_poll after last_poll"
-                  % (n, f.get("error_streak")))
-    finally:
-        srv.close()
-        w.cleanup()
-    finish()
+        time.sleep(0.2)
+    peak = max(peak, proc_rss_kb(d.pid, "VmHWM"))
+    alive = d.poll() is None
+    rc, out, err = stop(d, signal.SIGTERM)
+    print("run: peak RSS %.1f MB; requests: %s" % (
+        peak / 1024.0, {p: srv.count(p) for p in sorted(srv.hits)}))
+    check(alive, "run: the daemon is alive after 20 s of hostile servers")
+    check(rc == 0, "run: SIGTERM stops it cleanly (rc %d, %s)" % (rc, err.strip()[-400:]))
+    check("AddressSanitizer" not in err and "runtime error" not in err and
+          "left open" not in err, "run: no sanitizer report, every handle closed")
+    check(0 < peak < RSS_LIMIT_MB * 1024,
+          "run: peak RSS %.1f MB < %d MB with the endless body and the gzip bomb"
+          % (peak / 1024.0, RSS_LIMIT_MB))
+    for n in ("endless", "bomb"):
+        check(len(feed_lines(err, n)) >= 1, "run: %s was polled and failed" % n)
+    for n in names:
+        lines = [l for l in feed_lines(err, n) if "items beyond max_items" not in l]
+        streaks = [int(l.rsplit("(failure ", 1)[1].split()[0]) for l in lines
+                   if "(failure " in l]
+        check(streaks == list(range(streaks[0], streaks[0] + len(streaks))) if streaks
+              else False,
+              "run: %s: one error line per poll, the streak counting up (%s)"
+              % (n, streaks))
+    # Back-off: with interval 1 s and 20 s of run, a feed without back-off would be
+    # polled ~20 times; doubling from streak 2 allows at most 1+2+4+8 s steps.
+    for n in ("refused", "loop", "html", "empty", "tofile"):
+        c = len(feed_lines(err, n))
+        check(1 <= c <= 6, "run: %s backs off (%d polls in 20 s)" % (n, c))
+    got = read_jsonl(alerts)
+    check(sum(1 for a in got if a["item"]["title"] == "Putin meets Kim in Pyongyang") == 1,
+          "run: the healthy alert stays one alert")
+    check(not any("LOCAL-FILE-LEAK" in a["item"]["title"] for a in got),
+          "run: no local file read through a redirect")
+    st = status_json(conf)
+    by = {f["name"]: f for f in st.get("feeds", [])}
+    for n in names:
+        f = by.get(n, {})
+        check(f.get("error_streak", 0) >= 2 and f.get("next_poll", "-") > f.get("last_poll", "~"),
+              "status after run: %s error_streak %s >= 2, next_poll after last_poll"
+              % (n, f.get("error_streak")))
 
 
 if __name__ == "__main__":
-    main()
+    fwtest.main(hostile_servers, shared=(lambda: fwtest.RawServer({}),))

@@ -6,8 +6,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (Route, Server, Workdir, check, finish, q, read_jsonl, run, start, stop,  # noqa: E402
-                    wait_for)
+import fwtest  # noqa: E402
+from fwtest import Route, check, q, read_jsonl, run, start, stop, wait_for  # noqa: E402
 
 FEED = ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
         '<item><title>Putin in Pyongyang</title><guid>g1</guid></item></channel></rss>')
@@ -25,14 +25,11 @@ def metrics(path):
     return vals
 
 
-def main():
-    srv = Server()
-    w = Workdir()
-    try:
-        srv.routes["/good"] = Route(FEED, etag='"g"')
-        srv.routes["/bad"] = Route(b"no", status=500)
-        prom = w.file("feedwatch.prom")
-        conf = w.write("feedwatch.conf", """
+def health(srv, w):
+    srv.routes["/good"] = Route(FEED, etag='"g"')
+    srv.routes["/bad"] = Route(b"no", status=500)
+    prom = w.file("feedwatch.prom")
+    conf = w.write("feedwatch.conf", """
 state_dir = %s;
 min_interval = 1;
 metrics_file = %s;
@@ -45,41 +42,37 @@ watchlists = ( { name = "w"; match = "@putin"; outputs = [ "alerts" ]; } );
 outputs = ( { name = "alerts"; plugin = "log"; path = %s; },
             { name = "ops"; plugin = "log"; path = %s; } );
 """ % (q(w.state), q(prom), q(srv.url("/good")), q(srv.url("/bad")),
-               q(w.file("alerts.jsonl")), q(w.file("ops.jsonl"))))
-        d = start(["run", "-c", conf])
-        check(wait_for(lambda: len(read_jsonl(w.file("ops.jsonl"))) >= 1, 40),
-              "a feed failing longer than feed_failing_after raises an alert")
-        check(wait_for(lambda: metrics(prom).get("feedwatch_polls_total", 0) >= 4, 20),
-              "the metrics file is written and counts polls")
-        rc, out, err = stop(d)
-        check(rc == 0, "clean stop")
-        ops = read_jsonl(w.file("ops.jsonl"))
-        check(len(ops) == 1, "exactly one feed-failing alert for the streak (got %d)" % len(ops))
-        if ops:
-            check(ops[0]["watchlist"] == "feedwatch:feed-failing" and ops[0]["feed"]["name"] == "bad",
-                  "the feed-failing alert names the feed")
-            check("500" in ops[0]["item"]["title"], "and the error (%s)" % ops[0]["item"]["title"])
-        m = metrics(prom)
-        check(m.get("feedwatch_poll_errors_total", 0) >= 2, "poll errors counted")
-        check(m.get("feedwatch_not_modified_total", 0) >= 1, "304s counted")
-        check(m.get('feedwatch_alerts_delivered_total{output="alerts"}') == 1, "deliveries per output (%s)" % m)
-        check(m.get('feedwatch_alerts_pending{output="alerts"}') == 0, "pending per output")
-        check(m.get("feedwatch_feeds_failing") == 1, "failing feeds gauge")
-        check("feedwatch_loop_lag_seconds" in m, "loop lag is reported")
-        check(not os.path.exists(prom + ".tmp"), "written atomically (no temp file left)")
-        s = json.loads(run(["status", "-c", conf, "--json"]).stdout)
-        feeds = {f["name"]: f for f in s["feeds"]}
-        check(feeds["bad"]["http_status"] == 500 and feeds["bad"]["error_streak"] >= 2,
-              "status shows the failing feed's HTTP status and streak")
-        check(feeds["good"]["items_seen"] == 1 and feeds["good"]["alerts"] == 1,
-              "status shows items seen and alerts per feed")
-        outs = {o["name"]: o for o in s["outputs"]}
-        check(outs["alerts"]["pending"] == 0 and outs["alerts"]["dead"] == 0, "status shows queues")
-    finally:
-        srv.close()
-        w.cleanup()
-    finish()
+           q(w.file("alerts.jsonl")), q(w.file("ops.jsonl"))))
+    d = start(["run", "-c", conf])
+    check(wait_for(lambda: len(read_jsonl(w.file("ops.jsonl"))) >= 1, 40),
+          "a feed failing longer than feed_failing_after raises an alert")
+    check(wait_for(lambda: metrics(prom).get("feedwatch_polls_total", 0) >= 4, 20),
+          "the metrics file is written and counts polls")
+    rc, out, err = stop(d)
+    check(rc == 0, "clean stop")
+    ops = read_jsonl(w.file("ops.jsonl"))
+    check(len(ops) == 1, "exactly one feed-failing alert for the streak (got %d)" % len(ops))
+    if ops:
+        check(ops[0]["watchlist"] == "feedwatch:feed-failing" and ops[0]["feed"]["name"] == "bad",
+              "the feed-failing alert names the feed")
+        check("500" in ops[0]["item"]["title"], "and the error (%s)" % ops[0]["item"]["title"])
+    m = metrics(prom)
+    check(m.get("feedwatch_poll_errors_total", 0) >= 2, "poll errors counted")
+    check(m.get("feedwatch_not_modified_total", 0) >= 1, "304s counted")
+    check(m.get('feedwatch_alerts_delivered_total{output="alerts"}') == 1, "deliveries per output (%s)" % m)
+    check(m.get('feedwatch_alerts_pending{output="alerts"}') == 0, "pending per output")
+    check(m.get("feedwatch_feeds_failing") == 1, "failing feeds gauge")
+    check("feedwatch_loop_lag_seconds" in m, "loop lag is reported")
+    check(not os.path.exists(prom + ".tmp"), "written atomically (no temp file left)")
+    s = json.loads(run(["status", "-c", conf, "--json"]).stdout)
+    feeds = {f["name"]: f for f in s["feeds"]}
+    check(feeds["bad"]["http_status"] == 500 and feeds["bad"]["error_streak"] >= 2,
+          "status shows the failing feed's HTTP status and streak")
+    check(feeds["good"]["items_seen"] == 1 and feeds["good"]["alerts"] == 1,
+          "status shows items seen and alerts per feed")
+    outs = {o["name"]: o for o in s["outputs"]}
+    check(outs["alerts"]["pending"] == 0 and outs["alerts"]["dead"] == 0, "status shows queues")
 
 
 if __name__ == "__main__":
-    main()
+    fwtest.main(health)

@@ -17,8 +17,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (Route, Server, Workdir, check, finish, output_config, q,  # noqa: E402
-                    read_jsonl, rss_feed, run, start, status_json, stop, wait_for)
+import fwtest  # noqa: E402
+from fwtest import (Route, Workdir, check, output_config, q, read_jsonl, rss_feed,  # noqa: E402
+                    run, start, status_json, stop, wait_for)
 
 
 def alerts(path):
@@ -209,19 +210,6 @@ def test_empty_database(srv):
         w.cleanup()
 
 
-def main():
-    srv = Server()
-    try:
-        test_oversized_items(srv)
-        test_lock(srv)
-        test_storm(srv)
-        test_storm_default(srv)
-        test_host_rest(srv)
-        test_empty_database(srv)
-    finally:
-        srv.close()
-    finish()
-
-
 if __name__ == "__main__":
-    main()
+    fwtest.main(test_oversized_items, test_lock, test_storm, test_storm_default, test_host_rest,
+                test_empty_database, each=())

@@ -27,8 +27,9 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (DATA, Receiver, Route, Server, Workdir, check, finish, http_server,  # noqa: E402
-                    outbox, output_config, q, rss_feed, run, xml_escape)
+import fwtest  # noqa: E402
+from fwtest import (DATA, Route, check, http_server, outbox, output_config, q,  # noqa: E402
+                    rss_feed, run, xml_escape)
 
 RECORD = os.path.join(DATA, "plugins", "exec_record.py")
 
@@ -255,21 +256,6 @@ def host_backstop(srv, rcv, w):
         check(s not in seen, "host backstop: no %s in the log, outbox list or state" % s)
 
 
-def main():
-    srv = Server()
-    rcv = Receiver()
-    try:
-        for part in (links_and_matrix, echoed_tokens, host_backstop):
-            w = Workdir()
-            try:
-                part(srv, rcv, w)
-            finally:
-                w.cleanup()
-    finally:
-        srv.close()
-        rcv.close()
-    finish()
-
-
 if __name__ == "__main__":
-    main()
+    fwtest.main(links_and_matrix, echoed_tokens, host_backstop,
+                shared=(fwtest.Server, fwtest.Receiver))

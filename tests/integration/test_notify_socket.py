@@ -13,8 +13,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (FEEDWATCH, PLUGIN_DIR, NotifySocket, Route, Server, Workdir,  # noqa: E402
-                    check, finish, output, q, rss_feed, run, start, stop, wait_for)
+import fwtest  # noqa: E402
+from fwtest import (FEEDWATCH, PLUGIN_DIR, NotifySocket, Route, check, output, q,  # noqa: E402
+                    rss_feed, run, start, stop, wait_for)
 
 # The environment of a service: these must come from the test alone.
 for var in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"):
@@ -215,22 +216,11 @@ def journal_prefixes(srv, w):
     srv.routes["/f0"] = Route(rss_feed([]))
 
 
-def main():
-    srv = Server()
+def two_feeds(srv):
     for i in range(2):
         srv.routes["/f%d" % i] = Route(rss_feed([("g%d" % i, "Putin %d" % i, "https://e/%d" % i,
                                                   "x")]))
-    try:
-        for part in (lifecycle, watchdog_other_pid, once_silent, journal_prefixes):
-            w = Workdir()
-            try:
-                part(srv, w)
-            finally:
-                w.cleanup()
-    finally:
-        srv.close()
-    finish()
 
 
 if __name__ == "__main__":
-    main()
+    fwtest.main(lifecycle, watchdog_other_pid, once_silent, journal_prefixes, setup=two_feeds)

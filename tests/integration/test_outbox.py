@@ -6,67 +6,58 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (Receiver, Route, Server, Workdir, check, finish, outbox,  # noqa: E402
-                    output_config, q, rss_feed, run)
+import fwtest  # noqa: E402
+from fwtest import Route, check, outbox, output_config, q, rss_feed, run  # noqa: E402
 
 
-def main():
-    srv = Server()
-    rcv = Receiver()
-    w = Workdir()
-    try:
-        srv.routes["/feed.xml"] = Route(rss_feed([
-            ("o%d" % i, "Putin outbox %d" % i, "https://example.org/o%d" % i, "x")
-            for i in range(3)]))
-        conf = output_config(w, srv.url("/feed.xml"), [
-            'name = "hook"; plugin = "webhook"; url = %s;' % q(rcv.url("/in"))])
-        rcv.mode = 400
-        p = run(["once", "-c", conf])
-        check(p.returncode == 0, "once exits 0 (%s)" % p.stderr.strip()[-300:])
-        check("failed for good" in p.stderr and "HTTP 400" in p.stderr,
-              "a 400 is logged as a permanent failure")
-        check(len(rcv.log("/in", 400)) == 3, "three requests, each answered 400")
-        dead = outbox(conf, "--dead")
-        check(len(dead) == 3 and all(d["state"] == "dead" for d in dead),
-              "outbox list --dead shows three dead letters")
-        check(all("HTTP 400" in (d.get("last_error") or "") for d in dead),
-              "each names its last error")
-        check(outbox(conf, "--pending") == [], "nothing is pending")
-        p = run(["outbox", "-c", conf, "list", "--dead"])
-        check(p.returncode == 0 and "dead" in p.stdout and "ROWID" in p.stdout,
-              "the text listing has a header and the rows")
+def outbox_commands(srv, rcv, w):
+    srv.routes["/feed.xml"] = Route(rss_feed([
+        ("o%d" % i, "Putin outbox %d" % i, "https://example.org/o%d" % i, "x")
+        for i in range(3)]))
+    conf = output_config(w, srv.url("/feed.xml"), [
+        'name = "hook"; plugin = "webhook"; url = %s;' % q(rcv.url("/in"))])
+    rcv.mode = 400
+    p = run(["once", "-c", conf])
+    check(p.returncode == 0, "once exits 0 (%s)" % p.stderr.strip()[-300:])
+    check("failed for good" in p.stderr and "HTTP 400" in p.stderr,
+          "a 400 is logged as a permanent failure")
+    check(len(rcv.log("/in", 400)) == 3, "three requests, each answered 400")
+    dead = outbox(conf, "--dead")
+    check(len(dead) == 3 and all(d["state"] == "dead" for d in dead),
+          "outbox list --dead shows three dead letters")
+    check(all("HTTP 400" in (d.get("last_error") or "") for d in dead),
+          "each names its last error")
+    check(outbox(conf, "--pending") == [], "nothing is pending")
+    p = run(["outbox", "-c", conf, "list", "--dead"])
+    check(p.returncode == 0 and "dead" in p.stdout and "ROWID" in p.stdout,
+          "the text listing has a header and the rows")
 
-        # Retry one: pending again, delivered by the next run.
-        rowid = dead[0]["rowid"]
-        p = run(["outbox", "-c", conf, "retry", str(rowid)])
-        check(p.returncode == 0 and p.stdout.startswith("1 "), "outbox retry ROWID (%s)"
-              % p.stdout.strip())
-        pend = outbox(conf, "--pending")
-        check([x["rowid"] for x in pend] == [rowid], "that row is pending again")
-        rcv.mode = "ok"
-        p = run(["once", "-c", conf])
-        ok = rcv.log("/in", 200)
-        check(len(ok) == 1 and ok[0][2].get("Idempotency-Key") == dead[0]["alert_id"],
-              "a later run delivers exactly that alert")
-        check(len(outbox(conf, "--dead")) == 2 and outbox(conf, "--pending") == [],
-              "two dead letters remain")
+    # Retry one: pending again, delivered by the next run.
+    rowid = dead[0]["rowid"]
+    p = run(["outbox", "-c", conf, "retry", str(rowid)])
+    check(p.returncode == 0 and p.stdout.startswith("1 "), "outbox retry ROWID (%s)"
+          % p.stdout.strip())
+    pend = outbox(conf, "--pending")
+    check([x["rowid"] for x in pend] == [rowid], "that row is pending again")
+    rcv.mode = "ok"
+    p = run(["once", "-c", conf])
+    ok = rcv.log("/in", 200)
+    check(len(ok) == 1 and ok[0][2].get("Idempotency-Key") == dead[0]["alert_id"],
+          "a later run delivers exactly that alert")
+    check(len(outbox(conf, "--dead")) == 2 and outbox(conf, "--pending") == [],
+          "two dead letters remain")
 
-        p = run(["outbox", "-c", conf, "retry", "999999"])
-        check(p.returncode == 0 and p.stdout.startswith("0 "), "retry of an unknown row changes nothing")
-        p = run(["outbox", "-c", conf, "drop", "--dead"])
-        check(p.returncode == 0 and p.stdout.startswith("2 "), "outbox drop --dead (%s)"
-              % p.stdout.strip())
-        check(outbox(conf) == [], "the outbox is empty")
-        p = run(["once", "-c", conf])
-        check(len(rcv.log("/in")) == 4, "dropped alerts are not sent again")
-        p = run(["outbox", "-c", conf, "frobnicate"])
-        check(p.returncode == 2, "an unknown verb exits 2")
-    finally:
-        srv.close()
-        rcv.close()
-        w.cleanup()
-    finish()
+    p = run(["outbox", "-c", conf, "retry", "999999"])
+    check(p.returncode == 0 and p.stdout.startswith("0 "), "retry of an unknown row changes nothing")
+    p = run(["outbox", "-c", conf, "drop", "--dead"])
+    check(p.returncode == 0 and p.stdout.startswith("2 "), "outbox drop --dead (%s)"
+          % p.stdout.strip())
+    check(outbox(conf) == [], "the outbox is empty")
+    p = run(["once", "-c", conf])
+    check(len(rcv.log("/in")) == 4, "dropped alerts are not sent again")
+    p = run(["outbox", "-c", conf, "frobnicate"])
+    check(p.returncode == 2, "an unknown verb exits 2")
 
 
 if __name__ == "__main__":
-    main()
+    fwtest.main(outbox_commands, shared=(fwtest.Server, fwtest.Receiver))

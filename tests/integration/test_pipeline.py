@@ -7,8 +7,8 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (DATA, Route, Server, Workdir, check, finish, q, read_jsonl, run, start,  # noqa: E402
-                    stop, wait_for)
+import fwtest  # noqa: E402
+from fwtest import DATA, Route, check, q, read_jsonl, run, start, stop, wait_for  # noqa: E402
 
 SEED_FEED = open(os.path.join(DATA, "seed", "seed-feed.xml"), encoding="utf-8").read()
 
@@ -40,79 +40,72 @@ outputs = ( { name = "alerts"; plugin = "log"; path = %s; format = "json"; } );
 """ % (q(w.state), q(srv.url("/feed.xml")), q(w.file("alerts.jsonl")), extra))
 
 
-def main():
-    srv = Server()
-    w = Workdir()
-    try:
-        srv.routes["/feed.xml"] = Route(SEED_FEED, headers={"Content-Type": "application/rss+xml"},
-                                        etag='"v1"')
-        conf = config(w, srv)
-        alerts = w.file("alerts.jsonl")
+def pipeline(srv, w):
+    srv.routes["/feed.xml"] = Route(SEED_FEED, headers={"Content-Type": "application/rss+xml"},
+                                    etag='"v1"')
+    conf = config(w, srv)
+    alerts = w.file("alerts.jsonl")
 
-        p = run(["check", "-c", conf])
-        check(p.returncode == 0, "check accepts the test config (%s)" % p.stderr.strip())
+    p = run(["check", "-c", conf])
+    check(p.returncode == 0, "check accepts the test config (%s)" % p.stderr.strip())
 
-        p = run(["once", "-c", conf])
-        check(p.returncode == 0, "first once exits 0 (stderr: %s)" % p.stderr.strip()[-300:])
-        got = read_jsonl(alerts)
-        check(len(got) == 1, "one alert after the first once (got %d)" % len(got))
-        if got:
-            a = got[0]
-            check(a["watchlist"] == "putin-north-korea", "the alert names its watchlist")
-            check(a["item"]["id"] == "seed-putin-north-korea-2024-06-18", "the alert is the seed item")
-            check(a["item"]["published"] == "2024-06-18T19:44:00Z", "published in RFC 3339 UTC")
-            check(a["feed"]["name"] == "world", "the alert names its feed")
-            terms = {e["term"] for e in a.get("explain", [])}
-            check("@putin" in terms and "@north_korea" in terms,
-                  "the alert explains both terms (%s)" % sorted(terms))
+    p = run(["once", "-c", conf])
+    check(p.returncode == 0, "first once exits 0 (stderr: %s)" % p.stderr.strip()[-300:])
+    got = read_jsonl(alerts)
+    check(len(got) == 1, "one alert after the first once (got %d)" % len(got))
+    if got:
+        a = got[0]
+        check(a["watchlist"] == "putin-north-korea", "the alert names its watchlist")
+        check(a["item"]["id"] == "seed-putin-north-korea-2024-06-18", "the alert is the seed item")
+        check(a["item"]["published"] == "2024-06-18T19:44:00Z", "published in RFC 3339 UTC")
+        check(a["feed"]["name"] == "world", "the alert names its feed")
+        terms = {e["term"] for e in a.get("explain", [])}
+        check("@putin" in terms and "@north_korea" in terms,
+              "the alert explains both terms (%s)" % sorted(terms))
 
-        p = run(["once", "-c", conf])
-        check(p.returncode == 0, "second once exits 0")
-        check(len(read_jsonl(alerts)) == 1, "no second alert for the same item on a second once")
-        last = srv.last("/feed.xml")
-        check(last is not None and last[2].get("If-None-Match") == '"v1"',
-              "the second poll is a conditional GET with the stored ETag")
-        ua = last[2].get("User-Agent", "") if last else ""
-        check(ua.startswith("feedwatch/"), "the User-Agent names feedwatch (%s)" % ua)
+    p = run(["once", "-c", conf])
+    check(p.returncode == 0, "second once exits 0")
+    check(len(read_jsonl(alerts)) == 1, "no second alert for the same item on a second once")
+    last = srv.last("/feed.xml")
+    check(last is not None and last[2].get("If-None-Match") == '"v1"',
+          "the second poll is a conditional GET with the stored ETag")
+    ua = last[2].get("User-Agent", "") if last else ""
+    check(ua.startswith("feedwatch/"), "the User-Agent names feedwatch (%s)" % ua)
 
-        # The daemon, restarted once in the middle.
-        for round_ in (1, 2):
-            before = srv.count("/feed.xml")
-            d = start(["run", "-c", conf])
-            polled = wait_for(lambda: srv.count("/feed.xml") >= before + 2, timeout=30)
-            rc, out, err = stop(d, signal.SIGTERM)
-            check(polled, "run round %d polled the feed again" % round_)
-            check(rc == 0, "run round %d stops cleanly on SIGTERM (rc %d, %s)" % (round_, rc, err.strip()[-300:]))
-            check("did not close cleanly" not in err and "left open" not in err,
-                  "run round %d closes every handle" % round_)
-        check(len(read_jsonl(alerts)) == 1, "still exactly one alert after run, restart, run")
+    # The daemon, restarted once in the middle.
+    for round_ in (1, 2):
+        before = srv.count("/feed.xml")
+        d = start(["run", "-c", conf])
+        polled = wait_for(lambda: srv.count("/feed.xml") >= before + 2, timeout=30)
+        rc, out, err = stop(d, signal.SIGTERM)
+        check(polled, "run round %d polled the feed again" % round_)
+        check(rc == 0, "run round %d stops cleanly on SIGTERM (rc %d, %s)" % (round_, rc, err.strip()[-300:]))
+        check("did not close cleanly" not in err and "left open" not in err,
+              "run round %d closes every handle" % round_)
+    check(len(read_jsonl(alerts)) == 1, "still exactly one alert after run, restart, run")
 
-        # A new matching item in Russian alerts once more; the South Korea item never does.
-        srv.routes["/feed.xml"] = Route(SEED_FEED.replace("</channel>", NEW_ITEM + "</channel>"),
-                                        etag='"v2"')
-        p = run(["once", "-c", conf])
-        got = read_jsonl(alerts)
-        check(p.returncode == 0 and len(got) == 2, "a new Russian item alerts (got %d)" % len(got))
-        if len(got) == 2:
-            ex = got[1]["explain"]
-            check(any(e["alias"] == "Путин*" and e["text"].startswith("Путин") for e in ex),
-                  "the explanation shows the Russian alias and the text as written")
-        check(not any("south" in a["item"]["title"].lower() for a in got),
-              "the South Korea item never alerts")
+    # A new matching item in Russian alerts once more; the South Korea item never does.
+    srv.routes["/feed.xml"] = Route(SEED_FEED.replace("</channel>", NEW_ITEM + "</channel>"),
+                                    etag='"v2"')
+    p = run(["once", "-c", conf])
+    got = read_jsonl(alerts)
+    check(p.returncode == 0 and len(got) == 2, "a new Russian item alerts (got %d)" % len(got))
+    if len(got) == 2:
+        ex = got[1]["explain"]
+        check(any(e["alias"] == "Путин*" and e["text"].startswith("Путин") for e in ex),
+              "the explanation shows the Russian alias and the text as written")
+    check(not any("south" in a["item"]["title"].lower() for a in got),
+          "the South Korea item never alerts")
 
-        # A broken feed: logged, once exits 1 with a summary, nothing lost.
-        srv.routes["/feed.xml"] = Route(b"oops", status=500)
-        p = run(["once", "-c", conf])
-        check(p.returncode == 1, "once exits 1 when a feed fails (rc %d)" % p.returncode)
-        check("HTTP status 500" in p.stderr, "the failure is named on stderr")
-        check("1 of 1 feeds failed" in p.stderr, "with a summary line")
-        s = run(["status", "-c", conf, "--json"])
-        check(s.returncode == 0 and '"error_streak":1' in s.stdout, "status shows the error streak")
-    finally:
-        srv.close()
-        w.cleanup()
-    finish()
+    # A broken feed: logged, once exits 1 with a summary, nothing lost.
+    srv.routes["/feed.xml"] = Route(b"oops", status=500)
+    p = run(["once", "-c", conf])
+    check(p.returncode == 1, "once exits 1 when a feed fails (rc %d)" % p.returncode)
+    check("HTTP status 500" in p.stderr, "the failure is named on stderr")
+    check("1 of 1 feeds failed" in p.stderr, "with a summary line")
+    s = run(["status", "-c", conf, "--json"])
+    check(s.returncode == 0 and '"error_streak":1' in s.stdout, "status shows the error streak")
 
 
 if __name__ == "__main__":
-    main()
+    fwtest.main(pipeline)

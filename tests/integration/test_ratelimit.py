@@ -12,8 +12,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (Route, check, outbox, output_config, q, read_jsonl, rss_feed, run, start,  # noqa: E402
-                    stop, run_parts, wait_for)
+import fwtest  # noqa: E402
+from fwtest import (Route, check, outbox, output_config, q, read_jsonl, rss_feed, run,  # noqa: E402
+                    start, stop, wait_for)
 
 LIMIT = 3
 
@@ -187,9 +188,6 @@ def expiry_in_digest_pass(srv, rcv, w):
     check("rl-100" not in got, "mix: the expired alert is not delivered")
 
 
-def main():
-    run_parts(once_digest, run_windows, expiry_in_digest_pass)
-
-
 if __name__ == "__main__":
-    main()
+    fwtest.main(once_digest, run_windows, expiry_in_digest_pass,
+                each=(fwtest.TimedReceiver, fwtest.Workdir))

@@ -8,8 +8,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (Route, Server, Workdir, check, finish, output, q, read_jsonl, start,  # noqa: E402
-                    stop, wait_for)
+import fwtest  # noqa: E402
+from fwtest import Route, check, output, q, read_jsonl, start, stop, wait_for  # noqa: E402
 
 
 def rss(items):
@@ -41,62 +41,55 @@ outputs = ( { name = "alerts"; plugin = "log"; path = %s; } );
     return w.file("feedwatch.conf")
 
 
-def main():
-    srv = Server()
-    w = Workdir()
-    try:
-        for n in ("a", "b", "c"):
-            srv.routes["/" + n] = Route(rss([("Putin visits %s" % n, n + "-1", "Kim Jong Un met him")]),
-                                        etag='"%s1"' % n)
-        conf = write_config(w, srv, ["a", "b"], [("putin", "@putin")])
-        d = start(["-v", "run", "-c", conf])
-        check(wait_for(lambda: srv.count("/a") >= 2 and srv.count("/b") >= 1, 30),
-              "feeds a and b are polled")
-        check(wait_for(lambda: len(read_jsonl(w.file("alerts.jsonl"))) == 2, 30),
-              "two alerts from watchlist putin")
+def live_reload(srv, w):
+    for n in ("a", "b", "c"):
+        srv.routes["/" + n] = Route(rss([("Putin visits %s" % n, n + "-1", "Kim Jong Un met him")]),
+                                    etag='"%s1"' % n)
+    conf = write_config(w, srv, ["a", "b"], [("putin", "@putin")])
+    d = start(["-v", "run", "-c", conf])
+    check(wait_for(lambda: srv.count("/a") >= 2 and srv.count("/b") >= 1, 30),
+          "feeds a and b are polled")
+    check(wait_for(lambda: len(read_jsonl(w.file("alerts.jsonl"))) == 2, 30),
+          "two alerts from watchlist putin")
 
-        # Add a watchlist and feed c, remove feed b: by replacing the file.
-        conf = write_config(w, srv, ["a", "c"], [("putin", "@putin"), ("kim", "@kim")])
-        check(wait_for(lambda: "reloaded: 2 feeds, 2 watchlists" in output(d)[1], 30),
-              "the change of the file is noticed and reloaded")
-        check(wait_for(lambda: srv.count("/c") >= 1, 30), "the new feed c is polled")
-        b_after = srv.count("/b")
-        time.sleep(3)
-        check(srv.count("/b") <= b_after + 1, "the removed feed b is no longer polled")
-        last_a = srv.last("/a")
-        check(last_a is not None and last_a[2].get("If-None-Match") == '"a1"',
-              "feed a kept its HTTP state across the reload")
-        # New items after the reload meet the new watchlist.
-        srv.routes["/a"] = Route(rss([("Putin visits a", "a-1", "Kim Jong Un met him"),
-                                      ("Kim Jong Un speaks", "a-2", "about Putin")]), etag='"a2"')
-        check(wait_for(lambda: any(x["watchlist"] == "kim" and x["item"]["id"] == "a-2"
-                                   for x in read_jsonl(w.file("alerts.jsonl"))), 30),
-              "the added watchlist alerts on a new item")
-        before = len(read_jsonl(w.file("alerts.jsonl")))
+    # Add a watchlist and feed c, remove feed b: by replacing the file.
+    conf = write_config(w, srv, ["a", "c"], [("putin", "@putin"), ("kim", "@kim")])
+    check(wait_for(lambda: "reloaded: 2 feeds, 2 watchlists" in output(d)[1], 30),
+          "the change of the file is noticed and reloaded")
+    check(wait_for(lambda: srv.count("/c") >= 1, 30), "the new feed c is polled")
+    b_after = srv.count("/b")
+    time.sleep(3)
+    check(srv.count("/b") <= b_after + 1, "the removed feed b is no longer polled")
+    last_a = srv.last("/a")
+    check(last_a is not None and last_a[2].get("If-None-Match") == '"a1"',
+          "feed a kept its HTTP state across the reload")
+    # New items after the reload meet the new watchlist.
+    srv.routes["/a"] = Route(rss([("Putin visits a", "a-1", "Kim Jong Un met him"),
+                                  ("Kim Jong Un speaks", "a-2", "about Putin")]), etag='"a2"')
+    check(wait_for(lambda: any(x["watchlist"] == "kim" and x["item"]["id"] == "a-2"
+                               for x in read_jsonl(w.file("alerts.jsonl"))), 30),
+          "the added watchlist alerts on a new item")
+    before = len(read_jsonl(w.file("alerts.jsonl")))
 
-        # A broken config: refused with FILE:LINE, the old one keeps working.
-        with open(w.file("feedwatch.conf.tmp"), "w") as f:
-            f.write("feeds = ( { name = \"a\"; url = \"%s\"; } );\nwatchlists = oops;\n" % srv.url("/a"))
-        os.rename(w.file("feedwatch.conf.tmp"), conf)
-        check(wait_for(lambda: "reload failed" in output(d)[1], 30), "a broken config is refused")
-        check("feedwatch.conf:2:" in output(d)[1], "the error names file and line")
-        srv.routes["/a"] = Route(rss([("Putin and Kim", "a-3", "x")]), etag='"a3"')
-        check(wait_for(lambda: any(x["item"]["id"] == "a-3" for x in read_jsonl(w.file("alerts.jsonl"))), 30),
-              "the old config keeps polling and alerting")
-        d.send_signal(signal.SIGHUP)
-        time.sleep(1)
-        check(d.poll() is None, "SIGHUP with a broken config does not stop the daemon")
-        check(output(d)[1].count("reload failed") >= 2, "SIGHUP reload is refused too")
-        rc, out, err = stop(d)
-        check(rc == 0, "clean stop after reloads (rc %d)" % rc)
-        check("left open" not in err and "did not close cleanly" not in err,
-              "every handle closed after reloads")
-        check(len(read_jsonl(w.file("alerts.jsonl"))) >= before + 1, "no alert lost")
-    finally:
-        srv.close()
-        w.cleanup()
-    finish()
+    # A broken config: refused with FILE:LINE, the old one keeps working.
+    with open(w.file("feedwatch.conf.tmp"), "w") as f:
+        f.write("feeds = ( { name = \"a\"; url = \"%s\"; } );\nwatchlists = oops;\n" % srv.url("/a"))
+    os.rename(w.file("feedwatch.conf.tmp"), conf)
+    check(wait_for(lambda: "reload failed" in output(d)[1], 30), "a broken config is refused")
+    check("feedwatch.conf:2:" in output(d)[1], "the error names file and line")
+    srv.routes["/a"] = Route(rss([("Putin and Kim", "a-3", "x")]), etag='"a3"')
+    check(wait_for(lambda: any(x["item"]["id"] == "a-3" for x in read_jsonl(w.file("alerts.jsonl"))), 30),
+          "the old config keeps polling and alerting")
+    d.send_signal(signal.SIGHUP)
+    time.sleep(1)
+    check(d.poll() is None, "SIGHUP with a broken config does not stop the daemon")
+    check(output(d)[1].count("reload failed") >= 2, "SIGHUP reload is refused too")
+    rc, out, err = stop(d)
+    check(rc == 0, "clean stop after reloads (rc %d)" % rc)
+    check("left open" not in err and "did not close cleanly" not in err,
+          "every handle closed after reloads")
+    check(len(read_jsonl(w.file("alerts.jsonl"))) >= before + 1, "no alert lost")
 
 
 if __name__ == "__main__":
-    main()
+    fwtest.main(live_reload)

@@ -22,9 +22,9 @@ import sys
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (PLUGIN_DIR, Receiver, Route, Server, Workdir, check,  # noqa: E402
-                    finish, free_port, http_server, outbox, output, q, read_jsonl, run, start,
-                    stop, wait_for)
+import fwtest  # noqa: E402
+from fwtest import (PLUGIN_DIR, Receiver, Route, Workdir, check, free_port,  # noqa: E402
+                    http_server, outbox, output, q, read_jsonl, run, start, stop, wait_for)
 
 LOCAL_SECRET = "LOCAL-SECRET-7f3a"
 FEED_PASS = "hunter2pw"
@@ -306,18 +306,6 @@ def test_config_perms(srv):
         w.cleanup()
 
 
-def main():
-    srv = Server()
-    try:
-        test_local_files(srv)
-        test_secrets(srv)
-        test_plugin_dir(srv)
-        test_tls(srv)
-        test_config_perms(srv)
-    finally:
-        srv.close()
-    finish()
-
-
 if __name__ == "__main__":
-    main()
+    fwtest.main(test_local_files, test_secrets, test_plugin_dir, test_tls, test_config_perms,
+                each=())

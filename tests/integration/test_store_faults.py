@@ -15,8 +15,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (MountNS, Receiver, Route, Server, Workdir, check, finish, output, q,  # noqa: E402
-                    read_jsonl, run, stop, wait_for)
+import fwtest  # noqa: E402
+from fwtest import (Receiver, Route, Workdir, check, output, q, read_jsonl, run, stop,  # noqa: E402
+                    wait_for)
 
 
 def feed(n_items, prefix="item"):
@@ -295,23 +296,15 @@ def locked_cases(srv):
         w.cleanup()
 
 
-def main():
-    srv = Server()
-    ns = MountNS()
-    try:
-        corrupt_cases(srv)
-        locked_cases(srv)
-        if ns.ok:
-            test_read_only(srv, ns)
-            test_full(srv, ns)
-            test_full_delivery(srv, ns)
-        else:
-            print("SKIP read-only and full disk: no private mount namespace (unshare -m)")
-    finally:
-        ns.close()
-        srv.close()
-    finish()
+def namespace_cases(srv, ns):
+    if not ns.ok:
+        print("SKIP read-only and full disk: no private mount namespace (unshare -m)")
+        return
+    test_read_only(srv, ns)
+    test_full(srv, ns)
+    test_full_delivery(srv, ns)
 
 
 if __name__ == "__main__":
-    main()
+    fwtest.main(lambda srv, ns: corrupt_cases(srv), lambda srv, ns: locked_cases(srv),
+                namespace_cases, shared=(fwtest.Server, fwtest.MountNS), each=())

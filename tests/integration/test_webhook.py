@@ -18,9 +18,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fwtest import (Receiver, Route, Server, Workdir, check, finish, outbox,  # noqa: E402
-                    output_config, q, rss_feed, run, start, stop, sw_verify, wait_for,
-                    xml_escape)
+import fwtest  # noqa: E402
+from fwtest import (Route, check, outbox, output_config, q, rss_feed, run, start,  # noqa: E402
+                    stop, sw_verify, wait_for, xml_escape)
 
 TOKEN_PATH = "/hooks/T0KEN-s3cr3t-path"
 HOSTILE = '<b>Putin</b> & "North Korea" @everyone <!channel> *bold* [x](http://evil)'
@@ -253,21 +253,5 @@ def gone_and_digest(srv, rcv, w):
     check("url" in p.stderr and "is down" in p.stderr, "a non-http url is refused at start")
 
 
-def main():
-    srv = Server()
-    rcv = Receiver()
-    try:
-        for part in (resilience, formats, gone_and_digest):
-            w = Workdir()
-            try:
-                part(srv, rcv, w)
-            finally:
-                w.cleanup()
-    finally:
-        srv.close()
-        rcv.close()
-    finish()
-
-
 if __name__ == "__main__":
-    main()
+    fwtest.main(resilience, formats, gone_and_digest, shared=(fwtest.Server, fwtest.Receiver))

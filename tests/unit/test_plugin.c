@@ -1,5 +1,5 @@
 /* test_plugin.c - the plugin loader (real dlopen of built plugins) and the log plugin
-   driven through a fake host. */
+   driven through the shared fake host (tests/common/fakehost.h). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <libconfig.h>
 
+#include "fakehost.h"
 #include "loader.h"
 
 static char tmp[] = "/tmp/fwtest-plugin-XXXXXX";
@@ -155,63 +157,6 @@ static void test_refuses_foreign_or_open_parents(void **state)
 	fw_loader_close(lib);
 }
 
-/* A fake host: config from a tiny table, done() recorded. */
-struct fake_ctx {
-	const char *path;
-	const char *format;
-	int done_calls;
-	enum fw_result last;
-};
-
-static int fake_cfg_string(struct fw_plugin_ctx *ctx, const char *key, const char **out)
-{
-	struct fake_ctx *f = (struct fake_ctx *)ctx;
-
-	if (strcmp(key, "path") == 0 && f->path) {
-		*out = f->path;
-		return 0;
-	}
-	if (strcmp(key, "format") == 0 && f->format) {
-		*out = f->format;
-		return 0;
-	}
-	return -ENOENT;
-}
-
-static int fake_cfg_path(struct fw_plugin_ctx *ctx, const char *key, char **out)
-{
-	const char *v;
-	int r = fake_cfg_string(ctx, key, &v);
-
-	if (r < 0)
-		return r;
-	*out = strdup(v);
-	return *out ? 0 : -ENOMEM;
-}
-
-static void fake_log(struct fw_plugin_ctx *ctx, int level, const char *fmt, ...)
-{
-}
-
-static void fake_done(struct fw_plugin_ctx *ctx, uint64_t token, enum fw_result r, int64_t ra,
-                      const char *msg)
-{
-	struct fake_ctx *f = (struct fake_ctx *)ctx;
-
-	f->done_calls++;
-	f->last = r;
-}
-
-static const struct fw_host fake_host = {
-    .abi_major = FW_PLUGIN_ABI_MAJOR,
-    .abi_minor = FW_PLUGIN_ABI_MINOR,
-    .struct_size = sizeof(struct fw_host),
-    .log = fake_log,
-    .cfg_string = fake_cfg_string,
-    .done = fake_done,
-    .cfg_path = fake_cfg_path,
-};
-
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -230,7 +175,8 @@ static void test_log_plugin(void **state)
 {
 	struct fw_loader_lib *lib = NULL;
 	char err[512], path[600], rotated[600], *got;
-	struct fake_ctx ctx = {.path = path, .format = "json"};
+	struct fw_fakehost_kv cfg[] = {{"path", path}, {"format", "json"}, {NULL, NULL}};
+	struct fw_fakehost fh = {.name = "o", .kv = cfg};
 	const char *cats[] = {"World", "Asia"};
 	struct fw_explain ex = {"w", "@putin", "Putin", "title", "Putin", "… Putin arrives …"};
 	struct fw_alert a = {.struct_size = sizeof(a),
@@ -253,10 +199,12 @@ static void test_log_plugin(void **state)
 	snprintf(path, sizeof(path), "%s/alerts.log", tmp);
 	snprintf(rotated, sizeof(rotated), "%s/alerts.log.1", tmp);
 	assert_int_equal(fw_loader_open(FW_PLUGIN_BUILD_DIR, "log", &lib, err, sizeof(err)), 0);
-	assert_int_equal(lib->plugin->init(&fake_host, (struct fw_plugin_ctx *)&ctx, &st), 0);
+	assert_int_equal(fw_fakehost_init(&fh), 0);
+	assert_int_equal(lib->plugin->init(fh.host, fw_fakehost_ctx(&fh), &st), 0);
 	assert_int_equal(lib->plugin->deliver(st, &a, 1), 0);
-	assert_int_equal(ctx.done_calls, 1);
-	assert_int_equal(ctx.last, FW_DELIVERED);
+	assert_int_equal(fh.done_calls, 1);
+	assert_int_equal(fh.last_token, 1);
+	assert_int_equal(fh.last_result, FW_DELIVERED);
 	got = slurp(path);
 	assert_string_equal(got, "{\"id\":\"0123abcd\"}\n");
 	free(got);
@@ -271,9 +219,9 @@ static void test_log_plugin(void **state)
 
 	/* Text: one line, no newline from the title, and the why. */
 	unlink(path);
-	ctx.format = "text";
+	cfg[1].value = "text";
 	st = NULL;
-	assert_int_equal(lib->plugin->init(&fake_host, (struct fw_plugin_ctx *)&ctx, &st), 0);
+	assert_int_equal(lib->plugin->init(fh.host, fw_fakehost_ctx(&fh), &st), 0);
 	a.link = "https://example.org/a";
 	assert_int_equal(lib->plugin->deliver(st, &a, 3), 0);
 	got = slurp(path);
@@ -300,11 +248,169 @@ static void test_log_plugin(void **state)
 	lib->plugin->fini(st);
 
 	/* A bad format is refused at init, and fini copes with the half-built instance. */
-	ctx.format = "yaml";
+	cfg[1].value = "yaml";
 	st = NULL;
-	assert_int_equal(lib->plugin->init(&fake_host, (struct fw_plugin_ctx *)&ctx, &st), -EINVAL);
+	assert_int_equal(lib->plugin->init(fh.host, fw_fakehost_ctx(&fh), &st), -EINVAL);
+	assert_true(fw_fakehost_logged(&fh, "format must be \"json\" or \"text\", not \"yaml\""));
 	lib->plugin->fini(st);
+	assert_int_equal(fh.done_calls, 5);
+	fw_fakehost_clear(&fh);
 	fw_loader_close(lib);
+}
+
+/* The same plugin configured from a libconfig section, as the daemon hands it one. */
+static void test_log_plugin_from_group(void **state)
+{
+	struct fw_loader_lib *lib = NULL;
+	struct fw_fakehost fh = {.name = "grouped"};
+	struct fw_alert a = {.struct_size = sizeof(a),
+	                     .id = "1",
+	                     .watchlist = "w",
+	                     .output = "o",
+	                     .feed_name = "f",
+	                     .feed_url = "http://x/",
+	                     .title = "t",
+	                     .item_id = "i",
+	                     .summary = "",
+	                     .json = "{}",
+	                     .attempt = 1};
+	char err[512], text[1024], *got;
+	config_t cfg;
+	void *st = NULL;
+
+	config_init(&cfg);
+	snprintf(text, sizeof(text), "o = { path = \"alerts-group.log\"; format = \"json\"; };");
+	assert_int_equal(config_read_string(&cfg, text), CONFIG_TRUE);
+	fh.group = config_lookup(&cfg, "o");
+	fh.dir = tmp; /* a relative path is taken from the config file's folder */
+	assert_int_equal(fw_fakehost_init(&fh), 0);
+	assert_int_equal(fw_loader_open(FW_PLUGIN_BUILD_DIR, "log", &lib, err, sizeof(err)), 0);
+	assert_int_equal(lib->plugin->init(fh.host, fw_fakehost_ctx(&fh), &st), 0);
+	assert_int_equal(lib->plugin->deliver(st, &a, 7), 0);
+	assert_int_equal(fh.done_calls, 1);
+	assert_int_equal(fh.last_token, 7);
+	snprintf(text, sizeof(text), "%s/alerts-group.log", tmp);
+	got = slurp(text);
+	assert_string_equal(got, "{}\n");
+	free(got);
+	lib->plugin->fini(st);
+	fw_fakehost_clear(&fh);
+	fw_loader_close(lib);
+	config_destroy(&cfg);
+}
+
+/* The fake keeps the host's contract for typed getters, timers and HTTP (plugin.h), so
+   a plugin that passes against it meets the same answers from the daemon. */
+static void test_fakehost_contract(void **state)
+{
+	static const char *text = "s = \"x\"; i = 42; b = true; f = 1.5; d = \"2m\"; "
+	                          "l = [ \"a\", \"b\" ]; n = 3; sec = \"hook\";";
+	static const struct fw_fakehost_kv secrets[] = {{"hook", "whsec_abc"}, {NULL, NULL}};
+	struct fw_fakehost_kv kv[] = {{"s", "x"},      {"i", "42"}, {"b", "true"}, {"f", "1.5"},
+	                              {"d", "2m"},     {"l", "a"},  {"l", "b"},    {"n", "3"},
+	                              {"sec", "hook"}, {NULL, NULL}};
+	struct fw_fakehost fh = {.secrets = secrets};
+	struct fw_plugin_ctx *ctx = fw_fakehost_ctx(&fh);
+	const struct fw_host *h;
+	config_t cfg;
+
+	config_init(&cfg);
+	assert_int_equal(config_read_string(&cfg, text), CONFIG_TRUE);
+	for (int pass = 0; pass < 2; pass++) {
+		const char *s = NULL;
+		int64_t i = 0;
+		int b = 0;
+		double f = 0;
+		char *secret = NULL;
+
+		fh.group = pass == 0 ? config_root_setting(&cfg) : NULL;
+		fh.kv = pass == 0 ? NULL : kv;
+		assert_int_equal(fw_fakehost_init(&fh), 0);
+		h = fh.host;
+		assert_int_equal(h->abi_major, FW_PLUGIN_ABI_MAJOR);
+		assert_int_equal(h->struct_size, sizeof(struct fw_host));
+		assert_int_equal(h->cfg_string(ctx, "s", &s), 0);
+		assert_string_equal(s, "x");
+		assert_int_equal(h->cfg_string(ctx, "absent", &s), -ENOENT);
+		assert_int_equal(h->cfg_int(ctx, "i", &i), 0);
+		assert_int_equal(i, 42);
+		assert_int_equal(h->cfg_int(ctx, "s", &i), -EINVAL);
+		assert_int_equal(h->cfg_bool(ctx, "b", &b), 0);
+		assert_int_equal(b, 1);
+		assert_int_equal(h->cfg_bool(ctx, "i", &b), -EINVAL);
+		assert_int_equal(h->cfg_float(ctx, "f", &f), 0);
+		assert_true(f == 1.5);
+		assert_int_equal(h->cfg_duration_ms(ctx, "d", &i), 0);
+		assert_int_equal(i, 120000);
+		assert_int_equal(h->cfg_duration_ms(ctx, "n", &i), 0);
+		assert_int_equal(i, 3000);
+		assert_int_equal(h->cfg_duration_ms(ctx, "s", &i), -EINVAL);
+		assert_int_equal(h->cfg_strings(ctx, "l", 1, &s), 0);
+		assert_string_equal(s, "b");
+		assert_int_equal(h->cfg_strings(ctx, "l", 2, &s), -ENOENT);
+		assert_int_equal(h->cfg_secret(ctx, "sec", &secret), 0);
+		assert_string_equal(secret, "whsec_abc");
+		free(secret);
+		assert_int_equal(h->cfg_secret(ctx, "s", &secret), -ENOENT);
+		assert_string_equal(h->instance_name(ctx), "fake");
+		fw_fakehost_clear(&fh);
+	}
+	config_destroy(&cfg);
+}
+
+static void timer_cb(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static void http_cb(void *arg, const struct fw_http_response *res)
+{
+	*(long *)arg = res->error ? res->error : res->status;
+}
+
+static void test_fakehost_timers_and_http(void **state)
+{
+	static const char *const hdrs[] = {"X-A: 1"};
+	struct fw_http_request req = {.struct_size = sizeof(req),
+	                              .method = "POST",
+	                              .url = "https://h.example/x",
+	                              .headers = hdrs,
+	                              .n_headers = 1,
+	                              .body = "{}",
+	                              .body_len = 2};
+	struct fw_http_response res = {.status = 202, .retry_after = -1};
+	struct fw_fakehost fh = {0};
+	struct fw_plugin_ctx *ctx = fw_fakehost_ctx(&fh);
+	struct fw_timer *t1, *t2;
+	int ran1 = 0, ran2 = 0;
+	long got1 = 0, got2 = 0;
+
+	assert_int_equal(fw_fakehost_init(&fh), 0);
+	assert_int_equal(fh.host->timer_start(ctx, 100, timer_cb, &ran1, &t1), 0);
+	assert_int_equal(fh.host->timer_start(ctx, 50, timer_cb, &ran2, &t2), 0);
+	assert_int_equal(fw_fakehost_advance(&fh, 60), 1);
+	assert_int_equal(ran2, 1);
+	assert_int_equal(ran1, 0);
+	fh.host->timer_stop(t1);
+	assert_int_equal(fw_fakehost_advance(&fh, 1000), 0);
+	assert_int_equal(ran1, 0);
+	assert_int_equal(fw_fakehost_timers_pending(&fh), 0);
+
+	assert_int_equal(fh.host->http(ctx, &req, http_cb, &got1), 0);
+	assert_int_equal(fh.host->http(ctx, &req, http_cb, &got2), 0);
+	assert_int_equal(fh.n_requests, 2);
+	assert_string_equal(fh.requests[0].url, "https://h.example/x");
+	assert_string_equal(fh.requests[0].headers[0], "X-A: 1");
+	assert_string_equal(fh.requests[1].body, "{}");
+	assert_int_equal(fw_fakehost_http_reply(&fh, &res), 0);
+	assert_int_equal(got1, 202);
+	assert_int_equal(got2, 0);
+	assert_int_equal(fw_fakehost_http_abort(&fh), 1);
+	assert_int_equal(got2, -ECANCELED);
+	assert_int_equal(fw_fakehost_http_reply(&fh, &res), -ENOENT);
+	fh.host->log(ctx, FW_LOG_WARNING, "seen %d", 3);
+	assert_true(fw_fakehost_logged(&fh, "4 seen 3"));
+	fw_fakehost_clear(&fh);
 }
 
 static int setup(void **state)
@@ -328,6 +434,9 @@ int main(void)
 	    cmocka_unit_test(test_refuses_writable_dir),
 	    cmocka_unit_test(test_refuses_foreign_or_open_parents),
 	    cmocka_unit_test(test_log_plugin),
+	    cmocka_unit_test(test_log_plugin_from_group),
+	    cmocka_unit_test(test_fakehost_contract),
+	    cmocka_unit_test(test_fakehost_timers_and_http),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
