@@ -1,6 +1,9 @@
 /*
- * store.c - the durable state in one SQLite database: feed HTTP state, items seen, alerts
- * raised and the alert outbox.
+ * store.c - the durable state in one SQLite database: the connection (open, schema,
+ * migrations), transactions and savepoints, feed HTTP state, items seen, resting hosts and
+ * alerts raised. The alert outbox is outbox.c; the two share store_int.h (struct fw_store,
+ * the statement ids and the bind/step/fail helpers defined here). The SQL of every cached
+ * statement, the outbox's included, is the one table stmt_sql below.
  *
  * Durability. The database runs in WAL mode with synchronous=FULL: a commit fsyncs the WAL,
  * which makes it and every commit before it survive a power cut. The polls are the
@@ -21,7 +24,7 @@
  * One thread: the connection is opened SQLITE_OPEN_NOMUTEX; statements are prepared once
  * (lazily, SQLITE_PREPARE_PERSISTENT) and reset after each use. The store never logs.
  */
-#include "store.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,53 +54,7 @@
    allocate more): a payload plus slack. */
 #define FW_STORE_VALUE_MAX (2 * FW_STORE_PAYLOAD_MAX)
 
-enum fw_store_stmt {
-	ST_BEGIN,
-	ST_BEGIN_RO,
-	ST_COMMIT,
-	ST_ROLLBACK,
-	ST_SYNC_NORMAL,
-	ST_SYNC_FULL,
-	ST_SYNC_MARK,
-	ST_SAVEPOINT,
-	ST_RELEASE,
-	ST_ROLLBACK_TO,
-	ST_SAVEPOINT_ITEM,
-	ST_RELEASE_ITEM,
-	ST_ROLLBACK_TO_ITEM,
-	ST_FEED_LOAD,
-	ST_FEED_SAVE,
-	ST_FEED_NAMES,
-	ST_FEED_FORGET_ITEMS,
-	ST_FEED_FORGET,
-	ST_ITEM_GET,
-	ST_ITEM_INSERT,
-	ST_ITEM_UPDATE,
-	ST_ITEM_COUNT,
-	ST_ITEM_REISSUED,
-	ST_HOST_REST,
-	ST_HOST_RESTS,
-	ST_ITEM_PRUNE,
-	ST_ALERT_ADD,
-	ST_OUTBOX_ADD,
-	ST_OUTBOX_DUE,
-	ST_OUTBOX_NEXT,
-	ST_OUTBOX_DELIVERED,
-	ST_OUTBOX_RETRY,
-	ST_OUTBOX_KILL,
-	ST_OUTBOX_HOLD,
-	ST_OUTBOX_EXPIRE,
-	ST_OUTBOX_RELEASE,
-	ST_OUTBOX_LIST,
-	ST_OUTBOX_REVIVE,
-	ST_OUTBOX_DROP,
-	ST_OUTBOX_COUNT,
-	ST_COUNT
-};
-
-#define OUTBOX_COLS                                                                                \
-	"rowid, alert_id, output, payload, state, attempts, created, next_at, last_error"
-
+/* The SQL of each cached statement, by enum fw_store_stmt (store_int.h). */
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_BEGIN_RO] = "BEGIN DEFERRED",
@@ -145,8 +102,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
     [ST_OUTBOX_ADD] = "INSERT INTO outbox (alert_id, output, payload, created, next_at) "
                       "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (alert_id, output) DO NOTHING",
-    [ST_OUTBOX_DUE] = "SELECT " OUTBOX_COLS " FROM outbox WHERE state = 0 AND next_at <= ?1 "
-                      "ORDER BY next_at, rowid",
+    [ST_OUTBOX_DUE] =
+        "SELECT " FW_STORE_OUTBOX_COLS " FROM outbox WHERE state = 0 AND next_at <= ?1 "
+        "ORDER BY next_at, rowid",
     [ST_OUTBOX_NEXT] = "SELECT min(next_at) FROM outbox WHERE state = 0",
     [ST_OUTBOX_DELIVERED] = "DELETE FROM outbox WHERE rowid = ?1",
     [ST_OUTBOX_RETRY] = "UPDATE outbox SET attempts = attempts + 1, next_at = ?2, "
@@ -159,7 +117,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "WHERE rowid = ?1 AND state = 0",
     [ST_OUTBOX_RELEASE] = "UPDATE outbox SET next_at = ?3 WHERE state = 0 AND output = ?2 "
                           "AND next_at > ?3 AND last_error LIKE '" FW_OUTBOX_HELD "%'",
-    [ST_OUTBOX_LIST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE (?1 < 0 OR state = ?1) "
+    [ST_OUTBOX_LIST] = "SELECT " FW_STORE_OUTBOX_COLS " FROM outbox WHERE (?1 < 0 OR state = ?1) "
                        "AND (?2 IS NULL OR output = ?2) ORDER BY rowid",
     [ST_OUTBOX_REVIVE] = "UPDATE outbox SET state = 0, attempts = 0, next_at = ?3 "
                          "WHERE ((?1 > 0 AND rowid = ?1) OR (?1 = 0 AND state = 1)) "
@@ -210,18 +168,6 @@ static const char schema_v3[] =
 
 /* migrations[v] takes a database from user_version v to v + 1; [0] creates it. */
 static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3};
-
-struct fw_store {
-	sqlite3 *db;
-	bool read_only;
-	char msg[256];
-	bool normal;                 /* fw_store_set_synchronous(false): every commit is lazy */
-	bool lazy;                   /* the open transaction was begun by fw_store_begin_lazy */
-	bool unsynced;               /* a lazy commit is not known durable yet: fw_store_sync */
-	sqlite3_int64 begin_changes; /* rows changed before the open FULL transaction */
-	bool in_poll;                /* fw_store_poll_begin opened a savepoint */
-	sqlite3_stmt *st[ST_COUNT];
-};
 
 __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
                                                          ...)
@@ -280,8 +226,8 @@ static int map_rc(sqlite3 *db, int rc)
 	}
 }
 
-/* Record SQLite's message for rc and return the errno. */
-static int fail(struct fw_store *s, int rc)
+/* Record SQLite's message for rc and return the errno; see store_int.h. */
+int fw_store_fail(struct fw_store *s, int rc)
 {
 	int se = sqlite3_system_errno(s->db);
 
@@ -292,15 +238,16 @@ static int fail(struct fw_store *s, int rc)
 	return map_rc(s->db, rc);
 }
 
-/* Record our own message and return e. */
-static int fail_msg(struct fw_store *s, int e, const char *msg)
+/* Record our own message and return e; see store_int.h. */
+int fw_store_fail_msg(struct fw_store *s, int e, const char *msg)
 {
 	snprintf(s->msg, sizeof(s->msg), "%s", msg);
 	return e;
 }
 
-/* The cached statement id, prepared on first use; NULL with *rc set on failure. */
-static sqlite3_stmt *stmt(struct fw_store *s, enum fw_store_stmt id, int *rc)
+/* The cached statement id, prepared on first use (owned by s); NULL with *rc set on failure.
+   See store_int.h. */
+sqlite3_stmt *fw_store_prepare(struct fw_store *s, enum fw_store_stmt id, int *rc)
 {
 	int r;
 
@@ -309,37 +256,37 @@ static sqlite3_stmt *stmt(struct fw_store *s, enum fw_store_stmt id, int *rc)
 	r = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->st[id],
 	                       NULL);
 	if (r != SQLITE_OK) {
-		*rc = fail(s, r);
+		*rc = fw_store_fail(s, r);
 		s->st[id] = NULL;
 		return NULL;
 	}
 	return s->st[id];
 }
 
-/* Ready a cached statement for its next use. */
-static void stmt_done(sqlite3_stmt *st)
+/* Ready a cached statement for its next use; see store_int.h. */
+void fw_store_stmt_done(sqlite3_stmt *st)
 {
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 }
 
-/* Bind a required key (non-NULL, at most FW_STORE_KEY_MAX bytes). */
-static int bind_key(struct fw_store *s, sqlite3_stmt *st, int i, const char *v)
+/* Bind a required key (non-NULL, at most FW_STORE_KEY_MAX bytes); see store_int.h. */
+int fw_store_bind_key(struct fw_store *s, sqlite3_stmt *st, int i, const char *v)
 {
 	size_t n;
 
 	if (!v)
-		return fail_msg(s, -EINVAL, "missing key");
+		return fw_store_fail_msg(s, -EINVAL, "missing key");
 	n = strnlen(v, FW_STORE_KEY_MAX + 1);
 	if (n > FW_STORE_KEY_MAX)
-		return fail_msg(s, -E2BIG, "key longer than FW_STORE_KEY_MAX");
+		return fw_store_fail_msg(s, -E2BIG, "key longer than FW_STORE_KEY_MAX");
 	if (sqlite3_bind_text(st, i, v, (int)n, SQLITE_STATIC) != SQLITE_OK)
-		return fail(s, SQLITE_RANGE);
+		return fw_store_fail(s, SQLITE_RANGE);
 	return 0;
 }
 
-/* Bind an optional string of at most max bytes (NULL binds NULL). */
-static int bind_text(struct fw_store *s, sqlite3_stmt *st, int i, const char *v, size_t max)
+/* Bind an optional string of at most max bytes (NULL binds NULL); see store_int.h. */
+int fw_store_bind_text(struct fw_store *s, sqlite3_stmt *st, int i, const char *v, size_t max)
 {
 	size_t n;
 	int rc;
@@ -349,14 +296,15 @@ static int bind_text(struct fw_store *s, sqlite3_stmt *st, int i, const char *v,
 	else {
 		n = strnlen(v, max + 1);
 		if (n > max)
-			return fail_msg(s, -E2BIG, "string longer than the store accepts");
+			return fw_store_fail_msg(s, -E2BIG, "string longer than the store accepts");
 		rc = sqlite3_bind_text(st, i, v, (int)n, SQLITE_STATIC);
 	}
-	return rc == SQLITE_OK ? 0 : fail(s, rc);
+	return rc == SQLITE_OK ? 0 : fw_store_fail(s, rc);
 }
 
-/* Bind an error message, cut to FW_STORE_ERROR_MAX bytes on a UTF-8 boundary. */
-static int bind_error(struct fw_store *s, sqlite3_stmt *st, int i, const char *v)
+/* Bind an error message, cut to FW_STORE_ERROR_MAX bytes on a UTF-8 boundary; see
+   store_int.h. */
+int fw_store_bind_error(struct fw_store *s, sqlite3_stmt *st, int i, const char *v)
 {
 	size_t n;
 	int rc;
@@ -372,21 +320,22 @@ static int bind_error(struct fw_store *s, sqlite3_stmt *st, int i, const char *v
 		}
 		rc = sqlite3_bind_text(st, i, v, (int)n, SQLITE_STATIC);
 	}
-	return rc == SQLITE_OK ? 0 : fail(s, rc);
+	return rc == SQLITE_OK ? 0 : fw_store_fail(s, rc);
 }
 
-/* Step a statement that returns no row; reset it either way. */
-static int step_done(struct fw_store *s, sqlite3_stmt *st)
+/* Step a statement that returns no row; reset it either way. See store_int.h. */
+int fw_store_step_done(struct fw_store *s, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
-	int ret = rc == SQLITE_DONE ? 0 : fail(s, rc);
+	int ret = rc == SQLITE_DONE ? 0 : fw_store_fail(s, rc);
 
-	stmt_done(st);
+	fw_store_stmt_done(st);
 	return ret;
 }
 
-/* Copy a text column (NULL stays NULL); false on allocation failure. */
-static bool col_dup(sqlite3_stmt *st, int col, char **out)
+/* Copy a text column (NULL stays NULL; the copy is the caller's); false on allocation
+   failure. See store_int.h. */
+bool fw_store_col_dup(sqlite3_stmt *st, int col, char **out)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 
@@ -874,11 +823,12 @@ int fw_store_set_synchronous(struct fw_store *s, bool full)
 	int rc;
 
 	if (!sqlite3_get_autocommit(s->db))
-		return fail_msg(s, -EINVAL, "synchronous cannot change inside a transaction");
+		return fw_store_fail_msg(s, -EINVAL,
+		                         "synchronous cannot change inside a transaction");
 	rc = sqlite3_exec(s->db, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
 	                  NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return fail(s, rc);
+		return fw_store_fail(s, rc);
 	s->normal = !full;
 	return 0;
 }
@@ -889,10 +839,10 @@ static int tx_step(struct fw_store *s, enum fw_store_stmt id)
 	sqlite3_stmt *st;
 	int ret = 0;
 
-	st = stmt(s, id, &ret);
+	st = fw_store_prepare(s, id, &ret);
 	if (!st)
 		return ret;
-	return step_done(s, st);
+	return fw_store_step_done(s, st);
 }
 
 /* BEGIN (IMMEDIATE for a writer: take the write lock now, not mid-transaction). 0, -EINVAL
@@ -900,7 +850,7 @@ static int tx_step(struct fw_store *s, enum fw_store_stmt id)
 int fw_store_begin(struct fw_store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
-		return fail_msg(s, -EINVAL, "transaction already open");
+		return fw_store_fail_msg(s, -EINVAL, "transaction already open");
 	s->begin_changes = sqlite3_total_changes64(s->db);
 	return tx_step(s, s->read_only ? ST_BEGIN_RO : ST_BEGIN);
 }
@@ -921,7 +871,7 @@ int fw_store_begin_lazy(struct fw_store *s)
 	int r;
 
 	if (!sqlite3_get_autocommit(s->db))
-		return fail_msg(s, -EINVAL, "transaction already open");
+		return fw_store_fail_msg(s, -EINVAL, "transaction already open");
 	if (s->read_only)
 		return fw_store_begin(s);
 	if (!s->normal && (r = tx_step(s, ST_SYNC_NORMAL)) < 0)
@@ -940,7 +890,7 @@ int fw_store_commit(struct fw_store *s)
 	int r;
 
 	if (sqlite3_get_autocommit(s->db))
-		return fail_msg(s, -EINVAL, "no transaction open");
+		return fw_store_fail_msg(s, -EINVAL, "no transaction open");
 	r = tx_step(s, ST_COMMIT);
 	if (r == 0 && (s->lazy || s->normal))
 		s->unsynced = true;
@@ -985,7 +935,7 @@ int fw_store_poll_commit(struct fw_store *s)
 	s->in_poll = false;
 	/* SQLite rolls a transaction back by itself on some errors (a full disk) */
 	if (sqlite3_get_autocommit(s->db))
-		return fail_msg(s, -EIO, "the transaction was rolled back");
+		return fw_store_fail_msg(s, -EIO, "the transaction was rolled back");
 	return tx_step(s, ST_RELEASE);
 }
 
@@ -1007,7 +957,7 @@ int fw_store_poll_rollback(struct fw_store *s)
 int fw_store_item_begin(struct fw_store *s)
 {
 	if (sqlite3_get_autocommit(s->db))
-		return fail_msg(s, -EINVAL, "no transaction open");
+		return fw_store_fail_msg(s, -EINVAL, "no transaction open");
 	return tx_step(s, ST_SAVEPOINT_ITEM);
 }
 
@@ -1018,7 +968,7 @@ int fw_store_item_end(struct fw_store *s, bool keep)
 
 	/* SQLite rolls a transaction back by itself on some errors (a full disk) */
 	if (sqlite3_get_autocommit(s->db))
-		return keep ? fail_msg(s, -EIO, "the transaction was rolled back") : 0;
+		return keep ? fw_store_fail_msg(s, -EIO, "the transaction was rolled back") : 0;
 	if (keep)
 		return tx_step(s, ST_RELEASE_ITEM);
 	r = tx_step(s, ST_ROLLBACK_TO_ITEM);
@@ -1033,7 +983,7 @@ int fw_store_sync(struct fw_store *s)
 	if (!s->unsynced || s->read_only || s->normal)
 		return 0;
 	if (!sqlite3_get_autocommit(s->db))
-		return fail_msg(s, -EINVAL, "transaction open");
+		return fw_store_fail_msg(s, -EINVAL, "transaction open");
 	r = tx_step(s, ST_BEGIN);
 	if (r == 0)
 		r = tx_step(s, ST_SYNC_MARK);
@@ -1073,20 +1023,21 @@ int fw_store_feed_load(struct fw_store *s, const char *feed, struct fw_feed_stat
 	sqlite3_stmt *q;
 	int rc, ret = 0;
 
-	q = stmt(s, ST_FEED_LOAD, &ret);
+	q = fw_store_prepare(s, ST_FEED_LOAD, &ret);
 	if (!q)
 		return ret;
-	ret = bind_key(s, q, 1, feed);
+	ret = fw_store_bind_key(s, q, 1, feed);
 	if (ret < 0)
 		goto out;
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		t.exists = true;
-		if (!col_dup(q, 0, &t.url) || !col_dup(q, 1, &t.etag) ||
-		    !col_dup(q, 2, &t.last_modified) || !col_dup(q, 3, &t.moved_url) ||
-		    !col_dup(q, 10, &t.last_error)) {
+		if (!fw_store_col_dup(q, 0, &t.url) || !fw_store_col_dup(q, 1, &t.etag) ||
+		    !fw_store_col_dup(q, 2, &t.last_modified) ||
+		    !fw_store_col_dup(q, 3, &t.moved_url) ||
+		    !fw_store_col_dup(q, 10, &t.last_error)) {
 			fw_feed_state_clear(&t);
-			ret = fail_msg(s, -ENOMEM, "out of memory");
+			ret = fw_store_fail_msg(s, -ENOMEM, "out of memory");
 			goto out;
 		}
 		t.last_poll = sqlite3_column_int64(q, 4);
@@ -1099,12 +1050,12 @@ int fw_store_feed_load(struct fw_store *s, const char *feed, struct fw_feed_stat
 		t.alerts = sqlite3_column_int64(q, 12);
 		t.failing_alerted = sqlite3_column_int64(q, 13) != 0;
 	} else if (rc != SQLITE_DONE) {
-		ret = fail(s, rc);
+		ret = fw_store_fail(s, rc);
 		goto out;
 	}
 	*st = t;
 out:
-	stmt_done(q);
+	fw_store_stmt_done(q);
 	return ret;
 }
 
@@ -1116,17 +1067,17 @@ int fw_store_feed_save(struct fw_store *s, const char *feed, const struct fw_fee
 	int ret = 0;
 
 	if (!st)
-		return fail_msg(s, -EINVAL, "no feed state");
-	q = stmt(s, ST_FEED_SAVE, &ret);
+		return fw_store_fail_msg(s, -EINVAL, "no feed state");
+	q = fw_store_prepare(s, ST_FEED_SAVE, &ret);
 	if (!q)
 		return ret;
-	if ((ret = bind_key(s, q, 1, feed)) < 0 ||
-	    (ret = bind_text(s, q, 2, st->url, FW_STORE_TEXT_MAX)) < 0 ||
-	    (ret = bind_text(s, q, 3, st->etag, FW_STORE_TEXT_MAX)) < 0 ||
-	    (ret = bind_text(s, q, 4, st->last_modified, FW_STORE_TEXT_MAX)) < 0 ||
-	    (ret = bind_text(s, q, 5, st->moved_url, FW_STORE_TEXT_MAX)) < 0 ||
-	    (ret = bind_error(s, q, 12, st->last_error)) < 0) {
-		stmt_done(q);
+	if ((ret = fw_store_bind_key(s, q, 1, feed)) < 0 ||
+	    (ret = fw_store_bind_text(s, q, 2, st->url, FW_STORE_TEXT_MAX)) < 0 ||
+	    (ret = fw_store_bind_text(s, q, 3, st->etag, FW_STORE_TEXT_MAX)) < 0 ||
+	    (ret = fw_store_bind_text(s, q, 4, st->last_modified, FW_STORE_TEXT_MAX)) < 0 ||
+	    (ret = fw_store_bind_text(s, q, 5, st->moved_url, FW_STORE_TEXT_MAX)) < 0 ||
+	    (ret = fw_store_bind_error(s, q, 12, st->last_error)) < 0) {
+		fw_store_stmt_done(q);
 		return ret;
 	}
 	sqlite3_bind_int64(q, 6, st->last_poll);
@@ -1138,7 +1089,7 @@ int fw_store_feed_save(struct fw_store *s, const char *feed, const struct fw_fee
 	sqlite3_bind_int64(q, 13, st->items_seen);
 	sqlite3_bind_int64(q, 14, st->alerts);
 	sqlite3_bind_int(q, 15, st->failing_alerted);
-	return step_done(s, q);
+	return fw_store_step_done(s, q);
 }
 
 /* All feed names, sorted; *names and each string malloc()ed (free each, then the array). */
@@ -1149,7 +1100,7 @@ int fw_store_feed_names(struct fw_store *s, char ***names, size_t *n)
 	sqlite3_stmt *q;
 	int rc, ret = 0;
 
-	q = stmt(s, ST_FEED_NAMES, &ret);
+	q = fw_store_prepare(s, ST_FEED_NAMES, &ret);
 	if (!q)
 		return ret;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -1157,22 +1108,22 @@ int fw_store_feed_names(struct fw_store *s, char ***names, size_t *n)
 			cap = cap ? 2 * cap : 16;
 			nv = reallocarray(v, cap, sizeof(*v));
 			if (!nv) {
-				ret = fail_msg(s, -ENOMEM, "out of memory");
+				ret = fw_store_fail_msg(s, -ENOMEM, "out of memory");
 				goto out;
 			}
 			v = nv;
 		}
-		if (!col_dup(q, 0, &v[len]) || !v[len]) {
+		if (!fw_store_col_dup(q, 0, &v[len]) || !v[len]) {
 			free(v[len]);
-			ret = fail_msg(s, -ENOMEM, "out of memory");
+			ret = fw_store_fail_msg(s, -ENOMEM, "out of memory");
 			goto out;
 		}
 		len++;
 	}
 	if (rc != SQLITE_DONE)
-		ret = fail(s, rc);
+		ret = fw_store_fail(s, rc);
 out:
-	stmt_done(q);
+	fw_store_stmt_done(q);
 	if (ret < 0) {
 		for (i = 0; i < len; i++)
 			free(v[i]);
@@ -1192,18 +1143,18 @@ int fw_store_feed_forget(struct fw_store *s, const char *feed)
 
 	rc = sqlite3_exec(s->db, "SAVEPOINT fw_forget", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return fail(s, rc);
-	q = stmt(s, ST_FEED_FORGET_ITEMS, &ret);
-	if (q && (ret = bind_key(s, q, 1, feed)) == 0)
-		ret = step_done(s, q);
+		return fw_store_fail(s, rc);
+	q = fw_store_prepare(s, ST_FEED_FORGET_ITEMS, &ret);
+	if (q && (ret = fw_store_bind_key(s, q, 1, feed)) == 0)
+		ret = fw_store_step_done(s, q);
 	else if (q)
-		stmt_done(q);
+		fw_store_stmt_done(q);
 	if (ret == 0) {
-		q = stmt(s, ST_FEED_FORGET, &ret);
-		if (q && (ret = bind_key(s, q, 1, feed)) == 0)
-			ret = step_done(s, q);
+		q = fw_store_prepare(s, ST_FEED_FORGET, &ret);
+		if (q && (ret = fw_store_bind_key(s, q, 1, feed)) == 0)
+			ret = fw_store_step_done(s, q);
 		else if (q)
-			stmt_done(q);
+			fw_store_stmt_done(q);
 	}
 	if (ret < 0) {
 		sqlite3_exec(s->db, "ROLLBACK TO fw_forget; RELEASE fw_forget", NULL, NULL, NULL);
@@ -1211,7 +1162,7 @@ int fw_store_feed_forget(struct fw_store *s, const char *feed)
 	}
 	rc = sqlite3_exec(s->db, "RELEASE fw_forget", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		ret = fail(s, rc);
+		ret = fw_store_fail(s, rc);
 		sqlite3_exec(s->db, "ROLLBACK TO fw_forget; RELEASE fw_forget", NULL, NULL, NULL);
 	}
 	return ret;
@@ -1227,11 +1178,12 @@ int fw_store_item_mark(struct fw_store *s, const char *feed, const char *id, uin
 	bool found = false;
 	int rc, ret = 0, outcome;
 
-	q = stmt(s, ST_ITEM_GET, &ret);
+	q = fw_store_prepare(s, ST_ITEM_GET, &ret);
 	if (!q)
 		return ret;
-	if ((ret = bind_key(s, q, 1, feed)) < 0 || (ret = bind_key(s, q, 2, id)) < 0) {
-		stmt_done(q);
+	if ((ret = fw_store_bind_key(s, q, 1, feed)) < 0 ||
+	    (ret = fw_store_bind_key(s, q, 2, id)) < 0) {
+		fw_store_stmt_done(q);
 		return ret;
 	}
 	rc = sqlite3_step(q);
@@ -1240,8 +1192,8 @@ int fw_store_item_mark(struct fw_store *s, const char *feed, const char *id, uin
 		old_hash = sqlite3_column_int64(q, 0);
 		last_seen = sqlite3_column_int64(q, 1);
 	} else if (rc != SQLITE_DONE)
-		ret = fail(s, rc);
-	stmt_done(q);
+		ret = fw_store_fail(s, rc);
+	fw_store_stmt_done(q);
 	if (ret < 0)
 		return ret;
 
@@ -1254,16 +1206,17 @@ int fw_store_item_mark(struct fw_store *s, const char *feed, const char *id, uin
 	else
 		return FW_ITEM_SAME;
 
-	q = stmt(s, found ? ST_ITEM_UPDATE : ST_ITEM_INSERT, &ret);
+	q = fw_store_prepare(s, found ? ST_ITEM_UPDATE : ST_ITEM_INSERT, &ret);
 	if (!q)
 		return ret;
-	if ((ret = bind_key(s, q, 1, feed)) < 0 || (ret = bind_key(s, q, 2, id)) < 0) {
-		stmt_done(q);
+	if ((ret = fw_store_bind_key(s, q, 1, feed)) < 0 ||
+	    (ret = fw_store_bind_key(s, q, 2, id)) < 0) {
+		fw_store_stmt_done(q);
 		return ret;
 	}
 	sqlite3_bind_int64(q, 3, h);
 	sqlite3_bind_int64(q, 4, now);
-	ret = step_done(s, q);
+	ret = fw_store_step_done(s, q);
 	return ret < 0 ? ret : outcome;
 }
 
@@ -1273,18 +1226,19 @@ int fw_store_item_reissued(struct fw_store *s, const char *feed, const char *id,
 	sqlite3_stmt *q;
 	int rc, ret = 0;
 
-	q = stmt(s, ST_ITEM_REISSUED, &ret);
+	q = fw_store_prepare(s, ST_ITEM_REISSUED, &ret);
 	if (!q)
 		return ret;
-	if ((ret = bind_key(s, q, 1, feed)) == 0 && (ret = bind_key(s, q, 3, id)) == 0) {
+	if ((ret = fw_store_bind_key(s, q, 1, feed)) == 0 &&
+	    (ret = fw_store_bind_key(s, q, 3, id)) == 0) {
 		sqlite3_bind_int64(q, 2, (int64_t)hash);
 		rc = sqlite3_step(q);
 		if (rc == SQLITE_ROW)
 			ret = 1;
 		else if (rc != SQLITE_DONE)
-			ret = fail(s, rc);
+			ret = fw_store_fail(s, rc);
 	}
-	stmt_done(q);
+	fw_store_stmt_done(q);
 	return ret;
 }
 
@@ -1294,18 +1248,18 @@ int fw_store_item_count(struct fw_store *s, const char *feed, int64_t *n)
 	sqlite3_stmt *q;
 	int rc, ret = 0;
 
-	q = stmt(s, ST_ITEM_COUNT, &ret);
+	q = fw_store_prepare(s, ST_ITEM_COUNT, &ret);
 	if (!q)
 		return ret;
-	ret = bind_key(s, q, 1, feed);
+	ret = fw_store_bind_key(s, q, 1, feed);
 	if (ret == 0) {
 		rc = sqlite3_step(q);
 		if (rc == SQLITE_ROW)
 			*n = sqlite3_column_int64(q, 0);
 		else
-			ret = fail(s, rc);
+			ret = fw_store_fail(s, rc);
 	}
-	stmt_done(q);
+	fw_store_stmt_done(q);
 	return ret;
 }
 
@@ -1316,11 +1270,11 @@ int fw_store_item_prune(struct fw_store *s, int64_t before, int64_t *deleted)
 	sqlite3_stmt *q;
 	int ret = 0;
 
-	q = stmt(s, ST_ITEM_PRUNE, &ret);
+	q = fw_store_prepare(s, ST_ITEM_PRUNE, &ret);
 	if (!q)
 		return ret;
 	sqlite3_bind_int64(q, 1, before);
-	ret = step_done(s, q);
+	ret = fw_store_step_done(s, q);
 	if (ret == 0 && deleted)
 		*deleted = sqlite3_changes64(s->db);
 	return ret;
@@ -1332,16 +1286,16 @@ int fw_store_host_rest(struct fw_store *s, const char *host, int64_t until, long
 	sqlite3_stmt *q;
 	int ret = 0;
 
-	q = stmt(s, ST_HOST_REST, &ret);
+	q = fw_store_prepare(s, ST_HOST_REST, &ret);
 	if (!q)
 		return ret;
-	if ((ret = bind_key(s, q, 1, host)) < 0) {
-		stmt_done(q);
+	if ((ret = fw_store_bind_key(s, q, 1, host)) < 0) {
+		fw_store_stmt_done(q);
 		return ret;
 	}
 	sqlite3_bind_int64(q, 2, until);
 	sqlite3_bind_int64(q, 3, http_status);
-	return step_done(s, q);
+	return fw_store_step_done(s, q);
 }
 
 /* Call cb for each host still resting at now, in name order. */
@@ -1350,7 +1304,7 @@ int fw_store_host_rests(struct fw_store *s, int64_t now, fw_store_host_cb cb, vo
 	sqlite3_stmt *q;
 	int rc, ret = 0;
 
-	q = stmt(s, ST_HOST_RESTS, &ret);
+	q = fw_store_prepare(s, ST_HOST_RESTS, &ret);
 	if (!q)
 		return ret;
 	sqlite3_bind_int64(q, 1, now);
@@ -1361,8 +1315,8 @@ int fw_store_host_rests(struct fw_store *s, int64_t now, fw_store_host_cb cb, vo
 			cb(name, sqlite3_column_int64(q, 1), (long)sqlite3_column_int64(q, 2), arg);
 	}
 	if (rc != SQLITE_DONE)
-		ret = fail(s, rc);
-	stmt_done(q);
+		ret = fw_store_fail(s, rc);
+	fw_store_stmt_done(q);
 	return ret;
 }
 
@@ -1373,346 +1327,17 @@ int fw_store_alert_add(struct fw_store *s, const char *alert_id, const char *wat
 	sqlite3_stmt *q;
 	int ret = 0;
 
-	q = stmt(s, ST_ALERT_ADD, &ret);
+	q = fw_store_prepare(s, ST_ALERT_ADD, &ret);
 	if (!q)
 		return ret;
-	if ((ret = bind_key(s, q, 1, alert_id)) < 0 || (ret = bind_key(s, q, 2, watchlist)) < 0 ||
-	    (ret = bind_key(s, q, 3, feed)) < 0 || (ret = bind_key(s, q, 4, item_id)) < 0) {
-		stmt_done(q);
+	if ((ret = fw_store_bind_key(s, q, 1, alert_id)) < 0 ||
+	    (ret = fw_store_bind_key(s, q, 2, watchlist)) < 0 ||
+	    (ret = fw_store_bind_key(s, q, 3, feed)) < 0 ||
+	    (ret = fw_store_bind_key(s, q, 4, item_id)) < 0) {
+		fw_store_stmt_done(q);
 		return ret;
 	}
 	sqlite3_bind_int64(q, 5, now);
-	ret = step_done(s, q);
+	ret = fw_store_step_done(s, q);
 	return ret < 0 ? ret : sqlite3_changes(s->db) > 0;
-}
-
-/* Free n outbox entries and the array. */
-void fw_outbox_entries_free(struct fw_outbox_entry *e, size_t n)
-{
-	size_t i;
-
-	if (!e)
-		return;
-	for (i = 0; i < n; i++) {
-		free(e[i].alert_id);
-		free(e[i].output);
-		free(e[i].payload);
-		free(e[i].last_error);
-	}
-	free(e);
-}
-
-/* Queue an alert for an output: 1 queued, 0 already queued, or -errno. */
-int fw_store_outbox_add(struct fw_store *s, const char *alert_id, const char *output,
-                        const char *payload, int64_t now)
-{
-	sqlite3_stmt *q;
-	int ret = 0;
-
-	if (!payload)
-		return fail_msg(s, -EINVAL, "no payload");
-	q = stmt(s, ST_OUTBOX_ADD, &ret);
-	if (!q)
-		return ret;
-	if ((ret = bind_key(s, q, 1, alert_id)) < 0 || (ret = bind_key(s, q, 2, output)) < 0 ||
-	    (ret = bind_text(s, q, 3, payload, FW_STORE_PAYLOAD_MAX)) < 0) {
-		stmt_done(q);
-		return ret;
-	}
-	sqlite3_bind_int64(q, 4, now);
-	ret = step_done(s, q);
-	return ret < 0 ? ret : sqlite3_changes(s->db) > 0;
-}
-
-/* Fill e from the current row of an OUTBOX_COLS statement; false on allocation failure
-   (e then holds nothing to free). */
-static bool row_entry(sqlite3_stmt *q, struct fw_outbox_entry *e)
-{
-	memset(e, 0, sizeof(*e));
-	if (!col_dup(q, 1, &e->alert_id) || !col_dup(q, 2, &e->output) ||
-	    !col_dup(q, 3, &e->payload) || !col_dup(q, 8, &e->last_error) || !e->alert_id ||
-	    !e->output || !e->payload) {
-		free(e->alert_id);
-		free(e->output);
-		free(e->payload);
-		free(e->last_error);
-		memset(e, 0, sizeof(*e));
-		return false;
-	}
-	e->rowid = sqlite3_column_int64(q, 0);
-	e->state = sqlite3_column_int(q, 4) == FW_OUTBOX_DEAD ? FW_OUTBOX_DEAD : FW_OUTBOX_PENDING;
-	e->attempts = sqlite3_column_int64(q, 5);
-	e->created = sqlite3_column_int64(q, 6);
-	e->next_at = sqlite3_column_int64(q, 7);
-	return true;
-}
-
-/* Collect up to max rows of a stepped OUTBOX_COLS statement, skipping busy rowids. */
-static int collect(struct fw_store *s, sqlite3_stmt *q, size_t max, const int64_t *busy,
-                   size_t n_busy, struct fw_outbox_entry **out, size_t *n)
-{
-	struct fw_outbox_entry *v = NULL, *nv;
-	size_t len = 0, cap = 0, i;
-	int64_t rowid;
-	int rc = SQLITE_DONE, ret = 0;
-
-	while (len < max && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		rowid = sqlite3_column_int64(q, 0);
-		for (i = 0; i < n_busy && busy[i] != rowid; i++)
-			;
-		if (i < n_busy)
-			continue;
-		if (len == cap) {
-			cap = cap ? 2 * cap : 8;
-			nv = reallocarray(v, cap, sizeof(*v));
-			if (!nv) {
-				ret = fail_msg(s, -ENOMEM, "out of memory");
-				goto out;
-			}
-			v = nv;
-		}
-		if (!row_entry(q, &v[len])) {
-			ret = fail_msg(s, -ENOMEM, "out of memory");
-			goto out;
-		}
-		len++;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		ret = fail(s, rc);
-out:
-	stmt_done(q);
-	if (ret < 0) {
-		fw_outbox_entries_free(v, len);
-		return ret;
-	}
-	*out = v;
-	*n = len;
-	return 0;
-}
-
-/* Up to max pending entries due by now, next_at then rowid order, skipping busy rowids. */
-int fw_store_outbox_due(struct fw_store *s, int64_t now, size_t max, const int64_t *busy,
-                        size_t n_busy, struct fw_outbox_entry **out, size_t *n)
-{
-	sqlite3_stmt *q;
-	int ret = 0;
-
-	if (n_busy && !busy)
-		return fail_msg(s, -EINVAL, "busy list missing");
-	/*
-	 * Nothing goes out before the commit that queued it is durable. When the sync fails
-	 * (a full disk) the rows are still committed, only not yet fsynced: a process crash
-	 * keeps them, a power cut could roll the poll back and its item would alert again
-	 * (a duplicate, never a loss), so they are handed out all the same.
-	 */
-	if (sqlite3_get_autocommit(s->db))
-		fw_store_sync(s);
-	q = stmt(s, ST_OUTBOX_DUE, &ret);
-	if (!q)
-		return ret;
-	sqlite3_bind_int64(q, 1, now);
-	return collect(s, q, max, busy, n_busy, out, n);
-}
-
-/* Earliest next_at of the pending entries, or -ENOENT. */
-int fw_store_outbox_next_due(struct fw_store *s, int64_t *when)
-{
-	sqlite3_stmt *q;
-	int rc, ret = 0;
-
-	q = stmt(s, ST_OUTBOX_NEXT, &ret);
-	if (!q)
-		return ret;
-	rc = sqlite3_step(q);
-	if (rc != SQLITE_ROW)
-		ret = fail(s, rc);
-	else if (sqlite3_column_type(q, 0) == SQLITE_NULL)
-		ret = fail_msg(s, -ENOENT, "no pending outbox entry");
-	else
-		*when = sqlite3_column_int64(q, 0);
-	stmt_done(q);
-	return ret;
-}
-
-/* Run an UPDATE/DELETE on one rowid; -ENOENT when it touched no row. */
-static int change_one(struct fw_store *s, sqlite3_stmt *q)
-{
-	int ret = step_done(s, q);
-
-	if (ret == 0 && sqlite3_changes(s->db) == 0)
-		ret = fail_msg(s, -ENOENT, "no such outbox entry");
-	return ret;
-}
-
-/* Delete a delivered entry; -ENOENT when it is gone already. */
-int fw_store_outbox_delivered(struct fw_store *s, int64_t rowid)
-{
-	sqlite3_stmt *q;
-	int ret = 0;
-
-	q = stmt(s, ST_OUTBOX_DELIVERED, &ret);
-	if (!q)
-		return ret;
-	sqlite3_bind_int64(q, 1, rowid);
-	return change_one(s, q);
-}
-
-/* A failed attempt of a pending entry; -ENOENT when no such pending entry. */
-int fw_store_outbox_retry(struct fw_store *s, int64_t rowid, int64_t next_at, const char *error)
-{
-	sqlite3_stmt *q;
-	int ret = 0;
-
-	q = stmt(s, ST_OUTBOX_RETRY, &ret);
-	if (!q)
-		return ret;
-	ret = bind_error(s, q, 3, error);
-	if (ret < 0) {
-		stmt_done(q);
-		return ret;
-	}
-	sqlite3_bind_int64(q, 1, rowid);
-	sqlite3_bind_int64(q, 2, next_at);
-	return change_one(s, q);
-}
-
-/* The last failed attempt of a pending entry (attempts + 1): it becomes dead. -ENOENT when
-   no such pending entry. */
-int fw_store_outbox_kill(struct fw_store *s, int64_t rowid, const char *error)
-{
-	sqlite3_stmt *q;
-	int ret = 0;
-
-	q = stmt(s, ST_OUTBOX_KILL, &ret);
-	if (!q)
-		return ret;
-	ret = bind_error(s, q, 2, error);
-	if (ret < 0) {
-		stmt_done(q);
-		return ret;
-	}
-	sqlite3_bind_int64(q, 1, rowid);
-	return change_one(s, q);
-}
-
-/* Every entry of state (< 0: all) and output (NULL: all), in rowid order. */
-int fw_store_outbox_list(struct fw_store *s, int state, const char *output,
-                         struct fw_outbox_entry **out, size_t *n)
-{
-	sqlite3_stmt *q;
-	int ret = 0;
-
-	q = stmt(s, ST_OUTBOX_LIST, &ret);
-	if (!q)
-		return ret;
-	sqlite3_bind_int(q, 1, state < 0 ? -1 : state);
-	if (output && (ret = bind_key(s, q, 2, output)) < 0) {
-		stmt_done(q);
-		return ret;
-	}
-	return collect(s, q, SIZE_MAX, NULL, 0, out, n);
-}
-
-/* Run revive or drop: rowid >= 0, output NULL = any; *changed gets the count. */
-static int change_many(struct fw_store *s, enum fw_store_stmt id, int64_t rowid, const char *output,
-                       int64_t now, int64_t *changed)
-{
-	sqlite3_stmt *q;
-	int ret = 0;
-
-	if (rowid < 0)
-		return fail_msg(s, -EINVAL, "negative rowid");
-	q = stmt(s, id, &ret);
-	if (!q)
-		return ret;
-	sqlite3_bind_int64(q, 1, rowid);
-	if (output && (ret = bind_key(s, q, 2, output)) < 0) {
-		stmt_done(q);
-		return ret;
-	}
-	if (id == ST_OUTBOX_REVIVE || id == ST_OUTBOX_RELEASE)
-		sqlite3_bind_int64(q, 3, now);
-	ret = step_done(s, q);
-	if (ret == 0 && changed)
-		*changed = sqlite3_changes64(s->db);
-	return ret;
-}
-
-/* Make entries pending again; see store.h. */
-int fw_store_outbox_revive(struct fw_store *s, int64_t rowid, const char *output, int64_t now,
-                           int64_t *changed)
-{
-	return change_many(s, ST_OUTBOX_REVIVE, rowid, output, now, changed);
-}
-
-/* Delete entries; see store.h. */
-int fw_store_outbox_drop(struct fw_store *s, int64_t rowid, const char *output, int64_t *changed)
-{
-	return change_many(s, ST_OUTBOX_DROP, rowid, output, 0, changed);
-}
-
-/* Run one of the single-row statements HOLD (with next_at) or EXPIRE; see store.h. */
-static int set_one(struct fw_store *s, enum fw_store_stmt id, int64_t rowid, int64_t next_at,
-                   const char *error)
-{
-	sqlite3_stmt *q;
-	int ret = 0, err_col = id == ST_OUTBOX_HOLD ? 3 : 2;
-
-	q = stmt(s, id, &ret);
-	if (!q)
-		return ret;
-	ret = bind_error(s, q, err_col, error);
-	if (ret < 0) {
-		stmt_done(q);
-		return ret;
-	}
-	sqlite3_bind_int64(q, 1, rowid);
-	if (id == ST_OUTBOX_HOLD)
-		sqlite3_bind_int64(q, 2, next_at);
-	return change_one(s, q);
-}
-
-/* Hold a pending entry until next_at without counting an attempt; see store.h. */
-int fw_store_outbox_hold(struct fw_store *s, int64_t rowid, int64_t next_at, const char *why)
-{
-	return set_one(s, ST_OUTBOX_HOLD, rowid, next_at, why);
-}
-
-/* A pending entry becomes dead without an attempt; see store.h. */
-int fw_store_outbox_expire(struct fw_store *s, int64_t rowid, const char *why)
-{
-	return set_one(s, ST_OUTBOX_EXPIRE, rowid, 0, why);
-}
-
-/* Held entries of output become due at now; see store.h. */
-int fw_store_outbox_release(struct fw_store *s, const char *output, int64_t now, int64_t *changed)
-{
-	if (output == NULL)
-		return fail_msg(s, -EINVAL, "no output");
-	return change_many(s, ST_OUTBOX_RELEASE, 0, output, now, changed);
-}
-
-/* Pending and dead counts of output (NULL: all outputs); either pointer may be NULL. */
-int fw_store_outbox_count(struct fw_store *s, const char *output, int64_t *pending, int64_t *dead)
-{
-	sqlite3_stmt *q;
-	int rc, ret = 0;
-
-	q = stmt(s, ST_OUTBOX_COUNT, &ret);
-	if (!q)
-		return ret;
-	if (output && (ret = bind_key(s, q, 1, output)) < 0) {
-		stmt_done(q);
-		return ret;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		if (pending)
-			*pending = sqlite3_column_int64(q, 0);
-		if (dead)
-			*dead = sqlite3_column_int64(q, 1);
-	} else
-		ret = fail(s, rc);
-	stmt_done(q);
-	return ret;
 }

@@ -2,6 +2,11 @@
  * store.h - the durable state: one SQLite database (WAL) holding per-feed HTTP state, the
  * items seen per feed, the alerts raised, and the alert outbox. Pure of logging: errors come
  * back as negative errno plus a message in the caller's buffer or fw_store_error().
+ *
+ * This header is the store's whole interface, and it names no SQLite type: struct fw_store
+ * is opaque, so a second backend (PostgreSQL) can implement these same functions. Keep it
+ * so. The SQLite backend is store.c (database, transactions, feeds, items, hosts, alerts)
+ * and outbox.c (the outbox), which share the private store_int.h.
  */
 #ifndef FW_STORE_H
 #define FW_STORE_H
