@@ -564,6 +564,16 @@ ALWAYS_INLINE void ascii_step(const struct fw_fold *f, struct fold_state *st, ui
 	st->pending = !wch;
 }
 
+/* The map of a block text_block wrote at st->len, as one at a time would write it: a space
+   maps to the character after it, both bytes of a character to its first. */
+ALWAYS_INLINE void map_block(struct fold_state *st, uint32_t at, size_t i, size_t n, unsigned lead,
+                             unsigned cm, unsigned sm)
+{
+	st->map[st->len] = at;
+	for (size_t k = 0; k < n; k++)
+		st->map[st->len + lead + k] = (uint32_t)(i + k + (sm >> k & 1) - (cm >> k & 1));
+}
+
 ALWAYS_INLINE int fold_run(const struct fw_fold *f, const char *text, size_t len,
                            struct fw_fold_buf *b, const int with_map, size_t stop)
 {
@@ -624,16 +634,8 @@ ALWAYS_INLINE int fold_run(const struct fw_fold *f, const char *text, size_t len
 					               (unsigned)st.pending, &lead, &cm, &sm);
 				}
 				if (n) {
-					if (with_map) {
-						/* as one at a time: a space maps to the character after it,
-						 * both bytes of a character to its first */
-						st.map[st.len] = at;
-						for (size_t k = 0; k < n; k++) {
-							st.map[st.len + lead + k] =
-							    (uint32_t)(i + k + (sm >> k & 1) -
-							               (cm >> k & 1));
-						}
-					}
+					if (with_map)
+						map_block(&st, at, i, n, lead, cm, sm);
 					st.len += lead + n;
 					i += n;
 					st.last = FW_FOLD_WORD;
