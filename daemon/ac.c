@@ -143,21 +143,20 @@ static int build_dfa(struct fw_matcher *m, char *const *strs, const uint32_t *le
 	return 0;
 }
 
-/*
- * Build the automaton from the sorted, unique patterns strs[i] (lens[i] bytes): a trie
- * built in sorted order (a node's new child is always its last), laid out breadth first
- * so that a node's children are contiguous, then fail links and, for the busiest nodes,
- * dense 256-entry transition tables.
- */
-static int build_ac(struct fw_matcher *m, char *const *strs, const uint32_t *lens, size_t n)
-{
-	VEC(struct tnode) t = {0};
-	struct tnode root = {NONE, NONE, NONE, NONE, 0};
-	uint32_t *order = NULL, *newid = NULL;
-	size_t head, tail;
-	int r = -ENOMEM;
+struct tnodevec {
+	struct tnode *v;
+	size_t n, cap;
+};
 
-	if (VEC_PUSH(t, root) < 0) {
+/*
+ * The trie of the sorted, unique patterns strs[i] (lens[i] bytes), built in sorted order:
+ * a node's new child is always its last. Returns 0 or -ENOMEM (t holds what was built).
+ */
+static int build_trie(struct tnodevec *t, char *const *strs, const uint32_t *lens, size_t n)
+{
+	struct tnode root = {NONE, NONE, NONE, NONE, 0};
+
+	if (VEC_PUSH(*t, root) < 0) {
 		return -ENOMEM;
 	}
 	for (size_t p = 0; p < n; p++) {
@@ -165,28 +164,94 @@ static int build_ac(struct fw_matcher *m, char *const *strs, const uint32_t *len
 
 		for (uint32_t i = 0; i < lens[p]; i++) {
 			uint8_t ch = (uint8_t)strs[p][i];
-			uint32_t last = t.v[cur].last;
+			uint32_t last = t->v[cur].last;
 
-			if (last != NONE && t.v[last].label == ch) {
+			if (last != NONE && t->v[last].label == ch) {
 				cur = last;
 				continue;
 			} else {
 				struct tnode nn = {NONE, NONE, NONE, NONE, ch};
-				uint32_t id = (uint32_t)t.n;
+				uint32_t id = (uint32_t)t->n;
 
-				if (t.n >= OUT_BIT - 2 || VEC_PUSH(t, nn) < 0) {
-					goto out;
+				if (t->n >= OUT_BIT - 2 || VEC_PUSH(*t, nn) < 0) {
+					return -ENOMEM;
 				}
 				if (last == NONE) {
-					t.v[cur].first = id;
+					t->v[cur].first = id;
 				} else {
-					t.v[last].next = id;
+					t->v[last].next = id;
 				}
-				t.v[cur].last = id;
+				t->v[cur].last = id;
 				cur = id;
 			}
 		}
-		t.v[cur].pat = (uint32_t)p;
+		t->v[cur].pat = (uint32_t)p;
+	}
+	return 0;
+}
+
+/*
+ * Fail links, output links and, for the root and then the nodes with several children
+ * (breadth first, up to MATCH_DENSE_MAX), dense 256-entry transition tables.
+ */
+static int build_links(struct fw_matcher *m)
+{
+	size_t nd = 0;
+
+	for (size_t i = 0; i < m->n_ac && nd < MATCH_DENSE_MAX; i++) {
+		if (i == 0 || m->ac[i].n >= MATCH_DENSE_MIN_EDGES) {
+			nd++;
+		}
+	}
+	m->dense = malloc(nd * 256 * sizeof(*m->dense));
+	if (!m->dense) {
+		return -ENOMEM;
+	}
+	m->ac[0].fail = 0;
+	m->ac_dict[0] = NONE;
+	for (size_t i = 0; i < m->n_ac; i++) {
+		struct acnode *a = &m->ac[i];
+
+		if (i > 0) {
+			m->ac_dict[i] = m->ac_pat[a->fail] != NONE ? a->fail : m->ac_dict[a->fail];
+		}
+		a->has_out = m->ac_pat[i] != NONE || m->ac_dict[i] != NONE;
+		if ((i == 0 || a->n >= MATCH_DENSE_MIN_EDGES) && m->n_dense < MATCH_DENSE_MAX) {
+			uint32_t *d = m->dense + m->n_dense * 256;
+
+			for (unsigned ch = 0; ch < 256; ch++) {
+				uint32_t g = ac_goto(m, (uint32_t)i, (uint8_t)ch);
+
+				if (g == NONE) {
+					g = i == 0 ? 0 : ac_next(m, a->fail, (uint8_t)ch);
+				}
+				d[ch] = g;
+			}
+			a->dense = (uint16_t)m->n_dense++;
+		}
+		for (uint32_t k = 0; k < a->n; k++) {
+			uint32_t c = a->first + k;
+
+			m->ac[c].fail = i == 0 ? 0 : ac_next(m, a->fail, m->label[c]);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Build the automaton from the sorted, unique patterns strs[i] (lens[i] bytes): the trie,
+ * laid out breadth first so that a node's children are contiguous, then its links and
+ * dense tables, then the complete rows of the shallowest states.
+ */
+static int build_ac(struct fw_matcher *m, char *const *strs, const uint32_t *lens, size_t n)
+{
+	struct tnodevec t = {0};
+	uint32_t *order = NULL, *newid = NULL;
+	size_t head, tail;
+	int r = -ENOMEM;
+
+	if (build_trie(&t, strs, lens, n) < 0) {
+		goto out;
 	}
 	order = malloc(t.n * sizeof(*order));
 	newid = malloc(t.n * sizeof(*newid));
@@ -219,49 +284,7 @@ static int build_ac(struct fw_matcher *m, char *const *strs, const uint32_t *len
 		}
 		a->label0 = a->n ? m->label[a->first] : 0;
 	}
-	/* choose dense nodes: the root, then nodes with several children, breadth first */
-	{
-		size_t nd = 0;
-
-		for (size_t i = 0; i < m->n_ac && nd < MATCH_DENSE_MAX; i++) {
-			if (i == 0 || m->ac[i].n >= MATCH_DENSE_MIN_EDGES) {
-				nd++;
-			}
-		}
-		m->dense = malloc(nd * 256 * sizeof(*m->dense));
-		if (!m->dense) {
-			goto out;
-		}
-	}
-	m->ac[0].fail = 0;
-	m->ac_dict[0] = NONE;
-	for (size_t i = 0; i < m->n_ac; i++) {
-		struct acnode *a = &m->ac[i];
-
-		if (i > 0) {
-			m->ac_dict[i] = m->ac_pat[a->fail] != NONE ? a->fail : m->ac_dict[a->fail];
-		}
-		a->has_out = m->ac_pat[i] != NONE || m->ac_dict[i] != NONE;
-		if ((i == 0 || a->n >= MATCH_DENSE_MIN_EDGES) && m->n_dense < MATCH_DENSE_MAX) {
-			uint32_t *d = m->dense + m->n_dense * 256;
-
-			for (unsigned ch = 0; ch < 256; ch++) {
-				uint32_t g = ac_goto(m, (uint32_t)i, (uint8_t)ch);
-
-				if (g == NONE) {
-					g = i == 0 ? 0 : ac_next(m, a->fail, (uint8_t)ch);
-				}
-				d[ch] = g;
-			}
-			a->dense = (uint16_t)m->n_dense++;
-		}
-		for (uint32_t k = 0; k < a->n; k++) {
-			uint32_t c = a->first + k;
-
-			m->ac[c].fail = i == 0 ? 0 : ac_next(m, a->fail, m->label[c]);
-		}
-	}
-	if (build_dfa(m, strs, lens, n) < 0) {
+	if (build_links(m) < 0 || build_dfa(m, strs, lens, n) < 0) {
 		goto out;
 	}
 	r = 0;
