@@ -444,6 +444,38 @@ static int is_delim(char ch)
 	return is_space(ch) || ch == '(' || ch == ')' || ch == '"';
 }
 
+/* The token "NEAR" or "NEAR/n" at q[i..s): its distance, or an error. */
+static void lex_near(struct qp *p, size_t i, size_t s)
+{
+	const char *q = p->q;
+	unsigned long n = 0;
+
+	p->tok = T_NEAR;
+	p->near = MATCH_NEAR_DEFAULT;
+	if (p->tl == 4) {
+		return;
+	}
+	if (p->tl == 5) {
+		qerr(p, i + 5, "expected a number after 'NEAR/'");
+		p->tok = T_ERR;
+		return;
+	}
+	for (size_t k = i + 5; k < s; k++) {
+		if (q[k] < '0' || q[k] > '9') {
+			qerr(p, k, "expected a number after 'NEAR/'");
+			p->tok = T_ERR;
+			return;
+		}
+		n = n * 10 + (unsigned long)(q[k] - '0');
+		if (n > MATCH_NEAR_MAX) {
+			qerr(p, i + 5, "NEAR distance is larger than 1000");
+			p->tok = T_ERR;
+			return;
+		}
+	}
+	p->near = (unsigned)n;
+}
+
 static void lex(struct qp *p)
 {
 	const char *q = p->q;
@@ -504,32 +536,7 @@ static void lex(struct qp *p)
 		return;
 	}
 	if (p->tl >= 4 && memcmp(q + i, "NEAR", 4) == 0 && (p->tl == 4 || q[i + 4] == '/')) {
-		unsigned long n = 0;
-
-		p->tok = T_NEAR;
-		p->near = MATCH_NEAR_DEFAULT;
-		if (p->tl == 4) {
-			return;
-		}
-		if (p->tl == 5) {
-			qerr(p, i + 5, "expected a number after 'NEAR/'");
-			p->tok = T_ERR;
-			return;
-		}
-		for (size_t k = i + 5; k < s; k++) {
-			if (q[k] < '0' || q[k] > '9') {
-				qerr(p, k, "expected a number after 'NEAR/'");
-				p->tok = T_ERR;
-				return;
-			}
-			n = n * 10 + (unsigned long)(q[k] - '0');
-			if (n > MATCH_NEAR_MAX) {
-				qerr(p, i + 5, "NEAR distance is larger than 1000");
-				p->tok = T_ERR;
-				return;
-			}
-		}
-		p->near = (unsigned)n;
+		lex_near(p, i, s);
 		return;
 	}
 	if (q[i] == '@') {
