@@ -483,10 +483,10 @@ out:
 
 /* ------------------------------------------------------------------ scan */
 
-/* One scan of one field: the matcher, and where its occurrences go. */
+/* One scan of one field: the matcher, and the occurrences found (the caller's, moved in). */
 struct scan {
 	const struct fw_matcher *m;
-	struct occvec *occ;
+	struct occvec occ;
 };
 
 /* Transition from a state without a complete row; returns next state | OUT_BIT. */
@@ -613,10 +613,10 @@ static int emit(struct scan *x, uint32_t fi, const uint8_t *s, size_t len, uint3
 		for (uint32_t r = 0; r < v->n_refs; r++) {
 			oc.atom = m->refs[v->ref_start + r].atom;
 			oc.alias = m->refs[v->ref_start + r].alias;
-			if (x->occ->n >= MATCH_OCC_MAX) {
+			if (x->occ.n >= MATCH_OCC_MAX) {
 				return 1;
 			}
-			if (VEC_PUSH(*x->occ, oc) < 0) {
+			if (VEC_PUSH(x->occ, oc) < 0) {
 				return -ENOMEM;
 			}
 		}
@@ -775,9 +775,10 @@ static int scan_automaton(struct scan *x, uint32_t fi, const uint8_t *s, size_t 
 int fw_ac_scan(const struct fw_matcher *m, uint32_t fi, const uint8_t *s, size_t len,
                struct occvec *occ)
 {
-	struct scan x = {m, occ};
+	struct scan x = {m, *occ};
 	int r;
 
 	r = m->pf ? scan_filtered(&x, fi, s, len) : scan_automaton(&x, fi, s, len);
+	*occ = x.occ;
 	return r < 0 ? r : 0;
 }
