@@ -405,6 +405,8 @@ static int build_prefilter(struct fw_matcher *m, char *const *strs, const uint32
 	return 0;
 }
 
+/* ------------------------------------------------------------------ the matcher's patterns */
+
 /*
  * Patterns from the pattern entries of used atoms: one automaton pattern per distinct head,
  * one variant per distinct whole pattern, then the references; then the automaton and the

@@ -14,9 +14,7 @@
  * the watchlists that use it, so only those queries are evaluated for an item.
  */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,7 +1,8 @@
 /*
  * match_int.h - private to the watchlist room: what daemon/query.c, daemon/ac.c and
  * daemon/match.c share, as libuv's uv-common.h is for libuv's files. Nothing outside those
- * three files includes it; the room's interface is match.h.
+ * three files and the room's unit test (tests/unit/test_match.c) includes it; the room's
+ * interface is match.h.
  *
  *   query.c  the watchlist language: aliases and query terms made into patterns, the lexer,
  *            the parser and the analysis of queries, with their diagnostics
