@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/match/run.sh - watchlist matcher throughput against grep -F -i and vectorscan.
 #
-# Builds bench_match (release: -O2, no sanitizers) from daemon/match.c + daemon/fold.c, and
+# Builds bench_match (release: -O2, no sanitizers) from daemon/{match,query,ac,fold}.c, and
 # bench_hs when vectorscan (libvectorscan-dev, pkg-config libhs) is installed; makes the
 # deterministic text and alias lists (gen.py: the text is the same for every alias count
 # and about 3% of its items match); then for 10, 1,000, 10,000 and 100,000 aliases prints
@@ -36,7 +36,8 @@ mkdir -p "$work"
 
 cc=${CC:-cc}
 $cc -O2 -D_GNU_SOURCE -std=c11 -I"$root/daemon" \
-	"$here/bench_match.c" "$root/daemon/match.c" "$root/daemon/fold.c" \
+	"$here/bench_match.c" "$root/daemon/match.c" "$root/daemon/query.c" "$root/daemon/ac.c" \
+	"$root/daemon/fold.c" \
 	$(pkg-config --cflags --libs libutf8proc) -o "$work/bench_match"
 hs=0
 if pkg-config --exists libhs; then

@@ -19,6 +19,7 @@
 
 #include "fold.h"
 #include "match.h"
+#include "match_int.h" /* the entry points of query.c and ac.c */
 
 #define SHY  "\xC2\xAD"     /* U+00AD soft hyphen */
 #define ZWSP "\xE2\x80\x8B" /* U+200B */
@@ -1233,6 +1234,117 @@ static void test_threads(void **state)
 	fw_matcher_free(m);
 }
 
+/*
+ * query.c on its own: aliases become patterns with their boundaries and prefixes, a query
+ * a tree over atoms, and a broken query a diagnostic with its column.
+ */
+static void test_query_parts(void **state)
+{
+	static const char *const al[] = {"Северн* Коре*", "Putin"};
+	const struct fw_match_entity e[] = {{"nk", al, 2}};
+	const struct fw_match_watchlist w[] = {{"a", "@nk AND title:\"kim jong*\""},
+	                                       {"b", "@nk NEAR/x y"}};
+	const struct fw_match_spec sp = {e, 1, w, 2};
+	struct fw_match_diag d[4];
+	struct cc c = {0};
+	uint32_t roots[2];
+	const struct qnode *root, *k0, *k1;
+
+	(void)state;
+	c.spec = &sp;
+	c.diags = d;
+	c.max_diags = 4;
+	assert_int_equal(fw_fold_new(&c.fold), 0);
+	assert_int_equal(fw_query_entities(&c), 0);
+	assert_int_equal(c.n_errors, 0);
+	assert_int_equal(c.pe.n, 2);
+	assert_string_equal(c.pe.v[0].s, " северн* коре");
+	assert_int_equal(c.pe.v[0].hlen, strlen(" северн"));
+	assert_true(c.pe.v[0].lead && !c.pe.v[0].trail && c.pe.v[0].extend);
+	assert_string_equal(c.pe.v[1].s, " putin ");
+	assert_int_equal(c.pe.v[1].hlen, c.pe.v[1].len);
+	assert_true(c.pe.v[1].lead && c.pe.v[1].trail && !c.pe.v[1].extend);
+	assert_int_equal(c.pe.v[1].ref.atom, 0);
+	assert_int_equal(c.pe.v[1].ref.alias, 1);
+
+	assert_int_equal(fw_query_watchlists(&c, roots), 0);
+	assert_int_not_equal(roots[0], NONE);
+	root = &c.q.v[roots[0]];
+	assert_int_equal(root->kind, Q_AND);
+	assert_int_equal(root->n, 2);
+	k0 = &c.q.v[c.kids.v[root->a]];
+	k1 = &c.q.v[c.kids.v[root->a + 1]];
+	assert_int_equal(k0->kind, Q_TERM);
+	assert_int_equal(k0->a, 0); /* the entity */
+	assert_int_equal(k0->mask, MASK_DEFAULT);
+	assert_int_equal(k1->kind, Q_TERM);
+	assert_int_equal(k1->mask, 1u << F_TITLE);
+	assert_int_equal(k1->col, 15); /* the phrase, after its scope */
+	assert_int_equal(c.lits.n, 1);
+	assert_string_equal(c.lits.v[0].s, " kim jong");
+	assert_true(c.lits.v[0].extend);
+
+	assert_int_equal(roots[1], NONE);
+	assert_int_equal(c.n_errors, 1);
+	assert_int_equal(d[0].where, FW_MATCH_IN_WATCHLIST);
+	assert_int_equal(d[0].index, 1);
+	assert_int_equal(d[0].column, 10);
+	assert_string_equal(d[0].message, "expected a number after 'NEAR/'");
+
+	for (size_t i = 0; i < c.pe.n; i++) {
+		free(c.pe.v[i].s);
+	}
+	for (size_t i = 0; i < c.lits.n; i++) {
+		free(c.lits.v[i].s);
+	}
+	free(c.pe.v);
+	free(c.lits.v);
+	free(c.q.v);
+	free(c.kids.v);
+	free(c.keys);
+	fw_fold_buf_clear(&c.fb);
+	fw_fold_free(c.fold);
+}
+
+/* Whether occ holds [s, s + len) of the folded text for (atom, alias). */
+static int has_occ(const struct occvec *o, uint32_t atom, uint32_t alias, uint32_t s, size_t len)
+{
+	for (size_t i = 0; i < o->n; i++) {
+		if (o->v[i].atom == atom && o->v[i].alias == alias && o->v[i].field == 3 &&
+		    o->v[i].s == s && o->v[i].e == s + len) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * ac.c on its own: the scan of a folded field reports every alias that occurs, at its
+ * bytes (a prefix to the end of its word), and nothing else.
+ */
+static void test_ac_scan(void **state)
+{
+	static const char t[] = "Vladimir PUTIN met Путина in Pyongyang, not Rasputin.";
+	struct fw_matcher *m = must_compile("@putin OR @north_korea");
+	struct fw_fold_buf b = {0};
+	struct occvec o = {0};
+	const char *f;
+
+	(void)state;
+	assert_int_equal(fw_fold_text(m->fold, t, strlen(t), &b, 0), 0);
+	f = b.s;
+	assert_string_equal(f, " vladimir putin met путина in pyongyang not rasputin ");
+	assert_int_equal(fw_ac_scan(m, 3, (const uint8_t *)f, b.len, &o), 0);
+	assert_int_equal(o.n, 4);
+	assert_true(has_occ(&o, 0, 1, 1, strlen("vladimir putin")));
+	assert_true(has_occ(&o, 0, 0, (uint32_t)(strstr(f, "putin") - f), strlen("putin")));
+	assert_true(has_occ(&o, 0, 3, (uint32_t)(strstr(f, "путина") - f), strlen("путина")));
+	assert_true(has_occ(&o, 1, 2, (uint32_t)(strstr(f, "pyongyang") - f), strlen("pyongyang")));
+	free(o.v);
+	fw_fold_buf_clear(&b);
+	fw_matcher_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1249,6 +1361,8 @@ int main(void)
 	    cmocka_unit_test(test_fold_alpha),
 	    cmocka_unit_test(test_fold_class_blocks),
 	    cmocka_unit_test(test_prefilter_same),
+	    cmocka_unit_test(test_query_parts),
+	    cmocka_unit_test(test_ac_scan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
