@@ -957,6 +957,30 @@ static int and_terms(const struct cc *c, uint32_t id, struct u32vec *pos, struct
 }
 
 /* 1 when satisfiable, 0 (and *bad_col) when not, -ENOMEM. */
+/* The literal of TERM node `node`, or NULL (an entity term). */
+static const struct lit *term_lit(const struct cc *c, uint32_t node)
+{
+	for (size_t i = c->lits.n; i-- > 0;)
+		if (c->lits.v[i].node == node)
+			return &c->lits.v[i];
+	return NULL;
+}
+
+/* Do TERM nodes x and y name the same thing: one entity, or one literal as folded? Literal
+   terms get their atoms only after parsing (a is NONE until then), so they are compared by
+   their folded pattern. */
+static bool same_term(const struct cc *c, uint32_t x, uint32_t y)
+{
+	const struct lit *lx, *ly;
+
+	if (c->q.v[x].a != NONE || c->q.v[y].a != NONE)
+		return c->q.v[x].a == c->q.v[y].a;
+	lx = term_lit(c, x);
+	ly = term_lit(c, y);
+	return lx && ly && lx->len == ly->len && lx->lead == ly->lead && lx->trail == ly->trail &&
+	       lx->extend == ly->extend && memcmp(lx->s, ly->s, lx->len) == 0;
+}
+
 static int satisfiable(const struct cc *c, uint32_t id, uint32_t *bad_col)
 {
 	const struct qnode *n = &c->q.v[id];
@@ -994,12 +1018,13 @@ static int satisfiable(const struct cc *c, uint32_t id, uint32_t *bad_col)
 			r = -ENOMEM;
 		}
 		for (size_t i = 0; r == 1 && i < neg.n; i++) {
-			const struct qnode *nt = &c->q.v[c->q.v[neg.v[i]].a];
+			uint32_t nid = c->q.v[neg.v[i]].a;
+			const struct qnode *nt = &c->q.v[nid];
 
 			for (size_t k = 0; k < pos.n; k++) {
 				const struct qnode *pt = &c->q.v[pos.v[k]];
 
-				if (pt->a == nt->a && (pt->mask & ~nt->mask) == 0) {
+				if (same_term(c, pos.v[k], nid) && (pt->mask & ~nt->mask) == 0) {
 					*bad_col = c->q.v[neg.v[i]].col;
 					r = 0;
 					break;

@@ -456,6 +456,8 @@ static const struct ecase errors[] = {
     {"@putin NOT @putin", 8, "both required and excluded"},
     {"@putin OR NOT @kim", 11, "can never match"},
     {"@putin AND NOT (@kim) AND NOT @putin", 27, "both required and excluded"},
+    {"putin AND NOT putin", 11, "both required and excluded"},
+    {"\"north korea\" AND NOT \"North  Korea\"", 19, "both required and excluded"},
     {"\"unterminated", 1, "unterminated"},
     {"foo:bar", 1, "unknown field"},
     {"title:", 7, "expected a term or '('"},
@@ -696,6 +698,35 @@ static struct fw_matcher *must_compile(const char *q)
 
 	assert_int_equal(rc, 0);
 	return m;
+}
+
+/* Two different words, one of them excluded: a query that can match (the check once took
+   every word for the same term, refusing 'putin AND NOT kim'). */
+static void test_not_word(void **state)
+{
+	static const char *const queries[] = {"putin AND NOT kim", "@putin AND NOT kim",
+	                                      "\"north korea\" AND NOT \"south korea\"",
+	                                      "putin AND NOT putin*"};
+	struct fw_item it = {0};
+	struct fw_match_result res = {0};
+
+	(void)state;
+	it.summary = (char *)"";
+	it.content = (char *)"";
+	for (size_t i = 0; i < 3; i++) {
+		struct fw_matcher *m = must_compile(queries[i]);
+
+		it.title = (char *)"Putin in North Korea";
+		assert_int_equal(fw_match_item(m, &it, &res), 0);
+		assert_int_equal(res.n_watchlists, 1);
+		it.title = (char *)"Putin and Kim in South Korea";
+		assert_int_equal(fw_match_item(m, &it, &res), 0);
+		assert_int_equal(res.n_watchlists, 0);
+		fw_match_result_clear(&res);
+		fw_matcher_free(m);
+	}
+	/* a prefix is another term than the word: "putins" would match, "putin" not */
+	fw_matcher_free(must_compile(queries[3]));
 }
 
 static void test_explain(void **state)
@@ -1353,6 +1384,7 @@ int main(void)
 	    cmocka_unit_test(test_alias_diags),
 	    cmocka_unit_test(test_entity_diags),
 	    cmocka_unit_test(test_seed),
+	    cmocka_unit_test(test_not_word),
 	    cmocka_unit_test(test_explain),
 	    cmocka_unit_test(test_many_watchlists),
 	    cmocka_unit_test(test_threads),
