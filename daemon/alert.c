@@ -216,9 +216,8 @@ done:
 /* Record the alerts of one matched item. */
 int fw_alert_raise(struct fw_store *tx, const struct fw_config *cfg,
                    const struct fw_config_feed *feed, const struct fw_item *item,
-                   const struct fw_match_result *res, int64_t now, size_t *raised)
+                   const struct fw_match_result *res, int64_t now, size_t *raised, uint8_t *fresh)
 {
-
 	for (size_t i = 0; i < res->n_watchlists; i++) {
 		const struct fw_config_watchlist *w = &cfg->watchlists[res->watchlists[i]];
 		char id[33], *payload;
@@ -243,6 +242,8 @@ int fw_alert_raise(struct fw_store *tx, const struct fw_config *cfg,
 		}
 		free(payload);
 		(*raised)++;
+		if (fresh)
+			fresh[i] = 1;
 	}
 	return 0;
 }

@@ -35,11 +35,12 @@ struct json_t;
  * Record the alerts of one matched item: for each matching watchlist, the alert id
  * (watchlist + feed + item id) once, and one outbox entry per routed output. Runs inside the
  * caller's store transaction tx; delivery starts after fw_deliver_kick. *raised counts new
- * alerts. Returns 0 or a negative errno from the store.
+ * alerts; fresh (may be NULL; res->n_watchlists entries) gets 1 for each watchlist of res
+ * that raised one. Returns 0 or a negative errno from the store.
  */
 int fw_alert_raise(struct fw_store *tx, const struct fw_config *cfg,
                    const struct fw_config_feed *feed, const struct fw_item *item,
-                   const struct fw_match_result *res, int64_t now, size_t *raised);
+                   const struct fw_match_result *res, int64_t now, size_t *raised, uint8_t *fresh);
 
 /* One explanation as alerts carry it (and `feedwatch match` prints it): a new JSON object
    {watchlist, term, alias, field, text, snippet}, or NULL when out of memory. */

@@ -38,6 +38,8 @@ struct feed_rt {
 	size_t host;            /* index into owner->hosts */
 	uint64_t seed;
 	uint64_t refused_seen; /* hash of the last move refusal logged, so it is logged once */
+	int64_t last_success;  /* Unix time of the last successful poll, 0 = none */
+	uint64_t started_ms;   /* uv_now when the poll in flight started */
 	bool queued;
 	bool removed; /* dropped by a reload: closing */
 	struct feed_rt *qnext;
@@ -247,13 +249,21 @@ static bool too_old(const struct fw_item *it, int64_t max_age, int64_t now)
 
 /* What the items of one poll did. */
 struct poll_tally {
-	size_t n_new;      /* items new to the store */
-	size_t n_alerts;   /* alerts raised */
-	size_t n_alerting; /* items that raised an alert */
-	size_t n_held;     /* matching items past max_alerts_per_poll */
-	size_t n_skipped;  /* items the store refused */
+	size_t n_new;        /* items new to the store */
+	size_t n_alerts;     /* alerts raised */
+	size_t n_alerting;   /* items that raised an alert */
+	size_t n_held;       /* matching items past max_alerts_per_poll */
+	size_t n_skipped;    /* items the store refused */
+	uint64_t *wl_alerts; /* alerts raised per watchlist index (allocated when one is) */
 	struct fw_alert_storm storm;
 };
+
+static void tally_clear(struct poll_tally *t)
+{
+	fw_alert_storm_clear(&t->storm);
+	free(t->wl_alerts);
+	*t = (struct poll_tally){0};
+}
 
 /* An error that belongs to one item (a value the store refuses), not to the store. */
 static bool item_error(int rc)
@@ -274,24 +284,28 @@ static void skip_item(struct fw_store *tx, struct feed_rt *f, const struct fw_it
 static int raise_item(struct fw_store *tx, struct feed_rt *f, const struct fw_item *it,
                       const struct fw_match_result *mr, int64_t now, struct poll_tally *t)
 {
+	const struct fw_config *cfg = f->owner->cfg;
 	size_t before = t->n_alerts;
-	int rc = fw_store_item_begin(tx);
+	uint8_t *fresh = calloc(mr->n_watchlists + 1, 1);
+	int rc = fresh ? fw_store_item_begin(tx) : -ENOMEM;
 
-	if (rc < 0)
-		return rc;
-	rc = fw_alert_raise(tx, f->owner->cfg, f->cfg, it, mr, now, &t->n_alerts);
+	if (rc == 0)
+		rc = fw_alert_raise(tx, cfg, f->cfg, it, mr, now, &t->n_alerts, fresh);
 	if (rc < 0 && item_error(rc)) {
 		skip_item(tx, f, it, t);
 		t->n_alerts = before;
-		return fw_store_item_end(tx, false);
-	}
-	if (rc < 0) {
+		rc = fw_store_item_end(tx, false);
+	} else if (rc < 0) {
 		t->n_alerts = before;
-		return rc;
-	}
-	if (t->n_alerts > before)
+	} else if ((rc = fw_store_item_end(tx, true)) == 0 && t->n_alerts > before) {
 		t->n_alerting++;
-	return fw_store_item_end(tx, true);
+		if (!t->wl_alerts)
+			t->wl_alerts = calloc(cfg->n_watchlists + 1, sizeof(*t->wl_alerts));
+		for (size_t i = 0; t->wl_alerts && i < mr->n_watchlists; i++)
+			t->wl_alerts[mr->watchlists[i]] += fresh[i];
+	}
+	free(fresh);
+	return rc;
 }
 
 /* A matching item past the feed's max_alerts_per_poll: remembered as seen (it is), and
@@ -472,7 +486,7 @@ static void poll_unstored(struct feed_rt *f, struct fw_fetch_result *r, struct f
 	apply_result(st, r, NULL, false, now);
 	if (write_poll(f, r, st, false, false, now, &none) == 0)
 		*n_alerts = none.n_alerts;
-	fw_alert_storm_clear(&none.storm);
+	tally_clear(&none);
 }
 
 /* Count a finished poll in the metrics. */
@@ -493,6 +507,8 @@ static void count_poll(struct fw_metrics *m, const struct fw_fetch_result *r, in
 		m->items_new += t->n_new;
 	}
 	m->matches += t->n_alerts;
+	for (size_t i = 0; t->wl_alerts && i < m->n_watchlist_alerts; i++)
+		m->watchlist_alerts[i] += t->wl_alerts[i];
 }
 
 /* Log a finished poll: one line for a failure, else what it brought. */
@@ -552,16 +568,17 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 		first_poll = !st.exists || st.url == NULL || strcmp(st.url, f->cfg->url) != 0;
 		apply_result(&st, r, f->cfg->url, first_poll, now);
 		if (write_poll(f, r, &st, true, first_poll, now, &t) < 0) {
-			fw_alert_storm_clear(&t.storm);
-			t = (struct poll_tally){0};
+			tally_clear(&t);
 			poll_unstored(f, r, &st, now, &t.n_alerts);
 		}
+		if (r->error == 0)
+			f->last_success = now;
 	}
 	count_poll(fs->env.metrics, r, streak_before, &t);
 	log_poll(f, r, &st, &t);
 	if (t.n_alerts > 0)
 		fs->env.queued(fs->env.arg); /* async: the pump runs after the group's commit */
-	fw_alert_storm_clear(&t.storm);
+	tally_clear(&t);
 	fw_feed_state_clear(&st);
 	fs->done++;
 	once_progress(fs);
@@ -614,6 +631,8 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 	fs->hosts[f->host].active--;
 	if (r->error == -ECANCELED)
 		return;
+	fw_metrics_observe_poll(fs->env.metrics,
+	                        (double)(uv_now(fs->env.loop) - f->started_ms) / 1000.0);
 	fs->pend[fs->n_pend].f = f;
 	fs->pend[fs->n_pend].r = *r;
 	fs->n_pend++;
@@ -653,6 +672,7 @@ static void start_fetch(struct feed_rt *f)
 	o.n_headers = f->cfg->n_headers;
 	fs->active++;
 	fs->hosts[f->host].active++;
+	f->started_ms = uv_now(fs->env.loop);
 	r = fw_fetch_start(fs->env.net, fs->env.parsework, &o, fetch_done_cb, f, &f->fetch);
 	fw_feed_state_clear(&st);
 	if (r < 0) {
@@ -727,6 +747,7 @@ static void schedule_first(struct feed_rt *f, int64_t now)
 	if (fw_store_feed_load(fs->env.store, f->cfg->name, &st) == 0 && st.exists && st.url &&
 	    strcmp(st.url, f->cfg->url) == 0 && st.error_streak > 0)
 		fs->env.metrics->feeds_failing++;
+	f->last_success = st.last_success;
 	if (st.exists && st.url && strcmp(st.url, f->cfg->url) == 0 && st.next_poll > now)
 		schedule_at(f,
 		            st.error_streak > 0 || st.next_poll < now + f->cfg->interval
@@ -929,6 +950,18 @@ static void close_cb(uv_handle_t *h)
 static void flush_close_cb(uv_handle_t *h)
 {
 	closed_one(h->data);
+}
+
+/* See feeds.h. */
+size_t fw_feeds_last_success(const struct fw_feeds *fs, struct fw_metrics_named *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; fs && i < fs->n && n < max; i++, n++) {
+		out[n].name = fs->v[i]->cfg->name;
+		out[n].value = fs->v[i]->last_success;
+	}
+	return n;
 }
 
 /* Cancel everything. */

@@ -43,6 +43,11 @@ int fw_feeds_start(const struct fw_feeds_env *env, const struct fw_config *cfg,
    HTTP state and polls in flight, removed ones stop, new ones start. 0 or -ENOMEM. */
 int fw_feeds_reload(struct fw_feeds *f, const struct fw_config *cfg);
 
+/* The name and the last successful poll (Unix seconds, 0 = none known) of each feed, at
+   most max of them, into out; the names stay the feeds' (valid until the next reload).
+   Returns how many. */
+size_t fw_feeds_last_success(const struct fw_feeds *fs, struct fw_metrics_named *out, size_t max);
+
 /* Cancel every poll and timer; the struct is freed when libuv has closed the timers. */
 void fw_feeds_close(struct fw_feeds *f);
 

@@ -9,6 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <libxml/xmlversion.h>
+
+#include <feedwatch/version.h>
+
 #include "config.h"
 #include "deliver.h"
 #include "feeds.h"
@@ -56,20 +61,54 @@ static void walk_cb(uv_handle_t *h, void *arg)
 		       uv_handle_type_name(h->type));
 }
 
+/* The per-watchlist alert counters for cfg, each kept by name from old (may be NULL). 0 or
+   -ENOMEM (the counters are then left as they were). */
+static int remap_watchlist_alerts(struct fw_metrics *m, const struct fw_config *cfg,
+                                  const struct fw_config *old)
+{
+	uint64_t *v = calloc(cfg->n_watchlists + 1, sizeof(*v));
+
+	if (v == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; old && i < cfg->n_watchlists; i++)
+		for (size_t k = 0; k < old->n_watchlists && k < m->n_watchlist_alerts; k++)
+			if (strcmp(cfg->watchlists[i].name, old->watchlists[k].name) == 0)
+				v[i] = m->watchlist_alerts[k];
+	free(m->watchlist_alerts);
+	m->watchlist_alerts = v;
+	m->n_watchlist_alerts = cfg->n_watchlists;
+	return 0;
+}
+
 /* The metrics file of the current config, from the figures each room hands over. */
 static int write_metrics(struct fw_daemon *d)
 {
 	const struct fw_config *cfg = d->cfg;
 	struct fw_metrics_output *outs = calloc(cfg->n_outputs + 1, sizeof(*outs));
+	struct fw_metrics_named *feeds = calloc(cfg->n_feeds + 1, sizeof(*feeds));
+	struct fw_metrics_named *wls = calloc(cfg->n_watchlists + 1, sizeof(*wls));
+	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
 	struct fw_metrics_view v = {.m = &d->metrics,
 	                            .n_feeds = cfg->n_feeds,
 	                            .n_watchlists = cfg->n_watchlists,
 	                            .outputs = outs,
-	                            .n_outputs = cfg->n_outputs};
-	int r;
+	                            .n_outputs = cfg->n_outputs,
+	                            .feeds = feeds,
+	                            .watchlists = wls,
+	                            .version = FW_VERSION_STRING,
+	                            .libcurl = cv->version,
+	                            .libuv = uv_version_string(),
+	                            .libxml2 = LIBXML_DOTTED_VERSION};
+	int r = -ENOMEM;
 
-	if (outs == NULL)
-		return -ENOMEM;
+	if (outs == NULL || feeds == NULL || wls == NULL)
+		goto out;
+	v.n_feeds = fw_feeds_last_success(d->feeds, feeds, cfg->n_feeds);
+	for (size_t i = 0; i < cfg->n_watchlists; i++) {
+		wls[i].name = cfg->watchlists[i].name;
+		wls[i].value =
+		    i < d->metrics.n_watchlist_alerts ? (int64_t)d->metrics.watchlist_alerts[i] : 0;
+	}
 	for (size_t i = 0; i < cfg->n_outputs; i++) {
 		outs[i].name = cfg->outputs[i].name;
 		outs[i].delivered = fw_deliver_counter(d->deliver, outs[i].name, 0);
@@ -77,7 +116,10 @@ static int write_metrics(struct fw_daemon *d)
 		fw_store_outbox_count(d->store, outs[i].name, &outs[i].pending, &outs[i].dead);
 	}
 	r = fw_metrics_write(cfg->metrics_file, &v);
+out:
 	free(outs);
+	free(feeds);
+	free(wls);
 	return r;
 }
 
@@ -240,6 +282,12 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 		cfg->state_dir = strdup(old->state_dir);
 	}
 	fw_feeds_flush(d->feeds); /* polls made under the old config are stored under it */
+	if (remap_watchlist_alerts(&d->metrics, cfg, old) < 0) {
+		fw_log(FW_LOG_ERR, "reload: out of memory");
+		fw_config_free(cfg);
+		report_status(d, true);
+		return;
+	}
 	d->cfg = cfg;
 	if (fw_feeds_reload(d->feeds, cfg) < 0 || fw_deliver_reload(d->deliver, cfg) < 0) {
 		/* Out of memory half-way: the feeds may already point at cfg, so keep it and
@@ -407,6 +455,11 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	uv_timer_init(&d.loop, &d.tick);
 	d.tick.data = &d;
 	d.metrics.started = time(NULL);
+	if (remap_watchlist_alerts(&d.metrics, cfg, NULL) < 0) {
+		fw_log(FW_LOG_ERR, "out of memory");
+		code = 2;
+		goto out_loop;
+	}
 	d.tick_expected = uv_now(&d.loop) + FW_TICK_MS;
 	uv_timer_start(&d.tick, tick_cb, FW_TICK_MS, FW_TICK_MS);
 	if (fw_net_new(&d.loop, cfg->concurrency + 16, 0, &d.net) < 0 ||
@@ -467,6 +520,7 @@ out:
 	if (lock_fd >= 0)
 		close(lock_fd);
 	free(db);
+	free(d.metrics.watchlist_alerts);
 	fw_config_free(d.cfg);
 	return code;
 }

@@ -22,29 +22,98 @@ static void put_label(FILE *f, const char *v)
 	}
 }
 
+static const double poll_bounds[FW_METRICS_POLL_BUCKETS] = FW_METRICS_POLL_BOUNDS;
+
+/* See metrics.h. */
+void fw_metrics_observe_poll(struct fw_metrics *m, double seconds)
+{
+	size_t b = 0;
+
+	while (b < FW_METRICS_POLL_BUCKETS && seconds > poll_bounds[b])
+		b++;
+	m->poll_seconds[b]++;
+	m->poll_seconds_sum += seconds;
+}
+
+static void family(FILE *f, const char *name, const char *help, const char *type)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
 static void counter(FILE *f, const char *name, const char *help, uint64_t v)
 {
-	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
-	        (unsigned long long)v);
+	family(f, name, help, "counter");
+	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* A gauge; %.15g keeps every digit of a Unix time in seconds (%.6g was off by up to 5,000 s). */
 static void gauge(FILE *f, const char *name, const char *help, double v)
 {
-	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %.6g\n", name, help, name, name, v);
+	family(f, name, help, "gauge");
+	fprintf(f, "%s %.15g\n", name, v);
 }
 
-/* One counter per output: delivered (which = 0) or failed attempts (1). */
-static void output_counter(FILE *f, const struct fw_metrics_view *v, const char *name,
-                           const char *help, int which)
+/* One sample per name: name{label="..."} value. */
+static void labelled(FILE *f, const char *name, const char *label, const char *value, long long v)
 {
-	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	fprintf(f, "%s{%s=\"", name, label);
+	put_label(f, value);
+	fprintf(f, "\"} %lld\n", v);
+}
+
+/* A family of one sample per output: which figure is picked by pick. */
+static void per_output(FILE *f, const struct fw_metrics_view *v, const char *name, const char *help,
+                       const char *type, int pick)
+{
+	family(f, name, help, type);
 	for (size_t i = 0; i < v->n_outputs; i++) {
-		fprintf(f, "%s{output=\"", name);
-		put_label(f, v->outputs[i].name);
-		fprintf(
-		    f, "\"} %llu\n",
-		    (unsigned long long)(which ? v->outputs[i].failed : v->outputs[i].delivered));
+		const struct fw_metrics_output *o = &v->outputs[i];
+		long long x = pick == 0   ? (long long)o->delivered
+		              : pick == 1 ? (long long)o->failed
+		              : pick == 2 ? (long long)o->pending
+		                          : (long long)o->dead;
+
+		labelled(f, name, "output", o->name, x);
 	}
+}
+
+static void per_name(FILE *f, const char *name, const char *help, const char *type,
+                     const char *label, const struct fw_metrics_named *v, size_t n)
+{
+	family(f, name, help, type);
+	for (size_t i = 0; v && i < n; i++)
+		labelled(f, name, label, v[i].name, (long long)v[i].value);
+}
+
+static void poll_histogram(FILE *f, const struct fw_metrics *m)
+{
+	const char *name = "feedwatch_poll_duration_seconds";
+	uint64_t cum = 0;
+
+	family(f, name, "Time from the start of a poll's transfer to its end.", "histogram");
+	for (size_t b = 0; b < FW_METRICS_POLL_BUCKETS; b++) {
+		cum += m->poll_seconds[b];
+		fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, poll_bounds[b],
+		        (unsigned long long)cum);
+	}
+	cum += m->poll_seconds[FW_METRICS_POLL_BUCKETS];
+	fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.15g\n%s_count %llu\n", name,
+	        (unsigned long long)cum, name, m->poll_seconds_sum, name, (unsigned long long)cum);
+}
+
+static void build_info(FILE *f, const struct fw_metrics_view *v)
+{
+	family(f, "feedwatch_build_info", "Versions of feedwatch and its libraries; always 1.",
+	       "gauge");
+	fputs("feedwatch_build_info{version=\"", f);
+	put_label(f, v->version ? v->version : "");
+	fputs("\",libcurl=\"", f);
+	put_label(f, v->libcurl ? v->libcurl : "");
+	fputs("\",libuv=\"", f);
+	put_label(f, v->libuv ? v->libuv : "");
+	fputs("\",libxml2=\"", f);
+	put_label(f, v->libxml2 ? v->libxml2 : "");
+	fputs("\"} 1\n", f);
 }
 
 /* Write the metrics file. */
@@ -82,23 +151,21 @@ int fw_metrics_write(const char *path, const struct fw_metrics_view *v)
 	gauge(f, "feedwatch_loop_lag_max_seconds", "Largest loop timer delay since start.",
 	      m->loop_lag_max);
 	gauge(f, "feedwatch_start_time_seconds", "Start time, Unix seconds.", (double)m->started);
-	output_counter(f, v, "feedwatch_alerts_delivered_total", "Alerts delivered, per output.",
-	               0);
-	output_counter(f, v, "feedwatch_alerts_failed_total",
-	               "Failed delivery attempts, per output.", 1);
-	fputs("# HELP feedwatch_alerts_pending Alerts waiting in the outbox, per output.\n"
-	      "# TYPE feedwatch_alerts_pending gauge\n"
-	      "# HELP feedwatch_alerts_dead Dead letters in the outbox, per output.\n"
-	      "# TYPE feedwatch_alerts_dead gauge\n",
-	      f);
-	for (size_t i = 0; i < v->n_outputs; i++) {
-		fputs("feedwatch_alerts_pending{output=\"", f);
-		put_label(f, v->outputs[i].name);
-		fprintf(f, "\"} %lld\nfeedwatch_alerts_dead{output=\"",
-		        (long long)v->outputs[i].pending);
-		put_label(f, v->outputs[i].name);
-		fprintf(f, "\"} %lld\n", (long long)v->outputs[i].dead);
-	}
+	poll_histogram(f, m);
+	per_name(f, "feedwatch_feed_last_success_timestamp_seconds",
+	         "Unix time of the feed's last successful poll (0: none yet).", "gauge", "feed",
+	         v->feeds, v->n_feeds);
+	per_name(f, "feedwatch_watchlist_alerts_total", "Alerts raised per watchlist since start.",
+	         "counter", "watchlist", v->watchlists, v->n_watchlists);
+	per_output(f, v, "feedwatch_alerts_delivered_total", "Alerts delivered, per output.",
+	           "counter", 0);
+	per_output(f, v, "feedwatch_alerts_failed_total", "Failed delivery attempts, per output.",
+	           "counter", 1);
+	per_output(f, v, "feedwatch_alerts_pending", "Alerts waiting in the outbox, per output.",
+	           "gauge", 2);
+	per_output(f, v, "feedwatch_alerts_dead", "Dead letters in the outbox, per output.",
+	           "gauge", 3);
+	build_info(f, v);
 	if (fflush(f) != 0 || ferror(f))
 		r = -EIO;
 	if (fclose(f) != 0 && r == 0)

@@ -1,12 +1,20 @@
 /*
  * metrics.h - counters of the running daemon, written as a Prometheus text-format file
- * (node_exporter's textfile collector) atomically at an interval.
+ * (node_exporter's textfile collector) atomically at an interval. metrics.c writes only
+ * the figures it is handed: the rooms that count them own them.
  */
 #ifndef FW_METRICS_H
 #define FW_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Upper bounds (seconds) of the poll-duration histogram's buckets; +Inf follows. */
+#define FW_METRICS_POLL_BOUNDS                                                                     \
+	{                                                                                          \
+		0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60                                        \
+	}
+#define FW_METRICS_POLL_BUCKETS 10
 
 struct fw_metrics {
 	uint64_t polls;
@@ -20,7 +28,17 @@ struct fw_metrics {
 	double loop_lag; /* seconds, the last measured delay of a 1 s loop timer */
 	double loop_lag_max;
 	int64_t started;
+	/* poll durations: per bucket (not cumulative), the rest past the last bound, sum */
+	uint64_t poll_seconds[FW_METRICS_POLL_BUCKETS + 1];
+	double poll_seconds_sum;
+	/* alerts raised per watchlist of the current config, by index (the daemon keeps the
+	   figures of a watchlist across a reload by its name) */
+	uint64_t *watchlist_alerts;
+	size_t n_watchlist_alerts;
 };
+
+/* Count one poll of `seconds` (start of the transfer to its end) in the histogram. */
+void fw_metrics_observe_poll(struct fw_metrics *m, double seconds);
 
 /* The figures of one output, as the daemon hands them over. */
 struct fw_metrics_output {
@@ -31,13 +49,24 @@ struct fw_metrics_output {
 	int64_t dead;
 };
 
-/* What one metrics file shows: the counters, the config's sizes, the outputs. */
+/* A name and a figure: a feed's last successful poll (Unix seconds, 0 = never), or a
+   watchlist's alerts raised since start. */
+struct fw_metrics_named {
+	const char *name;
+	int64_t value;
+};
+
+/* What one metrics file shows. */
 struct fw_metrics_view {
 	const struct fw_metrics *m;
 	size_t n_feeds;
 	size_t n_watchlists;
 	const struct fw_metrics_output *outputs;
 	size_t n_outputs;
+	const struct fw_metrics_named *feeds;      /* last success per feed, n_feeds of them */
+	const struct fw_metrics_named *watchlists; /* raised per watchlist, n_watchlists */
+	const char *version;                       /* for feedwatch_build_info */
+	const char *libcurl, *libuv, *libxml2;
 };
 
 /* Write the figures of v to path now (temp file + rename). 0 or -errno. */

@@ -14,4 +14,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	python3 python3-dbusmock python3-gi gir1.2-glib-2.0 dbus dbus-daemon \
 	curl ca-certificates \
 	libssl-dev binutils \
-	systemd man-db
+	systemd man-db \
+	prometheus

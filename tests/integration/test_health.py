@@ -3,7 +3,10 @@
 has been failing for longer than feed_failing_after."""
 import json
 import os
+import shutil
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fwtest  # noqa: E402
@@ -43,6 +46,7 @@ outputs = ( { name = "alerts"; plugin = "log"; path = %s; },
             { name = "ops"; plugin = "log"; path = %s; } );
 """ % (q(w.state), q(prom), q(srv.url("/good")), q(srv.url("/bad")),
            q(w.file("alerts.jsonl")), q(w.file("ops.jsonl"))))
+    t0 = time.time()
     d = start(["run", "-c", conf])
     check(wait_for(lambda: len(read_jsonl(w.file("ops.jsonl"))) >= 1, 40),
           "a feed failing longer than feed_failing_after raises an alert")
@@ -64,6 +68,33 @@ outputs = ( { name = "alerts"; plugin = "log"; path = %s; },
     check(m.get("feedwatch_feeds_failing") == 1, "failing feeds gauge")
     check("feedwatch_loop_lag_seconds" in m, "loop lag is reported")
     check(not os.path.exists(prom + ".tmp"), "written atomically (no temp file left)")
+    # The exposition format as Prometheus reads it: promtool (Debian's prometheus package).
+    promtool = shutil.which("promtool")
+    check(promtool is not None, "promtool is installed (scripts/install-deps.sh)")
+    if promtool:
+        with open(prom) as f:
+            p = subprocess.run([promtool, "check", "metrics"], stdin=f, capture_output=True,
+                               text=True)
+        check(p.returncode == 0, "promtool check metrics accepts the file (%s)"
+              % (p.stdout + p.stderr).strip()[-400:])
+    text = open(prom).read()
+    for fam in ("feedwatch_alerts_pending", "feedwatch_alerts_dead"):
+        i = text.find("# TYPE %s gauge" % fam)
+        check(i >= 0 and text[i:].split("\n")[1].startswith(fam + "{"),
+              "%s: its samples right under its own HELP and TYPE" % fam)
+    started = m.get("feedwatch_start_time_seconds", 0)
+    check(abs(started - t0) < 30, "the start time is exact (%r, started at %.0f)" % (started, t0))
+    good = m.get('feedwatch_feed_last_success_timestamp_seconds{feed="good"}', 0)
+    check(t0 - 5 <= good <= time.time() + 5, "the good feed's last success is a timestamp (%r)"
+          % good)
+    check(m.get('feedwatch_feed_last_success_timestamp_seconds{feed="bad"}') == 0,
+          "the failing feed never succeeded: 0")
+    check(m.get('feedwatch_watchlist_alerts_total{watchlist="w"}') == 1,
+          "alerts raised per watchlist")
+    check(m.get('feedwatch_poll_duration_seconds_count') == m.get("feedwatch_polls_total") and
+          m.get('feedwatch_poll_duration_seconds_bucket{le="+Inf"}') == m.get("feedwatch_polls_total"),
+          "a poll-duration histogram with every poll")
+    check(any(k.startswith("feedwatch_build_info{version=") for k in m), "build_info")
     s = json.loads(run(["status", "-c", conf, "--json"]).stdout)
     feeds = {f["name"]: f for f in s["feeds"]}
     check(feeds["bad"]["http_status"] == 500 and feeds["bad"]["error_streak"] >= 2,
