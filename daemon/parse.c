@@ -2003,8 +2003,16 @@ static int start_xml(struct fw_parser *p, const unsigned char *s, size_t n, bool
 	p->ctxt = xmlCreatePushParserCtxt(&sax, p, NULL, 0, NULL);
 	if (!p->ctxt)
 		return p->err = -ENOMEM;
-	xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOCDATA);
-	p->ctxt->replaceEntities = 0;
+	/*
+	 * Entities are replaced (XML_PARSE_NOENT) so that an attribute value comes out
+	 * unescaped exactly once: without it libxml2 2.9 keeps an '&' that came from
+	 * "&amp;" or "&#38;" in an attribute as the text "&#38;" (for its tree builder to
+	 * decode later), which a SAX user never does. No entity libxml2 could replace is
+	 * declared to it: only the predefined ones and HTML's (get_entity_cb), as text.
+	 */
+	xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOCDATA |
+	                               XML_PARSE_NOENT);
+	p->ctxt->replaceEntities = 1;
 	p->ctxt->loadsubset = 0;
 	p->ctxt->validate = 0;
 	if (use_http && !is_utf8_name(enc)) {
