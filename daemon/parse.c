@@ -196,6 +196,7 @@ struct fw_parser {
 	bool atom_item; /* item is an Atom entry (inherits the feed author) */
 	bool skipping;  /* inside an R_SKIP element */
 	bool root_seen;
+	char *rss_uri; /* an unknown namespace on <rss>: RSS elements are in it */
 
 	/* field being captured */
 	bool cap;
@@ -203,6 +204,9 @@ struct fw_parser {
 	enum kind cap_kind;
 	int cap_prio;
 	bool cap_permalink;
+	unsigned char name_state;  /* 0, 1: inside a <name> child of an author, 2: read */
+	size_t name_frame;         /* its frame */
+	size_t name_from, name_to; /* its text in raw */
 	char *raw;
 	size_t raw_len, raw_size;
 	bool raw_cut;
@@ -735,6 +739,7 @@ static void capture_begin(struct fw_parser *p, enum target t, enum kind k, int p
 	p->cap_kind = k;
 	p->cap_prio = prio;
 	p->cap_permalink = false;
+	p->name_state = 0;
 	p->raw_len = 0;
 	p->raw_cut = false;
 	p->frames[p->depth - 1].role = R_FIELD;
@@ -819,6 +824,9 @@ static void capture_end(struct fw_parser *p)
 		if (p->cap_permalink && text &&
 		    (strncmp(text, "http://", 7) == 0 || strncmp(text, "https://", 8) == 0))
 			offer(p, T_LINK, 3, strdup(text));
+	} else if (p->cap_target == T_AUTHOR && p->name_state == 2) {
+		/* an RSS <author> written as a person (<name>, <email>): the name */
+		text = fw_text_from_html(p->raw + p->name_from, p->name_to - p->name_from, cap);
 	} else {
 		text = fw_text_from_html(p->raw, p->raw_len, cap);
 	}
@@ -990,6 +998,13 @@ static void item_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
 			capture_begin(p, T_SUMMARY, K_HTML, 2);
 		else if (is(name, "keywords"))
 			capture_begin(p, T_KEYWORDS, K_PLAIN, 0);
+		else if (is(name, "category"))
+			capture_begin(p, T_CATEGORY, K_PLAIN, 0);
+		return;
+	}
+	if (ns == NS_ITUNES && is(name, "category")) {
+		/* <itunes:category text="..."> and its nested sub-categories */
+		offer(p, T_CATEGORY, 0, attr(attrs, n, "text", p->lim.max_field));
 		return;
 	}
 	if (!direct)
@@ -1008,7 +1023,7 @@ static void item_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
 			p->cap_permalink = !attr_is(attrs, n, "isPermaLink", "false");
 		} else if (is(name, "description"))
 			capture_begin(p, T_SUMMARY, K_HTML, 0);
-		else if (is(name, "pubDate"))
+		else if (is(name, "pubDate") || is(name, "pubdate"))
 			capture_begin(p, T_PUBLISHED, K_PLAIN, 0);
 		else if (is(name, "author"))
 			capture_begin(p, T_AUTHOR, K_HTML, 0);
@@ -1095,7 +1110,19 @@ static void item_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
 	}
 }
 
-static void item_begin(struct fw_parser *p, bool atom)
+/* The rdf:about attribute (RSS 1.0 item) or NULL. */
+static char *rdf_about(struct fw_parser *p, const xmlChar **attrs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const xmlChar **a = attrs + 5 * i;
+		if (is(a[0], "about") && ns_of(a[2], a[1]) == NS_RDF)
+			return fw_text_plain((const char *)a[3], (size_t)(a[4] - a[3]),
+			                     p->lim.max_field);
+	}
+	return NULL;
+}
+
+static void item_begin(struct fw_parser *p, bool atom, const xmlChar **attrs, int n)
 {
 	p->item = fw_item_new();
 	if (!p->item) {
@@ -1108,6 +1135,8 @@ static void item_begin(struct fw_parser *p, bool atom)
 	for (int i = 0; i < T_NPRIO; i++)
 		p->prio[i] = INT_MAX;
 	p->frames[p->depth - 1].role = R_ITEM;
+	if (!atom)
+		offer(p, T_ID, 9, rdf_about(p, attrs, n)); /* when no other id */
 }
 
 static void item_end(struct fw_parser *p)
@@ -1120,11 +1149,15 @@ static void item_end(struct fw_parser *p)
 	deliver(p, it);
 }
 
-static void root_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
+static void root_element(struct fw_parser *p, const xmlChar *name, const xmlChar *uri, enum ns ns,
                          const xmlChar **attrs, int n, const xmlChar **nss, int n_ns)
 {
 	if (is(name, "rss")) {
 		char *v = attr(attrs, n, "version", 16);
+		/* RSS 2.0 has no namespace, yet some put one on <rss> (Userland's
+		   "http://backend.userland.com/rss2", or any other): its elements are RSS */
+		if (ns == NS_OTHER && uri)
+			p->rss_uri = strdup((const char *)uri);
 		p->format = v && strncmp(v, "0.9", 3) == 0 ? "rss0.9x" : "rss2.0";
 		free(v);
 	} else if (is(name, "RDF")) {
@@ -1255,14 +1288,21 @@ static void start_cb(void *ctx, const xmlChar *name, const xmlChar *prefix, cons
 			serialise_start(p, name, attrs, n_attrs);
 			p->frames[p->depth - 1].role = R_SERIAL;
 		}
+		if (p->cap_target == T_AUTHOR && p->name_state == 0 && is(name, "name")) {
+			p->name_state = 1;
+			p->name_frame = p->depth - 1;
+			p->name_from = p->raw_len;
+		}
 		return;
 	}
 	if (p->skipping)
 		return;
 	enum ns ns = ns_of(uri, prefix);
+	if (p->rss_uri && ns == NS_OTHER && xmlStrEqual(uri, BAD_CAST p->rss_uri))
+		ns = NS_NONE;
 	if (!p->root_seen) {
 		p->root_seen = true;
-		root_element(p, name, ns, attrs, n_attrs, nss, n_ns);
+		root_element(p, name, uri, ns, attrs, n_attrs, nss, n_ns);
 		return;
 	}
 	if (!p->is_feed)
@@ -1270,9 +1310,9 @@ static void start_cb(void *ctx, const xmlChar *name, const xmlChar *prefix, cons
 	if (p->item) {
 		item_element(p, name, ns, attrs, n_attrs);
 	} else if (is_rss(p) && is(name, "item") && is_rss_ns(ns)) {
-		item_begin(p, false);
+		item_begin(p, false, attrs, n_attrs);
 	} else if (!is_rss(p) && is(name, "entry") && is_atom_ns(p, ns)) {
-		item_begin(p, true);
+		item_begin(p, true, attrs, n_attrs);
 	} else {
 		feed_element(p, name, ns);
 	}
@@ -1283,6 +1323,10 @@ static void close_frame(struct fw_parser *p, size_t i)
 {
 	struct frame *f = &p->frames[i];
 
+	if (p->name_state == 1 && p->name_frame == i) {
+		p->name_state = 2;
+		p->name_to = p->raw_len;
+	}
 	switch (f->role) {
 	case R_SERIAL:
 		raw_append(p, "</", 2);
@@ -2224,6 +2268,7 @@ struct fw_parser *fw_parse_free(struct fw_parser *p)
 	free(p->person_name);
 	free(p->person_email);
 	free(p->feed_author);
+	free(p->rss_uri);
 	free(p->ids);
 	free(p);
 	return NULL;
