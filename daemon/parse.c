@@ -18,6 +18,17 @@
  * declared entities stay literal text), no network (XML_PARSE_NONET), and the SAX
  * handlers that could resolve external things are left NULL.
  *
+ * Bounds: every field is capped (max_field after extraction, max_raw_field of markup
+ * gathered), and so are the things that could multiply bytes: one resolved xml:base at
+ * BASE_MAX (8 KiB, a longer one is ignored), the whole xml:base stack at BASES_TOTAL_MAX
+ * (64 KiB) and max_depth (256) deep, a resolved link or id at max_field (else it stays
+ * as written), the expansion of internal entities at ENT_TOTAL_MAX in all. So one XML
+ * document of B bytes costs at most about 5 x B + 4 MiB: libxml2's input buffer and its
+ * copies of names and attribute values (<= 2 x B), the fields of the item being read
+ * (<= 3 x the bytes they come from: an invalid byte may become a 3-byte character), raw
+ * markup (1 MiB), the base stack, entities (1 MiB), the filter's output slice. Documented
+ * next to max_body in feedwatch.conf(5).
+ *
  * Identity: an id that repeats inside one document gets "#2", "#3", ... appended on its
  * second, third, ... occurrence (the first keeps it), so ids are unique per document and
  * stable as long as the feed keeps its order.
@@ -49,10 +60,13 @@
 #define DEF_MAX_CATEGORIES 64
 #define DEF_MAX_JSON       (8 * 1024 * 1024)
 
-#define SNIFF_MAX       1024 /* bytes looked at for BOM and XML declaration */
-#define CARRY_MAX       64   /* bytes the filter may hold back across chunks */
-#define ENTITY_NAME_MAX 32   /* longest entity name the filter accepts */
-#define FEED_LIMIT_TEXT 512  /* feed title */
+#define SNIFF_MAX       1024        /* bytes looked at for BOM and XML declaration */
+#define CARRY_MAX       64          /* bytes the filter may hold back across chunks */
+#define ENTITY_NAME_MAX 32          /* longest entity name the filter accepts */
+#define FEED_LIMIT_TEXT 512         /* feed title */
+#define BASE_VALUE_MAX  4096        /* bytes of one xml:base attribute */
+#define BASE_MAX        8192        /* bytes of one resolved xml:base */
+#define BASES_TOTAL_MAX (64 * 1024) /* bytes of the whole xml:base stack */
 
 enum ns {
 	NS_NONE,
@@ -184,7 +198,7 @@ struct fw_parser {
 	size_t ldepth;     /* open (non-ghost) frames */
 	char *pending_end; /* real name of a mismatched end tag */
 	char **bases;      /* xml:base stack, one per frame with base */
-	size_t n_bases;
+	size_t n_bases, bases_bytes;
 	xmlEntityPtr *ents; /* HTML entities handed to libxml2 when the filter is off */
 	size_t n_ents;
 
@@ -534,7 +548,9 @@ static char *resolve(const struct fw_parser *p, char *link)
 	xmlChar *u = xmlBuildURI((const xmlChar *)link, (const xmlChar *)base);
 	if (!u)
 		return link;
-	char *r = strdup((const char *)u);
+	/* capped like the field itself: a resolved form longer than max_field (never more
+	   than BASE_MAX longer than the link) is not used */
+	char *r = strlen((const char *)u) <= p->lim.max_field ? strdup((const char *)u) : NULL;
 	xmlFree(u);
 	if (!r)
 		return link;
@@ -1214,7 +1230,7 @@ static void push_base(struct fw_parser *p, const xmlChar **attrs, int n)
 		const xmlChar **a = attrs + 5 * i;
 		if (!is(a[0], "base") || !a[2] || !is(a[2], "http://www.w3.org/XML/1998/namespace"))
 			continue;
-		char *v = fw_text_plain((const char *)a[3], (size_t)(a[4] - a[3]), 4096);
+		char *v = fw_text_plain((const char *)a[3], (size_t)(a[4] - a[3]), BASE_VALUE_MAX);
 		if (!v)
 			return;
 		const char *base = cur_base(p);
@@ -1229,6 +1245,17 @@ static void push_base(struct fw_parser *p, const xmlChar **attrs, int n)
 					return;
 			}
 		}
+		/*
+		 * Capped: one resolved base at BASE_MAX bytes, the whole stack at
+		 * BASES_TOTAL_MAX. A base over either is ignored (the element keeps its
+		 * parent's), so nested relative bases cannot grow every link without bound.
+		 */
+		size_t len = strlen(nb);
+		if (len > BASE_MAX || len > BASES_TOTAL_MAX - p->bases_bytes) {
+			problem(p, "xml:base longer than %d bytes (or too many) ignored", BASE_MAX);
+			free(nb);
+			return;
+		}
 		char **b = realloc(p->bases, (p->n_bases + 1) * sizeof(char *));
 		if (!b) {
 			free(nb);
@@ -1236,6 +1263,7 @@ static void push_base(struct fw_parser *p, const xmlChar **attrs, int n)
 		}
 		p->bases = b;
 		p->bases[p->n_bases++] = nb;
+		p->bases_bytes += len;
 		p->frames[p->depth - 1].base = true;
 		return;
 	}
@@ -1350,8 +1378,11 @@ static void close_frame(struct fw_parser *p, size_t i)
 	default:
 		break;
 	}
-	if (f->base && p->n_bases > 0)
-		free(p->bases[--p->n_bases]);
+	if (f->base && p->n_bases > 0) {
+		p->n_bases--;
+		p->bases_bytes -= strlen(p->bases[p->n_bases]);
+		free(p->bases[p->n_bases]);
+	}
 	f->base = false;
 	f->closed = true;
 	p->ldepth--;
