@@ -9,7 +9,10 @@
  * makes most real feeds ill-formed, so that libxml2 never sees it: a bare '&' becomes
  * "&amp;", an HTML entity XML does not know ("&nbsp;") becomes its numeric reference, an
  * unknown entity becomes literal text, a '<' that cannot start markup becomes "&lt;",
- * control characters are dropped and invalid UTF-8 becomes U+FFFD. It runs only for
+ * control characters are dropped and a byte that is not valid UTF-8 (in a document read
+ * as UTF-8: declared so, or declaring nothing) is read as windows-1252, byte by byte, as
+ * browsers fall back to (valid UTF-8 beside it stays; only such bytes cost anything;
+ * the five bytes windows-1252 leaves undefined become U+FFFD). It runs only for
  * ASCII-compatible encodings. What it cannot fix (mismatched tags, a body cut short) is
  * left to libxml2's recovery mode; an end tag that does not match closes the innermost
  * open element of that name (like HTML), so one unclosed <br> does not swallow the feed.
@@ -1632,6 +1635,31 @@ static size_t filter_amp(struct fw_parser *p, const unsigned char *s, size_t n, 
 	return 1;
 }
 
+/*
+ * A byte that is not part of valid UTF-8 in a document read as UTF-8, read as
+ * windows-1252 instead (what browsers fall back to: "don\x92t" is "don't" with U+2019).
+ * Writes its UTF-8 form (U+FFFD for the five bytes windows-1252 leaves undefined) to buf
+ * and returns its length.
+ */
+static size_t cp1252_utf8(unsigned char c, char *buf)
+{
+	static const uint16_t c1[32] = {
+	    0x20ac, 0xfffd, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
+	    0x2039, 0x0152, 0xfffd, 0x017d, 0xfffd, 0xfffd, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
+	    0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0xfffd, 0x017e, 0x0178};
+	unsigned cp = c >= 0xa0 ? c : c1[c - 0x80];
+
+	if (cp < 0x800) {
+		buf[0] = (char)(0xc0 | (cp >> 6));
+		buf[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	buf[0] = (char)(0xe0 | (cp >> 12));
+	buf[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	buf[2] = (char)(0x80 | (cp & 0x3f));
+	return 3;
+}
+
 static size_t match_prefix(const unsigned char *s, size_t n, const char *pat)
 {
 	size_t m = strlen(pat);
@@ -1809,9 +1837,12 @@ static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned cha
 				fout_put(o, s + i, len);
 				i += len;
 			} else {
-				problem(p, "not well-formed at line %lu: invalid UTF-8 replaced",
+				/* only here, on a byte that is not UTF-8: no cost on valid text */
+				problem(p,
+				        "not well-formed at line %lu: invalid UTF-8 read as "
+				        "windows-1252",
 				        p->line);
-				fout_put(o, "\xef\xbf\xbd", 3);
+				fout_put(o, buf, cp1252_utf8(c, buf));
 				i++;
 			}
 		} else if (p->lex != L_TEXT) {
