@@ -63,7 +63,7 @@
 #define DEF_MAX_CATEGORIES 64
 #define DEF_MAX_JSON       (8 * 1024 * 1024)
 
-#define SNIFF_MAX       1024        /* bytes looked at for BOM and XML declaration */
+#define SNIFF_MAX       4096        /* bytes looked at for BOM and XML declaration */
 #define CARRY_MAX       64          /* bytes the filter may hold back across chunks */
 #define ENTITY_NAME_MAX 32          /* longest entity name the filter accepts */
 #define FEED_LIMIT_TEXT 512         /* feed title */
@@ -213,7 +213,11 @@ struct fw_parser {
 	bool atom_item; /* item is an Atom entry (inherits the feed author) */
 	bool skipping;  /* inside an R_SKIP element */
 	bool root_seen;
-	char *rss_uri; /* an unknown namespace on <rss>: RSS elements are in it */
+	bool root_done; /* the feed's root element has ended */
+	bool wrapped;   /* the document element is <html>: the feed may be inside */
+	size_t root_ld; /* logical depth of the feed's root element */
+	char *doc_elem; /* the document element's name, when it is not a feed */
+	char *rss_uri;  /* an unknown namespace on <rss>: RSS elements are in it */
 
 	/* field being captured */
 	bool cap;
@@ -1191,17 +1195,16 @@ static void root_element(struct fw_parser *p, const xmlChar *name, const xmlChar
 		free(v);
 		p->feed_depth = 0;
 	} else {
-		problem(p, "not a feed: the document element is <%s>", (const char *)name);
-		stop_parsing(p);
 		return;
 	}
 	p->is_feed = true;
+	p->root_ld = p->frames[p->depth - 1].ld;
 	p->frames[p->depth - 1].role = R_ROOT;
 }
 
 static void feed_element(struct fw_parser *p, const xmlChar *name, enum ns ns)
 {
-	size_t d = p->frames[p->depth - 1].ld;
+	size_t d = p->frames[p->depth - 1].ld - p->root_ld;
 
 	if (is_rss(p)) {
 		if (is(name, "channel") && is_rss_ns(ns) && d == 1) {
@@ -1331,12 +1334,24 @@ static void start_cb(void *ctx, const xmlChar *name, const xmlChar *prefix, cons
 	enum ns ns = ns_of(uri, prefix);
 	if (p->rss_uri && ns == NS_OTHER && xmlStrEqual(uri, BAD_CAST p->rss_uri))
 		ns = NS_NONE;
-	if (!p->root_seen) {
+	if (!p->is_feed) {
+		/* the document element, or (in an <html> page) the first feed element in it */
+		bool first = !p->root_seen;
 		p->root_seen = true;
-		root_element(p, name, uri, ns, attrs, n_attrs, nss, n_ns);
+		if (first || p->wrapped)
+			root_element(p, name, uri, ns, attrs, n_attrs, nss, n_ns);
+		if (first && !p->is_feed) {
+			p->wrapped = xmlStrcasecmp(name, BAD_CAST "html") == 0;
+			p->doc_elem = strdup((const char *)name);
+			if (!p->wrapped) {
+				problem(p, "not a feed: the document element is <%s>",
+				        (const char *)name);
+				stop_parsing(p);
+			}
+		}
 		return;
 	}
-	if (!p->is_feed)
+	if (p->root_done)
 		return;
 	if (p->item) {
 		item_element(p, name, ns, attrs, n_attrs);
@@ -1372,6 +1387,9 @@ static void close_frame(struct fw_parser *p, size_t i)
 		break;
 	case R_SKIP:
 		p->skipping = false;
+		break;
+	case R_ROOT:
+		p->root_done = true;
 		break;
 	case R_ITEM:
 		if (p->cap)
@@ -2029,13 +2047,29 @@ static bool sniff_ready(const struct fw_parser *p)
 		i++;
 	if (i == n)
 		return false;
-	if (s[i] != '<')
+	if (s[i] == '{')
 		return true;
-	if (n - i < 5)
-		return false;
-	if (memcmp(s + i, "<?xml", 5) != 0)
-		return true;
-	return memmem(s + i, n - i, "?>", 2) != NULL;
+	/* anything else may be junk before an XML declaration (a PHP warning): wait for
+	   the declaration's end, or SNIFF_MAX, or the end of input */
+	const unsigned char *x = memmem(s + i, n - i, "<?xml", 5);
+	return x && memmem(x, n - (size_t)(x - s), "?>", 2) != NULL;
+}
+
+/* Where the document starts when junk comes before its XML declaration ("PHP Warning:
+   ... <br />" then "<?xml"): at the declaration, unless a feed's root element comes
+   before it (then the "<?xml" is inside the feed). NULL when there is none. */
+static const unsigned char *after_junk(const unsigned char *s, size_t n)
+{
+	static const char *const roots[] = {"<rss", "<feed", "<rdf:RDF", "<RDF", NULL};
+	const unsigned char *x = memmem(s, n, "<?xml", 5);
+
+	if (!x || x == s)
+		return NULL;
+	for (const char *const *r = roots; *r; r++) {
+		if (memmem(s, (size_t)(x - s), *r, strlen(*r)))
+			return NULL;
+	}
+	return x;
 }
 
 static int start_xml(struct fw_parser *p, const unsigned char *s, size_t n, bool final);
@@ -2063,6 +2097,12 @@ static int sniff_decide(struct fw_parser *p, bool final)
 		if (!bom8) {
 			s += i;
 			n -= i;
+		}
+		const unsigned char *x = after_junk(s + (bom8 ? 3 : 0), n - (bom8 ? 3 : 0));
+		if (x) {
+			problem(p, "text before the XML declaration ignored");
+			n -= (size_t)(x - s);
+			s = x;
 		}
 	}
 	p->mode = M_XML;
@@ -2266,6 +2306,8 @@ int fw_parse_end(struct fw_parser *p)
 	if (p->err)
 		return p->err == -EFBIG ? -EBADMSG : p->err;
 	if (r < 0 || !p->is_feed) {
+		if (p->doc_elem)
+			problem(p, "not a feed: the document element is <%s>", p->doc_elem);
 		if (!p->problem)
 			problem(p, "not a feed");
 		return -EBADMSG;
@@ -2331,6 +2373,7 @@ struct fw_parser *fw_parse_free(struct fw_parser *p)
 	free(p->person_email);
 	free(p->feed_author);
 	free(p->rss_uri);
+	free(p->doc_elem);
 	free(p->ids);
 	free(p);
 	return NULL;
