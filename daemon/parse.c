@@ -17,9 +17,19 @@
  * left to libxml2's recovery mode; an end tag that does not match closes the innermost
  * open element of that name (like HTML), so one unclosed <br> does not swallow the feed.
  *
- * Security: no DTD is loaded, no entity is ever declared to libxml2 (references to
- * declared entities stay literal text), no network (XML_PARSE_NONET), and the SAX
- * handlers that could resolve external things are left NULL.
+ * The filter also counts open elements (tags, quoted attribute values and all): a start
+ * tag nested deeper than max_depth (libxml2 gives up for good beyond 256) is dropped with
+ * its end tag and the text goes on; a processing instruction <?feedwatch-too-deep?> marks
+ * the place, and the parser drops the item it falls in. Later items still come out.
+ *
+ * Security: a DOCTYPE never reaches libxml2 (the filter reads it and passes on only its
+ * newlines), so no DTD is loaded and no entity is declared to libxml2. The filter
+ * expands the general entities declared with a literal value in the internal subset
+ * itself, as text, within caps (see the internal DTD subset section); external (SYSTEM,
+ * PUBLIC) and parameter entities are never expanded, their references stay as written.
+ * No network (XML_PARSE_NONET), and the SAX handlers that could resolve external things
+ * are left NULL. UTF-16 documents (filter off) go to libxml2 as they are, DOCTYPE and
+ * all: it reads the declarations, but its only entity lookup is get_entity_cb.
  *
  * Bounds: every field is capped (max_field after extraction, max_raw_field of markup
  * gathered), and so are the things that could multiply bytes: one resolved xml:base at
@@ -63,13 +73,20 @@
 #define DEF_MAX_CATEGORIES 64
 #define DEF_MAX_JSON       (8 * 1024 * 1024)
 
-#define SNIFF_MAX       4096        /* bytes looked at for BOM and XML declaration */
-#define CARRY_MAX       64          /* bytes the filter may hold back across chunks */
-#define ENTITY_NAME_MAX 32          /* longest entity name the filter accepts */
-#define FEED_LIMIT_TEXT 512         /* feed title */
-#define BASE_VALUE_MAX  4096        /* bytes of one xml:base attribute */
-#define BASE_MAX        8192        /* bytes of one resolved xml:base */
-#define BASES_TOTAL_MAX (64 * 1024) /* bytes of the whole xml:base stack */
+#define SNIFF_MAX       4096                 /* bytes looked at for BOM and XML declaration */
+#define CARRY_MAX       64                   /* bytes the filter may hold back across chunks */
+#define ENTITY_NAME_MAX 32                   /* longest entity name the filter accepts */
+#define FEED_LIMIT_TEXT 512                  /* feed title */
+#define BASE_VALUE_MAX  4096                 /* bytes of one xml:base attribute */
+#define BASE_MAX        8192                 /* bytes of one resolved xml:base */
+#define BASES_TOTAL_MAX (64 * 1024)          /* bytes of the whole xml:base stack */
+#define DTD_MAX         (64 * 1024)          /* bytes of a DOCTYPE read for entity declarations */
+#define ENT_MAX         256                  /* entities declared in the internal subset */
+#define ENT_EXP_MAX     (64 * 1024)          /* bytes of one entity's expansion */
+#define ENT_STORE_MAX   (1024 * 1024)        /* bytes of all expansions held */
+#define ENT_TOTAL_MAX   (1024 * 1024)        /* bytes substituted for entity references in all */
+#define ENT_DEPTH       8                    /* entities inside entities */
+#define DEEP_PI         "feedwatch-too-deep" /* the filter's mark: elements were dropped */
 
 enum ns {
 	NS_NONE,
@@ -159,7 +176,25 @@ struct id_slot {
 
 enum mode { M_SNIFF, M_XML, M_JSON, M_DONE };
 
-enum lex { L_TEXT, L_CDATA, L_COMMENT, L_PI };
+enum lex {
+	L_TEXT,
+	L_CDATA,
+	L_COMMENT,
+	L_PI,
+	L_DTD,  /* inside <!DOCTYPE ...>: read for entities, never passed on */
+	L_TAG,  /* inside a start or end tag, outside quotes */
+	L_ATTV, /* inside a quoted attribute value */
+};
+
+/* An entity declared in the document's internal DTD subset. */
+struct decl {
+	char name[ENTITY_NAME_MAX + 1];
+	char *value; /* as written */
+	char *exp;   /* expansion, escaped for text and attribute values alike */
+	unsigned char state;
+};
+
+enum { D_NEW, D_BUSY, D_DONE, D_FAILED };
 
 struct fw_parser {
 	struct fw_parse_limits lim;
@@ -193,6 +228,20 @@ struct fw_parser {
 	unsigned long line;
 	char *fout;
 	size_t fout_size;
+	size_t fdepth;      /* elements open, as the filter counts them */
+	size_t deep_extra;  /* start tags dropped for depth that are still open */
+	bool tag_end;       /* the tag being read is an end tag */
+	bool tag_drop;      /* ... and is dropped (nested too deep) */
+	bool tag_slash;     /* ... and its last byte so far was '/' */
+	unsigned char attq; /* quote of the attribute value being read */
+	char *dtd;          /* the DOCTYPE being read (at most DTD_MAX bytes) */
+	size_t dtd_len, dtd_size;
+	unsigned char dtd_q; /* inside a quoted string of the DOCTYPE */
+	bool dtd_subset, dtd_cmt;
+	uint32_t dtd_last; /* its last four bytes */
+	struct decl *decls;
+	uint16_t *dslot; /* hash of decls: index + 1, 0 empty; 4 x ENT_MAX slots */
+	size_t n_decls, ent_stored, ent_used;
 
 	/* XML */
 	xmlParserCtxtPtr ctxt;
@@ -211,6 +260,7 @@ struct fw_parser {
 	size_t feed_depth; /* logical depth of channel / feed */
 	int prio[T_NPRIO];
 	bool atom_item; /* item is an Atom entry (inherits the feed author) */
+	bool item_deep; /* elements nested too deep inside it: it is dropped */
 	bool skipping;  /* inside an R_SKIP element */
 	bool root_seen;
 	bool root_done; /* the feed's root element has ended */
@@ -1155,6 +1205,7 @@ static void item_begin(struct fw_parser *p, bool atom, const xmlChar **attrs, in
 	}
 	p->item_depth = p->frames[p->depth - 1].ld;
 	p->atom_item = atom;
+	p->item_deep = false;
 	for (int i = 0; i < T_NPRIO; i++)
 		p->prio[i] = INT_MAX;
 	p->frames[p->depth - 1].role = R_ITEM;
@@ -1167,6 +1218,10 @@ static void item_end(struct fw_parser *p)
 	struct fw_item *it = p->item;
 
 	p->item = NULL;
+	if (p->item_deep) {
+		fw_item_free(it); /* only this item: the ones after it still count */
+		return;
+	}
 	if (p->atom_item && !it->author && p->feed_author)
 		it->author = strdup(p->feed_author);
 	deliver(p, it);
@@ -1298,11 +1353,17 @@ static void start_cb(void *ctx, const xmlChar *name, const xmlChar *prefix, cons
 	(void)n_def;
 	if (p->stop)
 		return;
-	if (p->depth >= p->lim.max_depth) {
+	bool deep = p->depth >= p->lim.max_depth;
+	if (deep) {
+		/* the filter drops such elements; this is for what it does not see (UTF-16) */
 		problem(p, "elements nested deeper than %zu at line %d", p->lim.max_depth,
 		        xmlSAX2GetLineNumber(p->ctxt));
-		stop_parsing(p);
-		return;
+		if (p->item)
+			p->item_deep = true;
+		if (p->depth >= 2 * DEF_MAX_DEPTH) {
+			stop_parsing(p);
+			return;
+		}
 	}
 	if (p->depth == p->frames_size) {
 		size_t sz = p->frames_size ? p->frames_size * 2 : 32;
@@ -1316,6 +1377,8 @@ static void start_cb(void *ctx, const xmlChar *name, const xmlChar *prefix, cons
 		p->frames_size = sz;
 	}
 	p->frames[p->depth++] = (struct frame){.name = name, .ld = p->ldepth++, .role = R_NONE};
+	if (deep)
+		return;
 	push_base(p, attrs, n_attrs);
 	if (p->cap) {
 		if (p->cap_kind == K_HTML || p->cap_kind == K_XHTML) {
@@ -1459,6 +1522,21 @@ static void text_cb(void *ctx, const xmlChar *ch, int len)
 		raw_append(p, (const char *)ch, (size_t)len);
 }
 
+/* The filter's mark where it dropped elements nested too deep: the item goes. */
+static void pi_cb(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+	struct fw_parser *p = ctx;
+
+	(void)data;
+	if (!xmlStrEqual(target, BAD_CAST DEEP_PI))
+		return;
+	problem(p, "elements nested deeper than %zu at line %d: %s", p->lim.max_depth,
+	        xmlSAX2GetLineNumber(p->ctxt),
+	        p->item ? "the item was dropped" : "they were ignored");
+	if (p->item)
+		p->item_deep = true;
+}
+
 /* Undefined entities when the filter is off (UTF-16 documents): HTML's, as text. */
 static xmlEntityPtr get_entity_cb(void *ctx, const xmlChar *name)
 {
@@ -1586,6 +1664,288 @@ static bool fout_put(struct fout *o, const void *s, size_t n)
 	return true;
 }
 
+/* ---------------------------------------------------------------- internal DTD subset */
+
+/*
+ * The repair filter never passes a DOCTYPE on to libxml2: it reads it here for the
+ * general entities declared with a literal value in the internal subset, and expands
+ * their references itself (as text: markup in a value is escaped), bounded: at most
+ * ENT_MAX declarations from DTD_MAX bytes, ENT_EXP_MAX bytes per expansion, ENT_DEPTH
+ * levels, ENT_STORE_MAX held and ENT_TOTAL_MAX substituted in all. An entity over a
+ * bound, recursive, external (SYSTEM, PUBLIC) or a parameter entity is never expanded:
+ * its references stay as written.
+ */
+struct sbuf {
+	char *b;
+	size_t len, size;
+	bool bad;
+};
+
+static void sb_put(struct sbuf *b, const void *s, size_t n)
+{
+	if (b->bad || n == 0)
+		return;
+	if (n > ENT_EXP_MAX - b->len) {
+		b->bad = true;
+		return;
+	}
+	if (b->len + n + 1 > b->size) {
+		size_t sz = b->size ? b->size * 2 : 64;
+		while (sz < b->len + n + 1)
+			sz *= 2;
+		char *t = realloc(b->b, sz);
+		if (!t) {
+			b->bad = true;
+			return;
+		}
+		b->b = t;
+		b->size = sz;
+	}
+	memcpy(b->b + b->len, s, n);
+	b->len += n;
+	b->b[b->len] = '\0';
+}
+
+/* The slot of name in the hash of declarations (empty when it is not declared). */
+static uint16_t *decl_slot(struct fw_parser *p, const char *name)
+{
+	size_t h = (size_t)hash64(name) & (4 * ENT_MAX - 1);
+
+	while (p->dslot[h] && strcmp(p->decls[p->dslot[h] - 1].name, name) != 0)
+		h = (h + 1) & (4 * ENT_MAX - 1);
+	return &p->dslot[h];
+}
+
+static struct decl *decl_find(struct fw_parser *p, const char *name)
+{
+	if (!p->n_decls)
+		return NULL;
+	uint16_t *slot = decl_slot(p, name);
+	return *slot ? &p->decls[*slot - 1] : NULL;
+}
+
+static size_t cp1252_utf8(unsigned char c, char *buf);
+static bool xml_char(unsigned long c);
+static bool name_char(unsigned char c);
+static bool name_start(unsigned char c);
+
+/* The reference "&name;" or "&#...;" at v[0] == '&': its length, name copied. */
+static size_t ref_at(const unsigned char *v, size_t n, char *name)
+{
+	size_t k = 1;
+
+	if (k < n && v[k] == '#')
+		k++;
+	while (k < n && k <= ENTITY_NAME_MAX && name_char(v[k]))
+		k++;
+	if (k < 2 || k >= n || v[k] != ';' || k > ENTITY_NAME_MAX)
+		return 0;
+	memcpy(name, v + 1, k - 1);
+	name[k - 1] = '\0';
+	return k + 1;
+}
+
+static bool decl_expand(struct fw_parser *p, struct decl *d, int depth);
+
+/* Append the expansion of one reference found in an entity value. */
+static void expand_ref(struct fw_parser *p, struct sbuf *b, const unsigned char *v, size_t len,
+                       const char *name, int depth)
+{
+	char tmp[16];
+	struct decl *e;
+
+	if (name[0] == '#') {
+		bool hex = name[1] == 'x' || name[1] == 'X';
+		const char *q = name + 1 + hex;
+		char *end;
+		unsigned long cp = strtoul(q, &end, hex ? 16 : 10);
+		bool digit =
+		    (*q >= '0' && *q <= '9') || (hex && ((*q | 0x20) >= 'a' && (*q | 0x20) <= 'f'));
+		if (digit && !*end && strlen(q) <= 8 && xml_char(cp))
+			sb_put(b, v, len);
+	} else if (xmlGetPredefinedEntity(BAD_CAST name)) {
+		sb_put(b, v, len);
+	} else if ((e = decl_find(p, name))) {
+		if (decl_expand(p, e, depth + 1))
+			sb_put(b, e->exp, strlen(e->exp));
+		else
+			b->bad = true; /* recursive or too big: the whole entity is */
+	} else {
+		const htmlEntityDesc *h = htmlEntityLookup(BAD_CAST name);
+		if (h) {
+			snprintf(tmp, sizeof(tmp), "&#%u;", h->value);
+			sb_put(b, tmp, strlen(tmp));
+		} else {
+			sb_put(b, "&amp;", 5);
+			sb_put(b, v + 1, len - 1);
+		}
+	}
+}
+
+/* Expand d (memoised); false when it cannot be (recursive, too big, too deep). */
+static bool decl_expand(struct fw_parser *p, struct decl *d, int depth)
+{
+	if (d->state == D_DONE)
+		return true;
+	if (d->state != D_NEW || depth > ENT_DEPTH)
+		return false;
+	d->state = D_BUSY;
+	struct sbuf b = {0};
+	const unsigned char *v = (const unsigned char *)d->value;
+	size_t n = strlen(d->value);
+	char name[ENTITY_NAME_MAX + 2], tmp[4];
+
+	for (size_t i = 0; i < n && !b.bad;) {
+		unsigned char c = v[i];
+		size_t len;
+		if (c == '&' && (len = ref_at(v + i, n - i, name)) > 0) {
+			expand_ref(p, &b, v + i, len, name, depth);
+			i += len;
+			continue;
+		}
+		if (c == '&')
+			sb_put(&b, "&amp;", 5);
+		else if (c == '<')
+			sb_put(&b, "&lt;", 4);
+		else if (c == '"')
+			sb_put(&b, "&quot;", 6);
+		else if (c == '\'')
+			sb_put(&b, "&#39;", 5);
+		else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+			;
+		else if (c >= 0x80 && p->utf8_check && !(len = fw_text_utf8_len(v + i, n - i)))
+			sb_put(&b, tmp, cp1252_utf8(c, tmp));
+		else if (c >= 0x80 && p->utf8_check) {
+			sb_put(&b, v + i, len);
+			i += len;
+			continue;
+		} else
+			sb_put(&b, v + i, 1);
+		i++;
+	}
+	if (b.bad || b.len > ENT_STORE_MAX - p->ent_stored) {
+		free(b.b);
+		d->state = D_FAILED;
+		return false;
+	}
+	d->exp = b.b ? b.b : strdup("");
+	if (!d->exp) {
+		d->state = D_FAILED;
+		return false;
+	}
+	p->ent_stored += b.len;
+	d->state = D_DONE;
+	return true;
+}
+
+/* The general entities with a literal value declared in the DOCTYPE just read. */
+static void dtd_entities(struct fw_parser *p)
+{
+	const char *s = p->dtd;
+	size_t n = p->dtd_len, i = 0;
+
+	while (i < n) {
+		const char *e;
+		if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
+			if (!(e = memmem(s + i + 4, n - i - 4, "-->", 3)))
+				return;
+			i = (size_t)(e - s) + 3;
+			continue;
+		}
+		if (s[i] == '"' || s[i] == '\'') {
+			if (!(e = memchr(s + i + 1, s[i], n - i - 1)))
+				return;
+			i = (size_t)(e - s) + 1;
+			continue;
+		}
+		if (n - i < 9 || memcmp(s + i, "<!ENTITY", 8) != 0) {
+			i++;
+			continue;
+		}
+		i += 8;
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+			i++;
+		size_t start = i;
+		while (i < n && name_char((unsigned char)s[i]))
+			i++;
+		size_t nl = i - start;
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+			i++;
+		/* '%': a parameter entity; SYSTEM, PUBLIC: external. Never. */
+		if (nl == 0 || nl > ENTITY_NAME_MAX || !name_start((unsigned char)s[start]) ||
+		    i >= n || (s[i] != '"' && s[i] != '\''))
+			continue;
+		if (!(e = memchr(s + i + 1, s[i], n - i - 1)))
+			return;
+		char name[ENTITY_NAME_MAX + 1];
+		memcpy(name, s + start, nl);
+		name[nl] = '\0';
+		if (!p->decls) {
+			p->decls = calloc(ENT_MAX, sizeof(*p->decls));
+			p->dslot = calloc(4 * ENT_MAX, sizeof(*p->dslot));
+			if (!p->decls || !p->dslot)
+				return;
+		}
+		uint16_t *slot = decl_slot(p, name);
+		if (p->n_decls < ENT_MAX && !*slot) { /* the first declaration binds */
+			struct decl *d = &p->decls[p->n_decls];
+			memcpy(d->name, name, nl + 1);
+			d->value = strndup(s + i + 1, (size_t)(e - s) - i - 1);
+			if (d->value)
+				*slot = (uint16_t)++p->n_decls;
+		}
+		i = (size_t)(e - s) + 1;
+	}
+}
+
+/* Read DOCTYPE bytes (after "<!DOCTYPE"); only its newlines go on (line numbers stay
+   right). Returns the bytes consumed; at its end the filter is back in text. */
+static size_t dtd_scan(struct fw_parser *p, struct fout *o, const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+		p->dtd_last = (p->dtd_last << 8) | c;
+		if (c == '\n') {
+			p->line++;
+			fout_put(o, "\n", 1);
+		}
+		if (p->dtd_len < DTD_MAX) {
+			if (p->dtd_len == p->dtd_size) {
+				size_t sz = p->dtd_size ? p->dtd_size * 2 : 1024;
+				char *b = realloc(p->dtd, sz);
+				if (b) {
+					p->dtd = b;
+					p->dtd_size = sz;
+				}
+			}
+			if (p->dtd_len < p->dtd_size)
+				p->dtd[p->dtd_len++] = (char)c;
+		}
+		if (p->dtd_cmt) {
+			p->dtd_cmt = (p->dtd_last & 0xffffff) != 0x2d2d3e; /* "-->" */
+		} else if (p->dtd_q) {
+			if (c == p->dtd_q)
+				p->dtd_q = 0;
+		} else if (p->dtd_last == 0x3c212d2d) { /* "<!--" */
+			p->dtd_cmt = true;
+		} else if (c == '"' || c == '\'') {
+			p->dtd_q = c;
+		} else if (c == '[') {
+			p->dtd_subset = true;
+		} else if (c == ']') {
+			p->dtd_subset = false;
+		} else if (c == '>' && !p->dtd_subset) {
+			dtd_entities(p);
+			free(p->dtd);
+			p->dtd = NULL;
+			p->dtd_len = p->dtd_size = 0;
+			p->lex = L_TEXT;
+			return i + 1;
+		}
+	}
+	return n;
+}
+
 /*
  * At s[0] == '&': how many bytes the reference takes and what to write instead.
  * Returns 0 when more bytes are needed to decide, else the bytes consumed; *rep
@@ -1636,13 +1996,19 @@ static size_t filter_amp(struct fw_parser *p, const unsigned char *s, size_t n, 
 		name[i - 1] = '\0';
 		if (xmlGetPredefinedEntity(BAD_CAST name))
 			return i + 1;
-		const htmlEntityDesc *h = htmlEntityLookup(BAD_CAST name);
+		struct decl *d = decl_find(p, name);
+		if (d && decl_expand(p, d, 0) && strlen(d->exp) <= ENT_TOTAL_MAX - p->ent_used) {
+			p->ent_used += strlen(d->exp);
+			*rep = d->exp;
+			return i + 1;
+		}
+		const htmlEntityDesc *h = d ? NULL : htmlEntityLookup(BAD_CAST name);
 		if (h) {
 			snprintf(buf, 16, "&#%u;", h->value);
 			*rep = buf;
 			return i + 1;
 		}
-		/* declared in a DTD, or unknown: never expanded, shown as written */
+		/* external, over a bound, or unknown: never expanded, shown as written */
 		problem(p, "not well-formed at line %lu: entity &%s; not expanded, left as text",
 		        p->line, name);
 		*rep = "&amp;";
@@ -1715,64 +2081,281 @@ static inline size_t predefined_ref_len(const unsigned char *s, size_t n)
 	return 0;
 }
 
-/* Eight bytes at a time (SWAR): is any of s[0..7] >= 0x80, < 0x20, c1 or c2? */
-static inline bool special8(const unsigned char *s, unsigned char c1, unsigned char c2)
+/* Eight bytes at a time (SWAR): is any of s[0..7] >= 0x80, < 0x20, or one of stop[]? */
+static inline bool special8(const unsigned char *s, const unsigned char stop[4])
 {
 	const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
-	uint64_t x, a, l;
+	uint64_t x, r;
 
 	memcpy(&x, s, 8);
-	a = x ^ (ones * c1);
-	l = x ^ (ones * c2);
-	/* a byte >= 0x80, a byte < 0x20, a zero byte in a or l (x held c1 or c2) */
-	return ((x | ((x - ones * 0x20) & ~x) | ((a - ones) & ~a) | ((l - ones) & ~l)) & highs) !=
-	       0;
+	/* a byte >= 0x80, a byte < 0x20, a zero byte in x ^ stop (x held a stop byte) */
+	r = x | ((x - ones * 0x20) & ~x);
+	for (int k = 0; k < 4; k++) {
+		uint64_t a = x ^ (ones * stop[k]);
+		r |= (a - ones) & ~a;
+	}
+	return (r & highs) != 0;
 }
 
 /* How many of the 16 bytes at s, from the first, the filter passes as they are: ASCII
-   from 0x20 but c1 and c2, and (utf8) two-byte UTF-8 characters or (!utf8) any byte >= 0x80. */
-static inline size_t plain16(const unsigned char *s, unsigned char c1, unsigned char c2, bool utf8)
+   from 0x20 but stop[], and (utf8) two-byte UTF-8 characters or (!utf8) any byte >= 0x80. */
+static inline size_t plain16(const unsigned char *s, const unsigned char stop[4], bool utf8)
 {
 #ifdef __SSE2__
 	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
-	__m128i stop = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)c1)),
-	                            _mm_cmpeq_epi8(v, _mm_set1_epi8((char)c2)));
+	__m128i st = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)stop[0])),
+	                                       _mm_cmpeq_epi8(v, _mm_set1_epi8((char)stop[1]))),
+	                          _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)stop[2])),
+	                                       _mm_cmpeq_epi8(v, _mm_set1_epi8((char)stop[3]))));
 	unsigned ok = (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)));
 
 	if (ok != 0xffff)
 		ok |= utf8 ? fw_text_pairs16(v, 0xc2) : (unsigned)_mm_movemask_epi8(v);
-	ok &= ~(unsigned)_mm_movemask_epi8(stop);
+	ok &= ~(unsigned)_mm_movemask_epi8(st);
 	return ok == 0xffff ? 16 : (size_t)__builtin_ctz(~ok);
 #else
-	(void)s, (void)c1, (void)c2, (void)utf8;
+	(void)s, (void)stop, (void)utf8;
 	return 0;
 #endif
+}
+
+/* Output unless the tag being read is dropped. */
+static bool put(struct fout *o, const void *s, size_t n)
+{
+	return o->p->tag_drop || fout_put(o, s, n);
+}
+
+/* The bytes that end a run of plain bytes in the current lexical state. */
+static void stops_of(const struct fw_parser *p, unsigned char stop[4])
+{
+	static const char *const ends[] = {NULL, "]]>", "-->", "?>"};
+
+	switch (p->lex) {
+	case L_TEXT:
+		memcpy(stop, "&<<<", 4);
+		break;
+	case L_TAG:
+		memcpy(stop, ">\"'<", 4);
+		break;
+	case L_ATTV:
+		stop[0] = p->attq;
+		memcpy(stop + 1, "&<<", 3);
+		break;
+	default:
+		memset(stop, ends[p->lex][0], 4);
+		break;
+	}
+}
+
+/*
+ * A start or end tag begins at s[0] == '<'. The filter counts open elements as libxml2
+ * will (it gives up for good beyond 256): a start tag nested deeper than max_depth, and
+ * its end tag, are dropped, and a processing instruction DEEP_PI marks the place, so the
+ * parser drops the one item they are in and goes on with the next.
+ */
+static void tag_open(struct fw_parser *p, struct fout *o, const unsigned char *s)
+{
+	p->tag_end = s[1] == '/';
+	p->tag_slash = false;
+	if (p->tag_end) {
+		p->tag_drop = p->deep_extra > 0;
+		if (p->tag_drop)
+			p->deep_extra--;
+		else if (p->fdepth > 0)
+			p->fdepth--;
+	} else {
+		p->tag_drop = p->fdepth >= p->lim.max_depth;
+		if (p->tag_drop && p->deep_extra == 0)
+			fout_put(o, "<?" DEEP_PI "?>", strlen("<?" DEEP_PI "?>"));
+	}
+	p->lex = L_TAG;
+	put(o, s, 1);
+}
+
+/* The end of a tag (its '>', or a '<' that cuts it short). */
+static void tag_close(struct fw_parser *p)
+{
+	if (!p->tag_end && !p->tag_slash) {
+		if (p->tag_drop)
+			p->deep_extra++;
+		else
+			p->fdepth++;
+	}
+	p->tag_drop = false;
+	p->lex = L_TEXT;
+}
+
+/* At '<' in text: markup, or a '<' to escape. Returns bytes consumed, 0: need more. */
+static size_t filter_lt(struct fw_parser *p, struct fout *o, const unsigned char *s, size_t n,
+                        bool final)
+{
+	if (n < 9 && !final) {
+		size_t a = match_prefix(s, n, "<![CDATA[");
+		size_t b = match_prefix(s, n, "<!--");
+		size_t d = match_prefix(s, n, "<!DOCTYPE");
+		if (a == 1 || b == 1 || d == 1 || n < 2)
+			return 0;
+	}
+	if (match_prefix(s, n, "<![CDATA[") == 2) {
+		fout_put(o, s, 9);
+		p->lex = L_CDATA;
+		return 9;
+	}
+	if (match_prefix(s, n, "<!--") == 2) {
+		fout_put(o, s, 4);
+		p->lex = L_COMMENT;
+		return 4;
+	}
+	if (match_prefix(s, n, "<!DOCTYPE") == 2) {
+		p->lex = L_DTD;
+		p->dtd_q = 0;
+		p->dtd_subset = p->dtd_cmt = false;
+		p->dtd_last = 0;
+		return 9;
+	}
+	if (n >= 2 && s[1] == '?') {
+		fout_put(o, s, 2);
+		p->lex = L_PI;
+		return 2;
+	}
+	if (n >= 2 && (name_start(s[1]) || s[1] == '/')) {
+		tag_open(p, o, s);
+		return 1;
+	}
+	if (n >= 2 && s[1] != '!') {
+		problem(p, "not well-formed at line %lu: unescaped '<' (repaired)", p->line);
+		fout_put(o, "&lt;", 4);
+		return 1;
+	}
+	fout_put(o, s, 1);
+	return 1;
+}
+
+/* A byte >= 0x80 that did not pass as plain: UTF-8 cut by the chunk end (0: wait),
+   valid UTF-8, or invalid (read as windows-1252). Returns bytes consumed. */
+static size_t filter_high(struct fw_parser *p, struct fout *o, const unsigned char *s, size_t n,
+                          bool final)
+{
+	char buf[4];
+	unsigned char c = s[0];
+
+	if (!p->utf8_check) {
+		put(o, s, 1);
+		return 1;
+	}
+	size_t want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	if (n < want && !final) {
+		/* incomplete here: decide once the rest arrives, unless already bad */
+		bool ok = true;
+		for (size_t k = 1; k < n; k++)
+			ok = ok && (s[k] & 0xc0) == 0x80;
+		if (ok)
+			return 0;
+	}
+	size_t len = 0;
+	unsigned long cp = 0;
+	if (c >= 0xc2 && c <= 0xf4 && n >= want) {
+		len = want;
+		cp = c & (0x7f >> want);
+		for (size_t k = 1; k < want; k++) {
+			if ((s[k] & 0xc0) != 0x80) {
+				len = 0;
+				break;
+			}
+			cp = (cp << 6) | (s[k] & 0x3f);
+		}
+		if (len && (cp < (want == 3   ? 0x800UL
+		                  : want == 4 ? 0x10000UL
+		                              : 0x80UL) ||
+		            !xml_char(cp)))
+			len = 0;
+	}
+	if (len) {
+		put(o, s, len);
+		return len;
+	}
+	/* only here, on a byte that is not UTF-8: no cost on valid text */
+	problem(p, "not well-formed at line %lu: invalid UTF-8 read as windows-1252", p->line);
+	put(o, buf, cp1252_utf8(c, buf));
+	return 1;
+}
+
+/* One byte that stopped a run in markup states (not text). Returns bytes consumed. */
+static size_t filter_markup(struct fw_parser *p, struct fout *o, const unsigned char *s, size_t n,
+                            bool final)
+{
+	static const char *const ends[] = {NULL, "]]>", "-->", "?>"};
+	unsigned char c = s[0];
+
+	if (p->lex == L_TAG) {
+		if (c == '<') {
+			tag_close(p); /* cut short: the '<' is read again, in text */
+			return 0;
+		}
+		put(o, s, 1);
+		if (c == '>')
+			tag_close(p);
+		else {
+			p->attq = c; /* a quote */
+			p->lex = L_ATTV;
+		}
+		return 1;
+	}
+	if (p->lex == L_ATTV) {
+		if (c == '<') {
+			problem(p, "not well-formed at line %lu: unescaped '<' (repaired)",
+			        p->line);
+			put(o, "&lt;", 4);
+		} else {
+			put(o, s, 1);
+			p->lex = L_TAG;
+			p->tag_slash = false;
+		}
+		return 1;
+	}
+	/* possible end of CDATA / comment / PI */
+	size_t m = match_prefix(s, n, ends[p->lex]);
+	if (m == 1 && !final)
+		return 0;
+	if (m == 2) {
+		size_t len = strlen(ends[p->lex]);
+		fout_put(o, s, len);
+		p->lex = L_TEXT;
+		return len;
+	}
+	fout_put(o, s, 1);
+	return 1;
 }
 
 /* Run the filter over s; returns bytes consumed (the rest must be carried). */
 static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned char *s, size_t n,
                          bool final)
 {
-	static const char *const ends[] = {NULL, "]]>", "-->", "?>"};
 	size_t i = 0;
 	char buf[16];
 
 	while (i < n) {
+		if (p->lex == L_DTD) {
+			i += dtd_scan(p, o, s + i, n - i);
+			continue;
+		}
 		/* copy the run of bytes that need nothing: one scan, one copy */
 		size_t j = i;
-		unsigned char s1 = p->lex == L_TEXT ? '&' : (unsigned char)ends[p->lex][0];
-		unsigned char s2 = p->lex == L_TEXT ? '<' : s1;
+		unsigned char stop[4];
+		stops_of(p, stop);
+		bool refs = p->lex == L_TEXT || p->lex == L_ATTV;
 		for (;;) {
 			/* 16 plain bytes at a time, ASCII eight at a time, then byte by byte */
 			while (n - j >= 16) {
-				size_t m = plain16(s + j, s1, s2, p->utf8_check);
+				size_t m = plain16(s + j, stop, p->utf8_check);
 				j += m;
 				if (m < 16)
 					break;
 			}
-			while (n - j >= 8 && !special8(s + j, s1, s2))
+			while (n - j >= 8 && !special8(s + j, stop))
 				j += 8;
-			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != s1 && s[j] != s2)
+			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != stop[0] &&
+			       s[j] != stop[1] && s[j] != stop[2] && s[j] != stop[3])
 				j++;
 			/* two-byte characters (Latin, Greek, Cyrillic, ...) back to back */
 			if (p->utf8_check) {
@@ -1783,7 +2366,8 @@ static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned cha
 			if (j == n)
 				break;
 			unsigned char c = s[j];
-			if (c >= 0x20 && c < 0x80 && c != s1 && c != s2)
+			if (c >= 0x20 && c < 0x80 && c != stop[0] && c != stop[1] && c != stop[2] &&
+			    c != stop[3])
 				continue;
 			size_t k = 0;
 			if (c >= 0x80)
@@ -1792,131 +2376,52 @@ static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned cha
 				k = 1, p->line++;
 			else if (c == '\t' || c == '\r')
 				k = 1;
-			else if (c == '&' && p->lex == L_TEXT)
+			else if (c == '&' && refs)
 				k = predefined_ref_len(s + j, n - j);
-			else if (c == '<' && p->lex == L_TEXT && n - j >= 2 &&
-			         (name_start(s[j + 1]) || s[j + 1] == '/'))
-				k = 1; /* a tag */
 			if (k == 0)
 				break;
 			j += k;
 		}
-		if (j > i && !fout_put(o, s + i, j - i))
-			return i;
+		if (j > i) {
+			if (!put(o, s + i, j - i))
+				return i;
+			if (p->lex == L_TAG)
+				p->tag_slash = s[j - 1] == '/';
+		}
 		i = j;
 		if (i == n)
 			break;
 		unsigned char c = s[i];
+		size_t used;
 		if (c == '\n') {
 			p->line++;
-			fout_put(o, s + i, 1);
-			i++;
+			put(o, s + i, 1);
+			used = 1;
 		} else if (c == '\t' || c == '\r') {
-			fout_put(o, s + i, 1);
-			i++;
+			put(o, s + i, 1);
+			used = 1;
 		} else if (c < 0x20) {
 			problem(p, "not well-formed at line %lu: control character 0x%02x dropped",
 			        p->line, c);
-			i++;
+			used = 1;
 		} else if (c >= 0x80) {
-			if (!p->utf8_check) {
-				fout_put(o, s + i, 1);
-				i++;
-				continue;
-			}
-			size_t want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-			if (n - i < want && !final) {
-				/* incomplete here: decide once the rest arrives, unless already bad */
-				bool ok = true;
-				for (size_t k = i + 1; k < n; k++)
-					ok = ok && (s[k] & 0xc0) == 0x80;
-				if (ok)
-					return i;
-			}
-			size_t len = 0;
-			unsigned long cp = 0;
-			if (c >= 0xc2 && c <= 0xf4 && n - i >= want) {
-				len = want;
-				cp = c & (0x7f >> want);
-				for (size_t k = 1; k < want; k++) {
-					if ((s[i + k] & 0xc0) != 0x80) {
-						len = 0;
-						break;
-					}
-					cp = (cp << 6) | (s[i + k] & 0x3f);
-				}
-				if (len && (cp < (want == 3   ? 0x800UL
-				                  : want == 4 ? 0x10000UL
-				                              : 0x80UL) ||
-				            !xml_char(cp)))
-					len = 0;
-			}
-			if (len) {
-				fout_put(o, s + i, len);
-				i += len;
-			} else {
-				/* only here, on a byte that is not UTF-8: no cost on valid text */
-				problem(p,
-				        "not well-formed at line %lu: invalid UTF-8 read as "
-				        "windows-1252",
-				        p->line);
-				fout_put(o, buf, cp1252_utf8(c, buf));
-				i++;
-			}
-		} else if (p->lex != L_TEXT) {
-			/* possible end of CDATA / comment / PI */
-			size_t m = match_prefix(s + i, n - i, ends[p->lex]);
-			if (m == 1 && !final)
-				return i;
-			if (m == 2) {
-				size_t len = strlen(ends[p->lex]);
-				fout_put(o, s + i, len);
-				i += len;
-				p->lex = L_TEXT;
-			} else {
-				fout_put(o, s + i, 1);
-				i++;
-			}
-		} else if (c == '&') {
-			const char *rep;
-			size_t used = filter_amp(p, s + i, n - i, final, buf, &rep);
-			if (used == 0)
-				return i;
-			if (!rep)
-				fout_put(o, s + i, used);
-			else
-				fout_put(o, rep, strlen(rep));
-			i += used;
-		} else { /* '<' */
-			if (n - i < 9 && !final) {
-				size_t a = match_prefix(s + i, n - i, "<![CDATA[");
-				size_t b = match_prefix(s + i, n - i, "<!--");
-				if (a == 1 || b == 1 || n - i < 2)
-					return i;
-			}
-			if (match_prefix(s + i, n - i, "<![CDATA[") == 2) {
-				fout_put(o, s + i, 9);
-				i += 9;
-				p->lex = L_CDATA;
-			} else if (match_prefix(s + i, n - i, "<!--") == 2) {
-				fout_put(o, s + i, 4);
-				i += 4;
-				p->lex = L_COMMENT;
-			} else if (n - i >= 2 && s[i + 1] == '?') {
-				fout_put(o, s + i, 2);
-				i += 2;
-				p->lex = L_PI;
-			} else if (n - i >= 2 && !name_start(s[i + 1]) && s[i + 1] != '/' &&
-			           s[i + 1] != '!') {
-				problem(p, "not well-formed at line %lu: unescaped '<' (repaired)",
-				        p->line);
-				fout_put(o, "&lt;", 4);
-				i++;
-			} else {
-				fout_put(o, s + i, 1);
-				i++;
-			}
+			used = filter_high(p, o, s + i, n - i, final);
+		} else if (c == '&' && refs) {
+			const char *r;
+			used = filter_amp(p, s + i, n - i, final, buf, &r);
+			if (used)
+				put(o, r ? r : (const char *)s + i, r ? strlen(r) : used);
+		} else if (p->lex == L_TEXT) {
+			used = filter_lt(p, o, s + i, n - i, final);
+		} else {
+			enum lex before = p->lex;
+			used = filter_markup(p, o, s + i, n - i, final);
+			if (used == 0 && p->lex != before)
+				continue; /* a tag cut short: read the '<' again */
 		}
+		if (used == 0)
+			return i;
+		i += used;
 	}
 	return i;
 }
@@ -2144,6 +2649,7 @@ static int start_xml(struct fw_parser *p, const unsigned char *s, size_t n, bool
 	sax.getEntity = get_entity_cb;
 	sax.resolveEntity = resolve_entity_cb;
 	sax.serror = error_cb;
+	sax.processingInstruction = pi_cb;
 	/* entityDecl, externalSubset, getParameterEntity stay NULL: nothing declared or
 	   loaded, ever */
 	p->ctxt = xmlCreatePushParserCtxt(&sax, p, NULL, 0, NULL);
@@ -2221,8 +2727,8 @@ struct fw_parser *fw_parse_new(const char *base_url, const char *charset,
 		p->lim.max_raw_field = DEF_MAX_RAW;
 	if (!p->lim.max_items)
 		p->lim.max_items = DEF_MAX_ITEMS;
-	if (!p->lim.max_depth)
-		p->lim.max_depth = DEF_MAX_DEPTH;
+	if (!p->lim.max_depth || p->lim.max_depth > DEF_MAX_DEPTH)
+		p->lim.max_depth = DEF_MAX_DEPTH; /* libxml2 stops for good beyond 256 */
 	if (!p->lim.max_categories)
 		p->lim.max_categories = DEF_MAX_CATEGORIES;
 	if (!p->lim.max_json)
@@ -2374,6 +2880,13 @@ struct fw_parser *fw_parse_free(struct fw_parser *p)
 	free(p->feed_author);
 	free(p->rss_uri);
 	free(p->doc_elem);
+	free(p->dtd);
+	for (size_t i = 0; i < p->n_decls; i++) {
+		free(p->decls[i].value);
+		free(p->decls[i].exp);
+	}
+	free(p->decls);
+	free(p->dslot);
 	free(p->ids);
 	free(p);
 	return NULL;
