@@ -1890,9 +1890,13 @@ static void dtd_entities(struct fw_parser *p)
 		if (p->n_decls < ENT_MAX && !*slot) { /* the first declaration binds */
 			struct decl *d = &p->decls[p->n_decls];
 			memcpy(d->name, name, nl + 1);
-			d->value = strndup(s + i + 1, (size_t)(e - s) - i - 1);
-			if (d->value)
+			size_t vl = (size_t)(e - s) - i - 1;
+			/* the DOCTYPE buffer is not NUL-terminated: no strndup */
+			if ((d->value = malloc(vl + 1))) {
+				memcpy(d->value, s + i + 1, vl);
+				d->value[vl] = '\0';
 				*slot = (uint16_t)++p->n_decls;
+			}
 		}
 		i = (size_t)(e - s) + 1;
 	}
