@@ -135,6 +135,13 @@ static const struct fixture {
     {"hostile_dtd_param.xml", NULL, "rss2.0", false},
     {"hostile_billion_laughs.xml", NULL, "rss2.0", false},
     {"hostile_quadratic.xml", NULL, "rss2.0", false},
+    /* issue 15: real-world shapes */
+    {"rss_userland_ns.xml", NULL, "rss2.0", true},
+    {"atom_attr_entities.xml", NULL, "atom1.0", true},
+    {"internal_entities.xml", NULL, "rss2.0", false},
+    {"cp1252_undeclared.xml", NULL, "rss2.0", false},
+    {"php_warning.xml", NULL, "rss2.0", false},
+    {"html_wrapped.xml", NULL, "atom1.0", true},
 };
 
 /* Every fixture gives its .jsonl, whatever the chunking; problems are one line. */
