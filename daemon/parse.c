@@ -21,6 +21,10 @@
  * tag nested deeper than max_depth (libxml2 gives up for good beyond 256) is dropped with
  * its end tag and the text goes on; a processing instruction <?feedwatch-too-deep?> marks
  * the place, and the parser drops the item it falls in. Later items still come out.
+ * It keeps the names of the open elements (the passed ones, and hashes of the first
+ * DROPPED_MAX dropped ones), so an end tag that names an element further out closes what
+ * was left open inside it, deep or not (it writes the missing end tags): 10,000 unclosed
+ * <div> in one item cost that item only.
  *
  * Security: a DOCTYPE never reaches libxml2 (the filter reads it and passes on only its
  * newlines), so no DTD is loaded and no entity is declared to libxml2. The filter
@@ -87,6 +91,9 @@
 #define ENT_TOTAL_MAX   (1024 * 1024)        /* bytes substituted for entity references in all */
 #define ENT_DEPTH       8                    /* entities inside entities */
 #define DEEP_PI         "feedwatch-too-deep" /* the filter's mark: elements were dropped */
+#define FNAME_MAX       48                   /* bytes of a tag name the filter keeps */
+#define DROPPED_MAX     65536 /* dropped open elements whose names the filter keeps */
+#define DROPPED_SEARCH  64    /* of which an end tag looks at the innermost */
 
 enum ns {
 	NS_NONE,
@@ -228,8 +235,17 @@ struct fw_parser {
 	unsigned long line;
 	char *fout;
 	size_t fout_size;
-	size_t fdepth;      /* elements open, as the filter counts them */
-	size_t deep_extra;  /* start tags dropped for depth that are still open */
+	size_t fdepth;     /* elements open, as the filter counts them */
+	size_t deep_extra; /* start tags dropped for depth that are still open */
+	struct kept {      /* the fdepth open elements passed on (at most max_depth) */
+		uint32_t hash;
+		unsigned char len; /* of name (a longer name is cut: never matched) */
+		char name[FNAME_MAX];
+		unsigned long line;
+	} kept[DEF_MAX_DEPTH];
+	uint32_t *dropped; /* name hashes of the first DROPPED_MAX dropped open elements */
+	size_t dropped_size;
+	struct kept tname;  /* name of the tag being read */
 	bool tag_end;       /* the tag being read is an end tag */
 	bool tag_drop;      /* ... and is dropped (nested too deep) */
 	bool tag_slash;     /* ... and its last byte so far was '/' */
@@ -2151,17 +2167,81 @@ static void stops_of(const struct fw_parser *p, unsigned char stop[4])
 	}
 }
 
+static uint32_t name_hash(const unsigned char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ s[i]) * 16777619u;
+	return h;
+}
+
+static bool kept_is(const struct kept *k, const struct kept *t)
+{
+	return k->hash == t->hash && k->len == t->len && k->len <= FNAME_MAX &&
+	       memcmp(k->name, t->name, k->len) == 0;
+}
+
 /*
- * A start or end tag begins at s[0] == '<'. The filter counts open elements as libxml2
- * will (it gives up for good beyond 256): a start tag nested deeper than max_depth, and
- * its end tag, are dropped, and a processing instruction DEEP_PI marks the place, so the
- * parser drops the one item they are in and goes on with the next.
+ * An end tag (name in p->tname) that is not the innermost open element's: when it names
+ * an element still open further out, close what was left open inside it first (dropped
+ * ones by count, passed ones by writing their end tags), as libxml2's recovery and
+ * end_cb would, but without libxml2's depth limit in the way. The search is bounded:
+ * the DROPPED_SEARCH innermost dropped elements, then the passed ones (max_depth).
  */
-static void tag_open(struct fw_parser *p, struct fout *o, const unsigned char *s)
+static void tag_unwind(struct fw_parser *p, struct fout *o)
+{
+	const struct kept *t = &p->tname;
+
+	if (p->deep_extra > 0 && p->deep_extra <= p->dropped_size) {
+		for (size_t k = 0; k < DROPPED_SEARCH && k < p->deep_extra; k++) {
+			if (p->dropped[p->deep_extra - 1 - k] == t->hash) {
+				p->deep_extra -= k; /* the end tag itself closes the one found */
+				return;
+			}
+		}
+	} else if (p->deep_extra == 0 && p->fdepth > 0 && kept_is(&p->kept[p->fdepth - 1], t)) {
+		return; /* the common case: it closes the innermost */
+	}
+	size_t l = p->fdepth;
+	while (l > 0 && !kept_is(&p->kept[l - 1], t))
+		l--;
+	if (l == 0)
+		return; /* names nothing open: libxml2 pops the innermost, so do we */
+	const struct kept *in = &p->kept[p->fdepth - 1];
+	int in_len = in->len > FNAME_MAX ? FNAME_MAX : in->len;
+	if (p->deep_extra == 0)
+		problem(p,
+		        "not well-formed at line %lu: Opening and ending tag mismatch: %.*s line "
+		        "%lu and %.*s",
+		        p->line, in_len, in->name, in->line, (int)t->len, t->name);
+	p->deep_extra = 0;
+	while (p->fdepth > l) {
+		const struct kept *k = &p->kept[--p->fdepth];
+		fout_put(o, "</", 2);
+		fout_put(o, k->name, k->len > FNAME_MAX ? FNAME_MAX : k->len);
+		fout_put(o, ">", 1);
+	}
+	/* kept[l - 1] is the element named: the end tag itself closes it */
+}
+
+/*
+ * A start or end tag begins at s[0] == '<', its name (m bytes) at name. The filter counts
+ * open elements as libxml2 will (it gives up for good beyond 256): a start tag nested
+ * deeper than max_depth, and its end tag, are dropped, and a processing instruction
+ * DEEP_PI marks the place, so the parser drops the one item they are in and goes on.
+ */
+static void tag_open(struct fw_parser *p, struct fout *o, const unsigned char *s,
+                     const unsigned char *name, size_t m)
 {
 	p->tag_end = s[1] == '/';
 	p->tag_slash = false;
+	p->tname.len = (unsigned char)(m > FNAME_MAX ? FNAME_MAX + 1 : m);
+	memcpy(p->tname.name, name, m > FNAME_MAX ? FNAME_MAX : m);
+	p->tname.hash = name_hash(name, m > FNAME_MAX ? FNAME_MAX : m);
+	p->tname.line = p->line;
 	if (p->tag_end) {
+		tag_unwind(p, o);
 		p->tag_drop = p->deep_extra > 0;
 		if (p->tag_drop)
 			p->deep_extra--;
@@ -2180,10 +2260,21 @@ static void tag_open(struct fw_parser *p, struct fout *o, const unsigned char *s
 static void tag_close(struct fw_parser *p)
 {
 	if (!p->tag_end && !p->tag_slash) {
-		if (p->tag_drop)
+		if (!p->tag_drop) {
+			p->kept[p->fdepth++] = p->tname;
+		} else {
+			if (p->deep_extra < DROPPED_MAX && p->deep_extra >= p->dropped_size) {
+				size_t sz = p->dropped_size ? p->dropped_size * 2 : 256;
+				uint32_t *d = realloc(p->dropped, sz * sizeof(*d));
+				if (d) {
+					p->dropped = d;
+					p->dropped_size = sz;
+				}
+			}
+			if (p->deep_extra < p->dropped_size)
+				p->dropped[p->deep_extra] = p->tname.hash;
 			p->deep_extra++;
-		else
-			p->fdepth++;
+		}
 	}
 	p->tag_drop = false;
 	p->lex = L_TEXT;
@@ -2223,7 +2314,13 @@ static size_t filter_lt(struct fw_parser *p, struct fout *o, const unsigned char
 		return 2;
 	}
 	if (n >= 2 && (name_start(s[1]) || s[1] == '/')) {
-		tag_open(p, o, s);
+		/* the whole name first (up to FNAME_MAX + 1 bytes: a longer one is cut) */
+		size_t st = s[1] == '/' ? 2 : 1, m = 0;
+		while (st + m < n && m <= FNAME_MAX && name_char(s[st + m]))
+			m++;
+		if (st + m == n && !final && m <= FNAME_MAX)
+			return 0;
+		tag_open(p, o, s, s + st, m);
 		return 1;
 	}
 	if (n >= 2 && s[1] != '!') {
@@ -2885,6 +2982,7 @@ struct fw_parser *fw_parse_free(struct fw_parser *p)
 	free(p->rss_uri);
 	free(p->doc_elem);
 	free(p->dtd);
+	free(p->dropped);
 	for (size_t i = 0; i < p->n_decls; i++) {
 		free(p->decls[i].value);
 		free(p->decls[i].exp);

@@ -539,6 +539,19 @@ static void test_deep_item_dropped(void **state)
 	free(head);
 	free(mid);
 	free(buf);
+	/* 10,000 levels left open: the item's end tag closes them, later items come out */
+	head = repeat("<rss version=\"2.0\"><channel><item><title>before</title></item>"
+	              "<item><title>deep</title>",
+	              "<div><p>", 5000, "x</item>", &hl);
+	buf = repeat(head, "<item><title>after</title><description><b>b</description></item>", 3,
+	             "</channel></rss>", &len);
+	assert_int_equal(run(buf, len, 4096, NULL, NULL, NULL, &s, NULL), 0);
+	assert_int_equal(s.n, 4);
+	assert_null(strstr(s.out, "\"deep\""));
+	assert_string_equal(s.last_title, "after");
+	sink_free(&s);
+	free(head);
+	free(buf);
 }
 
 /* Point 16: attribute values are unescaped exactly once. */
