@@ -203,6 +203,8 @@ struct decl {
 
 enum { D_NEW, D_BUSY, D_DONE, D_FAILED };
 
+struct stops;
+
 struct fw_parser {
 	struct fw_parse_limits lim;
 	fw_parse_item_cb cb;
@@ -245,12 +247,13 @@ struct fw_parser {
 	} kept[DEF_MAX_DEPTH];
 	uint32_t *dropped; /* name hashes of the first DROPPED_MAX dropped open elements */
 	size_t dropped_size;
-	struct kept tname;  /* name of the tag being read */
-	bool tag_end;       /* the tag being read is an end tag */
-	bool tag_drop;      /* ... and is dropped (nested too deep) */
-	bool tag_slash;     /* ... and its last byte so far was '/' */
-	unsigned char attq; /* quote of the attribute value being read */
-	char *dtd;          /* the DOCTYPE being read (at most DTD_MAX bytes) */
+	struct kept tname;   /* name of the tag being read */
+	struct stops *stops; /* the filter's stop sets, one per lexical state (S_*) */
+	bool tag_end;        /* the tag being read is an end tag */
+	bool tag_drop;       /* ... and is dropped (nested too deep) */
+	bool tag_slash;      /* ... and its last byte so far was '/' */
+	unsigned char attq;  /* quote of the attribute value being read */
+	char *dtd;           /* the DOCTYPE being read (at most DTD_MAX bytes) */
 	size_t dtd_len, dtd_size;
 	unsigned char dtd_q; /* inside a quoted string of the DOCTYPE */
 	bool dtd_subset, dtd_cmt;
@@ -2101,40 +2104,71 @@ static inline size_t predefined_ref_len(const unsigned char *s, size_t n)
 	return 0;
 }
 
-/* Eight bytes at a time (SWAR): is any of s[0..7] >= 0x80, < 0x20, or one of stop[]? */
-static inline bool special8(const unsigned char *s, const unsigned char stop[4])
+/* The bytes that end a run of plain bytes, broadcast once per run: two, or four (tags). */
+struct stops {
+	unsigned char c[4];
+	bool four;
+	uint64_t w[4];
+#ifdef __SSE2__
+	__m128i v[4];
+#endif
+};
+
+static inline void stops_set(struct stops *st, const char *c)
+{
+	memcpy(st->c, c, 4);
+	st->four = c[2] != c[1] || c[3] != c[1];
+	for (int k = 0; k < 4; k++) {
+		st->w[k] = UINT64_C(0x0101010101010101) * (unsigned char)c[k];
+#ifdef __SSE2__
+		st->v[k] = _mm_set1_epi8(c[k]);
+#endif
+	}
+}
+
+static inline bool is_stop(const struct stops *st, unsigned char c)
+{
+	return c == st->c[0] || c == st->c[1] || (st->four && (c == st->c[2] || c == st->c[3]));
+}
+
+/* Eight bytes at a time (SWAR): is any of s[0..7] >= 0x80, < 0x20, or a stop byte? */
+static inline bool special8(const unsigned char *s, const struct stops *st)
 {
 	const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
-	uint64_t x, r;
+	uint64_t x, a, l, r;
 
 	memcpy(&x, s, 8);
 	/* a byte >= 0x80, a byte < 0x20, a zero byte in x ^ stop (x held a stop byte) */
-	r = x | ((x - ones * 0x20) & ~x);
-	for (int k = 0; k < 4; k++) {
-		uint64_t a = x ^ (ones * stop[k]);
-		r |= (a - ones) & ~a;
+	a = x ^ st->w[0];
+	l = x ^ st->w[1];
+	r = x | ((x - ones * 0x20) & ~x) | ((a - ones) & ~a) | ((l - ones) & ~l);
+	if (st->four) {
+		a = x ^ st->w[2];
+		l = x ^ st->w[3];
+		r |= ((a - ones) & ~a) | ((l - ones) & ~l);
 	}
 	return (r & highs) != 0;
 }
 
 /* How many of the 16 bytes at s, from the first, the filter passes as they are: ASCII
-   from 0x20 but stop[], and (utf8) two-byte UTF-8 characters or (!utf8) any byte >= 0x80. */
-static inline size_t plain16(const unsigned char *s, const unsigned char stop[4], bool utf8)
+   from 0x20 but the stop bytes, and (utf8) two-byte UTF-8 characters or (!utf8) any byte
+   >= 0x80. */
+static inline size_t plain16(const unsigned char *s, const struct stops *st, bool utf8)
 {
 #ifdef __SSE2__
 	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
-	__m128i st = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)stop[0])),
-	                                       _mm_cmpeq_epi8(v, _mm_set1_epi8((char)stop[1]))),
-	                          _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)stop[2])),
-	                                       _mm_cmpeq_epi8(v, _mm_set1_epi8((char)stop[3]))));
+	__m128i stop = _mm_or_si128(_mm_cmpeq_epi8(v, st->v[0]), _mm_cmpeq_epi8(v, st->v[1]));
 	unsigned ok = (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)));
 
+	if (st->four)
+		stop = _mm_or_si128(
+		    stop, _mm_or_si128(_mm_cmpeq_epi8(v, st->v[2]), _mm_cmpeq_epi8(v, st->v[3])));
 	if (ok != 0xffff)
 		ok |= utf8 ? fw_text_pairs16(v, 0xc2) : (unsigned)_mm_movemask_epi8(v);
-	ok &= ~(unsigned)_mm_movemask_epi8(st);
+	ok &= ~(unsigned)_mm_movemask_epi8(stop);
 	return ok == 0xffff ? 16 : (size_t)__builtin_ctz(~ok);
 #else
-	(void)s, (void)stop, (void)utf8;
+	(void)s, (void)st, (void)utf8;
 	return 0;
 #endif
 }
@@ -2145,25 +2179,38 @@ static bool put(struct fout *o, const void *s, size_t n)
 	return o->p->tag_drop || fout_put(o, s, n);
 }
 
-/* The bytes that end a run of plain bytes in the current lexical state. */
-static void stops_of(const struct fw_parser *p, unsigned char stop[4])
-{
-	static const char *const ends[] = {NULL, "]]>", "-->", "?>"};
+/* The stop sets, made once per document (broadcasting them per run costs). */
+enum { S_TEXT, S_TAG, S_DQ, S_SQ, S_CDATA, S_COMMENT, S_PI, S_N };
 
+static int stops_init(struct fw_parser *p)
+{
+	static const char *const c[S_N] = {"&<<<", ">\"'<", "\"&<<", "'&<<",
+	                                   "]]]]", "----",  "????"};
+
+	p->stops = aligned_alloc(16, S_N * sizeof(*p->stops));
+	if (!p->stops)
+		return -ENOMEM;
+	for (int k = 0; k < S_N; k++)
+		stops_set(&p->stops[k], c[k]);
+	return 0;
+}
+
+/* The bytes that end a run of plain bytes in the current lexical state. */
+static const struct stops *stops_of(const struct fw_parser *p)
+{
 	switch (p->lex) {
 	case L_TEXT:
-		memcpy(stop, "&<<<", 4);
-		break;
+		return &p->stops[S_TEXT];
 	case L_TAG:
-		memcpy(stop, ">\"'<", 4);
-		break;
+		return &p->stops[S_TAG];
 	case L_ATTV:
-		stop[0] = p->attq;
-		memcpy(stop + 1, "&<<", 3);
-		break;
+		return &p->stops[p->attq == '"' ? S_DQ : S_SQ];
+	case L_CDATA:
+		return &p->stops[S_CDATA];
+	case L_COMMENT:
+		return &p->stops[S_COMMENT];
 	default:
-		memset(stop, ends[p->lex][0], 4);
-		break;
+		return &p->stops[S_PI];
 	}
 }
 
@@ -2278,6 +2325,89 @@ static void tag_close(struct fw_parser *p)
 	}
 	p->tag_drop = false;
 	p->lex = L_TEXT;
+}
+
+/*
+ * The common tag at s[0] == '<' (in text), taken whole inside a run of plain bytes: an
+ * ASCII name, then printable ASCII, blanks and quoted values without '&' or '<', all in
+ * s[0..n). Does the filter's element bookkeeping and returns the tag's length, or 0 when
+ * the tag needs the slow path (dropped or unwound for depth, an entity or anything else
+ * in it, cut by the chunk end): that path gives the same result, only slower.
+ */
+static inline size_t tag_fast(struct fw_parser *p, const unsigned char *s, size_t n)
+{
+	/* ASCII name bytes [A-Za-z0-9:_.-] (a name with others takes the slow path) */
+	static const uint64_t name_bits[4] = {UINT64_C(0x07ff600000000000),
+	                                      UINT64_C(0x07fffffe87fffffe), 0, 0};
+	bool end = s[1] == '/';
+	size_t j = end ? 2 : 1, st = j;
+	uint32_t h = 2166136261u;
+
+	while (j < n && j - st <= FNAME_MAX && (name_bits[s[j] >> 6] >> (s[j] & 63) & 1))
+		h = (h ^ s[j++]) * 16777619u;
+	size_t m = j - st;
+	if (m == 0 || m > FNAME_MAX || j == n)
+		return 0;
+	unsigned long lines = 0;
+	if (s[j] != '>') {
+		unsigned char q = 0;
+		const struct stops *stop = &p->stops[S_TAG];
+		for (;;) {
+			/* plain bytes 16 at a time: outside quotes up to '>', a quote or '<';
+			   inside, up to the quote, '&' or '<' ('&' outside quotes is plain in
+			   L_TAG too) */
+			while (n - j >= 16) {
+				size_t r = plain16(s + j, stop, p->utf8_check);
+				j += r;
+				if (r < 16)
+					break;
+			}
+			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && !is_stop(stop, s[j]))
+				j++;
+			if (j == n)
+				return 0;
+			unsigned char c = s[j];
+			if (c == '\n' || c == '\t' || c == '\r') {
+				lines += c == '\n';
+				j++;
+			} else if (q && c == q) {
+				q = 0;
+				stop = &p->stops[S_TAG];
+				j++;
+			} else if (!q && (c == '"' || c == '\'')) {
+				q = c;
+				stop = &p->stops[c == '"' ? S_DQ : S_SQ];
+				j++;
+			} else if (!q && c == '>') {
+				break;
+			} else if (q && c == '&' && predefined_ref_len(s + j, n - j)) {
+				j += predefined_ref_len(s + j, n - j); /* "&amp;" in a URL */
+			} else {
+				return 0; /* '<', another reference, a control or non-ASCII byte */
+			}
+		}
+	}
+	if (end) {
+		/* the innermost by hash and length: on a collision libxml2's recovery would
+		   pop the innermost just the same */
+		if (p->deep_extra || p->fdepth == 0 || p->kept[p->fdepth - 1].hash != h ||
+		    p->kept[p->fdepth - 1].len != m)
+			return 0;
+		p->fdepth--;
+	} else if (s[j - 1] != '/') {
+		if (p->fdepth >= p->lim.max_depth)
+			return 0;
+		struct kept *k = &p->kept[p->fdepth++];
+		k->hash = h;
+		k->len = (unsigned char)m;
+		if (n - st >= FNAME_MAX)
+			memcpy(k->name, s + st, FNAME_MAX); /* fixed size: a few moves */
+		else
+			memcpy(k->name, s + st, m);
+		k->line = p->line;
+	}
+	p->line += lines;
+	return j + 1;
 }
 
 /* At '<' in text: markup, or a '<' to escape. Returns bytes consumed, 0: need more. */
@@ -2442,8 +2572,7 @@ static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned cha
 		}
 		/* copy the run of bytes that need nothing: one scan, one copy */
 		size_t j = i;
-		unsigned char stop[4];
-		stops_of(p, stop);
+		const struct stops *stop = stops_of(p);
 		bool refs = p->lex == L_TEXT || p->lex == L_ATTV;
 		for (;;) {
 			/* 16 plain bytes at a time, ASCII eight at a time, then byte by byte */
@@ -2455,8 +2584,7 @@ static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned cha
 			}
 			while (n - j >= 8 && !special8(s + j, stop))
 				j += 8;
-			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != stop[0] &&
-			       s[j] != stop[1] && s[j] != stop[2] && s[j] != stop[3])
+			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && !is_stop(stop, s[j]))
 				j++;
 			/* two-byte characters (Latin, Greek, Cyrillic, ...) back to back */
 			if (p->utf8_check) {
@@ -2467,8 +2595,7 @@ static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned cha
 			if (j == n)
 				break;
 			unsigned char c = s[j];
-			if (c >= 0x20 && c < 0x80 && c != stop[0] && c != stop[1] && c != stop[2] &&
-			    c != stop[3])
+			if (c >= 0x20 && c < 0x80 && !is_stop(stop, c))
 				continue;
 			size_t k = 0;
 			if (c >= 0x80)
@@ -2479,6 +2606,8 @@ static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned cha
 				k = 1;
 			else if (c == '&' && refs)
 				k = predefined_ref_len(s + j, n - j);
+			else if (c == '<' && p->lex == L_TEXT && n - j >= 2)
+				k = tag_fast(p, s + j, n - j);
 			if (k == 0)
 				break;
 			j += k;
@@ -2739,6 +2868,8 @@ static int start_xml(struct fw_parser *p, const unsigned char *s, size_t n, bool
 	}
 	p->filter = !wide && ascii_compatible(enc);
 	p->utf8_check = p->filter && is_utf8_name(enc);
+	if (stops_init(p) < 0)
+		return p->err = -ENOMEM;
 
 	xmlSAXHandler sax;
 	memset(&sax, 0, sizeof(sax));
@@ -2983,6 +3114,7 @@ struct fw_parser *fw_parse_free(struct fw_parser *p)
 	free(p->doc_elem);
 	free(p->dtd);
 	free(p->dropped);
+	free(p->stops);
 	for (size_t i = 0; i < p->n_decls; i++) {
 		free(p->decls[i].value);
 		free(p->decls[i].exp);

@@ -113,11 +113,16 @@ static inline size_t plain_run16(const unsigned char *s, bool after_space)
 
 	if (ok != 0xffff) {
 		/* two-byte characters, but U+061C (d8 9c, a bidi control) */
-		unsigned alm =
-		    (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0x9c))) &
-		    ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xd8)))
-		     << 1);
-		ok |= fw_text_pairs16(v, 0xc3) & ~(alm | (alm >> 1));
+		unsigned pairs = fw_text_pairs16(v, 0xc3);
+		unsigned d8 =
+		    (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xd8)));
+		if (d8) {
+			unsigned alm = (unsigned)_mm_movemask_epi8(
+			                   _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0x9c))) &
+			               (d8 << 1);
+			pairs &= ~(alm | (alm >> 1));
+		}
+		ok |= pairs;
 	}
 	ok &= ~(sp & ((sp << 1) | after_space)); /* the second of two spaces */
 	return ok == 0xffff ? 16 : (size_t)__builtin_ctz(~ok);
