@@ -198,6 +198,7 @@ struct decl {
 	char name[ENTITY_NAME_MAX + 1];
 	char *value; /* as written */
 	char *exp;   /* expansion, escaped for text and attribute values alike */
+	size_t exp_len;
 	unsigned char state;
 };
 
@@ -1786,7 +1787,7 @@ static void expand_ref(struct fw_parser *p, struct sbuf *b, const unsigned char 
 		sb_put(b, v, len);
 	} else if ((e = decl_find(p, name))) {
 		if (decl_expand(p, e, depth + 1))
-			sb_put(b, e->exp, strlen(e->exp));
+			sb_put(b, e->exp, e->exp_len);
 		else
 			b->bad = true; /* recursive or too big: the whole entity is */
 	} else {
@@ -1852,6 +1853,7 @@ static bool decl_expand(struct fw_parser *p, struct decl *d, int depth)
 		d->state = D_FAILED;
 		return false;
 	}
+	d->exp_len = b.len;
 	p->ent_stored += b.len;
 	d->state = D_DONE;
 	return true;
@@ -2020,8 +2022,8 @@ static size_t filter_amp(struct fw_parser *p, const unsigned char *s, size_t n, 
 		if (xmlGetPredefinedEntity(BAD_CAST name))
 			return i + 1;
 		struct decl *d = decl_find(p, name);
-		if (d && decl_expand(p, d, 0) && strlen(d->exp) <= ENT_TOTAL_MAX - p->ent_used) {
-			p->ent_used += strlen(d->exp);
+		if (d && decl_expand(p, d, 0) && d->exp_len <= ENT_TOTAL_MAX - p->ent_used) {
+			p->ent_used += d->exp_len;
 			*rep = d->exp;
 			return i + 1;
 		}
