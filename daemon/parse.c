@@ -39,12 +39,13 @@
  * gathered), and so are the things that could multiply bytes: one resolved xml:base at
  * BASE_MAX (8 KiB, a longer one is ignored), the whole xml:base stack at BASES_TOTAL_MAX
  * (64 KiB) and max_depth (256) deep, a resolved link or id at max_field (else it stays
- * as written), the expansion of internal entities at ENT_TOTAL_MAX in all. So one XML
- * document of B bytes costs at most about 5 x B + 4 MiB: libxml2's input buffer and its
- * copies of names and attribute values (<= 2 x B), the fields of the item being read
- * (<= 3 x the bytes they come from: an invalid byte may become a 3-byte character), raw
- * markup (1 MiB), the base stack, entities (1 MiB), the filter's output slice. Documented
- * next to max_body in feedwatch.conf(5).
+ * as written), internal entities (DTD_MAX read, ENT_STORE_MAX held, ENT_TOTAL_MAX
+ * substituted), the filter's names of open elements (max_depth names, DROPPED_MAX
+ * hashes). So one XML document of B bytes costs at most about 5 x B + 5 MiB: libxml2's
+ * input buffer and its copies of names and attribute values (<= 2 x B), the fields of
+ * the item being read (<= 3 x the bytes they come from: an invalid byte may become a
+ * 3-byte character), raw markup (1 MiB), the base stack, entities (2 MiB), names (300
+ * KiB), the filter's output slice. Documented next to max_body in feedwatch.conf(5).
  *
  * Identity: an id that repeats inside one document gets "#2", "#3", ... appended on its
  * second, third, ... occurrence (the first keeps it), so ids are unique per document and
@@ -2797,7 +2798,8 @@ static bool sniff_ready(const struct fw_parser *p)
    before it (then the "<?xml" is inside the feed). NULL when there is none. */
 static const unsigned char *after_junk(const unsigned char *s, size_t n)
 {
-	static const char *const roots[] = {"<rss", "<feed", "<rdf:RDF", "<RDF", NULL};
+	static const char *const roots[] = {"<rss",     "<feed", "<atom:feed",
+	                                    "<rdf:RDF", "<RDF",  NULL};
 	const unsigned char *x = memmem(s, n, "<?xml", 5);
 
 	if (!x || x == s)
