@@ -9,14 +9,43 @@
  * makes most real feeds ill-formed, so that libxml2 never sees it: a bare '&' becomes
  * "&amp;", an HTML entity XML does not know ("&nbsp;") becomes its numeric reference, an
  * unknown entity becomes literal text, a '<' that cannot start markup becomes "&lt;",
- * control characters are dropped and invalid UTF-8 becomes U+FFFD. It runs only for
+ * control characters are dropped and a byte that is not valid UTF-8 (in a document read
+ * as UTF-8: declared so, or declaring nothing) is read as windows-1252, byte by byte, as
+ * browsers fall back to (valid UTF-8 beside it stays; only such bytes cost anything;
+ * the five bytes windows-1252 leaves undefined become U+FFFD). It runs only for
  * ASCII-compatible encodings. What it cannot fix (mismatched tags, a body cut short) is
  * left to libxml2's recovery mode; an end tag that does not match closes the innermost
  * open element of that name (like HTML), so one unclosed <br> does not swallow the feed.
  *
- * Security: no DTD is loaded, no entity is ever declared to libxml2 (references to
- * declared entities stay literal text), no network (XML_PARSE_NONET), and the SAX
- * handlers that could resolve external things are left NULL.
+ * The filter also counts open elements (tags, quoted attribute values and all): a start
+ * tag nested deeper than max_depth (libxml2 gives up for good beyond 256) is dropped with
+ * its end tag and the text goes on; a processing instruction <?feedwatch-too-deep?> marks
+ * the place, and the parser drops the item it falls in. Later items still come out.
+ * It keeps the names of the open elements (the passed ones, and hashes of the first
+ * DROPPED_MAX dropped ones), so an end tag that names an element further out closes what
+ * was left open inside it, deep or not (it writes the missing end tags): 10,000 unclosed
+ * <div> in one item cost that item only.
+ *
+ * Security: a DOCTYPE never reaches libxml2 (the filter reads it and passes on only its
+ * newlines), so no DTD is loaded and no entity is declared to libxml2. The filter
+ * expands the general entities declared with a literal value in the internal subset
+ * itself, as text, within caps (see the internal DTD subset section); external (SYSTEM,
+ * PUBLIC) and parameter entities are never expanded, their references stay as written.
+ * No network (XML_PARSE_NONET), and the SAX handlers that could resolve external things
+ * are left NULL. UTF-16 documents (filter off) go to libxml2 as they are, DOCTYPE and
+ * all: it reads the declarations, but its only entity lookup is get_entity_cb.
+ *
+ * Bounds: every field is capped (max_field after extraction, max_raw_field of markup
+ * gathered), and so are the things that could multiply bytes: one resolved xml:base at
+ * BASE_MAX (8 KiB, a longer one is ignored), the whole xml:base stack at BASES_TOTAL_MAX
+ * (64 KiB) and max_depth (256) deep, a resolved link or id at max_field (else it stays
+ * as written), internal entities (DTD_MAX read, ENT_STORE_MAX held, ENT_TOTAL_MAX
+ * substituted), the filter's names of open elements (max_depth names, DROPPED_MAX
+ * hashes). So one XML document of B bytes costs at most about 5 x B + 5 MiB: libxml2's
+ * input buffer and its copies of names and attribute values (<= 2 x B), the fields of
+ * the item being read (<= 3 x the bytes they come from: an invalid byte may become a
+ * 3-byte character), raw markup (1 MiB), the base stack, entities (2 MiB), names (300
+ * KiB), the filter's output slice. Documented next to max_body in feedwatch.conf(5).
  *
  * Identity: an id that repeats inside one document gets "#2", "#3", ... appended on its
  * second, third, ... occurrence (the first keeps it), so ids are unique per document and
@@ -49,10 +78,23 @@
 #define DEF_MAX_CATEGORIES 64
 #define DEF_MAX_JSON       (8 * 1024 * 1024)
 
-#define SNIFF_MAX       1024 /* bytes looked at for BOM and XML declaration */
-#define CARRY_MAX       64   /* bytes the filter may hold back across chunks */
-#define ENTITY_NAME_MAX 32   /* longest entity name the filter accepts */
-#define FEED_LIMIT_TEXT 512  /* feed title */
+#define SNIFF_MAX       4096                 /* bytes looked at for BOM and XML declaration */
+#define CARRY_MAX       64                   /* bytes the filter may hold back across chunks */
+#define ENTITY_NAME_MAX 32                   /* longest entity name the filter accepts */
+#define FEED_LIMIT_TEXT 512                  /* feed title */
+#define BASE_VALUE_MAX  4096                 /* bytes of one xml:base attribute */
+#define BASE_MAX        8192                 /* bytes of one resolved xml:base */
+#define BASES_TOTAL_MAX (64 * 1024)          /* bytes of the whole xml:base stack */
+#define DTD_MAX         (64 * 1024)          /* bytes of a DOCTYPE read for entity declarations */
+#define ENT_MAX         256                  /* entities declared in the internal subset */
+#define ENT_EXP_MAX     (64 * 1024)          /* bytes of one entity's expansion */
+#define ENT_STORE_MAX   (1024 * 1024)        /* bytes of all expansions held */
+#define ENT_TOTAL_MAX   (1024 * 1024)        /* bytes substituted for entity references in all */
+#define ENT_DEPTH       8                    /* entities inside entities */
+#define DEEP_PI         "feedwatch-too-deep" /* the filter's mark: elements were dropped */
+#define FNAME_MAX       48                   /* bytes of a tag name the filter keeps */
+#define DROPPED_MAX     65536 /* dropped open elements whose names the filter keeps */
+#define DROPPED_SEARCH  64    /* of which an end tag looks at the innermost */
 
 enum ns {
 	NS_NONE,
@@ -142,7 +184,28 @@ struct id_slot {
 
 enum mode { M_SNIFF, M_XML, M_JSON, M_DONE };
 
-enum lex { L_TEXT, L_CDATA, L_COMMENT, L_PI };
+enum lex {
+	L_TEXT,
+	L_CDATA,
+	L_COMMENT,
+	L_PI,
+	L_DTD,  /* inside <!DOCTYPE ...>: read for entities, never passed on */
+	L_TAG,  /* inside a start or end tag, outside quotes */
+	L_ATTV, /* inside a quoted attribute value */
+};
+
+/* An entity declared in the document's internal DTD subset. */
+struct decl {
+	char name[ENTITY_NAME_MAX + 1];
+	char *value; /* as written */
+	char *exp;   /* expansion, escaped for text and attribute values alike */
+	size_t exp_len;
+	unsigned char state;
+};
+
+enum { D_NEW, D_BUSY, D_DONE, D_FAILED };
+
+struct stops;
 
 struct fw_parser {
 	struct fw_parse_limits lim;
@@ -176,6 +239,30 @@ struct fw_parser {
 	unsigned long line;
 	char *fout;
 	size_t fout_size;
+	size_t fdepth;     /* elements open, as the filter counts them */
+	size_t deep_extra; /* start tags dropped for depth that are still open */
+	struct kept {      /* the fdepth open elements passed on (at most max_depth) */
+		uint32_t hash;
+		unsigned char len; /* of name (a longer name is cut: never matched) */
+		char name[FNAME_MAX];
+		unsigned long line;
+	} kept[DEF_MAX_DEPTH];
+	uint32_t *dropped; /* name hashes of the first DROPPED_MAX dropped open elements */
+	size_t dropped_size;
+	struct kept tname;   /* name of the tag being read */
+	struct stops *stops; /* the filter's stop sets, one per lexical state (S_*) */
+	bool tag_end;        /* the tag being read is an end tag */
+	bool tag_drop;       /* ... and is dropped (nested too deep) */
+	bool tag_slash;      /* ... and its last byte so far was '/' */
+	unsigned char attq;  /* quote of the attribute value being read */
+	char *dtd;           /* the DOCTYPE being read (at most DTD_MAX bytes) */
+	size_t dtd_len, dtd_size;
+	unsigned char dtd_q; /* inside a quoted string of the DOCTYPE */
+	bool dtd_subset, dtd_cmt;
+	uint32_t dtd_last; /* its last four bytes */
+	struct decl *decls;
+	uint16_t *dslot; /* hash of decls: index + 1, 0 empty; 4 x ENT_MAX slots */
+	size_t n_decls, ent_stored, ent_used;
 
 	/* XML */
 	xmlParserCtxtPtr ctxt;
@@ -184,7 +271,7 @@ struct fw_parser {
 	size_t ldepth;     /* open (non-ghost) frames */
 	char *pending_end; /* real name of a mismatched end tag */
 	char **bases;      /* xml:base stack, one per frame with base */
-	size_t n_bases;
+	size_t n_bases, bases_bytes;
 	xmlEntityPtr *ents; /* HTML entities handed to libxml2 when the filter is off */
 	size_t n_ents;
 
@@ -194,8 +281,14 @@ struct fw_parser {
 	size_t feed_depth; /* logical depth of channel / feed */
 	int prio[T_NPRIO];
 	bool atom_item; /* item is an Atom entry (inherits the feed author) */
+	bool item_deep; /* elements nested too deep inside it: it is dropped */
 	bool skipping;  /* inside an R_SKIP element */
 	bool root_seen;
+	bool root_done; /* the feed's root element has ended */
+	bool wrapped;   /* the document element is <html>: the feed may be inside */
+	size_t root_ld; /* logical depth of the feed's root element */
+	char *doc_elem; /* the document element's name, when it is not a feed */
+	char *rss_uri;  /* an unknown namespace on <rss>: RSS elements are in it */
 
 	/* field being captured */
 	bool cap;
@@ -203,6 +296,9 @@ struct fw_parser {
 	enum kind cap_kind;
 	int cap_prio;
 	bool cap_permalink;
+	unsigned char name_state;  /* 0, 1: inside a <name> child of an author, 2: read */
+	size_t name_frame;         /* its frame */
+	size_t name_from, name_to; /* its text in raw */
 	char *raw;
 	size_t raw_len, raw_size;
 	bool raw_cut;
@@ -530,7 +626,9 @@ static char *resolve(const struct fw_parser *p, char *link)
 	xmlChar *u = xmlBuildURI((const xmlChar *)link, (const xmlChar *)base);
 	if (!u)
 		return link;
-	char *r = strdup((const char *)u);
+	/* capped like the field itself: a resolved form longer than max_field (never more
+	   than BASE_MAX longer than the link) is not used */
+	char *r = strlen((const char *)u) <= p->lim.max_field ? strdup((const char *)u) : NULL;
 	xmlFree(u);
 	if (!r)
 		return link;
@@ -735,6 +833,7 @@ static void capture_begin(struct fw_parser *p, enum target t, enum kind k, int p
 	p->cap_kind = k;
 	p->cap_prio = prio;
 	p->cap_permalink = false;
+	p->name_state = 0;
 	p->raw_len = 0;
 	p->raw_cut = false;
 	p->frames[p->depth - 1].role = R_FIELD;
@@ -819,6 +918,9 @@ static void capture_end(struct fw_parser *p)
 		if (p->cap_permalink && text &&
 		    (strncmp(text, "http://", 7) == 0 || strncmp(text, "https://", 8) == 0))
 			offer(p, T_LINK, 3, strdup(text));
+	} else if (p->cap_target == T_AUTHOR && p->name_state == 2) {
+		/* an RSS <author> written as a person (<name>, <email>): the name */
+		text = fw_text_from_html(p->raw + p->name_from, p->name_to - p->name_from, cap);
 	} else {
 		text = fw_text_from_html(p->raw, p->raw_len, cap);
 	}
@@ -990,6 +1092,13 @@ static void item_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
 			capture_begin(p, T_SUMMARY, K_HTML, 2);
 		else if (is(name, "keywords"))
 			capture_begin(p, T_KEYWORDS, K_PLAIN, 0);
+		else if (is(name, "category"))
+			capture_begin(p, T_CATEGORY, K_PLAIN, 0);
+		return;
+	}
+	if (ns == NS_ITUNES && is(name, "category")) {
+		/* <itunes:category text="..."> and its nested sub-categories */
+		offer(p, T_CATEGORY, 0, attr(attrs, n, "text", p->lim.max_field));
 		return;
 	}
 	if (!direct)
@@ -1008,7 +1117,7 @@ static void item_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
 			p->cap_permalink = !attr_is(attrs, n, "isPermaLink", "false");
 		} else if (is(name, "description"))
 			capture_begin(p, T_SUMMARY, K_HTML, 0);
-		else if (is(name, "pubDate"))
+		else if (is(name, "pubDate") || is(name, "pubdate"))
 			capture_begin(p, T_PUBLISHED, K_PLAIN, 0);
 		else if (is(name, "author"))
 			capture_begin(p, T_AUTHOR, K_HTML, 0);
@@ -1095,7 +1204,19 @@ static void item_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
 	}
 }
 
-static void item_begin(struct fw_parser *p, bool atom)
+/* The rdf:about attribute (RSS 1.0 item) or NULL. */
+static char *rdf_about(struct fw_parser *p, const xmlChar **attrs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const xmlChar **a = attrs + 5 * i;
+		if (is(a[0], "about") && ns_of(a[2], a[1]) == NS_RDF)
+			return fw_text_plain((const char *)a[3], (size_t)(a[4] - a[3]),
+			                     p->lim.max_field);
+	}
+	return NULL;
+}
+
+static void item_begin(struct fw_parser *p, bool atom, const xmlChar **attrs, int n)
 {
 	p->item = fw_item_new();
 	if (!p->item) {
@@ -1105,9 +1226,12 @@ static void item_begin(struct fw_parser *p, bool atom)
 	}
 	p->item_depth = p->frames[p->depth - 1].ld;
 	p->atom_item = atom;
+	p->item_deep = false;
 	for (int i = 0; i < T_NPRIO; i++)
 		p->prio[i] = INT_MAX;
 	p->frames[p->depth - 1].role = R_ITEM;
+	if (!atom)
+		offer(p, T_ID, 9, rdf_about(p, attrs, n)); /* when no other id */
 }
 
 static void item_end(struct fw_parser *p)
@@ -1115,16 +1239,24 @@ static void item_end(struct fw_parser *p)
 	struct fw_item *it = p->item;
 
 	p->item = NULL;
+	if (p->item_deep) {
+		fw_item_free(it); /* only this item: the ones after it still count */
+		return;
+	}
 	if (p->atom_item && !it->author && p->feed_author)
 		it->author = strdup(p->feed_author);
 	deliver(p, it);
 }
 
-static void root_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
+static void root_element(struct fw_parser *p, const xmlChar *name, const xmlChar *uri, enum ns ns,
                          const xmlChar **attrs, int n, const xmlChar **nss, int n_ns)
 {
 	if (is(name, "rss")) {
 		char *v = attr(attrs, n, "version", 16);
+		/* RSS 2.0 has no namespace, yet some put one on <rss> (Userland's
+		   "http://backend.userland.com/rss2", or any other): its elements are RSS */
+		if (ns == NS_OTHER && uri)
+			p->rss_uri = strdup((const char *)uri);
 		p->format = v && strncmp(v, "0.9", 3) == 0 ? "rss0.9x" : "rss2.0";
 		free(v);
 	} else if (is(name, "RDF")) {
@@ -1139,17 +1271,16 @@ static void root_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
 		free(v);
 		p->feed_depth = 0;
 	} else {
-		problem(p, "not a feed: the document element is <%s>", (const char *)name);
-		stop_parsing(p);
 		return;
 	}
 	p->is_feed = true;
+	p->root_ld = p->frames[p->depth - 1].ld;
 	p->frames[p->depth - 1].role = R_ROOT;
 }
 
 static void feed_element(struct fw_parser *p, const xmlChar *name, enum ns ns)
 {
-	size_t d = p->frames[p->depth - 1].ld;
+	size_t d = p->frames[p->depth - 1].ld - p->root_ld;
 
 	if (is_rss(p)) {
 		if (is(name, "channel") && is_rss_ns(ns) && d == 1) {
@@ -1181,7 +1312,7 @@ static void push_base(struct fw_parser *p, const xmlChar **attrs, int n)
 		const xmlChar **a = attrs + 5 * i;
 		if (!is(a[0], "base") || !a[2] || !is(a[2], "http://www.w3.org/XML/1998/namespace"))
 			continue;
-		char *v = fw_text_plain((const char *)a[3], (size_t)(a[4] - a[3]), 4096);
+		char *v = fw_text_plain((const char *)a[3], (size_t)(a[4] - a[3]), BASE_VALUE_MAX);
 		if (!v)
 			return;
 		const char *base = cur_base(p);
@@ -1196,6 +1327,17 @@ static void push_base(struct fw_parser *p, const xmlChar **attrs, int n)
 					return;
 			}
 		}
+		/*
+		 * Capped: one resolved base at BASE_MAX bytes, the whole stack at
+		 * BASES_TOTAL_MAX. A base over either is ignored (the element keeps its
+		 * parent's), so nested relative bases cannot grow every link without bound.
+		 */
+		size_t len = strlen(nb);
+		if (len > BASE_MAX || len > BASES_TOTAL_MAX - p->bases_bytes) {
+			problem(p, "xml:base longer than %d bytes (or too many) ignored", BASE_MAX);
+			free(nb);
+			return;
+		}
 		char **b = realloc(p->bases, (p->n_bases + 1) * sizeof(char *));
 		if (!b) {
 			free(nb);
@@ -1203,6 +1345,7 @@ static void push_base(struct fw_parser *p, const xmlChar **attrs, int n)
 		}
 		p->bases = b;
 		p->bases[p->n_bases++] = nb;
+		p->bases_bytes += len;
 		p->frames[p->depth - 1].base = true;
 		return;
 	}
@@ -1231,11 +1374,17 @@ static void start_cb(void *ctx, const xmlChar *name, const xmlChar *prefix, cons
 	(void)n_def;
 	if (p->stop)
 		return;
-	if (p->depth >= p->lim.max_depth) {
+	bool deep = p->depth >= p->lim.max_depth;
+	if (deep) {
+		/* the filter drops such elements; this is for what it does not see (UTF-16) */
 		problem(p, "elements nested deeper than %zu at line %d", p->lim.max_depth,
 		        xmlSAX2GetLineNumber(p->ctxt));
-		stop_parsing(p);
-		return;
+		if (p->item)
+			p->item_deep = true;
+		if (p->depth >= 2 * DEF_MAX_DEPTH) {
+			stop_parsing(p);
+			return;
+		}
 	}
 	if (p->depth == p->frames_size) {
 		size_t sz = p->frames_size ? p->frames_size * 2 : 32;
@@ -1249,30 +1398,51 @@ static void start_cb(void *ctx, const xmlChar *name, const xmlChar *prefix, cons
 		p->frames_size = sz;
 	}
 	p->frames[p->depth++] = (struct frame){.name = name, .ld = p->ldepth++, .role = R_NONE};
+	if (deep)
+		return;
 	push_base(p, attrs, n_attrs);
 	if (p->cap) {
 		if (p->cap_kind == K_HTML || p->cap_kind == K_XHTML) {
 			serialise_start(p, name, attrs, n_attrs);
 			p->frames[p->depth - 1].role = R_SERIAL;
 		}
+		if (p->cap_target == T_AUTHOR && p->name_state == 0 && is(name, "name")) {
+			p->name_state = 1;
+			p->name_frame = p->depth - 1;
+			p->name_from = p->raw_len;
+		}
 		return;
 	}
 	if (p->skipping)
 		return;
 	enum ns ns = ns_of(uri, prefix);
-	if (!p->root_seen) {
+	if (p->rss_uri && ns == NS_OTHER && xmlStrEqual(uri, BAD_CAST p->rss_uri))
+		ns = NS_NONE;
+	if (!p->is_feed) {
+		/* the document element, or (in an <html> page) the first feed element in it */
+		bool first = !p->root_seen;
 		p->root_seen = true;
-		root_element(p, name, ns, attrs, n_attrs, nss, n_ns);
+		if (first || p->wrapped)
+			root_element(p, name, uri, ns, attrs, n_attrs, nss, n_ns);
+		if (first && !p->is_feed) {
+			p->wrapped = xmlStrcasecmp(name, BAD_CAST "html") == 0;
+			p->doc_elem = strdup((const char *)name);
+			if (!p->wrapped) {
+				problem(p, "not a feed: the document element is <%s>",
+				        (const char *)name);
+				stop_parsing(p);
+			}
+		}
 		return;
 	}
-	if (!p->is_feed)
+	if (p->root_done)
 		return;
 	if (p->item) {
 		item_element(p, name, ns, attrs, n_attrs);
 	} else if (is_rss(p) && is(name, "item") && is_rss_ns(ns)) {
-		item_begin(p, false);
+		item_begin(p, false, attrs, n_attrs);
 	} else if (!is_rss(p) && is(name, "entry") && is_atom_ns(p, ns)) {
-		item_begin(p, true);
+		item_begin(p, true, attrs, n_attrs);
 	} else {
 		feed_element(p, name, ns);
 	}
@@ -1283,6 +1453,10 @@ static void close_frame(struct fw_parser *p, size_t i)
 {
 	struct frame *f = &p->frames[i];
 
+	if (p->name_state == 1 && p->name_frame == i) {
+		p->name_state = 2;
+		p->name_to = p->raw_len;
+	}
 	switch (f->role) {
 	case R_SERIAL:
 		raw_append(p, "</", 2);
@@ -1298,6 +1472,9 @@ static void close_frame(struct fw_parser *p, size_t i)
 	case R_SKIP:
 		p->skipping = false;
 		break;
+	case R_ROOT:
+		p->root_done = true;
+		break;
 	case R_ITEM:
 		if (p->cap)
 			capture_end(p);
@@ -1306,8 +1483,11 @@ static void close_frame(struct fw_parser *p, size_t i)
 	default:
 		break;
 	}
-	if (f->base && p->n_bases > 0)
-		free(p->bases[--p->n_bases]);
+	if (f->base && p->n_bases > 0) {
+		p->n_bases--;
+		p->bases_bytes -= strlen(p->bases[p->n_bases]);
+		free(p->bases[p->n_bases]);
+	}
 	f->base = false;
 	f->closed = true;
 	p->ldepth--;
@@ -1361,6 +1541,21 @@ static void text_cb(void *ctx, const xmlChar *ch, int len)
 		raw_append_escaped(p, (const char *)ch, (size_t)len, false);
 	else
 		raw_append(p, (const char *)ch, (size_t)len);
+}
+
+/* The filter's mark where it dropped elements nested too deep: the item goes. */
+static void pi_cb(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+	struct fw_parser *p = ctx;
+
+	(void)data;
+	if (!xmlStrEqual(target, BAD_CAST DEEP_PI))
+		return;
+	problem(p, "elements nested deeper than %zu at line %d: %s", p->lim.max_depth,
+	        xmlSAX2GetLineNumber(p->ctxt),
+	        p->item ? "the item was dropped" : "they were ignored");
+	if (p->item)
+		p->item_deep = true;
 }
 
 /* Undefined entities when the filter is off (UTF-16 documents): HTML's, as text. */
@@ -1490,6 +1685,293 @@ static bool fout_put(struct fout *o, const void *s, size_t n)
 	return true;
 }
 
+/* ---------------------------------------------------------------- internal DTD subset */
+
+/*
+ * The repair filter never passes a DOCTYPE on to libxml2: it reads it here for the
+ * general entities declared with a literal value in the internal subset, and expands
+ * their references itself (as text: markup in a value is escaped), bounded: at most
+ * ENT_MAX declarations from DTD_MAX bytes, ENT_EXP_MAX bytes per expansion, ENT_DEPTH
+ * levels, ENT_STORE_MAX held and ENT_TOTAL_MAX substituted in all. An entity over a
+ * bound, recursive, external (SYSTEM, PUBLIC) or a parameter entity is never expanded:
+ * its references stay as written.
+ */
+struct sbuf {
+	char *b;
+	size_t len, size;
+	bool bad;
+};
+
+static void sb_put(struct sbuf *b, const void *s, size_t n)
+{
+	if (b->bad || n == 0)
+		return;
+	if (n > ENT_EXP_MAX - b->len) {
+		b->bad = true;
+		return;
+	}
+	if (b->len + n + 1 > b->size) {
+		size_t sz = b->size ? b->size * 2 : 64;
+		while (sz < b->len + n + 1)
+			sz *= 2;
+		char *t = realloc(b->b, sz);
+		if (!t) {
+			b->bad = true;
+			return;
+		}
+		b->b = t;
+		b->size = sz;
+	}
+	memcpy(b->b + b->len, s, n);
+	b->len += n;
+	b->b[b->len] = '\0';
+}
+
+/* The slot of name in the hash of declarations (empty when it is not declared). */
+static uint16_t *decl_slot(struct fw_parser *p, const char *name)
+{
+	size_t h = (size_t)hash64(name) & (4 * ENT_MAX - 1);
+
+	while (p->dslot[h] && strcmp(p->decls[p->dslot[h] - 1].name, name) != 0)
+		h = (h + 1) & (4 * ENT_MAX - 1);
+	return &p->dslot[h];
+}
+
+static struct decl *decl_find(struct fw_parser *p, const char *name)
+{
+	if (!p->n_decls)
+		return NULL;
+	uint16_t *slot = decl_slot(p, name);
+	return *slot ? &p->decls[*slot - 1] : NULL;
+}
+
+static size_t cp1252_utf8(unsigned char c, char *buf);
+static bool xml_char(unsigned long c);
+static bool name_char(unsigned char c);
+static bool name_start(unsigned char c);
+
+/* The reference "&name;" or "&#...;" at v[0] == '&': its length, name copied. */
+static size_t ref_at(const unsigned char *v, size_t n, char *name)
+{
+	size_t k = 1;
+
+	if (k < n && v[k] == '#')
+		k++;
+	while (k < n && k <= ENTITY_NAME_MAX && name_char(v[k]))
+		k++;
+	if (k < 2 || k >= n || v[k] != ';' || k > ENTITY_NAME_MAX)
+		return 0;
+	memcpy(name, v + 1, k - 1);
+	name[k - 1] = '\0';
+	return k + 1;
+}
+
+static bool decl_expand(struct fw_parser *p, struct decl *d, int depth);
+
+/* Append the expansion of one reference found in an entity value. */
+static void expand_ref(struct fw_parser *p, struct sbuf *b, const unsigned char *v, size_t len,
+                       const char *name, int depth)
+{
+	char tmp[16];
+	struct decl *e;
+
+	if (name[0] == '#') {
+		bool hex = name[1] == 'x' || name[1] == 'X';
+		const char *q = name + 1 + hex;
+		char *end;
+		unsigned long cp = strtoul(q, &end, hex ? 16 : 10);
+		bool digit =
+		    (*q >= '0' && *q <= '9') || (hex && ((*q | 0x20) >= 'a' && (*q | 0x20) <= 'f'));
+		if (digit && !*end && strlen(q) <= 8 && xml_char(cp))
+			sb_put(b, v, len);
+	} else if (xmlGetPredefinedEntity(BAD_CAST name)) {
+		sb_put(b, v, len);
+	} else if ((e = decl_find(p, name))) {
+		if (decl_expand(p, e, depth + 1))
+			sb_put(b, e->exp, e->exp_len);
+		else
+			b->bad = true; /* recursive or too big: the whole entity is */
+	} else {
+		const htmlEntityDesc *h = htmlEntityLookup(BAD_CAST name);
+		if (h) {
+			snprintf(tmp, sizeof(tmp), "&#%u;", h->value);
+			sb_put(b, tmp, strlen(tmp));
+		} else {
+			sb_put(b, "&amp;", 5);
+			sb_put(b, v + 1, len - 1);
+		}
+	}
+}
+
+/* Expand d (memoised); false when it cannot be (recursive, too big, too deep). */
+static bool decl_expand(struct fw_parser *p, struct decl *d, int depth)
+{
+	if (d->state == D_DONE)
+		return true;
+	if (d->state != D_NEW || depth > ENT_DEPTH)
+		return false;
+	d->state = D_BUSY;
+	struct sbuf b = {0};
+	const unsigned char *v = (const unsigned char *)d->value;
+	size_t n = strlen(d->value);
+	char name[ENTITY_NAME_MAX + 2], tmp[4];
+
+	for (size_t i = 0; i < n && !b.bad;) {
+		unsigned char c = v[i];
+		size_t len;
+		if (c == '&' && (len = ref_at(v + i, n - i, name)) > 0) {
+			expand_ref(p, &b, v + i, len, name, depth);
+			i += len;
+			continue;
+		}
+		if (c == '&')
+			sb_put(&b, "&amp;", 5);
+		else if (c == '<')
+			sb_put(&b, "&lt;", 4);
+		else if (c == '"')
+			sb_put(&b, "&quot;", 6);
+		else if (c == '\'')
+			sb_put(&b, "&#39;", 5);
+		else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+			;
+		else if (c >= 0x80 && p->utf8_check && !(len = fw_text_utf8_len(v + i, n - i)))
+			sb_put(&b, tmp, cp1252_utf8(c, tmp));
+		else if (c >= 0x80 && p->utf8_check) {
+			sb_put(&b, v + i, len);
+			i += len;
+			continue;
+		} else
+			sb_put(&b, v + i, 1);
+		i++;
+	}
+	if (b.bad || b.len > ENT_STORE_MAX - p->ent_stored) {
+		free(b.b);
+		d->state = D_FAILED;
+		return false;
+	}
+	d->exp = b.b ? b.b : strdup("");
+	if (!d->exp) {
+		d->state = D_FAILED;
+		return false;
+	}
+	d->exp_len = b.len;
+	p->ent_stored += b.len;
+	d->state = D_DONE;
+	return true;
+}
+
+/* The general entities with a literal value declared in the DOCTYPE just read. */
+static void dtd_entities(struct fw_parser *p)
+{
+	const char *s = p->dtd;
+	size_t n = p->dtd_len, i = 0;
+
+	while (i < n) {
+		const char *e;
+		if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
+			if (!(e = memmem(s + i + 4, n - i - 4, "-->", 3)))
+				return;
+			i = (size_t)(e - s) + 3;
+			continue;
+		}
+		if (s[i] == '"' || s[i] == '\'') {
+			if (!(e = memchr(s + i + 1, s[i], n - i - 1)))
+				return;
+			i = (size_t)(e - s) + 1;
+			continue;
+		}
+		if (n - i < 9 || memcmp(s + i, "<!ENTITY", 8) != 0) {
+			i++;
+			continue;
+		}
+		i += 8;
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+			i++;
+		size_t start = i;
+		while (i < n && name_char((unsigned char)s[i]))
+			i++;
+		size_t nl = i - start;
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+			i++;
+		/* '%': a parameter entity; SYSTEM, PUBLIC: external. Never. */
+		if (nl == 0 || nl > ENTITY_NAME_MAX || !name_start((unsigned char)s[start]) ||
+		    i >= n || (s[i] != '"' && s[i] != '\''))
+			continue;
+		if (!(e = memchr(s + i + 1, s[i], n - i - 1)))
+			return;
+		char name[ENTITY_NAME_MAX + 1];
+		memcpy(name, s + start, nl);
+		name[nl] = '\0';
+		if (!p->decls) {
+			p->decls = calloc(ENT_MAX, sizeof(*p->decls));
+			p->dslot = calloc(4 * ENT_MAX, sizeof(*p->dslot));
+			if (!p->decls || !p->dslot)
+				return;
+		}
+		uint16_t *slot = decl_slot(p, name);
+		if (p->n_decls < ENT_MAX && !*slot) { /* the first declaration binds */
+			struct decl *d = &p->decls[p->n_decls];
+			memcpy(d->name, name, nl + 1);
+			size_t vl = (size_t)(e - s) - i - 1;
+			/* the DOCTYPE buffer is not NUL-terminated: no strndup */
+			if ((d->value = malloc(vl + 1))) {
+				memcpy(d->value, s + i + 1, vl);
+				d->value[vl] = '\0';
+				*slot = (uint16_t)++p->n_decls;
+			}
+		}
+		i = (size_t)(e - s) + 1;
+	}
+}
+
+/* Read DOCTYPE bytes (after "<!DOCTYPE"); only its newlines go on (line numbers stay
+   right). Returns the bytes consumed; at its end the filter is back in text. */
+static size_t dtd_scan(struct fw_parser *p, struct fout *o, const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+		p->dtd_last = (p->dtd_last << 8) | c;
+		if (c == '\n') {
+			p->line++;
+			fout_put(o, "\n", 1);
+		}
+		if (p->dtd_len < DTD_MAX) {
+			if (p->dtd_len == p->dtd_size) {
+				size_t sz = p->dtd_size ? p->dtd_size * 2 : 1024;
+				char *b = realloc(p->dtd, sz);
+				if (b) {
+					p->dtd = b;
+					p->dtd_size = sz;
+				}
+			}
+			if (p->dtd_len < p->dtd_size)
+				p->dtd[p->dtd_len++] = (char)c;
+		}
+		if (p->dtd_cmt) {
+			p->dtd_cmt = (p->dtd_last & 0xffffff) != 0x2d2d3e; /* "-->" */
+		} else if (p->dtd_q) {
+			if (c == p->dtd_q)
+				p->dtd_q = 0;
+		} else if (p->dtd_last == 0x3c212d2d) { /* "<!--" */
+			p->dtd_cmt = true;
+		} else if (c == '"' || c == '\'') {
+			p->dtd_q = c;
+		} else if (c == '[') {
+			p->dtd_subset = true;
+		} else if (c == ']') {
+			p->dtd_subset = false;
+		} else if (c == '>' && !p->dtd_subset) {
+			dtd_entities(p);
+			free(p->dtd);
+			p->dtd = NULL;
+			p->dtd_len = p->dtd_size = 0;
+			p->lex = L_TEXT;
+			return i + 1;
+		}
+	}
+	return n;
+}
+
 /*
  * At s[0] == '&': how many bytes the reference takes and what to write instead.
  * Returns 0 when more bytes are needed to decide, else the bytes consumed; *rep
@@ -1540,13 +2022,19 @@ static size_t filter_amp(struct fw_parser *p, const unsigned char *s, size_t n, 
 		name[i - 1] = '\0';
 		if (xmlGetPredefinedEntity(BAD_CAST name))
 			return i + 1;
-		const htmlEntityDesc *h = htmlEntityLookup(BAD_CAST name);
+		struct decl *d = decl_find(p, name);
+		if (d && decl_expand(p, d, 0) && d->exp_len <= ENT_TOTAL_MAX - p->ent_used) {
+			p->ent_used += d->exp_len;
+			*rep = d->exp;
+			return i + 1;
+		}
+		const htmlEntityDesc *h = d ? NULL : htmlEntityLookup(BAD_CAST name);
 		if (h) {
 			snprintf(buf, 16, "&#%u;", h->value);
 			*rep = buf;
 			return i + 1;
 		}
-		/* declared in a DTD, or unknown: never expanded, shown as written */
+		/* external, over a bound, or unknown: never expanded, shown as written */
 		problem(p, "not well-formed at line %lu: entity &%s; not expanded, left as text",
 		        p->line, name);
 		*rep = "&amp;";
@@ -1555,6 +2043,31 @@ static size_t filter_amp(struct fw_parser *p, const unsigned char *s, size_t n, 
 	problem(p, "not well-formed at line %lu: unescaped '&' (repaired)", p->line);
 	*rep = "&amp;";
 	return 1;
+}
+
+/*
+ * A byte that is not part of valid UTF-8 in a document read as UTF-8, read as
+ * windows-1252 instead (what browsers fall back to: "don\x92t" is "don't" with U+2019).
+ * Writes its UTF-8 form (U+FFFD for the five bytes windows-1252 leaves undefined) to buf
+ * and returns its length.
+ */
+static size_t cp1252_utf8(unsigned char c, char *buf)
+{
+	static const uint16_t c1[32] = {
+	    0x20ac, 0xfffd, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
+	    0x2039, 0x0152, 0xfffd, 0x017d, 0xfffd, 0xfffd, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
+	    0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0xfffd, 0x017e, 0x0178};
+	unsigned cp = c >= 0xa0 ? c : c1[c - 0x80];
+
+	if (cp < 0x800) {
+		buf[0] = (char)(0xc0 | (cp >> 6));
+		buf[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	buf[0] = (char)(0xe0 | (cp >> 12));
+	buf[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	buf[2] = (char)(0x80 | (cp & 0x3f));
+	return 3;
 }
 
 static size_t match_prefix(const unsigned char *s, size_t n, const char *pat)
@@ -1594,64 +2107,487 @@ static inline size_t predefined_ref_len(const unsigned char *s, size_t n)
 	return 0;
 }
 
-/* Eight bytes at a time (SWAR): is any of s[0..7] >= 0x80, < 0x20, c1 or c2? */
-static inline bool special8(const unsigned char *s, unsigned char c1, unsigned char c2)
+/* The bytes that end a run of plain bytes, broadcast once per run: two, or four (tags). */
+struct stops {
+	unsigned char c[4];
+	bool four;
+	uint64_t w[4];
+#ifdef __SSE2__
+	__m128i v[4];
+#endif
+};
+
+static inline void stops_set(struct stops *st, const char *c)
+{
+	memcpy(st->c, c, 4);
+	st->four = c[2] != c[1] || c[3] != c[1];
+	for (int k = 0; k < 4; k++) {
+		st->w[k] = UINT64_C(0x0101010101010101) * (unsigned char)c[k];
+#ifdef __SSE2__
+		st->v[k] = _mm_set1_epi8(c[k]);
+#endif
+	}
+}
+
+static inline bool is_stop(const struct stops *st, unsigned char c)
+{
+	return c == st->c[0] || c == st->c[1] || (st->four && (c == st->c[2] || c == st->c[3]));
+}
+
+/* Eight bytes at a time (SWAR): is any of s[0..7] >= 0x80, < 0x20, or a stop byte? */
+static inline bool special8(const unsigned char *s, const struct stops *st)
 {
 	const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
-	uint64_t x, a, l;
+	uint64_t x, a, l, r;
 
 	memcpy(&x, s, 8);
-	a = x ^ (ones * c1);
-	l = x ^ (ones * c2);
-	/* a byte >= 0x80, a byte < 0x20, a zero byte in a or l (x held c1 or c2) */
-	return ((x | ((x - ones * 0x20) & ~x) | ((a - ones) & ~a) | ((l - ones) & ~l)) & highs) !=
-	       0;
+	/* a byte >= 0x80, a byte < 0x20, a zero byte in x ^ stop (x held a stop byte) */
+	a = x ^ st->w[0];
+	l = x ^ st->w[1];
+	r = x | ((x - ones * 0x20) & ~x) | ((a - ones) & ~a) | ((l - ones) & ~l);
+	if (st->four) {
+		a = x ^ st->w[2];
+		l = x ^ st->w[3];
+		r |= ((a - ones) & ~a) | ((l - ones) & ~l);
+	}
+	return (r & highs) != 0;
 }
 
 /* How many of the 16 bytes at s, from the first, the filter passes as they are: ASCII
-   from 0x20 but c1 and c2, and (utf8) two-byte UTF-8 characters or (!utf8) any byte >= 0x80. */
-static inline size_t plain16(const unsigned char *s, unsigned char c1, unsigned char c2, bool utf8)
+   from 0x20 but the stop bytes, and (utf8) two-byte UTF-8 characters or (!utf8) any byte
+   >= 0x80. */
+static inline size_t plain16(const unsigned char *s, const struct stops *st, bool utf8)
 {
 #ifdef __SSE2__
 	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
-	__m128i stop = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)c1)),
-	                            _mm_cmpeq_epi8(v, _mm_set1_epi8((char)c2)));
+	__m128i stop = _mm_or_si128(_mm_cmpeq_epi8(v, st->v[0]), _mm_cmpeq_epi8(v, st->v[1]));
 	unsigned ok = (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)));
 
+	if (st->four)
+		stop = _mm_or_si128(
+		    stop, _mm_or_si128(_mm_cmpeq_epi8(v, st->v[2]), _mm_cmpeq_epi8(v, st->v[3])));
 	if (ok != 0xffff)
 		ok |= utf8 ? fw_text_pairs16(v, 0xc2) : (unsigned)_mm_movemask_epi8(v);
 	ok &= ~(unsigned)_mm_movemask_epi8(stop);
 	return ok == 0xffff ? 16 : (size_t)__builtin_ctz(~ok);
 #else
-	(void)s, (void)c1, (void)c2, (void)utf8;
+	(void)s, (void)st, (void)utf8;
 	return 0;
 #endif
+}
+
+/* Output unless the tag being read is dropped. */
+static bool put(struct fout *o, const void *s, size_t n)
+{
+	return o->p->tag_drop || fout_put(o, s, n);
+}
+
+/* The stop sets, made once per document (broadcasting them per run costs). */
+enum { S_TEXT, S_TAG, S_DQ, S_SQ, S_CDATA, S_COMMENT, S_PI, S_N };
+
+static int stops_init(struct fw_parser *p)
+{
+	static const char *const c[S_N] = {"&<<<", ">\"'<", "\"&<<", "'&<<",
+	                                   "]]]]", "----",  "????"};
+
+	p->stops = aligned_alloc(16, S_N * sizeof(*p->stops));
+	if (!p->stops)
+		return -ENOMEM;
+	for (int k = 0; k < S_N; k++)
+		stops_set(&p->stops[k], c[k]);
+	return 0;
+}
+
+/* The bytes that end a run of plain bytes in the current lexical state. */
+static const struct stops *stops_of(const struct fw_parser *p)
+{
+	switch (p->lex) {
+	case L_TEXT:
+		return &p->stops[S_TEXT];
+	case L_TAG:
+		return &p->stops[S_TAG];
+	case L_ATTV:
+		return &p->stops[p->attq == '"' ? S_DQ : S_SQ];
+	case L_CDATA:
+		return &p->stops[S_CDATA];
+	case L_COMMENT:
+		return &p->stops[S_COMMENT];
+	default:
+		return &p->stops[S_PI];
+	}
+}
+
+static uint32_t name_hash(const unsigned char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ s[i]) * 16777619u;
+	return h;
+}
+
+static bool kept_is(const struct kept *k, const struct kept *t)
+{
+	return k->hash == t->hash && k->len == t->len && k->len <= FNAME_MAX &&
+	       memcmp(k->name, t->name, k->len) == 0;
+}
+
+/*
+ * An end tag (name in p->tname) that is not the innermost open element's: when it names
+ * an element still open further out, close what was left open inside it first (dropped
+ * ones by count, passed ones by writing their end tags), as libxml2's recovery and
+ * end_cb would, but without libxml2's depth limit in the way. The search is bounded:
+ * the DROPPED_SEARCH innermost dropped elements, then the passed ones (max_depth).
+ */
+static void tag_unwind(struct fw_parser *p, struct fout *o)
+{
+	const struct kept *t = &p->tname;
+
+	if (p->deep_extra > 0 && p->deep_extra <= p->dropped_size) {
+		for (size_t k = 0; k < DROPPED_SEARCH && k < p->deep_extra; k++) {
+			if (p->dropped[p->deep_extra - 1 - k] == t->hash) {
+				p->deep_extra -= k; /* the end tag itself closes the one found */
+				return;
+			}
+		}
+	} else if (p->deep_extra == 0 && p->fdepth > 0 && kept_is(&p->kept[p->fdepth - 1], t)) {
+		return; /* the common case: it closes the innermost */
+	}
+	size_t l = p->fdepth;
+	while (l > 0 && !kept_is(&p->kept[l - 1], t))
+		l--;
+	if (l == 0)
+		return; /* names nothing open: libxml2 pops the innermost, so do we */
+	const struct kept *in = &p->kept[p->fdepth - 1];
+	int in_len = in->len > FNAME_MAX ? FNAME_MAX : in->len;
+	if (p->deep_extra == 0)
+		problem(p,
+		        "not well-formed at line %lu: Opening and ending tag mismatch: %.*s line "
+		        "%lu and %.*s",
+		        p->line, in_len, in->name, in->line, (int)t->len, t->name);
+	p->deep_extra = 0;
+	while (p->fdepth > l) {
+		const struct kept *k = &p->kept[--p->fdepth];
+		fout_put(o, "</", 2);
+		fout_put(o, k->name, k->len > FNAME_MAX ? FNAME_MAX : k->len);
+		fout_put(o, ">", 1);
+	}
+	/* kept[l - 1] is the element named: the end tag itself closes it */
+}
+
+/*
+ * A start or end tag begins at s[0] == '<', its name (m bytes) at name. The filter counts
+ * open elements as libxml2 will (it gives up for good beyond 256): a start tag nested
+ * deeper than max_depth, and its end tag, are dropped, and a processing instruction
+ * DEEP_PI marks the place, so the parser drops the one item they are in and goes on.
+ */
+static void tag_open(struct fw_parser *p, struct fout *o, const unsigned char *s,
+                     const unsigned char *name, size_t m)
+{
+	p->tag_end = s[1] == '/';
+	p->tag_slash = false;
+	p->tname.len = (unsigned char)(m > FNAME_MAX ? FNAME_MAX + 1 : m);
+	memcpy(p->tname.name, name, m > FNAME_MAX ? FNAME_MAX : m);
+	p->tname.hash = name_hash(name, m > FNAME_MAX ? FNAME_MAX : m);
+	p->tname.line = p->line;
+	if (p->tag_end) {
+		tag_unwind(p, o);
+		p->tag_drop = p->deep_extra > 0;
+		if (p->tag_drop)
+			p->deep_extra--;
+		else if (p->fdepth > 0)
+			p->fdepth--;
+	} else {
+		p->tag_drop = p->fdepth >= p->lim.max_depth;
+		if (p->tag_drop && p->deep_extra == 0)
+			fout_put(o, "<?" DEEP_PI "?>", strlen("<?" DEEP_PI "?>"));
+	}
+	p->lex = L_TAG;
+	put(o, s, 1);
+}
+
+/* The end of a tag (its '>', or a '<' that cuts it short). */
+static void tag_close(struct fw_parser *p)
+{
+	if (!p->tag_end && !p->tag_slash) {
+		if (!p->tag_drop) {
+			p->kept[p->fdepth++] = p->tname;
+		} else {
+			if (p->deep_extra < DROPPED_MAX && p->deep_extra >= p->dropped_size) {
+				size_t sz = p->dropped_size ? p->dropped_size * 2 : 256;
+				uint32_t *d = realloc(p->dropped, sz * sizeof(*d));
+				if (d) {
+					p->dropped = d;
+					p->dropped_size = sz;
+				}
+			}
+			if (p->deep_extra < p->dropped_size)
+				p->dropped[p->deep_extra] = p->tname.hash;
+			p->deep_extra++;
+		}
+	}
+	p->tag_drop = false;
+	p->lex = L_TEXT;
+}
+
+/*
+ * The common tag at s[0] == '<' (in text), taken whole inside a run of plain bytes: an
+ * ASCII name, then printable ASCII, blanks and quoted values without '&' or '<', all in
+ * s[0..n). Does the filter's element bookkeeping and returns the tag's length, or 0 when
+ * the tag needs the slow path (dropped or unwound for depth, an entity or anything else
+ * in it, cut by the chunk end): that path gives the same result, only slower.
+ */
+static inline size_t tag_fast(struct fw_parser *p, const unsigned char *s, size_t n)
+{
+	/* ASCII name bytes [A-Za-z0-9:_.-] (a name with others takes the slow path) */
+	static const uint64_t name_bits[4] = {UINT64_C(0x07ff600000000000),
+	                                      UINT64_C(0x07fffffe87fffffe), 0, 0};
+	bool end = s[1] == '/';
+	size_t j = end ? 2 : 1, st = j;
+	uint32_t h = 2166136261u;
+
+	while (j < n && j - st <= FNAME_MAX && (name_bits[s[j] >> 6] >> (s[j] & 63) & 1))
+		h = (h ^ s[j++]) * 16777619u;
+	size_t m = j - st;
+	if (m == 0 || m > FNAME_MAX || j == n)
+		return 0;
+	unsigned long lines = 0;
+	if (s[j] != '>') {
+		unsigned char q = 0;
+		const struct stops *stop = &p->stops[S_TAG];
+		for (;;) {
+			/* plain bytes 16 at a time: outside quotes up to '>', a quote or '<';
+			   inside, up to the quote, '&' or '<' ('&' outside quotes is plain in
+			   L_TAG too) */
+			while (n - j >= 16) {
+				size_t r = plain16(s + j, stop, p->utf8_check);
+				j += r;
+				if (r < 16)
+					break;
+			}
+			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && !is_stop(stop, s[j]))
+				j++;
+			if (j == n)
+				return 0;
+			unsigned char c = s[j];
+			if (c == '\n' || c == '\t' || c == '\r') {
+				lines += c == '\n';
+				j++;
+			} else if (q && c == q) {
+				q = 0;
+				stop = &p->stops[S_TAG];
+				j++;
+			} else if (!q && (c == '"' || c == '\'')) {
+				q = c;
+				stop = &p->stops[c == '"' ? S_DQ : S_SQ];
+				j++;
+			} else if (!q && c == '>') {
+				break;
+			} else if (q && c == '&' && predefined_ref_len(s + j, n - j)) {
+				j += predefined_ref_len(s + j, n - j); /* "&amp;" in a URL */
+			} else {
+				return 0; /* '<', another reference, a control or non-ASCII byte */
+			}
+		}
+	}
+	if (end) {
+		/* the innermost by hash and length: on a collision libxml2's recovery would
+		   pop the innermost just the same */
+		if (p->deep_extra || p->fdepth == 0 || p->kept[p->fdepth - 1].hash != h ||
+		    p->kept[p->fdepth - 1].len != m)
+			return 0;
+		p->fdepth--;
+	} else if (s[j - 1] != '/') {
+		if (p->fdepth >= p->lim.max_depth)
+			return 0;
+		struct kept *k = &p->kept[p->fdepth++];
+		k->hash = h;
+		k->len = (unsigned char)m;
+		if (n - st >= FNAME_MAX)
+			memcpy(k->name, s + st, FNAME_MAX); /* fixed size: a few moves */
+		else
+			memcpy(k->name, s + st, m);
+		k->line = p->line;
+	}
+	p->line += lines;
+	return j + 1;
+}
+
+/* At '<' in text: markup, or a '<' to escape. Returns bytes consumed, 0: need more. */
+static size_t filter_lt(struct fw_parser *p, struct fout *o, const unsigned char *s, size_t n,
+                        bool final)
+{
+	if (n < 9 && !final) {
+		size_t a = match_prefix(s, n, "<![CDATA[");
+		size_t b = match_prefix(s, n, "<!--");
+		size_t d = match_prefix(s, n, "<!DOCTYPE");
+		if (a == 1 || b == 1 || d == 1 || n < 2)
+			return 0;
+	}
+	if (match_prefix(s, n, "<![CDATA[") == 2) {
+		fout_put(o, s, 9);
+		p->lex = L_CDATA;
+		return 9;
+	}
+	if (match_prefix(s, n, "<!--") == 2) {
+		fout_put(o, s, 4);
+		p->lex = L_COMMENT;
+		return 4;
+	}
+	if (match_prefix(s, n, "<!DOCTYPE") == 2) {
+		p->lex = L_DTD;
+		p->dtd_q = 0;
+		p->dtd_subset = p->dtd_cmt = false;
+		p->dtd_last = 0;
+		return 9;
+	}
+	if (n >= 2 && s[1] == '?') {
+		fout_put(o, s, 2);
+		p->lex = L_PI;
+		return 2;
+	}
+	if (n >= 2 && (name_start(s[1]) || s[1] == '/')) {
+		/* the whole name first (up to FNAME_MAX + 1 bytes: a longer one is cut) */
+		size_t st = s[1] == '/' ? 2 : 1, m = 0;
+		while (st + m < n && m <= FNAME_MAX && name_char(s[st + m]))
+			m++;
+		if (st + m == n && !final && m <= FNAME_MAX)
+			return 0;
+		tag_open(p, o, s, s + st, m);
+		return 1;
+	}
+	if (n >= 2 && s[1] != '!') {
+		problem(p, "not well-formed at line %lu: unescaped '<' (repaired)", p->line);
+		fout_put(o, "&lt;", 4);
+		return 1;
+	}
+	fout_put(o, s, 1);
+	return 1;
+}
+
+/* A byte >= 0x80 that did not pass as plain: UTF-8 cut by the chunk end (0: wait),
+   valid UTF-8, or invalid (read as windows-1252). Returns bytes consumed. */
+static size_t filter_high(struct fw_parser *p, struct fout *o, const unsigned char *s, size_t n,
+                          bool final)
+{
+	char buf[4];
+	unsigned char c = s[0];
+
+	if (!p->utf8_check) {
+		put(o, s, 1);
+		return 1;
+	}
+	size_t want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	if (n < want && !final) {
+		/* incomplete here: decide once the rest arrives, unless already bad */
+		bool ok = true;
+		for (size_t k = 1; k < n; k++)
+			ok = ok && (s[k] & 0xc0) == 0x80;
+		if (ok)
+			return 0;
+	}
+	size_t len = 0;
+	unsigned long cp = 0;
+	if (c >= 0xc2 && c <= 0xf4 && n >= want) {
+		len = want;
+		cp = c & (0x7f >> want);
+		for (size_t k = 1; k < want; k++) {
+			if ((s[k] & 0xc0) != 0x80) {
+				len = 0;
+				break;
+			}
+			cp = (cp << 6) | (s[k] & 0x3f);
+		}
+		if (len && (cp < (want == 3   ? 0x800UL
+		                  : want == 4 ? 0x10000UL
+		                              : 0x80UL) ||
+		            !xml_char(cp)))
+			len = 0;
+	}
+	if (len) {
+		put(o, s, len);
+		return len;
+	}
+	/* only here, on a byte that is not UTF-8: no cost on valid text */
+	problem(p, "not well-formed at line %lu: invalid UTF-8 read as windows-1252", p->line);
+	put(o, buf, cp1252_utf8(c, buf));
+	return 1;
+}
+
+/* One byte that stopped a run in markup states (not text). Returns bytes consumed. */
+static size_t filter_markup(struct fw_parser *p, struct fout *o, const unsigned char *s, size_t n,
+                            bool final)
+{
+	static const char *const ends[] = {NULL, "]]>", "-->", "?>"};
+	unsigned char c = s[0];
+
+	if (p->lex == L_TAG) {
+		if (c == '<') {
+			tag_close(p); /* cut short: the '<' is read again, in text */
+			return 0;
+		}
+		put(o, s, 1);
+		if (c == '>')
+			tag_close(p);
+		else {
+			p->attq = c; /* a quote */
+			p->lex = L_ATTV;
+		}
+		return 1;
+	}
+	if (p->lex == L_ATTV) {
+		if (c == '<') {
+			problem(p, "not well-formed at line %lu: unescaped '<' (repaired)",
+			        p->line);
+			put(o, "&lt;", 4);
+		} else {
+			put(o, s, 1);
+			p->lex = L_TAG;
+			p->tag_slash = false;
+		}
+		return 1;
+	}
+	/* possible end of CDATA / comment / PI */
+	size_t m = match_prefix(s, n, ends[p->lex]);
+	if (m == 1 && !final)
+		return 0;
+	if (m == 2) {
+		size_t len = strlen(ends[p->lex]);
+		fout_put(o, s, len);
+		p->lex = L_TEXT;
+		return len;
+	}
+	fout_put(o, s, 1);
+	return 1;
 }
 
 /* Run the filter over s; returns bytes consumed (the rest must be carried). */
 static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned char *s, size_t n,
                          bool final)
 {
-	static const char *const ends[] = {NULL, "]]>", "-->", "?>"};
 	size_t i = 0;
 	char buf[16];
 
 	while (i < n) {
+		if (p->lex == L_DTD) {
+			i += dtd_scan(p, o, s + i, n - i);
+			continue;
+		}
 		/* copy the run of bytes that need nothing: one scan, one copy */
 		size_t j = i;
-		unsigned char s1 = p->lex == L_TEXT ? '&' : (unsigned char)ends[p->lex][0];
-		unsigned char s2 = p->lex == L_TEXT ? '<' : s1;
+		const struct stops *stop = stops_of(p);
+		bool refs = p->lex == L_TEXT || p->lex == L_ATTV;
 		for (;;) {
 			/* 16 plain bytes at a time, ASCII eight at a time, then byte by byte */
 			while (n - j >= 16) {
-				size_t m = plain16(s + j, s1, s2, p->utf8_check);
+				size_t m = plain16(s + j, stop, p->utf8_check);
 				j += m;
 				if (m < 16)
 					break;
 			}
-			while (n - j >= 8 && !special8(s + j, s1, s2))
+			while (n - j >= 8 && !special8(s + j, stop))
 				j += 8;
-			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != s1 && s[j] != s2)
+			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && !is_stop(stop, s[j]))
 				j++;
 			/* two-byte characters (Latin, Greek, Cyrillic, ...) back to back */
 			if (p->utf8_check) {
@@ -1662,7 +2598,7 @@ static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned cha
 			if (j == n)
 				break;
 			unsigned char c = s[j];
-			if (c >= 0x20 && c < 0x80 && c != s1 && c != s2)
+			if (c >= 0x20 && c < 0x80 && !is_stop(stop, c))
 				continue;
 			size_t k = 0;
 			if (c >= 0x80)
@@ -1671,128 +2607,54 @@ static size_t filter_run(struct fw_parser *p, struct fout *o, const unsigned cha
 				k = 1, p->line++;
 			else if (c == '\t' || c == '\r')
 				k = 1;
-			else if (c == '&' && p->lex == L_TEXT)
+			else if (c == '&' && refs)
 				k = predefined_ref_len(s + j, n - j);
-			else if (c == '<' && p->lex == L_TEXT && n - j >= 2 &&
-			         (name_start(s[j + 1]) || s[j + 1] == '/'))
-				k = 1; /* a tag */
+			else if (c == '<' && p->lex == L_TEXT && n - j >= 2)
+				k = tag_fast(p, s + j, n - j);
 			if (k == 0)
 				break;
 			j += k;
 		}
-		if (j > i && !fout_put(o, s + i, j - i))
-			return i;
+		if (j > i) {
+			if (!put(o, s + i, j - i))
+				return i;
+			if (p->lex == L_TAG)
+				p->tag_slash = s[j - 1] == '/';
+		}
 		i = j;
 		if (i == n)
 			break;
 		unsigned char c = s[i];
+		size_t used;
 		if (c == '\n') {
 			p->line++;
-			fout_put(o, s + i, 1);
-			i++;
+			put(o, s + i, 1);
+			used = 1;
 		} else if (c == '\t' || c == '\r') {
-			fout_put(o, s + i, 1);
-			i++;
+			put(o, s + i, 1);
+			used = 1;
 		} else if (c < 0x20) {
 			problem(p, "not well-formed at line %lu: control character 0x%02x dropped",
 			        p->line, c);
-			i++;
+			used = 1;
 		} else if (c >= 0x80) {
-			if (!p->utf8_check) {
-				fout_put(o, s + i, 1);
-				i++;
-				continue;
-			}
-			size_t want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-			if (n - i < want && !final) {
-				/* incomplete here: decide once the rest arrives, unless already bad */
-				bool ok = true;
-				for (size_t k = i + 1; k < n; k++)
-					ok = ok && (s[k] & 0xc0) == 0x80;
-				if (ok)
-					return i;
-			}
-			size_t len = 0;
-			unsigned long cp = 0;
-			if (c >= 0xc2 && c <= 0xf4 && n - i >= want) {
-				len = want;
-				cp = c & (0x7f >> want);
-				for (size_t k = 1; k < want; k++) {
-					if ((s[i + k] & 0xc0) != 0x80) {
-						len = 0;
-						break;
-					}
-					cp = (cp << 6) | (s[i + k] & 0x3f);
-				}
-				if (len && (cp < (want == 3   ? 0x800UL
-				                  : want == 4 ? 0x10000UL
-				                              : 0x80UL) ||
-				            !xml_char(cp)))
-					len = 0;
-			}
-			if (len) {
-				fout_put(o, s + i, len);
-				i += len;
-			} else {
-				problem(p, "not well-formed at line %lu: invalid UTF-8 replaced",
-				        p->line);
-				fout_put(o, "\xef\xbf\xbd", 3);
-				i++;
-			}
-		} else if (p->lex != L_TEXT) {
-			/* possible end of CDATA / comment / PI */
-			size_t m = match_prefix(s + i, n - i, ends[p->lex]);
-			if (m == 1 && !final)
-				return i;
-			if (m == 2) {
-				size_t len = strlen(ends[p->lex]);
-				fout_put(o, s + i, len);
-				i += len;
-				p->lex = L_TEXT;
-			} else {
-				fout_put(o, s + i, 1);
-				i++;
-			}
-		} else if (c == '&') {
-			const char *rep;
-			size_t used = filter_amp(p, s + i, n - i, final, buf, &rep);
-			if (used == 0)
-				return i;
-			if (!rep)
-				fout_put(o, s + i, used);
-			else
-				fout_put(o, rep, strlen(rep));
-			i += used;
-		} else { /* '<' */
-			if (n - i < 9 && !final) {
-				size_t a = match_prefix(s + i, n - i, "<![CDATA[");
-				size_t b = match_prefix(s + i, n - i, "<!--");
-				if (a == 1 || b == 1 || n - i < 2)
-					return i;
-			}
-			if (match_prefix(s + i, n - i, "<![CDATA[") == 2) {
-				fout_put(o, s + i, 9);
-				i += 9;
-				p->lex = L_CDATA;
-			} else if (match_prefix(s + i, n - i, "<!--") == 2) {
-				fout_put(o, s + i, 4);
-				i += 4;
-				p->lex = L_COMMENT;
-			} else if (n - i >= 2 && s[i + 1] == '?') {
-				fout_put(o, s + i, 2);
-				i += 2;
-				p->lex = L_PI;
-			} else if (n - i >= 2 && !name_start(s[i + 1]) && s[i + 1] != '/' &&
-			           s[i + 1] != '!') {
-				problem(p, "not well-formed at line %lu: unescaped '<' (repaired)",
-				        p->line);
-				fout_put(o, "&lt;", 4);
-				i++;
-			} else {
-				fout_put(o, s + i, 1);
-				i++;
-			}
+			used = filter_high(p, o, s + i, n - i, final);
+		} else if (c == '&' && refs) {
+			const char *r;
+			used = filter_amp(p, s + i, n - i, final, buf, &r);
+			if (used)
+				put(o, r ? r : (const char *)s + i, r ? strlen(r) : used);
+		} else if (p->lex == L_TEXT) {
+			used = filter_lt(p, o, s + i, n - i, final);
+		} else {
+			enum lex before = p->lex;
+			used = filter_markup(p, o, s + i, n - i, final);
+			if (used == 0 && p->lex != before)
+				continue; /* a tag cut short: read the '<' again */
 		}
+		if (used == 0)
+			return i;
+		i += used;
 	}
 	return i;
 }
@@ -1923,13 +2785,30 @@ static bool sniff_ready(const struct fw_parser *p)
 		i++;
 	if (i == n)
 		return false;
-	if (s[i] != '<')
+	if (s[i] == '{')
 		return true;
-	if (n - i < 5)
-		return false;
-	if (memcmp(s + i, "<?xml", 5) != 0)
-		return true;
-	return memmem(s + i, n - i, "?>", 2) != NULL;
+	/* anything else may be junk before an XML declaration (a PHP warning): wait for
+	   the declaration's end, or SNIFF_MAX, or the end of input */
+	const unsigned char *x = memmem(s + i, n - i, "<?xml", 5);
+	return x && memmem(x, n - (size_t)(x - s), "?>", 2) != NULL;
+}
+
+/* Where the document starts when junk comes before its XML declaration ("PHP Warning:
+   ... <br />" then "<?xml"): at the declaration, unless a feed's root element comes
+   before it (then the "<?xml" is inside the feed). NULL when there is none. */
+static const unsigned char *after_junk(const unsigned char *s, size_t n)
+{
+	static const char *const roots[] = {"<rss",     "<feed", "<atom:feed",
+	                                    "<rdf:RDF", "<RDF",  NULL};
+	const unsigned char *x = memmem(s, n, "<?xml", 5);
+
+	if (!x || x == s)
+		return NULL;
+	for (const char *const *r = roots; *r; r++) {
+		if (memmem(s, (size_t)(x - s), *r, strlen(*r)))
+			return NULL;
+	}
+	return x;
 }
 
 static int start_xml(struct fw_parser *p, const unsigned char *s, size_t n, bool final);
@@ -1957,6 +2836,12 @@ static int sniff_decide(struct fw_parser *p, bool final)
 		if (!bom8) {
 			s += i;
 			n -= i;
+		}
+		const unsigned char *x = after_junk(s + (bom8 ? 3 : 0), n - (bom8 ? 3 : 0));
+		if (x) {
+			problem(p, "text before the XML declaration ignored");
+			n -= (size_t)(x - s);
+			s = x;
 		}
 	}
 	p->mode = M_XML;
@@ -1987,6 +2872,8 @@ static int start_xml(struct fw_parser *p, const unsigned char *s, size_t n, bool
 	}
 	p->filter = !wide && ascii_compatible(enc);
 	p->utf8_check = p->filter && is_utf8_name(enc);
+	if (stops_init(p) < 0)
+		return p->err = -ENOMEM;
 
 	xmlSAXHandler sax;
 	memset(&sax, 0, sizeof(sax));
@@ -1998,13 +2885,22 @@ static int start_xml(struct fw_parser *p, const unsigned char *s, size_t n, bool
 	sax.getEntity = get_entity_cb;
 	sax.resolveEntity = resolve_entity_cb;
 	sax.serror = error_cb;
+	sax.processingInstruction = pi_cb;
 	/* entityDecl, externalSubset, getParameterEntity stay NULL: nothing declared or
 	   loaded, ever */
 	p->ctxt = xmlCreatePushParserCtxt(&sax, p, NULL, 0, NULL);
 	if (!p->ctxt)
 		return p->err = -ENOMEM;
-	xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOCDATA);
-	p->ctxt->replaceEntities = 0;
+	/*
+	 * Entities are replaced (XML_PARSE_NOENT) so that an attribute value comes out
+	 * unescaped exactly once: without it libxml2 2.9 keeps an '&' that came from
+	 * "&amp;" or "&#38;" in an attribute as the text "&#38;" (for its tree builder to
+	 * decode later), which a SAX user never does. No entity libxml2 could replace is
+	 * declared to it: only the predefined ones and HTML's (get_entity_cb), as text.
+	 */
+	xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOCDATA |
+	                               XML_PARSE_NOENT);
+	p->ctxt->replaceEntities = 1;
 	p->ctxt->loadsubset = 0;
 	p->ctxt->validate = 0;
 	if (use_http && !is_utf8_name(enc)) {
@@ -2067,8 +2963,8 @@ struct fw_parser *fw_parse_new(const char *base_url, const char *charset,
 		p->lim.max_raw_field = DEF_MAX_RAW;
 	if (!p->lim.max_items)
 		p->lim.max_items = DEF_MAX_ITEMS;
-	if (!p->lim.max_depth)
-		p->lim.max_depth = DEF_MAX_DEPTH;
+	if (!p->lim.max_depth || p->lim.max_depth > DEF_MAX_DEPTH)
+		p->lim.max_depth = DEF_MAX_DEPTH; /* libxml2 stops for good beyond 256 */
 	if (!p->lim.max_categories)
 		p->lim.max_categories = DEF_MAX_CATEGORIES;
 	if (!p->lim.max_json)
@@ -2152,6 +3048,8 @@ int fw_parse_end(struct fw_parser *p)
 	if (p->err)
 		return p->err == -EFBIG ? -EBADMSG : p->err;
 	if (r < 0 || !p->is_feed) {
+		if (p->doc_elem)
+			problem(p, "not a feed: the document element is <%s>", p->doc_elem);
 		if (!p->problem)
 			problem(p, "not a feed");
 		return -EBADMSG;
@@ -2216,6 +3114,17 @@ struct fw_parser *fw_parse_free(struct fw_parser *p)
 	free(p->person_name);
 	free(p->person_email);
 	free(p->feed_author);
+	free(p->rss_uri);
+	free(p->doc_elem);
+	free(p->dtd);
+	free(p->dropped);
+	free(p->stops);
+	for (size_t i = 0; i < p->n_decls; i++) {
+		free(p->decls[i].value);
+		free(p->decls[i].exp);
+	}
+	free(p->decls);
+	free(p->dslot);
 	free(p->ids);
 	free(p);
 	return NULL;

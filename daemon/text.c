@@ -51,8 +51,21 @@ static inline size_t space_len(const unsigned char *s, size_t n)
 	}
 }
 
+/* Length of a bidi control at s (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069),
+   else 0: they can make a title read other than it is ("exe.txt" shown as "txt.exe"). */
+static inline size_t bidi_len(const unsigned char *s, size_t n)
+{
+	if (s[0] == 0xd8)
+		return n >= 2 && s[1] == 0x9c ? 2 : 0;
+	if (s[0] != 0xe2 || n < 3)
+		return 0;
+	if (s[1] == 0x80)
+		return s[2] == 0x8e || s[2] == 0x8f || (s[2] >= 0xaa && s[2] <= 0xae) ? 3 : 0;
+	return s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9 ? 3 : 0;
+}
+
 /* Length of the character at s when it is part of a word (printable ASCII, or valid
-   UTF-8 that is neither whitespace nor a C1 control), else 0. */
+   UTF-8 that is neither whitespace, a C1 control nor a bidi control), else 0. */
 static inline size_t word_char_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];
@@ -64,8 +77,8 @@ static inline size_t word_char_len(const unsigned char *s, size_t n)
 	if (c == 0xc2)
 		return n >= 2 && s[1] >= 0xa1 && s[1] <= 0xbf ? 2 : 0;
 	if (c <= 0xdf)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe1 && c <= 0xe3 && space_len(s, n))
+		return n >= 2 && (s[1] & 0xc0) == 0x80 && !(c == 0xd8 && s[1] == 0x9c) ? 2 : 0;
+	if (c >= 0xe1 && c <= 0xe3 && (space_len(s, n) || bidi_len(s, n)))
 		return 0;
 	return fw_text_utf8_len(s, n);
 }
@@ -98,8 +111,19 @@ static inline size_t plain_run16(const unsigned char *s, bool after_space)
 	unsigned sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
 	unsigned ok = (unsigned)_mm_movemask_epi8(fw_text_in_range16(v, '!', '~')) | sp;
 
-	if (ok != 0xffff)
-		ok |= fw_text_pairs16(v, 0xc3);
+	if (ok != 0xffff) {
+		/* two-byte characters, but U+061C (d8 9c, a bidi control) */
+		unsigned pairs = fw_text_pairs16(v, 0xc3);
+		unsigned d8 =
+		    (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xd8)));
+		if (d8) {
+			unsigned alm = (unsigned)_mm_movemask_epi8(
+			                   _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0x9c))) &
+			               (d8 << 1);
+			pairs &= ~(alm | (alm >> 1));
+		}
+		ok |= pairs;
+	}
 	ok &= ~(sp & ((sp << 1) | after_space)); /* the second of two spaces */
 	return ok == 0xffff ? 16 : (size_t)__builtin_ctz(~ok);
 #else
@@ -155,7 +179,8 @@ static void put_text(struct out *o, const char *text, size_t len)
 					while (k < len && s[k] > ' ' && s[k] < 0x7f)
 						k++;
 					while (len - k >= 2 && s[k] >= 0xc3 && s[k] <= 0xdf &&
-					       (s[k + 1] & 0xc0) == 0x80)
+					       (s[k + 1] & 0xc0) == 0x80 &&
+					       !(s[k] == 0xd8 && s[k + 1] == 0x9c))
 						k += 2;
 					if (k == len || (m = word_char_len(s + k, len - k)) == 0)
 						break;
@@ -205,7 +230,10 @@ static void put_text(struct out *o, const char *text, size_t len)
 		n = fw_text_utf8_len(s + i, len - i);
 		const char *src = (const char *)s + i;
 		size_t w = n;
-		if (n == 0) {
+		if (n && bidi_len(s + i, len - i)) {
+			i += n; /* bidi control */
+			continue;
+		} else if (n == 0) {
 			src = "\xef\xbf\xbd";
 			w = 3;
 			n = 1;

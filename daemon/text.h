@@ -12,7 +12,8 @@
  * Turn a fragment of HTML (or plain text that may hold entities) into plain text with
  * libxml2's HTML parser: tags stripped, <script>/<style> dropped, block elements become
  * spaces, every named and numeric entity decoded, whitespace collapsed and trimmed,
- * invalid UTF-8 replaced by U+FFFD. The result is at most `cap` bytes (cut on a character
+ * invalid UTF-8 replaced by U+FFFD, control and bidi control characters (U+061C, U+200E,
+ * U+200F, U+202A-U+202E, U+2066-U+2069) dropped. The result is at most `cap` bytes (cut on a character
  * boundary). Returns a malloc()ed string, or NULL on allocation failure.
  */
 char *fw_text_from_html(const char *html, size_t len, size_t cap);
@@ -30,7 +31,8 @@ char *fw_text_from_html_libxml2(const char *html, size_t len, size_t cap);
 
 /*
  * Plain text (no markup interpretation): whitespace collapsed and trimmed, invalid UTF-8
- * replaced by U+FFFD, control characters dropped, at most cap bytes (cut on a character
+ * replaced by U+FFFD, control and bidi control characters dropped (as for
+ * fw_text_from_html: every text field of an item goes through this clean-up), at most cap bytes (cut on a character
  * boundary). Returns a malloc()ed string, or NULL on allocation failure.
  */
 char *fw_text_plain(const char *s, size_t len, size_t cap);

@@ -22,6 +22,7 @@ struct sink {
 	size_t n;
 	size_t stop_after; /* return -1 from the callback after this many (0: never) */
 	size_t max_title;
+	size_t max_link, max_id;
 	char *last_title;
 };
 
@@ -44,6 +45,10 @@ static int sink_cb(struct fw_item *item, void *arg)
 	free(json);
 	if (strlen(item->title) > s->max_title)
 		s->max_title = strlen(item->title);
+	if (item->link && strlen(item->link) > s->max_link)
+		s->max_link = strlen(item->link);
+	if (strlen(item->id) > s->max_id)
+		s->max_id = strlen(item->id);
 	free(s->last_title);
 	s->last_title = strdup(item->title);
 	s->n++;
@@ -130,6 +135,13 @@ static const struct fixture {
     {"hostile_dtd_param.xml", NULL, "rss2.0", false},
     {"hostile_billion_laughs.xml", NULL, "rss2.0", false},
     {"hostile_quadratic.xml", NULL, "rss2.0", false},
+    /* issue 15: real-world shapes */
+    {"rss_userland_ns.xml", NULL, "rss2.0", true},
+    {"atom_attr_entities.xml", NULL, "atom1.0", true},
+    {"internal_entities.xml", NULL, "rss2.0", false},
+    {"cp1252_undeclared.xml", NULL, "rss2.0", false},
+    {"php_warning.xml", NULL, "rss2.0", false},
+    {"html_wrapped.xml", NULL, "atom1.0", true},
 };
 
 /* Every fixture gives its .jsonl, whatever the chunking; problems are one line. */
@@ -268,7 +280,9 @@ static void test_xxe(void **state)
 		assert_int_equal(s.n, 1);
 		assert_null(strstr(s.out, "root:"));
 		assert_null(strstr(s.out, "/bin/"));
-		assert_null(strstr(s.out, "expanded-internal"));
+		/* internal entities are expanded (issue 15 point 21), external ones never */
+		if (i == 0)
+			assert_non_null(strstr(s.out, "expanded-internal"));
 		sink_free(&s);
 		free(buf);
 	}
@@ -416,15 +430,297 @@ static void test_problem_line(void **state)
 	assert_null(fw_parse_free(NULL));
 }
 
+/* Parse doc at several chunk sizes; every run must give the same lines. Returns the
+   output of the first (malloc()ed) and the item count in *n. */
+static char *parse_doc(const char *doc, size_t len, size_t *n)
+{
+	static const size_t chunks[] = {0, 1, 3, 7, 61, 4096};
+	char *first = NULL;
+
+	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		struct sink s = {0};
+		assert_int_equal(run(doc, len, chunks[c], NULL, NULL, NULL, &s, NULL), 0);
+		if (!first) {
+			first = s.out ? strdup(s.out) : strdup("");
+			*n = s.n;
+		} else {
+			if (strcmp(first, s.out ? s.out : "") != 0)
+				print_error("chunk %zu:\n got: %s\nwant: %s\n", chunks[c],
+				            s.out ? s.out : "", first);
+			assert_string_equal(first, s.out ? s.out : "");
+		}
+		sink_free(&s);
+	}
+	return first;
+}
+
+static void expect_in(const char *doc, size_t want_n, const char *const *want)
+{
+	size_t n = 0;
+	char *out = parse_doc(doc, strlen(doc), &n);
+
+	if (n != want_n)
+		print_error("items %zu, want %zu:\n%s\n", n, want_n, out);
+	assert_int_equal(n, want_n);
+	for (; want && *want; want++) {
+		if (!strstr(out, *want))
+			print_error("missing %s in:\n%s\n", *want, out);
+		assert_non_null(strstr(out, *want));
+	}
+	free(out);
+}
+
+/* Point 2: 200 nested relative xml:base of 4,000 bytes each: the resolved base, link
+   and id stay capped, every entry comes out. */
+static void test_xml_base_cap(void **state)
+{
+	size_t hl, len;
+	char *unit = malloc(4100);
+	(void)state;
+	assert_non_null(unit);
+	strcpy(unit, "<x xml:base=\"");
+	memset(unit + strlen(unit), 'a', 4000);
+	strcpy(unit + 13 + 4000, "/\">");
+	char *head = repeat("<feed xmlns=\"http://www.w3.org/2005/Atom\" "
+	                    "xml:base=\"http://example.com/\">",
+	                    unit, 200, "", &hl);
+	char *buf = repeat(head,
+	                   "<entry><title>t</title><id>rel-id</id><link href=\"rel/link\"/>"
+	                   "</entry>",
+	                   50, "</feed>", &len);
+	struct sink s = {0};
+	assert_int_equal(run(buf, len, 65536, NULL, NULL, NULL, &s, NULL), 0);
+	assert_int_equal(s.n, 50);
+	assert_true(s.max_link > 0);
+	assert_true(s.max_link <= 8192);
+	assert_true(s.max_id <= 8192);
+	assert_non_null(strstr(s.out, "\"link\":\"http://example.com/aaaa"));
+	sink_free(&s);
+	free(unit);
+	free(head);
+	free(buf);
+}
+
+/* Point 12: bidi controls never reach a title. */
+static void test_bidi_title(void **state)
+{
+	const char *doc = "<rss version=\"2.0\"><channel><item><title>a\xe2\x80\xaeZ"
+	                  "\xe2\x80\x8f\xe2\x81\xa6.exe&#x202E;b\xd8\x9c"
+	                  "c</title></item></channel></rss>";
+	const char *want[] = {"\"title\":\"aZ.exebc\"", NULL};
+
+	(void)state;
+	expect_in(doc, 1, want);
+}
+
+/* Point 14: an item nested too deep is dropped alone; the items after it come out. */
+static void test_deep_item_dropped(void **state)
+{
+	size_t hl, ml, len;
+	char *head = repeat("<rss version=\"2.0\"><channel><item><title>before</title></item>"
+	                    "<item><title>deep</title>",
+	                    "<div>", 400, "x", &hl);
+	char *mid = repeat(head, "</div>", 400, "</item>", &ml);
+	char *buf = repeat(mid, "<item><title>after</title></item>", 3, "</channel></rss>", &len);
+	struct sink s = {0};
+	char *problem = NULL;
+
+	(void)state;
+	assert_int_equal(run(buf, len, 4096, NULL, NULL, NULL, &s, &problem), 0);
+	assert_int_equal(s.n, 4);
+	assert_null(strstr(s.out, "\"deep\""));
+	assert_string_equal(s.last_title, "after");
+	assert_non_null(problem);
+	free(problem);
+	sink_free(&s);
+	assert_int_equal(run(buf, len, 1, NULL, NULL, NULL, &s, NULL), 0);
+	assert_int_equal(s.n, 4);
+	sink_free(&s);
+	free(head);
+	free(mid);
+	free(buf);
+	/* 10,000 levels left open: the item's end tag closes them, later items come out */
+	head = repeat("<rss version=\"2.0\"><channel><item><title>before</title></item>"
+	              "<item><title>deep</title>",
+	              "<div><p>", 5000, "x</item>", &hl);
+	buf = repeat(head, "<item><title>after</title><description><b>b</description></item>", 3,
+	             "</channel></rss>", &len);
+	assert_int_equal(run(buf, len, 4096, NULL, NULL, NULL, &s, NULL), 0);
+	assert_int_equal(s.n, 4);
+	assert_null(strstr(s.out, "\"deep\""));
+	assert_string_equal(s.last_title, "after");
+	sink_free(&s);
+	free(head);
+	free(buf);
+}
+
+/* Point 16: attribute values are unescaped exactly once. */
+static void test_attr_entities(void **state)
+{
+	const char *doc =
+	    "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><id>e1</id>"
+	    "<link href=\"http://e.com/?a=1&amp;b=2&#x26;c=3&#38;d=&quot;q&quot;&lt;&amp;amp;\"/>"
+	    "<category term=\"A&amp;B\"/><category term=\"t\" label=\"x &lt;y&gt; &#233;\"/>"
+	    "</entry></feed>";
+	const char *want[] = {"\"link\":\"http://e.com/?a=1&b=2&c=3&d=\\\"q\\\"<&amp;\"",
+	                      "\"categories\":[\"A&B\",\"x <y> \xc3\xa9\"]", NULL};
+
+	(void)state;
+	expect_in(doc, 1, want);
+}
+
+/* Point 17: RSS with a default namespace on <rss>. */
+static void test_rss_default_ns(void **state)
+{
+	const char *doc = "<rss xmlns=\"http://backend.userland.com/rss2\" version=\"2.0\">"
+	                  "<channel><title>T</title><item><title>a</title>"
+	                  "<link>http://x.example/a</link></item></channel></rss>";
+	const char *doc2 = "<rss version=\"2.0\" xmlns=\"urn:anything\"><channel><item>"
+	                   "<title>b</title><guid>g</guid></item></channel></rss>";
+	const char *want[] = {"\"title\":\"a\"", "\"link\":\"http://x.example/a\"", NULL};
+	const char *want2[] = {"\"title\":\"b\"", "\"id\":\"g\"", NULL};
+
+	(void)state;
+	expect_in(doc, 1, want);
+	expect_in(doc2, 1, want2);
+}
+
+/* Point 18: bytes that are not UTF-8 in an undeclared (or UTF-8) document are
+   windows-1252; valid UTF-8 beside them stays. */
+static void test_cp1252_fallback(void **state)
+{
+	const char *doc = "<rss version=\"2.0\"><channel><item><title>don\x92t caf\xe9 "
+	                  "\x93q\x94 \xc3\xa9t\xc3\xa9 \x80</title></item></channel></rss>";
+	const char *doc2 = "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\">"
+	                   "<channel><item><title>it\x92s \x81x</title></item></channel></rss>";
+	const char *want[] = {"\"title\":\"don\xe2\x80\x99t caf\xc3\xa9 \xe2\x80\x9cq\xe2\x80\x9d "
+	                      "\xc3\xa9t\xc3\xa9 \xe2\x82\xac\"",
+	                      NULL};
+	const char *want2[] = {"\"title\":\"it\xe2\x80\x99s \xef\xbf\xbdx\"", NULL};
+
+	(void)state;
+	expect_in(doc, 1, want);
+	expect_in(doc2, 1, want2);
+}
+
+/* Point 19: junk before <?xml, and a feed wrapped in <html><body>. */
+static void test_wrapped_feed(void **state)
+{
+	const char *php = "<br />\n<b>Warning</b>:  Cannot modify header information in "
+	                  "<b>/var/www/feed.php</b> on line <b>3</b><br />\n"
+	                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\">"
+	                  "<channel><item><title>a</title></item></channel></rss>";
+	const char *junk = "PHP Notice: x\n\n<?xml version=\"1.0\"?><feed "
+	                   "xmlns=\"http://www.w3.org/2005/Atom\"><entry><title>b</title>"
+	                   "<id>i</id></entry></feed>";
+	const char *html = "<!DOCTYPE html>\n<html><head><title>page</title></head><body>"
+	                   "<rss version=\"2.0\"><channel><title>F</title><item><title>c</title>"
+	                   "</item></channel></rss></body></html>";
+	const char *html2 = "<html><body><feed xmlns=\"http://www.w3.org/2005/Atom\">"
+	                    "<title>F</title><entry><title>d</title><id>i</id></entry>"
+	                    "<entry><title>e</title><id>j</id></entry></feed></body></html>";
+	const char *want[] = {"\"title\":\"a\"", NULL};
+	const char *want2[] = {"\"title\":\"b\"", NULL};
+	const char *want3[] = {"\"title\":\"c\"", NULL};
+	const char *want4[] = {"\"title\":\"d\"", "\"title\":\"e\"", NULL};
+	struct sink s = {0};
+
+	(void)state;
+	expect_in(php, 1, want);
+	expect_in(junk, 1, want2);
+	expect_in(html, 1, want3);
+	expect_in(html2, 2, want4);
+	/* a page that holds no feed is still not a feed */
+	const char *page = "<html><body><p>hello</p></body></html>";
+	assert_int_equal(run(page, strlen(page), 0, NULL, NULL, NULL, &s, NULL), -EBADMSG);
+	sink_free(&s);
+}
+
+/* Point 20: an RSS <author> with child elements gives its name. */
+static void test_rss_author_children(void **state)
+{
+	const char *doc = "<rss version=\"2.0\"><channel><item><title>a</title><author>"
+	                  "<name>Jane Roe</name><email>jane@example.com</email></author></item>"
+	                  "<item><title>b</title><author>jr@example.com (J R)</author></item>"
+	                  "</channel></rss>";
+	const char *want[] = {"\"author\":\"Jane Roe\"", "\"author\":\"jr@example.com (J R)\"",
+	                      NULL};
+
+	(void)state;
+	expect_in(doc, 2, want);
+}
+
+/* Point 21: itunes:category (nested), media:category, rdf:about, <pubdate>. */
+static void test_more_fields(void **state)
+{
+	const char *doc =
+	    "<rss version=\"2.0\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\" "
+	    "xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><item><title>a</title>"
+	    "<itunes:category text=\"Technology\"><itunes:category text=\"Podcasting &amp; "
+	    "Audio\"/></itunes:category><media:category scheme=\"urn:x\">Music</media:category>"
+	    "<pubdate>Mon, 01 Jan 2024 10:00:00 GMT</pubdate></item></channel></rss>";
+	const char *rdf =
+	    "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" "
+	    "xmlns=\"http://purl.org/rss/1.0/\"><channel rdf:about=\"http://x/\">"
+	    "<title>F</title></channel><item rdf:about=\"http://x/1\"><title>r</title>"
+	    "</item></rdf:RDF>";
+	const char *want[] = {"\"categories\":[\"Technology\",\"Podcasting & Audio\",\"Music\"]",
+	                      "\"published\":\"2024-01-01T10:00:00Z\"", NULL};
+	const char *want2[] = {"\"id\":\"http://x/1\"", NULL};
+
+	(void)state;
+	expect_in(doc, 1, want);
+	expect_in(rdf, 1, want2);
+}
+
+/* Point 21: entities of the internal DTD subset are expanded, bounded; external and
+   parameter entities never are, recursion and billion laughs stay bounded. */
+static void test_internal_entities(void **state)
+{
+	const char *doc =
+	    "<?xml version=\"1.0\"?>\n<!DOCTYPE rss [\n"
+	    "<!ENTITY who \"Jane &amp; John\">\n"
+	    "<!ENTITY greet \"Hi &who;! <b>\">\n"
+	    "<!ENTITY ext SYSTEM \"file:///etc/passwd\">\n"
+	    "<!ENTITY % pe \"x\">\n"
+	    "<!ENTITY a \"&b;\"><!ENTITY b \"&a;\">\n"
+	    "<!-- a comment with a \" quote and > -->\n"
+	    "<!ENTITY q 'say \"x\"'>\n"
+	    "<!ENTITY raw \"1 < 2\">\n"
+	    "]>\n<rss version=\"2.0\"><channel><item><title>&greet; &ext; &a;</title>"
+	    "<link>http://e.example/?q=&who;</link><category term=\"&q;\">&q;</category>"
+	    "<guid>&raw;</guid>"
+	    "</item></channel></rss>";
+	/* the title is HTML: the <b> from the entity is a tag there, as if written in it */
+	const char *want[] = {"\"title\":\"Hi Jane & John! &ext; &a;\"", "\"id\":\"1 < 2\"",
+	                      "\"link\":\"http://e.example/?q=Jane & John\"",
+	                      "\"categories\":[\"say \\\"x\\\"\"]", NULL};
+	size_t len, n;
+	char *buf = slurp(FEEDS "hostile_billion_laughs.xml", &len);
+
+	(void)state;
+	expect_in(doc, 1, want);
+	char *out = parse_doc(buf, len, &n);
+	assert_int_equal(n, 1);
+	assert_true(strlen(out) < 2 * 1024 * 1024);
+	free(out);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fixtures),     cmocka_unit_test(test_format),
-	    cmocka_unit_test(test_feed_level),   cmocka_unit_test(test_base_url),
-	    cmocka_unit_test(test_not_a_feed),   cmocka_unit_test(test_xxe),
-	    cmocka_unit_test(test_deep_nesting), cmocka_unit_test(test_many_items),
-	    cmocka_unit_test(test_huge_title),   cmocka_unit_test(test_stop),
-	    cmocka_unit_test(test_json_limits),  cmocka_unit_test(test_problem_line),
+	    cmocka_unit_test(test_fixtures),          cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_feed_level),        cmocka_unit_test(test_base_url),
+	    cmocka_unit_test(test_not_a_feed),        cmocka_unit_test(test_xxe),
+	    cmocka_unit_test(test_deep_nesting),      cmocka_unit_test(test_many_items),
+	    cmocka_unit_test(test_huge_title),        cmocka_unit_test(test_stop),
+	    cmocka_unit_test(test_json_limits),       cmocka_unit_test(test_problem_line),
+	    cmocka_unit_test(test_xml_base_cap),      cmocka_unit_test(test_bidi_title),
+	    cmocka_unit_test(test_deep_item_dropped), cmocka_unit_test(test_attr_entities),
+	    cmocka_unit_test(test_rss_default_ns),    cmocka_unit_test(test_cp1252_fallback),
+	    cmocka_unit_test(test_wrapped_feed),      cmocka_unit_test(test_rss_author_children),
+	    cmocka_unit_test(test_more_fields),       cmocka_unit_test(test_internal_entities),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
