@@ -248,34 +248,51 @@ int fw_alert_raise(struct fw_store *tx, const struct fw_config *cfg,
 	return 0;
 }
 
+/*
+ * A notice of the daemon's own (watchlist `kind`, an id of `item_id` under the feed), once:
+ * recorded and queued for output `only` (>= 0), or for every output k with to[k]. Returns
+ * 1 when queued, 0 when it was raised before, or a negative errno.
+ */
+static int raise_notice(struct fw_store *tx, const struct fw_config *cfg, const char *kind,
+                        const struct fw_config_feed *feed, const char *item_id, const char *title,
+                        const char *summary, long only, const bool *to, int64_t now)
+{
+	struct fw_item it = {.published = now, .updated = FW_TIME_NONE};
+	char id[33], *payload;
+	int r;
+
+	it.title = (char *)title;
+	it.id = (char *)item_id;
+	it.summary = (char *)summary;
+	it.content = (char *)"";
+	fw_alert_id(kind, feed->name, item_id, id);
+	r = fw_store_alert_add(tx, id, kind, feed->name, item_id, now);
+	if (r <= 0)
+		return r;
+	payload = build_payload(id, kind, feed, &it, NULL, 0, now);
+	if (payload == NULL)
+		return -ENOMEM;
+	for (size_t k = 0; k < cfg->n_outputs && r >= 0; k++)
+		if ((long)k == only || (only < 0 && to && to[k]))
+			r = fw_store_outbox_add(tx, id, cfg->outputs[k].name, payload, now);
+	free(payload);
+	return r < 0 ? r : 1;
+}
+
 /* The feed-failing alert: one per error streak, to cfg->feed_failing_output. */
 int fw_alert_raise_failing(struct fw_store *tx, const struct fw_config *cfg,
                            const struct fw_config_feed *feed, const char *error, int64_t since,
                            int64_t now)
 {
-	struct fw_item it = {.published = now, .updated = FW_TIME_NONE};
-	char id[33], item_id[64], date[40], title[512], *payload;
-	int r;
+	char item_id[64], date[40], title[512];
 
 	if (cfg->feed_failing_output < 0)
 		return 0;
 	snprintf(item_id, sizeof(item_id), "feed-failing:%lld", (long long)since);
 	snprintf(title, sizeof(title), "Feed '%s' has been failing since %s: %s", feed->name,
 	         fw_date_format(since, date, sizeof(date)), error ? error : "unknown error");
-	it.title = title;
-	it.id = item_id;
-	it.summary = title;
-	it.content = (char *)"";
-	fw_alert_id(FW_ALERT_FEED_FAILING, feed->name, item_id, id);
-	r = fw_store_alert_add(tx, id, FW_ALERT_FEED_FAILING, feed->name, item_id, now);
-	if (r <= 0)
-		return r;
-	payload = build_payload(id, FW_ALERT_FEED_FAILING, feed, &it, NULL, 0, now);
-	if (payload == NULL)
-		return -ENOMEM;
-	r = fw_store_outbox_add(tx, id, cfg->outputs[cfg->feed_failing_output].name, payload, now);
-	free(payload);
-	return r < 0 ? r : 1;
+	return raise_notice(tx, cfg, FW_ALERT_FEED_FAILING, feed, item_id, title, title,
+	                    cfg->feed_failing_output, NULL, now);
 }
 
 /* See alert.h. */
@@ -329,11 +346,10 @@ int fw_alert_raise_storm(struct fw_store *tx, const struct fw_config *cfg,
                          const struct fw_config_feed *feed, const struct fw_alert_storm *st,
                          size_t cap, int64_t now)
 {
-	struct fw_item it = {.published = now, .updated = FW_TIME_NONE};
-	char id[33], item_id[64], title[512], *summary = NULL, *payload;
+	char item_id[64], title[512], *summary = NULL;
 	int r;
 
-	if (st->n_items == 0)
+	if (st->n_items == 0 || st->n_outputs != cfg->n_outputs)
 		return 0;
 	snprintf(item_id, sizeof(item_id), "alert-storm:%lld", (long long)now);
 	snprintf(title, sizeof(title),
@@ -343,23 +359,8 @@ int fw_alert_raise_storm(struct fw_store *tx, const struct fw_config *cfg,
 	if (asprintf(&summary, "%s%s", st->titles ? st->titles : "",
 	             st->n_items > FW_ALERT_STORM_TITLES ? "; …" : "") < 0)
 		return -ENOMEM;
-	it.title = title;
-	it.id = item_id;
-	it.summary = summary;
-	it.content = (char *)"";
-	fw_alert_id(FW_ALERT_STORM, feed->name, item_id, id);
-	r = fw_store_alert_add(tx, id, FW_ALERT_STORM, feed->name, item_id, now);
-	if (r <= 0) {
-		free(summary);
-		return r;
-	}
-	payload = build_payload(id, FW_ALERT_STORM, feed, &it, NULL, 0, now);
+	r = raise_notice(tx, cfg, FW_ALERT_STORM, feed, item_id, title, summary, -1, st->outputs,
+	                 now);
 	free(summary);
-	if (payload == NULL)
-		return -ENOMEM;
-	for (size_t k = 0; k < st->n_outputs && k < cfg->n_outputs && r >= 0; k++)
-		if (st->outputs[k])
-			r = fw_store_outbox_add(tx, id, cfg->outputs[k].name, payload, now);
-	free(payload);
-	return r < 0 ? r : 1;
+	return r;
 }
