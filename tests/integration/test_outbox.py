@@ -48,7 +48,9 @@ def outbox_commands(srv, rcv, w):
           "two dead letters remain")
 
     p = run(["outbox", "-c", conf, "retry", "999999"])
-    check(p.returncode == 0 and p.stdout.startswith("0 "), "retry of an unknown row changes nothing")
+    check(p.returncode == 1 and "999999" in p.stderr,
+          "retry of an unknown row is an error naming it (issue 18: it used to change nothing, "
+          "silently)")
     p = run(["outbox", "-c", conf, "drop", "--dead"])
     check(p.returncode == 0 and p.stdout.startswith("2 "), "outbox drop --dead (%s)"
           % p.stdout.strip())
