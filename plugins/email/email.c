@@ -193,13 +193,15 @@ static size_t utf8_cut(const char *s, size_t n, size_t max)
  * Append an unstructured header value (RFC 5322 2.2.1, RFC 2047): printable ASCII that
  * fits on the line as is; anything else as UTF-8 "B" encoded-words of at most 75
  * characters, one per folded line, each holding whole characters. used: the characters
- * already on the line ("Subject: ").
+ * already on the line ("Subject: "). phrase: a display name, where RFC 5322 specials
+ * ("," "<" "@"...) would change the address list, so a value with one is encoded.
  */
-static void buf_header_text(struct em_buf *b, const char *value, size_t used)
+static void buf_header_text(struct em_buf *b, const char *value, size_t used, bool phrase)
 {
 	size_t n = utf8_cut(value, strlen(value), EM_SUBJECT_MAX);
 	char *clean = strndup(value, n);
-	bool plain = clean != NULL && used + n <= 78 && strstr(clean, "=?") == NULL;
+	bool plain = clean != NULL && used + n <= 78 && strstr(clean, "=?") == NULL &&
+	             (!phrase || strpbrk(clean, "()<>[]:;@\\,.\"") == NULL);
 
 	if (clean == NULL) {
 		b->oom = true;
@@ -656,7 +658,7 @@ static void render_headers(const struct email *e, const struct fw_alert *a, json
 	buf_puts(m, date);
 	buf_puts(m, "\r\nFrom: ");
 	if (e->from_name && *e->from_name) {
-		buf_header_text(m, e->from_name, 6);
+		buf_header_text(m, e->from_name, 6, true);
 		buf_puts(m, " ");
 	}
 	buf_puts(m, "<");
@@ -680,13 +682,13 @@ static void render_headers(const struct email *e, const struct fw_alert *a, json
 	if (subject.oom)
 		m->oom = true;
 	else
-		buf_header_text(m, subject.p ? subject.p : "", 9);
+		buf_header_text(m, subject.p ? subject.p : "", 9, false);
 	buf_free(&subject);
 	buf_puts(m, "\r\nMessage-ID: <");
 	buf_puts(m, id);
 	buf_puts(m, "@feedwatch>\r\nMIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n"
 	            "X-Auto-Response-Suppress: All\r\nX-Feedwatch-Watchlist: ");
-	buf_header_text(m, a->watchlist, 23);
+	buf_header_text(m, a->watchlist, 23, false);
 	buf_puts(m, "\r\nContent-Type: multipart/alternative;\r\n boundary=\"=_fw_");
 	buf_puts(m, id);
 	buf_puts(m, "\"\r\n\r\n");

@@ -226,7 +226,8 @@ def digest(srv, smtp, w):
     smtp.mode = "ok"
     srv.routes["/feed.xml"] = Route(rss_feed(items(5)))
     conf = output_config(w, srv.url("/feed.xml"),
-                         [email_output(smtp, "rate_limit = 1; rate_window = 60;")])
+                         [email_output(smtp, "rate_limit = 1; rate_window = 60; "
+                                       'from_name = "Alerts, Inc. <ceo@evil.example>";')])
     p = run(["once", "-c", conf])
     got = smtp.accepted()
     check(p.returncode == 0 and len(got) == 1, "digest: one message (%d)" % len(got))
@@ -242,6 +243,10 @@ def digest(srv, smtp, w):
         check(all("https://example.org/m/%d?a=1&amp;b=2" % i in html for i in range(5)),
               "digest: the HTML part lists every link, escaped")
         check(txt.count("@putin") >= 5, "digest: why it fired, per item")
+        fr = msg["From"].addresses
+        check(len(fr) == 1 and fr[0].addr_spec == "feedwatch@example.org" and
+              fr[0].display_name == "Alerts, Inc. <ceo@evil.example>",
+              "a from_name with , < @ stays one display name (%r)" % str(msg["From"]))
         check(re.fullmatch(r"<digest-5-[0-9a-f]+@feedwatch>", msg["Message-ID"] or "")
               is not None, "digest: Message-ID <digest-5-id@feedwatch> (%s)" % msg["Message-ID"])
     check(outbox(conf, "--pending") == [], "digest: nothing pending")
