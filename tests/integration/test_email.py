@@ -271,6 +271,37 @@ def starttls(srv, smtp, w):
           "starttls try: sent when the server offers no STARTTLS")
 
 
+def stalled(srv, smtp, w):
+    """A server that accepts and never answers: the session ends at `timeout` and the alert
+    is retried; meanwhile the daemon's loop goes on polling (delivery is on a worker)."""
+    import socket
+    quiet = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    quiet.bind(("127.0.0.1", 0))
+    quiet.listen(8)
+    try:
+        srv.routes["/feed.xml"] = Route(rss_feed(items(1)))
+        out = email_output(smtp, 'timeout = "4s";').replace(
+            smtp.url(), "smtp://127.0.0.1:%d" % quiet.getsockname()[1])
+        conf = output_config(w, srv.url("/feed.xml"), [out])
+        d = fwtest.start(["run", "-c", conf])
+        fwtest.wait_for(lambda: srv.count("/feed.xml") >= 1, timeout=20)
+        time.sleep(0.5)
+        before = srv.count("/feed.xml")
+        time.sleep(3)
+        during = srv.count("/feed.xml") - before
+        check(during >= 2, "while an SMTP session hangs, feeds are still polled (%d polls)"
+              % during)
+        fwtest.wait_for(lambda: outbox(conf, "--pending") and
+                        outbox(conf, "--pending")[0].get("attempts", 0) >= 1, timeout=20)
+        rc, _, err = fwtest.stop(d)
+        pend = outbox(conf, "--pending")
+        e = pend[0].get("last_error", "") if pend else ""
+        check(rc == 0 and len(pend) == 1 and "timed out" in e.lower(),
+              "a silent server: the session times out and the alert is retried (%s)" % e)
+    finally:
+        quiet.close()
+
+
 def auth(srv, w):
     smtp = Smtp(auth=True)
     try:
@@ -364,7 +395,8 @@ def fresh_smtp_parts():
                 smtp.close()
         part.__name__ = fn.__name__
         return part
-    return [wrap(f) for f in (message, temporary, permanent, digest, starttls, config_errors)]
+    return [wrap(f) for f in (message, temporary, permanent, digest, starttls, stalled,
+                                   config_errors)]
 
 
 if __name__ == "__main__":
