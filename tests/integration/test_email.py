@@ -10,9 +10,12 @@ same Message-ID. Part 3 (550): a dead letter with the server's reply in last_err
 Part 4 (digest): rate_limit = 1 gives one message listing every item.
 Part 5 (STARTTLS): the default starttls = "require" against a server without STARTTLS
 delivers nothing in clear; the alert stays pending.
-Part 6 (AUTH): username + secret file log in (AUTH PLAIN); the password is nowhere in the
-log or the outbox. Part 7 (check): a bad starttls, a missing to and a bad address are
-refused with file:line."""
+Part 6 (stalled): a server that never answers times out (retried) while feeds are still
+polled. Part 7 (config): `check` refuses a wrong type or an unknown key with file:line; a bad
+value (starttls = "maybe", no `to`, a bad address, an http URL, a password in the URL) keeps
+the output down at start with the reason logged, and the alert waits.
+Part 8 (AUTH): username + secret file log in (AUTH PLAIN); a refused login (535) is a dead
+letter; the password is in no log and no outbox entry."""
 import os
 import subprocess
 import sys
