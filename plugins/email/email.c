@@ -858,9 +858,8 @@ static void scrub(const struct email *e, char *msg)
 
 	if (n < 3)
 		return;
-	while ((hit = strstr(msg, e->password)) != NULL) {
+	for (char *p = msg; (hit = strstr(p, e->password)) != NULL; p = hit + n)
 		memset(hit, '*', n);
-	}
 }
 
 /* Send one message; report with done(). */
