@@ -21,7 +21,7 @@ if [ "${TSAN:-1}" != 0 ]; then
 	cmake --build "$TSAN_BUILD" -j"$(nproc)"
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(pwd)/tests/tsan.supp" \
 		ctest --test-dir "$TSAN_BUILD" --output-on-failure -j"$(nproc)" \
-		-R '^(test_parsework|test_fetch|test_net|test_alert|integration_.*)$'
+		-R '^(test_parsework|test_fetch|test_net|test_feeds|test_alert|integration_.*)$'
 fi
 FUZZ_SECS=${FUZZ_SECS:-60}
 if [ "$FUZZ_SECS" -gt 0 ]; then
