@@ -12,7 +12,7 @@ cmake --build "$BUILD" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)" "$@"
-# ThreadSanitizer: the parser thread (test_parsework, and test_fetch through a real poll),
+# ThreadSanitizer: the parser thread (test_parsework; test_fetch, test_feeds through real polls),
 # the net glue beside the test's server threads (test_net), the delivery workers
 # (test_alert) and every integration test, on a build of its own (TSAN=0 skips it).
 if [ "${TSAN:-1}" != 0 ]; then
