@@ -1,18 +1,20 @@
 /*
- * parse_int.h - private to the feed parser room: what daemon/parse.c, daemon/repair.c and
- * daemon/jsonfeed.c share, as libuv's uv-common.h is for libuv's files. Nothing outside
- * those files and the room's tests includes it; the room's interface is parse.h.
+ * parse_int.h - private to the feed parser room: what daemon/parse.c, daemon/fields.c,
+ * daemon/repair.c and daemon/jsonfeed.c share, as libuv's uv-common.h is for libuv's
+ * files. Nothing outside those files includes it; the room's interface is parse.h.
  *
  *   parse.c     sniffing (BOM, prolog, HTTP charset), the libxml2 SAX2 push parser and the
- *               mapping of feed elements to items (format detection, fields, ids,
- *               delivery), and the public API of parse.h
+ *               mapping of feed elements to items (format detection, field capture,
+ *               ids, delivery), and the public API of parse.h
+ *   fields.c    the fields of the item being read: values offered by priority, links
+ *               resolved, captured markup made text
  *   repair.c    the byte repair filter that runs before libxml2, with the DOCTYPE it
  *               reads for internal entities and the counting of open elements
  *   jsonfeed.c  JSON Feed documents, held whole and read with jansson
  *
  * Here: the room's caps, the private struct fw_parser (one per document; every file
  * reads and writes its own part of it), the functions one file offers the others
- * (fw_parse_*, fw_repair_*, fw_jsonfeed_*) and small helpers used by more than one file,
+ * (fw_parse_*, fw_fields_*, fw_repair_*, fw_jsonfeed_*) and small helpers used by more than one file,
  * static inline so that they compile as they did when the room was one file.
  */
 #ifndef FW_PARSE_INT_H
@@ -262,6 +264,12 @@ static inline uint64_t hash64(const char *s)
 	return h ? h : 1;
 }
 
+/* The xml:base in force: the innermost one, else the document's URL (may be NULL). */
+static inline const char *cur_base(const struct fw_parser *p)
+{
+	return p->n_bases ? p->bases[p->n_bases - 1] : p->doc_base;
+}
+
 /* ---------------------------------------------------------------- parse.c */
 
 /*
@@ -281,6 +289,20 @@ void fw_parse_stop(struct fw_parser *p);
  * stopped it); the error is also made sticky in p->err.
  */
 int fw_parse_deliver(struct fw_parser *p, struct fw_item *item);
+
+/* ---------------------------------------------------------------- fields.c */
+
+/*
+ * Candidate text s for target t of the item (or feed, or person) being read, with a
+ * priority: lower wins, the first of equals wins. Takes ownership of s.
+ */
+void fw_fields_offer(struct fw_parser *p, enum target t, int prio, char *s);
+
+/* End of the field being captured: its raw markup made text and offered to its target. */
+void fw_fields_capture_end(struct fw_parser *p);
+
+/* True when s starts with a URI scheme ("http:", "tag:", "urn:"). */
+bool fw_fields_has_scheme(const char *s);
 
 /* ---------------------------------------------------------------- repair.c */
 
