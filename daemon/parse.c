@@ -442,6 +442,92 @@ static struct frame *parent_frame(struct fw_parser *p)
 	return i > 0 ? &p->frames[i - 1] : &p->frames[0];
 }
 
+/* An Atom element directly inside an item (an entry, or an RSS item's atom:*). */
+static void item_atom_element(struct fw_parser *p, const xmlChar *name, const xmlChar **attrs,
+                              int n)
+{
+	int pr = is_rss(p) ? 1 : 0; /* atom:* inside RSS items are fallbacks */
+	if (is(name, "title"))
+		capture_begin(p, T_TITLE, atom_kind(attrs, n), pr);
+	else if (is(name, "summary"))
+		capture_begin(p, T_SUMMARY, atom_kind(attrs, n), pr);
+	else if (is(name, "content")) {
+		char *src = attr(attrs, n, "src", 8);
+		if (!src)
+			capture_begin(p, T_CONTENT, atom_kind(attrs, n), pr);
+		free(src);
+	} else if (is(name, "id"))
+		capture_begin(p, T_ID, K_PLAIN, pr);
+	else if (is(name, "link"))
+		atom_link(p, attrs, n, pr);
+	else if (is(name, "published") || is(name, "issued"))
+		capture_begin(p, T_PUBLISHED, K_PLAIN, pr);
+	else if (is(name, "created"))
+		capture_begin(p, T_PUBLISHED, K_PLAIN, pr + 2);
+	else if (is(name, "updated") || is(name, "modified"))
+		capture_begin(p, T_UPDATED, K_PLAIN, pr);
+	else if (is(name, "author"))
+		person_begin(p, pr, false);
+	else if (is(name, "category")) {
+		/* the human-readable label when there is one, else the term */
+		char *label = attr(attrs, n, "label", p->lim.max_field);
+		if (!label || !label[0]) {
+			free(label);
+			label = attr(attrs, n, "term", p->lim.max_field);
+		}
+		fw_fields_offer(p, T_CATEGORY, 0, label);
+	} else if (is(name, "source")) {
+		p->frames[p->depth - 1].role = R_SKIP;
+		p->skipping = true;
+	}
+}
+
+/* An element of a module namespace (Dublin Core, content, iTunes, XHTML) directly inside
+   an item. */
+static void item_module_element(struct fw_parser *p, const xmlChar *name, enum ns ns)
+{
+	switch (ns) {
+	case NS_DC:
+		if (is(name, "title"))
+			capture_begin(p, T_TITLE, K_HTML, 1);
+		else if (is(name, "creator") || is(name, "author"))
+			capture_begin(p, T_AUTHOR, K_HTML, 1);
+		else if (is(name, "date"))
+			capture_begin(p, T_PUBLISHED, K_PLAIN, 1);
+		else if (is(name, "description"))
+			capture_begin(p, T_SUMMARY, K_HTML, 1);
+		else if (is(name, "subject"))
+			capture_begin(p, T_CATEGORY, K_HTML, 0);
+		break;
+	case NS_DCTERMS:
+		if (is(name, "issued") || is(name, "created"))
+			capture_begin(p, T_PUBLISHED, K_PLAIN, 2);
+		else if (is(name, "modified"))
+			capture_begin(p, T_UPDATED, K_PLAIN, 1);
+		break;
+	case NS_CONTENT:
+		if (is(name, "encoded"))
+			capture_begin(p, T_CONTENT, K_HTML, 0);
+		break;
+	case NS_ITUNES:
+		if (is(name, "summary"))
+			capture_begin(p, T_SUMMARY, K_HTML, 1);
+		else if (is(name, "subtitle"))
+			capture_begin(p, T_SUMMARY, K_HTML, 3);
+		else if (is(name, "author"))
+			capture_begin(p, T_AUTHOR, K_HTML, 2);
+		else if (is(name, "keywords"))
+			capture_begin(p, T_KEYWORDS, K_PLAIN, 0);
+		break;
+	case NS_XHTML:
+		if (is(name, "body") || is(name, "div"))
+			capture_begin(p, T_CONTENT, K_XHTML, 1);
+		break;
+	default:
+		break;
+	}
+}
+
 /* An element directly inside an item (or deeper, for Media RSS). */
 static void item_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
                          const xmlChar **attrs, int n)
@@ -497,82 +583,10 @@ static void item_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
 		return;
 	}
 	if (is_atom_ns(p, ns)) {
-		int pr = is_rss(p) ? 1 : 0; /* atom:* inside RSS items are fallbacks */
-		if (is(name, "title"))
-			capture_begin(p, T_TITLE, atom_kind(attrs, n), pr);
-		else if (is(name, "summary"))
-			capture_begin(p, T_SUMMARY, atom_kind(attrs, n), pr);
-		else if (is(name, "content")) {
-			char *src = attr(attrs, n, "src", 8);
-			if (!src)
-				capture_begin(p, T_CONTENT, atom_kind(attrs, n), pr);
-			free(src);
-		} else if (is(name, "id"))
-			capture_begin(p, T_ID, K_PLAIN, pr);
-		else if (is(name, "link"))
-			atom_link(p, attrs, n, pr);
-		else if (is(name, "published") || is(name, "issued"))
-			capture_begin(p, T_PUBLISHED, K_PLAIN, pr);
-		else if (is(name, "created"))
-			capture_begin(p, T_PUBLISHED, K_PLAIN, pr + 2);
-		else if (is(name, "updated") || is(name, "modified"))
-			capture_begin(p, T_UPDATED, K_PLAIN, pr);
-		else if (is(name, "author"))
-			person_begin(p, pr, false);
-		else if (is(name, "category")) {
-			/* the human-readable label when there is one, else the term */
-			char *label = attr(attrs, n, "label", p->lim.max_field);
-			if (!label || !label[0]) {
-				free(label);
-				label = attr(attrs, n, "term", p->lim.max_field);
-			}
-			fw_fields_offer(p, T_CATEGORY, 0, label);
-		} else if (is(name, "source")) {
-			p->frames[p->depth - 1].role = R_SKIP;
-			p->skipping = true;
-		}
+		item_atom_element(p, name, attrs, n);
 		return;
 	}
-	switch (ns) {
-	case NS_DC:
-		if (is(name, "title"))
-			capture_begin(p, T_TITLE, K_HTML, 1);
-		else if (is(name, "creator") || is(name, "author"))
-			capture_begin(p, T_AUTHOR, K_HTML, 1);
-		else if (is(name, "date"))
-			capture_begin(p, T_PUBLISHED, K_PLAIN, 1);
-		else if (is(name, "description"))
-			capture_begin(p, T_SUMMARY, K_HTML, 1);
-		else if (is(name, "subject"))
-			capture_begin(p, T_CATEGORY, K_HTML, 0);
-		break;
-	case NS_DCTERMS:
-		if (is(name, "issued") || is(name, "created"))
-			capture_begin(p, T_PUBLISHED, K_PLAIN, 2);
-		else if (is(name, "modified"))
-			capture_begin(p, T_UPDATED, K_PLAIN, 1);
-		break;
-	case NS_CONTENT:
-		if (is(name, "encoded"))
-			capture_begin(p, T_CONTENT, K_HTML, 0);
-		break;
-	case NS_ITUNES:
-		if (is(name, "summary"))
-			capture_begin(p, T_SUMMARY, K_HTML, 1);
-		else if (is(name, "subtitle"))
-			capture_begin(p, T_SUMMARY, K_HTML, 3);
-		else if (is(name, "author"))
-			capture_begin(p, T_AUTHOR, K_HTML, 2);
-		else if (is(name, "keywords"))
-			capture_begin(p, T_KEYWORDS, K_PLAIN, 0);
-		break;
-	case NS_XHTML:
-		if (is(name, "body") || is(name, "div"))
-			capture_begin(p, T_CONTENT, K_XHTML, 1);
-		break;
-	default:
-		break;
-	}
+	item_module_element(p, name, ns);
 }
 
 /* The rdf:about attribute (RSS 1.0 item) or NULL. */
