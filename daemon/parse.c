@@ -7,8 +7,9 @@
  *
  * The repair filter (repair.c) fixes, before libxml2 sees them, the damage that makes
  * most real feeds ill-formed, reads the DOCTYPE for internal entities (none reaches
- * libxml2) and drops elements nested deeper than max_depth; JSON Feed is jsonfeed.c.
- * What they share is parse_int.h.
+ * libxml2) and drops elements nested deeper than max_depth. Here: sniffing, the SAX
+ * mapping of elements to fields and items (the fields' values: fields.c), ids, delivery
+ * and the API. JSON Feed is jsonfeed.c. What they share is parse_int.h.
  *
  * Security: no DTD is loaded and no entity is declared to libxml2 (see repair.c).
  * No network (XML_PARSE_NONET), and the SAX handlers that could resolve external things
