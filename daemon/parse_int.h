@@ -168,7 +168,8 @@ struct fw_parser {
 		unsigned char len; /* of name (a longer name is cut: never matched) */
 		char name[FNAME_MAX];
 		unsigned long line;
-	} kept[DEF_MAX_DEPTH];
+	} * kept; /* grown by doubling, up to max_depth: most feeds nest a few deep */
+	size_t kept_cap;
 	uint32_t *dropped; /* name hashes of the first DROPPED_MAX dropped open elements */
 	size_t dropped_size;
 	struct kept tname;   /* name of the tag being read */

@@ -650,6 +650,26 @@ static uint32_t name_hash(const unsigned char *s, size_t n)
 	return h;
 }
 
+/* Room for one more open element's name in p->kept (below max_depth); false when out of
+   memory. */
+static bool kept_room(struct fw_parser *p)
+{
+	size_t cap;
+	struct kept *k;
+
+	if (p->fdepth < p->kept_cap)
+		return true;
+	cap = p->kept_cap ? 2 * p->kept_cap : 16;
+	if (cap > p->lim.max_depth)
+		cap = p->lim.max_depth;
+	k = realloc(p->kept, cap * sizeof(*k));
+	if (k == NULL)
+		return false;
+	p->kept = k;
+	p->kept_cap = cap;
+	return true;
+}
+
 static bool kept_is(const struct kept *k, const struct kept *t)
 {
 	return k->hash == t->hash && k->len == t->len && k->len <= FNAME_MAX &&
@@ -723,7 +743,8 @@ static void tag_open(struct fw_parser *p, struct fout *o, const unsigned char *s
 		else if (p->fdepth > 0)
 			p->fdepth--;
 	} else {
-		p->tag_drop = p->fdepth >= p->lim.max_depth;
+		/* out of memory for its name, an element is dropped as one too deep would be */
+		p->tag_drop = p->fdepth >= p->lim.max_depth || !kept_room(p);
 		if (p->tag_drop && p->deep_extra == 0)
 			fout_put(o, "<?" DEEP_PI "?>", strlen("<?" DEEP_PI "?>"));
 	}
@@ -823,7 +844,7 @@ static inline size_t tag_fast(struct fw_parser *p, const unsigned char *s, size_
 			return 0;
 		p->fdepth--;
 	} else if (s[j - 1] != '/') {
-		if (p->fdepth >= p->lim.max_depth)
+		if (p->fdepth >= p->lim.max_depth || !kept_room(p))
 			return 0;
 		struct kept *k = &p->kept[p->fdepth++];
 		k->hash = h;
@@ -1132,6 +1153,7 @@ void fw_repair_push(struct fw_parser *p, const char *data, size_t len, bool fina
 /* Free what the filter holds in p: its output, the DOCTYPE, entities, names. */
 void fw_repair_free(struct fw_parser *p)
 {
+	free(p->kept);
 	free(p->fout);
 	free(p->dtd);
 	free(p->dropped);
