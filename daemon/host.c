@@ -67,13 +67,13 @@ __attribute__((format(printf, 3, 4))) static void host_log(struct fw_plugin_ctx 
 	fw_log(level, "output '%s': %s", ctx->out->name, buf);
 }
 
-/* The key's setting; remembers its line, which check's diagnostics name. */
+/* The key's setting. Remembers its line, which check's diagnostics name; an absent key
+   (a plugin saying it is missing) points them at the output group instead. */
 static const config_setting_t *member(struct fw_plugin_ctx *ctx, const char *key)
 {
 	const config_setting_t *s = config_setting_get_member(ctx->out->setting, key);
 
-	if (s && config_setting_source_line(s) > 0)
-		ctx->last_line = config_setting_source_line(s);
+	ctx->last_line = s ? config_setting_source_line(s) : 0;
 	return s;
 }
 
