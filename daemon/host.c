@@ -53,6 +53,8 @@ struct fw_plugin_ctx {
 	struct host_http *https;
 	struct fw_diags *diags; /* check only: where log() goes */
 	int last_line;          /* the line of the key a getter found last */
+	int unchecked_line;     /* check only: a secret that cannot be judged here, or 0 */
+	size_t dropped;         /* check only: errors about it, not reported */
 };
 
 __attribute__((format(printf, 3, 4))) static void host_log(struct fw_plugin_ctx *ctx, int level,
@@ -550,6 +552,11 @@ __attribute__((format(printf, 3, 4))) static void check_log(struct fw_plugin_ctx
 
 	if (level > FW_LOG_WARNING)
 		return;
+	if (level == FW_LOG_ERR && ctx->unchecked_line > 0 &&
+	    ctx->last_line == ctx->unchecked_line) {
+		ctx->dropped++;
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
@@ -594,6 +601,28 @@ static int check_http(struct fw_plugin_ctx *ctx, const struct fw_http_request *r
 	return -ENOTSUP;
 }
 
+/*
+ * A secret named relative to $CREDENTIALS_DIRECTORY cannot be judged where that is unset
+ * (`feedwatch check` from a shell, for a service using LoadCredential=): a warning says so,
+ * and the plugin's complaint about that key is not counted. Anything else is read as the
+ * daemon would, and a missing or unreadable file is the plugin's error to report.
+ */
+static int check_cfg_secret(struct fw_plugin_ctx *ctx, const char *key, char **out)
+{
+	const char *name, *creds = getenv("CREDENTIALS_DIRECTORY");
+
+	if (host_cfg_string(ctx, key, &name) == 0 && name[0] != '/' && (creds == NULL || !*creds)) {
+		fw_diags_add(
+		    ctx->diags, true, ctx->out->file, ctx->last_line,
+		    "output '%s': %s '%s' is a name in $CREDENTIALS_DIRECTORY, which is not "
+		    "set here: not checked (the service's reload checks it)",
+		    ctx->out->name, key, name);
+		ctx->unchecked_line = ctx->last_line;
+		return -ENOENT;
+	}
+	return host_cfg_secret(ctx, key, out);
+}
+
 static const struct fw_host check_table = {
     .abi_major = FW_PLUGIN_ABI_MAJOR,
     .abi_minor = FW_PLUGIN_ABI_MINOR,
@@ -605,7 +634,7 @@ static const struct fw_host check_table = {
     .cfg_float = host_cfg_float,
     .cfg_duration_ms = host_cfg_duration_ms,
     .cfg_strings = host_cfg_strings,
-    .cfg_secret = host_cfg_secret,
+    .cfg_secret = check_cfg_secret,
     .done = check_done,
     .timer_start = check_timer_start,
     .timer_stop = check_timer_stop,
@@ -628,7 +657,7 @@ static void check_output(const struct fw_config *cfg, struct fw_loader_lib *lib,
 	if (check == NULL || diags->errors > before)
 		return;
 	r = check(&check_table, &ctx);
-	if (r < 0 && diags->errors == before)
+	if (r < 0 && diags->errors == before && ctx.dropped == 0)
 		fw_diags_add(diags, false, o->file, o->line,
 		             "output '%s': plugin '%s' refuses its settings: %s", o->name,
 		             o->plugin, strerror(-r));

@@ -103,6 +103,33 @@ def bad_values(srv, w):
                                                                p.stderr.strip()[-400:]))
         check(" OK " not in p.stdout, "%s: and does not say OK" % what)
 
+    # A secret named in $CREDENTIALS_DIRECTORY: judged when that is set (a missing file is an
+    # error), a warning when it is not (check from a shell for a LoadCredential= service).
+    lines = ['plugin = "webhook";', 'url = "http://127.0.0.1:9/x";', 'secret = "hook";']
+    conf, text = config(w, feed, lines)
+    at = "%s:%d:" % (conf, line_of(text, 'secret = "hook"'))
+    creds = w.file("creds")
+    os.mkdir(creds)
+    p = run(["check", "-c", conf], env={"CREDENTIALS_DIRECTORY": creds})
+    check(p.returncode == 1 and at + " output 'out': cannot read the secret file" in p.stderr,
+          "a credential missing from $CREDENTIALS_DIRECTORY is an error (%s)"
+          % p.stderr.strip()[-300:])
+    p = run(["check", "-c", conf], env={"CREDENTIALS_DIRECTORY": ""})
+    check(p.returncode == 0 and at + " warning: output 'out': secret 'hook' is a name in "
+          "$CREDENTIALS_DIRECTORY, which is not set here" in p.stderr,
+          "without $CREDENTIALS_DIRECTORY it is a warning (%s)" % p.stderr.strip()[-300:])
+    with open(os.path.join(creds, "hook"), "w") as f:
+        f.write("whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" + "\n")
+    os.chmod(os.path.join(creds, "hook"), 0o600)
+    p = run(["check", "-c", conf], env={"CREDENTIALS_DIRECTORY": creds})
+    check(p.returncode == 0 and "warning" not in p.stderr,
+          "a good credential passes (%s)" % p.stderr.strip()[-300:])
+    with open(os.path.join(creds, "hook"), "w") as f:
+        f.write("not-a-signing-secret\n")
+    p = run(["check", "-c", conf], env={"CREDENTIALS_DIRECTORY": creds})
+    check(p.returncode == 1 and at + " output 'out': the secret must be \"whsec_\"" in p.stderr,
+          "a malformed signing secret is an error at its line (%s)" % p.stderr.strip()[-300:])
+
     # A warning only (a program that is not there yet): exit 0, the warning at its line.
     conf, text = config(w, feed, ['plugin = "exec";', 'command = [ %s ];' % q(w.file("later"))])
     p = run(["check", "-c", conf])
