@@ -126,6 +126,40 @@ static void test_loads_abi10(void **state)
 	assert_non_null(strstr(err, "host ABI 1.1 needs"));
 }
 
+/* The log plugin's check() (ABI 1.1) agrees with init() and has no side effect: it
+   creates no file. */
+static void test_log_check(void **state)
+{
+	struct fw_loader_lib *lib = NULL;
+	char err[512], path[600];
+	struct fw_fakehost_kv cfg[] = {{"path", path}, {"format", "txt"}, {NULL, NULL}};
+	struct fw_fakehost fh = {.name = "o", .kv = cfg};
+	int (*check)(const struct fw_host *, struct fw_plugin_ctx *);
+	struct stat st;
+	void *s = NULL;
+
+	snprintf(path, sizeof(path), "%s/checked.log", tmp);
+	assert_int_equal(fw_loader_open(FW_PLUGIN_BUILD_DIR, "log", &lib, err, sizeof(err)), 0);
+	check = fw_loader_check_fn_of(lib->plugin);
+	assert_non_null(check);
+	assert_int_equal(fw_fakehost_init(&fh), 0);
+	assert_int_equal(check(fh.host, fw_fakehost_ctx(&fh)), -EINVAL);
+	assert_true(fw_fakehost_logged(&fh, "format must be \"json\" or \"text\", not \"txt\""));
+	assert_int_equal(lib->plugin->init(fh.host, fw_fakehost_ctx(&fh), &s), -EINVAL);
+	lib->plugin->fini(s);
+	s = NULL;
+	cfg[1].value = "text";
+	assert_int_equal(check(fh.host, fw_fakehost_ctx(&fh)), 0);
+	assert_int_not_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/no/such/dir/x.log", tmp);
+	assert_int_equal(check(fh.host, fw_fakehost_ctx(&fh)), -EINVAL);
+	assert_true(fw_fakehost_logged(&fh, "cannot create a file in"));
+	assert_true(lib->plugin->init(fh.host, fw_fakehost_ctx(&fh), &s) < 0);
+	lib->plugin->fini(s);
+	fw_fakehost_clear(&fh);
+	fw_loader_close(lib);
+}
+
 static void test_refuses_writable_dir(void **state)
 {
 	char cmd[1024], sub[600];
@@ -501,6 +535,7 @@ int main(void)
 	    cmocka_unit_test(test_refuses_bad),
 	    cmocka_unit_test(test_size_rule),
 	    cmocka_unit_test(test_loads_abi10),
+	    cmocka_unit_test(test_log_check),
 	    cmocka_unit_test(test_refuses_writable_dir),
 	    cmocka_unit_test(test_refuses_foreign_or_open_parents),
 	    cmocka_unit_test(test_log_plugin),
