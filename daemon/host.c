@@ -254,7 +254,8 @@ static void redact_part(char *buf, size_t len, const char *s, size_t n)
  */
 static void redact_outcome(struct fw_plugin_ctx *ctx, const char *message, char *buf, size_t len)
 {
-	const config_setting_t *s = member(ctx, "url");
+	/* Not member(): done() runs on any thread, and must not write ctx->last_line. */
+	const config_setting_t *s = config_setting_get_member(ctx->out->setting, "url");
 	const char *u = s ? config_setting_get_string(s) : NULL, *host, *end, *at, *q;
 
 	snprintf(buf, len, "%s", message);
