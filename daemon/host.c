@@ -51,6 +51,10 @@ struct fw_plugin_ctx {
 	void *state;
 	struct fw_timer *timers;
 	struct host_http *https;
+	struct fw_diags *diags; /* check only: where log() goes */
+	int last_line;          /* the line of the key a getter found last */
+	int unchecked_line;     /* check only: a secret that cannot be judged here, or 0 */
+	size_t dropped;         /* check only: errors about it, not reported */
 };
 
 __attribute__((format(printf, 3, 4))) static void host_log(struct fw_plugin_ctx *ctx, int level,
@@ -65,9 +69,14 @@ __attribute__((format(printf, 3, 4))) static void host_log(struct fw_plugin_ctx 
 	fw_log(level, "output '%s': %s", ctx->out->name, buf);
 }
 
+/* The key's setting. Remembers its line, which check's diagnostics name; an absent key
+   (a plugin saying it is missing) points them at the output group instead. */
 static const config_setting_t *member(struct fw_plugin_ctx *ctx, const char *key)
 {
-	return config_setting_get_member(ctx->out->setting, key);
+	const config_setting_t *s = config_setting_get_member(ctx->out->setting, key);
+
+	ctx->last_line = s ? config_setting_source_line(s) : 0;
+	return s;
 }
 
 static int host_cfg_string(struct fw_plugin_ctx *ctx, const char *key, const char **out)
@@ -245,7 +254,8 @@ static void redact_part(char *buf, size_t len, const char *s, size_t n)
  */
 static void redact_outcome(struct fw_plugin_ctx *ctx, const char *message, char *buf, size_t len)
 {
-	const config_setting_t *s = member(ctx, "url");
+	/* Not member(): done() runs on any thread, and must not write ctx->last_line. */
+	const config_setting_t *s = config_setting_get_member(ctx->out->setting, "url");
 	const char *u = s ? config_setting_get_string(s) : NULL, *host, *end, *at, *q;
 
 	snprintf(buf, len, "%s", message);
@@ -531,6 +541,152 @@ static const struct fw_host host_table = {
 const struct fw_host *fw_host_table(void)
 {
 	return &host_table;
+}
+
+/* ---- check: the host table of a check-only instance ---- */
+
+__attribute__((format(printf, 3, 4))) static void check_log(struct fw_plugin_ctx *ctx, int level,
+                                                            const char *fmt, ...)
+{
+	char buf[1536];
+	va_list ap;
+
+	if (level > FW_LOG_WARNING)
+		return;
+	if (level == FW_LOG_ERR && ctx->unchecked_line > 0 &&
+	    ctx->last_line == ctx->unchecked_line) {
+		ctx->dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fw_diags_add(ctx->diags, level != FW_LOG_ERR, ctx->out->file,
+	             ctx->last_line > 0 ? ctx->last_line : ctx->out->line, "output '%s': %s",
+	             ctx->out->name, buf);
+}
+
+static void check_done(struct fw_plugin_ctx *ctx, uint64_t token, enum fw_result result,
+                       int64_t retry_after, const char *message)
+{
+	(void)ctx;
+	(void)token;
+	(void)result;
+	(void)retry_after;
+	(void)message;
+}
+
+static int check_timer_start(struct fw_plugin_ctx *ctx, uint64_t ms, fw_timer_cb cb, void *arg,
+                             struct fw_timer **out)
+{
+	(void)ctx;
+	(void)ms;
+	(void)cb;
+	(void)arg;
+	(void)out;
+	return -ENOTSUP;
+}
+
+static void check_timer_stop(struct fw_timer *timer)
+{
+	(void)timer;
+}
+
+static int check_http(struct fw_plugin_ctx *ctx, const struct fw_http_request *req, fw_http_cb cb,
+                      void *arg)
+{
+	(void)ctx;
+	(void)req;
+	(void)cb;
+	(void)arg;
+	return -ENOTSUP;
+}
+
+/*
+ * A secret named relative to $CREDENTIALS_DIRECTORY cannot be judged where that is unset
+ * (`feedwatch check` from a shell, for a service using LoadCredential=): a warning says so,
+ * and the plugin's complaint about that key is not counted. Anything else is read as the
+ * daemon would, and a missing or unreadable file is the plugin's error to report.
+ */
+static int check_cfg_secret(struct fw_plugin_ctx *ctx, const char *key, char **out)
+{
+	const char *name, *creds = getenv("CREDENTIALS_DIRECTORY");
+
+	if (host_cfg_string(ctx, key, &name) == 0 && name[0] != '/' && (creds == NULL || !*creds)) {
+		fw_diags_add(
+		    ctx->diags, true, ctx->out->file, ctx->last_line,
+		    "output '%s': %s '%s' is a name in $CREDENTIALS_DIRECTORY, which is not "
+		    "set here: not checked (the service's reload checks it)",
+		    ctx->out->name, key, name);
+		ctx->unchecked_line = ctx->last_line;
+		return -ENOENT;
+	}
+	return host_cfg_secret(ctx, key, out);
+}
+
+static const struct fw_host check_table = {
+    .abi_major = FW_PLUGIN_ABI_MAJOR,
+    .abi_minor = FW_PLUGIN_ABI_MINOR,
+    .struct_size = sizeof(struct fw_host),
+    .log = check_log,
+    .cfg_string = host_cfg_string,
+    .cfg_int = host_cfg_int,
+    .cfg_bool = host_cfg_bool,
+    .cfg_float = host_cfg_float,
+    .cfg_duration_ms = host_cfg_duration_ms,
+    .cfg_strings = host_cfg_strings,
+    .cfg_secret = check_cfg_secret,
+    .done = check_done,
+    .timer_start = check_timer_start,
+    .timer_stop = check_timer_stop,
+    .http = check_http,
+    .instance_name = host_instance_name,
+    .cfg_path = host_cfg_path,
+};
+
+/* Check one output whose plugin is loaded: key names and types, then its check(). */
+static void check_output(const struct fw_config *cfg, struct fw_loader_lib *lib,
+                         const struct fw_config_output *o, struct fw_diags *diags)
+{
+	struct fw_plugin_ctx ctx = {.cfg = cfg, .lib = lib, .out = o, .diags = diags};
+	fw_loader_check_fn check = fw_loader_check_fn_of(lib->plugin);
+	size_t before = diags->errors;
+	int r;
+
+	fw_loader_check_keys(lib, o, diags);
+	/* A key of the wrong type would only be reported twice by the plugin. */
+	if (check == NULL || diags->errors > before)
+		return;
+	r = check(&check_table, &ctx);
+	if (r < 0 && diags->errors == before && ctx.dropped == 0)
+		fw_diags_add(diags, false, o->file, o->line,
+		             "output '%s': plugin '%s' refuses its settings: %s", o->name,
+		             o->plugin, strerror(-r));
+}
+
+/* Check every output: its plugin loads, its keys, its check(). */
+void fw_host_check_config(const struct fw_config *cfg, struct fw_diags *diags)
+{
+	char *dir = fw_loader_dir(cfg->plugin_dir);
+
+	if (dir == NULL) {
+		fw_diags_add(diags, false, cfg->path, 0, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_outputs; i++) {
+		const struct fw_config_output *o = &cfg->outputs[i];
+		struct fw_loader_lib *lib = NULL;
+		char err[512];
+
+		if (fw_loader_open(dir, o->plugin, &lib, err, sizeof(err)) < 0) {
+			fw_diags_add(diags, false, o->file, o->line, "output '%s': %s", o->name,
+			             err);
+			continue;
+		}
+		check_output(cfg, lib, o, diags);
+		fw_loader_close(lib);
+	}
+	free(dir);
 }
 
 /* Build one instance. */

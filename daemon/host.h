@@ -47,6 +47,17 @@ const struct fw_plugin *fw_host_plugin(const struct fw_plugin_ctx *ctx);
 void *fw_host_state(const struct fw_plugin_ctx *ctx);
 const struct fw_config_output *fw_host_output(const struct fw_plugin_ctx *ctx);
 
+struct fw_diags;
+
+/*
+ * Check every output of cfg for `feedwatch check` and a reload, without side effects:
+ * its plugin loads (from cfg's plugin directory), its keys are known and of the right
+ * type, and the plugin's check() (ABI 1.1; skipped for a plugin without one) accepts the
+ * values. Every problem goes to diags as "FILE:LINE: output 'NAME': message", LINE being
+ * that of the key the plugin read last before reporting, else the output's.
+ */
+void fw_host_check_config(const struct fw_config *cfg, struct fw_diags *diags);
+
 /* The host table (for tests that drive a plugin directly). */
 const struct fw_host *fw_host_table(void);
 

@@ -118,6 +118,20 @@ static int check_chain(const char *real, const char *what, int strict, char *err
 	}
 }
 
+/* The least struct_size of a plugin of ABI minor `minor`. */
+size_t fw_loader_min_size(uint32_t minor)
+{
+	return minor == 0 ? FW_PLUGIN_SIZE_1_0 : FW_PLUGIN_SIZE_1_1;
+}
+
+/* The plugin's check(), when its ABI minor and struct size say it has that member. */
+fw_loader_check_fn fw_loader_check_fn_of(const struct fw_plugin *p)
+{
+	if (p->abi_minor < 1 || p->struct_size < FW_PLUGIN_SIZE_1_1)
+		return NULL;
+	return p->check;
+}
+
 /* Load one plugin. */
 int fw_loader_open(const char *dir, const char *name, struct fw_loader_lib **out, char *err,
                    size_t errlen)
@@ -174,12 +188,12 @@ int fw_loader_open(const char *dir, const char *name, struct fw_loader_lib **out
 		r = -EPROTO;
 		goto fail;
 	}
-	if (p->struct_size < sizeof(struct fw_plugin)) {
+	if (p->struct_size < fw_loader_min_size(p->abi_minor)) {
 		snprintf(err, errlen,
 		         "%s: struct fw_plugin is %zu bytes, host ABI %u.%u needs %zu (plugin ABI "
 		         "%u.%u)",
 		         path, p->struct_size, FW_PLUGIN_ABI_MAJOR, FW_PLUGIN_ABI_MINOR,
-		         sizeof(struct fw_plugin), p->abi_major, p->abi_minor);
+		         fw_loader_min_size(p->abi_minor), p->abi_major, p->abi_minor);
 		r = -EPROTO;
 		goto fail;
 	}
@@ -269,6 +283,53 @@ static const char *type_word(enum fw_key_type t)
 	return "?";
 }
 
+/* Levenshtein distance of a and b, capped at 3 (enough to tell "near" from "far"). */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[65];
+
+	if (la > 64 || lb > 64)
+		return 3;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb] < 3 ? row[lb] : 3;
+}
+
+/* The accepted key (the plugin's or the host's) nearest to name, when one is within two
+   edits (one for names of up to four letters), else NULL. */
+static const char *nearest_key(const struct fw_plugin_key *keys, const char *name)
+{
+	const char *best = NULL;
+	size_t bestd = strlen(name) <= 4 ? 2 : 3, d;
+
+	for (const struct fw_plugin_key *k = keys; k && k->name; k++)
+		if ((d = edit_distance(name, k->name)) < bestd) {
+			bestd = d;
+			best = k->name;
+		}
+	for (const char *const *h = host_keys; *h; h++)
+		if ((d = edit_distance(name, *h)) < bestd) {
+			bestd = d;
+			best = *h;
+		}
+	return best;
+}
+
 /* Unknown keys and wrong types of one output. */
 void fw_loader_check_keys(const struct fw_loader_lib *lib, const struct fw_config_output *out,
                           struct fw_diags *diags)
@@ -290,9 +351,13 @@ void fw_loader_check_keys(const struct fw_loader_lib *lib, const struct fw_confi
 			if (strcmp(k->name, name) == 0)
 				break;
 		if (k == NULL || k->name == NULL) {
+			const char *near = nearest_key(lib->plugin->keys, name);
+
 			fw_diags_add(diags, false, out->file, config_setting_source_line(m),
-			             "output '%s': unknown key '%s' for plugin '%s'", out->name,
-			             name, lib->plugin->name);
+			             "output '%s': unknown key '%s' for plugin '%s'%s%s%s",
+			             out->name, name, lib->plugin->name,
+			             near ? " (did you mean '" : "", near ? near : "",
+			             near ? "'?)" : "");
 			continue;
 		}
 		if (!type_ok(k->type, m))
@@ -300,25 +365,4 @@ void fw_loader_check_keys(const struct fw_loader_lib *lib, const struct fw_confi
 			             "output '%s': '%s' must be %s", out->name, name,
 			             type_word(k->type));
 	}
-}
-
-/* Load every output's plugin and check its keys. */
-void fw_loader_check_config(const struct fw_config *cfg, struct fw_diags *diags)
-{
-	char *dir = fw_loader_dir(cfg->plugin_dir);
-
-	for (size_t i = 0; dir && i < cfg->n_outputs; i++) {
-		const struct fw_config_output *o = &cfg->outputs[i];
-		struct fw_loader_lib *lib = NULL;
-		char err[512];
-
-		if (fw_loader_open(dir, o->plugin, &lib, err, sizeof(err)) < 0) {
-			fw_diags_add(diags, false, o->file, o->line, "output '%s': %s", o->name,
-			             err);
-			continue;
-		}
-		fw_loader_check_keys(lib, o, diags);
-		fw_loader_close(lib);
-	}
-	free(dir);
 }

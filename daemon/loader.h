@@ -3,6 +3,7 @@
 #define FW_LOADER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <feedwatch/plugin.h>
 
@@ -42,7 +43,17 @@ struct fw_loader_lib *fw_loader_close(struct fw_loader_lib *lib);
 void fw_loader_check_keys(const struct fw_loader_lib *lib, const struct fw_config_output *out,
                           struct fw_diags *diags);
 
-/* Load every output's plugin and check its keys (for `feedwatch check`). */
-void fw_loader_check_config(const struct fw_config *cfg, struct fw_diags *diags);
+/*
+ * The least struct_size the loader accepts from a plugin declaring ABI minor `minor`:
+ * FW_PLUGIN_SIZE_1_0 for minor 0 (an ABI 1.0 plugin keeps loading), FW_PLUGIN_SIZE_1_1
+ * for 1 and later.
+ */
+size_t fw_loader_min_size(uint32_t minor);
+
+typedef int (*fw_loader_check_fn)(const struct fw_host *host, struct fw_plugin_ctx *ctx);
+
+/* The plugin's check() (ABI 1.1), or NULL when it has none: a plugin of minor 0, or whose
+   struct_size does not reach the member, has none whatever the bytes after its struct. */
+fw_loader_check_fn fw_loader_check_fn_of(const struct fw_plugin *p);
 
 #endif

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "deliver.h"
 #include "feeds.h"
+#include "host.h"
 #include "log.h"
 #include "loop.h"
 #include "net.h"
@@ -255,7 +256,7 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 	fw_notify_reloading();
 	fw_log(FW_LOG_NOTICE, "%s: reloading %s", why, old->path);
 	if (fw_config_load(old->path, &cfg, &diags) == 0)
-		fw_loader_check_config(cfg, &diags);
+		fw_host_check_config(cfg, &diags);
 	for (size_t i = 0; i < diags.n; i++)
 		fw_log(diags.v[i].warning ? FW_LOG_WARNING : FW_LOG_ERR, "%s:%d: %s",
 		       diags.v[i].file, diags.v[i].line, diags.v[i].message);

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "date.h"
 #include "fetch.h"
+#include "host.h"
 #include "item.h"
 #include "log.h"
 #include "loop.h"
@@ -303,7 +304,7 @@ static int cmd_check(const struct cli *c, char **args, int nargs)
 	if (path == NULL)
 		return 2;
 	if (fw_config_load(path, &cfg, &diags) == 0)
-		fw_loader_check_config(cfg, &diags);
+		fw_host_check_config(cfg, &diags);
 	print_diags(&diags);
 	code = diags.errors > 0 ? 1 : 0;
 	if (code == 0)
@@ -1161,7 +1162,7 @@ static int init_verify(const char *path)
 	int r = fw_config_load(path, &cfg, &diags), code = 0;
 
 	if (r == 0)
-		fw_loader_check_config(cfg, &diags);
+		fw_host_check_config(cfg, &diags);
 	if (r < 0 || diags.errors > 0) {
 		print_diags(&diags);
 		fprintf(stderr,

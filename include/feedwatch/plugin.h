@@ -26,6 +26,15 @@
  * Compatibility: within one ABI major, structs only grow at the end and the host table is
  * append-only. A plugin built against minor N runs on a host of minor >= N; check
  * host->abi_minor before calling a function added after minor 0.
+ *
+ * The size rule for struct fw_plugin: the host accepts a plugin whose struct_size covers
+ * every member of the ABI minor it declares (FW_PLUGIN_SIZE_1_0 for abi_minor 0,
+ * FW_PLUGIN_SIZE_1_1 for 1 and later), and reads a member added after minor 0 only when
+ * abi_minor and struct_size both say it is there. A plugin built against ABI 1.0 therefore
+ * keeps loading on a 1.1 host; it just has no check().
+ *
+ * ABI history: 1.0 the first; 1.1 added fw_plugin.check (validate one instance's settings
+ * for `feedwatch check` and for a reload, without side effects).
  */
 #ifndef FEEDWATCH_PLUGIN_H
 #define FEEDWATCH_PLUGIN_H
@@ -38,7 +47,7 @@ extern "C" {
 #endif
 
 #define FW_PLUGIN_ABI_MAJOR 1
-#define FW_PLUGIN_ABI_MINOR 0
+#define FW_PLUGIN_ABI_MINOR 1
 
 /* The name of the one symbol a plugin exports. */
 #define FW_PLUGIN_SYMBOL "feedwatch_plugin"
@@ -221,7 +230,9 @@ struct fw_host {
 /* Plugin flags. */
 #define FW_PLUGIN_BLOCKING 0x1u /* deliver() blocks: run it on a worker thread */
 
-/* The one exported symbol: `FW_PLUGIN_EXPORT const struct fw_plugin feedwatch_plugin`. */
+/* The one exported symbol: `FW_PLUGIN_EXPORT const struct fw_plugin feedwatch_plugin`.
+   Members after fini are read only when abi_minor and struct_size say they are there (see
+   "the size rule" at the top). */
 struct fw_plugin {
 	uint32_t abi_major;  /* FW_PLUGIN_ABI_MAJOR */
 	uint32_t abi_minor;  /* FW_PLUGIN_ABI_MINOR */
@@ -250,7 +261,29 @@ struct fw_plugin {
 	/* Free the instance. No deliver() is in flight when it is called; outstanding tokens
 	   are void and their alerts are retried by the host later. Accepts NULL. */
 	void (*fini)(void *state);
+
+	/* ---- ABI 1.1 ---- */
+
+	/* Validate one instance's settings without side effects, for `feedwatch check`, a
+	   SIGHUP reload and the reload on a config file change: a config that check() refuses
+	   is never applied, the running one stays. May be NULL (then only key names and types
+	   are checked, as for an ABI 1.0 plugin).
+	   Read the settings through host exactly as init() does (share one validation
+	   function between init() and check(), so that the two can never disagree) and report
+	   each problem with host->log(ctx, FW_LOG_ERR, ...) for an error or FW_LOG_WARNING for
+	   a warning: the host prints it as "FILE:LINE: output 'NAME': message", LINE being the
+	   line of the key the plugin read last before logging. No side effects: open no file
+	   for writing, touch no network, start no thread, no D-Bus; host->timer_start and
+	   host->http return -ENOTSUP here, host->done must not be called, and cfg_secret reads
+	   the secret (a missing file is an error worth reporting). Runs on the caller's thread,
+	   possibly while other instances of the plugin deliver. Returns 0 when the settings
+	   are usable (warnings allowed), -EINVAL otherwise. */
+	int (*check)(const struct fw_host *host, struct fw_plugin_ctx *ctx);
 };
+
+/* sizeof(struct fw_plugin) of each ABI minor: what struct_size must at least be. */
+#define FW_PLUGIN_SIZE_1_0 offsetof(struct fw_plugin, check)
+#define FW_PLUGIN_SIZE_1_1 (offsetof(struct fw_plugin, check) + sizeof(void (*)(void)))
 
 #ifdef __cplusplus
 }

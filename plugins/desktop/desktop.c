@@ -101,22 +101,20 @@ static gpointer notifier_main(gpointer arg)
 	return NULL;
 }
 
-static int desktop_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void **state)
+/*
+ * The settings of one instance, validated into d (shared by init and check, so that they
+ * never disagree). Logs the problem; returns 0 or -EINVAL. The strings are the host's.
+ */
+static int desktop_settings(const struct fw_host *host, struct fw_plugin_ctx *ctx,
+                            struct desktop *d)
 {
-	struct desktop *d = calloc(1, sizeof(*d));
 	const char *urgency = "normal";
 	int64_t ms;
 	int r, b;
 
-	if (d == NULL)
-		return -ENOMEM;
-	*state = d;
-	d->host = host;
-	d->ctx = ctx;
 	d->timeout_ms = NOTIFY_EXPIRES_DEFAULT;
 	d->app_name = DT_DEFAULT_APP;
 	d->actions = true;
-	g_queue_init(&d->live);
 	if (host->cfg_string(ctx, "urgency", &urgency) == -EINVAL || !urgency) {
 		host->log(ctx, FW_LOG_ERR, "urgency must be a string");
 		return -EINVAL;
@@ -128,7 +126,9 @@ static int desktop_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, v
 	} else if (strcmp(urgency, "critical") == 0) {
 		d->urgency = NOTIFY_URGENCY_CRITICAL;
 	} else {
-		host->log(ctx, FW_LOG_ERR, "urgency must be \"low\", \"normal\" or \"critical\"");
+		host->log(ctx, FW_LOG_ERR,
+		          "urgency must be \"low\", \"normal\" or \"critical\", not \"%s\"",
+		          urgency);
 		return -EINVAL;
 	}
 	r = host->cfg_duration_ms(ctx, "timeout", &ms);
@@ -139,7 +139,7 @@ static int desktop_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, v
 		d->timeout_ms = (int)ms;
 	} else if (r != -ENOENT) {
 		host->log(ctx, FW_LOG_ERR, "timeout must be a duration like \"10s\"");
-		return r;
+		return -EINVAL;
 	}
 	if (host->cfg_string(ctx, "app_name", &d->app_name) == -EINVAL ||
 	    host->cfg_string(ctx, "category", &d->category) == -EINVAL ||
@@ -147,13 +147,42 @@ static int desktop_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, v
 		host->log(ctx, FW_LOG_ERR, "app_name, category and desktop_entry are strings");
 		return -EINVAL;
 	}
+	if (*d->app_name == 0) {
+		host->log(ctx, FW_LOG_ERR, "app_name must not be empty");
+		return -EINVAL;
+	}
 	r = host->cfg_bool(ctx, "actions", &b);
 	if (r == 0) {
 		d->actions = b != 0;
 	} else if (r != -ENOENT) {
 		host->log(ctx, FW_LOG_ERR, "actions must be true or false");
-		return r;
+		return -EINVAL;
 	}
+	return 0;
+}
+
+/* Check: the settings only (no D-Bus, no thread). */
+static int desktop_check(const struct fw_host *host, struct fw_plugin_ctx *ctx)
+{
+	struct desktop d = {0};
+
+	return desktop_settings(host, ctx, &d);
+}
+
+static int desktop_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void **state)
+{
+	struct desktop *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (d == NULL)
+		return -ENOMEM;
+	*state = d;
+	d->host = host;
+	d->ctx = ctx;
+	g_queue_init(&d->live);
+	r = desktop_settings(host, ctx, d);
+	if (r < 0)
+		return r;
 	notify_ref(d);
 	d->gctx = g_main_context_new();
 	d->loop = g_main_loop_new(d->gctx, FALSE);
@@ -377,4 +406,5 @@ FW_PLUGIN_EXPORT const struct fw_plugin feedwatch_plugin = {
     .deliver = desktop_deliver,
     .reopen = NULL,
     .fini = desktop_fini,
+    .check = desktop_check,
 };

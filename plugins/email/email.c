@@ -354,7 +354,8 @@ static int init_strings(struct email *e)
 	} else if (strcmp(s, "no") == 0) {
 		e->tls = EM_TLS_NO;
 	} else {
-		host->log(ctx, FW_LOG_ERR, "starttls must be \"require\", \"try\" or \"no\"");
+		host->log(ctx, FW_LOG_ERR,
+		          "starttls must be \"require\", \"try\" or \"no\", not \"%s\"", s);
 		return -EINVAL;
 	}
 	return 0;
@@ -397,18 +398,20 @@ static int init_auth(struct email *e)
 	return 0;
 }
 
-static int email_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void **state)
+/*
+ * The settings of one instance, validated into e (e->host and e->ctx set; shared by init
+ * and check, so that they never disagree): url, addresses, starttls, timeout, ca_file, and
+ * the password read and judged. Logs each problem (never the password); returns 0 or
+ * -errno. What it allocates, email_fini frees.
+ */
+static int email_settings(struct email *e)
 {
-	struct email *e = calloc(1, sizeof(*e));
+	const struct fw_host *host = e->host;
+	struct fw_plugin_ctx *ctx = e->ctx;
 	const char *why;
 	int64_t ms;
 	int r;
 
-	if (e == NULL)
-		return -ENOMEM;
-	*state = e;
-	e->host = host;
-	e->ctx = ctx;
 	e->timeout_ms = EM_DEFAULT_TIMEOUT;
 	if (host->cfg_string(ctx, "url", &e->url) < 0) {
 		host->log(ctx, FW_LOG_ERR,
@@ -438,7 +441,37 @@ static int email_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, voi
 		host->log(ctx, FW_LOG_ERR, "ca_file must be a file name");
 		return r;
 	}
-	r = init_auth(e);
+	return init_auth(e);
+}
+
+static void email_fini(void *state);
+
+/* Check: the settings only (no connection is made). */
+static int email_check(const struct fw_host *host, struct fw_plugin_ctx *ctx)
+{
+	struct email *e = calloc(1, sizeof(*e));
+	int r;
+
+	if (e == NULL)
+		return -ENOMEM;
+	e->host = host;
+	e->ctx = ctx;
+	r = email_settings(e);
+	email_fini(e);
+	return r == -ENOMEM ? r : r < 0 ? -EINVAL : 0;
+}
+
+static int email_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void **state)
+{
+	struct email *e = calloc(1, sizeof(*e));
+	int r;
+
+	if (e == NULL)
+		return -ENOMEM;
+	*state = e;
+	e->host = host;
+	e->ctx = ctx;
+	r = email_settings(e);
 	if (r < 0)
 		return r;
 	host->log(ctx, FW_LOG_DEBUG, "email to %zu recipient(s) through %s", e->n_to, e->origin);
@@ -963,4 +996,5 @@ FW_PLUGIN_EXPORT const struct fw_plugin feedwatch_plugin = {
     .deliver = email_deliver,
     .reopen = NULL,
     .fini = email_fini,
+    .check = email_check,
 };

@@ -65,19 +65,18 @@ struct exec_run {
 	int64_t timeout_ms;
 };
 
-static int exec_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void **state)
+/*
+ * The settings of one instance, validated into e (shared by init and check, so that they
+ * never disagree). Logs each problem (a warning for a program that is not executable yet);
+ * returns 0, -EINVAL or -E2BIG. The strings are the host's.
+ */
+static int exec_settings(const struct fw_host *host, struct fw_plugin_ctx *ctx, struct exec_out *e)
 {
-	struct exec_out *e = calloc(1, sizeof(*e));
 	const char *arg;
 	size_t i;
 	int64_t ms;
 	int r;
 
-	if (e == NULL)
-		return -ENOMEM;
-	*state = e;
-	e->host = host;
-	e->ctx = ctx;
 	e->timeout_ms = EX_DEFAULT_MS;
 	for (i = 0; (r = host->cfg_strings(ctx, "command", i, &arg)) == 0; i++) {
 		if (i >= EX_MAX_ARGS) {
@@ -88,8 +87,11 @@ static int exec_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void
 	}
 	if (r == -EINVAL || i == 0 || e->argv[0][0] == 0) {
 		host->log(ctx, FW_LOG_ERR,
-		          "needs command = [ \"/path/to/program\", \"arg\", ... ] (run without a "
-		          "shell)");
+		          "%s: needs command = [ \"/path/to/program\", \"arg\", ... ] (run without "
+		          "a shell)",
+		          r == -EINVAL ? "command is not an array of strings"
+		          : i == 0     ? "no command"
+		                       : "the command is empty");
 		return -EINVAL;
 	}
 	r = host->cfg_duration_ms(ctx, "timeout", &ms);
@@ -102,10 +104,34 @@ static int exec_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void
 		host->log(ctx, FW_LOG_ERR, "timeout must be a duration like \"30s\"");
 		return r;
 	}
-	if (strchr(e->argv[0], '/') && access(e->argv[0], X_OK) < 0)
+	if (strchr(e->argv[0], '/') && access(e->argv[0], X_OK) < 0) {
+		int err = errno;
+
+		host->cfg_strings(ctx, "command", 0, &arg); /* reported at command's line */
 		host->log(ctx, FW_LOG_WARNING, "%s is not executable (yet?): %s", e->argv[0],
-		          strerror(errno));
+		          strerror(err));
+	}
 	return 0;
+}
+
+/* Check: the settings only (nothing is run). */
+static int exec_check(const struct fw_host *host, struct fw_plugin_ctx *ctx)
+{
+	struct exec_out e = {0};
+
+	return exec_settings(host, ctx, &e) < 0 ? -EINVAL : 0;
+}
+
+static int exec_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void **state)
+{
+	struct exec_out *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		return -ENOMEM;
+	*state = e;
+	e->host = host;
+	e->ctx = ctx;
+	return exec_settings(host, ctx, e);
 }
 
 static void close_noop_cb(uv_handle_t *h)
@@ -434,4 +460,5 @@ FW_PLUGIN_EXPORT const struct fw_plugin feedwatch_plugin = {
     .deliver = exec_deliver,
     .reopen = NULL,
     .fini = exec_fini,
+    .check = exec_check,
 };

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <feedwatch/plugin.h>
@@ -47,10 +48,56 @@ static int open_target(struct log_out *l)
 	return 0;
 }
 
+static bool std_stream(const char *path)
+{
+	return strcmp(path, "-") == 0 || strcmp(path, "stderr") == 0 || strcmp(path, "stdout") == 0;
+}
+
+/*
+ * The settings of one instance, validated (shared by init and check, so that they never
+ * disagree): *path a malloc()ed "-", "stdout", "stderr" or absolute path, *text the
+ * format. Logs each problem; returns 0, -EINVAL or -ENOMEM.
+ */
+static int log_settings(const struct fw_host *host, struct fw_plugin_ctx *ctx, char **path,
+                        bool *text)
+{
+	const char *format = "json", *p;
+	int r = 0;
+
+	*path = NULL;
+	if (host->cfg_string(ctx, "path", &p) < 0)
+		p = "-";
+	if (*p == 0) {
+		host->log(ctx, FW_LOG_ERR,
+		          "path must be \"-\" (stdout), \"stderr\" or a file, not empty");
+		r = -EINVAL;
+	} else if (std_stream(p)) {
+		*path = strdup(p);
+	} else if (host->cfg_path(ctx, "path", path) < 0) {
+		*path = NULL;
+	}
+	if (r == 0 && *path == NULL)
+		return -ENOMEM;
+	host->cfg_string(ctx, "format", &format);
+	if (strcmp(format, "json") == 0) {
+		*text = false;
+	} else if (strcmp(format, "text") == 0) {
+		*text = true;
+	} else {
+		host->log(ctx, FW_LOG_ERR, "format must be \"json\" or \"text\", not \"%s\"",
+		          format);
+		r = -EINVAL;
+	}
+	if (r < 0) {
+		free(*path);
+		*path = NULL;
+	}
+	return r;
+}
+
 static int log_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void **state)
 {
 	struct log_out *l = calloc(1, sizeof(*l));
-	const char *format = "json", *path;
 	int r;
 
 	if (l == NULL)
@@ -59,30 +106,62 @@ static int log_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void 
 	l->host = host;
 	l->ctx = ctx;
 	l->fd = -1;
-	if (host->cfg_string(ctx, "path", &path) < 0)
-		path = "-";
-	if (strcmp(path, "-") == 0 || strcmp(path, "stderr") == 0 || strcmp(path, "stdout") == 0)
-		l->path = strdup(path);
-	else if (host->cfg_path(ctx, "path", &l->path) < 0)
-		l->path = NULL;
-	if (l->path == NULL)
-		return -ENOMEM;
-	host->cfg_string(ctx, "format", &format);
-	if (strcmp(format, "json") == 0) {
-		l->text = false;
-	} else if (strcmp(format, "text") == 0) {
-		l->text = true;
-	} else {
-		host->log(ctx, FW_LOG_ERR, "format must be \"json\" or \"text\", not \"%s\"",
-		          format);
-		return -EINVAL;
-	}
+	r = log_settings(host, ctx, &l->path, &l->text);
+	if (r < 0)
+		return r;
 	r = open_target(l);
 	if (r < 0) {
 		host->log(ctx, FW_LOG_ERR, "cannot open %s: %s", l->path, strerror(-r));
 		return r;
 	}
 	return 0;
+}
+
+/*
+ * Check: the settings, and whether the file could be opened for appending, judged without
+ * opening it: it must be a writable regular file (or device), or be creatable in an
+ * existing writable directory.
+ */
+static int log_check(const struct fw_host *host, struct fw_plugin_ctx *ctx)
+{
+	char *path, *slash;
+	const char *p, *dir;
+	struct stat st;
+	bool text;
+	int r = log_settings(host, ctx, &path, &text);
+
+	if (r < 0)
+		return r;
+	if (std_stream(path)) {
+		free(path);
+		return 0;
+	}
+	/* Read path again, so that what follows is reported at its line. */
+	host->cfg_string(ctx, "path", &p);
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			host->log(ctx, FW_LOG_ERR, "path %s is a directory", path);
+			r = -EINVAL;
+		} else if (access(path, W_OK) != 0) {
+			host->log(ctx, FW_LOG_ERR, "cannot write to %s: %s", path, strerror(errno));
+			r = -EINVAL;
+		}
+	} else {
+		slash = strrchr(path, '/');
+		if (slash == NULL)
+			dir = ".";
+		else if (slash == path)
+			dir = "/";
+		else
+			dir = (*slash = 0, path);
+		if (access(dir, W_OK | X_OK) != 0) {
+			host->log(ctx, FW_LOG_ERR, "cannot create a file in %s: %s", dir,
+			          strerror(errno));
+			r = -EINVAL;
+		}
+	}
+	free(path);
+	return r;
 }
 
 /* write(2) all of buf; -errno on failure. */
@@ -287,4 +366,5 @@ FW_PLUGIN_EXPORT const struct fw_plugin feedwatch_plugin = {
     .deliver = log_deliver,
     .reopen = log_reopen,
     .fini = log_fini,
+    .check = log_check,
 };

@@ -500,25 +500,31 @@ static bool header_ok(const char *h)
 	return true;
 }
 
-static int webhook_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void **state)
+/*
+ * The settings of one instance, validated into w (shared by init and check, so that they
+ * never disagree): url, format, headers, timeout, the secret read and judged. Logs each
+ * problem (never a secret); returns 0 or -errno. What it allocates, webhook_fini frees.
+ */
+static int webhook_settings(const struct fw_host *host, struct fw_plugin_ctx *ctx,
+                            struct webhook *w)
 {
-	struct webhook *w = calloc(1, sizeof(*w));
 	const char *format = "generic", *h;
 	char *secret = NULL;
 	int64_t ms;
 	int r;
 	size_t i;
 
-	if (w == NULL)
-		return -ENOMEM;
-	*state = w;
-	w->host = host;
-	w->ctx = ctx;
 	w->timeout_ms = WH_DEFAULT_TIMEOUT;
-	if (host->cfg_string(ctx, "url", &w->url) < 0 ||
-	    (strncmp(w->url, "http://", 7) != 0 && strncmp(w->url, "https://", 8) != 0) ||
-	    strlen(w->url) > WH_MAX_URL) {
+	if (host->cfg_string(ctx, "url", &w->url) < 0) {
 		host->log(ctx, FW_LOG_ERR, "needs a url = \"https://...\" (http or https)");
+		return -EINVAL;
+	}
+	if ((strncmp(w->url, "http://", 7) != 0 && strncmp(w->url, "https://", 8) != 0) ||
+	    strlen(w->url) > WH_MAX_URL) {
+		host->log(ctx, FW_LOG_ERR,
+		          "url must start with http:// or https:// (and be at most %d bytes); "
+		          "needs a url = \"https://...\"",
+		          WH_MAX_URL);
 		return -EINVAL;
 	}
 	w->origin = url_origin(w->url);
@@ -605,6 +611,39 @@ static int webhook_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, v
 		host->log(ctx, FW_LOG_ERR, "format \"matrix\" needs secret = an access token file");
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static void webhook_fini(void *state);
+
+/* Check: the settings only (no request is made). */
+static int webhook_check(const struct fw_host *host, struct fw_plugin_ctx *ctx)
+{
+	struct webhook *w = calloc(1, sizeof(*w));
+	int r;
+
+	if (w == NULL)
+		return -ENOMEM;
+	w->host = host;
+	w->ctx = ctx;
+	r = webhook_settings(host, ctx, w);
+	webhook_fini(w);
+	return r == -ENOMEM ? r : r < 0 ? -EINVAL : 0;
+}
+
+static int webhook_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, void **state)
+{
+	struct webhook *w = calloc(1, sizeof(*w));
+	int r;
+
+	if (w == NULL)
+		return -ENOMEM;
+	*state = w;
+	w->host = host;
+	w->ctx = ctx;
+	r = webhook_settings(host, ctx, w);
+	if (r < 0)
+		return r;
 	collect_hidden(w);
 	host->log(ctx, FW_LOG_DEBUG, "%s webhook to %s", format_names[w->format], w->origin);
 	return 0;
@@ -1187,4 +1226,5 @@ FW_PLUGIN_EXPORT const struct fw_plugin feedwatch_plugin = {
     .deliver = webhook_deliver,
     .reopen = NULL,
     .fini = webhook_fini,
+    .check = webhook_check,
 };

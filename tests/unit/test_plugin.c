@@ -58,6 +58,108 @@ static void test_refuses_bad(void **state)
 	refuse("../log", -EINVAL, "not a plain name");
 }
 
+static int fake_check(const struct fw_host *host, struct fw_plugin_ctx *ctx)
+{
+	(void)host;
+	(void)ctx;
+	return 0;
+}
+
+/* The size rule of ABI 1.1: a minor-0 plugin needs only the 1.0 members, and has a check()
+   only when it declares minor >= 1 and its struct_size reaches the member. */
+static void test_size_rule(void **state)
+{
+	struct fw_plugin p = {.abi_major = FW_PLUGIN_ABI_MAJOR, .check = fake_check};
+
+	assert_int_equal(FW_PLUGIN_ABI_MINOR, 1);
+	assert_int_equal(FW_PLUGIN_SIZE_1_1, sizeof(struct fw_plugin));
+	assert_true(FW_PLUGIN_SIZE_1_0 < FW_PLUGIN_SIZE_1_1);
+	assert_int_equal(fw_loader_min_size(0), FW_PLUGIN_SIZE_1_0);
+	assert_int_equal(fw_loader_min_size(1), FW_PLUGIN_SIZE_1_1);
+	assert_int_equal(fw_loader_min_size(7), FW_PLUGIN_SIZE_1_1);
+	/* 1.0: whatever lies after its struct is never taken for check(). */
+	p.abi_minor = 0;
+	p.struct_size = FW_PLUGIN_SIZE_1_0;
+	assert_null(fw_loader_check_fn_of(&p));
+	p.struct_size = sizeof(p);
+	assert_null(fw_loader_check_fn_of(&p));
+	/* 1.1 (or later) with a struct too short for check(): none. */
+	p.abi_minor = 1;
+	p.struct_size = FW_PLUGIN_SIZE_1_0;
+	assert_null(fw_loader_check_fn_of(&p));
+	p.struct_size = sizeof(p);
+	assert_ptr_equal(fw_loader_check_fn_of(&p), fake_check);
+	p.abi_minor = 2;
+	p.struct_size = sizeof(p) + 16;
+	assert_ptr_equal(fw_loader_check_fn_of(&p), fake_check);
+	p.check = NULL;
+	assert_null(fw_loader_check_fn_of(&p));
+}
+
+/* A plugin built against ABI 1.0 (tests/data/plugins/abi10.c: the 1.0 struct, shorter
+   than today's) loads, and has no check(); claiming minor 1 with that size is refused. */
+static void test_loads_abi10(void **state)
+{
+	char cmd[8192], dir[600], err[512] = "";
+	struct fw_loader_lib *lib = NULL;
+	const char *cc = getenv("CC");
+
+	snprintf(dir, sizeof(dir), "%s/abi10", tmp);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_true((size_t)snprintf(
+	                cmd, sizeof(cmd),
+	                "%s -std=c11 -Wall -Wextra -Werror -I'%s/../../include' -shared -fPIC -o "
+	                "'%s/abi10.so' '%s/plugins/abi10.c' && %s -std=c11 -I'%s/../../include' "
+	                "-DFW_PLUGIN_ABI_MINOR_LIE -shared -fPIC -o '%s/abi10lie.so' "
+	                "'%s/plugins/abi10.c' && chmod 755 '%s'/*.so",
+	                cc && *cc ? cc : "cc", FW_TEST_DATA, dir, FW_TEST_DATA,
+	                cc && *cc ? cc : "cc", FW_TEST_DATA, dir, FW_TEST_DATA, dir) < sizeof(cmd));
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fw_loader_open(dir, "abi10", &lib, err, sizeof(err)), 0);
+	assert_int_equal(lib->plugin->abi_minor, 0);
+	assert_int_equal(lib->plugin->struct_size, FW_PLUGIN_SIZE_1_0);
+	assert_null(fw_loader_check_fn_of(lib->plugin));
+	fw_loader_close(lib);
+	lib = NULL;
+	assert_int_equal(fw_loader_open(dir, "abi10lie", &lib, err, sizeof(err)), -EPROTO);
+	assert_null(lib);
+	assert_non_null(strstr(err, "host ABI 1.1 needs"));
+}
+
+/* The log plugin's check() (ABI 1.1) agrees with init() and has no side effect: it
+   creates no file. */
+static void test_log_check(void **state)
+{
+	struct fw_loader_lib *lib = NULL;
+	char err[512], path[600];
+	struct fw_fakehost_kv cfg[] = {{"path", path}, {"format", "txt"}, {NULL, NULL}};
+	struct fw_fakehost fh = {.name = "o", .kv = cfg};
+	int (*check)(const struct fw_host *, struct fw_plugin_ctx *);
+	struct stat st;
+	void *s = NULL;
+
+	snprintf(path, sizeof(path), "%s/checked.log", tmp);
+	assert_int_equal(fw_loader_open(FW_PLUGIN_BUILD_DIR, "log", &lib, err, sizeof(err)), 0);
+	check = fw_loader_check_fn_of(lib->plugin);
+	assert_non_null(check);
+	assert_int_equal(fw_fakehost_init(&fh), 0);
+	assert_int_equal(check(fh.host, fw_fakehost_ctx(&fh)), -EINVAL);
+	assert_true(fw_fakehost_logged(&fh, "format must be \"json\" or \"text\", not \"txt\""));
+	assert_int_equal(lib->plugin->init(fh.host, fw_fakehost_ctx(&fh), &s), -EINVAL);
+	lib->plugin->fini(s);
+	s = NULL;
+	cfg[1].value = "text";
+	assert_int_equal(check(fh.host, fw_fakehost_ctx(&fh)), 0);
+	assert_int_not_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/no/such/dir/x.log", tmp);
+	assert_int_equal(check(fh.host, fw_fakehost_ctx(&fh)), -EINVAL);
+	assert_true(fw_fakehost_logged(&fh, "cannot create a file in"));
+	assert_true(lib->plugin->init(fh.host, fw_fakehost_ctx(&fh), &s) < 0);
+	lib->plugin->fini(s);
+	fw_fakehost_clear(&fh);
+	fw_loader_close(lib);
+}
+
 static void test_refuses_writable_dir(void **state)
 {
 	char cmd[1024], sub[600];
@@ -431,6 +533,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_loads_log),
 	    cmocka_unit_test(test_refuses_bad),
+	    cmocka_unit_test(test_size_rule),
+	    cmocka_unit_test(test_loads_abi10),
+	    cmocka_unit_test(test_log_check),
 	    cmocka_unit_test(test_refuses_writable_dir),
 	    cmocka_unit_test(test_refuses_foreign_or_open_parents),
 	    cmocka_unit_test(test_log_plugin),
