@@ -70,6 +70,7 @@ struct fw_feeds {
 	struct done_poll pend[FW_GROUP_MAX];
 	size_t n_pend;
 	uv_check_t flush;
+	uv_idle_t wake; /* active while polls wait: the loop's poll phase must not block */
 	int open_handles;
 	bool closing;
 };
@@ -592,6 +593,7 @@ static void flush_polls(struct fw_feeds *fs)
 	bool group;
 
 	uv_check_stop(&fs->flush);
+	uv_idle_stop(&fs->wake);
 	if (n == 0)
 		return;
 	/* storing a poll finishes no fetch, so nothing is added to the list meanwhile */
@@ -607,6 +609,11 @@ static void flush_polls(struct fw_feeds *fs)
 		       fw_store_error(s));
 		fw_store_rollback(s);
 	}
+}
+
+static void wake_cb(uv_idle_t *h)
+{
+	(void)h; /* the check that follows does the work */
 }
 
 static void flush_cb(uv_check_t *h)
@@ -639,8 +646,12 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 	memset(r, 0, sizeof(*r)); /* moved: the fetch frees nothing of it */
 	if (fs->n_pend >= FW_GROUP_MAX)
 		flush_polls(fs);
-	else
+	else {
 		uv_check_start(&fs->flush, flush_cb);
+		/* a poll that ended outside the I/O phase (a timer) must not wait for the next
+		   event to be stored: an active idle handle makes the poll phase return at once */
+		uv_idle_start(&fs->wake, wake_cb);
+	}
 	admit(fs);
 }
 
@@ -797,6 +808,9 @@ int fw_feeds_start(const struct fw_feeds_env *env, const struct fw_config *cfg,
 	*out = fs;
 	uv_check_init(env->loop, &fs->flush);
 	fs->flush.data = fs;
+	uv_idle_init(env->loop, &fs->wake);
+	fs->wake.data = fs;
+	fs->open_handles++;
 	fs->open_handles++;
 	for (size_t i = 0; i < cfg->n_feeds; i++) {
 		struct feed_rt *f = feed_new(fs, &cfg->feeds[i]);
@@ -980,4 +994,5 @@ void fw_feeds_close(struct fw_feeds *fs)
 	for (size_t i = 0; i < fs->n; i++)
 		feed_drop(fs->v[i]);
 	uv_close((uv_handle_t *)&fs->flush, flush_close_cb);
+	uv_close((uv_handle_t *)&fs->wake, flush_close_cb);
 }
