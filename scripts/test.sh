@@ -19,7 +19,7 @@ if [ "${TSAN:-1}" != 0 ]; then
 	TSAN_BUILD=${TSAN_BUILD:-build-tsan}
 	cmake -S . -B "$TSAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DFW_TSAN=ON -DFW_WERROR=ON -DFW_TESTS=ON
 	cmake --build "$TSAN_BUILD" -j"$(nproc)"
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(pwd)/tests/tsan.supp" \
+	FW_TSAN=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(pwd)/tests/tsan.supp" \
 		ctest --test-dir "$TSAN_BUILD" --output-on-failure -j"$(nproc)" \
 		-R '^(test_parsework|test_fetch|test_net|test_feeds|test_alert|integration_.*)$'
 fi
