@@ -42,6 +42,8 @@
 
 #include <feedwatch/plugin.h>
 
+#include "../common/textbuf.h"
+
 #define EM_MAX_TO          32
 #define EM_MAX_ADDR        254 /* RFC 5321 path limit */
 #define EM_MAX_NAME        200
@@ -72,76 +74,38 @@ struct email {
 	long timeout_ms;
 };
 
-/* A growing string with a hard cap; once over the cap, appends are dropped. */
-struct em_buf {
-	char *p;
-	size_t len, cap, max;
-	bool oom;  /* out of memory: the text is lost */
-	bool full; /* an append would have passed max and was dropped */
-};
-
-static void buf_add(struct em_buf *b, const char *s, size_t n)
-{
-	if (b->oom || b->len + n > b->max) {
-		b->full = true;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-}
-
-static void buf_puts(struct em_buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
 /* s with every control character (CR, LF, TAB, ...) as a space: for headers and lines. */
-static void buf_line(struct em_buf *b, const char *s)
+static void buf_line(struct fw_textbuf *b, const char *s)
 {
 	for (const char *p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		buf_add(b, c < 0x20 || c == 0x7f ? " " : p, 1);
+		fw_textbuf_add(b, c < 0x20 || c == 0x7f ? " " : p, 1);
 	}
 }
 
 /* s HTML-escaped (&, <, >, ", '), control characters as spaces. */
-static void buf_html(struct em_buf *b, const char *s)
+static void buf_html(struct fw_textbuf *b, const char *s)
 {
 	for (const char *p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
 		if (c == '&')
-			buf_puts(b, "&amp;");
+			fw_textbuf_puts(b, "&amp;");
 		else if (c == '<')
-			buf_puts(b, "&lt;");
+			fw_textbuf_puts(b, "&lt;");
 		else if (c == '>')
-			buf_puts(b, "&gt;");
+			fw_textbuf_puts(b, "&gt;");
 		else if (c == '"')
-			buf_puts(b, "&quot;");
+			fw_textbuf_puts(b, "&quot;");
 		else if (c == '\'')
-			buf_puts(b, "&#39;");
+			fw_textbuf_puts(b, "&#39;");
 		else
-			buf_add(b, c < 0x20 || c == 0x7f ? " " : p, 1);
+			fw_textbuf_add(b, c < 0x20 || c == 0x7f ? " " : p, 1);
 	}
 }
 
-static void buf_free(struct em_buf *b)
+static void buf_free(struct fw_textbuf *b)
 {
 	free(b->p);
 	b->p = NULL;
@@ -150,7 +114,7 @@ static void buf_free(struct em_buf *b)
 static const char b64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* base64 of s[0..n) appended to b; with wrap, in lines of 76 characters ending in CRLF. */
-static void buf_b64(struct em_buf *b, const unsigned char *s, size_t n, bool wrap)
+static void buf_b64(struct fw_textbuf *b, const unsigned char *s, size_t n, bool wrap)
 {
 	size_t col = 0;
 
@@ -166,15 +130,15 @@ static void buf_b64(struct em_buf *b, const unsigned char *s, size_t n, bool wra
 		q[1] = b64_chars[(v >> 12) & 63];
 		q[2] = i + 1 < n ? b64_chars[(v >> 6) & 63] : '=';
 		q[3] = i + 2 < n ? b64_chars[v & 63] : '=';
-		buf_add(b, q, 4);
+		fw_textbuf_add(b, q, 4);
 		col += 4;
 		if (wrap && col >= 76) {
-			buf_puts(b, "\r\n");
+			fw_textbuf_puts(b, "\r\n");
 			col = 0;
 		}
 	}
 	if (wrap && col > 0)
-		buf_puts(b, "\r\n");
+		fw_textbuf_puts(b, "\r\n");
 }
 
 /* The length of the longest prefix of s[0..n), at most max bytes, ending on a UTF-8
@@ -196,7 +160,7 @@ static size_t utf8_cut(const char *s, size_t n, size_t max)
  * already on the line ("Subject: "). phrase: a display name, where RFC 5322 specials
  * ("," "<" "@"...) would change the address list, so a value with one is encoded.
  */
-static void buf_header_text(struct em_buf *b, const char *value, size_t used, bool phrase)
+static void buf_header_text(struct fw_textbuf *b, const char *value, size_t used, bool phrase)
 {
 	size_t n = utf8_cut(value, strlen(value), EM_SUBJECT_MAX);
 	char *clean = strndup(value, n);
@@ -215,7 +179,7 @@ static void buf_header_text(struct em_buf *b, const char *value, size_t used, bo
 		plain = plain && c >= 0x20 && c < 0x7f;
 	}
 	if (plain) {
-		buf_puts(b, clean);
+		fw_textbuf_puts(b, clean);
 		free(clean);
 		return;
 	}
@@ -225,10 +189,10 @@ static void buf_header_text(struct em_buf *b, const char *value, size_t used, bo
 		if (k == 0 && off < n)
 			k = 1; /* a stray continuation byte: keep going */
 		if (off > 0)
-			buf_puts(b, "\r\n ");
-		buf_puts(b, "=?UTF-8?B?");
+			fw_textbuf_puts(b, "\r\n ");
+		fw_textbuf_puts(b, "=?UTF-8?B?");
 		buf_b64(b, (const unsigned char *)clean + off, k, false);
-		buf_puts(b, "?=");
+		fw_textbuf_puts(b, "?=");
 		off += k;
 		if (k == 0)
 			break; /* an empty value */
@@ -496,110 +460,110 @@ static const char *web_link(json_t *item)
 }
 
 /* One alert in plain text: title, link, why it fired, summary, feed. */
-static void text_alert(struct em_buf *b, json_t *a, bool digest)
+static void text_alert(struct fw_textbuf *b, json_t *a, bool digest)
 {
 	json_t *item = json_object_get(a, "item"), *ex = json_object_get(a, "explain");
 	const char *link = web_link(item), *v;
 
-	buf_puts(b, digest ? "* " : "");
+	fw_textbuf_puts(b, digest ? "* " : "");
 	buf_line(b, jstr(item, "title"));
-	buf_puts(b, "\r\n");
+	fw_textbuf_puts(b, "\r\n");
 	if (link) {
-		buf_puts(b, digest ? "  " : "");
+		fw_textbuf_puts(b, digest ? "  " : "");
 		buf_line(b, link);
-		buf_puts(b, "\r\n");
+		fw_textbuf_puts(b, "\r\n");
 	}
-	buf_puts(b, digest ? "  Why:\r\n" : "\r\nWhy it fired:\r\n");
+	fw_textbuf_puts(b, digest ? "  Why:\r\n" : "\r\nWhy it fired:\r\n");
 	for (size_t i = 0; i < json_array_size(ex); i++) {
 		json_t *x = json_array_get(ex, i);
 
-		buf_puts(b, digest ? "  - " : "- ");
+		fw_textbuf_puts(b, digest ? "  - " : "- ");
 		buf_line(b, jstr(x, "term"));
-		buf_puts(b, " matched \"");
+		fw_textbuf_puts(b, " matched \"");
 		buf_line(b, jstr(x, "text"));
-		buf_puts(b, "\" (alias \"");
+		fw_textbuf_puts(b, "\" (alias \"");
 		buf_line(b, jstr(x, "alias"));
-		buf_puts(b, "\") in ");
+		fw_textbuf_puts(b, "\") in ");
 		buf_line(b, jstr(x, "field"));
-		buf_puts(b, ", watchlist ");
+		fw_textbuf_puts(b, ", watchlist ");
 		buf_line(b, jstr(x, "watchlist"));
-		buf_puts(b, digest ? "\r\n    " : "\r\n  ");
+		fw_textbuf_puts(b, digest ? "\r\n    " : "\r\n  ");
 		buf_line(b, jstr(x, "snippet"));
-		buf_puts(b, "\r\n");
+		fw_textbuf_puts(b, "\r\n");
 	}
 	v = jstr(item, "summary");
 	if (*v) {
-		buf_puts(b, digest ? "  " : "\r\n");
+		fw_textbuf_puts(b, digest ? "  " : "\r\n");
 		buf_line(b, v);
-		buf_puts(b, "\r\n");
+		fw_textbuf_puts(b, "\r\n");
 	}
-	buf_puts(b, digest ? "  Feed: " : "\r\nFeed: ");
+	fw_textbuf_puts(b, digest ? "  Feed: " : "\r\nFeed: ");
 	buf_line(b, jstr(json_object_get(a, "feed"), "name"));
 	v = json_string_value(json_object_get(item, "published"));
 	if (v) {
-		buf_puts(b, ", published ");
+		fw_textbuf_puts(b, ", published ");
 		buf_line(b, v);
 	}
-	buf_puts(b, "\r\n");
+	fw_textbuf_puts(b, "\r\n");
 }
 
 /* One alert in HTML: every value escaped; only web links become href. */
-static void html_alert(struct em_buf *b, json_t *a, bool digest)
+static void html_alert(struct fw_textbuf *b, json_t *a, bool digest)
 {
 	json_t *item = json_object_get(a, "item"), *ex = json_object_get(a, "explain");
 	const char *link = web_link(item), *v;
 
-	buf_puts(b, digest ? "<li>" : "");
-	buf_puts(b, digest ? "<p><b>" : "<h2>");
+	fw_textbuf_puts(b, digest ? "<li>" : "");
+	fw_textbuf_puts(b, digest ? "<p><b>" : "<h2>");
 	if (link) {
-		buf_puts(b, "<a href=\"");
+		fw_textbuf_puts(b, "<a href=\"");
 		buf_html(b, link);
-		buf_puts(b, "\">");
+		fw_textbuf_puts(b, "\">");
 	}
 	buf_html(b, jstr(item, "title"));
-	buf_puts(b, link ? "</a>" : "");
-	buf_puts(b, digest ? "</b></p>\r\n" : "</h2>\r\n");
+	fw_textbuf_puts(b, link ? "</a>" : "");
+	fw_textbuf_puts(b, digest ? "</b></p>\r\n" : "</h2>\r\n");
 	if (link) {
-		buf_puts(b, "<p><a href=\"");
+		fw_textbuf_puts(b, "<p><a href=\"");
 		buf_html(b, link);
-		buf_puts(b, "\">");
+		fw_textbuf_puts(b, "\">");
 		buf_html(b, link);
-		buf_puts(b, "</a></p>\r\n");
+		fw_textbuf_puts(b, "</a></p>\r\n");
 	}
-	buf_puts(b, "<p>Why it fired:</p>\r\n<ul>\r\n");
+	fw_textbuf_puts(b, "<p>Why it fired:</p>\r\n<ul>\r\n");
 	for (size_t i = 0; i < json_array_size(ex); i++) {
 		json_t *x = json_array_get(ex, i);
 
-		buf_puts(b, "<li><code>");
+		fw_textbuf_puts(b, "<li><code>");
 		buf_html(b, jstr(x, "term"));
-		buf_puts(b, "</code> matched &quot;<b>");
+		fw_textbuf_puts(b, "</code> matched &quot;<b>");
 		buf_html(b, jstr(x, "text"));
-		buf_puts(b, "</b>&quot; (alias &quot;");
+		fw_textbuf_puts(b, "</b>&quot; (alias &quot;");
 		buf_html(b, jstr(x, "alias"));
-		buf_puts(b, "&quot;) in ");
+		fw_textbuf_puts(b, "&quot;) in ");
 		buf_html(b, jstr(x, "field"));
-		buf_puts(b, ", watchlist ");
+		fw_textbuf_puts(b, ", watchlist ");
 		buf_html(b, jstr(x, "watchlist"));
-		buf_puts(b, "<br><i>");
+		fw_textbuf_puts(b, "<br><i>");
 		buf_html(b, jstr(x, "snippet"));
-		buf_puts(b, "</i></li>\r\n");
+		fw_textbuf_puts(b, "</i></li>\r\n");
 	}
-	buf_puts(b, "</ul>\r\n");
+	fw_textbuf_puts(b, "</ul>\r\n");
 	v = jstr(item, "summary");
 	if (*v) {
-		buf_puts(b, "<p>");
+		fw_textbuf_puts(b, "<p>");
 		buf_html(b, v);
-		buf_puts(b, "</p>\r\n");
+		fw_textbuf_puts(b, "</p>\r\n");
 	}
-	buf_puts(b, "<p><small>Feed: ");
+	fw_textbuf_puts(b, "<p><small>Feed: ");
 	buf_html(b, jstr(json_object_get(a, "feed"), "name"));
 	v = json_string_value(json_object_get(item, "published"));
 	if (v) {
-		buf_puts(b, ", published ");
+		fw_textbuf_puts(b, ", published ");
 		buf_html(b, v);
 	}
-	buf_puts(b, "</small></p>\r\n");
-	buf_puts(b, digest ? "</li>\r\n" : "");
+	fw_textbuf_puts(b, "</small></p>\r\n");
+	fw_textbuf_puts(b, digest ? "</li>\r\n" : "");
 }
 
 /* The alerts of a payload: the object itself, or the "alerts" of a digest. */
@@ -613,25 +577,26 @@ static size_t payload_alerts(json_t *root, json_t **arr)
 }
 
 /* The text and the HTML part of one payload (NUL-terminated, CRLF lines). */
-static int render_parts(json_t *root, struct em_buf *text, struct em_buf *html)
+static int render_parts(json_t *root, struct fw_textbuf *text, struct fw_textbuf *html)
 {
 	json_t *arr;
 	size_t n = payload_alerts(root, &arr);
 	char line[96];
 
 	text->max = html->max = EM_BODY_MAX;
-	buf_puts(html, "<!DOCTYPE html>\r\n<html><head><meta charset=\"utf-8\"></head><body>\r\n");
+	fw_textbuf_puts(html,
+	                "<!DOCTYPE html>\r\n<html><head><meta charset=\"utf-8\"></head><body>\r\n");
 	if (arr) {
 		snprintf(line, sizeof(line), "%zu alerts (digest)\r\n\r\n", n);
-		buf_puts(text, line);
+		fw_textbuf_puts(text, line);
 		snprintf(line, sizeof(line), "<h2>%zu alerts (digest)</h2>\r\n<ul>\r\n", n);
-		buf_puts(html, line);
+		fw_textbuf_puts(html, line);
 	}
 	for (size_t i = 0; i < n; i++) {
 		json_t *a = arr ? json_array_get(arr, i) : root;
 
 		if (i)
-			buf_puts(text, "\r\n");
+			fw_textbuf_puts(text, "\r\n");
 		text_alert(text, a, arr != NULL);
 		html_alert(html, a, arr != NULL);
 	}
@@ -639,11 +604,11 @@ static int render_parts(json_t *root, struct em_buf *text, struct em_buf *html)
 	text->max += 512;
 	html->max += 512;
 	if (text->full || html->full) {
-		buf_puts(text, "\r\n[... cut: the message reached its size limit]\r\n");
-		buf_puts(html, "<p>[... cut: the message reached its size limit]</p>\r\n");
+		fw_textbuf_puts(text, "\r\n[... cut: the message reached its size limit]\r\n");
+		fw_textbuf_puts(html, "<p>[... cut: the message reached its size limit]</p>\r\n");
 	}
-	buf_puts(html, arr ? "</ul>\r\n</body></html>\r\n" : "</body></html>\r\n");
-	buf_puts(text, "\r\n-- \r\nfeedwatch\r\n");
+	fw_textbuf_puts(html, arr ? "</ul>\r\n</body></html>\r\n" : "</body></html>\r\n");
+	fw_textbuf_puts(text, "\r\n-- \r\nfeedwatch\r\n");
 	return text->oom || html->oom ? -ENOMEM : 0;
 }
 
@@ -677,72 +642,72 @@ static void delivery_id(const struct fw_alert *a, char *buf, size_t len)
 
 /* The header block of one message. */
 static void render_headers(const struct email *e, const struct fw_alert *a, json_t *root,
-                           const char *id, struct em_buf *m)
+                           const char *id, struct fw_textbuf *m)
 {
 	json_t *arr, *first;
 	size_t n = payload_alerts(root, &arr);
-	struct em_buf subject = {.max = 2 * EM_SUBJECT_MAX};
+	struct fw_textbuf subject = {.max = 2 * EM_SUBJECT_MAX};
 	const char *title;
 	char date[64];
 
 	first = arr ? json_array_get(arr, 0) : root;
 	rfc5322_date(date, sizeof(date));
-	buf_puts(m, "Date: ");
-	buf_puts(m, date);
-	buf_puts(m, "\r\nFrom: ");
+	fw_textbuf_puts(m, "Date: ");
+	fw_textbuf_puts(m, date);
+	fw_textbuf_puts(m, "\r\nFrom: ");
 	if (e->from_name && *e->from_name) {
 		buf_header_text(m, e->from_name, 6, true);
-		buf_puts(m, " ");
+		fw_textbuf_puts(m, " ");
 	}
-	buf_puts(m, "<");
-	buf_puts(m, e->from);
-	buf_puts(m, ">\r\nTo: ");
+	fw_textbuf_puts(m, "<");
+	fw_textbuf_puts(m, e->from);
+	fw_textbuf_puts(m, ">\r\nTo: ");
 	for (size_t i = 0; i < e->n_to; i++) {
-		buf_puts(m, i ? ",\r\n <" : "<");
-		buf_puts(m, e->to[i]);
-		buf_puts(m, ">");
+		fw_textbuf_puts(m, i ? ",\r\n <" : "<");
+		fw_textbuf_puts(m, e->to[i]);
+		fw_textbuf_puts(m, ">");
 	}
-	buf_puts(&subject, e->subject_prefix ? e->subject_prefix : "");
+	fw_textbuf_puts(&subject, e->subject_prefix ? e->subject_prefix : "");
 	if (arr) {
 		char count[48];
 
 		snprintf(count, sizeof(count), "%zu alerts: ", n);
-		buf_puts(&subject, count);
+		fw_textbuf_puts(&subject, count);
 	}
 	title = jstr(json_object_get(first, "item"), "title");
-	buf_add(&subject, title, utf8_cut(title, strlen(title), EM_SUBJECT_MAX));
-	buf_puts(m, "\r\nSubject: ");
+	fw_textbuf_add(&subject, title, utf8_cut(title, strlen(title), EM_SUBJECT_MAX));
+	fw_textbuf_puts(m, "\r\nSubject: ");
 	if (subject.oom)
 		m->oom = true;
 	else
 		buf_header_text(m, subject.p ? subject.p : "", 9, false);
 	buf_free(&subject);
-	buf_puts(m, "\r\nMessage-ID: <");
-	buf_puts(m, id);
-	buf_puts(m, "@feedwatch>\r\nMIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n"
-	            "X-Auto-Response-Suppress: All\r\nX-Feedwatch-Watchlist: ");
+	fw_textbuf_puts(m, "\r\nMessage-ID: <");
+	fw_textbuf_puts(m, id);
+	fw_textbuf_puts(m, "@feedwatch>\r\nMIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n"
+	                   "X-Auto-Response-Suppress: All\r\nX-Feedwatch-Watchlist: ");
 	buf_header_text(m, a->watchlist, 23, false);
-	buf_puts(m, "\r\nContent-Type: multipart/alternative;\r\n boundary=\"=_fw_");
-	buf_puts(m, id);
-	buf_puts(m, "\"\r\n\r\n");
+	fw_textbuf_puts(m, "\r\nContent-Type: multipart/alternative;\r\n boundary=\"=_fw_");
+	fw_textbuf_puts(m, id);
+	fw_textbuf_puts(m, "\"\r\n\r\n");
 }
 
 /* One body part: base64 cannot contain "=_", so the boundary never occurs inside. */
-static void render_part(struct em_buf *m, const char *id, const char *type,
-                        const struct em_buf *body)
+static void render_part(struct fw_textbuf *m, const char *id, const char *type,
+                        const struct fw_textbuf *body)
 {
-	buf_puts(m, "--=_fw_");
-	buf_puts(m, id);
-	buf_puts(m, "\r\nContent-Type: ");
-	buf_puts(m, type);
-	buf_puts(m, "; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+	fw_textbuf_puts(m, "--=_fw_");
+	fw_textbuf_puts(m, id);
+	fw_textbuf_puts(m, "\r\nContent-Type: ");
+	fw_textbuf_puts(m, type);
+	fw_textbuf_puts(m, "; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
 	buf_b64(m, (const unsigned char *)(body->p ? body->p : ""), body->len, true);
 }
 
 /* The whole message (CRLF lines, each at most 998 octets). Returns 0 or -errno. */
-static int render_message(const struct email *e, const struct fw_alert *a, struct em_buf *m)
+static int render_message(const struct email *e, const struct fw_alert *a, struct fw_textbuf *m)
 {
-	struct em_buf text = {0}, html = {0};
+	struct fw_textbuf text = {0}, html = {0};
 	json_t *root = json_loads(a->json, 0, NULL);
 	char id[160];
 	int r;
@@ -754,12 +719,12 @@ static int render_message(const struct email *e, const struct fw_alert *a, struc
 	if (r == 0) {
 		m->max = 4 * EM_BODY_MAX;
 		render_headers(e, a, root, id, m);
-		buf_puts(m, "This is a MIME message in text and HTML.\r\n\r\n");
+		fw_textbuf_puts(m, "This is a MIME message in text and HTML.\r\n\r\n");
 		render_part(m, id, "text/plain", &text);
 		render_part(m, id, "text/html", &html);
-		buf_puts(m, "--=_fw_");
-		buf_puts(m, id);
-		buf_puts(m, "--\r\n");
+		fw_textbuf_puts(m, "--=_fw_");
+		fw_textbuf_puts(m, id);
+		fw_textbuf_puts(m, "--\r\n");
 		r = m->oom ? -ENOMEM : 0;
 	}
 	buf_free(&text);
@@ -896,7 +861,7 @@ static void scrub(const struct email *e, char *msg)
 }
 
 /* Send one message; report with done(). */
-static void send_message(const struct email *e, uint64_t token, const struct em_buf *m)
+static void send_message(const struct email *e, uint64_t token, const struct fw_textbuf *m)
 {
 	struct em_send s = {.data = m->p, .len = m->len};
 	struct curl_slist *rcpt = NULL, *t;
@@ -941,7 +906,7 @@ static void send_message(const struct email *e, uint64_t token, const struct em_
 static int email_deliver(void *state, const struct fw_alert *a, uint64_t token)
 {
 	struct email *e = state;
-	struct em_buf m = {0};
+	struct fw_textbuf m = {0};
 	int r = render_message(e, a, &m);
 
 	if (r < 0) {

@@ -34,6 +34,8 @@
 
 #include <feedwatch/plugin.h>
 
+#include "../common/textbuf.h"
+
 #define WH_MAX_HEADERS     32   /* configured extra headers */
 #define WH_MAX_HEADER_LEN  1024 /* one configured header line */
 #define WH_MAX_URL         4096
@@ -96,43 +98,8 @@ struct wh_view {
 	char terms[256]; /* "@putin, @north_korea" */
 };
 
-/* A growing string with a hard cap; once over the cap, appends are dropped. */
-struct wh_buf {
-	char *p;
-	size_t len, cap, max;
-	bool oom;
-};
-
-static void buf_add(struct wh_buf *b, const char *s, size_t n)
-{
-	if (b->oom || b->len + n > b->max)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-}
-
-static void buf_puts(struct wh_buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
 /* The buffer's string (never NULL unless out of memory); the caller frees it. */
-static char *buf_take(struct wh_buf *b)
+static char *buf_take(struct fw_textbuf *b)
 {
 	char *p;
 
@@ -163,47 +130,47 @@ static size_t utf8_cut(const char *s, size_t max)
  * (&, <, > as entities); 'h': HTML (&, <, >, "); 'm': Markdown (Discord, Mattermost:
  * a backslash before markup characters, mass mentions broken with a zero-width space).
  */
-static void buf_escaped(struct wh_buf *b, const char *s, int kind)
+static void buf_escaped(struct fw_textbuf *b, const char *s, int kind)
 {
 	for (const char *p = s; *p; p++) {
 		char c = *p;
 
 		if ((kind == 's' || kind == 'h') && c == '&')
-			buf_puts(b, "&amp;");
+			fw_textbuf_puts(b, "&amp;");
 		else if ((kind == 's' || kind == 'h') && c == '<')
-			buf_puts(b, "&lt;");
+			fw_textbuf_puts(b, "&lt;");
 		else if ((kind == 's' || kind == 'h') && c == '>')
-			buf_puts(b, "&gt;");
+			fw_textbuf_puts(b, "&gt;");
 		else if (kind == 'h' && c == '"')
-			buf_puts(b, "&quot;");
+			fw_textbuf_puts(b, "&quot;");
 		else if (kind == 'm' && strchr("\\*_~`|>[]()#<:", c)) {
-			buf_add(b, "\\", 1);
-			buf_add(b, p, 1);
+			fw_textbuf_add(b, "\\", 1);
+			fw_textbuf_add(b, p, 1);
 		} else if ((kind == 'm' || kind == 's') && c == '@') {
 			/* "@everyone", "@here", "@channel": never a mention. */
-			buf_puts(b, "@\xe2\x80\x8b");
+			fw_textbuf_puts(b, "@\xe2\x80\x8b");
 		} else if (c == '\r' || c == '\n' || c == '\t')
-			buf_add(b, " ", 1);
+			fw_textbuf_add(b, " ", 1);
 		else
-			buf_add(b, p, 1);
+			fw_textbuf_add(b, p, 1);
 	}
 }
 
 /* A link inside Slack's <url|text>: &, <, > as entities (Slack's rule) and "|" as %7C,
    so that the link cannot end early and supply a text of its own. */
-static void slack_link(struct wh_buf *b, const char *s)
+static void slack_link(struct fw_textbuf *b, const char *s)
 {
 	for (const char *p = s; *p; p++) {
 		if (*p == '&')
-			buf_puts(b, "&amp;");
+			fw_textbuf_puts(b, "&amp;");
 		else if (*p == '<')
-			buf_puts(b, "&lt;");
+			fw_textbuf_puts(b, "&lt;");
 		else if (*p == '>')
-			buf_puts(b, "&gt;");
+			fw_textbuf_puts(b, "&gt;");
 		else if (*p == '|')
-			buf_puts(b, "%7C");
+			fw_textbuf_puts(b, "%7C");
 		else
-			buf_add(b, p, 1);
+			fw_textbuf_add(b, p, 1);
 	}
 }
 
@@ -702,7 +669,7 @@ static json_t *payload_alert(json_t *root, json_t *arr, size_t i)
 /* Plain text: "title\nfeed · watchlist (terms)\nlink" per alert. */
 static char *render_plain(json_t *root, size_t max)
 {
-	struct wh_buf b = {.max = max};
+	struct fw_textbuf b = {.max = max};
 	json_t *arr;
 	size_t n = payload_alerts(root, &arr);
 
@@ -710,39 +677,39 @@ static char *render_plain(json_t *root, size_t max)
 		char line[96];
 
 		snprintf(line, sizeof(line), "%zu alerts (digest)\n", n);
-		buf_puts(&b, line);
+		fw_textbuf_puts(&b, line);
 	}
 	for (size_t i = 0; i < n && i < WH_DIGEST_LIST; i++) {
 		struct wh_view v;
 
 		view_of(payload_alert(root, arr, i), &v);
 		if (i)
-			buf_puts(&b, "\n");
-		buf_puts(&b, arr ? "- " : "");
-		buf_puts(&b, v.title);
-		buf_puts(&b, "\n");
-		buf_puts(&b, v.feed);
-		buf_puts(&b, " \xc2\xb7 ");
-		buf_puts(&b, v.watchlist);
+			fw_textbuf_puts(&b, "\n");
+		fw_textbuf_puts(&b, arr ? "- " : "");
+		fw_textbuf_puts(&b, v.title);
+		fw_textbuf_puts(&b, "\n");
+		fw_textbuf_puts(&b, v.feed);
+		fw_textbuf_puts(&b, " \xc2\xb7 ");
+		fw_textbuf_puts(&b, v.watchlist);
 		if (*v.terms) {
-			buf_puts(&b, " (");
-			buf_puts(&b, v.terms);
-			buf_puts(&b, ")");
+			fw_textbuf_puts(&b, " (");
+			fw_textbuf_puts(&b, v.terms);
+			fw_textbuf_puts(&b, ")");
 		}
 		if (v.link) {
-			buf_puts(&b, "\n");
-			buf_puts(&b, v.link);
+			fw_textbuf_puts(&b, "\n");
+			fw_textbuf_puts(&b, v.link);
 		}
 		if (!arr && *v.summary) {
-			buf_puts(&b, "\n\n");
-			buf_puts(&b, v.summary);
+			fw_textbuf_puts(&b, "\n\n");
+			fw_textbuf_puts(&b, v.summary);
 		}
 	}
 	if (n > WH_DIGEST_LIST) {
 		char more[64];
 
 		snprintf(more, sizeof(more), "\n... and %zu more", n - WH_DIGEST_LIST);
-		buf_puts(&b, more);
+		fw_textbuf_puts(&b, more);
 	}
 	return buf_take(&b);
 }
@@ -753,7 +720,7 @@ static char *render_plain(json_t *root, size_t max)
  */
 static char *render_marked(json_t *root, int kind, size_t max)
 {
-	struct wh_buf b = {.max = max};
+	struct fw_textbuf b = {.max = max};
 	json_t *arr;
 	size_t n = payload_alerts(root, &arr);
 	const char *nl = kind == 'h' ? "<br>" : "\n";
@@ -763,53 +730,53 @@ static char *render_marked(json_t *root, int kind, size_t max)
 
 		snprintf(line, sizeof(line), "%s%zu alerts (digest)%s%s", kind == 'h' ? "<b>" : "*",
 		         n, kind == 'h' ? "</b>" : "*", nl);
-		buf_puts(&b, line);
+		fw_textbuf_puts(&b, line);
 	}
 	for (size_t i = 0; i < n && i < WH_DIGEST_LIST; i++) {
 		struct wh_view v;
 
 		view_of(payload_alert(root, arr, i), &v);
 		if (i)
-			buf_puts(&b, nl);
+			fw_textbuf_puts(&b, nl);
 		if (arr)
-			buf_puts(&b, kind == 'h' ? "\xe2\x80\xa2 " : "- ");
+			fw_textbuf_puts(&b, kind == 'h' ? "\xe2\x80\xa2 " : "- ");
 		if (v.link && kind == 's') {
 			/* Slack: <url|text>; neither part may hold a raw "|" or ">". */
-			buf_puts(&b, "<");
+			fw_textbuf_puts(&b, "<");
 			slack_link(&b, v.link);
-			buf_puts(&b, "|");
+			fw_textbuf_puts(&b, "|");
 			buf_escaped(&b, v.title, 's');
-			buf_puts(&b, ">");
+			fw_textbuf_puts(&b, ">");
 		} else if (v.link && kind == 'm') {
-			buf_puts(&b, "**[");
+			fw_textbuf_puts(&b, "**[");
 			buf_escaped(&b, v.title, 'm');
-			buf_puts(&b, "](<");
+			fw_textbuf_puts(&b, "](<");
 			for (const char *p = v.link; *p; p++)
 				if (*p != '>' && *p != ' ' && *p != ')')
-					buf_add(&b, p, 1);
-			buf_puts(&b, ">)**");
+					fw_textbuf_add(&b, p, 1);
+			fw_textbuf_puts(&b, ">)**");
 		} else if (v.link && kind == 'h') {
-			buf_puts(&b, "<a href=\"");
+			fw_textbuf_puts(&b, "<a href=\"");
 			buf_escaped(&b, v.link, 'h');
-			buf_puts(&b, "\"><b>");
+			fw_textbuf_puts(&b, "\"><b>");
 			buf_escaped(&b, v.title, 'h');
-			buf_puts(&b, "</b></a>");
+			fw_textbuf_puts(&b, "</b></a>");
 		} else {
-			buf_puts(&b, kind == 'h' ? "<b>" : kind == 's' ? "*" : "**");
+			fw_textbuf_puts(&b, kind == 'h' ? "<b>" : kind == 's' ? "*" : "**");
 			buf_escaped(&b, v.title, kind);
-			buf_puts(&b, kind == 'h' ? "</b>" : kind == 's' ? "*" : "**");
+			fw_textbuf_puts(&b, kind == 'h' ? "</b>" : kind == 's' ? "*" : "**");
 		}
-		buf_puts(&b, nl);
+		fw_textbuf_puts(&b, nl);
 		buf_escaped(&b, v.feed, kind);
-		buf_puts(&b, " \xc2\xb7 ");
+		fw_textbuf_puts(&b, " \xc2\xb7 ");
 		buf_escaped(&b, v.watchlist, kind);
 		if (*v.terms) {
-			buf_puts(&b, " (");
+			fw_textbuf_puts(&b, " (");
 			buf_escaped(&b, v.terms, kind);
-			buf_puts(&b, ")");
+			fw_textbuf_puts(&b, ")");
 		}
 		if (!arr && *v.summary) {
-			buf_puts(&b, nl);
+			fw_textbuf_puts(&b, nl);
 			buf_escaped(&b, v.summary, kind);
 		}
 	}
@@ -817,7 +784,7 @@ static char *render_marked(json_t *root, int kind, size_t max)
 		char more[64];
 
 		snprintf(more, sizeof(more), "%s... and %zu more", nl, n - WH_DIGEST_LIST);
-		buf_puts(&b, more);
+		fw_textbuf_puts(&b, more);
 	}
 	return buf_take(&b);
 }
