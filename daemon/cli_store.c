@@ -1,0 +1,296 @@
+/* cli_store.c - the commands that read and act on the store: outbox, status. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "alert.h"
+#include "cli.h"
+#include "config.h"
+#include "date.h"
+#include "store.h"
+
+const char fw_cli_store_outbox_help[] =
+    "usage: feedwatch outbox list [--pending|--dead] [--output NAME] [--json] [-c FILE]\n"
+    "       feedwatch outbox retry ROWID | --all [--output NAME] [-c FILE]\n"
+    "       feedwatch outbox drop ROWID | --dead [--output NAME] [-c FILE]\n"
+    "Show queued (pending) and dead alerts; make dead ones pending again; delete.\n"
+    "An unknown ROWID is an error (exit 1); an empty list is said on stderr.\n";
+
+static void print_outbox_entry(const struct cli *c, const struct fw_outbox_entry *e)
+{
+	char next[40];
+
+	fw_cli_fmt_time(e->next_at, next, sizeof(next));
+	if (c->json) {
+		json_t *j = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s?, s:o?}", "rowid",
+		                      (json_int_t)e->rowid, "state",
+		                      e->state == FW_OUTBOX_DEAD ? "dead" : "pending", "attempts",
+		                      (json_int_t)e->attempts, "output", e->output, "next", next,
+		                      "alert_id", e->alert_id, "last_error", e->last_error, "alert",
+		                      json_loads(e->payload, 0, NULL));
+		char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+		if (line)
+			puts(line);
+		free(line);
+		json_decref(j);
+	} else {
+		printf("%-8lld %-7s %-8lld %-16s %-20s %-32s %s\n", (long long)e->rowid,
+		       e->state == FW_OUTBOX_DEAD ? "dead" : "pending", (long long)e->attempts,
+		       e->output, next, e->alert_id, e->last_error ? e->last_error : "");
+	}
+}
+
+static int outbox_list(const struct cli *c, struct fw_store *s)
+{
+	struct fw_outbox_entry *e = NULL;
+	size_t n = 0;
+	int state = c->dead ? FW_OUTBOX_DEAD : c->pending ? FW_OUTBOX_PENDING : -1;
+
+	if (c->dead && c->pending)
+		state = -1; /* both states: all of them */
+	if (fw_store_outbox_list(s, state, c->output, &e, &n) < 0) {
+		fprintf(stderr, "feedwatch: outbox: %s\n", fw_store_error(s));
+		return 1;
+	}
+	if (n == 0) /* on stderr: stdout stays a table or JSON Lines, here empty */
+		fprintf(stderr, "feedwatch: the outbox has no %salerts%s%s\n",
+		        state == FW_OUTBOX_DEAD      ? "dead "
+		        : state == FW_OUTBOX_PENDING ? "pending "
+		                                     : "",
+		        c->output ? " of output " : "", c->output ? c->output : "");
+	else if (!c->json)
+		printf("%-8s %-7s %-8s %-16s %-20s %-32s %s\n", "ROWID", "STATE", "ATTEMPTS",
+		       "OUTPUT", "NEXT", "ALERT", "LAST ERROR");
+	for (size_t k = 0; k < n; k++)
+		print_outbox_entry(c, &e[k]);
+	fw_outbox_entries_free(e, n);
+	return 0;
+}
+
+/* Why `retry ROWID` or `drop ROWID` changed nothing: no such row, or another output's.
+   Returns 1 (the exit status). */
+static int outbox_row_missing(const struct cli *c, struct fw_store *s, int64_t rowid)
+{
+	struct fw_outbox_entry *e = NULL;
+	size_t n = 0, k = 0;
+
+	if (fw_store_outbox_list(s, -1, NULL, &e, &n) < 0) {
+		fprintf(stderr, "feedwatch: outbox: %s\n", fw_store_error(s));
+		return 1;
+	}
+	while (k < n && e[k].rowid != rowid)
+		k++;
+	if (k < n && c->output && strcmp(e[k].output, c->output) != 0)
+		fprintf(stderr, "feedwatch: outbox: row %lld is an alert of output %s, not %s\n",
+		        (long long)rowid, e[k].output, c->output);
+	else
+		fprintf(stderr,
+		        "feedwatch: outbox: no alert with row id %lld (`feedwatch outbox list` "
+		        "shows the row ids)\n",
+		        (long long)rowid);
+	fw_outbox_entries_free(e, n);
+	return 1;
+}
+
+/* ROWID or the flag that means "every dead one" (`--all`, `--dead`), never both. Returns 0
+   and *rowid (0 for the flag), or 2 after saying what is wrong. */
+static int outbox_target(const char *verb, char **args, int nargs, bool flag, const char *flag_name,
+                         int64_t *rowid)
+{
+	char *end;
+
+	*rowid = 0;
+	if (nargs == 0 && !flag) {
+		fprintf(stderr, "feedwatch: outbox %s needs a ROWID or %s\n%s", verb, flag_name,
+		        fw_cli_store_outbox_help);
+		return 2;
+	}
+	if (nargs == 0)
+		return 0;
+	if (flag) {
+		fprintf(stderr, "feedwatch: outbox %s: give a ROWID or %s, not both\n", verb,
+		        flag_name);
+		return 2;
+	}
+	errno = 0;
+	*rowid = strtoll(args[0], &end, 10);
+	if (errno || end == args[0] || *end || *rowid <= 0) {
+		fprintf(stderr, "feedwatch: outbox %s: '%s' is not a row id\n", verb, args[0]);
+		return 2;
+	}
+	return 0;
+}
+
+/* An outbox verb: load the config, open the store (read only for list), run it. */
+static int outbox_run(const struct cli *c, const char *verb, int64_t rowid)
+{
+	struct fw_config *cfg = fw_cli_load_config(c->config, true);
+	struct fw_store *s;
+	int64_t changed = 0;
+	int code;
+
+	if (cfg == NULL)
+		return 2;
+	s = fw_cli_open_store(cfg, c, strcmp(verb, "list") == 0, &code);
+	if (s == NULL) {
+		fw_config_free(cfg);
+		return code;
+	}
+	code = 0;
+	if (strcmp(verb, "list") == 0) {
+		code = outbox_list(c, s);
+	} else if (strcmp(verb, "retry") == 0) {
+		if (fw_store_outbox_revive(s, rowid, c->output, time(NULL), &changed) < 0) {
+			fprintf(stderr, "feedwatch: outbox: %s\n", fw_store_error(s));
+			code = 1;
+		} else if (rowid > 0 && changed == 0) {
+			code = outbox_row_missing(c, s, rowid);
+		} else {
+			printf("%lld alerts queued again (a running daemon sends them at its next "
+			       "outbox pass)\n",
+			       (long long)changed);
+		}
+	} else if (fw_store_outbox_drop(s, rowid, c->output, &changed) < 0) {
+		fprintf(stderr, "feedwatch: outbox: %s\n", fw_store_error(s));
+		code = 1;
+	} else if (rowid > 0 && changed == 0) {
+		code = outbox_row_missing(c, s, rowid);
+	} else {
+		printf("%lld alerts dropped\n", (long long)changed);
+	}
+	fw_store_close(s);
+	fw_config_free(cfg);
+	return code;
+}
+
+int fw_cli_store_outbox_list(const struct cli *c, char **args, int nargs)
+{
+	(void)args;
+	(void)nargs;
+	return outbox_run(c, "list", 0);
+}
+
+int fw_cli_store_outbox_retry(const struct cli *c, char **args, int nargs)
+{
+	int64_t rowid;
+	int r = outbox_target("retry", args, nargs, c->all, "--all", &rowid);
+
+	return r ? r : outbox_run(c, "retry", rowid);
+}
+
+int fw_cli_store_outbox_drop(const struct cli *c, char **args, int nargs)
+{
+	int64_t rowid;
+	int r = outbox_target("drop", args, nargs, c->dead, "--dead", &rowid);
+
+	return r ? r : outbox_run(c, "drop", rowid);
+}
+
+/* One host resting after a 429 or 503: a line, or an object of the JSON array arg. */
+static void status_host_cb(const char *host, int64_t until, long http_status, void *arg)
+{
+	char when[40];
+
+	fw_cli_fmt_time(until, when, sizeof(when));
+	if (arg)
+		json_array_append_new(arg, json_pack("{s:s, s:s, s:I}", "host", host, "until", when,
+		                                     "http_status", (json_int_t)http_status));
+	else
+		printf("%-32s %-20s %ld\n", host, when, http_status);
+}
+
+int fw_cli_store_status(const struct cli *c, char **args, int nargs)
+{
+	struct fw_config *cfg;
+	struct fw_store *s;
+	json_t *root, *feeds, *outs, *hosts;
+	int code;
+
+	(void)args;
+	(void)nargs;
+	cfg = fw_cli_load_config(c->config, true);
+	if (cfg == NULL)
+		return 2;
+	s = fw_cli_open_store(cfg, c, true, &code);
+	if (s == NULL) {
+		fw_config_free(cfg);
+		return code;
+	}
+	root = json_object();
+	feeds = json_array();
+	outs = json_array();
+	hosts = json_array();
+	if (!c->json)
+		printf("%-24s %-20s %-5s %-6s %-20s %-8s %-6s %s\n", "FEED", "LAST POLL", "HTTP",
+		       "ERRORS", "NEXT POLL", "ITEMS", "ALERTS", "LAST ERROR");
+	for (size_t k = 0; k < cfg->n_feeds; k++) {
+		struct fw_feed_state st = {0};
+		char last[40], next[40];
+
+		fw_store_feed_load(s, cfg->feeds[k].name, &st);
+		if (st.moved_url) { /* it may carry the configured user:password */
+			char *pub = fw_alert_public_url(st.moved_url);
+
+			free(st.moved_url);
+			st.moved_url = pub;
+		}
+		fw_cli_fmt_time(st.last_poll, last, sizeof(last));
+		fw_cli_fmt_time(st.next_poll, next, sizeof(next));
+		if (c->json)
+			json_array_append_new(
+			    feeds,
+			    json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:s?, s:s?}", "name",
+			              cfg->feeds[k].name, "last_poll", last, "http_status",
+			              (json_int_t)st.http_status, "error_streak",
+			              (json_int_t)st.error_streak, "next_poll", next, "items_seen",
+			              (json_int_t)st.items_seen, "alerts", (json_int_t)st.alerts,
+			              "last_error", st.last_error, "moved_to", st.moved_url));
+		else
+			printf("%-24s %-20s %-5ld %-6lld %-20s %-8lld %-6lld %s%s%s\n",
+			       cfg->feeds[k].name, last, st.http_status, (long long)st.error_streak,
+			       next, (long long)st.items_seen, (long long)st.alerts,
+			       st.last_error ? st.last_error : "", st.moved_url ? "moved to " : "",
+			       st.moved_url ? st.moved_url : "");
+		fw_feed_state_clear(&st);
+	}
+	if (!c->json)
+		printf("\n%-32s %-20s %s\n", "HOST RESTING", "UNTIL", "HTTP");
+	fw_store_host_rests(s, time(NULL), status_host_cb, c->json ? (void *)hosts : NULL);
+	if (!c->json)
+		printf("\n%-24s %-8s %s\n", "OUTPUT", "PENDING", "DEAD");
+	for (size_t k = 0; k < cfg->n_outputs; k++) {
+		int64_t pending = 0, dead = 0;
+
+		fw_store_outbox_count(s, cfg->outputs[k].name, &pending, &dead);
+		if (c->json)
+			json_array_append_new(outs, json_pack("{s:s, s:I, s:I}", "name",
+			                                      cfg->outputs[k].name, "pending",
+			                                      (json_int_t)pending, "dead",
+			                                      (json_int_t)dead));
+		else
+			printf("%-24s %-8lld %lld\n", cfg->outputs[k].name, (long long)pending,
+			       (long long)dead);
+	}
+	json_object_set_new(root, "feeds", feeds);
+	json_object_set_new(root, "hosts_resting", hosts);
+	json_object_set_new(root, "outputs", outs);
+	if (c->json) {
+		char *line = json_dumps(root, JSON_COMPACT);
+
+		if (line)
+			puts(line);
+		free(line);
+	}
+	json_decref(root);
+	fw_store_close(s);
+	fw_config_free(cfg);
+	return 0;
+}
