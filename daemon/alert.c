@@ -155,10 +155,12 @@ static json_t *link_json(const char *link)
 	return j ? j : json_null();
 }
 
-/* The alert as JSON: the outbox payload and what plugins receive (docs/plugins.md). */
+/* The alert as JSON: the outbox payload and what plugins receive (docs/plugins.md). story
+   (may be NULL; stolen) becomes its "story" member; explain (may be NULL; stolen) replaces
+   the explanations of res. */
 static char *build_payload(const char *id, const char *watchlist, const struct fw_config_feed *feed,
                            const struct fw_item *item, const struct fw_match_result *res,
-                           size_t wl_index, int64_t now)
+                           size_t wl_index, int64_t now, json_t *story, json_t *explain)
 {
 	json_t *o = json_object(), *f = json_object(), *it = json_object(), *cats = json_array();
 	json_t *ex = json_array();
@@ -200,10 +202,16 @@ static char *build_payload(const char *id, const char *watchlist, const struct f
 	json_object_set_new(o, "created", jdate(now));
 	json_object_set_new(o, "feed", f);
 	json_object_set_new(o, "item", it);
-	json_object_set_new(o, "explain", ex);
-	f = it = ex = NULL;
+	json_object_set_new(o, "explain", explain ? explain : ex);
+	if (story)
+		json_object_set_new(o, "story", story);
+	if (explain)
+		json_decref(ex);
+	f = it = ex = story = explain = NULL;
 	out = json_dumps(o, JSON_COMPACT);
 done:
+	json_decref(story);
+	json_decref(explain);
 	json_decref(o);
 	json_decref(f);
 	json_decref(it);
@@ -213,39 +221,136 @@ done:
 	return out;
 }
 
+/* The "story" member of a story's first alert for a watchlist. */
+static json_t *story_new_json(const struct fw_alert_story *st, const char *id)
+{
+	return json_pack("{s:s, s:b, s:I, s:I, s:s, s:o}", "id", st->sid, "new", 1, "items",
+	                 (json_int_t)st->items, "feeds", (json_int_t)st->feeds, "first_alert", id,
+	                 "title", snippet(st->title ? st->title : "", FW_ALERT_TITLE_MAX));
+}
+
+/* Queue payload for each output of w. 0 or a negative errno. */
+static int queue(struct fw_store *tx, const struct fw_config *cfg,
+                 const struct fw_config_watchlist *w, const char *id, const char *payload,
+                 int64_t now)
+{
+	int r = 0;
+
+	for (size_t k = 0; k < w->n_outputs && r >= 0; k++)
+		r = fw_store_outbox_add(tx, id, cfg->outputs[w->outputs[k]].name, payload, now);
+	return r < 0 ? r : 0;
+}
+
 /* Record the alerts of one matched item. */
 int fw_alert_raise(struct fw_store *tx, const struct fw_config *cfg,
                    const struct fw_config_feed *feed, const struct fw_item *item,
-                   const struct fw_match_result *res, int64_t now, size_t *raised, uint8_t *fresh)
+                   const struct fw_match_result *res, int64_t now, size_t *raised, uint8_t *fresh,
+                   const struct fw_alert_story *story)
 {
 	for (size_t i = 0; i < res->n_watchlists; i++) {
 		const struct fw_config_watchlist *w = &cfg->watchlists[res->watchlists[i]];
+		bool by_story = story && w->by_story;
 		char id[33], *payload;
+		json_t *sj = NULL;
 		int r;
 
+		if (by_story && story->hold[i])
+			continue; /* the story alerted for this watchlist: an update covers it */
 		fw_alert_id(w->name, feed->name, item->id, id);
 		r = fw_store_alert_add(tx, id, w->name, feed->name, item->id, now);
 		if (r < 0)
 			return r;
 		if (r == 0)
 			continue; /* this item alerted for this watchlist before */
-		payload = build_payload(id, w->name, feed, item, res, res->watchlists[i], now);
+		if (by_story && (sj = story_new_json(story, id)) == NULL)
+			return -ENOMEM;
+		payload =
+		    build_payload(id, w->name, feed, item, res, res->watchlists[i], now, sj, NULL);
 		if (payload == NULL)
 			return -ENOMEM;
-		for (size_t k = 0; k < w->n_outputs; k++) {
-			r = fw_store_outbox_add(tx, id, cfg->outputs[w->outputs[k]].name, payload,
-			                        now);
-			if (r < 0) {
-				free(payload);
-				return r;
-			}
-		}
+		r = queue(tx, cfg, w, id, payload, now);
 		free(payload);
+		if (r < 0)
+			return r;
 		(*raised)++;
 		if (fresh)
 			fresh[i] = 1;
+		if (story)
+			memcpy(story->ids[i], id, sizeof(id));
 	}
 	return 0;
+}
+
+/* The "story" member of an update: the counts and the items added since the last alert. */
+static json_t *story_update_json(const struct fw_alert_update *u)
+{
+	json_t *added = json_array(), *o;
+
+	if (added == NULL)
+		return NULL;
+	for (size_t i = 0; i < u->n_added; i++) {
+		const struct fw_story_item_row *r = &u->added[i];
+
+		json_array_append_new(
+		    added,
+		    json_pack("{s:o, s:s, s:o, s:o}", "title",
+		              snippet(r->title ? r->title : "", FW_ALERT_TITLE_MAX), "feed",
+		              r->feed ? r->feed : "",
+		              r->link && strlen(r->link) <= FW_ALERT_LINK_MAX ? link_json(r->link)
+		                                                              : json_null(),
+		              "published", jdate(r->published)));
+	}
+	o = json_pack("{s:s, s:b, s:I, s:I, s:s, s:o, s:o, s:I}", "id", u->sid, "new", 0, "items",
+	              (json_int_t)u->items, "feeds", (json_int_t)u->feeds, "first_alert",
+	              u->first_alert, "title",
+	              snippet(u->title ? u->title : "", FW_ALERT_TITLE_MAX), "added", added, "more",
+	              (json_int_t)u->more);
+	return o;
+}
+
+/* See alert.h. */
+int fw_alert_raise_story_update(struct fw_store *tx, const struct fw_config *cfg,
+                                const struct fw_config_watchlist *w,
+                                const struct fw_alert_update *u, int64_t now, char *id)
+{
+	const struct fw_story_item_row *last;
+	struct fw_config_feed gone = {0};
+	const struct fw_config_feed *feed;
+	struct fw_item it = {.updated = FW_TIME_NONE};
+	char serial[48], *payload;
+	json_t *sj, *ex = NULL;
+	long fi;
+	int r;
+
+	if (u->n_added == 0)
+		return 0;
+	last = &u->added[u->n_added - 1];
+	fi = fw_config_feed_index(cfg, last->feed);
+	gone.name = last->feed;
+	gone.url = (char *)"";
+	feed = fi >= 0 ? &cfg->feeds[fi] : &gone;
+	snprintf(serial, sizeof(serial), "story-update:%lld", (long long)u->serial);
+	fw_alert_id(w->name, u->sid, serial, id);
+	r = fw_store_alert_add(tx, id, w->name, last->feed, serial, now);
+	if (r <= 0)
+		return r;
+	it.id = (char *)serial;
+	it.title = last->title;
+	it.link = last->link;
+	it.published = last->published;
+	it.content = (char *)"";
+	if (last->explain)
+		ex = json_loads(last->explain, 0, NULL);
+	if ((sj = story_update_json(u)) == NULL) {
+		json_decref(ex);
+		return -ENOMEM;
+	}
+	payload = build_payload(id, w->name, feed, &it, NULL, 0, now, sj, ex ? ex : json_array());
+	if (payload == NULL)
+		return -ENOMEM;
+	r = queue(tx, cfg, w, id, payload, now);
+	free(payload);
+	return r < 0 ? r : 1;
 }
 
 /*
@@ -269,7 +374,7 @@ static int raise_notice(struct fw_store *tx, const struct fw_config *cfg, const 
 	r = fw_store_alert_add(tx, id, kind, feed->name, item_id, now);
 	if (r <= 0)
 		return r;
-	payload = build_payload(id, kind, feed, &it, NULL, 0, now);
+	payload = build_payload(id, kind, feed, &it, NULL, 0, now, NULL, NULL);
 	if (payload == NULL)
 		return -ENOMEM;
 	for (size_t k = 0; k < cfg->n_outputs && r >= 0; k++)

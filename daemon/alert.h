@@ -32,6 +32,19 @@ struct json_t;
 #define FW_ALERT_EXPLAIN    64
 
 /*
+ * The story of a matched item (group.c), for fw_alert_raise: a watchlist grouped by story
+ * whose story alerted before (hold[i] for watchlist i of the match result) raises nothing
+ * now; the others raise the story's first alert, with a "story" member. ids[i] gets the
+ * alert id raised for watchlist i.
+ */
+struct fw_alert_story {
+	const char *sid, *title;
+	int64_t items, feeds;
+	const uint8_t *hold;
+	char (*ids)[33];
+};
+
+/*
  * Record the alerts of one matched item: for each matching watchlist, the alert id
  * (watchlist + feed + item id) once, and one outbox entry per routed output. Runs inside the
  * caller's store transaction tx; delivery starts after fw_deliver_kick. *raised counts new
@@ -40,7 +53,27 @@ struct json_t;
  */
 int fw_alert_raise(struct fw_store *tx, const struct fw_config *cfg,
                    const struct fw_config_feed *feed, const struct fw_item *item,
-                   const struct fw_match_result *res, int64_t now, size_t *raised, uint8_t *fresh);
+                   const struct fw_match_result *res, int64_t now, size_t *raised, uint8_t *fresh,
+                   const struct fw_alert_story *story);
+
+/*
+ * A story update for watchlist w: the items of the story that matched w since its last
+ * alert (added, oldest first, the newest last; more: how many more there were), the counts,
+ * the first alert. The alert describes the newest item, with its explanations. id gets its
+ * alert id (serial numbers the story's updates). Returns 1 when queued, 0 when raised
+ * before, or a negative errno.
+ */
+struct fw_story_item_row;
+struct fw_config_watchlist;
+struct fw_alert_update {
+	const char *sid, *title, *first_alert;
+	int64_t items, feeds, serial;
+	const struct fw_story_item_row *added;
+	size_t n_added, more;
+};
+int fw_alert_raise_story_update(struct fw_store *tx, const struct fw_config *cfg,
+                                const struct fw_config_watchlist *w,
+                                const struct fw_alert_update *u, int64_t now, char *id);
 
 /* One explanation as alerts carry it (and `feedwatch match` prints it): a new JSON object
    {watchlist, term, alias, field, text, snippet}, or NULL when out of memory. */

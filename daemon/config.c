@@ -569,9 +569,28 @@ static void load_outputs(struct ctx *c, struct fw_config *cfg, const config_sett
 	}
 }
 
+/* A watchlist's `group`: "story" (the default: one alert per story, then updates) or
+   "item" (one alert per item). */
+static void load_group(struct ctx *c, const config_setting_t *g, struct fw_config_watchlist *w)
+{
+	char *v = NULL;
+
+	w->by_story = true;
+	if (get_string(c, g, "group", &v) <= 0)
+		return;
+	if (strcmp(v, "item") == 0)
+		w->by_story = false;
+	else if (strcmp(v, "story") != 0)
+		ERR(c, config_setting_get_member(g, "group"),
+		    "'group' must be \"story\" (one alert per story) or \"item\" (one per item), "
+		    "not \"%s\"",
+		    v);
+	free(v);
+}
+
 static void load_watchlists(struct ctx *c, struct fw_config *cfg, const config_setting_t *list)
 {
-	static const char *const keys[] = {"name", "match", "outputs", NULL};
+	static const char *const keys[] = {"name", "match", "outputs", "group", NULL};
 	int n;
 
 	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
@@ -600,6 +619,7 @@ static void load_watchlists(struct ctx *c, struct fw_config *cfg, const config_s
 			ERR(c, g, "watchlist without a 'match' query");
 		if (w->query)
 			w->line = src_line(config_setting_get_member(g, "match"));
+		load_group(c, g, w);
 		os = config_setting_get_member(g, "outputs");
 		if (os == NULL) {
 			/* No outputs named: every output gets this watchlist's alerts. */
@@ -760,6 +780,8 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 	                                   "feed_failing_after",
 	                                   "feed_failing_output",
 	                                   "max_alerts_per_poll",
+	                                   "story_window",
+	                                   "story_update_interval",
 	                                   NULL};
 	char *s = NULL;
 
@@ -805,6 +827,11 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 	get_int(c, root, "host_concurrency", 1, 1000, &cfg->host_concurrency);
 	get_duration(c, root, "retention", &cfg->retention);
 	get_string(c, root, "user_agent", &cfg->user_agent);
+	if (get_duration(c, root, "story_window", &cfg->story_window) > 0 && cfg->story_window == 0)
+		ERR(c, config_setting_get_member(root, "story_window"),
+		    "'story_window' must be > 0 (use group = \"item\" in a watchlist for one alert "
+		    "per item)");
+	get_duration(c, root, "story_update_interval", &cfg->story_update_interval);
 }
 
 /* Does a string value look like it carries a credential? user:password@ in a URL, or a
@@ -981,6 +1008,8 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	cfg->max_body = 16 * 1024 * 1024;
 	cfg->max_items = 10000;
 	cfg->max_alerts_per_poll = FW_CONFIG_MAX_ALERTS_PER_POLL;
+	cfg->story_window = 48 * 3600;
+	cfg->story_update_interval = 3600;
 	cfg->concurrency = 32;
 	cfg->host_concurrency = 4;
 	cfg->retention = 90 * 86400;

@@ -65,6 +65,7 @@ struct fw_config_watchlist {
 	char *query;
 	size_t *outputs; /* indices into cfg->outputs */
 	size_t n_outputs;
+	bool by_story; /* group = "story" (default): one alert per story, then updates */
 	int line;
 };
 
@@ -103,8 +104,10 @@ struct fw_config {
 	char *user_agent;
 	char *metrics_file; /* Prometheus text file, or NULL */
 	int64_t metrics_interval;
-	int64_t feed_failing_after; /* a feed failing this long raises an alert; 0 = never */
-	long feed_failing_output;   /* index into outputs, -1 = none */
+	int64_t feed_failing_after;    /* a feed failing this long raises an alert; 0 = never */
+	long feed_failing_output;      /* index into outputs, -1 = none */
+	int64_t story_window;          /* items are grouped with items this recent */
+	int64_t story_update_interval; /* at most one story update alert per this; 0 = none */
 
 	struct fw_config_feed *feeds;
 	size_t n_feeds;

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "fetch.h"
 #include "feeds.h"
+#include "grouper.h"
 #include "item.h"
 #include "log.h"
 #include "match.h"
@@ -283,15 +284,19 @@ static void skip_item(struct fw_store *tx, struct feed_rt *f, const struct fw_it
 /* Raise the alerts of one matched item in a savepoint of its own: an item the store
    refuses is skipped alone. 0 or a negative errno that fails the poll. */
 static int raise_item(struct fw_store *tx, struct feed_rt *f, const struct fw_item *it,
-                      const struct fw_match_result *mr, int64_t now, struct poll_tally *t)
+                      const struct fw_match_result *mr, const struct fw_grouper_item *gi,
+                      int64_t now, struct poll_tally *t)
 {
 	const struct fw_config *cfg = f->owner->cfg;
 	size_t before = t->n_alerts;
 	uint8_t *fresh = calloc(mr->n_watchlists + 1, 1);
 	int rc = fresh ? fw_store_item_begin(tx) : -ENOMEM;
 
-	if (rc == 0)
-		rc = fw_alert_raise(tx, cfg, f->cfg, it, mr, now, &t->n_alerts, fresh);
+	if (rc == 0 && gi)
+		rc = fw_grouper_raise(f->owner->env.grouper, tx, cfg, f->cfg, it, mr, gi, now,
+		                      &t->n_alerts, fresh);
+	else if (rc == 0)
+		rc = fw_alert_raise(tx, cfg, f->cfg, it, mr, now, &t->n_alerts, fresh, NULL);
 	if (rc < 0 && item_error(rc)) {
 		skip_item(tx, f, it, t);
 		t->n_alerts = before;
@@ -318,18 +323,47 @@ static int hold_item(struct feed_rt *f, const struct fw_item *it, const struct f
 	return fw_alert_storm_add(&t->storm, f->owner->cfg, it, mr);
 }
 
+/* Place a new item in its story, in a savepoint of its own (an item the store refuses
+   is placed nowhere and alerts as an item). 0, 1 when placed, or a negative errno. */
+static int place_item(struct fw_store *tx, struct feed_rt *f, const struct fw_item *it,
+                      const struct fw_match_result *mr, int64_t now, struct fw_grouper_item *gi)
+{
+	struct fw_grouper *g = f->owner->env.grouper;
+	uint64_t mark = g ? fw_grouper_mark(g) : 0;
+	int rc;
+
+	if (g == NULL)
+		return 0;
+	if ((rc = fw_store_item_begin(tx)) < 0)
+		return rc;
+	rc = fw_grouper_place(g, tx, f->owner->cfg, f->cfg->name, it, mr, now, gi);
+	if (rc < 0) {
+		fw_grouper_rollback(g, mark);
+		fw_grouper_item_clear(gi);
+		if (!item_error(rc))
+			return rc;
+		fw_log(FW_LOG_WARNING, "feed '%s': item '%.80s' in no story: %s", f->cfg->name,
+		       it->id, fw_store_error(tx));
+		return fw_store_item_end(tx, false);
+	}
+	rc = fw_store_item_end(tx, true);
+	return rc < 0 ? rc : 1;
+}
+
 /*
  * One item of a poll, in the poll's transaction tx: marked seen; when new or edited (and
- * not a new feed's back catalogue) matched; when it matches (and is not an old item
- * re-issued under a fresh id) its alerts are raised, or past the feed's cap it is held for
- * the poll's one notice. 0, or a negative errno that fails the poll.
+ * not a new feed's back catalogue) matched; when new, placed in a story; when it matches
+ * (and is not an old item re-issued under a fresh id) its alerts are raised (by its story's
+ * rules), or past the feed's cap it is held for the poll's one notice. 0, or a negative
+ * errno that fails the poll.
  */
 static int commit_item(struct fw_store *tx, struct feed_rt *f, struct fw_item *it, uint64_t hash,
                        bool first_poll, int64_t now, struct fw_match_result *mr,
                        struct poll_tally *t)
 {
 	int64_t cap = f->cfg->max_alerts_per_poll;
-	int mark, rc;
+	struct fw_grouper_item gi = {0};
+	int mark, rc, placed = 0;
 
 	if ((rc = fw_item_ensure_id(it)) < 0)
 		return rc;
@@ -344,14 +378,21 @@ static int commit_item(struct fw_store *tx, struct feed_rt *f, struct fw_item *i
 		t->n_new++;
 	if (first_poll && too_old(it, f->cfg->first_poll_max_age, now))
 		return 0;
-	if ((rc = fw_match_item(f->owner->cfg->matcher, it, mr)) < 0 || mr->n_watchlists == 0)
+	if ((rc = fw_match_item(f->owner->cfg->matcher, it, mr)) < 0)
 		return rc;
-	if (mark == FW_ITEM_NEW &&
-	    (rc = fw_store_item_reissued(tx, f->cfg->name, it->id, hash)) != 0)
-		return rc > 0 ? 0 : rc;
-	if (cap > 0 && t->n_alerting >= (size_t)cap)
-		return hold_item(f, it, mr, t);
-	return raise_item(tx, f, it, mr, now, t);
+	if (mark == FW_ITEM_NEW && (placed = place_item(tx, f, it, mr, now, &gi)) < 0)
+		return placed;
+	if (mr->n_watchlists == 0)
+		rc = 0;
+	else if (mark == FW_ITEM_NEW &&
+	         (rc = fw_store_item_reissued(tx, f->cfg->name, it->id, hash)) != 0)
+		rc = rc > 0 ? 0 : rc;
+	else if (cap > 0 && t->n_alerting >= (size_t)cap)
+		rc = hold_item(f, it, mr, t);
+	else
+		rc = raise_item(tx, f, it, mr, placed ? &gi : NULL, now, t);
+	fw_grouper_item_clear(&gi);
+	return rc;
 }
 
 /* The items of one poll, in order, then the notice for those held past the cap. */
@@ -446,6 +487,8 @@ static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_fe
                       bool with_items, bool first_poll, int64_t now, struct poll_tally *t)
 {
 	struct fw_store *tx = f->owner->env.store;
+	struct fw_grouper *g = f->owner->env.grouper;
+	uint64_t mark = g ? fw_grouper_mark(g) : 0;
 	int rc = fw_store_poll_begin(tx);
 
 	if (rc == 0 && with_items)
@@ -459,8 +502,11 @@ static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_fe
 		rc = fw_store_feed_save(tx, f->cfg->name, st);
 	if (rc == 0)
 		rc = fw_store_poll_commit(tx);
-	if (rc < 0)
+	if (rc < 0) {
 		fw_store_poll_rollback(tx);
+		if (g)
+			fw_grouper_rollback(g, mark); /* its items come again */
+	}
 	return rc;
 }
 
@@ -585,11 +631,34 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 	once_progress(fs);
 }
 
+/* Raise the story updates that are due, in a transaction of their own. */
+static void flush_updates(struct fw_feeds *fs)
+{
+	struct fw_store *s = fs->env.store;
+	size_t raised = 0;
+	int rc;
+
+	if (fs->env.grouper == NULL || fs->cfg->story_update_interval <= 0)
+		return;
+	if ((rc = fw_store_begin_lazy(s)) == 0 &&
+	    (rc = fw_grouper_flush(fs->env.grouper, s, fs->cfg, time(NULL), &raised)) == 0)
+		rc = fw_store_commit(s);
+	if (rc < 0) {
+		fw_log(FW_LOG_ERR, "cannot raise story updates (they come later): %s",
+		       fw_store_error(s));
+		fw_store_rollback(s);
+	} else if (raised > 0) {
+		fs->env.metrics->matches += raised;
+		fs->env.queued(fs->env.arg);
+	}
+}
+
 /* Store the polls of this loop turn, in one transaction when there are several. */
 static void flush_polls(struct fw_feeds *fs)
 {
 	struct fw_store *s = fs->env.store;
 	size_t n = fs->n_pend;
+	uint64_t mark;
 	bool group;
 
 	uv_check_stop(&fs->flush);
@@ -598,6 +667,7 @@ static void flush_polls(struct fw_feeds *fs)
 		return;
 	/* storing a poll finishes no fetch, so nothing is added to the list meanwhile */
 	group = n > 1 && fw_store_begin_lazy(s) == 0;
+	mark = fs->env.grouper ? fw_grouper_mark(fs->env.grouper) : 0;
 	for (size_t i = 0; i < n; i++) {
 		store_poll(fs->pend[i].f, &fs->pend[i].r);
 		fw_fetch_result_clear(&fs->pend[i].r);
@@ -608,7 +678,10 @@ static void flush_polls(struct fw_feeds *fs)
 		fw_log(FW_LOG_ERR, "cannot store the last %zu polls (they come again): %s", n,
 		       fw_store_error(s));
 		fw_store_rollback(s);
+		if (fs->env.grouper)
+			fw_grouper_rollback(fs->env.grouper, mark);
 	}
+	flush_updates(fs);
 }
 
 static void wake_cb(uv_idle_t *h)

@@ -27,6 +27,7 @@ struct fw_feeds_env {
 	struct fw_net *net;             /* and fetched through this */
 	struct fw_parsework *parsework; /* and their bodies parsed on this thread */
 	struct fw_metrics *metrics;     /* the counters they add to */
+	struct fw_grouper *grouper;     /* each new item is placed in a story here */
 	bool once;                      /* poll each feed once, now */
 	void (*queued)(void *arg);      /* a committed poll queued alerts: deliver them */
 	void (*failed)(void *arg, const char *feed, const char *error); /* a poll failed */

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "deliver.h"
 #include "feeds.h"
+#include "grouper.h"
 #include "host.h"
 #include "log.h"
 #include "loop.h"
@@ -207,6 +208,12 @@ static void tick_cb(uv_timer_t *t)
 		else if (gone > 0)
 			fw_log(FW_LOG_INFO, "forgot %lld items not seen for %llds", (long long)gone,
 			       (long long)d->cfg->retention);
+		if (fw_store_story_prune(d->store, wall - d->cfg->story_window, &gone) < 0)
+			fw_log(FW_LOG_WARNING, "cannot prune old stories: %s",
+			       fw_store_error(d->store));
+		else if (gone > 0)
+			fw_log(FW_LOG_INFO, "closed %lld stories quiet for %llds", (long long)gone,
+			       (long long)d->cfg->story_window);
 	}
 	if (d->cfg->metrics_file && wall - d->metrics_written >= d->cfg->metrics_interval) {
 		d->metrics_written = wall;
@@ -290,6 +297,7 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 		return;
 	}
 	d->cfg = cfg;
+	fw_grouper_set_window(d->grouper, cfg->story_window);
 	if (fw_feeds_reload(d->feeds, cfg) < 0 || fw_deliver_reload(d->deliver, cfg) < 0) {
 		/* Out of memory half-way: the feeds may already point at cfg, so keep it and
 		   leak the old one rather than free what may still be used. */
@@ -402,6 +410,7 @@ static int start_rooms(struct fw_daemon *d)
 	                          .net = d->net,
 	                          .parsework = d->parsework,
 	                          .metrics = &d->metrics,
+	                          .grouper = d->grouper,
 	                          .once = d->once,
 	                          .queued = feeds_queued_cb,
 	                          .failed = feed_failed_cb,
@@ -443,6 +452,11 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	if (db == NULL || r < 0 || fw_store_open(db, false, &d.store, err, sizeof(err)) < 0) {
 		fw_log(FW_LOG_ERR, "cannot open the store: %s", db ? err : "out of memory");
 		fw_log(FW_LOG_ERR, "refusing to start rather than forget which items were seen");
+		code = 2;
+		goto out;
+	}
+	if ((r = fw_grouper_new(d.store, cfg->story_window, time(NULL), &d.grouper)) < 0) {
+		fw_log(FW_LOG_ERR, "cannot load the stories: %s", fw_store_error(d.store));
 		code = 2;
 		goto out;
 	}
@@ -510,6 +524,7 @@ out_loop:
 			        (long long)pending, (long long)dead);
 	}
 out:
+	d.grouper = fw_grouper_free(d.grouper);
 	d.store = fw_store_close(d.store);
 	uv_walk(&d.loop, walk_cb, NULL);
 	if ((r = uv_loop_close(&d.loop)) != 0) {

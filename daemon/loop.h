@@ -32,8 +32,9 @@ struct fw_daemon {
 	struct fw_parsework *parsework; /* the parser thread of the fetches */
 	struct fw_feeds *feeds;
 	struct fw_deliver *deliver;
-	uv_timer_t tick;        /* 1 s: loop lag, metrics file, watchdog */
-	uint64_t tick_expected; /* uv_now at which the tick should run */
+	struct fw_grouper *grouper; /* stories: the index of the window, fed by the feeds */
+	uv_timer_t tick;            /* 1 s: loop lag, metrics file, watchdog */
+	uint64_t tick_expected;     /* uv_now at which the tick should run */
 	int64_t metrics_written;
 	int64_t last_prune;
 	uint64_t watchdog_ms;    /* ping the service manager this often, 0 = no watchdog */

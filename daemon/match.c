@@ -800,6 +800,30 @@ static int cmp_u32(const void *a, const void *b)
  * watchlists (ascending) and the explanations. Returns 0 or -ENOMEM (res cleared).
  * Reentrant: the matcher is only read.
  */
+/* The entities whose aliases occur in the title, summary or content (x->occ sorted by
+   atom; entity atoms come first, atom = entity index) into x->res. 0 or -ENOMEM. */
+static int entities_seen(struct mctx *x)
+{
+	struct fw_match_result *res = x->res;
+	size_t cap = 0;
+
+	for (size_t i = 0; i < x->occ.n; i++) {
+		const struct occ *o = &x->occ.v[i];
+
+		if (o->atom >= x->m->n_entities || o->alias == NONE ||
+		    x->f[o->field].kind > F_CONTENT ||
+		    (res->n_entities > 0 && res->entities[res->n_entities - 1] == o->atom)) {
+			continue;
+		}
+		if (grow((void **)&res->entities, &cap, res->n_entities + 1,
+		         sizeof(*res->entities)) < 0) {
+			return -ENOMEM;
+		}
+		res->entities[res->n_entities++] = o->atom;
+	}
+	return 0;
+}
+
 int fw_match_item(const struct fw_matcher *m, const struct fw_item *item,
                   struct fw_match_result *res)
 {
@@ -845,6 +869,9 @@ int fw_match_item(const struct fw_matcher *m, const struct fw_item *item,
 		goto out;
 	}
 	sort_(x.occ.v, x.occ.n, sizeof(*x.occ.v), cmp_occ);
+	if (entities_seen(&x) < 0) {
+		goto out;
+	}
 	for (size_t i = 0; i < x.occ.n; i++) {
 		uint32_t a = x.occ.v[i].atom;
 
@@ -908,5 +935,6 @@ void fw_match_result_clear(struct fw_match_result *res)
 	}
 	free(res->explain);
 	free(res->watchlists);
+	free(res->entities);
 	memset(res, 0, sizeof(*res));
 }

@@ -79,6 +79,9 @@ struct fw_match_result {
 	size_t n_watchlists;
 	struct fw_match_explain *explain;
 	size_t n_explain;
+	size_t *entities; /* indices of the entities whose aliases occur in the title, summary or
+	                     content (whether or not a watchlist matched), ascending */
+	size_t n_entities;
 };
 
 /* Match one item. Fills res (cleared first). Returns 0 or -ENOMEM. Reentrant. */

@@ -42,7 +42,7 @@
 /* PRAGMA application_id of a feedwatch database: "FWDB". */
 #define FW_STORE_APP_ID 0x46574442
 /* The schema version this code writes (PRAGMA user_version). */
-#define FW_STORE_SCHEMA 3
+#define FW_STORE_SCHEMA 4
 /* last_seen of an unchanged item is refreshed at most this often (seconds): retention is
    counted in days, and skipping the rewrite halves the WAL traffic of a 30 min poll. */
 #define FW_STORE_SEEN_SLACK 3600
@@ -126,6 +126,30 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "(?1 = 0 AND state = 1)) AND (?2 IS NULL OR output = ?2)",
     [ST_OUTBOX_COUNT] = "SELECT coalesce(sum(state = 0), 0), coalesce(sum(state = 1), 0) "
                         "FROM outbox WHERE ?1 IS NULL OR output = ?1",
+    [ST_STORY_NEW] = "INSERT INTO stories (sid, title, first_seen, last_seen) "
+                     "VALUES (?1, ?2, ?3, ?3)",
+    [ST_STORY_HAS_FEED] = "SELECT 1 FROM story_items WHERE story = ?1 AND feed = ?2 LIMIT 1",
+    [ST_STORY_ITEM_ADD] = "INSERT INTO story_items (story, feed, item, title, link, published,"
+                          " seen, matched, score, body, entities, features) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_STORY_GROW] = "UPDATE stories SET n_items = n_items + 1, n_feeds = n_feeds + ?2,"
+                      " last_seen = max(last_seen, ?3) WHERE id = ?1",
+    [ST_STORY_GET] = "SELECT sid, title, first_seen, last_seen, n_items, n_feeds "
+                     "FROM stories WHERE id = ?1",
+    [ST_STORY_MATCH] = "INSERT OR IGNORE INTO story_matches (item, watchlist, explain) "
+                       "VALUES (?1, ?2, ?3)",
+    [ST_STORY_WATCH_GET] = "SELECT first_alert, last_alert, last_item, pending, updates "
+                           "FROM story_watch WHERE story = ?1 AND watchlist = ?2",
+    [ST_STORY_WATCH_SET] = "INSERT OR REPLACE INTO story_watch (story, watchlist, first_alert,"
+                           " last_alert, last_item, pending, updates) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_STORY_DUE] = "SELECT story, watchlist FROM story_watch WHERE pending > 0 AND "
+                     "last_alert <= ?1 ORDER BY last_alert LIMIT ?2",
+    [ST_STORY_PENDING] = "SELECT i.id, i.feed, i.item, i.title, i.link, i.published, i.seen,"
+                         " m.explain FROM story_items i JOIN story_matches m ON m.item = i.id "
+                         "WHERE i.story = ?1 AND m.watchlist = ?2 AND i.id > ?3 ORDER BY i.id",
+    [ST_STORY_LOAD] = "SELECT id, story, seen, features FROM story_items WHERE seen >= ?1 "
+                      "ORDER BY seen, id",
 };
 
 /*
@@ -166,8 +190,31 @@ static const char schema_v3[] =
     "CREATE TABLE hosts (name TEXT PRIMARY KEY NOT NULL, rest_until INTEGER NOT NULL,"
     " http_status INTEGER NOT NULL) WITHOUT ROWID;";
 
+/* Version 4: stories (story.h). story_items keeps what `stories` shows and what rebuilds
+   the index at start (features); story_matches the watchlists each item matched;
+   story_watch, per story and watchlist grouped by story, the first alert and what the last
+   alert covered. */
+static const char schema_v4[] =
+    "CREATE TABLE stories (id INTEGER PRIMARY KEY, sid TEXT UNIQUE NOT NULL,"
+    " title TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+    " n_items INTEGER NOT NULL DEFAULT 0, n_feeds INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX stories_last ON stories (last_seen);"
+    "CREATE TABLE story_items (id INTEGER PRIMARY KEY, story INTEGER NOT NULL,"
+    " feed TEXT NOT NULL, item TEXT NOT NULL, title TEXT NOT NULL, link TEXT,"
+    " published INTEGER, seen INTEGER NOT NULL, matched INTEGER, score REAL,"
+    " body TEXT, entities TEXT, features BLOB);"
+    "CREATE INDEX story_items_story ON story_items (story, feed);"
+    "CREATE INDEX story_items_seen ON story_items (seen);"
+    "CREATE TABLE story_matches (item INTEGER NOT NULL, watchlist TEXT NOT NULL,"
+    " explain TEXT, PRIMARY KEY (item, watchlist)) WITHOUT ROWID;"
+    "CREATE TABLE story_watch (story INTEGER NOT NULL, watchlist TEXT NOT NULL,"
+    " first_alert TEXT NOT NULL, last_alert INTEGER NOT NULL, last_item INTEGER NOT NULL,"
+    " pending INTEGER NOT NULL DEFAULT 0, updates INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (story, watchlist)) WITHOUT ROWID;"
+    "CREATE INDEX story_watch_due ON story_watch (last_alert) WHERE pending > 0;";
+
 /* migrations[v] takes a database from user_version v to v + 1; [0] creates it. */
-static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3};
+static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3, schema_v4};
 
 __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
                                                          ...)

@@ -254,4 +254,101 @@ int fw_store_outbox_drop(struct fw_store *s, int64_t rowid, const char *output, 
 /* Count pending and dead entries for one output (NULL = all outputs). */
 int fw_store_outbox_count(struct fw_store *s, const char *output, int64_t *pending, int64_t *dead);
 
+/* ------------------------------------------------------------------ stories (stories.c) */
+
+/* One story as the store keeps it. */
+struct fw_story_row {
+	int64_t id;   /* rowid */
+	char sid[24]; /* public id, "s-" and 16 hex digits */
+	char *title;  /* representative title: the first item's */
+	int64_t first_seen, last_seen, n_items, n_feeds;
+};
+
+/* One item of a story. Strings are malloc()ed by the reading functions (freed by
+   fw_store_story_item_clear); the writing function only reads them. */
+struct fw_story_item_row {
+	int64_t id, story;
+	char *feed, *item, *title, *link;
+	int64_t published; /* FW_TIME_NONE (INT64_MIN) when unknown */
+	int64_t seen;
+	int64_t matched; /* the item it resembled most; 0 when it started the story */
+	double score;
+	char *body;     /* the start of summary or content, for explanations */
+	char *entities; /* names of the entities it names, '\n' between */
+	char *explain;  /* fw_store_story_pending: why it matched the watchlist (JSON array) */
+	const uint32_t *features; /* the names mask, then the feature hashes (story.h) */
+	size_t n_features;
+};
+
+void fw_story_row_clear(struct fw_story_row *r);
+void fw_store_story_item_clear(struct fw_story_item_row *r);
+
+/* A new story started by an item with this title (sid: its public id). 0 and *id, or
+   -errno. */
+int fw_store_story_new(struct fw_store *s, const char *sid, const char *title, int64_t now,
+                       int64_t *id);
+
+/* Add item r to story r->story (counts and last_seen follow). 0 and *id, or -errno. */
+int fw_store_story_add_item(struct fw_store *s, const struct fw_story_item_row *r, int64_t *id);
+
+/* Story id into *out (title malloc()ed). -ENOENT when there is none. */
+int fw_store_story_get(struct fw_store *s, int64_t id, struct fw_story_row *out);
+
+/* Record that story item `item` matched watchlist, and why (explain: a JSON array, may be
+   NULL). 0 or -errno. */
+int fw_store_story_match(struct fw_store *s, int64_t item, const char *watchlist,
+                         const char *explain);
+
+/* Where a story stands for one watchlist grouped by story. */
+struct fw_story_watch {
+	char first_alert[33]; /* the alert that opened the story for the watchlist */
+	int64_t last_alert;   /* when its last alert (first or update) was raised */
+	int64_t last_item;    /* the last story item that alert covered */
+	int64_t pending;      /* matching items since */
+	int64_t updates;      /* update alerts raised */
+};
+
+/* The state of story for watchlist into *w; -ENOENT when the story has not alerted for it. */
+int fw_store_story_watch_get(struct fw_store *s, int64_t story, const char *watchlist,
+                             struct fw_story_watch *w);
+int fw_store_story_watch_set(struct fw_store *s, int64_t story, const char *watchlist,
+                             const struct fw_story_watch *w);
+
+typedef int (*fw_store_story_due_cb)(int64_t story, const char *watchlist, void *arg);
+/* Each (story, watchlist) with pending items whose last alert was at or before `before`,
+   at most max, oldest first. A callback's non-zero return stops and is returned. */
+int fw_store_story_due(struct fw_store *s, int64_t before, size_t max, fw_store_story_due_cb cb,
+                       void *arg);
+
+/* The callback may take r's strings (and set them to NULL). */
+typedef int (*fw_store_story_item_cb)(struct fw_story_item_row *r, void *arg);
+/* The items of story that matched watchlist after item `after`, in order. */
+int fw_store_story_pending(struct fw_store *s, int64_t story, const char *watchlist, int64_t after,
+                           fw_store_story_item_cb cb, void *arg);
+
+/* The items seen since `since`, in arrival order, with their features only (id, story,
+   seen, features), to rebuild the index at start. */
+int fw_store_story_load(struct fw_store *s, int64_t since, fw_store_story_item_cb cb, void *arg);
+
+/* Every item of story, in arrival order, every column. */
+int fw_store_story_items(struct fw_store *s, int64_t story, fw_store_story_item_cb cb, void *arg);
+
+typedef int (*fw_store_story_cb)(const struct fw_story_row *r, void *arg);
+/* Stories last seen at or after since, newest first. */
+int fw_store_story_list(struct fw_store *s, int64_t since, fw_store_story_cb cb, void *arg);
+
+/* The story whose public id is sid into *id; -ENOENT when none. */
+int fw_store_story_find(struct fw_store *s, const char *sid, int64_t *id);
+
+/* The watchlists that matched an item of story, '\n'-joined into *out (malloc()ed; "" when
+   none). */
+int fw_store_story_watchlists(struct fw_store *s, int64_t story, char **out);
+
+/* Stories last seen at or after since. */
+int fw_store_story_count(struct fw_store *s, int64_t since, int64_t *n);
+
+/* Delete the stories last seen before `before`, with their items and state. *deleted
+   (may be NULL) counts the stories. */
+int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t *deleted);
+
 #endif

@@ -6,8 +6,8 @@
  *
  * store.c owns the connection and everything around it: open, schema, transactions,
  * feed state, items, hosts, alerts, and the one table of statement SQL (stmt_sql, indexed
- * by enum fw_store_stmt). outbox.c holds the alert outbox and reaches SQLite only through
- * the helpers below.
+ * by enum fw_store_stmt). outbox.c holds the alert outbox, stories.c the stories; both reach
+ * SQLite only through the helpers below.
  *
  * Threading: one thread, like the store itself (SQLITE_OPEN_NOMUTEX).
  */
@@ -63,6 +63,17 @@ enum fw_store_stmt {
 	ST_OUTBOX_REVIVE,
 	ST_OUTBOX_DROP,
 	ST_OUTBOX_COUNT,
+	ST_STORY_NEW,
+	ST_STORY_HAS_FEED,
+	ST_STORY_ITEM_ADD,
+	ST_STORY_GROW,
+	ST_STORY_GET,
+	ST_STORY_MATCH,
+	ST_STORY_WATCH_GET,
+	ST_STORY_WATCH_SET,
+	ST_STORY_DUE,
+	ST_STORY_PENDING,
+	ST_STORY_LOAD,
 	ST_COUNT
 };
 

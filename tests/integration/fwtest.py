@@ -265,7 +265,7 @@ min_interval = 1;
 first_poll_max_age = 0;
 feeds = ( { name = "world"; url = %s; interval = 1; } );
 entities = { putin = [ "Putin", "Путин*" ]; };
-watchlists = ( { name = "putin"; match = %s; outputs = [ %s ]; } );
+watchlists = ( { name = "putin"; match = %s; group = "item"; outputs = [ %s ]; } );
 outputs = ( %s );
 %s
 """ % (q(w.state), q(feed_url), q(match), ", ".join(names),

@@ -33,7 +33,8 @@ entities = {
   north_korea = [ "North Korea", "DPRK", "Pyongyang", "Pjöngjang", "Nordkorea", "КНДР" ];
 };
 watchlists = (
-  { name = "putin-north-korea"; match = "@putin AND @north_korea"; outputs = [ "alerts" ]; }
+  { name = "putin-north-korea"; match = "@putin AND @north_korea"; group = "item";
+    outputs = [ "alerts" ]; }
 );
 outputs = ( { name = "alerts"; plugin = "log"; path = %s; format = "json"; } );
 %s

@@ -31,7 +31,7 @@ outputs = ( { name = "alerts"; plugin = "log"; path = %s; } );
 """ % (q(w.state),
        ",\n".join('{ name = "%s"; url = %s; interval = 1; }' % (n, q(srv.url("/" + n)))
                   for n in feeds),
-       ",\n".join('{ name = "%s"; match = "%s"; }' % (n, m) for n, m in watchlists),
+       ",\n".join('{ name = "%s"; match = "%s"; group = "item"; }' % (n, m) for n, m in watchlists),
        q(w.file("alerts.jsonl")))
     # Like an editor: write a new file, then rename it over the old one.
     tmp = w.file("feedwatch.conf.tmp")

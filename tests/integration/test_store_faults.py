@@ -37,7 +37,7 @@ feed_failing_after = 0;
 max_alerts_per_poll = 0;  # hundreds of alerts in one poll, each counted on its own
 feeds = ( { name = "world"; url = %s; interval = 1; } );
 entities = { putin = [ "Putin" ]; };
-watchlists = ( { name = "putin"; match = "@putin"; outputs = [ "alerts" ]; } );
+watchlists = ( { name = "putin"; match = "@putin"; group = "item"; outputs = [ "alerts" ]; } );
 outputs = ( { name = "alerts"; plugin = "log"; path = %s; format = "json"; rate_limit = 0; } );
 """ % (q(state), q(srv.url("/feed")), q(w.file("alerts.jsonl"))))
 
@@ -179,7 +179,7 @@ feed_failing_after = 0;
 max_alerts_per_poll = 0;  # hundreds of alerts in one poll, each counted on its own
 feeds = ( { name = "world"; url = %s; interval = 1; } );
 entities = { putin = [ "Putin" ]; };
-watchlists = ( { name = "putin"; match = "@putin"; outputs = [ "hook" ]; } );
+watchlists = ( { name = "putin"; match = "@putin"; group = "item"; outputs = [ "hook" ]; } );
 outputs = ( { name = "hook"; plugin = "webhook"; url = %s; retry_base = 1; retry_max = 1;
               max_attempts = 1000; rate_limit = 0; } );
 """ % (q(w.state), q(srv.url("/feed")), q(rcv.url("/hook"))))

@@ -196,9 +196,9 @@ static size_t raise_item(struct fx *f, const char *id, const char *title)
 	it->content = strdup("");
 	assert_int_equal(fw_match_item(f->cfg->matcher, it, &mr), 0);
 	assert_int_equal(fw_store_begin(f->store), 0);
-	assert_int_equal(
-	    fw_alert_raise(f->store, f->cfg, &f->cfg->feeds[0], it, &mr, time(NULL), &raised, NULL),
-	    0);
+	assert_int_equal(fw_alert_raise(f->store, f->cfg, &f->cfg->feeds[0], it, &mr, time(NULL),
+	                                &raised, NULL, NULL),
+	                 0);
 	assert_int_equal(fw_store_commit(f->store), 0);
 	fw_match_result_clear(&mr);
 	fw_item_free(it);

@@ -1,0 +1,441 @@
+/*
+ * grouper.c - stories in the daemon (grouper.h): the index of story.c fed with each new
+ * item and kept consistent with the store (rebuilt from it at start, taken back when a
+ * poll's writes are), and the alert rules of watchlists grouped by story.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "alert.h"
+#include "config.h"
+#include "fold.h"
+#include "grouper.h"
+#include "item.h"
+#include "match.h"
+#include "store.h"
+
+#define FLUSH_MAX   64 /* due updates raised per flush */
+#define ADDED_SHOWN 20 /* items listed in one update */
+
+struct fw_grouper {
+	struct fw_story_index *x;
+	struct fw_fold *fold;
+	uint64_t added; /* items placed since start, for marks */
+};
+
+static int load_cb(struct fw_story_item_row *r, void *arg)
+{
+	struct fw_grouper *g = arg;
+	struct fw_story_features f = {0};
+
+	/* the blob: the names mask, then the feature hashes */
+	if (r->n_features > 0) {
+		f.names = r->features[0];
+		f.n = r->n_features - 1 < FW_STORY_FEATURES ? r->n_features - 1 : FW_STORY_FEATURES;
+		memcpy(f.h, r->features + 1, f.n * sizeof(f.h[0]));
+	}
+	return fw_story_index_add(g->x, &f, r->id, r->story, r->seen);
+}
+
+int fw_grouper_new(struct fw_store *s, int64_t window, int64_t now, struct fw_grouper **out)
+{
+	struct fw_grouper *g = calloc(1, sizeof(*g));
+	int r;
+
+	if (g == NULL)
+		return -ENOMEM;
+	r = fw_fold_new(&g->fold);
+	if (r == 0)
+		r = fw_story_index_new(window, &g->x);
+	if (r == 0 && s)
+		r = fw_store_story_load(s, now - window, load_cb, g);
+	if (r < 0) {
+		fw_grouper_free(g);
+		return r;
+	}
+	*out = g;
+	return 0;
+}
+
+struct fw_grouper *fw_grouper_free(struct fw_grouper *g)
+{
+	if (g) {
+		fw_story_index_free(g->x);
+		fw_fold_free(g->fold);
+		free(g);
+	}
+	return NULL;
+}
+
+void fw_grouper_set_window(struct fw_grouper *g, int64_t window)
+{
+	fw_story_index_set_window(g->x, window);
+}
+
+uint64_t fw_grouper_mark(const struct fw_grouper *g)
+{
+	return g->added;
+}
+
+void fw_grouper_rollback(struct fw_grouper *g, uint64_t mark)
+{
+	if (g->added > mark) {
+		fw_story_index_pop(g->x, (size_t)(g->added - mark));
+		g->added = mark;
+	}
+}
+
+int fw_grouper_features(const struct fw_grouper *g, const struct fw_config *cfg,
+                        const struct fw_item *it, const struct fw_match_result *mr,
+                        struct fw_story_features *f, struct fw_story_terms *terms)
+{
+	const char *names[8];
+	size_t n = 0;
+
+	for (size_t i = 0; mr && i < mr->n_entities && n < 8; i++)
+		if (mr->entities[i] < cfg->n_entities)
+			names[n++] = cfg->entities[mr->entities[i]].name;
+	return fw_story_features(g->fold, it->title, it->summary, it->content, names, n, f, terms);
+}
+
+int fw_grouper_peek(struct fw_grouper *g, const struct fw_config *cfg, const struct fw_item *it,
+                    const struct fw_match_result *mr, int64_t now, struct fw_story_place *p)
+{
+	struct fw_story_features f;
+	int r = fw_grouper_features(g, cfg, it, mr, &f, NULL);
+
+	return r < 0 ? r : fw_story_index_find(g->x, &f, now, p);
+}
+
+void fw_grouper_item_clear(struct fw_grouper_item *gi)
+{
+	free(gi->title);
+	memset(gi, 0, sizeof(*gi));
+}
+
+/* "s-" and 16 hex digits of FNV-1a 64 over feed NUL item id: stable, and the same on every
+   node that places the item. */
+static void story_sid(const char *feed, const char *item, char *buf, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (const unsigned char *p = (const unsigned char *)feed; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	h *= 0x100000001b3ULL;
+	for (const unsigned char *p = (const unsigned char *)item; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	snprintf(buf, n, "s-%016llx", (unsigned long long)h);
+}
+
+/* The start of summary, else of content, cut on a UTF-8 boundary (malloc()ed). */
+static char *body_of(const struct fw_item *it)
+{
+	const char *b = it->summary && *it->summary ? it->summary : it->content;
+	size_t n = b ? strlen(b) : 0;
+
+	if (n > FW_STORY_BODY_MAX) {
+		n = FW_STORY_BODY_MAX;
+		while (n > 0 && ((unsigned char)b[n] & 0xC0) == 0x80)
+			n--;
+	}
+	return b ? strndup(b, n) : NULL;
+}
+
+/* The entity names of mr, '\n' between (malloc()ed; NULL when none). */
+static char *entities_of(const struct fw_config *cfg, const struct fw_match_result *mr)
+{
+	size_t len = 0, n = 0;
+	char *out;
+
+	for (size_t i = 0; i < mr->n_entities; i++)
+		if (mr->entities[i] < cfg->n_entities)
+			len += strlen(cfg->entities[mr->entities[i]].name) + 1;
+	if (len == 0 || (out = malloc(len)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < mr->n_entities; i++) {
+		const char *e;
+
+		if (mr->entities[i] >= cfg->n_entities)
+			continue;
+		e = cfg->entities[mr->entities[i]].name;
+		if (n)
+			out[n++] = '\n';
+		memcpy(out + n, e, strlen(e));
+		n += strlen(e);
+	}
+	out[n] = 0;
+	return out;
+}
+
+/* The explanations of watchlist index wl in mr as a JSON array (malloc()ed text). */
+static char *explain_of(const struct fw_config *cfg, const struct fw_match_result *mr, size_t wl)
+{
+	json_t *a = json_array();
+	char *out;
+
+	if (a == NULL)
+		return NULL;
+	for (size_t i = 0; i < mr->n_explain && json_array_size(a) < FW_ALERT_EXPLAIN; i++)
+		if (mr->explain[i].watchlist == wl)
+			json_array_append_new(
+			    a, fw_alert_explain_json(&mr->explain[i], cfg->watchlists[wl].name));
+	out = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	return out;
+}
+
+/* Store the item's row and the watchlists it matched. */
+static int store_item(struct fw_store *tx, const struct fw_config *cfg, const char *feed,
+                      const struct fw_item *it, const struct fw_match_result *mr,
+                      const struct fw_story_features *f, int64_t now, struct fw_grouper_item *gi)
+{
+	uint32_t blob[FW_STORY_FEATURES + 1];
+	struct fw_story_item_row row = {.story = gi->story,
+	                                .feed = (char *)feed,
+	                                .item = it->id,
+	                                .title = it->title,
+	                                .link = it->link,
+	                                .published = it->published,
+	                                .seen = now,
+	                                .matched = gi->place.story ? gi->place.matched : 0,
+	                                .score = gi->place.score,
+	                                .features = blob,
+	                                .n_features = f->n + 1};
+	int r;
+
+	blob[0] = f->names;
+	memcpy(blob + 1, f->h, f->n * sizeof(f->h[0]));
+	row.body = body_of(it);
+	row.entities = entities_of(cfg, mr);
+	r = fw_store_story_add_item(tx, &row, &gi->item);
+	free(row.body);
+	free(row.entities);
+	for (size_t i = 0; r == 0 && i < mr->n_watchlists; i++) {
+		char *ex = explain_of(cfg, mr, mr->watchlists[i]);
+
+		r = ex ? fw_store_story_match(tx, gi->item, cfg->watchlists[mr->watchlists[i]].name,
+		                              ex)
+		       : -ENOMEM;
+		free(ex);
+	}
+	return r;
+}
+
+int fw_grouper_place(struct fw_grouper *g, struct fw_store *tx, const struct fw_config *cfg,
+                     const char *feed, const struct fw_item *it, const struct fw_match_result *mr,
+                     int64_t now, struct fw_grouper_item *gi)
+{
+	struct fw_story_features f;
+	struct fw_story_row srow;
+	int r;
+
+	memset(gi, 0, sizeof(*gi));
+	if ((r = fw_grouper_features(g, cfg, it, mr, &f, NULL)) < 0 ||
+	    (r = fw_story_index_find(g->x, &f, now, &gi->place)) < 0)
+		return r;
+	gi->story = gi->place.story;
+	if (gi->story == 0) {
+		story_sid(feed, it->id, gi->sid, sizeof(gi->sid));
+		r = fw_store_story_new(tx, gi->sid, it->title, now, &gi->story);
+	}
+	if (r == 0)
+		r = store_item(tx, cfg, feed, it, mr, &f, now, gi);
+	if (r == 0)
+		r = fw_store_story_get(tx, gi->story, &srow);
+	if (r < 0)
+		return r;
+	memcpy(gi->sid, srow.sid, sizeof(gi->sid));
+	gi->title = srow.title;
+	gi->items = srow.n_items;
+	gi->feeds = srow.n_feeds;
+	srow.title = NULL;
+	if ((r = fw_story_index_add(g->x, &f, gi->item, gi->story, now)) == 0)
+		g->added++;
+	return r;
+}
+
+/* The items waiting for an update: the newest ADDED_SHOWN kept, the others counted. */
+struct waiting {
+	struct fw_story_item_row v[ADDED_SHOWN];
+	size_t n, total;
+};
+
+static int waiting_cb(struct fw_story_item_row *r, void *arg)
+{
+	struct waiting *w = arg;
+	struct fw_story_item_row *slot = &w->v[w->total % ADDED_SHOWN];
+
+	if (w->total >= ADDED_SHOWN)
+		fw_store_story_item_clear(slot);
+	*slot = *r;
+	memset(r, 0, sizeof(*r)); /* moved: the store clears an empty row */
+	w->total++;
+	w->n = w->total < ADDED_SHOWN ? w->total : ADDED_SHOWN;
+	return 0;
+}
+
+/* The update of story for watchlist w (state ws) with the items waiting; ws is advanced
+   and stored. 0 or a negative errno. */
+static int raise_update(struct fw_store *tx, const struct fw_config *cfg, int64_t story,
+                        const struct fw_config_watchlist *w, struct fw_story_watch *ws, int64_t now,
+                        size_t *raised)
+{
+	struct waiting wt = {.n = 0};
+	struct fw_story_item_row ordered[ADDED_SHOWN];
+	struct fw_story_row srow = {0};
+	struct fw_alert_update u;
+	char id[33];
+	int r = fw_store_story_pending(tx, story, w->name, ws->last_item, waiting_cb, &wt);
+
+	if (r == 0 && wt.n > 0)
+		r = fw_store_story_get(tx, story, &srow);
+	if (r == 0 && wt.n > 0) {
+		size_t first = wt.total > ADDED_SHOWN ? wt.total % ADDED_SHOWN : 0;
+
+		for (size_t i = 0; i < wt.n; i++) /* oldest first, the newest last */
+			ordered[i] = wt.v[(first + i) % ADDED_SHOWN];
+		u = (struct fw_alert_update){.sid = srow.sid,
+		                             .title = srow.title,
+		                             .first_alert = ws->first_alert,
+		                             .items = srow.n_items,
+		                             .feeds = srow.n_feeds,
+		                             .serial = ws->updates + 1,
+		                             .added = ordered,
+		                             .n_added = wt.n,
+		                             .more = wt.total - wt.n};
+		r = fw_alert_raise_story_update(tx, cfg, w, &u, now, id);
+		if (r > 0)
+			(*raised)++;
+		ws->last_item = ordered[wt.n - 1].id;
+		ws->updates++;
+	}
+	if (r >= 0) {
+		ws->last_alert = now;
+		ws->pending = 0;
+		r = fw_store_story_watch_set(tx, story, w->name, ws);
+	}
+	for (size_t i = 0; i < wt.n; i++)
+		fw_store_story_item_clear(&wt.v[i]);
+	fw_story_row_clear(&srow);
+	return r < 0 ? r : 0;
+}
+
+/* After the alerts of an item of story gi: a first alert opens the story for its
+   watchlist; an item held waits, or is in an update raised now when one is due. */
+static int after_raise(struct fw_store *tx, const struct fw_config *cfg,
+                       const struct fw_grouper_item *gi, const struct fw_config_watchlist *w,
+                       bool held, bool fresh, const char *id, int64_t now, size_t *raised)
+{
+	struct fw_story_watch ws = {0};
+	int r;
+
+	if (!held) {
+		if (!fresh)
+			return 0;
+		snprintf(ws.first_alert, sizeof(ws.first_alert), "%s", id);
+		ws.last_alert = now;
+		ws.last_item = gi->item;
+		return fw_store_story_watch_set(tx, gi->story, w->name, &ws);
+	}
+	if ((r = fw_store_story_watch_get(tx, gi->story, w->name, &ws)) < 0)
+		return r;
+	ws.pending++;
+	if (cfg->story_update_interval > 0 && now - ws.last_alert >= cfg->story_update_interval)
+		return raise_update(tx, cfg, gi->story, w, &ws, now, raised);
+	return fw_store_story_watch_set(tx, gi->story, w->name, &ws);
+}
+
+int fw_grouper_raise(struct fw_grouper *g, struct fw_store *tx, const struct fw_config *cfg,
+                     const struct fw_config_feed *feed, const struct fw_item *it,
+                     const struct fw_match_result *mr, const struct fw_grouper_item *gi,
+                     int64_t now, size_t *raised, uint8_t *fresh)
+{
+	size_t n = mr->n_watchlists;
+	uint8_t *hold = calloc(n + 1, 2);
+	char(*ids)[33] = calloc(n + 1, sizeof(*ids));
+	struct fw_alert_story st = {.sid = gi->sid,
+	                            .title = gi->title,
+	                            .items = gi->items,
+	                            .feeds = gi->feeds,
+	                            .hold = hold,
+	                            .ids = ids};
+	uint8_t *own = hold + n + 1;
+	int r = hold && ids ? 0 : -ENOMEM;
+
+	(void)g;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const struct fw_config_watchlist *w = &cfg->watchlists[mr->watchlists[i]];
+		struct fw_story_watch ws;
+
+		if (!w->by_story)
+			continue;
+		r = fw_store_story_watch_get(tx, gi->story, w->name, &ws);
+		hold[i] = r == 0;
+		r = r == -ENOENT ? 0 : r;
+	}
+	if (r == 0)
+		r = fw_alert_raise(tx, cfg, feed, it, mr, now, raised, own, &st);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const struct fw_config_watchlist *w = &cfg->watchlists[mr->watchlists[i]];
+
+		if (fresh)
+			fresh[i] = own[i];
+		if (w->by_story)
+			r = after_raise(tx, cfg, gi, w, hold[i], own[i], ids[i], now, raised);
+	}
+	free(hold);
+	free(ids);
+	return r;
+}
+
+struct flush_ctx {
+	struct fw_store *tx;
+	const struct fw_config *cfg;
+	int64_t now;
+	size_t *raised;
+};
+
+static int due_cb(int64_t story, const char *watchlist, void *arg)
+{
+	struct flush_ctx *c = arg;
+	long wi = -1;
+	struct fw_story_watch ws;
+	int r;
+
+	for (size_t i = 0; i < c->cfg->n_watchlists && wi < 0; i++)
+		if (strcmp(c->cfg->watchlists[i].name, watchlist) == 0)
+			wi = (long)i;
+	if ((r = fw_store_story_watch_get(c->tx, story, watchlist, &ws)) < 0)
+		return r == -ENOENT ? 0 : r;
+	if (wi < 0 || !c->cfg->watchlists[wi].by_story) {
+		ws.pending = 0; /* the watchlist is gone, or alerts per item now */
+		return fw_store_story_watch_set(c->tx, story, watchlist, &ws);
+	}
+	return raise_update(c->tx, c->cfg, story, &c->cfg->watchlists[wi], &ws, c->now, c->raised);
+}
+
+int fw_grouper_flush(struct fw_grouper *g, struct fw_store *tx, const struct fw_config *cfg,
+                     int64_t now, size_t *raised)
+{
+	struct flush_ctx c = {tx, cfg, now, raised};
+
+	(void)g;
+	if (cfg->story_update_interval <= 0)
+		return 0;
+	return fw_store_story_due(tx, now - cfg->story_update_interval, FLUSH_MAX, due_cb, &c);
+}
+
+size_t fw_grouper_items(const struct fw_grouper *g)
+{
+	return fw_story_index_items(g->x);
+}
+
+size_t fw_grouper_memory(const struct fw_grouper *g)
+{
+	return fw_story_index_memory(g->x);
+}

@@ -1,0 +1,91 @@
+/*
+ * grouper.h - stories in the daemon: each new item placed in a story (story.h) and kept in
+ * the store (stories.c), and per watchlist grouped by story (`group = "story"`, the
+ * default) the alerts a story raises: its first matching item alerts at once; later ones
+ * wait, and at most once per story_update_interval one update alert lists them.
+ *
+ * Runs on the loop thread, in the caller's store transaction; logs nothing.
+ */
+#ifndef FW_GROUPER_H
+#define FW_GROUPER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "story.h"
+
+struct fw_store;
+struct fw_config;
+struct fw_config_feed;
+struct fw_item;
+struct fw_match_result;
+struct fw_grouper;
+
+/*
+ * The story state of a daemon (or of a command that reads it), the index rebuilt from the
+ * items the store holds of the last `window` seconds before now. 0 and *out, or -errno
+ * (the store's message in fw_store_error).
+ */
+int fw_grouper_new(struct fw_store *s, int64_t window, int64_t now, struct fw_grouper **out);
+
+/* Free. Accepts NULL; returns NULL. */
+struct fw_grouper *fw_grouper_free(struct fw_grouper *g);
+
+/* A reloaded config's story_window. */
+void fw_grouper_set_window(struct fw_grouper *g, int64_t window);
+
+/* A mark before a poll is written; fw_grouper_rollback takes back what was placed since
+   when the poll's writes are rolled back. */
+uint64_t fw_grouper_mark(const struct fw_grouper *g);
+void fw_grouper_rollback(struct fw_grouper *g, uint64_t mark);
+
+/* The features of an item matched as mr says (entities by their config names). terms may
+   be NULL. 0 or -ENOMEM. */
+int fw_grouper_features(const struct fw_grouper *g, const struct fw_config *cfg,
+                        const struct fw_item *it, const struct fw_match_result *mr,
+                        struct fw_story_features *f, struct fw_story_terms *terms);
+
+/* Where an item would go, placing nothing. 0 or -ENOMEM. */
+int fw_grouper_peek(struct fw_grouper *g, const struct fw_config *cfg, const struct fw_item *it,
+                    const struct fw_match_result *mr, int64_t now, struct fw_story_place *p);
+
+/* Where an item went. */
+struct fw_grouper_item {
+	int64_t story, item; /* store rows */
+	char sid[24];
+	char *title; /* the story's (malloc()ed) */
+	int64_t items, feeds;
+	struct fw_story_place place;
+};
+void fw_grouper_item_clear(struct fw_grouper_item *gi);
+
+/*
+ * Place the new item `it` of feed (matched as mr says; its id set) in a story, in the
+ * store transaction tx, and record the watchlists it matched. 0, or a negative errno
+ * (-E2BIG / -EINVAL: the store refuses this item).
+ */
+int fw_grouper_place(struct fw_grouper *g, struct fw_store *tx, const struct fw_config *cfg,
+                     const char *feed, const struct fw_item *it, const struct fw_match_result *mr,
+                     int64_t now, struct fw_grouper_item *gi);
+
+/*
+ * Raise the alerts of a placed, matched item: like fw_alert_raise (raised, fresh), except
+ * that a watchlist grouped by story whose story alerted before raises no alert of its own:
+ * the item waits for the story's next update, raised now when the interval has passed.
+ * 0 or a negative errno from the store.
+ */
+int fw_grouper_raise(struct fw_grouper *g, struct fw_store *tx, const struct fw_config *cfg,
+                     const struct fw_config_feed *feed, const struct fw_item *it,
+                     const struct fw_match_result *mr, const struct fw_grouper_item *gi,
+                     int64_t now, size_t *raised, uint8_t *fresh);
+
+/* Raise the story updates that are due (items waiting, the interval passed since the
+   story's last alert), at most 64 a call. *raised counts them. 0 or a negative errno. */
+int fw_grouper_flush(struct fw_grouper *g, struct fw_store *tx, const struct fw_config *cfg,
+                     int64_t now, size_t *raised);
+
+/* Items in the window, and the bytes the index holds. */
+size_t fw_grouper_items(const struct fw_grouper *g);
+size_t fw_grouper_memory(const struct fw_grouper *g);
+
+#endif

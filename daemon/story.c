@@ -1,0 +1,778 @@
+/*
+ * story.c - placing items in stories (story.h).
+ *
+ * Features. The title, summary and start of the content are folded the way the matcher
+ * folds (fold.c: case, diacritics, compatibility forms), cut into words, common function
+ * words of the main European languages dropped, each word cut to its first 7 characters (a
+ * crude stem that makes "sterilisation" and "sterilization", "nominee" and "nominees" one
+ * word); runs of Han or kana become character pairs. Entities named by the item, pairs of
+ * them are features too. Each feature is a 32-bit hash whose low two
+ * bits say its kind.
+ *
+ * Similarity. Each feature weighs (kind weight) x IDF, the IDF counted over the items in
+ * the window plus FW_STORY_PRIOR imaginary items that hold none of them (so that a young
+ * window does not call every word rare, and a story's own words stay weighty while it
+ * breaks). Two items score the cosine of their weighted features, less up to 30% for their
+ * distance in time.
+ *
+ * Index. Each feature has a posting list threaded through the items' slots (newest first)
+ * and a count of the items in the window that hold it; a lookup walks at most
+ * FW_STORY_POSTINGS entries of each of an item's FW_STORY_FEATURES features, so a
+ * placement costs the same with 1,000 or 1,000,000 items in the window. Items sit in a ring
+ * in arrival order; pruning the oldest decrements the counts of its features (a feature
+ * whose count falls to zero is dropped), so a walk of at most `count` entries never reaches
+ * a pruned slot.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utf8proc.h>
+
+#include "fold.h"
+#include "story.h"
+
+#define FW_STORY_PRIOR    1000.0 /* imaginary items in the window holding no feature */
+#define FW_STORY_POSTINGS 32     /* postings walked per feature */
+#define TITLE_WORDS       12
+#define ENTITIES          3
+#define STEM_CHARS        7
+#define SEQ_BITS          28 /* item sequence numbers wrap at 2^28 */
+#define SEQ_MASK          ((1u << SEQ_BITS) - 1)
+#define ITEMS_MAX         (1u << 26) /* items in the window, whatever its length */
+#define RESCORE           16         /* best candidates whose score is computed whole */
+#define RARE_DF           2
+#define ACC_SIZE          2048 /* > FW_STORY_FEATURES * FW_STORY_POSTINGS, power of 2 */
+
+/* ------------------------------------------------------------------ features */
+
+/* Common function words, folded, sorted (strcmp): English, German, French, Spanish,
+   Italian, Portuguese, Dutch, Russian. Words of one character are dropped anyway. */
+static const char *const stopwords[] = {
+    "about", "after", "al",   "als",  "also",   "am",   "an",    "and",   "are",   "as",    "at",
+    "auf",   "aus",   "be",   "been", "before", "bei",  "but",   "by",    "can",   "con",   "could",
+    "da",    "das",   "dass", "de",   "dei",    "del",  "della", "dem",   "den",   "der",   "des",
+    "die",   "do",    "dos",  "du",   "een",    "ein",  "eine",  "einem", "einen", "einer", "el",
+    "en",    "er",    "es",   "est",  "et",     "for",  "from",  "fur",   "had",   "has",   "have",
+    "he",    "het",   "his",  "how",  "i",      "il",   "im",    "in",    "into",  "is",    "ist",
+    "it",    "its",   "just", "la",   "las",    "le",   "les",   "lo",    "los",   "may",   "mit",
+    "more",  "na",    "nach", "nel",  "new",    "no",   "not",   "of",    "on",    "or",    "out",
+    "over",  "par",   "per",  "por",  "pour",   "que",  "said",  "says",  "se",    "she",   "sich",
+    "sie",   "sind",  "so",   "sur",  "than",   "that", "the",   "their", "they",  "this",  "to",
+    "uber",  "um",    "un",   "una",  "und",    "une",  "uno",   "up",    "van",   "vom",   "von",
+    "vor",   "was",   "we",   "were", "what",   "when", "which", "who",   "why",   "will",  "wird",
+    "with",  "would", "you",  "zu",   "zum",    "zur",  "без",   "в",     "во",    "все",   "вы",
+    "для",   "до",    "его",  "ее",   "за",     "и",    "из",    "или",   "им",    "к",     "как",
+    "на",    "над",   "не",   "но",   "о",      "об",   "он",    "она",   "они",   "от",    "по",
+    "под",   "после", "при",  "с",    "со",     "так",  "то",    "у",     "что",   "это",
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool is_stopword(const char *w)
+{
+	return bsearch(&w, stopwords, sizeof(stopwords) / sizeof(stopwords[0]), sizeof(char *),
+	               cmp_str) != NULL;
+}
+
+/* FNV-1a over s[0..len), then the kind in the low two bits; never 0 (0 marks a free slot
+   of the feature table). */
+static uint32_t feature_hash(const char *s, size_t len, enum fw_story_kind kind)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	h = (h & ~3u) | (uint32_t)kind;
+	return h >> 2 ? h : (h | 4u);
+}
+
+/* The code point at s (valid UTF-8 from fold.c), its length in *n. */
+static int32_t cp_at(const char *s, size_t avail, size_t *n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t k = fw_fold_u8len(s, avail);
+	int32_t cp = u[0];
+
+	*n = k;
+	if (k == 2)
+		cp = ((u[0] & 0x1F) << 6) | (u[1] & 0x3F);
+	else if (k == 3)
+		cp = ((u[0] & 0x0F) << 12) | ((u[1] & 0x3F) << 6) | (u[2] & 0x3F);
+	else if (k == 4)
+		cp = ((u[0] & 0x07) << 18) | ((u[1] & 0x3F) << 12) | ((u[2] & 0x3F) << 6) |
+		     (u[3] & 0x3F);
+	return cp;
+}
+
+struct fbuild {
+	struct fw_story_features *out;
+	struct fw_story_terms *terms;
+};
+
+/* Add feature h (text: what it stands for) unless it is there already or the item is
+   full. */
+static void add_hashed(struct fbuild *b, uint32_t h, const char *s, size_t len)
+{
+	struct fw_story_features *f = b->out;
+
+	if (f->n >= FW_STORY_FEATURES)
+		return;
+	for (size_t i = 0; i < f->n; i++)
+		if (f->h[i] == h)
+			return;
+	if (b->terms) {
+		size_t k = len < FW_STORY_TERM_MAX - 1 ? len : FW_STORY_TERM_MAX - 1;
+
+		while (k > 0 && k < len && ((unsigned char)s[k] & 0xC0) == 0x80)
+			k--; /* never cut a character */
+		memcpy(b->terms->text[f->n], s, k);
+		b->terms->text[f->n][k] = 0;
+	}
+	f->h[f->n++] = h;
+}
+
+static void add_feature(struct fbuild *b, const char *s, size_t len, enum fw_story_kind kind)
+{
+	add_hashed(b, feature_hash(s, len, kind), s, len);
+}
+
+/* One word of folded text: stemmed, or cut into character pairs when written without
+   spaces; function words and single letters are no feature. */
+static void add_word(struct fbuild *b, const char *w, size_t len, enum fw_story_kind kind,
+                     size_t limit)
+{
+	size_t n, pos = 0, chars = 0, cut = len;
+	int32_t cp = cp_at(w, len, &n);
+	char tmp[64];
+
+	if (fw_fold_class_of(cp) == FW_FOLD_CJK) {
+		size_t a = 0, an = n;
+
+		if (n >= len) {
+			add_feature(b, w, len, kind);
+			return;
+		}
+		while (a + an < len && b->out->n < limit) {
+			size_t bn;
+
+			cp_at(w + a + an, len - a - an, &bn);
+			add_feature(b, w + a, an + bn, kind);
+			a += an;
+			an = bn;
+		}
+		return;
+	}
+	while (pos < len) {
+		cp_at(w + pos, len - pos, &n);
+		pos += n;
+		if (++chars == STEM_CHARS)
+			cut = pos;
+	}
+	if (chars < 2 && !(w[0] >= '0' && w[0] <= '9'))
+		return;
+	if (len < sizeof(tmp)) {
+		memcpy(tmp, w, len);
+		tmp[len] = 0;
+		if (is_stopword(tmp))
+			return;
+	}
+	add_feature(b, w, cut, kind);
+}
+
+/* The words of folded text t (" a b c ") as features of kind, until the item holds limit.
+   With orig and map (the title and fold.c's map back into it), the words capitalised in
+   orig are counted (*caps of *words of 4 bytes or more) and marked as names. */
+static void add_words(struct fbuild *b, const char *t, size_t len, enum fw_story_kind kind,
+                      size_t limit, const char *orig, const uint32_t *map, unsigned *caps,
+                      unsigned *words)
+{
+	size_t i = 0;
+
+	while (i < len && b->out->n < limit) {
+		size_t j, before = b->out->n;
+		utf8proc_int32_t cp = 0;
+
+		while (i < len && t[i] == ' ')
+			i++;
+		j = i;
+		while (j < len && t[j] != ' ')
+			j++;
+		if (j == i)
+			break;
+		add_word(b, t + i, j - i, kind, limit);
+		if (orig && map) {
+			utf8proc_iterate((const utf8proc_uint8_t *)orig + map[i], -1, &cp);
+			if (j - i >= 4) {
+				(*words)++;
+				*caps += utf8proc_category(cp) == UTF8PROC_CATEGORY_LU;
+			}
+			if (b->out->n == before + 1 &&
+			    utf8proc_category(cp) == UTF8PROC_CATEGORY_LU)
+				b->out->names |= 1u << before;
+		}
+		i = j;
+	}
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "@a", and "@a+@b" for each pair, of at most ENTITIES entities in name order. */
+static void add_entities(struct fbuild *b, const char *const *entities, size_t n)
+{
+	const char *e[ENTITIES];
+	char buf[2 * FW_STORY_TERM_MAX + 4];
+
+	if (n == 0)
+		return;
+	if (n > ENTITIES)
+		n = ENTITIES;
+	memcpy(e, entities, n * sizeof(*e));
+	qsort(e, n, sizeof(*e), cmp_cstr);
+	for (size_t i = 0; i < n; i++) {
+		int k = snprintf(buf, sizeof(buf), "@%.*s", FW_STORY_TERM_MAX, e[i]);
+		size_t before = b->out->n;
+
+		add_feature(b, buf, (size_t)k, FW_STORY_ENTITY);
+		if (b->out->n == before + 1)
+			b->out->names |= 1u << before;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++) {
+			int k = snprintf(buf, sizeof(buf), "@%.*s+@%.*s", FW_STORY_TERM_MAX / 2,
+			                 e[i], FW_STORY_TERM_MAX / 2, e[j]);
+
+			add_feature(b, buf, (size_t)k, FW_STORY_STRONG);
+		}
+}
+
+/* The whole folded title t (" a b c "), weighing as a word of the body: it adds little to
+   a score, but its posting list is short, so that a copy under another id always finds
+   the original, however many items share its words. */
+static void add_whole(struct fbuild *b, const char *t, size_t len)
+{
+	uint32_t h;
+
+	if (len < 3)
+		return;
+	h = feature_hash(t + 1, len - 2, FW_STORY_BODY) ^ 0x5bd1e990u; /* not the word's hash */
+	add_hashed(b, h, t + 1, len - 2);
+}
+
+int fw_story_features(const struct fw_fold *fold, const char *title, const char *summary,
+                      const char *content, const char *const *entities, size_t n_entities,
+                      struct fw_story_features *out, struct fw_story_terms *terms)
+{
+	struct fw_fold_buf fb = {0};
+	struct fbuild b = {out, terms};
+	const char *body[2] = {summary, content};
+	int r = 0;
+
+	out->n = 0;
+	out->names = 0;
+	if (title && *title) {
+		size_t len = strlen(title);
+
+		unsigned caps = 0, words = 0;
+
+		if ((r = fw_fold_text(fold, title, len > 1024 ? 1024 : len, &fb, 1)) < 0)
+			goto done;
+		add_words(&b, fb.s, fb.len, FW_STORY_TITLE, TITLE_WORDS, title, fb.map, &caps,
+		          &words);
+		if (caps * 2 > words)
+			out->names = 0; /* Title Case: capitals say nothing */
+		add_entities(&b, entities, n_entities);
+		add_whole(&b, fb.s, fb.len);
+	} else {
+		add_entities(&b, entities, n_entities);
+	}
+	for (size_t i = 0; i < 2 && out->n < FW_STORY_FEATURES; i++) {
+		size_t len = body[i] ? strlen(body[i]) : 0;
+
+		if (len == 0)
+			continue;
+		if ((r = fw_fold_text(fold, body[i],
+		                      len > FW_STORY_BODY_MAX ? FW_STORY_BODY_MAX : len, &fb, 0)) <
+		    0)
+			goto done;
+		add_words(&b, fb.s, fb.len, FW_STORY_BODY, FW_STORY_FEATURES, NULL, NULL, NULL,
+		          NULL);
+	}
+done:
+	fw_fold_buf_clear(&fb);
+	return r;
+}
+
+/* ------------------------------------------------------------------ the index */
+
+/* A feature in the window: how many items hold it, and the newest one's slot. */
+struct tok {
+	uint32_t key; /* feature hash; 0: free */
+	uint32_t df;
+	uint32_t head; /* slot reference: seq << 4 | slot */
+};
+
+/* One item in the window. */
+struct rec {
+	int64_t item, story;
+	uint32_t t;    /* seconds after the index's first item */
+	float norm;    /* of its weights when it was added */
+	uint32_t seed; /* seq of the first item of its story this index saw */
+	uint16_t n;
+	uint16_t names; /* as fw_story_features.names */
+	uint32_t key[FW_STORY_FEATURES];
+	uint32_t next[FW_STORY_FEATURES]; /* the slot of the next older item with this key */
+};
+
+struct acc {
+	uint32_t seq;    /* + 1; 0: free */
+	uint32_t shared; /* features found in common through the walked postings */
+	uint32_t rare;   /* found through a feature at most RARE_DF items hold */
+	uint32_t exact;  /* scored whole, names compared: may be chosen */
+	double dot;      /* their products of weights: a lower bound of the whole */
+};
+
+struct fw_story_index {
+	int64_t window, last_t;
+	int64_t base;       /* the time the item times count from */
+	uint32_t last_seed; /* find: the seed of the best candidate's story */
+	int64_t last_story; /* and its story */
+	struct rec *ring;
+	size_t cap;        /* power of two, <= 2^27 */
+	uint32_t head_seq; /* seq of the oldest item */
+	size_t count;
+	struct tok *toks;
+	size_t tok_cap, n_toks; /* tok_cap: power of two */
+	struct acc acc[ACC_SIZE];
+	uint32_t touched[ACC_SIZE];
+	size_t n_touched;
+};
+
+static const double kind_weight[4] = {1.0, 0.5, 1.5, 2.5};
+
+int fw_story_index_new(int64_t window, struct fw_story_index **out)
+{
+	struct fw_story_index *x = calloc(1, sizeof(*x));
+
+	if (x == NULL)
+		return -ENOMEM;
+	x->window = window > 0 ? window : 1;
+	x->cap = 1024;
+	x->tok_cap = 4096;
+	x->ring = calloc(x->cap, sizeof(*x->ring));
+	x->toks = calloc(x->tok_cap, sizeof(*x->toks));
+	if (!x->ring || !x->toks) {
+		fw_story_index_free(x);
+		return -ENOMEM;
+	}
+	*out = x;
+	return 0;
+}
+
+struct fw_story_index *fw_story_index_free(struct fw_story_index *x)
+{
+	if (x) {
+		free(x->ring);
+		free(x->toks);
+		free(x);
+	}
+	return NULL;
+}
+
+static struct rec *rec_at(const struct fw_story_index *x, uint32_t seq)
+{
+	return &x->ring[seq & (x->cap - 1)];
+}
+
+static size_t tok_slot(const struct fw_story_index *x, uint32_t key)
+{
+	return (key * 2654435761u) & (x->tok_cap - 1);
+}
+
+static struct tok *tok_find(const struct fw_story_index *x, uint32_t key)
+{
+	for (size_t i = tok_slot(x, key);; i = (i + 1) & (x->tok_cap - 1)) {
+		if (x->toks[i].key == key)
+			return &x->toks[i];
+		if (x->toks[i].key == 0)
+			return NULL;
+	}
+}
+
+/* Double the feature table. 0 or -ENOMEM. */
+static int tok_grow(struct fw_story_index *x)
+{
+	struct tok *old = x->toks;
+	size_t old_cap = x->tok_cap;
+
+	x->toks = calloc(old_cap * 2, sizeof(*x->toks));
+	if (x->toks == NULL) {
+		x->toks = old;
+		return -ENOMEM;
+	}
+	x->tok_cap = old_cap * 2;
+	for (size_t i = 0; i < old_cap; i++) {
+		size_t k;
+
+		if (old[i].key == 0)
+			continue;
+		for (k = tok_slot(x, old[i].key); x->toks[k].key; k = (k + 1) & (x->tok_cap - 1))
+			;
+		x->toks[k] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* The entry of key, added (df 0) when new; NULL when out of memory. */
+static struct tok *tok_get(struct fw_story_index *x, uint32_t key)
+{
+	struct tok *t = tok_find(x, key);
+	size_t i;
+
+	if (t)
+		return t;
+	if ((x->n_toks + 1) * 2 > x->tok_cap && tok_grow(x) < 0)
+		return NULL;
+	for (i = tok_slot(x, key); x->toks[i].key; i = (i + 1) & (x->tok_cap - 1))
+		;
+	x->toks[i] = (struct tok){.key = key};
+	x->n_toks++;
+	return &x->toks[i];
+}
+
+/* Remove entry t, shifting back the entries after it (linear probing without
+   tombstones). */
+static void tok_del(struct fw_story_index *x, struct tok *t)
+{
+	size_t mask = x->tok_cap - 1, i = (size_t)(t - x->toks), j = i;
+
+	x->toks[i].key = 0;
+	x->n_toks--;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (x->toks[j].key == 0)
+			return;
+		home = tok_slot(x, x->toks[j].key);
+		/* Move j back to i when its home is not within (i, j]. */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			x->toks[i] = x->toks[j];
+			x->toks[j].key = 0;
+			i = j;
+		}
+	}
+}
+
+void fw_story_index_prune(struct fw_story_index *x, int64_t now)
+{
+	while (x->count > 0) {
+		struct rec *r = rec_at(x, x->head_seq);
+
+		if (x->base + r->t >= now - x->window && x->count < ITEMS_MAX)
+			break;
+		for (uint32_t k = 0; k < r->n; k++) {
+			struct tok *t = tok_find(x, r->key[k]);
+
+			if (t && --t->df == 0)
+				tok_del(x, t);
+		}
+		x->head_seq = (x->head_seq + 1) & SEQ_MASK;
+		x->count--;
+	}
+}
+
+/* In how many stories of the window feature t occurs, estimated from its newest postings
+   (exact up to FW_STORY_POSTINGS items): a burst of one story does not make its own words
+   common, words of many stories are. */
+static double story_count(const struct fw_story_index *x, const struct tok *t)
+{
+	int64_t seen[FW_STORY_POSTINGS];
+	uint32_t ref = t->head, walk = t->df < FW_STORY_POSTINGS ? t->df : FW_STORY_POSTINGS;
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < walk; i++) {
+		const struct rec *r = rec_at(x, ref >> 4);
+		size_t k = 0;
+
+		while (k < n && seen[k] != r->story)
+			k++;
+		if (k == n)
+			seen[n++] = r->story;
+		ref = r->next[ref & 15];
+	}
+	return walk == 0 ? 0 : (double)n * (double)t->df / (double)walk;
+}
+
+/* The weight of each feature of f: its kind's weight times its IDF over stories. */
+static void weights(const struct fw_story_index *x, const struct fw_story_features *f, double *w)
+{
+	for (size_t k = 0; k < f->n; k++) {
+		const struct tok *t = tok_find(x, f->h[k]);
+		double sdf = t ? story_count(x, t) : 0;
+
+		w[k] = kind_weight[f->h[k] & 3] *
+		       log(((double)x->count + FW_STORY_PRIOR) / (sdf + 1.0));
+	}
+}
+
+/* Double the ring, keeping each item at its sequence number's place. 0 or -ENOMEM. */
+static int ring_grow(struct fw_story_index *x)
+{
+	size_t cap = x->cap * 2;
+	struct rec *ring = calloc(cap, sizeof(*ring));
+
+	if (ring == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->count; i++) {
+		uint32_t seq = (x->head_seq + (uint32_t)i) & SEQ_MASK;
+
+		ring[seq & (cap - 1)] = *rec_at(x, seq);
+	}
+	free(x->ring);
+	x->ring = ring;
+	x->cap = cap;
+	return 0;
+}
+
+int fw_story_index_add(struct fw_story_index *x, const struct fw_story_features *f, int64_t item,
+                       int64_t story, int64_t t)
+{
+	uint32_t seq;
+	struct rec *r;
+	double norm = 0;
+
+	if (t < x->last_t)
+		t = x->last_t;
+	x->last_t = t;
+	fw_story_index_prune(x, t);
+	if (x->count == x->cap && ring_grow(x) < 0)
+		return -ENOMEM;
+	seq = (x->head_seq + (uint32_t)x->count) & SEQ_MASK;
+	r = rec_at(x, seq);
+	if (x->count == 0 && x->base == 0)
+		x->base = t;
+	*r = (struct rec){.item = item,
+	                  .story = story,
+	                  .t = (uint32_t)(t > x->base ? t - x->base : 0),
+	                  .seed = seq};
+	if (x->count > 0 && story == x->last_story)
+		r->seed = x->last_seed;
+	for (size_t k = 0; k < f->n && k < FW_STORY_FEATURES; k++) {
+		struct tok *tk = tok_get(x, f->h[k]);
+
+		if (tk == NULL)
+			break; /* the item goes in with the features counted so far */
+		r->key[r->n] = f->h[k];
+		r->names |= (uint16_t)(((f->names >> k) & 1) << r->n);
+		r->next[r->n] = tk->head;
+		tk->head = seq << 4 | r->n;
+		tk->df++;
+		r->n++;
+	}
+	x->count++;
+	{
+		struct fw_story_features mine = {.n = r->n, .names = r->names};
+		double w[FW_STORY_FEATURES];
+
+		memcpy(mine.h, r->key, r->n * sizeof(r->key[0]));
+		weights(x, &mine, w);
+		for (uint32_t k = 0; k < r->n; k++)
+			norm += w[k] * w[k];
+	}
+	r->norm = (float)sqrt(norm);
+	return 0;
+}
+
+/* The accumulator of candidate seq, claimed when new; NULL when full. */
+static struct acc *acc_get(struct fw_story_index *x, uint32_t seq)
+{
+	for (size_t i = (seq * 2654435761u) & (ACC_SIZE - 1), n = 0; n < ACC_SIZE;
+	     i = (i + 1) & (ACC_SIZE - 1), n++) {
+		if (x->acc[i].seq == seq + 1)
+			return &x->acc[i];
+		if (x->acc[i].seq == 0) {
+			x->acc[i] = (struct acc){.seq = seq + 1};
+			x->touched[x->n_touched++] = (uint32_t)i;
+			return &x->acc[i];
+		}
+	}
+	return NULL;
+}
+
+/* Walk the postings of each feature of f, summing weighted products per earlier item.
+   Returns the norm of f's weights. */
+static double accumulate(struct fw_story_index *x, const struct fw_story_features *f, double *wt)
+{
+	double norm = 0;
+
+	weights(x, f, wt);
+	for (size_t k = 0; k < f->n; k++) {
+		const struct tok *t = tok_find(x, f->h[k]);
+		double w = kind_weight[f->h[k] & 3], d = wt[k] / w;
+		uint32_t ref, walk;
+
+		norm += (w * d) * (w * d);
+		if (t == NULL)
+			continue;
+		ref = t->head;
+		walk = t->df < FW_STORY_POSTINGS ? t->df : FW_STORY_POSTINGS;
+		for (uint32_t i = 0; i < walk; i++) {
+			uint32_t seq = ref >> 4;
+			const struct rec *r = rec_at(x, seq);
+			struct acc *a = acc_get(x, seq);
+
+			if (a == NULL)
+				break;
+			a->dot += (w * d) * (kind_weight[r->key[ref & 15] & 3] * d);
+			a->shared++;
+			a->rare |= t->df <= RARE_DF;
+			ref = r->next[ref & 15];
+		}
+	}
+	return sqrt(norm);
+}
+
+/* The whole dot product of f (weights wt) and candidate a: the postings walked stop at
+   FW_STORY_POSTINGS, so an older item may hold more of f's features than they showed. */
+static void rescore(const struct fw_story_index *x, const struct fw_story_features *f,
+                    const double *wt, struct acc *a)
+{
+	const struct rec *r = rec_at(x, a->seq - 1);
+	bool named = false;
+
+	a->dot = 0;
+	a->shared = 0;
+	for (size_t k = 0; k < f->n; k++)
+		for (uint32_t j = 0; j < r->n; j++)
+			if (r->key[j] == f->h[k]) {
+				a->dot += wt[k] * wt[k];
+				a->shared++;
+				named |= ((f->names >> k) & 1) || ((r->names >> j) & 1);
+				break;
+			}
+	/* both name someone, and none of the same: never one story */
+	a->exact = named || f->names == 0 || r->names == 0;
+}
+
+/* Rescore the RESCORE candidates of highest partial dot product, and every one found
+   through a rare feature (a copy found by its whole title). */
+static void rescore_best(struct fw_story_index *x, const struct fw_story_features *f,
+                         const double *wt)
+{
+	struct acc *top[RESCORE];
+	size_t n = 0;
+
+	for (size_t i = 0; i < x->n_touched; i++) {
+		struct acc *a = &x->acc[x->touched[i]];
+		size_t k;
+
+		if (a->rare) {
+			rescore(x, f, wt, a);
+			continue;
+		}
+		if (n == RESCORE && top[n - 1]->dot >= a->dot)
+			continue;
+		k = n < RESCORE ? n++ : n - 1;
+		for (; k > 0 && top[k - 1]->dot < a->dot; k--)
+			top[k] = top[k - 1];
+		top[k] = a;
+	}
+	for (size_t i = 0; i < n; i++)
+		rescore(x, f, wt, top[i]);
+}
+
+int fw_story_index_find(struct fw_story_index *x, const struct fw_story_features *f, int64_t now,
+                        struct fw_story_place *out)
+{
+	double norm, best = 0, wt[FW_STORY_FEATURES];
+
+	*out = (struct fw_story_place){0};
+	fw_story_index_prune(x, now);
+	norm = accumulate(x, f, wt);
+	rescore_best(x, f, wt);
+	for (size_t i = 0; i < x->n_touched; i++) {
+		struct acc *a = &x->acc[x->touched[i]];
+		const struct rec *r = rec_at(x, a->seq - 1);
+		double age = (double)(now - (x->base + r->t)) / (double)x->window, s;
+
+		if (r->norm <= 0 || norm <= 0 || !a->exact)
+			continue;
+		s = a->dot / (norm * r->norm);
+		s = (s > 1 ? 1 : s) * (1 - 0.3 * (age < 0 ? 0 : age > 1 ? 1 : age));
+		if (a->shared >= 2 && s > best) {
+			best = s;
+			out->matched = r->item;
+			out->score = s;
+			out->shared = a->shared;
+			out->story = s >= FW_STORY_JOIN ? r->story : 0;
+			x->last_seed = r->seed;
+			x->last_story = r->story;
+		}
+	}
+	/* Against chains (a story drifting from its event, one near item at a time): the item
+	   must also resemble the first item of the story it joins, if still in the window. */
+	if (out->story) {
+		uint32_t seed = x->last_seed;
+		const struct rec *sr = rec_at(x, seed);
+		uint32_t age = (seed - x->head_seq) & SEQ_MASK;
+
+		if (age < x->count && sr->story == out->story && sr->item != out->matched) {
+			struct acc tmp = {.seq = seed + 1};
+			double sn = sr->norm > 0 ? sr->norm : 1;
+
+			rescore(x, f, wt, &tmp);
+			if (tmp.dot / (norm * sn) < FW_STORY_SEED)
+				out->story = 0;
+		}
+	}
+	for (size_t i = 0; i < x->n_touched; i++)
+		x->acc[x->touched[i]] = (struct acc){0};
+	x->n_touched = 0;
+	return 0;
+}
+
+void fw_story_index_pop(struct fw_story_index *x, size_t n)
+{
+	for (; n > 0 && x->count > 0; n--) {
+		uint32_t seq = (x->head_seq + (uint32_t)x->count - 1) & SEQ_MASK;
+		struct rec *r = rec_at(x, seq);
+
+		/* the newest item heads the chain of each of its features */
+		for (uint32_t k = r->n; k-- > 0;) {
+			struct tok *t = tok_find(x, r->key[k]);
+
+			if (t == NULL)
+				continue;
+			t->head = r->next[k];
+			if (--t->df == 0)
+				tok_del(x, t);
+		}
+		x->count--;
+	}
+}
+
+void fw_story_index_set_window(struct fw_story_index *x, int64_t window)
+{
+	x->window = window > 0 ? window : 1;
+}
+
+size_t fw_story_index_items(const struct fw_story_index *x)
+{
+	return x->count;
+}
+
+size_t fw_story_index_memory(const struct fw_story_index *x)
+{
+	return sizeof(*x) + x->cap * sizeof(*x->ring) + x->tok_cap * sizeof(*x->toks);
+}

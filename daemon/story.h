@@ -1,0 +1,111 @@
+/*
+ * story.h - stories: each new item is placed, online and in arrival order, in the story of
+ * the most similar recent item within a sliding window, or starts a story of its own.
+ * Near-duplicates (syndicated copies, lightly edited headlines) and the same event told by
+ * other feeds are found by their shared words, weighted by rarity (IDF over the window),
+ * and by the watchlist entities they name, which are the same in every language
+ * ("Путин прибыл в КНДР" and "Putin in Pyongyang eingetroffen" share @putin and
+ * @north_korea and no word). Candidates come from a posting list per feature, capped, so
+ * a placement costs the same whatever the window holds.
+ *
+ * Pure: no I/O, no logging, no globals; one index per daemon, used from one thread.
+ */
+#ifndef FW_STORY_H
+#define FW_STORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fw_fold;
+
+/* Features kept for one item: words of the folded title first, then entities and entity
+   pairs, words of the summary and of the start of the content. */
+#define FW_STORY_FEATURES 16
+
+/* Bytes of summary and of content read for features. */
+#define FW_STORY_BODY_MAX 600
+
+/* The score from which an item joins the story of the item it resembles most, and the
+   score it must have against the story's first item (while in the window) too. */
+#define FW_STORY_JOIN 0.40
+#define FW_STORY_SEED 0.20
+
+/* Kinds of feature, in the low two bits of each feature hash: they weigh differently. */
+enum fw_story_kind {
+	FW_STORY_TITLE = 0,  /* a word of the title */
+	FW_STORY_BODY = 1,   /* a word of the summary or content */
+	FW_STORY_ENTITY = 2, /* a watchlist entity the item names */
+	FW_STORY_STRONG = 3, /* a pair of entities */
+};
+
+/* The features of one item. text[i] (when asked for) is what feature i stands for: the
+   folded word, "@entity", "@a+@b" or the title, cut to fit. */
+#define FW_STORY_TERM_MAX 48
+struct fw_story_features {
+	uint32_t h[FW_STORY_FEATURES];
+	size_t n;
+	uint32_t names; /* bit i: feature i is a name (capitalised inside a title that is not
+	                   in Title Case); entities are names too */
+};
+struct fw_story_terms {
+	char text[FW_STORY_FEATURES][FW_STORY_TERM_MAX];
+};
+
+/*
+ * The features of an item from its title, summary and content (any may be NULL) and the
+ * names of the watchlist entities it names (fw_match_result.entities), folded with fold.
+ * terms (may be NULL) gets the text of each feature. Returns 0 or -ENOMEM.
+ */
+int fw_story_features(const struct fw_fold *fold, const char *title, const char *summary,
+                      const char *content, const char *const *entities, size_t n_entities,
+                      struct fw_story_features *out, struct fw_story_terms *terms);
+
+/* Where an item goes. */
+struct fw_story_place {
+	int64_t story;   /* the story it joins, 0 when it starts one */
+	int64_t matched; /* the item (caller's id) it resembles most, 0 when none */
+	double score;    /* similarity to that item, 0..1 (after the time decay) */
+	unsigned shared; /* features it shares with that item */
+};
+
+struct fw_story_index;
+
+/* An empty index for a window of `window` seconds. 0 and *out, or -ENOMEM. */
+int fw_story_index_new(int64_t window, struct fw_story_index **out);
+
+/* Free. Accepts NULL; returns NULL. */
+struct fw_story_index *fw_story_index_free(struct fw_story_index *x);
+
+/*
+ * Find where an item with features f, arriving at `now`, goes: the story of the most similar
+ * item in the window when the score reaches FW_STORY_JOIN with at least two shared
+ * features, and FW_STORY_SEED against the first item of that story. Two items that both
+ * name someone or something and share none of those names are never one story
+ * ("Sbarro files for bankruptcy" is not "Mt. Gox files for bankruptcy"). Reads only (but for
+ * the index's own scratch). 0, or -ENOMEM.
+ */
+int fw_story_index_find(struct fw_story_index *x, const struct fw_story_features *f, int64_t now,
+                        struct fw_story_place *out);
+
+/*
+ * Add the item `item` (the caller's id, > 0) of story `story` (> 0) seen at t, with features
+ * f. Items are added in arrival order (t never decreases; an earlier t counts as the last
+ * one's). Older items than the window before t are pruned first. 0 or -ENOMEM.
+ */
+int fw_story_index_add(struct fw_story_index *x, const struct fw_story_features *f, int64_t item,
+                       int64_t story, int64_t t);
+
+/* Drop the items older than the window before now. */
+void fw_story_index_prune(struct fw_story_index *x, int64_t now);
+
+/* Take back the n items added last (their poll was not stored). */
+void fw_story_index_pop(struct fw_story_index *x, size_t n);
+
+/* A new window length (a reload); the next prune applies it. */
+void fw_story_index_set_window(struct fw_story_index *x, int64_t window);
+
+/* Items in the window, and the bytes the index holds. */
+size_t fw_story_index_items(const struct fw_story_index *x);
+size_t fw_story_index_memory(const struct fw_story_index *x);
+
+#endif
