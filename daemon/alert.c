@@ -155,8 +155,28 @@ static json_t *link_json(const char *link)
 	return j ? j : json_null();
 }
 
+/* "priority" (always) and "template" (when the watchlist has one) of the watchlist w (NULL:
+   a notice of the daemon's own, priority normal). An output's own keys override both at
+   delivery (deliver.c). */
+static void set_presentation(json_t *o, const struct fw_config_watchlist *w)
+{
+	json_t *t;
+
+	json_object_set_new(
+	    o, "priority",
+	    json_string(fw_config_priority_name(w ? w->priority : FW_PRIORITY_NORMAL)));
+	if (w == NULL || (w->title == NULL && w->body == NULL) || (t = json_object()) == NULL)
+		return;
+	if (w->title)
+		json_object_set_new(t, "title", json_string(w->title));
+	if (w->body)
+		json_object_set_new(t, "body", json_string(w->body));
+	json_object_set_new(o, "template", t);
+}
+
 /* The alert as JSON: the outbox payload and what plugins receive (docs/plugins.md). */
-static char *build_payload(const char *id, const char *watchlist, const struct fw_config_feed *feed,
+static char *build_payload(const char *id, const char *watchlist,
+                           const struct fw_config_watchlist *w, const struct fw_config_feed *feed,
                            const struct fw_item *item, const struct fw_match_result *res,
                            size_t wl_index, int64_t now)
 {
@@ -202,6 +222,7 @@ static char *build_payload(const char *id, const char *watchlist, const struct f
 	json_object_set_new(o, "item", it);
 	json_object_set_new(o, "explain", ex);
 	f = it = ex = NULL;
+	set_presentation(o, w);
 	out = json_dumps(o, JSON_COMPACT);
 done:
 	json_decref(o);
@@ -229,7 +250,7 @@ int fw_alert_raise(struct fw_store *tx, const struct fw_config *cfg,
 			return r;
 		if (r == 0)
 			continue; /* this item alerted for this watchlist before */
-		payload = build_payload(id, w->name, feed, item, res, res->watchlists[i], now);
+		payload = build_payload(id, w->name, w, feed, item, res, res->watchlists[i], now);
 		if (payload == NULL)
 			return -ENOMEM;
 		for (size_t k = 0; k < w->n_outputs; k++) {
@@ -269,7 +290,7 @@ static int raise_notice(struct fw_store *tx, const struct fw_config *cfg, const 
 	r = fw_store_alert_add(tx, id, kind, feed->name, item_id, now);
 	if (r <= 0)
 		return r;
-	payload = build_payload(id, kind, feed, &it, NULL, 0, now);
+	payload = build_payload(id, kind, NULL, feed, &it, NULL, 0, now);
 	if (payload == NULL)
 		return -ENOMEM;
 	for (size_t k = 0; k < cfg->n_outputs && r >= 0; k++)
