@@ -155,10 +155,30 @@ static json_t *link_json(const char *link)
 	return j ? j : json_null();
 }
 
+/* "priority" (always) and "template" (when the watchlist has one) of the watchlist w (NULL:
+   a notice of the daemon's own, priority normal). An output's own keys override both at
+   delivery (deliver.c). */
+static void set_presentation(json_t *o, const struct fw_config_watchlist *w)
+{
+	json_t *t;
+
+	json_object_set_new(
+	    o, "priority",
+	    json_string(fw_config_priority_name(w ? w->priority : FW_PRIORITY_NORMAL)));
+	if (w == NULL || (w->title == NULL && w->body == NULL) || (t = json_object()) == NULL)
+		return;
+	if (w->title)
+		json_object_set_new(t, "title", json_string(w->title));
+	if (w->body)
+		json_object_set_new(t, "body", json_string(w->body));
+	json_object_set_new(o, "template", t);
+}
+
 /* The alert as JSON: the outbox payload and what plugins receive (docs/plugins.md). story
    (may be NULL; stolen) becomes its "story" member; explain (may be NULL; stolen) replaces
    the explanations of res. */
-static char *build_payload(const char *id, const char *watchlist, const struct fw_config_feed *feed,
+static char *build_payload(const char *id, const char *watchlist,
+                           const struct fw_config_watchlist *w, const struct fw_config_feed *feed,
                            const struct fw_item *item, const struct fw_match_result *res,
                            size_t wl_index, int64_t now, json_t *story, json_t *explain)
 {
@@ -208,6 +228,7 @@ static char *build_payload(const char *id, const char *watchlist, const struct f
 	if (explain)
 		json_decref(ex);
 	f = it = ex = story = explain = NULL;
+	set_presentation(o, w);
 	out = json_dumps(o, JSON_COMPACT);
 done:
 	json_decref(story);
@@ -264,8 +285,8 @@ int fw_alert_raise(struct fw_store *tx, const struct fw_config *cfg,
 			continue; /* this item alerted for this watchlist before */
 		if (by_story && (sj = story_new_json(story, id)) == NULL)
 			return -ENOMEM;
-		payload =
-		    build_payload(id, w->name, feed, item, res, res->watchlists[i], now, sj, NULL);
+		payload = build_payload(id, w->name, w, feed, item, res, res->watchlists[i], now,
+		                        sj, NULL);
 		if (payload == NULL)
 			return -ENOMEM;
 		r = queue(tx, cfg, w, id, payload, now);
@@ -345,7 +366,8 @@ int fw_alert_raise_story_update(struct fw_store *tx, const struct fw_config *cfg
 		json_decref(ex);
 		return -ENOMEM;
 	}
-	payload = build_payload(id, w->name, feed, &it, NULL, 0, now, sj, ex ? ex : json_array());
+	payload =
+	    build_payload(id, w->name, w, feed, &it, NULL, 0, now, sj, ex ? ex : json_array());
 	if (payload == NULL)
 		return -ENOMEM;
 	r = queue(tx, cfg, w, id, payload, now);
@@ -374,7 +396,7 @@ static int raise_notice(struct fw_store *tx, const struct fw_config *cfg, const 
 	r = fw_store_alert_add(tx, id, kind, feed->name, item_id, now);
 	if (r <= 0)
 		return r;
-	payload = build_payload(id, kind, feed, &it, NULL, 0, now, NULL, NULL);
+	payload = build_payload(id, kind, NULL, feed, &it, NULL, 0, now, NULL, NULL);
 	if (payload == NULL)
 		return -ENOMEM;
 	for (size_t k = 0; k < cfg->n_outputs && r >= 0; k++)

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "duration.h"
 #include "match.h"
+#include "template.h" /* plugins/common: the renderer's own template checker */
 
 #ifndef FW_SYSCONFDIR
 #define FW_SYSCONFDIR "/etc"
@@ -516,6 +517,62 @@ static void load_entities(struct ctx *c, struct fw_config *cfg, const config_set
 	}
 }
 
+/* See config.h. */
+const char *fw_config_priority_name(int p)
+{
+	static const char *const names[] = {"low", "normal", "high", "urgent"};
+
+	return p >= FW_PRIORITY_LOW && p <= FW_PRIORITY_URGENT ? names[p] : "normal";
+}
+
+/* See config.h. */
+int fw_config_priority_parse(const char *name)
+{
+	for (int p = FW_PRIORITY_LOW; name && p <= FW_PRIORITY_URGENT; p++)
+		if (strcmp(name, fw_config_priority_name(p)) == 0)
+			return p;
+	return -1;
+}
+
+/* A template key (title or body) of a watchlist or an output: checked with the renderer's
+   own parser, so that every field it names exists in every plugin. */
+static void get_template(struct ctx *c, const config_setting_t *g, const char *key,
+                         const char *what, const char *name, char **out)
+{
+	char err[200];
+
+	if (get_string(c, g, key, out) <= 0)
+		return;
+	if (fw_template_check(*out, err, sizeof(err)) < 0) {
+		ERR(c, config_setting_get_member(g, key), "%s '%s': %s: %s", what, name, key, err);
+		free(*out);
+		*out = NULL;
+	}
+}
+
+/* The presentation keys of a watchlist or an output: priority, title, body. */
+static void get_presentation(struct ctx *c, const config_setting_t *g, const char *what,
+                             const char *name, int *priority, char **title, char **body)
+{
+	const config_setting_t *s = config_setting_get_member(g, "priority");
+	const char *v = s ? config_setting_get_string(s) : NULL;
+	int p = fw_config_priority_parse(v);
+
+	if (s) {
+		if (p >= 0)
+			*priority = p;
+		else
+			ERR(c, s,
+			    "%s '%s': priority must be \"low\", \"normal\", \"high\" or "
+			    "\"urgent\", "
+			    "not %s%s%s",
+			    what, name ? name : "?", v ? "\"" : "",
+			    v ? v : type_name(config_setting_type(s)), v ? "\"" : "");
+	}
+	get_template(c, g, "title", what, name ? name : "?", title);
+	get_template(c, g, "body", what, name ? name : "?", body);
+}
+
 static void load_outputs(struct ctx *c, struct fw_config *cfg, const config_setting_t *list)
 {
 	int n;
@@ -548,6 +605,8 @@ static void load_outputs(struct ctx *c, struct fw_config *cfg, const config_sett
 		o->max_age = 7 * 86400;
 		o->retry_base = 30;
 		o->retry_max = 3600;
+		o->priority = FW_PRIORITY_UNSET;
+		get_presentation(c, g, "output", o->name, &o->priority, &o->title, &o->body);
 		if (get_string(c, g, "plugin", &o->plugin) == 0)
 			ERR(c, g, "output without a 'plugin'");
 		else if (o->plugin && (strchr(o->plugin, '/') || !valid_name(o->plugin)))
@@ -590,7 +649,8 @@ static void load_group(struct ctx *c, const config_setting_t *g, struct fw_confi
 
 static void load_watchlists(struct ctx *c, struct fw_config *cfg, const config_setting_t *list)
 {
-	static const char *const keys[] = {"name", "match", "outputs", "group", NULL};
+	static const char *const keys[] = {"name",     "match", "outputs", "group",
+	                                   "priority", "title", "body",    NULL};
 	int n;
 
 	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
@@ -615,6 +675,8 @@ static void load_watchlists(struct ctx *c, struct fw_config *cfg, const config_s
 		w->name = get_name(c, g, "watchlist", &cfg->watchlists[0].name, cfg->n_watchlists,
 		                   sizeof(*w));
 		w->line = src_line(g);
+		w->priority = FW_PRIORITY_NORMAL;
+		get_presentation(c, g, "watchlist", w->name, &w->priority, &w->title, &w->body);
 		if (get_string(c, g, "match", &w->query) == 0)
 			ERR(c, g, "watchlist without a 'match' query");
 		if (w->query)
@@ -1082,11 +1144,15 @@ struct fw_config *fw_config_free(struct fw_config *cfg)
 		free(cfg->watchlists[i].name);
 		free(cfg->watchlists[i].query);
 		free(cfg->watchlists[i].outputs);
+		free(cfg->watchlists[i].title);
+		free(cfg->watchlists[i].body);
 	}
 	free(cfg->watchlists);
 	for (size_t i = 0; i < cfg->n_outputs; i++) {
 		free(cfg->outputs[i].name);
 		free(cfg->outputs[i].plugin);
+		free(cfg->outputs[i].title);
+		free(cfg->outputs[i].body);
 	}
 	free(cfg->outputs);
 	fw_matcher_free(cfg->matcher);

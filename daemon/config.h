@@ -60,12 +60,29 @@ struct fw_config_entity {
 	int line;
 };
 
+/* Alert priorities: the `priority` key of watchlists and outputs, "priority" in alerts. */
+enum fw_priority {
+	FW_PRIORITY_UNSET = -1, /* an output without its own priority */
+	FW_PRIORITY_LOW = 0,
+	FW_PRIORITY_NORMAL = 1, /* a watchlist's default */
+	FW_PRIORITY_HIGH = 2,
+	FW_PRIORITY_URGENT = 3,
+};
+
+/* "low", "normal", "high" or "urgent" (an out-of-range p gives "normal"). */
+const char *fw_config_priority_name(int p);
+/* The enum fw_priority of a name ("low" ... "urgent"), or -1 for NULL or another string. */
+int fw_config_priority_parse(const char *name);
+
 struct fw_config_watchlist {
 	char *name;
 	char *query;
 	size_t *outputs; /* indices into cfg->outputs */
 	size_t n_outputs;
 	bool by_story; /* group = "story" (default): one alert per story, then updates */
+	int priority;  /* enum fw_priority, FW_PRIORITY_NORMAL by default */
+	char *title;   /* title template (plugins/common/template.h), or NULL */
+	char *body;    /* body template, or NULL */
 	int line;
 };
 
@@ -79,6 +96,9 @@ struct fw_config_output {
 	int64_t max_age;                 /* seconds after which a pending alert is dead */
 	int64_t retry_base;              /* first retry delay, doubling per attempt */
 	int64_t retry_max;               /* cap of the retry delay */
+	int priority;                    /* overrides the watchlist's; FW_PRIORITY_UNSET: not */
+	char *title;                     /* overrides the watchlist's title template, or NULL */
+	char *body;                      /* overrides the watchlist's body template, or NULL */
 	const char *file;
 	int line;
 };

@@ -177,6 +177,32 @@ static int delivery_fill(struct delivery *d, json_t *first, const char *output)
 	return 0;
 }
 
+/* The output's own priority, title and body keys over the watchlist's, in one alert's JSON
+   (the outbox row keeps the watchlist's: a reload that changes an output changes what its
+   pending alerts look like). Returns the alert's priority. */
+static int apply_output_keys(const struct fw_config_output *oc, json_t *a)
+{
+	json_t *t;
+	int prio;
+
+	if (oc->priority != FW_PRIORITY_UNSET)
+		json_object_set_new(a, "priority",
+		                    json_string(fw_config_priority_name(oc->priority)));
+	if (oc->title || oc->body) {
+		t = json_object_get(a, "template");
+		if (!json_is_object(t)) {
+			t = json_object();
+			json_object_set_new(a, "template", t);
+		}
+		if (oc->title)
+			json_object_set_new(t, "title", json_string(oc->title));
+		if (oc->body)
+			json_object_set_new(t, "body", json_string(oc->body));
+	}
+	prio = fw_config_priority_parse(jget(a, "priority"));
+	return prio < 0 ? FW_PRIORITY_NORMAL : prio;
+}
+
 static struct delivery *delivery_free(struct delivery *d)
 {
 	if (d == NULL)
@@ -212,7 +238,11 @@ static struct delivery *delivery_new(struct output_rt *out, const struct fw_outb
 	if (n == 1) {
 		d->payload = json_loads(e[0].payload, 0, NULL);
 		first = d->payload;
+		if (json_is_object(first))
+			apply_output_keys(out->cfg, first);
 	} else {
+		int prio = FW_PRIORITY_LOW;
+
 		json_t *arr = json_array();
 
 		d->payload = json_object();
@@ -222,10 +252,17 @@ static struct delivery *delivery_new(struct output_rt *out, const struct fw_outb
 		}
 		for (size_t i = 0; i < n; i++) {
 			json_t *p = json_loads(e[i].payload, 0, NULL);
+			int pr;
 
-			if (p)
-				json_array_append_new(arr, p);
+			if (p == NULL)
+				continue;
+			pr = json_is_object(p) ? apply_output_keys(out->cfg, p) : FW_PRIORITY_LOW;
+			prio = pr > prio ? pr : prio;
+			json_array_append_new(arr, p);
 		}
+		/* A digest is as urgent as the most urgent alert it folds in. */
+		json_object_set_new(d->payload, "priority",
+		                    json_string(fw_config_priority_name(prio)));
 		json_object_set_new(d->payload, "digest", json_integer((json_int_t)n));
 		json_object_set_new(d->payload, "alerts", arr);
 		first = json_array_get(arr, 0);

@@ -16,10 +16,10 @@
 #define FW_PLUGIN_INSTALL_DIR "/usr/local/lib/feedwatch/plugins"
 #endif
 
-/* The routing keys every output accepts; handled by the host (config.c). */
-static const char *const host_keys[] = {"name",        "plugin",       "rate_limit",
-                                        "rate_window", "max_attempts", "max_age",
-                                        "retry_base",  "retry_max",    NULL};
+/* The routing and presentation keys every output accepts; handled by the host (config.c). */
+static const char *const host_keys[] = {"name",    "plugin",     "rate_limit",  "priority",
+                                        "title",   "body",       "rate_window", "max_attempts",
+                                        "max_age", "retry_base", "retry_max",   NULL};
 
 static bool is_dir(const char *p)
 {

@@ -18,7 +18,13 @@
  * Each alert is one multipart/alternative message (text/plain and text/html, UTF-8,
  * base64 bodies in 76-character lines), Subject = the item title (RFC 2047 encoded-words,
  * folded), Message-ID = <alert-id@feedwatch> (<digest-N-id@feedwatch> for a digest), so a
- * retried send carries the same id. A digest is one message listing every item. Every
+ * retried send carries the same id. A digest is one message listing every item.
+ * The alert's priority sets Importance and X-Priority (low: low / 5; normal: none; high:
+ * high / 2; urgent: high / 1). Its title template (plugins/common/template.h) replaces the
+ * item title in the Subject, its body template the text of each alert (HTML-escaped in the
+ * HTML part). A story update (story.new false) is one message listing the added items,
+ * Subject "Re: <story title>", with In-Reply-To and References set to the Message-ID of the
+ * story's first alert (<first_alert@feedwatch>), so that mail clients thread it. Every
  * header value is built from configuration checked at init or from alert text with its
  * control characters (CR, LF...) replaced, so no header can be injected.
  *
@@ -42,6 +48,7 @@
 
 #include <feedwatch/plugin.h>
 
+#include "../common/template.h"
 #include "../common/textbuf.h"
 
 #define EM_MAX_TO          32
@@ -54,6 +61,7 @@
 #define EM_BODY_MAX        1048576 /* bytes of one text or HTML part before encoding */
 #define EM_REPLY_MAX       200
 #define EM_DEFAULT_TIMEOUT 30000
+#define EM_STORY_LIST      20 /* added items listed in a story update (the host sends <= 20) */
 
 enum em_tls { EM_TLS_REQUIRE, EM_TLS_TRY, EM_TLS_NO };
 
@@ -459,11 +467,60 @@ static const char *web_link(json_t *item)
 	return NULL;
 }
 
-/* One alert in plain text: title, link, why it fired, summary, feed. */
+/* Template escapes (plugins/common/template.h), one character at a time. Text: line breaks
+   as CRLF, other control characters as spaces. */
+static void esc_text(struct fw_textbuf *b, const char *s, size_t n, void *ctx)
+{
+	(void)ctx;
+	if (n == 1 && *s == '\n')
+		fw_textbuf_puts(b, "\r\n");
+	else if (n == 1 && ((unsigned char)*s < 0x20 || *s == 0x7f))
+		fw_textbuf_puts(b, " ");
+	else
+		fw_textbuf_add(b, s, n);
+}
+
+/* HTML: escaped (& < > " '), line breaks as <br>. */
+static void esc_html(struct fw_textbuf *b, const char *s, size_t n, void *ctx)
+{
+	if (n == 1 && *s == '\n')
+		fw_textbuf_puts(b, "<br>\r\n");
+	else if (n == 1 && ((unsigned char)*s < 0x20 || *s == 0x7f))
+		fw_textbuf_puts(b, " ");
+	else
+		fw_template_escape_html(b, s, n, ctx);
+}
+
+/* Append the alert's body template rendered with esc between pre and post: 0, or -1 when
+   it has none or it does not render (queued under an older config): then the plugin's own
+   text is used. */
+static int body_template(struct fw_textbuf *b, json_t *a, fw_template_escape_fn esc,
+                         const char *pre, const char *post)
+{
+	const char *tpl = fw_template_get(a, "body");
+	struct fw_textbuf t = {.max = EM_BODY_MAX};
+
+	if (tpl == NULL || fw_template_render(tpl, a, esc, NULL, &t) < 0) {
+		buf_free(&t);
+		return -1;
+	}
+	fw_textbuf_puts(b, pre);
+	fw_textbuf_add(b, t.p ? t.p : "", t.len);
+	fw_textbuf_puts(b, post);
+	b->oom = b->oom || t.oom;
+	buf_free(&t);
+	return 0;
+}
+
+/* One alert in plain text: title, link, why it fired, summary, feed; or its body
+   template. */
 static void text_alert(struct fw_textbuf *b, json_t *a, bool digest)
 {
 	json_t *item = json_object_get(a, "item"), *ex = json_object_get(a, "explain");
 	const char *link = web_link(item), *v;
+
+	if (body_template(b, a, esc_text, digest ? "* " : "", "\r\n") == 0)
+		return;
 
 	fw_textbuf_puts(b, digest ? "* " : "");
 	buf_line(b, jstr(item, "title"));
@@ -507,11 +564,16 @@ static void text_alert(struct fw_textbuf *b, json_t *a, bool digest)
 	fw_textbuf_puts(b, "\r\n");
 }
 
-/* One alert in HTML: every value escaped; only web links become href. */
+/* One alert in HTML: every value escaped; only web links become href. Or its body
+   template, escaped. */
 static void html_alert(struct fw_textbuf *b, json_t *a, bool digest)
 {
 	json_t *item = json_object_get(a, "item"), *ex = json_object_get(a, "explain");
 	const char *link = web_link(item), *v;
+
+	if (body_template(b, a, esc_html, digest ? "<li><p>" : "<p>",
+	                  digest ? "</p></li>\r\n" : "</p>\r\n") == 0)
+		return;
 
 	fw_textbuf_puts(b, digest ? "<li>" : "");
 	fw_textbuf_puts(b, digest ? "<p><b>" : "<h2>");
@@ -576,11 +638,95 @@ static size_t payload_alerts(json_t *root, json_t **arr)
 	return 1;
 }
 
+/* The story of a story update (story.new false, not a digest), else NULL. */
+static json_t *story_update(json_t *root)
+{
+	json_t *st = json_object_get(root, "story");
+
+	return json_object_get(root, "digest") == NULL && json_is_object(st) &&
+	               json_is_false(json_object_get(st, "new"))
+	           ? st
+	           : NULL;
+}
+
+/* A story update: the story's title, how much it grew, the body template if any, then
+   each added item (title, link, feed and date), in text and in HTML. */
+static void story_parts(json_t *root, json_t *st, struct fw_textbuf *text, struct fw_textbuf *html)
+{
+	json_t *added = json_object_get(st, "added");
+	size_t n = json_array_size(added), feeds = 0;
+	json_int_t more = json_integer_value(json_object_get(st, "more"));
+	char line[200];
+
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(jstr(json_array_get(added, i), "feed"),
+			              jstr(json_array_get(added, k), "feed")) == 0;
+		feeds += !seen;
+	}
+	snprintf(line, sizeof(line),
+	         "+%lld items from %zu feed%s (%lld items from %lld feeds in all)",
+	         (long long)n + (more > 0 ? (long long)more : 0), feeds, feeds == 1 ? "" : "s",
+	         (long long)json_integer_value(json_object_get(st, "items")),
+	         (long long)json_integer_value(json_object_get(st, "feeds")));
+	fw_textbuf_puts(text, "Story: ");
+	buf_line(text, jstr(st, "title"));
+	fw_textbuf_puts(text, "\r\n");
+	fw_textbuf_puts(text, line);
+	fw_textbuf_puts(text, "\r\n\r\n");
+	fw_textbuf_puts(html, "<h2>");
+	buf_html(html, jstr(st, "title"));
+	fw_textbuf_puts(html, "</h2>\r\n<p>");
+	fw_textbuf_puts(html, line);
+	fw_textbuf_puts(html, "</p>\r\n");
+	body_template(text, root, esc_text, "", "\r\n\r\n");
+	body_template(html, root, esc_html, "<p>", "</p>\r\n");
+	fw_textbuf_puts(html, "<ul>\r\n");
+	for (size_t i = 0; i < n && i < EM_STORY_LIST; i++) {
+		json_t *x = json_array_get(added, i);
+		const char *link = web_link(x),
+		           *pub = json_string_value(json_object_get(x, "published"));
+
+		fw_textbuf_puts(text, "* ");
+		buf_line(text, jstr(x, "title"));
+		fw_textbuf_puts(html, "<li>");
+		if (link) {
+			fw_textbuf_puts(text, "\r\n  ");
+			buf_line(text, link);
+			fw_textbuf_puts(html, "<a href=\"");
+			buf_html(html, link);
+			fw_textbuf_puts(html, "\">");
+		}
+		buf_html(html, jstr(x, "title"));
+		fw_textbuf_puts(html, link ? "</a> <small>" : " <small>");
+		fw_textbuf_puts(text, "\r\n  ");
+		buf_line(text, jstr(x, "feed"));
+		buf_html(html, jstr(x, "feed"));
+		if (pub) {
+			fw_textbuf_puts(text, ", ");
+			buf_line(text, pub);
+			fw_textbuf_puts(html, ", ");
+			buf_html(html, pub);
+		}
+		fw_textbuf_puts(text, "\r\n");
+		fw_textbuf_puts(html, "</small></li>\r\n");
+	}
+	fw_textbuf_puts(html, "</ul>\r\n");
+	if (more > 0) {
+		snprintf(line, sizeof(line), "and %lld more\r\n", (long long)more);
+		fw_textbuf_puts(text, line);
+		snprintf(line, sizeof(line), "<p>and %lld more</p>\r\n", (long long)more);
+		fw_textbuf_puts(html, line);
+	}
+}
+
 /* The text and the HTML part of one payload (NUL-terminated, CRLF lines). */
 static int render_parts(json_t *root, struct fw_textbuf *text, struct fw_textbuf *html)
 {
-	json_t *arr;
-	size_t n = payload_alerts(root, &arr);
+	json_t *arr = NULL, *st = story_update(root);
+	size_t n = st ? 0 : payload_alerts(root, &arr);
 	char line[96];
 
 	text->max = html->max = EM_BODY_MAX;
@@ -592,6 +738,8 @@ static int render_parts(json_t *root, struct fw_textbuf *text, struct fw_textbuf
 		snprintf(line, sizeof(line), "<h2>%zu alerts (digest)</h2>\r\n<ul>\r\n", n);
 		fw_textbuf_puts(html, line);
 	}
+	if (st)
+		story_parts(root, st, text, html);
 	for (size_t i = 0; i < n; i++) {
 		json_t *a = arr ? json_array_get(arr, i) : root;
 
@@ -627,6 +775,14 @@ static void rfc5322_date(char *out, size_t len)
 	         tm.tm_sec);
 }
 
+/* An id with only characters allowed in a Message-ID's left part (others as '_'). */
+static void msgid_clean(char *buf)
+{
+	for (char *p = buf; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
+			*p = '_';
+}
+
 /* The delivery id: the alert id, or for a digest one naming its first alert and size;
    only characters allowed in a Message-ID's left part. */
 static void delivery_id(const struct fw_alert *a, char *buf, size_t len)
@@ -635,9 +791,65 @@ static void delivery_id(const struct fw_alert *a, char *buf, size_t len)
 		snprintf(buf, len, "digest-%zu-%s", a->n_digest, a->id);
 	else
 		snprintf(buf, len, "%s", a->id);
-	for (char *p = buf; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
-			*p = '_';
+	msgid_clean(buf);
+}
+
+/* Template escape for a header: control characters as spaces (buf_header_text encodes). */
+static void esc_header(struct fw_textbuf *b, const char *s, size_t n, void *ctx)
+{
+	(void)ctx;
+	fw_textbuf_add(b, n == 1 && ((unsigned char)*s < 0x20 || *s == 0x7f) ? " " : s, n);
+}
+
+/* The Subject's text after the prefix: "N alerts: " for a digest, "Re: " for a story
+   update, then the title template rendered for the (first) alert, else the item's title
+   (a story update: the story's title). */
+static void subject_text(struct fw_textbuf *subject, json_t *root, json_t *first, size_t n,
+                         bool digest)
+{
+	json_t *st = story_update(root);
+	const char *tpl = fw_template_get(first, "title"), *title;
+	struct fw_textbuf t = {.max = EM_SUBJECT_MAX};
+	char count[48];
+
+	if (digest) {
+		snprintf(count, sizeof(count), "%zu alerts: ", n);
+		fw_textbuf_puts(subject, count);
+	} else if (st) {
+		fw_textbuf_puts(subject, "Re: ");
+	}
+	if (tpl && fw_template_render(tpl, first, esc_header, NULL, &t) == 0 && !t.oom) {
+		fw_textbuf_add(subject, t.p ? t.p : "", t.len);
+	} else {
+		title = st && *jstr(st, "title") ? jstr(st, "title")
+		                                 : jstr(json_object_get(first, "item"), "title");
+		fw_textbuf_add(subject, title, utf8_cut(title, strlen(title), EM_SUBJECT_MAX));
+	}
+	buf_free(&t);
+}
+
+/* Importance and X-Priority (RFC 2156, and what Outlook and Thunderbird read) of the
+   alert's priority; nothing for normal. Then In-Reply-To and References of a story
+   update: the Message-ID of the story's first alert. */
+static void priority_and_thread(struct fw_textbuf *m, json_t *root)
+{
+	static const char *const headers[] = {"\r\nImportance: low\r\nX-Priority: 5 (Lowest)", "",
+	                                      "\r\nImportance: high\r\nX-Priority: 2 (High)",
+	                                      "\r\nImportance: high\r\nX-Priority: 1 (Highest)"};
+	json_t *st = story_update(root);
+	const char *first = json_string_value(json_object_get(st, "first_alert"));
+	char id[160];
+
+	fw_textbuf_puts(m, headers[fw_template_priority(root)]);
+	if (first == NULL || *first == 0)
+		return;
+	snprintf(id, sizeof(id), "%s", first);
+	msgid_clean(id);
+	fw_textbuf_puts(m, "\r\nIn-Reply-To: <");
+	fw_textbuf_puts(m, id);
+	fw_textbuf_puts(m, "@feedwatch>\r\nReferences: <");
+	fw_textbuf_puts(m, id);
+	fw_textbuf_puts(m, "@feedwatch>");
 }
 
 /* The header block of one message. */
@@ -647,7 +859,6 @@ static void render_headers(const struct email *e, const struct fw_alert *a, json
 	json_t *arr, *first;
 	size_t n = payload_alerts(root, &arr);
 	struct fw_textbuf subject = {.max = 2 * EM_SUBJECT_MAX};
-	const char *title;
 	char date[64];
 
 	first = arr ? json_array_get(arr, 0) : root;
@@ -668,14 +879,7 @@ static void render_headers(const struct email *e, const struct fw_alert *a, json
 		fw_textbuf_puts(m, ">");
 	}
 	fw_textbuf_puts(&subject, e->subject_prefix ? e->subject_prefix : "");
-	if (arr) {
-		char count[48];
-
-		snprintf(count, sizeof(count), "%zu alerts: ", n);
-		fw_textbuf_puts(&subject, count);
-	}
-	title = jstr(json_object_get(first, "item"), "title");
-	fw_textbuf_add(&subject, title, utf8_cut(title, strlen(title), EM_SUBJECT_MAX));
+	subject_text(&subject, root, first, n, arr != NULL);
 	fw_textbuf_puts(m, "\r\nSubject: ");
 	if (subject.oom)
 		m->oom = true;
@@ -684,7 +888,9 @@ static void render_headers(const struct email *e, const struct fw_alert *a, json
 	buf_free(&subject);
 	fw_textbuf_puts(m, "\r\nMessage-ID: <");
 	fw_textbuf_puts(m, id);
-	fw_textbuf_puts(m, "@feedwatch>\r\nMIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n"
+	fw_textbuf_puts(m, "@feedwatch>");
+	priority_and_thread(m, root);
+	fw_textbuf_puts(m, "\r\nMIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n"
 	                   "X-Auto-Response-Suppress: All\r\nX-Feedwatch-Watchlist: ");
 	buf_header_text(m, a->watchlist, 23, false);
 	fw_textbuf_puts(m, "\r\nContent-Type: multipart/alternative;\r\n boundary=\"=_fw_");

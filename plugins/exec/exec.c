@@ -8,7 +8,8 @@
  *
  * The command gets the alert JSON (docs/plugins.md) on stdin and FEEDWATCH_ALERT_ID,
  * FEEDWATCH_WATCHLIST, FEEDWATCH_FEED, FEEDWATCH_TITLE, FEEDWATCH_LINK, FEEDWATCH_ITEM_ID,
- * FEEDWATCH_OUTPUT, FEEDWATCH_ATTEMPT and FEEDWATCH_DIGEST in its environment, plus PATH,
+ * FEEDWATCH_OUTPUT, FEEDWATCH_ATTEMPT, FEEDWATCH_DIGEST and FEEDWATCH_PRIORITY ("low",
+ * "normal", "high" or "urgent") in its environment, plus PATH,
  * HOME, LANG, LC_ALL and TZ from the daemon's. Nothing else is inherited. Exit 0: delivered;
  * 75 (EX_TEMPFAIL), a signal or the timeout: retried; anything else: failed for good.
  *
@@ -28,6 +29,7 @@
 #include <uv.h>
 
 #include <feedwatch/plugin.h>
+#include <jansson.h>
 
 #define EX_MAX_ARGS      64
 #define EX_STDERR_KEEP   1024 /* bytes of stderr kept for the log */
@@ -263,6 +265,21 @@ static char *env_pair(const char *name, const char *value)
 	return s;
 }
 
+/* The alert's priority (a digest's: the highest of its alerts'); "normal" when it has none
+   (queued by an older version). */
+static void priority_of(const char *json, char *buf, size_t n)
+{
+	static const char *const names[] = {"low", "normal", "high", "urgent"};
+	json_t *root = json_loads(json, 0, NULL);
+	const char *p = json_string_value(json_object_get(root, "priority"));
+
+	snprintf(buf, n, "normal");
+	for (size_t i = 0; p && i < 4; i++)
+		if (strcmp(p, names[i]) == 0)
+			snprintf(buf, n, "%s", names[i]);
+	json_decref(root);
+}
+
 static char **build_env(const struct fw_alert *a)
 {
 	static const char *const pass[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ"};
@@ -283,6 +300,8 @@ static char **build_env(const struct fw_alert *a)
 	env[n++] = env_pair("FEEDWATCH_ATTEMPT", num);
 	snprintf(num, sizeof(num), "%zu", a->n_digest);
 	env[n++] = env_pair("FEEDWATCH_DIGEST", num);
+	priority_of(a->json, num, sizeof(num));
+	env[n++] = env_pair("FEEDWATCH_PRIORITY", num);
 	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
 		/* getenv on a worker thread: the daemon never changes its environment. */
 		const char *v = getenv(pass[i]);

@@ -4,6 +4,10 @@
  *
  * Keys: path = "-" (stdout, the default), "stderr", or a file path;
  *       format = "json" (default) or "text".
+ *
+ * A text line starts with "[high] " (or low, urgent) when the alert's priority is not
+ * normal; a story update (story.new false, docs/plugins.md) is one line
+ * "[watchlist] story <id> +N items from M feeds: <story title>; added: ...".
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -16,6 +20,7 @@
 #include <unistd.h>
 
 #include <feedwatch/plugin.h>
+#include <jansson.h>
 
 struct log_out {
 	const struct fw_host *host;
@@ -244,11 +249,96 @@ static bool web_link(const char *s)
 	return s && (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0);
 }
 
+/* "[low] ", "[high] ", "[urgent] " before the line; nothing for normal (or none: an alert
+   queued by an older version). A digest carries the highest of its alerts'. */
+static void put_priority(struct line *l, json_t *root)
+{
+	const char *p = json_string_value(json_object_get(root, "priority"));
+
+	if (p && (strcmp(p, "low") == 0 || strcmp(p, "high") == 0 || strcmp(p, "urgent") == 0)) {
+		put(l, "[", 1);
+		put(l, p, strlen(p));
+		put(l, "] ", 2);
+	}
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+/* The update of a story: [watchlist] story <id> +N items from M feeds: <story title>;
+   added: "title" (feed) <link>; ... and K more. M counts the feeds of the added items. */
+static char *story_line(json_t *root, json_t *st, const char *watchlist)
+{
+	json_t *added = json_object_get(st, "added");
+	size_t n = json_array_size(added), feeds = 0;
+	json_int_t more = json_integer_value(json_object_get(st, "more"));
+	struct line l = {0};
+	char num[128];
+
+	l.cap = 512 + strlen(watchlist) + 3 * strlen(jstr(st, "id")) + strlen(jstr(st, "title"));
+	for (size_t i = 0; i < n; i++) {
+		json_t *x = json_array_get(added, i);
+		bool seen = false;
+
+		l.cap += 16 + strlen(jstr(x, "title")) + strlen(jstr(x, "feed")) +
+		         3 * strlen(jstr(x, "link"));
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(jstr(x, "feed"), jstr(json_array_get(added, k), "feed")) == 0;
+		feeds += !seen;
+	}
+	l.p = malloc(l.cap);
+	if (l.p == NULL)
+		return NULL;
+	l.p[0] = 0;
+	put_priority(&l, root);
+	put(&l, "[", 1);
+	put_text(&l, watchlist);
+	put(&l, "] story ", 8);
+	put_link(&l, jstr(st, "id"));
+	snprintf(num, sizeof(num),
+	         " +%lld items from %zu feed%s: ", (long long)(n + (more > 0 ? (size_t)more : 0)),
+	         feeds, feeds == 1 ? "" : "s");
+	put(&l, num, strlen(num));
+	put_text(&l, jstr(st, "title"));
+	for (size_t i = 0; i < n; i++) {
+		json_t *x = json_array_get(added, i);
+
+		put(&l, i ? "; \"" : "; added: \"", i ? 3 : 10);
+		put_text(&l, jstr(x, "title"));
+		put(&l, "\" (", 3);
+		put_text(&l, jstr(x, "feed"));
+		put(&l, ")", 1);
+		if (web_link(jstr(x, "link"))) {
+			put(&l, " <", 2);
+			put_link(&l, jstr(x, "link"));
+			put(&l, ">", 1);
+		}
+	}
+	if (more > 0) {
+		snprintf(num, sizeof(num), " and %lld more", (long long)more);
+		put(&l, num, strlen(num));
+	}
+	put(&l, "\n", 1);
+	return l.p;
+}
+
 /* A readable line: [watchlist] feed: title <link> (why: term "text" in field; ...) */
 static char *text_line(const struct fw_alert *a)
 {
 	struct line l = {0};
 	char num[64];
+	json_t *root = json_loads(a->json, 0, NULL), *st = json_object_get(root, "story");
+	char *story;
+
+	if (a->n_digest == 0 && json_is_false(json_object_get(st, "new"))) {
+		story = story_line(root, st, a->watchlist);
+		json_decref(root);
+		return story;
+	}
 
 	l.cap = 512 + strlen(a->title) + strlen(a->feed_name) + strlen(a->watchlist) +
 	        (a->link ? 3 * strlen(a->link) : 0);
@@ -256,9 +346,13 @@ static char *text_line(const struct fw_alert *a)
 		l.cap += strlen(a->explain[i].term) + strlen(a->explain[i].text) +
 		         strlen(a->explain[i].field) + 32;
 	l.p = malloc(l.cap);
-	if (l.p == NULL)
+	if (l.p == NULL) {
+		json_decref(root);
 		return NULL;
+	}
 	l.p[0] = 0;
+	put_priority(&l, root);
+	json_decref(root);
 	put(&l, "[", 1);
 	put_text(&l, a->watchlist);
 	put(&l, "] ", 2);

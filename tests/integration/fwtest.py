@@ -661,3 +661,19 @@ def _close_all(objs):
             _close(obj)
         except Exception as e:  # noqa: BLE001 - cleanup goes on
             check(False, "closing %s: %r" % (type(obj).__name__, e))
+
+
+def queue_payload(w, output, payload, alert_id=None):
+    """Put one alert JSON (a dict) into the outbox of w's database for `output`, due now, as
+    the daemon would have queued it: for payloads the daemon does not make yet (story
+    updates). The database must exist (run `once` first)."""
+    import sqlite3
+    db = sqlite3.connect(os.path.join(w.state, "feedwatch.db"))
+    try:
+        now = int(time.time())
+        db.execute("INSERT INTO outbox (alert_id, output, payload, created, next_at) "
+                   "VALUES (?, ?, ?, ?, ?)", (alert_id or payload["id"], output,
+                                               json.dumps(payload), now, now))
+        db.commit()
+    finally:
+        db.close()

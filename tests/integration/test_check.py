@@ -25,7 +25,7 @@ min_interval = 1;
 first_poll_max_age = 0;
 feeds = ( { name = "world"; url = %s; interval = 1; } );
 entities = { putin = [ "Putin" ]; };
-watchlists = ( { name = "putin"; match = "@putin"; outputs = [ "out" ]; } );
+watchlists = ( { name = "putin"; match = "@putin"; group = "item"; outputs = [ "out" ]; } );
 outputs = ( {
   name = "out";
 %s
@@ -157,6 +157,57 @@ def bad_values(srv, w):
         check(not os.path.exists(w.file("alerts.jsonl")), "check opened no file for writing")
 
 
+def presentation_keys(srv, w):
+    """priority, title and body of watchlists and outputs (issue 19): a bad priority, an
+    unknown template field and an unbalanced brace are errors at their FILE:LINE; good ones
+    pass."""
+    feed = srv.url("/feed.xml")
+    srv.routes["/feed.xml"] = Route(rss_feed([]))
+    log = ['plugin = "log";', 'path = "-";']
+    cases = [
+        ("watchlist priority", ['priority = "hgih";'], log, 'priority = "hgih"',
+         "watchlist 'putin': priority must be \"low\", \"normal\", \"high\" or \"urgent\", "
+         "not \"hgih\""),
+        ("watchlist priority type", ['priority = 3;'], log, 'priority = 3',
+         "watchlist 'putin': priority must be \"low\", \"normal\", \"high\" or \"urgent\", "
+         "not an integer"),
+        ("watchlist title field", ['title = "{watchlist}: {titel}";'], log, "{titel}",
+         "watchlist 'putin': title: unknown template field {titel} at column 14 "
+         "(did you mean {title}?)"),
+        ("watchlist body brace", ['body = "{why} }";'], log, 'body = ',
+         "watchlist 'putin': body: unbalanced '}' at column 7 (write '}}' for a brace)"),
+        ("output priority", [], log + ['priority = "critical";'], 'priority = "critical"',
+         "output 'out': priority must be \"low\", \"normal\", \"high\" or \"urgent\", "
+         "not \"critical\""),
+        ("output body field", [], log + ['body = "{story.item}";'], "{story.item}",
+         "output 'out': body: unknown template field {story.item} at column 1 "
+         "(did you mean {story.items}?)"),
+        ("output title brace", [], log + ['title = "{title";'], 'title = "{title"',
+         "output 'out': title: unclosed '{' at column 1 (write '{{' for a brace)"),
+    ]
+    for what, wl_lines, out_lines, needle, message in cases:
+        conf, text = config(w, feed, out_lines)
+        if wl_lines:
+            text = text.replace('outputs = [ "out" ]; }',
+                                'outputs = [ "out" ];\n    %s }' % " ".join(wl_lines))
+            with open(conf, "w", encoding="utf-8") as f:
+                f.write(text)
+        want = "%s:%d: %s" % (conf, line_of(text, needle), message)
+        p = run(["check", "-c", conf])
+        check(p.returncode == 1, "%s: check exits 1 (rc %d)" % (what, p.returncode))
+        check(want in p.stderr.splitlines(), "%s: check says %r (%s)"
+              % (what, want, p.stderr.strip()[-400:]))
+    conf, text = config(w, feed, log + ['priority = "urgent";', 'title = "{{{priority}}} {title}";',
+                                        'body = "{why}\\n{story.items} items";'])
+    text = text.replace('outputs = [ "out" ]; }', 'outputs = [ "out" ]; priority = "low"; '
+                        'title = "{watchlist}: {title}"; body = "{snippet} {link}"; }')
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(text)
+    p = run(["check", "-c", conf])
+    check(p.returncode == 0 and " OK (" in p.stdout,
+          "valid priorities and templates pass (%s)" % p.stderr.strip()[-300:])
+
+
 def reload_refused(srv, w):
     items = [("p1", "Putin one", "https://example.org/1", "x")]
     srv.routes["/feed.xml"] = Route(rss_feed(items), etag='"1"')
@@ -229,4 +280,4 @@ def abi10_plugin(srv, w):
 
 
 if __name__ == "__main__":
-    fwtest.main(bad_values, reload_refused, abi10_plugin)
+    fwtest.main(bad_values, presentation_keys, reload_refused, abi10_plugin)

@@ -73,7 +73,7 @@ first_poll_max_age = 0;
 feed_failing_after = 0;
 feeds = ( %s );
 entities = { putin = [ "Putin" ]; };
-watchlists = ( { name = "putin"; match = "@putin"; outputs = [ "hook" ]; } );
+watchlists = ( { name = "putin"; match = "@putin"; group = "item"; outputs = [ "hook" ]; } );
 outputs = ( { name = "hook"; plugin = "webhook"; url = %s; retry_base = 1; retry_max = 2;
               rate_limit = 0; } );  # every alert counted on its own, never in a digest
 """ % (q(w.state), ", ".join('{ name = "%s"; url = %s; interval = 1; }'

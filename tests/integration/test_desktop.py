@@ -4,7 +4,13 @@ pending in the outbox; once python3-dbusmock's notification_daemon is up, a late
 delivers it, and a hostile title's markup arrives escaped in the body. The configured
 urgency, category, desktop-entry hint, app name and the "Open" action reach the server, and
 clicking "Open" (the server's ActionInvoked signal) opens the item's link (a stand-in
-xdg-open on PATH records it; no URI handler is registered in the test's XDG dirs)."""
+xdg-open on PATH records it; no URI handler is registered in the test's XDG dirs).
+Issue 19: without an urgency key the watchlist's priority sets the urgency (low 0, normal 1,
+high and urgent 2), an output's priority overrides it; title and body templates become the
+summary and the body (escaped for the spec's markup); the body never repeats a title the
+match was in; a story's update replaces the story's earlier notification (replaces_id)."""
+import copy
+import json
 import os
 import re
 import shutil
@@ -15,8 +21,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fwtest  # noqa: E402
-from fwtest import (Route, check, outbox, output_config, q, rss_feed, run, start,  # noqa: E402
-                    stop, wait_for, xml_escape)
+from fwtest import (Route, check, outbox, output_config, q, queue_payload, read_jsonl,  # noqa: E402
+                    rss_feed, run, start, stop, wait_for, xml_escape)
 
 HOSTILE = '<b>Putin</b> & "North Korea" <a href="http://evil/">x</a>'
 
@@ -150,8 +156,10 @@ def desktop_bus(srv, w, bus):
               "category and desktop-entry hints")
         check(c.rstrip().endswith(" 7000"), "timeout 7s = 7000 ms")
 
-    # A hostile title: escaped in the body.
-    items.append(("d2", xml_escape(HOSTILE), "https://example.org/d2", "Putin again."))
+    # A hostile title and summary: the title is not repeated in the body (the match is in
+    # it), the summary arrives escaped.
+    items.append(("d2", xml_escape(HOSTILE), "https://example.org/d2",
+                  "Tom & Jerry say 1 < 2 (summary)"))
     srv.routes["/feed.xml"] = Route(rss_feed(items))
     p = run(["once", "-c", conf], env=fenv)
     calls = notify_calls(log)
@@ -160,8 +168,10 @@ def desktop_bus(srv, w, bus):
         c = calls[1]
         body = body_of(c)
         check('"%s"' % HOSTILE in c, "the summary is the title as plain text")
-        check("&lt;b&gt;Putin&lt;/b&gt; &amp; &quot;North Korea&quot; &lt;a href=&quot;"
-              in body, "the title's markup arrives escaped in the body (%s)" % body[:300])
+        check("Tom &amp; Jerry say 1 &lt; 2 (summary)" in body and "Putin" not in
+              body.split("\n", 1)[-1],
+              "the summary's markup arrives escaped in the body, the title is not repeated "
+              "(%s)" % body[:300])
         check("<b>" not in body and "<a " not in body and '"North' not in body,
               "no raw markup from the item in the body")
     check(outbox(conf) == [], "nothing left in the outbox")
@@ -208,5 +218,146 @@ def desktop_bus(srv, w, bus):
         check(rc == 0, "the daemon stops cleanly (%s)" % err.strip()[-300:])
 
 
+def mock_server(w, bus):
+    """A private bus with the mock notification server; (env for feedwatch, log path), or
+    None when python3-dbusmock is missing."""
+    py = dbusmock_python()
+    if not check(py is not None and shutil.which("dbus-daemon") is not None,
+                 "python3-dbusmock and dbus-daemon are installed (scripts/install-deps.sh)"):
+        return None
+    addr = bus.start(w)
+    env = dict(os.environ)
+    env["DBUS_SESSION_BUS_ADDRESS"] = addr
+    env.pop("DISPLAY", None)
+    log = w.file("notify.log")
+    bus.spawn([py, "-m", "dbusmock", "--template", "notification_daemon", "-l", log],
+              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    check(wait_for(lambda: has_owner(env, "org.freedesktop.Notifications"), timeout=30),
+          "the mock notification server is on the bus")
+    return {"DBUS_SESSION_BUS_ADDRESS": addr, "DISPLAY": ""}, log
+
+
+def config(w, feed_url, watchlists, outputs):
+    return w.write("feedwatch.conf", """
+state_dir = %s;
+min_interval = 1;
+first_poll_max_age = 0;
+feeds = ( { name = "world"; url = %s; interval = 1; } );
+entities = { putin = [ "Putin" ]; kim = [ "Kim" ]; };
+watchlists = ( %s );
+outputs = ( %s );
+""" % (q(w.state), q(feed_url), ",\n".join("{ group = \"item\"; %s }" % x for x in watchlists),
+       ",\n".join("{ %s }" % o for o in outputs)))
+
+
+def notify_args(entry):
+    """(replaces_id, summary, body, urgency) of a logged Notify call; the mock logs the
+    arguments in order: app_name replaces_id icon summary body actions hints timeout."""
+    m = re.match(r'\d+\.\d+ Notify "[^"]*" (\d+) "[^"]*" "(.*?)" "(.*)" \[', entry, re.S)
+    u = re.search(r'"urgency": (?:\w+\()?(\d+)', entry)
+    if not m:
+        return None
+    return int(m.group(1)), m.group(2), m.group(3), int(u.group(1)) if u else None
+
+
+def priority_templates(srv, w, bus):
+    got = mock_server(w, bus)
+    if not got:
+        return
+    fenv, log = got
+    srv.routes["/feed.xml"] = Route(rss_feed([
+        ("u1", "Putin & friends > foes", "https://example.org/u1", "It is Putin."),
+        ("l1", "Kim sleeps", "https://example.org/l1", "Quiet day.")]))
+    conf = config(w, srv.url("/feed.xml"), [
+        'name = "war"; match = "@putin"; priority = "urgent";'
+        ' title = "{watchlist}: {title}"; body = "<{feed}> & {why} {{x}}";',
+        'name = "calm"; match = "@kim"; priority = "low";'], [
+        'name = "desk"; plugin = "desktop";'])
+    p = run(["once", "-c", conf], env=fenv)
+    check(p.returncode == 0, "once exits 0 (%s)" % p.stderr.strip()[-300:])
+    calls = [notify_args(c) for c in notify_calls(log)]
+    war = [c for c in calls if c and c[1].startswith("war: ")]
+    calm = [c for c in calls if c and c[1] == "Kim sleeps"]
+    check(len(war) == 1 and war[0][1] == "war: Putin & friends > foes",
+          "the title template is the summary, as plain text (%s)" % calls)
+    check(len(war) == 1 and war[0][2] == '&lt;world&gt; &amp; @putin "Putin" in title {x}',
+          "the body template is rendered with &, < and > escaped (%s)" % war[:1])
+    check(len(war) == 1 and war[0][3] == 2, "urgent is urgency critical (%s)" % war[:1])
+    check(len(calm) == 1 and calm[0][3] == 0, "low is urgency low (%s)" % calm)
+    check(len(calm) == 1 and "Kim sleeps" not in calm[0][2] and "Quiet day." in calm[0][2],
+          "the body does not repeat the title the match was in (%s)" % calm)
+
+    # An output's priority overrides the watchlist's; the urgency key overrides both.
+    srv.routes["/feed.xml"] = Route(rss_feed([
+        ("u2", "Putin again", "https://example.org/u2", "x")]))
+    conf = config(w, srv.url("/feed.xml"), ['name = "war"; match = "@putin"; priority = "urgent";'],
+                  ['name = "desk"; plugin = "desktop"; priority = "normal";',
+                   'name = "fixed"; plugin = "desktop"; priority = "normal"; urgency = "low";'])
+    p = run(["once", "-c", conf], env=fenv)
+    calls = [notify_args(c) for c in notify_calls(log)]
+    again = sorted(c[3] for c in calls if c and c[1] == "Putin again")
+    check(again == [0, 1], "output priority normal: urgency 1; urgency = \"low\": 0 (%s)" % again)
+
+
+def story_update(srv, w, bus):
+    """A story's first alert and its update, queued as the story layer will queue them: the
+    update replaces the first notification (Notify with its id as replaces_id) and lists the
+    added items; an unrelated alert gets a notification of its own."""
+    got = mock_server(w, bus)
+    if not got:
+        return
+    fenv, log = got
+    srv.routes["/feed.xml"] = Route(rss_feed([
+        ("s1", "Putin lands", "https://example.org/s1", "x")]))
+    jl = w.file("alerts.jsonl")
+    conf = config(w, srv.url("/feed.xml"), ['name = "war"; match = "@putin";'], [
+        'name = "desk"; plugin = "desktop";', 'name = "log"; plugin = "log"; path = %s;' % q(jl)])
+    p = run(["once", "-c", conf], env=fenv)
+    base = read_jsonl(jl)
+    check(p.returncode == 0 and len(base) == 1, "the base alert went out (%s)"
+          % p.stderr.strip()[-300:])
+    if not base:
+        return
+    first = copy.deepcopy(base[0])
+    first["id"] = "1" * 32
+    first["item"]["title"] = "Putin lands in Pyongyang"
+    first["story"] = {"id": "s-1", "new": True, "items": 1, "feeds": 1,
+                      "first_alert": first["id"], "title": "Putin lands in Pyongyang"}
+    upd = copy.deepcopy(first)
+    upd["id"] = "2" * 32
+    upd["item"]["title"] = "Putin meets Kim"
+    upd["story"] = {"id": "s-1", "new": False, "items": 3, "feeds": 2,
+                    "first_alert": first["id"], "title": "Putin lands in Pyongyang",
+                    "added": [{"title": "Putin meets Kim", "feed": "asia", "link": None,
+                               "published": None},
+                              {"title": "Talks <begin>", "feed": "world", "link": None,
+                               "published": None}], "more": 0}
+    other = copy.deepcopy(base[0])
+    other["id"] = "3" * 32
+    other["item"]["title"] = "Unrelated"
+    for a in (first, other, upd):
+        queue_payload(w, "desk", a)
+    p = run(["once", "-c", conf], env=fenv)
+    check(p.returncode == 0 and outbox(conf) == [], "all three delivered (%s)"
+          % p.stderr.strip()[-300:])
+    calls = [notify_args(c) for c in notify_calls(log)]
+    # The mock numbers notifications 1, 2, ... in the order it gets them.
+    ids = {c[1]: i + 1 for i, c in enumerate(calls) if c and c[0] == 0}
+    upd_calls = [c for c in calls if c and c[0] != 0]
+    check(len(calls) == 4 and "Unrelated" in ids and len(upd_calls) == 1,
+          "one new notification each for the story and the other alert, one replacement "
+          "(%s)" % calls)
+    if len(upd_calls) == 1 and "Putin lands in Pyongyang" in ids:
+        rid, summary, body, _ = upd_calls[0]
+        check(rid == ids["Putin lands in Pyongyang"],
+              "the update replaces the story's notification (replaces_id %d, story's id %d)"
+              % (rid, ids["Putin lands in Pyongyang"]))
+        check(summary == "Putin lands in Pyongyang" and
+              body.startswith("+2 items from 2 feeds (3 in all)") and
+              "Talks &lt;begin&gt;" in body and "Putin meets Kim" in body,
+              "it shows the story's title and the added items (%r, %r)" % (summary, body))
+
+
 if __name__ == "__main__":
-    fwtest.main(desktop_bus, each=(fwtest.Workdir, SessionBus))
+    fwtest.main(desktop_bus, priority_templates, story_update,
+                each=(fwtest.Workdir, SessionBus))

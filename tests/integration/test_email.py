@@ -15,7 +15,15 @@ polled. Part 7 (config): `check` refuses a wrong type or an unknown key with fil
 value (starttls = "maybe", no `to`, a bad address, an http URL, a password in the URL) keeps
 the output down at start with the reason logged, and the alert waits.
 Part 8 (AUTH): username + secret file log in (AUTH PLAIN); a refused login (535) is a dead
-letter; the password is in no log and no outbox entry."""
+letter; the password is in no log and no outbox entry.
+Part 9 (priority, templates): a watchlist's priority sets Importance / X-Priority (none for
+normal), an output's priority overrides it; the title template is the Subject (RFC 2047 when
+needed), the body template the text part and, HTML-escaped, the HTML part.
+Part 10 (threading): a story's first alert and its update (queued in the outbox as the story
+layer will queue them): the update's In-Reply-To and References are the first message's
+Message-ID, its Subject "Re: <story title>", and it lists the added items."""
+import copy
+import json
 import os
 import subprocess
 import sys
@@ -42,8 +50,8 @@ from aiosmtpd.smtp import AuthResult  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fwtest  # noqa: E402
-from fwtest import (Route, check, outbox, output_config, q, rss_feed, run,  # noqa: E402
-                    xml_escape)
+from fwtest import (Route, check, outbox, output_config, q, queue_payload, read_jsonl,  # noqa: E402
+                    rss_feed, run, xml_escape)
 
 TITLE_UTF8 = "Путин in Pjöngjang: Kim empfängt Wladimir Putin \u2014 \U0001F1F0\U0001F1F5 " \
              "a long title that must be folded over several encoded-words in the header"
@@ -387,6 +395,121 @@ def config_errors(srv, smtp, w):
         os.makedirs(w.path)
 
 
+def config(w, feed_url, watchlist_extra, outputs):
+    return w.write("feedwatch.conf", """
+state_dir = %s;
+min_interval = 1;
+first_poll_max_age = 0;
+feeds = ( { name = "world"; url = %s; interval = 1; } );
+entities = { putin = [ "Putin" ]; kim = [ "Kim" ]; };
+watchlists = ( { name = "war"; match = "@putin"; group = "item"; %s },
+               { name = "calm"; match = "@kim"; group = "item"; priority = "low"; } );
+outputs = ( %s );
+""" % (q(w.state), q(feed_url), watchlist_extra, ",\n".join("{ %s }" % o for o in outputs)))
+
+
+def by_subject(got):
+    return {str(parse(m[2])["Subject"]): parse(m[2]) for m in got}
+
+
+def priority_templates(srv, smtp, w):
+    srv.routes["/feed.xml"] = Route(rss_feed([
+        ("t1", "Putin & friends > foes", "https://example.org/t1?a=1&b=2", "Summit talk."),
+        ("t2", "Kim sleeps", "https://example.org/t2", "Quiet.")]))
+    conf = config(w, srv.url("/feed.xml"),
+                  'priority = "urgent"; title = "{watchlist} \u2014 {title}";'
+                  ' body = "<{feed}> & {why}\\n{link}";',
+                  [email_output(smtp)])
+    p = run(["once", "-c", conf])
+    got = smtp.accepted()
+    check(p.returncode == 0 and len(got) == 2, "two messages (%d; %s)"
+          % (len(got), p.stderr.strip()[-300:]))
+    subj = by_subject(got)
+    war = subj.get("[fw] war \u2014 Putin & friends > foes")
+    calm = subj.get("[fw] Kim sleeps")
+    check(war is not None, "the title template is the Subject (%s)" % list(subj))
+    if war is not None:
+        check(war["Importance"] == "high" and war["X-Priority"] == "1 (Highest)",
+              "urgent: Importance high, X-Priority 1 (%s, %s)"
+              % (war["Importance"], war["X-Priority"]))
+        ps = parts(war)
+        txt, html = ps.get("text/plain", ""), ps.get("text/html", "")
+        check('<world> & @putin "Putin" in title\r\nhttps://example.org/t1?a=1&b=2' in txt
+              or '<world> & @putin "Putin" in title\nhttps://example.org/t1?a=1&b=2' in txt,
+              "the body template is the text part, as is (%r)" % txt[:300])
+        check("&lt;world&gt; &amp; @putin &quot;Putin&quot; in title<br>" in html and
+              "https://example.org/t1?a=1&amp;b=2" in html and "<world>" not in html,
+              "the body template is HTML-escaped in the HTML part (%r)" % html[:400])
+    if check(calm is not None, "the other watchlist keeps the item title (%s)" % list(subj)):
+        check(calm["Importance"] == "low" and calm["X-Priority"] == "5 (Lowest)",
+              "low: Importance low, X-Priority 5 (%s, %s)"
+              % (calm["Importance"], calm["X-Priority"]))
+
+    # An output's priority overrides; normal has no Importance header.
+    srv.routes["/feed.xml"] = Route(rss_feed([("t3", "Putin again", "https://example.org/t3",
+                                               "x")]))
+    conf = config(w, srv.url("/feed.xml"), 'priority = "urgent";',
+                  [email_output(smtp, 'priority = "normal";')])
+    p = run(["once", "-c", conf])
+    m = by_subject(smtp.accepted()).get("[fw] Putin again")
+    check(m is not None and m["Importance"] is None and m["X-Priority"] is None,
+          "an output's priority normal overrides urgent: no Importance (%s)"
+          % (m and m["Importance"]))
+
+
+def threading_headers(srv, smtp, w):
+    srv.routes["/feed.xml"] = Route(rss_feed([("b1", "Putin lands", "https://example.org/b1",
+                                               "x")]))
+    jl = w.file("alerts.jsonl")
+    conf = config(w, srv.url("/feed.xml"), "", [
+        email_output(smtp), 'name = "log"; plugin = "log"; path = %s;' % q(jl)])
+    p = run(["once", "-c", conf])
+    base = read_jsonl(jl)
+    if not check(p.returncode == 0 and len(base) == 1, "the base alert went out (%s)"
+                 % p.stderr.strip()[-300:]):
+        return
+    first = copy.deepcopy(base[0])
+    first["id"] = "a" * 32
+    first["item"]["title"] = "Putin lands in Pyongyang"
+    first["story"] = {"id": "s-1", "new": True, "items": 1, "feeds": 1,
+                      "first_alert": first["id"], "title": "Putin lands in Pyongyang"}
+    upd = copy.deepcopy(first)
+    upd["id"] = "b" * 32
+    upd["item"]["title"] = "Putin meets Kim"
+    upd["story"] = {"id": "s-1", "new": False, "items": 4, "feeds": 2,
+                    "first_alert": first["id"], "title": "Putin lands in Pyongyang",
+                    "added": [{"title": "Putin meets Kim", "feed": "asia",
+                               "link": "https://example.org/k?a=1&b=2",
+                               "published": "2024-06-19T08:00:00Z"},
+                              {"title": "Talks <begin>", "feed": "world", "link": None,
+                               "published": None}], "more": 1}
+    queue_payload(w, "mail", first)
+    queue_payload(w, "mail", upd)
+    p = run(["once", "-c", conf])
+    check(p.returncode == 0 and outbox(conf) == [], "both delivered (%s)"
+          % p.stderr.strip()[-300:])
+    subj = by_subject(smtp.accepted())
+    a = subj.get("[fw] Putin lands in Pyongyang")
+    b = subj.get("[fw] Re: Putin lands in Pyongyang")
+    check(a is not None and b is not None, "the first alert and the update (%s)" % list(subj))
+    if a is None or b is None:
+        return
+    check(a["Message-ID"] == "<%s@feedwatch>" % first["id"] and a["In-Reply-To"] is None,
+          "the first alert starts the thread (%s)" % a["Message-ID"])
+    check(b["Message-ID"] == "<%s@feedwatch>" % upd["id"] and
+          b["In-Reply-To"] == a["Message-ID"] and b["References"] == a["Message-ID"],
+          "the update replies to it: In-Reply-To and References (%s, %s)"
+          % (b["In-Reply-To"], b["References"]))
+    ps = parts(b)
+    txt, html = ps.get("text/plain", ""), ps.get("text/html", "")
+    check("+3 items from 2 feeds (4 items from 2 feeds in all)" in txt and
+          "* Putin meets Kim" in txt and "https://example.org/k?a=1&b=2" in txt and
+          "* Talks <begin>" in txt and "and 1 more" in txt,
+          "the update lists the added items in text (%r)" % txt[:500])
+    check('<a href="https://example.org/k?a=1&amp;b=2">Putin meets Kim</a>' in html and
+          "Talks &lt;begin&gt;" in html, "and in HTML, escaped (%r)" % html[:500])
+
+
 def fresh_smtp_parts():
     """Each part gets its own SMTP server, so what one part sent never counts for another."""
     def wrap(fn):
@@ -399,7 +522,7 @@ def fresh_smtp_parts():
         part.__name__ = fn.__name__
         return part
     return [wrap(f) for f in (message, temporary, permanent, digest, starttls, stalled,
-                                   config_errors)]
+                                   config_errors, priority_templates, threading_headers)]
 
 
 if __name__ == "__main__":

@@ -50,9 +50,10 @@ static const char good[] =
     ");\n"
     "entities = { putin = [ \"Putin\", \"Путин*\" ]; nk = [ \"North Korea\" ]; };\n"
     "watchlists = ( { name = \"w\"; match = \"@putin AND @nk\"; outputs = [ \"o\" ]; },\n"
-    "               { name = \"all\"; match = \"@putin\"; } );\n"
+    "               { name = \"all\"; match = \"@putin\"; priority = \"urgent\";\n"
+    "                 title = \"{watchlist}: {title}\"; } );\n"
     "outputs = ( { name = \"o\"; plugin = \"log\"; path = \"-\"; rate_limit = 5; },\n"
-    "            { name = \"p\"; plugin = \"log\"; } );\n";
+    "            { name = \"p\"; plugin = \"log\"; priority = \"low\"; body = \"{why}\"; } );\n";
 
 static void test_good(void **state)
 {
@@ -79,6 +80,16 @@ static void test_good(void **state)
 	assert_int_equal(cfg->watchlists[0].n_outputs, 1);
 	assert_int_equal(cfg->watchlists[1].n_outputs, 2); /* no outputs = all */
 	assert_int_equal(cfg->outputs[0].rate_limit, 5);
+	/* Presentation keys: defaults, and what was set. */
+	assert_int_equal(cfg->watchlists[0].priority, FW_PRIORITY_NORMAL);
+	assert_null(cfg->watchlists[0].title);
+	assert_int_equal(cfg->watchlists[1].priority, FW_PRIORITY_URGENT);
+	assert_string_equal(cfg->watchlists[1].title, "{watchlist}: {title}");
+	assert_null(cfg->watchlists[1].body);
+	assert_int_equal(cfg->outputs[0].priority, FW_PRIORITY_UNSET);
+	assert_int_equal(cfg->outputs[1].priority, FW_PRIORITY_LOW);
+	assert_string_equal(cfg->outputs[1].body, "{why}");
+	assert_null(cfg->outputs[1].title);
 	assert_non_null(cfg->matcher);
 	assert_int_equal(fw_config_output_index(cfg, "p"), 1);
 	assert_int_equal(fw_config_feed_index(cfg, "zz"), -1);
@@ -119,6 +130,15 @@ static const struct bad_case bad_cases[] = {
     {"concurrency = 0;\n", 1, "between 1 and"},
     {"feeds = (\n { name = \"a\"; url = \"http://x.org/f\"; headers = [ \"NoColon\" ]; }\n);\n", 2,
      "Name: value"},
+    {"watchlists = (\n { name = \"w\"; match = \"x\";\n   priority = \"loud\"; }\n);\n", 3,
+     "watchlist 'w': priority must be \"low\", \"normal\", \"high\" or \"urgent\", not \"loud\""},
+    {"watchlists = (\n { name = \"w\"; match = \"x\";\n   body = \"{snipet}\"; }\n);\n", 3,
+     "watchlist 'w': body: unknown template field {snipet} at column 1 (did you mean "
+     "{snippet}?)"},
+    {"outputs = (\n { name = \"o\"; plugin = \"log\";\n   title = \"a } b\"; }\n);\n", 3,
+     "output 'o': title: unbalanced '}' at column 3"},
+    {"outputs = (\n { name = \"o\"; plugin = \"log\";\n   priority = 2; }\n);\n", 3,
+     "output 'o': priority must be"},
 };
 
 static void test_bad(void **state)
