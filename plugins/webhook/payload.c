@@ -294,7 +294,7 @@ void fw_payload_url(struct fw_textbuf *b, const char *url, enum wh_markup mk)
 		/* Characters a markup could end a link on, or that no URL may hold raw. */
 		bool enc = c <= 0x20 || c == 0x7f || (c >= 0x80 && i >= host_end) ||
 		           strchr("\"<>\\^`{|}()", c) != NULL ||
-		           (i >= host_end && (c == '[' || c == ']' || c == '*' || c == '_')) ||
+		           (i >= host_end && (c == '[' || c == ']')) ||
 		           (c == '%' && !(is_hex(url[i + 1]) && is_hex(url[i + 2])));
 
 		if (enc) {
@@ -326,61 +326,102 @@ void fw_payload_meta(const struct wh_item *it, char *buf, size_t len)
 
 char *fw_payload_clip(const char *s, size_t limit, enum wh_markup mk, enum wh_unit u)
 {
-	size_t cap = fw_payload_len(s, strlen(s), u);
+	size_t lo = 0, hi = fw_payload_len(s, strlen(s), u);
 
-	for (;;) {
+	/* The longest cut that fits, by bisection: escaping makes the escaped length grow
+	   with the cut, but not in step with it. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo + 1) / 2;
 		struct fw_textbuf b = {.max = WH_BUF_MAX};
-		size_t len;
 
-		fw_payload_text(&b, s, cap, mk, u);
+		fw_payload_text(&b, s, mid, mk, u);
 		if (b.oom)
 			return fw_payload_take(&b);
-		len = fw_payload_len(b.p ? b.p : "", b.len, u);
-		if (len <= limit || cap == 0)
-			return fw_payload_take(&b);
+		if (fw_payload_len(b.p ? b.p : "", b.len, u) <= limit)
+			lo = mid;
+		else
+			hi = mid - 1;
 		free(b.p);
-		cap = cap > len - limit + 1 ? cap - (len - limit + 1) : 0;
 	}
+	{
+		struct fw_textbuf b = {.max = WH_BUF_MAX};
+
+		fw_payload_text(&b, s, lo, mk, u);
+		return fw_payload_take(&b);
+	}
+}
+
+/* Render m with caps c; its length in u, or SIZE_MAX when out of memory. The text is
+   kept in *out when out is not NULL. */
+static size_t rendered(const struct wh_msg *m, wh_render_fn render, const void *arg,
+                       const struct wh_caps *c, enum wh_unit u, char **out)
+{
+	struct fw_textbuf b = {.max = WH_BUF_MAX};
+	size_t len;
+
+	render(&b, m, c, arg);
+	if (b.oom) {
+		free(b.p);
+		return SIZE_MAX;
+	}
+	len = fw_payload_len(b.p ? b.p : "", b.len, u);
+	if (out)
+		*out = fw_payload_take(&b);
+	else
+		free(b.p);
+	return len;
+}
+
+/* Shrink *cap (down to floor) to the largest value with which m fits in limit; true when
+   it fits then (*cap set), false when it does not even at floor (*cap = floor). */
+static bool shrink(const struct wh_msg *m, wh_render_fn render, const void *arg, struct wh_caps *c,
+                   size_t *cap, size_t floor, size_t limit, enum wh_unit u)
+{
+	size_t lo = floor, hi = *cap;
+
+	*cap = floor;
+	if (rendered(m, render, arg, c, u, NULL) > limit)
+		return false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo + 1) / 2;
+
+		*cap = mid;
+		if (rendered(m, render, arg, c, u, NULL) <= limit)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	*cap = lo;
+	return true;
 }
 
 char *fw_payload_fit(const struct wh_msg *m, wh_render_fn render, const void *arg, size_t title_cap,
                      size_t limit, enum wh_unit u)
 {
-	char meta[WH_HEAD_MAX];
+	char meta[WH_HEAD_MAX], *out = NULL;
 	struct wh_caps c;
-	size_t tl = fw_payload_len(m->one.title, strlen(m->one.title), u);
+	size_t tl = fw_payload_len(m->one.title, strlen(m->one.title), u), len;
 
 	fw_payload_meta(&m->one, meta, sizeof(meta));
 	c.title = tl < title_cap ? tl : title_cap;
 	c.meta = fw_payload_len(meta, strlen(meta), u);
 	c.summary = fw_payload_len(m->one.summary, strlen(m->one.summary), u);
 	c.no_link = false;
-	for (int round = 0; round < 64; round++) {
-		struct fw_textbuf b = {.max = WH_BUF_MAX};
-		size_t len, over;
-
-		render(&b, m, &c, arg);
-		if (b.oom)
-			return fw_payload_take(&b);
-		len = fw_payload_len(b.p ? b.p : "", b.len, u);
-		if (len <= limit)
-			return fw_payload_take(&b);
-		free(b.p);
-		/* Shrink the snippet, then the meta line, then the title (to "…"), then drop
-		   the link: markup is never cut, only the text it wraps. */
-		over = len - limit + 1;
-		if (c.summary)
-			c.summary = c.summary > over ? c.summary - over : 0;
-		else if (c.meta)
-			c.meta = c.meta > over ? c.meta - over : 0;
-		else if (c.title > 1)
-			c.title = c.title > over + 1 ? c.title - over : 1;
-		else if (!c.no_link)
-			c.no_link = true;
-		else
-			break;
+	/* Shrink the snippet, then the meta line, then the title (to "…"), then drop the
+	   link: markup is never cut, only the text it wraps. */
+	if (rendered(m, render, arg, &c, u, NULL) > limit &&
+	    !shrink(m, render, arg, &c, &c.summary, 0, limit, u) &&
+	    !shrink(m, render, arg, &c, &c.meta, 0, limit, u) &&
+	    !shrink(m, render, arg, &c, &c.title, c.title ? 1 : 0, limit, u)) {
+		c.no_link = true;
+		c.title = tl < title_cap ? tl : title_cap;
+		if (!shrink(m, render, arg, &c, &c.title, c.title ? 1 : 0, limit, u))
+			return strdup(WH_ELLIPSIS);
 	}
-	return strdup(WH_ELLIPSIS);
+	len = rendered(m, render, arg, &c, u, &out);
+	if (len == SIZE_MAX)
+		return NULL;
+	return out;
 }
 
 static const char *bold_open(enum wh_markup mk)
@@ -438,14 +479,15 @@ void fw_payload_more(struct fw_textbuf *b, size_t n)
 	fw_textbuf_puts(b, more);
 }
 
-/* One list line in the room left (units), shortened or without its link if it must be;
-   the line's text or NULL when even that does not fit (or no memory: *oom). */
+/* One list line in the room left (units), its title shortened if it must be, without
+   its link only when bare (the first line, whose link alone is too long); the line's text
+   or NULL when it does not fit (or no memory: *oom). */
 static char *line_in(const struct wh_item *it, const struct wh_style *st, const char *lead,
-                     size_t room, bool *oom)
+                     size_t room, bool bare, bool *oom)
 {
 	static const size_t caps[] = {WH_LINE_TITLE, WH_LINE_SHORT, WH_LINE_SHORT};
 
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < (bare ? 3 : 2); k++) {
 		struct fw_textbuf b = {.max = WH_BUF_MAX};
 
 		fw_textbuf_puts(&b, lead);
@@ -488,7 +530,7 @@ char *fw_payload_list(const struct wh_msg *m, const struct wh_style *st, size_t 
 			room -= reserve;
 		else if (left)
 			break;
-		line = line_in(&it, st, b.len ? st->nl : "", room, &oom);
+		line = line_in(&it, st, b.len ? st->nl : "", room, listed == 0, &oom);
 		if (line == NULL)
 			break;
 		fw_textbuf_puts(&b, line);
