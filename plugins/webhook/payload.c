@@ -403,19 +403,19 @@ char *fw_payload_fit(const struct wh_msg *m, wh_render_fn render, const void *ar
 	size_t tl = fw_payload_len(m->one.title, strlen(m->one.title), u), len;
 
 	fw_payload_meta(&m->one, meta, sizeof(meta));
-	c.title = tl < title_cap ? tl : title_cap;
-	c.meta = fw_payload_len(meta, strlen(meta), u);
-	c.summary = fw_payload_len(m->one.summary, strlen(m->one.summary), u);
-	c.no_link = false;
-	/* Shrink the snippet, then the meta line, then the title (to "…"), then drop the
-	   link: markup is never cut, only the text it wraps. */
-	if (rendered(m, render, arg, &c, u, NULL) > limit &&
-	    !shrink(m, render, arg, &c, &c.summary, 0, limit, u) &&
-	    !shrink(m, render, arg, &c, &c.meta, 0, limit, u) &&
-	    !shrink(m, render, arg, &c, &c.title, c.title ? 1 : 0, limit, u)) {
-		c.no_link = true;
+	/* Shrink the snippet, then the meta line, then the title (to "…"); failing that,
+	   the same again without the link: markup is never cut, only the text it wraps. */
+	for (int drop = 0;; drop++) {
 		c.title = tl < title_cap ? tl : title_cap;
-		if (!shrink(m, render, arg, &c, &c.title, c.title ? 1 : 0, limit, u))
+		c.meta = fw_payload_len(meta, strlen(meta), u);
+		c.summary = fw_payload_len(m->one.summary, strlen(m->one.summary), u);
+		c.no_link = drop;
+		if (rendered(m, render, arg, &c, u, NULL) <= limit ||
+		    shrink(m, render, arg, &c, &c.summary, 0, limit, u) ||
+		    shrink(m, render, arg, &c, &c.meta, 0, limit, u) ||
+		    shrink(m, render, arg, &c, &c.title, c.title ? 1 : 0, limit, u))
+			break;
+		if (drop)
 			return strdup(WH_ELLIPSIS);
 	}
 	len = rendered(m, render, arg, &c, u, &out);
