@@ -14,7 +14,7 @@
  * Values, from the alert JSON (docs/plugins.md): title, link, published, author = item.*;
  * feed = feed.name; categories = item.categories joined with ", "; why = the explain
  * entries as the log plugin writes them: `@putin "Putin" in title; @kim "Kim" in summary`;
- * snippet = the first explain snippet, else item.summary; priority = "priority" (default
+ * snippet = the snippet of the first match outside the title, else item.summary; priority = "priority" (default
  * "normal"); story.* = the "story" object (items and feeds as decimal numbers).
  *
  * Caps: a template is at most FW_TEMPLATE_MAX bytes (fw_template_check refuses a longer
@@ -301,12 +301,20 @@ static inline const char *fw_template_why(struct fw_template_run *r)
 	return r->tmp.p;
 }
 
+/* snippet: around the first match outside the title (a title hit's snippet is the title
+   again), else the summary. */
 static inline const char *fw_template_snippet(json_t *alert)
 {
-	const char *s =
-	    fw_template_jstr(json_array_get(json_object_get(alert, "explain"), 0), "snippet");
+	json_t *ex = json_object_get(alert, "explain");
 
-	return s && *s ? s : fw_template_jstr(json_object_get(alert, "item"), "summary");
+	for (size_t i = 0; i < json_array_size(ex); i++) {
+		json_t *x = json_array_get(ex, i);
+		const char *f = fw_template_jstr(x, "field"), *s = fw_template_jstr(x, "snippet");
+
+		if (s && *s && (f == NULL || strcmp(f, "title") != 0))
+			return s;
+	}
+	return fw_template_jstr(json_object_get(alert, "item"), "summary");
 }
 
 static inline const char *fw_template_categories(struct fw_template_run *r)

@@ -59,13 +59,28 @@ static void test_fields(void **state)
 	expect("{feed}|{link}|{published}|{author}|{priority}", NULL,
 	       "world|https://example.org/a?b=1&c=2|2024-06-18T19:44:00Z||high");
 	expect("{why}", NULL, "@army \"Tanks\" in title; cross \"cross\" in title");
-	expect("{snippet}", NULL, "Tanks & troops");
+	expect("{snippet}", NULL, "The summary."); /* both hits are in the title */
 	expect("{categories}", NULL, "World, Europe");
 	expect("{story.id} +{story.items} from {story.feeds}: {story.title}", NULL,
 	       "s-0123 +7 from 5: Story");
 	expect("{{literal}} {{{title}}}", NULL, "{literal} {Tanks & <troops> cross}");
 	expect("", NULL, "");
 	expect("no fields", NULL, "no fields");
+}
+
+static void test_snippet(void **state)
+{
+	json_t *a = alert();
+	int rc;
+	char *s;
+
+	(void)state;
+	json_object_set_new(json_array_get(json_object_get(a, "explain"), 1), "field",
+	                    json_string("summary"));
+	s = render("{snippet}", a, NULL, 4096, &rc, NULL);
+	assert_string_equal(s, "cross"); /* the first hit outside the title */
+	free(s);
+	json_decref(a);
 }
 
 static void test_absent(void **state)
@@ -182,9 +197,10 @@ static void test_priority(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fields), cmocka_unit_test(test_absent),
-	    cmocka_unit_test(test_escape), cmocka_unit_test(test_check),
-	    cmocka_unit_test(test_caps),   cmocka_unit_test(test_priority),
+	    cmocka_unit_test(test_fields),   cmocka_unit_test(test_snippet),
+	    cmocka_unit_test(test_absent),   cmocka_unit_test(test_escape),
+	    cmocka_unit_test(test_check),    cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_priority),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
