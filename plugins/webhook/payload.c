@@ -14,11 +14,14 @@
 
 #include "webhook_int.h"
 
-#define WH_ELLIPSIS   "\xe2\x80\xa6"
-#define WH_LINE_TITLE 200 /* units of a title in a list line */
-#define WH_LINE_SHORT 40  /* ... when the line would not fit otherwise */
-#define WH_LINE_FEED  60  /* units of the feed name in a list line */
-#define WH_BUF_MAX    (1u << 24)
+#include "../common/template.h"
+
+#define WH_ELLIPSIS     "\xe2\x80\xa6"
+#define WH_LINE_TITLE   200 /* units of a title in a list line */
+#define WH_LINE_SHORT   40  /* ... when the line would not fit otherwise */
+#define WH_LINE_FEED    60  /* units of the feed name in a list line */
+#define WH_BUF_MAX      (1u << 24)
+#define WH_TEMPLATE_OUT 8192 /* bytes of a rendered template */
 
 char *fw_payload_take(struct fw_textbuf *b)
 {
@@ -234,14 +237,17 @@ size_t fw_payload_prefix(const char *s, size_t cap, enum wh_unit u)
 	return i;
 }
 
-/* Append s[0..n) escaped for mk. */
-static void escaped(struct fw_textbuf *b, const char *s, size_t n, enum wh_markup mk)
+/* Append s[0..n) escaped for mk; a line break as nl (NULL: a space). */
+static void escaped(struct fw_textbuf *b, const char *s, size_t n, enum wh_markup mk,
+                    const char *nl)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		bool ent = mk == WH_MRKDWN || mk == WH_HTML;
 
-		if (ent && c == '&')
+		if (c == '\n' && nl)
+			fw_textbuf_puts(b, nl);
+		else if (ent && c == '&')
 			fw_textbuf_puts(b, "&amp;");
 		else if (ent && c == '<')
 			fw_textbuf_puts(b, "&lt;");
@@ -261,22 +267,28 @@ static void escaped(struct fw_textbuf *b, const char *s, size_t n, enum wh_marku
 	}
 }
 
-void fw_payload_text(struct fw_textbuf *b, const char *s, size_t cap, enum wh_markup mk,
-                     enum wh_unit u)
+void fw_payload_lines(struct fw_textbuf *b, const char *s, size_t cap, enum wh_markup mk,
+                      enum wh_unit u, const char *nl)
 {
 	size_t n = strlen(s), ell = u == WH_BYTES ? 3 : 1;
 
 	if (fw_payload_len(s, n, u) <= cap) {
-		escaped(b, s, n, mk);
+		escaped(b, s, n, mk, nl);
 		return;
 	}
 	if (cap < ell)
 		return;
 	n = fw_payload_prefix(s, cap - ell, u);
-	while (n > 0 && s[n - 1] == ' ')
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n'))
 		n--;
-	escaped(b, s, n, mk);
+	escaped(b, s, n, mk, nl);
 	fw_textbuf_puts(b, WH_ELLIPSIS);
+}
+
+void fw_payload_text(struct fw_textbuf *b, const char *s, size_t cap, enum wh_markup mk,
+                     enum wh_unit u)
+{
+	fw_payload_lines(b, s, cap, mk, u, NULL);
 }
 
 static bool is_hex(char c)
@@ -320,6 +332,10 @@ char *fw_payload_url_dup(const char *url)
 
 void fw_payload_meta(const struct wh_item *it, char *buf, size_t len)
 {
+	if (it->bare) {
+		*buf = 0; /* a body template replaces the meta line and the snippet */
+		return;
+	}
 	snprintf(buf, len, "%s%s%s%s%s%s", it->feed, *it->watchlist ? " \xc2\xb7 " : "",
 	         it->watchlist, *it->why ? " (" : "", it->why, *it->why ? ")" : "");
 }
@@ -562,11 +578,13 @@ void fw_payload_render_one(struct fw_textbuf *b, const struct wh_msg *m, const s
 	fw_textbuf_puts(b, st->mk == WH_MRKDWN ? "*" : st->mk == WH_MD ? "**" : "<b>");
 	fw_payload_line(b, &shown, &line, c->title, !c->no_link);
 	fw_textbuf_puts(b, st->mk == WH_MRKDWN ? "*" : st->mk == WH_MD ? "**" : "</b>");
-	fw_textbuf_puts(b, st->nl);
-	fw_payload_text(b, meta, c->meta, st->mk, st->u);
+	if (*meta && c->meta) {
+		fw_textbuf_puts(b, st->nl);
+		fw_payload_text(b, meta, c->meta, st->mk, st->u);
+	}
 	if (*it->summary && c->summary) {
 		fw_textbuf_puts(b, st->nl);
-		fw_payload_text(b, it->summary, c->summary, st->mk, st->u);
+		fw_payload_lines(b, it->summary, c->summary, st->mk, st->u, st->nl);
 	}
 }
 
@@ -579,15 +597,57 @@ void fw_payload_render_desc(struct fw_textbuf *b, const struct wh_msg *m, const 
 	fw_payload_meta(&m->one, meta, sizeof(meta));
 	fw_payload_text(b, meta, c->meta, st->mk, st->u);
 	if (*m->one.summary && c->summary) {
-		fw_textbuf_puts(b, st->nl);
-		fw_payload_text(b, m->one.summary, c->summary, st->mk, st->u);
+		if (*meta && c->meta)
+			fw_textbuf_puts(b, st->nl);
+		fw_payload_lines(b, m->one.summary, c->summary, st->mk, st->u, st->nl);
 	}
+}
+
+/*
+ * The alert's title and body templates (plugins/common/template.h), rendered as plain
+ * text (esc NULL) into tpl[0] and tpl[1]: they replace the title and the meta line with
+ * the snippet, and then go through the format's own escaping and budget like any text, so
+ * a template can neither break the markup nor pass a limit. A digest lists its alerts'
+ * titles. 0, or -ENOMEM.
+ */
+static int templated(json_t *root, struct wh_msg *m, char *tpl[2])
+{
+	static const char *const which[2] = {"title", "body"};
+
+	if (m->tmpl == NULL)
+		return 0;
+	for (int k = 0; k < 2; k++) {
+		const char *t = fw_template_get(root, which[k]);
+		struct fw_textbuf b = {.max = WH_TEMPLATE_OUT};
+		int r;
+
+		if (t == NULL)
+			continue;
+		r = fw_template_render(t, root, NULL, NULL, &b);
+		if (r == -EINVAL) { /* refused by the config check already: shown as is */
+			free(b.p);
+			continue;
+		}
+		tpl[k] = fw_payload_take(&b);
+		if (r == -ENOMEM || tpl[k] == NULL)
+			return -ENOMEM;
+	}
+	if (tpl[0] && m->kind == WH_ONE)
+		m->one.title = tpl[0];
+	else if (tpl[0])
+		snprintf(m->head, sizeof(m->head), "%s", tpl[0]);
+	if (tpl[1] && m->kind == WH_ONE) {
+		m->one.summary = tpl[1];
+		m->one.bare = true;
+	}
+	return 0;
 }
 
 int fw_payload_build(const struct fw_payload_opts *o, const char *json, struct fw_payload *out)
 {
 	json_t *root = json_loads(json, 0, NULL);
 	struct wh_msg m;
+	char *tpl[2] = {NULL, NULL};
 	int r = -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
@@ -596,6 +656,10 @@ int fw_payload_build(const struct fw_payload_opts *o, const char *json, struct f
 		return -EBADMSG;
 	}
 	fw_payload_msg(root, &m);
+	if (templated(root, &m, tpl) < 0) {
+		r = -ENOMEM;
+		goto done;
+	}
 	switch (o->format) {
 	case WH_GENERIC:
 	case WH_N_FORMATS:
@@ -627,7 +691,10 @@ int fw_payload_build(const struct fw_payload_opts *o, const char *json, struct f
 		r = fw_payload_push_gotify(&m, out);
 		break;
 	}
+done:
 	json_decref(root);
+	free(tpl[0]);
+	free(tpl[1]);
 	if (r == 0 && out->body == NULL)
 		r = -ENOMEM;
 	if (r < 0)

@@ -204,15 +204,17 @@ static void one_plain(struct fw_textbuf *b, const struct wh_msg *m, const struct
 	fw_payload_meta(&m->one, meta, sizeof(meta));
 	fw_payload_text(b, *m->one.title ? m->one.title : "(no title)", c->title, WH_PLAIN,
 	                WH_BYTES);
-	fw_textbuf_puts(b, "\n");
-	fw_payload_text(b, meta, c->meta, WH_PLAIN, WH_BYTES);
+	if (*meta && c->meta) {
+		fw_textbuf_puts(b, "\n");
+		fw_payload_text(b, meta, c->meta, WH_PLAIN, WH_BYTES);
+	}
 	if (m->one.link && !c->no_link) {
 		fw_textbuf_puts(b, "\n");
 		fw_payload_url(b, m->one.link, WH_PLAIN);
 	}
 	if (*m->one.summary && c->summary) {
 		fw_textbuf_puts(b, "\n\n");
-		fw_payload_text(b, m->one.summary, c->summary, WH_PLAIN, WH_BYTES);
+		fw_payload_lines(b, m->one.summary, c->summary, WH_PLAIN, WH_BYTES, "\n");
 	}
 }
 

@@ -91,6 +91,7 @@ struct wh_item {
 	const char *summary;
 	const char *published; /* RFC 3339 or NULL */
 	char why[WH_WHY_MAX];  /* "@putin, @north_korea" */
+	bool bare;             /* a body template stands for the meta line and the snippet */
 };
 
 enum wh_kind {
@@ -139,6 +140,10 @@ size_t fw_payload_prefix(const char *s, size_t cap, enum wh_unit u);
 /* Append s cut to cap units ("…" ends a cut text, within cap), escaped for mk. */
 void fw_payload_text(struct fw_textbuf *b, const char *s, size_t cap, enum wh_markup mk,
                      enum wh_unit u);
+
+/* fw_payload_text keeping the line breaks of s, as nl. */
+void fw_payload_lines(struct fw_textbuf *b, const char *s, size_t cap, enum wh_markup mk,
+                      enum wh_unit u, const char *nl);
 
 /* Append url percent-encoded (every byte outside printable ASCII and every character a
    markup could end a link on), then escaped for mk; nothing is ever deleted. */

@@ -257,6 +257,52 @@ static void every_length(void **state)
 	}
 }
 
+/* Title and body templates: rendered, escaped for each format, within its limits. */
+static void templates(void **state)
+{
+	json_t *a = alert("Putin <b>visits</b>", "https://example.org/a_(b)", "war", "high"), *b;
+	struct fw_payload p;
+	const char *text;
+
+	(void)state;
+	json_object_set_new(a, "template",
+	                    json_pack("{s:s, s:s}", "title", "[{watchlist}] {title} *{priority}*",
+	                              "body", "{feed}: {why}\n<i>{link}</i>"));
+	p = build(WH_TELEGRAM, json_incref(a), &b);
+	text = json_string_value(json_object_get(b, "text"));
+	assert_non_null(strstr(text, ">[war] Putin &lt;b&gt;visits&lt;/b&gt; *high*</a></b>\n"));
+	assert_non_null(
+	    strstr(text, "\nworld: @putin\n&lt;i&gt;https://example.org/a_(b)&lt;/i&gt;"));
+	assert_null(strstr(text, "world \xc2\xb7 war")); /* the meta line gave way */
+	json_decref(b);
+	fw_payload_free(&p);
+	p = build(WH_DISCORD, json_incref(a), &b);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(json_object_get(b, "embeds"), 0), "title")),
+	                    "\\[war\\] Putin \\<b\\>visits\\</b\\> \\*high\\*");
+	json_decref(b);
+	fw_payload_free(&p);
+	p = build(WH_NTFY, json_incref(a), NULL);
+	assert_string_equal(header(&p, "Title"), "[war] Putin <b>visits</b> *high*");
+	fw_payload_free(&p);
+	/* A template whose output is far longer than the limit is cut like any text. */
+	json_object_set_new(
+	    json_object_get(a, "template"), "body",
+	    json_string("{snippet}{snippet}{snippet}{snippet}{snippet}{snippet}"
+	                "{title}{title}{title}{title}{title}{title}{title}{title}"
+	                "{title}{title}{title}{title}{title}{title}{title}{title}"
+	                "{title}{title}{title}{title}{title}{title}{title}{title}"
+	                "{title}{title}{title}{title}{title}{title}{title}{title}"
+	                "{title}{title}{title}{title}{title}{title}{title}{title}"
+	                "{title}{title}{title}{title}{title}{title}{title}{title}"));
+	p = build(WH_PUSHOVER, a, &b);
+	text = json_string_value(json_object_get(b, "message"));
+	assert_true(fw_payload_len(text, strlen(text), WH_CHARS) <= 1024);
+	assert_non_null(strstr(text, "\xe2\x80\xa6"));
+	json_decref(b);
+	fw_payload_free(&p);
+}
+
 static void bad_input(void **state)
 {
 	struct fw_payload_opts o = {.format = WH_SLACK};
@@ -278,7 +324,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(priority_maps), cmocka_unit_test(digest_priority),
 	    cmocka_unit_test(story_updates), cmocka_unit_test(ntfy_tags),
-	    cmocka_unit_test(every_length),  cmocka_unit_test(bad_input),
+	    cmocka_unit_test(every_length),  cmocka_unit_test(templates),
+	    cmocka_unit_test(bad_input),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
