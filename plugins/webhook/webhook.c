@@ -280,8 +280,12 @@ static void collect_hidden(struct webhook *w)
 	}
 	if (*frag == '#')
 		hide_both(w, frag + 1, strlen(frag + 1));
-	if (w->token)
+	if (w->token) {
+		/* Whole, and its pieces: a receiver may echo Telegram's "<id>:<secret>" with
+		   the colon percent-encoded. */
 		hide_add(w, w->token, strlen(w->token));
+		hide_pieces(w, w->token, strlen(w->token), false);
+	}
 	if (w->user)
 		hide_add(w, w->user, strlen(w->user));
 	for (size_t i = 0; i < w->n_headers; i++) {

@@ -116,9 +116,11 @@ class Api:
         answer(h, 200, {"ok": True, "result": {"message_id": len(self.accepted)}})
 
     def tg_bad(self, h, body):
-        # The Bot API says only "Unauthorized"; this one echoes the path, token and all.
+        # The Bot API says only "Unauthorized"; this one echoes the path, token and all,
+        # also with the colon percent-encoded.
         self.refuse(h, "token", 401, {"ok": False, "error_code": 401,
-                                      "description": "Unauthorized: %s" % h.path})
+                                      "description": "Unauthorized: %s (%s)"
+                                      % (h.path, h.path.replace(":", "%3A"))})
 
     def pushover(self, h, body):
         try:
