@@ -36,7 +36,9 @@ static json_t *mrkdwn(const char *type, const char *text)
 /* Slack blocks of a list: a section for the headline, one per item, "… and N more". */
 static int slack_list(const struct wh_msg *m, const struct wh_style *st, json_t *blocks)
 {
-	size_t total = m->n + m->more, max = total + 1 <= SLACK_BLOCKS ? total : SLACK_BLOCKS - 2;
+	size_t total = m->n + m->more;
+	/* The headline, a section per item, and a context block when some are left out. */
+	size_t max = total + 1 <= SLACK_BLOCKS && m->more == 0 ? total : SLACK_BLOCKS - 2;
 	size_t listed = 0;
 	char *text = fw_payload_clip(m->head, SLACK_SECTION - 2, WH_MRKDWN, WH_CHARS);
 	struct fw_textbuf b = {.max = 1u << 20};
