@@ -1,12 +1,23 @@
 /*
  * webhook.c - the webhook output: one HTTP request per alert (or digest), on the daemon's
- * own curl multi handle (host->http), never blocking the loop.
+ * own curl multi handle (host->http), never blocking the loop. The bodies are built by
+ * payload*.c (pure functions, see webhook_int.h); this file owns the settings, the secrets
+ * and the requests.
  *
- * Keys: url      (required) where to send; may hold a token, so only scheme://host is logged
- *       format   "generic" (default), "slack", "discord", "ntfy", "matrix", "mattermost"
+ * Keys: url      where to send; may hold a token, so only scheme://host is logged. Required,
+ *                except for telegram (default https://api.telegram.org, the Bot API base)
+ *                and pushover (default https://api.pushover.net/1/messages.json); for
+ *                gotify the server's base URL
+ *       format   "generic" (default), "slack", "discord", "ntfy", "matrix", "mattermost",
+ *                "telegram", "pushover", "gotify"
  *       secret   a file name (absolute, or relative to $CREDENTIALS_DIRECTORY):
  *                generic: the Standard Webhooks signing secret "whsec_<base64>";
- *                matrix, ntfy: an access token sent as "Authorization: Bearer"
+ *                matrix, ntfy: an access token sent as "Authorization: Bearer";
+ *                telegram: the bot token (in the request path: .../bot<token>/sendMessage);
+ *                pushover: the application token (in the body); gotify: the application
+ *                token (sent as "X-Gotify-Key")
+ *       chat_id  telegram: the chat to post to
+ *       user     pushover: the user or group key
  *       headers  extra request headers, an array of "Name: value"
  *       timeout  total time for one request (duration, default 15s)
  *
@@ -34,7 +45,7 @@
 
 #include <feedwatch/plugin.h>
 
-#include "../common/textbuf.h"
+#include "webhook_int.h"
 
 #define WH_MAX_HEADERS     32   /* configured extra headers */
 #define WH_MAX_HEADER_LEN  1024 /* one configured header line */
@@ -42,20 +53,23 @@
 #define WH_SECRET_MIN      24 /* Standard Webhooks: 24 to 64 random bytes */
 #define WH_SECRET_MAX      64
 #define WH_TOKEN_MAX       4096 /* a bearer token */
-#define WH_DIGEST_LIST     20   /* alerts listed by name in one digest message */
-#define WH_DISCORD_MAX     2000 /* Discord's content limit, in characters */
-#define WH_SLACK_TEXT_MAX  2900 /* Slack: 3000 characters per section text */
-#define WH_NTFY_MAX        4000 /* ntfy's message limit is 4096 bytes */
 #define WH_REASON_MAX      160
 #define WH_DEFAULT_TIMEOUT 15000
 #define WH_MAX_HIDDEN      128 /* strings redacted from outcome messages */
 #define WH_HIDDEN_MIN      4   /* shorter strings are not worth hiding (nor hideable) */
 #define WH_REDACTED        "[redacted]"
 
-enum wh_format { WH_GENERIC, WH_SLACK, WH_DISCORD, WH_NTFY, WH_MATRIX, WH_MATTERMOST };
+static const char *const format_names[WH_N_FORMATS] = {"generic",  "slack",    "discord",
+                                                       "ntfy",     "matrix",   "mattermost",
+                                                       "telegram", "pushover", "gotify"};
 
-static const char *const format_names[] = {"generic", "slack",  "discord",
-                                           "ntfy",    "matrix", "mattermost"};
+#define WH_FORMAT_LIST                                                                             \
+	"generic, slack, discord, ntfy, matrix, mattermost, telegram, pushover, gotify"
+#define WH_TELEGRAM_API    "https://api.telegram.org"
+#define WH_PUSHOVER_API    "https://api.pushover.net/1/messages.json"
+#define WH_PUSHOVER_RETRY  60   /* seconds between repeats of an urgent (priority 2) message */
+#define WH_PUSHOVER_EXPIRE 3600 /* ... until it stops */
+#define WH_KEY_MAX         256  /* chat_id, user */
 
 struct wh_req;
 
@@ -67,7 +81,10 @@ struct webhook {
 	enum wh_format format;
 	unsigned char key[WH_SECRET_MAX]; /* generic: the decoded signing secret */
 	size_t key_len;
-	char *token; /* matrix, ntfy: bearer token */
+	char *token; /* matrix, ntfy: bearer token; telegram: bot token; pushover, gotify: app
+	                token */
+	const char *chat_id; /* telegram (owned by the host's config) */
+	const char *user;    /* pushover: the user or group key (owned by the host's config) */
 	const char *headers[WH_MAX_HEADERS];
 	size_t n_headers;
 	long timeout_ms;
@@ -86,93 +103,6 @@ struct wh_req {
 	size_t n_hdrs;
 	struct wh_req *prev, *next;
 };
-
-/* What one alert says, read from its JSON (a digest holds several). */
-struct wh_view {
-	const char *id;
-	const char *watchlist;
-	const char *feed;
-	const char *title;
-	const char *link;
-	const char *summary;
-	char terms[256]; /* "@putin, @north_korea" */
-};
-
-/* The buffer's string (never NULL unless out of memory); the caller frees it. */
-static char *buf_take(struct fw_textbuf *b)
-{
-	char *p;
-
-	if (b->oom) {
-		free(b->p);
-		return NULL;
-	}
-	p = b->p ? b->p : strdup("");
-	b->p = NULL;
-	return p;
-}
-
-/* The length of the longest prefix of s, at most max bytes, that ends on a UTF-8 boundary. */
-static size_t utf8_cut(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n <= max)
-		return n;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
-}
-
-/*
- * Append s with the characters that would be markup escaped. kind 's': Slack mrkdwn
- * (&, <, > as entities); 'h': HTML (&, <, >, "); 'm': Markdown (Discord, Mattermost:
- * a backslash before markup characters, mass mentions broken with a zero-width space).
- */
-static void buf_escaped(struct fw_textbuf *b, const char *s, int kind)
-{
-	for (const char *p = s; *p; p++) {
-		char c = *p;
-
-		if ((kind == 's' || kind == 'h') && c == '&')
-			fw_textbuf_puts(b, "&amp;");
-		else if ((kind == 's' || kind == 'h') && c == '<')
-			fw_textbuf_puts(b, "&lt;");
-		else if ((kind == 's' || kind == 'h') && c == '>')
-			fw_textbuf_puts(b, "&gt;");
-		else if (kind == 'h' && c == '"')
-			fw_textbuf_puts(b, "&quot;");
-		else if (kind == 'm' && strchr("\\*_~`|>[]()#<:", c)) {
-			fw_textbuf_add(b, "\\", 1);
-			fw_textbuf_add(b, p, 1);
-		} else if ((kind == 'm' || kind == 's') && c == '@') {
-			/* "@everyone", "@here", "@channel": never a mention. */
-			fw_textbuf_puts(b, "@\xe2\x80\x8b");
-		} else if (c == '\r' || c == '\n' || c == '\t')
-			fw_textbuf_add(b, " ", 1);
-		else
-			fw_textbuf_add(b, p, 1);
-	}
-}
-
-/* A link inside Slack's <url|text>: &, <, > as entities (Slack's rule) and "|" as %7C,
-   so that the link cannot end early and supply a text of its own. */
-static void slack_link(struct fw_textbuf *b, const char *s)
-{
-	for (const char *p = s; *p; p++) {
-		if (*p == '&')
-			fw_textbuf_puts(b, "&amp;");
-		else if (*p == '<')
-			fw_textbuf_puts(b, "&lt;");
-		else if (*p == '>')
-			fw_textbuf_puts(b, "&gt;");
-		else if (*p == '|')
-			fw_textbuf_puts(b, "%7C");
-		else
-			fw_textbuf_add(b, p, 1);
-	}
-}
 
 /* scheme://host[:port] of a URL, without user info, path or query. */
 static char *url_origin(const char *url)
@@ -350,8 +280,14 @@ static void collect_hidden(struct webhook *w)
 	}
 	if (*frag == '#')
 		hide_both(w, frag + 1, strlen(frag + 1));
-	if (w->token)
+	if (w->token) {
+		/* Whole, and its pieces: a receiver may echo Telegram's "<id>:<secret>" with
+		   the colon percent-encoded. */
 		hide_add(w, w->token, strlen(w->token));
+		hide_pieces(w, w->token, strlen(w->token), false);
+	}
+	if (w->user)
+		hide_add(w, w->user, strlen(w->user));
 	for (size_t i = 0; i < w->n_headers; i++) {
 		const char *v = strchr(w->headers[i], ':') + 1;
 
@@ -467,24 +403,135 @@ static bool header_ok(const char *h)
 	return true;
 }
 
-/*
- * The settings of one instance, validated into w (shared by init and check, so that they
- * never disagree): url, format, headers, timeout, the secret read and judged. Logs each
- * problem (never a secret); returns 0 or -errno. What it allocates, webhook_fini frees.
- */
-static int webhook_settings(const struct fw_host *host, struct fw_plugin_ctx *ctx,
-                            struct webhook *w)
+/* The secret file, judged for the format: the signing key (generic) or a token. */
+static int settings_secret(const struct fw_host *host, struct fw_plugin_ctx *ctx, struct webhook *w)
 {
-	const char *format = "generic", *h;
 	char *secret = NULL;
-	int64_t ms;
-	int r;
-	size_t i;
+	const char *h;
+	int r = host->cfg_secret(ctx, "secret", &secret);
 
-	w->timeout_ms = WH_DEFAULT_TIMEOUT;
-	if (host->cfg_string(ctx, "url", &w->url) < 0) {
-		host->log(ctx, FW_LOG_ERR, "needs a url = \"https://...\" (http or https)");
+	if (r == -ENOENT && host->cfg_string(ctx, "secret", &h) == -ENOENT) {
+		r = 0;
+	} else if (r < 0) {
+		host->log(ctx, FW_LOG_ERR,
+		          "cannot read the secret file (absolute, or relative to "
+		          "$CREDENTIALS_DIRECTORY): %s",
+		          strerror(-r));
+		return r;
+	} else if (w->format == WH_GENERIC) {
+		r = load_signing_secret(w, secret);
+		if (r < 0)
+			host->log(ctx, FW_LOG_ERR,
+			          "the secret must be \"whsec_\" + base64 of 24 to 64 bytes "
+			          "(Standard Webhooks)");
+	} else if (w->format != WH_SLACK && w->format != WH_DISCORD && w->format != WH_MATTERMOST) {
+		bool ok = *secret && strlen(secret) <= WH_TOKEN_MAX;
+
+		for (const char *p = secret; *p; p++)
+			ok = ok && (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f;
+		if (ok) {
+			w->token = secret;
+			secret = NULL;
+		} else {
+			host->log(ctx, FW_LOG_ERR, "the token must be one printable word");
+			r = -EINVAL;
+		}
+	} else {
+		host->log(ctx, FW_LOG_ERR, "format \"%s\" takes no secret",
+		          format_names[w->format]);
+		r = -EINVAL;
+	}
+	if (secret) {
+		OPENSSL_cleanse(secret, strlen(secret));
+		free(secret);
+	}
+	return r;
+}
+
+/* A short printable key (chat_id, user): 0, -ENOENT when absent, -EINVAL (logged). */
+static int settings_word(const struct fw_host *host, struct fw_plugin_ctx *ctx, const char *key,
+                         const char **out)
+{
+	int r = host->cfg_string(ctx, key, out);
+	bool ok = r == 0 && **out && strlen(*out) <= WH_KEY_MAX;
+
+	if (r == -ENOENT)
+		return r;
+	for (const char *p = r == 0 ? *out : ""; *p; p++)
+		ok = ok && (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f;
+	if (!ok) {
+		host->log(ctx, FW_LOG_ERR, "%s must be one printable word of at most %d bytes", key,
+		          WH_KEY_MAX);
 		return -EINVAL;
+	}
+	return 0;
+}
+
+/* What each format needs beyond url: its token, a chat, a user. */
+static int settings_format(const struct fw_host *host, struct fw_plugin_ctx *ctx, struct webhook *w)
+{
+	static const char *const needs_token[WH_N_FORMATS] = {
+	    [WH_MATRIX] = "an access token file",
+	    [WH_TELEGRAM] = "the bot token file",
+	    [WH_PUSHOVER] = "the application token file",
+	    [WH_GOTIFY] = "the application token file",
+	};
+	const char *name = format_names[w->format];
+	int r;
+
+	r = settings_word(host, ctx, "chat_id", &w->chat_id);
+	if (r == -EINVAL || (r == 0 && w->format != WH_TELEGRAM) ||
+	    (r == -ENOENT && w->format == WH_TELEGRAM)) {
+		if (r != -EINVAL)
+			host->log(ctx, FW_LOG_ERR,
+			          "chat_id belongs to format \"telegram\", which "
+			          "needs it");
+		return -EINVAL;
+	}
+	r = settings_word(host, ctx, "user", &w->user);
+	if (r == -EINVAL || (r == 0 && w->format != WH_PUSHOVER) ||
+	    (r == -ENOENT && w->format == WH_PUSHOVER)) {
+		if (r != -EINVAL)
+			host->log(ctx, FW_LOG_ERR,
+			          "user (a user or group key) belongs to format "
+			          "\"pushover\", which needs it");
+		return -EINVAL;
+	}
+	if (needs_token[w->format] && w->token == NULL) {
+		host->log(ctx, FW_LOG_ERR, "format \"%s\" needs secret = %s", name,
+		          needs_token[w->format]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* url (a default for telegram and pushover), checked; format. */
+static int settings_url(const struct fw_host *host, struct fw_plugin_ctx *ctx, struct webhook *w)
+{
+	const char *format = "generic";
+	size_t i;
+	int r = host->cfg_string(ctx, "format", &format);
+
+	if (r == -EINVAL) {
+		host->log(ctx, FW_LOG_ERR, "format must be a string");
+		return r;
+	}
+	for (i = 0; i < WH_N_FORMATS; i++)
+		if (strcmp(format, format_names[i]) == 0)
+			break;
+	if (i == WH_N_FORMATS) {
+		host->log(ctx, FW_LOG_ERR, "unknown format \"%s\" (" WH_FORMAT_LIST ")", format);
+		return -EINVAL;
+	}
+	w->format = (enum wh_format)i;
+	if (host->cfg_string(ctx, "url", &w->url) < 0) {
+		w->url = w->format == WH_TELEGRAM   ? WH_TELEGRAM_API
+		         : w->format == WH_PUSHOVER ? WH_PUSHOVER_API
+		                                    : NULL;
+		if (w->url == NULL) {
+			host->log(ctx, FW_LOG_ERR, "needs a url = \"https://...\" (http or https)");
+			return -EINVAL;
+		}
 	}
 	if ((strncmp(w->url, "http://", 7) != 0 && strncmp(w->url, "https://", 8) != 0) ||
 	    strlen(w->url) > WH_MAX_URL) {
@@ -495,24 +542,27 @@ static int webhook_settings(const struct fw_host *host, struct fw_plugin_ctx *ct
 		return -EINVAL;
 	}
 	w->origin = url_origin(w->url);
-	if (w->origin == NULL)
-		return -ENOMEM;
-	r = host->cfg_string(ctx, "format", &format);
-	if (r == -EINVAL) {
-		host->log(ctx, FW_LOG_ERR, "format must be a string");
+	return w->origin ? 0 : -ENOMEM;
+}
+
+/*
+ * The settings of one instance, validated into w (shared by init and check, so that they
+ * never disagree): url, format, headers, timeout, the secret read and judged, the keys of
+ * the format. Logs each problem (never a secret); returns 0 or -errno. What it allocates,
+ * webhook_fini frees.
+ */
+static int webhook_settings(const struct fw_host *host, struct fw_plugin_ctx *ctx,
+                            struct webhook *w)
+{
+	const char *h;
+	int64_t ms;
+	int r;
+	size_t i;
+
+	w->timeout_ms = WH_DEFAULT_TIMEOUT;
+	r = settings_url(host, ctx, w);
+	if (r < 0)
 		return r;
-	}
-	for (i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
-		if (strcmp(format, format_names[i]) == 0)
-			break;
-	if (i == sizeof(format_names) / sizeof(format_names[0])) {
-		host->log(ctx, FW_LOG_ERR,
-		          "unknown format \"%s\" (generic, slack, discord, ntfy, matrix, "
-		          "mattermost)",
-		          format);
-		return -EINVAL;
-	}
-	w->format = (enum wh_format)i;
 	for (i = 0; (r = host->cfg_strings(ctx, "headers", i, &h)) == 0; i++) {
 		if (i >= WH_MAX_HEADERS || !header_ok(h)) {
 			host->log(ctx, FW_LOG_ERR,
@@ -537,48 +587,8 @@ static int webhook_settings(const struct fw_host *host, struct fw_plugin_ctx *ct
 		host->log(ctx, FW_LOG_ERR, "timeout must be a duration like \"10s\"");
 		return r;
 	}
-	r = host->cfg_secret(ctx, "secret", &secret);
-	if (r == -ENOENT && host->cfg_string(ctx, "secret", &h) == -ENOENT) {
-		r = 0;
-	} else if (r < 0) {
-		host->log(ctx, FW_LOG_ERR,
-		          "cannot read the secret file (absolute, or relative to "
-		          "$CREDENTIALS_DIRECTORY): %s",
-		          strerror(-r));
-		return r;
-	} else if (w->format == WH_GENERIC) {
-		r = load_signing_secret(w, secret);
-		if (r < 0)
-			host->log(ctx, FW_LOG_ERR,
-			          "the secret must be \"whsec_\" + base64 of 24 to 64 bytes "
-			          "(Standard Webhooks)");
-	} else if (w->format == WH_MATRIX || w->format == WH_NTFY) {
-		bool ok = *secret && strlen(secret) <= WH_TOKEN_MAX;
-
-		for (const char *p = secret; *p; p++)
-			ok = ok && (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f;
-		if (ok) {
-			w->token = secret;
-			secret = NULL;
-		} else {
-			host->log(ctx, FW_LOG_ERR, "the access token must be one printable word");
-			r = -EINVAL;
-		}
-	} else {
-		host->log(ctx, FW_LOG_ERR, "format \"%s\" takes no secret", format);
-		r = -EINVAL;
-	}
-	if (secret) {
-		OPENSSL_cleanse(secret, strlen(secret));
-		free(secret);
-	}
-	if (r < 0)
-		return r;
-	if (w->format == WH_MATRIX && w->token == NULL) {
-		host->log(ctx, FW_LOG_ERR, "format \"matrix\" needs secret = an access token file");
-		return -EINVAL;
-	}
-	return 0;
+	r = settings_secret(host, ctx, w);
+	return r < 0 ? r : settings_format(host, ctx, w);
 }
 
 static void webhook_fini(void *state);
@@ -614,283 +624,6 @@ static int webhook_init(const struct fw_host *host, struct fw_plugin_ctx *ctx, v
 	collect_hidden(w);
 	host->log(ctx, FW_LOG_DEBUG, "%s webhook to %s", format_names[w->format], w->origin);
 	return 0;
-}
-
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
-}
-
-static void view_of(json_t *a, struct wh_view *v)
-{
-	json_t *item = json_object_get(a, "item"), *ex = json_object_get(a, "explain");
-	size_t len = 0;
-
-	memset(v, 0, sizeof(*v));
-	v->id = jstr(a, "id");
-	v->watchlist = jstr(a, "watchlist");
-	v->feed = jstr(json_object_get(a, "feed"), "name");
-	v->title = jstr(item, "title");
-	v->link = json_string_value(json_object_get(item, "link"));
-	v->summary = jstr(item, "summary");
-	for (size_t i = 0; i < json_array_size(ex); i++) {
-		const char *t = jstr(json_array_get(ex, i), "term");
-		bool dup = false;
-
-		for (size_t j = 0; j < i && !dup; j++)
-			dup = strcmp(t, jstr(json_array_get(ex, j), "term")) == 0;
-		if (dup || !*t || len + strlen(t) + 3 >= sizeof(v->terms))
-			continue;
-		len += (size_t)snprintf(v->terms + len, sizeof(v->terms) - len, "%s%s",
-		                        len ? ", " : "", t);
-	}
-	if (v->link && strncasecmp(v->link, "http://", 7) != 0 &&
-	    strncasecmp(v->link, "https://", 8) != 0)
-		v->link = NULL; /* only web links become clickable */
-}
-
-/* The alerts of a payload: the object itself, or the "alerts" of a digest. */
-static size_t payload_alerts(json_t *root, json_t **arr)
-{
-	*arr = json_object_get(root, "alerts");
-	if (json_object_get(root, "digest") && json_is_array(*arr))
-		return json_array_size(*arr);
-	*arr = NULL;
-	return 1;
-}
-
-static json_t *payload_alert(json_t *root, json_t *arr, size_t i)
-{
-	return arr ? json_array_get(arr, i) : root;
-}
-
-/* Plain text: "title\nfeed · watchlist (terms)\nlink" per alert. */
-static char *render_plain(json_t *root, size_t max)
-{
-	struct fw_textbuf b = {.max = max};
-	json_t *arr;
-	size_t n = payload_alerts(root, &arr);
-
-	if (arr) {
-		char line[96];
-
-		snprintf(line, sizeof(line), "%zu alerts (digest)\n", n);
-		fw_textbuf_puts(&b, line);
-	}
-	for (size_t i = 0; i < n && i < WH_DIGEST_LIST; i++) {
-		struct wh_view v;
-
-		view_of(payload_alert(root, arr, i), &v);
-		if (i)
-			fw_textbuf_puts(&b, "\n");
-		fw_textbuf_puts(&b, arr ? "- " : "");
-		fw_textbuf_puts(&b, v.title);
-		fw_textbuf_puts(&b, "\n");
-		fw_textbuf_puts(&b, v.feed);
-		fw_textbuf_puts(&b, " \xc2\xb7 ");
-		fw_textbuf_puts(&b, v.watchlist);
-		if (*v.terms) {
-			fw_textbuf_puts(&b, " (");
-			fw_textbuf_puts(&b, v.terms);
-			fw_textbuf_puts(&b, ")");
-		}
-		if (v.link) {
-			fw_textbuf_puts(&b, "\n");
-			fw_textbuf_puts(&b, v.link);
-		}
-		if (!arr && *v.summary) {
-			fw_textbuf_puts(&b, "\n\n");
-			fw_textbuf_puts(&b, v.summary);
-		}
-	}
-	if (n > WH_DIGEST_LIST) {
-		char more[64];
-
-		snprintf(more, sizeof(more), "\n... and %zu more", n - WH_DIGEST_LIST);
-		fw_textbuf_puts(&b, more);
-	}
-	return buf_take(&b);
-}
-
-/*
- * Marked-up text per alert. kind 's': Slack mrkdwn (<link|title>); 'm': Markdown
- * ([title](link)); 'h': HTML (<a href>).
- */
-static char *render_marked(json_t *root, int kind, size_t max)
-{
-	struct fw_textbuf b = {.max = max};
-	json_t *arr;
-	size_t n = payload_alerts(root, &arr);
-	const char *nl = kind == 'h' ? "<br>" : "\n";
-
-	if (arr) {
-		char line[96];
-
-		snprintf(line, sizeof(line), "%s%zu alerts (digest)%s%s", kind == 'h' ? "<b>" : "*",
-		         n, kind == 'h' ? "</b>" : "*", nl);
-		fw_textbuf_puts(&b, line);
-	}
-	for (size_t i = 0; i < n && i < WH_DIGEST_LIST; i++) {
-		struct wh_view v;
-
-		view_of(payload_alert(root, arr, i), &v);
-		if (i)
-			fw_textbuf_puts(&b, nl);
-		if (arr)
-			fw_textbuf_puts(&b, kind == 'h' ? "\xe2\x80\xa2 " : "- ");
-		if (v.link && kind == 's') {
-			/* Slack: <url|text>; neither part may hold a raw "|" or ">". */
-			fw_textbuf_puts(&b, "<");
-			slack_link(&b, v.link);
-			fw_textbuf_puts(&b, "|");
-			buf_escaped(&b, v.title, 's');
-			fw_textbuf_puts(&b, ">");
-		} else if (v.link && kind == 'm') {
-			fw_textbuf_puts(&b, "**[");
-			buf_escaped(&b, v.title, 'm');
-			fw_textbuf_puts(&b, "](<");
-			for (const char *p = v.link; *p; p++)
-				if (*p != '>' && *p != ' ' && *p != ')')
-					fw_textbuf_add(&b, p, 1);
-			fw_textbuf_puts(&b, ">)**");
-		} else if (v.link && kind == 'h') {
-			fw_textbuf_puts(&b, "<a href=\"");
-			buf_escaped(&b, v.link, 'h');
-			fw_textbuf_puts(&b, "\"><b>");
-			buf_escaped(&b, v.title, 'h');
-			fw_textbuf_puts(&b, "</b></a>");
-		} else {
-			fw_textbuf_puts(&b, kind == 'h' ? "<b>" : kind == 's' ? "*" : "**");
-			buf_escaped(&b, v.title, kind);
-			fw_textbuf_puts(&b, kind == 'h' ? "</b>" : kind == 's' ? "*" : "**");
-		}
-		fw_textbuf_puts(&b, nl);
-		buf_escaped(&b, v.feed, kind);
-		fw_textbuf_puts(&b, " \xc2\xb7 ");
-		buf_escaped(&b, v.watchlist, kind);
-		if (*v.terms) {
-			fw_textbuf_puts(&b, " (");
-			buf_escaped(&b, v.terms, kind);
-			fw_textbuf_puts(&b, ")");
-		}
-		if (!arr && *v.summary) {
-			fw_textbuf_puts(&b, nl);
-			buf_escaped(&b, v.summary, kind);
-		}
-	}
-	if (n > WH_DIGEST_LIST) {
-		char more[64];
-
-		snprintf(more, sizeof(more), "%s... and %zu more", nl, n - WH_DIGEST_LIST);
-		fw_textbuf_puts(&b, more);
-	}
-	return buf_take(&b);
-}
-
-/* Cut a rendered text to at most max bytes on a UTF-8 boundary, with an ellipsis. */
-static void cut_text(char *s, size_t max)
-{
-	size_t n;
-
-	if (strlen(s) <= max)
-		return;
-	n = utf8_cut(s, max - 3);
-	memcpy(s + n, "\xe2\x80\xa6", 4);
-}
-
-static char *dump(json_t *o)
-{
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-	json_decref(o);
-	return s;
-}
-
-/* The request body for one format; NULL when out of memory. */
-static char *render_body(struct webhook *w, const struct fw_alert *a, json_t *root)
-{
-	char *text = NULL, *html = NULL, *out = NULL;
-
-	switch (w->format) {
-	case WH_GENERIC:
-		return strdup(a->json);
-	case WH_SLACK:
-		text = render_marked(root, 's', WH_SLACK_TEXT_MAX * 2);
-		if (text == NULL)
-			break;
-		cut_text(text, WH_SLACK_TEXT_MAX);
-		/* "text" is the notification fallback; the section block is what shows. */
-		out = dump(json_pack("{s:s, s:[{s:s, s:{s:s, s:s}}]}", "text", text, "blocks",
-		                     "type", "section", "text", "type", "mrkdwn", "text", text));
-		break;
-	case WH_DISCORD:
-		text = render_marked(root, 'm', WH_DISCORD_MAX * 4);
-		if (text == NULL)
-			break;
-		/* 2000 characters; bytes are a safe upper bound on characters. */
-		cut_text(text, WH_DISCORD_MAX);
-		out = dump(
-		    json_pack("{s:s, s:{s:[]}}", "content", text, "allowed_mentions", "parse"));
-		break;
-	case WH_MATTERMOST:
-		text = render_marked(root, 'm', 16000);
-		if (text == NULL)
-			break;
-		cut_text(text, 16000);
-		out = dump(json_pack("{s:s}", "text", text));
-		break;
-	case WH_MATRIX:
-		text = render_plain(root, 32000);
-		html = render_marked(root, 'h', 32000);
-		if (text == NULL || html == NULL)
-			break;
-		/* m.notice: the convention for bots (clients do not notify, bots do not answer).
-		   An empty m.mentions: "@room" or a member's name in a title pings nobody. */
-		out = dump(json_pack("{s:s, s:s, s:s, s:s, s:{}}", "msgtype", "m.notice", "body",
-		                     text, "format", "org.matrix.custom.html", "formatted_body",
-		                     html, "m.mentions"));
-		break;
-	case WH_NTFY:
-		text = render_plain(root, WH_NTFY_MAX * 2);
-		if (text == NULL)
-			break;
-		cut_text(text, WH_NTFY_MAX);
-		out = text;
-		text = NULL;
-		break;
-	}
-	free(text);
-	free(html);
-	return out;
-}
-
-/* "Name: =?UTF-8?B?...?=" (RFC 2047) when value is not plain printable ASCII. */
-static char *header_text(const char *name, const char *value, size_t max)
-{
-	size_t n = utf8_cut(value, max);
-	bool plain = true;
-	char *out = NULL;
-
-	for (size_t i = 0; i < n; i++)
-		plain = plain && (unsigned char)value[i] >= 0x20 && (unsigned char)value[i] < 0x7f;
-	if (plain) {
-		if (asprintf(&out, "%s: %.*s", name, (int)n, value) < 0)
-			return NULL;
-		return out;
-	}
-	{
-		unsigned char *enc = malloc(4 * ((n + 2) / 3) + 1);
-
-		if (enc == NULL)
-			return NULL;
-		EVP_EncodeBlock(enc, (const unsigned char *)value, (int)n);
-		if (asprintf(&out, "%s: =?UTF-8?B?%s?=", name, (char *)enc) < 0)
-			out = NULL;
-		free(enc);
-	}
-	return out;
 }
 
 static struct wh_req *req_free(struct wh_req *r)
@@ -1031,11 +764,71 @@ static void delivery_id(const struct fw_alert *a, char *buf, size_t len)
 		snprintf(buf, len, "%s", a->id);
 }
 
+/* The request URL: Matrix appends the transaction id, Telegram the bot token and method,
+   Gotify its endpoint. NULL when out of memory. */
+static char *request_url(const struct webhook *w, const char *id)
+{
+	size_t n = strlen(w->url);
+	const char *slash = n && w->url[n - 1] == '/' ? "" : "/";
+	char *u = NULL;
+	int r = 0;
+
+	if (w->format == WH_MATRIX) /* PUT .../send/m.room.message/{txnId}: a repeat is dropped */
+		r = asprintf(&u, "%s%s%s", w->url, slash, id);
+	else if (w->format == WH_TELEGRAM)
+		r = asprintf(&u, "%s%sbot%s/sendMessage", w->url, slash, w->token);
+	else if (w->format == WH_GOTIFY)
+		r = asprintf(&u, "%s%smessage", w->url, slash);
+	else
+		u = strdup(w->url);
+	return r < 0 ? NULL : u;
+}
+
+/* The headers of one request: the payload's, the id, the token, signing, the configured. */
+static int request_headers(struct webhook *w, struct wh_req *r, struct fw_payload *p,
+                           const char *id)
+{
+	for (size_t i = 0; i < p->n_headers; i++) {
+		if (req_header(r, p->headers[i]) < 0)
+			return -ENOMEM;
+		p->headers[i] = NULL;
+	}
+	p->n_headers = 0;
+	if (req_headerf(r, "Idempotency-Key: %s", id) < 0)
+		return -ENOMEM;
+	if ((w->format == WH_MATRIX || w->format == WH_NTFY) && w->token &&
+	    req_headerf(r, "Authorization: Bearer %s", w->token) < 0)
+		return -ENOMEM;
+	if (w->format == WH_GOTIFY && req_headerf(r, "X-Gotify-Key: %s", w->token) < 0)
+		return -ENOMEM;
+	if (w->format == WH_GENERIC) {
+		int64_t ts = (int64_t)time(NULL);
+
+		if (req_headerf(r, "webhook-id: %s", id) < 0 ||
+		    req_headerf(r, "webhook-timestamp: %" PRId64, ts) < 0)
+			return -ENOMEM;
+		if (w->key_len > 0 && sign(w, r, id, ts) < 0)
+			return -EIO;
+	}
+	for (size_t i = 0; i < w->n_headers; i++)
+		if (req_header(r, strdup(w->headers[i])) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
 static int webhook_deliver(void *state, const struct fw_alert *a, uint64_t token)
 {
 	struct webhook *w = state;
 	struct wh_req *r = calloc(1, sizeof(*r));
-	json_t *root = NULL;
+	struct fw_payload p = {0};
+	struct fw_payload_opts o = {
+	    .format = w->format,
+	    .chat_id = w->chat_id,
+	    .user = w->user,
+	    .app_key = w->format == WH_PUSHOVER ? w->token : NULL,
+	    .pushover_retry = WH_PUSHOVER_RETRY,
+	    .pushover_expire = WH_PUSHOVER_EXPIRE,
+	};
 	char id[128];
 	int rc = -ENOMEM;
 	struct fw_http_request req = {.struct_size = sizeof(req)};
@@ -1044,78 +837,19 @@ static int webhook_deliver(void *state, const struct fw_alert *a, uint64_t token
 		return -ENOMEM;
 	r->w = w;
 	r->token = token;
-	r->hdrs = calloc(WH_MAX_HEADERS + 12, sizeof(char *));
+	r->hdrs = calloc(WH_MAX_HEADERS + WH_PAYLOAD_HEADERS + 8, sizeof(char *));
 	if (r->hdrs == NULL)
 		goto fail;
 	delivery_id(a, id, sizeof(id));
-	root = json_loads(a->json, 0, NULL);
-	if (root == NULL) {
-		rc = -EBADMSG;
+	rc = fw_payload_build(&o, a->json, &p);
+	if (rc < 0)
 		goto fail;
-	}
-	r->body = render_body(w, a, root);
-	if (r->body == NULL)
+	r->body = p.body;
+	p.body = NULL;
+	r->url = request_url(w, id);
+	rc = r->url ? request_headers(w, r, &p, id) : -ENOMEM;
+	if (rc < 0)
 		goto fail;
-	if (w->format == WH_MATRIX) {
-		/* PUT .../send/m.room.message/{txnId}: the server drops a repeated txnId. */
-		size_t n = strlen(w->url);
-
-		if (asprintf(&r->url, "%s%s%s", w->url, n && w->url[n - 1] == '/' ? "" : "/", id) <
-		    0) {
-			r->url = NULL;
-			goto fail;
-		}
-	} else {
-		r->url = strdup(w->url);
-		if (r->url == NULL)
-			goto fail;
-	}
-	if (req_headerf(r, "Idempotency-Key: %s", id) < 0)
-		goto fail;
-	if (w->format == WH_NTFY) {
-		struct wh_view v;
-		json_t *arr;
-		size_t n = payload_alerts(root, &arr);
-		char title[600];
-
-		view_of(payload_alert(root, arr, 0), &v);
-		if (arr)
-			snprintf(title, sizeof(title), "%zu alerts: %s", n, v.title);
-		else
-			snprintf(title, sizeof(title), "%s", v.title);
-		if (req_header(r, strdup("Content-Type: text/plain; charset=utf-8")) < 0 ||
-		    req_header(r, header_text("Title", title, 250)) < 0 ||
-		    req_header(r, header_text("Tags", v.watchlist, 100)) < 0)
-			goto fail;
-		/* A link with a byte outside printable ASCII never becomes a header. */
-		if (v.link && !arr && strlen(v.link) < 2048) {
-			bool ok = true;
-
-			for (const char *p = v.link; *p; p++)
-				ok = ok && (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f;
-			if (ok && req_headerf(r, "Click: %s", v.link) < 0)
-				goto fail;
-		}
-	} else {
-		if (req_header(r, strdup("Content-Type: application/json")) < 0)
-			goto fail;
-	}
-	if (w->token && req_headerf(r, "Authorization: Bearer %s", w->token) < 0)
-		goto fail;
-	if (w->format == WH_GENERIC) {
-		int64_t ts = (int64_t)time(NULL);
-
-		if (req_headerf(r, "webhook-id: %s", id) < 0 ||
-		    req_headerf(r, "webhook-timestamp: %" PRId64, ts) < 0)
-			goto fail;
-		if (w->key_len > 0 && sign(w, r, id, ts) < 0) {
-			rc = -EIO;
-			goto fail;
-		}
-	}
-	for (size_t i = 0; i < w->n_headers; i++)
-		if (req_header(r, strdup(w->headers[i])) < 0)
-			goto fail;
 	req.method = w->format == WH_MATRIX ? "PUT" : "POST";
 	req.url = r->url;
 	req.headers = (const char *const *)r->hdrs;
@@ -1123,8 +857,6 @@ static int webhook_deliver(void *state, const struct fw_alert *a, uint64_t token
 	req.body = r->body;
 	req.body_len = strlen(r->body);
 	req.timeout_ms = w->timeout_ms;
-	json_decref(root);
-	root = NULL;
 	r->next = w->reqs;
 	if (r->next)
 		r->next->prev = r;
@@ -1136,7 +868,7 @@ static int webhook_deliver(void *state, const struct fw_alert *a, uint64_t token
 	}
 	return 0;
 fail:
-	json_decref(root);
+	fw_payload_free(&p);
 	req_free(r);
 	return rc;
 }
@@ -1168,12 +900,17 @@ static void webhook_fini(void *state)
 }
 
 static const struct fw_plugin_key webhook_keys[] = {
-    {"url", FW_KEY_STRING, "where to send (http or https); only scheme://host is ever logged"},
+    {"url", FW_KEY_STRING,
+     "where to send (http or https; telegram: the Bot API base, gotify: the server); only "
+     "scheme://host is ever logged"},
     {"format", FW_KEY_STRING,
      "\"generic\" (the alert JSON, Standard Webhooks signed), \"slack\", \"discord\", "
-     "\"ntfy\", \"matrix\" or \"mattermost\""},
+     "\"ntfy\", \"matrix\", \"mattermost\", \"telegram\", \"pushover\" or \"gotify\""},
     {"secret", FW_KEY_STRING,
-     "a file: the whsec_ signing secret (generic) or an access token (matrix, ntfy)"},
+     "a file: the whsec_ signing secret (generic), an access token (matrix, ntfy), the bot "
+     "token (telegram) or the application token (pushover, gotify)"},
+    {"chat_id", FW_KEY_STRING, "telegram: the chat (a number or @channelname)"},
+    {"user", FW_KEY_STRING, "pushover: the user or group key"},
     {"headers", FW_KEY_STRINGS, "extra request headers, [ \"Name: value\", ... ]"},
     {"timeout", FW_KEY_DURATION, "time for one request (default 15s)"},
     {NULL, 0, NULL},
@@ -1186,7 +923,7 @@ FW_PLUGIN_EXPORT const struct fw_plugin feedwatch_plugin = {
     .name = "webhook",
     .version = "1.0",
     .description = "HTTP POST to a webhook: generic (signed), Slack, Discord, ntfy, Matrix, "
-                   "Mattermost",
+                   "Mattermost, Telegram, Pushover, Gotify",
     .flags = 0,
     .keys = webhook_keys,
     .init = webhook_init,

@@ -5,7 +5,7 @@
  * (hostile titles, links, digests), then the receiver's answer it classifies (status,
  * transport error, Retry-After, body).
  *
- * Input: byte 0 format (mod 6), byte 1 flags (1: transport error, 2: a secret, 4: digest),
+ * Input: byte 0 format (mod 9), byte 1 flags (1: transport error, 2: a secret, 4: digest),
  * bytes 2-3 status (big endian, mod 1000), bytes 4-5 Retry-After (0xffff: none), then the
  * alert JSON, "\n--\n", and the response body.
  *
@@ -43,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SECRET    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" /* 27 bytes decoded */
 #define TOKEN     "syt_bearer_S3CRETtoken"
 
-static const char *const formats[] = {"generic", "slack",  "discord",
-                                      "ntfy",    "matrix", "mattermost"};
+static const char *const formats[] = {"generic",    "slack",    "discord",  "ntfy",  "matrix",
+                                      "mattermost", "telegram", "pushover", "gotify"};
 
 static const struct fw_plugin *plugin;
 
@@ -92,7 +92,8 @@ static void on_done(struct fw_fakehost *fh, uint64_t token, enum fw_result resul
 		abort();
 	if (message && run.with_secret && strcmp(run.format, "generic") != 0 &&
 	    strcasestr(message, TOKEN))
-		abort(); /* the plugin was given TOKEN (matrix, ntfy; others refuse a secret) */
+		abort(); /* the plugin was given TOKEN (matrix, ntfy, telegram, pushover, gotify;
+		            the others refuse a secret) */
 	if (!quoted(run.body, run.body_len) && !quoted(run.json, strlen(run.json)))
 		leak_check(message);
 }
@@ -109,6 +110,7 @@ static int on_http(struct fw_fakehost *fh, const struct fw_http_request *req)
 		/* Our secrets only in their own headers (unless the alert itself holds them). */
 		if (!quoted(run.json, strlen(run.json)))
 			leak_check(strncmp(req->headers[i], "Authorization:", 14) == 0 ||
+			                   strncmp(req->headers[i], "X-Gotify-Key:", 13) == 0 ||
 			                   strncmp(req->headers[i], "webhook-signature:", 18) == 0
 			               ? NULL
 			               : req->headers[i]);
@@ -165,6 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                               {"format", NULL},
 	                               {"headers", "X-Fuzz: 1"},
 	                               {NULL, "/run/credentials/feedwatch/secret"},
+	                               {NULL, "-100123"},
 	                               {NULL, NULL}};
 	struct fw_fakehost_kv secrets[] = {{"/run/credentials/feedwatch/secret", NULL},
 	                                   {NULL, NULL}};
@@ -185,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(&run, 0, sizeof(run));
 	flags = data[1];
-	run.format = formats[data[0] % 6];
+	run.format = formats[data[0] % (sizeof(formats) / sizeof(formats[0]))];
 	run.with_secret = (flags & 2) != 0;
 	res.status = (long)(((unsigned)data[2] << 8 | data[3]) % 1000);
 	ra = (unsigned)data[4] << 8 | data[5];
@@ -216,6 +219,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	cfg[1].value = run.format;
 	cfg[3].key = run.with_secret ? "secret" : NULL;
+	/* telegram needs its chat, pushover its user key */
+	cfg[4].key = strcmp(run.format, "telegram") == 0   ? "chat_id"
+	             : strcmp(run.format, "pushover") == 0 ? "user"
+	                                                   : NULL;
 	secrets[0].value = strcmp(run.format, "generic") == 0 ? SECRET : TOKEN;
 	if (fw_fakehost_init(&fh) < 0)
 		abort();

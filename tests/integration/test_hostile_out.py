@@ -133,7 +133,9 @@ def links_and_matrix(srv, rcv, w):
                   "exec: no %s link in env or stdin" % j["item"]["title"])
         check(r["argv"] == [RECORD, rec], "exec: the link is never an argument")
 
-    sl = [json.loads(r[3])["text"] for r in rcv.log("/slack")]
+    # The message is in the blocks of its coloured attachment ("text" is the fallback).
+    sl = ["\n".join(b["text"]["text"] for b in json.loads(r[3])["attachments"][0]["blocks"]
+                    if b["type"] == "section") for r in rcv.log("/slack")]
     sf = [t for t in sl if "evil.example" in t]
     check(len(sl) == n and len(sf) == 1 and "<https://evil.example/x%7COfficial%20notice%20from"
           "%20your%20bank|Putin slack>" in sf[0], "slack: a \"|\" in a link cannot supply the "

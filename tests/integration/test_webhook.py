@@ -9,7 +9,7 @@ Standard Webhooks signature whose webhook-id is the alert id. The URL's secret p
 reaches the log.
 
 Part 2 (formats): slack, discord, ntfy, matrix, mattermost bodies; markup in titles escaped,
-mentions disabled; 410 disables the output; a rate-limited output sends one digest."""
+mentions disabled (test_webhook_conformance.py checks every limit of every format); 410 disables the output; a rate-limited output sends one digest."""
 import base64
 import json
 import os
@@ -171,22 +171,25 @@ def formats(srv, rcv, w):
     if r:
         aid = r[0][2].get("Idempotency-Key")
         j = json.loads(r[0][3])
-        t = j["blocks"][0]["text"]["text"]
-        check(j["blocks"][0]["type"] == "section" and j["blocks"][0]["text"]["type"] == "mrkdwn",
-              "slack: a mrkdwn section block")
+        blocks = j["attachments"][0]["blocks"]
+        t = blocks[0]["text"]["text"]
+        check(blocks[0]["type"] == "section" and blocks[0]["text"]["type"] == "mrkdwn",
+              "slack: a mrkdwn section block, in a coloured attachment")
         check("&lt;b&gt;Putin&lt;/b&gt; &amp;" in t and "<!channel>" not in t and
               "&lt;!channel&gt;" in t, "slack: <, > and & escaped (%s)" % t[:120])
         check("<https://example.org/h?a=1&amp;b=2|" in t, "slack: the link is <url|title>")
-        check(j["text"] == t, "slack: text is the fallback")
+        check(j["text"].startswith("&lt;b&gt;Putin") and "<!channel>" not in j["text"],
+              "slack: text is the (escaped) fallback")
     r = rcv.log("/discord")
     check(len(r) == 1, "discord: one request")
     if r:
         j = json.loads(r[0][3])
-        c = j["content"]
+        c = j["embeds"][0]["title"]
         check(j.get("allowed_mentions") == {"parse": []}, "discord: allowed_mentions parse []")
         check("@everyone" not in c and "@\u200beveryone" in c, "discord: @everyone broken")
         check("\\*bold\\*" in c and "\\[x\\]" in c, "discord: markdown escaped (%s)" % c[:100])
-        check(len(c) <= 2000, "discord: at most 2000 characters")
+        check(len(c) <= 256, "discord: an embed title of at most 256 characters")
+        check(j["embeds"][0].get("url") == "https://example.org/h?a=1&b=2", "discord: embed url")
     r = rcv.log("/ntfy")
     check(len(r) == 1, "ntfy: one request")
     if r:
@@ -197,7 +200,10 @@ def formats(srv, rcv, w):
         check(title == HOSTILE, "ntfy: the Title header holds the title (%r)" % title)
         check(h.get("Click") == "https://example.org/h?a=1&b=2", "ntfy: Click is the link")
         check(h.get("Tags") == "putin", "ntfy: Tags is the watchlist")
-        check(r[0][3].decode().startswith(HOSTILE), "ntfy: the body is plain text")
+        check(h.get("Markdown") == "yes" and h.get("Priority") == "3",
+              "ntfy: Markdown, Priority 3 (normal)")
+        check(r[0][3].decode().startswith("world \u00b7 putin"),
+              "ntfy: the body is the Markdown detail (%r)" % r[0][3][:60])
     r = rcv.log()
     r = [x for x in r if x[1].startswith("/_matrix/")]
     check(len(r) == 1, "matrix: one request")
@@ -213,8 +219,11 @@ def formats(srv, rcv, w):
               "&lt;b&gt;Putin&lt;/b&gt; &amp; &quot;North Korea&quot;" in j["formatted_body"] and
               "<script>" not in j["formatted_body"], "matrix: formatted_body escaped")
     r = rcv.log("/mm")
-    check(len(r) == 1 and "@\u200beveryone" in json.loads(r[0][3])["text"] if r else False,
-          "mattermost: text, with mentions broken")
+    att = json.loads(r[0][3])["attachments"][0] if len(r) == 1 else {}
+    check(att.get("title") == HOSTILE and att.get("title_link") == "https://example.org/h?a=1&b=2"
+          and "Putin &lt;script&gt;" not in att.get("text", "x") and
+          "Putin \\<script\\>" in att.get("text", ""),
+          "mattermost: an attachment: plain title, its link, the escaped snippet (%s)" % att)
     for path in ("/slack", "/discord", "/ntfy", "/mm"):
         x = rcv.log(path)
         check(bool(x) and x[0][2].get("Idempotency-Key") == aid,
