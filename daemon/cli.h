@@ -88,6 +88,13 @@ int fw_cli_store_outbox_retry(const struct cli *c, char **args, int nargs);
 int fw_cli_store_outbox_drop(const struct cli *c, char **args, int nargs);
 int fw_cli_store_status(const struct cli *c, char **args, int nargs);
 
+/* cli_match.c: match. */
+int fw_cli_match_cmd(const struct cli *c, char **args, int nargs);
+
+/* cli_stories.c: stories, explain-story. */
+int fw_cli_stories_cmd(const struct cli *c, char **args, int nargs);
+int fw_cli_stories_explain(const struct cli *c, char **args, int nargs);
+
 /* cli_init.c: init. */
 int fw_cli_init_cmd(const struct cli *c, char **args, int nargs);
 

@@ -209,6 +209,7 @@ static void status_host_cb(const char *host, int64_t until, long http_status, vo
 
 int fw_cli_store_status(const struct cli *c, char **args, int nargs)
 {
+	int64_t open_stories = 0;
 	struct fw_config *cfg;
 	struct fw_store *s;
 	json_t *root, *feeds, *outs, *hosts;
@@ -282,6 +283,13 @@ int fw_cli_store_status(const struct cli *c, char **args, int nargs)
 	json_object_set_new(root, "feeds", feeds);
 	json_object_set_new(root, "hosts_resting", hosts);
 	json_object_set_new(root, "outputs", outs);
+	if (fw_store_story_count(s, time(NULL) - cfg->story_window, &open_stories) == 0) {
+		json_object_set_new(root, "stories_open", json_integer((json_int_t)open_stories));
+		if (!c->json)
+			printf("\nstories: %lld open (items of the last %llds are grouped; "
+			       "feedwatch stories lists them)\n",
+			       (long long)open_stories, (long long)cfg->story_window);
+	}
 	if (c->json) {
 		char *line = json_dumps(root, JSON_COMPACT);
 

@@ -35,8 +35,6 @@
 #include "loader.h"
 #include "store.h"
 
-#define FW_MATCH_LINE_MAX (64 * 1024 * 1024) /* one item of `match` input */
-
 static const char usage_text[] =
     "usage: feedwatch COMMAND [ARGS] [OPTIONS]\n"
     "\n"
@@ -50,6 +48,8 @@ static const char usage_text[] =
     "  match  [-c FILE]             match items (JSON Lines on stdin), one JSON line each\n"
     "  outbox list|retry|drop ...   show and act on queued and dead alerts\n"
     "  status [-c FILE] [--json]    per-feed state and per-output queues\n"
+    "  stories [--since D] [--watchlist W] [--json]   stories, newest first\n"
+    "  explain-story ID [--json]    why each item of a story joined it\n"
     "  help [COMMAND], version\n"
     "\n"
     "Options may come before or after the command and its arguments; `--` ends them.\n"
@@ -388,156 +388,6 @@ static int cmd_parse(const struct cli *c, char **args, int nargs)
 	return parse_file(args[0]);
 }
 
-static void print_match(const struct fw_matcher *m, const struct fw_item *item,
-                        const struct fw_match_result *res)
-{
-	json_t *o = json_object(), *wl = json_array(), *ex = json_array();
-	char *line;
-
-	for (size_t i = 0; i < res->n_watchlists; i++)
-		json_array_append_new(
-		    wl, json_string(fw_matcher_watchlist_name(m, res->watchlists[i])));
-	for (size_t i = 0; i < res->n_explain; i++) {
-		const struct fw_match_explain *e = &res->explain[i];
-
-		json_array_append_new(
-		    ex, fw_alert_explain_json(e, fw_matcher_watchlist_name(m, e->watchlist)));
-	}
-	json_object_set_new(o, "id", json_string(item->id ? item->id : ""));
-	json_object_set_new(o, "watchlists", wl);
-	json_object_set_new(o, "explain", ex);
-	line = json_dumps(o, JSON_COMPACT);
-	if (line) {
-		puts(line);
-		free(line);
-	}
-	json_decref(o);
-}
-
-static int match_one(const struct fw_matcher *m, struct fw_item *item)
-{
-	struct fw_match_result res = {0};
-	int r = fw_match_item(m, item, &res);
-
-	if (r == 0)
-		print_match(m, item, &res);
-	fw_match_result_clear(&res);
-	return r;
-}
-
-/* Print s on the current line, control characters as spaces. */
-static void put_clean(const char *s)
-{
-	for (; s && *s; s++)
-		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
-}
-
-/* The readable answer of `match --text`: each watchlist that matched, then why. */
-static void print_match_text(const struct fw_matcher *m, const struct fw_match_result *res)
-{
-	if (res->n_watchlists == 0) {
-		puts("no watchlist matched");
-		return;
-	}
-	for (size_t i = 0; i < res->n_watchlists; i++) {
-		printf("%s: matched\n", fw_matcher_watchlist_name(m, res->watchlists[i]));
-		for (size_t k = 0; k < res->n_explain; k++) {
-			const struct fw_match_explain *e = &res->explain[k];
-
-			if (e->watchlist != res->watchlists[i])
-				continue;
-			fputs("  ", stdout);
-			put_clean(e->term);
-			if (e->alias && e->term && strcmp(e->alias, e->term) != 0) {
-				fputs(": alias \"", stdout);
-				put_clean(e->alias);
-				fputs("\" found", stdout);
-			} else {
-				fputs(": found", stdout);
-			}
-			fputs(" \"", stdout);
-			put_clean(e->text);
-			printf("\" in %s: \"", e->field ? e->field : "?");
-			put_clean(e->snippet);
-			fputs("\"\n", stdout);
-		}
-	}
-}
-
-/* `match --text T`: grep's exit status (0 matched, 1 not, 2 trouble). */
-static int match_text(const struct cli *c, const struct fw_matcher *m)
-{
-	struct fw_item *item = fw_item_new();
-	struct fw_match_result res = {0};
-	int code = 2;
-
-	if (item == NULL)
-		goto done;
-	free(item->summary);
-	item->summary = strdup(c->text);
-	free(item->id);
-	item->id = strdup("text");
-	if (item->summary == NULL || item->id == NULL || fw_match_item(m, item, &res) < 0)
-		goto done;
-	if (c->json)
-		print_match(m, item, &res);
-	else
-		print_match_text(m, &res);
-	code = res.n_watchlists > 0 ? 0 : 1;
-done:
-	if (code == 2)
-		fprintf(stderr, "feedwatch: match: out of memory\n");
-	fw_match_result_clear(&res);
-	fw_item_free(item);
-	return code;
-}
-
-static int cmd_match(const struct cli *c, char **args, int nargs)
-{
-	struct fw_config *cfg;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	long lineno = 0;
-	int code = 0;
-
-	(void)args;
-	(void)nargs;
-	cfg = fw_cli_load_config(c->config, true);
-	if (cfg == NULL)
-		return 2;
-	if (c->text) {
-		code = match_text(c, cfg->matcher);
-		fw_config_free(cfg);
-		return code;
-	}
-	if (isatty(STDIN_FILENO))
-		fprintf(stderr, "feedwatch: reading items in the parse format from stdin (Ctrl-D "
-		                "ends; --text T matches one text)\n");
-	while ((n = getline(&line, &cap, stdin)) > 0) {
-		struct fw_item *item = NULL;
-
-		lineno++;
-		if (n > FW_MATCH_LINE_MAX || fw_item_from_json(line, (size_t)n, &item) < 0) {
-			bool blank = strspn(line, " \t\r\n") == (size_t)n;
-
-			if (!blank) {
-				fprintf(stderr,
-				        "feedwatch: stdin:%ld: not an item in the parse format\n",
-				        lineno);
-				code = 1;
-			}
-			continue;
-		}
-		if (match_one(cfg->matcher, item) < 0)
-			code = 1;
-		fw_item_free(item);
-	}
-	free(line);
-	fw_config_free(cfg);
-	return code;
-}
-
 static void print_version(void)
 {
 	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
@@ -591,7 +441,7 @@ static const struct command commands[] = {
      "readable (--json: one JSON line); exit 0 matched, 1 not matched, 2 trouble.\n"
      "Without: items in the `parse` format on stdin, one JSON line each (id, watchlists,\n"
      "explain); exit 1 when a line is not an item.\n",
-     cmd_match},
+     fw_cli_match_cmd},
     {"outbox", "list", OPT_CONFIG | OPT_PENDING | OPT_DEAD | OPT_OUTPUT | OPT_JSON, 0, 0,
      fw_cli_store_outbox_help, fw_cli_store_outbox_list},
     {"outbox", "retry", OPT_CONFIG | OPT_ALL | OPT_OUTPUT, 0, 1, fw_cli_store_outbox_help,
@@ -603,6 +453,19 @@ static const struct command commands[] = {
      "Per feed: last poll, HTTP status, error streak, next poll, items, alerts; resting\n"
      "hosts; per output: pending and dead alerts. Exit 1 when there is no database yet.\n",
      fw_cli_store_status},
+    {"stories", NULL, OPT_CONFIG | OPT_SINCE | OPT_WATCHLIST | OPT_JSON, 0, 0,
+     "usage: feedwatch stories [--since DURATION] [--watchlist NAME] [--json] [-c FILE]\n"
+     "The stories in the store (items grouped across feeds, time and languages), newest\n"
+     "first: id, first and last seen, items and feeds, the watchlists that matched an item.\n"
+     "--since counts back from now over the last item; --json: one object per line with\n"
+     "id, title, first_seen, last_seen, items (feed, id, title, link, published) and\n"
+     "watchlists. Exit 1 when there is no database yet.\n",
+     fw_cli_stories_cmd},
+    {"explain-story", NULL, OPT_CONFIG | OPT_JSON, 1, 1,
+     "usage: feedwatch explain-story ID [--json] [-c FILE]\n"
+     "Why each item joined story ID (an id from `feedwatch stories`): the item it resembled\n"
+     "most, the score, and the words and entities they share. Exit 1: no such story.\n",
+     fw_cli_stories_explain},
     {"version", NULL, 0, 0, 0, "usage: feedwatch version\n", cmd_version},
     {"help", NULL, 0, 0, 1, "usage: feedwatch help [COMMAND]\n", cmd_help},
 };
