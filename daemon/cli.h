@@ -88,6 +88,19 @@ int fw_cli_store_outbox_retry(const struct cli *c, char **args, int nargs);
 int fw_cli_store_outbox_drop(const struct cli *c, char **args, int nargs);
 int fw_cli_store_status(const struct cli *c, char **args, int nargs);
 
+/* cli_feeds.c: feeds add, remove, import, export, list, discover (the feeds file, OPML). */
+extern const char fw_cli_feeds_help[];
+int fw_cli_feeds_add(const struct cli *c, char **args, int nargs);
+int fw_cli_feeds_remove(const struct cli *c, char **args, int nargs);
+int fw_cli_feeds_import(const struct cli *c, char **args, int nargs);
+int fw_cli_feeds_export(const struct cli *c, char **args, int nargs);
+int fw_cli_feeds_list(const struct cli *c, char **args, int nargs);
+int fw_cli_feeds_discover(const struct cli *c, char **args, int nargs);
+
+/* When src (a URL or file) is an HTML page, say on stderr which feeds it links to (or that
+   it links to none) and return 0; -1 when it is no HTML page (nothing printed). */
+int fw_cli_feeds_explain_page(const char *src);
+
 /* cli_init.c: init. */
 int fw_cli_init_cmd(const struct cli *c, char **args, int nargs);
 

@@ -48,6 +48,7 @@ static const char usage_text[] =
     "  parse  FILE|URL              print a feed's items as JSON Lines\n"
     "  match  [-c FILE] --text T [--json]   which watchlists T matches, and why\n"
     "  match  [-c FILE]             match items (JSON Lines on stdin), one JSON line each\n"
+    "  feeds  add|remove|import|export|list|discover ...  feeds by URL and OPML\n"
     "  outbox list|retry|drop ...   show and act on queued and dead alerts\n"
     "  status [-c FILE] [--json]    per-feed state and per-output queues\n"
     "  help [COMMAND], version\n"
@@ -314,11 +315,12 @@ static int parse_file(const char *path)
 	}
 	close(fd);
 	r = fw_parse_end(p);
-	if (r < 0)
+	/* An HTML page: say which feeds it links to rather than the XML parser's complaint. */
+	if (r < 0 && fw_cli_feeds_explain_page(path) < 0)
 		fprintf(stderr, "feedwatch: %s: not a feed: %s\n", path,
 		        fw_parse_problem(p) ? fw_parse_problem(p)
 		                            : "no RSS, Atom or JSON Feed document");
-	else if (fw_parse_problem(p))
+	else if (r == 0 && fw_parse_problem(p))
 		fprintf(stderr, "feedwatch: %s: warning: %s\n", path, fw_parse_problem(p));
 	fw_parse_free(p);
 	return r < 0 ? 1 : 0;
@@ -327,12 +329,18 @@ static int parse_file(const char *path)
 struct parse_url_state {
 	int code;
 	const char *url;
+	char *not_feed; /* the fetch's message when the body was no feed (maybe a page) */
 };
 
 static void parse_url_done_cb(struct fw_fetch_result *r, void *arg)
 {
 	struct parse_url_state *s = arg;
 
+	if (r->error == -EBADMSG && r->status < 400) {
+		s->not_feed = strdup(r->error_text);
+		s->code = 1;
+		return;
+	}
 	if (r->error != 0 && r->error != -EFBIG) {
 		fprintf(stderr, "feedwatch: %s: %s\n", s->url, r->error_text);
 		s->code = 1;
@@ -376,6 +384,10 @@ static int parse_url(const char *url)
 	fw_parsework_close(pw, NULL, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	r = uv_loop_close(&loop);
+	/* An HTML page: say which feeds it links to rather than the XML parser's complaint. */
+	if (s.not_feed && fw_cli_feeds_explain_page(url) < 0)
+		fprintf(stderr, "feedwatch: %s: %s\n", url, s.not_feed);
+	free(s.not_feed);
 	return r == 0 ? s.code : 1;
 }
 
@@ -598,6 +610,13 @@ static const struct command commands[] = {
      fw_cli_store_outbox_retry},
     {"outbox", "drop", OPT_CONFIG | OPT_DEAD | OPT_OUTPUT, 0, 1, fw_cli_store_outbox_help,
      fw_cli_store_outbox_drop},
+    {"feeds", "add", OPT_CONFIG | OPT_NAME | OPT_INTERVAL | OPT_TAG, 1, 1, fw_cli_feeds_help,
+     fw_cli_feeds_add},
+    {"feeds", "remove", OPT_CONFIG, 1, 1, fw_cli_feeds_help, fw_cli_feeds_remove},
+    {"feeds", "import", OPT_CONFIG, 1, 1, fw_cli_feeds_help, fw_cli_feeds_import},
+    {"feeds", "export", OPT_CONFIG, 0, 0, fw_cli_feeds_help, fw_cli_feeds_export},
+    {"feeds", "list", OPT_CONFIG | OPT_JSON, 0, 0, fw_cli_feeds_help, fw_cli_feeds_list},
+    {"feeds", "discover", OPT_JSON, 1, 1, fw_cli_feeds_help, fw_cli_feeds_discover},
     {"status", NULL, OPT_CONFIG | OPT_JSON, 0, 0,
      "usage: feedwatch status [--json] [-c FILE]\n"
      "Per feed: last poll, HTTP status, error streak, next poll, items, alerts; resting\n"
