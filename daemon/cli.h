@@ -101,6 +101,10 @@ int fw_cli_feeds_discover(const struct cli *c, char **args, int nargs);
    it links to none) and return 0; -1 when it is no HTML page (nothing printed). */
 int fw_cli_feeds_explain_page(const char *src);
 
+/* cli_alerts.c: alerts (the alert history with each output's state). */
+extern const char fw_cli_alerts_help[];
+int fw_cli_alerts_cmd(const struct cli *c, char **args, int nargs);
+
 /* cli_init.c: init. */
 int fw_cli_init_cmd(const struct cli *c, char **args, int nargs);
 

@@ -51,6 +51,7 @@ static const char usage_text[] =
     "  feeds  add|remove|import|export|list|discover ...  feeds by URL and OPML\n"
     "  outbox list|retry|drop ...   show and act on queued and dead alerts\n"
     "  status [-c FILE] [--json]    per-feed state and per-output queues\n"
+    "  alerts [--since D] [--watchlist W] [--json]   the alerts raised and their delivery\n"
     "  help [COMMAND], version\n"
     "\n"
     "Options may come before or after the command and its arguments; `--` ends them.\n"
@@ -617,6 +618,8 @@ static const struct command commands[] = {
     {"feeds", "export", OPT_CONFIG, 0, 0, fw_cli_feeds_help, fw_cli_feeds_export},
     {"feeds", "list", OPT_CONFIG | OPT_JSON, 0, 0, fw_cli_feeds_help, fw_cli_feeds_list},
     {"feeds", "discover", OPT_JSON, 1, 1, fw_cli_feeds_help, fw_cli_feeds_discover},
+    {"alerts", NULL, OPT_CONFIG | OPT_SINCE | OPT_WATCHLIST | OPT_JSON, 0, 0, fw_cli_alerts_help,
+     fw_cli_alerts_cmd},
     {"status", NULL, OPT_CONFIG | OPT_JSON, 0, 0,
      "usage: feedwatch status [--json] [-c FILE]\n"
      "Per feed: last poll, HTTP status, error streak, next poll, items, alerts; resting\n"
