@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,6 +440,35 @@ static void alerts_idle_cb(void *arg)
 		fw_loop_stop(d);
 }
 
+/* once's exit status, each reason said on stderr: 3 an output could not start, 4 an alert
+   of this run was not delivered (pending or dead), 1 a feed failed, else 0. */
+static int once_code(struct fw_daemon *d)
+{
+	int64_t pending = 0, dead = 0;
+	int code = 0;
+
+	if (d->failed_feeds > 0) {
+		fprintf(stderr, "feedwatch: %zu of %zu feeds failed (see above)\n", d->failed_feeds,
+		        d->cfg->n_feeds);
+		code = 1;
+	}
+	if (d->store && d->outbox_before != INT64_MAX &&
+	    fw_store_outbox_count_after(d->store, d->outbox_before, &pending, &dead) == 0 &&
+	    pending + dead > 0) {
+		fprintf(stderr,
+		        "feedwatch: %lld alerts of this run were not delivered (%lld pending, %lld "
+		        "dead): see feedwatch outbox list\n",
+		        (long long)(pending + dead), (long long)pending, (long long)dead);
+		code = 4;
+	}
+	if (d->outputs_down > 0) {
+		fprintf(stderr, "feedwatch: %zu output%s could not start (see above)\n",
+		        d->outputs_down, d->outputs_down == 1 ? "" : "s");
+		code = 3;
+	}
+	return code;
+}
+
 /* Start the rooms below the loop, each handed what it needs. 0 or -ENOMEM. */
 static int start_rooms(struct fw_daemon *d)
 {
@@ -522,11 +552,14 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	       db);
 	if (!once)
 		watch_config(&d);
+	if (once && fw_store_outbox_last_rowid(d.store, &d.outbox_before) < 0)
+		d.outbox_before = INT64_MAX; /* unknown: judge no alert */
 	if (start_rooms(&d) < 0) {
 		fw_log(FW_LOG_ERR, "out of memory");
 		code = 2;
 		fw_loop_stop(&d);
 	}
+	d.outputs_down = fw_deliver_outputs_down(d.deliver);
 	/* Alerts left from an earlier run go out now. */
 	fw_deliver_kick(d.deliver);
 	if (!once && !d.stopping) {
@@ -543,11 +576,8 @@ out_loop:
 	if (!d.stopping && code != 0)
 		fw_loop_stop(&d);
 	uv_run(&d.loop, UV_RUN_DEFAULT);
-	if (once && code == 0 && d.failed_feeds > 0) {
-		fprintf(stderr, "feedwatch: %zu of %zu feeds failed (see above)\n", d.failed_feeds,
-		        d.cfg->n_feeds);
-		code = 1;
-	}
+	if (once && code == 0)
+		code = once_code(&d);
 	if (d.store) {
 		int64_t pending = 0, dead = 0;
 

@@ -44,8 +44,10 @@ struct fw_daemon {
 	struct fw_metrics metrics;
 	bool once; /* poll every feed once, deliver, stop */
 	bool stopping;
-	bool feeds_done;     /* once: every feed has been polled */
-	size_t failed_feeds; /* once: feeds whose poll failed */
+	bool feeds_done;       /* once: every feed has been polled */
+	size_t failed_feeds;   /* once: feeds whose poll failed */
+	size_t outputs_down;   /* once: outputs that could not start */
+	int64_t outbox_before; /* once: the outbox's last rowid before this run */
 	int exit_code;
 };
 

@@ -586,7 +586,9 @@ static const struct command commands[] = {
      cmd_run},
     {"once", NULL, OPT_CONFIG, 0, 0,
      "usage: feedwatch once [-c FILE]\n"
-     "Poll every feed once, deliver the alerts, exit 0 (1 if a feed failed).\n",
+     "Poll every feed once, deliver the alerts, exit 0 when all went well; 3 an output\n"
+     "could not start, 4 an alert of this run was not delivered (pending or dead), 1 a\n"
+     "feed failed (with several: the first of 3, 4, 1).\n",
      cmd_once},
     {"check", NULL, OPT_CONFIG, 0, 0,
      "usage: feedwatch check [-c FILE]\n"

@@ -431,3 +431,36 @@ int fw_store_alert_rows(struct fw_store *s, int64_t since, const char *watchlist
 	*n = len;
 	return 0;
 }
+
+/* One row of two integers from sql with ?1 bound to arg (once per `once`: not cached). */
+static int two_ints(struct fw_store *s, const char *sql, int64_t arg, int64_t *a, int64_t *b)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+
+	if (rc != SQLITE_OK)
+		return fw_store_fail(s, rc);
+	sqlite3_bind_int64(q, 1, arg);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*a = sqlite3_column_int64(q, 0);
+		if (b)
+			*b = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 0 : fw_store_fail(s, rc);
+}
+
+int fw_store_outbox_last_rowid(struct fw_store *s, int64_t *rowid)
+{
+	return two_ints(s, "SELECT coalesce(max(rowid), 0) FROM outbox WHERE ?1 = ?1", 0, rowid,
+	                NULL);
+}
+
+int fw_store_outbox_count_after(struct fw_store *s, int64_t after, int64_t *pending, int64_t *dead)
+{
+	return two_ints(s,
+	                "SELECT coalesce(sum(state = 0), 0), coalesce(sum(state = 1), 0) FROM "
+	                "outbox WHERE rowid > ?1",
+	                after, pending, dead);
+}

@@ -275,4 +275,12 @@ int fw_store_alert_rows(struct fw_store *s, int64_t since, const char *watchlist
 /* Free n rows and the array; accepts NULL. */
 void fw_alert_rows_free(struct fw_alert_row *r, size_t n);
 
+/* The highest rowid in the outbox now (0 when empty): every entry queued later has a
+   higher one (rowids are never reused). 0 or -errno. */
+int fw_store_outbox_last_rowid(struct fw_store *s, int64_t *rowid);
+
+/* Pending and dead entries with a rowid above after: what was queued since
+   fw_store_outbox_last_rowid gave after and is not delivered. 0 or -errno. */
+int fw_store_outbox_count_after(struct fw_store *s, int64_t after, int64_t *pending, int64_t *dead);
+
 #endif

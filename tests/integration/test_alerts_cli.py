@@ -57,7 +57,8 @@ def history(srv, w):
         srv.routes["/feed.xml"] = Route(rss_feed([
             ("a1", "Putin arrives in Pyongyang", "https://example.org/a1", "state visit")]))
         p = run(["once", "-c", conf])
-        check(p.returncode == 0, "the first once (%s)" % rc_err(p))
+        check(p.returncode == 4 and "1 pending, 1 dead" in p.stderr,
+              "the first once exits 4: an alert dead, one pending (%s)" % rc_err(p))
         time.sleep(2.2)
         srv.routes["/feed.xml"] = Route(rss_feed([
             ("a1", "Putin arrives in Pyongyang", "https://example.org/a1", "state visit"),
