@@ -55,20 +55,28 @@ struct fw_opml *fw_opml_free(struct fw_opml *o)
 
 int fw_opml_feed_tag(struct fw_opml_feed *f, const char *tag)
 {
-	char **v;
+	char **v, *t;
 
 	if (tag == NULL || tag[0] == 0 || f->n_tags >= FW_OPML_MAX_TAGS)
 		return 0;
+	if ((t = strndup(tag, FW_OPML_MAX_NAME)) == NULL)
+		return -ENOMEM;
+	/* a comma separates categories and a control character is no name: spaces */
+	for (char *p = t; *p; p++)
+		if (*p == ',' || (unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
 	for (size_t i = 0; i < f->n_tags; i++)
-		if (strcmp(f->tags[i], tag) == 0)
+		if (strcmp(f->tags[i], t) == 0) {
+			free(t);
 			return 0;
+		}
 	v = realloc(f->tags, (f->n_tags + 1) * sizeof(*v));
-	if (v == NULL)
+	if (v == NULL) {
+		free(t);
 		return -ENOMEM;
+	}
 	f->tags = v;
-	if ((v[f->n_tags] = strdup(tag)) == NULL)
-		return -ENOMEM;
-	f->n_tags++;
+	v[f->n_tags++] = t;
 	return 0;
 }
 
@@ -186,15 +194,16 @@ struct path {
 	size_t n;
 };
 
-/* The category attribute: comma-separated, each a slash-separated path. */
+/* The category attribute: comma-separated, each a path ("/News/World") kept whole as one
+   tag without its leading slash. */
 static int add_categories(struct fw_opml_feed *f, const char *cats)
 {
 	char *copy = strdup(cats), *save = NULL;
 
 	if (copy == NULL)
 		return -ENOMEM;
-	for (char *tok = strtok_r(copy, ",/", &save); tok; tok = strtok_r(NULL, ",/", &save)) {
-		tok += strspn(tok, " \t");
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		tok += strspn(tok, " \t/");
 		if (fw_opml_feed_tag(f, tok) < 0) {
 			free(copy);
 			return -ENOMEM;

@@ -9,8 +9,8 @@
  *
  * An outline with an xmlUrl is a feed (name from title, else text, else the URL's host);
  * an outline without one is a folder, and every folder around a feed is one of its tags,
- * as is each entry of its OPML 2.0 `category` attribute ("/News/World,Tech" gives News,
- * World and Tech). feedwatch's own per-feed settings travel as attributes in the
+ * as is each entry of its OPML 2.0 `category` attribute ("/News/World,/Tech" gives
+ * News/World and Tech). A tag holds no comma (one becomes a space). feedwatch's own per-feed settings travel as attributes in the
  * FW_OPML_NS namespace (fw:interval="1800").
  */
 #ifndef FW_OPML_H
@@ -68,7 +68,8 @@ void fw_opml_remove(struct fw_opml *o, size_t i);
 /* Index of the feed with this name (exact) or this URL, or -1. Either may be NULL. */
 long fw_opml_find(const struct fw_opml *o, const char *name, const char *url);
 
-/* Add tag to f's tags unless there already (or too many, or empty). 0 or -ENOMEM. */
+/* Add tag to f's tags unless there already (or too many, or empty); commas and control
+   characters become spaces. 0 or -ENOMEM. */
 int fw_opml_feed_tag(struct fw_opml_feed *f, const char *tag);
 
 /*

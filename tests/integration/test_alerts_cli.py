@@ -59,7 +59,7 @@ def history(srv, w):
         p = run(["once", "-c", conf])
         check(p.returncode == 4 and "1 pending, 1 dead" in p.stderr,
               "the first once exits 4: an alert dead, one pending (%s)" % rc_err(p))
-        time.sleep(2.2)
+        time.sleep(5)  # created is in whole seconds: --since 3s then parts the runs
         srv.routes["/feed.xml"] = Route(rss_feed([
             ("a1", "Putin arrives in Pyongyang", "https://example.org/a1", "state visit"),
             ("a2", "North Korea opens a road", "https://example.org/a2?x=1&y=2", "roads")]))
@@ -100,9 +100,9 @@ def history(srv, w):
 
         p, got = alerts(conf, "--watchlist", "putin")
         check([a["watchlist"] for a in got] == ["putin"], "--watchlist putin: only its alert")
-        p, got = alerts(conf, "--since", "2s")
+        p, got = alerts(conf, "--since", "3s")
         check([a["item_id"] for a in got] == ["a2"],
-              "--since 2s: only the alert of the second poll (%s)" % [a["item_id"] for a in got])
+              "--since 3s: only the alert of the second poll (%s)" % [a["item_id"] for a in got])
         p, got = alerts(conf, "--watchlist", "nope")
         check(p.returncode == 0 and got == [] and "no alerts" in p.stderr,
               "nothing to show: said on stderr, exit 0")
