@@ -44,6 +44,7 @@ const char fw_cli_feeds_help[] =
 struct page {
 	char *buf;
 	size_t len;
+	bool too_big; /* the body passed FW_PAGE_MAX */
 	char *url;
 	char err[CURL_ERROR_SIZE + 64];
 };
@@ -62,7 +63,11 @@ static size_t page_write_cb(char *data, size_t size, size_t n, void *arg)
 	char *b;
 
 	n *= size;
-	if (p->len + n > FW_PAGE_MAX || (b = realloc(p->buf, p->len + n + 1)) == NULL)
+	if (p->len + n > FW_PAGE_MAX) {
+		p->too_big = true;
+		return 0;
+	}
+	if ((b = realloc(p->buf, p->len + n + 1)) == NULL)
 		return 0;
 	p->buf = b;
 	memcpy(b + p->len, data, n);
@@ -100,7 +105,7 @@ static int fetch_http(const char *url, struct page *p)
 	curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff);
 	p->url = strdup(eff ? eff : url);
 	curl_easy_cleanup(h);
-	if (rc == CURLE_WRITE_ERROR && p->len + 1 > FW_PAGE_MAX) {
+	if (rc == CURLE_WRITE_ERROR && p->too_big) {
 		snprintf(p->err, sizeof(p->err), "larger than %d MiB", FW_PAGE_MAX >> 20);
 		return -EFBIG;
 	}

@@ -531,11 +531,14 @@ int fw_opml_save(const struct fw_opml *o, const char *path)
 		r = -errno;
 		goto done;
 	}
-	if ((r = write_all(fd, text, len)) < 0 || (fsync(fd) < 0 && (r = -errno)) ||
-	    (close(fd) < 0 && (fd = -1, r = -errno))) {
-		goto done;
-	}
+	r = write_all(fd, text, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
 	fd = -1;
+	if (r < 0)
+		goto done;
 	if (rename(tmp, path) < 0) {
 		r = -errno;
 		goto done;

@@ -267,6 +267,11 @@ def discover(srv, w):
     check(p.returncode == 1 and "StartTag" not in p.stderr and "links to 4 feeds" in p.stderr,
           "parse FILE of a page: the same (%s)" % rc_err(p))
 
+    srv.routes["/huge.html"] = Route(b"<html>" + b" " * (9 << 20))
+    p = run(["feeds", "discover", srv.url("/huge.html")])
+    check(p.returncode == 1 and "larger than 8 MiB" in p.stderr,
+          "a page over 8 MiB is cut off with a message (%s)" % rc_err(p))
+
     conf = config(w)
     p = run(["feeds", "add", page, "-c", conf])
     check(p.returncode == 1 and "links to 4 feeds" in p.stderr and base + "/blog/feed.xml"
