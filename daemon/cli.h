@@ -95,6 +95,23 @@ int fw_cli_match_cmd(const struct cli *c, char **args, int nargs);
 int fw_cli_stories_cmd(const struct cli *c, char **args, int nargs);
 int fw_cli_stories_explain(const struct cli *c, char **args, int nargs);
 
+/* cli_feeds.c: feeds add, remove, import, export, list, discover (the feeds file, OPML). */
+extern const char fw_cli_feeds_help[];
+int fw_cli_feeds_add(const struct cli *c, char **args, int nargs);
+int fw_cli_feeds_remove(const struct cli *c, char **args, int nargs);
+int fw_cli_feeds_import(const struct cli *c, char **args, int nargs);
+int fw_cli_feeds_export(const struct cli *c, char **args, int nargs);
+int fw_cli_feeds_list(const struct cli *c, char **args, int nargs);
+int fw_cli_feeds_discover(const struct cli *c, char **args, int nargs);
+
+/* When src (a URL or file) is an HTML page, say on stderr which feeds it links to (or that
+   it links to none) and return 0; -1 when it is no HTML page (nothing printed). */
+int fw_cli_feeds_explain_page(const char *src);
+
+/* cli_alerts.c: alerts (the alert history with each output's state). */
+extern const char fw_cli_alerts_help[];
+int fw_cli_alerts_cmd(const struct cli *c, char **args, int nargs);
+
 /* cli_init.c: init. */
 int fw_cli_init_cmd(const struct cli *c, char **args, int nargs);
 

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "duration.h"
+#include "opml.h"
 #include "match.h"
 #include "template.h" /* plugins/common: the renderer's own template checker */
 
@@ -844,10 +845,16 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 	                                   "max_alerts_per_poll",
 	                                   "story_window",
 	                                   "story_update_interval",
+	                                   "feeds_file",
 	                                   NULL};
 	char *s = NULL;
 
 	check_keys(c, root, "the top level", keys);
+	if (get_string(c, root, "feeds_file", &s) > 0) {
+		cfg->feeds_file = resolve_path(c, s);
+		free(s);
+		s = NULL;
+	}
 	if (get_string(c, root, "state_dir", &s) > 0) {
 		cfg->state_dir = resolve_path(c, s);
 		free(s);
@@ -1098,8 +1105,17 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	}
 	if ((s = config_setting_get_member(root, "feeds")))
 		load_feeds(&c, cfg, s);
-	else
-		WARN(&c, root, "no feeds configured");
+	if (cfg->feeds_file == NULL) {
+		size_t dl = strlen(c.dir); /* "/cwd/." for a config named without a directory */
+
+		dl -= dl > 2 && strcmp(c.dir + dl - 2, "/.") == 0 ? 2 : 0;
+		if (asprintf(&cfg->feeds_file, "%.*s/feeds.opml", (int)dl, c.dir) < 0)
+			cfg->feeds_file = NULL;
+	}
+	if (fw_opml_config_append(cfg, diags) < 0)
+		fw_diags_add(diags, false, path, 0, "out of memory");
+	if (cfg->n_feeds == 0)
+		WARN(&c, root, "no feeds configured (add one: feedwatch feeds add URL)");
 	if ((ents = config_setting_get_member(root, "entities")))
 		load_entities(&c, cfg, ents);
 	if ((wls = config_setting_get_member(root, "watchlists")))
@@ -1133,6 +1149,7 @@ struct fw_config *fw_config_free(struct fw_config *cfg)
 		free(cfg->feeds[i].name);
 		free(cfg->feeds[i].url);
 		free_strv(cfg->feeds[i].headers, cfg->feeds[i].n_headers);
+		free_strv(cfg->feeds[i].tags, cfg->feeds[i].n_tags);
 	}
 	free(cfg->feeds);
 	for (size_t i = 0; i < cfg->n_entities; i++) {
@@ -1160,6 +1177,7 @@ struct fw_config *fw_config_free(struct fw_config *cfg)
 	free(cfg->path);
 	free(cfg->state_dir);
 	free(cfg->plugin_dir);
+	free(cfg->feeds_file);
 	free(cfg->user_agent);
 	free(cfg->metrics_file);
 	free(cfg);

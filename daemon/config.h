@@ -49,8 +49,11 @@ struct fw_config_feed {
 	bool tls_verify;
 	char **headers; /* extra request headers "Name: value" */
 	size_t n_headers;
-	const char *file; /* config file and line of the feed's group */
+	const char *file; /* config file and line of the feed's group, or feeds_file and line
+	                     of its outline */
 	int line;
+	char **tags; /* from the feeds file's folders and categories (opml.c) */
+	size_t n_tags;
 };
 
 struct fw_config_entity {
@@ -109,6 +112,7 @@ struct fw_config {
 
 	char *state_dir;
 	char *plugin_dir; /* NULL: the default search */
+	char *feeds_file; /* the OPML file of `feeds add` and `import`: feeds.opml beside path */
 	int64_t first_poll_max_age;
 	int64_t interval;     /* default per-feed interval */
 	int64_t min_interval; /* floor for every interval */

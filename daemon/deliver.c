@@ -1078,3 +1078,13 @@ void fw_deliver_close(struct fw_deliver *a)
 		drop_queued(g);
 	finish_close(a);
 }
+
+/* Outputs of the current config that could not start or that their plugin disabled. */
+size_t fw_deliver_outputs_down(const struct fw_deliver *a)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; a && a->cur && i < a->cur->n_outs; i++)
+		n += a->cur->outs[i].ctx == NULL || a->cur->outs[i].disabled;
+	return n;
+}

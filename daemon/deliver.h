@@ -53,6 +53,10 @@ int fw_deliver_reload(struct fw_deliver *a, struct fw_config *cfg);
 /* SIGHUP: let every output reopen its files. */
 void fw_deliver_reopen(struct fw_deliver *a);
 
+/* Outputs of the current config that could not start or that their plugin disabled
+   (`once` exits 3 when there is one). */
+size_t fw_deliver_outputs_down(const struct fw_deliver *a);
+
 /* Deliveries in flight. */
 size_t fw_deliver_in_flight(const struct fw_deliver *a);
 

@@ -1,4 +1,5 @@
 /* loader.c - find, dlopen and check output plugins. */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -6,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "loader.h"
+#include "suggest.h"
 
 #ifndef FW_PLUGIN_INSTALL_DIR
 #define FW_PLUGIN_INSTALL_DIR "/usr/local/lib/feedwatch/plugins"
@@ -132,6 +135,72 @@ fw_loader_check_fn fw_loader_check_fn_of(const struct fw_plugin *p)
 	return p->check;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What other tools call an output feedwatch has under another plugin's name. */
+static const struct {
+	const char *name, *use;
+} plugin_aliases[] = {
+    {"slack", "plugin = \"webhook\"; format = \"slack\""},
+    {"discord", "plugin = \"webhook\"; format = \"discord\""},
+    {"ntfy", "plugin = \"webhook\"; format = \"ntfy\""},
+    {"matrix", "plugin = \"webhook\"; format = \"matrix\""},
+    {"mattermost", "plugin = \"webhook\"; format = \"mattermost\""},
+    {"http", "plugin = \"webhook\""},
+    {"mail", "plugin = \"email\""},
+    {"smtp", "plugin = \"email\""},
+    {"notify", "plugin = \"desktop\""},
+    {"notification", "plugin = \"desktop\""},
+    {"libnotify", "plugin = \"desktop\""},
+    {"command", "plugin = \"exec\""},
+    {"script", "plugin = \"exec\""},
+    {"shell", "plugin = \"exec\""},
+    {"file", "plugin = \"log\""},
+    {"stdout", "plugin = \"log\"; path = \"-\""},
+};
+
+/* "no plugin 'slack' in DIR: use plugin = "webhook"; format = "slack" (plugins there:
+   desktop, email, ...)": the way to what was meant, and what exists. */
+static void no_plugin(const char *dir, const char *name, char *err, size_t errlen)
+{
+	char have[32][64], *names[32], list[400] = "";
+	const char *near = NULL;
+	size_t n = 0, at;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL && n < 32) {
+		size_t len = strlen(e->d_name);
+
+		if (len > 3 && len < 64 && e->d_name[0] != '.' &&
+		    strcmp(e->d_name + len - 3, ".so") == 0) {
+			snprintf(have[n], sizeof(have[n]), "%.*s", (int)(len - 3), e->d_name);
+			names[n] = have[n];
+			n++;
+		}
+	}
+	if (d)
+		closedir(d);
+	qsort(names, n, sizeof(names[0]), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		at = strlen(list);
+		snprintf(list + at, sizeof(list) - at, "%s%s", i ? ", " : "", names[i]);
+	}
+	at = (size_t)snprintf(err, errlen, "no plugin '%s' in %s", name, dir);
+	for (size_t i = 0; i < sizeof(plugin_aliases) / sizeof(plugin_aliases[0]); i++)
+		if (strcasecmp(name, plugin_aliases[i].name) == 0)
+			near = plugin_aliases[i].use;
+	if (near && at < errlen)
+		at += (size_t)snprintf(err + at, errlen - at, ": use %s", near);
+	else if ((near = fw_suggest_nearest(name, (const char *const *)names, n)) && at < errlen)
+		at += (size_t)snprintf(err + at, errlen - at, " (did you mean '%s'?)", near);
+	if (at < errlen)
+		snprintf(err + at, errlen - at, " (plugins there: %s)", n ? list : "none");
+}
+
 /* Load one plugin. */
 int fw_loader_open(const char *dir, const char *name, struct fw_loader_lib **out, char *err,
                    size_t errlen)
@@ -159,7 +228,7 @@ int fw_loader_open(const char *dir, const char *name, struct fw_loader_lib **out
 	if (realpath(path, real) == NULL) {
 		r = -errno;
 		if (r == -ENOENT)
-			snprintf(err, errlen, "no plugin '%s' in %s", name, dir);
+			no_plugin(dir, name, err, errlen);
 		else
 			snprintf(err, errlen, "plugin %s: %s", path, strerror(-r));
 		free(path);
@@ -283,33 +352,6 @@ static const char *type_word(enum fw_key_type t)
 	return "?";
 }
 
-/* Levenshtein distance of a and b, capped at 3 (enough to tell "near" from "far"). */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), row[65];
-
-	if (la > 64 || lb > 64)
-		return 3;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			diag = up;
-			row[j] = best;
-		}
-	}
-	return row[lb] < 3 ? row[lb] : 3;
-}
-
 /* The accepted key (the plugin's or the host's) nearest to name, when one is within two
    edits (one for names of up to four letters), else NULL. */
 static const char *nearest_key(const struct fw_plugin_key *keys, const char *name)
@@ -318,12 +360,12 @@ static const char *nearest_key(const struct fw_plugin_key *keys, const char *nam
 	size_t bestd = strlen(name) <= 4 ? 2 : 3, d;
 
 	for (const struct fw_plugin_key *k = keys; k && k->name; k++)
-		if ((d = edit_distance(name, k->name)) < bestd) {
+		if ((d = fw_suggest_distance(name, k->name)) < bestd) {
 			bestd = d;
 			best = k->name;
 		}
 	for (const char *const *h = host_keys; *h; h++)
-		if ((d = edit_distance(name, *h)) < bestd) {
+		if ((d = fw_suggest_distance(name, *h)) < bestd) {
 			bestd = d;
 			best = *h;
 		}

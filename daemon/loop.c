@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,11 @@ void fw_loop_stop(struct fw_daemon *d)
 		uv_close((uv_handle_t *)&d->watch_debounce, NULL);
 		d->watching = false;
 	}
+	if (d->watching_feeds) {
+		uv_fs_event_stop(&d->watch_feeds);
+		uv_close((uv_handle_t *)&d->watch_feeds, NULL);
+		d->watching_feeds = false;
+	}
 	uv_timer_stop(&d->tick);
 	uv_close((uv_handle_t *)&d->tick, NULL);
 	uv_close((uv_handle_t *)&d->sig_term, NULL);
@@ -251,12 +257,23 @@ static uint64_t file_hash(const char *path)
 	return h;
 }
 
+/* The config's bytes and its feeds file's (absent: 0) in one hash; 0 when the config is
+   unreadable. */
+static uint64_t config_hash(const struct fw_config *cfg)
+{
+	uint64_t h = file_hash(cfg->path);
+
+	if (h == 0 || cfg->feeds_file == NULL)
+		return h;
+	return h ^ (file_hash(cfg->feeds_file) * 0x9e3779b97f4a7c15ULL);
+}
+
 /* Reload the config. */
 void fw_loop_reload(struct fw_daemon *d, const char *why)
 {
 	struct fw_diags diags = {0};
 	struct fw_config *cfg = NULL, *old = d->cfg;
-	uint64_t hash = file_hash(old->path);
+	uint64_t hash = config_hash(old);
 
 	if (d->stopping)
 		return;
@@ -325,21 +342,51 @@ static void hup_signal_cb(uv_signal_t *s, int signum)
 static void debounce_cb(uv_timer_t *t)
 {
 	struct fw_daemon *d = t->data;
-	uint64_t h = file_hash(d->cfg->path);
+	uint64_t h = config_hash(d->cfg);
 
-	/* Only a real change of the file's bytes reloads. */
+	/* Only a real change of the files' bytes reloads. */
 	if (h != 0 && h != d->config_hash)
 		fw_loop_reload(d, "config file changed");
+}
+
+/* Is filename (from a directory watch) the base name of path? */
+static bool same_base(const char *filename, const char *path)
+{
+	char *copy = path ? strdup(path) : NULL;
+	bool same = copy && strcmp(filename, basename(copy)) == 0;
+
+	free(copy);
+	return same;
 }
 
 static void watch_cb(uv_fs_event_t *w, const char *filename, int events, int status)
 {
 	struct fw_daemon *d = w->data;
-	char *copy = strdup(d->cfg->path);
-	const char *base = copy ? basename(copy) : NULL;
 
-	if (status == 0 && (filename == NULL || (base && strcmp(filename, base) == 0)))
+	(void)events;
+	if (status == 0 && (filename == NULL || same_base(filename, d->cfg->path) ||
+	                    same_base(filename, d->cfg->feeds_file)))
 		uv_timer_start(&d->watch_debounce, debounce_cb, FW_WATCH_DEBOUNCE_MS, 0);
+}
+
+/* The feeds file's directory too, when it is not the config's (feeds_file elsewhere). The
+   directory is the one of the config the daemon started with. */
+static void watch_feeds_file(struct fw_daemon *d, const char *config_dir)
+{
+	char *copy = d->cfg->feeds_file ? strdup(d->cfg->feeds_file) : NULL;
+	const char *dir = copy ? dirname(copy) : NULL;
+	int r;
+
+	if (dir && strcmp(dir, config_dir) != 0) {
+		uv_fs_event_init(&d->loop, &d->watch_feeds);
+		d->watch_feeds.data = d;
+		d->watching_feeds = true;
+		r = uv_fs_event_start(&d->watch_feeds, watch_cb, dir, 0);
+		if (r != 0)
+			fw_log(FW_LOG_WARNING,
+			       "cannot watch %s for changes (%s): reload with SIGHUP", dir,
+			       uv_strerror(r));
+	}
 	free(copy);
 }
 
@@ -350,9 +397,10 @@ static void watch_config(struct fw_daemon *d)
 	const char *dir = copy ? dirname(copy) : NULL;
 	int r;
 
-	d->config_hash = file_hash(d->cfg->path);
+	d->config_hash = config_hash(d->cfg);
 	if (dir == NULL)
 		return;
+	watch_feeds_file(d, dir);
 	uv_fs_event_init(&d->loop, &d->watch);
 	uv_timer_init(&d->loop, &d->watch_debounce);
 	d->watch.data = d->watch_debounce.data = d;
@@ -398,6 +446,35 @@ static void alerts_idle_cb(void *arg)
 
 	if (d->once && d->feeds_done && !d->stopping)
 		fw_loop_stop(d);
+}
+
+/* once's exit status, each reason said on stderr: 3 an output could not start, 4 an alert
+   of this run was not delivered (pending or dead), 1 a feed failed, else 0. */
+static int once_code(struct fw_daemon *d)
+{
+	int64_t pending = 0, dead = 0;
+	int code = 0;
+
+	if (d->failed_feeds > 0) {
+		fprintf(stderr, "feedwatch: %zu of %zu feeds failed (see above)\n", d->failed_feeds,
+		        d->cfg->n_feeds);
+		code = 1;
+	}
+	if (d->store && d->outbox_before != INT64_MAX &&
+	    fw_store_outbox_count_after(d->store, d->outbox_before, &pending, &dead) == 0 &&
+	    pending + dead > 0) {
+		fprintf(stderr,
+		        "feedwatch: %lld alerts of this run were not delivered (%lld pending, %lld "
+		        "dead): see feedwatch outbox list\n",
+		        (long long)(pending + dead), (long long)pending, (long long)dead);
+		code = 4;
+	}
+	if (d->outputs_down > 0) {
+		fprintf(stderr, "feedwatch: %zu output%s could not start (see above)\n",
+		        d->outputs_down, d->outputs_down == 1 ? "" : "s");
+		code = 3;
+	}
+	return code;
 }
 
 /* Start the rooms below the loop, each handed what it needs. 0 or -ENOMEM. */
@@ -489,11 +566,14 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	       db);
 	if (!once)
 		watch_config(&d);
+	if (once && fw_store_outbox_last_rowid(d.store, &d.outbox_before) < 0)
+		d.outbox_before = INT64_MAX; /* unknown: judge no alert */
 	if (start_rooms(&d) < 0) {
 		fw_log(FW_LOG_ERR, "out of memory");
 		code = 2;
 		fw_loop_stop(&d);
 	}
+	d.outputs_down = fw_deliver_outputs_down(d.deliver);
 	/* Alerts left from an earlier run go out now. */
 	fw_deliver_kick(d.deliver);
 	if (!once && !d.stopping) {
@@ -510,11 +590,8 @@ out_loop:
 	if (!d.stopping && code != 0)
 		fw_loop_stop(&d);
 	uv_run(&d.loop, UV_RUN_DEFAULT);
-	if (once && code == 0 && d.failed_feeds > 0) {
-		fprintf(stderr, "feedwatch: %zu of %zu feeds failed (see above)\n", d.failed_feeds,
-		        d.cfg->n_feeds);
-		code = 1;
-	}
+	if (once && code == 0)
+		code = once_code(&d);
 	if (d.store) {
 		int64_t pending = 0, dead = 0;
 

@@ -22,10 +22,11 @@ struct fw_deliver;
 struct fw_daemon {
 	uv_loop_t loop;
 	uv_signal_t sig_term, sig_int, sig_hup;
-	uv_fs_event_t watch; /* the config file's directory (editors replace files) */
+	uv_fs_event_t watch;       /* the config file's directory (editors replace files) */
+	uv_fs_event_t watch_feeds; /* the feeds file's directory, when not the config's */
 	uv_timer_t watch_debounce;
-	bool watching;
-	uint64_t config_hash; /* of the config file's bytes, to skip no-op reloads */
+	bool watching, watching_feeds;
+	uint64_t config_hash; /* of the config and feeds files' bytes, to skip no-op reloads */
 	struct fw_config *cfg;
 	struct fw_store *store;
 	struct fw_net *net;
@@ -44,8 +45,10 @@ struct fw_daemon {
 	struct fw_metrics metrics;
 	bool once; /* poll every feed once, deliver, stop */
 	bool stopping;
-	bool feeds_done;     /* once: every feed has been polled */
-	size_t failed_feeds; /* once: feeds whose poll failed */
+	bool feeds_done;       /* once: every feed has been polled */
+	size_t failed_feeds;   /* once: feeds whose poll failed */
+	size_t outputs_down;   /* once: outputs that could not start */
+	int64_t outbox_before; /* once: the outbox's last rowid before this run */
 	int exit_code;
 };
 

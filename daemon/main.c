@@ -46,10 +46,12 @@ static const char usage_text[] =
     "  parse  FILE|URL              print a feed's items as JSON Lines\n"
     "  match  [-c FILE] --text T [--json]   which watchlists T matches, and why\n"
     "  match  [-c FILE]             match items (JSON Lines on stdin), one JSON line each\n"
+    "  feeds  add|remove|import|export|list|discover ...  feeds by URL and OPML\n"
     "  outbox list|retry|drop ...   show and act on queued and dead alerts\n"
     "  status [-c FILE] [--json]    per-feed state and per-output queues\n"
     "  stories [--since D] [--watchlist W] [--json]   stories, newest first\n"
     "  explain-story ID [--json]    why each item of a story joined it\n"
+    "  alerts [--since D] [--watchlist W] [--json]   the alerts raised and their delivery\n"
     "  help [COMMAND], version\n"
     "\n"
     "Options may come before or after the command and its arguments; `--` ends them.\n"
@@ -314,11 +316,12 @@ static int parse_file(const char *path)
 	}
 	close(fd);
 	r = fw_parse_end(p);
-	if (r < 0)
+	/* An HTML page: say which feeds it links to rather than the XML parser's complaint. */
+	if (r < 0 && fw_cli_feeds_explain_page(path) < 0)
 		fprintf(stderr, "feedwatch: %s: not a feed: %s\n", path,
 		        fw_parse_problem(p) ? fw_parse_problem(p)
 		                            : "no RSS, Atom or JSON Feed document");
-	else if (fw_parse_problem(p))
+	else if (r == 0 && fw_parse_problem(p))
 		fprintf(stderr, "feedwatch: %s: warning: %s\n", path, fw_parse_problem(p));
 	fw_parse_free(p);
 	return r < 0 ? 1 : 0;
@@ -327,12 +330,18 @@ static int parse_file(const char *path)
 struct parse_url_state {
 	int code;
 	const char *url;
+	char *not_feed; /* the fetch's message when the body was no feed (maybe a page) */
 };
 
 static void parse_url_done_cb(struct fw_fetch_result *r, void *arg)
 {
 	struct parse_url_state *s = arg;
 
+	if (r->error == -EBADMSG && r->status < 400) {
+		s->not_feed = strdup(r->error_text);
+		s->code = 1;
+		return;
+	}
 	if (r->error != 0 && r->error != -EFBIG) {
 		fprintf(stderr, "feedwatch: %s: %s\n", s->url, r->error_text);
 		s->code = 1;
@@ -376,6 +385,10 @@ static int parse_url(const char *url)
 	fw_parsework_close(pw, NULL, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	r = uv_loop_close(&loop);
+	/* An HTML page: say which feeds it links to rather than the XML parser's complaint. */
+	if (s.not_feed && fw_cli_feeds_explain_page(url) < 0)
+		fprintf(stderr, "feedwatch: %s: %s\n", url, s.not_feed);
+	free(s.not_feed);
 	return r == 0 ? s.code : 1;
 }
 
@@ -423,7 +436,9 @@ static const struct command commands[] = {
      cmd_run},
     {"once", NULL, OPT_CONFIG, 0, 0,
      "usage: feedwatch once [-c FILE]\n"
-     "Poll every feed once, deliver the alerts, exit 0 (1 if a feed failed).\n",
+     "Poll every feed once, deliver the alerts, exit 0 when all went well; 3 an output\n"
+     "could not start, 4 an alert of this run was not delivered (pending or dead), 1 a\n"
+     "feed failed (with several: the first of 3, 4, 1).\n",
      cmd_once},
     {"check", NULL, OPT_CONFIG, 0, 0,
      "usage: feedwatch check [-c FILE]\n"
@@ -448,6 +463,15 @@ static const struct command commands[] = {
      fw_cli_store_outbox_retry},
     {"outbox", "drop", OPT_CONFIG | OPT_DEAD | OPT_OUTPUT, 0, 1, fw_cli_store_outbox_help,
      fw_cli_store_outbox_drop},
+    {"feeds", "add", OPT_CONFIG | OPT_NAME | OPT_INTERVAL | OPT_TAG, 1, 1, fw_cli_feeds_help,
+     fw_cli_feeds_add},
+    {"feeds", "remove", OPT_CONFIG, 1, 1, fw_cli_feeds_help, fw_cli_feeds_remove},
+    {"feeds", "import", OPT_CONFIG, 1, 1, fw_cli_feeds_help, fw_cli_feeds_import},
+    {"feeds", "export", OPT_CONFIG, 0, 0, fw_cli_feeds_help, fw_cli_feeds_export},
+    {"feeds", "list", OPT_CONFIG | OPT_JSON, 0, 0, fw_cli_feeds_help, fw_cli_feeds_list},
+    {"feeds", "discover", OPT_JSON, 1, 1, fw_cli_feeds_help, fw_cli_feeds_discover},
+    {"alerts", NULL, OPT_CONFIG | OPT_SINCE | OPT_WATCHLIST | OPT_JSON, 0, 0, fw_cli_alerts_help,
+     fw_cli_alerts_cmd},
     {"status", NULL, OPT_CONFIG | OPT_JSON, 0, 0,
      "usage: feedwatch status [--json] [-c FILE]\n"
      "Per feed: last poll, HTTP status, error streak, next poll, items, alerts; resting\n"

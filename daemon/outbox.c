@@ -349,3 +349,118 @@ int fw_store_outbox_count(struct fw_store *s, const char *output, int64_t *pendi
 	fw_store_stmt_done(q);
 	return ret;
 }
+
+void fw_alert_rows_free(struct fw_alert_row *r, size_t n)
+{
+	for (size_t i = 0; r && i < n; i++) {
+		free(r[i].alert_id);
+		free(r[i].watchlist);
+		free(r[i].feed);
+		free(r[i].item_id);
+		free(r[i].payload);
+		free(r[i].output);
+		free(r[i].last_error);
+	}
+	free(r);
+}
+
+/* The alert history of `feedwatch alerts`: one statement run once per command, so it is
+   prepared here rather than cached in stmt_sql. */
+static const char alert_rows_sql[] =
+    "SELECT a.id, a.watchlist, a.feed, a.item_id, a.created, t.payload, r.output,"
+    " o.state, o.attempts, o.last_error FROM"
+    " (SELECT * FROM alerts WHERE created >= ?1 AND (?2 IS NULL OR watchlist = ?2)"
+    "  ORDER BY created DESC, id LIMIT ?3) a"
+    " LEFT JOIN alert_texts t ON t.alert_id = a.id"
+    " LEFT JOIN alert_routes r ON r.alert_id = a.id"
+    " LEFT JOIN outbox o ON o.alert_id = a.id AND o.output = r.output"
+    " ORDER BY a.created DESC, a.id, r.output";
+
+/* One result row into r. false when out of memory. */
+static bool alert_row(sqlite3_stmt *q, struct fw_alert_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->created = sqlite3_column_int64(q, 4);
+	r->state = sqlite3_column_type(q, 7) == SQLITE_NULL ? FW_ALERT_DELIVERED
+	                                                    : sqlite3_column_int(q, 7);
+	r->attempts = sqlite3_column_int64(q, 8);
+	return fw_store_col_dup(q, 0, &r->alert_id) && fw_store_col_dup(q, 1, &r->watchlist) &&
+	       fw_store_col_dup(q, 2, &r->feed) && fw_store_col_dup(q, 3, &r->item_id) &&
+	       fw_store_col_dup(q, 5, &r->payload) && fw_store_col_dup(q, 6, &r->output) &&
+	       fw_store_col_dup(q, 9, &r->last_error);
+}
+
+int fw_store_alert_rows(struct fw_store *s, int64_t since, const char *watchlist, size_t max,
+                        struct fw_alert_row **out, size_t *n)
+{
+	struct fw_alert_row *v = NULL;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->db, alert_rows_sql, -1, &q, NULL), ret = 0;
+
+	if (rc != SQLITE_OK)
+		return fw_store_fail(s, rc);
+	sqlite3_bind_int64(q, 1, since);
+	if (watchlist)
+		sqlite3_bind_text(q, 2, watchlist, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (len == cap) {
+			struct fw_alert_row *nv = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
+
+			if (nv == NULL) {
+				ret = fw_store_fail_msg(s, -ENOMEM, "out of memory");
+				break;
+			}
+			v = nv;
+			cap = cap ? cap * 2 : 16;
+		}
+		if (!alert_row(q, &v[len++])) {
+			ret = fw_store_fail_msg(s, -ENOMEM, "out of memory");
+			break;
+		}
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = fw_store_fail(s, rc);
+	sqlite3_finalize(q);
+	if (ret < 0) {
+		fw_alert_rows_free(v, len);
+		return ret;
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+/* One row of two integers from sql with ?1 bound to arg (once per `once`: not cached). */
+static int two_ints(struct fw_store *s, const char *sql, int64_t arg, int64_t *a, int64_t *b)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+
+	if (rc != SQLITE_OK)
+		return fw_store_fail(s, rc);
+	sqlite3_bind_int64(q, 1, arg);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*a = sqlite3_column_int64(q, 0);
+		if (b)
+			*b = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 0 : fw_store_fail(s, rc);
+}
+
+int fw_store_outbox_last_rowid(struct fw_store *s, int64_t *rowid)
+{
+	return two_ints(s, "SELECT coalesce(max(rowid), 0) FROM outbox WHERE ?1 = ?1", 0, rowid,
+	                NULL);
+}
+
+int fw_store_outbox_count_after(struct fw_store *s, int64_t after, int64_t *pending, int64_t *dead)
+{
+	return two_ints(s,
+	                "SELECT coalesce(sum(state = 0), 0), coalesce(sum(state = 1), 0) FROM "
+	                "outbox WHERE rowid > ?1",
+	                after, pending, dead);
+}

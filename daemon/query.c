@@ -10,18 +10,22 @@
  * "푸틴" becomes " 푸틴" (Hangul words take particles). ac.c finds the patterns, match.c
  * evaluates the query trees built here.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <utf8proc.h>
 
 #include "fold.h"
 #include "match.h"
 #include "match_int.h"
+#include "suggest.h"
 
 const char *const fw_query_fields[F_KINDS] = {"title", "summary", "content", "author", "category"};
 
@@ -418,6 +422,11 @@ struct qp {
 	size_t ts, tl; /* token span */
 	unsigned near;
 	unsigned field;
+	struct {
+		size_t off;
+		char msg[256];
+	} hints[8]; /* warnings, given only when the query has no error */
+	size_t n_hints;
 };
 
 #if defined(__GNUC__)
@@ -474,6 +483,20 @@ static void lex_near(struct qp *p, size_t i, size_t s)
 		}
 	}
 	p->near = (unsigned)n;
+}
+
+/* An unknown "field:" scope at q[i..i+len): an error with the nearest field. */
+static void unknown_field(struct qp *p, size_t i, size_t len)
+{
+	char word[65];
+	const char *near;
+
+	snprintf(word, sizeof(word), "%.*s", (int)(len > 64 ? 64 : len), p->q + i);
+	near = fw_suggest_nearest(word, fw_query_fields, F_KINDS);
+	qerr(p, i,
+	     "unknown field scope '%s:'%s%s%s (fields: title, summary, content, author, "
+	     "category; quote the text to match a colon)",
+	     word, near ? " (did you mean '" : "", near ? near : "", near ? ":'?)" : "");
 }
 
 static void lex(struct qp *p)
@@ -558,10 +581,7 @@ static void lex(struct qp *p)
 					return;
 				}
 			}
-			qerr(p, i,
-			     "unknown field scope%s (fields: title, summary, content, author, "
-			     "category; quote the text to match a colon)",
-			     "");
+			unknown_field(p, i, k - i);
 			p->tok = T_ERR;
 			return;
 		}
@@ -607,6 +627,192 @@ static uint32_t new_list_node(struct qp *p, enum qkind kind, const uint32_t *lis
 #define OOM       (NONE - 1) /* allocation failure while parsing */
 #define IS_BAD(x) ((x) >= OOM)
 
+/* ------------------------------------------------------------------ hints */
+
+/* Warnings for queries that may not say what they mean, at their column: kept until the
+   query is known to have no error (then the error alone is said). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void
+qwarn(struct qp *p, size_t off, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->n_hints >= sizeof(p->hints) / sizeof(p->hints[0])) {
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(p->hints[p->n_hints].msg, sizeof(p->hints[0].msg), fmt, ap);
+	va_end(ap);
+	p->hints[p->n_hints++].off = off;
+}
+
+/* "and", "Or", "not", "near": an operator's name written as a word (not all upper case,
+   which would be the operator). */
+static bool op_word(const char *w, size_t len)
+{
+	static const char *const ops[] = {"AND", "OR", "NOT", "NEAR"};
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strlen(ops[i]) == len && strncasecmp(w, ops[i], len) == 0)
+			return true;
+	return false;
+}
+
+/* Entity names to suggest from: at most this many are compared by edit distance. */
+#define HINT_MAX_ENTITIES 2000
+
+/* A bare word at q[ts..ts+tl): an operator written in lower case, or the name of an
+   entity (or nearly) written without its '@'. */
+static void hint_word(struct qp *p, size_t ts, size_t tl)
+{
+	const struct fw_match_spec *sp = p->c->spec;
+	const char *near = NULL;
+	char word[65];
+
+	if (op_word(p->q + ts, tl)) {
+		char up[8];
+
+		for (size_t i = 0; i < tl; i++)
+			up[i] = (char)(p->q[ts + i] & ~0x20);
+		up[tl] = 0;
+		qwarn(p, ts,
+		      "'%.*s' is matched as a word, not the operator: write %s for the operator, "
+		      "or \"%.*s\" in quotes to match the word",
+		      (int)tl, p->q + ts, up, (int)tl, p->q + ts);
+		return;
+	}
+	if (tl > 64 || sp->n_entities > HINT_MAX_ENTITIES)
+		return;
+	snprintf(word, sizeof(word), "%.*s", (int)tl, p->q + ts);
+	for (size_t i = 0; i < sp->n_entities && near == NULL; i++)
+		if (sp->entities[i].name && fw_suggest_distance(word, sp->entities[i].name) == 0)
+			near = sp->entities[i].name;
+	for (size_t i = 0; i < sp->n_entities && near == NULL && tl >= 5; i++)
+		if (sp->entities[i].name && fw_suggest_distance(word, sp->entities[i].name) <= 1)
+			near = sp->entities[i].name;
+	if (near)
+		qwarn(p, ts,
+		      "'%s' matches that word only: did you mean @%s (the entity, with its "
+		      "aliases)?",
+		      word, near);
+}
+
+/* An unknown "@name" at q[ts..ts+tl): an error with the nearest entity, or the list. */
+static void unknown_entity(struct qp *p, size_t ts, size_t tl)
+{
+	const struct fw_match_spec *sp = p->c->spec;
+	const char *near = NULL;
+	char name[65], list[160] = "";
+	size_t d, best = tl - 1 <= 4 ? 2 : 3;
+
+	snprintf(name, sizeof(name), "%.*s", (int)(tl - 1 > 64 ? 64 : tl - 1), p->q + ts + 1);
+	for (size_t i = 0; i < sp->n_entities && i < HINT_MAX_ENTITIES; i++)
+		if (sp->entities[i].name &&
+		    (d = fw_suggest_distance(name, sp->entities[i].name)) < best) {
+			best = d;
+			near = sp->entities[i].name;
+		}
+	if (near) {
+		qerr(p, ts, "unknown entity '%s' (did you mean '@%s'?)", name, near);
+		return;
+	}
+	for (size_t i = 0; i < sp->n_entities && i < 8; i++) {
+		size_t at = strlen(list);
+
+		snprintf(list + at, sizeof(list) - at, "%s@%s", i ? ", " : "",
+		         sp->entities[i].name ? sp->entities[i].name : "?");
+	}
+	qerr(p, ts, "unknown entity '%s' (%s%s%s)", name,
+	     sp->n_entities ? "entities: " : "no entities are defined", list,
+	     sp->n_entities > 8 ? ", ..." : "");
+}
+
+/* Is node id a bare word of the query (no '@', no quotes, no field scope)? */
+static bool bare_word(const struct qp *p, uint32_t id)
+{
+	const struct qnode *n = &p->c->q.v[id];
+
+	if (n->kind != Q_TERM || n->term_len == 0)
+		return false;
+	return p->q[n->term_off] != '@' && p->q[n->term_off] != '"' &&
+	       !(n->term_off > 0 && p->q[n->term_off - 1] == ':');
+}
+
+/* The entity one of whose aliases is text (ASCII case and runs of spaces aside), or
+   NULL. */
+static const char *alias_entity(const struct cc *c, const char *text, size_t len)
+{
+	const struct fw_match_spec *sp = c->spec;
+
+	for (size_t i = 0; i < sp->n_entities && i < HINT_MAX_ENTITIES; i++)
+		for (size_t k = 0; k < sp->entities[i].n_aliases; k++) {
+			const char *a = sp->entities[i].aliases[k], *t = text, *end = text + len;
+
+			while (a && *a && t < end) {
+				if (is_space(*a) && is_space(*t)) {
+					while (is_space(*a))
+						a++;
+					while (t < end && is_space(*t))
+						t++;
+				} else if (tolower((unsigned char)*a) ==
+				           tolower((unsigned char)*t)) {
+					a++, t++;
+				} else {
+					break;
+				}
+			}
+			if (a && *a == 0 && t == end)
+				return sp->entities[i].name;
+		}
+	return NULL;
+}
+
+/* Words side by side (an implicit AND of bare words), q[start..end) of n words. */
+struct run {
+	size_t start, end;
+	unsigned n;
+	bool op; /* one of them is "and", "or"...: hint_word said it */
+};
+
+/* The run ends: words side by side are each required anywhere in the item, which is
+   seldom what "North Korea" means. */
+static void run_end(struct qp *p, struct run *r)
+{
+	size_t len = r->end - r->start;
+	const char *ent;
+
+	if (r->n >= 2 && !r->op && len <= 120) {
+		ent = alias_entity(p->c, p->q + r->start, len);
+		qwarn(p, r->start,
+		      "'%.*s': words side by side must each appear somewhere in the item (they "
+		      "are ANDed), not together; for the phrase write \"%.*s\"%s%s%s",
+		      (int)len, p->q + r->start, (int)len, p->q + r->start, ent ? ", or @" : "",
+		      ent ? ent : "", ent ? " (the entity with that alias)" : "");
+	}
+	memset(r, 0, sizeof(*r));
+}
+
+/* After child ch of an AND list (prev before it; implicit: no AND between them). */
+static void run_next(struct qp *p, struct run *r, uint32_t prev, uint32_t ch, bool implicit)
+{
+	const struct qnode *a = &p->c->q.v[prev], *b = &p->c->q.v[ch];
+
+	if (!implicit || !bare_word(p, prev) || !bare_word(p, ch)) {
+		run_end(p, r);
+		return;
+	}
+	if (r->n == 0) {
+		r->start = a->term_off;
+		r->n = 1;
+		r->op = op_word(p->q + a->term_off, a->term_len);
+	}
+	r->end = b->term_off + b->term_len;
+	r->n++;
+	r->op |= op_word(p->q + b->term_off, b->term_len);
+}
+
 static uint32_t parse_term(struct qp *p, unsigned scope)
 {
 	struct cc *c = p->c;
@@ -632,11 +838,7 @@ static uint32_t parse_term(struct qp *p, unsigned scope)
 		}
 		e = find_entity(c, p->q + ts + 1, tl - 1);
 		if (e < 0) {
-			char name[80];
-
-			snprintf(name, sizeof(name), "%.*s", (int)(tl > 64 ? 64 : tl - 1),
-			         p->q + ts + 1);
-			qerr(p, ts, "unknown entity '%s'", name);
+			unknown_entity(p, ts, tl);
 			return NONE;
 		}
 		qn.a = (uint32_t)e;
@@ -651,6 +853,8 @@ static uint32_t parse_term(struct qp *p, unsigned scope)
 		if (p->tok == T_PHRASE) {
 			s++;
 			len -= 2;
+		} else {
+			hint_word(p, ts, tl);
 		}
 		if (make_pattern(c->fold, p->q + s, len, &c->fb, &r) < 0) {
 			return OOM;
@@ -854,12 +1058,15 @@ static uint32_t parse_list(struct qp *p, unsigned scope, enum qkind kind)
 	VEC(uint32_t) l = {0};
 	uint32_t first, r;
 
+	struct run run = {0};
+
 	first = kind == Q_AND ? parse_near(p, scope) : parse_list(p, scope, Q_AND);
 	if (IS_BAD(first)) {
 		return first;
 	}
 	for (;;) {
 		uint32_t ch;
+		bool implicit = false;
 
 		if (kind == Q_OR && p->tok == T_OR) {
 			lex(p);
@@ -867,6 +1074,8 @@ static uint32_t parse_list(struct qp *p, unsigned scope, enum qkind kind)
 			lex(p);
 		} else if (!(kind == Q_AND && starts_operand(p->tok))) {
 			break;
+		} else {
+			implicit = true;
 		}
 		if (!l.n && VEC_PUSH(l, first) < 0) {
 			free(l.v);
@@ -881,12 +1090,16 @@ static uint32_t parse_list(struct qp *p, unsigned scope, enum qkind kind)
 			free(l.v);
 			return OOM;
 		}
+		if (kind == Q_AND) {
+			run_next(p, &run, l.v[l.n - 2], ch, implicit);
+		}
 		if (p->c->q.n - p->q_base > MATCH_QNODES_MAX) {
 			free(l.v);
 			qerr(p, p->ts, "query has too many terms");
 			return NONE;
 		}
 	}
+	run_end(p, &run);
 	if (!l.n) {
 		return first;
 	}
@@ -1106,6 +1319,10 @@ int fw_query_watchlists(struct cc *c, uint32_t *roots)
 			continue;
 		}
 		roots[w] = root;
+		for (size_t i = 0; i < p.n_hints; i++) {
+			diag(c, FW_MATCH_WARNING, FW_MATCH_IN_WATCHLIST, w, 0, p.hints[i].off + 1,
+			     "%s", p.hints[i].msg);
+		}
 	}
 	return 0;
 }

@@ -42,7 +42,7 @@
 /* PRAGMA application_id of a feedwatch database: "FWDB". */
 #define FW_STORE_APP_ID 0x46574442
 /* The schema version this code writes (PRAGMA user_version). */
-#define FW_STORE_SCHEMA 4
+#define FW_STORE_SCHEMA 5
 /* last_seen of an unchanged item is refreshed at most this often (seconds): retention is
    counted in days, and skipping the rewrite halves the WAL traffic of a 30 min poll. */
 #define FW_STORE_SEEN_SLACK 3600
@@ -213,8 +213,24 @@ static const char schema_v4[] =
     " PRIMARY KEY (story, watchlist)) WITHOUT ROWID;"
     "CREATE INDEX story_watch_due ON story_watch (last_alert) WHERE pending > 0;";
 
+/* Version 5: what `feedwatch alerts` shows after delivery deleted the outbox row: each
+   alert's payload and the outputs it was queued for, kept by a trigger on the outbox (so
+   that no writer changes), the rows already queued copied in. */
+static const char schema_v5[] =
+    "CREATE TABLE alert_texts (alert_id TEXT PRIMARY KEY NOT NULL, payload TEXT NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE alert_routes (alert_id TEXT NOT NULL, output TEXT NOT NULL,"
+    " PRIMARY KEY (alert_id, output)) WITHOUT ROWID;"
+    "CREATE TRIGGER alert_kept AFTER INSERT ON outbox BEGIN"
+    " INSERT OR IGNORE INTO alert_texts (alert_id, payload) VALUES (NEW.alert_id, NEW.payload);"
+    " INSERT OR IGNORE INTO alert_routes (alert_id, output) VALUES (NEW.alert_id, NEW.output);"
+    " END;"
+    "INSERT OR IGNORE INTO alert_texts SELECT alert_id, payload FROM outbox;"
+    "INSERT OR IGNORE INTO alert_routes SELECT alert_id, output FROM outbox;";
+
 /* migrations[v] takes a database from user_version v to v + 1; [0] creates it. */
-static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3, schema_v4};
+static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                                        schema_v5};
 
 __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
                                                          ...)

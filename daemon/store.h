@@ -351,4 +351,33 @@ int fw_store_story_count(struct fw_store *s, int64_t since, int64_t *n);
    (may be NULL) counts the stories. */
 int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t *deleted);
 
+/* One alert and one output it was queued for, as `feedwatch alerts` shows them. */
+#define FW_ALERT_DELIVERED (-1) /* no longer in the outbox: delivered (or dropped) */
+struct fw_alert_row {
+	char *alert_id, *watchlist, *feed, *item_id;
+	int64_t created;
+	char *payload;    /* the alert as JSON, or NULL (raised before schema 4) */
+	char *output;     /* NULL: the alert was queued for no output */
+	int state;        /* FW_ALERT_DELIVERED, FW_OUTBOX_PENDING or FW_OUTBOX_DEAD */
+	int64_t attempts; /* while in the outbox */
+	char *last_error; /* or NULL */
+};
+
+/* The alerts raised at or after since (of watchlist only, unless NULL), newest first, at
+   most max alerts, one row per alert and output (alerts in a row, outputs by name). Returns
+   0 with a malloc()ed array (free with fw_alert_rows_free), or -errno. */
+int fw_store_alert_rows(struct fw_store *s, int64_t since, const char *watchlist, size_t max,
+                        struct fw_alert_row **out, size_t *n);
+
+/* Free n rows and the array; accepts NULL. */
+void fw_alert_rows_free(struct fw_alert_row *r, size_t n);
+
+/* The highest rowid in the outbox now (0 when empty): every entry queued later has a
+   higher one (rowids are never reused). 0 or -errno. */
+int fw_store_outbox_last_rowid(struct fw_store *s, int64_t *rowid);
+
+/* Pending and dead entries with a rowid above after: what was queued since
+   fw_store_outbox_last_rowid gave after and is not delivered. 0 or -errno. */
+int fw_store_outbox_count_after(struct fw_store *s, int64_t after, int64_t *pending, int64_t *dead);
+
 #endif

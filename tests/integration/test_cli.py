@@ -57,8 +57,9 @@ def options_anywhere(srv, rcv, w):
     conf = hook_config(srv, rcv, w)
     rcv.mode = 400
     p = run(["once", "-c", conf, "-v"])
-    check(p.returncode == 0 and "feedwatch: debug:" in p.stderr,
-          "once -c FILE -v: -v after the command logs debug lines (%s)" % rc_err(p))
+    check(p.returncode == 4 and "feedwatch: debug:" in p.stderr,
+          "once -c FILE -v: -v after the command logs debug lines (exit 4: the receiver's "
+          "400 left the alerts undelivered) (%s)" % rc_err(p))
     p = run(["once", "-c", conf])
     check("feedwatch: debug:" not in p.stderr and "feedwatch: info:" in p.stderr,
           "once without -v: no debug lines (so -v above was not ignored)")

@@ -130,8 +130,9 @@ def permanent(srv, rcv, w):
     rcv.mode = 400
     p = run(["once", "-c", conf])
     dead = outbox(conf, "--dead")
-    check(p.returncode == 0 and len(dead) == 1 and dead[0]["attempts"] == 1,
-          "400: dead at once, after one attempt (%s)" % [x["attempts"] for x in dead])
+    check(p.returncode == 4 and len(dead) == 1 and dead[0]["attempts"] == 1,
+          "400: dead at once, after one attempt; once exits 4 (rc %d, %s)"
+          % (p.returncode, [x["attempts"] for x in dead]))
     check(len(dead) == 1 and "HTTP 400" in (dead[0].get("last_error") or ""),
           "400: the error is kept")
     check(len(rcv.log("/c")) == 1 and "failed for good" in p.stderr,

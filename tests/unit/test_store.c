@@ -147,7 +147,7 @@ static void test_create_schema(void **state)
 	struct fw_store *s = open_rw(f);
 
 	assert_int_equal(raw_int(f->path, "PRAGMA application_id"), 0x46574442);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
 	                                  "AND name IN ('feeds', 'items', 'alerts', 'outbox')"),
 	                 4);
@@ -209,6 +209,57 @@ static void test_reopen_keeps_data(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(e[0].payload, "{\"x\":1}");
 	fw_outbox_entries_free(e, n);
+	fw_store_close(s);
+}
+
+/* The alert history: per output delivered (the row left the outbox), pending or dead, the
+   payload kept after delivery; newest first; since and watchlist narrow it. */
+static void test_alert_rows(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	struct fw_outbox_entry *e = NULL;
+	struct fw_alert_row *r = NULL;
+	size_t n = 0;
+
+	assert_int_equal(fw_store_begin(s), 0);
+	assert_int_equal(fw_store_alert_add(s, "A", "wl", "feed", "i1", T0), 1);
+	assert_int_equal(fw_store_outbox_add(s, "A", "x", "{\"a\":1}", T0), 1);
+	assert_int_equal(fw_store_outbox_add(s, "A", "y", "{\"a\":1}", T0), 1);
+	assert_int_equal(fw_store_outbox_add(s, "A", "z", "{\"a\":1}", T0), 1);
+	assert_int_equal(fw_store_alert_add(s, "B", "other", "feed", "i2", T0 + 10), 1);
+	assert_int_equal(fw_store_commit(s), 0);
+	assert_int_equal(fw_store_outbox_list(s, -1, NULL, &e, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(fw_store_outbox_delivered(s, e[0].rowid), 0);
+	assert_int_equal(fw_store_outbox_kill(s, e[2].rowid, "HTTP 400"), 0);
+	fw_outbox_entries_free(e, n);
+
+	assert_int_equal(fw_store_alert_rows(s, 0, NULL, 100, &r, &n), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(r[0].alert_id, "B"); /* newest first, no output */
+	assert_null(r[0].output);
+	assert_null(r[0].payload);
+	assert_string_equal(r[1].output, "x");
+	assert_int_equal(r[1].state, FW_ALERT_DELIVERED);
+	assert_string_equal(r[1].payload, "{\"a\":1}");
+	assert_string_equal(r[2].output, "y");
+	assert_int_equal(r[2].state, FW_OUTBOX_PENDING);
+	assert_string_equal(r[3].output, "z");
+	assert_int_equal(r[3].state, FW_OUTBOX_DEAD);
+	assert_string_equal(r[3].last_error, "HTTP 400");
+	fw_alert_rows_free(r, n);
+
+	assert_int_equal(fw_store_alert_rows(s, T0 + 5, NULL, 100, &r, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(r[0].alert_id, "B");
+	fw_alert_rows_free(r, n);
+	assert_int_equal(fw_store_alert_rows(s, 0, "wl", 100, &r, &n), 0);
+	assert_int_equal(n, 3);
+	fw_alert_rows_free(r, n);
+	assert_int_equal(fw_store_alert_rows(s, 0, NULL, 1, &r, &n), 0);
+	assert_int_equal(n, 1); /* at most one alert: the newest */
+	fw_alert_rows_free(r, n);
 	fw_store_close(s);
 }
 
@@ -887,6 +938,8 @@ static void test_migrate_v1(void **state)
 	    " next_at INTEGER NOT NULL, last_error TEXT, UNIQUE (alert_id, output));"
 	    "CREATE INDEX outbox_due ON outbox (state, next_at);"
 	    "INSERT INTO items VALUES ('a', '1', 7, 1, 1);"
+	    "INSERT INTO outbox (alert_id, output, payload, created, next_at)"
+	    " VALUES ('old', 'log', '{}', 1, 1);"
 	    "PRAGMA application_id = 1180124226; PRAGMA user_version = 1;");
 	s = open_rw(f);
 	assert_int_equal(fw_store_item_count(s, "a", &n), 0);
@@ -896,8 +949,15 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(fw_store_commit(s), 0);
 	assert_int_equal(fw_store_sync(s), 0);
 	fw_store_close(s);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(raw_int(f->path, "SELECT v FROM meta WHERE k = 'syncs'"), 1);
+	/* version 4 keeps the texts of alerts queued before it */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_texts WHERE alert_id = "
+	                                  "'old' AND payload = '{}'"),
+	                 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_routes WHERE alert_id = "
+	                                  "'old' AND output = 'log'"),
+	                 1);
 }
 
 static void test_transactions(void **state)
@@ -1319,6 +1379,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refuse_other_app, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_future_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_paths, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alert_rows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_readonly_dir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_locked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_only_with_writer, setup, teardown),
