@@ -316,7 +316,7 @@ static json_t *story_update_json(const struct fw_alert_update *u)
 		    added,
 		    json_pack("{s:o, s:s, s:o, s:o}", "title",
 		              snippet(r->title ? r->title : "", FW_ALERT_TITLE_MAX), "feed",
-		              r->feed ? r->feed : "",
+		              r->feed ? r->feed : "", "link",
 		              r->link && strlen(r->link) <= FW_ALERT_LINK_MAX ? link_json(r->link)
 		                                                              : json_null(),
 		              "published", jdate(r->published)));

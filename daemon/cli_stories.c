@@ -27,10 +27,18 @@ static json_t *jtime(int64_t t)
 	return json_string(fw_date_format(t, buf, sizeof(buf)));
 }
 
+/* s on f, control characters as spaces, at most max bytes (cut on a character). */
 static void put_clean(FILE *f, const char *s, size_t max)
 {
-	for (size_t n = 0; s && *s && n < max; s++, n++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s, f);
+	size_t n = s ? strlen(s) : 0;
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	for (size_t i = 0; i < n; i++)
+		fputc((unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i], f);
 }
 
 static int item_json_cb(struct fw_story_item_row *r, void *arg)
