@@ -1,0 +1,289 @@
+/*
+ * test_grouper.c - stories in the daemon (grouper.c) on a real SQLite store in a temporary
+ * directory: placing items, taking them back with a rolled-back poll, the index rebuilt
+ * from the store, the alert rules of group = "story" (first alert, held items, the update
+ * once the interval has passed), and pruning.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "grouper.h"
+#include "item.h"
+#include "match.h"
+#include "store.h"
+
+#define T0 1718744400
+
+struct fx {
+	char dir[64];
+	struct fw_config *cfg;
+	struct fw_store *store;
+	struct fw_grouper *g;
+	int n_items;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct fw_diags diags = {0};
+	char path[128], err[512];
+	FILE *c;
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/fw-test-grouper-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(path, sizeof(path), "%s/feedwatch.conf", f->dir);
+	c = fopen(path, "w");
+	if (!c)
+		return -1;
+	fprintf(c,
+	        "state_dir = \"%s/state\";\n"
+	        "story_update_interval = \"1h\";\n"
+	        "feeds = ( { name = \"a\"; url = \"https://example.org/a\"; },\n"
+	        "          { name = \"b\"; url = \"https://example.org/b\"; } );\n"
+	        "entities = { putin = [ \"Putin\", \"Путин*\" ]; nk = [ \"North Korea\", "
+	        "\"Pyongyang\", \"КНДР\" ]; };\n"
+	        "watchlists = ( { name = \"story\"; match = \"@putin AND @nk\"; },\n"
+	        "               { name = \"each\"; match = \"@putin AND @nk\"; group = \"item\"; } "
+	        ");\n"
+	        "outputs = ( { name = \"o\"; plugin = \"log\"; path = \"-\"; } );\n",
+	        f->dir);
+	fclose(c);
+	if (fw_config_load(path, &f->cfg, &diags) != 0)
+		return -1;
+	fw_diags_clear(&diags);
+	snprintf(path, sizeof(path), "%s/state", f->dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/state/feedwatch.db", f->dir);
+	if (fw_store_open(path, false, &f->store, err, sizeof(err)) < 0)
+		return -1;
+	if (fw_grouper_new(f->store, f->cfg->story_window, T0, &f->g) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	fw_grouper_free(f->g);
+	fw_store_close(f->store);
+	fw_config_free(f->cfg);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* An item of feed with title, placed (and its alerts raised when raise) at t. Returns
+   the story's row id; *alerts counts the alerts raised. */
+static int64_t put(struct fx *f, const char *feed, const char *title, int64_t t, bool raise,
+                   size_t *alerts, struct fw_grouper_item *out)
+{
+	struct fw_item *it = fw_item_new();
+	struct fw_match_result mr = {0};
+	struct fw_grouper_item gi;
+	char id[32];
+	long fi = fw_config_feed_index(f->cfg, feed);
+	int64_t story;
+
+	assert_non_null(it);
+	snprintf(id, sizeof(id), "%s-%d", feed, ++f->n_items);
+	it->id = strdup(id);
+	it->title = strdup(title);
+	it->published = t;
+	assert_int_equal(fw_match_item(f->cfg->matcher, it, &mr), 0);
+	assert_int_equal(fw_store_begin(f->store), 0);
+	assert_int_equal(fw_grouper_place(f->g, f->store, f->cfg, feed, it, &mr, t, &gi), 0);
+	if (raise)
+		assert_int_equal(fw_grouper_raise(f->g, f->store, f->cfg, &f->cfg->feeds[fi], it,
+		                                  &mr, &gi, t, alerts, NULL),
+		                 0);
+	assert_int_equal(fw_store_commit(f->store), 0);
+	story = gi.story;
+	if (out)
+		*out = gi;
+	else
+		fw_grouper_item_clear(&gi);
+	fw_match_result_clear(&mr);
+	fw_item_free(it);
+	return story;
+}
+
+static void test_place_and_rows(void **state)
+{
+	struct fx *f = *state;
+	struct fw_grouper_item gi;
+	int64_t s1 = put(f, "a", "Putin arrives in Pyongyang for talks", T0, false, NULL, NULL);
+	int64_t s2 =
+	    put(f, "b", "Putin arrives in Pyongyang for talks with Kim", T0 + 60, false, NULL, &gi);
+	int64_t s3 =
+	    put(f, "b", "Wildfires spread across southern Europe", T0 + 120, false, NULL, NULL);
+
+	assert_int_equal(s2, s1);
+	assert_true(s3 != s1);
+	assert_int_equal(gi.items, 2);
+	assert_int_equal(gi.feeds, 2);
+	assert_true(gi.place.score >= FW_STORY_JOIN);
+	assert_string_equal(gi.title, "Putin arrives in Pyongyang for talks");
+	fw_grouper_item_clear(&gi);
+	assert_int_equal(fw_grouper_items(f->g), 3);
+}
+
+static void test_rollback(void **state)
+{
+	struct fx *f = *state;
+	struct fw_item *it = fw_item_new();
+	struct fw_match_result mr = {0};
+	struct fw_grouper_item gi;
+	uint64_t mark;
+
+	put(f, "a", "Central bank raises rates by half a point", T0, false, NULL, NULL);
+	it->id = strdup("x");
+	it->title = strdup("Central bank raises rates by half a point again");
+	assert_int_equal(fw_match_item(f->cfg->matcher, it, &mr), 0);
+	mark = fw_grouper_mark(f->g);
+	assert_int_equal(fw_store_begin(f->store), 0);
+	assert_int_equal(fw_grouper_place(f->g, f->store, f->cfg, "b", it, &mr, T0 + 1, &gi), 0);
+	assert_int_equal(fw_grouper_items(f->g), 2);
+	assert_int_equal(fw_store_rollback(f->store), 0);
+	fw_grouper_rollback(f->g, mark);
+	assert_int_equal(fw_grouper_items(f->g), 1);
+	fw_grouper_item_clear(&gi);
+	/* the store and the index agree: a rebuilt index holds the same one item */
+	fw_grouper_free(f->g);
+	assert_int_equal(fw_grouper_new(f->store, f->cfg->story_window, T0 + 2, &f->g), 0);
+	assert_int_equal(fw_grouper_items(f->g), 1);
+	fw_match_result_clear(&mr);
+	fw_item_free(it);
+}
+
+static void test_survives_restart(void **state)
+{
+	struct fx *f = *state;
+	int64_t s1 = put(f, "a", "Putin arrives in Pyongyang for talks", T0, false, NULL, NULL), s2;
+
+	fw_grouper_free(f->g);
+	assert_int_equal(fw_grouper_new(f->store, f->cfg->story_window, T0 + 10, &f->g), 0);
+	s2 = put(f, "b", "Putin in Pyongyang for talks with Kim", T0 + 20, false, NULL, NULL);
+	assert_int_equal(s2, s1);
+}
+
+/* The payloads queued for output o, oldest first. */
+static size_t queued(struct fx *f, json_t **out, size_t max)
+{
+	struct fw_outbox_entry *e = NULL;
+	size_t n = 0;
+
+	assert_int_equal(fw_store_outbox_due(f->store, INT64_MAX, 64, NULL, 0, &e, &n), 0);
+	for (size_t i = 0; i < n && i < max; i++)
+		out[i] = json_loads(e[i].payload, 0, NULL);
+	fw_outbox_entries_free(e, n);
+	return n;
+}
+
+static void test_story_alerts(void **state)
+{
+	struct fx *f = *state;
+	json_t *p[16] = {0};
+	size_t alerts = 0, raised = 0, n;
+	const char *titles[] = {"Putin arrives in Pyongyang for talks",
+	                        "Putin in Pyongyang for talks with Kim",
+	                        "Путин прибыл в КНДР для переговоров"};
+
+	for (int i = 0; i < 3; i++)
+		put(f, i == 1 ? "b" : "a", titles[i], T0 + i * 60, true, &alerts, NULL);
+	/* watchlist "story": one alert; watchlist "each": one per item */
+	assert_int_equal(alerts, 4);
+	n = queued(f, p, 16);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++) {
+		const char *wl = json_string_value(json_object_get(p[i], "watchlist"));
+		json_t *st = json_object_get(p[i], "story");
+
+		if (strcmp(wl, "each") == 0) {
+			assert_null(st);
+		} else {
+			assert_true(json_is_true(json_object_get(st, "new")));
+			assert_int_equal(json_integer_value(json_object_get(st, "items")), 1);
+		}
+		json_decref(p[i]);
+	}
+	/* before the interval: nothing; after it: one update listing the two held items */
+	assert_int_equal(fw_store_begin(f->store), 0);
+	assert_int_equal(fw_grouper_flush(f->g, f->store, f->cfg, T0 + 600, &raised), 0);
+	assert_int_equal(raised, 0);
+	assert_int_equal(fw_grouper_flush(f->g, f->store, f->cfg, T0 + 3600, &raised), 0);
+	assert_int_equal(fw_store_commit(f->store), 0);
+	assert_int_equal(raised, 1);
+	n = queued(f, p, 16);
+	assert_int_equal(n, 5);
+	{
+		json_t *st = json_object_get(p[4], "story"), *added = json_object_get(st, "added");
+
+		assert_true(json_is_false(json_object_get(st, "new")));
+		assert_int_equal(json_array_size(added), 2);
+		assert_string_equal(
+		    json_string_value(json_object_get(json_array_get(added, 1), "title")),
+		    titles[2]);
+		assert_int_equal(json_integer_value(json_object_get(st, "items")), 3);
+		assert_int_equal(json_integer_value(json_object_get(st, "feeds")), 2);
+	}
+	for (size_t i = 0; i < n; i++)
+		json_decref(p[i]);
+	/* nothing waits now */
+	raised = 0;
+	assert_int_equal(fw_store_begin(f->store), 0);
+	assert_int_equal(fw_grouper_flush(f->g, f->store, f->cfg, T0 + 9000, &raised), 0);
+	assert_int_equal(fw_store_commit(f->store), 0);
+	assert_int_equal(raised, 0);
+}
+
+static void test_prune(void **state)
+{
+	struct fx *f = *state;
+	int64_t n = -1, gone = 0;
+
+	put(f, "a", "Putin arrives in Pyongyang for talks", T0, false, NULL, NULL);
+	put(f, "a", "Wildfires spread across southern Europe", T0 + 3 * 86400, false, NULL, NULL);
+	assert_int_equal(fw_store_story_count(f->store, 0, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(fw_store_story_prune(f->store, T0 + 86400, &gone), 0);
+	assert_int_equal(gone, 1);
+	assert_int_equal(fw_store_story_count(f->store, 0, &n), 0);
+	assert_int_equal(n, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_place_and_rows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_survives_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_story_alerts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
