@@ -214,7 +214,8 @@ static void tick_cb(uv_timer_t *t)
 		else if (gone > 0)
 			fw_log(FW_LOG_INFO, "forgot %lld items not seen for %llds", (long long)gone,
 			       (long long)d->cfg->retention);
-		if (fw_store_story_prune(d->store, wall - d->cfg->story_window, &gone) < 0)
+		if (fw_store_story_prune(d->store, wall - d->cfg->story_window,
+		                         wall - d->cfg->retention, &gone) < 0)
 			fw_log(FW_LOG_WARNING, "cannot prune old stories: %s",
 			       fw_store_error(d->store));
 		else if (gone > 0)

@@ -347,9 +347,11 @@ int fw_store_story_watchlists(struct fw_store *s, int64_t story, char **out);
 /* Stories last seen at or after since. */
 int fw_store_story_count(struct fw_store *s, int64_t since, int64_t *n);
 
-/* Delete the stories last seen before `before`, with their items and state. *deleted
-   (may be NULL) counts the stories. */
-int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t *deleted);
+/* Delete the stories last seen before `before`, with their items and state, and the items
+   seen before items_before of the stories that go on (a story that never ends keeps only
+   its recent items). *deleted (may be NULL) counts the stories. */
+int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t items_before,
+                         int64_t *deleted);
 
 /* One alert and one output it was queued for, as `feedwatch alerts` shows them. */
 #define FW_ALERT_DELIVERED (-1) /* no longer in the outbox: delivered (or dropped) */

@@ -478,13 +478,14 @@ int fw_store_story_count(struct fw_store *s, int64_t since, int64_t *n)
 	return ret;
 }
 
-int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t *deleted)
+int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t items_before, int64_t *deleted)
 {
 	static const char *const sql[] = {
 	    "DELETE FROM story_matches WHERE item IN (SELECT i.id FROM story_items i JOIN "
-	    "stories t ON t.id = i.story WHERE t.last_seen < ?1)",
+	    "stories t ON t.id = i.story WHERE t.last_seen < ?1 OR i.seen < ?2)",
 	    "DELETE FROM story_watch WHERE story IN (SELECT id FROM stories WHERE last_seen < ?1)",
-	    "DELETE FROM story_items WHERE story IN (SELECT id FROM stories WHERE last_seen < ?1)",
+	    "DELETE FROM story_items WHERE seen < ?2 OR story IN (SELECT id FROM stories WHERE "
+	    "last_seen < ?1)",
 	    "DELETE FROM stories WHERE last_seen < ?1",
 	};
 	int ret = 0;
@@ -495,6 +496,8 @@ int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t *deleted)
 		if (!q)
 			break;
 		sqlite3_bind_int64(q, 1, before);
+		if (sqlite3_bind_parameter_count(q) >= 2)
+			sqlite3_bind_int64(q, 2, items_before);
 		ret = fw_store_step_done(s, q);
 		if (ret == 0 && deleted && i + 1 == sizeof(sql) / sizeof(sql[0]))
 			*deleted = sqlite3_changes(s->db);

@@ -260,19 +260,43 @@ static void test_story_alerts(void **state)
 	assert_int_equal(raised, 0);
 }
 
+static int count_cb(struct fw_story_item_row *r, void *arg)
+{
+	(void)r;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
 static void test_prune(void **state)
 {
 	struct fx *f = *state;
 	int64_t n = -1, gone = 0;
 
+	int64_t wild;
+
 	put(f, "a", "Putin arrives in Pyongyang for talks", T0, false, NULL, NULL);
-	put(f, "a", "Wildfires spread across southern Europe", T0 + 3 * 86400, false, NULL, NULL);
+	wild = put(f, "a", "Wildfires spread across southern Europe", T0 + 3 * 86400, false, NULL,
+	           NULL);
 	assert_int_equal(fw_store_story_count(f->store, 0, &n), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(fw_store_story_prune(f->store, T0 + 86400, &gone), 0);
+	assert_int_equal(fw_store_story_prune(f->store, T0 + 86400, 0, &gone), 0);
 	assert_int_equal(gone, 1);
 	assert_int_equal(fw_store_story_count(f->store, 0, &n), 0);
 	assert_int_equal(n, 1);
+	/* a story that goes on keeps only its items younger than the second bound */
+	assert_int_equal(put(f, "b", "Wildfires spread across southern Europe, thousands flee",
+	                     T0 + 4 * 86400, false, NULL, NULL),
+	                 wild);
+	assert_int_equal(fw_store_story_prune(f->store, T0 + 86400, T0 + 3 * 86400 + 1, &gone), 0);
+	assert_int_equal(gone, 0);
+	assert_int_equal(fw_store_story_count(f->store, 0, &n), 0);
+	assert_int_equal(n, 1);
+	{
+		size_t items = 0;
+
+		assert_int_equal(fw_store_story_items(f->store, wild, count_cb, &items), 0);
+		assert_int_equal(items, 1);
+	}
 }
 
 int main(void)
