@@ -276,6 +276,25 @@ static inline const char *fw_template_jstr(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+/* The feeds of a story update's added items ("+3 items from 2 feeds"): how many differ. */
+static inline size_t fw_template_added_feeds(json_t *story)
+{
+	json_t *added = json_object_get(story, "added");
+	size_t n = json_array_size(added), feeds = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *f = fw_template_jstr(json_array_get(added, i), "feed");
+		size_t k = 0;
+
+		while (k < i &&
+		       !(f && fw_template_jstr(json_array_get(added, k), "feed") &&
+		         strcmp(f, fw_template_jstr(json_array_get(added, k), "feed")) == 0))
+			k++;
+		feeds += k == i;
+	}
+	return feeds;
+}
+
 /* why: `term "text" in field; ...`, as the log plugin writes it. */
 static inline const char *fw_template_why(struct fw_template_run *r)
 {

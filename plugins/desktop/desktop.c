@@ -404,18 +404,10 @@ static const char *jstr(json_t *o, const char *key)
 static char *story_body(json_t *st)
 {
 	json_t *added = json_object_get(st, "added");
-	size_t n = json_array_size(added), feeds = 0;
+	size_t n = json_array_size(added), feeds = fw_template_added_feeds(st);
 	json_int_t more = json_integer_value(json_object_get(st, "more"));
 	GString *s = g_string_new(NULL);
 
-	for (size_t i = 0; i < n; i++) {
-		bool seen = false;
-
-		for (size_t k = 0; k < i && !seen; k++)
-			seen = strcmp(jstr(json_array_get(added, i), "feed"),
-			              jstr(json_array_get(added, k), "feed")) == 0;
-		feeds += !seen;
-	}
 	g_string_append_printf(s, "+%lld items from %zu feed%s (%lld in all)",
 	                       (long long)n + (more > 0 ? (long long)more : 0), feeds,
 	                       feeds == 1 ? "" : "s",

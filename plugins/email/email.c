@@ -654,18 +654,10 @@ static json_t *story_update(json_t *root)
 static void story_parts(json_t *root, json_t *st, struct fw_textbuf *text, struct fw_textbuf *html)
 {
 	json_t *added = json_object_get(st, "added");
-	size_t n = json_array_size(added), feeds = 0;
+	size_t n = json_array_size(added), feeds = fw_template_added_feeds(st);
 	json_int_t more = json_integer_value(json_object_get(st, "more"));
 	char line[200];
 
-	for (size_t i = 0; i < n; i++) {
-		bool seen = false;
-
-		for (size_t k = 0; k < i && !seen; k++)
-			seen = strcmp(jstr(json_array_get(added, i), "feed"),
-			              jstr(json_array_get(added, k), "feed")) == 0;
-		feeds += !seen;
-	}
 	snprintf(line, sizeof(line),
 	         "+%lld items from %zu feed%s (%lld items from %lld feeds in all)",
 	         (long long)n + (more > 0 ? (long long)more : 0), feeds, feeds == 1 ? "" : "s",

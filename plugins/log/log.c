@@ -22,6 +22,8 @@
 #include <feedwatch/plugin.h>
 #include <jansson.h>
 
+#include "../common/template.h"
+
 struct log_out {
 	const struct fw_host *host;
 	struct fw_plugin_ctx *ctx;
@@ -274,7 +276,7 @@ static const char *jstr(json_t *o, const char *key)
 static char *story_line(json_t *root, json_t *st, const char *watchlist)
 {
 	json_t *added = json_object_get(st, "added");
-	size_t n = json_array_size(added), feeds = 0;
+	size_t n = json_array_size(added), feeds = fw_template_added_feeds(st);
 	json_int_t more = json_integer_value(json_object_get(st, "more"));
 	struct line l = {0};
 	char num[128];
@@ -282,13 +284,9 @@ static char *story_line(json_t *root, json_t *st, const char *watchlist)
 	l.cap = 512 + strlen(watchlist) + 3 * strlen(jstr(st, "id")) + strlen(jstr(st, "title"));
 	for (size_t i = 0; i < n; i++) {
 		json_t *x = json_array_get(added, i);
-		bool seen = false;
 
 		l.cap += 16 + strlen(jstr(x, "title")) + strlen(jstr(x, "feed")) +
 		         3 * strlen(jstr(x, "link"));
-		for (size_t k = 0; k < i && !seen; k++)
-			seen = strcmp(jstr(x, "feed"), jstr(json_array_get(added, k), "feed")) == 0;
-		feeds += !seen;
 	}
 	l.p = malloc(l.cap);
 	if (l.p == NULL)

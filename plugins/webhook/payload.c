@@ -131,21 +131,13 @@ static void story_update(json_t *story, struct wh_msg *m)
 	json_t *added = json_object_get(story, "added");
 	json_int_t more = json_integer_value(json_object_get(story, "more"));
 	const char *t = jstr(story, "title");
-	size_t feeds = 0, cut, total;
+	size_t feeds = fw_template_added_feeds(story), cut, total;
 
 	m->kind = WH_LIST;
 	m->story = true;
 	m->arr = json_is_array(added) ? added : NULL;
 	m->n = json_array_size(m->arr);
 	m->more = more > 0 ? (size_t)more : 0;
-	for (size_t i = 0; i < m->n; i++) {
-		const char *f = jstr(json_array_get(m->arr, i), "feed");
-		bool seen = false;
-
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = strcmp(f, jstr(json_array_get(m->arr, j), "feed")) == 0;
-		feeds += !seen;
-	}
 	if (!*t)
 		t = m->one.title;
 	cut = fw_payload_prefix(t, 300, WH_CHARS);
