@@ -203,7 +203,7 @@ static void features_of(const struct fw_fold *fold, const struct fw_story_item_r
 	for (p = copy ? strtok_r(copy, "\n", &save) : NULL; p && n < 8;
 	     p = strtok_r(NULL, "\n", &save))
 		ents[n++] = p;
-	if (fw_story_features(fold, r->title, r->body, NULL, ents, n, f, t) < 0)
+	if (fw_story_features(fold, r->title, NULL, NULL, ents, n, f, t) < 0)
 		f->n = 0;
 	free(copy);
 }

@@ -132,20 +132,6 @@ static void story_sid(const char *feed, const char *item, char *buf, size_t n)
 	snprintf(buf, n, "s-%016llx", (unsigned long long)h);
 }
 
-/* The start of summary, else of content, cut on a UTF-8 boundary (malloc()ed). */
-static char *body_of(const struct fw_item *it)
-{
-	const char *b = it->summary && *it->summary ? it->summary : it->content;
-	size_t n = b ? strlen(b) : 0;
-
-	if (n > FW_STORY_BODY_MAX) {
-		n = FW_STORY_BODY_MAX;
-		while (n > 0 && ((unsigned char)b[n] & 0xC0) == 0x80)
-			n--;
-	}
-	return b ? strndup(b, n) : NULL;
-}
-
 /* The entity names of mr, '\n' between (malloc()ed; NULL when none). */
 static char *entities_of(const struct fw_config *cfg, const struct fw_match_result *mr)
 {
@@ -210,10 +196,8 @@ static int store_item(struct fw_store *tx, const struct fw_config *cfg, const ch
 
 	blob[0] = f->names;
 	memcpy(blob + 1, f->h, f->n * sizeof(f->h[0]));
-	row.body = body_of(it);
 	row.entities = entities_of(cfg, mr);
-	r = fw_store_story_add_item(tx, &row, &gi->item);
-	free(row.body);
+	r = fw_store_story_add_item(tx, &row, gi->sid, &gi->item, &gi->story);
 	free(row.entities);
 	for (size_t i = 0; r == 0 && i < mr->n_watchlists; i++) {
 		char *ex = explain_of(cfg, mr, mr->watchlists[i]);
@@ -239,21 +223,18 @@ int fw_grouper_place(struct fw_grouper *g, struct fw_store *tx, const struct fw_
 	    (r = fw_story_index_find(g->x, &f, now, &gi->place)) < 0)
 		return r;
 	gi->story = gi->place.story;
-	if (gi->story == 0) {
+	if (gi->story == 0)
 		story_sid(feed, it->id, gi->sid, sizeof(gi->sid));
-		r = fw_store_story_new(tx, gi->sid, it->title, now, &gi->story);
+	r = store_item(tx, cfg, feed, it, mr, &f, now, gi);
+	/* what an alert says of its story (an item no watchlist matched needs none of it) */
+	if (r == 0 && mr->n_watchlists > 0 && (r = fw_store_story_get(tx, gi->story, &srow)) == 0) {
+		memcpy(gi->sid, srow.sid, sizeof(gi->sid));
+		gi->title = srow.title;
+		gi->items = srow.n_items;
+		gi->feeds = srow.n_feeds;
 	}
-	if (r == 0)
-		r = store_item(tx, cfg, feed, it, mr, &f, now, gi);
-	if (r == 0)
-		r = fw_store_story_get(tx, gi->story, &srow);
 	if (r < 0)
 		return r;
-	memcpy(gi->sid, srow.sid, sizeof(gi->sid));
-	gi->title = srow.title;
-	gi->items = srow.n_items;
-	gi->feeds = srow.n_feeds;
-	srow.title = NULL;
 	if ((r = fw_story_index_add(g->x, &f, gi->item, gi->story, now)) == 0)
 		g->added++;
 	return r;

@@ -53,7 +53,8 @@ int fw_grouper_peek(struct fw_grouper *g, const struct fw_config *cfg, const str
 struct fw_grouper_item {
 	int64_t story, item; /* store rows */
 	char sid[24];
-	char *title; /* the story's (malloc()ed) */
+	char *title; /* the story's (malloc()ed); sid, title, items and feeds are read only
+	                for an item some watchlist matched */
 	int64_t items, feeds;
 	struct fw_story_place place;
 };

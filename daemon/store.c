@@ -126,16 +126,13 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "(?1 = 0 AND state = 1)) AND (?2 IS NULL OR output = ?2)",
     [ST_OUTBOX_COUNT] = "SELECT coalesce(sum(state = 0), 0), coalesce(sum(state = 1), 0) "
                         "FROM outbox WHERE ?1 IS NULL OR output = ?1",
-    [ST_STORY_NEW] = "INSERT INTO stories (sid, title, first_seen, last_seen) "
-                     "VALUES (?1, ?2, ?3, ?3)",
-    [ST_STORY_HAS_FEED] = "SELECT 1 FROM story_items WHERE story = ?1 AND feed = ?2 LIMIT 1",
-    [ST_STORY_ITEM_ADD] = "INSERT INTO story_items (story, feed, item, title, link, published,"
-                          " seen, matched, score, body, entities, features) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    [ST_STORY_GROW] = "UPDATE stories SET n_items = n_items + 1, n_feeds = n_feeds + ?2,"
-                      " last_seen = max(last_seen, ?3) WHERE id = ?1",
-    [ST_STORY_GET] = "SELECT sid, title, first_seen, last_seen, n_items, n_feeds "
-                     "FROM stories WHERE id = ?1",
+    [ST_STORY_ITEM_ADD] = "INSERT INTO story_items (id, story, sid, feed, item, title, link,"
+                          " published, seen, matched, score, entities, features) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [ST_STORY_NEXT_ID] = "SELECT coalesce(max(id), 0) + 1 FROM story_items",
+    [ST_STORY_GET] = "SELECT f.sid, f.title, f.seen, max(i.seen), count(*),"
+                     " count(DISTINCT i.feed) FROM story_items f JOIN story_items i"
+                     " ON i.story = f.id WHERE f.id = ?1",
     [ST_STORY_MATCH] = "INSERT OR IGNORE INTO story_matches (item, watchlist, explain) "
                        "VALUES (?1, ?2, ?3)",
     [ST_STORY_WATCH_GET] = "SELECT first_alert, last_alert, last_item, pending, updates "
@@ -190,21 +187,19 @@ static const char schema_v3[] =
     "CREATE TABLE hosts (name TEXT PRIMARY KEY NOT NULL, rest_until INTEGER NOT NULL,"
     " http_status INTEGER NOT NULL) WITHOUT ROWID;";
 
-/* Version 4: stories (story.h). story_items keeps what `stories` shows and what rebuilds
-   the index at start (features); story_matches the watchlists each item matched;
-   story_watch, per story and watchlist grouped by story, the first alert and what the last
-   alert covered. */
+/* Version 4: stories (story.h). A story is the set of story_items with the same `story`:
+   the id of its first item, which also holds the story's public id (sid), so that placing
+   an item is one INSERT; counts and times are aggregates over the items. story_matches
+   keeps the watchlists each item matched (and why); story_watch, per story and watchlist
+   grouped by story, the first alert and what the last alert covered. */
 static const char schema_v4[] =
-    "CREATE TABLE stories (id INTEGER PRIMARY KEY, sid TEXT UNIQUE NOT NULL,"
-    " title TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
-    " n_items INTEGER NOT NULL DEFAULT 0, n_feeds INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX stories_last ON stories (last_seen);"
     "CREATE TABLE story_items (id INTEGER PRIMARY KEY, story INTEGER NOT NULL,"
-    " feed TEXT NOT NULL, item TEXT NOT NULL, title TEXT NOT NULL, link TEXT,"
+    " sid TEXT, feed TEXT NOT NULL, item TEXT NOT NULL, title TEXT NOT NULL, link TEXT,"
     " published INTEGER, seen INTEGER NOT NULL, matched INTEGER, score REAL,"
-    " body TEXT, entities TEXT, features BLOB);"
-    "CREATE INDEX story_items_story ON story_items (story, feed);"
+    " entities TEXT, features BLOB);"
+    "CREATE INDEX story_items_story ON story_items (story);"
     "CREATE INDEX story_items_seen ON story_items (seen);"
+    "CREATE UNIQUE INDEX story_items_sid ON story_items (sid) WHERE sid IS NOT NULL;"
     "CREATE TABLE story_matches (item INTEGER NOT NULL, watchlist TEXT NOT NULL,"
     " explain TEXT, PRIMARY KEY (item, watchlist)) WITHOUT ROWID;"
     "CREATE TABLE story_watch (story INTEGER NOT NULL, watchlist TEXT NOT NULL,"

@@ -258,7 +258,7 @@ int fw_store_outbox_count(struct fw_store *s, const char *output, int64_t *pendi
 
 /* One story as the store keeps it. */
 struct fw_story_row {
-	int64_t id;   /* rowid */
+	int64_t id;   /* the id of its first item */
 	char sid[24]; /* public id, "s-" and 16 hex digits */
 	char *title;  /* representative title: the first item's */
 	int64_t first_seen, last_seen, n_items, n_feeds;
@@ -273,7 +273,6 @@ struct fw_story_item_row {
 	int64_t seen;
 	int64_t matched; /* the item it resembled most; 0 when it started the story */
 	double score;
-	char *body;     /* the start of summary or content, for explanations */
 	char *entities; /* names of the entities it names, '\n' between */
 	char *explain;  /* fw_store_story_pending: why it matched the watchlist (JSON array) */
 	const uint32_t *features; /* the names mask, then the feature hashes (story.h) */
@@ -283,13 +282,10 @@ struct fw_story_item_row {
 void fw_story_row_clear(struct fw_story_row *r);
 void fw_store_story_item_clear(struct fw_story_item_row *r);
 
-/* A new story started by an item with this title (sid: its public id). 0 and *id, or
-   -errno. */
-int fw_store_story_new(struct fw_store *s, const char *sid, const char *title, int64_t now,
-                       int64_t *id);
-
-/* Add item r to story r->story (counts and last_seen follow). 0 and *id, or -errno. */
-int fw_store_story_add_item(struct fw_store *s, const struct fw_story_item_row *r, int64_t *id);
+/* Add item r to story r->story, or (r->story 0) start a story with it, whose public id is
+   sid. 0 with the item's id in *id and its story's in *story, or -errno. */
+int fw_store_story_add_item(struct fw_store *s, const struct fw_story_item_row *r, const char *sid,
+                            int64_t *id, int64_t *story);
 
 /* Story id into *out (title malloc()ed). -ENOENT when there is none. */
 int fw_store_story_get(struct fw_store *s, int64_t id, struct fw_story_row *out);

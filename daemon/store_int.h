@@ -63,10 +63,8 @@ enum fw_store_stmt {
 	ST_OUTBOX_REVIVE,
 	ST_OUTBOX_DROP,
 	ST_OUTBOX_COUNT,
-	ST_STORY_NEW,
-	ST_STORY_HAS_FEED,
 	ST_STORY_ITEM_ADD,
-	ST_STORY_GROW,
+	ST_STORY_NEXT_ID,
 	ST_STORY_GET,
 	ST_STORY_MATCH,
 	ST_STORY_WATCH_GET,
@@ -91,6 +89,7 @@ struct fw_store {
 	bool unsynced;               /* a lazy commit is not known durable yet: fw_store_sync */
 	sqlite3_int64 begin_changes; /* rows changed before the open FULL transaction */
 	bool in_poll;                /* fw_store_poll_begin opened a savepoint */
+	sqlite3_int64 story_next;    /* the id the next story item gets (0: not read yet) */
 	sqlite3_stmt *st[ST_COUNT];
 };
 

@@ -30,7 +30,6 @@ void fw_store_story_item_clear(struct fw_story_item_row *r)
 	free(r->item);
 	free(r->title);
 	free(r->link);
-	free(r->body);
 	free(r->entities);
 	free(r->explain);
 	free((void *)r->features);
@@ -45,91 +44,74 @@ static int step_row(struct fw_store *s, sqlite3_stmt *q, bool *row)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fw_store_fail(s, rc);
 }
 
-int fw_store_story_new(struct fw_store *s, const char *sid, const char *title, int64_t now,
-                       int64_t *id)
+/* The id the next story item gets: read once, then counted here (one writer per store). */
+static int next_id(struct fw_store *s, sqlite3_int64 *id)
 {
 	int ret = 0;
-	sqlite3_stmt *q = fw_store_prepare(s, ST_STORY_NEW, &ret);
-
-	if (!q)
-		return ret;
-	if ((ret = fw_store_bind_key(s, q, 1, sid)) < 0 ||
-	    (ret = fw_store_bind_text(s, q, 2, title ? title : "", TITLE_MAX)) < 0) {
-		fw_store_stmt_done(q);
-		return ret;
-	}
-	sqlite3_bind_int64(q, 3, now);
-	ret = fw_store_step_done(s, q);
-	if (ret == 0)
-		*id = sqlite3_last_insert_rowid(s->db);
-	return ret;
-}
-
-/* Whether story already holds an item of feed: 1, 0, or -errno. */
-static int has_feed(struct fw_store *s, int64_t story, const char *feed)
-{
-	int ret = 0;
-	sqlite3_stmt *q = fw_store_prepare(s, ST_STORY_HAS_FEED, &ret);
+	sqlite3_stmt *q;
 	bool row;
 
-	if (!q)
-		return ret;
-	sqlite3_bind_int64(q, 1, story);
-	if ((ret = fw_store_bind_key(s, q, 2, feed)) == 0 && (ret = step_row(s, q, &row)) == 0)
-		ret = row;
-	fw_store_stmt_done(q);
-	return ret;
+	if (s->story_next == 0) {
+		if ((q = fw_store_prepare(s, ST_STORY_NEXT_ID, &ret)) == NULL)
+			return ret;
+		if ((ret = step_row(s, q, &row)) == 0)
+			s->story_next = row ? sqlite3_column_int64(q, 0) : 1;
+		fw_store_stmt_done(q);
+		if (ret < 0)
+			return ret;
+	}
+	*id = s->story_next++;
+	return 0;
 }
 
-static int bind_item(struct fw_store *s, sqlite3_stmt *q, const struct fw_story_item_row *r)
+static int bind_item(struct fw_store *s, sqlite3_stmt *q, const struct fw_story_item_row *r,
+                     const char *sid)
 {
 	int ret;
 
-	sqlite3_bind_int64(q, 1, r->story);
-	if ((ret = fw_store_bind_key(s, q, 2, r->feed)) < 0 ||
-	    (ret = fw_store_bind_key(s, q, 3, r->item)) < 0 ||
-	    (ret = fw_store_bind_text(s, q, 4, r->title ? r->title : "", TITLE_MAX)) < 0 ||
+	if ((ret = fw_store_bind_text(s, q, 3, sid, 64)) < 0 ||
+	    (ret = fw_store_bind_key(s, q, 4, r->feed)) < 0 ||
+	    (ret = fw_store_bind_key(s, q, 5, r->item)) < 0 ||
+	    (ret = fw_store_bind_text(s, q, 6, r->title ? r->title : "", TITLE_MAX)) < 0 ||
 	    (ret = fw_store_bind_text(
-	         s, q, 5, r->link && strlen(r->link) <= LINK_MAX ? r->link : NULL, LINK_MAX)) < 0 ||
-	    (ret = fw_store_bind_text(s, q, 10, r->body, BODY_MAX)) < 0 ||
-	    (ret = fw_store_bind_text(s, q, 11, r->entities, BODY_MAX)) < 0)
+	         s, q, 7, r->link && strlen(r->link) <= LINK_MAX ? r->link : NULL, LINK_MAX)) < 0 ||
+	    (ret = fw_store_bind_text(s, q, 12, r->entities, BODY_MAX)) < 0)
 		return ret;
 	if (r->published != FW_TIME_NONE_)
-		sqlite3_bind_int64(q, 6, r->published);
-	sqlite3_bind_int64(q, 7, r->seen);
+		sqlite3_bind_int64(q, 8, r->published);
+	sqlite3_bind_int64(q, 9, r->seen);
 	if (r->matched > 0) {
-		sqlite3_bind_int64(q, 8, r->matched);
-		sqlite3_bind_double(q, 9, r->score);
+		sqlite3_bind_int64(q, 10, r->matched);
+		sqlite3_bind_double(q, 11, r->score);
 	}
-	sqlite3_bind_blob(q, 12, r->features, (int)(r->n_features * sizeof(uint32_t)),
+	sqlite3_bind_blob(q, 13, r->features, (int)(r->n_features * sizeof(uint32_t)),
 	                  SQLITE_STATIC);
 	return 0;
 }
 
-int fw_store_story_add_item(struct fw_store *s, const struct fw_story_item_row *r, int64_t *id)
+int fw_store_story_add_item(struct fw_store *s, const struct fw_story_item_row *r, const char *sid,
+                            int64_t *id, int64_t *story)
 {
-	int ret = 0, seen_feed = has_feed(s, r->story, r->feed);
+	sqlite3_int64 n;
 	sqlite3_stmt *q;
+	int ret = next_id(s, &n);
 
-	if (seen_feed < 0)
-		return seen_feed;
+	if (ret < 0)
+		return ret;
 	q = fw_store_prepare(s, ST_STORY_ITEM_ADD, &ret);
 	if (!q)
 		return ret;
-	if ((ret = bind_item(s, q, r)) < 0) {
+	sqlite3_bind_int64(q, 1, n);
+	sqlite3_bind_int64(q, 2, r->story > 0 ? r->story : n); /* a first item is its story */
+	if ((ret = bind_item(s, q, r, r->story > 0 ? NULL : sid)) < 0) {
 		fw_store_stmt_done(q);
 		return ret;
 	}
 	if ((ret = fw_store_step_done(s, q)) < 0)
 		return ret;
-	*id = sqlite3_last_insert_rowid(s->db);
-	q = fw_store_prepare(s, ST_STORY_GROW, &ret);
-	if (!q)
-		return ret;
-	sqlite3_bind_int64(q, 1, r->story);
-	sqlite3_bind_int64(q, 2, !seen_feed);
-	sqlite3_bind_int64(q, 3, r->seen);
-	return fw_store_step_done(s, q);
+	*id = n;
+	*story = r->story > 0 ? r->story : n;
+	return 0;
 }
 
 /* Columns sid, title, first_seen, last_seen, n_items, n_feeds from col 1 (col 0: id). */
@@ -157,7 +139,7 @@ int fw_store_story_get(struct fw_store *s, int64_t id, struct fw_story_row *out)
 	if (!q)
 		return ret;
 	sqlite3_bind_int64(q, 1, id);
-	if ((ret = step_row(s, q, &row)) == 0 && !row)
+	if ((ret = step_row(s, q, &row)) == 0 && (!row || sqlite3_column_type(q, 0) == SQLITE_NULL))
 		ret = fw_store_fail_msg(s, -ENOENT, "no such story");
 	if (ret == 0) {
 		out->id = id;
@@ -358,14 +340,13 @@ int fw_store_story_load(struct fw_store *s, int64_t since, fw_store_story_item_c
 	return ret;
 }
 
-/* id, feed, item, title, link, published, seen, story, matched, score, body, entities. */
+/* id, feed, item, title, link, published, seen, story, matched, score, entities. */
 static bool read_full(sqlite3_stmt *q, struct fw_story_item_row *r)
 {
 	r->story = sqlite3_column_int64(q, 7);
 	r->matched = sqlite3_column_int64(q, 8);
 	r->score = sqlite3_column_double(q, 9);
-	return read_item_head(q, r) && fw_store_col_dup(q, 10, &r->body) &&
-	       fw_store_col_dup(q, 11, &r->entities);
+	return read_item_head(q, r) && fw_store_col_dup(q, 10, &r->entities);
 }
 
 /* Prepare sql (not cached: the commands run it once). NULL with *ret set on failure. */
@@ -386,7 +367,7 @@ int fw_store_story_items(struct fw_store *s, int64_t story, fw_store_story_item_
 	int ret = 0;
 	sqlite3_stmt *q = prepare_once(s,
 	                               "SELECT id, feed, item, title, link, published, seen, story,"
-	                               " matched, score, body, entities FROM story_items "
+	                               " matched, score, entities FROM story_items "
 	                               "WHERE story = ?1 ORDER BY id",
 	                               &ret);
 
@@ -402,9 +383,10 @@ int fw_store_story_list(struct fw_store *s, int64_t since, fw_store_story_cb cb,
 {
 	int ret = 0, rc = SQLITE_DONE;
 	sqlite3_stmt *q = prepare_once(s,
-	                               "SELECT id, sid, title, first_seen, last_seen, n_items, "
-	                               "n_feeds FROM stories WHERE last_seen >= ?1 "
-	                               "ORDER BY last_seen DESC, id DESC",
+	                               "SELECT f.id, f.sid, f.title, f.seen, max(i.seen), count(*),"
+	                               " count(DISTINCT i.feed) FROM story_items f JOIN story_items"
+	                               " i ON i.story = f.id WHERE f.sid IS NOT NULL GROUP BY f.id"
+	                               " HAVING max(i.seen) >= ?1 ORDER BY 5 DESC, 1 DESC",
 	                               &ret);
 
 	if (!q)
@@ -426,7 +408,7 @@ int fw_store_story_list(struct fw_store *s, int64_t since, fw_store_story_cb cb,
 int fw_store_story_find(struct fw_store *s, const char *sid, int64_t *id)
 {
 	int ret = 0;
-	sqlite3_stmt *q = prepare_once(s, "SELECT id FROM stories WHERE sid = ?1", &ret);
+	sqlite3_stmt *q = prepare_once(s, "SELECT id FROM story_items WHERE sid = ?1", &ret);
 	bool row;
 
 	if (!q)
@@ -465,8 +447,10 @@ int fw_store_story_watchlists(struct fw_store *s, int64_t story, char **out)
 int fw_store_story_count(struct fw_store *s, int64_t since, int64_t *n)
 {
 	int ret = 0;
-	sqlite3_stmt *q =
-	    prepare_once(s, "SELECT count(*) FROM stories WHERE last_seen >= ?1", &ret);
+	sqlite3_stmt *q = prepare_once(s,
+	                               "SELECT count(*) FROM (SELECT story FROM story_items "
+	                               "GROUP BY story HAVING max(seen) >= ?1)",
+	                               &ret);
 	bool row;
 
 	if (!q)
@@ -480,13 +464,18 @@ int fw_store_story_count(struct fw_store *s, int64_t since, int64_t *n)
 
 int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t items_before, int64_t *deleted)
 {
+	/* quiet: the stories whose last item is older than ?1; a story that goes on loses its
+	   items older than ?2 but its first (which holds its id and title) */
 	static const char *const sql[] = {
-	    "DELETE FROM story_matches WHERE item IN (SELECT i.id FROM story_items i JOIN "
-	    "stories t ON t.id = i.story WHERE t.last_seen < ?1 OR i.seen < ?2)",
-	    "DELETE FROM story_watch WHERE story IN (SELECT id FROM stories WHERE last_seen < ?1)",
-	    "DELETE FROM story_items WHERE seen < ?2 OR story IN (SELECT id FROM stories WHERE "
-	    "last_seen < ?1)",
-	    "DELETE FROM stories WHERE last_seen < ?1",
+	    "CREATE TEMP TABLE IF NOT EXISTS quiet (story INTEGER PRIMARY KEY)",
+	    "DELETE FROM temp.quiet",
+	    "INSERT INTO temp.quiet SELECT story FROM story_items GROUP BY story "
+	    "HAVING max(seen) < ?1",
+	    "DELETE FROM story_matches WHERE item IN (SELECT id FROM story_items WHERE story IN "
+	    "(SELECT story FROM temp.quiet) OR (seen < ?2 AND sid IS NULL))",
+	    "DELETE FROM story_watch WHERE story IN (SELECT story FROM temp.quiet)",
+	    "DELETE FROM story_items WHERE story IN (SELECT story FROM temp.quiet) OR "
+	    "(seen < ?2 AND sid IS NULL)",
 	};
 	int ret = 0;
 
@@ -495,11 +484,12 @@ int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t items_befor
 
 		if (!q)
 			break;
-		sqlite3_bind_int64(q, 1, before);
+		if (sqlite3_bind_parameter_count(q) >= 1)
+			sqlite3_bind_int64(q, 1, before);
 		if (sqlite3_bind_parameter_count(q) >= 2)
 			sqlite3_bind_int64(q, 2, items_before);
 		ret = fw_store_step_done(s, q);
-		if (ret == 0 && deleted && i + 1 == sizeof(sql) / sizeof(sql[0]))
+		if (ret == 0 && deleted && i == 2)
 			*deleted = sqlite3_changes(s->db);
 		sqlite3_finalize(q);
 	}

@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -36,15 +37,16 @@
 #include "story.h"
 
 #define FW_STORY_PRIOR    1000.0 /* imaginary items in the window holding no feature */
-#define FW_STORY_POSTINGS 32     /* postings walked per feature */
+#define FW_STORY_POSTINGS 10     /* postings walked per feature */
 #define TITLE_WORDS       12
 #define ENTITIES          3
 #define STEM_CHARS        7
 #define SEQ_BITS          28 /* item sequence numbers wrap at 2^28 */
 #define SEQ_MASK          ((1u << SEQ_BITS) - 1)
 #define ITEMS_MAX         (1u << 26) /* items in the window, whatever its length */
-#define RESCORE           16         /* best candidates whose score is computed whole */
+#define RESCORE           8          /* best candidates whose score is computed whole */
 #define RARE_DF           2
+#define WALKED            5    /* features whose postings are walked */
 #define ACC_SIZE          2048 /* > FW_STORY_FEATURES * FW_STORY_POSTINGS, power of 2 */
 
 /* ------------------------------------------------------------------ features */
@@ -70,15 +72,44 @@ static const char *const stopwords[] = {
     "под",   "после", "при",  "с",    "со",     "так",  "то",    "у",     "что",   "это",
 };
 
-static int cmp_str(const void *a, const void *b)
+#define N_STOPWORDS (sizeof(stopwords) / sizeof(stopwords[0]))
+
+static uint32_t fnv(const char *s, size_t len)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
 }
 
-static bool is_stopword(const char *w)
+static int cmp_u32(const void *a, const void *b)
 {
-	return bsearch(&w, stopwords, sizeof(stopwords) / sizeof(stopwords[0]), sizeof(char *),
-	               cmp_str) != NULL;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The stopwords' hashes, sorted: built once per process, immutable after (as fold.c's
+   tables). */
+static uint32_t stop_hashes[N_STOPWORDS];
+static pthread_once_t stop_once = PTHREAD_ONCE_INIT;
+
+static void stop_init(void)
+{
+	for (size_t i = 0; i < N_STOPWORDS; i++)
+		stop_hashes[i] = fnv(stopwords[i], strlen(stopwords[i]));
+	qsort(stop_hashes, N_STOPWORDS, sizeof(stop_hashes[0]), cmp_u32);
+}
+
+/* Whether the folded word w[0..len) is a function word. A word whose hash is a function
+   word's (about 1 in 20 million) counts as one: a lost feature, never a wrong one. */
+static bool is_stopword(const char *w, size_t len)
+{
+	uint32_t h = fnv(w, len);
+
+	pthread_once(&stop_once, stop_init);
+	return bsearch(&h, stop_hashes, N_STOPWORDS, sizeof(h), cmp_u32) != NULL;
 }
 
 /* FNV-1a over s[0..len), then the kind in the low two bits; never 0 (0 marks a free slot
@@ -150,7 +181,6 @@ static void add_word(struct fbuild *b, const char *w, size_t len, enum fw_story_
 {
 	size_t n, pos = 0, chars = 0, cut = len;
 	int32_t cp = cp_at(w, len, &n);
-	char tmp[64];
 
 	if (fw_fold_class_of(cp) == FW_FOLD_CJK) {
 		size_t a = 0, an = n;
@@ -177,12 +207,8 @@ static void add_word(struct fbuild *b, const char *w, size_t len, enum fw_story_
 	}
 	if (chars < 2 && !(w[0] >= '0' && w[0] <= '9'))
 		return;
-	if (len < sizeof(tmp)) {
-		memcpy(tmp, w, len);
-		tmp[len] = 0;
-		if (is_stopword(tmp))
-			return;
-	}
+	if (is_stopword(w, len))
+		return;
 	add_feature(b, w, cut, kind);
 }
 
@@ -274,7 +300,7 @@ int fw_story_features(const struct fw_fold *fold, const char *title, const char 
 {
 	struct fw_fold_buf fb = {0};
 	struct fbuild b = {out, terms};
-	const char *body[2] = {summary, content};
+	const char *body = summary && *summary ? summary : content;
 	int r = 0;
 
 	out->n = 0;
@@ -295,14 +321,10 @@ int fw_story_features(const struct fw_fold *fold, const char *title, const char 
 	} else {
 		add_entities(&b, entities, n_entities);
 	}
-	for (size_t i = 0; i < 2 && out->n < FW_STORY_FEATURES; i++) {
-		size_t len = body[i] ? strlen(body[i]) : 0;
+	if (body && *body && out->n < FW_STORY_FEATURES) {
+		size_t len = strnlen(body, FW_STORY_BODY_MAX);
 
-		if (len == 0)
-			continue;
-		if ((r = fw_fold_text(fold, body[i],
-		                      len > FW_STORY_BODY_MAX ? FW_STORY_BODY_MAX : len, &fb, 0)) <
-		    0)
+		if ((r = fw_fold_text(fold, body, len, &fb, 0)) < 0)
 			goto done;
 		add_words(&b, fb.s, fb.len, FW_STORY_BODY, FW_STORY_FEATURES, NULL, NULL, NULL,
 		          NULL);
@@ -319,7 +341,12 @@ struct tok {
 	uint32_t key; /* feature hash; 0: free */
 	uint32_t df;
 	uint32_t head; /* slot reference: seq << 4 | slot */
+	uint32_t sdf;  /* bits 31..12: stories among the df items, estimated (see story_count);
+	                  bits 11..0: low bits of the story of the newest item */
 };
+
+#define SDF_ONE  (1u << 12)
+#define SDF_LAST (SDF_ONE - 1)
 
 /* One item in the window. */
 struct rec {
@@ -355,9 +382,10 @@ struct fw_story_index {
 	struct acc acc[ACC_SIZE];
 	uint32_t touched[ACC_SIZE];
 	size_t n_touched;
+	struct acc *best[ACC_SIZE]; /* the candidates scored whole */
 };
 
-static const double kind_weight[4] = {1.0, 0.5, 1.5, 2.5};
+static const double kind_weight[4] = {1.0, 0.5, 1.0, 2.5};
 
 int fw_story_index_new(int64_t window, struct fw_story_index **out)
 {
@@ -441,7 +469,7 @@ static struct tok *tok_get(struct fw_story_index *x, uint32_t key)
 
 	if (t)
 		return t;
-	if ((x->n_toks + 1) * 2 > x->tok_cap && tok_grow(x) < 0)
+	if ((x->n_toks + 1) * 10 > x->tok_cap * 7 && tok_grow(x) < 0) /* load <= 0.7 */
 		return NULL;
 	for (i = tok_slot(x, key); x->toks[i].key; i = (i + 1) & (x->tok_cap - 1))
 		;
@@ -474,6 +502,29 @@ static void tok_del(struct fw_story_index *x, struct tok *t)
 	}
 }
 
+/* In how many stories of the window feature t occurs, estimated: each item that holds it
+   and belongs to another story than the one before adds one, and a pruned item takes its
+   share away; items of a story come together, so this counts the stories, and a burst of
+   one story does not make its own words common, while words of many stories are. O(1). */
+static double story_count(const struct tok *t)
+{
+	uint32_t n = t->sdf >> 12;
+
+	return n == 0 && t->df > 0 ? 1 : (double)n;
+}
+
+/* t loses one of its items (pruned or taken back): its share of the stories too. */
+static void tok_drop(struct fw_story_index *x, struct tok *t)
+{
+	uint64_t n = t->sdf >> 12;
+
+	if (t->df > 1)
+		n = (n * (t->df - 1) + t->df / 2) / t->df;
+	t->sdf = (uint32_t)(n << 12) | (t->sdf & SDF_LAST);
+	if (--t->df == 0)
+		tok_del(x, t);
+}
+
 void fw_story_index_prune(struct fw_story_index *x, int64_t now)
 {
 	while (x->count > 0) {
@@ -484,34 +535,12 @@ void fw_story_index_prune(struct fw_story_index *x, int64_t now)
 		for (uint32_t k = 0; k < r->n; k++) {
 			struct tok *t = tok_find(x, r->key[k]);
 
-			if (t && --t->df == 0)
-				tok_del(x, t);
+			if (t)
+				tok_drop(x, t);
 		}
 		x->head_seq = (x->head_seq + 1) & SEQ_MASK;
 		x->count--;
 	}
-}
-
-/* In how many stories of the window feature t occurs, estimated from its newest postings
-   (exact up to FW_STORY_POSTINGS items): a burst of one story does not make its own words
-   common, words of many stories are. */
-static double story_count(const struct fw_story_index *x, const struct tok *t)
-{
-	int64_t seen[FW_STORY_POSTINGS];
-	uint32_t ref = t->head, walk = t->df < FW_STORY_POSTINGS ? t->df : FW_STORY_POSTINGS;
-	size_t n = 0;
-
-	for (uint32_t i = 0; i < walk; i++) {
-		const struct rec *r = rec_at(x, ref >> 4);
-		size_t k = 0;
-
-		while (k < n && seen[k] != r->story)
-			k++;
-		if (k == n)
-			seen[n++] = r->story;
-		ref = r->next[ref & 15];
-	}
-	return walk == 0 ? 0 : (double)n * (double)t->df / (double)walk;
 }
 
 /* The weight of each feature of f: its kind's weight times its IDF over stories. */
@@ -519,7 +548,7 @@ static void weights(const struct fw_story_index *x, const struct fw_story_featur
 {
 	for (size_t k = 0; k < f->n; k++) {
 		const struct tok *t = tok_find(x, f->h[k]);
-		double sdf = t ? story_count(x, t) : 0;
+		double sdf = t ? story_count(t) : 0;
 
 		w[k] = kind_weight[f->h[k] & 3] *
 		       log(((double)x->count + FW_STORY_PRIOR) / (sdf + 1.0));
@@ -577,6 +606,9 @@ int fw_story_index_add(struct fw_story_index *x, const struct fw_story_features 
 		r->names |= (uint16_t)(((f->names >> k) & 1) << r->n);
 		r->next[r->n] = tk->head;
 		tk->head = seq << 4 | r->n;
+		if (tk->df == 0 || (tk->sdf & SDF_LAST) != ((uint32_t)story & SDF_LAST))
+			tk->sdf += tk->sdf >> 12 < (UINT32_MAX >> 12) ? SDF_ONE : 0;
+		tk->sdf = (tk->sdf & ~SDF_LAST) | ((uint32_t)story & SDF_LAST);
 		tk->df++;
 		r->n++;
 	}
@@ -614,16 +646,33 @@ static struct acc *acc_get(struct fw_story_index *x, uint32_t seq)
    Returns the norm of f's weights. */
 static double accumulate(struct fw_story_index *x, const struct fw_story_features *f, double *wt)
 {
-	double norm = 0;
+	double norm = 0, floor = 0;
 
 	weights(x, f, wt);
+	/* Only the WALKED heaviest features find candidates (the others are counted when the
+	   best candidates are scored whole): a candidate that shares none of them cannot
+	   reach the join score but through many light ones, which the rescoring catches. */
+	if (f->n > WALKED) {
+		double top[WALKED] = {0};
+
+		for (size_t k = 0; k < f->n; k++) {
+			size_t i = WALKED - 1;
+
+			if (wt[k] <= top[i])
+				continue;
+			for (; i > 0 && top[i - 1] < wt[k]; i--)
+				top[i] = top[i - 1];
+			top[i] = wt[k];
+		}
+		floor = top[WALKED - 1];
+	}
 	for (size_t k = 0; k < f->n; k++) {
 		const struct tok *t = tok_find(x, f->h[k]);
 		double w = kind_weight[f->h[k] & 3], d = wt[k] / w;
 		uint32_t ref, walk;
 
 		norm += (w * d) * (w * d);
-		if (t == NULL)
+		if (t == NULL || (wt[k] < floor && t->df > RARE_DF))
 			continue;
 		ref = t->head;
 		walk = t->df < FW_STORY_POSTINGS ? t->df : FW_STORY_POSTINGS;
@@ -667,11 +716,11 @@ static void rescore(const struct fw_story_index *x, const struct fw_story_featur
 
 /* Rescore the RESCORE candidates of highest partial dot product, and every one found
    through a rare feature (a copy found by its whole title). */
-static void rescore_best(struct fw_story_index *x, const struct fw_story_features *f,
-                         const double *wt)
+static size_t rescore_best(struct fw_story_index *x, const struct fw_story_features *f,
+                           const double *wt)
 {
 	struct acc *top[RESCORE];
-	size_t n = 0;
+	size_t n = 0, m = 0;
 
 	for (size_t i = 0; i < x->n_touched; i++) {
 		struct acc *a = &x->acc[x->touched[i]];
@@ -679,6 +728,7 @@ static void rescore_best(struct fw_story_index *x, const struct fw_story_feature
 
 		if (a->rare) {
 			rescore(x, f, wt, a);
+			x->best[m++] = a;
 			continue;
 		}
 		if (n == RESCORE && top[n - 1]->dot >= a->dot)
@@ -688,21 +738,25 @@ static void rescore_best(struct fw_story_index *x, const struct fw_story_feature
 			top[k] = top[k - 1];
 		top[k] = a;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		rescore(x, f, wt, top[i]);
+		x->best[m++] = top[i];
+	}
+	return m;
 }
 
 int fw_story_index_find(struct fw_story_index *x, const struct fw_story_features *f, int64_t now,
                         struct fw_story_place *out)
 {
 	double norm, best = 0, wt[FW_STORY_FEATURES];
+	size_t n;
 
 	*out = (struct fw_story_place){0};
 	fw_story_index_prune(x, now);
 	norm = accumulate(x, f, wt);
-	rescore_best(x, f, wt);
-	for (size_t i = 0; i < x->n_touched; i++) {
-		struct acc *a = &x->acc[x->touched[i]];
+	n = rescore_best(x, f, wt);
+	for (size_t i = 0; i < n; i++) {
+		struct acc *a = x->best[i];
 		const struct rec *r = rec_at(x, a->seq - 1);
 		double age = (double)(now - (x->base + r->t)) / (double)x->window, s;
 
@@ -755,8 +809,7 @@ void fw_story_index_pop(struct fw_story_index *x, size_t n)
 			if (t == NULL)
 				continue;
 			t->head = r->next[k];
-			if (--t->df == 0)
-				tok_del(x, t);
+			tok_drop(x, t);
 		}
 		x->count--;
 	}

@@ -19,15 +19,15 @@
 struct fw_fold;
 
 /* Features kept for one item: words of the folded title first, then entities and entity
-   pairs, words of the summary and of the start of the content. */
-#define FW_STORY_FEATURES 16
+   pairs, the whole title, words of the start of the summary (else of the content). */
+#define FW_STORY_FEATURES 14
 
-/* Bytes of summary and of content read for features. */
-#define FW_STORY_BODY_MAX 600
+/* Bytes of the summary (else of the content) read for features. */
+#define FW_STORY_BODY_MAX 300
 
 /* The score from which an item joins the story of the item it resembles most, and the
    score it must have against the story's first item (while in the window) too. */
-#define FW_STORY_JOIN 0.40
+#define FW_STORY_JOIN 0.37
 #define FW_STORY_SEED 0.20
 
 /* Kinds of feature, in the low two bits of each feature hash: they weigh differently. */

@@ -283,11 +283,16 @@ static void test_prune(void **state)
 	assert_int_equal(gone, 1);
 	assert_int_equal(fw_store_story_count(f->store, 0, &n), 0);
 	assert_int_equal(n, 1);
-	/* a story that goes on keeps only its items younger than the second bound */
+	/* a story that goes on keeps its first item (its id and title) and its items younger
+	   than the second bound */
 	assert_int_equal(put(f, "b", "Wildfires spread across southern Europe, thousands flee",
+	                     T0 + 3 * 86400 + 3600, false, NULL, NULL),
+	                 wild);
+	assert_int_equal(put(f, "a", "Wildfires spread across southern Europe as heat returns",
 	                     T0 + 4 * 86400, false, NULL, NULL),
 	                 wild);
-	assert_int_equal(fw_store_story_prune(f->store, T0 + 86400, T0 + 3 * 86400 + 1, &gone), 0);
+	assert_int_equal(fw_store_story_prune(f->store, T0 + 86400, T0 + 3 * 86400 + 7200, &gone),
+	                 0);
 	assert_int_equal(gone, 0);
 	assert_int_equal(fw_store_story_count(f->store, 0, &n), 0);
 	assert_int_equal(n, 1);
@@ -295,7 +300,7 @@ static void test_prune(void **state)
 		size_t items = 0;
 
 		assert_int_equal(fw_store_story_items(f->store, wild, count_cb, &items), 0);
-		assert_int_equal(items, 1);
+		assert_int_equal(items, 2);
 	}
 }
 
