@@ -2,6 +2,8 @@
 # Check the systemd units and the man pages in config/:
 #  - `systemd-analyze verify` prints nothing for either unit (it exits 0 on many problems,
 #    so any output is a failure); the Documentation= man pages must resolve, to ours;
+#  - the user unit is bound to graphical-session.target (PartOf=, After=, WantedBy=), as
+#    systemd.special(7) says a graphical session's service is;
 #  - `systemd-analyze security --offline=true` rates the system unit at most MAX_SCORE;
 #  - `man --warnings` renders every page without a warning.
 # Works as root or not, with or without a running systemd (no units are loaded into a
@@ -84,6 +86,18 @@ quiet "systemd-analyze verify feedwatch.service" \
 quiet "systemd-analyze verify --user feedwatch-user.service" \
 	env XDG_RUNTIME_DIR="$TMP/runtime" HOME="$TMP/home" XDG_CONFIG_HOME="$TMP/home/.config" \
 	systemd-analyze verify --user --recursive-errors=no "$TMP/units/feedwatch-user.service"
+
+# The user unit lives and dies with the graphical session (systemd.special(7)).
+for want in "PartOf=graphical-session.target" "After=graphical-session.target" \
+	"WantedBy=graphical-session.target"; do
+	key=${want%%=*}
+	if grep -q "^$key=.*graphical-session.target" "$TMP/units/feedwatch-user.service"; then
+		echo "ok: feedwatch-user.service has $want"
+	else
+		echo "FAIL: feedwatch-user.service lacks $want" >&2
+		fail=1
+	fi
+done
 
 for page in "$TMP"/man/man*/*; do
 	quiet "man --warnings $(basename "$page")" \
