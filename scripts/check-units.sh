@@ -60,9 +60,23 @@ for u in feedwatch feedwatch-user; do
 	fi
 done
 
-cp "$SRC/config/feedwatch.1" "$TMP/man/man1/"
-cp "$SRC/config/feedwatch.conf.5" "$TMP/man/man5/"
-cp "$SRC/config/feedwatch-plugin.7" "$TMP/man/man7/"
+# The man pages' placeholders, as config/CMakeLists.txt fills them (paths, \- for -) for
+# the default prefix, /usr/local (the pages only name these paths).
+for page in feedwatch.1 feedwatch.conf.5 feedwatch-plugin.7; do
+	out="$TMP/man/man${page##*.}/$page"
+	sed -e "s|@FW_MAN_CONFIG@|/usr/local/etc/feedwatch/feedwatch.conf|g" \
+	    -e "s|@FW_MAN_SYSCONFDIR@|/usr/local/etc|g" \
+	    -e "s|@FW_MAN_PLUGINDIR@|/usr/local/lib/feedwatch/plugins|g" \
+	    -e "s|@FW_MAN_DOCDIR@|/usr/local/share/doc/feedwatch|g" \
+	    -e "s|@FW_MAN_DATADIR@|/usr/local/share|g" \
+	    -e "s|@FW_MAN_SYSTEM_UNIT_DIR@|/usr/local/lib/systemd/system|g" \
+	    -e "s|@FW_MAN_USER_UNIT_DIR@|/usr/local/lib/systemd/user|g" \
+	    "$SRC/config/$page.in" >"$out"
+	if grep -n '@[A-Za-z_]*@' "$out" >&2; then
+		echo "check-units: $page.in: placeholder not filled by this script" >&2
+		fail=1
+	fi
+done
 
 # $1: label; the rest: the command. Fails on a non-zero exit or on any output.
 quiet() {
