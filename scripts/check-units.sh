@@ -71,6 +71,9 @@ for page in feedwatch.1 feedwatch.conf.5 feedwatch-plugin.7; do
 	    -e "s|@FW_MAN_DATADIR@|/usr/local/share|g" \
 	    -e "s|@FW_MAN_SYSTEM_UNIT_DIR@|/usr/local/lib/systemd/system|g" \
 	    -e "s|@FW_MAN_USER_UNIT_DIR@|/usr/local/lib/systemd/user|g" \
+	    -e "s|@FW_MAN_BASH_COMPLETION_DIR@|/usr/local/share/bash\\\\-completion/completions|g" \
+	    -e "s|@FW_MAN_ZSH_COMPLETION_DIR@|/usr/local/share/zsh/site\\\\-functions|g" \
+	    -e "s|@FW_MAN_FISH_COMPLETION_DIR@|/usr/local/share/fish/vendor_completions.d|g" \
 	    "$SRC/config/$page.in" >"$out"
 	if grep -n '@[A-Za-z_]*@' "$out" >&2; then
 		echo "check-units: $page.in: placeholder not filled by this script" >&2

@@ -15,6 +15,9 @@ temporary DESTDIR (nothing is written outside the test's directory). Then, for e
 - the man pages name docs/plugins.md by its installed path, which exists, and render
   without warnings;
 - the user unit is bound to graphical-session.target;
+- the bash, zsh and fish completions are installed where the shells look, and every
+  command, group verb and option of `feedwatch help` and of every command's --help is
+  completed (bash and fish run for real; zsh checked by syntax and by its tables);
 - feedwatch.desktop (desktop-file-validate finds nothing) and the icon it names."""
 import os
 import re
@@ -200,6 +203,113 @@ def desktop_checks(prefix, root):
     check(ok, "%s: the icon it names is an SVG in hicolor/scalable/apps" % prefix)
 
 
+def help_tables(binary):
+    """(commands, {group: [verbs]}, {"cmd" or "group verb": set of options})."""
+    top = sh([binary, "help"]).stdout
+    section = top.split("commands:\n", 1)[1].split("\n\n", 1)[0]
+    cmds, groups = [], {}
+    for line in section.splitlines():
+        m = re.match(r"  ([a-z-]+)\s+(\S*)", line)
+        if not m:
+            continue
+        cmds.append(m.group(1))
+        if re.fullmatch(r"[a-z]+(\|[a-z]+)+", m.group(2)):
+            groups[m.group(1)] = m.group(2).split("|")
+        if m.group(1) == "help":
+            cmds += re.findall(r", ([a-z-]+)", line)
+    cmds = list(dict.fromkeys(cmds))
+    opts = {}
+    for c in cmds:
+        text = sh([binary, c, "--help"]).stdout
+        usage = [l for l in text.splitlines() if re.match(r"(usage:| +)\s*feedwatch ", l)]
+        for line in usage:
+            words = line.split("feedwatch ", 1)[1].split()
+            key = c
+            if c in groups and len(words) > 1 and words[1] in groups[c]:
+                key = c + " " + words[1]
+            opts.setdefault(key, set()).update(re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)",
+                                                          line))
+    return cmds, groups, opts
+
+
+def completion_checks(prefix, root):
+    share = root + prefix + "/share"
+    files = {"bash": share + "/bash-completion/completions/feedwatch",
+             "zsh": share + "/zsh/site-functions/_feedwatch",
+             "fish": share + "/fish/vendor_completions.d/feedwatch.fish"}
+    for shell, f in files.items():
+        check(os.path.exists(f), "%s: the %s completion is installed (%s)" % (prefix, shell, f))
+    binary = root + prefix + "/bin/feedwatch"
+    cmds, groups, opts = help_tables(binary)
+    glob_opts = set(re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)",
+                               sh([binary, "help"]).stdout.split("Everywhere:", 1)[1]
+                               .split("\n")[0]))
+    check(len(cmds) >= 10 and "outbox" in groups and "feeds" in groups and
+          {"-v", "-q", "--version", "--help"} <= glob_opts,
+          "%s: help lists the commands, groups and global options (%s, %s, %s)"
+          % (prefix, cmds, groups, glob_opts))
+    # Every word of the help appears in every file.
+    words = set(cmds) | {v for vs in groups.values() for v in vs} | glob_opts
+    for o in opts.values():
+        words |= o
+    for shell, f in files.items():
+        text = open(f).read() if os.path.exists(f) else ""
+        missing = sorted(w for w in words if not re.search(
+            r"(?<![\w-])%s(?![\w-])" % re.escape(w.lstrip("-") if shell == "fish" and
+                                                  w.startswith("-") else w), text))
+        check(not missing, "%s: the %s completion has every command, verb and option (%s)"
+              % (prefix, shell, missing))
+
+    # bash, for real: what a Tab offers after each command.
+    def bash(*line):
+        script = ('. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _feedwatch;'
+                  ' printf "%s\\n" "${COMPREPLY[@]}"')
+        p = sh(["bash", "-c", script, "bash", files["bash"], "feedwatch"] + list(line))
+        return set(p.stdout.split()) if p.returncode == 0 else {"<failed: %s>" % p.stderr}
+
+    def fish(line):
+        p = sh(["fish", "--no-config", "-c", 'source $argv[1]; complete -C "$argv[2]"',
+                files["fish"], line])
+        return {l.split("\t")[0] for l in p.stdout.splitlines()} if p.returncode == 0 \
+            else {"<failed: %s>" % p.stderr}
+
+    got = bash("")
+    check(set(cmds) <= got, "%s: bash completes every command (%s)" % (prefix, set(cmds) - got))
+    for g, verbs in groups.items():
+        got = bash(g, "")
+        check(set(verbs) == got, "%s: bash completes %s's verbs (%s)" % (prefix, g, got))
+    for key, want in opts.items():
+        got = bash(*key.split(), "-")
+        check(want | glob_opts <= got, "%s: bash completes the options of %s (missing %s)"
+              % (prefix, key, (want | glob_opts) - got))
+    check(bash("-c", "x.conf", "outbox", "l") == {"list"},
+          "%s: bash skips an option's value when finding the command" % prefix)
+
+    if shutil.which("fish"):
+        p = sh(["fish", "--no-execute", files["fish"]])
+        check(p.returncode == 0, "%s: fish -n accepts the fish completion (%s)"
+              % (prefix, p.stderr))
+        got = fish("feedwatch ")
+        check(set(cmds) <= got, "%s: fish completes every command (%s)" % (prefix, got))
+        for g, verbs in groups.items():
+            got = fish("feedwatch %s " % g)
+            check(set(verbs) <= got, "%s: fish completes %s's verbs (%s)" % (prefix, g, got))
+        for key, want in opts.items():
+            got = fish("feedwatch %s --" % key)
+            longs = {o for o in want | glob_opts if o.startswith("--")}
+            check(longs <= got, "%s: fish completes the long options of %s (missing %s)"
+                  % (prefix, key, longs - got))
+    if shutil.which("zsh"):
+        p = sh(["zsh", "-n", files["zsh"]])
+        check(p.returncode == 0, "%s: zsh -n accepts _feedwatch (%s)" % (prefix, p.stderr))
+    text = open(files["zsh"]).read() if os.path.exists(files["zsh"]) else ""
+    for key, want in opts.items():
+        m = re.search(r'\("%s"\) opts=\(([^)]*)\)' % re.escape(key), text)
+        have = set(re.findall(r"'(--?[\w-]+):", m.group(1))) if m else set()
+        check(want - glob_opts <= have, "%s: zsh offers the options of %s (missing %s)"
+              % (prefix, key, (want - glob_opts) - have))
+
+
 def install(w):
     for prefix, extra, libdir, sysconfdir in LAYOUTS:
         root = build_and_stage(w, prefix, extra)
@@ -209,6 +319,7 @@ def install(w):
         path_checks(prefix, sysconfdir, root)
         user_unit_checks(prefix, root)
         desktop_checks(prefix, root)
+        completion_checks(prefix, root)
 
 
 if __name__ == "__main__":
