@@ -104,6 +104,15 @@ def pc_checks(w, prefix, libdir, root):
     p = sh(["pkg-config", "--libs", "feedwatch-plugin"], env=env)
     check(p.returncode == 0 and p.stdout.strip() == "",
           "%s: --libs is empty: the ABI is header-only (%r)" % (prefix, p.stdout))
+    # pkgconf's --define-prefix replaces prefix by a guess (two levels above the .pc): the
+    # paths must not depend on it.
+    p = sh(["pkg-config", "--define-prefix", "--cflags", "feedwatch-plugin"], env=env)
+    q = sh(["pkg-config", "--define-prefix", "--variable=plugindir", "feedwatch-plugin"],
+           env=env)
+    check([os.path.realpath(f[2:]) for f in p.stdout.split() if f.startswith("-I")] == incs
+          and os.path.realpath(q.stdout.strip()) == plugindir,
+          "%s: --define-prefix leaves -I and plugindir right (%s, %s)"
+          % (prefix, p.stdout.strip(), q.stdout.strip()))
     so = w.file("sdk_hello-%s.so" % prefix.strip("/").replace("/", "-"))
     p = sh([os.environ.get("CC", "cc")] + cflags + [
         "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-shared", "-o", so,
