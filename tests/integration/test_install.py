@@ -113,6 +113,14 @@ def pc_checks(w, prefix, libdir, root):
           and os.path.realpath(q.stdout.strip()) == plugindir,
           "%s: --define-prefix leaves -I and plugindir right (%s, %s)"
           % (prefix, p.stdout.strip(), q.stdout.strip()))
+    # A cross build's way: PKG_CONFIG_SYSROOT_DIR is the staged root; nothing is doubled.
+    senv = dict(env, PKG_CONFIG_SYSROOT_DIR=root)
+    p = sh(["pkg-config", "--cflags", "feedwatch-plugin"], env=senv)
+    q = sh(["pkg-config", "--variable=plugindir", "feedwatch-plugin"], env=senv)
+    check([os.path.realpath(f[2:]) for f in p.stdout.split() if f.startswith("-I")] == incs
+          and os.path.realpath(q.stdout.strip()) == plugindir,
+          "%s: with PKG_CONFIG_SYSROOT_DIR too (%s, %s)"
+          % (prefix, p.stdout.strip(), q.stdout.strip()))
     so = w.file("sdk_hello-%s.so" % prefix.strip("/").replace("/", "-"))
     p = sh([os.environ.get("CC", "cc")] + cflags + [
         "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-shared", "-o", so,
