@@ -35,6 +35,11 @@
 #include "loader.h"
 #include "store.h"
 
+/* The build's sysconfdir (daemon/CMakeLists.txt), as fw_config_locate uses it. */
+#ifndef FW_SYSCONFDIR
+#define FW_SYSCONFDIR "/etc"
+#endif
+
 static const char usage_text[] =
     "usage: feedwatch COMMAND [ARGS] [OPTIONS]\n"
     "\n"
@@ -57,7 +62,7 @@ static const char usage_text[] =
     "Options may come before or after the command and its arguments; `--` ends them.\n"
     "Everywhere: -v more log, -q less log, --version, --help (with a command: its usage).\n"
     "config: -c FILE, else $FEEDWATCH_CONFIG, else $XDG_CONFIG_HOME/feedwatch/feedwatch.conf,\n"
-    "        else /etc/feedwatch/feedwatch.conf\n";
+    "        else " FW_SYSCONFDIR "/feedwatch/feedwatch.conf\n";
 
 static int usage(FILE *f, int code)
 {

@@ -2,6 +2,8 @@
 # Check the systemd units and the man pages in config/:
 #  - `systemd-analyze verify` prints nothing for either unit (it exits 0 on many problems,
 #    so any output is a failure); the Documentation= man pages must resolve, to ours;
+#  - the user unit is bound to graphical-session.target (PartOf=, After=, WantedBy=), as
+#    systemd.special(7) says a graphical session's service is;
 #  - `systemd-analyze security --offline=true` rates the system unit at most MAX_SCORE;
 #  - `man --warnings` renders every page without a warning.
 # Works as root or not, with or without a running systemd (no units are loaded into a
@@ -58,9 +60,26 @@ for u in feedwatch feedwatch-user; do
 	fi
 done
 
-cp "$SRC/config/feedwatch.1" "$TMP/man/man1/"
-cp "$SRC/config/feedwatch.conf.5" "$TMP/man/man5/"
-cp "$SRC/config/feedwatch-plugin.7" "$TMP/man/man7/"
+# The man pages' placeholders, as config/CMakeLists.txt fills them (paths, \- for -) for
+# the default prefix, /usr/local (the pages only name these paths).
+for page in feedwatch.1 feedwatch.conf.5 feedwatch-plugin.7; do
+	out="$TMP/man/man${page##*.}/$page"
+	sed -e "s|@FW_MAN_CONFIG@|/usr/local/etc/feedwatch/feedwatch.conf|g" \
+	    -e "s|@FW_MAN_SYSCONFDIR@|/usr/local/etc|g" \
+	    -e "s|@FW_MAN_PLUGINDIR@|/usr/local/lib/feedwatch/plugins|g" \
+	    -e "s|@FW_MAN_DOCDIR@|/usr/local/share/doc/feedwatch|g" \
+	    -e "s|@FW_MAN_DATADIR@|/usr/local/share|g" \
+	    -e "s|@FW_MAN_SYSTEM_UNIT_DIR@|/usr/local/lib/systemd/system|g" \
+	    -e "s|@FW_MAN_USER_UNIT_DIR@|/usr/local/lib/systemd/user|g" \
+	    -e "s|@FW_MAN_BASH_COMPLETION_DIR@|/usr/local/share/bash\\\\-completion/completions|g" \
+	    -e "s|@FW_MAN_ZSH_COMPLETION_DIR@|/usr/local/share/zsh/site\\\\-functions|g" \
+	    -e "s|@FW_MAN_FISH_COMPLETION_DIR@|/usr/local/share/fish/vendor_completions.d|g" \
+	    "$SRC/config/$page.in" >"$out"
+	if grep -n '@[A-Za-z_]*@' "$out" >&2; then
+		echo "check-units: $page.in: placeholder not filled by this script" >&2
+		fail=1
+	fi
+done
 
 # $1: label; the rest: the command. Fails on a non-zero exit or on any output.
 quiet() {
@@ -84,6 +103,18 @@ quiet "systemd-analyze verify feedwatch.service" \
 quiet "systemd-analyze verify --user feedwatch-user.service" \
 	env XDG_RUNTIME_DIR="$TMP/runtime" HOME="$TMP/home" XDG_CONFIG_HOME="$TMP/home/.config" \
 	systemd-analyze verify --user --recursive-errors=no "$TMP/units/feedwatch-user.service"
+
+# The user unit lives and dies with the graphical session (systemd.special(7)).
+for want in "PartOf=graphical-session.target" "After=graphical-session.target" \
+	"WantedBy=graphical-session.target"; do
+	key=${want%%=*}
+	if grep -q "^$key=.*graphical-session.target" "$TMP/units/feedwatch-user.service"; then
+		echo "ok: feedwatch-user.service has $want"
+	else
+		echo "FAIL: feedwatch-user.service lacks $want" >&2
+		fail=1
+	fi
+done
 
 for page in "$TMP"/man/man*/*; do
 	quiet "man --warnings $(basename "$page")" \

@@ -6,7 +6,8 @@
  *       timeout        how long the notification shows (duration; default: the server's)
  *       app_name       the application name shown (default "feedwatch")
  *       category       the notification category, e.g. "im.received" (default none)
- *       desktop_entry  the "desktop-entry" hint, e.g. "feedwatch" (default none)
+ *       desktop_entry  the "desktop-entry" hint: the installed feedwatch.desktop's name
+ *                      (default "feedwatch", FW_DESKTOP_ID; "" sends no hint)
  *       actions        true (default): an "Open" action that opens the item's link
  *
  * The summary is the item title (plain text by the spec); the body names the feed, the
@@ -44,7 +45,11 @@
 #define DT_TIMEOUT_MAX_S 86400
 #define DT_BODY_MAX      4096 /* bytes of a rendered body template */
 #define DT_STORY_MAX     64   /* stories whose notification is remembered for updates */
-#define DT_STORY_LIST    5    /* added titles listed in a story update's body */
+/* The desktop entry feedwatch installs (config/feedwatch.desktop.in): CMake passes its name. */
+#ifndef FW_DESKTOP_ID
+#define FW_DESKTOP_ID "feedwatch"
+#endif
+#define DT_STORY_LIST 5 /* added titles listed in a story update's body */
 
 struct desktop {
 	const struct fw_host *host;
@@ -133,6 +138,7 @@ static int desktop_settings(const struct fw_host *host, struct fw_plugin_ctx *ct
 
 	d->timeout_ms = NOTIFY_EXPIRES_DEFAULT;
 	d->app_name = DT_DEFAULT_APP;
+	d->desktop_entry = FW_DESKTOP_ID;
 	d->actions = true;
 	r = host->cfg_string(ctx, "urgency", &urgency);
 	if (r == -EINVAL || !urgency) {
@@ -297,7 +303,7 @@ static gboolean show_cb(gpointer p)
 	notify_notification_set_timeout(n, d->timeout_ms);
 	if (d->category)
 		notify_notification_set_category(n, d->category);
-	if (d->desktop_entry)
+	if (d->desktop_entry && *d->desktop_entry)
 		notify_notification_set_hint(n, "desktop-entry",
 		                             g_variant_new_string(d->desktop_entry));
 	if (d->actions && j->link)
@@ -548,7 +554,7 @@ static const struct fw_plugin_key desktop_keys[] = {
     {"timeout", FW_KEY_DURATION, "how long a notification shows (default: the server's)"},
     {"app_name", FW_KEY_STRING, "application name shown (default \"feedwatch\")"},
     {"category", FW_KEY_STRING, "notification category, e.g. \"im.received\""},
-    {"desktop_entry", FW_KEY_STRING, "the desktop-entry hint, e.g. \"feedwatch\""},
+    {"desktop_entry", FW_KEY_STRING, "the desktop-entry hint (default \"" FW_DESKTOP_ID "\")"},
     {"actions", FW_KEY_BOOL, "an \"Open\" action that opens the link (default true)"},
     {NULL, 0, NULL},
 };

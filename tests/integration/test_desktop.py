@@ -10,6 +10,7 @@ high and urgent 2), an output's priority overrides it; title and body templates 
 summary and the body (escaped for the spec's markup); the body never repeats a title the
 match was in; a story's update replaces the story's earlier notification (replaces_id)."""
 import copy
+import glob
 import json
 import os
 import re
@@ -23,6 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fwtest  # noqa: E402
 from fwtest import (Route, check, outbox, output_config, q, queue_payload, read_jsonl,  # noqa: E402
                     rss_feed, run, start, stop, wait_for, xml_escape)
+
+BINARY_DIR = os.environ.get("FW_BINARY_DIR", os.path.dirname(os.path.dirname(
+    os.path.abspath(os.environ.get("FEEDWATCH", "build/daemon/feedwatch")))))
 
 HOSTILE = '<b>Putin</b> & "North Korea" <a href="http://evil/">x</a>'
 
@@ -276,7 +280,15 @@ def priority_templates(srv, w, bus):
         'name = "desk"; plugin = "desktop";'])
     p = run(["once", "-c", conf], env=fenv)
     check(p.returncode == 0, "once exits 0 (%s)" % p.stderr.strip()[-300:])
-    calls = [notify_args(c) for c in notify_calls(log)]
+    # Without desktop_entry the hint names the desktop entry the build installs, so the
+    # notification carries feedwatch's name and icon.
+    entries = glob.glob(os.path.join(BINARY_DIR, "config", "*.desktop"))
+    entry = os.path.basename(entries[0])[:-len(".desktop")] if len(entries) == 1 else None
+    raw = notify_calls(log)
+    check(entry and raw and all('"desktop-entry": "%s"' % entry in c for c in raw),
+          "the default desktop-entry hint is the installed %s.desktop (%s)"
+          % (entry, raw[:1]))
+    calls = [notify_args(c) for c in raw]
     war = [c for c in calls if c and c[1].startswith("war: ")]
     calm = [c for c in calls if c and c[1] == "Kim sleeps"]
     check(len(war) == 1 and war[0][1] == "war: Putin & friends > foes",

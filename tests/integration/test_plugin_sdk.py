@@ -3,7 +3,9 @@
 directory, compile tests/data/plugins/sdk_hello.c with only
 `cc $(pkg-config --cflags feedwatch-plugin) -shared -fPIC` (strict C11 warnings as errors),
 put it in a plugin_dir of its own and run `feedwatch once`: the alert is delivered through
-it. The install goes to another prefix than the configured one: the .pc is relocatable."""
+it. The install goes to another prefix than the configured one (`--prefix`), staged under
+DESTDIR, so nothing is written outside the test's temporary directory (the build's
+absolute paths, such as sysconfdir, land under DESTDIR too): the .pc is relocatable."""
 import glob
 import os
 import subprocess
@@ -18,12 +20,18 @@ BINARY_DIR = os.environ.get("FW_BINARY_DIR", os.path.dirname(os.path.dirname(
 
 
 def sdk_plugin(srv, w):
-    stage = w.file("stage")
-    p = subprocess.run(["cmake", "--install", BINARY_DIR, "--prefix", stage],
-                       capture_output=True, text=True)
+    destdir = w.file("destdir")
+    stage = destdir + "/relocated"
+    p = subprocess.run(["cmake", "--install", BINARY_DIR, "--prefix", "/relocated"],
+                       capture_output=True, text=True, env=dict(os.environ, DESTDIR=destdir))
     if not check(p.returncode == 0, "cmake --install --prefix into another prefix (%s)"
                  % (p.stderr.strip()[-300:])):
         return
+    written = [l.split(": ", 1)[1] for l in p.stdout.splitlines()
+               if l.startswith("-- Installing: ") or l.startswith("-- Up-to-date: ")]
+    outside = [f for f in written if not f.startswith(destdir + "/")]
+    check(written and not outside, "every installed file is under DESTDIR (%d files, outside: %s)"
+          % (len(written), outside[:3]))
     pcs = glob.glob(os.path.join(stage, "**", "feedwatch-plugin.pc"), recursive=True)
     check(len(pcs) == 1, "feedwatch-plugin.pc is installed")
     hdrs = glob.glob(os.path.join(stage, "**", "feedwatch", "plugin.h"), recursive=True)
@@ -42,6 +50,8 @@ def sdk_plugin(srv, w):
                        capture_output=True, text=True, env=env)
     check(p.returncode == 0 and p.stdout.strip().endswith("/feedwatch/plugins"),
           "the .pc names the plugin directory (%s)" % p.stdout.strip())
+    check(os.path.exists(os.path.join(p.stdout.strip(), "log.so")),
+          "the bundled plugins were installed there, in the new prefix too")
 
     pdir = w.file("myplugins")
     os.mkdir(pdir)
