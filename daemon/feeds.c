@@ -638,7 +638,7 @@ static void flush_updates(struct fw_feeds *fs)
 	size_t raised = 0;
 	int rc;
 
-	if (fs->env.grouper == NULL || fs->cfg->story_update_interval <= 0)
+	if (fs->env.grouper == NULL || !fw_grouper_due(fs->env.grouper, fs->cfg, time(NULL)))
 		return;
 	if ((rc = fw_store_begin_lazy(s)) == 0 &&
 	    (rc = fw_grouper_flush(fs->env.grouper, s, fs->cfg, time(NULL), &raised)) == 0)

@@ -25,7 +25,9 @@
 struct fw_grouper {
 	struct fw_story_index *x;
 	struct fw_fold *fold;
-	uint64_t added; /* items placed since start, for marks */
+	uint64_t added;   /* items placed since start, for marks */
+	int64_t next_due; /* when the next story update may be due: 0 unknown (ask the store),
+	                     INT64_MAX none waits */
 };
 
 static int load_cb(struct fw_story_item_row *r, void *arg)
@@ -308,7 +310,7 @@ static int raise_update(struct fw_store *tx, const struct fw_config *cfg, int64_
 
 /* After the alerts of an item of story gi: a first alert opens the story for its
    watchlist; an item held waits, or is in an update raised now when one is due. */
-static int after_raise(struct fw_store *tx, const struct fw_config *cfg,
+static int after_raise(struct fw_grouper *g, struct fw_store *tx, const struct fw_config *cfg,
                        const struct fw_grouper_item *gi, const struct fw_config_watchlist *w,
                        bool held, bool fresh, const char *id, int64_t now, size_t *raised)
 {
@@ -328,6 +330,9 @@ static int after_raise(struct fw_store *tx, const struct fw_config *cfg,
 	ws.pending++;
 	if (cfg->story_update_interval > 0 && now - ws.last_alert >= cfg->story_update_interval)
 		return raise_update(tx, cfg, gi->story, w, &ws, now, raised);
+	if (cfg->story_update_interval > 0 &&
+	    g->next_due > ws.last_alert + cfg->story_update_interval)
+		g->next_due = ws.last_alert + cfg->story_update_interval;
 	return fw_store_story_watch_set(tx, gi->story, w->name, &ws);
 }
 
@@ -348,7 +353,6 @@ int fw_grouper_raise(struct fw_grouper *g, struct fw_store *tx, const struct fw_
 	uint8_t *own = hold + n + 1;
 	int r = hold && ids ? 0 : -ENOMEM;
 
-	(void)g;
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		const struct fw_config_watchlist *w = &cfg->watchlists[mr->watchlists[i]];
 		struct fw_story_watch ws;
@@ -367,7 +371,7 @@ int fw_grouper_raise(struct fw_grouper *g, struct fw_store *tx, const struct fw_
 		if (fresh)
 			fresh[i] = own[i];
 		if (w->by_story)
-			r = after_raise(tx, cfg, gi, w, hold[i], own[i], ids[i], now, raised);
+			r = after_raise(g, tx, cfg, gi, w, hold[i], own[i], ids[i], now, raised);
 	}
 	free(hold);
 	free(ids);
@@ -404,11 +408,22 @@ int fw_grouper_flush(struct fw_grouper *g, struct fw_store *tx, const struct fw_
                      int64_t now, size_t *raised)
 {
 	struct flush_ctx c = {tx, cfg, now, raised};
+	int64_t first;
+	int r;
 
-	(void)g;
-	if (cfg->story_update_interval <= 0)
+	if (!fw_grouper_due(g, cfg, now))
 		return 0;
-	return fw_store_story_due(tx, now - cfg->story_update_interval, FLUSH_MAX, due_cb, &c);
+	r = fw_store_story_due(tx, now - cfg->story_update_interval, FLUSH_MAX, due_cb, &c);
+	if (r < 0)
+		return r;
+	r = fw_store_story_next_due(tx, &first);
+	g->next_due = r == 0 ? first + cfg->story_update_interval : INT64_MAX;
+	return r == -ENOENT ? 0 : r;
+}
+
+bool fw_grouper_due(const struct fw_grouper *g, const struct fw_config *cfg, int64_t now)
+{
+	return cfg->story_update_interval > 0 && now >= g->next_due;
 }
 
 size_t fw_grouper_items(const struct fw_grouper *g)

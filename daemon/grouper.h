@@ -9,6 +9,7 @@
 #ifndef FW_GROUPER_H
 #define FW_GROUPER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +80,9 @@ int fw_grouper_raise(struct fw_grouper *g, struct fw_store *tx, const struct fw_
                      const struct fw_config_feed *feed, const struct fw_item *it,
                      const struct fw_match_result *mr, const struct fw_grouper_item *gi,
                      int64_t now, size_t *raised, uint8_t *fresh);
+
+/* Whether a story update may be due by now (the store is asked only then). */
+bool fw_grouper_due(const struct fw_grouper *g, const struct fw_config *cfg, int64_t now);
 
 /* Raise the story updates that are due (items waiting, the interval passed since the
    story's last alert), at most 64 a call. *raised counts them. 0 or a negative errno. */

@@ -310,6 +310,10 @@ int fw_store_story_watch_get(struct fw_store *s, int64_t story, const char *watc
 int fw_store_story_watch_set(struct fw_store *s, int64_t story, const char *watchlist,
                              const struct fw_story_watch *w);
 
+/* The earliest last alert of a (story, watchlist) with items waiting into *first;
+   -ENOENT when none waits. */
+int fw_store_story_next_due(struct fw_store *s, int64_t *first);
+
 typedef int (*fw_store_story_due_cb)(int64_t story, const char *watchlist, void *arg);
 /* Each (story, watchlist) with pending items whose last alert was at or before `before`,
    at most max, oldest first. A callback's non-zero return stops and is returned. */

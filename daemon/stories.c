@@ -444,6 +444,25 @@ int fw_store_story_watchlists(struct fw_store *s, int64_t story, char **out)
 	return ret;
 }
 
+int fw_store_story_next_due(struct fw_store *s, int64_t *first)
+{
+	int ret = 0;
+	sqlite3_stmt *q =
+	    prepare_once(s, "SELECT min(last_alert) FROM story_watch WHERE pending > 0", &ret);
+	bool row;
+
+	if (!q)
+		return ret;
+	if ((ret = step_row(s, q, &row)) == 0) {
+		if (!row || sqlite3_column_type(q, 0) == SQLITE_NULL)
+			ret = -ENOENT;
+		else
+			*first = sqlite3_column_int64(q, 0);
+	}
+	sqlite3_finalize(q);
+	return ret;
+}
+
 int fw_store_story_count(struct fw_store *s, int64_t since, int64_t *n)
 {
 	int ret = 0;
