@@ -15,4 +15,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	curl ca-certificates \
 	libssl-dev binutils \
 	systemd man-db \
-	prometheus
+	prometheus \
+	libnats-dev nats-server
