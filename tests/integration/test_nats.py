@@ -431,6 +431,7 @@ def config_errors(srv, w):
     cases = [
         ("a missing url", 'timeout = "3s";', "needs url = "),
         ("an http url", 'url = "http://127.0.0.1:1";', "url must be nats://"),
+        ("a tls url (not offered yet)", 'url = "tls://127.0.0.1:1";', "url must be nats://"),
         ("a token in the url", 'url = "nats://tok@127.0.0.1:1";', "url must not hold a user"),
         ("a wildcard subject", 'url = "nats://127.0.0.1:1"; subject = "a.*.{watchlist}";',
          "subject must not hold the wildcards"),
