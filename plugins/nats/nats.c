@@ -25,12 +25,14 @@
  * permission violation, any other JetStream API error = a dead letter.
  *
  * libnats blocks, so the plugin is FW_PLUGIN_BLOCKING: the connection is made lazily by
- * the first deliver() on the host's worker thread (so libnats's own threads start from
- * there, never from the loop), kept, reconnected by libnats, and destroyed in fini().
- * libnats's threads run only a flag-setting error handler and the credential callbacks,
- * none of which touches the host; done() and log() are called from deliver() only. The
- * module is linked with -z nodelete, so that a dlclose() never unmaps libnats under its
- * threads. init() and check() read and judge the settings only: no libnats call, no
+ * the first deliver() on the host's worker thread (init never blocks the loop), kept,
+ * reconnected by libnats, and destroyed in fini(). init() opens the library (nats_Open:
+ * its timer and callback threads start there, and OpenSSL's random state belongs to the
+ * loop thread, which frees it at exit); the connection's reader and flusher threads start
+ * on the worker. None of libnats's threads touches the host: they run only a flag-setting
+ * error handler and the credential callbacks; done() and log() are called from deliver()
+ * only. The module is linked with -z nodelete, so that a dlclose() never unmaps libnats
+ * under its threads. check() reads and judges the settings only: no libnats call, no
  * network.
  */
 #include <errno.h>
