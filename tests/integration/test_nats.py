@@ -16,7 +16,9 @@ they are being published, then the daemon (SIGKILL); both start again (the serve
 same store dir): every alert is in the stream exactly once, nothing pending.
 Part 4 (digest): rate_limit = 1 folds 5 alerts into a digest: 5 messages, each with its own
 id, delivered together.
-Part 5 (stream): a stream that exists but takes other subjects = a dead letter naming it.
+Part 5 (stream): a stream that exists but takes other subjects = a dead letter naming it; a
+missing stream that cannot be created (its subject overlaps another stream's) = a dead
+letter with the server's reason.
 Part 6 (token): a server with a token: the secret file's token logs in; a wrong one disables
 the output and the alerts wait; the token is in no log and no outbox entry.
 Part 7 (config): `check` refuses a missing url with file:line, a bad subject, a bad stream
@@ -394,6 +396,22 @@ def other_stream(srv, w):
         check(len(dead) == 1 and "stream OTHER does not take subject feedwatch.alerts." in err,
               "a stream that does not take the subject: a dead letter saying so (%s)" % err)
         check(nats.count("OTHER") == 0, "nothing published to OTHER")
+        # A missing stream that cannot be created: its subject overlaps OTHER's.
+        w2 = fwtest.Workdir()
+        try:
+            c = nats.client()
+            r = c.api("STREAM.UPDATE.OTHER", dict(r["config"], subjects=["feedwatch.>"]))
+            c.close()
+            check(r is not None and "error" not in r, "OTHER now takes feedwatch.> (%s)" % r)
+            conf = config(w2, srv.url("/feed.xml"), nats_output(nats.url(), 'stream = "NEW";'))
+            run(["once", "-c", conf])
+            dead = outbox(conf, "--dead")
+            err = dead[0].get("last_error", "") if dead else ""
+            check(len(dead) == 1 and outbox(conf, "--pending") == [] and
+                  "creating stream NEW for feedwatch.alerts.>" in err and "overlap" in err,
+                  "a stream that cannot be created (subjects overlap): a dead letter (%s)" % err)
+        finally:
+            w2.cleanup()
     finally:
         nats.close()
 
