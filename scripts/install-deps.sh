@@ -16,4 +16,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	libssl-dev binutils \
 	systemd man-db \
 	desktop-file-utils zsh fish \
-	prometheus
+	prometheus \
+	libnats-dev nats-server

@@ -114,7 +114,7 @@ def plugins(srv, w):
         check(p.returncode == 1 and "%s:%d: output 'out': no plugin '%s' in " % (conf, line,
                                                                                 plugin)
               in p.stderr and want in p.stderr
-              and "(plugins there: desktop, email, exec, log, webhook)" in p.stderr,
+              and "(plugins there: desktop, email, exec, log, nats, webhook)" in p.stderr,
               "plugin = %r: %s and the list (%s)" % (plugin, want, p.stderr.strip()))
 
 
