@@ -488,13 +488,13 @@ int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t items_befor
 	static const char *const sql[] = {
 	    "CREATE TEMP TABLE IF NOT EXISTS quiet (story INTEGER PRIMARY KEY)",
 	    "DELETE FROM temp.quiet",
-	    "INSERT INTO temp.quiet SELECT story FROM story_items GROUP BY story "
-	    "HAVING max(seen) < ?1",
-	    "DELETE FROM story_matches WHERE item IN (SELECT id FROM story_items WHERE story IN "
-	    "(SELECT story FROM temp.quiet) OR (seen < ?2 AND sid IS NULL))",
+	    ("INSERT INTO temp.quiet SELECT story FROM story_items GROUP BY story "
+	     "HAVING max(seen) < ?1"),
+	    ("DELETE FROM story_matches WHERE item IN (SELECT id FROM story_items WHERE story IN "
+	     "(SELECT story FROM temp.quiet) OR (seen < ?2 AND sid IS NULL))"),
 	    "DELETE FROM story_watch WHERE story IN (SELECT story FROM temp.quiet)",
-	    "DELETE FROM story_items WHERE story IN (SELECT story FROM temp.quiet) OR "
-	    "(seen < ?2 AND sid IS NULL)",
+	    ("DELETE FROM story_items WHERE story IN (SELECT story FROM temp.quiet) OR "
+	     "(seen < ?2 AND sid IS NULL)"),
 	};
 	int ret = 0;
 

@@ -169,7 +169,7 @@ first_poll_max_age = 0;
 feed_failing_after = 0;
 feeds = ( %s );
 entities = { putin = [ "Putin" ]; };
-watchlists = ( { name = "putin"; match = "@putin"; outputs = [ "alerts" ]; } );
+watchlists = ( { name = "putin"; match = "@putin"; group = "item"; outputs = [ "alerts" ]; } );
 outputs = ( { name = "alerts"; plugin = "log"; path = %s; format = "json"; } );
 """ % (q(w.state), FEED_TIMEOUT, ",\n  ".join(feeds), q(w.file("alerts.jsonl"))))
 

@@ -41,7 +41,7 @@ feed_failing_after = 2;
 feed_failing_output = "ops";
 feeds = ( { name = "good"; url = %s; interval = 1; }, { name = "bad"; url = %s; interval = 1; } );
 entities = { putin = [ "Putin" ]; };
-watchlists = ( { name = "w"; match = "@putin"; outputs = [ "alerts" ]; } );
+watchlists = ( { name = "w"; match = "@putin"; group = "item"; outputs = [ "alerts" ]; } );
 outputs = ( { name = "alerts"; plugin = "log"; path = %s; },
             { name = "ops"; plugin = "log"; path = %s; } );
 """ % (q(w.state), q(prom), q(srv.url("/good")), q(srv.url("/bad")),
