@@ -22,6 +22,7 @@ struct fw_httpserver {
 	fw_httpserver_cb cb;
 	void *arg;
 	struct fw_httpserver_stats stats;
+	size_t buffered; /* body bytes held by all connections */
 };
 
 /* One request being received. */
@@ -100,12 +101,20 @@ static enum MHD_Result take_body(struct fw_httpserver *s, struct MHD_Connection 
 		*size = 0;
 		return reply(con, MHD_HTTP_CONTENT_TOO_LARGE, NULL, 0, NULL);
 	}
+	/* all connections together hold at most FW_HTTPSERVER_BODIES bodies' worth */
+	if (*size > s->lim.max_body * FW_HTTPSERVER_BODIES - s->buffered) {
+		q->refused = true;
+		s->stats.busy++;
+		*size = 0;
+		return reply(con, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, 0, NULL);
+	}
 	b = realloc(q->body, q->len + *size + 1);
 	if (b == NULL)
 		return MHD_NO;
 	memcpy(b + q->len, data, *size);
 	q->body = b;
 	q->len += *size;
+	s->buffered += *size;
 	q->body[q->len] = 0;
 	*size = 0;
 	return MHD_YES;
@@ -149,12 +158,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
 static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+	struct fw_httpserver *s = cls;
 	struct req *q = *con_cls;
 
-	(void)cls;
 	(void)con;
 	(void)toe;
 	if (q) {
+		s->buffered -= q->len;
 		free(q->body);
 		free(q);
 	}

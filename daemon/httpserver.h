@@ -1,9 +1,9 @@
 /*
  * httpserver.h - a small HTTP/1.1 server (libmicrohttpd) driven by the daemon's libuv loop:
  * no thread of its own. MHD's one epoll descriptor is watched with a uv_poll_t and its
- * timeout with a uv_timer_t; every callback runs on the loop thread. Bounded: body bytes,
- * header bytes (MHD's per-connection memory), connections at once and seconds per
- * connection. Knows nothing of WebSub: one callback answers each complete request.
+ * timeout with a uv_timer_t; every callback runs on the loop thread. Bounded: body bytes
+ * (one request's, and all connections' together), header bytes (MHD's per-connection
+ * memory), connections at once and seconds per connection. Knows nothing of WebSub: one callback answers each complete request.
  */
 #ifndef FW_HTTPSERVER_H
 #define FW_HTTPSERVER_H
@@ -45,10 +45,14 @@ struct fw_httpserver_limits {
 
 struct fw_httpserver;
 
+/* Bodies of max_body bytes that all connections together may hold (more: 503). */
+#define FW_HTTPSERVER_BODIES 4
+
 /* Counters since start. */
 struct fw_httpserver_stats {
 	unsigned long long requests;
 	unsigned long long too_big; /* bodies refused for max_body */
+	unsigned long long busy;    /* refused while FW_HTTPSERVER_BODIES bodies were held */
 };
 
 /* Listen on "ADDRESS:PORT" (IPv4 or [IPv6]) and answer through cb on loop. Returns 0 and
