@@ -192,6 +192,16 @@ def run(srv, w, hub):
           "b removed from the config: the daemon unsubscribed and confirmed")
     check(not hub.active(topic["b"]), "the hub holds no subscription of b")
 
+    # A restart keeps the subscriptions (the store): the next push still verifies and alerts.
+    rc, _, err = stop(d)
+    check(rc == 0, "clean stop before the restart (rc %d)" % rc)
+    d = start(["-v", "run", "-c", conf])
+    check(wait_for(lambda: "started" in output(d)[1], 10), "restarted")
+    st = hub.publish(topic["a"], rss([("Putin after restart", "a-push-6", "x")]).encode())
+    check(st == [202], "push after the restart answered 202 (%s)" % st)
+    check(wait_for(lambda: "a-push-6" in alert_ids(w), 10),
+          "the subscription and its secret survived the restart: the push alerts")
+
     # The hub goes quiet: renewals are never verified, the lease ends, polling is back.
     hub.quiet = True
     check(wait_for(lambda: metric(w, "feedwatch_websub_expired_total") >= 1, 20),
