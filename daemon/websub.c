@@ -459,6 +459,13 @@ static void tick_cb(uv_timer_t *t)
 			sub_save(ws, s);
 		}
 	}
+	/* websub left the config: the server stays until every unsubscription is answered */
+	if (!ws->cfg->websub.enabled && ws->server && ws->n == 0) {
+		fw_httpserver_close(ws->server);
+		ws->server = NULL;
+		free(ws->listen);
+		ws->listen = NULL;
+	}
 	ws->env.metrics->websub_active = 0;
 	for (size_t i = 0; i < ws->n; i++)
 		ws->env.metrics->websub_active += ws->v[i]->state == FW_SUB_ACTIVE;
@@ -519,6 +526,10 @@ int fw_websub_new(const struct fw_websub_env *env, const struct fw_config *cfg,
 		return -ENOMEM;
 	ws->env = *env;
 	ws->cfg = cfg;
+	if (cfg->websub.callback_url && (ws->callback = strdup(cfg->websub.callback_url)) == NULL) {
+		free(ws);
+		return -ENOMEM;
+	}
 	if (env->store && (r = fw_store_websub_each(env->store, load_cb, ws)) < 0) {
 		snprintf(err, errlen, "cannot read the WebSub subscriptions: %s",
 		         fw_store_error(env->store));
@@ -535,6 +546,7 @@ fail:
 	for (size_t i = 0; i < ws->n; i++)
 		sub_free(ws->v[i]);
 	free(ws->v);
+	free(ws->callback);
 	free(ws);
 	return r;
 }
@@ -543,14 +555,25 @@ fail:
 int fw_websub_reload(struct fw_websub *ws, const struct fw_config *cfg, char *err, size_t errlen)
 {
 	const char *want = cfg->websub.enabled ? cfg->websub.listen : NULL;
+	char *cb = cfg->websub.callback_url ? strdup(cfg->websub.callback_url) : NULL;
 	int r = 0;
 
+	if (cfg->websub.callback_url && cb == NULL)
+		return -ENOMEM;
 	ws->cfg = cfg;
+	if (cb) {
+		free(ws->callback);
+		ws->callback = cb;
+	}
+	/* feeds that left, or every feed when websub itself left (the server then stays
+	   until the hubs have verified the unsubscriptions: see tick_cb) */
 	for (size_t i = ws->n; i-- > 0;)
 		if (ws->v[i]->state != FW_SUB_UNSUBSCRIBING &&
-		    fw_config_feed_index(cfg, ws->v[i]->feed) < 0)
-			unsubscribe(ws, i, false);
-	if ((want == NULL) != (ws->listen == NULL) || (want && strcmp(want, ws->listen) != 0)) {
+		    (!cfg->websub.enabled || fw_config_feed_index(cfg, ws->v[i]->feed) < 0))
+			unsubscribe(ws, i, true);
+	if (want == NULL)
+		return 0;
+	if (ws->listen == NULL || strcmp(want, ws->listen) != 0) {
 		fw_httpserver_close(ws->server);
 		ws->server = NULL;
 		free(ws->listen);
@@ -576,6 +599,7 @@ static void tick_close_cb(uv_handle_t *h)
 		sub_free(ws->v[i]);
 	free(ws->v);
 	free(ws->listen);
+	free(ws->callback);
 	free(ws);
 }
 

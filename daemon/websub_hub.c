@@ -92,7 +92,7 @@ static bool form_add(CURL *easy, char **post, const char *key, const char *value
 static int build_form(struct fw_websub *ws, struct fw_websub_req *r, struct fw_websub_sub *sub,
                       const char *mode)
 {
-	const char *base = ws->cfg->websub.callback_url;
+	const char *base = ws->callback;
 	size_t bl = strlen(base);
 	char *callback = NULL, lease[32];
 	int ok;
@@ -116,7 +116,7 @@ int fw_websub_hub_request(struct fw_websub *ws, struct fw_websub_sub *sub, const
 	struct fw_websub_req *r;
 	int rc;
 
-	if (ws->env.net == NULL || ws->cfg->websub.callback_url == NULL)
+	if (ws->env.net == NULL || ws->callback == NULL)
 		return -ENOTCONN;
 	if (sub->req)
 		return -EBUSY;
@@ -139,6 +139,11 @@ int fw_websub_hub_request(struct fw_websub *ws, struct fw_websub_sub *sub, const
 	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT, (long)ws->cfg->connect_timeout);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* a hub may move: follow a few redirects, the POST staying a POST */
+	curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_MAXREDIRS, 3L);
+	curl_easy_setopt(r->easy, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
+	curl_easy_setopt(r->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);

@@ -38,7 +38,8 @@ struct fw_websub {
 	struct fw_websub_env env;
 	const struct fw_config *cfg;
 	struct fw_httpserver *server;
-	char *listen; /* the server's address */
+	char *listen;   /* the server's address */
+	char *callback; /* callback_url of the config that last enabled websub */
 	uv_timer_t tick;
 	struct fw_websub_sub **v;
 	size_t n, cap;

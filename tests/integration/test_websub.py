@@ -36,7 +36,7 @@ def free_port():
     return port
 
 
-def write_config(w, srv, port, feeds, safety=6):
+def write_config(w, srv, port, feeds, safety=6, websub=True):
     text = """
 state_dir = %s;
 min_interval = 1;
@@ -48,12 +48,13 @@ feeds = ( %s );
 entities = { putin = [ "Putin" ]; };
 watchlists = ( { name = "putin"; match = "@putin"; group = "item"; } );
 outputs = ( { name = "alerts"; plugin = "log"; path = %s; format = "json"; } );
-websub = { listen = "127.0.0.1:%d"; callback_url = "http://127.0.0.1:%d/websub";
-           lease = "1d"; safety_poll = %d; };
+%s
 """ % (q(w.state), q(w.file("metrics.prom")),
        ",\n".join('{ name = "%s"; url = %s; interval = 2; }' % (n, q(srv.url("/" + n)))
                   for n in feeds),
-       q(w.file("alerts.jsonl")), port, port, safety)
+       q(w.file("alerts.jsonl")),
+       'websub = { listen = "127.0.0.1:%d"; callback_url = "http://127.0.0.1:%d/websub";\n'
+       '           lease = "1d"; safety_poll = %d; };' % (port, port, safety) if websub else "")
     tmp = w.file("feedwatch.conf.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
@@ -78,6 +79,14 @@ def get(url):
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, b""
+
+
+def get_status(url):
+    """The status of a GET, or None when nothing listens."""
+    try:
+        return get(url)[0]
+    except OSError:
+        return None
 
 
 def alert_ids(w):
@@ -201,6 +210,20 @@ def run(srv, w, hub):
     check(st == [202], "push after the restart answered 202 (%s)" % st)
     check(wait_for(lambda: "a-push-6" in alert_ids(w), 10),
           "the subscription and its secret survived the restart: the push alerts")
+
+    # websub leaves the config: every subscription is ended (the callback server stays until
+    # the hub has verified), then the server stops.
+    conf = write_config(w, srv, port, ["a", "c"], websub=False)
+    check(wait_for(lambda: hub.verified("unsubscribe", topic["a"]), 20),
+          "websub removed from the config: a is unsubscribed and confirmed")
+    check(wait_for(lambda: get_status(cb_a) is None, 10), "then the callback server stops")
+    # And back: the next poll discovers the hub again and subscribes afresh.
+    conf = write_config(w, srv, port, ["a", "c"])
+    check(wait_for(lambda: len(hub.requested("subscribe", topic["a"])) >= 1 and hub.active(topic["a"]), 20),
+          "websub back in the config: a is subscribed again")
+    check(hub.active(topic["a"]) and
+          list(hub.active(topic["a"]).values())[0]["secret"] != ra["hub.secret"],
+          "with a fresh secret")
 
     # The hub goes quiet: renewals are never verified, the lease ends, polling is back.
     hub.quiet = True
