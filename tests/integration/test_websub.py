@@ -205,7 +205,7 @@ def run(srv, w, hub):
     rc, _, err = stop(d)
     check(rc == 0, "clean stop before the restart (rc %d)" % rc)
     d = start(["-v", "run", "-c", conf])
-    check(wait_for(lambda: "started" in output(d)[1], 10), "restarted")
+    check(wait_for(lambda: get_status(cb_a) is not None, 20), "restarted: the callback listens")
     st = hub.publish(topic["a"], rss([("Putin after restart", "a-push-6", "x")]).encode())
     check(st == [202], "push after the restart answered 202 (%s)" % st)
     check(wait_for(lambda: "a-push-6" in alert_ids(w), 10),
