@@ -1,4 +1,5 @@
 /* config.c - libconfig file -> validated struct fw_config, with FILE:LINE diagnostics. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -846,6 +847,7 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 	                                   "story_window",
 	                                   "story_update_interval",
 	                                   "feeds_file",
+	                                   "websub",
 	                                   NULL};
 	char *s = NULL;
 
@@ -901,6 +903,81 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 		    "'story_window' must be > 0 (use group = \"item\" in a watchlist for one alert "
 		    "per item)");
 	get_duration(c, root, "story_update_interval", &cfg->story_update_interval);
+}
+
+/* "ADDRESS:PORT" with a numeric IPv4 address or a bracketed IPv6 one and a port 1-65535. */
+static bool valid_listen(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	char host[64], *end;
+	unsigned char buf[16];
+	size_t n;
+	long port;
+
+	if (colon == NULL || colon == v)
+		return false;
+	port = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || port < 1 || port > 65535)
+		return false;
+	n = (size_t)(colon - v);
+	if (v[0] == '[') {
+		if (n < 3 || v[n - 1] != ']' || n - 2 >= sizeof(host))
+			return false;
+		memcpy(host, v + 1, n - 2);
+		host[n - 2] = 0;
+		return inet_pton(AF_INET6, host, buf) == 1;
+	}
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, v, n);
+	host[n] = 0;
+	return inet_pton(AF_INET, host, buf) == 1;
+}
+
+/* The websub group: the callback server's address and the URL hubs are told. */
+static void load_websub(struct ctx *c, struct fw_config *cfg, const config_setting_t *g)
+{
+	static const char *const keys[] = {"listen",      "callback_url",    "lease",
+	                                   "safety_poll", "max_connections", "connection_timeout",
+	                                   NULL};
+	struct fw_config_websub *w = &cfg->websub;
+	const config_setting_t *s;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		ERR(c, g,
+		    "'websub' must be a group, like websub = { listen = \"127.0.0.1:8089\"; "
+		    "callback_url = \"https://example.org/websub\"; }");
+		return;
+	}
+	w->enabled = true;
+	check_keys(c, g, "websub", keys);
+	if (get_string(c, g, "listen", &w->listen) == 0)
+		ERR(c, g, "websub: 'listen' (\"ADDRESS:PORT\") is required");
+	else if (w->listen && !valid_listen(w->listen))
+		ERR(c, config_setting_get_member(g, "listen"),
+		    "websub: 'listen' must be a numeric ADDRESS:PORT (like \"127.0.0.1:8089\" or "
+		    "\"[::1]:8089\"), not '%s'",
+		    w->listen);
+	if (get_string(c, g, "callback_url", &w->callback_url) == 0)
+		ERR(c, g, "websub: 'callback_url' (the URL hubs are told) is required");
+	else if (w->callback_url && !has_prefix_ci(w->callback_url, "http://") &&
+	         !has_prefix_ci(w->callback_url, "https://"))
+		ERR(c, config_setting_get_member(g, "callback_url"),
+		    "websub: 'callback_url' must be an http:// or https:// URL");
+	else if (w->callback_url && (strchr(w->callback_url, '?') || strchr(w->callback_url, '#')))
+		ERR(c, config_setting_get_member(g, "callback_url"),
+		    "websub: 'callback_url' must have no query or fragment (a token path is "
+		    "appended to it)");
+	if (get_duration(c, g, "lease", &w->lease) > 0 && (w->lease < 1 || w->lease > 365 * 86400))
+		ERR(c, config_setting_get_member(g, "lease"),
+		    "websub: 'lease' must be between 1s and 365d");
+	if (get_duration(c, g, "safety_poll", &w->safety_poll) > 0 && w->safety_poll < 1)
+		ERR(c, config_setting_get_member(g, "safety_poll"),
+		    "websub: 'safety_poll' must be > 0");
+	get_int(c, g, "max_connections", 1, 10000, &w->max_conns);
+	if ((s = config_setting_get_member(g, "connection_timeout")) &&
+	    get_duration(c, g, "connection_timeout", &w->conn_timeout) > 0 && w->conn_timeout < 1)
+		ERR(c, s, "websub: 'connection_timeout' must be > 0");
 }
 
 /* Does a string value look like it carries a credential? user:password@ in a URL, or a
@@ -1085,6 +1162,10 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	cfg->metrics_interval = 60;
 	cfg->feed_failing_after = 86400;
 	cfg->feed_failing_output = -1;
+	cfg->websub.lease = 10 * 86400;
+	cfg->websub.safety_poll = 3600;
+	cfg->websub.max_conns = 64;
+	cfg->websub.conn_timeout = 10;
 
 	root = config_root_setting(&cfg->lc);
 	warn_readable(&c, root);
@@ -1105,6 +1186,8 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	}
 	if ((s = config_setting_get_member(root, "feeds")))
 		load_feeds(&c, cfg, s);
+	if ((s = config_setting_get_member(root, "websub")))
+		load_websub(&c, cfg, s);
 	if (cfg->feeds_file == NULL) {
 		size_t dl = strlen(c.dir); /* "/cwd/." for a config named without a directory */
 
@@ -1180,6 +1263,8 @@ struct fw_config *fw_config_free(struct fw_config *cfg)
 	free(cfg->feeds_file);
 	free(cfg->user_agent);
 	free(cfg->metrics_file);
+	free(cfg->websub.listen);
+	free(cfg->websub.callback_url);
 	free(cfg);
 	return NULL;
 }

@@ -106,6 +106,17 @@ struct fw_config_output {
 	int line;
 };
 
+/* The WebSub subscriber (top-level `websub` group); enabled only when the group is there. */
+struct fw_config_websub {
+	bool enabled;
+	char *listen;         /* "ADDRESS:PORT" (IPv6 in brackets) the callback server binds */
+	char *callback_url;   /* what hubs are told: http(s) URL, a token path is appended */
+	int64_t lease;        /* hub.lease_seconds asked for */
+	int64_t safety_poll;  /* while pushes arrive, a feed is polled this often at most */
+	int64_t max_conns;    /* callback connections at once */
+	int64_t conn_timeout; /* seconds one callback connection may take */
+};
+
 struct fw_config {
 	char *path;
 	config_t lc; /* kept alive: output settings point into it */
@@ -143,6 +154,7 @@ struct fw_config {
 	size_t n_outputs;
 
 	struct fw_matcher *matcher; /* compiled watchlists, index-aligned with watchlists */
+	struct fw_config_websub websub;
 };
 
 /*

@@ -15,6 +15,7 @@
 #include "item.h"
 #include "log.h"
 #include "match.h"
+#include "pushwork.h"
 #include "schedule.h"
 #include "store.h"
 
@@ -40,6 +41,7 @@ struct feed_rt {
 	uint64_t seed;
 	uint64_t refused_seen; /* hash of the last move refusal logged, so it is logged once */
 	int64_t last_success;  /* Unix time of the last successful poll, 0 = none */
+	int64_t push_until;    /* WebSub: pushes arrive, only a safety poll until then */
 	uint64_t started_ms;   /* uv_now when the poll in flight started */
 	bool queued;
 	bool removed; /* dropped by a reload: closing */
@@ -49,6 +51,16 @@ struct feed_rt {
 struct done_poll {
 	struct feed_rt *f;
 	struct fw_fetch_result r; /* moved out of the fetch */
+	bool push;                /* WebSub content, not a poll: no feed state changes */
+};
+
+/* A pushed document on the parser thread; the feed is found again by name when it is
+   parsed (a reload may have dropped it meanwhile). */
+struct push_job {
+	struct fw_feeds *owner;
+	char *feed;
+	struct fw_pushwork *work;
+	struct push_job *next;
 };
 
 struct fw_feeds {
@@ -71,7 +83,8 @@ struct fw_feeds {
 	struct done_poll pend[FW_GROUP_MAX];
 	size_t n_pend;
 	uv_check_t flush;
-	uv_idle_t wake; /* active while polls wait: the loop's poll phase must not block */
+	uv_idle_t wake;          /* active while polls wait: the loop's poll phase must not block */
+	struct push_job *pushes; /* pushed documents being parsed */
 	int open_handles;
 	bool closing;
 };
@@ -205,6 +218,16 @@ static void once_progress(struct fw_feeds *fs)
 		fs->env.done(fs->env.arg);
 }
 
+/*
+ * WebSub: while pushes arrive (push_until ahead), a feed is polled only as a safety net, at
+ * push_until; when pushes stop for that long, or the subscription lapses
+ * (fw_feeds_push_lapsed), its own schedule holds again. The one place that knows.
+ */
+static int64_t push_floor(const struct feed_rt *f, int64_t next, int64_t now)
+{
+	return f->push_until > now && f->push_until > next ? f->push_until : next;
+}
+
 /* The decision about the next poll, from what this poll said. */
 static int64_t reschedule(struct feed_rt *f, const struct fw_fetch_result *r,
                           const struct fw_feed_state *st, int64_t now)
@@ -223,7 +246,7 @@ static int64_t reschedule(struct feed_rt *f, const struct fw_fetch_result *r,
 	    .ttl = r->ttl,
 	    .seed = f->seed,
 	};
-	int64_t next = fw_schedule_next(&in);
+	int64_t next = push_floor(f, fw_schedule_next(&in), now);
 
 	/* 429 and 503 rest the whole host: every feed on it waits (at most a day, as any
 	   Retry-After, and remembered across restarts). */
@@ -621,6 +644,8 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 		if (r->error == 0)
 			f->last_success = now;
 	}
+	if (r->error == 0 && !r->not_modified && fs->env.discovered)
+		fs->env.discovered(fs->env.arg, f->cfg->name, r->hub, r->self);
 	count_poll(fs->env.metrics, r, streak_before, &t);
 	log_poll(f, r, &st, &t);
 	if (t.n_alerts > 0)
@@ -653,6 +678,43 @@ static void flush_updates(struct fw_feeds *fs)
 	}
 }
 
+/*
+ * Store one pushed document (WebSub) as a poll's items are stored: marked seen, matched,
+ * placed in stories, alerts raised, in the turn's transaction; the feed's HTTP state
+ * (validators, error streak, last success) stays as its last poll left it.
+ */
+static void store_push(struct feed_rt *f, struct fw_fetch_result *r)
+{
+	struct fw_feeds *fs = f->owner;
+	struct fw_feed_state st = {0};
+	struct poll_tally t = {0};
+	int64_t now = time(NULL);
+
+	if (r->error != 0) {
+		fw_log(FW_LOG_WARNING, "feed '%s': %s", f->cfg->name, r->error_text);
+		return;
+	}
+	if (fw_store_feed_load(fs->env.store, f->cfg->name, &st) < 0 ||
+	    write_poll(f, r, &st, true, !st.exists, now, &t) < 0) {
+		fw_log(FW_LOG_ERR, "feed '%s': cannot store pushed content (polling brings it): %s",
+		       f->cfg->name, fw_store_error(fs->env.store));
+		tally_clear(&t);
+		fw_feed_state_clear(&st);
+		return;
+	}
+	fs->env.metrics->items += r->n_items;
+	fs->env.metrics->items_new += t.n_new;
+	fs->env.metrics->matches += t.n_alerts;
+	for (size_t i = 0; t.wl_alerts && i < fs->env.metrics->n_watchlist_alerts; i++)
+		fs->env.metrics->watchlist_alerts[i] += t.wl_alerts[i];
+	fw_log(FW_LOG_DEBUG, "feed '%s': pushed, %zu items, %zu new, %zu alerts", f->cfg->name,
+	       r->n_items, t.n_new, t.n_alerts);
+	if (t.n_alerts > 0)
+		fs->env.queued(fs->env.arg);
+	tally_clear(&t);
+	fw_feed_state_clear(&st);
+}
+
 /* Store the polls of this loop turn, in one transaction when there are several. */
 static void flush_polls(struct fw_feeds *fs)
 {
@@ -669,7 +731,10 @@ static void flush_polls(struct fw_feeds *fs)
 	group = n > 1 && fw_store_begin_lazy(s) == 0;
 	mark = fs->env.grouper ? fw_grouper_mark(fs->env.grouper) : 0;
 	for (size_t i = 0; i < n; i++) {
-		store_poll(fs->pend[i].f, &fs->pend[i].r);
+		if (fs->pend[i].push)
+			store_push(fs->pend[i].f, &fs->pend[i].r);
+		else
+			store_poll(fs->pend[i].f, &fs->pend[i].r);
 		fw_fetch_result_clear(&fs->pend[i].r);
 	}
 	fs->n_pend = 0;
@@ -701,6 +766,24 @@ void fw_feeds_flush(struct fw_feeds *fs)
 		flush_polls(fs);
 }
 
+/* A finished fetch or push joins the turn's group, stored right after the turn's I/O. */
+static void pend_add(struct fw_feeds *fs, struct feed_rt *f, struct fw_fetch_result *r, bool push)
+{
+	fs->pend[fs->n_pend].f = f;
+	fs->pend[fs->n_pend].r = *r;
+	fs->pend[fs->n_pend].push = push;
+	fs->n_pend++;
+	memset(r, 0, sizeof(*r)); /* moved: the fetch frees nothing of it */
+	if (fs->n_pend >= FW_GROUP_MAX)
+		flush_polls(fs);
+	else {
+		uv_check_start(&fs->flush, flush_cb);
+		/* a poll that ended outside the I/O phase (a timer) must not wait for the next
+		   event to be stored: an active idle handle makes the poll phase return at once */
+		uv_idle_start(&fs->wake, wake_cb);
+	}
+}
+
 static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 {
 	struct feed_rt *f = arg;
@@ -713,19 +796,86 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 		return;
 	fw_metrics_observe_poll(fs->env.metrics,
 	                        (double)(uv_now(fs->env.loop) - f->started_ms) / 1000.0);
-	fs->pend[fs->n_pend].f = f;
-	fs->pend[fs->n_pend].r = *r;
-	fs->n_pend++;
-	memset(r, 0, sizeof(*r)); /* moved: the fetch frees nothing of it */
-	if (fs->n_pend >= FW_GROUP_MAX)
-		flush_polls(fs);
-	else {
-		uv_check_start(&fs->flush, flush_cb);
-		/* a poll that ended outside the I/O phase (a timer) must not wait for the next
-		   event to be stored: an active idle handle makes the poll phase return at once */
-		uv_idle_start(&fs->wake, wake_cb);
-	}
+	pend_add(fs, f, r, false);
 	admit(fs);
+}
+
+static struct feed_rt *feed_by_name(struct fw_feeds *fs, const char *name)
+{
+	for (size_t i = 0; i < fs->n; i++)
+		if (strcmp(fs->v[i]->cfg->name, name) == 0)
+			return fs->v[i];
+	return NULL;
+}
+
+static void push_unlink(struct push_job *j)
+{
+	struct push_job **pp = &j->owner->pushes;
+
+	while (*pp && *pp != j)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = j->next;
+	free(j->feed);
+	free(j);
+}
+
+static void push_done_cb(struct fw_fetch_result *r, void *arg)
+{
+	struct push_job *j = arg;
+	struct fw_feeds *fs = j->owner;
+	struct feed_rt *f = feed_by_name(fs, j->feed);
+
+	if (f && !f->removed)
+		pend_add(fs, f, r, true);
+	push_unlink(j);
+}
+
+/* See feeds.h. */
+int fw_feeds_push(struct fw_feeds *fs, const char *feed, const char *body, size_t len,
+                  int64_t safety)
+{
+	struct feed_rt *f = fs && !fs->closing ? feed_by_name(fs, feed) : NULL;
+	struct push_job *j;
+	int64_t now = time(NULL);
+	int r;
+
+	if (f == NULL)
+		return -ENOENT;
+	if ((j = calloc(1, sizeof(*j))) == NULL || (j->feed = strdup(feed)) == NULL) {
+		free(j);
+		return -ENOMEM;
+	}
+	j->owner = fs;
+	r = fw_pushwork_start(fs->env.parsework, body, len, f->cfg->url, (size_t)fs->cfg->max_items,
+	                      push_done_cb, j, &j->work);
+	if (r < 0) {
+		free(j->feed);
+		free(j);
+		return r;
+	}
+	j->next = fs->pushes;
+	fs->pushes = j;
+	/* pushes arrive: the next poll is only a safety net */
+	f->push_until = now + safety;
+	if (uv_is_active((uv_handle_t *)&f->timer) && !f->fetch && !f->queued &&
+	    uv_timer_get_due_in(&f->timer) < (uint64_t)safety * 1000)
+		schedule_at(f, f->push_until, now);
+	return 0;
+}
+
+/* See feeds.h. */
+void fw_feeds_push_lapsed(struct fw_feeds *fs, const char *feed)
+{
+	struct feed_rt *f = fs && !fs->closing ? feed_by_name(fs, feed) : NULL;
+	int64_t now = time(NULL);
+
+	if (f == NULL || f->push_until == 0)
+		return;
+	f->push_until = 0;
+	if (uv_is_active((uv_handle_t *)&f->timer) &&
+	    uv_timer_get_due_in(&f->timer) > (uint64_t)f->cfg->interval * 1000)
+		schedule_at(f, now + fw_schedule_first_delay(f->cfg->interval, f->seed), now);
 }
 
 static void start_fetch(struct feed_rt *f)
@@ -1058,6 +1208,10 @@ void fw_feeds_close(struct fw_feeds *fs)
 		return;
 	flush_polls(fs);
 	fs->closing = true;
+	while (fs->pushes) {
+		fw_pushwork_cancel(fs->pushes->work);
+		push_unlink(fs->pushes);
+	}
 	if (fs->open_handles == 0) {
 		hosts_free(fs->hosts, fs->n_hosts, fs->host_slots);
 		free(fs->v);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -32,6 +33,9 @@ struct fw_feeds_env {
 	void (*queued)(void *arg);      /* a committed poll queued alerts: deliver them */
 	void (*failed)(void *arg, const char *feed, const char *error); /* a poll failed */
 	void (*done)(void *arg); /* once: every feed has been polled */
+	/* a successful poll's WebSub hub and self (topic), each NULL when not found (may be
+	   NULL: nobody listens) */
+	void (*discovered)(void *arg, const char *feed, const char *hub, const char *self);
 	void *arg;
 };
 
@@ -48,6 +52,20 @@ int fw_feeds_reload(struct fw_feeds *f, const struct fw_config *cfg);
    most max of them, into out; the names stay the feeds' (valid until the next reload).
    Returns how many. */
 size_t fw_feeds_last_success(const struct fw_feeds *fs, struct fw_metrics_named *out, size_t max);
+
+/*
+ * WebSub content distribution: body (a verified push of feed's content, copied) is parsed
+ * on the parser thread and its items committed as a poll's are (seen, matched, stories,
+ * alerts), with no fetch and no change to the feed's HTTP state. Until safety seconds from
+ * now, the feed is polled only once, at the end (a safety poll). 0, -ENOENT (no such
+ * feed), -ENOMEM.
+ */
+int fw_feeds_push(struct fw_feeds *fs, const char *feed, const char *body, size_t len,
+                  int64_t safety);
+
+/* The feed's WebSub subscription lapsed (lease ended, hub denied, unsubscribed): it is
+   polled at its own schedule again, at the latest one interval from now. */
+void fw_feeds_push_lapsed(struct fw_feeds *fs, const char *feed);
 
 /* Cancel every poll and timer; the struct is freed when libuv has closed the timers. */
 void fw_feeds_close(struct fw_feeds *f);

@@ -13,7 +13,7 @@
 #define FW_ACCEPT                                                                                  \
 	"Accept: application/rss+xml, application/atom+xml, application/feed+json, "               \
 	"application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-#define FW_MAX_HEADER_VALUE 1024 /* ETag, Last-Modified, charset: longer ones are ignored */
+#define FW_MAX_HEADER_VALUE 4096 /* ETag, Last-Modified, charset, Link: longer ones are ignored */
 #define FW_MAX_REDIRS       5
 #define FW_MAX_ORIGIN       300 /* "scheme://host:port" as logged */
 
@@ -71,6 +71,8 @@ void fw_fetch_result_clear(struct fw_fetch_result *res)
 	free(res->moved_url);
 	free(res->moved_refused);
 	free(res->problem);
+	free(res->hub);
+	free(res->self);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -197,6 +199,72 @@ static void parse_content_type(struct fw_fetch *f, const char *v)
 	f->charset[n] = 0;
 }
 
+/* ref resolved against the URL of the hop (RFC 3986), or NULL. */
+static char *resolve(const char *base, const char *ref, size_t len)
+{
+	char *r = strndup(ref, len), *out = NULL;
+	CURLU *u = curl_url();
+
+	if (r && u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_URL, r, 0) == CURLUE_OK) {
+		char *full = NULL;
+
+		if (curl_url_get(u, CURLUPART_URL, &full, 0) == CURLUE_OK)
+			out = strdup(full);
+		curl_free(full);
+	}
+	curl_url_cleanup(u);
+	free(r);
+	return out;
+}
+
+/* Does the rel parameter in params (up to end) list name (space-separated, any case)? */
+static bool rel_has(const char *params, const char *end, const char *name)
+{
+	const char *p = params;
+	size_t n = strlen(name);
+
+	while ((p = strcasestr(p, "rel")) && p < end) {
+		const char *v = p + 3;
+
+		p = v;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		if (v >= end || *v != '=' || (p - 4 >= params && isalnum((unsigned char)p[-4])))
+			continue;
+		for (v++; v < end && strchr(" \t\"", *v); v++)
+			;
+		while (v < end && *v != '"' && *v != ';' && *v != ',') {
+			size_t w = strcspn(v, " \t\";,");
+
+			if (w == n && strncasecmp(v, name, n) == 0)
+				return true;
+			v += w;
+			while (v < end && (*v == ' ' || *v == '\t'))
+				v++;
+		}
+	}
+	return false;
+}
+
+/* WebSub 4 (RFC 8288 Link headers): the first <URL>; rel="hub" and rel="self". */
+static void parse_link(struct fw_fetch *f, const char *v)
+{
+	const char *p = v, *end;
+
+	while ((p = strchr(p, '<')) && (end = strchr(p + 1, '>'))) {
+		const char *params = end + 1, *next = strchr(params, '<');
+
+		if (next == NULL)
+			next = params + strlen(params);
+		if (!f->res.hub && rel_has(params, next, "hub"))
+			f->res.hub = resolve(f->url, p + 1, (size_t)(end - p - 1));
+		if (!f->res.self && rel_has(params, next, "self"))
+			f->res.self = resolve(f->url, p + 1, (size_t)(end - p - 1));
+		p = next;
+	}
+}
+
 /* Headers of every response of a redirect chain pass here: a status line starts afresh. */
 static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 {
@@ -212,6 +280,9 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		free(f->res.etag);
 		free(f->res.last_modified);
 		f->res.etag = f->res.last_modified = NULL;
+		free(f->res.hub);
+		free(f->res.self);
+		f->res.hub = f->res.self = NULL;
 		f->res.retry_after = f->res.max_age = f->res.expires = -1;
 		f->charset[0] = 0;
 		return len;
@@ -242,6 +313,8 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		f->res.expires = t > 0 ? (int64_t)t : -1;
 	} else if (IS("content-type")) {
 		parse_content_type(f, v);
+	} else if (IS("link")) {
+		parse_link(f, v);
 	}
 #undef IS
 	free(v);
@@ -300,6 +373,10 @@ static void finish(struct fw_fetch *f, CURLcode code)
 
 		r->ttl = fw_parse_ttl(p);
 		r->format = fw_parse_format(p);
+		if (r->hub == NULL && fw_parse_hub(p))
+			r->hub = strdup(fw_parse_hub(p));
+		if (r->self == NULL && fw_parse_self(p))
+			r->self = strdup(fw_parse_self(p));
 		if (fw_parse_problem(p))
 			r->problem = strdup(fw_parse_problem(p));
 		if (f->ps.end_rc < 0 && code == CURLE_OK) {

@@ -58,6 +58,9 @@ struct fw_fetch_result {
 	size_t n_items;
 	size_t dropped; /* items over max_items */
 	int64_t bytes;  /* body bytes received (decoded) */
+	char *hub;      /* WebSub discovery: the first rel="hub" of the final response's Link
+	                   headers, else the feed's atom:link rel="hub"; NULL when none */
+	char *self;     /* and rel="self" (the topic), the same way */
 };
 
 struct fw_fetch;

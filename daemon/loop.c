@@ -27,6 +27,7 @@
 #include "parsework.h"
 #include "loader.h"
 #include "store.h"
+#include "websub.h"
 
 #define FW_WATCH_DEBOUNCE_MS 300 /* editors write in several steps */
 /* Bytes of feed bodies that may wait for the parser thread (then fetching waits). */
@@ -134,6 +135,9 @@ void fw_loop_stop(struct fw_daemon *d)
 	d->stopping = true;
 	if (!d->once)
 		fw_notify_stopping();
+	/* pushes end before the feeds they go to, and hub requests before the multi */
+	fw_websub_close(d->websub);
+	d->websub = NULL;
 	/* The last figures, while every room still exists. */
 	if (d->cfg->metrics_file && write_metrics(d) < 0)
 		fw_log(FW_LOG_WARNING, "cannot write %s", d->cfg->metrics_file);
@@ -275,6 +279,7 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 	struct fw_diags diags = {0};
 	struct fw_config *cfg = NULL, *old = d->cfg;
 	uint64_t hash = config_hash(old);
+	char err[256];
 
 	if (d->stopping)
 		return;
@@ -316,6 +321,8 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 	}
 	d->cfg = cfg;
 	fw_grouper_set_window(d->grouper, cfg->story_window);
+	if (d->websub && fw_websub_reload(d->websub, cfg, err, sizeof(err)) < 0)
+		fw_log(FW_LOG_ERR, "websub: %s", err); /* the subscriptions go on; pushes wait */
 	if (fw_feeds_reload(d->feeds, cfg) < 0 || fw_deliver_reload(d->deliver, cfg) < 0) {
 		/* Out of memory half-way: the feeds may already point at cfg, so keep it and
 		   leak the old one rather than free what may still be used. */
@@ -478,7 +485,53 @@ static int once_code(struct fw_daemon *d)
 	return code;
 }
 
-/* Start the rooms below the loop, each handed what it needs. 0 or -ENOMEM. */
+/* A poll found a WebSub hub and topic. */
+static void discovered_cb(void *arg, const char *feed, const char *hub, const char *self)
+{
+	struct fw_daemon *d = arg;
+
+	fw_websub_discovered(d->websub, feed, hub, self);
+}
+
+/* A verified WebSub push: parsed and committed as a poll. */
+static int push_cb(void *arg, const char *feed, const char *body, size_t len)
+{
+	struct fw_daemon *d = arg;
+
+	return fw_feeds_push(d->feeds, feed, body, len, d->cfg->websub.safety_poll);
+}
+
+/* A feed's subscription lapsed: it is polled as usual again. */
+static void lapsed_cb(void *arg, const char *feed)
+{
+	struct fw_daemon *d = arg;
+
+	fw_feeds_push_lapsed(d->feeds, feed);
+}
+
+/* The WebSub subscriber (not in once: nobody would be there to answer the hub). 0 or
+   -errno, logged. */
+static int start_websub(struct fw_daemon *d)
+{
+	struct fw_websub_env we = {.loop = &d->loop,
+	                           .store = d->store,
+	                           .net = d->net,
+	                           .metrics = &d->metrics,
+	                           .push = push_cb,
+	                           .lapsed = lapsed_cb,
+	                           .arg = d};
+	char err[256] = "";
+	int r;
+
+	if (d->once)
+		return 0;
+	if ((r = fw_websub_new(&we, d->cfg, &d->websub, err, sizeof(err))) < 0)
+		fw_log(FW_LOG_ERR, "websub: %s", err[0] ? err : strerror(-r));
+	return r;
+}
+
+/* Start the rooms below the loop, each handed what it needs. 0 or -errno (logged when
+   not -ENOMEM). */
 static int start_rooms(struct fw_daemon *d)
 {
 	struct fw_deliver_env de = {
@@ -493,11 +546,15 @@ static int start_rooms(struct fw_daemon *d)
 	                          .queued = feeds_queued_cb,
 	                          .failed = feed_failed_cb,
 	                          .done = feeds_done_cb,
+	                          .discovered = discovered_cb,
 	                          .arg = d};
+	int r;
 
 	if (fw_deliver_new(&de, d->cfg, &d->deliver) < 0)
 		return -ENOMEM;
-	return fw_feeds_start(&fe, d->cfg, &d->feeds);
+	if ((r = fw_feeds_start(&fe, d->cfg, &d->feeds)) < 0)
+		return r;
+	return start_websub(d);
 }
 
 /* Run the daemon. */
@@ -569,8 +626,9 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 		watch_config(&d);
 	if (once && fw_store_outbox_last_rowid(d.store, &d.outbox_before) < 0)
 		d.outbox_before = INT64_MAX; /* unknown: judge no alert */
-	if (start_rooms(&d) < 0) {
-		fw_log(FW_LOG_ERR, "out of memory");
+	if ((r = start_rooms(&d)) < 0) {
+		if (r == -ENOMEM)
+			fw_log(FW_LOG_ERR, "out of memory");
 		code = 2;
 		fw_loop_stop(&d);
 	}

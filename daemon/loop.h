@@ -18,6 +18,7 @@ struct fw_net;
 struct fw_parsework;
 struct fw_feeds;
 struct fw_deliver;
+struct fw_websub;
 
 struct fw_daemon {
 	uv_loop_t loop;
@@ -34,6 +35,7 @@ struct fw_daemon {
 	struct fw_feeds *feeds;
 	struct fw_deliver *deliver;
 	struct fw_grouper *grouper; /* stories: the index of the window, fed by the feeds */
+	struct fw_websub *websub;   /* WebSub subscriber and callback server (not in once) */
 	uv_timer_t tick;            /* 1 s: loop lag, metrics file, watchdog */
 	uint64_t tick_expected;     /* uv_now at which the tick should run */
 	int64_t metrics_written;

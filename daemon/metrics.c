@@ -53,6 +53,29 @@ static void gauge(FILE *f, const char *name, const char *help, double v)
 	fprintf(f, "%s %.15g\n", name, v);
 }
 
+/* The WebSub subscriber's figures (websub.c). */
+static void websub_metrics(FILE *f, const struct fw_metrics *m)
+{
+	counter(f, "feedwatch_websub_pushes_total", "WebSub pushes with a valid signature.",
+	        m->websub_pushes);
+	counter(f, "feedwatch_websub_bad_signature_total",
+	        "WebSub pushes ignored for a missing or wrong X-Hub-Signature.",
+	        m->websub_bad_signature);
+	counter(f, "feedwatch_websub_sha1_total", "WebSub pushes signed with sha1 (accepted).",
+	        m->websub_sha1);
+	counter(f, "feedwatch_websub_too_big_total", "WebSub pushes refused for max_body (413).",
+	        m->websub_too_big);
+	counter(f, "feedwatch_websub_refused_total",
+	        "Verifications of intent refused (404): not a subscription asked for.",
+	        m->websub_refused);
+	counter(f, "feedwatch_websub_denied_total", "Subscriptions denied by their hub.",
+	        m->websub_denied);
+	counter(f, "feedwatch_websub_expired_total", "WebSub leases that ended unrenewed.",
+	        m->websub_expired);
+	gauge(f, "feedwatch_websub_subscriptions", "WebSub subscriptions verified and active.",
+	      (double)m->websub_active);
+}
+
 /* One sample per name: name{label="..."} value. */
 static void labelled(FILE *f, const char *name, const char *label, const char *value, long long v)
 {
@@ -152,6 +175,7 @@ int fw_metrics_write(const char *path, const struct fw_metrics_view *v)
 	      m->loop_lag_max);
 	gauge(f, "feedwatch_start_time_seconds", "Start time, Unix seconds.", (double)m->started);
 	poll_histogram(f, m);
+	websub_metrics(f, m);
 	per_name(f, "feedwatch_feed_last_success_timestamp_seconds",
 	         "Unix time of the feed's last successful poll (0: none yet).", "gauge", "feed",
 	         v->feeds, v->n_feeds);

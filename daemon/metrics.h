@@ -31,6 +31,11 @@ struct fw_metrics {
 	/* poll durations: per bucket (not cumulative), the rest past the last bound, sum */
 	uint64_t poll_seconds[FW_METRICS_POLL_BUCKETS + 1];
 	double poll_seconds_sum;
+	/* WebSub (websub.c): verified pushes, pushes ignored for a bad or missing signature,
+	   pushes signed with sha1, bodies refused for max_body, verifications refused (404),
+	   denials, leases that ended; subscriptions active now */
+	uint64_t websub_pushes, websub_bad_signature, websub_sha1, websub_too_big;
+	uint64_t websub_refused, websub_denied, websub_expired, websub_active;
 	/* alerts raised per watchlist of the current config, by index (the daemon keeps the
 	   figures of a watchlist across a reload by its name) */
 	uint64_t *watchlist_alerts;

@@ -664,9 +664,36 @@ static void root_element(struct fw_parser *p, const xmlChar *name, const xmlChar
 	p->frames[p->depth - 1].role = R_ROOT;
 }
 
-static void feed_element(struct fw_parser *p, const xmlChar *name, enum ns ns)
+/* WebSub discovery: the feed's first atom:link rel="hub" and rel="self" (RSS channels
+   carry them in the Atom namespace), resolved against the current base. */
+static void feed_link(struct fw_parser *p, const xmlChar **attrs, int n)
+{
+	char *rel = attr(attrs, n, "rel", 16), *href;
+	char **slot = !rel                       ? NULL
+	              : strcmp(rel, "hub") == 0  ? &p->hub
+	              : strcmp(rel, "self") == 0 ? &p->self
+	                                         : NULL;
+	xmlChar *u;
+
+	free(rel);
+	if (slot == NULL || *slot || (href = attr(attrs, n, "href", FW_PARSE_LINK_MAX)) == NULL)
+		return;
+	u = cur_base(p) ? xmlBuildURI(BAD_CAST href, BAD_CAST cur_base(p)) : NULL;
+	*slot = u ? strdup((const char *)u) : href;
+	if (u) {
+		xmlFree(u);
+		free(href);
+	}
+}
+
+static void feed_element(struct fw_parser *p, const xmlChar *name, enum ns ns,
+                         const xmlChar **attrs, int n)
 {
 	size_t d = p->frames[p->depth - 1].ld - p->root_ld;
+
+	if (is(name, "link") && (ns == NS_ATOM10 || (!is_rss(p) && is_atom_ns(p, ns))) &&
+	    (is_rss(p) ? p->feed_depth && d == p->feed_depth + 1 : d == 1))
+		feed_link(p, attrs, n);
 
 	if (is_rss(p)) {
 		if (is(name, "channel") && is_rss_ns(ns) && d == 1) {
@@ -831,7 +858,7 @@ static void start_cb(void *ctx, const xmlChar *name, const xmlChar *prefix, cons
 	} else if (!is_rss(p) && is(name, "entry") && is_atom_ns(p, ns)) {
 		item_begin(p, true, attrs, n_attrs);
 	} else {
-		feed_element(p, name, ns);
+		feed_element(p, name, ns, attrs, n_attrs);
 	}
 }
 
@@ -1380,6 +1407,18 @@ const char *fw_parse_format(const struct fw_parser *p)
 	return p->format;
 }
 
+/* See parse.h. */
+const char *fw_parse_hub(const struct fw_parser *p)
+{
+	return p->hub;
+}
+
+/* See parse.h. */
+const char *fw_parse_self(const struct fw_parser *p)
+{
+	return p->self;
+}
+
 /* Feed-level title, plain text, owned by p; NULL when none. */
 const char *fw_parse_feed_title(const struct fw_parser *p)
 {
@@ -1400,6 +1439,8 @@ struct fw_parser *fw_parse_free(struct fw_parser *p)
 	free(p->charset);
 	free(p->problem);
 	free(p->feed_title);
+	free(p->hub);
+	free(p->self);
 	free(p->json);
 	free(p->frames);
 	free(p->pending_end);

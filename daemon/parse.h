@@ -55,6 +55,14 @@ int fw_parse_ttl(const struct fw_parser *p);
    "json1.1", or "unknown". */
 const char *fw_parse_format(const struct fw_parser *p);
 
+/* Longest WebSub hub or self URL kept (longer ones are ignored). */
+#define FW_PARSE_LINK_MAX 2048
+
+/* WebSub discovery (W3C WebSub 4): the feed's first atom:link rel="hub" and rel="self"
+   (resolved), or NULL. Valid until fw_parse_free. */
+const char *fw_parse_hub(const struct fw_parser *p);
+const char *fw_parse_self(const struct fw_parser *p);
+
 /* Feed-level title (plain text) or NULL. */
 const char *fw_parse_feed_title(const struct fw_parser *p);
 

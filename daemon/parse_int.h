@@ -142,6 +142,7 @@ struct fw_parser {
 	char *problem;
 	const char *format;
 	char *feed_title;
+	char *hub, *self; /* WebSub: the feed's first atom:link rel="hub" / rel="self" */
 	int ttl;
 
 	/* sniff */

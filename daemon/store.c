@@ -42,7 +42,7 @@
 /* PRAGMA application_id of a feedwatch database: "FWDB". */
 #define FW_STORE_APP_ID 0x46574442
 /* The schema version this code writes (PRAGMA user_version). */
-#define FW_STORE_SCHEMA 5
+#define FW_STORE_SCHEMA 6
 /* last_seen of an unchanged item is refreshed at most this often (seconds): retention is
    counted in days, and skipping the rewrite halves the WAL traffic of a 30 min poll. */
 #define FW_STORE_SEEN_SLACK 3600
@@ -223,9 +223,17 @@ static const char schema_v5[] =
     "INSERT OR IGNORE INTO alert_texts SELECT alert_id, payload FROM outbox;"
     "INSERT OR IGNORE INTO alert_routes SELECT alert_id, output FROM outbox;";
 
+/* Version 6: WebSub subscriptions (websub_store.c), one row per subscription asked for,
+   found by its callback token. */
+static const char schema_v6[] =
+    "CREATE TABLE websub_subs (token TEXT PRIMARY KEY NOT NULL, feed TEXT NOT NULL,"
+    " hub TEXT NOT NULL, topic TEXT NOT NULL, secret TEXT NOT NULL, state TEXT NOT NULL,"
+    " lease_end INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX websub_subs_feed ON websub_subs (feed);";
+
 /* migrations[v] takes a database from user_version v to v + 1; [0] creates it. */
-static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                        schema_v5};
+static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3,
+                                                        schema_v4, schema_v5, schema_v6};
 
 __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
                                                          ...)

@@ -382,4 +382,31 @@ int fw_store_outbox_last_rowid(struct fw_store *s, int64_t *rowid);
    fw_store_outbox_last_rowid gave after and is not delivered. 0 or -errno. */
 int fw_store_outbox_count_after(struct fw_store *s, int64_t after, int64_t *pending, int64_t *dead);
 
+/*
+ * WebSub subscriptions (websub_store.c): one row per subscription the daemon asked a hub
+ * for, keyed by its callback token. state is the subscriber's word: "subscribing",
+ * "active", "denied", "unsubscribing", "expired". lease_end is Unix seconds (0 = none).
+ */
+struct fw_store_websub {
+	const char *token;
+	const char *feed;
+	const char *hub;
+	const char *topic;
+	const char *secret;
+	const char *state;
+	int64_t lease_end;
+	int64_t updated;
+};
+
+/* Insert or replace the row of w->token. 0 or -errno (-E2BIG for an over-long value). */
+int fw_store_websub_save(struct fw_store *s, const struct fw_store_websub *w);
+
+/* Delete the row of token (none: 0). 0 or -errno. */
+int fw_store_websub_delete(struct fw_store *s, const char *token);
+
+/* Each row, in feed order; its strings are valid during the call only. A negative return
+   of cb stops the walk and is returned. 0 or -errno. */
+typedef int (*fw_store_websub_cb)(const struct fw_store_websub *w, void *arg);
+int fw_store_websub_each(struct fw_store *s, fw_store_websub_cb cb, void *arg);
+
 #endif

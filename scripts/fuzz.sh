@@ -9,7 +9,7 @@ SECS=${1:-20}
 BUILD=${BUILD_FUZZ:-build-fuzz}
 CC=clang cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFW_FUZZ=ON -DFW_TESTS=ON \
 	-DFW_WERROR=ON >/dev/null
-TARGETS=${*:-"fuzz_parse fuzz_html fuzz_date fuzz_query fuzz_story fuzz_config fuzz_opml fuzz_webhook"}
+TARGETS=${*:-"fuzz_parse fuzz_html fuzz_date fuzz_query fuzz_story fuzz_config fuzz_opml fuzz_webhook fuzz_websub"}
 built=""
 for t in $TARGETS; do
 	if [ -f "tests/fuzz/$t.c" ]; then built="$built $t"; fi

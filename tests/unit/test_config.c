@@ -139,6 +139,19 @@ static const struct bad_case bad_cases[] = {
      "output 'o': title: unbalanced '}' at column 3"},
     {"outputs = (\n { name = \"o\"; plugin = \"log\";\n   priority = 2; }\n);\n", 3,
      "output 'o': priority must be"},
+    /* issue 20: the websub group */
+    {"websub = {\n  callback_url = \"https://x.org/ws\"; };\n", 1,
+     "'listen' (\"ADDRESS:PORT\") is required"},
+    {"websub = { callback_url = \"https://x.org/ws\";\n  listen = \"localhost:80\"; };\n", 2,
+     "'listen' must be a numeric ADDRESS:PORT"},
+    {"websub = { listen = \"127.0.0.1:0\"; callback_url = \"https://x.org/\"; };\n", 1,
+     "'listen' must be a numeric"},
+    {"websub = { listen = \"[::1]:8089\";\n  callback_url = \"https://x.org/ws?a=b\"; };\n", 2,
+     "no query or fragment"},
+    {"websub = { listen = \"127.0.0.1:8089\"; callback_url = \"https://x.org/ws\";\n"
+     "  leese = 1; };\n",
+     2, "unknown key 'leese' in websub"},
+    {"websub = \"on\";\n", 1, "'websub' must be a group"},
 };
 
 static void test_bad(void **state)

@@ -200,6 +200,47 @@ static void test_200_items(void **state)
 	fx_close(&f);
 }
 
+/* WebSub discovery (W3C WebSub 4): Link headers (RFC 8288, several links in one header or
+   several headers, rel lists, relative URLs resolved) come before the body's atom:link;
+   the body fills what the headers lack. */
+static void test_websub_link(void **state)
+{
+	static const struct fw_httpd_route routes[] = {
+	    {.path = "/both",
+	     .body = FEED3,
+	     .headers =
+	         "Link: <https://pub.example/>; rel=\"alternate\", </topic>; rel=\"self\"\r\n"
+	         "Link: <https://hub.example/x>;rel=\"first hub\", <https://hub2.example/>; "
+	         "rel=hub\r\n"},
+	    {.path = "/self-only",
+	     .body = "<?xml version=\"1.0\"?><rss version=\"2.0\" "
+	             "xmlns:atom=\"http://www.w3.org/2005/Atom\"><channel><title>t</title>"
+	             "<atom:link rel=\"hub\" href=\"https://body-hub.example/\"/>"
+	             "<atom:link rel=\"self\" href=\"https://body-self.example/\"/>"
+	             "</channel></rss>",
+	     .headers = "Link: <https://self.example/feed>; rel=self; title=\"hub\"\r\n"},
+	};
+	struct fx f;
+	struct fw_fetch_opts o;
+	char url[128], want[160];
+
+	(void)state;
+	fx_open(&f, routes, 2);
+	o = opts_for(&f, "/both", url, sizeof(url));
+	poll_once(&f, &o);
+	assert_int_equal(f.res.error, 0);
+	assert_string_equal(f.res.hub, "https://hub.example/x");
+	fw_httpd_url(f.srv, "/topic", want, sizeof(want));
+	assert_string_equal(f.res.self, want);
+	f.calls = 0;
+	o = opts_for(&f, "/self-only", url, sizeof(url));
+	poll_once(&f, &o);
+	assert_int_equal(f.res.error, 0);
+	assert_string_equal(f.res.self, "https://self.example/feed");
+	assert_string_equal(f.res.hub, "https://body-hub.example/");
+	fx_close(&f);
+}
+
 /* The validators of the last 200 go back as If-None-Match and If-Modified-Since; the 304
    is not_modified (no error, no items) and keeps the ETag it carries. */
 static void test_conditional_get(void **state)
@@ -526,6 +567,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_200_items),
+	    cmocka_unit_test(test_websub_link),
 	    cmocka_unit_test(test_conditional_get),
 	    cmocka_unit_test(test_max_body_and_gzip),
 	    cmocka_unit_test(test_timeout),

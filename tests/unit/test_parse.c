@@ -223,6 +223,46 @@ static void test_feed_level(void **state)
 	free(buf);
 }
 
+/* WebSub discovery in the body: the feed's first atom:link rel="hub" and rel="self" (in an
+   Atom feed, and in the Atom namespace inside an RSS channel), resolved; an entry's own
+   links and an RSS element named link are not. */
+static void test_websub_links(void **state)
+{
+	static const char *const docs[] = {
+	    "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>"
+	    "<link rel=\"hub\" href=\"https://hub.example/\"/><link rel=\"self\" href=\"/feed\"/>"
+	    "<link rel=\"hub\" href=\"https://second.example/\"/>"
+	    "<entry><id>1</id><title>x</title><link rel=\"self\" href=\"/no\"/></entry></feed>",
+	    "<rss version=\"2.0\" "
+	    "xmlns:atom=\"http://www.w3.org/2005/Atom\"><channel><title>t</title>"
+	    "<link>https://site.example/</link><atom:link rel=\"self\" href=\"/feed\"/>"
+	    "<atom:link href=\"https://hub.example/\" rel=\"hub\"/>"
+	    "<item><title>x</title><atom:link rel=\"hub\" href=\"https://no.example/\"/></item>"
+	    "</channel></rss>",
+	    "<rss version=\"2.0\"><channel><title>t</title><link>https://site.example/</link>"
+	    "</channel></rss>",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(*docs); i++) {
+		struct sink s = {0};
+		struct fw_parser *p =
+		    fw_parse_new("https://site.example/x/", NULL, NULL, sink_cb, &s);
+
+		assert_int_equal(fw_parse_push(p, docs[i], strlen(docs[i])), 0);
+		assert_int_equal(fw_parse_end(p), 0);
+		if (i < 2) {
+			assert_string_equal(fw_parse_hub(p), "https://hub.example/");
+			assert_string_equal(fw_parse_self(p), "https://site.example/feed");
+		} else {
+			assert_null(fw_parse_hub(p));
+			assert_null(fw_parse_self(p));
+		}
+		fw_parse_free(p);
+		sink_free(&s);
+	}
+}
+
 /* A relative link is resolved against the document URL; duplicate guids get "#2". */
 static void test_base_url(void **state)
 {
@@ -710,17 +750,29 @@ static void test_internal_entities(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fixtures),          cmocka_unit_test(test_format),
-	    cmocka_unit_test(test_feed_level),        cmocka_unit_test(test_base_url),
-	    cmocka_unit_test(test_not_a_feed),        cmocka_unit_test(test_xxe),
-	    cmocka_unit_test(test_deep_nesting),      cmocka_unit_test(test_many_items),
-	    cmocka_unit_test(test_huge_title),        cmocka_unit_test(test_stop),
-	    cmocka_unit_test(test_json_limits),       cmocka_unit_test(test_problem_line),
-	    cmocka_unit_test(test_xml_base_cap),      cmocka_unit_test(test_bidi_title),
-	    cmocka_unit_test(test_deep_item_dropped), cmocka_unit_test(test_attr_entities),
-	    cmocka_unit_test(test_rss_default_ns),    cmocka_unit_test(test_cp1252_fallback),
-	    cmocka_unit_test(test_wrapped_feed),      cmocka_unit_test(test_rss_author_children),
-	    cmocka_unit_test(test_more_fields),       cmocka_unit_test(test_internal_entities),
+	    cmocka_unit_test(test_fixtures),
+	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_feed_level),
+	    cmocka_unit_test(test_websub_links),
+	    cmocka_unit_test(test_base_url),
+	    cmocka_unit_test(test_not_a_feed),
+	    cmocka_unit_test(test_xxe),
+	    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_many_items),
+	    cmocka_unit_test(test_huge_title),
+	    cmocka_unit_test(test_stop),
+	    cmocka_unit_test(test_json_limits),
+	    cmocka_unit_test(test_problem_line),
+	    cmocka_unit_test(test_xml_base_cap),
+	    cmocka_unit_test(test_bidi_title),
+	    cmocka_unit_test(test_deep_item_dropped),
+	    cmocka_unit_test(test_attr_entities),
+	    cmocka_unit_test(test_rss_default_ns),
+	    cmocka_unit_test(test_cp1252_fallback),
+	    cmocka_unit_test(test_wrapped_feed),
+	    cmocka_unit_test(test_rss_author_children),
+	    cmocka_unit_test(test_more_fields),
+	    cmocka_unit_test(test_internal_entities),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

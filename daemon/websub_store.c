@@ -1,0 +1,86 @@
+/* websub_store.c - the store's WebSub subscriptions (table websub_subs, schema 6). */
+#include <errno.h>
+
+#include "store_int.h"
+
+/* See store.h. */
+int fw_store_websub_save(struct fw_store *s, const struct fw_store_websub *w)
+{
+	static const char sql[] =
+	    "INSERT OR REPLACE INTO websub_subs (token, feed, hub, topic, secret, state,"
+	    " lease_end, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL), ret;
+
+	if (rc != SQLITE_OK)
+		return fw_store_fail(s, rc);
+	if ((ret = fw_store_bind_key(s, q, 1, w->token)) < 0 ||
+	    (ret = fw_store_bind_key(s, q, 2, w->feed)) < 0 ||
+	    (ret = fw_store_bind_key(s, q, 3, w->hub)) < 0 ||
+	    (ret = fw_store_bind_key(s, q, 4, w->topic)) < 0 ||
+	    (ret = fw_store_bind_key(s, q, 5, w->secret)) < 0 ||
+	    (ret = fw_store_bind_key(s, q, 6, w->state)) < 0) {
+		sqlite3_finalize(q);
+		return ret;
+	}
+	sqlite3_bind_int64(q, 7, w->lease_end);
+	sqlite3_bind_int64(q, 8, w->updated);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : fw_store_fail(s, rc);
+}
+
+/* See store.h. */
+int fw_store_websub_delete(struct fw_store *s, const char *token)
+{
+	sqlite3_stmt *q = NULL;
+	int rc =
+	    sqlite3_prepare_v2(s->db, "DELETE FROM websub_subs WHERE token = ?1", -1, &q, NULL);
+	int ret;
+
+	if (rc != SQLITE_OK)
+		return fw_store_fail(s, rc);
+	if ((ret = fw_store_bind_key(s, q, 1, token)) < 0) {
+		sqlite3_finalize(q);
+		return ret;
+	}
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : fw_store_fail(s, rc);
+}
+
+static const char *col(sqlite3_stmt *q, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(q, i);
+
+	return v ? v : "";
+}
+
+/* See store.h. */
+int fw_store_websub_each(struct fw_store *s, fw_store_websub_cb cb, void *arg)
+{
+	static const char sql[] =
+	    "SELECT token, feed, hub, topic, secret, state, lease_end, updated"
+	    " FROM websub_subs ORDER BY feed, token";
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL), ret = 0;
+
+	if (rc != SQLITE_OK)
+		return fw_store_fail(s, rc);
+	while (ret == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct fw_store_websub w = {.token = col(q, 0),
+		                            .feed = col(q, 1),
+		                            .hub = col(q, 2),
+		                            .topic = col(q, 3),
+		                            .secret = col(q, 4),
+		                            .state = col(q, 5),
+		                            .lease_end = sqlite3_column_int64(q, 6),
+		                            .updated = sqlite3_column_int64(q, 7)};
+
+		ret = cb(&w, arg);
+	}
+	if (ret == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = fw_store_fail(s, rc);
+	sqlite3_finalize(q);
+	return ret;
+}

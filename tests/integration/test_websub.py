@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""WebSub through the real daemon against a spec-following hub started by the test
+(websub_hub.py): discovery from Link headers and from the feed's atom:link, verification
+of intent (and refusal of unsolicited ones: 404), content distribution with each
+signature method (a wrong or missing signature is answered 2xx, counted, and alerts
+nothing), an oversized push refused (413), polling slowed to a safety poll while pushes
+arrive and back when they stop, a hub that denies, leases renewed and then ended when the
+hub goes quiet (polling takes over), unsubscription when a feed leaves the config."""
+import os
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fwtest  # noqa: E402
+from fwtest import Route, check, output, q, read_jsonl, start, stop, wait_for  # noqa: E402
+from websub_hub import Hub, post  # noqa: E402
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+def rss(items, links=""):
+    body = "".join("<item><title>%s</title><guid>%s</guid><description>%s</description></item>"
+                   % (t, g, d) for t, g, d in items)
+    return ('<?xml version="1.0"?><rss version="2.0" xmlns:atom="%s"><channel><title>t</title>%s%s'
+            '</channel></rss>' % (ATOM_NS, links, body))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def write_config(w, srv, port, feeds, safety=6, websub=True):
+    text = """
+state_dir = %s;
+min_interval = 1;
+first_poll_max_age = 0;
+max_body = "64k";
+metrics_file = %s;
+metrics_interval = 1;
+feeds = ( %s );
+entities = { putin = [ "Putin" ]; };
+watchlists = ( { name = "putin"; match = "@putin"; group = "item"; } );
+outputs = ( { name = "alerts"; plugin = "log"; path = %s; format = "json"; } );
+%s
+""" % (q(w.state), q(w.file("metrics.prom")),
+       ",\n".join('{ name = "%s"; url = %s; interval = 2; }' % (n, q(srv.url("/" + n)))
+                  for n in feeds),
+       q(w.file("alerts.jsonl")),
+       'websub = { listen = "127.0.0.1:%d"; callback_url = "http://127.0.0.1:%d/websub";\n'
+       '           lease = "1d"; safety_poll = %d; };' % (port, port, safety) if websub else "")
+    tmp = w.file("feedwatch.conf.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.rename(tmp, w.file("feedwatch.conf"))
+    return w.file("feedwatch.conf")
+
+
+def metric(w, name):
+    try:
+        with open(w.file("metrics.prom"), encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, b""
+
+
+def get_status(url):
+    """The status of a GET, or None when nothing listens."""
+    try:
+        return get(url)[0]
+    except OSError:
+        return None
+
+
+def alert_ids(w):
+    return [a["item"]["id"] for a in read_jsonl(w.file("alerts.jsonl"))]
+
+
+def websub(srv, w):
+    hub = Hub(max_lease=4)
+    try:
+        run(srv, w, hub)
+    finally:
+        hub.close()
+
+
+def run(srv, w, hub):
+    topic = {n: "http://127.0.0.1:%d/topic/%s" % (srv.port, n) for n in ("a", "b", "c")}
+    # a: hub and self in Link headers (and a decoy in the body: headers come first)
+    srv.routes["/a"] = Route(rss([("Old news", "a-0", "x")],
+                                 '<atom:link rel="hub" href="http://127.0.0.1:1/decoy"/>'),
+                             headers={"Link": '<%s>; rel="hub", <%s>; rel="self"'
+                                      % (hub.url(), topic["a"])})
+    # b: only in the body, as atom:link in the RSS channel
+    srv.routes["/b"] = Route(rss([("Old news", "b-0", "x")],
+                                 '<atom:link rel="hub" href="%s"/><atom:link rel="self" href="%s"/>'
+                                 % (hub.url(), topic["b"])))
+    # c: a hub that denies
+    hub.deny.add(topic["c"])
+    srv.routes["/c"] = Route(rss([("Old news", "c-0", "x")]),
+                             headers={"Link": '<%s>; rel="hub"' % hub.url() + ', <%s>; rel="self"'
+                                      % topic["c"]})
+    port = free_port()
+    conf = write_config(w, srv, port, ["a", "b", "c"])
+    d = start(["-v", "run", "-c", conf])
+
+    check(wait_for(lambda: hub.verified("subscribe", topic["a"]), 30),
+          "discovery from Link headers: the daemon subscribed to a's self at the hub and "
+          "echoed the challenge")
+    check(wait_for(lambda: hub.verified("subscribe", topic["b"]), 30),
+          "discovery from the body (atom:link in RSS): subscribed to b's self")
+    ra, rb = hub.requested("subscribe", topic["a"])[0], hub.requested("subscribe", topic["b"])[0]
+    check(ra["hub.callback"].startswith("http://127.0.0.1:%d/websub/" % port) and
+          ra["hub.callback"] != rb["hub.callback"],
+          "each subscription has its own callback path under callback_url")
+    check(0 < len(ra["hub.secret"]) < 200 and ra["hub.secret"] != rb["hub.secret"],
+          "a fresh hub.secret per subscription, under 200 bytes")
+    check(ra.get("hub.lease_seconds") == "86400", "hub.lease_seconds is the configured lease")
+    check(not any(f["hub.callback"] for _, f in hub.requests if "decoy" in f.get("hub.callback", "")),
+          "the Link header's hub is used, not the body's")
+
+    # Refusal of verification the daemon did not ask for.
+    cb_a = ra["hub.callback"]
+    check(get(cb_a + "?hub.mode=subscribe&hub.topic=http://evil/&hub.challenge=x")[0] == 404,
+          "verification with another topic: 404")
+    check(get(cb_a + "?hub.mode=unsubscribe&hub.topic=%s&hub.challenge=x" % topic["a"])[0] == 404,
+          "unsubscribe verification nobody asked for: 404")
+    check(get("http://127.0.0.1:%d/websub/0123456789abcdef?hub.mode=subscribe&hub.topic=%s"
+              "&hub.challenge=x" % (port, topic["a"]))[0] == 404,
+          "verification on an unknown callback path: 404")
+    check(wait_for(lambda: hub.verifications and any(v[0] == "denied" for v in hub.verifications), 30),
+          "the hub denied c")
+    check(wait_for(lambda: "denied the subscription" in output(d)[1], 10), "the denial is logged")
+
+    # Pushes: each signature method, new items, no fetch of them.
+    for algo, n in (("sha256", 1), ("sha384", 2), ("sha512", 3), ("sha1", 4)):
+        body = rss([("Putin pushed %d" % n, "a-push-%d" % n, "pushed by %s" % algo)]).encode()
+        st = hub.publish(topic["a"], body, algo=algo)
+        check(st == [202], "push signed with %s answered 202 (%s)" % (algo, st))
+        check(wait_for(lambda: "a-push-%d" % n in alert_ids(w), 10),
+              "the pushed item signed with %s alerts" % algo)
+    # Wrong and missing signatures: 2xx, ignored, counted.
+    bad = rss([("Putin forged", "a-forged", "x")]).encode()
+    check(hub.publish(topic["a"], bad, signature="sha256=" + "00" * 32) == [202],
+          "a wrong signature is answered 2xx")
+    check(hub.publish(topic["a"], bad, signature="") == [202], "a missing signature is answered 2xx")
+    check(hub.publish(topic["a"], bad, signature="md5=abcd") == [202],
+          "an unknown method is answered 2xx")
+    # Oversized (max_body 64k): refused.
+    big = rss([("Putin big", "a-big", "x" * 100000)]).encode()
+    check(hub.publish(topic["a"], big) == [413], "a push over max_body is refused (413)")
+    check(wait_for(lambda: metric(w, "feedwatch_websub_bad_signature_total") == 3, 10),
+          "bad signatures counted (feedwatch_websub_bad_signature_total 3)")
+    check(metric(w, "feedwatch_websub_sha1_total") == 1, "sha1 accepted and counted")
+    check(metric(w, "feedwatch_websub_pushes_total") == 4, "four valid pushes counted")
+    check(wait_for(lambda: metric(w, "feedwatch_websub_too_big_total") == 1, 5),
+          "the oversized push counted")
+    check(metric(w, "feedwatch_websub_refused_total") >= 3, "refused verifications counted")
+    check(metric(w, "feedwatch_websub_denied_total") == 1, "the denial counted")
+    time.sleep(1)
+    check("a-forged" not in alert_ids(w) and "a-big" not in alert_ids(w),
+          "nothing alerted from the forged or oversized pushes")
+    check(d.poll() is None, "the daemon runs on")
+
+    # While pushes arrive, a is only safety-polled (safety_poll 6 s); b is polled every 2 s.
+    check(hub.publish(topic["a"], rss([("Putin pushed 5", "a-push-5", "x")]).encode()) == [202],
+          "another push")
+    polls_a, polls_b = srv.count("/a"), srv.count("/b")
+    time.sleep(4)
+    check(srv.count("/a") - polls_a == 0 and srv.count("/b") - polls_b >= 1,
+          "a is not polled while pushes arrive (%d), b is (%d)"
+          % (srv.count("/a") - polls_a, srv.count("/b") - polls_b))
+    check(srv.count("/c") >= 3, "the denied feed c goes on being polled")
+    # Pushes stop: after the safety interval, a is polled at its interval again.
+    check(wait_for(lambda: srv.count("/a") - polls_a >= 2, 15),
+          "pushes stopped: a is polled again")
+
+    # Leases (4 s) are renewed before they end.
+    check(wait_for(lambda: len(hub.verified("subscribe", topic["a"])) >= 2, 15),
+          "a's lease is renewed before it ends")
+    # Unsubscribe when a feed leaves the config.
+    conf = write_config(w, srv, port, ["a", "c"])
+    check(wait_for(lambda: hub.verified("unsubscribe", topic["b"]), 20),
+          "b removed from the config: the daemon unsubscribed and confirmed")
+    check(not hub.active(topic["b"]), "the hub holds no subscription of b")
+
+    # A restart keeps the subscriptions (the store): the next push still verifies and alerts.
+    rc, _, err = stop(d)
+    check(rc == 0, "clean stop before the restart (rc %d)" % rc)
+    d = start(["-v", "run", "-c", conf])
+    check(wait_for(lambda: get_status(cb_a) is not None, 20), "restarted: the callback listens")
+    st = hub.publish(topic["a"], rss([("Putin after restart", "a-push-6", "x")]).encode())
+    check(st == [202], "push after the restart answered 202 (%s)" % st)
+    check(wait_for(lambda: "a-push-6" in alert_ids(w), 10),
+          "the subscription and its secret survived the restart: the push alerts")
+
+    # websub leaves the config: every subscription is ended (the callback server stays until
+    # the hub has verified), then the server stops.
+    conf = write_config(w, srv, port, ["a", "c"], websub=False)
+    check(wait_for(lambda: hub.verified("unsubscribe", topic["a"]), 20),
+          "websub removed from the config: a is unsubscribed and confirmed")
+    check(wait_for(lambda: get_status(cb_a) is None, 10), "then the callback server stops")
+    # And back: the next poll discovers the hub again and subscribes afresh.
+    conf = write_config(w, srv, port, ["a", "c"])
+    check(wait_for(lambda: len(hub.requested("subscribe", topic["a"])) >= 1 and hub.active(topic["a"]), 20),
+          "websub back in the config: a is subscribed again")
+    check(hub.active(topic["a"]) and
+          list(hub.active(topic["a"]).values())[0]["secret"] != ra["hub.secret"],
+          "with a fresh secret")
+
+    # The hub goes quiet: renewals are never verified, the lease ends, polling is back.
+    hub.quiet = True
+    check(wait_for(lambda: metric(w, "feedwatch_websub_expired_total") >= 1, 20),
+          "the lease ended unrenewed (counted)")
+    check(wait_for(lambda: "ended: polling again" in output(d)[1], 5), "and it is logged")
+    before = srv.count("/a")
+    check(wait_for(lambda: srv.count("/a") >= before + 2, 15), "a is polled after the lease ended")
+
+    rc, out, err = stop(d)
+    check(rc == 0, "clean stop (rc %d)" % rc)
+    check("left open" not in err and "did not close cleanly" not in err, "every handle closed")
+    check(len(alert_ids(w)) == len(set(alert_ids(w))), "no alert twice")
+
+
+def unsolicited_only(srv, w):
+    """A daemon whose feeds name no hub: every verification is refused, config errors."""
+    bad = w.write("bad.conf", 'state_dir = %s;\nfeeds = ( { name = "a"; url = "http://x/"; } );\n'
+                  'websub = { listen = "localhost:80"; callback_url = "ftp://x"; };\n' % q(w.state))
+    p = fwtest.run(["check", "-c", bad])
+    check(p.returncode != 0 and "bad.conf:3:" in p.stderr and "listen" in p.stderr and
+          "callback_url" in p.stderr, "bad websub keys are FILE:LINE errors:\n" + p.stderr)
+
+
+if __name__ == "__main__":
+    fwtest.main(websub, unsolicited_only)
