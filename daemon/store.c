@@ -42,7 +42,7 @@
 /* PRAGMA application_id of a feedwatch database: "FWDB". */
 #define FW_STORE_APP_ID 0x46574442
 /* The schema version this code writes (PRAGMA user_version). */
-#define FW_STORE_SCHEMA 4
+#define FW_STORE_SCHEMA 5
 /* last_seen of an unchanged item is refreshed at most this often (seconds): retention is
    counted in days, and skipping the rewrite halves the WAL traffic of a 30 min poll. */
 #define FW_STORE_SEEN_SLACK 3600
@@ -150,6 +150,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "WHERE i.story = ?1 AND m.watchlist = ?2 AND i.id > ?3 ORDER BY i.id",
     [ST_STORY_LOAD] = "SELECT id, story, seen, features FROM story_items WHERE seen >= ?1 "
                       "ORDER BY seen, id",
+    [ST_ARCHIVE_ADD] = "INSERT INTO archive (feed, item, seen, published, updated, title, link,"
+                       " author, summary, content, categories, bytes) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 };
 
 /*
@@ -213,8 +216,23 @@ static const char schema_v4[] =
     " PRIMARY KEY (story, watchlist)) WITHOUT ROWID;"
     "CREATE INDEX story_watch_due ON story_watch (last_alert) WHERE pending > 0;";
 
+/* Version 5: the item archive (archive.c): the text of each new item, capped, for
+   `feedwatch backtest` and for watchlists added by a reload; archive_fts indexes its words
+   (FTS5, external content, no positions: a lookup of candidates, the matcher decides) up to
+   the row meta.archive_indexed, off the polls' path. */
+static const char schema_v5[] =
+    "CREATE TABLE archive (id INTEGER PRIMARY KEY, feed TEXT NOT NULL, item TEXT NOT NULL,"
+    " seen INTEGER NOT NULL, published INTEGER, updated INTEGER, title TEXT NOT NULL,"
+    " link TEXT, author TEXT, summary TEXT, content TEXT, categories TEXT,"
+    " bytes INTEGER NOT NULL);"
+    "CREATE VIRTUAL TABLE archive_fts USING fts5(title, summary, content, author, categories,"
+    " content = 'archive', content_rowid = 'id', detail = 'none',"
+    " tokenize = 'unicode61 remove_diacritics 2');"
+    "INSERT INTO meta (k, v) VALUES ('archive_indexed', 0);";
+
 /* migrations[v] takes a database from user_version v to v + 1; [0] creates it. */
-static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3, schema_v4};
+static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                                        schema_v5};
 
 __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
                                                          ...)

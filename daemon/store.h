@@ -351,4 +351,63 @@ int fw_store_story_count(struct fw_store *s, int64_t since, int64_t *n);
    (may be NULL) counts the stories. */
 int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t *deleted);
 
+/* ------------------------------------------------------------------ archive (archive.c) */
+
+/* What the archive keeps of one item's text, in bytes (cut on a UTF-8 boundary): the title,
+   the author, the summary and the start of the content, the categories ('\n'-joined); a
+   link longer than FW_ARCHIVE_LINK_MAX is left out. */
+#define FW_ARCHIVE_TITLE_MAX      2048
+#define FW_ARCHIVE_AUTHOR_MAX     256
+#define FW_ARCHIVE_TEXT_MAX       4096
+#define FW_ARCHIVE_CATEGORIES_MAX 1024
+#define FW_ARCHIVE_LINK_MAX       8192
+
+/*
+ * One archived item. To fw_store_archive_add the caller hands its own strings (NULL or ""
+ * for absent ones, categories as an array); to a fw_store_archive_each callback the
+ * strings belong to the store and live until the callback returns (categories: an array
+ * of n_categories strings, as above).
+ */
+struct fw_archive_row {
+	int64_t id; /* rowid (read only) */
+	const char *feed, *item, *title, *link, *author, *summary, *content;
+	const char *const *categories;
+	size_t n_categories;
+	int64_t published, updated; /* INT64_MIN when unknown */
+	int64_t seen;               /* when the item was first seen */
+};
+
+/* Archive one new item: its text cut to the caps above (one row: a value the store
+   refuses writes nothing, so it needs no savepoint of its own). Its words are indexed
+   later, by fw_store_archive_index. 0, or -EINVAL / -E2BIG (no feed or id, or one too
+   long), or -errno. */
+int fw_store_archive_add(struct fw_store *s, const struct fw_archive_row *r);
+
+/* Index the words of at most max archived rows not indexed yet, oldest first (in a
+   transaction of its own unless one is open): the word index is built off the polls' path,
+   a batch at a time. *indexed counts them (0: the index is complete). 0 or -errno. */
+int fw_store_archive_index(struct fw_store *s, size_t max, size_t *indexed);
+
+/* A non-zero return stops fw_store_archive_each and is returned. */
+typedef int (*fw_store_archive_cb)(const struct fw_archive_row *r, void *arg);
+
+/*
+ * Each archived item seen at or after since, oldest first. words (may be NULL: every item)
+ * is an FTS5 query over the folded words of title, summary, content, author and categories
+ * (unicode61, diacritics removed; `a AND b`, `a OR b`, `pref*`; no phrases): the items it
+ * names, and every item not indexed yet, are candidates, a superset for the caller's own
+ * matcher to decide. The callback
+ * may write to other tables of the store, not to the archive. 0, a callback's non-zero
+ * return, -EINVAL for a words query FTS5 refuses, or -errno.
+ */
+int fw_store_archive_each(struct fw_store *s, int64_t since, const char *words,
+                          fw_store_archive_cb cb, void *arg);
+
+/* Items archived at or after since, and the bytes of text they hold (either may be NULL). */
+int fw_store_archive_count(struct fw_store *s, int64_t since, int64_t *n, int64_t *bytes);
+
+/* Delete archived items seen before `before`, then the oldest ones while the archive holds
+   more than max_bytes of text (0: no cap). *deleted (may be NULL) counts them. */
+int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes, int64_t *deleted);
+
 #endif
