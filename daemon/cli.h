@@ -88,6 +88,10 @@ int fw_cli_store_outbox_retry(const struct cli *c, char **args, int nargs);
 int fw_cli_store_outbox_drop(const struct cli *c, char **args, int nargs);
 int fw_cli_store_status(const struct cli *c, char **args, int nargs);
 
+/* cli_backtest.c: backtest. */
+extern const char fw_cli_backtest_help[];
+int fw_cli_backtest(const struct cli *c, char **args, int nargs);
+
 /* cli_init.c: init. */
 int fw_cli_init_cmd(const struct cli *c, char **args, int nargs);
 

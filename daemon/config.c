@@ -649,8 +649,8 @@ static void load_group(struct ctx *c, const config_setting_t *g, struct fw_confi
 
 static void load_watchlists(struct ctx *c, struct fw_config *cfg, const config_setting_t *list)
 {
-	static const char *const keys[] = {"name",     "match", "outputs", "group",
-	                                   "priority", "title", "body",    NULL};
+	static const char *const keys[] = {"name",  "match", "outputs",  "group", "priority",
+	                                   "title", "body",  "backfill", NULL};
 	int n;
 
 	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
@@ -682,6 +682,8 @@ static void load_watchlists(struct ctx *c, struct fw_config *cfg, const config_s
 		if (w->query)
 			w->line = src_line(config_setting_get_member(g, "match"));
 		load_group(c, g, w);
+		w->backfill = -1;
+		get_duration(c, g, "backfill", &w->backfill);
 		os = config_setting_get_member(g, "outputs");
 		if (os == NULL) {
 			/* No outputs named: every output gets this watchlist's alerts. */
@@ -844,6 +846,8 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 	                                   "max_alerts_per_poll",
 	                                   "story_window",
 	                                   "story_update_interval",
+	                                   "archive",
+	                                   "archive_max_size",
 	                                   NULL};
 	char *s = NULL;
 
@@ -894,6 +898,8 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 		    "'story_window' must be > 0 (use group = \"item\" in a watchlist for one alert "
 		    "per item)");
 	get_duration(c, root, "story_update_interval", &cfg->story_update_interval);
+	get_duration(c, root, "archive", &cfg->archive);
+	get_size(c, root, "archive_max_size", 0, (int64_t)1 << 40, &cfg->archive_max_size);
 }
 
 /* Does a string value look like it carries a credential? user:password@ in a URL, or a
@@ -1075,6 +1081,8 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	cfg->concurrency = 32;
 	cfg->host_concurrency = 4;
 	cfg->retention = 90 * 86400;
+	cfg->archive = 30 * 86400;
+	cfg->archive_max_size = (int64_t)256 << 20;
 	cfg->metrics_interval = 60;
 	cfg->feed_failing_after = 86400;
 	cfg->feed_failing_output = -1;

@@ -33,10 +33,11 @@ struct fw_daemon {
 	struct fw_feeds *feeds;
 	struct fw_deliver *deliver;
 	struct fw_grouper *grouper; /* stories: the index of the window, fed by the feeds */
-	uv_timer_t tick;            /* 1 s: loop lag, metrics file, watchdog */
+	uv_timer_t tick;            /* 1 s: loop lag, metrics file, watchdog, archive index */
 	uint64_t tick_expected;     /* uv_now at which the tick should run */
 	int64_t metrics_written;
 	int64_t last_prune;
+	bool index_failed;       /* the archive's word index failed: retried at the next prune */
 	uint64_t watchdog_ms;    /* ping the service manager this often, 0 = no watchdog */
 	uint64_t watchdog_last;  /* uv_now of the last ping */
 	uint64_t status_failing; /* feeds_failing last shown in STATUS= */

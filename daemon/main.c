@@ -50,6 +50,8 @@ static const char usage_text[] =
     "  match  [-c FILE]             match items (JSON Lines on stdin), one JSON line each\n"
     "  outbox list|retry|drop ...   show and act on queued and dead alerts\n"
     "  status [-c FILE] [--json]    per-feed state and per-output queues\n"
+    "  backtest [-c FILE] (WATCHLIST | --query Q) [--since D] [--json]\n"
+    "                               run a watchlist or query over the item archive\n"
     "  help [COMMAND], version\n"
     "\n"
     "Options may come before or after the command and its arguments; `--` ends them.\n"
@@ -603,6 +605,8 @@ static const struct command commands[] = {
      "Per feed: last poll, HTTP status, error streak, next poll, items, alerts; resting\n"
      "hosts; per output: pending and dead alerts. Exit 1 when there is no database yet.\n",
      fw_cli_store_status},
+    {"backtest", NULL, OPT_CONFIG | OPT_QUERY | OPT_SINCE | OPT_JSON, 0, 1, fw_cli_backtest_help,
+     fw_cli_backtest},
     {"version", NULL, 0, 0, 0, "usage: feedwatch version\n", cmd_version},
     {"help", NULL, 0, 0, 1, "usage: feedwatch help [COMMAND]\n", cmd_help},
 };
