@@ -2,9 +2,10 @@
  * archive.c - the item archive in the SQLite store (store.h, schema version 5): the text
  * of each new item, cut to fixed caps, kept for `archive` and at most `archive_max_size`
  * bytes of text, for `feedwatch backtest` and for watchlists added by a reload. An FTS5
- * index (external content: the words only, no positions) finds candidates by word; the
- * caller's matcher decides. Reaches SQLite through store_int.h only; the hot path (one new
- * item: two inserts) uses cached statements, the rest prepare their own.
+ * index (contentless: the words the caller makes of each row, fw_store_words, no
+ * positions), built behind a mark a batch at a time, finds candidates by word; the caller's
+ * matcher decides. Reaches SQLite through store_int.h only; the hot path (one new item: one
+ * insert) uses a cached statement, the rest prepare their own.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -27,6 +28,11 @@
 #define SINCE "id > coalesce((SELECT id FROM archive WHERE seen < ?1 ORDER BY id DESC LIMIT 1), 0)"
 #define OLDER                                                                                      \
 	"id < coalesce((SELECT id FROM archive WHERE seen >= ?1 ORDER BY id LIMIT 1), 1 << 62)"
+
+/* The columns each_row reads, for a WHERE clause to follow. */
+static const char cols[] =
+    "SELECT id, feed, item, seen, published, updated, title, link, author, summary, content, "
+    "categories FROM archive WHERE ";
 
 /* The length of v cut to at most max bytes on a UTF-8 boundary (0 for NULL). */
 static size_t cut_len(const char *v, size_t max)
@@ -182,15 +188,12 @@ static int each_row(struct fw_store *s, sqlite3_stmt *q, fw_store_archive_cb cb,
 int fw_store_archive_each(struct fw_store *s, int64_t since, const char *words,
                           fw_store_archive_cb cb, void *arg)
 {
-	static const char cols[] =
-	    "SELECT id, feed, item, seen, published, updated, title, link, author, summary, "
-	    "content, categories FROM archive WHERE " SINCE;
 	char sql[640];
 	int ret = 0, rc = SQLITE_DONE;
 	sqlite3_stmt *q;
 
 	/* rows past the index's mark are candidates whatever their words */
-	snprintf(sql, sizeof(sql), "%s%s ORDER BY id", cols,
+	snprintf(sql, sizeof(sql), "%s" SINCE "%s ORDER BY id", cols,
 	         words ? " AND (id > " INDEXED " OR id IN (SELECT rowid FROM archive_fts WHERE "
 	                 "archive_fts MATCH ?2))"
 	               : "");
@@ -234,30 +237,78 @@ int fw_store_archive_count(struct fw_store *s, int64_t since, int64_t *n, int64_
 	return ret;
 }
 
-/* Delete the rows `where` selects (with ?1 bound to v), from the index first: an
-   external-content index forgets a row only when told its indexed text. */
-static int delete_where(struct fw_store *s, const char *where, int64_t v, int64_t *deleted)
+/* One change of the word index: a row's words in, or out. */
+struct fts_op {
+	struct fw_store *s;
+	sqlite3_stmt *q;
+	const struct fw_store_words *w;
+};
+
+static int fts_row_cb(const struct fw_archive_row *r, void *arg)
 {
-	char sql[2][512];
-	int ret = 0;
+	struct fts_op *o = arg;
+	char *words = NULL;
+	int ret = o->w->fn(r, &words, o->w->arg);
 
-	snprintf(sql[0], sizeof(sql[0]),
-	         "INSERT INTO archive_fts (archive_fts, rowid, title, summary, content, author, "
-	         "categories) SELECT 'delete', id, title, summary, content, author, categories "
-	         "FROM archive WHERE (%s) AND id <= " INDEXED,
-	         where);
-	snprintf(sql[1], sizeof(sql[1]), "DELETE FROM archive WHERE %s", where);
-	for (int i = 0; i < 2 && ret == 0; i++) {
-		sqlite3_stmt *q = prepare_once(s, sql[i], &ret);
+	if (ret < 0)
+		return fw_store_fail_msg(o->s, ret, "cannot make the words of an archived item");
+	sqlite3_bind_int64(o->q, 1, r->id);
+	sqlite3_bind_text(o->q, 2, words ? words : "", -1, SQLITE_STATIC);
+	ret = fw_store_step_done(o->s, o->q);
+	free(words);
+	return ret;
+}
 
-		if (!q)
-			break;
-		sqlite3_bind_int64(q, 1, v);
-		ret = fw_store_step_done(s, q);
-		if (ret == 0 && i == 1 && deleted)
-			*deleted += sqlite3_changes64(s->db);
-		sqlite3_finalize(q);
+/* Put the words of the rows `where` selects (?1 = a, ?2 = b) into the index, or (out) take
+   them out: the index keeps no text, so a row leaves it only when told its words again. */
+static int fts_apply(struct fw_store *s, const char *where, int64_t a, int64_t b,
+                     const struct fw_store_words *w, bool out)
+{
+	char sql[640];
+	struct fts_op o = {.s = s, .w = w};
+	sqlite3_stmt *sel;
+	int ret = 0, rc = SQLITE_DONE;
+
+	snprintf(sql, sizeof(sql), "%s%s", cols, where);
+	o.q = prepare_once(s,
+	                   out ? "INSERT INTO archive_fts (archive_fts, rowid, words) "
+	                         "VALUES ('delete', ?1, ?2)"
+	                       : "INSERT INTO archive_fts (rowid, words) VALUES (?1, ?2)",
+	                   &ret);
+	if (o.q == NULL)
+		return ret;
+	if ((sel = prepare_once(s, sql, &ret)) != NULL) {
+		sqlite3_bind_int64(sel, 1, a);
+		sqlite3_bind_int64(sel, 2, b);
+		while (ret == 0 && (rc = sqlite3_step(sel)) == SQLITE_ROW)
+			ret = each_row(s, sel, fts_row_cb, &o);
+		if (ret == 0 && rc != SQLITE_DONE)
+			ret = fw_store_fail(s, rc);
+		sqlite3_finalize(sel);
 	}
+	sqlite3_finalize(o.q);
+	return ret;
+}
+
+/* Delete the rows `where` selects (with ?1 bound to v), from the index first. */
+static int delete_where(struct fw_store *s, const char *where, int64_t v,
+                        const struct fw_store_words *w, int64_t *deleted)
+{
+	char sql[512];
+	sqlite3_stmt *q;
+	int ret;
+
+	snprintf(sql, sizeof(sql), "(%s) AND id <= " INDEXED, where);
+	if ((ret = fts_apply(s, sql, v, 0, w, true)) < 0)
+		return ret;
+	snprintf(sql, sizeof(sql), "DELETE FROM archive WHERE %s", where);
+	if ((q = prepare_once(s, sql, &ret)) == NULL)
+		return ret;
+	sqlite3_bind_int64(q, 1, v);
+	ret = fw_store_step_done(s, q);
+	if (ret == 0 && deleted)
+		*deleted += sqlite3_changes64(s->db);
+	sqlite3_finalize(q);
 	return ret;
 }
 
@@ -277,14 +328,15 @@ static int reset_mark(struct fw_store *s)
 	return ret;
 }
 
-int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes, int64_t *deleted)
+int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes,
+                           const struct fw_store_words *w, int64_t *deleted)
 {
 	int64_t gone = 0, total = 0, keep_from = 0;
 	bool own = sqlite3_get_autocommit(s->db) != 0;
 	int ret = own ? fw_store_begin(s) : 0;
 
 	if (ret == 0)
-		ret = delete_where(s, OLDER, before, &gone);
+		ret = delete_where(s, OLDER, before, w, &gone);
 	if (ret == 0 && max_bytes > 0)
 		ret = fw_store_archive_count(s, 0, NULL, &total);
 	if (ret == 0 && max_bytes > 0 && total > max_bytes) {
@@ -304,7 +356,7 @@ int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes
 			sqlite3_finalize(q);
 		}
 		if (ret == 0 && keep_from > 0)
-			ret = delete_where(s, "id < ?1", keep_from, &gone);
+			ret = delete_where(s, "id < ?1", keep_from, w, &gone);
 	}
 	/* emptied, the table gives out ids from 1 again: none of them is indexed */
 	if (ret == 0 && gone > 0)
@@ -338,30 +390,23 @@ static int index_state(struct fw_store *s, int64_t *mark, int64_t *last)
 }
 
 /* Index rows mark < id <= upto and move the mark. */
-static int index_rows(struct fw_store *s, int64_t mark, int64_t upto)
+static int index_rows(struct fw_store *s, int64_t mark, int64_t upto,
+                      const struct fw_store_words *w)
 {
-	static const char *const sql[] = {
-	    "INSERT INTO archive_fts (rowid, title, summary, content, author, categories) "
-	    "SELECT id, title, summary, content, author, categories FROM archive "
-	    "WHERE id > ?1 AND id <= ?2",
-	    "UPDATE meta SET v = ?2 WHERE k = 'archive_indexed' AND ?1 >= 0",
-	};
-	int ret = 0;
+	int ret = fts_apply(s, "id > ?1 AND id <= ?2", mark, upto, w, false);
+	sqlite3_stmt *q;
 
-	for (size_t i = 0; i < 2 && ret == 0; i++) {
-		sqlite3_stmt *q = prepare_once(s, sql[i], &ret);
-
-		if (!q)
-			break;
-		sqlite3_bind_int64(q, 1, mark);
-		sqlite3_bind_int64(q, 2, upto);
-		ret = fw_store_step_done(s, q);
-		sqlite3_finalize(q);
-	}
+	if (ret < 0 || (q = prepare_once(s, "UPDATE meta SET v = ?1 WHERE k = 'archive_indexed'",
+	                                 &ret)) == NULL)
+		return ret;
+	sqlite3_bind_int64(q, 1, upto);
+	ret = fw_store_step_done(s, q);
+	sqlite3_finalize(q);
 	return ret;
 }
 
-int fw_store_archive_index(struct fw_store *s, size_t max, size_t *indexed)
+int fw_store_archive_index(struct fw_store *s, size_t max, const struct fw_store_words *w,
+                           size_t *indexed)
 {
 	int64_t mark = 0, last = 0, upto;
 	bool own;
@@ -377,7 +422,7 @@ int fw_store_archive_index(struct fw_store *s, size_t max, size_t *indexed)
 	if ((ret = index_state(s, &mark, &last)) == 0 && last > mark) {
 		/* ids are dense but for pruned and rolled-back rows: max rows at most */
 		upto = last - mark > (int64_t)max ? mark + (int64_t)max : last;
-		ret = index_rows(s, mark, upto);
+		ret = index_rows(s, mark, upto, w);
 		if (ret == 0)
 			*indexed = (size_t)(upto - mark);
 	}

@@ -7,6 +7,7 @@
 #include "alert.h"
 #include "backfill.h"
 #include "config.h"
+#include "fold.h"
 #include "item.h"
 #include "match.h"
 #include "store.h"
@@ -46,6 +47,74 @@ int fw_backfill_item_new(const struct fw_archive_row *r, struct fw_item **out)
 	it->updated = r->updated;
 	*out = it;
 	return 0;
+}
+
+/* The words of the archive's index: every field folded as the matcher folds it. */
+struct words {
+	struct fw_fold *fold;
+	struct fw_fold_buf fb;
+};
+
+/* Append the folded text v (fw_fold_text: " word word ") to *s. */
+static int add_folded(struct words *w, const char *v, char **s, size_t *len)
+{
+	char *n;
+
+	if (v == NULL || *v == 0)
+		return 0;
+	if (fw_fold_text(w->fold, v, strlen(v), &w->fb, 0) < 0 ||
+	    (n = realloc(*s, *len + w->fb.len + 1)) == NULL)
+		return -ENOMEM;
+	memcpy(n + *len, w->fb.s, w->fb.len);
+	*len += w->fb.len;
+	n[*len] = 0;
+	*s = n;
+	return 0;
+}
+
+static int words_cb(const struct fw_archive_row *r, char **out, void *arg)
+{
+	const char *f[] = {r->title, r->summary, r->content, r->author};
+	char *s = strdup("");
+	size_t len = 0;
+	int rc = s ? 0 : -ENOMEM;
+
+	for (size_t i = 0; rc == 0 && i < sizeof(f) / sizeof(f[0]); i++)
+		rc = add_folded(arg, f[i], &s, &len);
+	for (size_t i = 0; rc == 0 && i < r->n_categories; i++)
+		rc = add_folded(arg, r->categories[i], &s, &len);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int fw_backfill_words_new(struct fw_store_words *out)
+{
+	struct words *w = calloc(1, sizeof(*w));
+
+	if (w == NULL || fw_fold_new(&w->fold) < 0) {
+		free(w);
+		return -ENOMEM;
+	}
+	out->fn = words_cb;
+	out->arg = w;
+	return 0;
+}
+
+void fw_backfill_words_free(struct fw_store_words *out)
+{
+	struct words *w = out->arg;
+
+	if (w) {
+		fw_fold_buf_clear(&w->fb);
+		fw_fold_free(w->fold);
+		free(w);
+	}
+	out->fn = NULL;
+	out->arg = NULL;
 }
 
 /* One backfill: the new watchlists of cfg (window[i] >= 0 for watchlist i: its window in
@@ -151,11 +220,45 @@ static bool windows(struct run *b, const struct fw_config *old, int64_t *since)
 	return any;
 }
 
+/* The words that find every item a new watchlist may match: theirs ORed, or NULL (every
+   item) when one of them narrows nothing. */
+static int candidates(const struct run *b, char **out)
+{
+	char *all = NULL, *one;
+
+	*out = NULL;
+	for (size_t i = 0; i < b->cfg->n_watchlists; i++) {
+		char *n;
+
+		if (b->window[i] < 0)
+			continue;
+		if (fw_match_words(b->cfg->matcher, i, &one) < 0) {
+			free(all);
+			return -ENOMEM;
+		}
+		if (one == NULL) {
+			free(all);
+			return 0;
+		}
+		n = all ? NULL : one;
+		if (all && asprintf(&n, "%s OR %s", all, one) < 0)
+			n = NULL;
+		if (n != one)
+			free(one);
+		free(all);
+		if ((all = n) == NULL)
+			return -ENOMEM;
+	}
+	*out = all;
+	return 0;
+}
+
 int fw_backfill_run(struct fw_store *s, const struct fw_config *old, const struct fw_config *cfg,
                     int64_t now, struct fw_backfill_tally *t)
 {
 	size_t n = cfg->n_watchlists + 1;
 	struct run b = {.s = s, .cfg = cfg, .now = now, .t = t};
+	char *words = NULL;
 	int64_t since;
 	int rc = 0;
 
@@ -165,8 +268,9 @@ int fw_backfill_run(struct fw_store *s, const struct fw_config *old, const struc
 	b.pick = calloc(n, sizeof(*b.pick));
 	if (b.window == NULL || b.raised == NULL || b.pick == NULL)
 		rc = -ENOMEM;
-	else if (windows(&b, old, &since) && (rc = fw_store_begin_lazy(s)) == 0) {
-		rc = fw_store_archive_each(s, since, NULL, backfill_cb, &b);
+	else if (windows(&b, old, &since) && (rc = candidates(&b, &words)) == 0 &&
+	         (rc = fw_store_begin_lazy(s)) == 0) {
+		rc = fw_store_archive_each(s, since, words, backfill_cb, &b);
 		if (rc == 0)
 			rc = fw_store_commit(s);
 		if (rc < 0) {
@@ -175,6 +279,7 @@ int fw_backfill_run(struct fw_store *s, const struct fw_config *old, const struc
 		}
 	}
 	fw_match_result_clear(&b.mr);
+	free(words);
 	free(b.window);
 	free(b.raised);
 	free(b.pick);

@@ -35,7 +35,7 @@ struct backtest {
 	size_t wl; /* the watchlist's index in m */
 	const char *name;
 	struct fw_match_result mr;
-	size_t scanned, matched;
+	size_t scanned, matched; /* candidates looked at, items matched */
 };
 
 /* Print s on the current line, control characters as spaces. */
@@ -179,7 +179,8 @@ int fw_cli_backtest(const struct cli *c, char **args, int nargs)
 	struct fw_matcher *own = NULL;
 	struct fw_config *cfg;
 	struct fw_store *s = NULL;
-	int64_t since;
+	char *words = NULL;
+	int64_t since, total = 0;
 	int code = 2, r;
 
 	if ((nargs == 1) == (c->query != NULL)) {
@@ -202,20 +203,26 @@ int fw_cli_backtest(const struct cli *c, char **args, int nargs)
 	}
 	if (b.m == NULL || (s = fw_cli_open_store(cfg, c, true, &code)) == NULL)
 		goto out;
-	r = fw_store_archive_each(s, since, NULL, item_cb, &b);
+	/* candidates by word (every item the watchlist may match), then the matcher decides */
+	r = fw_match_words(b.m, b.wl, &words);
+	if (r == 0)
+		r = fw_store_archive_count(s, since, &total, NULL);
+	if (r == 0)
+		r = fw_store_archive_each(s, since, words, item_cb, &b);
 	if (r < 0) {
 		fprintf(stderr, "feedwatch: backtest: %s\n",
 		        r == -ENOMEM ? "out of memory" : fw_store_error(s));
 		code = 2;
 		goto out;
 	}
-	fprintf(c->json ? stderr : stdout, "%zu of %zu archived items matched\n", b.matched,
-	        b.scanned);
-	if (b.scanned == 0 && cfg->archive <= 0)
+	fprintf(c->json ? stderr : stdout, "%zu of %lld archived items matched\n", b.matched,
+	        (long long)total);
+	if (total == 0 && cfg->archive <= 0)
 		fprintf(stderr, "feedwatch: backtest: the archive is off (archive = 0)\n");
 	code = b.matched > 0 ? 0 : 1;
 out:
 	fw_match_result_clear(&b.mr);
+	free(words);
 	fw_matcher_free(own);
 	fw_store_close(s);
 	fw_config_free(cfg);

@@ -194,7 +194,7 @@ static void index_archive(struct fw_daemon *d)
 {
 	size_t n = 0;
 
-	if (d->index_failed || fw_store_archive_index(d->store, FW_INDEX_BATCH, &n) == 0)
+	if (d->index_failed || fw_store_archive_index(d->store, FW_INDEX_BATCH, &d->words, &n) == 0)
 		return;
 	/* said once; a backtest still finds every item (unindexed ones are all candidates) */
 	d->index_failed = true;
@@ -227,7 +227,7 @@ static void tick_cb(uv_timer_t *t)
 			       (long long)d->cfg->retention);
 		if (fw_store_archive_prune(d->store,
 		                           d->cfg->archive > 0 ? wall - d->cfg->archive : INT64_MAX,
-		                           d->cfg->archive_max_size, &gone) < 0)
+		                           d->cfg->archive_max_size, &d->words, &gone) < 0)
 			fw_log(FW_LOG_WARNING, "cannot prune the archive: %s",
 			       fw_store_error(d->store));
 		else if (gone > 0)
@@ -511,6 +511,11 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 		code = 2;
 		goto out;
 	}
+	if (fw_backfill_words_new(&d.words) < 0) {
+		fw_log(FW_LOG_ERR, "out of memory");
+		code = 2;
+		goto out;
+	}
 	if ((r = fw_grouper_new(d.store, cfg->story_window, time(NULL), &d.grouper)) < 0) {
 		fw_log(FW_LOG_ERR, "cannot load the stories: %s", fw_store_error(d.store));
 		code = 2;
@@ -582,6 +587,7 @@ out_loop:
 out:
 	d.grouper = fw_grouper_free(d.grouper);
 	d.store = fw_store_close(d.store);
+	fw_backfill_words_free(&d.words);
 	uv_walk(&d.loop, walk_cb, NULL);
 	if ((r = uv_loop_close(&d.loop)) != 0) {
 		fw_log(FW_LOG_ERR, "internal: the event loop did not close cleanly: %s",

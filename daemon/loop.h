@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "metrics.h"
+#include "store.h"
 
 struct fw_config;
 struct fw_store;
@@ -37,11 +38,12 @@ struct fw_daemon {
 	uint64_t tick_expected;     /* uv_now at which the tick should run */
 	int64_t metrics_written;
 	int64_t last_prune;
-	bool index_failed;       /* the archive's word index failed: retried at the next prune */
-	uint64_t watchdog_ms;    /* ping the service manager this often, 0 = no watchdog */
-	uint64_t watchdog_last;  /* uv_now of the last ping */
-	uint64_t status_failing; /* feeds_failing last shown in STATUS= */
-	char last_error[160];    /* for STATUS=; "" when none */
+	bool index_failed; /* the archive's word index failed: retried at the next prune */
+	struct fw_store_words words; /* the archive's words, folded as the matcher folds */
+	uint64_t watchdog_ms;        /* ping the service manager this often, 0 = no watchdog */
+	uint64_t watchdog_last;      /* uv_now of the last ping */
+	uint64_t status_failing;     /* feeds_failing last shown in STATUS= */
+	char last_error[160];        /* for STATUS=; "" when none */
 	struct fw_metrics metrics;
 	bool once; /* poll every feed once, deliver, stop */
 	bool stopping;

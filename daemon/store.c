@@ -218,16 +218,16 @@ static const char schema_v4[] =
 
 /* Version 5: the item archive (archive.c): the text of each new item, capped, for
    `feedwatch backtest` and for watchlists added by a reload; archive_fts indexes its words
-   (FTS5, external content, no positions: a lookup of candidates, the matcher decides) up to
-   the row meta.archive_indexed, off the polls' path. */
+   as the caller folds them (FTS5, contentless, no positions: words split at spaces, a
+   lookup of candidates, the matcher decides) up to the row meta.archive_indexed, off the
+   polls' path. */
 static const char schema_v5[] =
     "CREATE TABLE archive (id INTEGER PRIMARY KEY, feed TEXT NOT NULL, item TEXT NOT NULL,"
     " seen INTEGER NOT NULL, published INTEGER, updated INTEGER, title TEXT NOT NULL,"
     " link TEXT, author TEXT, summary TEXT, content TEXT, categories TEXT,"
     " bytes INTEGER NOT NULL);"
-    "CREATE VIRTUAL TABLE archive_fts USING fts5(title, summary, content, author, categories,"
-    " content = 'archive', content_rowid = 'id', detail = 'none',"
-    " tokenize = 'unicode61 remove_diacritics 2');"
+    "CREATE VIRTUAL TABLE archive_fts USING fts5(words, content = '', detail = 'none',"
+    " tokenize = 'ascii');"
     "INSERT INTO meta (k, v) VALUES ('archive_indexed', 0);";
 
 /* migrations[v] takes a database from user_version v to v + 1; [0] creates it. */

@@ -383,22 +383,35 @@ struct fw_archive_row {
    long), or -errno. */
 int fw_store_archive_add(struct fw_store *s, const struct fw_archive_row *r);
 
+/*
+ * The words the index keeps of an archived row: fn puts into *out (malloc()ed; the store
+ * frees it) the words of its title, summary, content, author and categories, separated by
+ * spaces, as the caller's matcher folds them, so that a lookup by the matcher's own words
+ * finds every item the matcher could match. fn must give the same words for the same row
+ * every time: the index keeps no text, and a row leaves it only by its words. 0 or -errno.
+ */
+typedef int (*fw_store_words_cb)(const struct fw_archive_row *r, char **out, void *arg);
+struct fw_store_words {
+	fw_store_words_cb fn;
+	void *arg;
+};
+
 /* Index the words of at most max archived rows not indexed yet, oldest first (in a
    transaction of its own unless one is open): the word index is built off the polls' path,
    a batch at a time. *indexed counts them (0: the index is complete). 0 or -errno. */
-int fw_store_archive_index(struct fw_store *s, size_t max, size_t *indexed);
+int fw_store_archive_index(struct fw_store *s, size_t max, const struct fw_store_words *w,
+                           size_t *indexed);
 
 /* A non-zero return stops fw_store_archive_each and is returned. */
 typedef int (*fw_store_archive_cb)(const struct fw_archive_row *r, void *arg);
 
 /*
  * Each archived item seen at or after since, oldest first. words (may be NULL: every item)
- * is an FTS5 query over the folded words of title, summary, content, author and categories
- * (unicode61, diacritics removed; `a AND b`, `a OR b`, `pref*`; no phrases): the items it
- * names, and every item not indexed yet, are candidates, a superset for the caller's own
- * matcher to decide. The callback
- * may write to other tables of the store, not to the archive. 0, a callback's non-zero
- * return, -EINVAL for a words query FTS5 refuses, or -errno.
+ * is an FTS5 query over the indexed words (fw_store_words: `"a" AND "b"`, `"a" OR "b"`,
+ * `"pref"*`; no phrases): the items it names, and every item not indexed yet, are
+ * candidates, a superset for the caller's own matcher to decide. The callback may write to
+ * other tables of the store, not to the archive. 0, a callback's non-zero return, -EINVAL
+ * for a words query FTS5 refuses, or -errno.
  */
 int fw_store_archive_each(struct fw_store *s, int64_t since, const char *words,
                           fw_store_archive_cb cb, void *arg);
@@ -407,7 +420,9 @@ int fw_store_archive_each(struct fw_store *s, int64_t since, const char *words,
 int fw_store_archive_count(struct fw_store *s, int64_t since, int64_t *n, int64_t *bytes);
 
 /* Delete archived items seen before `before`, then the oldest ones while the archive holds
-   more than max_bytes of text (0: no cap). *deleted (may be NULL) counts them. */
-int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes, int64_t *deleted);
+   more than max_bytes of text (0: no cap), taking their words (w: as they were indexed) out
+   of the index. *deleted (may be NULL) counts them. */
+int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes,
+                           const struct fw_store_words *w, int64_t *deleted);
 
 #endif

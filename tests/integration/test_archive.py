@@ -3,11 +3,13 @@
 item's text; `backtest` runs a watchlist or a query over it (text and --json contract,
 --since); a watchlist added by a reload alerts once on an archived item, never again after a
 restart, and not on items older than its backfill window; the hourly prune empties an
-archive past its `archive` duration; `archive = 0` keeps nothing."""
+archive past its `archive` duration; the daemon indexes the archive's words as the matcher
+folds them; `archive = 0` keeps nothing."""
 import email.utils
 import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 
@@ -199,6 +201,47 @@ def prune(srv, w):
     check("0 of 0 archived items matched" in p.stdout, "the archive is empty (%r)" % p.stdout)
 
 
+def word_index(srv, w):
+    """The daemon indexes the archive's words as the matcher folds them: a soft hyphen
+    inside a word and ß are found by the lookup that picks backtest's candidates."""
+    items = [("w-1", "Pu\u00adtin arrives", "A visit.", NOW - 60),
+             ("w-2", "Hauptstraße closed", "Roadworks.", NOW - 60),
+             ("w-3", "Weather report", "Rain.", NOW - 60)]
+    srv.routes["/world"] = Route(rss(items), etag='"v1"')
+    conf = write_config(w, srv, [PUTIN])
+    p = run(["once", "-c", conf])
+    check(p.returncode == 0, "once exits 0")
+    db = os.path.join(w.state, "feedwatch.db")
+
+    def mark():
+        c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        try:
+            return c.execute("SELECT v FROM meta WHERE k = 'archive_indexed'").fetchone()[0]
+        finally:
+            c.close()
+    check(mark() == 0, "once leaves the word index to the daemon")
+    d = start(["run", "-c", conf])
+    check(wait_for(lambda: mark() == 3, 30), "the daemon indexes the archived items (%d)" % mark())
+    rc, _, _ = stop(d)
+    c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    ids = {}
+    for word in ("putin", "hauptstrasse", "weather", "pjongjang"):
+        ids[word] = [r[0] for r in c.execute(
+            "SELECT a.item FROM archive a WHERE a.id IN "
+            "(SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?)", ('"%s"' % word,))]
+    c.close()
+    check(ids == {"putin": ["w-1"], "hauptstrasse": ["w-2"], "weather": ["w-3"],
+                  "pjongjang": []},
+          "the index holds the matcher's words: soft hyphen dropped, ß folded (%r)" % ids)
+    p = run(["backtest", "-c", conf, "--query", "hauptstrasse OR @putin"])
+    check(p.returncode == 0 and "2 of 3 archived items matched" in p.stdout
+          and "Hauptstraße closed" in p.stdout and "arrives" in p.stdout,
+          "backtest finds them through the index (%r)" % p.stdout)
+    p = run(["backtest", "-c", conf, "--query", "weather AND NOT rain"])
+    check(p.returncode == 1 and "0 of 3 archived items matched" in p.stdout,
+          "and the matcher decides (%r)" % p.stdout)
+
+
 def archive_off(srv, w):
     srv.routes["/world"] = Route(rss(ITEMS), etag='"v1"')
     conf = write_config(w, srv, [PUTIN], "archive = 0;")
@@ -211,4 +254,4 @@ def archive_off(srv, w):
 
 
 if __name__ == "__main__":
-    fwtest.main(backtest, backfill, prune, archive_off)
+    fwtest.main(backtest, backfill, prune, word_index, archive_off)
