@@ -201,6 +201,22 @@ static void index_archive(struct fw_daemon *d)
 	fw_log(FW_LOG_WARNING, "cannot index the archive: %s", fw_store_error(d->store));
 }
 
+/* The archive's items older than `archive` or past archive_max_size go; logged. */
+static void prune_archive(struct fw_daemon *d, int64_t wall)
+{
+	int64_t gone = 0;
+
+	if (fw_store_archive_prune(d->store,
+	                           d->cfg->archive > 0 ? wall - d->cfg->archive : INT64_MAX,
+	                           d->cfg->archive_max_size, &d->words, &gone) < 0)
+		fw_log(FW_LOG_WARNING, "cannot prune the archive: %s", fw_store_error(d->store));
+	else if (gone > 0)
+		fw_log(FW_LOG_INFO,
+		       "archive: forgot %lld items older than %llds or past %lld bytes",
+		       (long long)gone, (long long)d->cfg->archive,
+		       (long long)d->cfg->archive_max_size);
+}
+
 /* Every second: how late the loop runs (lag), and the metrics file when due. */
 static void tick_cb(uv_timer_t *t)
 {
@@ -225,17 +241,7 @@ static void tick_cb(uv_timer_t *t)
 		else if (gone > 0)
 			fw_log(FW_LOG_INFO, "forgot %lld items not seen for %llds", (long long)gone,
 			       (long long)d->cfg->retention);
-		if (fw_store_archive_prune(d->store,
-		                           d->cfg->archive > 0 ? wall - d->cfg->archive : INT64_MAX,
-		                           d->cfg->archive_max_size, &d->words, &gone) < 0)
-			fw_log(FW_LOG_WARNING, "cannot prune the archive: %s",
-			       fw_store_error(d->store));
-		else if (gone > 0)
-			fw_log(FW_LOG_INFO,
-			       "archive: forgot %lld items older than %llds or past %lld "
-			       "bytes",
-			       (long long)gone, (long long)d->cfg->archive,
-			       (long long)d->cfg->archive_max_size);
+		prune_archive(d, wall);
 		if (fw_store_story_prune(d->store, wall - d->cfg->story_window, &gone) < 0)
 			fw_log(FW_LOG_WARNING, "cannot prune old stories: %s",
 			       fw_store_error(d->store));
@@ -576,6 +582,10 @@ out_loop:
 		        d.cfg->n_feeds);
 		code = 1;
 	}
+	/* once (from cron, say) keeps the archive within its bounds too: the daemon's hourly
+	   prune never runs for it */
+	if (once && d.store)
+		prune_archive(&d, time(NULL));
 	if (d.store) {
 		int64_t pending = 0, dead = 0;
 

@@ -216,16 +216,17 @@ static const char schema_v4[] =
     " PRIMARY KEY (story, watchlist)) WITHOUT ROWID;"
     "CREATE INDEX story_watch_due ON story_watch (last_alert) WHERE pending > 0;";
 
-/* Version 5: the item archive (archive.c): the text of each new item, capped, for
+/* Version 5: the item archive (archive.c; seen and bytes first, so that the prune reads
+   them without the text): the text of each new item, capped, for
    `feedwatch backtest` and for watchlists added by a reload; archive_fts indexes its words
    as the caller folds them (FTS5, contentless, no positions: words split at spaces, a
    lookup of candidates, the matcher decides) up to the row meta.archive_indexed, off the
    polls' path. */
 static const char schema_v5[] =
-    "CREATE TABLE archive (id INTEGER PRIMARY KEY, feed TEXT NOT NULL, item TEXT NOT NULL,"
-    " seen INTEGER NOT NULL, published INTEGER, updated INTEGER, title TEXT NOT NULL,"
-    " link TEXT, author TEXT, summary TEXT, content TEXT, categories TEXT,"
-    " bytes INTEGER NOT NULL);"
+    "CREATE TABLE archive (id INTEGER PRIMARY KEY, seen INTEGER NOT NULL,"
+    " bytes INTEGER NOT NULL, feed TEXT NOT NULL, item TEXT NOT NULL, published INTEGER,"
+    " updated INTEGER, title TEXT NOT NULL, link TEXT, author TEXT, summary TEXT,"
+    " content TEXT, categories TEXT);"
     "CREATE VIRTUAL TABLE archive_fts USING fts5(words, content = '', detail = 'none',"
     " tokenize = 'ascii');"
     "INSERT INTO meta (k, v) VALUES ('archive_indexed', 0);";

@@ -3,7 +3,7 @@
 item's text; `backtest` runs a watchlist or a query over it (text and --json contract,
 --since); a watchlist added by a reload alerts once on an archived item, never again after a
 restart, and not on items older than its backfill window; the hourly prune empties an
-archive past its `archive` duration; the daemon indexes the archive's words as the matcher
+archive past its `archive` duration, and so does `once` at its end; the daemon indexes the archive's words as the matcher
 folds them; `archive = 0` keeps nothing."""
 import email.utils
 import json
@@ -201,6 +201,26 @@ def prune(srv, w):
     check("0 of 0 archived items matched" in p.stdout, "the archive is empty (%r)" % p.stdout)
 
 
+def prune_once(srv, w):
+    """`once` (from cron) prunes the archive at its end: by age, and by archive_max_size."""
+    srv.routes["/world"] = Route(rss(ITEMS), etag='"v1"')
+    conf = write_config(w, srv, [PUTIN], 'archive = "2s";')
+    p = run(["once", "-c", conf])
+    p = run(["backtest", "-c", conf, "--query", "@putin"])
+    check("1 of 3 archived items matched" in p.stdout, "three items archived (%r)" % p.stdout)
+    time.sleep(3)
+    p = run(["-v", "once", "-c", conf])
+    check(p.returncode == 0 and "archive: forgot 3 items" in p.stderr,
+          "a later once forgets items older than archive (%s)" % p.stderr[-300:])
+    p = run(["backtest", "-c", conf, "--query", "@putin"])
+    check("0 of 0 archived items matched" in p.stdout, "the archive is empty (%r)" % p.stdout)
+    conf = write_config(w, srv, [PUTIN], "archive_max_size = 1;")
+    srv.routes["/world"] = Route(rss([("w-9", "Putin again", "x", NOW)]), etag='"v2"')
+    p = run(["-v", "once", "-c", conf])
+    check(p.returncode == 0 and "archive: forgot 1 items" in p.stderr,
+          "past archive_max_size the oldest items go (%s)" % p.stderr[-300:])
+
+
 def word_index(srv, w):
     """The daemon indexes the archive's words as the matcher folds them: a soft hyphen
     inside a word and ß are found by the lookup that picks backtest's candidates."""
@@ -254,4 +274,4 @@ def archive_off(srv, w):
 
 
 if __name__ == "__main__":
-    fwtest.main(backtest, backfill, prune, word_index, archive_off)
+    fwtest.main(backtest, backfill, prune, prune_once, word_index, archive_off)
