@@ -328,6 +328,39 @@ static int reset_mark(struct fw_store *s)
 	return ret;
 }
 
+/* Remember when the archive was pruned (meta.archive_pruned). */
+static int set_last_prune(struct fw_store *s)
+{
+	int ret = 0;
+	sqlite3_stmt *q = prepare_once(s,
+	                               "INSERT OR REPLACE INTO meta (k, v) VALUES "
+	                               "('archive_pruned', unixepoch())",
+	                               &ret);
+
+	if (!q)
+		return ret;
+	ret = fw_store_step_done(s, q);
+	sqlite3_finalize(q);
+	return ret;
+}
+
+int fw_store_archive_last_prune(struct fw_store *s, int64_t *when)
+{
+	int ret = 0, rc;
+	sqlite3_stmt *q = prepare_once(
+	    s, "SELECT coalesce((SELECT v FROM meta WHERE k = 'archive_pruned'), 0)", &ret);
+
+	if (!q)
+		return ret;
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*when = sqlite3_column_int64(q, 0);
+	else
+		ret = fw_store_fail(s, rc);
+	sqlite3_finalize(q);
+	return ret;
+}
+
 int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes,
                            const struct fw_store_words *w, int64_t *deleted)
 {
@@ -361,6 +394,8 @@ int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes
 	/* emptied, the table gives out ids from 1 again: none of them is indexed */
 	if (ret == 0 && gone > 0)
 		ret = reset_mark(s);
+	if (ret == 0)
+		ret = set_last_prune(s);
 	if (own && ret == 0)
 		ret = fw_store_commit(s);
 	if (own && ret < 0)

@@ -217,6 +217,18 @@ static void prune_archive(struct fw_daemon *d, int64_t wall)
 		       (long long)d->cfg->archive_max_size);
 }
 
+/* once (from cron, say) keeps the archive within its bounds too, pruning it before its
+   polls when the last prune (once's or the daemon's) is an hour old. */
+static void prune_archive_once(struct fw_daemon *d, int64_t wall)
+{
+	int64_t last = 0;
+
+	if (fw_store_archive_last_prune(d->store, &last) == 0 && wall - last < FW_PRUNE_EVERY &&
+	    last <= wall)
+		return;
+	prune_archive(d, wall);
+}
+
 /* Every second: how late the loop runs (lag), and the metrics file when due. */
 static void tick_cb(uv_timer_t *t)
 {
@@ -556,6 +568,8 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	       db);
 	if (!once)
 		watch_config(&d);
+	else
+		prune_archive_once(&d, time(NULL));
 	if (start_rooms(&d) < 0) {
 		fw_log(FW_LOG_ERR, "out of memory");
 		code = 2;
@@ -582,10 +596,6 @@ out_loop:
 		        d.cfg->n_feeds);
 		code = 1;
 	}
-	/* once (from cron, say) keeps the archive within its bounds too: the daemon's hourly
-	   prune never runs for it */
-	if (once && d.store)
-		prune_archive(&d, time(NULL));
 	if (d.store) {
 		int64_t pending = 0, dead = 0;
 

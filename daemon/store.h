@@ -425,4 +425,8 @@ int fw_store_archive_count(struct fw_store *s, int64_t since, int64_t *n, int64_
 int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes,
                            const struct fw_store_words *w, int64_t *deleted);
 
+/* When fw_store_archive_prune last ran (Unix seconds, the database's clock), into *when;
+   0 when never. 0 or -errno. */
+int fw_store_archive_last_prune(struct fw_store *s, int64_t *when);
+
 #endif

@@ -3,7 +3,7 @@
 item's text; `backtest` runs a watchlist or a query over it (text and --json contract,
 --since); a watchlist added by a reload alerts once on an archived item, never again after a
 restart, and not on items older than its backfill window; the hourly prune empties an
-archive past its `archive` duration, and so does `once` at its end; the daemon indexes the archive's words as the matcher
+archive past its `archive` duration, and so does `once` (at most hourly); the daemon indexes the archive's words as the matcher
 folds them; `archive = 0` keeps nothing."""
 import email.utils
 import json
@@ -202,20 +202,34 @@ def prune(srv, w):
 
 
 def prune_once(srv, w):
-    """`once` (from cron) prunes the archive at its end: by age, and by archive_max_size."""
+    """`once` (from cron) prunes the archive before its polls when the last prune is an hour
+    old: by age, and by archive_max_size."""
     srv.routes["/world"] = Route(rss(ITEMS), etag='"v1"')
     conf = write_config(w, srv, [PUTIN], 'archive = "2s";')
+    db = os.path.join(w.state, "feedwatch.db")
+
+    def hour_ago():
+        c = sqlite3.connect(db)
+        c.execute("UPDATE meta SET v = v - 3601 WHERE k = 'archive_pruned'")
+        c.commit()
+        c.close()
     p = run(["once", "-c", conf])
     p = run(["backtest", "-c", conf, "--query", "@putin"])
     check("1 of 3 archived items matched" in p.stdout, "three items archived (%r)" % p.stdout)
     time.sleep(3)
     p = run(["-v", "once", "-c", conf])
+    check(p.returncode == 0 and "archive: forgot" not in p.stderr,
+          "within the hour of the last prune, once does not prune again")
+    hour_ago()
+    p = run(["-v", "once", "-c", conf])
     check(p.returncode == 0 and "archive: forgot 3 items" in p.stderr,
-          "a later once forgets items older than archive (%s)" % p.stderr[-300:])
+          "an hour later once forgets items older than archive (%s)" % p.stderr[-300:])
     p = run(["backtest", "-c", conf, "--query", "@putin"])
     check("0 of 0 archived items matched" in p.stdout, "the archive is empty (%r)" % p.stdout)
     conf = write_config(w, srv, [PUTIN], "archive_max_size = 1;")
     srv.routes["/world"] = Route(rss([("w-9", "Putin again", "x", NOW)]), etag='"v2"')
+    run(["once", "-c", conf])
+    hour_ago()
     p = run(["-v", "once", "-c", conf])
     check(p.returncode == 0 and "archive: forgot 1 items" in p.stderr,
           "past archive_max_size the oldest items go (%s)" % p.stderr[-300:])
