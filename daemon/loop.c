@@ -474,7 +474,8 @@ static void alerts_idle_cb(void *arg)
 		fw_loop_stop(d);
 }
 
-/* Start the rooms below the loop, each handed what it needs. 0 or -ENOMEM. */
+/* Start the rooms below the loop, each handed what it needs (once: the archive pruned
+   first, when due). 0 or -ENOMEM. */
 static int start_rooms(struct fw_daemon *d)
 {
 	struct fw_deliver_env de = {
@@ -491,8 +492,10 @@ static int start_rooms(struct fw_daemon *d)
 	                          .done = feeds_done_cb,
 	                          .arg = d};
 
-	if (fw_deliver_new(&de, d->cfg, &d->deliver) < 0)
+	if (fw_backfill_words_new(&d->words) < 0 || fw_deliver_new(&de, d->cfg, &d->deliver) < 0)
 		return -ENOMEM;
+	if (d->once)
+		prune_archive_once(d, time(NULL));
 	return fw_feeds_start(&fe, d->cfg, &d->feeds);
 }
 
@@ -526,11 +529,6 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	if (db == NULL || r < 0 || fw_store_open(db, false, &d.store, err, sizeof(err)) < 0) {
 		fw_log(FW_LOG_ERR, "cannot open the store: %s", db ? err : "out of memory");
 		fw_log(FW_LOG_ERR, "refusing to start rather than forget which items were seen");
-		code = 2;
-		goto out;
-	}
-	if (fw_backfill_words_new(&d.words) < 0) {
-		fw_log(FW_LOG_ERR, "out of memory");
 		code = 2;
 		goto out;
 	}
@@ -568,8 +566,6 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 	       db);
 	if (!once)
 		watch_config(&d);
-	else
-		prune_archive_once(&d, time(NULL));
 	if (start_rooms(&d) < 0) {
 		fw_log(FW_LOG_ERR, "out of memory");
 		code = 2;
