@@ -112,6 +112,10 @@ int fw_cli_feeds_explain_page(const char *src);
 extern const char fw_cli_alerts_help[];
 int fw_cli_alerts_cmd(const struct cli *c, char **args, int nargs);
 
+/* cli_backtest.c: backtest. */
+extern const char fw_cli_backtest_help[];
+int fw_cli_backtest(const struct cli *c, char **args, int nargs);
+
 /* cli_init.c: init. */
 int fw_cli_init_cmd(const struct cli *c, char **args, int nargs);
 

@@ -651,8 +651,8 @@ static void load_group(struct ctx *c, const config_setting_t *g, struct fw_confi
 
 static void load_watchlists(struct ctx *c, struct fw_config *cfg, const config_setting_t *list)
 {
-	static const char *const keys[] = {"name",     "match", "outputs", "group",
-	                                   "priority", "title", "body",    NULL};
+	static const char *const keys[] = {"name",  "match", "outputs",  "group", "priority",
+	                                   "title", "body",  "backfill", NULL};
 	int n;
 
 	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
@@ -684,6 +684,8 @@ static void load_watchlists(struct ctx *c, struct fw_config *cfg, const config_s
 		if (w->query)
 			w->line = src_line(config_setting_get_member(g, "match"));
 		load_group(c, g, w);
+		w->backfill = -1;
+		get_duration(c, g, "backfill", &w->backfill);
 		os = config_setting_get_member(g, "outputs");
 		if (os == NULL) {
 			/* No outputs named: every output gets this watchlist's alerts. */
@@ -848,6 +850,8 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 	                                   "story_update_interval",
 	                                   "feeds_file",
 	                                   "websub",
+	                                   "archive",
+	                                   "archive_max_size",
 	                                   NULL};
 	char *s = NULL;
 
@@ -903,6 +907,8 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 		    "'story_window' must be > 0 (use group = \"item\" in a watchlist for one alert "
 		    "per item)");
 	get_duration(c, root, "story_update_interval", &cfg->story_update_interval);
+	get_duration(c, root, "archive", &cfg->archive);
+	get_size(c, root, "archive_max_size", 0, (int64_t)1 << 40, &cfg->archive_max_size);
 }
 
 /* "ADDRESS:PORT" with a numeric IPv4 address or a bracketed IPv6 one and a port 1-65535. */
@@ -1159,6 +1165,8 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	cfg->concurrency = 32;
 	cfg->host_concurrency = 4;
 	cfg->retention = 90 * 86400;
+	cfg->archive = 30 * 86400;
+	cfg->archive_max_size = (int64_t)256 << 20;
 	cfg->metrics_interval = 60;
 	cfg->feed_failing_after = 86400;
 	cfg->feed_failing_output = -1;

@@ -82,10 +82,12 @@ struct fw_config_watchlist {
 	char *query;
 	size_t *outputs; /* indices into cfg->outputs */
 	size_t n_outputs;
-	bool by_story; /* group = "story" (default): one alert per story, then updates */
-	int priority;  /* enum fw_priority, FW_PRIORITY_NORMAL by default */
-	char *title;   /* title template (plugins/common/template.h), or NULL */
-	char *body;    /* body template, or NULL */
+	bool by_story;    /* group = "story" (default): one alert per story, then updates */
+	int priority;     /* enum fw_priority, FW_PRIORITY_NORMAL by default */
+	char *title;      /* title template (plugins/common/template.h), or NULL */
+	char *body;       /* body template, or NULL */
+	int64_t backfill; /* added by a reload: archived items this recent are matched (seconds;
+	                     -1: the config's first_poll_max_age; 0: none) */
 	int line;
 };
 
@@ -143,6 +145,8 @@ struct fw_config {
 	long feed_failing_output;      /* index into outputs, -1 = none */
 	int64_t story_window;          /* items are grouped with items this recent */
 	int64_t story_update_interval; /* at most one story update alert per this; 0 = none */
+	int64_t archive;               /* keep each new item's text this long; 0 = no archive */
+	int64_t archive_max_size;      /* at most this many bytes of archived text; 0 = no cap */
 
 	struct fw_config_feed *feeds;
 	size_t n_feeds;

@@ -373,9 +373,41 @@ static int place_item(struct fw_store *tx, struct feed_rt *f, const struct fw_it
 	return rc < 0 ? rc : 1;
 }
 
+/* Keep a new item's text in the archive (store.h): one row, which a value the store refuses
+   leaves unwritten, so that item is left out of the archive alone (its word index comes
+   later, off this path). 0 or a negative errno that fails the poll. */
+static int archive_item(struct fw_store *tx, struct feed_rt *f, const struct fw_item *it,
+                        int64_t now)
+{
+	const struct fw_archive_row r = {.feed = f->cfg->name,
+	                                 .item = it->id,
+	                                 .title = it->title,
+	                                 .link = it->link,
+	                                 .author = it->author,
+	                                 .summary = it->summary,
+	                                 .content = it->content,
+	                                 .categories = (const char *const *)it->categories,
+	                                 .n_categories = it->n_categories,
+	                                 .published = it->published,
+	                                 .updated = it->updated,
+	                                 .seen = now};
+	int rc;
+
+	if (f->owner->cfg->archive <= 0)
+		return 0;
+	rc = fw_store_archive_add(tx, &r);
+	if (rc < 0 && item_error(rc)) {
+		fw_log(FW_LOG_WARNING, "feed '%s': item '%.80s' not archived: %s", f->cfg->name,
+		       it->id, fw_store_error(tx));
+		return 0;
+	}
+	return rc;
+}
+
 /*
- * One item of a poll, in the poll's transaction tx: marked seen; when new or edited (and
- * not a new feed's back catalogue) matched; when new, placed in a story; when it matches
+ * One item of a poll, in the poll's transaction tx: marked seen; when new, archived (its
+ * text, for backtests and new watchlists); when new or edited (and not a new feed's back
+ * catalogue) matched; when new, placed in a story; when it matches
  * (and is not an old item re-issued under a fresh id) its alerts are raised (by its story's
  * rules), or past the feed's cap it is held for the poll's one notice. 0, or a negative
  * errno that fails the poll.
@@ -397,8 +429,11 @@ static int commit_item(struct fw_store *tx, struct feed_rt *f, struct fw_item *i
 	}
 	if (mark <= 0) /* an error, or FW_ITEM_SAME */
 		return mark;
-	if (mark == FW_ITEM_NEW)
+	if (mark == FW_ITEM_NEW) {
 		t->n_new++;
+		if ((rc = archive_item(tx, f, it, now)) < 0)
+			return rc;
+	}
 	if (first_poll && too_old(it, f->cfg->first_poll_max_age, now))
 		return 0;
 	if ((rc = fw_match_item(f->owner->cfg->matcher, it, mr)) < 0)

@@ -15,6 +15,7 @@
 
 #include <feedwatch/version.h>
 
+#include "backfill.h"
 #include "config.h"
 #include "deliver.h"
 #include "feeds.h"
@@ -195,6 +196,48 @@ static void report_status(struct fw_daemon *d, bool ready)
 }
 #define FW_PRUNE_EVERY 3600 /* seconds between prunes of items gone from their feeds */
 
+#define FW_INDEX_BATCH 256 /* archived items whose words are indexed per second at most */
+
+/* The archive's word index catches up a batch at a time, off the polls' path. */
+static void index_archive(struct fw_daemon *d)
+{
+	size_t n = 0;
+
+	if (d->index_failed || fw_store_archive_index(d->store, FW_INDEX_BATCH, &d->words, &n) == 0)
+		return;
+	/* said once; a backtest still finds every item (unindexed ones are all candidates) */
+	d->index_failed = true;
+	fw_log(FW_LOG_WARNING, "cannot index the archive: %s", fw_store_error(d->store));
+}
+
+/* The archive's items older than `archive` or past archive_max_size go; logged. */
+static void prune_archive(struct fw_daemon *d, int64_t wall)
+{
+	int64_t gone = 0;
+
+	if (fw_store_archive_prune(d->store,
+	                           d->cfg->archive > 0 ? wall - d->cfg->archive : INT64_MAX,
+	                           d->cfg->archive_max_size, &d->words, &gone) < 0)
+		fw_log(FW_LOG_WARNING, "cannot prune the archive: %s", fw_store_error(d->store));
+	else if (gone > 0)
+		fw_log(FW_LOG_INFO,
+		       "archive: forgot %lld items older than %llds or past %lld bytes",
+		       (long long)gone, (long long)d->cfg->archive,
+		       (long long)d->cfg->archive_max_size);
+}
+
+/* once (from cron, say) keeps the archive within its bounds too, pruning it before its
+   polls when the last prune (once's or the daemon's) is an hour old. */
+static void prune_archive_once(struct fw_daemon *d, int64_t wall)
+{
+	int64_t last = 0;
+
+	if (fw_store_archive_last_prune(d->store, &last) == 0 && wall - last < FW_PRUNE_EVERY &&
+	    last <= wall)
+		return;
+	prune_archive(d, wall);
+}
+
 /* Every second: how late the loop runs (lag), and the metrics file when due. */
 static void tick_cb(uv_timer_t *t)
 {
@@ -212,12 +255,14 @@ static void tick_cb(uv_timer_t *t)
 		int64_t gone = 0;
 
 		d->last_prune = wall;
+		d->index_failed = false;
 		if (fw_store_item_prune(d->store, wall - d->cfg->retention, &gone) < 0)
 			fw_log(FW_LOG_WARNING, "cannot prune old items: %s",
 			       fw_store_error(d->store));
 		else if (gone > 0)
 			fw_log(FW_LOG_INFO, "forgot %lld items not seen for %llds", (long long)gone,
 			       (long long)d->cfg->retention);
+		prune_archive(d, wall);
 		if (fw_store_story_prune(d->store, wall - d->cfg->story_window,
 		                         wall - d->cfg->retention, &gone) < 0)
 			fw_log(FW_LOG_WARNING, "cannot prune old stories: %s",
@@ -226,6 +271,8 @@ static void tick_cb(uv_timer_t *t)
 			fw_log(FW_LOG_INFO, "closed %lld stories quiet for %llds", (long long)gone,
 			       (long long)d->cfg->story_window);
 	}
+	if (!d->once)
+		index_archive(d);
 	if (d->cfg->metrics_file && wall - d->metrics_written >= d->cfg->metrics_interval) {
 		d->metrics_written = wall;
 		if ((r = write_metrics(d)) < 0)
@@ -271,6 +318,30 @@ static uint64_t config_hash(const struct fw_config *cfg)
 	if (h == 0 || cfg->feeds_file == NULL)
 		return h;
 	return h ^ (file_hash(cfg->feeds_file) * 0x9e3779b97f4a7c15ULL);
+}
+
+/* The watchlists a reload added, matched against the archive (backfill.h); logged. */
+static void backfill(struct fw_daemon *d, const struct fw_config *old)
+{
+	struct fw_backfill_tally t;
+	int r = fw_backfill_run(d->store, old, d->cfg, time(NULL), &t);
+
+	if (r < 0) {
+		fw_log(FW_LOG_ERR, "cannot match the new watchlists against the archive: %s",
+		       r == -ENOMEM ? "out of memory" : fw_store_error(d->store));
+		return;
+	}
+	if (t.watchlists == 0)
+		return;
+	d->metrics.matches += t.raised;
+	fw_log(FW_LOG_NOTICE,
+	       "%zu new watchlists matched against %zu archived items: %zu alerts raised",
+	       t.watchlists, t.scanned, t.raised);
+	if (t.held > 0)
+		fw_log(FW_LOG_WARNING,
+		       "%zu more archived items match the new watchlists than max_alerts_per_poll "
+		       "allows: not alerted (feedwatch backtest lists them)",
+		       t.held);
 }
 
 /* Reload the config. */
@@ -323,6 +394,7 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 	fw_grouper_set_window(d->grouper, cfg->story_window);
 	if (d->websub && fw_websub_reload(d->websub, cfg, err, sizeof(err)) < 0)
 		fw_log(FW_LOG_ERR, "websub: %s", err); /* the subscriptions go on; pushes wait */
+	backfill(d, old); /* while old still exists: the outputs may free it */
 	if (fw_feeds_reload(d->feeds, cfg) < 0 || fw_deliver_reload(d->deliver, cfg) < 0) {
 		/* Out of memory half-way: the feeds may already point at cfg, so keep it and
 		   leak the old one rather than free what may still be used. */
@@ -331,6 +403,7 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 		return;
 	}
 	d->config_hash = hash;
+	fw_deliver_kick(d->deliver); /* the backfill's alerts, if any */
 	if (strncmp(d->last_error, "reload failed", 13) == 0)
 		d->last_error[0] = 0;
 	fw_log(FW_LOG_NOTICE, "reloaded: %zu feeds, %zu watchlists, %zu outputs", cfg->n_feeds,
@@ -530,8 +603,8 @@ static int start_websub(struct fw_daemon *d)
 	return r;
 }
 
-/* Start the rooms below the loop, each handed what it needs. 0 or -errno (logged when
-   not -ENOMEM). */
+/* Start the rooms below the loop, each handed what it needs (once: the archive pruned
+   first, when due). 0 or -errno (logged when not -ENOMEM). */
 static int start_rooms(struct fw_daemon *d)
 {
 	struct fw_deliver_env de = {
@@ -550,8 +623,10 @@ static int start_rooms(struct fw_daemon *d)
 	                          .arg = d};
 	int r;
 
-	if (fw_deliver_new(&de, d->cfg, &d->deliver) < 0)
+	if (fw_backfill_words_new(&d->words) < 0 || fw_deliver_new(&de, d->cfg, &d->deliver) < 0)
 		return -ENOMEM;
+	if (d->once)
+		prune_archive_once(d, time(NULL));
 	if ((r = fw_feeds_start(&fe, d->cfg, &d->feeds)) < 0)
 		return r;
 	return start_websub(d);
@@ -662,6 +737,7 @@ out_loop:
 out:
 	d.grouper = fw_grouper_free(d.grouper);
 	d.store = fw_store_close(d.store);
+	fw_backfill_words_free(&d.words);
 	uv_walk(&d.loop, walk_cb, NULL);
 	if ((r = uv_loop_close(&d.loop)) != 0) {
 		fw_log(FW_LOG_ERR, "internal: the event loop did not close cleanly: %s",

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "metrics.h"
+#include "store.h"
 
 struct fw_config;
 struct fw_store;
@@ -36,14 +37,16 @@ struct fw_daemon {
 	struct fw_deliver *deliver;
 	struct fw_grouper *grouper; /* stories: the index of the window, fed by the feeds */
 	struct fw_websub *websub;   /* WebSub subscriber and callback server (not in once) */
-	uv_timer_t tick;            /* 1 s: loop lag, metrics file, watchdog */
+	uv_timer_t tick;            /* 1 s: loop lag, metrics file, watchdog, archive index */
 	uint64_t tick_expected;     /* uv_now at which the tick should run */
 	int64_t metrics_written;
 	int64_t last_prune;
-	uint64_t watchdog_ms;    /* ping the service manager this often, 0 = no watchdog */
-	uint64_t watchdog_last;  /* uv_now of the last ping */
-	uint64_t status_failing; /* feeds_failing last shown in STATUS= */
-	char last_error[160];    /* for STATUS=; "" when none */
+	bool index_failed; /* the archive's word index failed: retried at the next prune */
+	struct fw_store_words words; /* the archive's words, folded as the matcher folds */
+	uint64_t watchdog_ms;        /* ping the service manager this often, 0 = no watchdog */
+	uint64_t watchdog_last;      /* uv_now of the last ping */
+	uint64_t status_failing;     /* feeds_failing last shown in STATUS= */
+	char last_error[160];        /* for STATUS=; "" when none */
 	struct fw_metrics metrics;
 	bool once; /* poll every feed once, deliver, stop */
 	bool stopping;

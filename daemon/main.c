@@ -57,6 +57,8 @@ static const char usage_text[] =
     "  stories [--since D] [--watchlist W] [--json]   stories, newest first\n"
     "  explain-story ID [--json]    why each item of a story joined it\n"
     "  alerts [--since D] [--watchlist W] [--json]   the alerts raised and their delivery\n"
+    "  backtest [-c FILE] (WATCHLIST | --query Q) [--since D] [--json]\n"
+    "                               run a watchlist or query over the item archive\n"
     "  help [COMMAND], version\n"
     "\n"
     "Options may come before or after the command and its arguments; `--` ends them.\n"
@@ -495,6 +497,8 @@ static const struct command commands[] = {
      "Why each item joined story ID (an id from `feedwatch stories`): the item it resembled\n"
      "most, the score, and the words and entities they share. Exit 1: no such story.\n",
      fw_cli_stories_explain},
+    {"backtest", NULL, OPT_CONFIG | OPT_QUERY | OPT_SINCE | OPT_JSON, 0, 1, fw_cli_backtest_help,
+     fw_cli_backtest},
     {"version", NULL, 0, 0, 0, "usage: feedwatch version\n", cmd_version},
     {"help", NULL, 0, 0, 1, "usage: feedwatch help [COMMAND]\n", cmd_help},
 };

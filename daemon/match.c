@@ -938,3 +938,170 @@ void fw_match_result_clear(struct fw_match_result *res)
 	free(res->entities);
 	memset(res, 0, sizeof(*res));
 }
+
+/* ------------------------------------------------------------------ word queries */
+
+/* A growing string for fw_match_words. */
+struct wbuf {
+	char *s;
+	size_t len, cap;
+	struct fw_fold_buf fb;
+};
+
+static int wput(struct wbuf *b, const char *s, size_t n)
+{
+	if (grow((void **)&b->s, &b->cap, b->len + n + 1, 1) < 0) {
+		return -ENOMEM;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = 0;
+	return 0;
+}
+
+/* A folded word that an index of space-separated words holds as it is: not of a script
+   written without spaces, nor Hangul (whose words take particles: the matcher finds a
+   word at the start of a longer one). */
+static int word_indexable(const char *w, size_t n)
+{
+	for (size_t i = 0, k; i < n; i += k) {
+		enum fw_fold_class cl = fw_fold_class_of(decode_at(w, n, i, &k));
+
+		if (cl == FW_FOLD_CJK || cl == FW_FOLD_HANGUL) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * One alias or literal as written (words, '*' ending a word: a prefix) made an FTS5
+ * expression over folded words: the words of every piece ANDed, each folded as the matcher
+ * folds, a starred piece's last word a prefix. 1 when it cannot be said that way (a word
+ * of a script written without spaces, Hangul, or no word at all), 0, or -ENOMEM.
+ */
+static int alias_words(const struct fw_matcher *m, const char *s, size_t len, struct wbuf *b)
+{
+	size_t i = 0, n_words = 0;
+
+	while (i < len) {
+		size_t start, end;
+		int star;
+
+		while (i < len && (is_space(s[i]) || s[i] == '"')) {
+			i++;
+		}
+		start = i;
+		while (i < len && !is_space(s[i]) && s[i] != '"') {
+			i++;
+		}
+		end = i;
+		star = end > start && s[end - 1] == '*';
+		if (end - star <= start) {
+			continue;
+		}
+		if (fw_fold_text(m->fold, s + start, end - star - start, &b->fb, 0) < 0) {
+			return -ENOMEM;
+		}
+		for (size_t p = 0; p < b->fb.len;) {
+			size_t q = p;
+			int r = 0;
+
+			while (q < b->fb.len && b->fb.s[q] != ' ') {
+				q++;
+			}
+			if (q > p) {
+				int last = q + 1 >= b->fb.len;
+
+				if (!word_indexable(b->fb.s + p, q - p)) {
+					return 1;
+				}
+				r = (n_words++ ? wput(b, " AND \"", 6) : wput(b, "\"", 1));
+				r = r ? r : wput(b, b->fb.s + p, q - p);
+				r = r ? r
+				      : wput(b, star && last ? "\"*" : "\"", star && last ? 2 : 1);
+				if (r < 0) {
+					return r;
+				}
+			}
+			p = q + 1;
+		}
+	}
+	return n_words == 0;
+}
+
+/* The FTS5 expression of query node `node` of watchlist w appended to b: 1 when the node
+   cannot narrow the candidates (NOT, or a term that cannot be said in words), 0, or
+   -ENOMEM. */
+static int node_words(const struct fw_matcher *m, const struct wl *w, uint32_t node, struct wbuf *b)
+{
+	const struct qnode *n = &m->q[node];
+	size_t mark = b->len, kept = 0;
+	int r = 0;
+
+	if (n->kind == Q_NOT) {
+		return 1;
+	}
+	if (n->kind == Q_TERM && n->a >= m->n_entities) {
+		r = wput(b, "(", 1);
+		r = r ? r : alias_words(m, w->query + n->term_off, n->term_len, b);
+		r = r ? r : wput(b, ")", 1);
+	} else if (n->kind == Q_TERM) {
+		const struct ent *e = &m->ents[n->a];
+
+		r = wput(b, "(", 1);
+		for (size_t i = 0; r == 0 && i < e->n; i++) {
+			r = i ? wput(b, " OR (", 5) : wput(b, "(", 1);
+			r = r ? r : alias_words(m, e->aliases[i], strlen(e->aliases[i]), b);
+			r = r ? r : wput(b, ")", 1);
+		}
+		r = r ? r : e->n == 0 ? 1 : wput(b, ")", 1);
+	} else {
+		/* AND and NEAR: every part must hold, so any part that narrows narrows the whole */
+		int any = n->kind == Q_OR;
+
+		r = wput(b, "(", 1);
+		for (uint32_t k = 0; r == 0 && k < n->n; k++) {
+			size_t before = b->len;
+			const char *op = any ? " OR " : " AND ";
+
+			r = kept ? wput(b, op, strlen(op)) : 0;
+			r = r ? r : node_words(m, w, m->kids[n->a + k], b);
+			if (r == 1 && !any) {
+				b->len = before; /* an AND part that cannot narrow: left out */
+				b->s[b->len] = 0;
+				r = 0;
+				continue;
+			}
+			kept += r == 0;
+		}
+		r = r ? r : kept == 0 ? 1 : wput(b, ")", 1);
+	}
+	if (r != 0) {
+		b->len = mark;
+		if (b->s) {
+			b->s[mark] = 0;
+		}
+	}
+	return r;
+}
+
+/* See match.h. */
+int fw_match_words(const struct fw_matcher *m, size_t wl, char **out)
+{
+	struct wbuf b = {0};
+	int r;
+
+	*out = NULL;
+	if (wl >= m->n_wls || m->wls[wl].root == NONE) {
+		return 0;
+	}
+	r = node_words(m, &m->wls[wl], m->wls[wl].root, &b);
+	fw_fold_buf_clear(&b.fb);
+	if (r == 0) {
+		*out = b.s;
+		return 0;
+	}
+	free(b.s);
+	return r < 0 ? r : 0;
+}

@@ -88,6 +88,16 @@ struct fw_match_result {
 int fw_match_item(const struct fw_matcher *m, const struct fw_item *item,
                   struct fw_match_result *res);
 
+/*
+ * Candidates by word: an FTS5 query (`"w" AND ("x" OR "y"*)`) over the words of an item's
+ * title, summary, content, author and categories, each folded by the matcher's folding and
+ * separated by spaces, that every item watchlist wl matches satisfies (so it may find more:
+ * fields, phrases and NEAR are not kept, NOT and terms in scripts written without spaces,
+ * or Hangul, narrow nothing). 0 and *out (malloc()ed; NULL when nothing narrows: every
+ * item is a candidate), or -ENOMEM.
+ */
+int fw_match_words(const struct fw_matcher *m, size_t wl, char **out);
+
 /* Free what a result holds and zero it; the result can be reused. */
 void fw_match_result_clear(struct fw_match_result *res);
 

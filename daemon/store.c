@@ -42,7 +42,7 @@
 /* PRAGMA application_id of a feedwatch database: "FWDB". */
 #define FW_STORE_APP_ID 0x46574442
 /* The schema version this code writes (PRAGMA user_version). */
-#define FW_STORE_SCHEMA 6
+#define FW_STORE_SCHEMA 7
 /* last_seen of an unchanged item is refreshed at most this often (seconds): retention is
    counted in days, and skipping the rewrite halves the WAL traffic of a 30 min poll. */
 #define FW_STORE_SEEN_SLACK 3600
@@ -147,6 +147,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "WHERE i.story = ?1 AND m.watchlist = ?2 AND i.id > ?3 ORDER BY i.id",
     [ST_STORY_LOAD] = "SELECT id, story, seen, features FROM story_items WHERE seen >= ?1 "
                       "ORDER BY seen, id",
+    [ST_ARCHIVE_ADD] = "INSERT INTO archive (feed, item, seen, published, updated, title, link,"
+                       " author, summary, content, categories, bytes) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 };
 
 /*
@@ -231,9 +234,24 @@ static const char schema_v6[] =
     " lease_end INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
     "CREATE INDEX websub_subs_feed ON websub_subs (feed);";
 
+/* Version 7: the item archive (archive.c; seen and bytes first, so that the prune reads
+   them without the text): the text of each new item, capped, for
+   `feedwatch backtest` and for watchlists added by a reload; archive_fts indexes its words
+   as the caller folds them (FTS5, contentless, no positions: words split at spaces, a
+   lookup of candidates, the matcher decides) up to the row meta.archive_indexed, off the
+   polls' path. */
+static const char schema_v7[] =
+    "CREATE TABLE archive (id INTEGER PRIMARY KEY, seen INTEGER NOT NULL,"
+    " bytes INTEGER NOT NULL, feed TEXT NOT NULL, item TEXT NOT NULL, published INTEGER,"
+    " updated INTEGER, title TEXT NOT NULL, link TEXT, author TEXT, summary TEXT,"
+    " content TEXT, categories TEXT);"
+    "CREATE VIRTUAL TABLE archive_fts USING fts5(words, content = '', detail = 'none',"
+    " tokenize = 'ascii');"
+    "INSERT INTO meta (k, v) VALUES ('archive_indexed', 0);";
+
 /* migrations[v] takes a database from user_version v to v + 1; [0] creates it. */
-static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3,
-                                                        schema_v4, schema_v5, schema_v6};
+static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                                        schema_v5, schema_v6, schema_v7};
 
 __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
                                                          ...)

@@ -409,4 +409,82 @@ int fw_store_websub_delete(struct fw_store *s, const char *token);
 typedef int (*fw_store_websub_cb)(const struct fw_store_websub *w, void *arg);
 int fw_store_websub_each(struct fw_store *s, fw_store_websub_cb cb, void *arg);
 
+/* ------------------------------------------------------------------ archive (archive.c) */
+
+/* What the archive keeps of one item's text, in bytes (cut on a UTF-8 boundary): the title,
+   the author, the summary and the start of the content, the categories ('\n'-joined); a
+   link longer than FW_ARCHIVE_LINK_MAX is left out. */
+#define FW_ARCHIVE_TITLE_MAX      2048
+#define FW_ARCHIVE_AUTHOR_MAX     256
+#define FW_ARCHIVE_TEXT_MAX       4096
+#define FW_ARCHIVE_CATEGORIES_MAX 1024
+#define FW_ARCHIVE_LINK_MAX       8192
+
+/*
+ * One archived item. To fw_store_archive_add the caller hands its own strings (NULL or ""
+ * for absent ones, categories as an array); to a fw_store_archive_each callback the
+ * strings belong to the store and live until the callback returns (categories: an array
+ * of n_categories strings, as above).
+ */
+struct fw_archive_row {
+	int64_t id; /* rowid (read only) */
+	const char *feed, *item, *title, *link, *author, *summary, *content;
+	const char *const *categories;
+	size_t n_categories;
+	int64_t published, updated; /* INT64_MIN when unknown */
+	int64_t seen;               /* when the item was first seen */
+};
+
+/* Archive one new item: its text cut to the caps above (one row: a value the store
+   refuses writes nothing, so it needs no savepoint of its own). Its words are indexed
+   later, by fw_store_archive_index. 0, or -EINVAL / -E2BIG (no feed or id, or one too
+   long), or -errno. */
+int fw_store_archive_add(struct fw_store *s, const struct fw_archive_row *r);
+
+/*
+ * The words the index keeps of an archived row: fn puts into *out (malloc()ed; the store
+ * frees it) the words of its title, summary, content, author and categories, separated by
+ * spaces, as the caller's matcher folds them, so that a lookup by the matcher's own words
+ * finds every item the matcher could match. fn must give the same words for the same row
+ * every time: the index keeps no text, and a row leaves it only by its words. 0 or -errno.
+ */
+typedef int (*fw_store_words_cb)(const struct fw_archive_row *r, char **out, void *arg);
+struct fw_store_words {
+	fw_store_words_cb fn;
+	void *arg;
+};
+
+/* Index the words of at most max archived rows not indexed yet, oldest first (in a
+   transaction of its own unless one is open): the word index is built off the polls' path,
+   a batch at a time. *indexed counts them (0: the index is complete). 0 or -errno. */
+int fw_store_archive_index(struct fw_store *s, size_t max, const struct fw_store_words *w,
+                           size_t *indexed);
+
+/* A non-zero return stops fw_store_archive_each and is returned. */
+typedef int (*fw_store_archive_cb)(const struct fw_archive_row *r, void *arg);
+
+/*
+ * Each archived item seen at or after since, oldest first. words (may be NULL: every item)
+ * is an FTS5 query over the indexed words (fw_store_words: `"a" AND "b"`, `"a" OR "b"`,
+ * `"pref"*`; no phrases): the items it names, and every item not indexed yet, are
+ * candidates, a superset for the caller's own matcher to decide. The callback may write to
+ * other tables of the store, not to the archive. 0, a callback's non-zero return, -EINVAL
+ * for a words query FTS5 refuses, or -errno.
+ */
+int fw_store_archive_each(struct fw_store *s, int64_t since, const char *words,
+                          fw_store_archive_cb cb, void *arg);
+
+/* Items archived at or after since, and the bytes of text they hold (either may be NULL). */
+int fw_store_archive_count(struct fw_store *s, int64_t since, int64_t *n, int64_t *bytes);
+
+/* Delete archived items seen before `before`, then the oldest ones while the archive holds
+   more than max_bytes of text (0: no cap), taking their words (w: as they were indexed) out
+   of the index. *deleted (may be NULL) counts them. */
+int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes,
+                           const struct fw_store_words *w, int64_t *deleted);
+
+/* When fw_store_archive_prune last ran (Unix seconds, the database's clock), into *when;
+   0 when never. 0 or -errno. */
+int fw_store_archive_last_prune(struct fw_store *s, int64_t *when);
+
 #endif

@@ -6,8 +6,8 @@
  *
  * store.c owns the connection and everything around it: open, schema, transactions,
  * feed state, items, hosts, alerts, and the one table of statement SQL (stmt_sql, indexed
- * by enum fw_store_stmt). outbox.c holds the alert outbox, stories.c the stories; both reach
- * SQLite only through the helpers below.
+ * by enum fw_store_stmt). outbox.c holds the alert outbox, stories.c the stories, archive.c
+ * the item archive; they reach SQLite only through the helpers below.
  *
  * Threading: one thread, like the store itself (SQLITE_OPEN_NOMUTEX).
  */
@@ -72,6 +72,7 @@ enum fw_store_stmt {
 	ST_STORY_DUE,
 	ST_STORY_PENDING,
 	ST_STORY_LOAD,
+	ST_ARCHIVE_ADD,
 	ST_COUNT
 };
 

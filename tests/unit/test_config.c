@@ -51,7 +51,7 @@ static const char good[] =
     "entities = { putin = [ \"Putin\", \"Путин*\" ]; nk = [ \"North Korea\" ]; };\n"
     "watchlists = ( { name = \"w\"; match = \"@putin AND @nk\"; outputs = [ \"o\" ]; },\n"
     "               { name = \"all\"; match = \"@putin\"; priority = \"urgent\";\n"
-    "                 title = \"{watchlist}: {title}\"; } );\n"
+    "                 title = \"{watchlist}: {title}\"; backfill = \"2h\"; } );\n"
     "outputs = ( { name = \"o\"; plugin = \"log\"; path = \"-\"; rate_limit = 5; },\n"
     "            { name = \"p\"; plugin = \"log\"; priority = \"low\"; body = \"{why}\"; } );\n";
 
@@ -90,6 +90,11 @@ static void test_good(void **state)
 	assert_int_equal(cfg->outputs[1].priority, FW_PRIORITY_LOW);
 	assert_string_equal(cfg->outputs[1].body, "{why}");
 	assert_null(cfg->outputs[1].title);
+	/* The archive and backfill: defaults, and what was set. */
+	assert_int_equal(cfg->archive, 30 * 86400);
+	assert_int_equal(cfg->archive_max_size, 256 << 20);
+	assert_int_equal(cfg->watchlists[0].backfill, -1);
+	assert_int_equal(cfg->watchlists[1].backfill, 7200);
 	assert_non_null(cfg->matcher);
 	assert_int_equal(fw_config_output_index(cfg, "p"), 1);
 	assert_int_equal(fw_config_feed_index(cfg, "zz"), -1);
@@ -152,6 +157,10 @@ static const struct bad_case bad_cases[] = {
      "  leese = 1; };\n",
      2, "unknown key 'leese' in websub"},
     {"websub = \"on\";\n", 1, "'websub' must be a group"},
+    {"feeds = ();\narchive = \"forever\";\n", 2, "'archive' must be a duration"},
+    {"archive_max_size = \"lots\";\n", 1, "'archive_max_size' must be a size"},
+    {"watchlists = (\n { name = \"w\"; match = \"x\";\n   backfill = true; }\n);\n", 3,
+     "'backfill' must be a duration"},
 };
 
 static void test_bad(void **state)

@@ -1376,24 +1376,50 @@ static void test_ac_scan(void **state)
 	fw_matcher_free(m);
 }
 
+/* fw_match_words: the FTS5 query of a watchlist's candidates, folded as the matcher folds
+   (diacritics, case, ß), prefixes kept, NOT and unspaced scripts narrowing nothing. */
+static void test_words(void **state)
+{
+	static const struct {
+		const char *q, *want; /* want NULL: no narrowing */
+	} wcases[] = {
+	    {"@strasse", "((\"hauptstrasse\"))"}, /* ß folded as the matcher folds it */
+	    {"Pjöngjang", "(\"pjongjang\")"},
+	    {"\"north korea\" AND putin*", "((\"north\" AND \"korea\") AND (\"putin\"*))"},
+	    {"@nk_de OR kim", "(((\"nord\"* AND \"korea\"*)) OR (\"kim\"))"},
+	    {"putin AND NOT kim", "((\"putin\"))"},
+	    {"putin NEAR/3 title:kim", "((\"putin\") AND (\"kim\"))"},
+	    {"putin OR @putin_zh", NULL},             /* Han: no spaces between words */
+	    {"putin AND @putin_ko", "((\"putin\"))"}, /* Hangul narrows nothing */
+	    {"@kju", NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(wcases) / sizeof(wcases[0]); i++) {
+		struct fw_matcher *m = must_compile(wcases[i].q);
+		char *got = (char *)"unset";
+
+		assert_int_equal(fw_match_words(m, 0, &got), 0);
+		if ((got == NULL) != (wcases[i].want == NULL) ||
+		    (got && strcmp(got, wcases[i].want) != 0))
+			fail_msg("%s: got %s, want %s", wcases[i].q, got ? got : "NULL",
+			         wcases[i].want ? wcases[i].want : "NULL");
+		free(got);
+		fw_matcher_free(m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_table),
-	    cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_alias_diags),
-	    cmocka_unit_test(test_entity_diags),
-	    cmocka_unit_test(test_seed),
-	    cmocka_unit_test(test_not_word),
-	    cmocka_unit_test(test_explain),
-	    cmocka_unit_test(test_many_watchlists),
-	    cmocka_unit_test(test_threads),
-	    cmocka_unit_test(test_fold_ascii),
-	    cmocka_unit_test(test_fold_room),
-	    cmocka_unit_test(test_fold_alpha),
-	    cmocka_unit_test(test_fold_class_blocks),
-	    cmocka_unit_test(test_prefilter_same),
-	    cmocka_unit_test(test_query_parts),
+	    cmocka_unit_test(test_table),           cmocka_unit_test(test_words),
+	    cmocka_unit_test(test_errors),          cmocka_unit_test(test_alias_diags),
+	    cmocka_unit_test(test_entity_diags),    cmocka_unit_test(test_seed),
+	    cmocka_unit_test(test_not_word),        cmocka_unit_test(test_explain),
+	    cmocka_unit_test(test_many_watchlists), cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_fold_ascii),      cmocka_unit_test(test_fold_room),
+	    cmocka_unit_test(test_fold_alpha),      cmocka_unit_test(test_fold_class_blocks),
+	    cmocka_unit_test(test_prefilter_same),  cmocka_unit_test(test_query_parts),
 	    cmocka_unit_test(test_ac_scan),
 	};
 
