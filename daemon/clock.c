@@ -48,8 +48,8 @@ double fw_clock_now_f(void)
 /* See clock.h. */
 int64_t fw_clock_now(void)
 {
-	if (scale == 1)
-		return (int64_t)time(NULL);
+	/* Not time(2): glibc reads the coarse clock, up to a tick behind CLOCK_REALTIME, so
+	   an item dated by a server a moment ago could look fetched before it was published. */
 	return (int64_t)fw_clock_now_f();
 }
 
