@@ -256,6 +256,15 @@ static int64_t adaptive_interval(struct feed_rt *f)
 	return fw_schedule_adaptive(&me, fs->price);
 }
 
+/* The longest a feed may wait for its next poll after a restart or reload: its interval,
+   or with adaptive polling its upper bound (a changed interval or bound counts at once). */
+static int64_t longest_wait(const struct feed_rt *f)
+{
+	if (f->owner->cfg->adaptive && fw_schedule_rate_known(&f->rate))
+		return sched_feed(f).hi;
+	return f->cfg->interval;
+}
+
 /* The decision about the next poll, from what this poll said. */
 static int64_t reschedule(struct feed_rt *f, const struct fw_fetch_result *r,
                           const struct fw_feed_state *st, int64_t now)
@@ -910,7 +919,7 @@ static struct feed_rt *feed_new(struct fw_feeds *fs, const struct fw_config_feed
 }
 
 /* First poll: after a restart a feed keeps the schedule its last poll decided (backoff,
-   Retry-After and ttl included, but never later than one interval from now, so that a
+   Retry-After and ttl included, but never later than longest_wait() from now, so that a
    changed interval counts); a new feed is polled soon, spread so that feeds do not fire
    at once. */
 static void schedule_first(struct feed_rt *f, int64_t now)
@@ -926,9 +935,9 @@ static void schedule_first(struct feed_rt *f, int64_t now)
 		f->rate = (struct fw_schedule_rate){st.rate_items, st.rate_seconds, st.rate_at};
 	if (st.exists && st.url && strcmp(st.url, f->cfg->url) == 0 && st.next_poll > now)
 		schedule_at(f,
-		            st.error_streak > 0 || st.next_poll < now + f->cfg->interval
+		            st.error_streak > 0 || st.next_poll < now + longest_wait(f)
 		                ? st.next_poll
-		                : now + f->cfg->interval,
+		                : now + longest_wait(f),
 		            now);
 	else
 		schedule_at(f, now + fw_schedule_first_delay(f->cfg->interval, f->seed), now);
@@ -1077,7 +1086,7 @@ int fw_feeds_reload(struct fw_feeds *fs, const struct fw_config *cfg)
 		if (fresh) {
 			schedule_first(f, now);
 		} else if (uv_is_active((uv_handle_t *)&f->timer) &&
-		           uv_timer_get_due_in(&f->timer) > (uint64_t)f->cfg->interval * 1000) {
+		           uv_timer_get_due_in(&f->timer) > fw_clock_timer_ms(longest_wait(f))) {
 			/* A shorter interval takes effect now, not after the old one. */
 			schedule_at(f, now + fw_schedule_first_delay(f->cfg->interval, f->seed),
 			            now);
