@@ -1010,6 +1010,22 @@ int fw_feeds_start(const struct fw_feeds_env *env, const struct fw_config *cfg,
 	return 0;
 }
 
+/* After a reload: a learned feed waiting longer than its adaptive interval under the new
+   config (a shorter interval, a lower bound, a new budget) is polled soon. */
+static void reload_adaptive(struct fw_feeds *fs, int64_t now)
+{
+	for (size_t i = 0; fs->cfg->adaptive && i < fs->n; i++) {
+		struct feed_rt *f = fs->v[i];
+		int64_t iv;
+
+		if (!uv_is_active((uv_handle_t *)&f->timer) || !fw_schedule_rate_known(&f->rate))
+			continue;
+		iv = adaptive_interval(f);
+		if (uv_timer_get_due_in(&f->timer) > fw_clock_timer_ms(iv + iv / 10))
+			schedule_at(f, now + fw_schedule_first_delay(iv, f->seed), now);
+	}
+}
+
 static int cmp_feed_name(const void *x, const void *y)
 {
 	const struct feed_rt *a = *(struct feed_rt *const *)x, *b = *(struct feed_rt *const *)y;
@@ -1092,6 +1108,7 @@ int fw_feeds_reload(struct fw_feeds *fs, const struct fw_config *cfg)
 			            now);
 		}
 	}
+	reload_adaptive(fs, now);
 	/* Host backoff survives a reload. */
 	for (size_t i = 0; i < n_old_hosts; i++)
 		for (size_t k = 0; k < fs->n_hosts; k++)

@@ -9,6 +9,7 @@ import email.utils
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -47,9 +48,9 @@ IDLE = ('<?xml version="1.0"?><rss version="2.0"><channel><title>idle</title>'
         "<pubDate>Tue, 02 Jan 2024 10:00:00 GMT</pubDate></item></channel></rss>")
 
 
-def times_of(srv, path, since):
+def times_of(srv, path, since, until=float("inf")):
     with srv.lock:
-        return [t for t, p in srv.times if p == path and t >= since]
+        return [t for t, p in srv.times if p == path and since <= t < until]
 
 
 def one_run(adaptive, w):
@@ -87,10 +88,23 @@ outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; rate_lim
     time.sleep(RUN)
     st = fwtest.status_json(conf)
     text = fwtest.run(["status", "-c", conf]).stdout
+    end = time.monotonic()
+    reload_polls = None
+    if adaptive:
+        # A lower max_interval takes effect at the reload, not after the idle feed's wait.
+        before = len(times_of(srv, "/idle.xml", start))
+        with open(conf) as f:
+            body = f.read()
+        with open(conf, "w") as f:
+            f.write(body.replace("max_interval = 25;", "max_interval = 5;"))
+        d.send_signal(signal.SIGHUP)
+        time.sleep(9)
+        reload_polls = len(times_of(srv, "/idle.xml", start)) - before
     rc, out, err = fwtest.stop(d)
     check(rc == 0, "the daemon stops cleanly (rc %d: %s)" % (rc, err[-300:]))
-    res = {"busy": times_of(srv, "/busy.xml", start), "idle": times_of(srv, "/idle.xml", start),
-           "status": st, "text": text, "prom": prom, "alerts": fwtest.read_jsonl(
+    res = {"busy": times_of(srv, "/busy.xml", start, end),
+           "idle": times_of(srv, "/idle.xml", start, end),
+           "reload_polls": reload_polls, "status": st, "text": text, "prom": prom, "alerts": fwtest.read_jsonl(
                w.file("alerts.jsonl")), "conf": conf}
     return res
 
@@ -120,6 +134,8 @@ def adaptive(w_fixed, w_ad):
     check(ai <= 3 and all(g >= 0.9 * 10 for g in ig),
           "the idle feed is polled rarely (%d polls, gaps %s)" % (ai, [round(g, 1) for g in ig]))
     check(all(g <= 25 * 1.1 + 1 for g in ig), "and never past its max_interval (25 s)")
+    check(ad["reload_polls"] >= 1, "a lower max_interval counts at the reload (%r polls of the "
+          "idle feed in the 9 s after it)" % ad["reload_polls"])
     # The budget: the requests of fixed polling (2 feeds / 4 s), jitter and first polls aside.
     budget = 2.0 * RUN / INTERVAL
     check(ab + ai <= budget * 1.15 + 2, "the budget holds: %d requests, fixed polling %d (%.0f)"
