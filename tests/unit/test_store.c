@@ -543,6 +543,9 @@ static void test_feed_state(void **state)
 	    .items_seen = 123456789012LL,
 	    .alerts = 7,
 	    .failing_alerted = true,
+	    .rate_items = 12.5,
+	    .rate_seconds = 86400.25,
+	    .rate_at = T0 - 30,
 	};
 	struct fw_feed_state out = {0};
 	char **names = NULL;
@@ -571,6 +574,8 @@ static void test_feed_state(void **state)
 	assert_int_equal(out.items_seen, in.items_seen);
 	assert_int_equal(out.alerts, 7);
 	assert_true(out.failing_alerted);
+	assert_true(out.rate_items == 12.5 && out.rate_seconds == 86400.25);
+	assert_int_equal(out.rate_at, T0 - 30);
 	fw_feed_state_clear(&out);
 	assert_null(out.url);
 	assert_false(out.exists);
@@ -951,6 +956,11 @@ static void test_migrate_v1(void **state)
 	fw_store_close(s);
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
 	assert_int_equal(raw_int(f->path, "SELECT v FROM meta WHERE k = 'syncs'"), 1);
+	/* version 6: no rate learned yet, no delivery time known */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM feeds WHERE rate_at <> 0"), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_routes WHERE delivered "
+	                                  "IS NOT NULL"),
+	                 0);
 	/* version 4 keeps the texts of alerts queued before it */
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_texts WHERE alert_id = "
 	                                  "'old' AND payload = '{}'"),
