@@ -567,10 +567,20 @@ static void learn_rate(struct feed_rt *f, const struct fw_fetch_result *r, struc
                        int64_t now, const struct poll_tally *t)
 {
 	struct fw_schedule_rate rate = {st->rate_items, st->rate_seconds, st->rate_at};
+	int64_t *all = NULL;
 
 	if (r->error != 0)
 		return;
-	fw_schedule_rate_observe(&rate, now, t->times, t->times ? t->n_new : 0);
+	/* Nothing learned yet (a new feed, or one stored before schema 6): every item's date
+	   tells, not only the new ones'. */
+	if (rate.at == 0 && r->n_items > 0 && (all = calloc(r->n_items, sizeof(*all))) != NULL)
+		for (size_t i = 0; i < r->n_items; i++)
+			all[i] = r->items[i]->published;
+	if (all)
+		fw_schedule_rate_observe(&rate, now, all, r->n_items);
+	else
+		fw_schedule_rate_observe(&rate, now, t->times, t->times ? t->n_new : 0);
+	free(all);
 	st->rate_items = rate.items;
 	st->rate_seconds = rate.seconds;
 	st->rate_at = rate.at;

@@ -86,9 +86,15 @@ def gen_feed(rng, kind, start, end):
 KINDS = [("hourly", 0.15), ("daily", 0.35), ("rare", 0.25), ("bursty", 0.15), ("onoff", 0.10)]
 
 
+MIX = "news"  # or "longtail": every feed Poisson, rate log-uniform from 1 a month to 6 an hour
+
+
 def gen(n, days, seed):
     """[(kind, [times in days relative to the origin])] for n feeds."""
     rng = random.Random(seed)
+    if MIX == "longtail":
+        return [("longtail", poisson_times(rng, loguniform(rng, 1 / 30, 144), -BACK, days))
+                for _ in range(n)]
     feeds, acc, bounds = [], 0.0, []
     for kind, frac in KINDS:
         acc += frac
@@ -210,7 +216,9 @@ def delays(a):
 
 
 def main():
+    global MIX
     p = argparse.ArgumentParser()
+    p.add_argument("--mix", choices=["news", "longtail"], default="news")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve")
     s.add_argument("--port", type=int, required=True)
@@ -233,13 +241,14 @@ def main():
     g.add_argument("--days", type=float, default=3)
     g.add_argument("--seed", type=int, default=20)
     a = p.parse_args()
+    MIX = a.mix
     if a.cmd == "serve":
         serve(a)
     elif a.cmd == "delays":
         delays(a)
     else:
         feeds = gen(a.feeds, a.days, a.seed)
-        for kind, _ in KINDS:
+        for kind, _ in KINDS + [("longtail", 1)]:
             ts = [t for k, v in feeds if k == kind for t in v if t >= 0]
             print(kind, sum(1 for k, _ in feeds if k == kind), "feeds,", len(ts),
                   "items in the replay")

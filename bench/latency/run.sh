@@ -11,6 +11,7 @@
 #   -w  hours left out at both ends of the replay (default 6: first polls, and items
 #       published too late for a 6 h max_interval to find before the end)
 #   -m  the modes, in order (default "fixed adaptive")
+#   -x  the publishers' mix: news (default) or longtail (replay.py)
 #
 # Environment: BUILD (default build-bench: a Release build, built here when missing),
 # WORK (default $BUILD/bench-latency), SEED (20), PORT (18620).
@@ -18,8 +19,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-FEEDS=1000 DAYS=2.5 SCALE=480 INTERVAL=1h WARMUP=6 MODES="fixed adaptive"
-while getopts "n:d:s:i:w:m:h" opt; do
+FEEDS=1000 DAYS=2.5 SCALE=480 INTERVAL=1h WARMUP=6 MODES="fixed adaptive" MIX=news
+while getopts "n:d:s:i:w:m:x:h" opt; do
 	case $opt in
 	n) FEEDS=$OPTARG ;;
 	d) DAYS=$OPTARG ;;
@@ -27,11 +28,12 @@ while getopts "n:d:s:i:w:m:h" opt; do
 	i) INTERVAL=$OPTARG ;;
 	w) WARMUP=$OPTARG ;;
 	m) MODES=$OPTARG ;;
-	*) sed -n '2,17p' "$0"; exit 2 ;;
+	x) MIX=$OPTARG ;;
+	*) sed -n '2,18p' "$0"; exit 2 ;;
 	esac
 done
 BUILD=${BUILD:-$ROOT/build-bench}
-WORK=${WORK:-$BUILD/bench-latency}
+WORK=${WORK:-$BUILD/bench-latency-$MIX}
 SEED=${SEED:-20}
 PORT=${PORT:-18620}
 if [ ! -x "$BUILD/daemon/feedwatch" ]; then
@@ -72,7 +74,7 @@ for mode in $MODES; do
 	mkdir -p "$dir/state"
 	config "$mode" "$dir"
 	origin=$(date +%s)
-	python3 "$HERE/replay.py" serve --port "$PORT" --origin "$origin" --scale "$SCALE" \
+	python3 "$HERE/replay.py" --mix "$MIX" serve --port "$PORT" --origin "$origin" --scale "$SCALE" \
 		--feeds "$FEEDS" --days "$DAYS" --seed "$SEED" --stats "$dir/server.json" \
 		>"$dir/server.log" 2>&1 &
 	server=$!
@@ -88,7 +90,7 @@ for mode in $MODES; do
 	kill -TERM "$server"
 	wait "$server" || true
 	until=$(python3 -c "print($origin + $DAYS * 86400 - $WARMUP * 3600)")
-	python3 "$HERE/replay.py" delays --origin "$origin" --warmup "$WARMUP" --until "$until" \
+	python3 "$HERE/replay.py" --mix "$MIX" delays --origin "$origin" --warmup "$WARMUP" --until "$until" \
 		--log "$dir/alerts.jsonl" --feeds "$FEEDS" --days "$DAYS" --seed "$SEED" >"$dir/delays.json"
 	python3 - "$mode" "$FEEDS" "$DAYS" "$SCALE" "$dir" >>"$RESULTS" <<'PY'
 import json, sys
