@@ -73,9 +73,11 @@ struct fw_feeds {
 	struct done_poll pend[FW_GROUP_MAX];
 	size_t n_pend;
 	uv_check_t flush;
-	uv_idle_t wake;    /* active while polls wait: the loop's poll phase must not block */
-	double price;      /* adaptive polling's constant c (fw_schedule_budget), 0 = none yet */
-	uint64_t price_ms; /* uv_now when it was computed */
+	uv_idle_t wake;     /* active while polls wait: the loop's poll phase must not block */
+	double price;       /* adaptive polling's constant c (fw_schedule_budget), 0 = none yet */
+	uint64_t price_ms;  /* uv_now when it was computed */
+	size_t price_known; /* over this many learned feeds */
+	size_t n_known;     /* learned feeds now */
 	int open_handles;
 	bool closing;
 };
@@ -239,7 +241,9 @@ static int64_t adaptive_interval(struct feed_rt *f)
 
 	if (!fs->cfg->adaptive || !fw_schedule_rate_known(&f->rate))
 		return 0;
-	if (fs->price <= 0 || ms - fs->price_ms >= 10000) {
+	/* ... or at once when a eighth more feeds have learned (the first round). */
+	if (fs->price <= 0 || ms - fs->price_ms >= 10000 ||
+	    fs->n_known > fs->price_known + fs->price_known / 8) {
 		struct fw_schedule_feed *v = calloc(fs->n + 1, sizeof(*v));
 		size_t n = 0;
 
@@ -249,6 +253,7 @@ static int64_t adaptive_interval(struct feed_rt *f)
 		if (v) {
 			fs->price = fw_schedule_budget(v, n);
 			fs->price_ms = ms;
+			fs->price_known = fs->n_known = n;
 		}
 		free(v);
 	}
@@ -584,6 +589,8 @@ static void learn_rate(struct feed_rt *f, const struct fw_fetch_result *r, struc
 	st->rate_items = rate.items;
 	st->rate_seconds = rate.seconds;
 	st->rate_at = rate.at;
+	if (fw_schedule_rate_known(&rate) && !fw_schedule_rate_known(&f->rate))
+		f->owner->n_known++;
 	f->rate = rate;
 }
 
@@ -941,8 +948,10 @@ static void schedule_first(struct feed_rt *f, int64_t now)
 	    strcmp(st.url, f->cfg->url) == 0 && st.error_streak > 0)
 		fs->env.metrics->feeds_failing++;
 	f->last_success = st.last_success;
-	if (st.exists && st.url && strcmp(st.url, f->cfg->url) == 0)
+	if (st.exists && st.url && strcmp(st.url, f->cfg->url) == 0) {
 		f->rate = (struct fw_schedule_rate){st.rate_items, st.rate_seconds, st.rate_at};
+		fs->n_known += fw_schedule_rate_known(&f->rate);
+	}
 	if (st.exists && st.url && strcmp(st.url, f->cfg->url) == 0 && st.next_poll > now)
 		schedule_at(f,
 		            st.error_streak > 0 || st.next_poll < now + longest_wait(f)
@@ -1083,6 +1092,8 @@ int fw_feeds_reload(struct fw_feeds *fs, const struct fw_config *cfg)
 				fs->active--;
 				uv_timer_stop(&f->timer);
 			}
+			if (strcmp(f->cfg->url, cfg->feeds[i].url) != 0)
+				f->rate = (struct fw_schedule_rate){0}; /* another feed now */
 			f->cfg = &cfg->feeds[i];
 			f->removed = true; /* taken: reset below */
 			f->seed = fw_schedule_seed(f->cfg->name);
