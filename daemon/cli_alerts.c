@@ -19,7 +19,8 @@ const char fw_cli_alerts_help[] =
     "found), and per output: delivered, pending (with attempts and the last error) or\n"
     "dead. --since 2h: only the last two hours; --watchlist: only its alerts. --json: one\n"
     "object per line with id, created, watchlist, feed, item_id, title, link, explain,\n"
-    "outputs [{output, state, attempts, last_error}]. Exit 1 when there is no database.\n";
+    "outputs [{output, state, attempts, last_error, delivered}]. Exit 1 when there is no "
+    "database.\n";
 
 static const char *state_name(int state)
 {
@@ -109,13 +110,18 @@ static void print_json(const struct fw_alert_row *r, size_t n, json_t *payload)
 	char when[40], *line;
 
 	fw_cli_fmt_time(r->created, when, sizeof(when));
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++) {
+		char at[40];
+
+		fw_cli_fmt_time(r[k].delivered, at, sizeof(at));
 		if (r[k].output)
-			json_array_append_new(outs, json_pack("{s:s, s:s, s:I, s:s?}", "output",
-			                                      r[k].output, "state",
-			                                      state_name(r[k].state), "attempts",
-			                                      (json_int_t)r[k].attempts,
-			                                      "last_error", r[k].last_error));
+			json_array_append_new(
+			    outs,
+			    json_pack("{s:s, s:s, s:I, s:s?, s:s?}", "output", r[k].output, "state",
+			              state_name(r[k].state), "attempts", (json_int_t)r[k].attempts,
+			              "last_error", r[k].last_error, "delivered",
+			              r[k].delivered > 0 ? at : NULL));
+	}
 	o = json_pack(
 	    "{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:O, s:o}", "id", r->alert_id, "created", when,
 	    "watchlist", r->watchlist, "feed", r->feed, "item_id", r->item_id, "title",

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "config.h"
 #include "date.h"
+#include "schedule.h"
 #include "store.h"
 
 const char fw_cli_store_outbox_help[] =
@@ -194,6 +195,28 @@ int fw_cli_store_outbox_drop(const struct cli *c, char **args, int nargs)
 	return r ? r : outbox_run(c, "drop", rowid);
 }
 
+/* A feed's learned publication rate (adaptive polling), items per hour, or null when
+   nothing is learned yet. */
+static json_t *rate_json(const struct fw_feed_state *st)
+{
+	struct fw_schedule_rate r = {st->rate_items, st->rate_seconds, st->rate_at};
+
+	if (!fw_schedule_rate_known(&r))
+		return json_null();
+	return json_real(fw_schedule_rate_value(&r) * 3600.0);
+}
+
+/* The same as text: "-" when nothing is learned. */
+static const char *rate_text(const struct fw_feed_state *st, char *buf, size_t len)
+{
+	struct fw_schedule_rate r = {st->rate_items, st->rate_seconds, st->rate_at};
+
+	if (!fw_schedule_rate_known(&r))
+		return "-";
+	snprintf(buf, len, "%.3g", fw_schedule_rate_value(&r) * 3600.0);
+	return buf;
+}
+
 /* One host resting after a 429 or 503: a line, or an object of the JSON array arg. */
 static void status_host_cb(const char *host, int64_t until, long http_status, void *arg)
 {
@@ -230,11 +253,11 @@ int fw_cli_store_status(const struct cli *c, char **args, int nargs)
 	outs = json_array();
 	hosts = json_array();
 	if (!c->json)
-		printf("%-24s %-20s %-5s %-6s %-20s %-8s %-6s %s\n", "FEED", "LAST POLL", "HTTP",
-		       "ERRORS", "NEXT POLL", "ITEMS", "ALERTS", "LAST ERROR");
+		printf("%-24s %-20s %-5s %-6s %-20s %-8s %-8s %-6s %s\n", "FEED", "LAST POLL",
+		       "HTTP", "ERRORS", "NEXT POLL", "RATE/H", "ITEMS", "ALERTS", "LAST ERROR");
 	for (size_t k = 0; k < cfg->n_feeds; k++) {
 		struct fw_feed_state st = {0};
-		char last[40], next[40];
+		char last[40], next[40], rate[32];
 
 		fw_store_feed_load(s, cfg->feeds[k].name, &st);
 		if (st.moved_url) { /* it may carry the configured user:password */
@@ -248,18 +271,19 @@ int fw_cli_store_status(const struct cli *c, char **args, int nargs)
 		if (c->json)
 			json_array_append_new(
 			    feeds,
-			    json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:s?, s:s?}", "name",
-			              cfg->feeds[k].name, "last_poll", last, "http_status",
+			    json_pack("{s:s, s:s, s:I, s:I, s:s, s:o, s:I, s:I, s:s?, s:s?}",
+			              "name", cfg->feeds[k].name, "last_poll", last, "http_status",
 			              (json_int_t)st.http_status, "error_streak",
-			              (json_int_t)st.error_streak, "next_poll", next, "items_seen",
+			              (json_int_t)st.error_streak, "next_poll", next,
+			              "rate_per_hour", rate_json(&st), "items_seen",
 			              (json_int_t)st.items_seen, "alerts", (json_int_t)st.alerts,
 			              "last_error", st.last_error, "moved_to", st.moved_url));
 		else
-			printf("%-24s %-20s %-5ld %-6lld %-20s %-8lld %-6lld %s%s%s\n",
+			printf("%-24s %-20s %-5ld %-6lld %-20s %-8s %-8lld %-6lld %s%s%s\n",
 			       cfg->feeds[k].name, last, st.http_status, (long long)st.error_streak,
-			       next, (long long)st.items_seen, (long long)st.alerts,
-			       st.last_error ? st.last_error : "", st.moved_url ? "moved to " : "",
-			       st.moved_url ? st.moved_url : "");
+			       next, rate_text(&st, rate, sizeof(rate)), (long long)st.items_seen,
+			       (long long)st.alerts, st.last_error ? st.last_error : "",
+			       st.moved_url ? "moved to " : "", st.moved_url ? st.moved_url : "");
 		fw_feed_state_clear(&st);
 	}
 	if (!c->json)

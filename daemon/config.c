@@ -358,11 +358,37 @@ static char *feed_url(struct ctx *c, const config_setting_t *s, const char *url)
 	return out;
 }
 
+/* A feed's adaptive bounds: min_interval <= interval <= max_interval, min_interval no
+   lower than the top-level floor. */
+static void load_bounds(struct ctx *c, const struct fw_config *cfg, const config_setting_t *g,
+                        struct fw_config_feed *f)
+{
+	const char *name = f->name ? f->name : "?";
+
+	if (get_duration(c, g, "min_interval", &f->min_interval) > 0) {
+		if (f->min_interval < cfg->min_interval)
+			ERR(c, config_setting_get_member(g, "min_interval"),
+			    "feed '%s': min_interval below the top-level min_interval (%llds)",
+			    name, (long long)cfg->min_interval);
+		else if (f->min_interval > f->interval)
+			ERR(c, config_setting_get_member(g, "min_interval"),
+			    "feed '%s': min_interval above its interval (%llds)", name,
+			    (long long)f->interval);
+	}
+	if (get_duration(c, g, "max_interval", &f->max_interval) > 0 &&
+	    f->max_interval < f->interval)
+		ERR(c, config_setting_get_member(g, "max_interval"),
+		    "feed '%s': max_interval below its interval (%llds)", name,
+		    (long long)f->interval);
+}
+
 static void load_feeds(struct ctx *c, struct fw_config *cfg, const config_setting_t *list)
 {
 	static const char *const keys[] = {"name",
 	                                   "url",
 	                                   "interval",
+	                                   "min_interval",
+	                                   "max_interval",
 	                                   "first_poll_max_age",
 	                                   "max_alerts_per_poll",
 	                                   "timeout",
@@ -418,6 +444,7 @@ static void load_feeds(struct ctx *c, struct fw_config *cfg, const config_settin
 			     f->name ? f->name : "?", (long long)cfg->min_interval);
 			f->interval = cfg->min_interval;
 		}
+		load_bounds(c, cfg, g, f);
 		get_duration(c, g, "first_poll_max_age", &f->first_poll_max_age);
 		get_int(c, g, "max_alerts_per_poll", 0, 1000000, &f->max_alerts_per_poll);
 		if (get_duration(c, g, "timeout", &f->timeout) > 0 && f->timeout == 0)
@@ -828,6 +855,8 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 	                                   "first_poll_max_age",
 	                                   "interval",
 	                                   "min_interval",
+	                                   "max_interval",
+	                                   "adaptive",
 	                                   "max_backoff",
 	                                   "timeout",
 	                                   "connect_timeout",
@@ -888,6 +917,12 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 	get_duration(c, root, "interval", &cfg->interval);
 	if (cfg->interval < cfg->min_interval)
 		cfg->interval = cfg->min_interval;
+	if (get_duration(c, root, "max_interval", &cfg->max_interval) > 0 &&
+	    cfg->max_interval < cfg->min_interval)
+		ERR(c, config_setting_get_member(root, "max_interval"),
+		    "'max_interval' must be at least min_interval (%llds)",
+		    (long long)cfg->min_interval);
+	get_bool(c, root, "adaptive", &cfg->adaptive);
 	get_duration(c, root, "max_backoff", &cfg->max_backoff);
 	if (get_duration(c, root, "timeout", &cfg->timeout) > 0 && cfg->timeout == 0)
 		ERR(c, config_setting_get_member(root, "timeout"), "'timeout' must be > 0");
@@ -1154,6 +1189,8 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	cfg->first_poll_max_age = 86400;
 	cfg->interval = 15 * 60;
 	cfg->min_interval = 60;
+	cfg->max_interval = 6 * 3600;
+	cfg->adaptive = true;
 	cfg->max_backoff = 6 * 3600;
 	cfg->timeout = 60;
 	cfg->connect_timeout = 15;

@@ -42,7 +42,9 @@ void fw_diags_clear(struct fw_diags *d);
 struct fw_config_feed {
 	char *name;
 	char *url;
-	int64_t interval;            /* seconds */
+	int64_t interval;     /* seconds */
+	int64_t min_interval; /* adaptive polling's bounds, seconds; 0 = the top level's */
+	int64_t max_interval;
 	int64_t first_poll_max_age;  /* seconds, 0 = no limit */
 	int64_t max_alerts_per_poll; /* items of one poll that may alert, 0 = no limit */
 	int64_t timeout;             /* seconds, whole transfer */
@@ -129,6 +131,8 @@ struct fw_config {
 	int64_t first_poll_max_age;
 	int64_t interval;     /* default per-feed interval */
 	int64_t min_interval; /* floor for every interval */
+	int64_t max_interval; /* adaptive polling: default upper bound of an interval */
+	bool adaptive;        /* adaptive polling (default true); false: fixed intervals */
 	int64_t max_backoff;  /* cap for error backoff */
 	int64_t timeout;      /* default total transfer timeout */
 	int64_t connect_timeout;

@@ -15,11 +15,13 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "clock.h"
 #include "config.h"
 #include "deliver.h"
 #include "host.h"
 #include "log.h"
 #include "loader.h"
+#include "metrics.h"
 #include "store.h"
 
 #define FW_PUMP_BATCH       128 /* outbox rows looked at per pass */
@@ -429,7 +431,7 @@ static int record_outcome(struct fw_store *s, int64_t rowid, enum fw_result resu
 
 	switch (result) {
 	case FW_DELIVERED:
-		r = fw_store_outbox_delivered(s, rowid);
+		r = fw_store_outbox_delivered(s, rowid, fw_clock_now());
 		break;
 	case FW_FAILED:
 		r = fw_store_outbox_kill(s, rowid, message);
@@ -485,7 +487,7 @@ static void flush_unrecorded(struct fw_deliver *a)
 	for (struct unrecorded **pp = &a->unrecorded; *pp;) {
 		struct unrecorded *u = *pp;
 
-		if (u->result == FW_RETRY && u->next_at >= 0 && u->next_at <= time(NULL)) {
+		if (u->result == FW_RETRY && u->next_at >= 0 && u->next_at <= fw_clock_now()) {
 			*pp = u->next;
 			free(u);
 			a->n_unrecorded--;
@@ -544,7 +546,7 @@ static void free_unrecorded(struct fw_deliver *a)
 static void handle_completion(struct fw_deliver *a, struct completion *c)
 {
 	struct delivery *d = flying_take(a, c->token);
-	int64_t now = time(NULL);
+	int64_t now = fw_clock_now();
 
 	if (d == NULL)
 		return; /* late or duplicate done(): ignored */
@@ -560,6 +562,10 @@ static void handle_completion(struct fw_deliver *a, struct completion *c)
 			next_at = now + backoff(oc, attempts, c->retry_after);
 		remember_unrecorded(a, d->rowids[i], c->result, next_at, c->message);
 	}
+	if (c->result == FW_DELIVERED)
+		for (size_t i = 0; i < d->n; i++)
+			fw_metrics_observe_delivery(a->env.metrics,
+			                            fw_clock_now_f() - (double)d->created[i]);
 	if (c->result == FW_DELIVERED)
 		d->out->delivered += d->n;
 	else
@@ -751,14 +757,14 @@ static void arm_timer(struct fw_deliver *a, int64_t now)
 		delay = FW_PUMP_IDLE;
 	if (a->n_unrecorded > 0 && delay > 5)
 		delay = 5; /* write the kept outcomes again soon */
-	uv_timer_start(&a->timer, timer_cb, (uint64_t)delay * 1000, 0);
+	uv_timer_start(&a->timer, timer_cb, fw_clock_timer_ms(delay), 0);
 }
 
 /* Look at the outbox and dispatch what is due. */
 static void pump(struct fw_deliver *a)
 {
 	struct fw_outbox_entry *e = NULL;
-	int64_t *busy = NULL, now = time(NULL);
+	int64_t *busy = NULL, now = fw_clock_now();
 	size_t n = 0, nb = 0, sent = 0;
 	int r;
 
@@ -876,7 +882,7 @@ static struct gen *gen_new(struct fw_deliver *a, struct fw_config *cfg, const st
 		o->blocking = (fw_host_plugin(o->ctx)->flags & FW_PLUGIN_BLOCKING) != 0;
 		/* Running (again): what was held for it while it was disabled or down is due
 		   now. The caller kicks the pump. */
-		if (fw_store_outbox_release(a->env.store, o->cfg->name, time(NULL), NULL) < 0)
+		if (fw_store_outbox_release(a->env.store, o->cfg->name, fw_clock_now(), NULL) < 0)
 			fw_log(FW_LOG_ERR, "output '%s': cannot release its held alerts: %s",
 			       o->cfg->name, fw_store_error(a->env.store));
 	}

@@ -17,14 +17,16 @@
 struct fw_config;
 struct fw_store;
 struct fw_net;
+struct fw_metrics;
 struct fw_deliver;
 
 /* What a deliverer is given when it is created; it keeps a copy. */
 struct fw_deliver_env {
 	uv_loop_t *loop;
 	struct fw_store *store;
-	struct fw_net *net;      /* plugins' HTTP; closed before fw_deliver_close */
-	void (*idle)(void *arg); /* called when nothing is due or in flight now */
+	struct fw_net *net;         /* plugins' HTTP; closed before fw_deliver_close */
+	struct fw_metrics *metrics; /* delivery delays are counted here (may be NULL) */
+	void (*idle)(void *arg);    /* called when nothing is due or in flight now */
 	void *arg;
 };
 

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "alert.h"
+#include "clock.h"
 #include "config.h"
 #include "fetch.h"
 #include "feeds.h"
@@ -43,6 +44,7 @@ struct feed_rt {
 	int64_t last_success;  /* Unix time of the last successful poll, 0 = none */
 	int64_t push_until;    /* WebSub: pushes arrive, only a safety poll until then */
 	uint64_t started_ms;   /* uv_now when the poll in flight started */
+	struct fw_schedule_rate rate; /* learned publication rate (adaptive polling) */
 	bool queued;
 	bool removed; /* dropped by a reload: closing */
 	struct feed_rt *qnext;
@@ -85,6 +87,10 @@ struct fw_feeds {
 	uv_check_t flush;
 	uv_idle_t wake;          /* active while polls wait: the loop's poll phase must not block */
 	struct push_job *pushes; /* pushed documents being parsed */
+	double price;       /* adaptive polling's constant c (fw_schedule_budget), 0 = none yet */
+	uint64_t price_ms;  /* uv_now when it was computed */
+	size_t price_known; /* over this many learned feeds */
+	size_t n_known;     /* learned feeds now */
 	int open_handles;
 	bool closing;
 };
@@ -188,7 +194,7 @@ static void schedule_at(struct feed_rt *f, int64_t when, int64_t now)
 
 	if (f->owner->env.once || f->owner->closing)
 		return;
-	uv_timer_start(&f->timer, timer_cb, (uint64_t)delay * 1000, 0);
+	uv_timer_start(&f->timer, timer_cb, fw_clock_timer_ms(delay), 0);
 }
 
 static void enqueue(struct feed_rt *f)
@@ -228,6 +234,65 @@ static int64_t push_floor(const struct feed_rt *f, int64_t next, int64_t now)
 	return f->push_until > now && f->push_until > next ? f->push_until : next;
 }
 
+/* A feed's adaptive bounds: lo <= interval <= hi (config.c checks the explicit ones). */
+static struct fw_schedule_feed sched_feed(const struct feed_rt *f)
+{
+	const struct fw_config *cfg = f->owner->cfg;
+	struct fw_schedule_feed v = {
+	    .rate = fw_schedule_rate_value(&f->rate),
+	    .interval = f->cfg->interval,
+	    .lo = f->cfg->min_interval ? f->cfg->min_interval : cfg->min_interval,
+	    .hi = f->cfg->max_interval ? f->cfg->max_interval : cfg->max_interval};
+
+	v.lo = v.lo < cfg->min_interval ? cfg->min_interval : v.lo;
+	v.lo = v.lo > v.interval ? v.interval : v.lo;
+	v.hi = v.hi < v.interval ? v.interval : v.hi;
+	return v;
+}
+
+/*
+ * Adaptive polling: the interval of f under the request budget of fixed polling (see
+ * schedule.h), 0 when it keeps its configured interval (adaptive off, nothing learned).
+ * The constant of the allocation is recomputed over the learned feeds at most every 10 s
+ * of real time: rates move slowly, and the bisection costs O(feeds).
+ */
+static int64_t adaptive_interval(struct feed_rt *f)
+{
+	struct fw_feeds *fs = f->owner;
+	struct fw_schedule_feed me;
+	uint64_t ms = uv_now(fs->env.loop);
+
+	if (!fs->cfg->adaptive || !fw_schedule_rate_known(&f->rate))
+		return 0;
+	/* ... or at once when a eighth more feeds have learned (the first round). */
+	if (fs->price <= 0 || ms - fs->price_ms >= 10000 ||
+	    fs->n_known > fs->price_known + fs->price_known / 8) {
+		struct fw_schedule_feed *v = calloc(fs->n + 1, sizeof(*v));
+		size_t n = 0;
+
+		for (size_t i = 0; v && i < fs->n; i++)
+			if (fw_schedule_rate_known(&fs->v[i]->rate))
+				v[n++] = sched_feed(fs->v[i]);
+		if (v) {
+			fs->price = fw_schedule_budget(v, n);
+			fs->price_ms = ms;
+			fs->price_known = fs->n_known = n;
+		}
+		free(v);
+	}
+	me = sched_feed(f);
+	return fw_schedule_adaptive(&me, fs->price);
+}
+
+/* The longest a feed may wait for its next poll after a restart or reload: its interval,
+   or with adaptive polling its upper bound (a changed interval or bound counts at once). */
+static int64_t longest_wait(const struct feed_rt *f)
+{
+	if (f->owner->cfg->adaptive && fw_schedule_rate_known(&f->rate))
+		return sched_feed(f).hi;
+	return f->cfg->interval;
+}
+
 /* The decision about the next poll, from what this poll said. */
 static int64_t reschedule(struct feed_rt *f, const struct fw_fetch_result *r,
                           const struct fw_feed_state *st, int64_t now)
@@ -245,6 +310,8 @@ static int64_t reschedule(struct feed_rt *f, const struct fw_fetch_result *r,
 	    .expires = r->expires,
 	    .ttl = r->ttl,
 	    .seed = f->seed,
+	    .adaptive = r->error == 0 ? adaptive_interval(f) : 0,
+	    .push_until = 0, /* WebSub: the feed's live push lease, when it has one */
 	};
 	int64_t next = push_floor(f, fw_schedule_next(&in), now);
 
@@ -279,6 +346,7 @@ struct poll_tally {
 	size_t n_alerting;   /* items that raised an alert */
 	size_t n_held;       /* matching items past max_alerts_per_poll */
 	size_t n_skipped;    /* items the store refused */
+	int64_t *times;      /* publication dates of the new items (n_new of them) */
 	uint64_t *wl_alerts; /* alerts raised per watchlist index (allocated when one is) */
 	struct fw_alert_storm storm;
 };
@@ -287,6 +355,7 @@ static void tally_clear(struct poll_tally *t)
 {
 	fw_alert_storm_clear(&t->storm);
 	free(t->wl_alerts);
+	free(t->times);
 	*t = (struct poll_tally){0};
 }
 
@@ -404,6 +473,19 @@ static int archive_item(struct fw_store *tx, struct feed_rt *f, const struct fw_
 	return rc;
 }
 
+/* A new item: its date for the rate estimate; its detection delay (publication to the end
+   of the poll that found it; not for a first poll's back catalogue). */
+static void new_item(struct feed_rt *f, const struct fw_item *it, bool first_poll, int64_t now,
+                     struct poll_tally *t)
+{
+	if (t->times)
+		t->times[t->n_new] = it->published;
+	t->n_new++;
+	if (!first_poll && it->published != FW_TIME_NONE && it->published <= now)
+		fw_metrics_observe_detection(f->owner->env.metrics,
+		                             fw_clock_now_f() - (double)it->published);
+}
+
 /*
  * One item of a poll, in the poll's transaction tx: marked seen; when new, archived (its
  * text, for backtests and new watchlists); when new or edited (and not a new feed's back
@@ -430,7 +512,7 @@ static int commit_item(struct fw_store *tx, struct feed_rt *f, struct fw_item *i
 	if (mark <= 0) /* an error, or FW_ITEM_SAME */
 		return mark;
 	if (mark == FW_ITEM_NEW) {
-		t->n_new++;
+		new_item(f, it, first_poll, now, t);
 		if ((rc = archive_item(tx, f, it, now)) < 0)
 			return rc;
 	}
@@ -460,6 +542,9 @@ static int commit_items(struct fw_store *tx, struct feed_rt *f, struct fw_fetch_
 	struct fw_match_result mr = {0};
 	int rc = 0;
 
+	t->times = calloc(r->n_items + 1, sizeof(*t->times));
+	for (size_t i = 0; i < r->n_items; i++)
+		r->items[i]->fetched = r->finished;
 	for (size_t i = 0; i < r->n_items && rc == 0; i++)
 		rc = commit_item(tx, f, r->items[i], r->hashes[i], first_poll, now, &mr, t);
 	fw_match_result_clear(&mr);
@@ -489,6 +574,8 @@ static void apply_result(struct fw_feed_state *st, const struct fw_fetch_result 
 		set_str(&st->etag, NULL);
 		set_str(&st->last_modified, NULL);
 		set_str(&st->moved_url, NULL);
+		st->rate_items = st->rate_seconds = 0; /* and what it taught of the old feed */
+		st->rate_at = 0;
 	}
 	st->exists = true;
 	if (url)
@@ -538,6 +625,33 @@ static int raise_failing(struct fw_store *tx, struct feed_rt *f, const struct fw
 	return rc < 0 ? rc : 0;
 }
 
+/* A successful poll teaches the feed's rate (schedule.h); kept in st for the store. */
+static void learn_rate(struct feed_rt *f, const struct fw_fetch_result *r, struct fw_feed_state *st,
+                       int64_t now, const struct poll_tally *t)
+{
+	struct fw_schedule_rate rate = {st->rate_items, st->rate_seconds, st->rate_at};
+	int64_t *all = NULL;
+
+	if (r->error != 0)
+		return;
+	/* Nothing learned yet (a new feed, or one stored before schema 8): every item's date
+	   tells, not only the new ones'. */
+	if (rate.at == 0 && r->n_items > 0 && (all = calloc(r->n_items, sizeof(*all))) != NULL)
+		for (size_t i = 0; i < r->n_items; i++)
+			all[i] = r->items[i]->published;
+	if (all)
+		fw_schedule_rate_observe(&rate, now, all, r->n_items);
+	else
+		fw_schedule_rate_observe(&rate, now, t->times, t->times ? t->n_new : 0);
+	free(all);
+	st->rate_items = rate.items;
+	st->rate_seconds = rate.seconds;
+	st->rate_at = rate.at;
+	if (fw_schedule_rate_known(&rate) && !fw_schedule_rate_known(&f->rate))
+		f->owner->n_known++;
+	f->rate = rate;
+}
+
 /* Write one poll in its own savepoint: items (unless with_items is false), alerts, the
    feed's state. 0, or a negative errno after which nothing of it is kept (its items count
    as unseen and come again). */
@@ -555,6 +669,7 @@ static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_fe
 		rc = raise_failing(tx, f, r, st, now, &t->n_alerts);
 	st->items_seen += (int64_t)t->n_new;
 	st->alerts += (int64_t)t->n_alerts;
+	learn_rate(f, r, st, now, t);
 	st->next_poll = reschedule(f, r, st, now);
 	if (rc == 0)
 		rc = fw_store_feed_save(tx, f->cfg->name, st);
@@ -660,7 +775,7 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 	struct fw_feeds *fs = f->owner;
 	struct fw_feed_state st = {0};
 	struct poll_tally t = {0};
-	int64_t now = time(NULL), streak_before = 0;
+	int64_t now = fw_clock_now(), streak_before = 0;
 	bool first_poll;
 
 	if (fw_store_feed_load(fs->env.store, f->cfg->name, &st) < 0) {
@@ -698,10 +813,10 @@ static void flush_updates(struct fw_feeds *fs)
 	size_t raised = 0;
 	int rc;
 
-	if (fs->env.grouper == NULL || !fw_grouper_due(fs->env.grouper, fs->cfg, time(NULL)))
+	if (fs->env.grouper == NULL || !fw_grouper_due(fs->env.grouper, fs->cfg, fw_clock_now()))
 		return;
 	if ((rc = fw_store_begin_lazy(s)) == 0 &&
-	    (rc = fw_grouper_flush(fs->env.grouper, s, fs->cfg, time(NULL), &raised)) == 0)
+	    (rc = fw_grouper_flush(fs->env.grouper, s, fs->cfg, fw_clock_now(), &raised)) == 0)
 		rc = fw_store_commit(s);
 	if (rc < 0) {
 		fw_log(FW_LOG_ERR, "cannot raise story updates (they come later): %s",
@@ -829,6 +944,7 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 	fs->hosts[f->host].active--;
 	if (r->error == -ECANCELED)
 		return;
+	r->finished = fw_clock_now();
 	fw_metrics_observe_poll(fs->env.metrics,
 	                        (double)(uv_now(fs->env.loop) - f->started_ms) / 1000.0);
 	pend_add(fs, f, r, false);
@@ -959,7 +1075,7 @@ static void start_fetch(struct feed_rt *f)
 static void admit(struct fw_feeds *fs)
 {
 	const struct fw_config *cfg = fs->cfg;
-	int64_t now = time(NULL);
+	int64_t now = fw_clock_now();
 	struct feed_rt **pp = &fs->qhead, *prev = NULL;
 	size_t scanned = 0;
 
@@ -1005,7 +1121,7 @@ static struct feed_rt *feed_new(struct fw_feeds *fs, const struct fw_config_feed
 }
 
 /* First poll: after a restart a feed keeps the schedule its last poll decided (backoff,
-   Retry-After and ttl included, but never later than one interval from now, so that a
+   Retry-After and ttl included, but never later than longest_wait() from now, so that a
    changed interval counts); a new feed is polled soon, spread so that feeds do not fire
    at once. */
 static void schedule_first(struct feed_rt *f, int64_t now)
@@ -1017,11 +1133,15 @@ static void schedule_first(struct feed_rt *f, int64_t now)
 	    strcmp(st.url, f->cfg->url) == 0 && st.error_streak > 0)
 		fs->env.metrics->feeds_failing++;
 	f->last_success = st.last_success;
+	if (st.exists && st.url && strcmp(st.url, f->cfg->url) == 0) {
+		f->rate = (struct fw_schedule_rate){st.rate_items, st.rate_seconds, st.rate_at};
+		fs->n_known += fw_schedule_rate_known(&f->rate);
+	}
 	if (st.exists && st.url && strcmp(st.url, f->cfg->url) == 0 && st.next_poll > now)
 		schedule_at(f,
-		            st.error_streak > 0 || st.next_poll < now + f->cfg->interval
+		            st.error_streak > 0 || st.next_poll < now + longest_wait(f)
 		                ? st.next_poll
-		                : now + f->cfg->interval,
+		                : now + longest_wait(f),
 		            now);
 	else
 		schedule_at(f, now + fw_schedule_first_delay(f->cfg->interval, f->seed), now);
@@ -1050,7 +1170,7 @@ int fw_feeds_start(const struct fw_feeds_env *env, const struct fw_config *cfg,
                    struct fw_feeds **out)
 {
 	struct fw_feeds *fs = calloc(1, sizeof(*fs));
-	int64_t now = time(NULL);
+	int64_t now = fw_clock_now();
 
 	if (fs == NULL)
 		return -ENOMEM;
@@ -1094,6 +1214,22 @@ int fw_feeds_start(const struct fw_feeds_env *env, const struct fw_config *cfg,
 	return 0;
 }
 
+/* After a reload: a learned feed waiting longer than its adaptive interval under the new
+   config (a shorter interval, a lower bound, a new budget) is polled soon. */
+static void reload_adaptive(struct fw_feeds *fs, int64_t now)
+{
+	for (size_t i = 0; fs->cfg->adaptive && i < fs->n; i++) {
+		struct feed_rt *f = fs->v[i];
+		int64_t iv;
+
+		if (!uv_is_active((uv_handle_t *)&f->timer) || !fw_schedule_rate_known(&f->rate))
+			continue;
+		iv = adaptive_interval(f);
+		if (uv_timer_get_due_in(&f->timer) > fw_clock_timer_ms(iv + iv / 10))
+			schedule_at(f, now + fw_schedule_first_delay(iv, f->seed), now);
+	}
+}
+
 static int cmp_feed_name(const void *x, const void *y)
 {
 	const struct feed_rt *a = *(struct feed_rt *const *)x, *b = *(struct feed_rt *const *)y;
@@ -1108,7 +1244,7 @@ int fw_feeds_reload(struct fw_feeds *fs, const struct fw_config *cfg)
 	struct feed_rt **old = fs->v, **v, **sorted;
 	struct host_rt *old_hosts = fs->hosts;
 	size_t n_old = fs->n, n_old_hosts = fs->n_hosts, *old_slots = fs->host_slots;
-	int64_t now = time(NULL);
+	int64_t now = fw_clock_now();
 
 	v = calloc(cfg->n_feeds + 1, sizeof(*v));
 	sorted = malloc((n_old + 1) * sizeof(*sorted));
@@ -1123,6 +1259,7 @@ int fw_feeds_reload(struct fw_feeds *fs, const struct fw_config *cfg)
 		return -ENOMEM;
 	}
 	fs->cfg = cfg;
+	fs->price = 0; /* bounds and intervals may have changed */
 	memcpy(sorted, old, n_old * sizeof(*old));
 	qsort(sorted, n_old, sizeof(*sorted), cmp_feed_name);
 	/* Old names must be compared before their config goes: mark the kept ones first. */
@@ -1140,6 +1277,8 @@ int fw_feeds_reload(struct fw_feeds *fs, const struct fw_config *cfg)
 				fs->active--;
 				uv_timer_stop(&f->timer);
 			}
+			if (strcmp(f->cfg->url, cfg->feeds[i].url) != 0)
+				f->rate = (struct fw_schedule_rate){0}; /* another feed now */
 			f->cfg = &cfg->feeds[i];
 			f->removed = true; /* taken: reset below */
 			f->seed = fw_schedule_seed(f->cfg->name);
@@ -1169,12 +1308,13 @@ int fw_feeds_reload(struct fw_feeds *fs, const struct fw_config *cfg)
 		if (fresh) {
 			schedule_first(f, now);
 		} else if (uv_is_active((uv_handle_t *)&f->timer) &&
-		           uv_timer_get_due_in(&f->timer) > (uint64_t)f->cfg->interval * 1000) {
+		           uv_timer_get_due_in(&f->timer) > fw_clock_timer_ms(longest_wait(f))) {
 			/* A shorter interval takes effect now, not after the old one. */
 			schedule_at(f, now + fw_schedule_first_delay(f->cfg->interval, f->seed),
 			            now);
 		}
 	}
+	reload_adaptive(fs, now);
 	/* Host backoff survives a reload. */
 	for (size_t i = 0; i < n_old_hosts; i++)
 		for (size_t k = 0; k < fs->n_hosts; k++)

@@ -28,6 +28,7 @@ struct fw_item *fw_item_new(void)
 		return NULL;
 	item->published = FW_TIME_NONE;
 	item->updated = FW_TIME_NONE;
+	item->fetched = FW_TIME_NONE;
 	return item;
 }
 

@@ -16,6 +16,7 @@
 #include <feedwatch/version.h>
 
 #include "backfill.h"
+#include "clock.h"
 #include "config.h"
 #include "deliver.h"
 #include "feeds.h"
@@ -607,8 +608,12 @@ static int start_websub(struct fw_daemon *d)
    first, when due). 0 or -errno (logged when not -ENOMEM). */
 static int start_rooms(struct fw_daemon *d)
 {
-	struct fw_deliver_env de = {
-	    .loop = &d->loop, .store = d->store, .net = d->net, .idle = alerts_idle_cb, .arg = d};
+	struct fw_deliver_env de = {.loop = &d->loop,
+	                            .store = d->store,
+	                            .net = d->net,
+	                            .metrics = &d->metrics,
+	                            .idle = alerts_idle_cb,
+	                            .arg = d};
 	struct fw_feeds_env fe = {.loop = &d->loop,
 	                          .store = d->store,
 	                          .net = d->net,
@@ -665,7 +670,8 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 		code = 2;
 		goto out;
 	}
-	if ((r = fw_grouper_new(d.store, cfg->story_window, time(NULL), &d.grouper)) < 0) {
+	fw_clock_init();
+	if ((r = fw_grouper_new(d.store, cfg->story_window, fw_clock_now(), &d.grouper)) < 0) {
 		fw_log(FW_LOG_ERR, "cannot load the stories: %s", fw_store_error(d.store));
 		code = 2;
 		goto out;

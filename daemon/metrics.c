@@ -35,6 +35,35 @@ void fw_metrics_observe_poll(struct fw_metrics *m, double seconds)
 	m->poll_seconds_sum += seconds;
 }
 
+static const double delay_bounds[FW_METRICS_DELAY_BUCKETS] = FW_METRICS_DELAY_BOUNDS;
+
+/* See metrics.h. */
+void fw_metrics_observe_delay(struct fw_metrics_delay *h, double seconds)
+{
+	size_t b = 0;
+
+	if (!(seconds > 0))
+		seconds = 0;
+	while (b < FW_METRICS_DELAY_BUCKETS && seconds > delay_bounds[b])
+		b++;
+	h->n[b]++;
+	h->sum += seconds;
+}
+
+/* See metrics.h. */
+void fw_metrics_observe_detection(struct fw_metrics *m, double seconds)
+{
+	if (m)
+		fw_metrics_observe_delay(&m->detection, seconds);
+}
+
+/* See metrics.h. */
+void fw_metrics_observe_delivery(struct fw_metrics *m, double seconds)
+{
+	if (m)
+		fw_metrics_observe_delay(&m->delivery, seconds);
+}
+
 static void family(FILE *f, const char *name, const char *help, const char *type)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -124,6 +153,22 @@ static void poll_histogram(FILE *f, const struct fw_metrics *m)
 	        (unsigned long long)cum, name, m->poll_seconds_sum, name, (unsigned long long)cum);
 }
 
+static void delay_histogram(FILE *f, const char *name, const char *help,
+                            const struct fw_metrics_delay *h)
+{
+	uint64_t cum = 0;
+
+	family(f, name, help, "histogram");
+	for (size_t b = 0; b < FW_METRICS_DELAY_BUCKETS; b++) {
+		cum += h->n[b];
+		fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, delay_bounds[b],
+		        (unsigned long long)cum);
+	}
+	cum += h->n[FW_METRICS_DELAY_BUCKETS];
+	fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.15g\n%s_count %llu\n", name,
+	        (unsigned long long)cum, name, h->sum, name, (unsigned long long)cum);
+}
+
 static void build_info(FILE *f, const struct fw_metrics_view *v)
 {
 	family(f, "feedwatch_build_info", "Versions of feedwatch and its libraries; always 1.",
@@ -176,6 +221,13 @@ int fw_metrics_write(const char *path, const struct fw_metrics_view *v)
 	gauge(f, "feedwatch_start_time_seconds", "Start time, Unix seconds.", (double)m->started);
 	poll_histogram(f, m);
 	websub_metrics(f, m);
+	delay_histogram(f, "feedwatch_detection_delay_seconds",
+	                "From a new item's publication date to the end of the poll that found it "
+	                "(dated items, not in the future, first polls excluded).",
+	                &m->detection);
+	delay_histogram(f, "feedwatch_delivery_delay_seconds",
+	                "From an alert's raising to its delivery by an output (1 s resolution).",
+	                &m->delivery);
 	per_name(f, "feedwatch_feed_last_success_timestamp_seconds",
 	         "Unix time of the feed's last successful poll (0: none yet).", "gauge", "feed",
 	         v->feeds, v->n_feeds);

@@ -16,6 +16,20 @@
 	}
 #define FW_METRICS_POLL_BUCKETS 10
 
+/* Upper bounds (seconds) of the delay histograms' buckets (detection: publication to the
+   end of the poll that found the item; delivery: alert raised to delivered); +Inf follows. */
+#define FW_METRICS_DELAY_BOUNDS                                                                    \
+	{                                                                                          \
+		0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400       \
+	}
+#define FW_METRICS_DELAY_BUCKETS 16
+
+/* A histogram of delays: per bucket (not cumulative), the rest past the last bound, sum. */
+struct fw_metrics_delay {
+	uint64_t n[FW_METRICS_DELAY_BUCKETS + 1];
+	double sum;
+};
+
 struct fw_metrics {
 	uint64_t polls;
 	uint64_t poll_errors;
@@ -36,6 +50,8 @@ struct fw_metrics {
 	   denials, leases that ended; subscriptions active now */
 	uint64_t websub_pushes, websub_bad_signature, websub_sha1, websub_too_big;
 	uint64_t websub_refused, websub_denied, websub_expired, websub_active;
+	struct fw_metrics_delay detection; /* new items: published -> found by a poll */
+	struct fw_metrics_delay delivery;  /* alerts: raised -> delivered (1 s resolution) */
 	/* alerts raised per watchlist of the current config, by index (the daemon keeps the
 	   figures of a watchlist across a reload by its name) */
 	uint64_t *watchlist_alerts;
@@ -44,6 +60,13 @@ struct fw_metrics {
 
 /* Count one poll of `seconds` (start of the transfer to its end) in the histogram. */
 void fw_metrics_observe_poll(struct fw_metrics *m, double seconds);
+
+/* Count one delay (seconds; a negative one counts as 0) in h. */
+void fw_metrics_observe_delay(struct fw_metrics_delay *h, double seconds);
+
+/* Count a new item's detection delay, or an alert's delivery delay. m may be NULL. */
+void fw_metrics_observe_detection(struct fw_metrics *m, double seconds);
+void fw_metrics_observe_delivery(struct fw_metrics *m, double seconds);
 
 /* The figures of one output, as the daemon hands them over. */
 struct fw_metrics_output {

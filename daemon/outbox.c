@@ -178,11 +178,18 @@ static int change_one(struct fw_store *s, sqlite3_stmt *q)
 }
 
 /* Delete a delivered entry; -ENOENT when it is gone already. */
-int fw_store_outbox_delivered(struct fw_store *s, int64_t rowid)
+int fw_store_outbox_delivered(struct fw_store *s, int64_t rowid, int64_t now)
 {
 	sqlite3_stmt *q;
 	int ret = 0;
 
+	q = fw_store_prepare(s, ST_ROUTE_DELIVERED, &ret);
+	if (!q)
+		return ret;
+	sqlite3_bind_int64(q, 1, rowid);
+	sqlite3_bind_int64(q, 2, now);
+	if ((ret = fw_store_step_done(s, q)) < 0)
+		return ret;
 	q = fw_store_prepare(s, ST_OUTBOX_DELIVERED, &ret);
 	if (!q)
 		return ret;
@@ -368,7 +375,7 @@ void fw_alert_rows_free(struct fw_alert_row *r, size_t n)
    prepared here rather than cached in stmt_sql. */
 static const char alert_rows_sql[] =
     "SELECT a.id, a.watchlist, a.feed, a.item_id, a.created, t.payload, r.output,"
-    " o.state, o.attempts, o.last_error FROM"
+    " o.state, o.attempts, o.last_error, r.delivered FROM"
     " (SELECT * FROM alerts WHERE created >= ?1 AND (?2 IS NULL OR watchlist = ?2)"
     "  ORDER BY created DESC, id LIMIT ?3) a"
     " LEFT JOIN alert_texts t ON t.alert_id = a.id"
@@ -384,6 +391,7 @@ static bool alert_row(sqlite3_stmt *q, struct fw_alert_row *r)
 	r->state = sqlite3_column_type(q, 7) == SQLITE_NULL ? FW_ALERT_DELIVERED
 	                                                    : sqlite3_column_int(q, 7);
 	r->attempts = sqlite3_column_int64(q, 8);
+	r->delivered = sqlite3_column_int64(q, 10); /* NULL: 0 */
 	return fw_store_col_dup(q, 0, &r->alert_id) && fw_store_col_dup(q, 1, &r->watchlist) &&
 	       fw_store_col_dup(q, 2, &r->feed) && fw_store_col_dup(q, 3, &r->item_id) &&
 	       fw_store_col_dup(q, 5, &r->payload) && fw_store_col_dup(q, 6, &r->output) &&

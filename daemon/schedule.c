@@ -1,4 +1,6 @@
 /* schedule.c - per-feed poll timing decisions (pure). */
+#include <math.h>
+
 #include "schedule.h"
 
 /* FNV-1a: stable across runs and machines. */
@@ -41,12 +43,16 @@ static int64_t min64(int64_t a, int64_t b)
  *  - Retry-After (429, 503, or any response) is a lower bound, capped likewise;
  *  - jitter of +-10% (deterministic from seed and now), then the min_interval floor.
  * Recovery is immediate: the first success after errors goes back to the interval.
+ * On success the interval is the adaptive one when given; the server hints stay floors
+ * on it, and a WebSub push_until is a floor on the whole.
  */
 int64_t fw_schedule_next(const struct fw_schedule_in *in)
 {
 	int64_t base = max64(in->interval, 1), span, j;
 
 	if (in->ok) {
+		if (in->adaptive > 0)
+			base = in->adaptive;
 		if (in->ttl > 0)
 			base = max64(base, min64((int64_t)in->ttl * 60, FW_SCHEDULE_MAX_HINT));
 		if (in->max_age > 0)
@@ -70,6 +76,9 @@ int64_t fw_schedule_next(const struct fw_schedule_in *in)
 			base += j;
 	}
 	base = max64(base, in->min_interval);
+	/* While pushes are live, polling waits for them (the push side decides how long). */
+	if (in->push_until > in->now + base)
+		base = in->push_until - in->now;
 	return in->now + base;
 }
 
@@ -81,4 +90,130 @@ int64_t fw_schedule_first_delay(int64_t interval, uint64_t seed)
 	if (window <= 0)
 		return 0;
 	return (int64_t)(mix(seed) % (uint64_t)window);
+}
+
+/* Decay r to time t (t >= r->at). */
+static void decay_to(struct fw_schedule_rate *r, int64_t t)
+{
+	double d;
+
+	if (r->at == 0 || t <= r->at) {
+		r->at = r->at ? r->at : t;
+		return;
+	}
+	d = exp(-(double)(t - r->at) / FW_SCHEDULE_TAU);
+	r->items *= d;
+	r->seconds *= d;
+	r->at = t;
+}
+
+/* Decayed weight, at `to`, of an item at t. */
+static double weight(int64_t t, int64_t to)
+{
+	return exp(-(double)(to - t) / FW_SCHEDULE_TAU);
+}
+
+/* The first poll: the dated items span their own window. */
+static void observe_first(struct fw_schedule_rate *r, int64_t now, const int64_t *times, size_t n)
+{
+	int64_t oldest = INT64_MAX, from;
+	size_t counted = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (times[i] != INT64_MIN && times[i] <= now && times[i] < oldest)
+			oldest = times[i];
+	r->at = now;
+	if (oldest == INT64_MAX)
+		return; /* nothing dated: nothing learned */
+	from = max64(oldest, now - FW_SCHEDULE_HORIZON);
+	for (size_t i = 0; i < n; i++)
+		if (times[i] != INT64_MIN && times[i] > from && times[i] <= now &&
+		    counted < FW_SCHEDULE_BURST * 10) {
+			r->items += weight(times[i], now);
+			counted++;
+		}
+	/* integral of the decay over [from, now] */
+	r->seconds += FW_SCHEDULE_TAU * (1 - exp(-(double)(now - from) / FW_SCHEDULE_TAU));
+}
+
+/* See schedule.h. */
+void fw_schedule_rate_observe(struct fw_schedule_rate *r, int64_t now, const int64_t *times,
+                              size_t n)
+{
+	int64_t from = r->at;
+
+	if (r->at == 0) {
+		observe_first(r, now, times, n);
+		return;
+	}
+	if (now < from)
+		return; /* the clock went back: wait for it */
+	decay_to(r, now);
+	r->seconds += FW_SCHEDULE_TAU * (1 - exp(-(double)(now - from) / FW_SCHEDULE_TAU));
+	for (size_t i = 0; i < n && i < FW_SCHEDULE_BURST; i++) {
+		int64_t t = times[i] == INT64_MIN ? now : min64(max64(times[i], from), now);
+
+		r->items += weight(t, now);
+	}
+}
+
+/* See schedule.h. */
+double fw_schedule_rate_value(const struct fw_schedule_rate *r)
+{
+	double items = r->items > 0 ? r->items : 0, secs = r->seconds > 0 ? r->seconds : 0;
+
+	return (items + FW_SCHEDULE_PRIOR_ITEMS) / (secs + FW_SCHEDULE_PRIOR_SECOND);
+}
+
+/* See schedule.h. */
+bool fw_schedule_rate_known(const struct fw_schedule_rate *r)
+{
+	return r->seconds > 0;
+}
+
+/* clamp(c / sqrt(rate), lo, hi) as a double. */
+static double alloc_one(const struct fw_schedule_feed *f, double c)
+{
+	double lo = (double)max64(f->lo, 1), hi = (double)max64(f->hi, f->lo), t;
+
+	t = f->rate > 0 ? c / sqrt(f->rate) : hi;
+	return t < lo ? lo : t > hi ? hi : t;
+}
+
+/* See schedule.h. */
+int64_t fw_schedule_adaptive(const struct fw_schedule_feed *f, double c)
+{
+	if (c <= 0)
+		return f->interval;
+	return (int64_t)llround(alloc_one(f, c));
+}
+
+/* Requests per second the feeds of v spend under c. */
+static double spend(const struct fw_schedule_feed *v, size_t n, double c)
+{
+	double s = 0;
+
+	for (size_t i = 0; i < n; i++)
+		s += 1.0 / alloc_one(&v[i], c);
+	return s;
+}
+
+/* See schedule.h. Bisection on log c: spend() falls as c grows. */
+double fw_schedule_budget(const struct fw_schedule_feed *v, size_t n)
+{
+	double budget = 0, lo = 1e-6, hi = 1e9;
+
+	for (size_t i = 0; i < n; i++)
+		budget += 1.0 / (double)max64(v[i].interval, 1);
+	if (n == 0)
+		return 0;
+	for (int k = 0; k < 60; k++) {
+		double mid = sqrt(lo * hi);
+
+		if (spend(v, n, mid) > budget)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
 }

@@ -42,7 +42,7 @@
 /* PRAGMA application_id of a feedwatch database: "FWDB". */
 #define FW_STORE_APP_ID 0x46574442
 /* The schema version this code writes (PRAGMA user_version). */
-#define FW_STORE_SCHEMA 7
+#define FW_STORE_SCHEMA 8
 /* last_seen of an unchanged item is refreshed at most this often (seconds): retention is
    counted in days, and skipping the rewrite halves the WAL traffic of a 30 min poll. */
 #define FW_STORE_SEEN_SLACK 3600
@@ -72,12 +72,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROLLBACK_TO_ITEM] = "ROLLBACK TO fw_item",
     [ST_FEED_LOAD] = "SELECT url, etag, last_modified, moved_url, last_poll, last_success, "
                      "next_poll, http_status, error_streak, first_error, last_error, "
-                     "items_seen, alerts, failing_alerted FROM feeds WHERE name = ?1",
+                     "items_seen, alerts, failing_alerted, rate_items, rate_seconds, rate_at "
+                     "FROM feeds WHERE name = ?1",
     [ST_FEED_SAVE] = "INSERT OR REPLACE INTO feeds (name, url, etag, last_modified, "
                      "moved_url, last_poll, last_success, next_poll, http_status, "
                      "error_streak, first_error, last_error, items_seen, alerts, "
-                     "failing_alerted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-                     "?12, ?13, ?14, ?15)",
+                     "failing_alerted, rate_items, rate_seconds, rate_at) VALUES (?1, ?2, "
+                     "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     [ST_FEED_NAMES] = "SELECT name FROM feeds ORDER BY name",
     [ST_FEED_FORGET_ITEMS] = "DELETE FROM items WHERE feed = ?1",
     [ST_FEED_FORGET] = "DELETE FROM feeds WHERE name = ?1",
@@ -107,6 +108,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "ORDER BY next_at, rowid",
     [ST_OUTBOX_NEXT] = "SELECT min(next_at) FROM outbox WHERE state = 0",
     [ST_OUTBOX_DELIVERED] = "DELETE FROM outbox WHERE rowid = ?1",
+    [ST_ROUTE_DELIVERED] = "UPDATE alert_routes SET delivered = ?2 WHERE (alert_id, output) IN "
+                           "(SELECT alert_id, output FROM outbox WHERE rowid = ?1)",
     [ST_OUTBOX_RETRY] = "UPDATE outbox SET attempts = attempts + 1, next_at = ?2, "
                         "last_error = ?3 WHERE rowid = ?1 AND state = 0",
     [ST_OUTBOX_KILL] = "UPDATE outbox SET state = 1, attempts = attempts + 1, "
@@ -249,9 +252,17 @@ static const char schema_v7[] =
     " tokenize = 'ascii');"
     "INSERT INTO meta (k, v) VALUES ('archive_indexed', 0);";
 
+/* Version 8: adaptive polling's learned publication rate per feed (schedule.h: decayed
+   items and seconds observed, and the time they refer to), and when each alert was
+   delivered to each output. */
+static const char schema_v8[] = "ALTER TABLE feeds ADD COLUMN rate_items REAL NOT NULL DEFAULT 0;"
+                                "ALTER TABLE feeds ADD COLUMN rate_seconds REAL NOT NULL DEFAULT 0;"
+                                "ALTER TABLE feeds ADD COLUMN rate_at INTEGER NOT NULL DEFAULT 0;"
+                                "ALTER TABLE alert_routes ADD COLUMN delivered INTEGER;";
+
 /* migrations[v] takes a database from user_version v to v + 1; [0] creates it. */
 static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                        schema_v5, schema_v6, schema_v7};
+                                                        schema_v5, schema_v6, schema_v7, schema_v8};
 
 __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
                                                          ...)
@@ -1133,6 +1144,9 @@ int fw_store_feed_load(struct fw_store *s, const char *feed, struct fw_feed_stat
 		t.items_seen = sqlite3_column_int64(q, 11);
 		t.alerts = sqlite3_column_int64(q, 12);
 		t.failing_alerted = sqlite3_column_int64(q, 13) != 0;
+		t.rate_items = sqlite3_column_double(q, 14);
+		t.rate_seconds = sqlite3_column_double(q, 15);
+		t.rate_at = sqlite3_column_int64(q, 16);
 	} else if (rc != SQLITE_DONE) {
 		ret = fw_store_fail(s, rc);
 		goto out;
@@ -1173,6 +1187,9 @@ int fw_store_feed_save(struct fw_store *s, const char *feed, const struct fw_fee
 	sqlite3_bind_int64(q, 13, st->items_seen);
 	sqlite3_bind_int64(q, 14, st->alerts);
 	sqlite3_bind_int(q, 15, st->failing_alerted);
+	sqlite3_bind_double(q, 16, st->rate_items);
+	sqlite3_bind_double(q, 17, st->rate_seconds);
+	sqlite3_bind_int64(q, 18, st->rate_at);
 	return fw_store_step_done(s, q);
 }
 

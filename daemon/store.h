@@ -128,6 +128,11 @@ struct fw_feed_state {
 	int64_t items_seen;   /* total items ever recorded for the feed */
 	int64_t alerts;       /* alerts raised for the feed */
 	bool failing_alerted; /* the "feed failing" alert was raised for this streak */
+	/* adaptive polling's learned rate (struct fw_schedule_rate: decayed items and seconds
+	   observed, referred to rate_at; 0 = nothing learned) */
+	double rate_items;
+	double rate_seconds;
+	int64_t rate_at;
 };
 
 /* Free what st holds and zero it. */
@@ -211,8 +216,9 @@ int fw_store_outbox_due(struct fw_store *s, int64_t now, size_t max, const int64
 /* The earliest next_at of pending entries in *when, or -ENOENT when none is pending. */
 int fw_store_outbox_next_due(struct fw_store *s, int64_t *when);
 
-/* Delivered: the entry leaves the outbox. -ENOENT when it is not there (dropped). */
-int fw_store_outbox_delivered(struct fw_store *s, int64_t rowid);
+/* Delivered at `now` (kept for `feedwatch alerts`): the entry leaves the outbox. -ENOENT
+   when it is not there (dropped). */
+int fw_store_outbox_delivered(struct fw_store *s, int64_t rowid, int64_t now);
 
 /* A failed attempt: attempts + 1, next try at next_at, error recorded. -ENOENT unless the
    entry exists and is pending. */
@@ -358,11 +364,12 @@ int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t items_befor
 struct fw_alert_row {
 	char *alert_id, *watchlist, *feed, *item_id;
 	int64_t created;
-	char *payload;    /* the alert as JSON, or NULL (raised before schema 4) */
-	char *output;     /* NULL: the alert was queued for no output */
-	int state;        /* FW_ALERT_DELIVERED, FW_OUTBOX_PENDING or FW_OUTBOX_DEAD */
-	int64_t attempts; /* while in the outbox */
-	char *last_error; /* or NULL */
+	char *payload;     /* the alert as JSON, or NULL (raised before schema 4) */
+	char *output;      /* NULL: the alert was queued for no output */
+	int state;         /* FW_ALERT_DELIVERED, FW_OUTBOX_PENDING or FW_OUTBOX_DEAD */
+	int64_t attempts;  /* while in the outbox */
+	char *last_error;  /* or NULL */
+	int64_t delivered; /* when the output delivered it (schema 6 on), 0 = not (known) */
 };
 
 /* The alerts raised at or after since (of watchlist only, unless NULL), newest first, at

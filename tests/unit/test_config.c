@@ -161,7 +161,47 @@ static const struct bad_case bad_cases[] = {
     {"archive_max_size = \"lots\";\n", 1, "'archive_max_size' must be a size"},
     {"watchlists = (\n { name = \"w\"; match = \"x\";\n   backfill = true; }\n);\n", 3,
      "'backfill' must be a duration"},
+    {"interval = \"10m\";\nfeeds = (\n { name = \"a\"; url = \"http://x.org/f\";\n"
+     "   min_interval = \"20m\"; }\n);\n",
+     4, "feed 'a': min_interval above its interval (600s)"},
+    {"min_interval = \"1m\";\nfeeds = (\n { name = \"a\"; url = \"http://x.org/f\";\n"
+     "   min_interval = 10; }\n);\n",
+     4, "below the top-level min_interval (60s)"},
+    {"interval = \"10m\";\nfeeds = (\n { name = \"a\"; url = \"http://x.org/f\";\n"
+     "   max_interval = \"5m\"; }\n);\n",
+     4, "feed 'a': max_interval below its interval (600s)"},
+    {"min_interval = \"5m\";\nmax_interval = \"1m\";\n", 2,
+     "'max_interval' must be at least min_interval (300s)"},
+    {"adaptive = \"yes\";\n", 1, "'adaptive' must be"},
 };
+
+/* Adaptive polling's keys: defaults, top level, per feed. */
+static void test_adaptive_keys(void **state)
+{
+	struct fw_diags d = {0};
+	struct fw_config *cfg = NULL;
+	const char *p = write_conf("a.conf", "state_dir = \"s\";\nfeeds = (\n"
+	                                     " { name = \"a\"; url = \"http://x.org/f\"; },\n"
+	                                     " { name = \"b\"; url = \"http://x.org/g\";"
+	                                     " min_interval = \"2m\"; max_interval = \"2h\"; }\n"
+	                                     ");\n");
+
+	assert_int_equal(fw_config_load(p, &cfg, &d), 0);
+	assert_true(cfg->adaptive);
+	assert_int_equal(cfg->max_interval, 6 * 3600);
+	assert_int_equal(cfg->feeds[0].min_interval, 0); /* 0: the top level's */
+	assert_int_equal(cfg->feeds[0].max_interval, 0);
+	assert_int_equal(cfg->feeds[1].min_interval, 120);
+	assert_int_equal(cfg->feeds[1].max_interval, 7200);
+	fw_config_free(cfg);
+	fw_diags_clear(&d);
+	p = write_conf("a.conf", "adaptive = false;\nmax_interval = \"1d\";\nfeeds = ();\n");
+	assert_int_equal(fw_config_load(p, &cfg, &d), 0);
+	assert_false(cfg->adaptive);
+	assert_int_equal(cfg->max_interval, 86400);
+	fw_config_free(cfg);
+	fw_diags_clear(&d);
+}
 
 static void test_bad(void **state)
 {
@@ -419,6 +459,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good),
 	    cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_adaptive_keys),
 	    cmocka_unit_test(test_every_error_reported),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_secret_readable_by_others),

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <cmocka.h>
 
 #include "schedule.h"
@@ -134,6 +135,163 @@ static void test_first_delay_spread(void **state)
 	assert_int_equal(fw_schedule_first_delay(1, 5), 0);
 }
 
+#define HOUR 3600
+#define T0   1700000000
+
+/* A first poll of 21 items an hour apart (the newest just now): 20 arrived in 20 hours. */
+static void test_rate_from_back_catalogue(void **state)
+{
+	struct fw_schedule_rate r = {0};
+	int64_t times[21];
+	double h;
+
+	for (int i = 0; i < 21; i++)
+		times[i] = T0 - (int64_t)i * HOUR;
+	fw_schedule_rate_observe(&r, T0, times, 21);
+	assert_true(fw_schedule_rate_known(&r));
+	h = fw_schedule_rate_value(&r) * HOUR;
+	assert_true(h > 0.8 && h < 1.1);
+}
+
+/* Undated items (a back catalogue of 500 with no dates) teach nothing: no fake rate. */
+static void test_undated_back_catalogue_teaches_nothing(void **state)
+{
+	struct fw_schedule_rate r = {0};
+	int64_t times[500];
+
+	for (int i = 0; i < 500; i++)
+		times[i] = INT64_MIN;
+	fw_schedule_rate_observe(&r, T0, times, 500);
+	assert_false(fw_schedule_rate_known(&r));
+	/* the next poll, an hour later, with nothing new: a low rate, not 500 an hour */
+	fw_schedule_rate_observe(&r, T0 + HOUR, NULL, 0);
+	assert_true(fw_schedule_rate_known(&r));
+	assert_true(fw_schedule_rate_value(&r) * HOUR < 0.1);
+}
+
+/* Items dated before the window (a back-dated item, a slow publisher) count inside it,
+   and one poll counts at most FW_SCHEDULE_BURST new items. */
+static void test_burst_is_capped(void **state)
+{
+	struct fw_schedule_rate r = {.items = 1, .seconds = 10 * HOUR, .at = T0};
+	int64_t times[300];
+	double before, after;
+
+	before = fw_schedule_rate_value(&r);
+	for (int i = 0; i < 300; i++)
+		times[i] = T0 - 100 * HOUR; /* dated long before the window */
+	fw_schedule_rate_observe(&r, T0 + 60, times, 300);
+	after = fw_schedule_rate_value(&r);
+	assert_true(r.items <= 1 + FW_SCHEDULE_BURST + 1e-9);
+	assert_true(after > before);
+	assert_true(after * HOUR < (1.0 + FW_SCHEDULE_BURST + 0.2) / (10.0 + 1 / 60.0 + 1) + 1e-9);
+}
+
+/* A feed publishing hourly, then silent for five days: the rate falls smoothly; when it
+   publishes again, it rises. */
+static void test_silence_lowers_rate(void **state)
+{
+	struct fw_schedule_rate r = {0};
+	int64_t t = T0, one;
+	double busy, silent, back;
+
+	fw_schedule_rate_observe(&r, t, NULL, 0); /* first poll: nothing dated */
+	for (int i = 0; i < 72; i++) {
+		t += HOUR;
+		one = t - 600;
+		fw_schedule_rate_observe(&r, t, &one, 1);
+	}
+	busy = fw_schedule_rate_value(&r) * HOUR;
+	assert_true(busy > 0.8 && busy < 1.1);
+	for (int i = 0; i < 5 * 24; i++) {
+		t += HOUR;
+		fw_schedule_rate_observe(&r, t, NULL, 0);
+	}
+	silent = fw_schedule_rate_value(&r) * HOUR;
+	assert_true(silent < busy / 5);
+	assert_true(silent > 0);
+	for (int i = 0; i < 6; i++) {
+		t += HOUR;
+		one = t - 60;
+		fw_schedule_rate_observe(&r, t, &one, 1);
+	}
+	back = fw_schedule_rate_value(&r) * HOUR;
+	assert_true(back > silent * 2);
+}
+
+/* The square-root allocation spends exactly the budget of fixed polling, and a feed
+   publishing 100 times as often is polled 10 times as often. */
+static void test_allocation_budget_and_sqrt(void **state)
+{
+	struct fw_schedule_feed v[3] = {
+	    {.rate = 100.0 / 3600, .interval = 900, .lo = 1, .hi = 1000000},
+	    {.rate = 1.0 / 3600, .interval = 900, .lo = 1, .hi = 1000000},
+	    {.rate = 1.0 / 3600, .interval = 900, .lo = 1, .hi = 1000000},
+	};
+	double c = fw_schedule_budget(v, 3), spent = 0;
+	int64_t t[3];
+
+	for (int i = 0; i < 3; i++) {
+		t[i] = fw_schedule_adaptive(&v[i], c);
+		spent += 1.0 / (double)t[i];
+	}
+	assert_true(fabs(spent - 3.0 / 900) < 0.01 * 3.0 / 900);
+	assert_true(t[1] == t[2]);
+	assert_true(t[1] >= 9 * t[0] && t[1] <= 11 * t[0]);
+	/* and the mean delay per item falls: sum(r T) / sum(r) against the fixed 900 s */
+	assert_true((v[0].rate * t[0] + v[1].rate * t[1] + v[2].rate * t[2]) /
+	                (v[0].rate + v[1].rate + v[2].rate) <
+	            0.5 * 900);
+}
+
+/* Bounds hold, and the budget is still spent exactly: what a bounded feed cannot take goes
+   to the others. */
+static void test_allocation_bounds(void **state)
+{
+	struct fw_schedule_feed v[4] = {
+	    {.rate = 1000.0 / 3600, .interval = 900, .lo = 300, .hi = 3600},
+	    {.rate = 1e-9, .interval = 900, .lo = 60, .hi = 6 * 3600},
+	    {.rate = 1.0 / 3600, .interval = 900, .lo = 60, .hi = 6 * 3600},
+	    {.rate = 2.0 / 3600, .interval = 900, .lo = 60, .hi = 6 * 3600},
+	};
+	double c = fw_schedule_budget(v, 4), spent = 0;
+
+	for (int i = 0; i < 4; i++) {
+		int64_t t = fw_schedule_adaptive(&v[i], c);
+
+		assert_true(t >= v[i].lo && t <= v[i].hi);
+		spent += 1.0 / (double)t;
+	}
+	assert_int_equal(fw_schedule_adaptive(&v[0], c), 300);
+	assert_int_equal(fw_schedule_adaptive(&v[1], c), 6 * 3600);
+	assert_true(fabs(spent - 4.0 / 900) < 0.01 * 4.0 / 900);
+	/* no constant: the configured interval */
+	assert_int_equal(fw_schedule_adaptive(&v[2], 0), 900);
+	assert_true(fw_schedule_budget(v, 0) == 0);
+}
+
+/* The adaptive interval replaces the configured one on success; hints and the floor stay
+   floors; errors back off from the configured interval; push_until is a floor. */
+static void test_next_with_adaptive(void **state)
+{
+	struct fw_schedule_in in = base();
+
+	in.adaptive = 120;
+	within(fw_schedule_next(&in) - in.now, 120, 10);
+	in.ttl = 30; /* minutes: a floor */
+	within(fw_schedule_next(&in) - in.now, 1800, 10);
+	in.ttl = -1;
+	in.min_interval = 300;
+	assert_true(fw_schedule_next(&in) - in.now >= 300);
+	in.min_interval = 60;
+	in.ok = false;
+	in.error_streak = 1;
+	within(fw_schedule_next(&in) - in.now, 600, 10);
+	in.ok = true;
+	in.push_until = in.now + 5000;
+	assert_int_equal(fw_schedule_next(&in), in.now + 5000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +304,13 @@ int main(void)
 	    cmocka_unit_test(test_retry_after_is_a_floor),
 	    cmocka_unit_test(test_floor),
 	    cmocka_unit_test(test_first_delay_spread),
+	    cmocka_unit_test(test_rate_from_back_catalogue),
+	    cmocka_unit_test(test_undated_back_catalogue_teaches_nothing),
+	    cmocka_unit_test(test_burst_is_capped),
+	    cmocka_unit_test(test_silence_lowers_rate),
+	    cmocka_unit_test(test_allocation_budget_and_sqrt),
+	    cmocka_unit_test(test_allocation_bounds),
+	    cmocka_unit_test(test_next_with_adaptive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,7 +147,7 @@ static void test_create_schema(void **state)
 	struct fw_store *s = open_rw(f);
 
 	assert_int_equal(raw_int(f->path, "PRAGMA application_id"), 0x46574442);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
 	                                  "AND name IN ('feeds', 'items', 'alerts', 'outbox')"),
 	                 4);
@@ -231,7 +231,7 @@ static void test_alert_rows(void **state)
 	assert_int_equal(fw_store_commit(s), 0);
 	assert_int_equal(fw_store_outbox_list(s, -1, NULL, &e, &n), 0);
 	assert_int_equal(n, 3);
-	assert_int_equal(fw_store_outbox_delivered(s, e[0].rowid), 0);
+	assert_int_equal(fw_store_outbox_delivered(s, e[0].rowid, 1), 0);
 	assert_int_equal(fw_store_outbox_kill(s, e[2].rowid, "HTTP 400"), 0);
 	fw_outbox_entries_free(e, n);
 
@@ -438,8 +438,8 @@ static void test_outbox_lifecycle(void **state)
 	queue(s, "web", 2, wid);
 
 	/* Delivered: gone, and a second delivery report finds nothing. */
-	assert_int_equal(fw_store_outbox_delivered(s, ids[0]), 0);
-	assert_int_equal(fw_store_outbox_delivered(s, ids[0]), -ENOENT);
+	assert_int_equal(fw_store_outbox_delivered(s, ids[0], 1), 0);
+	assert_int_equal(fw_store_outbox_delivered(s, ids[0], 1), -ENOENT);
 	assert_int_equal(fw_store_outbox_retry(s, 999999, T0, "x"), -ENOENT);
 
 	/* Retry counts attempts; kill makes a dead letter that is never due. */
@@ -514,7 +514,7 @@ static void test_outbox_lifecycle(void **state)
 	assert_int_equal(p, 1);
 
 	/* Rowids are never reused, even after the highest one was deleted. */
-	assert_int_equal(fw_store_outbox_delivered(s, wid[1]), 0);
+	assert_int_equal(fw_store_outbox_delivered(s, wid[1], 1), 0);
 	assert_int_equal(fw_store_outbox_add(s, "new", "web", "{}", T0), 1);
 	assert_int_equal(fw_store_outbox_list(s, -1, "web", &e, &n), 0);
 	assert_int_equal(n, 1);
@@ -543,6 +543,9 @@ static void test_feed_state(void **state)
 	    .items_seen = 123456789012LL,
 	    .alerts = 7,
 	    .failing_alerted = true,
+	    .rate_items = 12.5,
+	    .rate_seconds = 86400.25,
+	    .rate_at = T0 - 30,
 	};
 	struct fw_feed_state out = {0};
 	char **names = NULL;
@@ -571,6 +574,8 @@ static void test_feed_state(void **state)
 	assert_int_equal(out.items_seen, in.items_seen);
 	assert_int_equal(out.alerts, 7);
 	assert_true(out.failing_alerted);
+	assert_true(out.rate_items == 12.5 && out.rate_seconds == 86400.25);
+	assert_int_equal(out.rate_at, T0 - 30);
 	fw_feed_state_clear(&out);
 	assert_null(out.url);
 	assert_false(out.exists);
@@ -949,8 +954,13 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(fw_store_commit(s), 0);
 	assert_int_equal(fw_store_sync(s), 0);
 	fw_store_close(s);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
 	assert_int_equal(raw_int(f->path, "SELECT v FROM meta WHERE k = 'syncs'"), 1);
+	/* version 6: no rate learned yet, no delivery time known */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM feeds WHERE rate_at <> 0"), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_routes WHERE delivered "
+	                                  "IS NOT NULL"),
+	                 0);
 	/* version 4 keeps the texts of alerts queued before it */
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_texts WHERE alert_id = "
 	                                  "'old' AND payload = '{}'"),
