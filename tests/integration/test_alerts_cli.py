@@ -22,6 +22,7 @@ def config(w, srv, ok, bad, down_port):
     return w.write("feedwatch.conf", """
 state_dir = %s;
 min_interval = 1;
+adaptive = false;  # fixed intervals: the test counts on them (test_adaptive tests adaptive polling)
 first_poll_max_age = 0;
 feeds = ( { name = "world"; url = %s; } );
 entities = { putin = [ "Putin" ]; north_korea = [ "North Korea", "Pyongyang" ]; };

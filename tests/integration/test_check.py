@@ -22,6 +22,7 @@ def config(w, feed_url, output_lines, name="feedwatch.conf"):
     path and the config's text, so that a test can find the line of a key."""
     text = """state_dir = %s;
 min_interval = 1;
+adaptive = false;  # fixed intervals: the test counts on them (test_adaptive tests adaptive polling)
 first_poll_max_age = 0;
 feeds = ( { name = "world"; url = %s; interval = 1; } );
 entities = { putin = [ "Putin" ]; };

@@ -246,6 +246,7 @@ def config(w, feed_url, watchlists, outputs):
     return w.write("feedwatch.conf", """
 state_dir = %s;
 min_interval = 1;
+adaptive = false;  # fixed intervals: the test counts on them (test_adaptive tests adaptive polling)
 first_poll_max_age = 0;
 feeds = ( { name = "world"; url = %s; interval = 1; } );
 entities = { putin = [ "Putin" ]; kim = [ "Kim" ]; };

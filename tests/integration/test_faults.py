@@ -165,6 +165,7 @@ def write_config(w, srv, refused_port, file_url):
     return w.write("feedwatch.conf", """
 state_dir = %s;
 min_interval = 1;
+adaptive = false;  # fixed intervals: the test counts on them (test_adaptive tests adaptive polling)
 max_backoff = 60;
 timeout = %d;
 connect_timeout = 2;

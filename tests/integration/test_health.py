@@ -35,6 +35,7 @@ def health(srv, w):
     conf = w.write("feedwatch.conf", """
 state_dir = %s;
 min_interval = 1;
+adaptive = false;  # fixed intervals: the test counts on them (test_adaptive tests adaptive polling)
 metrics_file = %s;
 metrics_interval = 1;
 feed_failing_after = 2;

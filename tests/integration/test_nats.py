@@ -216,6 +216,7 @@ def config(w, feed_url, output, interval=1):
     return w.write("feedwatch.conf", """
 state_dir = %s;
 min_interval = 1;
+adaptive = false;  # fixed intervals: the test counts on them (test_adaptive tests adaptive polling)
 first_poll_max_age = 0;
 feeds = ( { name = "world"; url = %s; interval = %d; } );
 max_alerts_per_poll = 0;

@@ -29,6 +29,7 @@ def write_config(w, srv, n_feeds, broken=False):
     text = """
 state_dir = %s;
 min_interval = 1;
+adaptive = false;  # fixed intervals: the test counts on them (test_adaptive tests adaptive polling)
 feeds = ( %s );
 watchlists = ( %s );
 outputs = ( { name = "alerts"; plugin = "log"; path = %s; } );

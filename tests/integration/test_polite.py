@@ -95,6 +95,7 @@ def polite(srv, w):
     conf = w.write("feedwatch.conf", """
 state_dir = %s;
 min_interval = 1;
+adaptive = false;  # fixed intervals: the test counts on them (test_adaptive tests adaptive polling)
 interval = 600;
 feeds = ( %s );
 entities = { x = [ "x" ]; };
@@ -160,6 +161,7 @@ outputs = ( { name = "o"; plugin = "log"; path = %s; } );
     conf2 = w.write("host.conf", """
 state_dir = %s;
 min_interval = 1;
+adaptive = false;  # fixed intervals: the test counts on them (test_adaptive tests adaptive polling)
 feeds = ( { name = "busy"; url = %s; interval = 1; }, { name = "other"; url = %s; interval = 1; } );
 entities = { x = [ "x" ]; };
 watchlists = ( { name = "w"; match = "@x"; } );

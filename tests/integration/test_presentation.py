@@ -23,6 +23,7 @@ def config(w, feed_url, watchlist_extra, outputs):
     return w.write("feedwatch.conf", """
 state_dir = %s;
 min_interval = 1;
+adaptive = false;  # fixed intervals: the test counts on them (test_adaptive tests adaptive polling)
 first_poll_max_age = 0;
 feeds = ( { name = "world"; url = %s; interval = 1; } );
 entities = { putin = [ "Putin" ]; };

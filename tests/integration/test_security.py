@@ -43,6 +43,7 @@ def conf_text(w, feeds, outputs="", extra=""):
     return """
 state_dir = %s;
 min_interval = 1;
+adaptive = false;  # fixed intervals: the test counts on them (test_adaptive tests adaptive polling)
 first_poll_max_age = 0;
 feed_failing_after = 0;
 feeds = ( %s );

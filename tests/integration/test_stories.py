@@ -72,6 +72,7 @@ def config(w, srv, group="story", interval="5s", window="48h", extra_feeds=(), o
     return w.write("feedwatch.conf", """
 state_dir = %s;
 min_interval = 1;
+adaptive = false;  # fixed intervals: the test counts on them (test_adaptive tests adaptive polling)
 first_poll_max_age = 0;
 max_alerts_per_poll = 0;
 story_window = "%s";

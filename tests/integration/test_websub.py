@@ -41,6 +41,7 @@ def write_config(w, srv, port, feeds, safety=6, websub=True):
 state_dir = %s;
 min_interval = 1;
 first_poll_max_age = 0;
+adaptive = false;  # every feed at its interval: the test counts polls against it
 max_body = "64k";
 metrics_file = %s;
 metrics_interval = 1;
