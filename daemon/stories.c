@@ -92,7 +92,7 @@ static int bind_item(struct fw_store *s, sqlite3_stmt *q, const struct fw_story_
 int fw_store_story_add_item(struct fw_store *s, const struct fw_story_item_row *r, const char *sid,
                             int64_t *id, int64_t *story)
 {
-	sqlite3_int64 n;
+	sqlite3_int64 n = 0;
 	sqlite3_stmt *q;
 	int ret = next_id(s, &n);
 
