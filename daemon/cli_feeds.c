@@ -361,6 +361,7 @@ static int add_to_file(const struct cli *c, const struct fw_config *cfg, struct 
                        const char *want)
 {
 	const struct fw_config_feed *dup = find_feed(cfg, NULL, f->url);
+	const struct fw_config_feed *named = c->name ? find_feed(cfg, c->name, NULL) : NULL;
 	struct fw_opml *o;
 	int r, code = 1;
 
@@ -370,9 +371,9 @@ static int add_to_file(const struct cli *c, const struct fw_config *cfg, struct 
 		fputs(")\n", stderr);
 		return 1;
 	}
-	if (c->name && find_feed(cfg, c->name, NULL)) {
+	if (named) {
 		fprintf(stderr, "feedwatch: there is already a feed named '%s' (", c->name);
-		put_place(stderr, find_feed(cfg, c->name, NULL));
+		put_place(stderr, named);
 		fputs("): choose another --name\n", stderr);
 		return 1;
 	}
