@@ -116,19 +116,6 @@ int fw_store_archive_add(struct fw_store *s, const struct fw_archive_row *r)
 	return fw_store_step_done(s, q);
 }
 
-/* Prepare sql (not cached: commands and the hourly prune run it). NULL with *ret set. */
-static sqlite3_stmt *prepare_once(struct fw_store *s, const char *sql, int *ret)
-{
-	sqlite3_stmt *q = NULL;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
-
-	if (rc != SQLITE_OK) {
-		*ret = fw_store_fail(s, rc);
-		return NULL;
-	}
-	return q;
-}
-
 /* A text column, or NULL. */
 static const char *col_text(sqlite3_stmt *q, int col)
 {
@@ -197,7 +184,7 @@ int fw_store_archive_each(struct fw_store *s, int64_t since, const char *words,
 	         words ? " AND (id > " INDEXED " OR id IN (SELECT rowid FROM archive_fts WHERE "
 	                 "archive_fts MATCH ?2))"
 	               : "");
-	if ((q = prepare_once(s, sql, &ret)) == NULL)
+	if ((q = fw_store_prepare_once(s, sql, &ret)) == NULL)
 		return ret;
 	sqlite3_bind_int64(q, 1, since);
 	if (words && (ret = fw_store_bind_text(s, q, 2, words, FW_STORE_TEXT_MAX)) < 0)
@@ -218,7 +205,7 @@ out:
 int fw_store_archive_count(struct fw_store *s, int64_t since, int64_t *n, int64_t *bytes)
 {
 	int ret = 0, rc;
-	sqlite3_stmt *q = prepare_once(
+	sqlite3_stmt *q = fw_store_prepare_once(
 	    s, "SELECT count(*), coalesce(sum(bytes), 0) FROM archive WHERE " SINCE, &ret);
 
 	if (!q)
@@ -270,14 +257,14 @@ static int fts_apply(struct fw_store *s, const char *where, int64_t a, int64_t b
 	int ret = 0, rc = SQLITE_DONE;
 
 	snprintf(sql, sizeof(sql), "%s%s", cols, where);
-	o.q = prepare_once(s,
-	                   out ? "INSERT INTO archive_fts (archive_fts, rowid, words) "
-	                         "VALUES ('delete', ?1, ?2)"
-	                       : "INSERT INTO archive_fts (rowid, words) VALUES (?1, ?2)",
-	                   &ret);
+	o.q = fw_store_prepare_once(s,
+	                            out ? "INSERT INTO archive_fts (archive_fts, rowid, words) "
+	                                  "VALUES ('delete', ?1, ?2)"
+	                                : "INSERT INTO archive_fts (rowid, words) VALUES (?1, ?2)",
+	                            &ret);
 	if (o.q == NULL)
 		return ret;
-	if ((sel = prepare_once(s, sql, &ret)) != NULL) {
+	if ((sel = fw_store_prepare_once(s, sql, &ret)) != NULL) {
 		sqlite3_bind_int64(sel, 1, a);
 		sqlite3_bind_int64(sel, 2, b);
 		while (ret == 0 && (rc = sqlite3_step(sel)) == SQLITE_ROW)
@@ -302,7 +289,7 @@ static int delete_where(struct fw_store *s, const char *where, int64_t v,
 	if ((ret = fts_apply(s, sql, v, 0, w, true)) < 0)
 		return ret;
 	snprintf(sql, sizeof(sql), "DELETE FROM archive WHERE %s", where);
-	if ((q = prepare_once(s, sql, &ret)) == NULL)
+	if ((q = fw_store_prepare_once(s, sql, &ret)) == NULL)
 		return ret;
 	sqlite3_bind_int64(q, 1, v);
 	ret = fw_store_step_done(s, q);
@@ -312,42 +299,37 @@ static int delete_where(struct fw_store *s, const char *where, int64_t v,
 	return ret;
 }
 
-/* The index's mark back to 0 when the archive is empty. */
-static int reset_mark(struct fw_store *s)
+/* Run one statement of sql that takes no value and returns no row. 0 or -errno. */
+static int exec_once(struct fw_store *s, const char *sql)
 {
 	int ret = 0;
-	sqlite3_stmt *q = prepare_once(s,
-	                               "UPDATE meta SET v = 0 WHERE k = 'archive_indexed' AND NOT "
-	                               "EXISTS (SELECT 1 FROM archive)",
-	                               &ret);
+	sqlite3_stmt *q = fw_store_prepare_once(s, sql, &ret);
 
 	if (!q)
 		return ret;
 	ret = fw_store_step_done(s, q);
 	sqlite3_finalize(q);
 	return ret;
+}
+
+/* The index's mark back to 0 when the archive is empty. */
+static int reset_mark(struct fw_store *s)
+{
+	return exec_once(s, "UPDATE meta SET v = 0 WHERE k = 'archive_indexed' AND NOT EXISTS "
+	                    "(SELECT 1 FROM archive)");
 }
 
 /* Remember when the archive was pruned (meta.archive_pruned). */
 static int set_last_prune(struct fw_store *s)
 {
-	int ret = 0;
-	sqlite3_stmt *q = prepare_once(s,
-	                               "INSERT OR REPLACE INTO meta (k, v) VALUES "
-	                               "('archive_pruned', unixepoch())",
-	                               &ret);
-
-	if (!q)
-		return ret;
-	ret = fw_store_step_done(s, q);
-	sqlite3_finalize(q);
-	return ret;
+	return exec_once(
+	    s, "INSERT OR REPLACE INTO meta (k, v) VALUES ('archive_pruned', unixepoch())");
 }
 
 int fw_store_archive_last_prune(struct fw_store *s, int64_t *when)
 {
 	int ret = 0, rc;
-	sqlite3_stmt *q = prepare_once(
+	sqlite3_stmt *q = fw_store_prepare_once(
 	    s, "SELECT coalesce((SELECT v FROM meta WHERE k = 'archive_pruned'), 0)", &ret);
 
 	if (!q)
@@ -374,11 +356,12 @@ int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes
 		ret = fw_store_archive_count(s, 0, NULL, &total);
 	if (ret == 0 && max_bytes > 0 && total > max_bytes) {
 		/* keep the newest rows whose text adds up to at most max_bytes */
-		sqlite3_stmt *q = prepare_once(s,
-		                               "SELECT coalesce(min(id), 1 << 62) FROM (SELECT id, "
-		                               "sum(bytes) OVER (ORDER BY id DESC) AS run FROM "
-		                               "archive) WHERE run <= ?1",
-		                               &ret);
+		sqlite3_stmt *q =
+		    fw_store_prepare_once(s,
+		                          "SELECT coalesce(min(id), 1 << 62) FROM (SELECT id, "
+		                          "sum(bytes) OVER (ORDER BY id DESC) AS run FROM "
+		                          "archive) WHERE run <= ?1",
+		                          &ret);
 
 		if (q) {
 			sqlite3_bind_int64(q, 1, max_bytes);
@@ -409,8 +392,8 @@ int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes
 static int index_state(struct fw_store *s, int64_t *mark, int64_t *last)
 {
 	int ret = 0;
-	sqlite3_stmt *q =
-	    prepare_once(s, "SELECT " INDEXED ", coalesce((SELECT max(id) FROM archive), 0)", &ret);
+	sqlite3_stmt *q = fw_store_prepare_once(
+	    s, "SELECT " INDEXED ", coalesce((SELECT max(id) FROM archive), 0)", &ret);
 
 	if (!q)
 		return ret;
@@ -431,8 +414,8 @@ static int index_rows(struct fw_store *s, int64_t mark, int64_t upto,
 	int ret = fts_apply(s, "id > ?1 AND id <= ?2", mark, upto, w, false);
 	sqlite3_stmt *q;
 
-	if (ret < 0 || (q = prepare_once(s, "UPDATE meta SET v = ?1 WHERE k = 'archive_indexed'",
-	                                 &ret)) == NULL)
+	if (ret < 0 || (q = fw_store_prepare_once(
+	                    s, "UPDATE meta SET v = ?1 WHERE k = 'archive_indexed'", &ret)) == NULL)
 		return ret;
 	sqlite3_bind_int64(q, 1, upto);
 	ret = fw_store_step_done(s, q);

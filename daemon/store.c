@@ -430,6 +430,18 @@ int fw_store_step_done(struct fw_store *s, sqlite3_stmt *st)
 
 /* Copy a text column (NULL stays NULL; the copy is the caller's); false on allocation
    failure. See store_int.h. */
+sqlite3_stmt *fw_store_prepare_once(struct fw_store *s, const char *sql, int *ret)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+
+	if (rc != SQLITE_OK) {
+		*ret = fw_store_fail(s, rc);
+		return NULL;
+	}
+	return q;
+}
+
 bool fw_store_col_dup(sqlite3_stmt *st, int col, char **out)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);

@@ -106,6 +106,10 @@ int fw_store_fail_msg(struct fw_store *s, int e, const char *msg);
    fw_store_close). NULL with *rc set to a negative errno on failure. */
 sqlite3_stmt *fw_store_prepare(struct fw_store *s, enum fw_store_stmt id, int *rc);
 
+/* Prepare sql for one use (not cached: commands, daily and hourly prunes); the caller
+   finalizes it. NULL with *ret set to a negative errno on failure. */
+sqlite3_stmt *fw_store_prepare_once(struct fw_store *s, const char *sql, int *ret);
+
 /* Reset a cached statement and clear its bindings, ready for its next use. */
 void fw_store_stmt_done(sqlite3_stmt *st);
 

@@ -349,27 +349,15 @@ static bool read_full(sqlite3_stmt *q, struct fw_story_item_row *r)
 	return read_item_head(q, r) && fw_store_col_dup(q, 10, &r->entities);
 }
 
-/* Prepare sql (not cached: the commands run it once). NULL with *ret set on failure. */
-static sqlite3_stmt *prepare_once(struct fw_store *s, const char *sql, int *ret)
-{
-	sqlite3_stmt *q = NULL;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
-
-	if (rc != SQLITE_OK) {
-		*ret = fw_store_fail(s, rc);
-		return NULL;
-	}
-	return q;
-}
-
 int fw_store_story_items(struct fw_store *s, int64_t story, fw_store_story_item_cb cb, void *arg)
 {
 	int ret = 0;
-	sqlite3_stmt *q = prepare_once(s,
-	                               "SELECT id, feed, item, title, link, published, seen, story,"
-	                               " matched, score, entities FROM story_items "
-	                               "WHERE story = ?1 ORDER BY id",
-	                               &ret);
+	sqlite3_stmt *q =
+	    fw_store_prepare_once(s,
+	                          "SELECT id, feed, item, title, link, published, seen, story,"
+	                          " matched, score, entities FROM story_items "
+	                          "WHERE story = ?1 ORDER BY id",
+	                          &ret);
 
 	if (!q)
 		return ret;
@@ -382,12 +370,13 @@ int fw_store_story_items(struct fw_store *s, int64_t story, fw_store_story_item_
 int fw_store_story_list(struct fw_store *s, int64_t since, fw_store_story_cb cb, void *arg)
 {
 	int ret = 0, rc = SQLITE_DONE;
-	sqlite3_stmt *q = prepare_once(s,
-	                               "SELECT f.id, f.sid, f.title, f.seen, max(i.seen), count(*),"
-	                               " count(DISTINCT i.feed) FROM story_items f JOIN story_items"
-	                               " i ON i.story = f.id WHERE f.sid IS NOT NULL GROUP BY f.id"
-	                               " HAVING max(i.seen) >= ?1 ORDER BY 5 DESC, 1 DESC",
-	                               &ret);
+	sqlite3_stmt *q =
+	    fw_store_prepare_once(s,
+	                          "SELECT f.id, f.sid, f.title, f.seen, max(i.seen), count(*),"
+	                          " count(DISTINCT i.feed) FROM story_items f JOIN story_items"
+	                          " i ON i.story = f.id WHERE f.sid IS NOT NULL GROUP BY f.id"
+	                          " HAVING max(i.seen) >= ?1 ORDER BY 5 DESC, 1 DESC",
+	                          &ret);
 
 	if (!q)
 		return ret;
@@ -408,7 +397,8 @@ int fw_store_story_list(struct fw_store *s, int64_t since, fw_store_story_cb cb,
 int fw_store_story_find(struct fw_store *s, const char *sid, int64_t *id)
 {
 	int ret = 0;
-	sqlite3_stmt *q = prepare_once(s, "SELECT id FROM story_items WHERE sid = ?1", &ret);
+	sqlite3_stmt *q =
+	    fw_store_prepare_once(s, "SELECT id FROM story_items WHERE sid = ?1", &ret);
 	bool row;
 
 	if (!q)
@@ -426,12 +416,12 @@ int fw_store_story_find(struct fw_store *s, const char *sid, int64_t *id)
 int fw_store_story_watchlists(struct fw_store *s, int64_t story, char **out)
 {
 	int ret = 0;
-	sqlite3_stmt *q =
-	    prepare_once(s,
-	                 "SELECT coalesce(group_concat(w, char(10)), '') FROM (SELECT DISTINCT "
-	                 "m.watchlist AS w FROM story_matches m JOIN story_items i ON i.id = "
-	                 "m.item WHERE i.story = ?1 ORDER BY 1)",
-	                 &ret);
+	sqlite3_stmt *q = fw_store_prepare_once(
+	    s,
+	    "SELECT coalesce(group_concat(w, char(10)), '') FROM (SELECT DISTINCT "
+	    "m.watchlist AS w FROM story_matches m JOIN story_items i ON i.id = "
+	    "m.item WHERE i.story = ?1 ORDER BY 1)",
+	    &ret);
 	bool row;
 
 	*out = NULL;
@@ -447,8 +437,8 @@ int fw_store_story_watchlists(struct fw_store *s, int64_t story, char **out)
 int fw_store_story_next_due(struct fw_store *s, int64_t *first)
 {
 	int ret = 0;
-	sqlite3_stmt *q =
-	    prepare_once(s, "SELECT min(last_alert) FROM story_watch WHERE pending > 0", &ret);
+	sqlite3_stmt *q = fw_store_prepare_once(
+	    s, "SELECT min(last_alert) FROM story_watch WHERE pending > 0", &ret);
 	bool row;
 
 	if (!q)
@@ -466,10 +456,11 @@ int fw_store_story_next_due(struct fw_store *s, int64_t *first)
 int fw_store_story_count(struct fw_store *s, int64_t since, int64_t *n)
 {
 	int ret = 0;
-	sqlite3_stmt *q = prepare_once(s,
-	                               "SELECT count(*) FROM (SELECT story FROM story_items "
-	                               "GROUP BY story HAVING max(seen) >= ?1)",
-	                               &ret);
+	sqlite3_stmt *q =
+	    fw_store_prepare_once(s,
+	                          "SELECT count(*) FROM (SELECT story FROM story_items "
+	                          "GROUP BY story HAVING max(seen) >= ?1)",
+	                          &ret);
 	bool row;
 
 	if (!q)
@@ -499,7 +490,7 @@ int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t items_befor
 	int ret = 0;
 
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]) && ret == 0; i++) {
-		sqlite3_stmt *q = prepare_once(s, sql[i], &ret);
+		sqlite3_stmt *q = fw_store_prepare_once(s, sql[i], &ret);
 
 		if (!q)
 			break;
