@@ -624,31 +624,27 @@ static int check_cfg_secret(struct fw_plugin_ctx *ctx, const char *key, char **o
 	return host_cfg_secret(ctx, key, out);
 }
 
-static const struct fw_host check_table = {
-    .abi_major = FW_PLUGIN_ABI_MAJOR,
-    .abi_minor = FW_PLUGIN_ABI_MINOR,
-    .struct_size = sizeof(struct fw_host),
-    .log = check_log,
-    .cfg_string = host_cfg_string,
-    .cfg_int = host_cfg_int,
-    .cfg_bool = host_cfg_bool,
-    .cfg_float = host_cfg_float,
-    .cfg_duration_ms = host_cfg_duration_ms,
-    .cfg_strings = host_cfg_strings,
-    .cfg_secret = check_cfg_secret,
-    .done = check_done,
-    .timer_start = check_timer_start,
-    .timer_stop = check_timer_stop,
-    .http = check_http,
-    .instance_name = host_instance_name,
-    .cfg_path = host_cfg_path,
-};
+/* The host table of a check-only instance: the daemon's, but logging into the diagnostics
+   and refusing to deliver, time or fetch. */
+static struct fw_host check_table(void)
+{
+	struct fw_host t = host_table;
+
+	t.log = check_log;
+	t.cfg_secret = check_cfg_secret;
+	t.done = check_done;
+	t.timer_start = check_timer_start;
+	t.timer_stop = check_timer_stop;
+	t.http = check_http;
+	return t;
+}
 
 /* Check one output whose plugin is loaded: key names and types, then its check(). */
 static void check_output(const struct fw_config *cfg, struct fw_loader_lib *lib,
                          const struct fw_config_output *o, struct fw_diags *diags)
 {
 	struct fw_plugin_ctx ctx = {.cfg = cfg, .lib = lib, .out = o, .diags = diags};
+	const struct fw_host table = check_table();
 	fw_loader_check_fn check = fw_loader_check_fn_of(lib->plugin);
 	size_t before = diags->errors;
 	int r;
@@ -657,7 +653,7 @@ static void check_output(const struct fw_config *cfg, struct fw_loader_lib *lib,
 	/* A key of the wrong type would only be reported twice by the plugin. */
 	if (check == NULL || diags->errors > before)
 		return;
-	r = check(&check_table, &ctx);
+	r = check(&table, &ctx);
 	if (r < 0 && diags->errors == before && ctx.dropped == 0)
 		fw_diags_add(diags, false, o->file, o->line,
 		             "output '%s': plugin '%s' refuses its settings: %s", o->name,
