@@ -403,11 +403,11 @@ int fw_store_alert_rows(struct fw_store *s, int64_t since, const char *watchlist
 {
 	struct fw_alert_row *v = NULL;
 	size_t len = 0, cap = 0;
-	sqlite3_stmt *q = NULL;
-	int rc = sqlite3_prepare_v2(s->db, alert_rows_sql, -1, &q, NULL), ret = 0;
+	int rc, ret = 0;
+	sqlite3_stmt *q = fw_store_prepare_once(s, alert_rows_sql, &ret);
 
-	if (rc != SQLITE_OK)
-		return fw_store_fail(s, rc);
+	if (q == NULL)
+		return ret;
 	sqlite3_bind_int64(q, 1, since);
 	if (watchlist)
 		sqlite3_bind_text(q, 2, watchlist, -1, SQLITE_STATIC);
@@ -443,11 +443,11 @@ int fw_store_alert_rows(struct fw_store *s, int64_t since, const char *watchlist
 /* One row of two integers from sql with ?1 bound to arg (once per `once`: not cached). */
 static int two_ints(struct fw_store *s, const char *sql, int64_t arg, int64_t *a, int64_t *b)
 {
-	sqlite3_stmt *q = NULL;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+	int rc = 0;
+	sqlite3_stmt *q = fw_store_prepare_once(s, sql, &rc);
 
-	if (rc != SQLITE_OK)
-		return fw_store_fail(s, rc);
+	if (q == NULL)
+		return rc;
 	sqlite3_bind_int64(q, 1, arg);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
