@@ -221,6 +221,7 @@ static char *build_payload(const char *id, const char *watchlist,
 	json_object_set_new(o, "watchlist", json_string(watchlist));
 	json_object_set_new(o, "created", jdate(now));
 	json_object_set_new(o, "fetched", jdate(item->fetched > 0 ? item->fetched : FW_TIME_NONE));
+	json_object_set_new(o, "pushed", jdate(item->pushed > 0 ? item->pushed : FW_TIME_NONE));
 	json_object_set_new(o, "feed", f);
 	json_object_set_new(o, "item", it);
 	json_object_set_new(o, "explain", explain ? explain : ex);

@@ -230,12 +230,75 @@ static void status_host_cb(const char *host, int64_t until, long http_status, vo
 		printf("%-32s %-20s %ld\n", host, when, http_status);
 }
 
+/* Why a subscription in state is not (or no longer) taking pushes, or NULL. */
+static const char *websub_reason(const char *state)
+{
+	if (strcmp(state, "insecure") == 0)
+		return "not subscribed: the hub's URL is http:// and hub.secret is only sent over "
+		       "HTTPS; the feed is polled (websub insecure_hubs = true allows it)";
+	if (strcmp(state, "denied") == 0)
+		return "the hub denied the subscription; the feed is polled";
+	if (strcmp(state, "expired") == 0)
+		return "the lease ended unrenewed; the feed is polled";
+	if (strcmp(state, "failed") == 0)
+		return "the hub refused or never verified the request; the feed is polled";
+	return NULL;
+}
+
+/* One websub_subs row into the object arg (feed name -> its subscription): a feed's row
+   being unsubscribed gives way to its other one. */
+static int status_websub_cb(const struct fw_store_websub *w, void *arg)
+{
+	json_t *old = json_object_get(arg, w->feed);
+	char lease[40], push[40];
+
+	if (old && strcmp(w->state, "unsubscribing") == 0)
+		return 0;
+	fw_cli_fmt_time(w->lease_end, lease, sizeof(lease));
+	fw_cli_fmt_time(w->last_push, push, sizeof(push));
+	json_object_set_new(
+	    arg, w->feed,
+	    json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:s?}", "hub", w->hub, "topic",
+	              w->topic, "state", w->state, "lease_expires", w->lease_end > 0 ? lease : NULL,
+	              "last_push", w->last_push > 0 ? push : NULL, "pushes", (json_int_t)w->pushes,
+	              "bad_signatures", (json_int_t)w->bad_signatures, "reason",
+	              websub_reason(w->state)));
+	return 0;
+}
+
+/* Each configured feed's WebSub subscription (rows: feed name -> object), as text. */
+static void print_websub(const struct fw_config *cfg, json_t *rows)
+{
+	if (json_object_size(rows) == 0)
+		return;
+	printf("\n%-24s %-13s %-20s %-20s %-8s %-8s %s\n", "WEBSUB", "STATE", "LEASE UNTIL",
+	       "LAST PUSH", "PUSHES", "BAD SIG", "HUB / TOPIC");
+	for (size_t k = 0; k < cfg->n_feeds; k++) {
+		json_t *w = json_object_get(rows, cfg->feeds[k].name);
+		const char *lease = json_string_value(json_object_get(w, "lease_expires"));
+		const char *push = json_string_value(json_object_get(w, "last_push"));
+		const char *reason = json_string_value(json_object_get(w, "reason"));
+
+		if (w == NULL)
+			continue;
+		printf("%-24s %-13s %-20s %-20s %-8lld %-8lld %s %s\n", cfg->feeds[k].name,
+		       json_string_value(json_object_get(w, "state")), lease ? lease : "-",
+		       push ? push : "-",
+		       (long long)json_integer_value(json_object_get(w, "pushes")),
+		       (long long)json_integer_value(json_object_get(w, "bad_signatures")),
+		       json_string_value(json_object_get(w, "hub")),
+		       json_string_value(json_object_get(w, "topic")));
+		if (reason)
+			printf("%-24s %s\n", "", reason);
+	}
+}
+
 int fw_cli_store_status(const struct cli *c, char **args, int nargs)
 {
 	int64_t open_stories = 0;
 	struct fw_config *cfg;
 	struct fw_store *s;
-	json_t *root, *feeds, *outs, *hosts;
+	json_t *root, *feeds, *outs, *hosts, *subs = json_object();
 	int code;
 
 	(void)args;
@@ -245,9 +308,11 @@ int fw_cli_store_status(const struct cli *c, char **args, int nargs)
 		return 2;
 	s = fw_cli_open_store(cfg, c, true, &code);
 	if (s == NULL) {
+		json_decref(subs);
 		fw_config_free(cfg);
 		return code;
 	}
+	fw_store_websub_each(s, status_websub_cb, subs); /* none readable: none shown */
 	root = json_object();
 	feeds = json_array();
 	outs = json_array();
@@ -271,13 +336,14 @@ int fw_cli_store_status(const struct cli *c, char **args, int nargs)
 		if (c->json)
 			json_array_append_new(
 			    feeds,
-			    json_pack("{s:s, s:s, s:I, s:I, s:s, s:o, s:I, s:I, s:s?, s:s?}",
+			    json_pack("{s:s, s:s, s:I, s:I, s:s, s:o, s:I, s:I, s:s?, s:s?, s:O?}",
 			              "name", cfg->feeds[k].name, "last_poll", last, "http_status",
 			              (json_int_t)st.http_status, "error_streak",
 			              (json_int_t)st.error_streak, "next_poll", next,
 			              "rate_per_hour", rate_json(&st), "items_seen",
 			              (json_int_t)st.items_seen, "alerts", (json_int_t)st.alerts,
-			              "last_error", st.last_error, "moved_to", st.moved_url));
+			              "last_error", st.last_error, "moved_to", st.moved_url,
+			              "websub", json_object_get(subs, cfg->feeds[k].name)));
 		else
 			printf("%-24s %-20s %-5ld %-6lld %-20s %-8s %-8lld %-6lld %s%s%s\n",
 			       cfg->feeds[k].name, last, st.http_status, (long long)st.error_streak,
@@ -286,8 +352,10 @@ int fw_cli_store_status(const struct cli *c, char **args, int nargs)
 			       st.moved_url ? "moved to " : "", st.moved_url ? st.moved_url : "");
 		fw_feed_state_clear(&st);
 	}
-	if (!c->json)
+	if (!c->json) {
+		print_websub(cfg, subs);
 		printf("\n%-32s %-20s %s\n", "HOST RESTING", "UNTIL", "HTTP");
+	}
 	fw_store_host_rests(s, time(NULL), status_host_cb, c->json ? (void *)hosts : NULL);
 	if (!c->json)
 		printf("\n%-24s %-8s %s\n", "OUTPUT", "PENDING", "DEAD");
@@ -322,6 +390,7 @@ int fw_cli_store_status(const struct cli *c, char **args, int nargs)
 		free(line);
 	}
 	json_decref(root);
+	json_decref(subs);
 	fw_store_close(s);
 	fw_config_free(cfg);
 	return 0;

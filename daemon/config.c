@@ -978,9 +978,9 @@ static bool valid_listen(const char *v)
 /* The websub group: the callback server's address and the URL hubs are told. */
 static void load_websub(struct ctx *c, struct fw_config *cfg, const config_setting_t *g)
 {
-	static const char *const keys[] = {"listen",      "callback_url",    "lease",
-	                                   "safety_poll", "max_connections", "connection_timeout",
-	                                   NULL};
+	static const char *const keys[] = {
+	    "listen",          "callback_url",       "lease",         "safety_poll",
+	    "max_connections", "connection_timeout", "insecure_hubs", NULL};
 	struct fw_config_websub *w = &cfg->websub;
 	const config_setting_t *s;
 
@@ -1016,6 +1016,7 @@ static void load_websub(struct ctx *c, struct fw_config *cfg, const config_setti
 		ERR(c, config_setting_get_member(g, "safety_poll"),
 		    "websub: 'safety_poll' must be > 0");
 	get_int(c, g, "max_connections", 1, 10000, &w->max_conns);
+	get_bool(c, g, "insecure_hubs", &w->insecure_hubs);
 	if ((s = config_setting_get_member(g, "connection_timeout")) &&
 	    get_duration(c, g, "connection_timeout", &w->conn_timeout) > 0 && w->conn_timeout < 1)
 		ERR(c, s, "websub: 'connection_timeout' must be > 0");

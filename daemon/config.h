@@ -119,6 +119,7 @@ struct fw_config_websub {
 	int64_t safety_poll;  /* while pushes arrive, a feed is polled this often at most */
 	int64_t max_conns;    /* callback connections at once */
 	int64_t conn_timeout; /* seconds one callback connection may take */
+	bool insecure_hubs;   /* subscribe at http:// hubs too (hub.secret in the clear) */
 };
 
 struct fw_config {

@@ -61,6 +61,7 @@ struct done_poll {
 struct push_job {
 	struct fw_feeds *owner;
 	char *feed;
+	int64_t received; /* when the push came (clock.h) */
 	struct fw_pushwork *work;
 	struct push_job *next;
 };
@@ -474,7 +475,8 @@ static int archive_item(struct fw_store *tx, struct feed_rt *f, const struct fw_
 }
 
 /* A new item: its date for the rate estimate; its detection delay (publication to the end
-   of the poll that found it; not for a first poll's back catalogue). */
+   of the poll that found it, or to the push that brought it; not for a first poll's back
+   catalogue). */
 static void new_item(struct feed_rt *f, const struct fw_item *it, bool first_poll, int64_t now,
                      struct poll_tally *t)
 {
@@ -543,8 +545,12 @@ static int commit_items(struct fw_store *tx, struct feed_rt *f, struct fw_fetch_
 	int rc = 0;
 
 	t->times = calloc(r->n_items + 1, sizeof(*t->times));
-	for (size_t i = 0; i < r->n_items; i++)
-		r->items[i]->fetched = r->finished;
+	for (size_t i = 0; i < r->n_items; i++) {
+		if (r->pushed)
+			r->items[i]->pushed = r->finished;
+		else
+			r->items[i]->fetched = r->finished;
+	}
 	for (size_t i = 0; i < r->n_items && rc == 0; i++)
 		rc = commit_item(tx, f, r->items[i], r->hashes[i], first_poll, now, &mr, t);
 	fw_match_result_clear(&mr);
@@ -977,6 +983,8 @@ static void push_done_cb(struct fw_fetch_result *r, void *arg)
 	struct fw_feeds *fs = j->owner;
 	struct feed_rt *f = feed_by_name(fs, j->feed);
 
+	r->pushed = true;
+	r->finished = j->received;
 	if (f && !f->removed)
 		pend_add(fs, f, r, true);
 	push_unlink(j);
@@ -998,6 +1006,7 @@ int fw_feeds_push(struct fw_feeds *fs, const char *feed, const char *body, size_
 		return -ENOMEM;
 	}
 	j->owner = fs;
+	j->received = fw_clock_now();
 	r = fw_pushwork_start(fs->env.parsework, body, len, f->cfg->url, (size_t)fs->cfg->max_items,
 	                      push_done_cb, j, &j->work);
 	if (r < 0) {

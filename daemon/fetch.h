@@ -34,7 +34,9 @@ struct fw_fetch_result {
 				   -EBADMSG not a feed, -EFBIG over max_body, -ECANCELED */
 	char error_text[256]; /* one line for the log when error != 0 */
 	long status;          /* HTTP status of the final response (200 for file://) */
-	int64_t finished;     /* when the poll ended (Unix seconds, clock.h), set by its owner */
+	int64_t finished;     /* when the poll ended (Unix seconds, clock.h), set by its owner;
+	                         for a WebSub push, when the push was received */
+	bool pushed;          /* a WebSub push, not a poll (set by its owner) */
 	bool not_modified;    /* 304 */
 	char *etag;
 	char *last_modified;

@@ -29,7 +29,10 @@ struct fw_httpserver {
 struct req {
 	char *body;
 	size_t len;
-	bool refused; /* a 413 is queued: the rest of the body is dropped */
+	bool refused;      /* a 413 is queued: the rest of the body is dropped */
+	unsigned deferred; /* 413 or 503 to answer once the body has ended (MHD 0.9.75 takes
+	                       no response while upload data is pending), or 0 */
+	size_t discarded;  /* body bytes dropped since then (read, never kept) */
 };
 
 static void drive(struct fw_httpserver *s);
@@ -85,9 +88,24 @@ static enum MHD_Result reply(struct MHD_Connection *con, unsigned status, char *
 	return r;
 }
 
+/* Refuse q with status once its body has ended: what it held is let go now, the rest of
+   the body is read and dropped. A body not said up front (chunked) can only be found too
+   big while it arrives, and MHD 0.9.75 takes no response while upload data is pending (a
+   queued one fails and the connection would close unanswered). */
+static void refuse_later(struct fw_httpserver *s, struct req *q, unsigned status, size_t *size)
+{
+	q->deferred = status;
+	q->discarded = *size;
+	s->buffered -= q->len;
+	free(q->body);
+	q->body = NULL;
+	q->len = 0;
+	*size = 0;
+}
+
 /* Append a chunk of the body, or refuse the request when it would pass max_body. */
-static enum MHD_Result take_body(struct fw_httpserver *s, struct MHD_Connection *con, struct req *q,
-                                 const char *data, size_t *size)
+static enum MHD_Result take_body(struct fw_httpserver *s, struct req *q, const char *data,
+                                 size_t *size)
 {
 	char *b;
 
@@ -95,18 +113,27 @@ static enum MHD_Result take_body(struct fw_httpserver *s, struct MHD_Connection 
 		*size = 0;
 		return MHD_YES;
 	}
-	if (*size > s->lim.max_body - q->len) {
-		q->refused = true;
-		s->stats.too_big++;
+	if (q->deferred) {
+		/* dropping is cheap, yet not endless: past FW_HTTPSERVER_DISCARD bodies' worth
+		   the sender is not a hub that will read a 413 */
+		size_t cap = s->lim.max_body * FW_HTTPSERVER_DISCARD;
+
+		if (q->discarded > cap || *size > cap - q->discarded)
+			return MHD_NO;
+		q->discarded += *size;
 		*size = 0;
-		return reply(con, MHD_HTTP_CONTENT_TOO_LARGE, NULL, 0, NULL);
+		return MHD_YES;
+	}
+	if (*size > s->lim.max_body - q->len) {
+		s->stats.too_big++;
+		refuse_later(s, q, MHD_HTTP_CONTENT_TOO_LARGE, size);
+		return MHD_YES;
 	}
 	/* all connections together hold at most FW_HTTPSERVER_BODIES bodies' worth */
 	if (*size > s->lim.max_body * FW_HTTPSERVER_BODIES - s->buffered) {
-		q->refused = true;
 		s->stats.busy++;
-		*size = 0;
-		return reply(con, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, 0, NULL);
+		refuse_later(s, q, MHD_HTTP_SERVICE_UNAVAILABLE, size);
+		return MHD_YES;
 	}
 	b = realloc(q->body, q->len + *size + 1);
 	if (b == NULL)
@@ -145,9 +172,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
 		return MHD_YES;
 	}
 	if (*upload_size > 0)
-		return take_body(s, con, q, upload, upload_size);
+		return take_body(s, q, upload, upload_size);
 	if (q->refused)
 		return MHD_YES;
+	if (q->deferred) { /* the body has ended: now the refusal can be queued */
+		q->refused = true;
+		return reply(con, q->deferred, NULL, 0, NULL);
+	}
 	s->stats.requests++;
 	rq.body = q->body ? q->body : "";
 	rq.body_len = q->len;

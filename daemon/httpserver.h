@@ -37,7 +37,8 @@ typedef void (*fw_httpserver_cb)(const struct fw_httpserver_request *req,
                                  struct fw_httpserver_reply *rep, void *arg);
 
 struct fw_httpserver_limits {
-	size_t max_body;       /* bytes of one request body: more is answered 413 */
+	size_t max_body;       /* bytes of one request body: more is answered 413 (said up front
+	                          by Content-Length, or found while a chunked body arrives) */
 	size_t max_header;     /* bytes of MHD's buffer per connection (request line and headers) */
 	unsigned max_conns;    /* connections at once (more are refused) */
 	unsigned conn_timeout; /* seconds a connection may stay idle */
@@ -47,6 +48,11 @@ struct fw_httpserver;
 
 /* Bodies of max_body bytes that all connections together may hold (more: 503). */
 #define FW_HTTPSERVER_BODIES 4
+
+/* A body found too big while it arrives (chunked: no Content-Length said it up front) is
+   read on and dropped, never kept, and answered 413 (or 503) when it ends; past this many
+   max_body bytes dropped the connection is closed unanswered. */
+#define FW_HTTPSERVER_DISCARD 16
 
 /* Counters since start. */
 struct fw_httpserver_stats {

@@ -29,6 +29,7 @@ struct fw_item *fw_item_new(void)
 	item->published = FW_TIME_NONE;
 	item->updated = FW_TIME_NONE;
 	item->fetched = FW_TIME_NONE;
+	item->pushed = FW_TIME_NONE;
 	return item;
 }
 

@@ -22,8 +22,10 @@ struct fw_item {
 	char *content;
 	int64_t published; /* Unix seconds UTC, or FW_TIME_NONE */
 	int64_t updated;
-	int64_t fetched; /* when the poll (or push) that brought it ended, or FW_TIME_NONE;
+	int64_t fetched; /* when the poll that brought it ended, or FW_TIME_NONE;
 	                    not part of the parse format */
+	int64_t pushed;  /* when the WebSub push that brought it was received (then fetched
+	                    is FW_TIME_NONE), or FW_TIME_NONE; not part of the parse format */
 	char **categories;
 	size_t n_categories;
 };

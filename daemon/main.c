@@ -481,8 +481,10 @@ static const struct command commands[] = {
      fw_cli_alerts_cmd},
     {"status", NULL, OPT_CONFIG | OPT_JSON, 0, 0,
      "usage: feedwatch status [--json] [-c FILE]\n"
-     "Per feed: last poll, HTTP status, error streak, next poll, items, alerts; resting\n"
-     "hosts; per output: pending and dead alerts. Exit 1 when there is no database yet.\n",
+     "Per feed: last poll, HTTP status, error streak, next poll, items, alerts, and its\n"
+     "WebSub subscription (hub, topic, state, lease, last push, pushes, bad signatures,\n"
+     "why it is polled instead); resting hosts; per output: pending and dead alerts.\n"
+     "Exit 1 when there is no database yet.\n",
      fw_cli_store_status},
     {"stories", NULL, OPT_CONFIG | OPT_SINCE | OPT_WATCHLIST | OPT_JSON, 0, 0,
      "usage: feedwatch stories [--since DURATION] [--watchlist NAME] [--json] [-c FILE]\n"

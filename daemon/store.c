@@ -42,7 +42,7 @@
 /* PRAGMA application_id of a feedwatch database: "FWDB". */
 #define FW_STORE_APP_ID 0x46574442
 /* The schema version this code writes (PRAGMA user_version). */
-#define FW_STORE_SCHEMA 8
+#define FW_STORE_SCHEMA 9
 /* last_seen of an unchanged item is refreshed at most this often (seconds): retention is
    counted in days, and skipping the rewrite halves the WAL traffic of a 30 min poll. */
 #define FW_STORE_SEEN_SLACK 3600
@@ -260,9 +260,17 @@ static const char schema_v8[] = "ALTER TABLE feeds ADD COLUMN rate_items REAL NO
                                 "ALTER TABLE feeds ADD COLUMN rate_at INTEGER NOT NULL DEFAULT 0;"
                                 "ALTER TABLE alert_routes ADD COLUMN delivered INTEGER;";
 
+/* Version 9: per WebSub subscription, when the last valid push came and how many pushes
+   were taken and ignored for a bad signature (`feedwatch status` reads them). */
+static const char schema_v9[] =
+    "ALTER TABLE websub_subs ADD COLUMN last_push INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE websub_subs ADD COLUMN pushes INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE websub_subs ADD COLUMN bad_signatures INTEGER NOT NULL DEFAULT 0;";
+
 /* migrations[v] takes a database from user_version v to v + 1; [0] creates it. */
-static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                        schema_v5, schema_v6, schema_v7, schema_v8};
+static const char *const migrations[FW_STORE_SCHEMA] = {schema_v1, schema_v2, schema_v3,
+                                                        schema_v4, schema_v5, schema_v6,
+                                                        schema_v7, schema_v8, schema_v9};
 
 __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
                                                          ...)

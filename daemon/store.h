@@ -392,7 +392,9 @@ int fw_store_outbox_count_after(struct fw_store *s, int64_t after, int64_t *pend
 /*
  * WebSub subscriptions (websub_store.c): one row per subscription the daemon asked a hub
  * for, keyed by its callback token. state is the subscriber's word: "subscribing",
- * "active", "denied", "unsubscribing", "expired". lease_end is Unix seconds (0 = none).
+ * "active", "denied", "unsubscribing", "expired", "failed", or "insecure" (an http:// hub
+ * not asked: websub insecure_hubs is off). lease_end and last_push are Unix seconds
+ * (0 = none); pushes counts the valid pushes taken, bad_signatures those ignored.
  */
 struct fw_store_websub {
 	const char *token;
@@ -403,6 +405,9 @@ struct fw_store_websub {
 	const char *state;
 	int64_t lease_end;
 	int64_t updated;
+	int64_t last_push;
+	int64_t pushes;
+	int64_t bad_signatures;
 };
 
 /* Insert or replace the row of w->token. 0 or -errno (-E2BIG for an over-long value). */
@@ -410,6 +415,11 @@ int fw_store_websub_save(struct fw_store *s, const struct fw_store_websub *w);
 
 /* Delete the row of token (none: 0). 0 or -errno. */
 int fw_store_websub_delete(struct fw_store *s, const char *token);
+
+/* Set the push figures (last_push, pushes, bad_signatures) of the row of token, leaving
+   the rest (and updated) as it is; no such row: 0. 0 or -errno. */
+int fw_store_websub_counts(struct fw_store *s, const char *token, int64_t last_push, int64_t pushes,
+                           int64_t bad_signatures);
 
 /* Each row, in feed order; its strings are valid during the call only. A negative return
    of cb stops the walk and is returned. 0 or -errno. */

@@ -22,8 +22,8 @@
 #define FW_WEBSUB_URL_MAX     2048        /* hub and topic URLs kept */
 #define FW_WEBSUB_HEADER_MAX  (16 * 1024) /* MHD's per-connection buffer: request line, headers */
 
-static const char *const state_names[] = {"subscribing",   "active",  "denied",
-                                          "unsubscribing", "expired", "failed"};
+static const char *const state_names[] = {"subscribing", "active", "denied",  "unsubscribing",
+                                          "expired",     "failed", "insecure"};
 
 /* See websub_int.h. */
 const char *fw_websub_state_name(enum fw_websub_state st)
@@ -77,11 +77,33 @@ static void sub_save(struct fw_websub *ws, struct fw_websub_sub *s)
 	                            .secret = s->secret,
 	                            .state = state_names[s->state],
 	                            .lease_end = s->lease_end,
-	                            .updated = time(NULL)};
+	                            .updated = time(NULL),
+	                            .last_push = s->last_push,
+	                            .pushes = s->pushes,
+	                            .bad_signatures = s->bad_signatures};
 
+	s->counts_dirty = false;
 	if (ws->env.store && fw_store_websub_save(ws->env.store, &w) < 0)
 		fw_log(FW_LOG_WARNING, "websub: cannot store the subscription of feed '%s': %s",
 		       s->feed, fw_store_error(ws->env.store));
+}
+
+/* Write the push figures that changed (each tick and at close: a push does not wait for
+   a store write of its own). */
+static void counts_save(struct fw_websub *ws)
+{
+	for (size_t i = 0; i < ws->n; i++) {
+		struct fw_websub_sub *s = ws->v[i];
+
+		if (!s->counts_dirty)
+			continue;
+		s->counts_dirty = false;
+		if (ws->env.store && fw_store_websub_counts(ws->env.store, s->token, s->last_push,
+		                                            s->pushes, s->bad_signatures) < 0)
+			fw_log(FW_LOG_WARNING,
+			       "websub: cannot store the push figures of feed '%s': %s", s->feed,
+			       fw_store_error(ws->env.store));
+	}
 }
 
 /* Forget sub: row, memory (a request in flight is cancelled by its own end). */
@@ -151,9 +173,10 @@ static void ask(struct fw_websub *ws, struct fw_websub_sub *s, const char *mode)
 	sub_save(ws, s);
 }
 
-/* A fresh subscription of feed to hub and topic: new token, new secret, asked now. */
+/* A fresh subscription of feed to hub and topic: new token, new secret, asked now; or,
+   insecure, only the record that the hub is not asked (for status; logged once). */
 static void subscribe_new(struct fw_websub *ws, const char *feed, const char *hub,
-                          const char *topic)
+                          const char *topic, bool insecure)
 {
 	struct fw_websub_sub *s = calloc(1, sizeof(*s));
 
@@ -163,6 +186,16 @@ static void subscribe_new(struct fw_websub *ws, const char *feed, const char *hu
 	    sub_add(ws, s) < 0) {
 		fw_log(FW_LOG_ERR, "websub: feed '%s': out of memory", feed);
 		sub_free(s);
+		return;
+	}
+	if (insecure) {
+		s->state = FW_SUB_INSECURE;
+		fw_log(FW_LOG_WARNING,
+		       "websub: feed '%s': hub %s not used: its URL is http://, and hub.secret is "
+		       "only sent over HTTPS (WebSub 5.1); the feed stays polled (websub "
+		       "insecure_hubs = true allows it)",
+		       feed, hub);
+		sub_save(ws, s);
 		return;
 	}
 	s->state = FW_SUB_SUBSCRIBING;
@@ -194,28 +227,35 @@ void fw_websub_discovered(struct fw_websub *ws, const char *feed, const char *hu
 {
 	struct fw_websub_sub *s;
 	int64_t now = time(NULL);
+	bool insecure;
 
 	if (ws == NULL || !ws->cfg->websub.enabled || ws->closing || hub == NULL || self == NULL ||
 	    strlen(hub) > FW_WEBSUB_URL_MAX || strlen(self) > FW_WEBSUB_URL_MAX ||
 	    (strncmp(hub, "http://", 7) != 0 && strncmp(hub, "https://", 8) != 0))
 		return;
+	/* WebSub 5.1: hub.secret SHOULD only be sent over HTTPS */
+	insecure = strncmp(hub, "http://", 7) == 0 && !ws->cfg->websub.insecure_hubs;
 	s = by_feed(ws, feed);
-	if (s && (strcmp(s->hub, hub) != 0 || strcmp(s->topic, self) != 0)) {
+	if (s && (strcmp(s->hub, hub) != 0 || strcmp(s->topic, self) != 0 ||
+	          (insecure && s->state != FW_SUB_INSECURE))) {
 		size_t i = 0;
 
 		by_token(ws, s->token, &i);
-		unsubscribe(ws, i, false);
+		unsubscribe(ws, i, insecure);
 		s = NULL;
 	}
-	if (s && (s->state == FW_SUB_ACTIVE || s->state == FW_SUB_SUBSCRIBING || now < s->retry_at))
+	if (s &&
+	    (s->state == FW_SUB_INSECURE ? insecure
+	                                 : s->state == FW_SUB_ACTIVE ||
+	                                       s->state == FW_SUB_SUBSCRIBING || now < s->retry_at))
 		return;
-	if (s) { /* denied, failed or expired, and due again: a new subscription */
+	if (s) { /* denied, failed, expired or insecure, and due again: a new subscription */
 		size_t i = 0;
 
 		by_token(ws, s->token, &i);
 		sub_drop(ws, i);
 	}
-	subscribe_new(ws, feed, hub, self);
+	subscribe_new(ws, feed, hub, self, insecure);
 }
 
 /* See websub_int.h. */
@@ -338,13 +378,15 @@ static void content(struct fw_websub *ws, const struct fw_httpserver_request *re
 	bool sha1 = false;
 	int r;
 
-	if (s == NULL || s->state == FW_SUB_UNSUBSCRIBING) {
+	if (s == NULL || s->state == FW_SUB_UNSUBSCRIBING || s->state == FW_SUB_INSECURE) {
 		reply_text(rep, 410, "no such subscription\n"); /* 8: the hub may drop it */
 		return;
 	}
 	if (!fw_websub_signature_check(s->secret, req->header(req, "X-Hub-Signature"), req->body,
 	                               req->body_len, &sha1)) {
 		ws->env.metrics->websub_bad_signature++;
+		s->bad_signatures++;
+		s->counts_dirty = true;
 		fw_log(FW_LOG_WARNING, "websub: feed '%s': push with a %s signature ignored",
 		       s->feed, req->header(req, "X-Hub-Signature") ? "wrong" : "missing");
 		reply_text(rep, 202, NULL);
@@ -352,6 +394,9 @@ static void content(struct fw_websub *ws, const struct fw_httpserver_request *re
 	}
 	ws->env.metrics->websub_sha1 += sha1;
 	ws->env.metrics->websub_pushes++;
+	s->pushes++;
+	s->last_push = time(NULL);
+	s->counts_dirty = true;
 	r = ws->env.push ? ws->env.push(ws->env.arg, s->feed, req->body, req->body_len) : 0;
 	if (r < 0)
 		fw_log(FW_LOG_WARNING, "websub: feed '%s': push dropped: %s", s->feed,
@@ -466,6 +511,7 @@ static void tick_cb(uv_timer_t *t)
 		free(ws->listen);
 		ws->listen = NULL;
 	}
+	counts_save(ws);
 	ws->env.metrics->websub_active = 0;
 	for (size_t i = 0; i < ws->n; i++)
 		ws->env.metrics->websub_active += ws->v[i]->state == FW_SUB_ACTIVE;
@@ -495,6 +541,9 @@ static int load_cb(const struct fw_store_websub *w, void *arg)
 	s->asked_at = w->updated;
 	s->retry_at = s->state == FW_SUB_DENIED ? w->updated + FW_WEBSUB_DENIED
 	                                        : w->updated + FW_WEBSUB_RETRY;
+	s->last_push = w->last_push;
+	s->pushes = w->pushes;
+	s->bad_signatures = w->bad_signatures;
 	return 0;
 }
 
@@ -609,6 +658,7 @@ void fw_websub_close(struct fw_websub *ws)
 	if (ws == NULL || ws->closing)
 		return;
 	ws->closing = true;
+	counts_save(ws);
 	fw_websub_hub_cancel_all(ws);
 	fw_httpserver_close(ws->server);
 	ws->server = NULL;

@@ -17,6 +17,8 @@ enum fw_websub_state {
 	FW_SUB_UNSUBSCRIBING, /* asked to end; the row goes when the hub verifies */
 	FW_SUB_EXPIRED,       /* the lease ended without renewal */
 	FW_SUB_FAILED,        /* the hub refused the request or never verified: retry_at */
+	FW_SUB_INSECURE,      /* an http:// hub, never asked: insecure_hubs is off (WebSub 5.1:
+	                         hub.secret only over HTTPS); the feed stays polled */
 };
 
 struct fw_websub_req;
@@ -31,6 +33,10 @@ struct fw_websub_sub {
 	int64_t retry_at;          /* denied or failed: subscribe again from then on */
 	int64_t asked_at;          /* when the last request went out */
 	bool renewing;             /* a renewal is asked and not yet verified */
+	int64_t last_push;         /* when the last valid push came (Unix seconds), 0 = none */
+	int64_t pushes;            /* valid pushes taken */
+	int64_t bad_signatures;    /* pushes ignored for a wrong or missing signature */
+	bool counts_dirty;         /* the three above changed since the store last had them */
 	struct fw_websub_req *req; /* the request in flight, or NULL */
 };
 

@@ -1,4 +1,5 @@
-/* websub_store.c - the store's WebSub subscriptions (table websub_subs, schema 6). */
+/* websub_store.c - the store's WebSub subscriptions (table websub_subs, schema 6; push
+   figures since schema 9). */
 #include <errno.h>
 
 #include "store_int.h"
@@ -8,7 +9,8 @@ int fw_store_websub_save(struct fw_store *s, const struct fw_store_websub *w)
 {
 	static const char sql[] =
 	    "INSERT OR REPLACE INTO websub_subs (token, feed, hub, topic, secret, state,"
-	    " lease_end, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+	    " lease_end, updated, last_push, pushes, bad_signatures)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 	sqlite3_stmt *q = NULL;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL), ret;
 
@@ -25,6 +27,9 @@ int fw_store_websub_save(struct fw_store *s, const struct fw_store_websub *w)
 	}
 	sqlite3_bind_int64(q, 7, w->lease_end);
 	sqlite3_bind_int64(q, 8, w->updated);
+	sqlite3_bind_int64(q, 9, w->last_push);
+	sqlite3_bind_int64(q, 10, w->pushes);
+	sqlite3_bind_int64(q, 11, w->bad_signatures);
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? 0 : fw_store_fail(s, rc);
@@ -49,6 +54,29 @@ int fw_store_websub_delete(struct fw_store *s, const char *token)
 	return rc == SQLITE_DONE ? 0 : fw_store_fail(s, rc);
 }
 
+/* See store.h. */
+int fw_store_websub_counts(struct fw_store *s, const char *token, int64_t last_push, int64_t pushes,
+                           int64_t bad_signatures)
+{
+	static const char sql[] = "UPDATE websub_subs SET last_push = ?2, pushes = ?3,"
+	                          " bad_signatures = ?4 WHERE token = ?1";
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL), ret;
+
+	if (rc != SQLITE_OK)
+		return fw_store_fail(s, rc);
+	if ((ret = fw_store_bind_key(s, q, 1, token)) < 0) {
+		sqlite3_finalize(q);
+		return ret;
+	}
+	sqlite3_bind_int64(q, 2, last_push);
+	sqlite3_bind_int64(q, 3, pushes);
+	sqlite3_bind_int64(q, 4, bad_signatures);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : fw_store_fail(s, rc);
+}
+
 static const char *col(sqlite3_stmt *q, int i)
 {
 	const char *v = (const char *)sqlite3_column_text(q, i);
@@ -60,8 +88,8 @@ static const char *col(sqlite3_stmt *q, int i)
 int fw_store_websub_each(struct fw_store *s, fw_store_websub_cb cb, void *arg)
 {
 	static const char sql[] =
-	    "SELECT token, feed, hub, topic, secret, state, lease_end, updated"
-	    " FROM websub_subs ORDER BY feed, token";
+	    "SELECT token, feed, hub, topic, secret, state, lease_end, updated, last_push,"
+	    " pushes, bad_signatures FROM websub_subs ORDER BY feed, token";
 	sqlite3_stmt *q = NULL;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL), ret = 0;
 
@@ -75,7 +103,10 @@ int fw_store_websub_each(struct fw_store *s, fw_store_websub_cb cb, void *arg)
 		                            .secret = col(q, 4),
 		                            .state = col(q, 5),
 		                            .lease_end = sqlite3_column_int64(q, 6),
-		                            .updated = sqlite3_column_int64(q, 7)};
+		                            .updated = sqlite3_column_int64(q, 7),
+		                            .last_push = sqlite3_column_int64(q, 8),
+		                            .pushes = sqlite3_column_int64(q, 9),
+		                            .bad_signatures = sqlite3_column_int64(q, 10)};
 
 		ret = cb(&w, arg);
 	}

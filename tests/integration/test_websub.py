@@ -3,10 +3,16 @@
 (websub_hub.py): discovery from Link headers and from the feed's atom:link, verification
 of intent (and refusal of unsolicited ones: 404), content distribution with each
 signature method (a wrong or missing signature is answered 2xx, counted, and alerts
-nothing), an oversized push refused (413), polling slowed to a safety poll while pushes
+nothing), a pushed item's alert carrying `pushed` and a polled one's `fetched`, an
+oversized push refused (413) whether it says its Content-Length or comes chunked, each
+feed's subscription in `feedwatch status` (state, lease, pushes, bad signatures), polling slowed to a safety poll while pushes
 arrive and back when they stop, a hub that denies, leases renewed and then ended when the
-hub goes quiet (polling takes over), unsubscription when a feed leaves the config."""
+hub goes quiet (polling takes over), unsubscription when a feed leaves the config; a hub whose URL is http:// is not
+subscribed to unless websub's insecure_hubs is set (hub.secret only over HTTPS)."""
+import calendar
+import json
 import os
+import re
 import socket
 import sys
 import time
@@ -21,9 +27,12 @@ from websub_hub import Hub, post  # noqa: E402
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
-def rss(items, links=""):
-    body = "".join("<item><title>%s</title><guid>%s</guid><description>%s</description></item>"
-                   % (t, g, d) for t, g, d in items)
+def rss(items, links="", date=None):
+    """items: (title, guid, description); date: a pubDate (Unix seconds) for each."""
+    pub = "<pubDate>%s</pubDate>" % time.strftime("%a, %d %b %Y %H:%M:%S +0000",
+                                                   time.gmtime(date)) if date else ""
+    body = "".join("<item><title>%s</title><guid>%s</guid><description>%s</description>%s</item>"
+                   % (t, g, d, pub) for t, g, d in items)
     return ('<?xml version="1.0"?><rss version="2.0" xmlns:atom="%s"><channel><title>t</title>%s%s'
             '</channel></rss>' % (ATOM_NS, links, body))
 
@@ -36,7 +45,7 @@ def free_port():
     return port
 
 
-def write_config(w, srv, port, feeds, safety=6, websub=True):
+def write_config(w, srv, port, feeds, safety=6, websub=True, insecure=True):
     text = """
 state_dir = %s;
 min_interval = 1;
@@ -55,7 +64,8 @@ outputs = ( { name = "alerts"; plugin = "log"; path = %s; format = "json"; } );
                   for n in feeds),
        q(w.file("alerts.jsonl")),
        'websub = { listen = "127.0.0.1:%d"; callback_url = "http://127.0.0.1:%d/websub";\n'
-       '           lease = "1d"; safety_poll = %d; };' % (port, port, safety) if websub else "")
+       '           lease = "1d"; safety_poll = %d;%s };'
+       % (port, port, safety, " insecure_hubs = true;" if insecure else "") if websub else "")
     tmp = w.file("feedwatch.conf.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
@@ -92,6 +102,32 @@ def get_status(url):
 
 def alert_ids(w):
     return [a["item"]["id"] for a in read_jsonl(w.file("alerts.jsonl"))]
+
+
+def alert_of(w, item_id):
+    for a in read_jsonl(w.file("alerts.jsonl")):
+        if a["item"]["id"] == item_id:
+            return a
+    return None
+
+
+def epoch(rfc3339):
+    """Unix seconds of an RFC 3339 UTC time ("2026-12-07T01:02:03Z"), None when it is not one."""
+    if not isinstance(rfc3339, str) or not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", rfc3339):
+        return None
+    return calendar.timegm(time.strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def status_json(conf):
+    p = fwtest.run(["status", "--json", "-c", conf])
+    try:
+        return {f["name"]: f for f in json.loads(p.stdout)["feeds"]}
+    except (ValueError, KeyError, TypeError):
+        return {}
+
+
+def websub_status(conf, feed):
+    return (status_json(conf).get(feed) or {}).get("websub") or {}
 
 
 def websub(srv, w):
@@ -151,12 +187,22 @@ def run(srv, w, hub):
     check(wait_for(lambda: "denied the subscription" in output(d)[1], 10), "the denial is logged")
 
     # Pushes: each signature method, new items, no fetch of them.
+    detected = metric(w, "feedwatch_detection_delay_seconds_count")
     for algo, n in (("sha256", 1), ("sha384", 2), ("sha512", 3), ("sha1", 4)):
-        body = rss([("Putin pushed %d" % n, "a-push-%d" % n, "pushed by %s" % algo)]).encode()
+        body = rss([("Putin pushed %d" % n, "a-push-%d" % n, "pushed by %s" % algo)],
+                   date=int(time.time()) - 30).encode()
+        sent = time.time()
         st = hub.publish(topic["a"], body, algo=algo)
         check(st == [202], "push signed with %s answered 202 (%s)" % (algo, st))
         check(wait_for(lambda: "a-push-%d" % n in alert_ids(w), 10),
               "the pushed item signed with %s alerts" % algo)
+    a1 = alert_of(w, "a-push-4") or {}
+    check(epoch(a1.get("pushed")) is not None and abs(epoch(a1.get("pushed")) - sent) <= 2 and
+          a1.get("fetched") is None,
+          "a pushed item's alert carries pushed (RFC 3339, when the push came) and no fetched "
+          "(pushed %r, fetched %r)" % (a1.get("pushed"), a1.get("fetched")))
+    check(wait_for(lambda: metric(w, "feedwatch_detection_delay_seconds_count") >= detected + 4, 5),
+          "the detection-delay histogram counts pushed items (published -> pushed)")
     # Wrong and missing signatures: 2xx, ignored, counted.
     bad = rss([("Putin forged", "a-forged", "x")]).encode()
     check(hub.publish(topic["a"], bad, signature="sha256=" + "00" * 32) == [202],
@@ -167,18 +213,50 @@ def run(srv, w, hub):
     # Oversized (max_body 64k): refused.
     big = rss([("Putin big", "a-big", "x" * 100000)]).encode()
     check(hub.publish(topic["a"], big) == [413], "a push over max_body is refused (413)")
+    st = hub.publish(topic["a"], big, chunked=True)
+    check(st == [413], "a chunked push over max_body (no Content-Length) is answered 413 too (%s)"
+          % st)
     check(wait_for(lambda: metric(w, "feedwatch_websub_bad_signature_total") == 3, 10),
           "bad signatures counted (feedwatch_websub_bad_signature_total 3)")
     check(metric(w, "feedwatch_websub_sha1_total") == 1, "sha1 accepted and counted")
     check(metric(w, "feedwatch_websub_pushes_total") == 4, "four valid pushes counted")
-    check(wait_for(lambda: metric(w, "feedwatch_websub_too_big_total") == 1, 5),
-          "the oversized push counted")
+    check(wait_for(lambda: metric(w, "feedwatch_websub_too_big_total") == 2, 5),
+          "both oversized pushes counted")
+    ok = hub.publish(topic["a"], rss([("Putin after big", "a-after-big", "x")]).encode())
+    check(ok == [202] and wait_for(lambda: "a-after-big" in alert_ids(w), 10),
+          "the callback server answers the next push as before (%s)" % ok)
     check(metric(w, "feedwatch_websub_refused_total") >= 3, "refused verifications counted")
     check(metric(w, "feedwatch_websub_denied_total") == 1, "the denial counted")
     time.sleep(1)
     check("a-forged" not in alert_ids(w) and "a-big" not in alert_ids(w),
           "nothing alerted from the forged or oversized pushes")
     check(d.poll() is None, "the daemon runs on")
+
+    # status: each feed's subscription, with its pushes and bad signatures (in the store)
+    check(wait_for(lambda: websub_status(conf, "a").get("pushes") == 5, 10),
+          "status --json: a's pushes received (5): %r" % websub_status(conf, "a"))
+    sa = websub_status(conf, "a")
+    check(sa.get("hub") == hub.url() and sa.get("topic") == topic["a"] and
+          sa.get("state") == "active" and sa.get("bad_signatures") == 3 and
+          epoch(sa.get("lease_expires")) is not None and epoch(sa.get("last_push")) is not None,
+          "status --json: a's hub, topic, state active, lease expiry, last push, 3 bad "
+          "signatures: %r" % sa)
+    check(websub_status(conf, "c").get("state") == "denied",
+          "status --json: c's subscription was denied: %r" % websub_status(conf, "c"))
+    p = fwtest.run(["status", "-c", conf])
+    check(p.returncode == 0 and re.search(r"^a +active .* 5 +3\b", p.stdout, re.M) and
+          topic["a"] in p.stdout and re.search(r"^c +denied", p.stdout, re.M),
+          "status (text) shows each feed's subscription:\n" + p.stdout)
+
+    # A polled item's alert keeps fetched (and has no pushed).
+    srv.routes["/b"].body = rss([("Old news", "b-0", "x"), ("Putin polled", "b-polled", "x")],
+                                '<atom:link rel="hub" href="%s"/><atom:link rel="self" href="%s"/>'
+                                % (hub.url(), topic["b"])).encode()
+    check(wait_for(lambda: "b-polled" in alert_ids(w), 10), "a polled item alerts")
+    b1 = alert_of(w, "b-polled") or {}
+    check(epoch(b1.get("fetched")) is not None and b1.get("pushed") is None,
+          "a polled item's alert carries fetched and no pushed (fetched %r, pushed %r)"
+          % (b1.get("fetched"), b1.get("pushed")))
 
     # While pushes arrive, a is only safety-polled (safety_poll 6 s); b is polled every 2 s.
     check(hub.publish(topic["a"], rss([("Putin pushed 5", "a-push-5", "x")]).encode()) == [202],
@@ -205,6 +283,10 @@ def run(srv, w, hub):
     # A restart keeps the subscriptions (the store): the next push still verifies and alerts.
     rc, _, err = stop(d)
     check(rc == 0, "clean stop before the restart (rc %d)" % rc)
+    sa = websub_status(conf, "a")
+    check(sa.get("pushes") == 6 and sa.get("bad_signatures") == 3,
+          "the push figures are in the store when the daemon has stopped (6 pushes, 3 bad "
+          "signatures; status reads them with no daemon running): %r" % sa)
     d = start(["-v", "run", "-c", conf])
     check(wait_for(lambda: get_status(cb_a) is not None, 20), "restarted: the callback listens")
     st = hub.publish(topic["a"], rss([("Putin after restart", "a-push-6", "x")]).encode())
@@ -240,6 +322,44 @@ def run(srv, w, hub):
     check(len(alert_ids(w)) == len(set(alert_ids(w))), "no alert twice")
 
 
+def insecure_hub(srv, w):
+    """An http:// hub without insecure_hubs: not subscribed to (hub.secret would travel in the
+    clear), the feed stays polled, status and the log (once) say why; check accepts the key."""
+    hub = Hub()
+    try:
+        topic = "http://127.0.0.1:%d/topic/a" % srv.port
+        srv.routes["/a"] = Route(rss([("Old news", "a-0", "x")]),
+                                 headers={"Link": '<%s>; rel="hub", <%s>; rel="self"'
+                                          % (hub.url(), topic)})
+        conf = write_config(w, srv, free_port(), ["a"], insecure=False)
+        polls = srv.count("/a")  # the server is shared with the parts before
+        d = start(["-v", "run", "-c", conf])
+        check(wait_for(lambda: srv.count("/a") >= polls + 3, 15), "the feed is polled")
+        check(hub.requests == [], "no subscription request reached the http:// hub (%d)"
+              % len(hub.requests))
+        err = output(d)[1]
+        check(err.count("insecure_hubs") == 1,
+              "the log says once why the hub is not used:\n" + err)
+        sa = websub_status(conf, "a")
+        check(sa.get("state") == "insecure" and sa.get("hub") == hub.url() and
+              "insecure_hubs" in (sa.get("reason") or ""),
+              "status --json says why a is not subscribed: %r" % sa)
+        p = fwtest.run(["status", "-c", conf])
+        check("insecure_hubs" in p.stdout, "status (text) says why:\n" + p.stdout)
+        rc, _, _ = stop(d)
+        check(rc == 0, "clean stop (rc %d)" % rc)
+        conf = write_config(w, srv, free_port(), ["a"], insecure=True)
+        p = fwtest.run(["check", "-c", conf])
+        check(p.returncode == 0, "feedwatch check accepts insecure_hubs = true:\n" + p.stderr)
+        d = start(["-v", "run", "-c", conf])
+        check(wait_for(lambda: hub.verified("subscribe", topic), 30),
+              "with insecure_hubs = true the same hub is subscribed to")
+        rc, _, _ = stop(d)
+        check(rc == 0, "clean stop (rc %d)" % rc)
+    finally:
+        hub.close()
+
+
 def unsolicited_only(srv, w):
     """A daemon whose feeds name no hub: every verification is refused, config errors."""
     bad = w.write("bad.conf", 'state_dir = %s;\nfeeds = ( { name = "a"; url = "http://x/"; } );\n'
@@ -250,4 +370,4 @@ def unsolicited_only(srv, w):
 
 
 if __name__ == "__main__":
-    fwtest.main(websub, unsolicited_only)
+    fwtest.main(websub, insecure_hub, unsolicited_only)

@@ -8,6 +8,7 @@ distributes content (7: POST of the topic's new content to each callback, with
 X-Hub-Signature: METHOD=HMAC(secret, body) when the subscriber gave a secret, 8). It can
 go quiet (requests accepted, never verified, nothing distributed)."""
 import hashlib
+import http.client
 import hmac
 import secrets
 import threading
@@ -108,9 +109,11 @@ class Hub:
             return [f for _, f in self.requests
                     if f.get("hub.mode") == mode and f.get("hub.topic") == topic]
 
-    def publish(self, topic, body, algo="sha256", signature=None, content_type="application/rss+xml"):
+    def publish(self, topic, body, algo="sha256", signature=None, content_type="application/rss+xml",
+                chunked=False):
         """Distribute body to every subscriber of topic; returns their statuses. signature:
-        None signs properly, "" sends none, any other string is sent as it is."""
+        None signs properly, "" sends none, any other string is sent as it is. chunked:
+        sent with Transfer-Encoding: chunked (no Content-Length), in 8 KiB chunks."""
         if self.quiet:
             return []
         statuses = []
@@ -121,12 +124,30 @@ class Hub:
                 headers["X-Hub-Signature"] = "%s=%s" % (algo, mac)
             elif signature:
                 headers["X-Hub-Signature"] = signature
-            statuses.append(post(cb, body, headers))
+            statuses.append(post_chunked(cb, body, headers) if chunked else post(cb, body, headers))
         return statuses
 
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def post_chunked(url, body, headers):
+    """POST body with Transfer-Encoding: chunked; the status (0 when the connection failed or
+    was closed before an answer)."""
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    chunks = (body[i:i + 8192] for i in range(0, len(body), 8192))
+    try:
+        conn.request("POST", u.path + ("?" + u.query if u.query else ""), body=chunks,
+                     headers=headers, encode_chunked=True)
+        r = conn.getresponse()
+        r.read()
+        return r.status
+    except OSError:
+        return 0
+    finally:
+        conn.close()
 
 
 def post(url, body, headers):

@@ -157,6 +157,9 @@ static const struct bad_case bad_cases[] = {
      "  leese = 1; };\n",
      2, "unknown key 'leese' in websub"},
     {"websub = \"on\";\n", 1, "'websub' must be a group"},
+    {"websub = { listen = \"127.0.0.1:8089\"; callback_url = \"https://x.org/ws\";\n"
+     "  insecure_hubs = \"yes\"; };\n",
+     2, "'insecure_hubs' must be true or false"},
     {"feeds = ();\narchive = \"forever\";\n", 2, "'archive' must be a duration"},
     {"archive_max_size = \"lots\";\n", 1, "'archive_max_size' must be a size"},
     {"watchlists = (\n { name = \"w\"; match = \"x\";\n   backfill = true; }\n);\n", 3,
@@ -199,6 +202,29 @@ static void test_adaptive_keys(void **state)
 	assert_int_equal(fw_config_load(p, &cfg, &d), 0);
 	assert_false(cfg->adaptive);
 	assert_int_equal(cfg->max_interval, 86400);
+	fw_config_free(cfg);
+	fw_diags_clear(&d);
+}
+
+/* websub's insecure_hubs: false unless set. */
+static void test_websub_insecure_hubs(void **state)
+{
+	struct fw_diags d = {0};
+	struct fw_config *cfg = NULL;
+	const char *p = write_conf("w.conf", "websub = { listen = \"127.0.0.1:8089\";"
+	                                     " callback_url = \"https://x.org/ws\"; };\n");
+
+	(void)state;
+	assert_int_equal(fw_config_load(p, &cfg, &d), 0);
+	assert_true(cfg->websub.enabled);
+	assert_false(cfg->websub.insecure_hubs);
+	fw_config_free(cfg);
+	fw_diags_clear(&d);
+	p = write_conf("w.conf",
+	               "websub = { listen = \"127.0.0.1:8089\";"
+	               " callback_url = \"https://x.org/ws\"; insecure_hubs = true; };\n");
+	assert_int_equal(fw_config_load(p, &cfg, &d), 0);
+	assert_true(cfg->websub.insecure_hubs);
 	fw_config_free(cfg);
 	fw_diags_clear(&d);
 }
@@ -460,6 +486,7 @@ int main(void)
 	    cmocka_unit_test(test_good),
 	    cmocka_unit_test(test_bad),
 	    cmocka_unit_test(test_adaptive_keys),
+	    cmocka_unit_test(test_websub_insecure_hubs),
 	    cmocka_unit_test(test_every_error_reported),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_secret_readable_by_others),

@@ -147,7 +147,7 @@ static void test_create_schema(void **state)
 	struct fw_store *s = open_rw(f);
 
 	assert_int_equal(raw_int(f->path, "PRAGMA application_id"), 0x46574442);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
 	                                  "AND name IN ('feeds', 'items', 'alerts', 'outbox')"),
 	                 4);
@@ -954,7 +954,7 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(fw_store_commit(s), 0);
 	assert_int_equal(fw_store_sync(s), 0);
 	fw_store_close(s);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);
 	assert_int_equal(raw_int(f->path, "SELECT v FROM meta WHERE k = 'syncs'"), 1);
 	/* version 6: no rate learned yet, no delivery time known */
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM feeds WHERE rate_at <> 0"), 0);
@@ -968,6 +968,58 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM alert_routes WHERE alert_id = "
 	                                  "'old' AND output = 'log'"),
 	                 1);
+}
+
+static int websub_row_cb(const struct fw_store_websub *w, void *arg)
+{
+	struct fw_store_websub *out = arg;
+
+	assert_string_equal(w->token, "tok");
+	assert_string_equal(w->state, "active");
+	out->lease_end = w->lease_end;
+	out->updated = w->updated;
+	out->last_push = w->last_push;
+	out->pushes = w->pushes;
+	out->bad_signatures = w->bad_signatures;
+	return 0;
+}
+
+/* A WebSub subscription's push figures (schema 9): written by counts without touching
+   updated, kept by the next save of the whole row. */
+static void test_websub_counts(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	struct fw_store_websub w = {.token = "tok",
+	                            .feed = "a",
+	                            .hub = "https://hub/",
+	                            .topic = "https://t/",
+	                            .secret = "k",
+	                            .state = "active",
+	                            .lease_end = T0 + 100,
+	                            .updated = T0},
+	                       got = {0};
+
+	assert_int_equal(fw_store_websub_save(s, &w), 0);
+	assert_int_equal(fw_store_websub_each(s, websub_row_cb, &got), 0);
+	assert_int_equal(got.pushes, 0);
+	assert_int_equal(got.last_push, 0);
+	assert_int_equal(fw_store_websub_counts(s, "tok", T0 + 5, 4, 3), 0);
+	assert_int_equal(fw_store_websub_counts(s, "nope", T0, 1, 1), 0);
+	assert_int_equal(fw_store_websub_each(s, websub_row_cb, &got), 0);
+	assert_int_equal(got.last_push, T0 + 5);
+	assert_int_equal(got.pushes, 4);
+	assert_int_equal(got.bad_signatures, 3);
+	assert_int_equal(got.updated, T0);
+	assert_int_equal(got.lease_end, T0 + 100);
+	w.last_push = T0 + 6;
+	w.pushes = 5;
+	w.bad_signatures = 3;
+	assert_int_equal(fw_store_websub_save(s, &w), 0);
+	assert_int_equal(fw_store_websub_each(s, websub_row_cb, &got), 0);
+	assert_int_equal(got.pushes, 5);
+	assert_int_equal(got.last_push, T0 + 6);
+	fw_store_close(s);
 }
 
 static void test_transactions(void **state)
@@ -1372,6 +1424,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_create_schema, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_websub_counts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_mark, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_prune, setup, teardown),
