@@ -82,7 +82,7 @@ feeds = ( { name = "bench"; url = "%s"; interval = 2; } );
 entities = { putin = [ "Putin" ]; };
 watchlists = ( { name = "putin"; match = "@putin"; group = "item"; } );
 outputs = ( { name = "alerts"; plugin = "log"; path = "%s"; format = "json"; rate_limit = 0; } );
-websub = { listen = "127.0.0.1:%d"; callback_url = "http://127.0.0.1:%d/websub"; };
+websub = { listen = "127.0.0.1:%d"; callback_url = "http://127.0.0.1:%d/websub"; insecure_hubs = true; };
 """ % (work, srv.url("/feed"), alerts, port, port))
         env = dict(os.environ, FEEDWATCH_PLUGIN_DIR=plugins)
         d = subprocess.Popen([args.feedwatch, "run", "-c", conf], env=env,
