@@ -12,10 +12,13 @@
  * Similarity. Each feature weighs (kind weight) x IDF, the IDF counted over the stories in
  * the window plus FW_STORY_PRIOR imaginary items that hold none of them (so that a young
  * window does not call every word rare, and a story's own words stay weighty while it
- * breaks). An item scores against an earlier item the cosine of their weighted features,
+ * breaks), and at least one story per ITEMS_PER_STORY items that hold the feature (else a
+ * story that took in every item naming a word would make that word look rare, and draw in
+ * every further item naming it). An item scores against an earlier item the cosine of their weighted features,
  * and against a story of two items or more the cosine with the story's profile: each
  * feature of its PROF_ITEMS newest items weighted by the share of them that hold it, so the
- * story's key terms dominate and one item's stray words count little. A story's score is
+ * story's key terms dominate and one item's stray words count little (an item must share
+ * PROFILE_COMMON features with it, and resemble one of its items from PROFILE_FROM). A story's score is
  * the more of the two (the profile's scaled so that it joins from FW_STORY_PROFILE_JOIN),
  * times its cooling: the longer the story has had no new item, the less a loose likeness
  * is worth (to 1 - FW_STORY_COOLING after FW_STORY_COOL), while an exact copy of one of its
@@ -59,6 +62,8 @@
 #define PROF_ITEMS        12   /* newest items of a story read for its profile */
 #define PROF_SIZE         512  /* > 2 * FW_STORY_FEATURES * PROF_ITEMS, power of 2 */
 #define STORIES           4    /* candidate stories scored by their profile */
+#define PROFILE_COMMON    2    /* features an item must share with a profile */
+#define ITEMS_PER_STORY   30.0 /* IDF: a feature is in a story per this many items at least */
 #define PROFILE_FROM      0.15 /* the likeness to one of its items a profiled story needs */
 
 /* ------------------------------------------------------------------ features */
@@ -696,6 +701,10 @@ static double weight_of(const struct fw_story_index *x, uint32_t k)
 	const struct tok *t = tok_find(x, k);
 	double sdf = t ? story_count(t) : 0;
 
+	/* a story that took in every item holding a word must not make it look rare */
+	if (t && t->df / ITEMS_PER_STORY > sdf)
+		sdf = t->df / ITEMS_PER_STORY;
+
 	return kind_weight[k & 3] * log(((double)x->count + FW_STORY_PRIOR) / (sdf + 1.0));
 }
 
@@ -970,7 +979,7 @@ static double profile_score(struct fw_story_index *x, const struct fw_story_feat
                             const double *wt, double norm, const struct sent *e)
 {
 	uint32_t seq = e->head;
-	size_t n = 0;
+	size_t n = 0, common = 0;
 	double dot = 0, pn = 0, rare = log(((double)x->count + FW_STORY_PRIOR) / 2.0);
 	bool named = false, story_names = false;
 
@@ -997,6 +1006,7 @@ static double profile_score(struct fw_story_index *x, const struct fw_story_feat
 		if (p == NULL || p->count == 0)
 			continue;
 		share = p->count / (double)n;
+		common++;
 		dot += wt[k] * wt[k] * share;
 		pn += wt[k] * wt[k] * share * share;
 		named |= p->name || ((f->names >> k) & 1);
@@ -1017,7 +1027,8 @@ static double profile_score(struct fw_story_index *x, const struct fw_story_feat
 	}
 	x->n_prof = 0;
 	/* one item is no profile: it is compared as an item */
-	if (n < 2 || (f->names && story_names && !named) || pn <= 0 || norm <= 0)
+	if (n < 2 || common < PROFILE_COMMON || (f->names && story_names && !named) || pn <= 0 ||
+	    norm <= 0)
 		return 0;
 	return dot / (norm * sqrt(pn)) * (FW_STORY_JOIN / FW_STORY_PROFILE_JOIN);
 }

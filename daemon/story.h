@@ -90,7 +90,8 @@ struct fw_story_index *fw_story_index_free(struct fw_story_index *x);
  * Find where an item with features f, arriving at `now`, goes. Candidates are the items
  * that share its weightiest features (a capped walk of their posting lists), grouped by
  * story; each story scores the more of the best item's likeness (with at least two shared
- * features) and the likeness to the story's profile, times its cooling (FW_STORY_COOL), and
+ * features) and the likeness to the story's profile (sharing two features with it), times
+ * its cooling (FW_STORY_COOL), and
  * the item joins the best story when that reaches FW_STORY_JOIN. out->matched is that
  * story's item it resembles most, out->score the story's score (capped at 1). Two items
  * (or an item and a story) that both name someone or something and share none of those

@@ -297,6 +297,29 @@ static void test_cooling(void **state)
 	assert_int_equal(e, d);
 }
 
+static void test_no_black_hole(void **state)
+{
+	struct fx *f = *state;
+	struct fw_story_features feat;
+	struct fw_story_place p;
+	char title[64];
+
+	/* a story that holds every item naming one word (as one that took them all in would) */
+	for (int i = 0; i < 60; i++) {
+		snprintf(title, sizeof(title), "Ukraine q%06x z%06x", i, i * 7 + 3);
+		assert_int_equal(
+		    fw_story_features(f->fold, title, NULL, NULL, NULL, 0, &feat, NULL), 0);
+		assert_int_equal(fw_story_index_add(f->x, &feat, i + 1, 1, T0 + i), 0);
+	}
+	/* that word alone does not make the next item one of it: a profile needs two shared
+	   features, and a word 60 items hold is common whatever story holds them */
+	assert_int_equal(
+	    fw_story_features(f->fold, "Ukraine qabcdef zabcdef", NULL, NULL, NULL, 0, &feat, NULL),
+	    0);
+	assert_int_equal(fw_story_index_find(f->x, &feat, T0 + 61, &p), 0);
+	assert_int_equal(p.story, 0);
+}
+
 /* The labelled slice: B-cubed precision of the placement against the labels. */
 static void test_labelled_slice(void **state)
 {
@@ -355,6 +378,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dates_are_no_features, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_story_profile, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cooling, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_black_hole, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_labelled_slice, setup, teardown),
 	};
 
