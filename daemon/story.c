@@ -3,25 +3,36 @@
  *
  * Features. The title, summary and start of the content are folded the way the matcher
  * folds (fold.c: case, diacritics, compatibility forms), cut into words, common function
- * words of the main European languages dropped, each word cut to its first 7 characters (a
- * crude stem that makes "sterilisation" and "sterilization", "nominee" and "nominees" one
- * word); runs of Han or kana become character pairs. Entities named by the item, pairs of
- * them are features too. Each feature is a 32-bit hash whose low two
- * bits say its kind.
+ * words of the main European languages, month and weekday names, day numbers and years
+ * dropped, each word cut to its first 7 characters (a crude stem that makes
+ * "sterilisation" and "sterilization", "nominee" and "nominees" one word); runs of Han or
+ * kana become character pairs. Entities named by the item, pairs of them are features too.
+ * Each feature is a 32-bit hash whose low two bits say its kind.
  *
- * Similarity. Each feature weighs (kind weight) x IDF, the IDF counted over the items in
+ * Similarity. Each feature weighs (kind weight) x IDF, the IDF counted over the stories in
  * the window plus FW_STORY_PRIOR imaginary items that hold none of them (so that a young
  * window does not call every word rare, and a story's own words stay weighty while it
- * breaks). Two items score the cosine of their weighted features, less up to 30% for their
- * distance in time.
+ * breaks), and at least one story per ITEMS_PER_STORY items that hold the feature (else a
+ * story that took in every item naming a word would make that word look rare, and draw in
+ * every further item naming it). An item scores against an earlier item the cosine of their weighted features,
+ * and against a story of two items or more the cosine with the story's profile: each
+ * feature of its PROF_ITEMS newest items weighted by the share of them that hold it, so the
+ * story's key terms dominate and one item's stray words count little (an item must share
+ * PROFILE_COMMON features with it, and resemble one of its items from PROFILE_FROM). A story's score is
+ * the more of the two (the profile's scaled so that it joins from FW_STORY_PROFILE_JOIN),
+ * times its cooling: the longer the story has had no new item, the less a loose likeness
+ * is worth (to 1 - FW_STORY_COOLING after FW_STORY_COOL), while an exact copy of one of its
+ * items joins it at any age.
  *
  * Index. Each feature has a posting list threaded through the items' slots (newest first)
  * and a count of the items in the window that hold it; a lookup walks at most
- * FW_STORY_POSTINGS entries of each of an item's FW_STORY_FEATURES features, so a
- * placement costs the same with 1,000 or 1,000,000 items in the window. Items sit in a ring
- * in arrival order; pruning the oldest decrements the counts of its features (a feature
- * whose count falls to zero is dropped), so a walk of at most `count` entries never reaches
- * a pruned slot.
+ * FW_STORY_POSTINGS entries of each of an item's heaviest features, so a placement costs
+ * the same with 1,000 or 1,000,000 items in the window. Items sit in a ring in arrival
+ * order; pruning the oldest decrements the counts of its features (a feature whose count
+ * falls to zero is dropped), so a walk of at most `count` entries never reaches a pruned
+ * slot. The items of a story are chained newest first (rec.sprev); a table of the stories
+ * of two items or more holds each one's newest item, so a profile reads at most
+ * PROF_ITEMS items, and a story of one item costs nothing beyond its item.
  */
 #include <errno.h>
 #include <math.h>
@@ -48,6 +59,12 @@
 #define RARE_DF           2
 #define WALKED            5    /* features whose postings are walked */
 #define ACC_SIZE          2048 /* > FW_STORY_FEATURES * FW_STORY_POSTINGS, power of 2 */
+#define PROF_ITEMS        12   /* newest items of a story read for its profile */
+#define PROF_SIZE         512  /* > 2 * FW_STORY_FEATURES * PROF_ITEMS, power of 2 */
+#define STORIES           4    /* candidate stories scored by their profile */
+#define PROFILE_COMMON    2    /* features an item must share with a profile */
+#define ITEMS_PER_STORY   30.0 /* IDF: a feature is in a story per this many items at least */
+#define PROFILE_FROM      0.15 /* the likeness to one of its items a profiled story needs */
 
 /* ------------------------------------------------------------------ features */
 
@@ -72,7 +89,16 @@ static const char *const stopwords[] = {
     "под",   "после", "при",  "с",    "со",     "так",  "то",    "у",     "что",   "это",
 };
 
+/* Month and weekday names (English, folded): dates are page furniture, not a story
+   ("March 10, 2014" heads many unrelated items of a day). Dropped as function words are. */
+static const char *const date_words[] = {
+    "april",    "august",    "december", "february", "friday",   "january",
+    "july",     "june",      "march",    "monday",   "november", "october",
+    "saturday", "september", "sunday",   "thursday", "tuesday",  "wednesday",
+};
+
 #define N_STOPWORDS (sizeof(stopwords) / sizeof(stopwords[0]))
+#define N_DATES     (sizeof(date_words) / sizeof(date_words[0]))
 
 static uint32_t fnv(const char *s, size_t len)
 {
@@ -92,14 +118,16 @@ static int cmp_u32(const void *a, const void *b)
 
 /* The stopwords' hashes, sorted: built once per process, immutable after (as fold.c's
    tables). */
-static uint32_t stop_hashes[N_STOPWORDS];
+static uint32_t stop_hashes[N_STOPWORDS + N_DATES];
 static pthread_once_t stop_once = PTHREAD_ONCE_INIT;
 
 static void stop_init(void)
 {
 	for (size_t i = 0; i < N_STOPWORDS; i++)
 		stop_hashes[i] = fnv(stopwords[i], strlen(stopwords[i]));
-	qsort(stop_hashes, N_STOPWORDS, sizeof(stop_hashes[0]), cmp_u32);
+	for (size_t i = 0; i < N_DATES; i++)
+		stop_hashes[N_STOPWORDS + i] = fnv(date_words[i], strlen(date_words[i]));
+	qsort(stop_hashes, N_STOPWORDS + N_DATES, sizeof(stop_hashes[0]), cmp_u32);
 }
 
 /* Whether the folded word w[0..len) is a function word. A word whose hash is a function
@@ -109,7 +137,17 @@ static bool is_stopword(const char *w, size_t len)
 	uint32_t h = fnv(w, len);
 
 	pthread_once(&stop_once, stop_init);
-	return bsearch(&h, stop_hashes, N_STOPWORDS, sizeof(h), cmp_u32) != NULL;
+	return bsearch(&h, stop_hashes, N_STOPWORDS + N_DATES, sizeof(h), cmp_u32) != NULL;
+}
+
+/* Dates are page furniture, not a story: "March 10, 2014" heads many unrelated items of a
+   day. Day numbers and years here; month and weekday names are function words. */
+static bool is_date(const char *w, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (w[i] < '0' || w[i] > '9')
+			return false;
+	return len <= 2 || (len == 4 && (memcmp(w, "19", 2) == 0 || memcmp(w, "20", 2) == 0));
 }
 
 /* FNV-1a over s[0..len), then the kind in the low two bits; never 0 (0 marks a free slot
@@ -207,7 +245,7 @@ static void add_word(struct fbuild *b, const char *w, size_t len, enum fw_story_
 	}
 	if (chars < 2 && !(w[0] >= '0' && w[0] <= '9'))
 		return;
-	if (is_stopword(w, len))
+	if (is_stopword(w, len) || is_date(w, len))
 		return;
 	add_feature(b, w, cut, kind);
 }
@@ -351,9 +389,9 @@ struct tok {
 /* One item in the window. */
 struct rec {
 	int64_t item, story;
-	uint32_t t;    /* seconds after the index's first item */
-	float norm;    /* of its weights when it was added */
-	uint32_t seed; /* seq of the first item of its story this index saw */
+	uint32_t t;     /* seconds after the index's first item */
+	float norm;     /* of its weights when it was added */
+	uint32_t sprev; /* seq + 1 of the item of its story added before it; 0: none */
 	uint16_t n;
 	uint16_t names; /* as fw_story_features.names */
 	uint32_t key[FW_STORY_FEATURES];
@@ -368,11 +406,29 @@ struct acc {
 	double dot;      /* their products of weights: a lower bound of the whole */
 };
 
+/* A story of two items or more in the window: its newest item, the head of the chain of its
+   items through rec.sprev (a story of one item needs no entry). Freed when its newest item
+   leaves the window. */
+struct sent {
+	int64_t story; /* 0: free */
+	uint32_t head;
+};
+
+/* A feature of a story's profile (find's scratch): in how many of its items it occurs. */
+struct pent {
+	uint32_t key; /* 0: free */
+	uint16_t count;
+	uint16_t name; /* a name in one of the items */
+};
+
 struct fw_story_index {
 	int64_t window, last_t;
 	int64_t base;       /* the time the item times count from */
-	uint32_t last_seed; /* find: the seed of the best candidate's story */
-	int64_t last_story; /* and its story */
+	uint32_t last_fp;   /* find: the features it placed (fingerprint), */
+	int64_t last_story; /* the story it chose (0: none) */
+	uint32_t last_seq;  /* and that story's item it resembled most */
+	struct sent *st;
+	size_t st_cap, n_st; /* st_cap: power of two */
 	struct rec *ring;
 	size_t cap;        /* power of two, <= 2^27 */
 	uint32_t head_seq; /* seq of the oldest item */
@@ -383,6 +439,9 @@ struct fw_story_index {
 	uint32_t touched[ACC_SIZE];
 	size_t n_touched;
 	struct acc *best[ACC_SIZE]; /* the candidates scored whole */
+	struct pent prof[PROF_SIZE];
+	uint32_t prof_touched[PROF_SIZE];
+	size_t n_prof;
 };
 
 static const double kind_weight[4] = {1.0, 0.5, 1.0, 2.5};
@@ -396,9 +455,11 @@ int fw_story_index_new(int64_t window, struct fw_story_index **out)
 	x->window = window > 0 ? window : 1;
 	x->cap = 1024;
 	x->tok_cap = 4096;
+	x->st_cap = 1024;
 	x->ring = calloc(x->cap, sizeof(*x->ring));
 	x->toks = calloc(x->tok_cap, sizeof(*x->toks));
-	if (!x->ring || !x->toks) {
+	x->st = calloc(x->st_cap, sizeof(*x->st));
+	if (!x->ring || !x->toks || !x->st) {
 		fw_story_index_free(x);
 		return -ENOMEM;
 	}
@@ -411,6 +472,7 @@ struct fw_story_index *fw_story_index_free(struct fw_story_index *x)
 	if (x) {
 		free(x->ring);
 		free(x->toks);
+		free(x->st);
 		free(x);
 	}
 	return NULL;
@@ -502,6 +564,91 @@ static void tok_del(struct fw_story_index *x, struct tok *t)
 	}
 }
 
+static size_t st_slot(const struct fw_story_index *x, int64_t story)
+{
+	return (size_t)(((uint64_t)story * 0x9E3779B97F4A7C15ull) >> 32) & (x->st_cap - 1);
+}
+
+static struct sent *st_find(const struct fw_story_index *x, int64_t story)
+{
+	for (size_t i = st_slot(x, story);; i = (i + 1) & (x->st_cap - 1)) {
+		if (x->st[i].story == story)
+			return &x->st[i];
+		if (x->st[i].story == 0)
+			return NULL;
+	}
+}
+
+/* Double the story table. 0 or -ENOMEM. */
+static int st_grow(struct fw_story_index *x)
+{
+	struct sent *old = x->st;
+	size_t old_cap = x->st_cap;
+
+	x->st = calloc(old_cap * 2, sizeof(*x->st));
+	if (x->st == NULL) {
+		x->st = old;
+		return -ENOMEM;
+	}
+	x->st_cap = old_cap * 2;
+	for (size_t i = 0; i < old_cap; i++) {
+		size_t k;
+
+		if (old[i].story == 0)
+			continue;
+		for (k = st_slot(x, old[i].story); x->st[k].story; k = (k + 1) & (x->st_cap - 1))
+			;
+		x->st[k] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* The entry of story, added (head seq) when new; NULL when out of memory. */
+static struct sent *st_get(struct fw_story_index *x, int64_t story, uint32_t seq)
+{
+	struct sent *e = st_find(x, story);
+	size_t i;
+
+	if (e)
+		return e;
+	if ((x->n_st + 1) * 10 > x->st_cap * 7 && st_grow(x) < 0) /* load <= 0.7 */
+		return NULL;
+	for (i = st_slot(x, story); x->st[i].story; i = (i + 1) & (x->st_cap - 1))
+		;
+	x->st[i] = (struct sent){.story = story, .head = seq};
+	x->n_st++;
+	return &x->st[i];
+}
+
+/* Remove entry e, shifting back the entries after it (as tok_del). */
+static void st_del(struct fw_story_index *x, struct sent *e)
+{
+	size_t mask = x->st_cap - 1, i = (size_t)(e - x->st), j = i;
+
+	x->st[i].story = 0;
+	x->n_st--;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (x->st[j].story == 0)
+			return;
+		home = st_slot(x, x->st[j].story);
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			x->st[i] = x->st[j];
+			x->st[j].story = 0;
+			i = j;
+		}
+	}
+}
+
+/* Whether seq is an item in the window. */
+static bool in_window(const struct fw_story_index *x, uint32_t seq)
+{
+	return ((seq - x->head_seq) & SEQ_MASK) < x->count;
+}
+
 /* In how many stories of the window feature t occurs, estimated: each item that holds it
    and belongs to another story than the one before adds one, and a pruned item takes its
    share away; items of a story come together, so this counts the stories, and a burst of
@@ -532,27 +679,39 @@ void fw_story_index_prune(struct fw_story_index *x, int64_t now)
 
 		if (x->base + r->t >= now - x->window && x->count < ITEMS_MAX)
 			break;
+		struct sent *e = st_find(x, r->story);
+
 		for (uint32_t k = 0; k < r->n; k++) {
 			struct tok *t = tok_find(x, r->key[k]);
 
 			if (t)
 				tok_drop(x, t);
 		}
+		if (e && e->head == x->head_seq)
+			st_del(x, e); /* its last item in the window */
 		x->head_seq = (x->head_seq + 1) & SEQ_MASK;
 		x->count--;
 	}
 }
 
-/* The weight of each feature of f: its kind's weight times its IDF over stories. */
+/* The weight of feature k: its kind's weight times its IDF over the stories of the
+   window. */
+static double weight_of(const struct fw_story_index *x, uint32_t k)
+{
+	const struct tok *t = tok_find(x, k);
+	double sdf = t ? story_count(t) : 0;
+
+	/* a story that took in every item holding a word must not make it look rare */
+	if (t && t->df / ITEMS_PER_STORY > sdf)
+		sdf = t->df / ITEMS_PER_STORY;
+
+	return kind_weight[k & 3] * log(((double)x->count + FW_STORY_PRIOR) / (sdf + 1.0));
+}
+
 static void weights(const struct fw_story_index *x, const struct fw_story_features *f, double *w)
 {
-	for (size_t k = 0; k < f->n; k++) {
-		const struct tok *t = tok_find(x, f->h[k]);
-		double sdf = t ? story_count(t) : 0;
-
-		w[k] = kind_weight[f->h[k] & 3] *
-		       log(((double)x->count + FW_STORY_PRIOR) / (sdf + 1.0));
-	}
+	for (size_t k = 0; k < f->n; k++)
+		w[k] = weight_of(x, f->h[k]);
 }
 
 /* Double the ring, keeping each item at its sequence number's place. 0 or -ENOMEM. */
@@ -574,11 +733,54 @@ static int ring_grow(struct fw_story_index *x)
 	return 0;
 }
 
+/* A fingerprint of the features f: whether add is given what find placed last. */
+static uint32_t fingerprint(const struct fw_story_features *f)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)f->n;
+
+	for (size_t k = 0; k < f->n; k++)
+		h = (h ^ f->h[k]) * 16777619u;
+	return h;
+}
+
+/* The item (seq + 1) of story added before an item with features f, 0 when none is in
+   the window. The story's entry has it; a story of one item has none, and its item is the
+   one find chose it by, or else (the index rebuilt from the store, or an item placed
+   without find) one that shares a feature with f. */
+static uint32_t story_prev(const struct fw_story_index *x, const struct fw_story_features *f,
+                           int64_t story)
+{
+	const struct sent *e = st_find(x, story);
+
+	if (e)
+		return e->head + 1;
+	if (fingerprint(f) == x->last_fp) {
+		if (story != x->last_story)
+			return 0; /* a new story */
+		if (in_window(x, x->last_seq) && rec_at(x, x->last_seq)->story == story)
+			return x->last_seq + 1;
+	}
+	for (size_t k = 0; k < f->n; k++) {
+		const struct tok *t = tok_find(x, f->h[k]);
+		uint32_t ref = t ? t->head : 0, walk = t ? t->df : 0;
+
+		for (uint32_t i = 0; i < walk && i < FW_STORY_POSTINGS; i++) {
+			const struct rec *r = rec_at(x, ref >> 4);
+
+			if (r->story == story)
+				return (ref >> 4) + 1;
+			ref = r->next[ref & 15];
+		}
+	}
+	return 0;
+}
+
 int fw_story_index_add(struct fw_story_index *x, const struct fw_story_features *f, int64_t item,
                        int64_t story, int64_t t)
 {
-	uint32_t seq;
+	uint32_t seq, prev;
 	struct rec *r;
+	struct sent *e = NULL;
 	double norm = 0;
 
 	if (t < x->last_t)
@@ -588,15 +790,17 @@ int fw_story_index_add(struct fw_story_index *x, const struct fw_story_features 
 	if (x->count == x->cap && ring_grow(x) < 0)
 		return -ENOMEM;
 	seq = (x->head_seq + (uint32_t)x->count) & SEQ_MASK;
+	if ((prev = story_prev(x, f, story)) != 0 && (e = st_get(x, story, seq)) == NULL)
+		return -ENOMEM;
 	r = rec_at(x, seq);
 	if (x->count == 0 && x->base == 0)
 		x->base = t;
 	*r = (struct rec){.item = item,
 	                  .story = story,
 	                  .t = (uint32_t)(t > x->base ? t - x->base : 0),
-	                  .seed = seq};
-	if (x->count > 0 && story == x->last_story)
-		r->seed = x->last_seed;
+	                  .sprev = prev};
+	if (e)
+		e->head = seq;
 	for (size_t k = 0; k < f->n && k < FW_STORY_FEATURES; k++) {
 		struct tok *tk = tok_get(x, f->h[k]);
 
@@ -623,6 +827,7 @@ int fw_story_index_add(struct fw_story_index *x, const struct fw_story_features 
 			norm += w[k] * w[k];
 	}
 	r->norm = (float)sqrt(norm);
+	x->last_fp = 0; /* used */
 	return 0;
 }
 
@@ -649,16 +854,17 @@ static double accumulate(struct fw_story_index *x, const struct fw_story_feature
 	double norm = 0, floor = 0;
 
 	weights(x, f, wt);
-	/* Only the WALKED heaviest features find candidates (the others are counted when the
-	   best candidates are scored whole): a candidate that shares none of them cannot
-	   reach the join score but through many light ones, which the rescoring catches. */
+	/* Only the WALKED heaviest features held by items of the window find candidates (the
+	   others are counted when the best candidates are scored whole): a candidate that
+	   shares none of them cannot reach the join score but through many light ones, which
+	   the rescoring catches. A word no item holds is the heaviest and finds nothing. */
 	if (f->n > WALKED) {
 		double top[WALKED] = {0};
 
 		for (size_t k = 0; k < f->n; k++) {
 			size_t i = WALKED - 1;
 
-			if (wt[k] <= top[i])
+			if (wt[k] <= top[i] || tok_find(x, f->h[k]) == NULL)
 				continue;
 			for (; i > 0 && top[i - 1] < wt[k]; i--)
 				top[i] = top[i - 1];
@@ -745,49 +951,170 @@ static size_t rescore_best(struct fw_story_index *x, const struct fw_story_featu
 	return m;
 }
 
+/* The count of key k in the profile being built, claimed when new; NULL when full. */
+static struct pent *prof_get(struct fw_story_index *x, uint32_t k)
+{
+	for (size_t i = (k * 2654435761u) & (PROF_SIZE - 1), n = 0; n < PROF_SIZE;
+	     i = (i + 1) & (PROF_SIZE - 1), n++) {
+		if (x->prof[i].key == k)
+			return &x->prof[i];
+		if (x->prof[i].key == 0) {
+			x->prof[i] = (struct pent){.key = k};
+			x->prof_touched[x->n_prof++] = (uint32_t)i;
+			return &x->prof[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The similarity of f (weights wt, norm) to the profile of story e: the cosine with the
+ * story's centroid, each feature weighted by its IDF times the share of the story's
+ * PROF_ITEMS newest items that hold it, so that an item naming the story's key terms
+ * scores high against it even when it shares few words with any one of its items. 0 when
+ * both name someone and share none of the names (as for two items). *n_items: the items
+ * read.
+ */
+static double profile_score(struct fw_story_index *x, const struct fw_story_features *f,
+                            const double *wt, double norm, const struct sent *e)
+{
+	uint32_t seq = e->head;
+	size_t n = 0, common = 0;
+	double dot = 0, pn = 0, rare = log(((double)x->count + FW_STORY_PRIOR) / 2.0);
+	bool named = false, story_names = false;
+
+	for (;;) {
+		const struct rec *r = rec_at(x, seq);
+
+		for (uint32_t k = 0; k < r->n; k++) {
+			struct pent *p = prof_get(x, r->key[k]);
+
+			if (p == NULL)
+				break;
+			p->count++;
+			p->name |= (r->names >> k) & 1;
+			story_names |= (r->names >> k) & 1;
+		}
+		if (++n == PROF_ITEMS || r->sprev == 0 || !in_window(x, r->sprev - 1))
+			break;
+		seq = r->sprev - 1;
+	}
+	for (size_t k = 0; k < f->n; k++) {
+		struct pent *p = prof_get(x, f->h[k]);
+		double share;
+
+		if (p == NULL || p->count == 0)
+			continue;
+		share = p->count / (double)n;
+		common++;
+		dot += wt[k] * wt[k] * share;
+		pn += wt[k] * wt[k] * share * share;
+		named |= p->name || ((f->names >> k) & 1);
+		p->count = 0; /* counted */
+	}
+	for (size_t i = 0; i < x->n_prof; i++) {
+		struct pent *p = &x->prof[x->prof_touched[i]];
+
+		if (p->count > 0) {
+			/* a feature of one item only: rare (and weighty), counted as unseen */
+			double w =
+			    p->count > 1 ? weight_of(x, p->key) : rare * kind_weight[p->key & 3];
+			double share = p->count / (double)n;
+
+			pn += w * w * share * share;
+		}
+		*p = (struct pent){0};
+	}
+	x->n_prof = 0;
+	/* one item is no profile: it is compared as an item */
+	if (n < 2 || common < PROFILE_COMMON || (f->names && story_names && !named) || pn <= 0 ||
+	    norm <= 0)
+		return 0;
+	return dot / (norm * sqrt(pn)) * (FW_STORY_JOIN / FW_STORY_PROFILE_JOIN);
+}
+
+/* A candidate story of find: its best item, and the score. */
+struct cand {
+	const struct rec *r;
+	const struct acc *a;
+	double item, score;
+};
+
+/* The stories of the best candidate items (the best item of each), at most STORIES, best
+   first. Returns how many. */
+static size_t candidates(struct fw_story_index *x, size_t n, double norm, struct cand *c)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct acc *a = x->best[i];
+		const struct rec *r = rec_at(x, a->seq - 1);
+		double s;
+		size_t k;
+
+		if (r->norm <= 0 || norm <= 0 || !a->exact || a->shared == 0)
+			continue;
+		s = a->dot / (norm * r->norm);
+		s = s > 1 ? 1 : s;
+		for (k = 0; k < m && c[k].r->story != r->story; k++)
+			;
+		if (k < m && c[k].item >= s)
+			continue;
+		if (k == m) {
+			if (m == STORIES && c[m - 1].item >= s)
+				continue;
+			k = m < STORIES ? m++ : m - 1;
+		}
+		for (; k > 0 && c[k - 1].item < s; k--)
+			c[k] = c[k - 1];
+		c[k] = (struct cand){.r = r, .a = a, .item = s};
+	}
+	return m;
+}
+
+/* How much a story's likeness to a new item is worth after it has been quiet for `quiet`
+   seconds: 1, falling to 1 - FW_STORY_COOLING over FW_STORY_COOL. */
+static double cooling(double quiet)
+{
+	quiet = quiet < 0 ? 0 : quiet / FW_STORY_COOL;
+	return 1 - FW_STORY_COOLING * (quiet > 1 ? 1 : quiet);
+}
+
 int fw_story_index_find(struct fw_story_index *x, const struct fw_story_features *f, int64_t now,
                         struct fw_story_place *out)
 {
 	double norm, best = 0, wt[FW_STORY_FEATURES];
+	struct cand c[STORIES];
 	size_t n;
 
 	*out = (struct fw_story_place){0};
+	x->last_fp = fingerprint(f);
+	x->last_story = 0;
 	fw_story_index_prune(x, now);
 	norm = accumulate(x, f, wt);
-	n = rescore_best(x, f, wt);
+	n = candidates(x, rescore_best(x, f, wt), norm, c);
 	for (size_t i = 0; i < n; i++) {
-		struct acc *a = x->best[i];
-		const struct rec *r = rec_at(x, a->seq - 1);
-		double age = (double)(now - (x->base + r->t)) / (double)x->window, s;
+		const struct sent *e = st_find(x, c[i].r->story);
+		const struct rec *h = e ? rec_at(x, e->head) : c[i].r;
+		double s = c[i].a->shared >= 2 ? c[i].item : 0;
 
-		if (r->norm <= 0 || norm <= 0 || !a->exact)
-			continue;
-		s = a->dot / (norm * r->norm);
-		s = (s > 1 ? 1 : s) * (1 - 0.3 * (age < 0 ? 0 : age > 1 ? 1 : age));
-		if (a->shared >= 2 && s > best) {
-			best = s;
-			out->matched = r->item;
-			out->score = s;
-			out->shared = a->shared;
-			out->story = s >= FW_STORY_JOIN ? r->story : 0;
-			x->last_seed = r->seed;
-			x->last_story = r->story;
+		if (e && c[i].item >= PROFILE_FROM) {
+			double p = profile_score(x, f, wt, norm, e);
+
+			s = p > s ? p : s;
 		}
-	}
-	/* Against chains (a story drifting from its event, one near item at a time): the item
-	   must also resemble the first item of the story it joins, if still in the window. */
-	if (out->story) {
-		uint32_t seed = x->last_seed;
-		const struct rec *sr = rec_at(x, seed);
-		uint32_t age = (seed - x->head_seq) & SEQ_MASK;
-
-		if (age < x->count && sr->story == out->story && sr->item != out->matched) {
-			struct acc tmp = {.seq = seed + 1};
-			double sn = sr->norm > 0 ? sr->norm : 1;
-
-			rescore(x, f, wt, &tmp);
-			if (tmp.dot / (norm * sn) < FW_STORY_SEED)
-				out->story = 0;
+		if (c[i].a->shared == f->n && c[i].r->n == f->n)
+			s = 2; /* a copy goes with its original, at any age, before any likeness */
+		else
+			s *= cooling((double)(now - (x->base + h->t)));
+		if (s > best) {
+			best = s;
+			out->matched = c[i].r->item;
+			out->score = s > 1 ? 1 : s;
+			out->shared = c[i].a->shared;
+			out->story = s >= FW_STORY_JOIN ? c[i].r->story : 0;
+			x->last_story = out->story;
+			x->last_seq = c[i].a->seq - 1;
 		}
 	}
 	for (size_t i = 0; i < x->n_touched; i++)
@@ -801,7 +1128,14 @@ void fw_story_index_pop(struct fw_story_index *x, size_t n)
 	for (; n > 0 && x->count > 0; n--) {
 		uint32_t seq = (x->head_seq + (uint32_t)x->count - 1) & SEQ_MASK;
 		struct rec *r = rec_at(x, seq);
+		struct sent *e = st_find(x, r->story);
 
+		if (e && e->head == seq) {
+			if (r->sprev && in_window(x, r->sprev - 1) && r->sprev - 1 != seq)
+				e->head = r->sprev - 1;
+			else
+				st_del(x, e);
+		}
 		/* the newest item heads the chain of each of its features */
 		for (uint32_t k = r->n; k-- > 0;) {
 			struct tok *t = tok_find(x, r->key[k]);
@@ -827,5 +1161,6 @@ size_t fw_story_index_items(const struct fw_story_index *x)
 
 size_t fw_story_index_memory(const struct fw_story_index *x)
 {
-	return sizeof(*x) + x->cap * sizeof(*x->ring) + x->tok_cap * sizeof(*x->toks);
+	return sizeof(*x) + x->cap * sizeof(*x->ring) + x->tok_cap * sizeof(*x->toks) +
+	       x->st_cap * sizeof(*x->st);
 }

@@ -1,12 +1,14 @@
 /*
- * story.h - stories: each new item is placed, online and in arrival order, in the story of
- * the most similar recent item within a sliding window, or starts a story of its own.
- * Near-duplicates (syndicated copies, lightly edited headlines) and the same event told by
- * other feeds are found by their shared words, weighted by rarity (IDF over the window),
- * and by the watchlist entities they name, which are the same in every language
- * ("Путин прибыл в КНДР" and "Putin in Pyongyang eingetroffen" share @putin and
- * @north_korea and no word). Candidates come from a posting list per feature, capped, so
- * a placement costs the same whatever the window holds.
+ * story.h - stories: each new item is placed, online and in arrival order, in a story of a
+ * sliding window, or starts a story of its own. Near-duplicates (syndicated copies, lightly
+ * edited headlines) and the same event told by other feeds are found by their shared
+ * words, weighted by rarity (IDF over the window), and by the watchlist entities they name,
+ * which are the same in every language ("Путин прибыл в КНДР" and "Putin in Pyongyang
+ * eingetroffen" share @putin and @north_korea and no word). An item is compared with the
+ * items that share its weightiest features and with the profiles of their stories (the key
+ * terms of a story's newest items), so a headline naming a story's key terms joins it
+ * though it shares few words with any one item. Candidates come from a posting list per
+ * feature, capped, so a placement costs the same whatever the window holds.
  *
  * Pure: no I/O, no logging, no globals; one index per daemon, used from one thread.
  */
@@ -25,10 +27,18 @@ struct fw_fold;
 /* Bytes of the summary (else of the content) read for features. */
 #define FW_STORY_BODY_MAX 300
 
-/* The score from which an item joins the story of the item it resembles most, and the
-   score it must have against the story's first item (while in the window) too. */
-#define FW_STORY_JOIN 0.37
-#define FW_STORY_SEED 0.20
+/* The score from which an item joins a story: its likeness to the story's item it
+   resembles most, or to the story's profile (the shares of the story's newest items that
+   hold each feature) scaled by FW_STORY_JOIN / FW_STORY_PROFILE_JOIN, whichever is more;
+   times the story's cooling. An exact copy of an item joins its story at any age. */
+#define FW_STORY_JOIN         0.40
+#define FW_STORY_PROFILE_JOIN 0.26
+
+/* A story quiet for FW_STORY_COOL seconds (no new item) is worth 1 - FW_STORY_COOLING of
+   its likeness, falling linearly until then: a near-duplicate (0.8) still joins it within
+   the window, a loose likeness no longer does. */
+#define FW_STORY_COOL    (3 * 3600)
+#define FW_STORY_COOLING 0.5
 
 /* Kinds of feature, in the low two bits of each feature hash: they weigh differently. */
 enum fw_story_kind {
@@ -77,12 +87,17 @@ int fw_story_index_new(int64_t window, struct fw_story_index **out);
 struct fw_story_index *fw_story_index_free(struct fw_story_index *x);
 
 /*
- * Find where an item with features f, arriving at `now`, goes: the story of the most similar
- * item in the window when the score reaches FW_STORY_JOIN with at least two shared
- * features, and FW_STORY_SEED against the first item of that story. Two items that both
- * name someone or something and share none of those names are never one story
- * ("Sbarro files for bankruptcy" is not "Mt. Gox files for bankruptcy"). Reads only (but for
- * the index's own scratch). 0, or -ENOMEM.
+ * Find where an item with features f, arriving at `now`, goes. Candidates are the items
+ * that share its weightiest features (a capped walk of their posting lists), grouped by
+ * story; each story scores the more of the best item's likeness (with at least two shared
+ * features) and the likeness to the story's profile (sharing two features with it), times
+ * its cooling (FW_STORY_COOL), and
+ * the item joins the best story when that reaches FW_STORY_JOIN. out->matched is that
+ * story's item it resembles most, out->score the story's score (capped at 1). Two items
+ * (or an item and a story) that both name someone or something and share none of those
+ * names are never one story ("Sbarro files for bankruptcy" is not "Mt. Gox files for
+ * bankruptcy"). Reads only (but for the index's own scratch, and a note of what it chose
+ * for the add that follows). 0, or -ENOMEM.
  */
 int fw_story_index_find(struct fw_story_index *x, const struct fw_story_features *f, int64_t now,
                         struct fw_story_place *out);
