@@ -552,6 +552,8 @@ static int start_server(struct fw_websub *ws, const struct fw_config *cfg, char 
 	struct fw_httpserver_limits lim = {.max_body = (size_t)cfg->max_body,
 	                                   .max_header = FW_WEBSUB_HEADER_MAX,
 	                                   .max_conns = (unsigned)cfg->websub.max_conns,
+	                                   .max_conns_per_ip =
+	                                       (unsigned)cfg->websub.max_conns_per_ip,
 	                                   .conn_timeout = (unsigned)cfg->websub.conn_timeout};
 	int r;
 

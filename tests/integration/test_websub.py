@@ -45,7 +45,7 @@ def free_port():
     return port
 
 
-def write_config(w, srv, port, feeds, safety=6, websub=True, insecure=True):
+def write_config(w, srv, port, feeds, safety=6, websub=True, insecure=True, extra=""):
     text = """
 state_dir = %s;
 min_interval = 1;
@@ -64,8 +64,9 @@ outputs = ( { name = "alerts"; plugin = "log"; path = %s; format = "json"; } );
                   for n in feeds),
        q(w.file("alerts.jsonl")),
        'websub = { listen = "127.0.0.1:%d"; callback_url = "http://127.0.0.1:%d/websub";\n'
-       '           lease = "1d"; safety_poll = %d;%s };'
-       % (port, port, safety, " insecure_hubs = true;" if insecure else "") if websub else "")
+       '           lease = "1d"; safety_poll = %d;%s %s };'
+       % (port, port, safety, " insecure_hubs = true;" if insecure else "", extra)
+       if websub else "")
     tmp = w.file("feedwatch.conf.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
@@ -360,6 +361,62 @@ def insecure_hub(srv, w):
         hub.close()
 
 
+def trickle_for(port, head, drip, limit):
+    """Connect, send head, then drip one byte every 0.5 s (cycling) until the server closes
+    the connection or limit seconds pass; seconds until closed (None: still open)."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=limit)
+    start = time.monotonic()
+    try:
+        c.sendall(head)
+        c.settimeout(0.5)
+        i = 0
+        while time.monotonic() - start < limit:
+            try:
+                if c.recv(4096) == b"":
+                    return time.monotonic() - start
+            except socket.timeout:
+                pass
+            except OSError:
+                return time.monotonic() - start
+            try:
+                c.sendall(drip[i % len(drip):i % len(drip) + 1])
+            except OSError:
+                return time.monotonic() - start
+            i += 1
+        return None
+    finally:
+        c.close()
+
+
+def trickle(srv, w):
+    """A client trickling a byte every half second stays under the idle timeout
+    (connection_timeout 1s here) yet is cut off at the request deadline (3 x
+    connection_timeout), whether it trickles its headers, a body, or an oversized chunked
+    body being drained; the server then answers the next request as before."""
+    srv.routes["/a"] = Route(rss([("Old news", "a-0", "x")]))
+    port = free_port()
+    conf = write_config(w, srv, port, ["a"], extra='connection_timeout = "1s";')
+    d = start(["-v", "run", "-c", conf])
+    cb = "http://127.0.0.1:%d/websub/0123" % port
+    check(wait_for(lambda: get_status(cb) is not None, 20), "the callback server listens")
+    post_head = (b"POST /websub/0123 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                 b"Content-Type: application/rss+xml\r\n\r\n")
+    cases = (("headers", b"GET /websub/0123 HTTP/1.1\r\nHost: x\r\n", b"X-Slow: aaaa\r\n"),
+             ("a chunked body", post_head, b"1\r\nx\r\n"),
+             ("an oversized chunked body being drained",
+              post_head + b"10000\r\n" + b"x" * 65536 + b"\r\n" + b"10000\r\n" + b"x" * 65536
+              + b"\r\n", b"1\r\nx\r\n"))
+    for what, head, drip in cases:
+        took = trickle_for(port, head, drip, 12)
+        check(took is not None and took < 6,
+              "a client trickling %s is cut off within the deadline (3 s; took %s)"
+              % (what, "%.1f s" % took if took is not None else "over 12 s, still open"))
+    check(get_status(cb + "?hub.mode=subscribe&hub.topic=x&hub.challenge=y") == 404,
+          "the callback server answers the next request")
+    rc, _, _ = stop(d)
+    check(rc == 0, "clean stop (rc %d)" % rc)
+
+
 def unsolicited_only(srv, w):
     """A daemon whose feeds name no hub: every verification is refused, config errors."""
     bad = w.write("bad.conf", 'state_dir = %s;\nfeeds = ( { name = "a"; url = "http://x/"; } );\n'
@@ -370,4 +427,4 @@ def unsolicited_only(srv, w):
 
 
 if __name__ == "__main__":
-    fwtest.main(websub, insecure_hub, unsolicited_only)
+    fwtest.main(websub, insecure_hub, trickle, unsolicited_only)
