@@ -155,11 +155,39 @@ static struct fw_websub_sub *by_feed(const struct fw_websub *ws, const char *fee
 	return NULL;
 }
 
-/* Ask the hub; a request that cannot leave fails the subscription until retry_at. */
+/* May a subscription (which sends hub.secret) go to hub? https://, or http:// when the
+   config's insecure_hubs allows it (WebSub 5.1: hub.secret only over HTTPS). The one test:
+   discovery, ask, the store's subscriptions at start and reload, renewals. */
+static bool hub_allowed(const struct fw_websub *ws, const char *hub)
+{
+	return strncmp(hub, "https://", 8) == 0 ||
+	       (strncmp(hub, "http://", 7) == 0 && ws->cfg->websub.insecure_hubs);
+}
+
+static void log_insecure(const char *feed, const char *hub)
+{
+	fw_log(FW_LOG_WARNING,
+	       "websub: feed '%s': hub %s not used: its URL is http://, and hub.secret is "
+	       "only sent over HTTPS (WebSub 5.1); the feed stays polled (websub "
+	       "insecure_hubs = true allows it)",
+	       feed, hub);
+}
+
+/* Ask the hub; a request that cannot leave fails the subscription until retry_at. A
+   subscribe (new or renewal) never goes to a hub that hub_allowed refuses: the
+   subscription is then marked insecure instead. */
 static void ask(struct fw_websub *ws, struct fw_websub_sub *s, const char *mode)
 {
-	int r = fw_websub_hub_request(ws, s, mode);
+	int r;
 
+	if (strcmp(mode, "subscribe") == 0 && !hub_allowed(ws, s->hub)) {
+		log_insecure(s->feed, s->hub);
+		s->state = FW_SUB_INSECURE;
+		s->renewing = false;
+		sub_save(ws, s);
+		return;
+	}
+	r = fw_websub_hub_request(ws, s, mode);
 	s->asked_at = time(NULL);
 	/* -ENOTCONN: no net (fuzzers, unit tests): the request is taken as sent */
 	if (r < 0 && r != -EBUSY && r != -ENOTCONN) {
@@ -190,11 +218,7 @@ static void subscribe_new(struct fw_websub *ws, const char *feed, const char *hu
 	}
 	if (insecure) {
 		s->state = FW_SUB_INSECURE;
-		fw_log(FW_LOG_WARNING,
-		       "websub: feed '%s': hub %s not used: its URL is http://, and hub.secret is "
-		       "only sent over HTTPS (WebSub 5.1); the feed stays polled (websub "
-		       "insecure_hubs = true allows it)",
-		       feed, hub);
+		log_insecure(feed, hub);
 		sub_save(ws, s);
 		return;
 	}
@@ -222,6 +246,29 @@ static void unsubscribe(struct fw_websub *ws, size_t i, bool lapse)
 	ask(ws, s, "unsubscribe");
 }
 
+/* s (at i) is active or being subscribed at a hub that hub_allowed refuses now (a store
+   from before insecure_hubs, or a reload that turned it off): unsubscribe (that request
+   carries no secret) and record the feed's hub as insecure, so that status says why the
+   feed is polled. s stays at i (unsubscribing); the record is appended. */
+static void disallow(struct fw_websub *ws, size_t i)
+{
+	struct fw_websub_sub *s = ws->v[i];
+
+	unsubscribe(ws, i, true);
+	subscribe_new(ws, s->feed, s->hub, s->topic, true);
+}
+
+/* Every active or subscribing subscription at a hub no longer allowed: disallow it. */
+static void enforce_hubs(struct fw_websub *ws)
+{
+	size_t n = ws->n; /* the records disallow appends are insecure already */
+
+	for (size_t i = 0; i < n; i++)
+		if ((ws->v[i]->state == FW_SUB_ACTIVE || ws->v[i]->state == FW_SUB_SUBSCRIBING) &&
+		    !hub_allowed(ws, ws->v[i]->hub))
+			disallow(ws, i);
+}
+
 /* See websub.h. */
 void fw_websub_discovered(struct fw_websub *ws, const char *feed, const char *hub, const char *self)
 {
@@ -233,8 +280,7 @@ void fw_websub_discovered(struct fw_websub *ws, const char *feed, const char *hu
 	    strlen(hub) > FW_WEBSUB_URL_MAX || strlen(self) > FW_WEBSUB_URL_MAX ||
 	    (strncmp(hub, "http://", 7) != 0 && strncmp(hub, "https://", 8) != 0))
 		return;
-	/* WebSub 5.1: hub.secret SHOULD only be sent over HTTPS */
-	insecure = strncmp(hub, "http://", 7) == 0 && !ws->cfg->websub.insecure_hubs;
+	insecure = !hub_allowed(ws, hub);
 	s = by_feed(ws, feed);
 	if (s && (strcmp(s->hub, hub) != 0 || strcmp(s->topic, self) != 0 ||
 	          (insecure && s->state != FW_SUB_INSECURE))) {
@@ -490,9 +536,13 @@ static void tick_cb(uv_timer_t *t)
 				ws->env.lapsed(ws->env.arg, s->feed);
 		} else if (s->state == FW_SUB_ACTIVE && s->lease_end && !s->renewing && !s->req &&
 		           now >= s->lease_end - (margin > 0 ? margin : 1)) {
+			if (!hub_allowed(ws, s->hub)) {
+				disallow(ws, i);
+				continue;
+			}
 			s->renewing = true;
-			ask(ws, s,
-			    "subscribe"); /* 5.1: a renewal is a subscription request again */
+			/* 5.1: a renewal is a subscription request again */
+			ask(ws, s, "subscribe");
 		} else if ((s->state == FW_SUB_SUBSCRIBING || s->state == FW_SUB_UNSUBSCRIBING) &&
 		           !s->req && now - s->asked_at > FW_WEBSUB_VERIFY_WAIT) {
 			if (s->state == FW_SUB_UNSUBSCRIBING) {
@@ -588,6 +638,7 @@ int fw_websub_new(const struct fw_websub_env *env, const struct fw_config *cfg,
 	}
 	if ((r = start_server(ws, cfg, err, errlen)) < 0)
 		goto fail;
+	enforce_hubs(ws); /* after the walk of the store: it writes rows */
 	uv_timer_init(env->loop, &ws->tick);
 	ws->tick.data = ws;
 	uv_timer_start(&ws->tick, tick_cb, FW_WEBSUB_TICK_MS, FW_WEBSUB_TICK_MS);
@@ -622,6 +673,8 @@ int fw_websub_reload(struct fw_websub *ws, const struct fw_config *cfg, char *er
 		if (ws->v[i]->state != FW_SUB_UNSUBSCRIBING &&
 		    (!cfg->websub.enabled || fw_config_feed_index(cfg, ws->v[i]->feed) < 0))
 			unsubscribe(ws, i, true);
+	if (cfg->websub.enabled)
+		enforce_hubs(ws); /* insecure_hubs may have been turned off */
 	if (want == NULL)
 		return 0;
 	if (ws->listen == NULL || strcmp(want, ws->listen) != 0) {
