@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "store.h"
@@ -82,28 +83,49 @@ static void sub_save(struct fw_websub *ws, struct fw_websub_sub *s)
 	                            .pushes = s->pushes,
 	                            .bad_signatures = s->bad_signatures};
 
-	s->counts_dirty = false;
 	if (ws->env.store && fw_store_websub_save(ws->env.store, &w) < 0)
 		fw_log(FW_LOG_WARNING, "websub: cannot store the subscription of feed '%s': %s",
 		       s->feed, fw_store_error(ws->env.store));
+	else
+		s->counts_dirty = false; /* the row has them */
 }
 
 /* Write the push figures that changed (each tick and at close: a push does not wait for
-   a store write of its own). */
+   a store write of its own), all in one lazy transaction (the store's next sync makes it
+   durable: no fsync per tick). A failed write leaves them dirty: the next tick retries;
+   the failure is logged once until a write succeeds again. */
 static void counts_save(struct fw_websub *ws)
 {
-	for (size_t i = 0; i < ws->n; i++) {
+	struct fw_store *st = ws->env.store;
+	size_t dirty = 0;
+	int r;
+
+	for (size_t i = 0; i < ws->n; i++)
+		dirty += ws->v[i]->counts_dirty;
+	if (dirty == 0 || st == NULL)
+		return;
+	r = fw_store_begin_lazy(st);
+	for (size_t i = 0; i < ws->n && r == 0; i++) {
 		struct fw_websub_sub *s = ws->v[i];
 
-		if (!s->counts_dirty)
-			continue;
-		s->counts_dirty = false;
-		if (ws->env.store && fw_store_websub_counts(ws->env.store, s->token, s->last_push,
-		                                            s->pushes, s->bad_signatures) < 0)
-			fw_log(FW_LOG_WARNING,
-			       "websub: cannot store the push figures of feed '%s': %s", s->feed,
-			       fw_store_error(ws->env.store));
+		if (s->counts_dirty)
+			r = fw_store_websub_counts(st, s->token, s->last_push, s->pushes,
+			                           s->bad_signatures);
 	}
+	if (r == 0)
+		r = fw_store_commit(st);
+	if (r < 0) {
+		if (!ws->counts_failing)
+			fw_log(FW_LOG_WARNING,
+			       "websub: cannot store the push figures (retried each second): %s",
+			       fw_store_error(st));
+		ws->counts_failing = true;
+		fw_store_rollback(st);
+		return;
+	}
+	ws->counts_failing = false;
+	for (size_t i = 0; i < ws->n; i++)
+		ws->v[i]->counts_dirty = false;
 }
 
 /* Forget sub: row, memory (a request in flight is cancelled by its own end). */
@@ -440,13 +462,15 @@ static void content(struct fw_websub *ws, const struct fw_httpserver_request *re
 	}
 	ws->env.metrics->websub_sha1 += sha1;
 	ws->env.metrics->websub_pushes++;
-	s->pushes++;
-	s->last_push = time(NULL);
-	s->counts_dirty = true;
 	r = ws->env.push ? ws->env.push(ws->env.arg, s->feed, req->body, req->body_len) : 0;
-	if (r < 0)
+	if (r < 0) { /* not taken: logged, not in the subscription's figures */
 		fw_log(FW_LOG_WARNING, "websub: feed '%s': push dropped: %s", s->feed,
 		       strerror(-r));
+	} else {
+		s->pushes++;
+		s->last_push = fw_clock_now(); /* the clock the alert's pushed is on */
+		s->counts_dirty = true;
+	}
 	reply_text(rep, 202, NULL);
 }
 
