@@ -978,9 +978,15 @@ static bool valid_listen(const char *v)
 /* The websub group: the callback server's address and the URL hubs are told. */
 static void load_websub(struct ctx *c, struct fw_config *cfg, const config_setting_t *g)
 {
-	static const char *const keys[] = {
-	    "listen",          "callback_url",       "lease",         "safety_poll",
-	    "max_connections", "connection_timeout", "insecure_hubs", NULL};
+	static const char *const keys[] = {"listen",
+	                                   "callback_url",
+	                                   "lease",
+	                                   "safety_poll",
+	                                   "max_connections",
+	                                   "max_connections_per_ip",
+	                                   "connection_timeout",
+	                                   "insecure_hubs",
+	                                   NULL};
 	struct fw_config_websub *w = &cfg->websub;
 	const config_setting_t *s;
 
@@ -1016,6 +1022,9 @@ static void load_websub(struct ctx *c, struct fw_config *cfg, const config_setti
 		ERR(c, config_setting_get_member(g, "safety_poll"),
 		    "websub: 'safety_poll' must be > 0");
 	get_int(c, g, "max_connections", 1, 10000, &w->max_conns);
+	get_int(c, g, "max_connections_per_ip", 1, 10000, &w->max_conns_per_ip);
+	if (w->max_conns_per_ip > w->max_conns)
+		w->max_conns_per_ip = w->max_conns;
 	get_bool(c, g, "insecure_hubs", &w->insecure_hubs);
 	if ((s = config_setting_get_member(g, "connection_timeout")) &&
 	    get_duration(c, g, "connection_timeout", &w->conn_timeout) > 0 && w->conn_timeout < 1)
@@ -1211,6 +1220,7 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	cfg->websub.lease = 10 * 86400;
 	cfg->websub.safety_poll = 3600;
 	cfg->websub.max_conns = 64;
+	cfg->websub.max_conns_per_ip = 16;
 	cfg->websub.conn_timeout = 10;
 
 	root = config_root_setting(&cfg->lc);

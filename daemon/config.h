@@ -113,13 +113,14 @@ struct fw_config_output {
 /* The WebSub subscriber (top-level `websub` group); enabled only when the group is there. */
 struct fw_config_websub {
 	bool enabled;
-	char *listen;         /* "ADDRESS:PORT" (IPv6 in brackets) the callback server binds */
-	char *callback_url;   /* what hubs are told: http(s) URL, a token path is appended */
-	int64_t lease;        /* hub.lease_seconds asked for */
-	int64_t safety_poll;  /* while pushes arrive, a feed is polled this often at most */
-	int64_t max_conns;    /* callback connections at once */
-	int64_t conn_timeout; /* seconds one callback connection may take */
-	bool insecure_hubs;   /* subscribe at http:// hubs too (hub.secret in the clear) */
+	char *listen;             /* "ADDRESS:PORT" (IPv6 in brackets) the callback server binds */
+	char *callback_url;       /* what hubs are told: http(s) URL, a token path is appended */
+	int64_t lease;            /* hub.lease_seconds asked for */
+	int64_t safety_poll;      /* while pushes arrive, a feed is polled this often at most */
+	int64_t max_conns;        /* callback connections at once */
+	int64_t max_conns_per_ip; /* of them from one address */
+	int64_t conn_timeout;     /* seconds one callback connection may take */
+	bool insecure_hubs;       /* subscribe at http:// hubs too (hub.secret in the clear) */
 };
 
 struct fw_config {

@@ -475,8 +475,8 @@ static int archive_item(struct fw_store *tx, struct feed_rt *f, const struct fw_
 }
 
 /* A new item: its date for the rate estimate; its detection delay (publication to the end
-   of the poll that found it, or to the push that brought it; not for a first poll's back
-   catalogue). */
+   of the poll that found it, now, or to when the push that brought it was received, the
+   alert's pushed; not for a first poll's back catalogue). */
 static void new_item(struct feed_rt *f, const struct fw_item *it, bool first_poll, int64_t now,
                      struct poll_tally *t)
 {
@@ -484,8 +484,10 @@ static void new_item(struct feed_rt *f, const struct fw_item *it, bool first_pol
 		t->times[t->n_new] = it->published;
 	t->n_new++;
 	if (!first_poll && it->published != FW_TIME_NONE && it->published <= now)
-		fw_metrics_observe_detection(f->owner->env.metrics,
-		                             fw_clock_now_f() - (double)it->published);
+		fw_metrics_observe_detection(
+		    f->owner->env.metrics,
+		    (it->pushed > 0 ? (double)it->pushed : fw_clock_now_f()) -
+		        (double)it->published);
 }
 
 /*

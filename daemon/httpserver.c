@@ -7,10 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
 #include "httpserver.h"
+
+/* One connection: when its current request began, for the deadline. */
+struct conn {
+	struct conn *prev, *next;
+	int fd;
+	uint64_t start; /* ms (CLOCK_MONOTONIC): connection opened or last request ended */
+	bool cut;       /* shut down for its deadline: MHD closes it on its next run */
+};
 
 struct fw_httpserver {
 	uv_loop_t *loop;
@@ -22,7 +31,10 @@ struct fw_httpserver {
 	fw_httpserver_cb cb;
 	void *arg;
 	struct fw_httpserver_stats stats;
-	size_t buffered; /* body bytes held by all connections */
+	size_t buffered;    /* body bytes held by all connections */
+	struct conn *conns; /* open connections */
+	uint64_t deadline;  /* ms one request may take: conn_timeout x FW_HTTPSERVER_DEADLINE */
+	size_t discard_max; /* body bytes dropped before a connection is closed */
 };
 
 /* One request being received. */
@@ -37,6 +49,41 @@ struct req {
 
 static void drive(struct fw_httpserver *s);
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool past_deadline(const struct fw_httpserver *s, const struct conn *c, uint64_t now)
+{
+	return c && now - c->start > s->deadline;
+}
+
+/* Connections past their deadline whatever phase they are in (a request line or headers
+   trickled in get no callback): shut down, so that MHD sees them end on its next run. */
+static void cut_late(struct fw_httpserver *s)
+{
+	uint64_t now = now_ms();
+
+	for (struct conn *c = s->conns; c; c = c->next)
+		if (!c->cut && past_deadline(s, c, now)) {
+			c->cut = true;
+			s->stats.too_slow++;
+			shutdown(c->fd, SHUT_RDWR);
+		}
+}
+
+static struct conn *conn_of(struct MHD_Connection *con)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
 static void timer_cb(uv_timer_t *t)
 {
 	drive(t->data);
@@ -49,13 +96,21 @@ static void poll_cb(uv_poll_t *p, int status, int events)
 	drive(p->data);
 }
 
-/* Let MHD work, then wait for its descriptor or its next timeout. */
+/* Let MHD work, then wait for its descriptor or its next timeout (at most a second while
+   connections are open: their deadlines are checked then). */
 static void drive(struct fw_httpserver *s)
 {
 	MHD_UNSIGNED_LONG_LONG ms = 0;
+	bool has;
 
+	cut_late(s);
 	MHD_run(s->mhd);
-	if (MHD_get_timeout(s->mhd, &ms) == MHD_YES)
+	has = MHD_get_timeout(s->mhd, &ms) == MHD_YES;
+	if (s->conns && (!has || ms > 1000)) {
+		has = true;
+		ms = 1000;
+	}
+	if (has)
 		uv_timer_start(&s->timer, timer_cb, (uint64_t)ms, 0);
 	else
 		uv_timer_stop(&s->timer);
@@ -116,7 +171,7 @@ static enum MHD_Result take_body(struct fw_httpserver *s, struct req *q, const c
 	if (q->deferred) {
 		/* dropping is cheap, yet not endless: past FW_HTTPSERVER_DISCARD bodies' worth
 		   the sender is not a hub that will read a 413 */
-		size_t cap = s->lim.max_body * FW_HTTPSERVER_DISCARD;
+		size_t cap = s->discard_max;
 
 		if (q->discarded > cap || *size > cap - q->discarded)
 			return MHD_NO;
@@ -156,9 +211,15 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
 	struct fw_httpserver_request rq = {
 	    .method = method, .path = url, .arg = arg_of, .header = header_of, .impl = con};
 	struct fw_httpserver_reply rp = {.status = 500};
+	struct conn *c;
 	const char *cl;
 
 	(void)version;
+	if ((c = conn_of(con)) && past_deadline(s, c, now_ms())) {
+		s->stats.too_slow += !c->cut;
+		c->cut = true;
+		return MHD_NO; /* closed unanswered */
+	}
 	if (q == NULL) {
 		if ((q = calloc(1, sizeof(*q))) == NULL)
 			return MHD_NO;
@@ -191,15 +252,50 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
 {
 	struct fw_httpserver *s = cls;
 	struct req *q = *con_cls;
+	struct conn *c = conn_of(con);
 
-	(void)con;
 	(void)toe;
+	if (c) /* the next request on this connection gets its own time */
+		c->start = now_ms();
 	if (q) {
 		s->buffered -= q->len;
 		free(q->body);
 		free(q);
 	}
 	*con_cls = NULL;
+}
+
+/* A connection opened (tracked for its deadline) or closed. */
+static void conn_cb(void *cls, struct MHD_Connection *con, void **socket_context,
+                    enum MHD_ConnectionNotificationCode code)
+{
+	struct fw_httpserver *s = cls;
+	struct conn *c = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci == NULL || (c = calloc(1, sizeof(*c))) == NULL)
+			return; /* untracked: MHD's idle timeout still holds */
+		c->fd = ci->connect_fd;
+		c->start = now_ms();
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		*socket_context = c;
+		return;
+	}
+	if (c == NULL)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+	*socket_context = NULL;
 }
 
 /* "ADDRESS:PORT" to a socket address. 0 or -EINVAL. */
@@ -254,13 +350,20 @@ int fw_httpserver_new(uv_loop_t *loop, const char *listen, const struct fw_https
 	s->lim = *lim;
 	s->cb = cb;
 	s->arg = arg;
+	s->deadline = (uint64_t)lim->conn_timeout * FW_HTTPSERVER_DEADLINE * 1000;
+	s->discard_max = lim->max_body < FW_HTTPSERVER_DISCARD_MAX / FW_HTTPSERVER_DISCARD
+	                     ? lim->max_body * FW_HTTPSERVER_DISCARD
+	                     : FW_HTTPSERVER_DISCARD_MAX;
 	errno = 0;
-	s->mhd = MHD_start_daemon(MHD_USE_EPOLL | (v6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL, access_cb,
-	                          s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->max_conns,
-	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->conn_timeout,
-	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)lim->max_header,
-	                          MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_END);
+	s->mhd = MHD_start_daemon(
+	    MHD_USE_EPOLL | (v6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL, access_cb, s,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)lim->max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)(lim->max_conns_per_ip ? lim->max_conns_per_ip : lim->max_conns),
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->conn_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)lim->max_header,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_NOTIFY_CONNECTION, conn_cb, s,
+	    MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		r = errno ? -errno : -EADDRINUSE;
 		snprintf(err, errlen, "cannot listen on %s: %s", listen, strerror(-r));

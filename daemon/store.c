@@ -153,6 +153,12 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ARCHIVE_ADD] = "INSERT INTO archive (feed, item, seen, published, updated, title, link,"
                        " author, summary, content, categories, bytes) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_WEBSUB_SAVE] = "INSERT OR REPLACE INTO websub_subs (token, feed, hub, topic, secret,"
+                       " state, lease_end, updated, last_push, pushes, bad_signatures)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    /* numbered as ST_WEBSUB_SAVE: one binding for both (websub_store.c) */
+    [ST_WEBSUB_COUNTS] = "UPDATE websub_subs SET last_push = ?9, pushes = ?10,"
+                         " bad_signatures = ?11 WHERE token = ?1",
 };
 
 /*

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "store.h"
@@ -82,28 +83,49 @@ static void sub_save(struct fw_websub *ws, struct fw_websub_sub *s)
 	                            .pushes = s->pushes,
 	                            .bad_signatures = s->bad_signatures};
 
-	s->counts_dirty = false;
 	if (ws->env.store && fw_store_websub_save(ws->env.store, &w) < 0)
 		fw_log(FW_LOG_WARNING, "websub: cannot store the subscription of feed '%s': %s",
 		       s->feed, fw_store_error(ws->env.store));
+	else
+		s->counts_dirty = false; /* the row has them */
 }
 
 /* Write the push figures that changed (each tick and at close: a push does not wait for
-   a store write of its own). */
+   a store write of its own), all in one lazy transaction (the store's next sync makes it
+   durable: no fsync per tick). A failed write leaves them dirty: the next tick retries;
+   the failure is logged once until a write succeeds again. */
 static void counts_save(struct fw_websub *ws)
 {
-	for (size_t i = 0; i < ws->n; i++) {
+	struct fw_store *st = ws->env.store;
+	size_t dirty = 0;
+	int r;
+
+	for (size_t i = 0; i < ws->n; i++)
+		dirty += ws->v[i]->counts_dirty;
+	if (dirty == 0 || st == NULL)
+		return;
+	r = fw_store_begin_lazy(st);
+	for (size_t i = 0; i < ws->n && r == 0; i++) {
 		struct fw_websub_sub *s = ws->v[i];
 
-		if (!s->counts_dirty)
-			continue;
-		s->counts_dirty = false;
-		if (ws->env.store && fw_store_websub_counts(ws->env.store, s->token, s->last_push,
-		                                            s->pushes, s->bad_signatures) < 0)
-			fw_log(FW_LOG_WARNING,
-			       "websub: cannot store the push figures of feed '%s': %s", s->feed,
-			       fw_store_error(ws->env.store));
+		if (s->counts_dirty)
+			r = fw_store_websub_counts(st, s->token, s->last_push, s->pushes,
+			                           s->bad_signatures);
 	}
+	if (r == 0)
+		r = fw_store_commit(st);
+	if (r < 0) {
+		if (!ws->counts_failing)
+			fw_log(FW_LOG_WARNING,
+			       "websub: cannot store the push figures (retried each second): %s",
+			       fw_store_error(st));
+		ws->counts_failing = true;
+		fw_store_rollback(st);
+		return;
+	}
+	ws->counts_failing = false;
+	for (size_t i = 0; i < ws->n; i++)
+		ws->v[i]->counts_dirty = false;
 }
 
 /* Forget sub: row, memory (a request in flight is cancelled by its own end). */
@@ -155,11 +177,39 @@ static struct fw_websub_sub *by_feed(const struct fw_websub *ws, const char *fee
 	return NULL;
 }
 
-/* Ask the hub; a request that cannot leave fails the subscription until retry_at. */
+/* May a subscription (which sends hub.secret) go to hub? https://, or http:// when the
+   config's insecure_hubs allows it (WebSub 5.1: hub.secret only over HTTPS). The one test:
+   discovery, ask, the store's subscriptions at start and reload, renewals. */
+static bool hub_allowed(const struct fw_websub *ws, const char *hub)
+{
+	return strncmp(hub, "https://", 8) == 0 ||
+	       (strncmp(hub, "http://", 7) == 0 && ws->cfg->websub.insecure_hubs);
+}
+
+static void log_insecure(const char *feed, const char *hub)
+{
+	fw_log(FW_LOG_WARNING,
+	       "websub: feed '%s': hub %s not used: its URL is http://, and hub.secret is "
+	       "only sent over HTTPS (WebSub 5.1); the feed stays polled (websub "
+	       "insecure_hubs = true allows it)",
+	       feed, hub);
+}
+
+/* Ask the hub; a request that cannot leave fails the subscription until retry_at. A
+   subscribe (new or renewal) never goes to a hub that hub_allowed refuses: the
+   subscription is then marked insecure instead. */
 static void ask(struct fw_websub *ws, struct fw_websub_sub *s, const char *mode)
 {
-	int r = fw_websub_hub_request(ws, s, mode);
+	int r;
 
+	if (strcmp(mode, "subscribe") == 0 && !hub_allowed(ws, s->hub)) {
+		log_insecure(s->feed, s->hub);
+		s->state = FW_SUB_INSECURE;
+		s->renewing = false;
+		sub_save(ws, s);
+		return;
+	}
+	r = fw_websub_hub_request(ws, s, mode);
 	s->asked_at = time(NULL);
 	/* -ENOTCONN: no net (fuzzers, unit tests): the request is taken as sent */
 	if (r < 0 && r != -EBUSY && r != -ENOTCONN) {
@@ -190,11 +240,7 @@ static void subscribe_new(struct fw_websub *ws, const char *feed, const char *hu
 	}
 	if (insecure) {
 		s->state = FW_SUB_INSECURE;
-		fw_log(FW_LOG_WARNING,
-		       "websub: feed '%s': hub %s not used: its URL is http://, and hub.secret is "
-		       "only sent over HTTPS (WebSub 5.1); the feed stays polled (websub "
-		       "insecure_hubs = true allows it)",
-		       feed, hub);
+		log_insecure(feed, hub);
 		sub_save(ws, s);
 		return;
 	}
@@ -222,6 +268,29 @@ static void unsubscribe(struct fw_websub *ws, size_t i, bool lapse)
 	ask(ws, s, "unsubscribe");
 }
 
+/* s (at i) is active or being subscribed at a hub that hub_allowed refuses now (a store
+   from before insecure_hubs, or a reload that turned it off): unsubscribe (that request
+   carries no secret) and record the feed's hub as insecure, so that status says why the
+   feed is polled. s stays at i (unsubscribing); the record is appended. */
+static void disallow(struct fw_websub *ws, size_t i)
+{
+	struct fw_websub_sub *s = ws->v[i];
+
+	unsubscribe(ws, i, true);
+	subscribe_new(ws, s->feed, s->hub, s->topic, true);
+}
+
+/* Every active or subscribing subscription at a hub no longer allowed: disallow it. */
+static void enforce_hubs(struct fw_websub *ws)
+{
+	size_t n = ws->n; /* the records disallow appends are insecure already */
+
+	for (size_t i = 0; i < n; i++)
+		if ((ws->v[i]->state == FW_SUB_ACTIVE || ws->v[i]->state == FW_SUB_SUBSCRIBING) &&
+		    !hub_allowed(ws, ws->v[i]->hub))
+			disallow(ws, i);
+}
+
 /* See websub.h. */
 void fw_websub_discovered(struct fw_websub *ws, const char *feed, const char *hub, const char *self)
 {
@@ -233,8 +302,7 @@ void fw_websub_discovered(struct fw_websub *ws, const char *feed, const char *hu
 	    strlen(hub) > FW_WEBSUB_URL_MAX || strlen(self) > FW_WEBSUB_URL_MAX ||
 	    (strncmp(hub, "http://", 7) != 0 && strncmp(hub, "https://", 8) != 0))
 		return;
-	/* WebSub 5.1: hub.secret SHOULD only be sent over HTTPS */
-	insecure = strncmp(hub, "http://", 7) == 0 && !ws->cfg->websub.insecure_hubs;
+	insecure = !hub_allowed(ws, hub);
 	s = by_feed(ws, feed);
 	if (s && (strcmp(s->hub, hub) != 0 || strcmp(s->topic, self) != 0 ||
 	          (insecure && s->state != FW_SUB_INSECURE))) {
@@ -394,13 +462,15 @@ static void content(struct fw_websub *ws, const struct fw_httpserver_request *re
 	}
 	ws->env.metrics->websub_sha1 += sha1;
 	ws->env.metrics->websub_pushes++;
-	s->pushes++;
-	s->last_push = time(NULL);
-	s->counts_dirty = true;
 	r = ws->env.push ? ws->env.push(ws->env.arg, s->feed, req->body, req->body_len) : 0;
-	if (r < 0)
+	if (r < 0) { /* not taken: logged, not in the subscription's figures */
 		fw_log(FW_LOG_WARNING, "websub: feed '%s': push dropped: %s", s->feed,
 		       strerror(-r));
+	} else {
+		s->pushes++;
+		s->last_push = fw_clock_now(); /* the clock the alert's pushed is on */
+		s->counts_dirty = true;
+	}
 	reply_text(rep, 202, NULL);
 }
 
@@ -490,9 +560,13 @@ static void tick_cb(uv_timer_t *t)
 				ws->env.lapsed(ws->env.arg, s->feed);
 		} else if (s->state == FW_SUB_ACTIVE && s->lease_end && !s->renewing && !s->req &&
 		           now >= s->lease_end - (margin > 0 ? margin : 1)) {
+			if (!hub_allowed(ws, s->hub)) {
+				disallow(ws, i);
+				continue;
+			}
 			s->renewing = true;
-			ask(ws, s,
-			    "subscribe"); /* 5.1: a renewal is a subscription request again */
+			/* 5.1: a renewal is a subscription request again */
+			ask(ws, s, "subscribe");
 		} else if ((s->state == FW_SUB_SUBSCRIBING || s->state == FW_SUB_UNSUBSCRIBING) &&
 		           !s->req && now - s->asked_at > FW_WEBSUB_VERIFY_WAIT) {
 			if (s->state == FW_SUB_UNSUBSCRIBING) {
@@ -552,6 +626,8 @@ static int start_server(struct fw_websub *ws, const struct fw_config *cfg, char 
 	struct fw_httpserver_limits lim = {.max_body = (size_t)cfg->max_body,
 	                                   .max_header = FW_WEBSUB_HEADER_MAX,
 	                                   .max_conns = (unsigned)cfg->websub.max_conns,
+	                                   .max_conns_per_ip =
+	                                       (unsigned)cfg->websub.max_conns_per_ip,
 	                                   .conn_timeout = (unsigned)cfg->websub.conn_timeout};
 	int r;
 
@@ -586,6 +662,7 @@ int fw_websub_new(const struct fw_websub_env *env, const struct fw_config *cfg,
 	}
 	if ((r = start_server(ws, cfg, err, errlen)) < 0)
 		goto fail;
+	enforce_hubs(ws); /* after the walk of the store: it writes rows */
 	uv_timer_init(env->loop, &ws->tick);
 	ws->tick.data = ws;
 	uv_timer_start(&ws->tick, tick_cb, FW_WEBSUB_TICK_MS, FW_WEBSUB_TICK_MS);
@@ -620,6 +697,8 @@ int fw_websub_reload(struct fw_websub *ws, const struct fw_config *cfg, char *er
 		if (ws->v[i]->state != FW_SUB_UNSUBSCRIBING &&
 		    (!cfg->websub.enabled || fw_config_feed_index(cfg, ws->v[i]->feed) < 0))
 			unsubscribe(ws, i, true);
+	if (cfg->websub.enabled)
+		enforce_hubs(ws); /* insecure_hubs may have been turned off */
 	if (want == NULL)
 		return 0;
 	if (ws->listen == NULL || strcmp(want, ws->listen) != 0) {

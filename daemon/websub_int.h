@@ -33,8 +33,8 @@ struct fw_websub_sub {
 	int64_t retry_at;          /* denied or failed: subscribe again from then on */
 	int64_t asked_at;          /* when the last request went out */
 	bool renewing;             /* a renewal is asked and not yet verified */
-	int64_t last_push;         /* when the last valid push came (Unix seconds), 0 = none */
-	int64_t pushes;            /* valid pushes taken */
+	int64_t last_push;         /* when the last push taken came (fw_clock_now), 0 = none */
+	int64_t pushes;            /* valid pushes taken (one env.push refused is not counted) */
 	int64_t bad_signatures;    /* pushes ignored for a wrong or missing signature */
 	bool counts_dirty;         /* the three above changed since the store last had them */
 	struct fw_websub_req *req; /* the request in flight, or NULL */
@@ -50,6 +50,7 @@ struct fw_websub {
 	struct fw_websub_sub **v;
 	size_t n, cap;
 	struct fw_websub_req *reqs; /* requests in flight */
+	bool counts_failing;        /* the last write of the push figures failed (logged) */
 	bool closing;
 };
 

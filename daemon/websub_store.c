@@ -4,35 +4,37 @@
 
 #include "store_int.h"
 
-/* See store.h. */
-int fw_store_websub_save(struct fw_store *s, const struct fw_store_websub *w)
+/* Bind w to q, its parameters numbered as ST_WEBSUB_SAVE numbers them (?1 token ... ?11
+   bad_signatures), and step it. row false: only the key and the push figures (?1, ?9 to
+   ?11: ST_WEBSUB_COUNTS). 0 or -errno. */
+static int row_step(struct fw_store *s, sqlite3_stmt *q, const struct fw_store_websub *w, bool row)
 {
-	static const char sql[] =
-	    "INSERT OR REPLACE INTO websub_subs (token, feed, hub, topic, secret, state,"
-	    " lease_end, updated, last_push, pushes, bad_signatures)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
-	sqlite3_stmt *q = NULL;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL), ret;
+	const char *keys[] = {w->feed, w->hub, w->topic, w->secret, w->state};
+	int ret = fw_store_bind_key(s, q, 1, w->token);
 
-	if (rc != SQLITE_OK)
-		return fw_store_fail(s, rc);
-	if ((ret = fw_store_bind_key(s, q, 1, w->token)) < 0 ||
-	    (ret = fw_store_bind_key(s, q, 2, w->feed)) < 0 ||
-	    (ret = fw_store_bind_key(s, q, 3, w->hub)) < 0 ||
-	    (ret = fw_store_bind_key(s, q, 4, w->topic)) < 0 ||
-	    (ret = fw_store_bind_key(s, q, 5, w->secret)) < 0 ||
-	    (ret = fw_store_bind_key(s, q, 6, w->state)) < 0) {
-		sqlite3_finalize(q);
+	for (int i = 0; row && ret == 0 && i < 5; i++)
+		ret = fw_store_bind_key(s, q, i + 2, keys[i]);
+	if (ret < 0) {
+		fw_store_stmt_done(q);
 		return ret;
 	}
-	sqlite3_bind_int64(q, 7, w->lease_end);
-	sqlite3_bind_int64(q, 8, w->updated);
+	if (row) {
+		sqlite3_bind_int64(q, 7, w->lease_end);
+		sqlite3_bind_int64(q, 8, w->updated);
+	}
 	sqlite3_bind_int64(q, 9, w->last_push);
 	sqlite3_bind_int64(q, 10, w->pushes);
 	sqlite3_bind_int64(q, 11, w->bad_signatures);
-	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? 0 : fw_store_fail(s, rc);
+	return fw_store_step_done(s, q);
+}
+
+/* See store.h. */
+int fw_store_websub_save(struct fw_store *s, const struct fw_store_websub *w)
+{
+	int ret = 0;
+	sqlite3_stmt *q = fw_store_prepare(s, ST_WEBSUB_SAVE, &ret);
+
+	return q ? row_step(s, q, w, true) : ret;
 }
 
 /* See store.h. */
@@ -58,23 +60,14 @@ int fw_store_websub_delete(struct fw_store *s, const char *token)
 int fw_store_websub_counts(struct fw_store *s, const char *token, int64_t last_push, int64_t pushes,
                            int64_t bad_signatures)
 {
-	static const char sql[] = "UPDATE websub_subs SET last_push = ?2, pushes = ?3,"
-	                          " bad_signatures = ?4 WHERE token = ?1";
-	sqlite3_stmt *q = NULL;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL), ret;
+	struct fw_store_websub w = {.token = token,
+	                            .last_push = last_push,
+	                            .pushes = pushes,
+	                            .bad_signatures = bad_signatures};
+	int ret = 0;
+	sqlite3_stmt *q = fw_store_prepare(s, ST_WEBSUB_COUNTS, &ret);
 
-	if (rc != SQLITE_OK)
-		return fw_store_fail(s, rc);
-	if ((ret = fw_store_bind_key(s, q, 1, token)) < 0) {
-		sqlite3_finalize(q);
-		return ret;
-	}
-	sqlite3_bind_int64(q, 2, last_push);
-	sqlite3_bind_int64(q, 3, pushes);
-	sqlite3_bind_int64(q, 4, bad_signatures);
-	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? 0 : fw_store_fail(s, rc);
+	return q ? row_step(s, q, &w, false) : ret;
 }
 
 static const char *col(sqlite3_stmt *q, int i)

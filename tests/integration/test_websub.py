@@ -8,7 +8,10 @@ oversized push refused (413) whether it says its Content-Length or comes chunked
 feed's subscription in `feedwatch status` (state, lease, pushes, bad signatures), polling slowed to a safety poll while pushes
 arrive and back when they stop, a hub that denies, leases renewed and then ended when the
 hub goes quiet (polling takes over), unsubscription when a feed leaves the config; a hub whose URL is http:// is not
-subscribed to unless websub's insecure_hubs is set (hub.secret only over HTTPS)."""
+subscribed to unless websub's insecure_hubs is set (hub.secret only over HTTPS), and a
+subscription made there before insecure_hubs was turned off (at start or by a reload) is
+never renewed but unsubscribed and shown insecure; a client trickling its request is cut
+off at the request deadline."""
 import calendar
 import json
 import os
@@ -45,7 +48,7 @@ def free_port():
     return port
 
 
-def write_config(w, srv, port, feeds, safety=6, websub=True, insecure=True):
+def write_config(w, srv, port, feeds, safety=6, websub=True, insecure=True, extra=""):
     text = """
 state_dir = %s;
 min_interval = 1;
@@ -64,8 +67,9 @@ outputs = ( { name = "alerts"; plugin = "log"; path = %s; format = "json"; } );
                   for n in feeds),
        q(w.file("alerts.jsonl")),
        'websub = { listen = "127.0.0.1:%d"; callback_url = "http://127.0.0.1:%d/websub";\n'
-       '           lease = "1d"; safety_poll = %d;%s };'
-       % (port, port, safety, " insecure_hubs = true;" if insecure else "") if websub else "")
+       '           lease = "1d"; safety_poll = %d;%s %s };'
+       % (port, port, safety, " insecure_hubs = true;" if insecure else "", extra)
+       if websub else "")
     tmp = w.file("feedwatch.conf.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
@@ -351,13 +355,119 @@ def insecure_hub(srv, w):
         conf = write_config(w, srv, free_port(), ["a"], insecure=True)
         p = fwtest.run(["check", "-c", conf])
         check(p.returncode == 0, "feedwatch check accepts insecure_hubs = true:\n" + p.stderr)
+        hub.max_lease = 4  # short leases: a renewal would come within seconds
         d = start(["-v", "run", "-c", conf])
         check(wait_for(lambda: hub.verified("subscribe", topic), 30),
               "with insecure_hubs = true the same hub is subscribed to")
+        check(wait_for(lambda: len(hub.verified("subscribe", topic)) >= 2, 15),
+              "and its 4 s lease renewed")
         rc, _, _ = stop(d)
         check(rc == 0, "clean stop (rc %d)" % rc)
+        insecure_again(srv, w, hub, topic)
     finally:
         hub.close()
+
+
+def insecure_again(srv, w, hub, topic):
+    """insecure_hubs turned off (at start or by a reload) while the store holds an active
+    subscription at the http:// hub: it is never renewed (a renewal would send hub.secret
+    in the clear), it is unsubscribed (no secret in that), and status says insecure. The
+    feed names no hub meanwhile, so no discovery comes to the rescue: the subscriber's own
+    check must hold (a pushed feed is polled once an hour; a failing one names no hub)."""
+    with_hub = srv.routes["/a"]
+    no_hub = Route(rss([("Old news", "a-0", "x")]))
+    srv.routes["/a"] = no_hub
+    # At start: the store's subscription is active with a 4 s lease.
+    port = free_port()
+    conf = write_config(w, srv, port, ["a"], insecure=False)
+    n_sub = len(hub.requested("subscribe", topic))
+    d = start(["-v", "run", "-c", conf])
+    check(wait_for(lambda: hub.verified("unsubscribe", topic), 15),
+          "insecure_hubs off at start: the http:// hub's subscription is unsubscribed")
+    time.sleep(6)  # past the lease: a renewal would have gone out by now
+    subs = hub.requested("subscribe", topic)[n_sub:]
+    check(subs == [], "no subscribe (no hub.secret) reached the http:// hub: %r" % subs)
+    check(all("hub.secret" not in f for f in hub.requested("unsubscribe", topic)),
+          "the unsubscription carries no secret")
+    sa = websub_status(conf, "a")
+    check(sa.get("state") == "insecure" and "insecure_hubs" in (sa.get("reason") or ""),
+          "status --json says insecure: %r" % sa)
+    # By a reload: allowed again (subscribed afresh), then turned off.
+    srv.routes["/a"] = with_hub
+    conf = write_config(w, srv, port, ["a"], insecure=True)
+    n_ver = len(hub.verified("subscribe", topic))
+    check(wait_for(lambda: len(hub.verified("subscribe", topic)) > n_ver, 30),
+          "insecure_hubs back on by a reload: subscribed again")
+    srv.routes["/a"] = no_hub
+    n_unsub = len(hub.verified("unsubscribe", topic))
+    conf = write_config(w, srv, port, ["a"], insecure=False)
+    check(wait_for(lambda: len(hub.verified("unsubscribe", topic)) > n_unsub, 15),
+          "insecure_hubs off by a reload: the http:// hub's subscription is unsubscribed")
+    time.sleep(6)
+    with hub.lock:
+        t_unsub = max((t for t, f in hub.requests if f.get("hub.mode") == "unsubscribe"), default=0)
+        subs = [f for t, f in hub.requests if f.get("hub.mode") == "subscribe" and t > t_unsub]
+    check(subs == [], "after the reload no subscribe reached the http:// hub: %r" % subs)
+    sa = websub_status(conf, "a")
+    check(sa.get("state") == "insecure", "status --json says insecure after the reload: %r" % sa)
+    rc, _, _ = stop(d)
+    check(rc == 0, "clean stop (rc %d)" % rc)
+
+
+def trickle_for(port, head, drip, limit):
+    """Connect, send head, then drip one byte every 0.5 s (cycling) until the server closes
+    the connection or limit seconds pass; seconds until closed (None: still open)."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=limit)
+    start = time.monotonic()
+    try:
+        c.sendall(head)
+        c.settimeout(0.5)
+        i = 0
+        while time.monotonic() - start < limit:
+            try:
+                if c.recv(4096) == b"":
+                    return time.monotonic() - start
+            except socket.timeout:
+                pass
+            except OSError:
+                return time.monotonic() - start
+            try:
+                c.sendall(drip[i % len(drip):i % len(drip) + 1])
+            except OSError:
+                return time.monotonic() - start
+            i += 1
+        return None
+    finally:
+        c.close()
+
+
+def trickle(srv, w):
+    """A client trickling a byte every half second stays under the idle timeout
+    (connection_timeout 1s here) yet is cut off at the request deadline (3 x
+    connection_timeout), whether it trickles its headers, a body, or an oversized chunked
+    body being drained; the server then answers the next request as before."""
+    srv.routes["/a"] = Route(rss([("Old news", "a-0", "x")]))
+    port = free_port()
+    conf = write_config(w, srv, port, ["a"], extra='connection_timeout = "1s";')
+    d = start(["-v", "run", "-c", conf])
+    cb = "http://127.0.0.1:%d/websub/0123" % port
+    check(wait_for(lambda: get_status(cb) is not None, 20), "the callback server listens")
+    post_head = (b"POST /websub/0123 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                 b"Content-Type: application/rss+xml\r\n\r\n")
+    cases = (("headers", b"GET /websub/0123 HTTP/1.1\r\nHost: x\r\n", b"X-Slow: aaaa\r\n"),
+             ("a chunked body", post_head, b"1\r\nx\r\n"),
+             ("an oversized chunked body being drained",
+              post_head + b"10000\r\n" + b"x" * 65536 + b"\r\n" + b"10000\r\n" + b"x" * 65536
+              + b"\r\n", b"1\r\nx\r\n"))
+    for what, head, drip in cases:
+        took = trickle_for(port, head, drip, 12)
+        check(took is not None and took < 6,
+              "a client trickling %s is cut off within the deadline (3 s; took %s)"
+              % (what, "%.1f s" % took if took is not None else "over 12 s, still open"))
+    check(get_status(cb + "?hub.mode=subscribe&hub.topic=x&hub.challenge=y") == 404,
+          "the callback server answers the next request")
+    rc, _, _ = stop(d)
+    check(rc == 0, "clean stop (rc %d)" % rc)
 
 
 def unsolicited_only(srv, w):
@@ -370,4 +480,4 @@ def unsolicited_only(srv, w):
 
 
 if __name__ == "__main__":
-    fwtest.main(websub, insecure_hub, unsolicited_only)
+    fwtest.main(websub, insecure_hub, trickle, unsolicited_only)
