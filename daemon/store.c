@@ -29,7 +29,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,11 +50,6 @@
 #define FW_STORE_WAL_LIMIT 16777216
 #define FW_STORE_XSTR(x)   #x
 #define FW_STORE_STR(x)    FW_STORE_XSTR(x)
-/* Bytes of a savepoint's journal (the pages it changed, as they were) kept in memory before
-   SQLite writes it to a temporary file (its default: 64 KiB). A poll's savepoint journals
-   every page its items change once (the rows and index entries of its items, its story
-   rows); held in memory, the cold round's 1,000 polls write no temporary file. */
-#define FW_STORE_JOURNAL_MEMORY (4 << 20)
 /* No single value read back may exceed this (a corrupt or foreign row cannot make us
    allocate more): a payload plus slack. */
 #define FW_STORE_VALUE_MAX (2 * FW_STORE_PAYLOAD_MAX)
@@ -767,15 +761,6 @@ out:
 	return ret;
 }
 
-static pthread_once_t config_once = PTHREAD_ONCE_INIT;
-
-/* Process-wide settings, before SQLite's first use; once it is in use (another part of the
-   process opened a database first), they are refused and SQLite's defaults stay. */
-static void config_sqlite(void)
-{
-	(void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, FW_STORE_JOURNAL_MEMORY);
-}
-
 /* Open with an explicit busy timeout; see store.h. */
 int fw_store_open_timeout(const char *path, bool read_only, int busy_ms, struct fw_store **out,
                           char *err, size_t errlen)
@@ -794,7 +779,6 @@ int fw_store_open_timeout(const char *path, bool read_only, int busy_ms, struct 
 	}
 	if (errlen > 0)
 		err[0] = '\0';
-	pthread_once(&config_once, config_sqlite);
 	ret = precheck(path, read_only, &missing, err, errlen);
 	if (ret == 0 && missing)
 		ret = create_fresh(path, busy_ms, err, errlen);
@@ -843,6 +827,11 @@ int fw_store_open_timeout(const char *path, bool read_only, int busy_ms, struct 
 		rc = sqlite3_exec(db,
 		                  "PRAGMA synchronous = FULL;"
 		                  "PRAGMA foreign_keys = OFF;"
+		                  /* a savepoint's journal in memory: a poll's savepoint journals
+		                     every page its items change (their rows, index entries, story
+		                     rows), which SQLite's 64 KiB in memory before a temporary file
+		                     sent to disk at nearly every poll */
+		                  "PRAGMA temp_store = MEMORY;"
 		                  "PRAGMA journal_size_limit = " FW_STORE_STR(FW_STORE_WAL_LIMIT),
 		                  NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
