@@ -417,8 +417,9 @@ static int hold_item(struct feed_rt *f, const struct fw_item *it, const struct f
 	return fw_alert_storm_add(&t->storm, f->owner->cfg, it, mr);
 }
 
-/* Place a new item in its story, in a savepoint of its own (an item the store refuses
-   is placed nowhere and alerts as an item). 0, 1 when placed, or a negative errno. */
+/* Place a new item in its story (pre: its features computed ahead, or NULL), a matched one
+   in a savepoint of its own (an item the store refuses is placed nowhere and alerts as an
+   item). 0, 1 when placed, or a negative errno. */
 static int place_item(struct fw_store *tx, struct feed_rt *f, const struct fw_item *it,
                       const struct fw_match_result *mr, const struct fw_story_features *pre,
                       int64_t now, struct fw_grouper_item *gi)
@@ -543,6 +544,14 @@ static int commit_item(struct fw_store *tx, struct feed_rt *f, struct fw_item *i
 	return rc;
 }
 
+/* The story features of item i that the parser thread computed, or NULL. */
+static const struct fw_story_features *featured(const struct fw_fetch_result *r, size_t i)
+{
+	if (r->features == NULL || i >= r->n_features || r->features[i].n == FW_FETCH_UNFEATURED)
+		return NULL;
+	return &r->features[i];
+}
+
 /* The items of one poll, in order, then the notice for those held past the cap. */
 static int commit_items(struct fw_store *tx, struct feed_rt *f, struct fw_fetch_result *r,
                         bool first_poll, int64_t now, struct poll_tally *t)
@@ -554,10 +563,8 @@ static int commit_items(struct fw_store *tx, struct feed_rt *f, struct fw_fetch_
 	for (size_t i = 0; i < r->n_items; i++)
 		r->items[i]->fetched = r->finished;
 	for (size_t i = 0; i < r->n_items && rc == 0; i++)
-		rc = commit_item(
-		    tx, f, r->items[i], r->hashes[i],
-		    r->features && r->features[i].n != FW_FETCH_UNFEATURED ? &r->features[i] : NULL,
-		    first_poll, now, &mr, t);
+		rc = commit_item(tx, f, r->items[i], r->hashes[i], featured(r, i), first_poll, now,
+		                 &mr, t);
 	fw_match_result_clear(&mr);
 	if (rc == 0 && t->n_held > 0) {
 		rc = fw_alert_raise_storm(tx, f->owner->cfg, f->cfg, &t->storm,
@@ -776,11 +783,6 @@ static void log_poll(struct feed_rt *f, const struct fw_fetch_result *r,
 	       r->status, r->n_items, t->n_new, t->n_alerts);
 }
 
-/*
- * Store one finished poll, in order: the feed's state, its items (mark, match, alerts),
- * the feed-failing alert, the commit; a poll the store refuses becomes a failed poll.
- * Then count, log and kick delivery.
- */
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -794,8 +796,8 @@ static void remember_items(struct feed_rt *f, const struct fw_fetch_result *r)
 {
 	uint32_t *v;
 
-	if (r->error != 0 || r->n_items == 0 || f->owner->env.grouper == NULL)
-		return;
+	if (r->n_items == 0 || f->owner->env.grouper == NULL)
+		return; /* a failed poll has no items, but one over max_body keeps those it read */
 	v = realloc(f->known, r->n_items * sizeof(*v));
 	if (v == NULL) {
 		free(f->known);
@@ -810,6 +812,11 @@ static void remember_items(struct feed_rt *f, const struct fw_fetch_result *r)
 	f->n_known = r->n_items;
 }
 
+/*
+ * Store one finished poll, in order: the feed's state, its items (mark, match, alerts),
+ * the feed-failing alert, the commit; a poll the store refuses becomes a failed poll.
+ * Then count, log and kick delivery.
+ */
 static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 {
 	struct fw_feeds *fs = f->owner;

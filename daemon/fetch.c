@@ -114,15 +114,15 @@ static int cmp_u32(const void *a, const void *b)
 
 /* On the parser thread: the story features of the next item (story.h), with hash its
    fw_item_hash, so that the loop thread only looks them up; not for an item seen last time
-   (opts.known: most likely not new, so not placed). Out of memory, the result has none and
-   the loop computes them. */
+   (opts.known: most likely not new, so not placed), nor past FW_FETCH_FEATURES_MAX items.
+   Out of memory, the result has none and the loop computes them. */
 static void item_features(struct fw_fetch *f, const struct fw_item *item, uint64_t hash)
 {
 	struct fw_story_features *v = f->res.features;
 	size_t n = f->res.n_items;
 	uint32_t low = (uint32_t)hash;
 
-	if (f->fold == NULL)
+	if (f->fold == NULL || n >= FW_FETCH_FEATURES_MAX)
 		return;
 	if (n == f->features_cap) {
 		size_t cap = f->features_cap ? f->features_cap * 2 : 64;
@@ -137,10 +137,12 @@ static void item_features(struct fw_fetch *f, const struct fw_item *item, uint64
 	                                          item->content, NULL, 0, &v[n], NULL) < 0) {
 		free(v ? v : f->res.features);
 		f->res.features = NULL;
+		f->res.n_features = 0;
 		f->fold = NULL;
 		return;
 	}
 	f->res.features = v;
+	f->res.n_features = n + 1;
 }
 
 /* On the parser thread: only it touches the items of the result until the parse ends. */

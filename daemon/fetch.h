@@ -37,6 +37,11 @@ struct fw_fetch_opts {
 /* features[i].n of an item whose features were not computed (one of opts.known). */
 #define FW_FETCH_UNFEATURED ((size_t)-1)
 
+/* Items of one document whose story features the parser thread computes: a feed that
+   repeats thousands of items costs it no more than this (the loop computes those of the
+   others that are new). */
+#define FW_FETCH_FEATURES_MAX 256
+
 struct fw_fetch_result {
 	int error;            /* 0, or a negative errno: -EIO transport, -EPROTO HTTP status,
 				   -EBADMSG not a feed, -EFBIG over max_body, -ECANCELED */
@@ -65,9 +70,10 @@ struct fw_fetch_result {
 	struct fw_item **items; /* complete items in document order; steal and zero to keep */
 	uint64_t *hashes;       /* fw_item_hash of each, computed on the parser thread */
 	struct fw_story_features *features; /* with opts.story_features, fw_story_features of
-	                                       each without entities, computed there too (or
-	                                       FW_FETCH_UNFEATURED); NULL when not asked for
-	                                       (or out of memory) */
+	                                       the first n_features items without entities,
+	                                       computed there too (or FW_FETCH_UNFEATURED);
+	                                       NULL when not asked for (or out of memory) */
+	size_t n_features;
 	size_t n_items;
 	size_t dropped; /* items over max_items */
 	int64_t bytes;  /* body bytes received (decoded) */

@@ -575,6 +575,31 @@ static void test_story_features(void **state)
 	fw_fold_free(fold);
 }
 
+/* A document of many items: the parser thread computes the features of the first
+   FW_FETCH_FEATURES_MAX only (the loop computes those of the others that are new). */
+static void test_story_features_cap(void **state)
+{
+	char *many = repeat("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel>",
+	                    "<item><title>Central bank raises rates again</title></item>", 300,
+	                    "</channel></rss>");
+	const struct fw_httpd_route routes[] = {{.path = "/many", .body = many}};
+	struct fx f;
+	char url[256];
+	struct fw_fetch_opts o;
+
+	(void)state;
+	fx_open(&f, routes, 1);
+	o = opts_for(&f, "/many", url, sizeof(url));
+	o.story_features = true;
+	poll_once(&f, &o);
+	assert_int_equal(f.res.error, 0);
+	assert_int_equal(f.res.n_items, 300);
+	assert_int_equal(f.res.n_features, FW_FETCH_FEATURES_MAX);
+	assert_true(f.res.features[FW_FETCH_FEATURES_MAX - 1].n > 0);
+	fx_close(&f);
+	free(many);
+}
+
 /* A cancelled poll never calls back; a poll still in flight at shutdown calls back once
    with -ECANCELED; the loop then closes cleanly. */
 static void test_cancel_and_shutdown(void **state)
@@ -628,6 +653,7 @@ int main(void)
 	    cmocka_unit_test(test_http_charset),
 	    cmocka_unit_test(test_file_url),
 	    cmocka_unit_test(test_story_features),
+	    cmocka_unit_test(test_story_features_cap),
 	    cmocka_unit_test(test_cancel_and_shutdown),
 	};
 	int r;
