@@ -45,6 +45,8 @@ struct feed_rt {
 	int64_t push_until;    /* WebSub: pushes arrive, only a safety poll until then */
 	uint64_t started_ms;   /* uv_now when the poll in flight started */
 	struct fw_schedule_rate rate; /* learned publication rate (adaptive polling) */
+	uint32_t *known;              /* the items of the last stored poll (fetch.h opts.known) */
+	size_t n_known;
 	bool queued;
 	bool removed; /* dropped by a reload: closing */
 	struct feed_rt *qnext;
@@ -416,20 +418,26 @@ static int hold_item(struct feed_rt *f, const struct fw_item *it, const struct f
 	return fw_alert_storm_add(&t->storm, f->owner->cfg, it, mr);
 }
 
-/* Place a new item in its story, in a savepoint of its own (an item the store refuses
-   is placed nowhere and alerts as an item). 0, 1 when placed, or a negative errno. */
+/* Place a new item in its story (pre: its features computed ahead, or NULL), a matched one
+   in a savepoint of its own (an item the store refuses is placed nowhere and alerts as an
+   item). 0, 1 when placed, or a negative errno. */
 static int place_item(struct fw_store *tx, struct feed_rt *f, const struct fw_item *it,
-                      const struct fw_match_result *mr, int64_t now, struct fw_grouper_item *gi)
+                      const struct fw_match_result *mr, const struct fw_story_features *pre,
+                      int64_t now, struct fw_grouper_item *gi)
 {
 	struct fw_grouper *g = f->owner->env.grouper;
 	uint64_t mark = g ? fw_grouper_mark(g) : 0;
+	/* An item no watchlist matched is one INSERT, which the store refuses (a value too
+	   long) before it writes anything: no savepoint, which would copy every page the
+	   INSERT touches into the sub-journal, item by item. */
+	bool several = mr->n_watchlists > 0;
 	int rc;
 
 	if (g == NULL)
 		return 0;
-	if ((rc = fw_store_item_begin(tx)) < 0)
+	if (several && (rc = fw_store_item_begin(tx)) < 0)
 		return rc;
-	rc = fw_grouper_place(g, tx, f->owner->cfg, f->cfg->name, it, mr, now, gi);
+	rc = fw_grouper_place_pre(g, tx, f->owner->cfg, f->cfg->name, it, mr, pre, now, gi);
 	if (rc < 0) {
 		fw_grouper_rollback(g, mark);
 		fw_grouper_item_clear(gi);
@@ -437,9 +445,9 @@ static int place_item(struct fw_store *tx, struct feed_rt *f, const struct fw_it
 			return rc;
 		fw_log(FW_LOG_WARNING, "feed '%s': item '%.80s' in no story: %s", f->cfg->name,
 		       it->id, fw_store_error(tx));
-		return fw_store_item_end(tx, false);
+		return several ? fw_store_item_end(tx, false) : 0;
 	}
-	rc = fw_store_item_end(tx, true);
+	rc = several ? fw_store_item_end(tx, true) : 0;
 	return rc < 0 ? rc : 1;
 }
 
@@ -493,14 +501,15 @@ static void new_item(struct feed_rt *f, const struct fw_item *it, bool first_pol
 /*
  * One item of a poll, in the poll's transaction tx: marked seen; when new, archived (its
  * text, for backtests and new watchlists); when new or edited (and not a new feed's back
- * catalogue) matched; when new, placed in a story; when it matches
+ * catalogue) matched; when new, placed in a story (pre: its story features from the parser
+ * thread, or NULL); when it matches
  * (and is not an old item re-issued under a fresh id) its alerts are raised (by its story's
  * rules), or past the feed's cap it is held for the poll's one notice. 0, or a negative
  * errno that fails the poll.
  */
 static int commit_item(struct fw_store *tx, struct feed_rt *f, struct fw_item *it, uint64_t hash,
-                       bool first_poll, int64_t now, struct fw_match_result *mr,
-                       struct poll_tally *t)
+                       const struct fw_story_features *pre, bool first_poll, int64_t now,
+                       struct fw_match_result *mr, struct poll_tally *t)
 {
 	int64_t cap = f->cfg->max_alerts_per_poll;
 	struct fw_grouper_item gi = {0};
@@ -524,7 +533,7 @@ static int commit_item(struct fw_store *tx, struct feed_rt *f, struct fw_item *i
 		return 0;
 	if ((rc = fw_match_item(f->owner->cfg->matcher, it, mr)) < 0)
 		return rc;
-	if (mark == FW_ITEM_NEW && (placed = place_item(tx, f, it, mr, now, &gi)) < 0)
+	if (mark == FW_ITEM_NEW && (placed = place_item(tx, f, it, mr, pre, now, &gi)) < 0)
 		return placed;
 	if (mr->n_watchlists == 0)
 		rc = 0;
@@ -537,6 +546,14 @@ static int commit_item(struct fw_store *tx, struct feed_rt *f, struct fw_item *i
 		rc = raise_item(tx, f, it, mr, placed ? &gi : NULL, now, t);
 	fw_grouper_item_clear(&gi);
 	return rc;
+}
+
+/* The story features of item i that the parser thread computed, or NULL. */
+static const struct fw_story_features *featured(const struct fw_fetch_result *r, size_t i)
+{
+	if (r->features == NULL || i >= r->n_features || r->features[i].n == FW_FETCH_UNFEATURED)
+		return NULL;
+	return &r->features[i];
 }
 
 /* The items of one poll, in order, then the notice for those held past the cap. */
@@ -554,7 +571,8 @@ static int commit_items(struct fw_store *tx, struct feed_rt *f, struct fw_fetch_
 			r->items[i]->fetched = r->finished;
 	}
 	for (size_t i = 0; i < r->n_items && rc == 0; i++)
-		rc = commit_item(tx, f, r->items[i], r->hashes[i], first_poll, now, &mr, t);
+		rc = commit_item(tx, f, r->items[i], r->hashes[i], featured(r, i), first_poll, now,
+		                 &mr, t);
 	fw_match_result_clear(&mr);
 	if (rc == 0 && t->n_held > 0) {
 		rc = fw_alert_raise_storm(tx, f->owner->cfg, f->cfg, &t->storm,
@@ -773,6 +791,35 @@ static void log_poll(struct feed_rt *f, const struct fw_fetch_result *r,
 	       r->status, r->n_items, t->n_new, t->n_alerts);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The items of a stored poll, whose story features the next poll's parser thread need not
+   compute (a 200 repeats most of them). Without memory, it computes them all. */
+static void remember_items(struct feed_rt *f, const struct fw_fetch_result *r)
+{
+	uint32_t *v;
+
+	if (r->n_items == 0 || f->owner->env.grouper == NULL)
+		return; /* a failed poll has no items, but one over max_body keeps those it read */
+	v = realloc(f->known, r->n_items * sizeof(*v));
+	if (v == NULL) {
+		free(f->known);
+		f->known = NULL;
+		f->n_known = 0;
+		return;
+	}
+	for (size_t i = 0; i < r->n_items; i++)
+		v[i] = (uint32_t)r->hashes[i];
+	qsort(v, r->n_items, sizeof(*v), cmp_u32);
+	f->known = v;
+	f->n_known = r->n_items;
+}
+
 /*
  * Store one finished poll, in order: the feed's state, its items (mark, match, alerts),
  * the feed-failing alert, the commit; a poll the store refuses becomes a failed poll.
@@ -798,6 +845,8 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 		if (write_poll(f, r, &st, true, first_poll, now, &t) < 0) {
 			tally_clear(&t);
 			poll_unstored(f, r, &st, now, &t.n_alerts);
+		} else {
+			remember_items(f, r);
 		}
 		if (r->error == 0)
 			f->last_success = now;
@@ -1066,6 +1115,9 @@ static void start_fetch(struct feed_rt *f)
 	o.tls_verify = f->cfg->tls_verify;
 	o.headers = (const char *const *)f->cfg->headers;
 	o.n_headers = f->cfg->n_headers;
+	o.story_features = fs->env.grouper != NULL; /* the parser thread computes them */
+	o.known = f->known;                         /* but not for the items seen last time */
+	o.n_known = f->n_known;
 	fs->active++;
 	fs->hosts[f->host].active++;
 	f->started_ms = uv_now(fs->env.loop);
@@ -1366,6 +1418,7 @@ static void close_cb(uv_handle_t *h)
 	struct feed_rt *f = h->data;
 	struct fw_feeds *fs = f->owner;
 
+	free(f->known);
 	free(f);
 	closed_one(fs);
 }

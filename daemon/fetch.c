@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "fetch.h"
+#include "fold.h"
 #include "parse.h"
 
 #define FW_ACCEPT                                                                                  \
@@ -52,6 +53,10 @@ struct fw_fetch {
 	char charset[64];
 	long status; /* status of the response being received */
 	size_t items_cap;
+	size_t features_cap;
+	const struct fw_fold *fold; /* with opts.story_features: the parser thread's */
+	uint32_t *known;            /* opts.known (a copy) */
+	size_t n_known;
 	size_t max_items;
 	int64_t max_body;
 	bool is_file;
@@ -66,6 +71,7 @@ void fw_fetch_result_clear(struct fw_fetch_result *res)
 		fw_item_free(res->items[i]);
 	free(res->items);
 	free(res->hashes);
+	free(res->features);
 	free(res->etag);
 	free(res->last_modified);
 	free(res->moved_url);
@@ -94,8 +100,49 @@ static struct fw_fetch *fetch_free(struct fw_fetch *f)
 		fw_parse_free(f->ps.parser);
 	}
 	fw_fetch_result_clear(&f->res);
+	free(f->known);
 	free(f);
 	return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* On the parser thread: the story features of the next item (story.h), with hash its
+   fw_item_hash, so that the loop thread only looks them up; not for an item seen last time
+   (opts.known: most likely not new, so not placed), nor past FW_FETCH_FEATURES_MAX items.
+   Out of memory, the result has none and the loop computes them. */
+static void item_features(struct fw_fetch *f, const struct fw_item *item, uint64_t hash)
+{
+	struct fw_story_features *v = f->res.features;
+	size_t n = f->res.n_items;
+	uint32_t low = (uint32_t)hash;
+
+	if (f->fold == NULL || n >= FW_FETCH_FEATURES_MAX)
+		return;
+	if (n == f->features_cap) {
+		size_t cap = f->features_cap ? f->features_cap * 2 : 64;
+
+		v = realloc(v, cap * sizeof(*v));
+		if (v)
+			f->features_cap = cap;
+	}
+	if (v && f->known && bsearch(&low, f->known, f->n_known, sizeof(low), cmp_u32)) {
+		v[n].n = FW_FETCH_UNFEATURED;
+	} else if (v == NULL || fw_story_features(f->fold, item->title, item->summary,
+	                                          item->content, NULL, 0, &v[n], NULL) < 0) {
+		free(v ? v : f->res.features);
+		f->res.features = NULL;
+		f->res.n_features = 0;
+		f->fold = NULL;
+		return;
+	}
+	f->res.features = v;
+	f->res.n_features = n + 1;
 }
 
 /* On the parser thread: only it touches the items of the result until the parse ends. */
@@ -123,6 +170,7 @@ static int item_cb(struct fw_item *item, void *arg)
 		f->items_cap = cap;
 	}
 	f->res.hashes[f->res.n_items] = fw_item_hash(item);
+	item_features(f, item, f->res.hashes[f->res.n_items]);
 	f->res.items[f->res.n_items++] = item;
 	return 0;
 }
@@ -750,6 +798,7 @@ int fw_fetch_start(struct fw_net *net, struct fw_parsework *pw, const struct fw_
                    fw_fetch_cb cb, void *arg, struct fw_fetch **out)
 {
 	struct fw_fetch *f = calloc(1, sizeof(*f));
+	struct fw_fold *fold;
 	const char *start;
 	CURLU *u = NULL;
 	int r = -ENOMEM;
@@ -765,6 +814,12 @@ int fw_fetch_start(struct fw_net *net, struct fw_parsework *pw, const struct fw_
 	f->res.retry_after = f->res.max_age = f->res.expires = -1;
 	f->res.ttl = -1;
 	f->is_file = strncasecmp(o->url, "file://", 7) == 0;
+	if (o->story_features && fw_fold_new(&fold) == 0)
+		f->fold = fold; /* the process-wide table: fw_fold_free would do nothing */
+	if (f->fold && o->n_known > 0 && (f->known = malloc(o->n_known * sizeof(*f->known)))) {
+		memcpy(f->known, o->known, o->n_known * sizeof(*f->known));
+		f->n_known = o->n_known;
+	}
 	f->deadline_ms = now_ms() + (o->timeout > 0 ? o->timeout : 60L) * 1000;
 	f->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout : 15L;
 	f->tls_verify = o->tls_verify;

@@ -12,6 +12,7 @@
 #include "item.h"
 #include "net.h"
 #include "parsework.h"
+#include "story.h"
 
 struct fw_fetch_opts {
 	const char *url;           /* where to poll: the configured URL or a stored move */
@@ -27,7 +28,19 @@ struct fw_fetch_opts {
 	bool tls_verify;
 	const char *const *headers; /* extra "Name: value": sent to config_url's origin only */
 	size_t n_headers;
+	bool story_features;   /* compute each item's story features (result.features) */
+	const uint32_t *known; /* the low 32 bits of fw_item_hash of items seen before (the
+	                          last poll's), sorted: theirs are not computed (copied) */
+	size_t n_known;
 };
+
+/* features[i].n of an item whose features were not computed (one of opts.known). */
+#define FW_FETCH_UNFEATURED ((size_t)-1)
+
+/* Items of one document whose story features the parser thread computes: a feed that
+   repeats thousands of items costs it no more than this (the loop computes those of the
+   others that are new). */
+#define FW_FETCH_FEATURES_MAX 256
 
 struct fw_fetch_result {
 	int error;            /* 0, or a negative errno: -EIO transport, -EPROTO HTTP status,
@@ -58,6 +71,11 @@ struct fw_fetch_result {
 	const char *format;     /* detected feed format (static string) */
 	struct fw_item **items; /* complete items in document order; steal and zero to keep */
 	uint64_t *hashes;       /* fw_item_hash of each, computed on the parser thread */
+	struct fw_story_features *features; /* with opts.story_features, fw_story_features of
+	                                       the first n_features items without entities,
+	                                       computed there too (or FW_FETCH_UNFEATURED);
+	                                       NULL when not asked for (or out of memory) */
+	size_t n_features;
 	size_t n_items;
 	size_t dropped; /* items over max_items */
 	int64_t bytes;  /* body bytes received (decoded) */

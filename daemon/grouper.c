@@ -212,24 +212,75 @@ static int store_item(struct fw_store *tx, const struct fw_config *cfg, const ch
 	return r;
 }
 
+/* The features of an item: pre (computed ahead without entities; may be NULL) when the
+   item names no entity, which is what fw_grouper_features would compute; else computed
+   here. 0 or -ENOMEM. */
+static int features_of(const struct fw_grouper *g, const struct fw_config *cfg,
+                       const struct fw_item *it, const struct fw_match_result *mr,
+                       const struct fw_story_features *pre, struct fw_story_features *f)
+{
+	bool named = false;
+
+	for (size_t i = 0; mr && i < mr->n_entities && !named; i++)
+		named = mr->entities[i] < cfg->n_entities;
+	if (pre && !named) {
+		*f = *pre;
+		return 0;
+	}
+	return fw_grouper_features(g, cfg, it, mr, f, NULL);
+}
+
+/* Whether an alert of this item may tell its story: a watchlist grouped by story matched it
+   and the story has not alerted for that watchlist yet (else the item waits for an update,
+   which reads the story itself). Only then are the story's counts read: they are an
+   aggregate over its items. 1, 0 or a negative errno. */
+static int story_told(struct fw_store *tx, const struct fw_config *cfg,
+                      const struct fw_match_result *mr, int64_t story, bool is_new)
+{
+	for (size_t i = 0; i < mr->n_watchlists; i++) {
+		const struct fw_config_watchlist *w = &cfg->watchlists[mr->watchlists[i]];
+		struct fw_story_watch ws;
+		int r;
+
+		if (!w->by_story)
+			continue;
+		if (is_new)
+			return 1;
+		r = fw_store_story_watch_get(tx, story, w->name, &ws);
+		if (r != 0)
+			return r == -ENOENT ? 1 : r;
+	}
+	return 0;
+}
+
 int fw_grouper_place(struct fw_grouper *g, struct fw_store *tx, const struct fw_config *cfg,
                      const char *feed, const struct fw_item *it, const struct fw_match_result *mr,
                      int64_t now, struct fw_grouper_item *gi)
+{
+	return fw_grouper_place_pre(g, tx, cfg, feed, it, mr, NULL, now, gi);
+}
+
+int fw_grouper_place_pre(struct fw_grouper *g, struct fw_store *tx, const struct fw_config *cfg,
+                         const char *feed, const struct fw_item *it,
+                         const struct fw_match_result *mr, const struct fw_story_features *pre,
+                         int64_t now, struct fw_grouper_item *gi)
 {
 	struct fw_story_features f;
 	struct fw_story_row srow;
 	int r;
 
 	memset(gi, 0, sizeof(*gi));
-	if ((r = fw_grouper_features(g, cfg, it, mr, &f, NULL)) < 0 ||
+	if ((r = features_of(g, cfg, it, mr, pre, &f)) < 0 ||
 	    (r = fw_story_index_find(g->x, &f, now, &gi->place)) < 0)
 		return r;
 	gi->story = gi->place.story;
 	if (gi->story == 0)
 		story_sid(feed, it->id, gi->sid, sizeof(gi->sid));
 	r = store_item(tx, cfg, feed, it, mr, &f, now, gi);
-	/* what an alert says of its story (an item no watchlist matched needs none of it) */
-	if (r == 0 && mr->n_watchlists > 0 && (r = fw_store_story_get(tx, gi->story, &srow)) == 0) {
+	/* what an alert says of its story (an item that no alert tells it with needs none) */
+	if (r == 0)
+		r = story_told(tx, cfg, mr, gi->story, gi->place.story == 0);
+	if (r > 0 && (r = fw_store_story_get(tx, gi->story, &srow)) == 0) {
 		memcpy(gi->sid, srow.sid, sizeof(gi->sid));
 		gi->title = srow.title;
 		gi->items = srow.n_items;

@@ -55,7 +55,9 @@ struct fw_grouper_item {
 	int64_t story, item; /* store rows */
 	char sid[24];
 	char *title; /* the story's (malloc()ed); sid, title, items and feeds are read only
-	                for an item some watchlist matched */
+	                for an item that a watchlist grouped by story matched, and only while
+	                the story has not alerted for each such watchlist (no alert of the
+	                item tells them else) */
 	int64_t items, feeds;
 	struct fw_story_place place;
 };
@@ -69,6 +71,17 @@ void fw_grouper_item_clear(struct fw_grouper_item *gi);
 int fw_grouper_place(struct fw_grouper *g, struct fw_store *tx, const struct fw_config *cfg,
                      const char *feed, const struct fw_item *it, const struct fw_match_result *mr,
                      int64_t now, struct fw_grouper_item *gi);
+
+/*
+ * fw_grouper_place with the item's features computed ahead: pre (may be NULL) is
+ * fw_story_features of its title, summary and content without entities (the parser thread
+ * computes it, fetch.h), used when the item names no watchlist entity; an item that names
+ * one is featured here. Returns as fw_grouper_place.
+ */
+int fw_grouper_place_pre(struct fw_grouper *g, struct fw_store *tx, const struct fw_config *cfg,
+                         const char *feed, const struct fw_item *it,
+                         const struct fw_match_result *mr, const struct fw_story_features *pre,
+                         int64_t now, struct fw_grouper_item *gi);
 
 /*
  * Raise the alerts of a placed, matched item: like fw_alert_raise (raised, fresh), except

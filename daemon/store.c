@@ -841,6 +841,11 @@ int fw_store_open_timeout(const char *path, bool read_only, int busy_ms, struct 
 		rc = sqlite3_exec(db,
 		                  "PRAGMA synchronous = FULL;"
 		                  "PRAGMA foreign_keys = OFF;"
+		                  /* a savepoint's journal in memory: a poll's savepoint journals
+		                     every page its items change (their rows, index entries, story
+		                     rows), which SQLite's 64 KiB in memory before a temporary file
+		                     sent to disk at nearly every poll */
+		                  "PRAGMA temp_store = MEMORY;"
 		                  "PRAGMA journal_size_limit = " FW_STORE_STR(FW_STORE_WAL_LIMIT),
 		                  NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {

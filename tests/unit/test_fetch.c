@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "fetch.h"
+#include "fold.h"
 #include "httpd.h"
 
 #define ITEM(n)                                                                                    \
@@ -524,6 +525,81 @@ static void test_file_url(void **state)
 	fx_close(&f);
 }
 
+/* With story_features, each item's story features (story.h, without entities) come
+   computed on the parser thread, equal to fw_story_features of the item; the items named
+   in known (the feed's last poll) come without (FW_FETCH_UNFEATURED); without
+   story_features, none. */
+static void test_story_features(void **state)
+{
+	static const struct fw_httpd_route routes[] = {{.path = "/f", .body = FEED3}};
+	struct fw_fold *fold = NULL;
+	struct fx f;
+	char url[256];
+	struct fw_fetch_opts o;
+	uint32_t known;
+
+	(void)state;
+	assert_int_equal(fw_fold_new(&fold), 0);
+	fx_open(&f, routes, 1);
+	o = opts_for(&f, "/f", url, sizeof(url));
+	poll_once(&f, &o);
+	assert_int_equal(f.res.n_items, 3);
+	assert_null(f.res.features);
+	o.story_features = true;
+	f.calls = 0;
+	poll_once(&f, &o);
+	assert_int_equal(f.res.n_items, 3);
+	assert_non_null(f.res.features);
+	for (size_t i = 0; i < f.res.n_items; i++) {
+		const struct fw_item *it = f.res.items[i];
+		struct fw_story_features want;
+
+		assert_int_equal(fw_story_features(fold, it->title, it->summary, it->content, NULL,
+		                                   0, &want, NULL),
+		                 0);
+		assert_true(want.n > 0);
+		assert_int_equal(f.res.features[i].n, want.n);
+		assert_int_equal(f.res.features[i].names, want.names);
+		assert_memory_equal(f.res.features[i].h, want.h, want.n * sizeof(want.h[0]));
+	}
+	known = (uint32_t)f.res.hashes[1];
+	o.known = &known;
+	o.n_known = 1;
+	f.calls = 0;
+	poll_once(&f, &o);
+	assert_int_equal(f.res.n_items, 3);
+	assert_true(f.res.features[0].n > 0 && f.res.features[0].n <= FW_STORY_FEATURES);
+	assert_true(f.res.features[1].n == FW_FETCH_UNFEATURED);
+	assert_true(f.res.features[2].n > 0 && f.res.features[2].n <= FW_STORY_FEATURES);
+	fx_close(&f);
+	fw_fold_free(fold);
+}
+
+/* A document of many items: the parser thread computes the features of the first
+   FW_FETCH_FEATURES_MAX only (the loop computes those of the others that are new). */
+static void test_story_features_cap(void **state)
+{
+	char *many = repeat("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel>",
+	                    "<item><title>Central bank raises rates again</title></item>", 300,
+	                    "</channel></rss>");
+	const struct fw_httpd_route routes[] = {{.path = "/many", .body = many}};
+	struct fx f;
+	char url[256];
+	struct fw_fetch_opts o;
+
+	(void)state;
+	fx_open(&f, routes, 1);
+	o = opts_for(&f, "/many", url, sizeof(url));
+	o.story_features = true;
+	poll_once(&f, &o);
+	assert_int_equal(f.res.error, 0);
+	assert_int_equal(f.res.n_items, 300);
+	assert_int_equal(f.res.n_features, FW_FETCH_FEATURES_MAX);
+	assert_true(f.res.features[FW_FETCH_FEATURES_MAX - 1].n > 0);
+	fx_close(&f);
+	free(many);
+}
+
 /* A cancelled poll never calls back; a poll still in flight at shutdown calls back once
    with -ECANCELED; the loop then closes cleanly. */
 static void test_cancel_and_shutdown(void **state)
@@ -576,6 +652,8 @@ int main(void)
 	    cmocka_unit_test(test_incomplete_and_caps),
 	    cmocka_unit_test(test_http_charset),
 	    cmocka_unit_test(test_file_url),
+	    cmocka_unit_test(test_story_features),
+	    cmocka_unit_test(test_story_features_cap),
 	    cmocka_unit_test(test_cancel_and_shutdown),
 	};
 	int r;
