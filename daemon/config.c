@@ -1255,8 +1255,8 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 		compile_matcher(&c, cfg, ents, wls ? wls : root);
 	if (diags->errors != errors_before)
 		goto fail;
-	/* The feeds are copied into cfg->feeds: libconfig's tree of them (60% of the config's
-	   memory at 100,000 feeds) goes. Outputs keep theirs: plugins read their settings. */
+	/* The feeds are copied into cfg->feeds: libconfig's tree of them goes (56 of the 67 MB
+	   the config held at 100,000 feeds). Outputs keep theirs: plugins read their settings. */
 	config_setting_remove(config_root_setting(&cfg->lc), "feeds");
 	free(c.dir);
 	*out = cfg;
