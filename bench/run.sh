@@ -146,24 +146,26 @@ measure() {
 }
 
 # CPU seconds of each thread of the process that time_pid runs, sampled every second until
-# it exits (the last sample is at most a second short): the loop thread is the one whose id
-# is the pid, the parser thread the busiest of the others.
+# it exits; a thread that ended keeps its last sample (the parser thread ends before the
+# process does), so the figures are at most a second short. The loop thread is the one whose
+# id is the pid, the parser thread the busiest of the others.
 thread_cpu() { # time_pid out
 	local hz p
 	hz=$(getconf CLK_TCK)
+	: >"$2.all"
 	while kill -0 "$1" 2>/dev/null; do
 		p=$(pgrep -P "$1" | head -1)
-		if [[ -n $p ]]; then
-			for t in /proc/"$p"/task/*; do
-				awk -v hz="$hz" -v pid="$p" '{ sub(/^[0-9]+ \([^)]*\) /, ""); tid = FILENAME;
-				     sub(/.*task\//, "", tid); sub(/\/stat$/, "", tid);
-				     printf "thread %s%s user %.2f sys %.2f\n", tid, tid == pid ? " (loop)" : "",
-				            $12 / hz, $13 / hz }' "$t/stat" 2>/dev/null
-			done >"$2.tmp" && [[ -s $2.tmp ]] && mv "$2.tmp" "$2"
-		fi
+		[[ -n $p ]] && for t in /proc/"$p"/task/*; do
+			awk -v pid="$p" '{ sub(/^[0-9]+ \([^)]*\) /, ""); tid = FILENAME;
+			     sub(/.*task\//, "", tid); sub(/\/stat$/, "", tid);
+			     print tid, tid == pid, $12, $13 }' "$t/stat" 2>/dev/null
+		done >>"$2.all"
 		sleep 1
 	done
-	rm -f "$2.tmp"
+	awk -v hz="$hz" '{ u[$1] = $3; s[$1] = $4; l[$1] = $2 }
+	     END { for (t in u) printf "thread %s%s user %.2f sys %.2f\n", t, l[t] ? " (loop)" : "",
+	                               u[t] / hz, s[t] / hz }' "$2.all" >"$2"
+	rm -f "$2.all"
 }
 
 no_check() { [[ $1 == 0 ]] && echo ok || echo "exit $1"; }
@@ -227,10 +229,12 @@ run_newsboat() {
 # The daemon with N feeds (1 h interval) after a cold poll: CPU and RSS over IDLE_SECONDS,
 # from /proc/PID/stat and /proc/PID/status. IDLE_FROM=cold: a fresh state, the daemon's own
 # cold poll first (spread over its first minute); IDLE_FROM=state: the state the once rounds
-# left (every feed polled minutes ago), sampled IDLE_SETTLE s after the daemon says
-# "started" (its start-up: the store's check, the story index rebuilt from the store). The
-# default is cold below 100,000 feeds, state from there (a cold poll by the daemon would
-# take as long as the cold round again).
+# left (every feed polled minutes ago), sampled once the daemon has said "started" (its
+# start-up: the store's check, the story index rebuilt from the store), IDLE_SETTLE s have
+# passed and then a 10 s step used less than 1% of a core (the first tick prunes the
+# archive to archive_max_size: minutes after a cold round of 100,000 feeds). The default is
+# cold below 100,000 feeds, state from there (a cold poll by the daemon would take as long
+# as the cold round again).
 idle() { # n
 	local n=$1 t0 pid lines c0 c1 hz rss limit=$((600 + n / 50)) from
 	hz=$(getconf CLK_TCK)
@@ -249,9 +253,20 @@ idle() { # n
 			((SECONDS - t0 > limit)) && die "idle: not started after $limit s"
 			sleep 1
 		done
-		log "idle: started after $((SECONDS - t0)) s; settling ${IDLE_SETTLE:-30} s"
-		echo "$((SECONDS - t0))" >"$WORK/idle-$n-startup.txt"
+		local started=$((SECONDS - t0)) q0 q1
+		log "idle: started after $started s; settling until a 10 s step uses < 1% of a core"
 		sleep "${IDLE_SETTLE:-30}"
+		q1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		while :; do
+			q0=$q1
+			sleep 10
+			q1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+			((q1 - q0 < hz / 10)) && break
+			((SECONDS - t0 > limit)) && die "idle: still busy after $limit s"
+		done
+		# the catch-up after a start on the once rounds' state: the archive pruned to
+		# archive_max_size (the daemon's first tick), the story index rebuilt
+		echo "$started $((SECONDS - t0))" >"$WORK/idle-$n-startup.txt"
 	else
 		log "idle: daemon $pid polls $n feeds (spread over its first minute)"
 		while :; do

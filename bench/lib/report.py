@@ -156,7 +156,10 @@ def main():
             stf = os.path.join(work, "idle-%d-startup.txt" % n)
             if os.path.exists(stf):
                 with open(stf) as f:
-                    how += ", \"started\" logged %s s after launch" % f.read().strip()
+                    st = f.read().split()
+                how += ", \"started\" logged %s s after launch" % st[0]
+                if len(st) > 1:
+                    how += ", quiet (a 10 s step under 1%% of a core) after %s s" % st[1]
             out.append("Idle, the daemon with %d feeds (interval 1 h) %s, over %s s: "
                        "CPU %.3f%% (%s s; per 10 s step: %s), VmRSS %s-%s MB, VmHWM %.1f MB, "
                        "%s polls meanwhile\n" % (
