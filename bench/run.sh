@@ -17,6 +17,7 @@
 #
 # Environment: BUILD (default build-bench: a Release build, built here when missing),
 # WORK (default $BUILD/bench-e2e: generated feeds, configs, state), IDLE_SECONDS (60),
+# IDLE_FROM (cold or state: see idle() below), IDLE_SETTLE (30),
 # FW2: a second feedwatch binary (a patched build), measured as tool "feedwatch2".
 # Needs root for nginx's private prefix; installs nginx sfeed newsboat time curl
 # libxml2-utils with apt-get when one is missing, nothing else.
@@ -132,13 +133,39 @@ measure() {
 	shift 5
 	acc_mark
 	/usr/bin/time -f "%e %U %S %M" -o "$WORK/time.out" "$@" \
-		>"$WORK/out-$tool-$phase.log" 2>"$WORK/err-$tool-$phase.log" || rc=$?
+		>"$WORK/out-$tool-$phase.log" 2>"$WORK/err-$tool-$phase.log" &
+	local tp=$!
+	[[ $tool == feedwatch* && $run == 1 ]] && thread_cpu "$tp" "$WORK/threads-$n-$tool-$phase.txt" &
+	wait "$tp" || rc=$?
 	read -r wall user sys rss < <(tail -1 "$WORK/time.out")
 	acc=$(acc_since)
 	note=$($check "$rc" 2>&1 || true)
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$tool" "$phase" "$run" "$wall" \
 		"$user" "$sys" "$rss" "$rc" "$acc" "$note" >>"$RES"
 	log "N=$n $tool $phase #$run: ${wall}s wall, ${user}+${sys}s cpu, ${rss} KB, rc $rc, nginx $acc ${note}"
+}
+
+# CPU seconds of each thread of the process that time_pid runs, sampled every second until
+# it exits; a thread that ended keeps its last sample (the parser thread ends before the
+# process does), so the figures are at most a second short. The loop thread is the one whose
+# id is the pid, the parser thread the busiest of the others.
+thread_cpu() { # time_pid out
+	local hz p
+	hz=$(getconf CLK_TCK)
+	: >"$2.all"
+	while kill -0 "$1" 2>/dev/null; do
+		p=$(pgrep -P "$1" | head -1)
+		[[ -n $p ]] && for t in /proc/"$p"/task/*; do
+			awk -v pid="$p" '{ sub(/^[0-9]+ \([^)]*\) /, ""); tid = FILENAME;
+			     sub(/.*task\//, "", tid); sub(/\/stat$/, "", tid);
+			     print tid, tid == pid, $12, $13 }' "$t/stat" 2>/dev/null
+		done >>"$2.all"
+		sleep 1
+	done
+	awk -v hz="$hz" '{ u[$1] = $3; s[$1] = $4; l[$1] = $2 }
+	     END { for (t in u) printf "thread %s%s user %.2f sys %.2f\n", t, l[t] ? " (loop)" : "",
+	                               u[t] / hz, s[t] / hz }' "$2.all" >"$2"
+	rm -f "$2.all"
 }
 
 no_check() { [[ $1 == 0 ]] && echo ok || echo "exit $1"; }
@@ -199,26 +226,69 @@ run_newsboat() {
 	measure "$1" newsboat warm "$2" slow_check "${nb[@]}"
 }
 
-# The daemon with N feeds (1 h interval) after its own cold poll: CPU and RSS over
-# IDLE_SECONDS, from /proc/PID/stat and /proc/PID/status.
+# The daemon with N feeds (1 h interval) after a cold poll: CPU and RSS over IDLE_SECONDS,
+# from /proc/PID/stat and /proc/PID/status. IDLE_FROM=cold: a fresh state, the daemon's own
+# cold poll first (spread over its first minute); IDLE_FROM=state: the state the once rounds
+# left (every feed polled minutes ago), sampled once the daemon has said "started" (its
+# start-up: the store's check, the story index rebuilt from the store), IDLE_SETTLE s have
+# passed and then a 10 s step used less than 1% of a core (the first tick prunes the
+# archive to archive_max_size: minutes after a cold round of 100,000 feeds). The default is
+# cold below 100,000 feeds, state from there (a cold poll by the daemon would take as long
+# as the cold round again).
 idle() { # n
-	local n=$1 t0 pid lines c0 c1 hz rss
+	local n=$1 t0 pid lines c0 c1 hz rss limit=$((600 + n / 50)) from
 	hz=$(getconf CLK_TCK)
-	fw_cold
+	from=${IDLE_FROM:-$( ((n >= 100000)) && echo state || echo cold)}
+	[[ $from == state && ! -d $CFG/fw-state ]] && from=cold
+	[[ $from == cold ]] && fw_cold
 	acc_mark
 	"$FW" run -c "$CFG/feedwatch.conf" >"$WORK/idle-daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	pid=$DAEMON_PID
 	t0=$SECONDS
-	log "idle: daemon $pid polls $n feeds (spread over its first minute)"
-	while :; do
-		lines=$(($(wc -l <"$NGX/access.log") - ACC_MARK))
-		((lines >= n)) && break
-		((SECONDS - t0 > 600)) && die "idle: only $lines of $n polls after 600 s"
-		sleep 1
-	done
-	sleep 10 # the last commits and alert deliveries
-	log "idle: cold poll done after $((SECONDS - t0)) s; sampling ${IDLE_SECONDS} s"
+	if [[ $from == state ]]; then
+		log "idle: daemon $pid starts on the once rounds' state with $n feeds"
+		until grep -q 'started:' "$WORK/idle-daemon.log"; do
+			kill -0 "$pid" 2>/dev/null || die "idle: the daemon exited"
+			((SECONDS - t0 > limit)) && die "idle: not started after $limit s"
+			sleep 1
+		done
+		local started=$((SECONDS - t0)) q0 q1
+		log "idle: started after $started s; settling until a 10 s step uses < 1% of a core"
+		sleep "${IDLE_SETTLE:-30}"
+		q1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		while :; do
+			q0=$q1
+			sleep 10
+			q1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+			((q1 - q0 < hz / 10)) && break
+			((SECONDS - t0 > limit)) && die "idle: still busy after $limit s"
+		done
+		# the catch-up after a start on the once rounds' state: the archive pruned to
+		# archive_max_size (the daemon's first tick), the story index rebuilt
+		echo "$started $((SECONDS - t0))" >"$WORK/idle-$n-startup.txt"
+	else
+		log "idle: daemon $pid polls $n feeds (spread over its first minute)"
+		while :; do
+			lines=$(($(wc -l <"$NGX/access.log") - ACC_MARK))
+			((lines >= n)) && break
+			((SECONDS - t0 > limit)) && die "idle: only $lines of $n polls after $limit s"
+			sleep 1
+		done
+		sleep 10 # the last commits and alert deliveries
+	fi
+	log "idle: $from start done after $((SECONDS - t0)) s; sampling ${IDLE_SECONDS} s"
+	# CPU seconds of each thread so far: the loop thread is the one whose id is the pid, the
+	# parser thread does the most of the others.
+	{
+		echo "# $from start of the daemon with $n feeds: $((SECONDS - t0)) s wall"
+		for t in /proc/"$pid"/task/*; do
+			awk -v hz="$hz" -v pid="$pid" '{ sub(/^[0-9]+ \([^)]*\) /, ""); tid = FILENAME;
+			     sub(/.*task\//, "", tid); sub(/\/stat$/, "", tid);
+			     printf "thread %s%s user %.2f sys %.2f\n", tid, tid == pid ? " (loop)" : "",
+			            $12 / hz, $13 / hz }' "$t/stat"
+		done
+	} >"$WORK/idle-$n-threads.txt"
 	c0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 	{
 		echo "# t_s VmRSS_kB VmHWM_kB cpu_ticks"
@@ -231,8 +301,9 @@ idle() { # n
 	c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 	awk -v c0="$c0" -v c1="$c1" -v hz="$hz" -v s="$IDLE_SECONDS" -v n="$n" \
 	    -v polls="$(($(wc -l <"$NGX/access.log") - ACC_MARK))" -v a="$(fw_alerts)" \
-	    'END { printf "idle\t%d\tcpu_pct\t%.3f\tcpu_s\t%.2f\tpolls\t%d\talerts\t%d\n", n,
-	           (c1 - c0) / hz / s * 100, (c1 - c0) / hz, polls, a }' /dev/null >>"$WORK/idle-$n.txt"
+	    -v from="$from" \
+	    'END { printf "idle\t%d\tcpu_pct\t%.3f\tcpu_s\t%.2f\tpolls\t%d\talerts\t%d\tfrom\t%s\n", n,
+	           (c1 - c0) / hz / s * 100, (c1 - c0) / hz, polls, a, from }' /dev/null >>"$WORK/idle-$n.txt"
 	kill -TERM "$pid"
 	wait "$pid" || true
 	DAEMON_PID=
@@ -260,7 +331,13 @@ for n in $NS; do
 		python3 "$HERE/gen/gen.py" --feeds "$n" --items "$ITEMS" --out "$DATA"
 	fi
 	MATCHES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["matches"])' "$DATA/truth.json")
-	cat "$DATA/f"/* >/dev/null # into the page cache
+	# Into the page cache (find, not a glob: 100,000 feeds are 200,000 paths, past ARG_MAX);
+	# only the .gz copies unless a peer that fetches without gzip (sfeed) runs.
+	if has sfeed; then
+		find "$DATA/f" -type f -print0 | xargs -0 cat >/dev/null
+	else
+		find "$DATA/f" -type f -name '*.gz' -print0 | xargs -0 cat >/dev/null
+	fi
 	start_nginx "$DATA"
 	CFG=$WORK/cfg-n$n
 	mkdir -p "$CFG"

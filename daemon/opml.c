@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "config.h"
 #include "duration.h"
 #include "opml.h"
+#include "strmap.h"
 
 #define FW_OPML_MAX_NAME 128 /* bytes of a feed name, as the config's */
 
@@ -576,35 +578,51 @@ static bool url_ok(const char *u)
 	return (web && strlen(u) >= 10) || strncasecmp(u, "file:///", 8) == 0;
 }
 
-/* Is f (from the file) clear of the config's feeds [0, n_conf) and of the file's feeds
-   before it? Each clash is an error naming both places. */
-static bool no_clash(const struct fw_config *cfg, size_t n_conf, const struct fw_opml_feed *f,
-                     struct fw_diags *d)
+/* The config's feeds so far by name and by URL (the first of each), for no_clash. */
+struct clash_maps {
+	struct fw_strmap names, urls;
+};
+
+/* Add cfg's feed i to the maps. 0 or -ENOMEM. */
+static int clash_add(struct clash_maps *m, const struct fw_config *cfg, size_t i)
 {
-	bool ok = true;
+	const struct fw_config_feed *c = &cfg->feeds[i];
+	int r = 0;
 
-	for (size_t i = 0; i < cfg->n_feeds; i++) {
-		const struct fw_config_feed *c = &cfg->feeds[i];
-		bool name = strcmp(c->name ? c->name : "", f->name) == 0;
-		bool url = c->url && strcmp(c->url, f->url) == 0;
+	if (c->name && (r = fw_strmap_add(&m->names, c->name, i, NULL)) == -ENOMEM)
+		return r;
+	if (c->url && (r = fw_strmap_add(&m->urls, c->url, i, NULL)) == -ENOMEM)
+		return r;
+	return 0;
+}
 
-		if (!name && !url)
-			continue;
-		ok = false;
-		if (i < n_conf)
-			fw_diags_add(
-			    d, false, c->file ? c->file : cfg->path, c->line,
-			    "feed '%s' has the %s of feed '%s' in %s (outline at line %d): "
-			    "rename or remove one (feedwatch feeds remove NAME edits %s)",
-			    c->name ? c->name : "?", name ? "name" : "URL", f->name,
-			    cfg->feeds_file, f->line, cfg->feeds_file);
-		else
-			fw_diags_add(d, false, cfg->feeds_file, f->line,
-			             "feed '%s' has the %s of feed '%s' at line %d of this file",
-			             f->name, name ? "name" : "URL", c->name, c->line);
-		break;
-	}
-	return ok;
+/* Is f (from the file) clear of the config's feeds [0, n_conf) and of the file's feeds
+   before it (all in m)? A clash is an error naming both places: the first feed clashing. */
+static bool no_clash(const struct fw_config *cfg, size_t n_conf, const struct clash_maps *m,
+                     const struct fw_opml_feed *f, struct fw_diags *d)
+{
+	size_t by_name = SIZE_MAX, by_url = SIZE_MAX, i;
+	const struct fw_config_feed *c;
+	bool name;
+
+	fw_strmap_get(&m->names, f->name, &by_name);
+	fw_strmap_get(&m->urls, f->url, &by_url);
+	i = by_name < by_url ? by_name : by_url;
+	if (i == SIZE_MAX)
+		return true;
+	c = &cfg->feeds[i];
+	name = i == by_name;
+	if (i < n_conf)
+		fw_diags_add(d, false, c->file ? c->file : cfg->path, c->line,
+		             "feed '%s' has the %s of feed '%s' in %s (outline at line %d): "
+		             "rename or remove one (feedwatch feeds remove NAME edits %s)",
+		             c->name ? c->name : "?", name ? "name" : "URL", f->name,
+		             cfg->feeds_file, f->line, cfg->feeds_file);
+	else
+		fw_diags_add(d, false, cfg->feeds_file, f->line,
+		             "feed '%s' has the %s of feed '%s' at line %d of this file", f->name,
+		             name ? "name" : "URL", c->name, c->line);
+	return false;
 }
 
 /* Append f as cfg's feed with the config's defaults; takes f's strings. */
@@ -639,6 +657,7 @@ int fw_opml_config_append(struct fw_config *cfg, struct fw_diags *d)
 {
 	struct fw_opml *o = NULL;
 	struct fw_config_feed *v;
+	struct clash_maps m = {0};
 	size_t n_conf = cfg->n_feeds;
 	char err[512];
 	int r;
@@ -659,16 +678,23 @@ int fw_opml_config_append(struct fw_config *cfg, struct fw_diags *d)
 	}
 	cfg->feeds = v;
 	memset(&v[n_conf], 0, (o->n + 1) * sizeof(*v));
-	for (size_t i = 0; i < o->n; i++) {
+	r = 0;
+	for (size_t i = 0; r >= 0 && i < n_conf; i++)
+		r = clash_add(&m, cfg, i);
+	for (size_t i = 0; r >= 0 && i < o->n; i++) {
 		struct fw_opml_feed *f = &o->feeds[i];
 
 		if (!url_ok(f->url))
 			fw_diags_add(d, false, cfg->feeds_file, f->line,
 			             "feed '%s': '%s' is not an http://, https:// or file:/// URL",
 			             f->name, f->url);
-		else if (no_clash(cfg, n_conf, f, d))
+		else if (no_clash(cfg, n_conf, &m, f, d)) {
 			append_feed(cfg, f, d);
+			r = clash_add(&m, cfg, cfg->n_feeds - 1);
+		}
 	}
+	fw_strmap_clear(&m.names);
+	fw_strmap_clear(&m.urls);
 	fw_opml_free(o);
-	return 0;
+	return r < 0 ? r : 0;
 }
