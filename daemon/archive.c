@@ -343,48 +343,152 @@ int fw_store_archive_last_prune(struct fw_store *s, int64_t *when)
 	return ret;
 }
 
-int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes,
-                           const struct fw_store_words *w, int64_t *deleted)
+/* One value of a query that binds ?1 = a and ?2 = b into *v; *found says whether a row came
+   (may be NULL when the query always returns one). */
+static int one_value(struct fw_store *s, const char *sql, int64_t a, int64_t b, int64_t *v,
+                     bool *found)
 {
-	int64_t gone = 0, total = 0, keep_from = 0;
+	int ret = 0, rc;
+	sqlite3_stmt *q = fw_store_prepare_once(s, sql, &ret);
+
+	if (!q)
+		return ret;
+	sqlite3_bind_int64(q, 1, a);
+	sqlite3_bind_int64(q, 2, b);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(q, 0);
+	else if (rc != SQLITE_DONE)
+		ret = fw_store_fail(s, rc);
+	if (found)
+		*found = rc == SQLITE_ROW;
+	sqlite3_finalize(q);
+	return ret;
+}
+
+/* By age: the oldest rows, up to n, while they were seen before p->before. */
+static int step_age(struct fw_store *s, struct fw_store_archive_pruning *p, int64_t n,
+                    const struct fw_store_words *w)
+{
+	int64_t last = 0, rows = 0, old = 0;
+	int ret = 0, rc;
+	sqlite3_stmt *q =
+	    fw_store_prepare_once(s, "SELECT id, seen FROM archive ORDER BY id LIMIT ?1", &ret);
+
+	if (!q)
+		return ret;
+	sqlite3_bind_int64(q, 1, n);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		rows++;
+		if (sqlite3_column_int64(q, 1) >= p->before)
+			break;
+		old++;
+		last = sqlite3_column_int64(q, 0);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = fw_store_fail(s, rc);
+	sqlite3_finalize(q);
+	if (ret == 0 && old > 0)
+		ret = delete_where(s, "id <= ?1", last, w, &p->deleted);
+	/* a row young enough, or the end of the table: the age is done */
+	if (ret == 0 && (old < rows || rows < n)) {
+		p->phase = p->max_bytes > 0 ? 1 : 3;
+		ret = one_value(s, "SELECT coalesce(max(id), 0) + 1 FROM archive", 0, 0, &p->pos,
+		                NULL);
+		p->cut = p->pos; /* nothing fits yet: every row up to the newest goes */
+	}
+	return ret;
+}
+
+/* By size: walk up to n rows back from p->pos, adding their bytes, until they pass the cap:
+   the rows below the last one that fits go. */
+static int step_size(struct fw_store *s, struct fw_store_archive_pruning *p, int64_t n)
+{
+	int64_t rows = 0;
+	int ret = 0, rc;
+	sqlite3_stmt *q = fw_store_prepare_once(
+	    s, "SELECT id, bytes FROM archive WHERE id < ?1 ORDER BY id DESC LIMIT ?2", &ret);
+
+	if (!q)
+		return ret;
+	sqlite3_bind_int64(q, 1, p->pos);
+	sqlite3_bind_int64(q, 2, n);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t bytes = sqlite3_column_int64(q, 1);
+
+		rows++;
+		if (p->sum + bytes > p->max_bytes) {
+			p->cut = p->pos; /* the last row that fits (or the snapshot's end) */
+			p->phase = 2;
+			break;
+		}
+		p->sum += bytes;
+		p->pos = sqlite3_column_int64(q, 0);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = fw_store_fail(s, rc);
+	sqlite3_finalize(q);
+	if (ret == 0 && p->phase == 1 && rows < n)
+		p->phase = 3; /* every row fits */
+	return ret;
+}
+
+/* The rows below p->cut, the oldest n of them at most. */
+static int step_cut(struct fw_store *s, struct fw_store_archive_pruning *p, int64_t n,
+                    const struct fw_store_words *w)
+{
+	int64_t hi = 0;
+	bool more = false;
+	int ret = one_value(s, "SELECT id FROM archive WHERE id < ?1 ORDER BY id LIMIT 1 OFFSET ?2",
+	                    p->cut, n - 1, &hi, &more);
+
+	if (ret == 0)
+		ret = delete_where(s, "id <= ?1", more ? hi : p->cut - 1, w, &p->deleted);
+	if (ret == 0 && !more)
+		p->phase = 3;
+	return ret;
+}
+
+int fw_store_archive_prune_step(struct fw_store *s, struct fw_store_archive_pruning *p,
+                                size_t max_rows, const struct fw_store_words *w, bool *done)
+{
+	int64_t n = max_rows < 1 ? 1 : max_rows > (1 << 20) ? (1 << 20) : (int64_t)max_rows;
+	struct fw_store_archive_pruning was = *p;
 	bool own = sqlite3_get_autocommit(s->db) != 0;
 	int ret = own ? fw_store_begin(s) : 0;
 
-	if (ret == 0)
-		ret = delete_where(s, OLDER, before, w, &gone);
-	if (ret == 0 && max_bytes > 0)
-		ret = fw_store_archive_count(s, 0, NULL, &total);
-	if (ret == 0 && max_bytes > 0 && total > max_bytes) {
-		/* keep the newest rows whose text adds up to at most max_bytes */
-		sqlite3_stmt *q =
-		    fw_store_prepare_once(s,
-		                          "SELECT coalesce(min(id), 1 << 62) FROM (SELECT id, "
-		                          "sum(bytes) OVER (ORDER BY id DESC) AS run FROM "
-		                          "archive) WHERE run <= ?1",
-		                          &ret);
-
-		if (q) {
-			sqlite3_bind_int64(q, 1, max_bytes);
-			if (sqlite3_step(q) == SQLITE_ROW)
-				keep_from = sqlite3_column_int64(q, 0);
-			else
-				ret = fw_store_fail(s, sqlite3_errcode(s->db));
-			sqlite3_finalize(q);
-		}
-		if (ret == 0 && keep_from > 0)
-			ret = delete_where(s, "id < ?1", keep_from, w, &gone);
-	}
+	if (ret == 0 && p->phase == 0)
+		ret = step_age(s, p, n, w);
+	else if (ret == 0 && p->phase == 1)
+		ret = step_size(s, p, n);
+	else if (ret == 0 && p->phase == 2)
+		ret = step_cut(s, p, n, w);
 	/* emptied, the table gives out ids from 1 again: none of them is indexed */
-	if (ret == 0 && gone > 0)
+	if (ret == 0 && p->deleted > was.deleted)
 		ret = reset_mark(s);
-	if (ret == 0)
+	if (ret == 0 && p->phase == 3)
 		ret = set_last_prune(s);
 	if (own && ret == 0)
 		ret = fw_store_commit(s);
 	if (own && ret < 0)
 		fw_store_rollback(s);
+	if (ret < 0)
+		*p = was; /* rolled back: the same step again next time */
+	*done = ret == 0 && p->phase == 3;
+	return ret;
+}
+
+int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes,
+                           const struct fw_store_words *w, int64_t *deleted)
+{
+	struct fw_store_archive_pruning p = {.before = before, .max_bytes = max_bytes};
+	bool done = false;
+	int ret = 0;
+
+	while (ret == 0 && !done)
+		ret = fw_store_archive_prune_step(s, &p, FW_STORE_ARCHIVE_PRUNE_BATCH, w, &done);
 	if (ret == 0 && deleted)
-		*deleted = gone;
+		*deleted = p.deleted;
 	return ret;
 }
 

@@ -496,12 +496,34 @@ int fw_store_archive_count(struct fw_store *s, int64_t since, int64_t *n, int64_
 
 /* Delete archived items seen before `before`, then the oldest ones while the archive holds
    more than max_bytes of text (0: no cap), taking their words (w: as they were indexed) out
-   of the index. *deleted (may be NULL) counts them. */
+   of the index. *deleted (may be NULL) counts them. Runs fw_store_archive_prune_step to the
+   end: each step a transaction of its own unless one is open. */
 int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes,
                            const struct fw_store_words *w, int64_t *deleted);
 
-/* When fw_store_archive_prune last ran (Unix seconds, the database's clock), into *when;
-   0 when never. 0 or -errno. */
+/* Rows a step of fw_store_archive_prune takes at most. */
+#define FW_STORE_ARCHIVE_PRUNE_BATCH 4096
+
+/* A prune of the archive a batch at a time: zero it, set before and max_bytes (as for
+   fw_store_archive_prune), then call fw_store_archive_prune_step until *done. The rest is
+   the store's. */
+struct fw_store_archive_pruning {
+	int64_t before, max_bytes;
+	int64_t deleted; /* rows deleted so far */
+	int phase;       /* 0 by age, 1 walking back the size cap, 2 under the cut, 3 done */
+	int64_t pos, sum, cut;
+};
+
+/* One step of a prune: reads or deletes at most max_rows rows (taking their words out of
+   the index), in a transaction of its own unless one is open, so that a caller on the loop
+   can yield between steps. The archive is consistent after each step; new rows added
+   between steps are left for the next prune. The last step (*done) records the prune in
+   meta.archive_pruned. 0 or -errno (the step is undone: calling it again retries it). */
+int fw_store_archive_prune_step(struct fw_store *s, struct fw_store_archive_pruning *p,
+                                size_t max_rows, const struct fw_store_words *w, bool *done);
+
+/* When the last complete prune of the archive ended (Unix seconds, the database's clock),
+   into *when; 0 when never. 0 or -errno. */
 int fw_store_archive_last_prune(struct fw_store *s, int64_t *when);
 
 #endif
