@@ -27,6 +27,7 @@
 #include "net.h"
 #include "notify.h"
 #include "parsework.h"
+#include "prune.h"
 #include "loader.h"
 #include "store.h"
 #include "websub.h"
@@ -140,6 +141,9 @@ void fw_loop_stop(struct fw_daemon *d)
 	/* pushes end before the feeds they go to, and hub requests before the multi */
 	fw_websub_close(d->websub);
 	d->websub = NULL;
+	/* a prune under way stops after its last batch (each is committed) */
+	fw_prune_close(d->prune);
+	d->prune = NULL;
 	/* The last figures, while every room still exists. */
 	if (d->cfg->metrics_file && write_metrics(d) < 0)
 		fw_log(FW_LOG_WARNING, "cannot write %s", d->cfg->metrics_file);
@@ -211,7 +215,8 @@ static void index_archive(struct fw_daemon *d)
 	fw_log(FW_LOG_WARNING, "cannot index the archive: %s", fw_store_error(d->store));
 }
 
-/* The archive's items older than `archive` or past archive_max_size go; logged. */
+/* once: the archive's items older than `archive` or past archive_max_size go, all before
+   the polls; logged. */
 static void prune_archive(struct fw_daemon *d, int64_t wall)
 {
 	int64_t gone = 0;
@@ -239,6 +244,24 @@ static void prune_archive_once(struct fw_daemon *d, int64_t wall)
 	prune_archive(d, wall);
 }
 
+/* The hourly prunes (items, archive, stories), a batch per loop iteration (prune.h); one
+   still running goes on to its own targets. */
+static void start_prune(struct fw_daemon *d, int64_t wall)
+{
+	const struct fw_config *c = d->cfg;
+	struct fw_prune_targets t = {.items_before = wall - c->retention,
+	                             .archive_before =
+	                                 c->archive > 0 ? wall - c->archive : INT64_MAX,
+	                             .archive_max = c->archive_max_size,
+	                             .stories_before = wall - c->story_window,
+	                             .story_items = wall - c->retention,
+	                             .retention = c->retention,
+	                             .archive = c->archive,
+	                             .story_window = c->story_window};
+
+	fw_prune_start(d->prune, &t);
+}
+
 /* Every second: how late the loop runs (lag), and the metrics file when due. */
 static void tick_cb(uv_timer_t *t)
 {
@@ -252,25 +275,10 @@ static void tick_cb(uv_timer_t *t)
 	if (lag > d->metrics.loop_lag_max)
 		d->metrics.loop_lag_max = lag;
 	d->tick_expected = now + FW_TICK_MS;
-	if (!d->once && wall - d->last_prune >= FW_PRUNE_EVERY) {
-		int64_t gone = 0;
-
+	if (d->prune && wall - d->last_prune >= FW_PRUNE_EVERY) {
 		d->last_prune = wall;
 		d->index_failed = false;
-		if (fw_store_item_prune(d->store, wall - d->cfg->retention, &gone) < 0)
-			fw_log(FW_LOG_WARNING, "cannot prune old items: %s",
-			       fw_store_error(d->store));
-		else if (gone > 0)
-			fw_log(FW_LOG_INFO, "forgot %lld items not seen for %llds", (long long)gone,
-			       (long long)d->cfg->retention);
-		prune_archive(d, wall);
-		if (fw_store_story_prune(d->store, wall - d->cfg->story_window,
-		                         wall - d->cfg->retention, &gone) < 0)
-			fw_log(FW_LOG_WARNING, "cannot prune old stories: %s",
-			       fw_store_error(d->store));
-		else if (gone > 0)
-			fw_log(FW_LOG_INFO, "closed %lld stories quiet for %llds", (long long)gone,
-			       (long long)d->cfg->story_window);
+		start_prune(d, wall);
 	}
 	if (!d->once)
 		index_archive(d);
@@ -626,12 +634,15 @@ static int start_rooms(struct fw_daemon *d)
 	                          .done = feeds_done_cb,
 	                          .discovered = discovered_cb,
 	                          .arg = d};
+	struct fw_prune_env pe = {.loop = &d->loop, .store = d->store, .words = &d->words};
 	int r;
 
 	if (fw_backfill_words_new(&d->words) < 0 || fw_deliver_new(&de, d->cfg, &d->deliver) < 0)
 		return -ENOMEM;
 	if (d->once)
 		prune_archive_once(d, time(NULL));
+	else if (fw_prune_new(&pe, &d->prune) < 0)
+		return -ENOMEM;
 	if ((r = fw_feeds_start(&fe, d->cfg, &d->feeds)) < 0)
 		return r;
 	return start_websub(d);

@@ -20,6 +20,7 @@ struct fw_parsework;
 struct fw_feeds;
 struct fw_deliver;
 struct fw_websub;
+struct fw_prune;
 
 struct fw_daemon {
 	uv_loop_t loop;
@@ -37,6 +38,7 @@ struct fw_daemon {
 	struct fw_deliver *deliver;
 	struct fw_grouper *grouper; /* stories: the index of the window, fed by the feeds */
 	struct fw_websub *websub;   /* WebSub subscriber and callback server (not in once) */
+	struct fw_prune *prune;     /* the hourly prunes, a batch at a time (not in once) */
 	uv_timer_t tick;            /* 1 s: loop lag, metrics file, watchdog, archive index */
 	uint64_t tick_expected;     /* uv_now at which the tick should run */
 	int64_t metrics_written;

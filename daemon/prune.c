@@ -1,0 +1,160 @@
+/*
+ * prune.c - the periodic prunes of the store as a continuation on the loop (prune.h): each
+ * idle callback runs one batch, sized to take about FW_PRUNE_SLICE_US, in a transaction of
+ * its own, then returns to the loop. Stages: items, archive, stories. The archive's prune
+ * is batched by the store (fw_store_archive_prune_step); items and stories are one
+ * statement each, each in a callback of its own.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "prune.h"
+
+#define FW_PRUNE_SLICE_US 4000 /* a batch's target time on the loop thread */
+#define FW_PRUNE_ROWS_MIN 16
+#define FW_PRUNE_ROWS_MAX FW_STORE_ARCHIVE_PRUNE_BATCH
+
+enum stage { IDLE, ITEMS, ARCHIVE, STORIES };
+
+struct fw_prune {
+	uv_idle_t idle;
+	struct fw_prune_env env;
+	struct fw_prune_targets t;
+	struct fw_store_archive_pruning archive;
+	enum stage stage;
+	size_t rows; /* archive rows per batch, adapted to FW_PRUNE_SLICE_US */
+	size_t batches;
+};
+
+static void close_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* The items gone from their feeds past the retention. */
+static void prune_items(struct fw_prune *p)
+{
+	int64_t gone = 0;
+
+	if (fw_store_item_prune(p->env.store, p->t.items_before, &gone) < 0)
+		fw_log(FW_LOG_WARNING, "cannot prune old items: %s", fw_store_error(p->env.store));
+	else if (gone > 0)
+		fw_log(FW_LOG_INFO, "forgot %lld items not seen for %llds", (long long)gone,
+		       (long long)p->t.retention);
+}
+
+/* One batch of the archive's prune; true when it is over (done or failed). */
+static bool prune_archive(struct fw_prune *p)
+{
+	uint64_t t0 = uv_hrtime(), us;
+	bool done = false;
+
+	if (fw_store_archive_prune_step(p->env.store, &p->archive, p->rows, p->env.words, &done) <
+	    0) {
+		fw_log(FW_LOG_WARNING, "cannot prune the archive: %s",
+		       fw_store_error(p->env.store));
+		return true;
+	}
+	us = (uv_hrtime() - t0) / 1000;
+	if (us < FW_PRUNE_SLICE_US / 2 && p->rows < FW_PRUNE_ROWS_MAX)
+		p->rows *= 2;
+	else if (us > FW_PRUNE_SLICE_US && p->rows > FW_PRUNE_ROWS_MIN)
+		p->rows /= 2;
+	if (done && p->archive.deleted > 0)
+		fw_log(
+		    FW_LOG_INFO,
+		    "archive: forgot %lld items older than %llds or past %lld bytes (%zu batches)",
+		    (long long)p->archive.deleted, (long long)p->t.archive,
+		    (long long)p->t.archive_max, p->batches);
+	return done;
+}
+
+/* The stories quiet past the story window. */
+static void prune_stories(struct fw_prune *p)
+{
+	int64_t gone = 0;
+
+	if (fw_store_story_prune(p->env.store, p->t.stories_before, p->t.story_items, &gone) < 0)
+		fw_log(FW_LOG_WARNING, "cannot prune old stories: %s",
+		       fw_store_error(p->env.store));
+	else if (gone > 0)
+		fw_log(FW_LOG_INFO, "closed %lld stories quiet for %llds", (long long)gone,
+		       (long long)p->t.story_window);
+}
+
+/* One batch, then back to the loop. */
+static void idle_cb(uv_idle_t *h)
+{
+	struct fw_prune *p = h->data;
+
+	p->batches++;
+	switch (p->stage) {
+	case ITEMS:
+		prune_items(p);
+		p->stage = ARCHIVE;
+		return;
+	case ARCHIVE:
+		if (!prune_archive(p))
+			return;
+		p->stage = p->t.archive_only ? IDLE : STORIES;
+		if (p->stage == STORIES)
+			return;
+		break;
+	case STORIES:
+		prune_stories(p);
+		p->stage = IDLE;
+		break;
+	case IDLE:
+		break;
+	}
+	uv_idle_stop(h);
+	if (p->env.done)
+		p->env.done(p->env.arg);
+}
+
+int fw_prune_new(const struct fw_prune_env *env, struct fw_prune **out)
+{
+	struct fw_prune *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return -ENOMEM;
+	p->env = *env;
+	uv_idle_init(env->loop, &p->idle);
+	p->idle.data = p;
+	*out = p;
+	return 0;
+}
+
+int fw_prune_start(struct fw_prune *p, const struct fw_prune_targets *t)
+{
+	if (p->stage != IDLE)
+		return 0;
+	p->t = *t;
+	p->archive = (struct fw_store_archive_pruning){.before = t->archive_before,
+	                                               .max_bytes = t->archive_max};
+	p->stage = t->archive_only ? ARCHIVE : ITEMS;
+	p->rows = 256;
+	p->batches = 0;
+	uv_idle_start(&p->idle, idle_cb);
+	return 1;
+}
+
+bool fw_prune_busy(const struct fw_prune *p)
+{
+	return p->stage != IDLE;
+}
+
+size_t fw_prune_batches(const struct fw_prune *p)
+{
+	return p->batches;
+}
+
+void fw_prune_close(struct fw_prune *p)
+{
+	if (p == NULL)
+		return;
+	uv_idle_stop(&p->idle);
+	p->stage = IDLE;
+	uv_close((uv_handle_t *)&p->idle, close_cb);
+}
