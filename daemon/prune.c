@@ -1,9 +1,9 @@
 /*
  * prune.c - the periodic prunes of the store as a continuation on the loop (prune.h): each
  * idle callback runs one batch, sized to take about FW_PRUNE_SLICE_US, in a transaction of
- * its own, then returns to the loop. Stages: items, archive, stories. The archive's prune
- * is batched by the store (fw_store_archive_prune_step); items and stories are one
- * statement each, each in a callback of its own.
+ * its own, then returns to the loop. Stages: items (fw_store_item_prune_step, a few feeds
+ * a batch), the archive (fw_store_archive_prune_step, a few thousand rows at most), then
+ * the stories (fw_store_story_prune: stories.c's, one call in a callback of its own).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +21,7 @@ struct fw_prune {
 	uv_idle_t idle;
 	struct fw_prune_env env;
 	struct fw_prune_targets t;
+	struct fw_store_item_pruning items;
 	struct fw_store_archive_pruning archive;
 	enum stage stage;
 	size_t rows; /* archive rows per batch, adapted to FW_PRUNE_SLICE_US */
@@ -32,22 +33,38 @@ static void close_cb(uv_handle_t *h)
 	free(h->data);
 }
 
-/* The items gone from their feeds past the retention. */
-static void prune_items(struct fw_prune *p)
+/* Rows per batch after one that took the microseconds since t0: about FW_PRUNE_SLICE_US. */
+static void adapt(struct fw_prune *p, uint64_t t0)
 {
-	int64_t gone = 0;
+	uint64_t us = (uv_hrtime() - t0) / 1000;
 
-	if (fw_store_item_prune(p->env.store, p->t.items_before, &gone) < 0)
+	if (us < FW_PRUNE_SLICE_US / 2 && p->rows < FW_PRUNE_ROWS_MAX)
+		p->rows *= 2;
+	else if (us > FW_PRUNE_SLICE_US && p->rows > FW_PRUNE_ROWS_MIN)
+		p->rows /= 2;
+}
+
+/* One batch of the items gone from their feeds past the retention; true when over. */
+static bool prune_items(struct fw_prune *p)
+{
+	uint64_t t0 = uv_hrtime();
+	bool done = false;
+
+	if (fw_store_item_prune_step(p->env.store, &p->items, p->rows, &done) < 0) {
 		fw_log(FW_LOG_WARNING, "cannot prune old items: %s", fw_store_error(p->env.store));
-	else if (gone > 0)
-		fw_log(FW_LOG_INFO, "forgot %lld items not seen for %llds", (long long)gone,
-		       (long long)p->t.retention);
+		return true;
+	}
+	adapt(p, t0);
+	if (done && p->items.deleted > 0)
+		fw_log(FW_LOG_INFO, "forgot %lld items not seen for %llds",
+		       (long long)p->items.deleted, (long long)p->t.retention);
+	return done;
 }
 
 /* One batch of the archive's prune; true when it is over (done or failed). */
 static bool prune_archive(struct fw_prune *p)
 {
-	uint64_t t0 = uv_hrtime(), us;
+	uint64_t t0 = uv_hrtime();
 	bool done = false;
 
 	if (fw_store_archive_prune_step(p->env.store, &p->archive, p->rows, p->env.words, &done) <
@@ -56,11 +73,7 @@ static bool prune_archive(struct fw_prune *p)
 		       fw_store_error(p->env.store));
 		return true;
 	}
-	us = (uv_hrtime() - t0) / 1000;
-	if (us < FW_PRUNE_SLICE_US / 2 && p->rows < FW_PRUNE_ROWS_MAX)
-		p->rows *= 2;
-	else if (us > FW_PRUNE_SLICE_US && p->rows > FW_PRUNE_ROWS_MIN)
-		p->rows /= 2;
+	adapt(p, t0);
 	if (done && p->archive.deleted > 0)
 		fw_log(
 		    FW_LOG_INFO,
@@ -91,8 +104,8 @@ static void idle_cb(uv_idle_t *h)
 	p->batches++;
 	switch (p->stage) {
 	case ITEMS:
-		prune_items(p);
-		p->stage = ARCHIVE;
+		if (prune_items(p))
+			p->stage = ARCHIVE;
 		return;
 	case ARCHIVE:
 		if (!prune_archive(p))
@@ -131,6 +144,9 @@ int fw_prune_start(struct fw_prune *p, const struct fw_prune_targets *t)
 	if (p->stage != IDLE)
 		return 0;
 	p->t = *t;
+	p->items.before = t->items_before;
+	p->items.deleted = 0;
+	p->items.started = false;
 	p->archive = (struct fw_store_archive_pruning){.before = t->archive_before,
 	                                               .max_bytes = t->archive_max};
 	p->stage = t->archive_only ? ARCHIVE : ITEMS;

@@ -90,11 +90,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ITEM_COUNT] = "SELECT count(*) FROM items WHERE feed = ?1",
     /* walks the feed's part of the primary key: no index on hash for every poll to keep */
     [ST_ITEM_REISSUED] = "SELECT 1 FROM items WHERE feed = ?1 AND hash = ?2 AND id <> ?3 LIMIT 1",
-    /* Gone from its feed (not seen within 2 h of the feed's latest sighting: last_seen of
-       unchanged items is rewritten at most hourly) and older than the retention. A feed
-       that answers 304 for months keeps its items. */
-    [ST_ITEM_PRUNE] = "DELETE FROM items WHERE last_seen < ?1 AND last_seen < "
-                      "(SELECT MAX(i2.last_seen) FROM items i2 WHERE i2.feed = items.feed) - 7200",
     [ST_HOST_REST] = "INSERT OR REPLACE INTO hosts (name, rest_until, http_status) "
                      "VALUES (?1, ?2, ?3)",
     [ST_HOST_RESTS] = "SELECT name, rest_until, http_status FROM hosts WHERE rest_until > ?1 "
@@ -1392,23 +1387,6 @@ int fw_store_item_count(struct fw_store *s, const char *feed, int64_t *n)
 			ret = fw_store_fail(s, rc);
 	}
 	fw_store_stmt_done(q);
-	return ret;
-}
-
-/* Delete items last seen before `before` (a full scan: there is deliberately no index on
-   last_seen, which every poll would have to update). */
-int fw_store_item_prune(struct fw_store *s, int64_t before, int64_t *deleted)
-{
-	sqlite3_stmt *q;
-	int ret = 0;
-
-	q = fw_store_prepare(s, ST_ITEM_PRUNE, &ret);
-	if (!q)
-		return ret;
-	sqlite3_bind_int64(q, 1, before);
-	ret = fw_store_step_done(s, q);
-	if (ret == 0 && deleted)
-		*deleted = sqlite3_changes64(s->db);
 	return ret;
 }
 

@@ -176,9 +176,25 @@ int fw_store_host_rests(struct fw_store *s, int64_t now, fw_store_host_cb cb, vo
 /* Number of items remembered for a feed. */
 int fw_store_item_count(struct fw_store *s, const char *feed, int64_t *n);
 
-/* Delete items of every feed not seen since `before` (retention). *deleted gets the count
-   (may be NULL). */
+/* Delete items of every feed not seen since `before` (retention) and gone from their feed
+   (not seen within 2 h of its latest sighting: a feed that answers 304 for months keeps its
+   items). *deleted gets the count (may be NULL). Runs fw_store_item_prune_step to the end,
+   each step a statement of its own (items.c). */
 int fw_store_item_prune(struct fw_store *s, int64_t before, int64_t *deleted);
+
+/* A prune of the items a batch of feeds at a time: zero it, set before, then call
+   fw_store_item_prune_step until *done. The rest is the store's. */
+struct fw_store_item_pruning {
+	int64_t before;
+	int64_t deleted; /* items deleted so far */
+	bool started;    /* feed holds the cursor: the last feed done */
+	char feed[FW_STORE_KEY_MAX + 1];
+};
+
+/* One step: the items of the next feeds, about max_rows items (whole feeds) at most, in one
+   statement, so that a caller on the loop can yield between steps. 0 or -errno. */
+int fw_store_item_prune_step(struct fw_store *s, struct fw_store_item_pruning *p, size_t max_rows,
+                             bool *done);
 
 /* Record an alert once. Returns 1 when new, 0 when alert_id was already recorded (the
    item alerted before for this watchlist), or a negative errno. */

@@ -1,7 +1,8 @@
 /* test_prune.c - the daemon's periodic prunes (prune.c) on a real libuv loop and a real
    SQLite file: a large archive is pruned in many short batches with the loop's timers and
    polls running between them, to the same end as a prune in one transaction; closing the
-   pruner half-way leaves a consistent store and a loop that closes. */
+   pruner half-way leaves a consistent store and a loop that closes; the items' retention
+   goes a few feeds a step, to the same end. */
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -280,11 +281,47 @@ static void test_close_halfway(void **state)
 	integrity(f->path[0]);
 }
 
+/* Items, a step of about one item at a time: whole feeds each step, the same end as the
+   one-shot prune of store 1 (feeds whose items all went, a feed that kept them). */
+static void test_items_steps(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store_item_pruning p = {.before = T0 + 5 * 86400};
+	char feed[16], id[16];
+	size_t steps = 0;
+	bool done = false;
+	int64_t gone = 0, n[2] = {0, 0};
+
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < 30; i++) {
+			snprintf(feed, sizeof(feed), "feed%02d", i % 10);
+			snprintf(id, sizeof(id), "item%d", i);
+			assert_true(fw_store_item_mark(f->s[k], feed, id, 1, T0 + i % 3) >= 0);
+			/* the feed's latest sighting: its other items left it */
+			if (i % 10 < 7)
+				assert_true(fw_store_item_mark(f->s[k], feed, "latest", 1,
+				                               T0 + 10 * 86400) >= 0);
+		}
+	while (!done) {
+		assert_int_equal(fw_store_item_prune_step(f->s[0], &p, 1, &done), 0);
+		steps++;
+	}
+	assert_int_equal(fw_store_item_prune(f->s[1], p.before, &gone), 0);
+	assert_int_equal(p.deleted, gone);
+	assert_int_equal(gone, 21);  /* 3 items of each of the 7 feeds seen again */
+	assert_int_equal(steps, 11); /* one feed a step, and the end */
+	for (int k = 0; k < 2; k++)
+		n[k] = one_int(f->path[k], "SELECT count(*) FROM items");
+	assert_int_equal(n[0], n[1]);
+	assert_int_equal(n[0], 30 + 7 - 21);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_halfway, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_items_steps, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
