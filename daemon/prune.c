@@ -11,9 +11,9 @@
 #include "log.h"
 #include "prune.h"
 
-#define FW_PRUNE_SLICE_US 4000 /* a batch's target time on the loop thread */
-#define FW_PRUNE_ROWS_MIN 16
-#define FW_PRUNE_ROWS_MAX FW_STORE_ARCHIVE_PRUNE_BATCH
+#define FW_PRUNE_SLICE_US   8000 /* a batch's target time on the loop thread */
+#define FW_PRUNE_ROWS_FIRST 4    /* rows of a kind's first batch */
+#define FW_PRUNE_ROWS_MAX   FW_STORE_ARCHIVE_PRUNE_BATCH
 
 enum stage { IDLE, ITEMS, ARCHIVE, STORIES };
 
@@ -24,7 +24,10 @@ struct fw_prune {
 	struct fw_store_item_pruning items;
 	struct fw_store_archive_pruning archive;
 	enum stage stage;
-	size_t rows; /* archive rows per batch, adapted to FW_PRUNE_SLICE_US */
+	/* rows per batch, adapted to FW_PRUNE_SLICE_US, for each kind of batch: the items, and
+	   the archive's by age, its walk back along the size cap, its rows under the cut (an
+	   archived row costs its words out of the index: a millisecond or so) */
+	size_t rows[4];
 	size_t batches;
 };
 
@@ -33,15 +36,19 @@ static void close_cb(uv_handle_t *h)
 	free(h->data);
 }
 
-/* Rows per batch after one that took the microseconds since t0: about FW_PRUNE_SLICE_US. */
-static void adapt(struct fw_prune *p, uint64_t t0)
+/* Rows per batch of kind k after one that took the microseconds since t0: a quarter more
+   while under FW_PRUNE_SLICE_US, half as many past twice that (a batch's commit, an fsync,
+   costs the same whatever its rows: the batches grow until the rows cost about as much). */
+static void adapt(struct fw_prune *p, int k, uint64_t t0)
 {
 	uint64_t us = (uv_hrtime() - t0) / 1000;
+	size_t rows = p->rows[k];
 
-	if (us < FW_PRUNE_SLICE_US / 2 && p->rows < FW_PRUNE_ROWS_MAX)
-		p->rows *= 2;
-	else if (us > FW_PRUNE_SLICE_US && p->rows > FW_PRUNE_ROWS_MIN)
-		p->rows /= 2;
+	if (us < FW_PRUNE_SLICE_US)
+		rows += rows / 4 > 0 ? rows / 4 : 1;
+	else if (us > 2 * FW_PRUNE_SLICE_US)
+		rows /= 2;
+	p->rows[k] = rows < 1 ? 1 : rows > FW_PRUNE_ROWS_MAX ? FW_PRUNE_ROWS_MAX : rows;
 }
 
 /* One batch of the items gone from their feeds past the retention; true when over. */
@@ -50,11 +57,11 @@ static bool prune_items(struct fw_prune *p)
 	uint64_t t0 = uv_hrtime();
 	bool done = false;
 
-	if (fw_store_item_prune_step(p->env.store, &p->items, p->rows, &done) < 0) {
+	if (fw_store_item_prune_step(p->env.store, &p->items, p->rows[0], &done) < 0) {
 		fw_log(FW_LOG_WARNING, "cannot prune old items: %s", fw_store_error(p->env.store));
 		return true;
 	}
-	adapt(p, t0);
+	adapt(p, 0, t0);
 	if (done && p->items.deleted > 0)
 		fw_log(FW_LOG_INFO, "forgot %lld items not seen for %llds",
 		       (long long)p->items.deleted, (long long)p->t.retention);
@@ -65,15 +72,16 @@ static bool prune_items(struct fw_prune *p)
 static bool prune_archive(struct fw_prune *p)
 {
 	uint64_t t0 = uv_hrtime();
+	int k = 1 + (p->archive.phase < 2 ? p->archive.phase : 2);
 	bool done = false;
 
-	if (fw_store_archive_prune_step(p->env.store, &p->archive, p->rows, p->env.words, &done) <
-	    0) {
+	if (fw_store_archive_prune_step(p->env.store, &p->archive, p->rows[k], p->env.words,
+	                                &done) < 0) {
 		fw_log(FW_LOG_WARNING, "cannot prune the archive: %s",
 		       fw_store_error(p->env.store));
 		return true;
 	}
-	adapt(p, t0);
+	adapt(p, k, t0);
 	if (done && p->archive.deleted > 0)
 		fw_log(
 		    FW_LOG_INFO,
@@ -150,7 +158,8 @@ int fw_prune_start(struct fw_prune *p, const struct fw_prune_targets *t)
 	p->archive = (struct fw_store_archive_pruning){.before = t->archive_before,
 	                                               .max_bytes = t->archive_max};
 	p->stage = t->archive_only ? ARCHIVE : ITEMS;
-	p->rows = 256;
+	p->rows[0] = p->rows[1] = p->rows[3] = FW_PRUNE_ROWS_FIRST;
+	p->rows[2] = FW_PRUNE_ROWS_MAX;
 	p->batches = 0;
 	uv_idle_start(&p->idle, idle_cb);
 	return 1;
