@@ -144,7 +144,8 @@ static void baseline(const char *path)
 		sum += t;
 		worst = t > worst ? t : worst;
 	}
-	printf("baseline: one-row commits: mean %.1f ms, longest %.1f ms\n", sum / 300 * 1000, worst * 1000);
+	printf("baseline: one-row commits: mean %.1f ms, longest %.1f ms\n", sum / 300 * 1000,
+	       worst * 1000);
 	fw_store_close(s);
 }
 
