@@ -17,7 +17,7 @@ build=${BUILD:-$root/build-bench}
 work=$build/bench-stories
 items=${1:-500000}
 mkdir -p "$work"
-gcc -O2 -DNDEBUG -I"$root/daemon" "$here/story_place.c" "$root/daemon/story.c" \
+gcc -O2 -DNDEBUG -I"$root/daemon" "$here/story_place.c" "$root/daemon/story.c" "$root/daemon/story_table.c" \
 	"$root/daemon/fold.c" $(pkg-config --cflags --libs libutf8proc) -lm -o "$work/story_place"
 
 for data in uci-news-sample.tsv uci-news-sample-b.tsv uci-news-sample-c.tsv; do
