@@ -384,6 +384,15 @@ struct tok {
 #define SDF_ONE  (1u << 12)
 #define SDF_LAST (SDF_ONE - 1)
 
+/* A feature that one item of the window holds, and no other held when it came: the rest of
+   its struct tok (df 1, the story count and last story of that item) is read from the
+   item, so that a rare word costs half a struct tok. A second holder moves it to the
+   feature table. */
+struct one {
+	uint32_t key; /* feature hash; 0: free */
+	uint32_t head;
+};
+
 /* One item in the window. */
 struct rec {
 	int64_t item, story;
@@ -438,6 +447,8 @@ struct fw_story_index {
 	uint32_t head_seq;            /* seq of the oldest item */
 	size_t count;
 	struct fw_story_table toks; /* struct tok */
+	struct fw_story_table ones; /* struct one: features of one item, not in toks */
+	struct tok one;             /* tok_get's answer for a feature put in ones */
 	struct fw_story_table acc;  /* struct acc, ACC_SIZE entries */
 	uint32_t touched[ACC_SIZE];
 	size_t n_touched;
@@ -458,7 +469,8 @@ int fw_story_index_new(int64_t window, struct fw_story_index **out)
 	x->window = window > 0 ? window : 1;
 	x->n_blocks = 2;
 	x->blocks = calloc(x->n_blocks, sizeof(*x->blocks));
-	if (!x->blocks || fw_story_table_init(&x->toks, 4096, sizeof(struct tok), 4) < 0 ||
+	if (!x->blocks || fw_story_table_init(&x->toks, 1024, sizeof(struct tok), 4) < 0 ||
+	    fw_story_table_init(&x->ones, 4096, sizeof(struct one), 4) < 0 ||
 	    fw_story_table_init(&x->st, 1024, sizeof(struct sent), 8) < 0 ||
 	    fw_story_table_init(&x->acc, ACC_SIZE, sizeof(struct acc), 4) < 0 ||
 	    fw_story_table_init(&x->prof, PROF_SIZE, sizeof(struct pent), 4) < 0) {
@@ -476,6 +488,7 @@ struct fw_story_index *fw_story_index_free(struct fw_story_index *x)
 			free(x->blocks[i]);
 		free(x->blocks);
 		free(x->toks.v);
+		free(x->ones.v);
 		free(x->st.v);
 		free(x->acc.v);
 		free(x->prof.v);
@@ -492,6 +505,34 @@ static struct rec *rec_at(const struct fw_story_index *x, uint32_t seq)
 static struct tok *tok_find(const struct fw_story_index *x, uint32_t key)
 {
 	return fw_story_table_find(&x->toks, key);
+}
+
+/* The feature of one item o as a struct tok. */
+static struct tok one_tok(const struct fw_story_index *x, const struct one *o)
+{
+	const struct rec *r = rec_at(x, o->head >> 4);
+
+	return (struct tok){.key = o->key,
+	                    .df = 1,
+	                    .head = o->head,
+	                    .sdf = ((r->counted >> (o->head & 15)) & 1) << 12 |
+	                           ((uint32_t)r->story & SDF_LAST)};
+}
+
+/* Feature key in the window (copied to *t), or false. */
+static bool tok_read(const struct fw_story_index *x, uint32_t key, struct tok *t)
+{
+	const struct tok *e = tok_find(x, key);
+	const struct one *o;
+
+	if (e) {
+		*t = *e;
+		return true;
+	}
+	if ((o = fw_story_table_find(&x->ones, key)) == NULL)
+		return false;
+	*t = one_tok(x, o);
+	return true;
 }
 
 static struct sent *st_find(const struct fw_story_index *x, int64_t story)
@@ -527,6 +568,18 @@ static void tok_drop(struct fw_story_index *x, struct tok *t, const struct rec *
 		fw_story_table_del(&x->toks, t);
 }
 
+/* Item r leaves the window with its feature k, of one item (r) when not in toks. */
+static void feature_drop(struct fw_story_index *x, const struct rec *r, uint32_t k)
+{
+	struct tok *t = tok_find(x, r->key[k]);
+	struct one *o;
+
+	if (t)
+		tok_drop(x, t, r, k);
+	else if ((o = fw_story_table_find(&x->ones, r->key[k])) != NULL)
+		fw_story_table_del(&x->ones, o);
+}
+
 /* The block of seq leaves (its items are gone). */
 static void block_free(struct fw_story_index *x, uint32_t seq)
 {
@@ -548,12 +601,8 @@ void fw_story_index_prune(struct fw_story_index *x, int64_t now)
 			break;
 		struct sent *e = st_find(x, r->story);
 
-		for (uint32_t k = 0; k < r->n; k++) {
-			struct tok *t = tok_find(x, r->key[k]);
-
-			if (t)
-				tok_drop(x, t, r, k);
-		}
+		for (uint32_t k = 0; k < r->n; k++)
+			feature_drop(x, r, k);
 		if (e && e->head == x->head_seq)
 			fw_story_table_del(&x->st, e); /* its last item in the window */
 		x->head_seq = (x->head_seq + 1) & SEQ_MASK;
@@ -567,12 +616,13 @@ void fw_story_index_prune(struct fw_story_index *x, int64_t now)
    window. */
 static double weight_of(const struct fw_story_index *x, uint32_t k)
 {
-	const struct tok *t = tok_find(x, k);
-	double sdf = t ? story_count(t) : 0;
+	struct tok t;
+	bool held = tok_read(x, k, &t);
+	double sdf = held ? story_count(&t) : 0;
 
 	/* a story that took in every item holding a word must not make it look rare */
-	if (t && t->df / ITEMS_PER_STORY > sdf)
-		sdf = t->df / ITEMS_PER_STORY;
+	if (held && t.df / ITEMS_PER_STORY > sdf)
+		sdf = t.df / ITEMS_PER_STORY;
 
 	return kind_weight[k & 3] * log(((double)x->count + FW_STORY_PRIOR) / (sdf + 1.0));
 }
@@ -648,8 +698,9 @@ static uint32_t story_prev(const struct fw_story_index *x, const struct fw_story
 			return x->last_seq + 1;
 	}
 	for (size_t k = 0; k < f->n; k++) {
-		const struct tok *t = tok_find(x, f->h[k]);
-		uint32_t ref = t ? t->head : 0, walk = t ? t->df : 0;
+		struct tok t;
+		bool held = tok_read(x, f->h[k], &t);
+		uint32_t ref = held ? t.head : 0, walk = held ? t.df : 0;
 
 		for (uint32_t i = 0; i < walk && i < FW_STORY_POSTINGS; i++) {
 			const struct rec *r = rec_at(x, ref >> 4);
@@ -662,17 +713,50 @@ static uint32_t story_prev(const struct fw_story_index *x, const struct fw_story
 	return 0;
 }
 
+/* The entry of feature key in toks for item r (seq) to join, moved from ones when one item
+   held it; &x->one when no item holds it (r is put in ones, as its feature r->n). NULL when
+   out of memory. */
+static struct tok *tok_get(struct fw_story_index *x, uint32_t key, const struct rec *r,
+                           uint32_t seq)
+{
+	struct tok *t = tok_find(x, key);
+	struct one *o;
+	size_t fresh;
+
+	if (t)
+		return t;
+	if ((o = fw_story_table_find(&x->ones, key)) != NULL) {
+		struct tok was = one_tok(x, o);
+
+		if ((t = fw_story_table_get(&x->toks, key, true, &fresh)) == NULL)
+			return NULL;
+		*t = was;
+		fw_story_table_del(&x->ones, o);
+		return t;
+	}
+	if ((o = fw_story_table_get(&x->ones, key, true, &fresh)) == NULL)
+		return NULL;
+	o->head = seq << 4 | r->n;
+	return &x->one;
+}
+
 /* Thread item r (seq) onto the posting list of each of its features f. */
 static void post(struct fw_story_index *x, const struct fw_story_features *f, struct rec *r,
                  uint32_t seq)
 {
 	for (size_t k = 0; k < f->n && k < FW_STORY_FEATURES; k++) {
-		size_t fresh;
-		struct tok *tk = fw_story_table_get(&x->toks, f->h[k], true, &fresh);
+		struct tok *tk = tok_get(x, f->h[k], r, seq);
 
 		if (tk == NULL)
 			break; /* the item goes in with the features counted so far */
 		r->key[r->n] = f->h[k];
+		if (tk == &x->one) { /* a feature no other item holds */
+			r->names |= ((f->names >> k) & 1) << r->n;
+			r->next[r->n] = 0;
+			r->counted |= 1u << r->n;
+			r->n++;
+			continue;
+		}
 		r->names |= ((f->names >> k) & 1) << r->n;
 		r->next[r->n] = tk->head;
 		tk->head = seq << 4 | r->n;
@@ -763,8 +847,9 @@ static double accumulate(struct fw_story_index *x, const struct fw_story_feature
 
 		for (size_t k = 0; k < f->n; k++) {
 			size_t i = WALKED - 1;
+			struct tok t;
 
-			if (wt[k] <= top[i] || tok_find(x, f->h[k]) == NULL)
+			if (wt[k] <= top[i] || !tok_read(x, f->h[k], &t))
 				continue;
 			for (; i > 0 && top[i - 1] < wt[k]; i--)
 				top[i] = top[i - 1];
@@ -773,15 +858,15 @@ static double accumulate(struct fw_story_index *x, const struct fw_story_feature
 		floor = top[WALKED - 1];
 	}
 	for (size_t k = 0; k < f->n; k++) {
-		const struct tok *t = tok_find(x, f->h[k]);
+		struct tok t;
 		double w = kind_weight[f->h[k] & 3], d = wt[k] / w;
 		uint32_t ref, walk;
 
 		norm += (w * d) * (w * d);
-		if (t == NULL || (wt[k] < floor && t->df > RARE_DF))
+		if (!tok_read(x, f->h[k], &t) || (wt[k] < floor && t.df > RARE_DF))
 			continue;
-		ref = t->head;
-		walk = t->df < FW_STORY_POSTINGS ? t->df : FW_STORY_POSTINGS;
+		ref = t.head;
+		walk = t.df < FW_STORY_POSTINGS ? t.df : FW_STORY_POSTINGS;
 		for (uint32_t i = 0; i < walk; i++) {
 			uint32_t seq = ref >> 4;
 			const struct rec *r = rec_at(x, seq);
@@ -791,7 +876,7 @@ static double accumulate(struct fw_story_index *x, const struct fw_story_feature
 				break;
 			a->dot += (w * d) * (kind_weight[r->key[ref & 15] & 3] * d);
 			a->shared++;
-			a->rare |= t->df <= RARE_DF;
+			a->rare |= t.df <= RARE_DF;
 			ref = r->next[ref & 15];
 		}
 	}
@@ -1025,8 +1110,10 @@ static void unpost(struct fw_story_index *x, const struct rec *r)
 	for (uint32_t k = r->n; k-- > 0;) {
 		struct tok *t = tok_find(x, r->key[k]);
 
-		if (t == NULL)
+		if (t == NULL) {
+			feature_drop(x, r, k); /* of this item only */
 			continue;
+		}
 		t->head = r->next[k];
 		tok_drop(x, t, r, k); /* may free t */
 		if ((t = tok_find(x, r->key[k])) != NULL)
@@ -1070,5 +1157,6 @@ size_t fw_story_index_memory(const struct fw_story_index *x)
 {
 	return sizeof(*x) + x->n_blocks * sizeof(*x->blocks) +
 	       x->used_blocks * BLOCK * sizeof(struct rec) + x->toks.cap * x->toks.esize +
-	       x->st.cap * x->st.esize + x->acc.cap * x->acc.esize + x->prof.cap * x->prof.esize;
+	       x->ones.cap * x->ones.esize + x->st.cap * x->st.esize + x->acc.cap * x->acc.esize +
+	       x->prof.cap * x->prof.esize;
 }

@@ -72,12 +72,49 @@ static inline void *fw_story_table_find(const struct fw_story_table *t, uint64_t
 	}
 }
 
+/* fw_story_table_get when key is not in the table and the table is full enough to grow. */
+void *fw_story_table_add(struct fw_story_table *t, uint64_t key, bool grow, size_t *fresh);
+
+static inline void fw_story_table_put_key(struct fw_story_table *t, size_t i, uint64_t key)
+{
+	if (t->ksize == 4) {
+		uint32_t k = (uint32_t)key;
+
+		memcpy(t->v + i * t->esize, &k, 4);
+	} else {
+		memcpy(t->v + i * t->esize, &key, 8);
+	}
+}
+
 /*
  * The entry of key; when new, a zeroed one holding key (the table grown first if it may
  * be), its index in *fresh (else *fresh is SIZE_MAX). NULL when out of memory or when a
  * fixed table is full.
  */
-void *fw_story_table_get(struct fw_story_table *t, uint64_t key, bool grow, size_t *fresh);
+static inline void *fw_story_table_get(struct fw_story_table *t, uint64_t key, bool grow,
+                                       size_t *fresh)
+{
+	size_t i = fw_story_table_home(t, key);
+
+	*fresh = SIZE_MAX;
+	for (;;) {
+		uint64_t k = fw_story_table_key(t, i);
+
+		if (k == key)
+			return t->v + i * t->esize;
+		if (k == 0)
+			break;
+		if (++i == t->cap)
+			i = 0;
+	}
+	if ((t->n + 1) * 100 > t->cap * FW_STORY_TABLE_LOAD)
+		return fw_story_table_add(t, key, grow, fresh);
+	memset(t->v + i * t->esize, 0, t->esize);
+	fw_story_table_put_key(t, i, key);
+	t->n++;
+	*fresh = i;
+	return t->v + i * t->esize;
+}
 
 /* Remove entry e, shifting back the entries after it. */
 void fw_story_table_del(struct fw_story_table *t, void *e);

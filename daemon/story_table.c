@@ -13,17 +13,6 @@ int fw_story_table_init(struct fw_story_table *t, size_t cap, size_t esize, size
 	return t->v ? 0 : -ENOMEM;
 }
 
-static void put_key(struct fw_story_table *t, size_t i, uint64_t key)
-{
-	if (t->ksize == 4) {
-		uint32_t k = (uint32_t)key;
-
-		memcpy(t->v + i * t->esize, &k, 4);
-	} else {
-		memcpy(t->v + i * t->esize, &key, 8);
-	}
-}
-
 /* The free index where key goes. */
 static size_t free_slot(const struct fw_story_table *t, uint64_t key)
 {
@@ -56,25 +45,20 @@ static int grow(struct fw_story_table *t)
 	return 0;
 }
 
-void *fw_story_table_get(struct fw_story_table *t, uint64_t key, bool may_grow, size_t *fresh)
+void *fw_story_table_add(struct fw_story_table *t, uint64_t key, bool may_grow, size_t *fresh)
 {
-	void *e = fw_story_table_find(t, key);
 	size_t i;
 
 	*fresh = SIZE_MAX;
-	if (e)
-		return e;
-	if ((t->n + 1) * 100 > t->cap * FW_STORY_TABLE_LOAD) {
-		if (!may_grow) {
-			if (t->n + 1 >= t->cap)
-				return NULL;
-		} else if (grow(t) < 0) {
+	if (!may_grow) {
+		if (t->n + 1 >= t->cap)
 			return NULL;
-		}
+	} else if (grow(t) < 0) {
+		return NULL;
 	}
 	i = free_slot(t, key);
 	memset(t->v + i * t->esize, 0, t->esize);
-	put_key(t, i, key);
+	fw_story_table_put_key(t, i, key);
 	t->n++;
 	*fresh = i;
 	return t->v + i * t->esize;
@@ -84,7 +68,7 @@ void fw_story_table_del(struct fw_story_table *t, void *e)
 {
 	size_t i = (size_t)((unsigned char *)e - t->v) / t->esize, j = i;
 
-	put_key(t, i, 0);
+	fw_story_table_put_key(t, i, 0);
 	t->n--;
 	for (;;) {
 		size_t home, dj, di;
@@ -100,7 +84,7 @@ void fw_story_table_del(struct fw_story_table *t, void *e)
 		di = j >= i ? j - i : j + t->cap - i;
 		if (dj >= di) {
 			memcpy(t->v + i * t->esize, t->v + j * t->esize, t->esize);
-			put_key(t, j, 0);
+			fw_story_table_put_key(t, j, 0);
 			i = j;
 		}
 	}
