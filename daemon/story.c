@@ -612,25 +612,40 @@ void fw_story_index_prune(struct fw_story_index *x, int64_t now)
 	}
 }
 
-/* The weight of feature k: its kind's weight times its IDF over the stories of the
-   window. */
-static double weight_of(const struct fw_story_index *x, uint32_t k)
+/* The weight of feature k (entry t, NULL when no item holds it): its kind's weight times
+   its IDF over the stories of the window. */
+static double tok_weight(const struct fw_story_index *x, uint32_t k, const struct tok *t)
 {
-	struct tok t;
-	bool held = tok_read(x, k, &t);
-	double sdf = held ? story_count(&t) : 0;
+	double sdf = t ? story_count(t) : 0;
 
 	/* a story that took in every item holding a word must not make it look rare */
-	if (held && t.df / ITEMS_PER_STORY > sdf)
-		sdf = t.df / ITEMS_PER_STORY;
+	if (t && t->df / ITEMS_PER_STORY > sdf)
+		sdf = t->df / ITEMS_PER_STORY;
 
 	return kind_weight[k & 3] * log(((double)x->count + FW_STORY_PRIOR) / (sdf + 1.0));
 }
 
-static void weights(const struct fw_story_index *x, const struct fw_story_features *f, double *w)
+/* The weight of feature k, looked up. */
+static double weight_of(const struct fw_story_index *x, uint32_t k)
 {
-	for (size_t k = 0; k < f->n; k++)
-		w[k] = weight_of(x, f->h[k]);
+	struct tok t;
+
+	return tok_weight(x, k, tok_read(x, k, &t) ? &t : NULL);
+}
+
+/* The weights of f's features in w; in held (may be NULL) their entries (key 0: held by no
+   item of the window). */
+static void weights(const struct fw_story_index *x, const struct fw_story_features *f, double *w,
+                    struct tok *held)
+{
+	for (size_t k = 0; k < f->n; k++) {
+		struct tok t = {0};
+		bool is = tok_read(x, f->h[k], &t);
+
+		w[k] = tok_weight(x, f->h[k], is ? &t : NULL);
+		if (held)
+			held[k] = t;
+	}
 }
 
 /* Make room for the item of sequence number seq: double the ring unless a free block
@@ -725,17 +740,17 @@ static struct tok *tok_get(struct fw_story_index *x, uint32_t key, const struct 
 
 	if (t)
 		return t;
-	if ((o = fw_story_table_find(&x->ones, key)) != NULL) {
+	if ((o = fw_story_table_get(&x->ones, key, true, &fresh)) == NULL)
+		return NULL;
+	if (fresh == SIZE_MAX) { /* one item holds it: r is the second */
 		struct tok was = one_tok(x, o);
 
 		if ((t = fw_story_table_get(&x->toks, key, true, &fresh)) == NULL)
 			return NULL;
 		*t = was;
-		fw_story_table_del(&x->ones, o);
+		fw_story_table_del(&x->ones, fw_story_table_find(&x->ones, key));
 		return t;
 	}
-	if ((o = fw_story_table_get(&x->ones, key, true, &fresh)) == NULL)
-		return NULL;
 	o->head = seq << 4 | r->n;
 	return &x->one;
 }
@@ -807,7 +822,7 @@ int fw_story_index_add(struct fw_story_index *x, const struct fw_story_features 
 		double w[FW_STORY_FEATURES];
 
 		memcpy(mine.h, r->key, r->n * sizeof(r->key[0]));
-		weights(x, &mine, w);
+		weights(x, &mine, w, NULL);
 		for (uint32_t k = 0; k < r->n; k++)
 			norm += w[k] * w[k];
 	}
@@ -836,8 +851,9 @@ static struct acc *acc_at(const struct fw_story_index *x, size_t i)
 static double accumulate(struct fw_story_index *x, const struct fw_story_features *f, double *wt)
 {
 	double norm = 0, floor = 0;
+	struct tok held[FW_STORY_FEATURES];
 
-	weights(x, f, wt);
+	weights(x, f, wt, held);
 	/* Only the WALKED heaviest features held by items of the window find candidates (the
 	   others are counted when the best candidates are scored whole): a candidate that
 	   shares none of them cannot reach the join score but through many light ones, which
@@ -847,9 +863,8 @@ static double accumulate(struct fw_story_index *x, const struct fw_story_feature
 
 		for (size_t k = 0; k < f->n; k++) {
 			size_t i = WALKED - 1;
-			struct tok t;
 
-			if (wt[k] <= top[i] || !tok_read(x, f->h[k], &t))
+			if (wt[k] <= top[i] || held[k].key == 0)
 				continue;
 			for (; i > 0 && top[i - 1] < wt[k]; i--)
 				top[i] = top[i - 1];
@@ -858,12 +873,12 @@ static double accumulate(struct fw_story_index *x, const struct fw_story_feature
 		floor = top[WALKED - 1];
 	}
 	for (size_t k = 0; k < f->n; k++) {
-		struct tok t;
+		const struct tok t = held[k];
 		double w = kind_weight[f->h[k] & 3], d = wt[k] / w;
 		uint32_t ref, walk;
 
 		norm += (w * d) * (w * d);
-		if (!tok_read(x, f->h[k], &t) || (wt[k] < floor && t.df > RARE_DF))
+		if (t.key == 0 || (wt[k] < floor && t.df > RARE_DF))
 			continue;
 		ref = t.head;
 		walk = t.df < FW_STORY_POSTINGS ? t.df : FW_STORY_POSTINGS;
