@@ -28,9 +28,12 @@
  * and a count of the items in the window that hold it; a lookup walks at most
  * FW_STORY_POSTINGS entries of each of an item's heaviest features, so a placement costs
  * the same with 1,000 or 1,000,000 items in the window. Items sit in a ring in arrival
- * order; pruning the oldest decrements the counts of its features (a feature whose count
- * falls to zero is dropped), so a walk of at most `count` entries never reaches a pruned
- * slot. The items of a story are chained newest first (rec.sprev); a table of the stories
+ * order, made of blocks allocated as items come and freed as they leave; pruning the oldest
+ * decrements the counts of its features (a feature whose count falls to zero is dropped),
+ * so a walk of at most `count` entries never reaches a pruned slot. Taking the newest items
+ * back (fw_story_index_pop) is the exact inverse of adding them: each item notes which
+ * story counts it raised and whether it made its story's entry, and the rest follows from
+ * the items before it, so that the index decides as one that never saw them. The items of a story are chained newest first (rec.sprev); a table of the stories
  * of two items or more holds each one's newest item, so a profile reads at most
  * PROF_ITEMS items, and a story of one item costs nothing beyond its item.
  */
@@ -46,6 +49,7 @@
 
 #include "fold.h"
 #include "story.h"
+#include "story_int.h"
 
 #define FW_STORY_PRIOR    1000.0 /* imaginary items in the window holding no feature */
 #define FW_STORY_POSTINGS 10     /* postings walked per feature */
@@ -102,11 +106,7 @@ static const char *const date_words[] = {
 
 static uint32_t fnv(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
+	return fw_story_fnv(FW_STORY_FNV0, s, len);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -154,10 +154,8 @@ static bool is_date(const char *w, size_t len)
    of the feature table). */
 static uint32_t feature_hash(const char *s, size_t len, enum fw_story_kind kind)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = fnv(s, len);
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
 	h = (h & ~3u) | (uint32_t)kind;
 	return h >> 2 ? h : (h | 4u);
 }
@@ -379,24 +377,40 @@ struct tok {
 	uint32_t key; /* feature hash; 0: free */
 	uint32_t df;
 	uint32_t head; /* slot reference: seq << 4 | slot */
-	uint32_t sdf;  /* bits 31..12: stories among the df items, estimated (see story_count);
+	uint32_t sdf;  /* bits 31..12: the stories among the df items (see story_count);
 	                  bits 11..0: low bits of the story of the newest item */
 };
 
 #define SDF_ONE  (1u << 12)
 #define SDF_LAST (SDF_ONE - 1)
 
+/* A feature that one item of the window holds, and no other held when it came: the rest of
+   its struct tok (df 1, the story count and last story of that item) is read from the
+   item, so that a rare word costs half a struct tok. A second holder moves it to the
+   feature table. */
+struct one {
+	uint32_t key; /* feature hash; 0: free */
+	uint32_t head;
+};
+
 /* One item in the window. */
 struct rec {
 	int64_t item, story;
-	uint32_t t;     /* seconds after the index's first item */
-	float norm;     /* of its weights when it was added */
-	uint32_t sprev; /* seq + 1 of the item of its story added before it; 0: none */
-	uint16_t n;
-	uint16_t names; /* as fw_story_features.names */
+	uint32_t t;            /* seconds after the index's first item */
+	float norm;            /* of its weights when it was added */
+	uint32_t sprev : 31;   /* seq + 1 of the item of its story added before it; 0: none */
+	uint32_t opened : 1;   /* its add made the story's entry (pop removes it) */
+	uint32_t n : 4;        /* features */
+	uint32_t names : 14;   /* as fw_story_features.names */
+	uint32_t counted : 14; /* bit k: key[k] counted one more story (sdf) when it came */
 	uint32_t key[FW_STORY_FEATURES];
 	uint32_t next[FW_STORY_FEATURES]; /* the slot of the next older item with this key */
 };
+
+/* The ring of items is made of blocks of BLOCK items, allocated as items come and freed as
+   they leave: the items in the window cost their records and at most two blocks more. */
+#define BLOCK_BITS 10
+#define BLOCK      (1u << BLOCK_BITS)
 
 struct acc {
 	uint32_t seq;    /* + 1; 0: free */
@@ -423,23 +437,23 @@ struct pent {
 
 struct fw_story_index {
 	int64_t window, last_t;
-	int64_t base;       /* the time the item times count from */
-	uint32_t last_fp;   /* find: the features it placed (fingerprint), */
-	int64_t last_story; /* the story it chose (0: none) */
-	uint32_t last_seq;  /* and that story's item it resembled most */
-	struct sent *st;
-	size_t st_cap, n_st; /* st_cap: power of two */
-	struct rec *ring;
-	size_t cap;        /* power of two, <= 2^27 */
-	uint32_t head_seq; /* seq of the oldest item */
+	int64_t base;                 /* the time the item times count from */
+	uint32_t last_fp;             /* find: the features it placed (fingerprint), */
+	int64_t last_story;           /* the story it chose (0: none) */
+	uint32_t last_seq;            /* and that story's item it resembled most */
+	struct fw_story_table st;     /* struct sent */
+	struct rec **blocks;          /* the ring: block (seq >> BLOCK_BITS) & (n_blocks - 1) */
+	size_t n_blocks, used_blocks; /* n_blocks: power of two */
+	uint32_t head_seq;            /* seq of the oldest item */
 	size_t count;
-	struct tok *toks;
-	size_t tok_cap, n_toks; /* tok_cap: power of two */
-	struct acc acc[ACC_SIZE];
+	struct fw_story_table toks; /* struct tok */
+	struct fw_story_table ones; /* struct one: features of one item, not in toks */
+	struct tok one;             /* tok_get's answer for a feature put in ones */
+	struct fw_story_table acc;  /* struct acc, ACC_SIZE entries */
 	uint32_t touched[ACC_SIZE];
 	size_t n_touched;
 	struct acc *best[ACC_SIZE]; /* the candidates scored whole */
-	struct pent prof[PROF_SIZE];
+	struct fw_story_table prof; /* struct pent, PROF_SIZE entries */
 	uint32_t prof_touched[PROF_SIZE];
 	size_t n_prof;
 };
@@ -453,13 +467,13 @@ int fw_story_index_new(int64_t window, struct fw_story_index **out)
 	if (x == NULL)
 		return -ENOMEM;
 	x->window = window > 0 ? window : 1;
-	x->cap = 1024;
-	x->tok_cap = 4096;
-	x->st_cap = 1024;
-	x->ring = calloc(x->cap, sizeof(*x->ring));
-	x->toks = calloc(x->tok_cap, sizeof(*x->toks));
-	x->st = calloc(x->st_cap, sizeof(*x->st));
-	if (!x->ring || !x->toks || !x->st) {
+	x->n_blocks = 2;
+	x->blocks = calloc(x->n_blocks, sizeof(*x->blocks));
+	if (!x->blocks || fw_story_table_init(&x->toks, 1024, sizeof(struct tok), 4) < 0 ||
+	    fw_story_table_init(&x->ones, 4096, sizeof(struct one), 4) < 0 ||
+	    fw_story_table_init(&x->st, 1024, sizeof(struct sent), 8) < 0 ||
+	    fw_story_table_init(&x->acc, ACC_SIZE, sizeof(struct acc), 4) < 0 ||
+	    fw_story_table_init(&x->prof, PROF_SIZE, sizeof(struct pent), 4) < 0) {
 		fw_story_index_free(x);
 		return -ENOMEM;
 	}
@@ -470,9 +484,14 @@ int fw_story_index_new(int64_t window, struct fw_story_index **out)
 struct fw_story_index *fw_story_index_free(struct fw_story_index *x)
 {
 	if (x) {
-		free(x->ring);
-		free(x->toks);
-		free(x->st);
+		for (size_t i = 0; x->blocks && i < x->n_blocks; i++)
+			free(x->blocks[i]);
+		free(x->blocks);
+		free(x->toks.v);
+		free(x->ones.v);
+		free(x->st.v);
+		free(x->acc.v);
+		free(x->prof.v);
 		free(x);
 	}
 	return NULL;
@@ -480,167 +499,45 @@ struct fw_story_index *fw_story_index_free(struct fw_story_index *x)
 
 static struct rec *rec_at(const struct fw_story_index *x, uint32_t seq)
 {
-	return &x->ring[seq & (x->cap - 1)];
-}
-
-static size_t tok_slot(const struct fw_story_index *x, uint32_t key)
-{
-	return (key * 2654435761u) & (x->tok_cap - 1);
+	return &x->blocks[(seq >> BLOCK_BITS) & (x->n_blocks - 1)][seq & (BLOCK - 1)];
 }
 
 static struct tok *tok_find(const struct fw_story_index *x, uint32_t key)
 {
-	for (size_t i = tok_slot(x, key);; i = (i + 1) & (x->tok_cap - 1)) {
-		if (x->toks[i].key == key)
-			return &x->toks[i];
-		if (x->toks[i].key == 0)
-			return NULL;
-	}
+	return fw_story_table_find(&x->toks, key);
 }
 
-/* Double the feature table. 0 or -ENOMEM. */
-static int tok_grow(struct fw_story_index *x)
+/* The feature of one item o as a struct tok. */
+static struct tok one_tok(const struct fw_story_index *x, const struct one *o)
 {
-	struct tok *old = x->toks;
-	size_t old_cap = x->tok_cap;
+	const struct rec *r = rec_at(x, o->head >> 4);
 
-	x->toks = calloc(old_cap * 2, sizeof(*x->toks));
-	if (x->toks == NULL) {
-		x->toks = old;
-		return -ENOMEM;
-	}
-	x->tok_cap = old_cap * 2;
-	for (size_t i = 0; i < old_cap; i++) {
-		size_t k;
-
-		if (old[i].key == 0)
-			continue;
-		for (k = tok_slot(x, old[i].key); x->toks[k].key; k = (k + 1) & (x->tok_cap - 1))
-			;
-		x->toks[k] = old[i];
-	}
-	free(old);
-	return 0;
+	return (struct tok){.key = o->key,
+	                    .df = 1,
+	                    .head = o->head,
+	                    .sdf = ((r->counted >> (o->head & 15)) & 1) << 12 |
+	                           ((uint32_t)r->story & SDF_LAST)};
 }
 
-/* The entry of key, added (df 0) when new; NULL when out of memory. */
-static struct tok *tok_get(struct fw_story_index *x, uint32_t key)
+/* Feature key in the window (copied to *t), or false. */
+static bool tok_read(const struct fw_story_index *x, uint32_t key, struct tok *t)
 {
-	struct tok *t = tok_find(x, key);
-	size_t i;
+	const struct tok *e = tok_find(x, key);
+	const struct one *o;
 
-	if (t)
-		return t;
-	if ((x->n_toks + 1) * 10 > x->tok_cap * 7 && tok_grow(x) < 0) /* load <= 0.7 */
-		return NULL;
-	for (i = tok_slot(x, key); x->toks[i].key; i = (i + 1) & (x->tok_cap - 1))
-		;
-	x->toks[i] = (struct tok){.key = key};
-	x->n_toks++;
-	return &x->toks[i];
-}
-
-/* Remove entry t, shifting back the entries after it (linear probing without
-   tombstones). */
-static void tok_del(struct fw_story_index *x, struct tok *t)
-{
-	size_t mask = x->tok_cap - 1, i = (size_t)(t - x->toks), j = i;
-
-	x->toks[i].key = 0;
-	x->n_toks--;
-	for (;;) {
-		size_t home;
-
-		j = (j + 1) & mask;
-		if (x->toks[j].key == 0)
-			return;
-		home = tok_slot(x, x->toks[j].key);
-		/* Move j back to i when its home is not within (i, j]. */
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			x->toks[i] = x->toks[j];
-			x->toks[j].key = 0;
-			i = j;
-		}
+	if (e) {
+		*t = *e;
+		return true;
 	}
-}
-
-static size_t st_slot(const struct fw_story_index *x, int64_t story)
-{
-	return (size_t)(((uint64_t)story * 0x9E3779B97F4A7C15ull) >> 32) & (x->st_cap - 1);
+	if ((o = fw_story_table_find(&x->ones, key)) == NULL)
+		return false;
+	*t = one_tok(x, o);
+	return true;
 }
 
 static struct sent *st_find(const struct fw_story_index *x, int64_t story)
 {
-	for (size_t i = st_slot(x, story);; i = (i + 1) & (x->st_cap - 1)) {
-		if (x->st[i].story == story)
-			return &x->st[i];
-		if (x->st[i].story == 0)
-			return NULL;
-	}
-}
-
-/* Double the story table. 0 or -ENOMEM. */
-static int st_grow(struct fw_story_index *x)
-{
-	struct sent *old = x->st;
-	size_t old_cap = x->st_cap;
-
-	x->st = calloc(old_cap * 2, sizeof(*x->st));
-	if (x->st == NULL) {
-		x->st = old;
-		return -ENOMEM;
-	}
-	x->st_cap = old_cap * 2;
-	for (size_t i = 0; i < old_cap; i++) {
-		size_t k;
-
-		if (old[i].story == 0)
-			continue;
-		for (k = st_slot(x, old[i].story); x->st[k].story; k = (k + 1) & (x->st_cap - 1))
-			;
-		x->st[k] = old[i];
-	}
-	free(old);
-	return 0;
-}
-
-/* The entry of story, added (head seq) when new; NULL when out of memory. */
-static struct sent *st_get(struct fw_story_index *x, int64_t story, uint32_t seq)
-{
-	struct sent *e = st_find(x, story);
-	size_t i;
-
-	if (e)
-		return e;
-	if ((x->n_st + 1) * 10 > x->st_cap * 7 && st_grow(x) < 0) /* load <= 0.7 */
-		return NULL;
-	for (i = st_slot(x, story); x->st[i].story; i = (i + 1) & (x->st_cap - 1))
-		;
-	x->st[i] = (struct sent){.story = story, .head = seq};
-	x->n_st++;
-	return &x->st[i];
-}
-
-/* Remove entry e, shifting back the entries after it (as tok_del). */
-static void st_del(struct fw_story_index *x, struct sent *e)
-{
-	size_t mask = x->st_cap - 1, i = (size_t)(e - x->st), j = i;
-
-	x->st[i].story = 0;
-	x->n_st--;
-	for (;;) {
-		size_t home;
-
-		j = (j + 1) & mask;
-		if (x->st[j].story == 0)
-			return;
-		home = st_slot(x, x->st[j].story);
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			x->st[i] = x->st[j];
-			x->st[j].story = 0;
-			i = j;
-		}
-	}
+	return fw_story_table_find(&x->st, (uint64_t)story);
 }
 
 /* Whether seq is an item in the window. */
@@ -650,9 +547,11 @@ static bool in_window(const struct fw_story_index *x, uint32_t seq)
 }
 
 /* In how many stories of the window feature t occurs, estimated: each item that holds it
-   and belongs to another story than the one before adds one, and a pruned item takes its
-   share away; items of a story come together, so this counts the stories, and a burst of
-   one story does not make its own words common, while words of many stories are. O(1). */
+   and belongs to another story than the item before it that held it counts one (items of a
+   story come together, so this counts the stories, and a burst of one story does not make
+   its own words common, while words of many stories are), and an item leaving the window
+   takes back what it counted, so that the count is the same whichever items came and were
+   taken back before. O(1). */
 static double story_count(const struct tok *t)
 {
 	uint32_t n = t->sdf >> 12;
@@ -660,16 +559,37 @@ static double story_count(const struct tok *t)
 	return n == 0 && t->df > 0 ? 1 : (double)n;
 }
 
-/* t loses one of its items (pruned or taken back): its share of the stories too. */
-static void tok_drop(struct fw_story_index *x, struct tok *t)
+/* Item r, holding t as its feature k, leaves the window (pruned or taken back). */
+static void tok_drop(struct fw_story_index *x, struct tok *t, const struct rec *r, uint32_t k)
 {
-	uint64_t n = t->sdf >> 12;
-
-	if (t->df > 1)
-		n = (n * (t->df - 1) + t->df / 2) / t->df;
-	t->sdf = (uint32_t)(n << 12) | (t->sdf & SDF_LAST);
+	if ((r->counted >> k) & 1)
+		t->sdf -= SDF_ONE;
 	if (--t->df == 0)
-		tok_del(x, t);
+		fw_story_table_del(&x->toks, t);
+}
+
+/* Item r leaves the window with its feature k, of one item (r) when not in toks. */
+static void feature_drop(struct fw_story_index *x, const struct rec *r, uint32_t k)
+{
+	struct tok *t = tok_find(x, r->key[k]);
+	struct one *o;
+
+	if (t)
+		tok_drop(x, t, r, k);
+	else if ((o = fw_story_table_find(&x->ones, r->key[k])) != NULL)
+		fw_story_table_del(&x->ones, o);
+}
+
+/* The block of seq leaves (its items are gone). */
+static void block_free(struct fw_story_index *x, uint32_t seq)
+{
+	struct rec **b = &x->blocks[(seq >> BLOCK_BITS) & (x->n_blocks - 1)];
+
+	if (*b) {
+		free(*b);
+		*b = NULL;
+		x->used_blocks--;
+	}
 }
 
 void fw_story_index_prune(struct fw_story_index *x, int64_t now)
@@ -681,24 +601,21 @@ void fw_story_index_prune(struct fw_story_index *x, int64_t now)
 			break;
 		struct sent *e = st_find(x, r->story);
 
-		for (uint32_t k = 0; k < r->n; k++) {
-			struct tok *t = tok_find(x, r->key[k]);
-
-			if (t)
-				tok_drop(x, t);
-		}
+		for (uint32_t k = 0; k < r->n; k++)
+			feature_drop(x, r, k);
 		if (e && e->head == x->head_seq)
-			st_del(x, e); /* its last item in the window */
+			fw_story_table_del(&x->st, e); /* its last item in the window */
 		x->head_seq = (x->head_seq + 1) & SEQ_MASK;
 		x->count--;
+		if ((x->head_seq & (BLOCK - 1)) == 0)
+			block_free(x, (x->head_seq - 1) & SEQ_MASK);
 	}
 }
 
-/* The weight of feature k: its kind's weight times its IDF over the stories of the
-   window. */
-static double weight_of(const struct fw_story_index *x, uint32_t k)
+/* The weight of feature k (entry t, NULL when no item holds it): its kind's weight times
+   its IDF over the stories of the window. */
+static double tok_weight(const struct fw_story_index *x, uint32_t k, const struct tok *t)
 {
-	const struct tok *t = tok_find(x, k);
 	double sdf = t ? story_count(t) : 0;
 
 	/* a story that took in every item holding a word must not make it look rare */
@@ -708,39 +625,74 @@ static double weight_of(const struct fw_story_index *x, uint32_t k)
 	return kind_weight[k & 3] * log(((double)x->count + FW_STORY_PRIOR) / (sdf + 1.0));
 }
 
-static void weights(const struct fw_story_index *x, const struct fw_story_features *f, double *w)
+/* The weight of feature k, looked up. */
+static double weight_of(const struct fw_story_index *x, uint32_t k)
 {
-	for (size_t k = 0; k < f->n; k++)
-		w[k] = weight_of(x, f->h[k]);
+	struct tok t;
+
+	return tok_weight(x, k, tok_read(x, k, &t) ? &t : NULL);
 }
 
-/* Double the ring, keeping each item at its sequence number's place. 0 or -ENOMEM. */
-static int ring_grow(struct fw_story_index *x)
+/* The weights of f's features in w; in held (may be NULL) their entries (key 0: held by no
+   item of the window). */
+static void weights(const struct fw_story_index *x, const struct fw_story_features *f, double *w,
+                    struct tok *held)
 {
-	size_t cap = x->cap * 2;
-	struct rec *ring = calloc(cap, sizeof(*ring));
+	for (size_t k = 0; k < f->n; k++) {
+		struct tok t = {0};
+		bool is = tok_read(x, f->h[k], &t);
 
-	if (ring == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < x->count; i++) {
-		uint32_t seq = (x->head_seq + (uint32_t)i) & SEQ_MASK;
-
-		ring[seq & (cap - 1)] = *rec_at(x, seq);
+		w[k] = tok_weight(x, f->h[k], is ? &t : NULL);
+		if (held)
+			held[k] = t;
 	}
-	free(x->ring);
-	x->ring = ring;
-	x->cap = cap;
+}
+
+/* Make room for the item of sequence number seq: double the ring unless a free block
+   parts the window's newest items from its oldest, and give seq's block memory. 0 or
+   -ENOMEM. */
+static int ring_room(struct fw_story_index *x, uint32_t seq)
+{
+	struct rec **slot;
+
+	if (x->count + 2 * BLOCK > x->n_blocks * BLOCK) {
+		size_t n = x->n_blocks * 2;
+		struct rec **b = calloc(n, sizeof(*b));
+
+		if (b == NULL)
+			return -ENOMEM;
+		/* the blocks of the window, and the one seq goes in */
+		for (uint32_t s = x->head_seq & ~(BLOCK - 1), i = 0; i <= x->n_blocks;
+		     i++, s = (s + BLOCK) & SEQ_MASK) {
+			struct rec **o = &x->blocks[(s >> BLOCK_BITS) & (x->n_blocks - 1)];
+
+			if (*o) {
+				b[(s >> BLOCK_BITS) & (n - 1)] = *o;
+				*o = NULL;
+			}
+		}
+		for (size_t i = 0; i < x->n_blocks; i++)
+			if (x->blocks[i]) {
+				free(x->blocks[i]);
+				x->used_blocks--;
+			}
+		free(x->blocks);
+		x->blocks = b;
+		x->n_blocks = n;
+	}
+	slot = &x->blocks[(seq >> BLOCK_BITS) & (x->n_blocks - 1)];
+	if (*slot == NULL) {
+		if ((*slot = malloc(BLOCK * sizeof(**slot))) == NULL)
+			return -ENOMEM;
+		x->used_blocks++;
+	}
 	return 0;
 }
 
 /* A fingerprint of the features f: whether add is given what find placed last. */
 static uint32_t fingerprint(const struct fw_story_features *f)
 {
-	uint32_t h = 2166136261u ^ (uint32_t)f->n;
-
-	for (size_t k = 0; k < f->n; k++)
-		h = (h ^ f->h[k]) * 16777619u;
-	return h;
+	return fw_story_fnv(FW_STORY_FNV0 ^ (uint32_t)f->n, f->h, f->n * sizeof(f->h[0]));
 }
 
 /* The item (seq + 1) of story added before an item with features f, 0 when none is in
@@ -761,8 +713,9 @@ static uint32_t story_prev(const struct fw_story_index *x, const struct fw_story
 			return x->last_seq + 1;
 	}
 	for (size_t k = 0; k < f->n; k++) {
-		const struct tok *t = tok_find(x, f->h[k]);
-		uint32_t ref = t ? t->head : 0, walk = t ? t->df : 0;
+		struct tok t;
+		bool held = tok_read(x, f->h[k], &t);
+		uint32_t ref = held ? t.head : 0, walk = held ? t.df : 0;
 
 		for (uint32_t i = 0; i < walk && i < FW_STORY_POSTINGS; i++) {
 			const struct rec *r = rec_at(x, ref >> 4);
@@ -775,22 +728,82 @@ static uint32_t story_prev(const struct fw_story_index *x, const struct fw_story
 	return 0;
 }
 
+/* The entry of feature key in toks for item r (seq) to join, moved from ones when one item
+   held it; &x->one when no item holds it (r is put in ones, as its feature r->n). NULL when
+   out of memory. */
+static struct tok *tok_get(struct fw_story_index *x, uint32_t key, const struct rec *r,
+                           uint32_t seq)
+{
+	struct tok *t = tok_find(x, key);
+	struct one *o;
+	size_t fresh;
+
+	if (t)
+		return t;
+	if ((o = fw_story_table_get(&x->ones, key, true, &fresh)) == NULL)
+		return NULL;
+	if (fresh == SIZE_MAX) { /* one item holds it: r is the second */
+		struct tok was = one_tok(x, o);
+
+		if ((t = fw_story_table_get(&x->toks, key, true, &fresh)) == NULL)
+			return NULL;
+		*t = was;
+		fw_story_table_del(&x->ones, fw_story_table_find(&x->ones, key));
+		return t;
+	}
+	o->head = seq << 4 | r->n;
+	return &x->one;
+}
+
+/* Thread item r (seq) onto the posting list of each of its features f. */
+static void post(struct fw_story_index *x, const struct fw_story_features *f, struct rec *r,
+                 uint32_t seq)
+{
+	for (size_t k = 0; k < f->n && k < FW_STORY_FEATURES; k++) {
+		struct tok *tk = tok_get(x, f->h[k], r, seq);
+
+		if (tk == NULL)
+			break; /* the item goes in with the features counted so far */
+		r->key[r->n] = f->h[k];
+		if (tk == &x->one) { /* a feature no other item holds */
+			r->names |= ((f->names >> k) & 1) << r->n;
+			r->next[r->n] = 0;
+			r->counted |= 1u << r->n;
+			r->n++;
+			continue;
+		}
+		r->names |= ((f->names >> k) & 1) << r->n;
+		r->next[r->n] = tk->head;
+		tk->head = seq << 4 | r->n;
+		if ((tk->df == 0 || (tk->sdf & SDF_LAST) != ((uint32_t)r->story & SDF_LAST)) &&
+		    tk->sdf >> 12 < (UINT32_MAX >> 12)) {
+			tk->sdf += SDF_ONE;
+			r->counted |= 1u << r->n;
+		}
+		tk->sdf = (tk->sdf & ~SDF_LAST) | ((uint32_t)r->story & SDF_LAST);
+		tk->df++;
+		r->n++;
+	}
+}
+
 int fw_story_index_add(struct fw_story_index *x, const struct fw_story_features *f, int64_t item,
                        int64_t story, int64_t t)
 {
 	uint32_t seq, prev;
 	struct rec *r;
 	struct sent *e = NULL;
+	size_t fresh = SIZE_MAX;
 	double norm = 0;
 
 	if (t < x->last_t)
 		t = x->last_t;
 	x->last_t = t;
 	fw_story_index_prune(x, t);
-	if (x->count == x->cap && ring_grow(x) < 0)
-		return -ENOMEM;
 	seq = (x->head_seq + (uint32_t)x->count) & SEQ_MASK;
-	if ((prev = story_prev(x, f, story)) != 0 && (e = st_get(x, story, seq)) == NULL)
+	if (ring_room(x, seq) < 0)
+		return -ENOMEM;
+	if ((prev = story_prev(x, f, story)) != 0 &&
+	    (e = fw_story_table_get(&x->st, (uint64_t)story, true, &fresh)) == NULL)
 		return -ENOMEM;
 	r = rec_at(x, seq);
 	if (x->count == 0 && x->base == 0)
@@ -798,31 +811,18 @@ int fw_story_index_add(struct fw_story_index *x, const struct fw_story_features 
 	*r = (struct rec){.item = item,
 	                  .story = story,
 	                  .t = (uint32_t)(t > x->base ? t - x->base : 0),
-	                  .sprev = prev};
+	                  .sprev = prev,
+	                  .opened = fresh != SIZE_MAX};
 	if (e)
 		e->head = seq;
-	for (size_t k = 0; k < f->n && k < FW_STORY_FEATURES; k++) {
-		struct tok *tk = tok_get(x, f->h[k]);
-
-		if (tk == NULL)
-			break; /* the item goes in with the features counted so far */
-		r->key[r->n] = f->h[k];
-		r->names |= (uint16_t)(((f->names >> k) & 1) << r->n);
-		r->next[r->n] = tk->head;
-		tk->head = seq << 4 | r->n;
-		if (tk->df == 0 || (tk->sdf & SDF_LAST) != ((uint32_t)story & SDF_LAST))
-			tk->sdf += tk->sdf >> 12 < (UINT32_MAX >> 12) ? SDF_ONE : 0;
-		tk->sdf = (tk->sdf & ~SDF_LAST) | ((uint32_t)story & SDF_LAST);
-		tk->df++;
-		r->n++;
-	}
+	post(x, f, r, seq);
 	x->count++;
 	{
 		struct fw_story_features mine = {.n = r->n, .names = r->names};
 		double w[FW_STORY_FEATURES];
 
 		memcpy(mine.h, r->key, r->n * sizeof(r->key[0]));
-		weights(x, &mine, w);
+		weights(x, &mine, w, NULL);
 		for (uint32_t k = 0; k < r->n; k++)
 			norm += w[k] * w[k];
 	}
@@ -834,26 +834,26 @@ int fw_story_index_add(struct fw_story_index *x, const struct fw_story_features 
 /* The accumulator of candidate seq, claimed when new; NULL when full. */
 static struct acc *acc_get(struct fw_story_index *x, uint32_t seq)
 {
-	for (size_t i = (seq * 2654435761u) & (ACC_SIZE - 1), n = 0; n < ACC_SIZE;
-	     i = (i + 1) & (ACC_SIZE - 1), n++) {
-		if (x->acc[i].seq == seq + 1)
-			return &x->acc[i];
-		if (x->acc[i].seq == 0) {
-			x->acc[i] = (struct acc){.seq = seq + 1};
-			x->touched[x->n_touched++] = (uint32_t)i;
-			return &x->acc[i];
-		}
-	}
-	return NULL;
+	size_t fresh;
+	struct acc *a = fw_story_table_get(&x->acc, seq + 1, false, &fresh);
+
+	if (fresh != SIZE_MAX)
+		x->touched[x->n_touched++] = (uint32_t)fresh;
+	return a;
 }
 
+static struct acc *acc_at(const struct fw_story_index *x, size_t i)
+{
+	return (struct acc *)(void *)x->acc.v + i;
+}
 /* Walk the postings of each feature of f, summing weighted products per earlier item.
    Returns the norm of f's weights. */
 static double accumulate(struct fw_story_index *x, const struct fw_story_features *f, double *wt)
 {
 	double norm = 0, floor = 0;
+	struct tok held[FW_STORY_FEATURES];
 
-	weights(x, f, wt);
+	weights(x, f, wt, held);
 	/* Only the WALKED heaviest features held by items of the window find candidates (the
 	   others are counted when the best candidates are scored whole): a candidate that
 	   shares none of them cannot reach the join score but through many light ones, which
@@ -864,7 +864,7 @@ static double accumulate(struct fw_story_index *x, const struct fw_story_feature
 		for (size_t k = 0; k < f->n; k++) {
 			size_t i = WALKED - 1;
 
-			if (wt[k] <= top[i] || tok_find(x, f->h[k]) == NULL)
+			if (wt[k] <= top[i] || held[k].key == 0)
 				continue;
 			for (; i > 0 && top[i - 1] < wt[k]; i--)
 				top[i] = top[i - 1];
@@ -873,15 +873,15 @@ static double accumulate(struct fw_story_index *x, const struct fw_story_feature
 		floor = top[WALKED - 1];
 	}
 	for (size_t k = 0; k < f->n; k++) {
-		const struct tok *t = tok_find(x, f->h[k]);
+		const struct tok t = held[k];
 		double w = kind_weight[f->h[k] & 3], d = wt[k] / w;
 		uint32_t ref, walk;
 
 		norm += (w * d) * (w * d);
-		if (t == NULL || (wt[k] < floor && t->df > RARE_DF))
+		if (t.key == 0 || (wt[k] < floor && t.df > RARE_DF))
 			continue;
-		ref = t->head;
-		walk = t->df < FW_STORY_POSTINGS ? t->df : FW_STORY_POSTINGS;
+		ref = t.head;
+		walk = t.df < FW_STORY_POSTINGS ? t.df : FW_STORY_POSTINGS;
 		for (uint32_t i = 0; i < walk; i++) {
 			uint32_t seq = ref >> 4;
 			const struct rec *r = rec_at(x, seq);
@@ -891,7 +891,7 @@ static double accumulate(struct fw_story_index *x, const struct fw_story_feature
 				break;
 			a->dot += (w * d) * (kind_weight[r->key[ref & 15] & 3] * d);
 			a->shared++;
-			a->rare |= t->df <= RARE_DF;
+			a->rare |= t.df <= RARE_DF;
 			ref = r->next[ref & 15];
 		}
 	}
@@ -929,7 +929,7 @@ static size_t rescore_best(struct fw_story_index *x, const struct fw_story_featu
 	size_t n = 0, m = 0;
 
 	for (size_t i = 0; i < x->n_touched; i++) {
-		struct acc *a = &x->acc[x->touched[i]];
+		struct acc *a = acc_at(x, x->touched[i]);
 		size_t k;
 
 		if (a->rare) {
@@ -954,17 +954,12 @@ static size_t rescore_best(struct fw_story_index *x, const struct fw_story_featu
 /* The count of key k in the profile being built, claimed when new; NULL when full. */
 static struct pent *prof_get(struct fw_story_index *x, uint32_t k)
 {
-	for (size_t i = (k * 2654435761u) & (PROF_SIZE - 1), n = 0; n < PROF_SIZE;
-	     i = (i + 1) & (PROF_SIZE - 1), n++) {
-		if (x->prof[i].key == k)
-			return &x->prof[i];
-		if (x->prof[i].key == 0) {
-			x->prof[i] = (struct pent){.key = k};
-			x->prof_touched[x->n_prof++] = (uint32_t)i;
-			return &x->prof[i];
-		}
-	}
-	return NULL;
+	size_t fresh;
+	struct pent *p = fw_story_table_get(&x->prof, k, false, &fresh);
+
+	if (fresh != SIZE_MAX)
+		x->prof_touched[x->n_prof++] = (uint32_t)fresh;
+	return p;
 }
 
 /*
@@ -972,8 +967,7 @@ static struct pent *prof_get(struct fw_story_index *x, uint32_t k)
  * story's centroid, each feature weighted by its IDF times the share of the story's
  * PROF_ITEMS newest items that hold it, so that an item naming the story's key terms
  * scores high against it even when it shares few words with any one of its items. 0 when
- * both name someone and share none of the names (as for two items). *n_items: the items
- * read.
+ * both name someone and share none of the names (as for two items).
  */
 static double profile_score(struct fw_story_index *x, const struct fw_story_features *f,
                             const double *wt, double norm, const struct sent *e)
@@ -1013,7 +1007,7 @@ static double profile_score(struct fw_story_index *x, const struct fw_story_feat
 		p->count = 0; /* counted */
 	}
 	for (size_t i = 0; i < x->n_prof; i++) {
-		struct pent *p = &x->prof[x->prof_touched[i]];
+		struct pent *p = (struct pent *)(void *)x->prof.v + x->prof_touched[i];
 
 		if (p->count > 0) {
 			/* a feature of one item only: rare (and weighty), counted as unseen */
@@ -1026,6 +1020,7 @@ static double profile_score(struct fw_story_index *x, const struct fw_story_feat
 		*p = (struct pent){0};
 	}
 	x->n_prof = 0;
+	x->prof.n = 0;
 	/* one item is no profile: it is compared as an item */
 	if (n < 2 || common < PROFILE_COMMON || (f->names && story_names && !named) || pn <= 0 ||
 	    norm <= 0)
@@ -1037,7 +1032,7 @@ static double profile_score(struct fw_story_index *x, const struct fw_story_feat
 struct cand {
 	const struct rec *r;
 	const struct acc *a;
-	double item, score;
+	double item; /* the likeness of r */
 };
 
 /* The stories of the best candidate items (the best item of each), at most STORIES, best
@@ -1118,9 +1113,28 @@ int fw_story_index_find(struct fw_story_index *x, const struct fw_story_features
 		}
 	}
 	for (size_t i = 0; i < x->n_touched; i++)
-		x->acc[x->touched[i]] = (struct acc){0};
+		*acc_at(x, x->touched[i]) = (struct acc){0};
 	x->n_touched = 0;
+	x->acc.n = 0;
 	return 0;
+}
+
+/* Take back the features of item r (seq), the newest holder of each. */
+static void unpost(struct fw_story_index *x, const struct rec *r)
+{
+	for (uint32_t k = r->n; k-- > 0;) {
+		struct tok *t = tok_find(x, r->key[k]);
+
+		if (t == NULL) {
+			feature_drop(x, r, k); /* of this item only */
+			continue;
+		}
+		t->head = r->next[k];
+		tok_drop(x, t, r, k); /* may free t */
+		if ((t = tok_find(x, r->key[k])) != NULL)
+			t->sdf = (t->sdf & ~SDF_LAST) |
+			         ((uint32_t)rec_at(x, t->head >> 4)->story & SDF_LAST);
+	}
 }
 
 void fw_story_index_pop(struct fw_story_index *x, size_t n)
@@ -1130,23 +1144,18 @@ void fw_story_index_pop(struct fw_story_index *x, size_t n)
 		struct rec *r = rec_at(x, seq);
 		struct sent *e = st_find(x, r->story);
 
+		/* the story's entry as it was: made by this add (gone), or headed by the item
+		   before it (gone when that one has left the window since) */
 		if (e && e->head == seq) {
-			if (r->sprev && in_window(x, r->sprev - 1) && r->sprev - 1 != seq)
+			if (!r->opened && r->sprev && in_window(x, r->sprev - 1))
 				e->head = r->sprev - 1;
 			else
-				st_del(x, e);
+				fw_story_table_del(&x->st, e);
 		}
-		/* the newest item heads the chain of each of its features */
-		for (uint32_t k = r->n; k-- > 0;) {
-			struct tok *t = tok_find(x, r->key[k]);
-
-			if (t == NULL)
-				continue;
-			t->head = r->next[k];
-			tok_drop(x, t);
-		}
+		unpost(x, r);
 		x->count--;
 	}
+	x->last_fp = 0; /* what find chose may be gone */
 }
 
 void fw_story_index_set_window(struct fw_story_index *x, int64_t window)
@@ -1161,6 +1170,8 @@ size_t fw_story_index_items(const struct fw_story_index *x)
 
 size_t fw_story_index_memory(const struct fw_story_index *x)
 {
-	return sizeof(*x) + x->cap * sizeof(*x->ring) + x->tok_cap * sizeof(*x->toks) +
-	       x->st_cap * sizeof(*x->st);
+	return sizeof(*x) + x->n_blocks * sizeof(*x->blocks) +
+	       x->used_blocks * BLOCK * sizeof(struct rec) + x->toks.cap * x->toks.esize +
+	       x->ones.cap * x->ones.esize + x->st.cap * x->st.esize + x->acc.cap * x->acc.esize +
+	       x->prof.cap * x->prof.esize;
 }

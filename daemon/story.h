@@ -113,7 +113,8 @@ int fw_story_index_add(struct fw_story_index *x, const struct fw_story_features 
 /* Drop the items older than the window before now. */
 void fw_story_index_prune(struct fw_story_index *x, int64_t now);
 
-/* Take back the n items added last (their poll was not stored). */
+/* Take back the n items added last (their poll was not stored): the index then decides as
+   one that never saw them (the window pruned to the same time). */
 void fw_story_index_pop(struct fw_story_index *x, size_t n);
 
 /* A new window length (a reload); the next prune applies it. */

@@ -7,7 +7,8 @@
 #   - B-cubed precision and recall, and the syndicated-copy rate, on sample A (the constants
 #     of story.h were chosen on it) and on the held-out samples B and C, with the two baselines;
 #   - placement speed with 500,000 items in a 48 h window (one core), and the index's bytes
-#     per item.
+#     per item; then the same where no word of an item is held by any other (--unique: the
+#     worst case for memory).
 # Usage: bench/stories/run.sh [ITEMS]   (default 500000)
 set -euo pipefail
 
@@ -17,7 +18,7 @@ build=${BUILD:-$root/build-bench}
 work=$build/bench-stories
 items=${1:-500000}
 mkdir -p "$work"
-gcc -O2 -DNDEBUG -I"$root/daemon" "$here/story_place.c" "$root/daemon/story.c" \
+gcc -O2 -DNDEBUG -I"$root/daemon" "$here/story_place.c" "$root/daemon/story.c" "$root/daemon/story_table.c" \
 	"$root/daemon/fold.c" $(pkg-config --cflags --libs libutf8proc) -lm -o "$work/story_place"
 
 for data in uci-news-sample.tsv uci-news-sample-b.tsv uci-news-sample-c.tsv; do
@@ -27,3 +28,5 @@ for data in uci-news-sample.tsv uci-news-sample-b.tsv uci-news-sample-c.tsv; do
 done
 echo "== speed and memory: $items items in the window, then $items placed"
 taskset -c 0 "$work/story_place" --speed "$items" <"$here/data/uci-news-sample.tsv"
+echo "== the worst case for memory: no word of an item held by another"
+taskset -c 0 "$work/story_place" --speed "$items" --unique <"$here/data/uci-news-sample.tsv"

@@ -9,6 +9,10 @@
  *       fills the window with N items made of the rows' titles (each with a serial word
  *       so that copies differ), spread evenly over the window, then places N more and
  *       prints the rate of the second half and the bytes per item in the window.
+ *   story_place --speed N --unique ... < rows.tsv
+ *       the worst case for memory: as --speed, but every word of every item is a word no
+ *       other item holds (each row's title with its words replaced by serial words), so
+ *       that each item adds as many entries to the feature table as it has features.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -91,8 +95,32 @@ static int64_t place(struct fw_story_index *x, const struct fw_fold *fold, const
 	return story;
 }
 
+/* title with each word (a run of non-blanks) replaced by a word of seven letters that no
+   other item (serial i) holds. */
+static void unique_words(char *buf, size_t size, const char *title, long i)
+{
+	size_t len = 0;
+	long w = 0;
+
+	for (const char *p = title; *p && len + 10 < size;) {
+		unsigned long v = (unsigned long)i * 32 + (unsigned long)w++;
+
+		while (*p == ' ')
+			p++;
+		if (*p == 0)
+			break;
+		while (*p && *p != ' ')
+			p++;
+		buf[len++] = 'u';
+		for (int d = 0; d < 6; d++, v /= 26)
+			buf[len++] = (char)('a' + v % 26);
+		buf[len++] = ' ';
+	}
+	buf[len] = 0;
+}
+
 static int speed(struct fw_story_index *x, const struct fw_fold *fold, struct row *rows, size_t n,
-                 long count, int64_t window)
+                 long count, int64_t window, int unique)
 {
 	int64_t next_story = 1, item = 1;
 	char buf[2048];
@@ -103,7 +131,10 @@ static int speed(struct fw_story_index *x, const struct fw_fold *fold, struct ro
 
 		if (i == count)
 			t0 = now_s();
-		snprintf(buf, sizeof(buf), "%s w%ld", rows[i % (long)n].title, i / (long)n);
+		if (unique)
+			unique_words(buf, sizeof(buf), rows[i % (long)n].title, i);
+		else
+			snprintf(buf, sizeof(buf), "%s w%ld", rows[i % (long)n].title, i / (long)n);
 		place(x, fold, buf, t, item++, &next_story);
 	}
 	printf("placed %ld items in %.3f s: %.0f items/s with %zu items in the window; "
@@ -117,13 +148,19 @@ int main(int argc, char **argv)
 {
 	int64_t window = 48 * 3600, next_story = 1;
 	long count = 0;
+	int unique = 0;
 	struct fw_story_index *x;
 	struct fw_fold *fold;
 	struct row *rows;
 	size_t n;
 
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--unique") == 0)
+			unique = 1;
 	for (int i = 1; i + 1 < argc; i += 2) {
-		if (strcmp(argv[i], "--window") == 0)
+		if (strcmp(argv[i], "--unique") == 0)
+			i--;
+		else if (strcmp(argv[i], "--window") == 0)
 			window = strtoll(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--speed") == 0)
 			count = strtol(argv[i + 1], NULL, 10);
@@ -134,7 +171,7 @@ int main(int argc, char **argv)
 	if (n == 0)
 		return 2;
 	if (count > 0)
-		return speed(x, fold, rows, n, count, window);
+		return speed(x, fold, rows, n, count, window, unique);
 	for (size_t i = 0; i < n; i++)
 		printf("%" PRId64 "\n",
 		       place(x, fold, rows[i].title, rows[i].t, (int64_t)i + 1, &next_story));
