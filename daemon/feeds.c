@@ -44,8 +44,10 @@ struct feed_rt {
 	int64_t last_success;  /* Unix time of the last successful poll, 0 = none */
 	int64_t push_until;    /* WebSub: pushes arrive, only a safety poll until then */
 	uint64_t started_ms;   /* uv_now when the poll in flight started */
-	struct fw_schedule_rate rate; /* learned publication rate (adaptive polling) */
-	uint32_t *known;              /* the items of the last stored poll (fetch.h opts.known) */
+	struct fw_schedule_rate rate;     /* learned publication rate (adaptive polling) */
+	struct fw_schedule_history hist;  /* newest item dates, in memory (schedule.h part 3) */
+	struct fw_schedule_bursts bursts; /* fitted to hist at the last successful poll */
+	uint32_t *known; /* the items of the last stored poll (fetch.h opts.known) */
 	size_t n_known;
 	bool queued;
 	bool removed; /* dropped by a reload: closing */
@@ -245,7 +247,8 @@ static struct fw_schedule_feed sched_feed(const struct feed_rt *f)
 	    .rate = fw_schedule_rate_value(&f->rate),
 	    .interval = f->cfg->interval,
 	    .lo = f->cfg->min_interval ? f->cfg->min_interval : cfg->min_interval,
-	    .hi = f->cfg->max_interval ? f->cfg->max_interval : cfg->max_interval};
+	    .hi = f->cfg->max_interval ? f->cfg->max_interval : cfg->max_interval,
+	    .bursts = &f->bursts};
 
 	v.lo = v.lo < cfg->min_interval ? cfg->min_interval : v.lo;
 	v.lo = v.lo > v.interval ? v.interval : v.lo;
@@ -660,15 +663,21 @@ static void learn_rate(struct feed_rt *f, const struct fw_fetch_result *r, struc
 
 	if (r->error != 0)
 		return;
-	/* Nothing learned yet (a new feed, or one stored before schema 8): every item's date
-	   tells, not only the new ones'. */
-	if (rate.at == 0 && r->n_items > 0 && (all = calloc(r->n_items, sizeof(*all))) != NULL)
+	/* Nothing learned yet (a new feed, or one stored before schema 8), or no dates in
+	   memory (a restart): every item's date tells, not only the new ones'. */
+	if ((rate.at == 0 || f->hist.n == 0) && r->n_items > 0 &&
+	    (all = calloc(r->n_items, sizeof(*all))) != NULL)
 		for (size_t i = 0; i < r->n_items; i++)
 			all[i] = r->items[i]->published;
-	if (all)
+	if (all && rate.at == 0)
 		fw_schedule_rate_observe(&rate, now, all, r->n_items);
 	else
 		fw_schedule_rate_observe(&rate, now, t->times, t->times ? t->n_new : 0);
+	if (all)
+		fw_schedule_history_add(&f->hist, now, all, r->n_items);
+	else if (t->times)
+		fw_schedule_history_add(&f->hist, now, t->times, t->n_new);
+	fw_schedule_bursts_fit(&f->bursts, &f->hist, now);
 	free(all);
 	st->rate_items = rate.items;
 	st->rate_seconds = rate.seconds;
@@ -1340,8 +1349,11 @@ int fw_feeds_reload(struct fw_feeds *fs, const struct fw_config *cfg)
 				fs->active--;
 				uv_timer_stop(&f->timer);
 			}
-			if (strcmp(f->cfg->url, cfg->feeds[i].url) != 0)
-				f->rate = (struct fw_schedule_rate){0}; /* another feed now */
+			if (strcmp(f->cfg->url, cfg->feeds[i].url) != 0) { /* another feed now */
+				f->rate = (struct fw_schedule_rate){0};
+				f->hist = (struct fw_schedule_history){0};
+				f->bursts = (struct fw_schedule_bursts){0};
+			}
 			f->cfg = &cfg->feeds[i];
 			f->removed = true; /* taken: reset below */
 			f->seed = fw_schedule_seed(f->cfg->name);

@@ -1,5 +1,7 @@
 /* schedule.c - per-feed poll timing decisions (pure). */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "schedule.h"
 
@@ -171,11 +173,33 @@ bool fw_schedule_rate_known(const struct fw_schedule_rate *r)
 	return r->seconds > 0;
 }
 
-/* clamp(c / sqrt(rate), lo, hi) as a double. */
+/* The bursty feed's interval under c: W(T) = c^2 / 2 by bisection on log T in [lo, hi]. */
+static double alloc_bursty(const struct fw_schedule_bursts *b, double c, double lo, double hi)
+{
+	double price = c * c / 2;
+
+	if (fw_schedule_bursts_wait(b, lo) >= price)
+		return lo;
+	if (fw_schedule_bursts_wait(b, hi) <= price)
+		return hi;
+	for (int k = 0; k < 40; k++) {
+		double mid = sqrt(lo * hi);
+
+		if (fw_schedule_bursts_wait(b, mid) < price)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
+/* clamp(c / sqrt(rate), lo, hi) as a double, or the threshold rule for a bursty feed. */
 static double alloc_one(const struct fw_schedule_feed *f, double c)
 {
 	double lo = (double)max64(f->lo, 1), hi = (double)max64(f->hi, f->lo), t;
 
+	if (f->bursts && f->bursts->on)
+		return alloc_bursty(f->bursts, c, lo, hi);
 	t = f->rate > 0 ? c / sqrt(f->rate) : hi;
 	return t < lo ? lo : t > hi ? hi : t;
 }
@@ -216,4 +240,118 @@ double fw_schedule_budget(const struct fw_schedule_feed *v, size_t n)
 			hi = mid;
 	}
 	return hi;
+}
+
+/* See schedule.h. Insertion into the ascending, distinct dates; the oldest go first. */
+size_t fw_schedule_history_add(struct fw_schedule_history *h, int64_t now, const int64_t *times,
+                               size_t n)
+{
+	size_t added = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int64_t t = times[i];
+		size_t at = h->n;
+
+		if (t == INT64_MIN || t > now)
+			continue;
+		while (at > 0 && h->t[at - 1] > t)
+			at--;
+		if (at > 0 && h->t[at - 1] == t)
+			continue;
+		if (h->n == FW_SCHEDULE_HISTORY) {
+			if (at == 0)
+				continue; /* older than all kept */
+			memmove(h->t, h->t + 1, (at - 1) * sizeof(*h->t));
+			h->t[at - 1] = t;
+		} else {
+			memmove(h->t + at + 1, h->t + at, (h->n - at) * sizeof(*h->t));
+			h->t[at] = t;
+			h->n++;
+		}
+		added++;
+	}
+	return added;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* EM for the mixture p Exp(ms) + (1 - p) Exp(ml) over the n sorted gaps of g. */
+static void fit_mixture(struct fw_schedule_bursts *b, const double *g, size_t n)
+{
+	double ms = 0, ml = 0, p = 0.5;
+	size_t half = n / 2;
+
+	for (size_t i = 0; i < n; i++)
+		*(i < half ? &ms : &ml) += g[i];
+	ms = fmax(ms / (double)half, 1);
+	ml = fmax(ml / (double)(n - half), 2 * ms);
+	for (int it = 0; it < 60; it++) {
+		double sw = 0, swx = 0, lw = 0, lwx = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			/* responsibility of the short component, in logs: no underflow */
+			double x = log(p / ms) - g[i] / ms, y = log((1 - p) / ml) - g[i] / ml;
+			double w = 1 / (1 + exp(y - x));
+
+			sw += w;
+			swx += w * g[i];
+			lw += 1 - w;
+			lwx += (1 - w) * g[i];
+		}
+		p = fmin(fmax(sw / (double)n, 1e-3), 1 - 1e-3);
+		ms = fmax(swx / fmax(sw, 1e-9), 1);
+		ml = fmax(lwx / fmax(lw, 1e-9), 1);
+		if (ms > ml) {
+			double t = ms;
+
+			ms = ml;
+			ml = t;
+			p = 1 - p;
+		}
+	}
+	b->p = p;
+	b->ms = ms;
+	b->ml = ml;
+}
+
+/* See schedule.h. */
+void fw_schedule_bursts_fit(struct fw_schedule_bursts *b, const struct fw_schedule_history *h,
+                            int64_t now)
+{
+	double g[FW_SCHEDULE_HISTORY], mean = 0, var = 0;
+	size_t n = h->n > 1 ? h->n - 1 : 0;
+
+	*b = (struct fw_schedule_bursts){0};
+	if (n < FW_SCHEDULE_MIN_GAPS)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		g[i] = fmax((double)(h->t[i + 1] - h->t[i]), 1);
+		mean += g[i];
+	}
+	mean /= (double)n;
+	for (size_t i = 0; i < n; i++)
+		var += (g[i] - mean) * (g[i] - mean);
+	if (sqrt(var / (double)n) <= FW_SCHEDULE_BURSTY * mean)
+		return; /* as regular as Poisson, or more: the rate alone says it */
+	qsort(g, n, sizeof(*g), cmp_double);
+	fit_mixture(b, g, n);
+	b->age = fmax((double)(now - h->t[h->n - 1]), 0);
+	b->on = true;
+}
+
+/* See schedule.h. */
+double fw_schedule_bursts_wait(const struct fw_schedule_bursts *b, double t)
+{
+	double a = 1 / b->ms, g = 1 / b->ml, p = b->p;
+	double x = log(p) - b->age / b->ms, y = log(1 - p) - b->age / b->ml;
+	double a0 = 1 / (1 + exp(y - x)), k = g * p + a * (1 - p), as = g * p / k;
+	double l = g + (a - g) * as, d = (a - g) * (a0 - as);
+
+	/* T / k - (1 - e^(-kT)) / k^2, with expm1 for a small k T */
+	return l * t * t / 2 + d * (t / k + expm1(-k * t) / (k * k));
 }

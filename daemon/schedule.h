@@ -97,14 +97,76 @@ struct fw_schedule_feed {
 	double rate;      /* new items per second (fw_schedule_rate_value) */
 	int64_t interval; /* configured */
 	int64_t lo, hi;   /* bounds (min_interval, max_interval), lo <= interval <= hi */
+	/* the feed's burst model (part 3), NULL or not `on`: the rate alone */
+	const struct fw_schedule_bursts *bursts;
 };
 
 /* The constant c of the square-root allocation for the n feeds of v (all learned). Returns
    0 when n is 0. */
 double fw_schedule_budget(const struct fw_schedule_feed *v, size_t n);
 
-/* One feed's interval under c: clamp(c / sqrt(rate), lo, hi); interval when c <= 0. */
+/* One feed's interval under c: clamp(c / sqrt(rate), lo, hi), or for a bursty feed the
+   threshold rule of part 3, clamped alike; interval when c <= 0. */
 int64_t fw_schedule_adaptive(const struct fw_schedule_feed *f, double c);
+
+/*
+ * Adaptive polling, part 3: bursty feeds.
+ *
+ * News does not arrive as a Poisson process: a story breaks and several items follow
+ * within minutes; a blog is active for a day, then silent. After such a feed publishes, the
+ * next item is likelier soon than its average rate says; after a long silence, less likely.
+ * Each feed keeps the dates of its newest FW_SCHEDULE_HISTORY items (in memory; refilled
+ * from a document after a restart). When the gaps between them vary more than a Poisson
+ * process's do (coefficient of variation above FW_SCHEDULE_BURSTY; it is 1 for Poisson),
+ * the gaps are fitted (EM) with a mixture of two exponentials: a share p of short gaps of
+ * mean ms (within a burst) and long ones of mean ml (between bursts). Read as a two-state
+ * process, "active" publishes at a = 1/ms and turns quiet after an item with probability
+ * 1 - p; "quiet" publishes its next item at g = 1/ml, and turns active after it with
+ * probability p. Given that nothing was published for the `age` since the newest item, the
+ * chance of being active is A0 = p e^(-age/ms) / (p e^(-age/ms) + (1-p) e^(-age/ml)), and
+ * the expected publication rate x seconds later is
+ *     lambda(x) = L + D e^(-k x),  k = g p + a (1-p),  A* = g p / k,
+ *     L = g + (a - g) A* (= 1 / (p ms + (1-p) ml), the long-run rate),  D = (a - g)(A0 - A*).
+ * Items published during the wait for the next poll T accrue the expected delay
+ *     W(T) = integral_0^T lambda(x) (T - x) dx = L T^2 / 2 + D (T / k - (1 - e^(-k T)) / k^2),
+ * and the next poll comes when W(T) = c^2 / 2, c being the constant of part 2: for a Poisson
+ * feed (D = 0) that is T = c / sqrt(L), the square-root rule itself, so bursty and Poisson
+ * feeds share one price per poll and one budget. Just after a burst's items, D > 0 and the
+ * next poll comes sooner; after a long silence, D < 0 and it comes later. W grows with T
+ * (its derivative is the expected count of items by T), so T is found by bisection. The
+ * budget counts each feed at the interval its state at its last poll gives: the request
+ * rate at any moment is the sum of the feeds' current 1 / T, which the constant keeps at the
+ * budget.
+ */
+#define FW_SCHEDULE_HISTORY  64  /* newest item dates kept per feed */
+#define FW_SCHEDULE_BURSTY   1.5 /* coefficient of variation of the gaps above which ... */
+#define FW_SCHEDULE_MIN_GAPS 5   /* ... over at least this many gaps, a feed is bursty */
+
+struct fw_schedule_history {
+	int64_t t[FW_SCHEDULE_HISTORY]; /* publication dates, ascending, distinct */
+	size_t n;
+};
+
+struct fw_schedule_bursts {
+	bool on;          /* the gaps are bursty and the model below is fitted */
+	double p, ms, ml; /* share of short gaps, mean short and long gap (seconds) */
+	double age;       /* seconds from the newest item to the last poll */
+};
+
+/* Add the n dates of times[] (Unix seconds; INT64_MIN undated and dates after now are left
+   out) to h, keeping the newest FW_SCHEDULE_HISTORY distinct ones. Returns how many were
+   added. */
+size_t fw_schedule_history_add(struct fw_schedule_history *h, int64_t now, const int64_t *times,
+                               size_t n);
+
+/* Fit b to the gaps of h, or turn it off when they are not bursty (or too few); the age is
+   taken at now, the time of the poll. */
+void fw_schedule_bursts_fit(struct fw_schedule_bursts *b, const struct fw_schedule_history *h,
+                            int64_t now);
+
+/* The expected delay W(T) that items published within t seconds of a poll accrue by then,
+   under b (on) at its age: see above. */
+double fw_schedule_bursts_wait(const struct fw_schedule_bursts *b, double t);
 
 /* 64-bit FNV-1a of a string, for seeds. */
 uint64_t fw_schedule_seed(const char *name);
