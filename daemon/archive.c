@@ -449,6 +449,17 @@ static int step_cut(struct fw_store *s, struct fw_store_archive_pruning *p, int6
 	return ret;
 }
 
+/* End the transaction a function of this file began when none was open (own): commit on
+   success, roll back on failure. Returns ret, or the commit's error. */
+static int own_end(struct fw_store *s, bool own, int ret)
+{
+	if (own && ret == 0)
+		ret = fw_store_commit(s);
+	if (own && ret < 0)
+		fw_store_rollback(s);
+	return ret;
+}
+
 int fw_store_archive_prune_step(struct fw_store *s, struct fw_store_archive_pruning *p,
                                 size_t max_rows, const struct fw_store_words *w, bool *done)
 {
@@ -468,10 +479,7 @@ int fw_store_archive_prune_step(struct fw_store *s, struct fw_store_archive_prun
 		ret = reset_mark(s);
 	if (ret == 0 && p->phase == 3)
 		ret = set_last_prune(s);
-	if (own && ret == 0)
-		ret = fw_store_commit(s);
-	if (own && ret < 0)
-		fw_store_rollback(s);
+	ret = own_end(s, own, ret);
 	if (ret < 0)
 		*p = was; /* rolled back: the same step again next time */
 	*done = ret == 0 && p->phase == 3;
@@ -548,10 +556,7 @@ int fw_store_archive_index(struct fw_store *s, size_t max, const struct fw_store
 		if (ret == 0)
 			*indexed = (size_t)(upto - mark);
 	}
-	if (own && ret == 0)
-		ret = fw_store_commit(s);
-	if (own && ret < 0)
-		fw_store_rollback(s);
+	ret = own_end(s, own, ret);
 	if (ret < 0)
 		*indexed = 0;
 	return ret;
