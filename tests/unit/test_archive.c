@@ -2,7 +2,6 @@
    directory per test: add, read back, caps, word lookup, count, prune by age and by size. */
 #include <ctype.h>
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "test_rmtree.h"
 
 #define T0   1700000000
 #define NONE INT64_MIN
@@ -48,18 +48,12 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 
 	fw_store_close(f->s);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(f->dir);
 	free(f);
 	return 0;
 }

@@ -5,7 +5,6 @@
  * once the interval has passed), and pruning.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +23,7 @@
 #include "item.h"
 #include "match.h"
 #include "store.h"
+#include "test_rmtree.h"
 
 #define T0 1718744400
 
@@ -78,12 +78,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -91,7 +85,7 @@ static int teardown(void **state)
 	fw_grouper_free(f->g);
 	fw_store_close(f->store);
 	fw_config_free(f->cfg);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(f->dir);
 	free(f);
 	return 0;
 }

@@ -3,7 +3,6 @@
    polls running between them, to the same end as a prune in one transaction; closing the
    pruner half-way leaves a consistent store and a loop that closes; the items' retention
    goes a few feeds a step, to the same end. */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +19,7 @@
 #include "backfill.h"
 #include "prune.h"
 #include "store.h"
+#include "test_rmtree.h"
 
 #define T0     1700000000
 #define N_ROWS 6000
@@ -105,12 +105,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -118,7 +112,7 @@ static int teardown(void **state)
 	for (int k = 0; k < 2; k++)
 		fw_store_close(f->s[k]);
 	fw_backfill_words_free(&f->words);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(f->dir);
 	free(f);
 	return 0;
 }

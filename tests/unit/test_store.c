@@ -1,7 +1,6 @@
 /* test_store.c - the SQLite store on real files in a fresh temporary directory per test. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "test_rmtree.h"
 
 #define T0 1700000000
 
@@ -43,20 +43,12 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 
 	chmod(f->dir, 0700);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(f->dir);
 	free(f);
 	return 0;
 }
