@@ -48,7 +48,7 @@ static size_t cut_len(const char *v, size_t max)
 }
 
 /* Bind v cut to max bytes (NULL or "" binds NULL); adds its length to *bytes. */
-static int bind_cut(struct fw_store *s, sqlite3_stmt *q, int i, const char *v, size_t max,
+static int bind_cut(struct fw_sqlite *s, sqlite3_stmt *q, int i, const char *v, size_t max,
                     int64_t *bytes)
 {
 	size_t n = cut_len(v, max);
@@ -80,8 +80,9 @@ static void join_categories(const struct fw_archive_row *r, char *buf)
 	}
 }
 
-int fw_store_archive_add(struct fw_store *s, const struct fw_archive_row *r)
+int fw_sqlite_archive_add(struct fw_store *base, const struct fw_archive_row *r)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	char cats[FW_ARCHIVE_CATEGORIES_MAX + 1];
 	const char *link = r->link && strlen(r->link) <= FW_ARCHIVE_LINK_MAX ? r->link : NULL;
 	int64_t bytes = 0;
@@ -124,7 +125,7 @@ static const char *col_text(sqlite3_stmt *q, int col)
 
 /* Columns: id, feed, item, seen, published, updated, title, link, author, summary,
    content, categories. Hand one row to cb; the categories are split into an array. */
-static int each_row(struct fw_store *s, sqlite3_stmt *q, fw_store_archive_cb cb, void *arg)
+static int each_row(struct fw_sqlite *s, sqlite3_stmt *q, fw_store_archive_cb cb, void *arg)
 {
 	const char *cats = col_text(q, 11);
 	struct fw_archive_row r = {
@@ -172,9 +173,10 @@ static int each_row(struct fw_store *s, sqlite3_stmt *q, fw_store_archive_cb cb,
 	return ret;
 }
 
-int fw_store_archive_each(struct fw_store *s, int64_t since, const char *words,
-                          fw_store_archive_cb cb, void *arg)
+int fw_sqlite_archive_each(struct fw_store *base, int64_t since, const char *words,
+                           fw_store_archive_cb cb, void *arg)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	char sql[640];
 	int ret = 0, rc = SQLITE_DONE;
 	sqlite3_stmt *q;
@@ -202,8 +204,9 @@ out:
 	return ret;
 }
 
-int fw_store_archive_count(struct fw_store *s, int64_t since, int64_t *n, int64_t *bytes)
+int fw_sqlite_archive_count(struct fw_store *base, int64_t since, int64_t *n, int64_t *bytes)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0, rc;
 	sqlite3_stmt *q = fw_store_prepare_once(
 	    s, "SELECT count(*), coalesce(sum(bytes), 0) FROM archive WHERE " SINCE, &ret);
@@ -226,7 +229,7 @@ int fw_store_archive_count(struct fw_store *s, int64_t since, int64_t *n, int64_
 
 /* One change of the word index: a row's words in, or out. */
 struct fts_op {
-	struct fw_store *s;
+	struct fw_sqlite *s;
 	sqlite3_stmt *q;
 	const struct fw_store_words *w;
 };
@@ -248,7 +251,7 @@ static int fts_row_cb(const struct fw_archive_row *r, void *arg)
 
 /* Put the words of the rows `where` selects (?1 = a, ?2 = b) into the index, or (out) take
    them out: the index keeps no text, so a row leaves it only when told its words again. */
-static int fts_apply(struct fw_store *s, const char *where, int64_t a, int64_t b,
+static int fts_apply(struct fw_sqlite *s, const char *where, int64_t a, int64_t b,
                      const struct fw_store_words *w, bool out)
 {
 	char sql[640];
@@ -278,7 +281,7 @@ static int fts_apply(struct fw_store *s, const char *where, int64_t a, int64_t b
 }
 
 /* Delete the rows `where` selects (with ?1 bound to v), from the index first. */
-static int delete_where(struct fw_store *s, const char *where, int64_t v,
+static int delete_where(struct fw_sqlite *s, const char *where, int64_t v,
                         const struct fw_store_words *w, int64_t *deleted)
 {
 	char sql[512];
@@ -300,7 +303,7 @@ static int delete_where(struct fw_store *s, const char *where, int64_t v,
 }
 
 /* Run one statement of sql that takes no value and returns no row. 0 or -errno. */
-static int exec_once(struct fw_store *s, const char *sql)
+static int exec_once(struct fw_sqlite *s, const char *sql)
 {
 	int ret = 0;
 	sqlite3_stmt *q = fw_store_prepare_once(s, sql, &ret);
@@ -313,21 +316,22 @@ static int exec_once(struct fw_store *s, const char *sql)
 }
 
 /* The index's mark back to 0 when the archive is empty. */
-static int reset_mark(struct fw_store *s)
+static int reset_mark(struct fw_sqlite *s)
 {
 	return exec_once(s, "UPDATE meta SET v = 0 WHERE k = 'archive_indexed' AND NOT EXISTS "
 	                    "(SELECT 1 FROM archive)");
 }
 
 /* Remember when the archive was pruned (meta.archive_pruned). */
-static int set_last_prune(struct fw_store *s)
+static int set_last_prune(struct fw_sqlite *s)
 {
 	return exec_once(
 	    s, "INSERT OR REPLACE INTO meta (k, v) VALUES ('archive_pruned', unixepoch())");
 }
 
-int fw_store_archive_last_prune(struct fw_store *s, int64_t *when)
+int fw_sqlite_archive_last_prune(struct fw_store *base, int64_t *when)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0, rc;
 	sqlite3_stmt *q = fw_store_prepare_once(
 	    s, "SELECT coalesce((SELECT v FROM meta WHERE k = 'archive_pruned'), 0)", &ret);
@@ -345,7 +349,7 @@ int fw_store_archive_last_prune(struct fw_store *s, int64_t *when)
 
 /* One value of a query that binds ?1 = a and ?2 = b into *v; *found says whether a row came
    (may be NULL when the query always returns one). */
-static int one_value(struct fw_store *s, const char *sql, int64_t a, int64_t b, int64_t *v,
+static int one_value(struct fw_sqlite *s, const char *sql, int64_t a, int64_t b, int64_t *v,
                      bool *found)
 {
 	int ret = 0, rc;
@@ -367,7 +371,7 @@ static int one_value(struct fw_store *s, const char *sql, int64_t a, int64_t b, 
 }
 
 /* By age: the oldest rows, up to n, while they were seen before p->before. */
-static int step_age(struct fw_store *s, struct fw_store_archive_pruning *p, int64_t n,
+static int step_age(struct fw_sqlite *s, struct fw_store_archive_pruning *p, int64_t n,
                     const struct fw_store_words *w)
 {
 	int64_t last = 0, rows = 0, old = 0;
@@ -402,7 +406,7 @@ static int step_age(struct fw_store *s, struct fw_store_archive_pruning *p, int6
 
 /* By size: walk up to n rows back from p->pos, adding their bytes, until they pass the cap:
    the rows below the last one that fits go. */
-static int step_size(struct fw_store *s, struct fw_store_archive_pruning *p, int64_t n)
+static int step_size(struct fw_sqlite *s, struct fw_store_archive_pruning *p, int64_t n)
 {
 	int64_t rows = 0;
 	int ret = 0, rc;
@@ -434,7 +438,7 @@ static int step_size(struct fw_store *s, struct fw_store_archive_pruning *p, int
 }
 
 /* The rows below p->cut, the oldest n of them at most. */
-static int step_cut(struct fw_store *s, struct fw_store_archive_pruning *p, int64_t n,
+static int step_cut(struct fw_sqlite *s, struct fw_store_archive_pruning *p, int64_t n,
                     const struct fw_store_words *w)
 {
 	int64_t hi = 0;
@@ -451,22 +455,23 @@ static int step_cut(struct fw_store *s, struct fw_store_archive_pruning *p, int6
 
 /* End the transaction a function of this file began when none was open (own): commit on
    success, roll back on failure. Returns ret, or the commit's error. */
-static int own_end(struct fw_store *s, bool own, int ret)
+static int own_end(struct fw_sqlite *s, bool own, int ret)
 {
 	if (own && ret == 0)
-		ret = fw_store_commit(s);
+		ret = fw_sqlite_commit(&s->base);
 	if (own && ret < 0)
-		fw_store_rollback(s);
+		fw_sqlite_rollback(&s->base);
 	return ret;
 }
 
-int fw_store_archive_prune_step(struct fw_store *s, struct fw_store_archive_pruning *p,
-                                size_t max_rows, const struct fw_store_words *w, bool *done)
+int fw_sqlite_archive_prune_step(struct fw_store *base, struct fw_store_archive_pruning *p,
+                                 size_t max_rows, const struct fw_store_words *w, bool *done)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int64_t n = max_rows < 1 ? 1 : max_rows > (1 << 20) ? (1 << 20) : (int64_t)max_rows;
 	struct fw_store_archive_pruning was = *p;
 	bool own = sqlite3_get_autocommit(s->db) != 0;
-	int ret = own ? fw_store_begin(s) : 0;
+	int ret = own ? fw_sqlite_begin(&s->base) : 0;
 
 	if (ret == 0 && p->phase == 0)
 		ret = step_age(s, p, n, w);
@@ -486,22 +491,8 @@ int fw_store_archive_prune_step(struct fw_store *s, struct fw_store_archive_prun
 	return ret;
 }
 
-int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes,
-                           const struct fw_store_words *w, int64_t *deleted)
-{
-	struct fw_store_archive_pruning p = {.before = before, .max_bytes = max_bytes};
-	bool done = false;
-	int ret = 0;
-
-	while (ret == 0 && !done)
-		ret = fw_store_archive_prune_step(s, &p, FW_STORE_ARCHIVE_PRUNE_BATCH, w, &done);
-	if (ret == 0 && deleted)
-		*deleted = p.deleted;
-	return ret;
-}
-
 /* The index's mark and the last row into *mark and *last. */
-static int index_state(struct fw_store *s, int64_t *mark, int64_t *last)
+static int index_state(struct fw_sqlite *s, int64_t *mark, int64_t *last)
 {
 	int ret = 0;
 	sqlite3_stmt *q = fw_store_prepare_once(
@@ -520,7 +511,7 @@ static int index_state(struct fw_store *s, int64_t *mark, int64_t *last)
 }
 
 /* Index rows mark < id <= upto and move the mark. */
-static int index_rows(struct fw_store *s, int64_t mark, int64_t upto,
+static int index_rows(struct fw_sqlite *s, int64_t mark, int64_t upto,
                       const struct fw_store_words *w)
 {
 	int ret = fts_apply(s, "id > ?1 AND id <= ?2", mark, upto, w, false);
@@ -535,9 +526,10 @@ static int index_rows(struct fw_store *s, int64_t mark, int64_t upto,
 	return ret;
 }
 
-int fw_store_archive_index(struct fw_store *s, size_t max, const struct fw_store_words *w,
-                           size_t *indexed)
+int fw_sqlite_archive_index(struct fw_store *base, size_t max, const struct fw_store_words *w,
+                            size_t *indexed)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int64_t mark = 0, last = 0, upto;
 	bool own;
 	int ret;
@@ -546,7 +538,7 @@ int fw_store_archive_index(struct fw_store *s, size_t max, const struct fw_store
 	if ((ret = index_state(s, &mark, &last)) < 0 || last <= mark || max == 0)
 		return ret;
 	own = sqlite3_get_autocommit(s->db) != 0;
-	if (own && (ret = fw_store_begin_lazy(s)) < 0)
+	if (own && (ret = fw_sqlite_begin_lazy(&s->base)) < 0)
 		return ret;
 	/* read again inside the transaction: another writer may have indexed meanwhile */
 	if ((ret = index_state(s, &mark, &last)) == 0 && last > mark) {

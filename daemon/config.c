@@ -15,6 +15,7 @@
 #include "config.h"
 #include "duration.h"
 #include "opml.h"
+#include "store.h"
 #include "strmap.h"
 #include "match.h"
 #include "template.h" /* plugins/common: the renderer's own template checker */
@@ -854,6 +855,9 @@ char *fw_config_locate(const char *explicit_path)
 static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_t *root)
 {
 	static const char *const keys[] = {"state_dir",
+	                                   "store",
+	                                   "node",
+	                                   "lease",
 	                                   "plugin_dir",
 	                                   "first_poll_max_age",
 	                                   "interval",
@@ -898,6 +902,32 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 		free(s);
 		s = NULL;
 	}
+	if (get_string(c, root, "store", &s) > 0) {
+		if (!*s)
+			ERR(c, config_setting_get_member(root, "store"),
+			    "'store' must be a postgresql:// URL or a file path");
+		else if (fw_store_is_shared(s))
+			cfg->store = s;
+		else
+			cfg->store = resolve_path(c, s);
+		if (cfg->store != s)
+			free(s);
+		s = NULL;
+	}
+	if (get_string(c, root, "node", &s) > 0) {
+		if (!*s || strlen(s) > 64 ||
+		    s[strspn(s, "abcdefghijklmnopqrstuvwxyz"
+		                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")])
+			ERR(c, config_setting_get_member(root, "node"),
+			    "'node' must be 1-64 of the letters, digits, '.', '_' and '-'");
+		else
+			cfg->node = s;
+		if (cfg->node != s)
+			free(s);
+		s = NULL;
+	}
+	if (get_duration(c, root, "lease", &cfg->lease) > 0 && cfg->lease < 5)
+		ERR(c, config_setting_get_member(root, "lease"), "'lease' must be at least 5s");
 	if (get_string(c, root, "plugin_dir", &s) > 0) {
 		cfg->plugin_dir = resolve_path(c, s);
 		free(s);
@@ -1209,6 +1239,7 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	cfg->connect_timeout = 15;
 	cfg->max_body = 16 * 1024 * 1024;
 	cfg->max_items = 10000;
+	cfg->lease = 60;
 	cfg->max_alerts_per_poll = FW_CONFIG_MAX_ALERTS_PER_POLL;
 	cfg->story_window = 48 * 3600;
 	cfg->story_update_interval = 3600;
@@ -1321,6 +1352,8 @@ struct fw_config *fw_config_free(struct fw_config *cfg)
 	config_destroy(&cfg->lc);
 	free(cfg->path);
 	free(cfg->state_dir);
+	free(cfg->store);
+	free(cfg->node);
 	free(cfg->plugin_dir);
 	free(cfg->feeds_file);
 	free(cfg->user_agent);
@@ -1354,6 +1387,8 @@ char *fw_config_db_path(const struct fw_config *cfg)
 {
 	char *p;
 
+	if (cfg->store)
+		return strdup(cfg->store);
 	if (asprintf(&p, "%s/feedwatch.db", cfg->state_dir) < 0)
 		return NULL;
 	return p;

@@ -128,6 +128,9 @@ struct fw_config {
 	config_t lc; /* kept alive: output settings point into it */
 
 	char *state_dir;
+	char *store;      /* NULL: state_dir/feedwatch.db; a postgresql:// URL or a SQLite file */
+	char *node;       /* NULL: "<host name>-<pid>": who holds this process's claims */
+	int64_t lease;    /* seconds a claim in a shared store lasts unrenewed */
 	char *plugin_dir; /* NULL: the default search */
 	char *feeds_file; /* the OPML file of `feeds add` and `import`: feeds.opml beside path */
 	int64_t first_poll_max_age;
@@ -188,7 +191,7 @@ struct fw_config *fw_config_free(struct fw_config *cfg);
 long fw_config_output_index(const struct fw_config *cfg, const char *name);
 long fw_config_feed_index(const struct fw_config *cfg, const char *name);
 
-/* The database path inside state_dir (malloc()ed). */
+/* Where the store is (malloc()ed): `store` when set, else feedwatch.db in state_dir. */
 char *fw_config_db_path(const struct fw_config *cfg);
 
 /* Read a duration setting (int seconds or string). 0, -ENOENT, or -EINVAL. */

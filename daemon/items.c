@@ -18,7 +18,7 @@
 	"i2.feed = items.feed) - 7200"
 
 /* The feed of the n-th item after the cursor into p->feed; *found is false past the end. */
-static int next_feed(struct fw_store *s, struct fw_store_item_pruning *p, int64_t n, char *hi,
+static int next_feed(struct fw_sqlite *s, struct fw_store_item_pruning *p, int64_t n, char *hi,
                      bool *found)
 {
 	int ret = 0, rc;
@@ -43,9 +43,10 @@ static int next_feed(struct fw_store *s, struct fw_store_item_pruning *p, int64_
 	return ret;
 }
 
-int fw_store_item_prune_step(struct fw_store *s, struct fw_store_item_pruning *p, size_t max_rows,
-                             bool *done)
+int fw_sqlite_item_prune_step(struct fw_store *base, struct fw_store_item_pruning *p,
+                              size_t max_rows, bool *done)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	char hi[FW_STORE_KEY_MAX + 1], sql[512];
 	int64_t n = max_rows < 1 ? 1 : (int64_t)max_rows;
 	bool found = false;
@@ -72,18 +73,5 @@ int fw_store_item_prune_step(struct fw_store *s, struct fw_store_item_pruning *p
 		p->started = true;
 	}
 	*done = ret == 0 && !found;
-	return ret;
-}
-
-int fw_store_item_prune(struct fw_store *s, int64_t before, int64_t *deleted)
-{
-	struct fw_store_item_pruning p = {.before = before};
-	bool done = false;
-	int ret = 0;
-
-	while (ret == 0 && !done)
-		ret = fw_store_item_prune_step(s, &p, FW_STORE_ARCHIVE_PRUNE_BATCH, &done);
-	if (ret == 0 && deleted)
-		*deleted = p.deleted;
 	return ret;
 }

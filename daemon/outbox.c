@@ -35,9 +35,10 @@ void fw_outbox_entries_free(struct fw_outbox_entry *e, size_t n)
 }
 
 /* Queue an alert for an output: 1 queued, 0 already queued, or -errno. */
-int fw_store_outbox_add(struct fw_store *s, const char *alert_id, const char *output,
-                        const char *payload, int64_t now)
+int fw_sqlite_outbox_add(struct fw_store *base, const char *alert_id, const char *output,
+                         const char *payload, int64_t now)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	sqlite3_stmt *q;
 	int ret = 0;
 
@@ -81,7 +82,7 @@ static bool row_entry(sqlite3_stmt *q, struct fw_outbox_entry *e)
 }
 
 /* Collect up to max rows of a stepped FW_STORE_OUTBOX_COLS statement, skipping busy rowids. */
-static int collect(struct fw_store *s, sqlite3_stmt *q, size_t max, const int64_t *busy,
+static int collect(struct fw_sqlite *s, sqlite3_stmt *q, size_t max, const int64_t *busy,
                    size_t n_busy, struct fw_outbox_entry **out, size_t *n)
 {
 	struct fw_outbox_entry *v = NULL, *nv;
@@ -124,9 +125,10 @@ out:
 }
 
 /* Up to max pending entries due by now, next_at then rowid order, skipping busy rowids. */
-int fw_store_outbox_due(struct fw_store *s, int64_t now, size_t max, const int64_t *busy,
-                        size_t n_busy, struct fw_outbox_entry **out, size_t *n)
+int fw_sqlite_outbox_due(struct fw_store *base, int64_t now, size_t max, const int64_t *busy,
+                         size_t n_busy, struct fw_outbox_entry **out, size_t *n)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	sqlite3_stmt *q;
 	int ret = 0;
 
@@ -139,7 +141,7 @@ int fw_store_outbox_due(struct fw_store *s, int64_t now, size_t max, const int64
 	 * (a duplicate, never a loss), so they are handed out all the same.
 	 */
 	if (sqlite3_get_autocommit(s->db))
-		fw_store_sync(s);
+		fw_sqlite_sync(&s->base);
 	q = fw_store_prepare(s, ST_OUTBOX_DUE, &ret);
 	if (!q)
 		return ret;
@@ -148,8 +150,9 @@ int fw_store_outbox_due(struct fw_store *s, int64_t now, size_t max, const int64
 }
 
 /* Earliest next_at of the pending entries, or -ENOENT. */
-int fw_store_outbox_next_due(struct fw_store *s, int64_t *when)
+int fw_sqlite_outbox_next_due(struct fw_store *base, int64_t *when)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	sqlite3_stmt *q;
 	int rc, ret = 0;
 
@@ -168,7 +171,7 @@ int fw_store_outbox_next_due(struct fw_store *s, int64_t *when)
 }
 
 /* Run an UPDATE/DELETE on one rowid; -ENOENT when it touched no row. */
-static int change_one(struct fw_store *s, sqlite3_stmt *q)
+static int change_one(struct fw_sqlite *s, sqlite3_stmt *q)
 {
 	int ret = fw_store_step_done(s, q);
 
@@ -178,8 +181,9 @@ static int change_one(struct fw_store *s, sqlite3_stmt *q)
 }
 
 /* Delete a delivered entry; -ENOENT when it is gone already. */
-int fw_store_outbox_delivered(struct fw_store *s, int64_t rowid, int64_t now)
+int fw_sqlite_outbox_delivered(struct fw_store *base, int64_t rowid, int64_t now)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	sqlite3_stmt *q;
 	int ret = 0;
 
@@ -198,8 +202,9 @@ int fw_store_outbox_delivered(struct fw_store *s, int64_t rowid, int64_t now)
 }
 
 /* A failed attempt of a pending entry; -ENOENT when no such pending entry. */
-int fw_store_outbox_retry(struct fw_store *s, int64_t rowid, int64_t next_at, const char *error)
+int fw_sqlite_outbox_retry(struct fw_store *base, int64_t rowid, int64_t next_at, const char *error)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	sqlite3_stmt *q;
 	int ret = 0;
 
@@ -218,8 +223,9 @@ int fw_store_outbox_retry(struct fw_store *s, int64_t rowid, int64_t next_at, co
 
 /* The last failed attempt of a pending entry (attempts + 1): it becomes dead. -ENOENT when
    no such pending entry. */
-int fw_store_outbox_kill(struct fw_store *s, int64_t rowid, const char *error)
+int fw_sqlite_outbox_kill(struct fw_store *base, int64_t rowid, const char *error)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	sqlite3_stmt *q;
 	int ret = 0;
 
@@ -236,9 +242,10 @@ int fw_store_outbox_kill(struct fw_store *s, int64_t rowid, const char *error)
 }
 
 /* Every entry of state (< 0: all) and output (NULL: all), in rowid order. */
-int fw_store_outbox_list(struct fw_store *s, int state, const char *output,
-                         struct fw_outbox_entry **out, size_t *n)
+int fw_sqlite_outbox_list(struct fw_store *base, int state, const char *output,
+                          struct fw_outbox_entry **out, size_t *n)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	sqlite3_stmt *q;
 	int ret = 0;
 
@@ -254,8 +261,8 @@ int fw_store_outbox_list(struct fw_store *s, int state, const char *output,
 }
 
 /* Run revive or drop: rowid >= 0, output NULL = any; *changed gets the count. */
-static int change_many(struct fw_store *s, enum fw_store_stmt id, int64_t rowid, const char *output,
-                       int64_t now, int64_t *changed)
+static int change_many(struct fw_sqlite *s, enum fw_store_stmt id, int64_t rowid,
+                       const char *output, int64_t now, int64_t *changed)
 {
 	sqlite3_stmt *q;
 	int ret = 0;
@@ -279,20 +286,23 @@ static int change_many(struct fw_store *s, enum fw_store_stmt id, int64_t rowid,
 }
 
 /* Make entries pending again; see store.h. */
-int fw_store_outbox_revive(struct fw_store *s, int64_t rowid, const char *output, int64_t now,
-                           int64_t *changed)
+int fw_sqlite_outbox_revive(struct fw_store *base, int64_t rowid, const char *output, int64_t now,
+                            int64_t *changed)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	return change_many(s, ST_OUTBOX_REVIVE, rowid, output, now, changed);
 }
 
 /* Delete entries; see store.h. */
-int fw_store_outbox_drop(struct fw_store *s, int64_t rowid, const char *output, int64_t *changed)
+int fw_sqlite_outbox_drop(struct fw_store *base, int64_t rowid, const char *output,
+                          int64_t *changed)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	return change_many(s, ST_OUTBOX_DROP, rowid, output, 0, changed);
 }
 
 /* Run one of the single-row statements HOLD (with next_at) or EXPIRE; see store.h. */
-static int set_one(struct fw_store *s, enum fw_store_stmt id, int64_t rowid, int64_t next_at,
+static int set_one(struct fw_sqlite *s, enum fw_store_stmt id, int64_t rowid, int64_t next_at,
                    const char *error)
 {
 	sqlite3_stmt *q;
@@ -313,28 +323,34 @@ static int set_one(struct fw_store *s, enum fw_store_stmt id, int64_t rowid, int
 }
 
 /* Hold a pending entry until next_at without counting an attempt; see store.h. */
-int fw_store_outbox_hold(struct fw_store *s, int64_t rowid, int64_t next_at, const char *why)
+int fw_sqlite_outbox_hold(struct fw_store *base, int64_t rowid, int64_t next_at, const char *why)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	return set_one(s, ST_OUTBOX_HOLD, rowid, next_at, why);
 }
 
 /* A pending entry becomes dead without an attempt; see store.h. */
-int fw_store_outbox_expire(struct fw_store *s, int64_t rowid, const char *why)
+int fw_sqlite_outbox_expire(struct fw_store *base, int64_t rowid, const char *why)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	return set_one(s, ST_OUTBOX_EXPIRE, rowid, 0, why);
 }
 
 /* Held entries of output become due at now; see store.h. */
-int fw_store_outbox_release(struct fw_store *s, const char *output, int64_t now, int64_t *changed)
+int fw_sqlite_outbox_release(struct fw_store *base, const char *output, int64_t now,
+                             int64_t *changed)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	if (output == NULL)
 		return fw_store_fail_msg(s, -EINVAL, "no output");
 	return change_many(s, ST_OUTBOX_RELEASE, 0, output, now, changed);
 }
 
 /* Pending and dead counts of output (NULL: all outputs); either pointer may be NULL. */
-int fw_store_outbox_count(struct fw_store *s, const char *output, int64_t *pending, int64_t *dead)
+int fw_sqlite_outbox_count(struct fw_store *base, const char *output, int64_t *pending,
+                           int64_t *dead)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	sqlite3_stmt *q;
 	int rc, ret = 0;
 
@@ -398,9 +414,10 @@ static bool alert_row(sqlite3_stmt *q, struct fw_alert_row *r)
 	       fw_store_col_dup(q, 9, &r->last_error);
 }
 
-int fw_store_alert_rows(struct fw_store *s, int64_t since, const char *watchlist, size_t max,
-                        struct fw_alert_row **out, size_t *n)
+int fw_sqlite_alert_rows(struct fw_store *base, int64_t since, const char *watchlist, size_t max,
+                         struct fw_alert_row **out, size_t *n)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	struct fw_alert_row *v = NULL;
 	size_t len = 0, cap = 0;
 	int rc, ret = 0;
@@ -441,7 +458,7 @@ int fw_store_alert_rows(struct fw_store *s, int64_t since, const char *watchlist
 }
 
 /* One row of two integers from sql with ?1 bound to arg (once per `once`: not cached). */
-static int two_ints(struct fw_store *s, const char *sql, int64_t arg, int64_t *a, int64_t *b)
+static int two_ints(struct fw_sqlite *s, const char *sql, int64_t arg, int64_t *a, int64_t *b)
 {
 	int rc = 0;
 	sqlite3_stmt *q = fw_store_prepare_once(s, sql, &rc);
@@ -459,14 +476,17 @@ static int two_ints(struct fw_store *s, const char *sql, int64_t arg, int64_t *a
 	return rc == SQLITE_ROW ? 0 : fw_store_fail(s, rc);
 }
 
-int fw_store_outbox_last_rowid(struct fw_store *s, int64_t *rowid)
+int fw_sqlite_outbox_last_rowid(struct fw_store *base, int64_t *rowid)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	return two_ints(s, "SELECT coalesce(max(rowid), 0) FROM outbox WHERE ?1 = ?1", 0, rowid,
 	                NULL);
 }
 
-int fw_store_outbox_count_after(struct fw_store *s, int64_t after, int64_t *pending, int64_t *dead)
+int fw_sqlite_outbox_count_after(struct fw_store *base, int64_t after, int64_t *pending,
+                                 int64_t *dead)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	return two_ints(s,
 	                "SELECT coalesce(sum(state = 0), 0), coalesce(sum(state = 1), 0) FROM "
 	                "outbox WHERE rowid > ?1",

@@ -1,12 +1,14 @@
 /*
- * store.h - the durable state: one SQLite database (WAL) holding per-feed HTTP state, the
- * items seen per feed, the alerts raised, and the alert outbox. Pure of logging: errors come
- * back as negative errno plus a message in the caller's buffer or fw_store_error().
+ * store.h - the durable state: per-feed HTTP state, the items seen per feed, the alerts
+ * raised, the alert outbox, stories, WebSub subscriptions and the item archive. Pure of
+ * logging: errors come back as negative errno plus a message in the caller's buffer or
+ * fw_store_error().
  *
- * This header is the store's whole interface, and it names no SQLite type: struct fw_store
- * is opaque, so a second backend (PostgreSQL) can implement these same functions. Keep it
- * so. The SQLite backend is store.c (database, transactions, feeds, items, hosts, alerts)
- * and outbox.c (the outbox), which share the private store_int.h.
+ * This header is the store's whole interface, and it names no backend's type: struct
+ * fw_store is opaque. Two backends implement it (store_backend.h): SQLite, one file for
+ * one node (store_sqlite.c with items.c, outbox.c, stories.c, archive.c and
+ * websub_store.c, sharing store_int.h), and PostgreSQL, one database for many nodes
+ * (pg_*.c, sharing pg_int.h). store.c picks one by the location's form and dispatches.
  */
 #ifndef FW_STORE_H
 #define FW_STORE_H
@@ -17,6 +19,10 @@
 
 struct fw_store;
 
+/* Does `where` name a store many nodes share (a postgresql:// or postgres:// URL, served
+   by PostgreSQL) rather than a SQLite file? */
+bool fw_store_is_shared(const char *where);
+
 /*
  * Take the lock that makes one daemon (run or once) the only writer of the database at
  * path: an exclusive flock on "path.lock", which holds the holder's pid. Returns 0 and the
@@ -26,7 +32,9 @@ struct fw_store;
 int fw_store_lock(const char *path, int *fd, char *err, size_t errlen);
 
 /*
- * Open (creating if need be) the database at path, in WAL mode with a busy timeout, and
+ * Open (creating if need be) the database at path (a postgresql:// URL: a PostgreSQL
+ * database, whose schema is created or migrated the same way), in WAL mode with a busy
+ * timeout, and
  * create or migrate the schema. Refuses, rather than starting from nothing, a file that is
  * not a feedwatch database, is corrupted, or is locked beyond the timeout. read_only opens
  * an existing file without writing (for `feedwatch status`).
@@ -66,6 +74,17 @@ int fw_store_open_timeout(const char *path, bool read_only, int busy_ms, struct 
  * bulk imports. 0 or -errno.
  */
 int fw_store_set_synchronous(struct fw_store *s, bool full);
+
+/*
+ * Name this process in a store that many nodes share (PostgreSQL): node is who holds the
+ * claims it takes (polls, outbox deliveries), lease how long (seconds) a claim lasts
+ * unrenewed before another node may take it over. A store of one node (SQLite, locked by
+ * fw_store_lock) needs neither and keeps nothing. 0 or -errno.
+ */
+int fw_store_set_node(struct fw_store *s, const char *node, int64_t lease);
+
+/* The backend's name: "sqlite" or "postgresql". */
+const char *fw_store_backend(const struct fw_store *s);
 
 /* Close. Accepts NULL; returns NULL. */
 struct fw_store *fw_store_close(struct fw_store *s);

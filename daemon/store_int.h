@@ -19,7 +19,7 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store_backend.h"
 
 /* The cached statements; their SQL is stmt_sql[] in store.c, in this order. */
 enum fw_store_stmt {
@@ -83,7 +83,8 @@ enum fw_store_stmt {
 #define FW_STORE_OUTBOX_COLS                                                                       \
 	"rowid, alert_id, output, payload, state, attempts, created, next_at, last_error"
 
-struct fw_store {
+struct fw_sqlite {
+	struct fw_store base; /* first: a struct fw_store * is one of these */
 	sqlite3 *db;
 	bool read_only;
 	char msg[256];
@@ -96,36 +97,47 @@ struct fw_store {
 	sqlite3_stmt *st[ST_COUNT];
 };
 
+static inline struct fw_sqlite *fw_sqlite_of(struct fw_store *s)
+{
+	return (struct fw_sqlite *)s;
+}
+
+/* The backend's functions (store.c dispatches to them through fw_sqlite_ops). */
+#define FW_STORE_DECLARE_sqlite(ret, name, params, args) FW_STORE_DECLARE(sqlite, ret, name, params)
+FW_STORE_OPS(FW_STORE_DECLARE_sqlite)
+void fw_sqlite_close(struct fw_store *s);
+const char *fw_sqlite_error(const struct fw_store *s);
+
 /* Record SQLite's message for the result code rc in s->msg; returns it as a negative
    errno. */
-int fw_store_fail(struct fw_store *s, int rc);
+int fw_store_fail(struct fw_sqlite *s, int rc);
 
 /* Record msg in s->msg; returns e. */
-int fw_store_fail_msg(struct fw_store *s, int e, const char *msg);
+int fw_store_fail_msg(struct fw_sqlite *s, int e, const char *msg);
 
 /* The cached statement id, prepared on first use; owned by s (finalized by
    fw_store_close). NULL with *rc set to a negative errno on failure. */
-sqlite3_stmt *fw_store_prepare(struct fw_store *s, enum fw_store_stmt id, int *rc);
+sqlite3_stmt *fw_store_prepare(struct fw_sqlite *s, enum fw_store_stmt id, int *rc);
 
 /* Prepare sql for one use (not cached: commands, daily and hourly prunes); the caller
    finalizes it. NULL with *ret set to a negative errno on failure. */
-sqlite3_stmt *fw_store_prepare_once(struct fw_store *s, const char *sql, int *ret);
+sqlite3_stmt *fw_store_prepare_once(struct fw_sqlite *s, const char *sql, int *ret);
 
 /* Reset a cached statement and clear its bindings, ready for its next use. */
 void fw_store_stmt_done(sqlite3_stmt *st);
 
 /* Bind parameter i to a required key: -EINVAL when v is NULL, -E2BIG past
    FW_STORE_KEY_MAX. v must outlive the step (bound SQLITE_STATIC). 0 or -errno. */
-int fw_store_bind_key(struct fw_store *s, sqlite3_stmt *st, int i, const char *v);
+int fw_store_bind_key(struct fw_sqlite *s, sqlite3_stmt *st, int i, const char *v);
 
 /* Bind an optional string of at most max bytes (NULL binds NULL; longer: -E2BIG). */
-int fw_store_bind_text(struct fw_store *s, sqlite3_stmt *st, int i, const char *v, size_t max);
+int fw_store_bind_text(struct fw_sqlite *s, sqlite3_stmt *st, int i, const char *v, size_t max);
 
 /* Bind an error message, cut to FW_STORE_ERROR_MAX bytes on a UTF-8 boundary. */
-int fw_store_bind_error(struct fw_store *s, sqlite3_stmt *st, int i, const char *v);
+int fw_store_bind_error(struct fw_sqlite *s, sqlite3_stmt *st, int i, const char *v);
 
 /* Step a statement that returns no row and reset it either way. 0 or -errno. */
-int fw_store_step_done(struct fw_store *s, sqlite3_stmt *st);
+int fw_store_step_done(struct fw_sqlite *s, sqlite3_stmt *st);
 
 /* Copy text column col into *out (malloc()ed, caller frees; a NULL column gives NULL).
    false on allocation failure. */

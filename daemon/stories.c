@@ -36,7 +36,7 @@ void fw_store_story_item_clear(struct fw_story_item_row *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int step_row(struct fw_store *s, sqlite3_stmt *q, bool *row)
+static int step_row(struct fw_sqlite *s, sqlite3_stmt *q, bool *row)
 {
 	int rc = sqlite3_step(q);
 
@@ -45,7 +45,7 @@ static int step_row(struct fw_store *s, sqlite3_stmt *q, bool *row)
 }
 
 /* The id the next story item gets: read once, then counted here (one writer per store). */
-static int next_id(struct fw_store *s, sqlite3_int64 *id)
+static int next_id(struct fw_sqlite *s, sqlite3_int64 *id)
 {
 	int ret = 0;
 	sqlite3_stmt *q;
@@ -64,7 +64,7 @@ static int next_id(struct fw_store *s, sqlite3_int64 *id)
 	return 0;
 }
 
-static int bind_item(struct fw_store *s, sqlite3_stmt *q, const struct fw_story_item_row *r,
+static int bind_item(struct fw_sqlite *s, sqlite3_stmt *q, const struct fw_story_item_row *r,
                      const char *sid)
 {
 	int ret;
@@ -89,9 +89,10 @@ static int bind_item(struct fw_store *s, sqlite3_stmt *q, const struct fw_story_
 	return 0;
 }
 
-int fw_store_story_add_item(struct fw_store *s, const struct fw_story_item_row *r, const char *sid,
-                            int64_t *id, int64_t *story)
+int fw_sqlite_story_add_item(struct fw_store *base, const struct fw_story_item_row *r,
+                             const char *sid, int64_t *id, int64_t *story)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	sqlite3_int64 n = 0;
 	sqlite3_stmt *q;
 	int ret = next_id(s, &n);
@@ -115,7 +116,7 @@ int fw_store_story_add_item(struct fw_store *s, const struct fw_story_item_row *
 }
 
 /* Columns sid, title, first_seen, last_seen, n_items, n_feeds from col 1 (col 0: id). */
-static int read_story(struct fw_store *s, sqlite3_stmt *q, int col, struct fw_story_row *out)
+static int read_story(struct fw_sqlite *s, sqlite3_stmt *q, int col, struct fw_story_row *out)
 {
 	const unsigned char *sid = sqlite3_column_text(q, col);
 
@@ -129,8 +130,9 @@ static int read_story(struct fw_store *s, sqlite3_stmt *q, int col, struct fw_st
 	return 0;
 }
 
-int fw_store_story_get(struct fw_store *s, int64_t id, struct fw_story_row *out)
+int fw_sqlite_story_get(struct fw_store *base, int64_t id, struct fw_story_row *out)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0;
 	sqlite3_stmt *q = fw_store_prepare(s, ST_STORY_GET, &ret);
 	bool row;
@@ -149,9 +151,10 @@ int fw_store_story_get(struct fw_store *s, int64_t id, struct fw_story_row *out)
 	return ret;
 }
 
-int fw_store_story_match(struct fw_store *s, int64_t item, const char *watchlist,
-                         const char *explain)
+int fw_sqlite_story_match(struct fw_store *base, int64_t item, const char *watchlist,
+                          const char *explain)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0;
 	sqlite3_stmt *q = fw_store_prepare(s, ST_STORY_MATCH, &ret);
 
@@ -166,9 +169,10 @@ int fw_store_story_match(struct fw_store *s, int64_t item, const char *watchlist
 	return fw_store_step_done(s, q);
 }
 
-int fw_store_story_watch_get(struct fw_store *s, int64_t story, const char *watchlist,
-                             struct fw_story_watch *w)
+int fw_sqlite_story_watch_get(struct fw_store *base, int64_t story, const char *watchlist,
+                              struct fw_story_watch *w)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0;
 	sqlite3_stmt *q = fw_store_prepare(s, ST_STORY_WATCH_GET, &ret);
 	bool row;
@@ -193,9 +197,10 @@ int fw_store_story_watch_get(struct fw_store *s, int64_t story, const char *watc
 	return ret;
 }
 
-int fw_store_story_watch_set(struct fw_store *s, int64_t story, const char *watchlist,
-                             const struct fw_story_watch *w)
+int fw_sqlite_story_watch_set(struct fw_store *base, int64_t story, const char *watchlist,
+                              const struct fw_story_watch *w)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0;
 	sqlite3_stmt *q = fw_store_prepare(s, ST_STORY_WATCH_SET, &ret);
 
@@ -214,9 +219,10 @@ int fw_store_story_watch_set(struct fw_store *s, int64_t story, const char *watc
 	return fw_store_step_done(s, q);
 }
 
-int fw_store_story_due(struct fw_store *s, int64_t before, size_t max, fw_store_story_due_cb cb,
-                       void *arg)
+int fw_sqlite_story_due(struct fw_store *base, int64_t before, size_t max, fw_store_story_due_cb cb,
+                        void *arg)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0, rc;
 	sqlite3_stmt *q = fw_store_prepare(s, ST_STORY_DUE, &ret);
 	size_t n = 0;
@@ -264,7 +270,7 @@ static bool read_item_head(sqlite3_stmt *q, struct fw_story_item_row *r)
 }
 
 /* Step q, hand each row (read by fill) to cb. */
-static int each_item(struct fw_store *s, sqlite3_stmt *q,
+static int each_item(struct fw_sqlite *s, sqlite3_stmt *q,
                      bool (*fill)(sqlite3_stmt *, struct fw_story_item_row *),
                      fw_store_story_item_cb cb, void *arg)
 {
@@ -289,9 +295,10 @@ static bool read_pending(sqlite3_stmt *q, struct fw_story_item_row *r)
 	return read_item_head(q, r) && fw_store_col_dup(q, 7, &r->explain);
 }
 
-int fw_store_story_pending(struct fw_store *s, int64_t story, const char *watchlist, int64_t after,
-                           fw_store_story_item_cb cb, void *arg)
+int fw_sqlite_story_pending(struct fw_store *base, int64_t story, const char *watchlist,
+                            int64_t after, fw_store_story_item_cb cb, void *arg)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0;
 	sqlite3_stmt *q = fw_store_prepare(s, ST_STORY_PENDING, &ret);
 
@@ -327,8 +334,9 @@ static bool read_load(sqlite3_stmt *q, struct fw_story_item_row *r)
 	return true;
 }
 
-int fw_store_story_load(struct fw_store *s, int64_t since, fw_store_story_item_cb cb, void *arg)
+int fw_sqlite_story_load(struct fw_store *base, int64_t since, fw_store_story_item_cb cb, void *arg)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0;
 	sqlite3_stmt *q = fw_store_prepare(s, ST_STORY_LOAD, &ret);
 
@@ -349,8 +357,10 @@ static bool read_full(sqlite3_stmt *q, struct fw_story_item_row *r)
 	return read_item_head(q, r) && fw_store_col_dup(q, 10, &r->entities);
 }
 
-int fw_store_story_items(struct fw_store *s, int64_t story, fw_store_story_item_cb cb, void *arg)
+int fw_sqlite_story_items(struct fw_store *base, int64_t story, fw_store_story_item_cb cb,
+                          void *arg)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0;
 	sqlite3_stmt *q =
 	    fw_store_prepare_once(s,
@@ -367,8 +377,9 @@ int fw_store_story_items(struct fw_store *s, int64_t story, fw_store_story_item_
 	return ret;
 }
 
-int fw_store_story_list(struct fw_store *s, int64_t since, fw_store_story_cb cb, void *arg)
+int fw_sqlite_story_list(struct fw_store *base, int64_t since, fw_store_story_cb cb, void *arg)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0, rc = SQLITE_DONE;
 	sqlite3_stmt *q =
 	    fw_store_prepare_once(s,
@@ -394,8 +405,9 @@ int fw_store_story_list(struct fw_store *s, int64_t since, fw_store_story_cb cb,
 	return ret;
 }
 
-int fw_store_story_find(struct fw_store *s, const char *sid, int64_t *id)
+int fw_sqlite_story_find(struct fw_store *base, const char *sid, int64_t *id)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0;
 	sqlite3_stmt *q =
 	    fw_store_prepare_once(s, "SELECT id FROM story_items WHERE sid = ?1", &ret);
@@ -413,8 +425,9 @@ int fw_store_story_find(struct fw_store *s, const char *sid, int64_t *id)
 	return ret;
 }
 
-int fw_store_story_watchlists(struct fw_store *s, int64_t story, char **out)
+int fw_sqlite_story_watchlists(struct fw_store *base, int64_t story, char **out)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0;
 	sqlite3_stmt *q = fw_store_prepare_once(
 	    s,
@@ -434,8 +447,9 @@ int fw_store_story_watchlists(struct fw_store *s, int64_t story, char **out)
 	return ret;
 }
 
-int fw_store_story_next_due(struct fw_store *s, int64_t *first)
+int fw_sqlite_story_next_due(struct fw_store *base, int64_t *first)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0;
 	sqlite3_stmt *q = fw_store_prepare_once(
 	    s, "SELECT min(last_alert) FROM story_watch WHERE pending > 0", &ret);
@@ -453,8 +467,9 @@ int fw_store_story_next_due(struct fw_store *s, int64_t *first)
 	return ret;
 }
 
-int fw_store_story_count(struct fw_store *s, int64_t since, int64_t *n)
+int fw_sqlite_story_count(struct fw_store *base, int64_t since, int64_t *n)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0;
 	sqlite3_stmt *q =
 	    fw_store_prepare_once(s,
@@ -472,8 +487,10 @@ int fw_store_story_count(struct fw_store *s, int64_t since, int64_t *n)
 	return ret;
 }
 
-int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t items_before, int64_t *deleted)
+int fw_sqlite_story_prune(struct fw_store *base, int64_t before, int64_t items_before,
+                          int64_t *deleted)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	/* quiet: the stories whose last item is older than ?1; a story that goes on loses its
 	   items older than ?2 but its first (which holds its id and title) */
 	static const char *const sql[] = {

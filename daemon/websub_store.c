@@ -7,7 +7,7 @@
 /* Bind w to q, its parameters numbered as ST_WEBSUB_SAVE numbers them (?1 token ... ?11
    bad_signatures), and step it. row false: only the key and the push figures (?1, ?9 to
    ?11: ST_WEBSUB_COUNTS). 0 or -errno. */
-static int row_step(struct fw_store *s, sqlite3_stmt *q, const struct fw_store_websub *w, bool row)
+static int row_step(struct fw_sqlite *s, sqlite3_stmt *q, const struct fw_store_websub *w, bool row)
 {
 	const char *keys[] = {w->feed, w->hub, w->topic, w->secret, w->state};
 	int ret = fw_store_bind_key(s, q, 1, w->token);
@@ -29,8 +29,9 @@ static int row_step(struct fw_store *s, sqlite3_stmt *q, const struct fw_store_w
 }
 
 /* See store.h. */
-int fw_store_websub_save(struct fw_store *s, const struct fw_store_websub *w)
+int fw_sqlite_websub_save(struct fw_store *base, const struct fw_store_websub *w)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0;
 	sqlite3_stmt *q = fw_store_prepare(s, ST_WEBSUB_SAVE, &ret);
 
@@ -38,8 +39,9 @@ int fw_store_websub_save(struct fw_store *s, const struct fw_store_websub *w)
 }
 
 /* See store.h. */
-int fw_store_websub_delete(struct fw_store *s, const char *token)
+int fw_sqlite_websub_delete(struct fw_store *base, const char *token)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	sqlite3_stmt *q = NULL;
 	int rc =
 	    sqlite3_prepare_v2(s->db, "DELETE FROM websub_subs WHERE token = ?1", -1, &q, NULL);
@@ -57,9 +59,10 @@ int fw_store_websub_delete(struct fw_store *s, const char *token)
 }
 
 /* See store.h. */
-int fw_store_websub_counts(struct fw_store *s, const char *token, int64_t last_push, int64_t pushes,
-                           int64_t bad_signatures)
+int fw_sqlite_websub_counts(struct fw_store *base, const char *token, int64_t last_push,
+                            int64_t pushes, int64_t bad_signatures)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	struct fw_store_websub w = {.token = token,
 	                            .last_push = last_push,
 	                            .pushes = pushes,
@@ -78,8 +81,9 @@ static const char *col(sqlite3_stmt *q, int i)
 }
 
 /* See store.h. */
-int fw_store_websub_each(struct fw_store *s, fw_store_websub_cb cb, void *arg)
+int fw_sqlite_websub_each(struct fw_store *base, fw_store_websub_cb cb, void *arg)
 {
+	struct fw_sqlite *s = fw_sqlite_of(base);
 	static const char sql[] =
 	    "SELECT token, feed, hub, topic, secret, state, lease_end, updated, last_push,"
 	    " pushes, bad_signatures FROM websub_subs ORDER BY feed, token";

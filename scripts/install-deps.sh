@@ -17,4 +17,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	systemd man-db \
 	desktop-file-utils zsh fish \
 	prometheus \
-	libnats-dev nats-server
+	libnats-dev nats-server \
+	libpq-dev postgresql-15 postgresql-client-15
