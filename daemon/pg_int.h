@@ -1,0 +1,90 @@
+/*
+ * pg_int.h - private to the PostgreSQL store: what its files share (pg_store.c owns the
+ * connection, the schema, transactions, feeds, items, hosts and alerts; pg_outbox.c the
+ * outbox and the alert rows; pg_stories.c the stories; pg_archive.c the archive and the
+ * WebSub subscriptions; pg_cluster.c the nodes and their claims). Include it only from
+ * those files.
+ *
+ * One database, many nodes: every write that two nodes could race on is decided by a key
+ * or a row lock in the database (INSERT ... ON CONFLICT, UPDATE ... WHERE, SELECT ... FOR
+ * UPDATE SKIP LOCKED), never by a read followed by a write. Times are the daemon's Unix
+ * seconds, as everywhere in store.h. One thread per connection; the store never logs.
+ */
+#ifndef FW_PG_INT_H
+#define FW_PG_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "store_backend.h"
+
+struct fw_pg {
+	struct fw_store base; /* first: a struct fw_store * is one of these */
+	PGconn *conn;
+	bool read_only;
+	char msg[FW_STORE_ERROR_MAX + 1];
+	char node[80]; /* fw_store_set_node: who holds this process's claims */
+	int64_t lease; /* seconds a claim lasts unrenewed */
+	bool in_tx;    /* a transaction is open (fw_store_begin, begin_lazy, or a poll's own) */
+	bool lazy;     /* ... begun lazily: its commit does not wait for the WAL flush */
+	bool unsynced; /* a lazy commit is not known durable yet: fw_store_sync */
+	bool in_poll;  /* fw_store_poll_begin opened a savepoint or a transaction */
+	bool poll_own; /* ... a transaction of its own */
+	bool in_item;  /* fw_store_item_begin opened a savepoint */
+};
+
+static inline struct fw_pg *fw_pg_of(struct fw_store *s)
+{
+	return (struct fw_pg *)s;
+}
+
+/* The backend's functions (store.c dispatches to them through fw_pg_ops). */
+#define FW_STORE_DECLARE_pg(ret, name, params, args) FW_STORE_DECLARE(pg, ret, name, params)
+FW_STORE_OPS(FW_STORE_DECLARE_pg)
+void fw_pg_close(struct fw_store *s);
+const char *fw_pg_error(const struct fw_store *s);
+
+/* The tables and indexes of each file, run in order by the first open of a database (see
+   pg_store.c's migrate): SQL of several statements, each CREATE ... IF NOT EXISTS. */
+extern const char fw_pg_ddl_store[];
+extern const char fw_pg_ddl_outbox[];
+extern const char fw_pg_ddl_stories[];
+extern const char fw_pg_ddl_archive[];
+extern const char fw_pg_ddl_cluster[];
+
+/* Record msg in p->msg (cut on a UTF-8 boundary); returns e. */
+int fw_pg_fail_msg(struct fw_pg *p, int e, const char *msg);
+
+/*
+ * Run sql with n parameters (text, NULL for SQL NULL; lengths and formats may be NULL for
+ * text, as PQexecParams takes them). Returns the result, which the caller PQclear()s, when
+ * the statement succeeded (PGRES_COMMAND_OK or PGRES_TUPLES_OK); otherwise NULL with the
+ * server's message in p->msg and *ret set to a negative errno from its SQLSTATE:
+ * -EEXIST unique violation, -EBUSY lock not available or serialization failure,
+ * -EAGAIN deadlock, -ENOSPC disk full, -ENOMEM out of memory, -ECONNRESET connection
+ * lost, -EINVAL a value refused, -EIO anything else.
+ */
+PGresult *fw_pg_exec(struct fw_pg *p, const char *sql, int n, const char *const *values,
+                     const int *lengths, const int *formats, int *ret);
+
+/* fw_pg_exec for a statement whose rows are not wanted: 0 or -errno; *changed (may be
+   NULL) gets the number of rows it changed. */
+int fw_pg_cmd(struct fw_pg *p, const char *sql, int n, const char *const *values, int64_t *changed);
+
+/* A signed 64-bit integer as text into buf (at least 24 bytes); returns buf. */
+const char *fw_pg_i64(char *buf, int64_t v);
+
+/* The value at (row, col) of r as an integer (0 when NULL), as a string (NULL when NULL;
+   valid while r is), and as a malloc()ed copy (*out NULL when NULL; false when out of
+   memory). */
+int64_t fw_pg_get_i64(const PGresult *r, int row, int col);
+const char *fw_pg_get_str(const PGresult *r, int row, int col);
+bool fw_pg_get_dup(const PGresult *r, int row, int col, char **out);
+
+/* -E2BIG with a message unless v is NULL or at most max bytes. */
+int fw_pg_check_len(struct fw_pg *p, const char *v, size_t max, const char *what);
+
+#endif
