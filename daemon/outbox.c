@@ -290,6 +290,7 @@ int fw_sqlite_outbox_revive(struct fw_store *base, int64_t rowid, const char *ou
                             int64_t *changed)
 {
 	struct fw_sqlite *s = fw_sqlite_of(base);
+
 	return change_many(s, ST_OUTBOX_REVIVE, rowid, output, now, changed);
 }
 
@@ -298,6 +299,7 @@ int fw_sqlite_outbox_drop(struct fw_store *base, int64_t rowid, const char *outp
                           int64_t *changed)
 {
 	struct fw_sqlite *s = fw_sqlite_of(base);
+
 	return change_many(s, ST_OUTBOX_DROP, rowid, output, 0, changed);
 }
 
@@ -326,6 +328,7 @@ static int set_one(struct fw_sqlite *s, enum fw_store_stmt id, int64_t rowid, in
 int fw_sqlite_outbox_hold(struct fw_store *base, int64_t rowid, int64_t next_at, const char *why)
 {
 	struct fw_sqlite *s = fw_sqlite_of(base);
+
 	return set_one(s, ST_OUTBOX_HOLD, rowid, next_at, why);
 }
 
@@ -333,6 +336,7 @@ int fw_sqlite_outbox_hold(struct fw_store *base, int64_t rowid, int64_t next_at,
 int fw_sqlite_outbox_expire(struct fw_store *base, int64_t rowid, const char *why)
 {
 	struct fw_sqlite *s = fw_sqlite_of(base);
+
 	return set_one(s, ST_OUTBOX_EXPIRE, rowid, 0, why);
 }
 
@@ -341,6 +345,7 @@ int fw_sqlite_outbox_release(struct fw_store *base, const char *output, int64_t 
                              int64_t *changed)
 {
 	struct fw_sqlite *s = fw_sqlite_of(base);
+
 	if (output == NULL)
 		return fw_store_fail_msg(s, -EINVAL, "no output");
 	return change_many(s, ST_OUTBOX_RELEASE, 0, output, now, changed);
@@ -479,6 +484,7 @@ static int two_ints(struct fw_sqlite *s, const char *sql, int64_t arg, int64_t *
 int fw_sqlite_outbox_last_rowid(struct fw_store *base, int64_t *rowid)
 {
 	struct fw_sqlite *s = fw_sqlite_of(base);
+
 	return two_ints(s, "SELECT coalesce(max(rowid), 0) FROM outbox WHERE ?1 = ?1", 0, rowid,
 	                NULL);
 }
@@ -487,6 +493,7 @@ int fw_sqlite_outbox_count_after(struct fw_store *base, int64_t after, int64_t *
                                  int64_t *dead)
 {
 	struct fw_sqlite *s = fw_sqlite_of(base);
+
 	return two_ints(s,
 	                "SELECT coalesce(sum(state = 0), 0), coalesce(sum(state = 1), 0) FROM "
 	                "outbox WHERE rowid > ?1",

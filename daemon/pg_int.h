@@ -31,6 +31,7 @@ struct fw_pg {
 	bool in_tx;    /* a transaction is open (fw_store_begin, begin_lazy, or a poll's own) */
 	bool lazy;     /* ... begun lazily: its commit does not wait for the WAL flush */
 	bool unsynced; /* a lazy commit is not known durable yet: fw_store_sync */
+	bool normal;   /* fw_store_set_synchronous(false): every commit is lazy */
 	bool in_poll;  /* fw_store_poll_begin opened a savepoint or a transaction */
 	bool poll_own; /* ... a transaction of its own */
 	bool in_item;  /* fw_store_item_begin opened a savepoint */
@@ -60,7 +61,7 @@ int fw_pg_fail_msg(struct fw_pg *p, int e, const char *msg);
 
 /*
  * Run sql with n parameters (text, NULL for SQL NULL; lengths and formats may be NULL for
- * text, as PQexecParams takes them). Returns the result, which the caller PQclear()s, when
+ * text, as PQexecParams takes them); with none, sql may be several statements. Returns the result, which the caller PQclear()s, when
  * the statement succeeded (PGRES_COMMAND_OK or PGRES_TUPLES_OK); otherwise NULL with the
  * server's message in p->msg and *ret set to a negative errno from its SQLSTATE:
  * -EEXIST unique violation, -EBUSY lock not available or serialization failure,

@@ -71,7 +71,9 @@ static int errno_of(const PGconn *conn, const PGresult *r)
 PGresult *fw_pg_exec(struct fw_pg *p, const char *sql, int n, const char *const *values,
                      const int *lengths, const int *formats, int *ret)
 {
-	PGresult *r = PQexecParams(p->conn, sql, n, NULL, values, lengths, formats, 0);
+	/* without parameters, PQexec: it takes several statements (the last one's result) */
+	PGresult *r = n == 0 ? PQexec(p->conn, sql)
+	                     : PQexecParams(p->conn, sql, n, NULL, values, lengths, formats, 0);
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -288,74 +290,184 @@ int fw_pg_set_node(struct fw_store *s, const char *node, int64_t lease)
 	return 0;
 }
 
-const char fw_pg_ddl_store[] = "";
+/* ------------------------------------------------------------------ transactions */
 
-/* ---- not built yet: the rest of this file's part of store.h */
+/*
+ * PostgreSQL aborts a whole transaction at its first failed statement, where SQLite fails
+ * the statement alone: every backend function therefore checks what it can before it
+ * writes (sizes, states) and decides races with ON CONFLICT and WHERE clauses, so that a
+ * refusal is an answer, not an error. What still fails (a lost connection, a full disk)
+ * leaves the transaction to be rolled back, as with SQLite.
+ */
+
 int fw_pg_set_synchronous(struct fw_store *s, bool full)
 {
-	(void)full;
-	return fw_pg_fail_msg(fw_pg_of(s), -ENOSYS,
-	                      "fw_store_set_synchronous: not built for PostgreSQL yet");
+	struct fw_pg *p = fw_pg_of(s);
+	int ret;
+
+	if (p->in_tx)
+		return fw_pg_fail_msg(p, -EINVAL, "synchronous cannot change inside a transaction");
+	ret = fw_pg_cmd(p, full ? "SET synchronous_commit = on" : "SET synchronous_commit = off", 0,
+	                NULL, NULL);
+	if (ret == 0)
+		p->normal = !full;
+	return ret;
+}
+
+/* BEGIN, lazily (the commit does not wait for the WAL flush) or not. */
+static int tx_begin(struct fw_pg *p, bool lazy)
+{
+	int ret;
+
+	if (p->in_tx)
+		return fw_pg_fail_msg(p, -EINVAL, "a transaction is already open");
+	ret = fw_pg_cmd(p, lazy ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN", 0, NULL,
+	                NULL);
+	if (ret < 0) {
+		fw_pg_cmd(p, "ROLLBACK", 0, NULL, NULL);
+		return ret;
+	}
+	p->in_tx = true;
+	p->lazy = lazy;
+	return 0;
 }
 
 int fw_pg_begin(struct fw_store *s)
 {
-	return fw_pg_fail_msg(fw_pg_of(s), -ENOSYS, "fw_store_begin: not built for PostgreSQL yet");
-}
-
-int fw_pg_commit(struct fw_store *s)
-{
-	return fw_pg_fail_msg(fw_pg_of(s), -ENOSYS,
-	                      "fw_store_commit: not built for PostgreSQL yet");
-}
-
-int fw_pg_rollback(struct fw_store *s)
-{
-	return fw_pg_fail_msg(fw_pg_of(s), -ENOSYS,
-	                      "fw_store_rollback: not built for PostgreSQL yet");
+	return tx_begin(fw_pg_of(s), false);
 }
 
 int fw_pg_begin_lazy(struct fw_store *s)
 {
-	return fw_pg_fail_msg(fw_pg_of(s), -ENOSYS,
-	                      "fw_store_begin_lazy: not built for PostgreSQL yet");
+	return tx_begin(fw_pg_of(s), true);
+}
+
+int fw_pg_commit(struct fw_store *s)
+{
+	struct fw_pg *p = fw_pg_of(s);
+	PGresult *r;
+	int ret = 0;
+
+	if (!p->in_tx)
+		return fw_pg_fail_msg(p, -EINVAL, "no transaction to commit");
+	r = fw_pg_exec(p, "COMMIT", 0, NULL, NULL, NULL, &ret);
+	/* COMMIT of a transaction a failed statement aborted answers ROLLBACK, not an error */
+	if (r && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		ret = fw_pg_fail_msg(p, -EIO,
+		                     "the transaction was rolled back by a failed statement");
+	PQclear(r);
+	if (ret < 0 && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+		return ret; /* still open: the caller rolls back */
+	p->in_tx = p->in_poll = p->in_item = false;
+	if (ret == 0 && p->lazy)
+		p->unsynced = true;
+	return ret;
+}
+
+int fw_pg_rollback(struct fw_store *s)
+{
+	struct fw_pg *p = fw_pg_of(s);
+	int ret;
+
+	if (!p->in_tx && PQtransactionStatus(p->conn) == PQTRANS_IDLE)
+		return 0;
+	ret = fw_pg_cmd(p, "ROLLBACK", 0, NULL, NULL);
+	p->in_tx = p->in_poll = p->in_item = false;
+	return ret;
 }
 
 int fw_pg_sync(struct fw_store *s)
 {
-	return fw_pg_fail_msg(fw_pg_of(s), -ENOSYS, "fw_store_sync: not built for PostgreSQL yet");
+	struct fw_pg *p = fw_pg_of(s);
+	int ret;
+
+	if (!p->unsynced || p->normal || p->read_only)
+		return 0;
+	if (p->in_tx)
+		return fw_pg_fail_msg(p, -EINVAL, "sync inside a transaction");
+	/* a transaction with an id commits with a WAL record, and a synchronous commit waits
+	   for the flush of the WAL up to it: every lazy commit before it is durable too */
+	ret =
+	    fw_pg_cmd(p, "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT",
+	              0, NULL, NULL);
+	if (ret == 0)
+		p->unsynced = false;
+	else
+		fw_pg_cmd(p, "ROLLBACK", 0, NULL, NULL);
+	return ret;
 }
 
 int fw_pg_poll_begin(struct fw_store *s)
 {
-	return fw_pg_fail_msg(fw_pg_of(s), -ENOSYS,
-	                      "fw_store_poll_begin: not built for PostgreSQL yet");
+	struct fw_pg *p = fw_pg_of(s);
+	int ret;
+
+	p->poll_own = !p->in_tx;
+	ret = p->poll_own ? tx_begin(p, true) : fw_pg_cmd(p, "SAVEPOINT fw_poll", 0, NULL, NULL);
+	p->in_poll = ret == 0;
+	return ret;
 }
 
 int fw_pg_poll_commit(struct fw_store *s)
 {
-	return fw_pg_fail_msg(fw_pg_of(s), -ENOSYS,
-	                      "fw_store_poll_commit: not built for PostgreSQL yet");
+	struct fw_pg *p = fw_pg_of(s);
+	int ret;
+
+	if (!p->in_poll)
+		return fw_pg_fail_msg(p, -EINVAL, "no poll to commit");
+	if (p->poll_own)
+		return fw_pg_commit(s);
+	ret = fw_pg_cmd(p, "RELEASE SAVEPOINT fw_poll", 0, NULL, NULL);
+	if (ret == 0)
+		p->in_poll = p->in_item = false;
+	return ret;
 }
 
 int fw_pg_poll_rollback(struct fw_store *s)
 {
-	return fw_pg_fail_msg(fw_pg_of(s), -ENOSYS,
-	                      "fw_store_poll_rollback: not built for PostgreSQL yet");
+	struct fw_pg *p = fw_pg_of(s);
+	int ret;
+
+	if (!p->in_poll)
+		return 0;
+	if (p->poll_own)
+		return fw_pg_rollback(s);
+	ret =
+	    fw_pg_cmd(p, "ROLLBACK TO SAVEPOINT fw_poll; RELEASE SAVEPOINT fw_poll", 0, NULL, NULL);
+	p->in_poll = p->in_item = false;
+	return ret;
 }
 
 int fw_pg_item_begin(struct fw_store *s)
 {
-	return fw_pg_fail_msg(fw_pg_of(s), -ENOSYS,
-	                      "fw_store_item_begin: not built for PostgreSQL yet");
+	struct fw_pg *p = fw_pg_of(s);
+	int ret;
+
+	if (!p->in_tx)
+		return fw_pg_fail_msg(p, -EINVAL, "an item's savepoint needs a transaction");
+	ret = fw_pg_cmd(p, "SAVEPOINT fw_item", 0, NULL, NULL);
+	p->in_item = ret == 0;
+	return ret;
 }
 
 int fw_pg_item_end(struct fw_store *s, bool keep)
 {
-	(void)keep;
-	return fw_pg_fail_msg(fw_pg_of(s), -ENOSYS,
-	                      "fw_store_item_end: not built for PostgreSQL yet");
+	struct fw_pg *p = fw_pg_of(s);
+	int ret;
+
+	if (!p->in_item)
+		return fw_pg_fail_msg(p, -EINVAL, "no item savepoint to end");
+	ret = fw_pg_cmd(p,
+	                keep ? "RELEASE SAVEPOINT fw_item"
+	                     : "ROLLBACK TO SAVEPOINT fw_item; RELEASE SAVEPOINT fw_item",
+	                0, NULL, NULL);
+	p->in_item = false;
+	return ret;
 }
+
+const char fw_pg_ddl_store[] = "";
+
+/* ---- not built yet: the rest of this file's part of store.h */
 
 int fw_pg_feed_load(struct fw_store *s, const char *feed, struct fw_feed_state *st)
 {

@@ -974,6 +974,7 @@ static int tx_step(struct fw_sqlite *s, enum fw_store_stmt id)
 int fw_sqlite_begin(struct fw_store *base)
 {
 	struct fw_sqlite *s = fw_sqlite_of(base);
+
 	if (!sqlite3_get_autocommit(s->db))
 		return fw_store_fail_msg(s, -EINVAL, "transaction already open");
 	s->begin_changes = sqlite3_total_changes64(s->db);
@@ -1060,6 +1061,7 @@ int fw_sqlite_poll_begin(struct fw_store *base)
 int fw_sqlite_poll_commit(struct fw_store *base)
 {
 	struct fw_sqlite *s = fw_sqlite_of(base);
+
 	if (!s->in_poll)
 		return fw_sqlite_commit(&s->base);
 	s->in_poll = false;
@@ -1088,6 +1090,7 @@ int fw_sqlite_poll_rollback(struct fw_store *base)
 int fw_sqlite_item_begin(struct fw_store *base)
 {
 	struct fw_sqlite *s = fw_sqlite_of(base);
+
 	if (sqlite3_get_autocommit(s->db))
 		return fw_store_fail_msg(s, -EINVAL, "no transaction open");
 	return tx_step(s, ST_SAVEPOINT_ITEM);
