@@ -1,6 +1,204 @@
 /*
- * pg_cluster.c - the PostgreSQL store: the nodes and their claims (not built yet).
+ * pg_cluster.c - the PostgreSQL store: the nodes sharing the database and their claims on
+ * feeds, so that each due poll is made by exactly one node.
+ *
+ * A feed's claim is one row of feed_claims: the node holding it, until when, and whether
+ * its poll is in flight. A node takes a feed only by one INSERT ... ON CONFLICT DO UPDATE
+ * ... WHERE held_until <= now (the row lock decides between nodes asking at once: no read
+ * then write). After the poll is stored, in the poll's own transaction, the node keeps the
+ * claim until the feed's next poll, so the shared schedule is the claim itself: another
+ * node that asks earlier (its own timer, a restart) is told when to ask again. A claim in
+ * flight lasts a lease, renewed by the node's heartbeat (nodes.last_seen); a node killed
+ * with -9 loses it a lease after its last beat, and its held claims end at each feed's
+ * next poll, when any node may take the feed.
  */
 #include "pg_int.h"
 
-const char fw_pg_ddl_cluster[] = "";
+#include <errno.h>
+#include <string.h>
+
+const char fw_pg_ddl_cluster[] =
+    "CREATE TABLE IF NOT EXISTS nodes (name text PRIMARY KEY, host text NOT NULL DEFAULT '', "
+    "pid bigint NOT NULL DEFAULT 0, started bigint NOT NULL DEFAULT 0, "
+    "last_seen bigint NOT NULL DEFAULT 0, lease bigint NOT NULL DEFAULT 60);"
+    "CREATE TABLE IF NOT EXISTS feed_claims (feed text PRIMARY KEY, node text NOT NULL, "
+    "held_until bigint NOT NULL, polling boolean NOT NULL DEFAULT false);"
+    "CREATE INDEX IF NOT EXISTS feed_claims_node ON feed_claims (node, polling);";
+
+/* -EINVAL unless fw_store_set_node named this node. */
+static int need_node(struct fw_pg *p)
+{
+	if (!p->node[0])
+		return fw_pg_fail_msg(p, -EINVAL, "no node name: fw_store_set_node first");
+	return 0;
+}
+
+int fw_pg_feed_claim(struct fw_store *s, const char *feed, int64_t now, int64_t *until)
+{
+	struct fw_pg *p = fw_pg_of(s);
+	char a[24], b[24];
+	const char *v[4] = {feed, p->node, fw_pg_i64(a, now), fw_pg_i64(b, p->lease)};
+	PGresult *r;
+	int ret;
+
+	if ((ret = need_node(p)) < 0 ||
+	    (ret = fw_pg_check_len(p, feed, FW_STORE_KEY_MAX, "a feed name")) < 0)
+		return ret;
+	/* the node asking again for its own claim gets it: a restart under the same name, or
+	   its own timer a second early */
+	r = fw_pg_exec(p,
+	               "WITH took AS (INSERT INTO feed_claims AS c (feed, node, held_until, "
+	               "polling) VALUES ($1, $2, $3::bigint + $4::bigint, true) "
+	               "ON CONFLICT (feed) DO UPDATE SET node = excluded.node, "
+	               "held_until = excluded.held_until, polling = true "
+	               "WHERE c.held_until <= $3::bigint OR c.node = excluded.node "
+	               "RETURNING held_until) "
+	               "SELECT 1, held_until FROM took UNION ALL "
+	               "SELECT 0, held_until FROM feed_claims "
+	               "WHERE feed = $1 AND NOT EXISTS (SELECT 1 FROM took)",
+	               4, v, NULL, NULL, &ret);
+	if (!r)
+		return ret;
+	if (PQntuples(r) == 0) {
+		/* taken by a node whose row this statement's snapshot does not see yet */
+		*until = now + 1;
+		ret = 0;
+	} else {
+		ret = (int)fw_pg_get_i64(r, 0, 0);
+		*until = fw_pg_get_i64(r, 0, 1);
+	}
+	PQclear(r);
+	return ret;
+}
+
+int fw_pg_feed_hold(struct fw_store *s, const char *feed, int64_t until)
+{
+	struct fw_pg *p = fw_pg_of(s);
+	char a[24];
+	const char *v[3] = {feed, p->node, fw_pg_i64(a, until)};
+	int64_t changed = 0;
+	int ret;
+
+	if ((ret = need_node(p)) < 0 ||
+	    (ret = fw_pg_check_len(p, feed, FW_STORE_KEY_MAX, "a feed name")) < 0)
+		return ret;
+	ret = fw_pg_cmd(p,
+	                "UPDATE feed_claims SET held_until = $3::bigint, polling = false "
+	                "WHERE feed = $1 AND node = $2",
+	                3, v, &changed);
+	return ret < 0 ? ret : changed > 0;
+}
+
+int fw_pg_node_beat(struct fw_store *s, const char *host, int64_t pid, int64_t started, int64_t now)
+{
+	struct fw_pg *p = fw_pg_of(s);
+	char a[24], b[24], c[24], d[24], e[24];
+	const char *v[6] = {p->node,           host ? host : "",
+	                    fw_pg_i64(a, pid), fw_pg_i64(b, started),
+	                    fw_pg_i64(c, now), fw_pg_i64(d, p->lease)};
+	const char *w[2] = {v[0], fw_pg_i64(e, now + p->lease)};
+	int ret;
+
+	if ((ret = need_node(p)) < 0 ||
+	    (ret = fw_pg_check_len(p, host, FW_STORE_KEY_MAX, "a host name")) < 0)
+		return ret;
+	ret = fw_pg_cmd(p,
+	                "INSERT INTO nodes (name, host, pid, started, last_seen, lease) "
+	                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET "
+	                "host = excluded.host, pid = excluded.pid, started = excluded.started, "
+	                "last_seen = excluded.last_seen, lease = excluded.lease",
+	                6, v, NULL);
+	if (ret == 0)
+		ret = fw_pg_cmd(p,
+		                "UPDATE feed_claims SET held_until = $2::bigint "
+		                "WHERE node = $1 AND polling AND held_until < $2::bigint",
+		                2, w, NULL);
+	if (ret == 0)
+		ret = fw_pg_cmd(p, "DELETE FROM nodes WHERE last_seen < $1::bigint - 86400", 1,
+		                v + 4, NULL);
+	return ret;
+}
+
+/* Does the outbox have claims of its own (claimed_by, claim_until)? 1, 0 or -errno. */
+static int outbox_claims(struct fw_pg *p)
+{
+	PGresult *r;
+	int ret = 0;
+
+	r = fw_pg_exec(p,
+	               "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+	               "current_schema() AND table_name = 'outbox' AND column_name IN "
+	               "('claimed_by', 'claim_until')",
+	               0, NULL, NULL, NULL, &ret);
+	if (!r)
+		return ret;
+	ret = fw_pg_get_i64(r, 0, 0) == 2;
+	PQclear(r);
+	return ret;
+}
+
+int fw_pg_node_each(struct fw_store *s, int64_t now, fw_store_node_cb cb, void *arg)
+{
+	struct fw_pg *p = fw_pg_of(s);
+	char a[24];
+	const char *v[1] = {fw_pg_i64(a, now)};
+	PGresult *r;
+	int ret = outbox_claims(p);
+
+	if (ret < 0)
+		return ret;
+	r = fw_pg_exec(
+	    p,
+	    ret ? "SELECT n.name, n.host, n.pid, n.started, n.last_seen, n.lease, "
+	          "(SELECT count(*) FROM feed_claims c WHERE c.node = n.name AND NOT c.polling "
+	          "AND c.held_until > $1::bigint), "
+	          "(SELECT count(*) FROM feed_claims c WHERE c.node = n.name AND c.polling "
+	          "AND c.held_until > $1::bigint), "
+	          "(SELECT count(*) FROM outbox o WHERE o.claimed_by = n.name "
+	          "AND o.claim_until > $1::bigint) FROM nodes n ORDER BY n.name"
+	        : "SELECT n.name, n.host, n.pid, n.started, n.last_seen, n.lease, "
+	          "(SELECT count(*) FROM feed_claims c WHERE c.node = n.name AND NOT c.polling "
+	          "AND c.held_until > $1::bigint), "
+	          "(SELECT count(*) FROM feed_claims c WHERE c.node = n.name AND c.polling "
+	          "AND c.held_until > $1::bigint), -1 FROM nodes n ORDER BY n.name",
+	    1, v, NULL, NULL, &ret);
+	if (!r)
+		return ret;
+	for (int i = 0; ret == 0 && i < PQntuples(r); i++) {
+		struct fw_store_node n = {.name = fw_pg_get_str(r, i, 0),
+		                          .host = fw_pg_get_str(r, i, 1),
+		                          .pid = fw_pg_get_i64(r, i, 2),
+		                          .started = fw_pg_get_i64(r, i, 3),
+		                          .last_seen = fw_pg_get_i64(r, i, 4),
+		                          .lease = fw_pg_get_i64(r, i, 5),
+		                          .feeds = fw_pg_get_i64(r, i, 6),
+		                          .polling = fw_pg_get_i64(r, i, 7),
+		                          .outbox = fw_pg_get_i64(r, i, 8)};
+
+		n.alive = n.last_seen + n.lease > now;
+		ret = cb(&n, arg);
+	}
+	PQclear(r);
+	return ret;
+}
+
+int fw_pg_claim_each(struct fw_store *s, int64_t now, fw_store_claim_cb cb, void *arg)
+{
+	struct fw_pg *p = fw_pg_of(s);
+	char a[24];
+	const char *v[1] = {fw_pg_i64(a, now)};
+	PGresult *r;
+	int ret = 0;
+
+	r = fw_pg_exec(p,
+	               "SELECT feed, node, held_until, polling FROM feed_claims "
+	               "WHERE held_until > $1::bigint ORDER BY feed",
+	               1, v, NULL, NULL, &ret);
+	if (!r)
+		return ret;
+	for (int i = 0; ret == 0 && i < PQntuples(r); i++)
+		ret = cb(fw_pg_get_str(r, i, 0), fw_pg_get_str(r, i, 1), fw_pg_get_i64(r, i, 2),
+		         strcmp(PQgetvalue(r, i, 3), "t") == 0, arg);
+	PQclear(r);
+	return ret;
+}

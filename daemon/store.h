@@ -83,6 +83,55 @@ int fw_store_set_synchronous(struct fw_store *s, bool full);
  */
 int fw_store_set_node(struct fw_store *s, const char *node, int64_t lease);
 
+/*
+ * Claim the poll of feed, due at now, for this node (fw_store_set_node's name): 1 when
+ * this node holds it from now until now + lease, in flight (no other node may poll it
+ * meanwhile; fw_store_node_beat renews it while the node lives); 0 when another node holds
+ * it (a poll in flight, or one done whose next poll is not due yet), with *until the time
+ * to ask again; -errno. One node holding the store (SQLite): always 1. Decided by one
+ * statement in the database, so of two nodes asking at once exactly one gets 1. Claims
+ * compare times of different nodes: their clocks must agree (NTP) to well within a lease.
+ */
+int fw_store_feed_claim(struct fw_store *s, const char *feed, int64_t now, int64_t *until);
+
+/*
+ * The poll of feed is done (its writes are in this transaction, if one is open): this node
+ * keeps the claim until `until`, the feed's next poll, so no other node polls it before it
+ * is due; until 0 lets it go (a poll given up). 1 when this node held the claim, 0 when it
+ * did not (it lapsed and another node took it: the poll was made twice), -errno. SQLite: 1.
+ */
+int fw_store_feed_hold(struct fw_store *s, const char *feed, int64_t until);
+
+/*
+ * The heartbeat of this node, every lease / 3 at least: records it (name, host, pid, when
+ * it started, now) and renews the claims of its polls in flight to now + lease, so a poll
+ * slower than the lease keeps its claim while the node lives; a node that dies loses them
+ * a lease after its last beat. Forgets nodes not seen for a day. SQLite: nothing. 0/-errno.
+ */
+int fw_store_node_beat(struct fw_store *s, const char *host, int64_t pid, int64_t started,
+                       int64_t now);
+
+/* A node of a shared store, as fw_store_node_each sees it (strings valid during the call). */
+struct fw_store_node {
+	const char *name, *host;
+	int64_t pid, started, last_seen, lease;
+	bool alive;      /* beat within its lease of now */
+	int64_t feeds;   /* feeds it holds, polled and not due yet */
+	int64_t polling; /* polls it has in flight */
+	int64_t outbox;  /* outbox deliveries it has claimed, -1 when the store has no such claims */
+};
+typedef int (*fw_store_node_cb)(const struct fw_store_node *n, void *arg);
+
+/* Each node known to the store, by name, judged at now. A non-zero return of cb stops and
+   is returned. SQLite: none. 0 or -errno. */
+int fw_store_node_each(struct fw_store *s, int64_t now, fw_store_node_cb cb, void *arg);
+
+/* Each claim on a feed still held at now, by feed name: cb(feed, node, until, polling).
+   A non-zero return of cb stops and is returned. SQLite: none. 0 or -errno. */
+typedef int (*fw_store_claim_cb)(const char *feed, const char *node, int64_t until, bool polling,
+                                 void *arg);
+int fw_store_claim_each(struct fw_store *s, int64_t now, fw_store_claim_cb cb, void *arg);
+
 /* The backend's name: "sqlite" or "postgresql". */
 const char *fw_store_backend(const struct fw_store *s);
 

@@ -931,15 +931,6 @@ const char *fw_sqlite_error(const struct fw_store *base)
 	return s->msg[0] ? s->msg : sqlite3_errmsg(s->db);
 }
 
-/* One node holds the database by its lock: no claims to name. */
-int fw_sqlite_set_node(struct fw_store *base, const char *node, int64_t lease)
-{
-	(void)base;
-	(void)node;
-	(void)lease;
-	return 0;
-}
-
 /* Set synchronous FULL or NORMAL; see store.h. */
 int fw_sqlite_set_synchronous(struct fw_store *base, bool full)
 {

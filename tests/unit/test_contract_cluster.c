@@ -1,0 +1,271 @@
+/* test_contract_cluster.c - the store contract, cluster part: claims on feeds, the
+   heartbeat and the nodes (test_contract.h). A store of one node (SQLite) grants every
+   claim; the cases with two stores on one database run on PostgreSQL only. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "test_contract.h"
+
+#define LEASE 5
+
+static struct fw_store *open_node(struct contract *c, const char *node)
+{
+	struct fw_store *s = contract_open(c);
+
+	assert_int_equal(fw_store_set_node(s, node, LEASE), 0);
+	return s;
+}
+
+/* One node: every claim is its own, and it keeps no nodes. */
+static int count_node(const struct fw_store_node *n, void *arg)
+{
+	(void)n;
+	++*(int *)arg;
+	return 0;
+}
+
+static void test_one_node(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *s = open_node(c, "solo");
+	int64_t until = 0;
+	int n = 0;
+
+	assert_int_equal(fw_store_feed_claim(s, "f", 1000, &until), 1);
+	assert_int_equal(fw_store_feed_hold(s, "f", 1300), 1);
+	assert_int_equal(fw_store_node_beat(s, "host", 42, 990, 1001), 0);
+	assert_int_equal(fw_store_node_each(s, 1001, count_node, &n), 0);
+	assert_int_equal(n, c->pg ? 1 : 0);
+	fw_store_close(s);
+}
+
+/* Two nodes: a feed held by one is refused to the other, with the time to ask again; a
+   claim in flight that is not renewed lapses after the lease. */
+static void test_claims_disjoint(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *a, *b;
+	int64_t until = 0;
+
+	if (!c->pg)
+		skip();
+	a = open_node(c, "a");
+	b = open_node(c, "b");
+	assert_int_equal(fw_store_feed_claim(a, "f1", 1000, &until), 1);
+	assert_int_equal(until, 1000 + LEASE);
+	assert_int_equal(fw_store_feed_claim(b, "f1", 1000, &until), 0);
+	assert_int_equal(until, 1000 + LEASE);
+	assert_int_equal(fw_store_feed_claim(b, "f2", 1001, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f2", 1004, &until), 0);
+	assert_int_equal(until, 1001 + LEASE);
+	/* a's poll of f1 is never renewed: b takes it over at the end of the lease */
+	assert_int_equal(fw_store_feed_claim(b, "f1", 1004, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "f1", 1005, &until), 1);
+	/* a's late poll finds its claim gone */
+	assert_int_equal(fw_store_feed_hold(a, "f1", 1300), 0);
+	assert_int_equal(fw_store_feed_hold(b, "f1", 1300), 1);
+	/* kept until the next poll: not due for anyone before, due for anyone then */
+	assert_int_equal(fw_store_feed_claim(a, "f1", 1200, &until), 0);
+	assert_int_equal(until, 1300);
+	assert_int_equal(fw_store_feed_claim(a, "f1", 1300, &until), 1);
+	/* until 0 lets a claim go at once */
+	assert_int_equal(fw_store_feed_hold(a, "f1", 0), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f1", 1301, &until), 1);
+	/* the same node (a restart under its name) gets its own claim back */
+	fw_store_close(b);
+	b = open_node(c, "b");
+	assert_int_equal(fw_store_feed_claim(b, "f1", 1302, &until), 1);
+	fw_store_close(a);
+	fw_store_close(b);
+}
+
+/* The hold is written in the poll's transaction: a poll rolled back leaves the claim in
+   flight (it lapses after the lease), a committed one keeps it until the next poll. */
+static void test_hold_in_poll(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *a, *b;
+	int64_t until = 0;
+
+	if (!c->pg)
+		skip();
+	a = open_node(c, "a");
+	b = open_node(c, "b");
+	assert_int_equal(fw_store_feed_claim(a, "f", 1000, &until), 1);
+	assert_int_equal(fw_store_poll_begin(a), 0);
+	assert_int_equal(fw_store_feed_hold(a, "f", 2000), 1);
+	assert_int_equal(fw_store_poll_rollback(a), 0);
+	assert_int_equal(fw_store_feed_claim(b, "f", 1005, &until), 1);
+	assert_int_equal(fw_store_begin_lazy(b), 0);
+	assert_int_equal(fw_store_poll_begin(b), 0);
+	assert_int_equal(fw_store_feed_hold(b, "f", 2000), 1);
+	assert_int_equal(fw_store_poll_commit(b), 0);
+	assert_int_equal(fw_store_commit(b), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f", 1500, &until), 0);
+	assert_int_equal(until, 2000);
+	fw_store_close(a);
+	fw_store_close(b);
+}
+
+struct seen {
+	int n, alive, feeds, polling;
+	char names[4][16];
+};
+
+static int note_node(const struct fw_store_node *n, void *arg)
+{
+	struct seen *s = arg;
+
+	snprintf(s->names[s->n++ % 4], sizeof(s->names[0]), "%s", n->name);
+	s->alive += n->alive;
+	s->feeds += (int)n->feeds;
+	s->polling += (int)n->polling;
+	assert_true(n->outbox >= -1);
+	return 0;
+}
+
+static int note_claim(const char *feed, const char *node, int64_t until, bool polling, void *arg)
+{
+	(void)until;
+	(void)polling;
+	if (strcmp(feed, "slow") == 0)
+		assert_string_equal(node, "a");
+	++*(int *)arg;
+	return 0;
+}
+
+/* A poll slower than the lease keeps its claim while its node beats; a held claim is not
+   extended by the beat; a node that stops beating loses the poll in flight a lease after
+   its last beat. */
+static void test_heartbeat(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *a, *b;
+	struct seen seen = {0};
+	int64_t until = 0;
+	int claims = 0;
+
+	if (!c->pg)
+		skip();
+	a = open_node(c, "a");
+	b = open_node(c, "b");
+	assert_int_equal(fw_store_node_beat(a, "ha", 11, 990, 1000), 0);
+	assert_int_equal(fw_store_node_beat(b, "hb", 22, 990, 1000), 0);
+	assert_int_equal(fw_store_feed_claim(a, "slow", 1000, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "done", 1000, &until), 1);
+	assert_int_equal(fw_store_feed_hold(a, "done", 1020), 1);
+	for (int64_t t = 1001; t <= 1013; t += 2) {
+		assert_int_equal(fw_store_node_beat(a, "ha", 11, 990, t), 0);
+		assert_int_equal(fw_store_feed_claim(b, "slow", t + 1, &until), 0);
+		assert_int_equal(until, t + LEASE);
+	}
+	assert_int_equal(fw_store_claim_each(b, 1014, note_claim, &claims), 0);
+	assert_int_equal(claims, 2);
+	/* the held claim was not renewed: it ends at the next poll */
+	assert_int_equal(fw_store_feed_claim(b, "done", 1019, &until), 0);
+	assert_int_equal(until, 1020);
+	assert_int_equal(fw_store_node_each(b, 1014, note_node, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.names[0], "a");
+	assert_string_equal(seen.names[1], "b");
+	assert_int_equal(seen.alive, 1); /* b last beat at 1000 */
+	assert_int_equal(seen.feeds, 1);
+	assert_int_equal(seen.polling, 1);
+	/* a dies after its beat at 1013: b takes the poll over at 1018, not before */
+	assert_int_equal(fw_store_feed_claim(b, "slow", 1017, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "slow", 1018, &until), 1);
+	assert_int_equal(fw_store_feed_hold(a, "slow", 1100), 0);
+	fw_store_close(a);
+	fw_store_close(b);
+}
+
+#define RACE_FEEDS 200
+
+/* Three processes, each its own connection, claim the same feeds at the same time: each
+   feed is granted exactly once, and the claims the database holds are those granted. */
+static void test_claim_race(void **state)
+{
+	struct contract *c = *state;
+	int fds[3][2], got[3] = {0}, held[3] = {0}, total = 0;
+	pid_t pids[3];
+	struct fw_store *s;
+
+	if (!c->pg)
+		skip();
+	fw_store_close(open_node(c, "x")); /* the schema, before the racers */
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(pipe(fds[k]), 0);
+		pids[k] = fork();
+		assert_true(pids[k] >= 0);
+		if (pids[k] == 0) {
+			char node[8];
+			int n = 0;
+
+			snprintf(node, sizeof(node), "n%d", k);
+			s = open_node(c, node);
+			for (int i = 0; i < RACE_FEEDS; i++) {
+				char feed[16];
+				int64_t until;
+				int j = k == 1 ? RACE_FEEDS - 1 - i : i;
+				int r;
+
+				snprintf(feed, sizeof(feed), "feed%d", j);
+				r = fw_store_feed_claim(s, feed, 5000, &until);
+				if (r < 0)
+					_exit(2);
+				n += r;
+			}
+			fw_store_close(s);
+			if (write(fds[k][1], &n, sizeof(n)) != sizeof(n))
+				_exit(3);
+			_exit(0);
+		}
+		close(fds[k][1]);
+	}
+	for (int k = 0; k < 3; k++) {
+		int st = 0;
+
+		assert_int_equal(read(fds[k][0], &got[k], sizeof(got[k])), sizeof(got[k]));
+		close(fds[k][0]);
+		assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
+		assert_int_equal(st, 0);
+		total += got[k];
+	}
+	assert_int_equal(total, RACE_FEEDS);
+	s = contract_open(c);
+	for (int k = 0; k < 3; k++) {
+		char node[8];
+
+		snprintf(node, sizeof(node), "n%d", k);
+		assert_int_equal(fw_store_set_node(s, node, LEASE), 0);
+		for (int i = 0; i < RACE_FEEDS; i++) {
+			char feed[16];
+
+			snprintf(feed, sizeof(feed), "feed%d", i);
+			held[k] += fw_store_feed_hold(s, feed, 6000);
+		}
+		assert_int_equal(held[k], got[k]);
+	}
+	fw_store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_one_node, contract_setup, contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_claims_disjoint, contract_setup,
+	                                    contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_hold_in_poll, contract_setup, contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_heartbeat, contract_setup, contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_claim_race, contract_setup, contract_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
