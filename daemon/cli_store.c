@@ -293,12 +293,70 @@ static void print_websub(const struct fw_config *cfg, json_t *rows)
 	}
 }
 
+/* One node of a shared store: a line, or an object of the JSON array arg. */
+static int status_node_cb(const struct fw_store_node *n, void *arg)
+{
+	char started[40], seen[40], outbox[24] = "-";
+
+	fw_cli_fmt_time(n->started, started, sizeof(started));
+	fw_cli_fmt_time(n->last_seen, seen, sizeof(seen));
+	if (n->outbox >= 0)
+		snprintf(outbox, sizeof(outbox), "%lld", (long long)n->outbox);
+	if (arg)
+		json_array_append_new(
+		    arg, json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:I, s:I, s:o}", "name", n->name,
+		                   "host", n->host ? n->host : "", "pid", (json_int_t)n->pid,
+		                   "started", started, "last_seen", seen, "alive", n->alive,
+		                   "feeds_held", (json_int_t)n->feeds, "polling",
+		                   (json_int_t)n->polling, "outbox_claimed",
+		                   n->outbox >= 0 ? json_integer(n->outbox) : json_null()));
+	else
+		printf("%-24s %-5s %-20s %-8lld %-20s %-20s %-6lld %-7lld %s\n", n->name,
+		       n->alive ? "alive" : "dead", n->host ? n->host : "", (long long)n->pid,
+		       started, seen, (long long)n->feeds, (long long)n->polling, outbox);
+	return 0;
+}
+
+/* One claim on a feed into the object arg (feed name -> its claim). */
+static int status_claim_cb(const char *feed, const char *node, int64_t until, bool polling,
+                           void *arg)
+{
+	char when[40];
+
+	fw_cli_fmt_time(until, when, sizeof(when));
+	json_object_set_new(arg, feed,
+	                    json_pack("{s:s, s:s, s:s}", "node", node, "until", when, "state",
+	                              polling ? "polling" : "held"));
+	return 0;
+}
+
+/* A shared store: its nodes (into root's "nodes", or printed) and who holds each feed's
+   poll (returned: feed name -> claim; empty for a store of one node). */
+static json_t *status_nodes(const struct cli *c, struct fw_store *s, json_t *root)
+{
+	json_t *nodes = json_array(), *claims = json_object();
+
+	if (strcmp(fw_store_backend(s), "sqlite") == 0) {
+		json_decref(nodes);
+		return claims;
+	}
+	if (!c->json)
+		printf("%-24s %-5s %-20s %-8s %-20s %-20s %-6s %-7s %s\n", "NODE", "STATE", "HOST",
+		       "PID", "STARTED", "LAST SEEN", "FEEDS", "POLLING", "OUTBOX");
+	fw_store_node_each(s, time(NULL), status_node_cb, c->json ? (void *)nodes : NULL);
+	fw_store_claim_each(s, time(NULL), status_claim_cb, claims);
+	json_object_set_new(root, "nodes", nodes);
+	if (!c->json)
+		printf("\n");
+	return claims;
+}
+
 int fw_cli_store_status(const struct cli *c, char **args, int nargs)
 {
 	int64_t open_stories = 0;
 	struct fw_config *cfg;
 	struct fw_store *s;
-	json_t *root, *feeds, *outs, *hosts, *subs = json_object();
+	json_t *root, *feeds, *outs, *hosts, *claims, *subs = json_object();
 	int code;
 
 	(void)args;
@@ -314,15 +372,18 @@ int fw_cli_store_status(const struct cli *c, char **args, int nargs)
 	}
 	fw_store_websub_each(s, status_websub_cb, subs); /* none readable: none shown */
 	root = json_object();
+	claims = status_nodes(c, s, root);
 	feeds = json_array();
 	outs = json_array();
 	hosts = json_array();
 	if (!c->json)
-		printf("%-24s %-20s %-5s %-6s %-20s %-8s %-8s %-6s %s\n", "FEED", "LAST POLL",
-		       "HTTP", "ERRORS", "NEXT POLL", "RATE/H", "ITEMS", "ALERTS", "LAST ERROR");
+		printf("%-24s %-20s %-5s %-6s %-20s %-8s %-8s %-6s %s%s\n", "FEED", "LAST POLL",
+		       "HTTP", "ERRORS", "NEXT POLL", "RATE/H", "ITEMS", "ALERTS", "LAST ERROR",
+		       json_object_size(claims) ? " / HELD BY" : "");
 	for (size_t k = 0; k < cfg->n_feeds; k++) {
 		struct fw_feed_state st = {0};
 		char last[40], next[40], rate[32];
+		json_t *claim = json_object_get(claims, cfg->feeds[k].name);
 
 		fw_store_feed_load(s, cfg->feeds[k].name, &st);
 		if (st.moved_url) { /* it may carry the configured user:password */
@@ -336,20 +397,23 @@ int fw_cli_store_status(const struct cli *c, char **args, int nargs)
 		if (c->json)
 			json_array_append_new(
 			    feeds,
-			    json_pack("{s:s, s:s, s:I, s:I, s:s, s:o, s:I, s:I, s:s?, s:s?, s:O?}",
-			              "name", cfg->feeds[k].name, "last_poll", last, "http_status",
-			              (json_int_t)st.http_status, "error_streak",
-			              (json_int_t)st.error_streak, "next_poll", next,
-			              "rate_per_hour", rate_json(&st), "items_seen",
-			              (json_int_t)st.items_seen, "alerts", (json_int_t)st.alerts,
-			              "last_error", st.last_error, "moved_to", st.moved_url,
-			              "websub", json_object_get(subs, cfg->feeds[k].name)));
+			    json_pack(
+			        "{s:s, s:s, s:I, s:I, s:s, s:o, s:I, s:I, s:s?, s:s?, s:O?, s:O?}",
+			        "name", cfg->feeds[k].name, "last_poll", last, "http_status",
+			        (json_int_t)st.http_status, "error_streak",
+			        (json_int_t)st.error_streak, "next_poll", next, "rate_per_hour",
+			        rate_json(&st), "items_seen", (json_int_t)st.items_seen, "alerts",
+			        (json_int_t)st.alerts, "last_error", st.last_error, "moved_to",
+			        st.moved_url, "websub", json_object_get(subs, cfg->feeds[k].name),
+			        "claim", claim));
 		else
-			printf("%-24s %-20s %-5ld %-6lld %-20s %-8s %-8lld %-6lld %s%s%s\n",
+			printf("%-24s %-20s %-5ld %-6lld %-20s %-8s %-8lld %-6lld %s%s%s%s%s\n",
 			       cfg->feeds[k].name, last, st.http_status, (long long)st.error_streak,
 			       next, rate_text(&st, rate, sizeof(rate)), (long long)st.items_seen,
 			       (long long)st.alerts, st.last_error ? st.last_error : "",
-			       st.moved_url ? "moved to " : "", st.moved_url ? st.moved_url : "");
+			       st.moved_url ? "moved to " : "", st.moved_url ? st.moved_url : "",
+			       claim ? " held by " : "",
+			       claim ? json_string_value(json_object_get(claim, "node")) : "");
 		fw_feed_state_clear(&st);
 	}
 	if (!c->json) {
@@ -391,6 +455,7 @@ int fw_cli_store_status(const struct cli *c, char **args, int nargs)
 	}
 	json_decref(root);
 	json_decref(subs);
+	json_decref(claims);
 	fw_store_close(s);
 	fw_config_free(cfg);
 	return 0;

@@ -9,6 +9,7 @@
 
 #include "alert.h"
 #include "clock.h"
+#include "cluster.h"
 #include "config.h"
 #include "fetch.h"
 #include "feeds.h"
@@ -708,6 +709,8 @@ static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_fe
 	st->next_poll = reschedule(f, r, st, now);
 	if (rc == 0)
 		rc = fw_store_feed_save(tx, f->cfg->name, st);
+	if (rc == 0 && f->owner->env.shared && !r->pushed) /* kept until the next poll */
+		rc = fw_cluster_hold(tx, f->cfg->name, st->next_poll);
 	if (rc == 0)
 		rc = fw_store_poll_commit(tx);
 	if (rc < 0) {
@@ -846,6 +849,8 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 		snprintf(r->error_text, sizeof(r->error_text), "cannot read its state: %s",
 		         fw_store_error(fs->env.store));
 		r->error = -EIO;
+		if (fs->env.shared) /* nothing stored: the next poll is anybody's */
+			fw_cluster_hold(fs->env.store, f->cfg->name, 0);
 		reschedule(f, r, &st, now);
 	} else {
 		streak_before = st.error_streak;
@@ -1111,6 +1116,9 @@ static void start_fetch(struct feed_rt *f)
 	if (st.url && strcmp(st.url, f->cfg->url) != 0) {
 		fw_feed_state_clear(&st);
 		memset(&st, 0, sizeof(st));
+	} else if (fs->env.shared && st.exists) { /* another node may have polled it last */
+		f->rate = (struct fw_schedule_rate){st.rate_items, st.rate_seconds, st.rate_at};
+		f->last_success = st.last_success;
 	}
 	o.url = st.moved_url ? st.moved_url : f->cfg->url;
 	o.config_url = f->cfg->url;
@@ -1147,7 +1155,7 @@ static void start_fetch(struct feed_rt *f)
 static void admit(struct fw_feeds *fs)
 {
 	const struct fw_config *cfg = fs->cfg;
-	int64_t now = fw_clock_now();
+	int64_t now = fw_clock_now(), when = now;
 	struct feed_rt **pp = &fs->qhead, *prev = NULL;
 	size_t scanned = 0;
 
@@ -1168,6 +1176,13 @@ static void admit(struct fw_feeds *fs)
 		if (h->blocked_until > now && !fs->env.once) {
 			/* The host asked us to rest: try again when it said. */
 			schedule_at(f, h->blocked_until + (int64_t)(f->seed % 10), now);
+			continue;
+		}
+		if (fs->env.shared && !fw_cluster_claim(fs->env.store, f->cfg->name, now, &when)) {
+			/* another node holds it: ask again when its claim ends (once: it polls) */
+			schedule_at(f, when, now);
+			fs->done += fs->env.once;
+			once_progress(fs);
 			continue;
 		}
 		start_fetch(f);
@@ -1227,6 +1242,8 @@ static void feed_drop(struct feed_rt *f)
 
 	f->removed = true;
 	if (f->fetch) {
+		if (fs->env.shared) /* given up: the poll is anybody's */
+			fw_cluster_hold(fs->env.store, f->cfg->name, 0);
 		fw_fetch_cancel(f->fetch);
 		f->fetch = NULL;
 		fs->active--;

@@ -17,6 +17,7 @@
 
 #include "backfill.h"
 #include "clock.h"
+#include "cluster.h"
 #include "config.h"
 #include "deliver.h"
 #include "feeds.h"
@@ -149,6 +150,9 @@ void fw_loop_stop(struct fw_daemon *d)
 		fw_log(FW_LOG_WARNING, "cannot write %s", d->cfg->metrics_file);
 	fw_feeds_close(d->feeds);
 	d->feeds = NULL;
+	/* after the feeds, which give up their claims in flight */
+	fw_cluster_close(d->cluster);
+	d->cluster = NULL;
 	/* Aborting transfers runs plugins' HTTP callbacks, so outputs close after. */
 	fw_net_close(d->net, NULL, NULL);
 	d->net = NULL;
@@ -643,6 +647,11 @@ static int start_rooms(struct fw_daemon *d)
 		prune_archive_once(d, time(NULL));
 	else if (fw_prune_new(&pe, &d->prune) < 0)
 		return -ENOMEM;
+	/* many nodes share the store: each names itself and claims each poll first */
+	if (strcmp(fw_store_backend(d->store), "sqlite") != 0 &&
+	    (r = fw_cluster_new(&d->loop, d->store, d->cfg, &d->cluster)) < 0)
+		return r;
+	fe.shared = d->cluster != NULL;
 	if ((r = fw_feeds_start(&fe, d->cfg, &d->feeds)) < 0)
 		return r;
 	return start_websub(d);

@@ -39,6 +39,7 @@ struct fw_daemon {
 	struct fw_grouper *grouper; /* stories: the index of the window, fed by the feeds */
 	struct fw_websub *websub;   /* WebSub subscriber and callback server (not in once) */
 	struct fw_prune *prune;     /* the hourly prunes, a batch at a time (not in once) */
+	struct fw_cluster *cluster; /* a node of many sharing the store, or NULL (SQLite) */
 	uv_timer_t tick;            /* 1 s: loop lag, metrics file, watchdog, archive index */
 	uint64_t tick_expected;     /* uv_now at which the tick should run */
 	int64_t metrics_written;

@@ -1,0 +1,132 @@
+/*
+ * cluster.c - this daemon as one node of many sharing a store: its name, its heartbeat,
+ * and the claim of each due poll (cluster.h). The decisions are the store's (one statement
+ * each, see pg_cluster.c); this file times the heartbeat and logs what goes wrong.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "config.h"
+#include "log.h"
+#include "store.h"
+
+struct fw_cluster {
+	uv_timer_t beat;
+	struct fw_store *store;
+	char node[80];
+	char host[256];
+	int64_t started;
+	bool failing; /* the last beat failed: said once, and when it works again */
+};
+
+/* Record the node and renew its polls in flight. */
+static void beat(struct fw_cluster *c)
+{
+	int r = fw_store_node_beat(c->store, c->host, (int64_t)getpid(), c->started, time(NULL));
+
+	if (r < 0 && !c->failing)
+		fw_log(FW_LOG_WARNING,
+		       "node '%s': cannot renew its claims (its polls in flight lapse a lease "
+		       "after the last renewal): %s",
+		       c->node, fw_store_error(c->store));
+	else if (r == 0 && c->failing)
+		fw_log(FW_LOG_NOTICE, "node '%s': claims renewed again", c->node);
+	c->failing = r < 0;
+}
+
+static void beat_cb(uv_timer_t *t)
+{
+	beat(t->data);
+}
+
+/* See cluster.h. */
+int fw_cluster_new(uv_loop_t *loop, struct fw_store *s, const struct fw_config *cfg,
+                   struct fw_cluster **out)
+{
+	struct fw_cluster *c = calloc(1, sizeof(*c));
+	uint64_t ms;
+	int r;
+
+	if (c == NULL)
+		return -ENOMEM;
+	c->store = s;
+	c->started = time(NULL);
+	if (gethostname(c->host, sizeof(c->host) - 1) < 0)
+		snprintf(c->host, sizeof(c->host), "localhost");
+	if (cfg->node)
+		snprintf(c->node, sizeof(c->node), "%s", cfg->node);
+	else
+		snprintf(c->node, sizeof(c->node), "%.64s-%ld", c->host, (long)getpid());
+	if ((r = fw_store_set_node(s, c->node, cfg->lease)) < 0 ||
+	    (r = fw_store_node_beat(s, c->host, (int64_t)getpid(), c->started, time(NULL))) < 0) {
+		fw_log(FW_LOG_ERR, "node '%s': cannot join the shared store: %s", c->node,
+		       fw_store_error(s));
+		free(c);
+		return r;
+	}
+	ms = (uint64_t)cfg->lease * 1000 / 3;
+	uv_timer_init(loop, &c->beat);
+	c->beat.data = c;
+	uv_timer_start(&c->beat, beat_cb, ms, ms);
+	fw_log(FW_LOG_INFO, "node '%s': polls claimed in the shared store, lease %llds", c->node,
+	       (long long)cfg->lease);
+	*out = c;
+	return 0;
+}
+
+/* See cluster.h. */
+const char *fw_cluster_node(const struct fw_cluster *c)
+{
+	return c->node;
+}
+
+static void close_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* See cluster.h. */
+void fw_cluster_close(struct fw_cluster *c)
+{
+	if (c == NULL)
+		return;
+	uv_timer_stop(&c->beat);
+	uv_close((uv_handle_t *)&c->beat, close_cb);
+}
+
+/* See cluster.h. */
+bool fw_cluster_claim(struct fw_store *s, const char *feed, int64_t now, int64_t *when)
+{
+	int64_t until = now;
+	int r = fw_store_feed_claim(s, feed, now, &until);
+
+	if (r > 0)
+		return true;
+	if (r < 0) {
+		fw_log(FW_LOG_WARNING, "feed '%s': cannot claim its poll (tried again soon): %s",
+		       feed, fw_store_error(s));
+		*when = now + 5 + rand() % 5;
+		return false;
+	}
+	/* nodes asking at the same second race in the database: one second of spread */
+	*when = (until > now ? until : now + 1) + rand() % 2;
+	return false;
+}
+
+/* See cluster.h. */
+int fw_cluster_hold(struct fw_store *s, const char *feed, int64_t next)
+{
+	int r = fw_store_feed_hold(s, feed, next);
+
+	if (r == 0)
+		fw_log(FW_LOG_WARNING,
+		       "feed '%s': its claim lapsed before the poll was stored (another node may "
+		       "have polled it too)",
+		       feed);
+	return r < 0 ? r : 0;
+}
