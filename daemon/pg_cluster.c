@@ -102,12 +102,20 @@ int fw_pg_node_beat(struct fw_store *s, const char *host, int64_t pid, int64_t s
 	if ((ret = need_node(p)) < 0 ||
 	    (ret = fw_pg_check_len(p, host, FW_STORE_KEY_MAX, "a host name")) < 0)
 		return ret;
+	/* a new process under the name: the polls of the one before are not in flight here */
 	ret = fw_pg_cmd(p,
-	                "INSERT INTO nodes (name, host, pid, started, last_seen, lease) "
-	                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET "
-	                "host = excluded.host, pid = excluded.pid, started = excluded.started, "
-	                "last_seen = excluded.last_seen, lease = excluded.lease",
-	                6, v, NULL);
+	                "UPDATE feed_claims SET polling = false, held_until = $5::bigint "
+	                "WHERE node = $1 AND polling AND EXISTS (SELECT 1 FROM nodes WHERE name = "
+	                "$1 AND (host <> $2 OR pid <> $3::bigint OR started <> $4::bigint))",
+	                5, v, NULL);
+	if (ret == 0)
+		ret = fw_pg_cmd(
+		    p,
+		    "INSERT INTO nodes (name, host, pid, started, last_seen, lease) "
+		    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET "
+		    "host = excluded.host, pid = excluded.pid, started = excluded.started, "
+		    "last_seen = excluded.last_seen, lease = excluded.lease",
+		    6, v, NULL);
 	if (ret == 0)
 		ret = fw_pg_cmd(p,
 		                "UPDATE feed_claims SET held_until = $2::bigint "

@@ -82,6 +82,16 @@ static void test_claims_disjoint(void **state)
 	fw_store_close(b);
 	b = open_node(c, "b");
 	assert_int_equal(fw_store_feed_claim(b, "f1", 1302, &until), 1);
+	/* a new process under the name lets go of the old one's polls in flight at its
+	   first beat; its held claims stay */
+	assert_int_equal(fw_store_feed_claim(b, "f2", 1400, &until), 1);
+	assert_int_equal(fw_store_feed_hold(b, "f2", 1500), 1);
+	assert_int_equal(fw_store_node_beat(b, "hb", 22, 1300, 1401), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f1", 1402, &until), 0);
+	assert_int_equal(fw_store_node_beat(b, "hb", 23, 1403, 1403), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f1", 1403, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f2", 1403, &until), 0);
+	assert_int_equal(until, 1500);
 	fw_store_close(a);
 	fw_store_close(b);
 }
