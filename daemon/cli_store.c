@@ -343,8 +343,9 @@ static json_t *status_nodes(const struct cli *c, struct fw_store *s, json_t *roo
 	if (!c->json)
 		printf("%-24s %-5s %-20s %-8s %-20s %-20s %-6s %-7s %s\n", "NODE", "STATE", "HOST",
 		       "PID", "STARTED", "LAST SEEN", "FEEDS", "POLLING", "OUTBOX");
-	fw_store_node_each(s, time(NULL), status_node_cb, c->json ? (void *)nodes : NULL);
-	fw_store_claim_each(s, time(NULL), status_claim_cb, claims);
+	if (fw_store_node_each(s, time(NULL), status_node_cb, c->json ? (void *)nodes : NULL) < 0 ||
+	    fw_store_claim_each(s, time(NULL), status_claim_cb, claims) < 0)
+		fprintf(stderr, "feedwatch: cannot read the nodes: %s\n", fw_store_error(s));
 	json_object_set_new(root, "nodes", nodes);
 	if (!c->json)
 		printf("\n");

@@ -484,6 +484,8 @@ static const struct command commands[] = {
      "Per feed: last poll, HTTP status, error streak, next poll, items, alerts, and its\n"
      "WebSub subscription (hub, topic, state, lease, last push, pushes, bad signatures,\n"
      "why it is polled instead); resting hosts; per output: pending and dead alerts.\n"
+     "A PostgreSQL store shared by many nodes: the nodes (alive or not, feeds held, polls\n"
+     "in flight, deliveries claimed) and which node holds each feed.\n"
      "Exit 1 when there is no database yet.\n",
      fw_cli_store_status},
     {"stories", NULL, OPT_CONFIG | OPT_SINCE | OPT_WATCHLIST | OPT_JSON, 0, 0,

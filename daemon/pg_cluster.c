@@ -151,24 +151,24 @@ int fw_pg_node_each(struct fw_store *s, int64_t now, fw_store_node_cb cb, void *
 	char a[24];
 	const char *v[1] = {fw_pg_i64(a, now)};
 	PGresult *r;
-	int ret = outbox_claims(p);
+	int ret = 0, outbox = outbox_claims(p);
 
-	if (ret < 0)
-		return ret;
+	if (outbox < 0)
+		return outbox;
 	r = fw_pg_exec(
 	    p,
-	    ret ? "SELECT n.name, n.host, n.pid, n.started, n.last_seen, n.lease, "
-	          "(SELECT count(*) FROM feed_claims c WHERE c.node = n.name AND NOT c.polling "
-	          "AND c.held_until > $1::bigint), "
-	          "(SELECT count(*) FROM feed_claims c WHERE c.node = n.name AND c.polling "
-	          "AND c.held_until > $1::bigint), "
-	          "(SELECT count(*) FROM outbox o WHERE o.claimed_by = n.name "
-	          "AND o.claim_until > $1::bigint) FROM nodes n ORDER BY n.name"
-	        : "SELECT n.name, n.host, n.pid, n.started, n.last_seen, n.lease, "
-	          "(SELECT count(*) FROM feed_claims c WHERE c.node = n.name AND NOT c.polling "
-	          "AND c.held_until > $1::bigint), "
-	          "(SELECT count(*) FROM feed_claims c WHERE c.node = n.name AND c.polling "
-	          "AND c.held_until > $1::bigint), -1 FROM nodes n ORDER BY n.name",
+	    outbox ? "SELECT n.name, n.host, n.pid, n.started, n.last_seen, n.lease, "
+	             "(SELECT count(*) FROM feed_claims c WHERE c.node = n.name AND NOT c.polling "
+	             "AND c.held_until > $1::bigint), "
+	             "(SELECT count(*) FROM feed_claims c WHERE c.node = n.name AND c.polling "
+	             "AND c.held_until > $1::bigint), "
+	             "(SELECT count(*) FROM outbox o WHERE o.claimed_by = n.name "
+	             "AND o.claim_until > $1::bigint) FROM nodes n ORDER BY n.name"
+	           : "SELECT n.name, n.host, n.pid, n.started, n.last_seen, n.lease, "
+	             "(SELECT count(*) FROM feed_claims c WHERE c.node = n.name AND NOT c.polling "
+	             "AND c.held_until > $1::bigint), "
+	             "(SELECT count(*) FROM feed_claims c WHERE c.node = n.name AND c.polling "
+	             "AND c.held_until > $1::bigint), -1 FROM nodes n ORDER BY n.name",
 	    1, v, NULL, NULL, &ret);
 	if (!r)
 		return ret;
