@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cluster.h"
 #include "config.h"
 #include "log.h"
@@ -27,7 +27,8 @@ struct fw_cluster {
 /* Record the node and renew its polls in flight. */
 static void beat(struct fw_cluster *c)
 {
-	int r = fw_store_node_beat(c->store, c->host, (int64_t)getpid(), c->started, time(NULL));
+	int r =
+	    fw_store_node_beat(c->store, c->host, (int64_t)getpid(), c->started, fw_clock_now());
 
 	if (r < 0 && !c->failing)
 		fw_log(FW_LOG_WARNING,
@@ -55,7 +56,7 @@ int fw_cluster_new(uv_loop_t *loop, struct fw_store *s, const struct fw_config *
 	if (c == NULL)
 		return -ENOMEM;
 	c->store = s;
-	c->started = time(NULL);
+	c->started = fw_clock_now();
 	if (gethostname(c->host, sizeof(c->host) - 1) < 0)
 		snprintf(c->host, sizeof(c->host), "localhost");
 	if (cfg->node)
@@ -63,13 +64,13 @@ int fw_cluster_new(uv_loop_t *loop, struct fw_store *s, const struct fw_config *
 	else
 		snprintf(c->node, sizeof(c->node), "%.64s-%ld", c->host, (long)getpid());
 	if ((r = fw_store_set_node(s, c->node, cfg->lease)) < 0 ||
-	    (r = fw_store_node_beat(s, c->host, (int64_t)getpid(), c->started, time(NULL))) < 0) {
+	    (r = fw_store_node_beat(s, c->host, (int64_t)getpid(), c->started, c->started)) < 0) {
 		fw_log(FW_LOG_ERR, "node '%s': cannot join the shared store: %s", c->node,
 		       fw_store_error(s));
 		free(c);
 		return r;
 	}
-	ms = (uint64_t)cfg->lease * 1000 / 3;
+	ms = fw_clock_timer_ms(cfg->lease) / 3; /* the clock may run fast (clock.h) */
 	uv_timer_init(loop, &c->beat);
 	c->beat.data = c;
 	uv_timer_start(&c->beat, beat_cb, ms, ms);
