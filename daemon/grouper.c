@@ -93,6 +93,7 @@ void fw_grouper_begin(struct fw_grouper *g)
 
 int fw_grouper_sync(struct fw_grouper *g, struct fw_store *tx, int64_t now)
 {
+	int64_t was = g->last_id;
 	int r;
 
 	if (g->synced)
@@ -101,6 +102,10 @@ int fw_grouper_sync(struct fw_grouper *g, struct fw_store *tx, int64_t now)
 	   only, placed after these */
 	r = fw_store_story_added(tx, g->last_id, now - g->window, load_cb, g);
 	g->synced = r == 0;
+	/* their stories may hold items for an update that the node which placed them raises;
+	   should it die, this one does: the next flush asks the store when one is due */
+	if (g->last_id != was)
+		g->next_due = 0;
 	return r;
 }
 

@@ -181,11 +181,35 @@ static void test_rollback_keeps_others(void **state)
 	fw_item_free(it);
 }
 
+/* Items another node placed may wait for an update that node raises: taking them in
+   makes the next flush ask the store when one is due (should that node die, this one
+   raises it); taking nothing in asks nothing. */
+static void test_others_items_ask_due(void **state)
+{
+	struct fx *f = *state;
+	struct node *n = &f->n[1];
+	size_t raised = 0;
+
+	assert_true(fw_grouper_due(n->g, f->cfg, T0)); /* not known yet */
+	assert_int_equal(fw_store_begin(n->store), 0);
+	assert_int_equal(fw_grouper_flush(n->g, n->store, f->cfg, T0, &raised), 0);
+	assert_int_equal(fw_store_commit(n->store), 0);
+	assert_int_equal(raised, 0);
+	assert_false(fw_grouper_due(n->g, f->cfg, T0)); /* none waits */
+	put(f, 1, "b", "Putin arrives in Pyongyang for talks", T0);
+	assert_false(fw_grouper_due(n->g, f->cfg, T0 + 1));
+	put(f, 0, "a", "Putin arrives in Pyongyang for talks with Kim", T0 + 2);
+	assert_false(fw_grouper_due(n->g, f->cfg, T0 + 3));
+	put(f, 1, "b", "Wildfires spread across southern Europe", T0 + 4);
+	assert_true(fw_grouper_due(n->g, f->cfg, T0 + 5));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_one_story_two_nodes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback_keeps_others, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_others_items_ask_due, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
