@@ -449,6 +449,19 @@ static void test_outbox_caps(void **state)
 	len = strlen(e[0].last_error);
 	assert_int_equal(len, FW_STORE_ERROR_MAX - 1);
 	fw_outbox_entries_free(e, n);
+
+	/* An error that is not UTF-8 (a server's reason phrase) is kept, not refused, and the
+	   transaction it was written in goes on (PostgreSQL keeps '?' for the bad bytes). */
+	assert_int_equal(fw_store_begin(s), 0);
+	assert_int_equal(fw_store_outbox_retry(s, ids[0], T0, "bad \xff\xfe end"), 0);
+	assert_int_equal(fw_store_outbox_hold(s, ids[0], T0, "\xc3"), 0);
+	assert_int_equal(fw_store_outbox_add(s, "after", "x", "{}", T0), 1);
+	assert_int_equal(fw_store_commit(s), 0);
+	assert_int_equal(fw_store_outbox_list(s, -1, "x", &e, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(strlen(e[0].last_error), strlen(FW_OUTBOX_HELD) + 1);
+	assert_int_equal(e[0].attempts, 2);
+	fw_outbox_entries_free(e, n);
 	free(big);
 	fw_store_close(s);
 }
