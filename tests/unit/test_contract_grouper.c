@@ -52,6 +52,7 @@ static int setup(void **state)
 		return -1;
 	fprintf(cf,
 	        "state_dir = \"%s\";\n"
+	        "story_update_interval = \"1h\";\n"
 	        "feeds = ( { name = \"a\"; url = \"https://example.org/a\"; },\n"
 	        "          { name = \"b\"; url = \"https://example.org/b\"; } );\n"
 	        "entities = { putin = [ \"Putin\", \"Путин*\" ]; nk = [ \"North Korea\", "
@@ -65,7 +66,11 @@ static int setup(void **state)
 	fw_diags_clear(&diags);
 	/* two daemons: on SQLite, one store (its one writer) under two indexes */
 	f->n[0].store = contract_open(f->c);
-	f->n[1].store = f->c->pg ? contract_open(f->c) : f->n[0].store;
+	f->n[1].store = f->n[0].store;
+	/* the second node waits 300 ms for a lock the first holds */
+	if (f->c->pg && fw_store_open_timeout(f->c->where, false, 300, &f->n[1].store, f->c->err,
+	                                      sizeof(f->c->err)) < 0)
+		return -1;
 	for (int i = 0; i < 2; i++)
 		if (fw_grouper_new(f->n[i].store, f->cfg->story_window, T0, &f->n[i].g) < 0)
 			return -1;
@@ -89,9 +94,11 @@ static int teardown(void **state)
 	return contract_teardown(&c);
 }
 
-/* Node i places an item of feed with title at t in a transaction (a poll's) of its own.
-   Returns the story's row id. */
-static int64_t put(struct fx *f, int i, const char *feed, const char *title, int64_t t)
+/* Node i places an item of feed with title at t in a transaction (a poll's) of its own,
+   and raises its alerts when alerts is not NULL (counted there). Returns the story's row
+   id. */
+static int64_t put_raise(struct fx *f, int i, const char *feed, const char *title, int64_t t,
+                         size_t *alerts)
 {
 	struct node *n = &f->n[i];
 	struct fw_item *it = fw_item_new();
@@ -110,12 +117,23 @@ static int64_t put(struct fx *f, int i, const char *feed, const char *title, int
 	fw_grouper_begin(n->g);
 	assert_int_equal(fw_grouper_sync(n->g, n->store, t), 0);
 	assert_int_equal(fw_grouper_place(n->g, n->store, f->cfg, feed, it, &mr, t, &gi), 0);
+	if (alerts)
+		assert_int_equal(
+		    fw_grouper_raise(n->g, n->store, f->cfg,
+		                     &f->cfg->feeds[fw_config_feed_index(f->cfg, feed)], it, &mr,
+		                     &gi, t, alerts, NULL),
+		    0);
 	assert_int_equal(fw_store_commit(n->store), 0);
 	story = gi.story;
 	fw_grouper_item_clear(&gi);
 	fw_match_result_clear(&mr);
 	fw_item_free(it);
 	return story;
+}
+
+static int64_t put(struct fx *f, int i, const char *feed, const char *title, int64_t t)
+{
+	return put_raise(f, i, feed, title, t, NULL);
 }
 
 /* Feed a on node 0 and feed b on node 1 tell one story: one story, whichever node places;
@@ -204,12 +222,67 @@ static void test_others_items_ask_due(void **state)
 	assert_true(fw_grouper_due(n->g, f->cfg, T0 + 5));
 }
 
+/* Node i raises the story updates due at t in a transaction of its own: 0 and the count,
+   or the store's error (the transaction rolled back). */
+static int flush(struct fx *f, int i, int64_t t, size_t *raised)
+{
+	struct node *n = &f->n[i];
+	int r;
+
+	*raised = 0;
+	assert_int_equal(fw_store_begin(n->store), 0);
+	r = fw_grouper_flush(n->g, n->store, f->cfg, t, raised);
+	if (r == 0)
+		assert_int_equal(fw_store_commit(n->store), 0);
+	else
+		assert_int_equal(fw_store_rollback(n->store), 0);
+	return r;
+}
+
+/* One story told on two nodes raises one alert for the cluster, then one update: the
+   node that placed a later item holds it (the story has alerted), and of two nodes
+   flushing, one raises the update; on PostgreSQL the other waits for it meanwhile (the
+   story lock) and then finds nothing due. */
+static void test_story_alerts_two_nodes(void **state)
+{
+	struct fx *f = *state;
+	size_t alerts = 0, raised = 0;
+	int64_t pending = 0, dead = 0;
+
+	put_raise(f, 0, "a", "Putin arrives in Pyongyang for talks", T0, &alerts);
+	assert_int_equal(alerts, 1);
+	put_raise(f, 1, "b", "Putin in Pyongyang for talks with Kim", T0 + 60, &alerts);
+	put_raise(f, 0, "a", "Путин прибыл в КНДР для переговоров", T0 + 120, &alerts);
+	assert_int_equal(alerts, 1);
+	assert_int_equal(flush(f, 1, T0 + 600, &raised), 0); /* not yet */
+	assert_int_equal(raised, 0);
+	if (f->c->pg) {
+		struct node *n = &f->n[0];
+
+		assert_int_equal(fw_store_begin(n->store), 0);
+		assert_int_equal(fw_grouper_flush(n->g, n->store, f->cfg, T0 + 3600, &raised), 0);
+		assert_int_equal(raised, 1);
+		assert_int_equal(flush(f, 1, T0 + 3600, &raised), -EBUSY);
+		assert_int_equal(fw_store_commit(n->store), 0);
+	} else {
+		assert_int_equal(flush(f, 0, T0 + 3600, &raised), 0);
+		assert_int_equal(raised, 1);
+	}
+	assert_int_equal(flush(f, 1, T0 + 3600, &raised), 0);
+	assert_int_equal(raised, 0);
+	assert_int_equal(flush(f, 0, T0 + 3700, &raised), 0);
+	assert_int_equal(raised, 0);
+	assert_int_equal(fw_store_outbox_count(f->n[1].store, NULL, &pending, &dead), 0);
+	assert_int_equal(pending, 2); /* the story's first alert and its one update */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_one_story_two_nodes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback_keeps_others, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_others_items_ask_due, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_story_alerts_two_nodes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
