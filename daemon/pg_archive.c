@@ -36,10 +36,13 @@
 #define QUERY_DEPTH 1000
 
 const char fw_pg_ddl_archive[] =
-    "CREATE TABLE IF NOT EXISTS archive (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    /* the key holds seen and bytes: the walks by id of SINCE, the count and the prune read
+       the index alone (once vacuum has marked the pages all-visible) */
+    "CREATE TABLE IF NOT EXISTS archive (id bigint GENERATED ALWAYS AS IDENTITY,"
     " seen bigint NOT NULL, bytes bigint NOT NULL, feed text NOT NULL, item text NOT NULL,"
     " published bigint, updated bigint, title text NOT NULL, link text, author text,"
-    " summary text, content text, categories text, words tsvector);"
+    " summary text, content text, categories text, words tsvector,"
+    " PRIMARY KEY (id) INCLUDE (seen, bytes));"
     "CREATE INDEX IF NOT EXISTS archive_words ON archive USING gin (words);"
     "CREATE INDEX IF NOT EXISTS archive_unindexed ON archive (id) WHERE words IS NULL;"
     /* byte order, as SQLite's: websub_each walks them in feed order */
