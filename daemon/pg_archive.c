@@ -183,7 +183,11 @@ static bool next_word(const char *v, size_t n, size_t *i, size_t *start, size_t 
 static bool put_word(struct sbuf *b, const char *w, size_t n, bool prefix)
 {
 	char low[64];
-	size_t keep = cut_len(w, n > WORD_MAX ? WORD_MAX : n), i = 0;
+	size_t keep = n, i = 0;
+
+	if (keep > WORD_MAX) /* a word is valid UTF-8 (next_word): cut on a boundary */
+		for (keep = WORD_MAX; keep > 0 && ((unsigned char)w[keep] & 0xc0) == 0x80;)
+			keep--;
 
 	while (i < keep) {
 		size_t k = 0;
