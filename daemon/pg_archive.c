@@ -590,6 +590,8 @@ static void join_categories(const struct fw_archive_row *r, char *buf)
 	}
 }
 
+/* See store.h (fw_store_archive_add). Text that is not UTF-8, which PostgreSQL refuses (and
+   with it the caller's transaction), is refused before it is sent: -EINVAL. */
 int fw_pg_archive_add(struct fw_store *s, const struct fw_archive_row *r)
 {
 	static const size_t max[6] = {FW_ARCHIVE_TITLE_MAX,  FW_ARCHIVE_LINK_MAX,
@@ -748,6 +750,9 @@ static int walk(struct fw_pg *p, const char *sql, int n, const char *const *v,
    the order rows were added in), walking back from the newest row. */
 #define SINCE "id > coalesce((SELECT id FROM archive WHERE seen < $1 ORDER BY id DESC LIMIT 1), 0)"
 
+/* See store.h (fw_store_archive_each): the same rows in the same order, the words query
+   read as FTS5 reads it (pg_words_query; FTS5's parser stack limits how deep parentheses
+   nest, this one does not), the rows walked through a cursor. */
 int fw_pg_archive_each(struct fw_store *s, int64_t since, const char *words, fw_store_archive_cb cb,
                        void *arg)
 {
@@ -772,6 +777,7 @@ int fw_pg_archive_each(struct fw_store *s, int64_t since, const char *words, fw_
 	return ret;
 }
 
+/* See store.h (fw_store_archive_count). */
 int fw_pg_archive_count(struct fw_store *s, int64_t since, int64_t *n, int64_t *bytes)
 {
 	struct fw_pg *p = fw_pg_of(s);
@@ -858,6 +864,8 @@ static int index_batch(struct fw_pg *p, size_t max, const struct fw_store_words 
 	return ret;
 }
 
+/* See store.h (fw_store_archive_index): the oldest rows not indexed that no other node is
+   indexing (or deleting) right now; a node's own transaction holds them until it ends. */
 int fw_pg_archive_index(struct fw_store *s, size_t max, const struct fw_store_words *w,
                         size_t *indexed)
 {
@@ -998,6 +1006,8 @@ static int step_cut(struct fw_pg *p, struct fw_store_archive_pruning *pr, int64_
 	return ret;
 }
 
+/* See store.h (fw_store_archive_prune_step): the phases of archive.c's; w is not needed (a
+   row's words go with the row). Inside the caller's transaction a step is a savepoint. */
 int fw_pg_archive_prune_step(struct fw_store *s, struct fw_store_archive_pruning *pr,
                              size_t max_rows, const struct fw_store_words *w, bool *done)
 {
@@ -1007,7 +1017,7 @@ int fw_pg_archive_prune_step(struct fw_store *s, struct fw_store_archive_pruning
 	bool own = false;
 	int ret = span_begin(p, false, &own);
 
-	(void)w; /* a row's words go with the row */
+	(void)w;
 	*done = false;
 	if (ret < 0)
 		return ret;
@@ -1030,6 +1040,7 @@ int fw_pg_archive_prune_step(struct fw_store *s, struct fw_store_archive_pruning
 	return ret;
 }
 
+/* See store.h (fw_store_archive_last_prune). */
 int fw_pg_archive_last_prune(struct fw_store *s, int64_t *when)
 {
 	return one_value(fw_pg_of(s),
@@ -1039,6 +1050,7 @@ int fw_pg_archive_last_prune(struct fw_store *s, int64_t *when)
 
 /* ------------------------------------------------------------------ WebSub subscriptions */
 
+/* See store.h (fw_store_websub_save). */
 int fw_pg_websub_save(struct fw_store *s, const struct fw_store_websub *w)
 {
 	struct fw_pg *p = fw_pg_of(s);
@@ -1072,6 +1084,7 @@ int fw_pg_websub_save(struct fw_store *s, const struct fw_store_websub *w)
 	                 11, v, NULL);
 }
 
+/* See store.h (fw_store_websub_delete). */
 int fw_pg_websub_delete(struct fw_store *s, const char *token)
 {
 	struct fw_pg *p = fw_pg_of(s);
@@ -1081,6 +1094,7 @@ int fw_pg_websub_delete(struct fw_store *s, const char *token)
 	return ret < 0 ? ret : fw_pg_cmd(p, "DELETE FROM websub_subs WHERE token = $1", 1, v, NULL);
 }
 
+/* See store.h (fw_store_websub_counts). */
 int fw_pg_websub_counts(struct fw_store *s, const char *token, int64_t last_push, int64_t pushes,
                         int64_t bad_signatures)
 {
@@ -1106,6 +1120,7 @@ static const char *col(const PGresult *r, int row, int i)
 	return v ? v : "";
 }
 
+/* See store.h (fw_store_websub_each). */
 int fw_pg_websub_each(struct fw_store *s, fw_store_websub_cb cb, void *arg)
 {
 	struct fw_pg *p = fw_pg_of(s);
