@@ -120,7 +120,7 @@ struct fw_store_node {
 	bool alive;      /* beat within its lease of now */
 	int64_t feeds;   /* feeds it holds, polled and not due yet */
 	int64_t polling; /* polls it has in flight */
-	int64_t outbox;  /* outbox deliveries it has claimed, -1 when the store has no such claims */
+	int64_t outbox; /* outbox deliveries it has claimed, -1 when the store has no such claims */
 };
 typedef int (*fw_store_node_cb)(const struct fw_store_node *n, void *arg);
 
