@@ -101,10 +101,10 @@ void fw_cluster_close(struct fw_cluster *c)
 }
 
 /* See cluster.h. */
-bool fw_cluster_claim(struct fw_store *s, const char *feed, int64_t now, int64_t *when)
+bool fw_cluster_claim(struct fw_store *s, const char *feed, int64_t now, bool early, int64_t *when)
 {
 	int64_t until = now;
-	int r = fw_store_feed_claim(s, feed, now, &until);
+	int r = fw_store_feed_claim(s, feed, now, early, &until);
 
 	if (r > 0)
 		return true;

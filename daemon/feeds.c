@@ -1184,10 +1184,10 @@ static void admit(struct fw_feeds *fs)
 			schedule_at(f, h->blocked_until + (int64_t)(f->seed % 10), now);
 			continue;
 		}
-		if (fs->env.shared && !fw_cluster_claim(fs->env.store, f->cfg->name, now, &when)) {
-			/* another node holds it: ask again when its claim ends (once: it polls) */
-			schedule_at(f, when, now);
-			fs->done += fs->env.once;
+		if (fs->env.shared &&
+		    !fw_cluster_claim(fs->env.store, f->cfg->name, now, fs->env.once, &when)) {
+			schedule_at(f, when, now); /* another node polls it: ask again then */
+			fs->done += fs->env.once;  /* once: the other node polls it */
 			once_progress(fs);
 			continue;
 		}

@@ -33,11 +33,12 @@ static int need_node(struct fw_pg *p)
 	return 0;
 }
 
-int fw_pg_feed_claim(struct fw_store *s, const char *feed, int64_t now, int64_t *until)
+int fw_pg_feed_claim(struct fw_store *s, const char *feed, int64_t now, bool early, int64_t *until)
 {
 	struct fw_pg *p = fw_pg_of(s);
 	char a[24], b[24];
-	const char *v[4] = {feed, p->node, fw_pg_i64(a, now), fw_pg_i64(b, p->lease)};
+	const char *v[5] = {feed, p->node, fw_pg_i64(a, now), fw_pg_i64(b, p->lease),
+	                    early ? "t" : "f"};
 	PGresult *r;
 	int ret;
 
@@ -45,18 +46,19 @@ int fw_pg_feed_claim(struct fw_store *s, const char *feed, int64_t now, int64_t 
 	    (ret = fw_pg_check_len(p, feed, FW_STORE_KEY_MAX, "a feed name")) < 0)
 		return ret;
 	/* the node asking again for its own claim gets it: a restart under the same name, or
-	   its own timer a second early */
+	   its own timer a second early; early takes a claim whose poll is done */
 	r = fw_pg_exec(p,
 	               "WITH took AS (INSERT INTO feed_claims AS c (feed, node, held_until, "
 	               "polling) VALUES ($1, $2, $3::bigint + $4::bigint, true) "
 	               "ON CONFLICT (feed) DO UPDATE SET node = excluded.node, "
 	               "held_until = excluded.held_until, polling = true "
 	               "WHERE c.held_until <= $3::bigint OR c.node = excluded.node "
+	               "OR ($5::boolean AND NOT c.polling) "
 	               "RETURNING held_until) "
 	               "SELECT 1, held_until FROM took UNION ALL "
 	               "SELECT 0, held_until FROM feed_claims "
 	               "WHERE feed = $1 AND NOT EXISTS (SELECT 1 FROM took)",
-	               4, v, NULL, NULL, &ret);
+	               5, v, NULL, NULL, &ret);
 	if (!r)
 		return ret;
 	if (PQntuples(r) == 0) {

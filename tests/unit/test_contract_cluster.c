@@ -38,7 +38,7 @@ static void test_one_node(void **state)
 	int64_t until = 0;
 	int n = 0;
 
-	assert_int_equal(fw_store_feed_claim(s, "f", 1000, &until), 1);
+	assert_int_equal(fw_store_feed_claim(s, "f", 1000, false, &until), 1);
 	assert_int_equal(fw_store_feed_hold(s, "f", 1300), 1);
 	assert_int_equal(fw_store_node_beat(s, "host", 42, 990, 1001), 0);
 	assert_int_equal(fw_store_node_each(s, 1001, count_node, &n), 0);
@@ -58,39 +58,39 @@ static void test_claims_disjoint(void **state)
 		skip();
 	a = open_node(c, "a");
 	b = open_node(c, "b");
-	assert_int_equal(fw_store_feed_claim(a, "f1", 1000, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f1", 1000, false, &until), 1);
 	assert_int_equal(until, 1000 + LEASE);
-	assert_int_equal(fw_store_feed_claim(b, "f1", 1000, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "f1", 1000, false, &until), 0);
 	assert_int_equal(until, 1000 + LEASE);
-	assert_int_equal(fw_store_feed_claim(b, "f2", 1001, &until), 1);
-	assert_int_equal(fw_store_feed_claim(a, "f2", 1004, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "f2", 1001, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f2", 1004, false, &until), 0);
 	assert_int_equal(until, 1001 + LEASE);
 	/* a's poll of f1 is never renewed: b takes it over at the end of the lease */
-	assert_int_equal(fw_store_feed_claim(b, "f1", 1004, &until), 0);
-	assert_int_equal(fw_store_feed_claim(b, "f1", 1005, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f1", 1004, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "f1", 1005, false, &until), 1);
 	/* a's late poll finds its claim gone */
 	assert_int_equal(fw_store_feed_hold(a, "f1", 1300), 0);
 	assert_int_equal(fw_store_feed_hold(b, "f1", 1300), 1);
 	/* kept until the next poll: not due for anyone before, due for anyone then */
-	assert_int_equal(fw_store_feed_claim(a, "f1", 1200, &until), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f1", 1200, false, &until), 0);
 	assert_int_equal(until, 1300);
-	assert_int_equal(fw_store_feed_claim(a, "f1", 1300, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f1", 1300, false, &until), 1);
 	/* until 0 lets a claim go at once */
 	assert_int_equal(fw_store_feed_hold(a, "f1", 0), 1);
-	assert_int_equal(fw_store_feed_claim(b, "f1", 1301, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f1", 1301, false, &until), 1);
 	/* the same node (a restart under its name) gets its own claim back */
 	fw_store_close(b);
 	b = open_node(c, "b");
-	assert_int_equal(fw_store_feed_claim(b, "f1", 1302, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f1", 1302, false, &until), 1);
 	/* a new process under the name lets go of the old one's polls in flight at its
 	   first beat; its held claims stay */
-	assert_int_equal(fw_store_feed_claim(b, "f2", 1400, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f2", 1400, false, &until), 1);
 	assert_int_equal(fw_store_feed_hold(b, "f2", 1500), 1);
 	assert_int_equal(fw_store_node_beat(b, "hb", 22, 1300, 1401), 0);
-	assert_int_equal(fw_store_feed_claim(a, "f1", 1402, &until), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f1", 1402, false, &until), 0);
 	assert_int_equal(fw_store_node_beat(b, "hb", 23, 1403, 1403), 0);
-	assert_int_equal(fw_store_feed_claim(a, "f1", 1403, &until), 1);
-	assert_int_equal(fw_store_feed_claim(a, "f2", 1403, &until), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f1", 1403, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f2", 1403, false, &until), 0);
 	assert_int_equal(until, 1500);
 	fw_store_close(a);
 	fw_store_close(b);
@@ -108,18 +108,42 @@ static void test_hold_in_poll(void **state)
 		skip();
 	a = open_node(c, "a");
 	b = open_node(c, "b");
-	assert_int_equal(fw_store_feed_claim(a, "f", 1000, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f", 1000, false, &until), 1);
 	assert_int_equal(fw_store_poll_begin(a), 0);
 	assert_int_equal(fw_store_feed_hold(a, "f", 2000), 1);
 	assert_int_equal(fw_store_poll_rollback(a), 0);
-	assert_int_equal(fw_store_feed_claim(b, "f", 1005, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f", 1005, false, &until), 1);
 	assert_int_equal(fw_store_begin_lazy(b), 0);
 	assert_int_equal(fw_store_poll_begin(b), 0);
 	assert_int_equal(fw_store_feed_hold(b, "f", 2000), 1);
 	assert_int_equal(fw_store_poll_commit(b), 0);
 	assert_int_equal(fw_store_commit(b), 0);
-	assert_int_equal(fw_store_feed_claim(a, "f", 1500, &until), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f", 1500, false, &until), 0);
 	assert_int_equal(until, 2000);
+	fw_store_close(a);
+	fw_store_close(b);
+}
+
+/* early (once): a feed not due yet is polled now, but never beside a poll in flight */
+static void test_early(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *a, *b;
+	int64_t until = 0;
+
+	if (!c->pg)
+		skip();
+	a = open_node(c, "a");
+	b = open_node(c, "b");
+	assert_int_equal(fw_store_feed_claim(a, "f", 1000, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f", 1001, true, &until), 0);
+	assert_int_equal(until, 1000 + LEASE);
+	assert_int_equal(fw_store_feed_hold(a, "f", 1300), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f", 1002, false, &until), 0);
+	assert_int_equal(until, 1300);
+	assert_int_equal(fw_store_feed_claim(b, "f", 1002, true, &until), 1);
+	assert_int_equal(until, 1002 + LEASE);
+	assert_int_equal(fw_store_feed_claim(a, "f", 1003, true, &until), 0);
 	fw_store_close(a);
 	fw_store_close(b);
 }
@@ -171,12 +195,12 @@ static void test_heartbeat(void **state)
 	b = open_node(c, "b");
 	assert_int_equal(fw_store_node_beat(a, "ha", 11, 990, 1000), 0);
 	assert_int_equal(fw_store_node_beat(b, "hb", 22, 990, 1000), 0);
-	assert_int_equal(fw_store_feed_claim(a, "slow", 1000, &until), 1);
-	assert_int_equal(fw_store_feed_claim(a, "done", 1000, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "slow", 1000, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "done", 1000, false, &until), 1);
 	assert_int_equal(fw_store_feed_hold(a, "done", 1020), 1);
 	for (int64_t t = 1001; t <= 1013; t += 2) {
 		assert_int_equal(fw_store_node_beat(a, "ha", 11, 990, t), 0);
-		assert_int_equal(fw_store_feed_claim(b, "slow", t + 1, &until), 0);
+		assert_int_equal(fw_store_feed_claim(b, "slow", t + 1, false, &until), 0);
 		assert_int_equal(until, t + LEASE);
 	}
 	/* a delivery a claimed (pg_outbox.c) counts as its own */
@@ -187,7 +211,7 @@ static void test_heartbeat(void **state)
 	assert_int_equal(fw_store_claim_each(b, 1014, note_claim, &claims), 0);
 	assert_int_equal(claims, 2);
 	/* the held claim was not renewed: it ends at the next poll */
-	assert_int_equal(fw_store_feed_claim(b, "done", 1019, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "done", 1019, false, &until), 0);
 	assert_int_equal(until, 1020);
 	assert_int_equal(fw_store_node_each(b, 1014, note_node, &seen), 0);
 	assert_int_equal(seen.n, 2);
@@ -198,8 +222,8 @@ static void test_heartbeat(void **state)
 	assert_int_equal(seen.polling, 1);
 	assert_int_equal(seen.outbox, 1);
 	/* a dies after its beat at 1013: b takes the poll over at 1018, not before */
-	assert_int_equal(fw_store_feed_claim(b, "slow", 1017, &until), 0);
-	assert_int_equal(fw_store_feed_claim(b, "slow", 1018, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "slow", 1017, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "slow", 1018, false, &until), 1);
 	assert_int_equal(fw_store_feed_hold(a, "slow", 1100), 0);
 	fw_store_close(a);
 	fw_store_close(b);
@@ -236,7 +260,7 @@ static void test_claim_race(void **state)
 				int r;
 
 				snprintf(feed, sizeof(feed), "feed%d", j);
-				r = fw_store_feed_claim(s, feed, 5000, &until);
+				r = fw_store_feed_claim(s, feed, 5000, false, &until);
 				if (r < 0)
 					_exit(2);
 				n += r;
@@ -282,6 +306,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_claims_disjoint, contract_setup,
 	                                    contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_hold_in_poll, contract_setup, contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_early, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_heartbeat, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_race, contract_setup, contract_teardown),
 	};
