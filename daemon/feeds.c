@@ -438,6 +438,9 @@ static int place_item(struct fw_store *tx, struct feed_rt *f, const struct fw_it
 
 	if (g == NULL)
 		return 0;
+	/* the items other nodes added, under the shared store's lock: outside the savepoint */
+	if ((rc = fw_grouper_sync(g, tx, now)) < 0)
+		return rc;
 	if (several && (rc = fw_store_item_begin(tx)) < 0)
 		return rc;
 	rc = fw_grouper_place_pre(g, tx, f->owner->cfg, f->cfg->name, it, mr, pre, now, gi);
@@ -697,6 +700,9 @@ static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_fe
 	struct fw_grouper *g = f->owner->env.grouper;
 	uint64_t mark = g ? fw_grouper_mark(g) : 0;
 	int rc = fw_store_poll_begin(tx);
+
+	if (g)
+		fw_grouper_begin(g); /* its first new item looks for other nodes' first */
 
 	if (rc == 0 && with_items)
 		rc = commit_items(tx, f, r, first_poll, now, t);

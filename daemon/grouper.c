@@ -26,6 +26,9 @@ struct fw_grouper {
 	struct fw_story_index *x;
 	struct fw_fold *fold;
 	uint64_t added;   /* items placed since start, for marks */
+	int64_t window;   /* story_window */
+	int64_t last_id;  /* the highest store id of an item the index has taken in */
+	bool synced;      /* ... and it has looked for other nodes' items in this transaction */
 	int64_t next_due; /* when the next story update may be due: 0 unknown (ask the store),
 	                     INT64_MAX none waits */
 };
@@ -41,6 +44,8 @@ static int load_cb(struct fw_story_item_row *r, void *arg)
 		f.n = r->n_features - 1 < FW_STORY_FEATURES ? r->n_features - 1 : FW_STORY_FEATURES;
 		memcpy(f.h, r->features + 1, f.n * sizeof(f.h[0]));
 	}
+	if (r->id > g->last_id)
+		g->last_id = r->id;
 	return fw_story_index_add(g->x, &f, r->id, r->story, r->seen);
 }
 
@@ -51,6 +56,7 @@ int fw_grouper_new(struct fw_store *s, int64_t window, int64_t now, struct fw_gr
 
 	if (g == NULL)
 		return -ENOMEM;
+	g->window = window;
 	r = fw_fold_new(&g->fold);
 	if (r == 0)
 		r = fw_story_index_new(window, &g->x);
@@ -76,7 +82,31 @@ struct fw_grouper *fw_grouper_free(struct fw_grouper *g)
 
 void fw_grouper_set_window(struct fw_grouper *g, int64_t window)
 {
+	g->window = window;
 	fw_story_index_set_window(g->x, window);
+}
+
+void fw_grouper_begin(struct fw_grouper *g)
+{
+	g->synced = false;
+}
+
+int fw_grouper_sync(struct fw_grouper *g, struct fw_store *tx, int64_t now)
+{
+	int64_t was = g->last_id;
+	int r;
+
+	if (g->synced)
+		return 0;
+	/* taken in as loaded, not counted in `added`: a rollback takes back this node's items
+	   only, placed after these */
+	r = fw_store_story_added(tx, g->last_id, now - g->window, load_cb, g);
+	g->synced = r == 0;
+	/* their stories may hold items for an update that the node which placed them raises;
+	   should it die, this one does: the next flush asks the store when one is due */
+	if (g->last_id != was)
+		g->next_due = 0;
+	return r;
 }
 
 uint64_t fw_grouper_mark(const struct fw_grouper *g)
@@ -90,6 +120,7 @@ void fw_grouper_rollback(struct fw_grouper *g, uint64_t mark)
 		fw_story_index_pop(g->x, (size_t)(g->added - mark));
 		g->added = mark;
 	}
+	g->synced = false; /* a shared store's lock may have gone with the writes */
 }
 
 int fw_grouper_features(const struct fw_grouper *g, const struct fw_config *cfg,
@@ -270,7 +301,8 @@ int fw_grouper_place_pre(struct fw_grouper *g, struct fw_store *tx, const struct
 	int r;
 
 	memset(gi, 0, sizeof(*gi));
-	if ((r = features_of(g, cfg, it, mr, pre, &f)) < 0 ||
+	if ((r = fw_grouper_sync(g, tx, now)) < 0 ||
+	    (r = features_of(g, cfg, it, mr, pre, &f)) < 0 ||
 	    (r = fw_story_index_find(g->x, &f, now, &gi->place)) < 0)
 		return r;
 	gi->story = gi->place.story;
@@ -290,6 +322,8 @@ int fw_grouper_place_pre(struct fw_grouper *g, struct fw_store *tx, const struct
 		return r;
 	if ((r = fw_story_index_add(g->x, &f, gi->item, gi->story, now)) == 0)
 		g->added++;
+	if (gi->item > g->last_id)
+		g->last_id = gi->item;
 	return r;
 }
 

@@ -35,6 +35,19 @@ struct fw_grouper *fw_grouper_free(struct fw_grouper *g);
 /* A reloaded config's story_window. */
 void fw_grouper_set_window(struct fw_grouper *g, int64_t window);
 
+/*
+ * Many nodes on one store: before a node places items it takes in the items the others
+ * added since it last looked (fw_store_story_added, which on a shared store also holds
+ * the store's story lock to the end of tx, so that nodes place one at a time), or a story
+ * told by feeds polled on two nodes would become two. fw_grouper_sync does it once per
+ * transaction, in tx before the first item is placed (fw_grouper_place does it when not
+ * done yet; call it outside an item's savepoint, whose rollback would take the lock back);
+ * fw_grouper_begin says a new transaction (or a poll's savepoint) begins. On a SQLite
+ * store, one writer, it costs a comparison. 0 or a negative errno from the store.
+ */
+void fw_grouper_begin(struct fw_grouper *g);
+int fw_grouper_sync(struct fw_grouper *g, struct fw_store *tx, int64_t now);
+
 /* A mark before a poll is written; fw_grouper_rollback takes back what was placed since
    when the poll's writes are rolled back. */
 uint64_t fw_grouper_mark(const struct fw_grouper *g);

@@ -1,7 +1,7 @@
 /*
  * pg_int.h - private to the PostgreSQL store: what its files share (pg_store.c owns the
- * connection, the schema, transactions, feeds, items, hosts and alerts; pg_outbox.c the
- * outbox and the alert rows; pg_stories.c the stories; pg_archive.c the archive and the
+ * connection, the schema, transactions, feeds, items and hosts; pg_outbox.c the alerts,
+ * the outbox and the alert rows; pg_stories.c the stories; pg_archive.c the archive and the
  * WebSub subscriptions; pg_cluster.c the nodes and their claims). Include it only from
  * those files.
  *

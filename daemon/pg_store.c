@@ -962,20 +962,6 @@ int fw_pg_host_rests(struct fw_store *s, int64_t now, fw_store_host_cb cb, void 
 	return 0;
 }
 
-/* ---- not built yet: the rest of this file's part of store.h */
-
-int fw_pg_alert_add(struct fw_store *s, const char *alert_id, const char *watchlist,
-                    const char *feed, const char *item_id, int64_t now)
-{
-	(void)alert_id;
-	(void)watchlist;
-	(void)feed;
-	(void)item_id;
-	(void)now;
-	return fw_pg_fail_msg(fw_pg_of(s), -ENOSYS,
-	                      "fw_store_alert_add: not built for PostgreSQL yet");
-}
-
 #define FW_STORE_ENTRY_pg(ret, name, params, args) FW_STORE_ENTRY(pg, name)
 const struct fw_store_ops fw_pg_ops = {.name = "postgresql",
                                        .close = fw_pg_close,

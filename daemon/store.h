@@ -357,7 +357,10 @@ int fw_store_story_next_due(struct fw_store *s, int64_t *first);
 
 typedef int (*fw_store_story_due_cb)(int64_t story, const char *watchlist, void *arg);
 /* Each (story, watchlist) with pending items whose last alert was at or before `before`,
-   at most max, oldest first. A callback's non-zero return stops and is returned. */
+   at most max, oldest first. A callback's non-zero return stops and is returned. On a
+   store many nodes share it reads under the lock of fw_store_story_added (to the end of
+   the transaction): a node that raises an update and advances the story's state with
+   fw_store_story_watch_set in that transaction is the only one to raise it. */
 int fw_store_story_due(struct fw_store *s, int64_t before, size_t max, fw_store_story_due_cb cb,
                        void *arg);
 
@@ -370,6 +373,20 @@ int fw_store_story_pending(struct fw_store *s, int64_t story, const char *watchl
 /* The items seen since `since`, in arrival order, with their features only (id, story,
    seen, features), to rebuild the index at start. */
 int fw_store_story_load(struct fw_store *s, int64_t since, fw_store_story_item_cb cb, void *arg);
+
+/*
+ * The story items added after item `after` and seen at or after `since`, in id order, with
+ * the columns of fw_store_story_load: what other nodes sharing the store added since a
+ * daemon's index last looked. Call it in the transaction that will add the items, before
+ * placing them: on a store many nodes share (PostgreSQL) it also takes a lock held to the
+ * end of that transaction, under which every story item is added (so nodes place items
+ * one at a time, and ids grow in the order items commit: no item below one returned can
+ * come later). A SQLite store has one writer: once it has added an item, nothing above the
+ * last id it gave can exist, and it answers at once. 0, a callback's non-zero return, or
+ * -errno.
+ */
+int fw_store_story_added(struct fw_store *s, int64_t after, int64_t since,
+                         fw_store_story_item_cb cb, void *arg);
 
 /* Every item of story, in arrival order, every column. */
 int fw_store_story_items(struct fw_store *s, int64_t story, fw_store_story_item_cb cb, void *arg);

@@ -69,6 +69,7 @@ struct fw_store {
 	X(int, story_due, (struct fw_store *s, int64_t before, size_t max, fw_store_story_due_cb cb, void *arg), (s, before, max, cb, arg)) \
 	X(int, story_pending, (struct fw_store *s, int64_t story, const char *watchlist, int64_t after, fw_store_story_item_cb cb, void *arg), (s, story, watchlist, after, cb, arg)) \
 	X(int, story_load, (struct fw_store *s, int64_t since, fw_store_story_item_cb cb, void *arg), (s, since, cb, arg)) \
+	X(int, story_added, (struct fw_store *s, int64_t after, int64_t since, fw_store_story_item_cb cb, void *arg), (s, after, since, cb, arg)) \
 	X(int, story_items, (struct fw_store *s, int64_t story, fw_store_story_item_cb cb, void *arg), (s, story, cb, arg)) \
 	X(int, story_list, (struct fw_store *s, int64_t since, fw_store_story_cb cb, void *arg), (s, since, cb, arg)) \
 	X(int, story_find, (struct fw_store *s, const char *sid, int64_t *id), (s, sid, id)) \
