@@ -81,10 +81,10 @@ PGresult *fw_pg_exec(struct fw_pg *p, const char *sql, int n, const char *const 
 	                     : PQexecParams(p->conn, sql, n, NULL, values, lengths, formats, 0);
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		p->msg[0] = '\0';
+	/* success leaves p->msg alone: as in SQLite, fw_store_error names the last failure
+	   after the rollback that followed it */
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return r;
-	}
 	*ret = errno_of(p->conn, r);
 	copy_msg(p->msg, sizeof(p->msg),
 	         r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
@@ -269,10 +269,8 @@ static PGresult *exec_prepared(struct fw_pg *p, const char *name, int n, const c
 	PGresult *r = PQexecPrepared(p->conn, name, n, values, NULL, NULL, 0);
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		p->msg[0] = '\0';
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return r;
-	}
 	*ret = errno_of(p->conn, r);
 	copy_msg(p->msg, sizeof(p->msg),
 	         r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));

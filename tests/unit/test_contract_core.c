@@ -447,6 +447,24 @@ static void test_caps(void **state)
 	fw_store_close(s);
 }
 
+/* The last failure's message outlives the statements after it (the poll's rollback), so
+   that the caller can log why the poll was not stored. */
+static void test_error_kept(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *s = contract_open(c);
+
+	assert_int_equal(fw_store_begin_lazy(s), 0);
+	assert_int_equal(fw_store_poll_begin(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "a", "x", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_item_mark(s, NULL, "x", 1, T0), -EINVAL);
+	assert_int_equal(fw_store_poll_rollback(s), 0);
+	assert_int_equal(fw_store_rollback(s), 0);
+	assert_non_null(strstr(fw_store_error(s), "missing key"));
+	assert_int_equal(count_of(s, "a"), 0);
+	fw_store_close(s);
+}
+
 /* Bytes that are not UTF-8 (an ETag from a careless server): the feed state is saved and
    the transaction goes on; PostgreSQL, whose text is UTF-8, keeps U+FFFD in their place.
    A key that is not UTF-8 is refused there (-EILSEQ), before anything is written. */
@@ -558,6 +576,7 @@ int main(void)
 	                                    contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_hosts, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_caps, contract_setup, contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_error_kept, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_not_utf8, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_two_nodes_mark, contract_setup, contract_teardown),
 	};
