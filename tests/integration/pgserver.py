@@ -7,7 +7,9 @@ PostgreSQL refuses to run as root, so as root the server runs as the package's `
 user (or `nobody`). Trust authentication on loopback only; fsync off (a test's database
 needs no durability across power cuts).
 
-As a library:   with PgServer() as pg: pg.url  (a fresh database per PgServer.database())
+As a library:   with PgServer() as pg: pg.url  (a fresh database per PgServer.database());
+                PgServer(settings={"shared_preload_libraries": "pg_stat_statements"}) adds
+                server settings
 As a command:   pgserver.py CMD ARGS...  runs CMD with FW_TEST_PG set to a database URL and
                 returns its exit code (for the C unit tests).
 """
@@ -43,7 +45,7 @@ def _runas():
 
 
 class PgServer:
-    def __init__(self, user="feedwatch"):
+    def __init__(self, user="feedwatch", settings=None):
         if not os.path.exists(os.path.join(BIN, "postgres")):
             raise RuntimeError("PostgreSQL 15 is not installed (" + BIN + "): scripts/install-deps.sh")
         self.user = user
@@ -74,7 +76,8 @@ class PgServer:
             [os.path.join(BIN, "postgres"), "-D", self.data, "-p", str(self.port),
              "-k", self.dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
              "-c", "synchronous_commit=on", "-c", "full_page_writes=off",
-             "-c", "max_connections=200"],
+             "-c", "max_connections=200"]
+            + [a for k, v in (settings or {}).items() for a in ("-c", "%s=%s" % (k, v))],
             stdout=self.log, stderr=self.log, preexec_fn=self._pre, env=env, cwd=self.dir)
         deadline = time.time() + 60
         while True:
