@@ -14,9 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "text.h"
 
+/* A dropped connection is opened again at most this often (seconds). */
+#define FW_PG_RECONNECT_S 5
 /* The schema version this code writes (meta k = 'schema'). */
 #define FW_PG_SCHEMA 1
 /* The advisory lock key migrations hold: "FWDB". */
@@ -73,9 +76,40 @@ static int errno_of(const PGconn *conn, const PGresult *r)
 	return -EIO;
 }
 
+static int session(struct fw_pg *p);
+
+/*
+ * A connection the server dropped (a restart, a failover, a network cut) is opened again
+ * before the next statement outside a transaction: at most once every
+ * FW_PG_RECONNECT_S seconds, so a server that stays away costs one failed attempt now and
+ * then, not one per statement. A transaction open when the connection went is lost with it:
+ * its statements fail until the caller rolls back, as after any failed statement. The
+ * statement that found the connection gone is not run again (it may have run).
+ */
+static bool reconnected(struct fw_pg *p)
+{
+	struct timespec ts;
+
+	if (PQstatus(p->conn) == CONNECTION_OK)
+		return true;
+	if (p->in_tx)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (p->reset_at && ts.tv_sec - p->reset_at < FW_PG_RECONNECT_S)
+		return false;
+	p->reset_at = ts.tv_sec;
+	PQreset(p->conn);
+	return PQstatus(p->conn) == CONNECTION_OK && session(p) == 0;
+}
+
 PGresult *fw_pg_exec(struct fw_pg *p, const char *sql, int n, const char *const *values,
                      const int *lengths, const int *formats, int *ret)
 {
+	if (!reconnected(p)) {
+		*ret = -ECONNRESET;
+		copy_msg(p->msg, sizeof(p->msg), PQerrorMessage(p->conn));
+		return NULL;
+	}
 	/* without parameters, PQexec: it takes several statements (the last one's result) */
 	PGresult *r = n == 0 ? PQexec(p->conn, sql)
 	                     : PQexecParams(p->conn, sql, n, NULL, values, lengths, formats, 0);
@@ -266,8 +300,16 @@ static int prepare(struct fw_pg *p)
 static PGresult *exec_prepared(struct fw_pg *p, const char *name, int n, const char *const *values,
                                int *ret)
 {
-	PGresult *r = PQexecPrepared(p->conn, name, n, values, NULL, NULL, 0);
-	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	PGresult *r;
+	ExecStatusType st;
+
+	if (!reconnected(p)) {
+		*ret = -ECONNRESET;
+		copy_msg(p->msg, sizeof(p->msg), PQerrorMessage(p->conn));
+		return NULL;
+	}
+	r = PQexecPrepared(p->conn, name, n, values, NULL, NULL, 0);
+	st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return r;
@@ -278,14 +320,34 @@ static PGresult *exec_prepared(struct fw_pg *p, const char *name, int n, const c
 	return NULL;
 }
 
+/* The connection's settings: the busy timeout is how long a statement waits for another
+   node's row lock. Then the prepared statements. 0 or -errno. */
+static int session(struct fw_pg *p)
+{
+	char lock[24];
+	const char *v[1] = {fw_pg_i64(lock, p->busy_ms)};
+	int ret = fw_pg_cmd(p,
+	                    "SELECT set_config('lock_timeout', $1, false), "
+	                    "set_config('client_min_messages', 'warning', false), "
+	                    "set_config('TimeZone', 'UTC', false)",
+	                    1, v, NULL);
+
+	return ret < 0 ? ret : prepare(p);
+}
+
 int fw_pg_open(const char *url, bool read_only, int busy_ms, struct fw_store **out, char *err,
                size_t errlen)
 {
-	char where[512], lock[64];
-	const char *v[1] = {lock};
+	/* a server that does not answer is given up after 10 s unless the URL says otherwise
+	   (its connect_timeout comes later in the list, and wins) */
+	static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+	const char *values[] = {"10", url, NULL};
+	char where[512];
 	struct fw_pg *p;
 	int ret;
 
+	if (errlen > 0)
+		err[0] = '\0';
 	redact(url, where, sizeof(where));
 	p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -295,7 +357,8 @@ int fw_pg_open(const char *url, bool read_only, int busy_ms, struct fw_store **o
 	p->base.ops = &fw_pg_ops;
 	p->read_only = read_only;
 	p->lease = 60;
-	p->conn = PQconnectdb(url);
+	p->busy_ms = busy_ms;
+	p->conn = PQconnectdbParams(keys, values, 1);
 	if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
 		copy_msg(p->msg, sizeof(p->msg),
 		         p->conn ? PQerrorMessage(p->conn) : "cannot allocate a connection");
@@ -304,16 +367,14 @@ int fw_pg_open(const char *url, bool read_only, int busy_ms, struct fw_store **o
 		free(p);
 		return -ECONNREFUSED;
 	}
-	/* the busy timeout is how long a statement waits for another node's row lock */
-	snprintf(lock, sizeof(lock), "%d", busy_ms);
-	ret = fw_pg_cmd(p,
-	                "SELECT set_config('lock_timeout', $1, false), "
-	                "set_config('client_min_messages', 'warning', false), "
-	                "set_config('TimeZone', 'UTC', false)",
-	                1, v, NULL);
-	if (ret < 0)
-		snprintf(err, errlen, "%s: %s", where, p->msg);
-	else if ((ret = migrate(p, read_only, where, err, errlen)) == 0 && (ret = prepare(p)) < 0)
+	/* the schema first: session() prepares statements on its tables */
+	ret = fw_pg_cmd(p, "SELECT set_config('client_min_messages', 'warning', false)", 0, NULL,
+	                NULL);
+	if (ret == 0)
+		ret = migrate(p, read_only, where, err, errlen);
+	if (ret == 0)
+		ret = session(p);
+	if (ret < 0 && !err[0])
 		snprintf(err, errlen, "%s: %s", where, p->msg);
 	if (ret < 0) {
 		PQfinish(p->conn);

@@ -561,6 +561,53 @@ static void test_two_nodes_mark(void **state)
 	fw_store_close(r[1].s);
 }
 
+/* PostgreSQL only: a connection the server drops is opened again. The statement that finds
+   it gone fails (it may have run); the next one, outside a transaction, reconnects; a
+   transaction open when it went fails until it is rolled back. */
+static void test_reconnect(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *s;
+	int64_t n = -1;
+	int r;
+
+	if (!c->pg)
+		skip();
+	s = contract_open(c);
+	assert_int_equal(fw_store_item_mark(s, "f", "a", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(contract_pg_exec(c->where,
+	                                  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	                                  "WHERE datname = current_database() AND pid <> "
+	                                  "pg_backend_pid()"),
+	                 0);
+	r = fw_store_item_count(s, "f", &n);
+	assert_true(r == -ECONNRESET || r == -EIO);
+	assert_int_equal(fw_store_item_count(s, "f", &n), 0);
+	assert_int_equal(n, 1);
+	/* the prepared statement is there again */
+	assert_int_equal(fw_store_item_mark(s, "f", "b", 1, T0), FW_ITEM_NEW);
+
+	assert_int_equal(fw_store_begin(s), 0);
+	assert_int_equal(fw_store_item_mark(s, "f", "c", 1, T0), FW_ITEM_NEW);
+	assert_int_equal(contract_pg_exec(c->where,
+	                                  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	                                  "WHERE datname = current_database() AND pid <> "
+	                                  "pg_backend_pid()"),
+	                 0);
+	assert_true(fw_store_item_mark(s, "f", "d", 1, T0) < 0);
+	assert_true(fw_store_commit(s) < 0);
+	fw_store_rollback(s);
+	/* within the reconnect's rest: refused at once, then after it, connected again */
+	r = fw_store_item_count(s, "f", &n);
+	if (r < 0) {
+		sleep(6);
+		r = fw_store_item_count(s, "f", &n);
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(n, 2); /* c went with its transaction */
+	fw_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -579,6 +626,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_error_kept, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_not_utf8, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_two_nodes_mark, contract_setup, contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_reconnect, contract_setup, contract_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
