@@ -83,7 +83,8 @@ struct fw_store *fw_cli_open_store(const struct fw_config *cfg, const struct cli
 	*code = 2;
 	if (db == NULL)
 		return NULL;
-	if (stat(db, &st) < 0 && errno == ENOENT) {
+	/* a PostgreSQL store is a server's database, not a file that may not exist yet */
+	if (!fw_store_is_shared(db) && stat(db, &st) < 0 && errno == ENOENT) {
 		fprintf(stderr,
 		        "feedwatch: no database yet at %s: nothing has been polled with this "
 		        "config.\nfeedwatch: start with `feedwatch once",

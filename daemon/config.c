@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <feedwatch/version.h>
+#include <libpq-fe.h>
 
 #include "config.h"
 #include "duration.h"
@@ -852,6 +853,88 @@ char *fw_config_locate(const char *explicit_path)
 	return strdup(FW_SYSCONFDIR "/feedwatch/feedwatch.conf");
 }
 
+/* Does url name a password in its user info (user:password@)? */
+static bool url_has_password(const char *url)
+{
+	const char *scheme = strstr(url, "://"), *at, *end;
+
+	if (!scheme)
+		return false;
+	end = scheme + 3 + strcspn(scheme + 3, "/?");
+	at = memchr(scheme + 3, '@', (size_t)(end - scheme - 3));
+	return at && memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
+}
+
+/* Does a PostgreSQL connection string hold a password? -1 when libpq cannot parse it
+   (*why then gets libpq's message, which the caller PQfreemem()s), else 0 or 1. */
+static int store_password(const char *url, char **why)
+{
+	PQconninfoOption *o = PQconninfoParse(url, why);
+	int ret = 0;
+
+	if (!o)
+		return -1;
+	for (PQconninfoOption *i = o; i->keyword; i++)
+		if (strcmp(i->keyword, "password") == 0 && i->val && *i->val)
+			ret = 1;
+	PQconninfoFree(o);
+	return ret;
+}
+
+/* Refuse a store URL libpq cannot parse, with libpq's reason, which quotes the token it
+   choked on: left out when that may be the password. */
+static void store_refused(struct ctx *c, const config_setting_t *at, const char *url,
+                          const char *why)
+{
+	bool secret = strstr(url, "password=") || url_has_password(url);
+	size_t n = why ? strcspn(why, secret ? "\"\n" : "\n") : 0;
+	bool cut = why && why[n] == '"';
+
+	while (n > 0 && (why[n - 1] == ' ' || why[n - 1] == ':'))
+		n--;
+	if (!why)
+		ERR(c, at, "'store': out of memory");
+	else
+		ERR(c, at, "'store': %.*s%s", (int)n, why,
+		    cut ? " (not shown: it may hold the password)" : "");
+}
+
+/* The keys of a store many nodes share: store (a postgresql:// URL that libpq parses, or a
+   SQLite file resolved like state_dir), node and lease. */
+static void load_cluster(struct ctx *c, struct fw_config *cfg, const config_setting_t *root)
+{
+	const config_setting_t *at = config_setting_get_member(root, "store");
+	char *s = NULL, *why = NULL;
+
+	if (get_string(c, root, "store", &s) > 0) {
+		if (!*s)
+			ERR(c, at, "'store' must be a postgresql:// URL or a file path");
+		else if (fw_store_is_shared(s) && store_password(s, &why) < 0) {
+			store_refused(c, at, s, why);
+		} else if (fw_store_is_shared(s))
+			cfg->store = s;
+		else
+			cfg->store = resolve_path(c, s);
+		PQfreemem(why);
+		if (cfg->store != s)
+			free(s);
+		s = NULL;
+	}
+	if (get_string(c, root, "node", &s) > 0) {
+		if (!*s || strlen(s) > 64 ||
+		    s[strspn(s, "abcdefghijklmnopqrstuvwxyz"
+		                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")])
+			ERR(c, config_setting_get_member(root, "node"),
+			    "'node' must be 1-64 of the letters, digits, '.', '_' and '-'");
+		else
+			cfg->node = s;
+		if (cfg->node != s)
+			free(s);
+	}
+	if (get_duration(c, root, "lease", &cfg->lease) > 0 && cfg->lease < 5)
+		ERR(c, config_setting_get_member(root, "lease"), "'lease' must be at least 5s");
+}
+
 static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_t *root)
 {
 	static const char *const keys[] = {"state_dir",
@@ -902,32 +985,7 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 		free(s);
 		s = NULL;
 	}
-	if (get_string(c, root, "store", &s) > 0) {
-		if (!*s)
-			ERR(c, config_setting_get_member(root, "store"),
-			    "'store' must be a postgresql:// URL or a file path");
-		else if (fw_store_is_shared(s))
-			cfg->store = s;
-		else
-			cfg->store = resolve_path(c, s);
-		if (cfg->store != s)
-			free(s);
-		s = NULL;
-	}
-	if (get_string(c, root, "node", &s) > 0) {
-		if (!*s || strlen(s) > 64 ||
-		    s[strspn(s, "abcdefghijklmnopqrstuvwxyz"
-		                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")])
-			ERR(c, config_setting_get_member(root, "node"),
-			    "'node' must be 1-64 of the letters, digits, '.', '_' and '-'");
-		else
-			cfg->node = s;
-		if (cfg->node != s)
-			free(s);
-		s = NULL;
-	}
-	if (get_duration(c, root, "lease", &cfg->lease) > 0 && cfg->lease < 5)
-		ERR(c, config_setting_get_member(root, "lease"), "'lease' must be at least 5s");
+	load_cluster(c, cfg, root);
 	if (get_string(c, root, "plugin_dir", &s) > 0) {
 		cfg->plugin_dir = resolve_path(c, s);
 		free(s);
@@ -1112,9 +1170,19 @@ static void find_secrets(struct secret_files *sf, const struct ctx *c, const con
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
 		const char *v = config_setting_get_string(s);
 
-		if (in_headers ||
-		    (name && (strcasestr(name, "token") || strcasestr(name, "password"))) ||
-		    (v && looks_secret(v)))
+		char *why = NULL;
+
+		/* the store's URL names its user in the clear (user@host): only a password is
+		   a secret there */
+		if (name && strcmp(name, "store") == 0 &&
+		    config_setting_is_root(config_setting_parent(s)) && v &&
+		    fw_store_is_shared(v)) {
+			if (store_password(v, &why) > 0)
+				secret_in(sf, c, s);
+			PQfreemem(why);
+		} else if (in_headers ||
+		           (name && (strcasestr(name, "token") || strcasestr(name, "password"))) ||
+		           (v && looks_secret(v)))
 			secret_in(sf, c, s);
 		return;
 	}

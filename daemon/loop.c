@@ -15,6 +15,7 @@
 
 #include <feedwatch/version.h>
 
+#include "alert.h"
 #include "backfill.h"
 #include "clock.h"
 #include "cluster.h"
@@ -657,6 +658,22 @@ static int start_rooms(struct fw_daemon *d)
 	return start_websub(d);
 }
 
+/* The start's log line. A store URL may hold a password: scheme://host:port/database. */
+static void log_start(const struct fw_config *cfg, bool once, const char *db)
+{
+	bool shared = fw_store_is_shared(db);
+	char *shown = shared ? fw_alert_public_url(db) : NULL;
+	const char *where = shown ? shown : db;
+
+	if (shared && !shown)
+		where = "PostgreSQL";
+	fw_log(once ? FW_LOG_INFO : FW_LOG_NOTICE,
+	       "%s: %zu feeds, %zu watchlists, %zu outputs, state in %s",
+	       once ? "polling once" : "started", cfg->n_feeds, cfg->n_watchlists, cfg->n_outputs,
+	       where);
+	free(shown);
+}
+
 /* Run the daemon. */
 int fw_loop_run(struct fw_config *cfg, bool once)
 {
@@ -719,10 +736,7 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 		code = 2;
 		goto out_loop;
 	}
-	fw_log(once ? FW_LOG_INFO : FW_LOG_NOTICE,
-	       "%s: %zu feeds, %zu watchlists, %zu outputs, state in %s",
-	       once ? "polling once" : "started", cfg->n_feeds, cfg->n_watchlists, cfg->n_outputs,
-	       db);
+	log_start(cfg, once, db);
 	if (!once)
 		watch_config(&d);
 	if (once && fw_store_outbox_last_rowid(d.store, &d.outbox_before) < 0)

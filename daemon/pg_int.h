@@ -26,15 +26,17 @@ struct fw_pg {
 	PGconn *conn;
 	bool read_only;
 	char msg[FW_STORE_ERROR_MAX + 1];
-	char node[80]; /* fw_store_set_node: who holds this process's claims */
-	int64_t lease; /* seconds a claim lasts unrenewed */
-	bool in_tx;    /* a transaction is open (fw_store_begin, begin_lazy, or a poll's own) */
-	bool lazy;     /* ... begun lazily: its commit does not wait for the WAL flush */
-	bool unsynced; /* a lazy commit is not known durable yet: fw_store_sync */
-	bool normal;   /* fw_store_set_synchronous(false): every commit is lazy */
-	bool in_poll;  /* fw_store_poll_begin opened a savepoint or a transaction */
-	bool poll_own; /* ... a transaction of its own */
-	bool in_item;  /* fw_store_item_begin opened a savepoint */
+	char node[80];    /* fw_store_set_node: who holds this process's claims */
+	int64_t lease;    /* seconds a claim lasts unrenewed */
+	int busy_ms;      /* lock_timeout: how long a statement waits for another node's lock */
+	int64_t reset_at; /* CLOCK_MONOTONIC seconds of the last reconnection attempt */
+	bool in_tx;       /* a transaction is open (fw_store_begin, begin_lazy, or a poll's own) */
+	bool lazy;        /* ... begun lazily: its commit does not wait for the WAL flush */
+	bool unsynced;    /* a lazy commit is not known durable yet: fw_store_sync */
+	bool normal;      /* fw_store_set_synchronous(false): every commit is lazy */
+	bool in_poll;     /* fw_store_poll_begin opened a savepoint or a transaction */
+	bool poll_own;    /* ... a transaction of its own */
+	bool in_item;     /* fw_store_item_begin opened a savepoint */
 };
 
 static inline struct fw_pg *fw_pg_of(struct fw_store *s)

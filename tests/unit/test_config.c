@@ -177,7 +177,51 @@ static const struct bad_case bad_cases[] = {
     {"min_interval = \"5m\";\nmax_interval = \"1m\";\n", 2,
      "'max_interval' must be at least min_interval (300s)"},
     {"adaptive = \"yes\";\n", 1, "'adaptive' must be"},
+    /* issue 21: a store URL libpq cannot parse is refused where it is written */
+    {"feeds = ();\nstore = \"postgresql://db.example/fw?sslmode=require&frobnicate=1\";\n", 2,
+     "'store': invalid URI query parameter: \"frobnicate\""},
+    {"feeds = ();\n\nstore = \"postgres://db.example/f%zz\";\n", 3,
+     "'store': invalid percent-encoded token"},
+    {"store = \"\";\n", 1, "'store' must be a postgresql:// URL or a file path"},
+    {"node = \"a b\";\n", 1, "'node' must be 1-64"},
+    {"lease = \"2s\";\n", 1, "'lease' must be at least 5s"},
 };
+
+/* The cluster's keys: store (a PostgreSQL URL as written, or a file resolved like
+   state_dir), node and lease, and their defaults. */
+static void test_store_keys(void **state)
+{
+	struct fw_diags d = {0};
+	struct fw_config *cfg = NULL;
+	char want[600];
+	const char *p = write_conf(
+	    "s.conf", "store = \"postgresql://fw@db.example:5432/feedwatch?sslmode=require\";\n"
+	              "node = \"node-1.example\";\nlease = \"2m\";\nfeeds = ();\n");
+
+	(void)state;
+	assert_int_equal(fw_config_load(p, &cfg, &d), 0);
+	assert_string_equal(cfg->store,
+	                    "postgresql://fw@db.example:5432/feedwatch?sslmode=require");
+	assert_string_equal(cfg->node, "node-1.example");
+	assert_int_equal(cfg->lease, 120);
+	fw_config_free(cfg);
+	fw_diags_clear(&d);
+	p = write_conf("s.conf", "store = \"db/state.db\";\nfeeds = ();\n");
+	assert_int_equal(fw_config_load(p, &cfg, &d), 0);
+	snprintf(want, sizeof(want), "%s/db/state.db", dir);
+	assert_string_equal(cfg->store, want);
+	assert_null(cfg->node);
+	assert_int_equal(cfg->lease, 60);
+	fw_config_free(cfg);
+	fw_diags_clear(&d);
+	/* libpq's reason quotes the token it refused: not when that may be the password */
+	p = write_conf("s.conf", "store = \"postgresql://fw:pa%zzword@db.example/fw\";\n");
+	assert_int_equal(fw_config_load(p, &cfg, &d), -EINVAL);
+	assert_true(has_diag(&d, 1, "'store': invalid percent-encoded token (not shown"));
+	for (size_t i = 0; i < d.n; i++)
+		assert_null(strstr(d.v[i].message, "zzword"));
+	fw_diags_clear(&d);
+}
 
 /* Adaptive polling's keys: defaults, top level, per feed. */
 static void test_adaptive_keys(void **state)
@@ -350,6 +394,23 @@ static void test_secret_everywhere(void **state)
 	assert_int_equal(chmod(p, 0644), 0);
 	load_ok(p, &d);
 	assert_true(has_warning(&d, "readable by others and holds a secret"));
+
+	/* A store URL is a secret when it holds a password, in the URL or as a parameter;
+	   a user name alone is not one. */
+	p = write_conf("store.conf", "store = \"postgresql://fw@db.example/feedwatch\";\n");
+	assert_int_equal(chmod(p, 0644), 0);
+	load_ok(p, &d);
+	assert_false(has_warning(&d, "readable by others"));
+	p = write_conf("store.conf",
+	               "feeds = ();\nstore = \"postgresql://fw:pw@db.example/fw\";\n");
+	load_ok(p, &d);
+	assert_true(has_diag(&d, 2, "readable by others and holds a secret"));
+	p = write_conf("store.conf", "store = \"postgres://db.example/fw?user=fw&password=pw\";\n");
+	load_ok(p, &d);
+	assert_true(has_diag(&d, 1, "readable by others and holds a secret"));
+	p = write_conf("store.conf", "store = \"postgresql://fw:@db.example/fw\";\n");
+	load_ok(p, &d);
+	assert_false(has_warning(&d, "readable by others"));
 
 	/* The secret lives in an included file: that file is named, the main one is not. */
 	p = write_conf("feeds.inc", headers);
@@ -530,6 +591,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good),
 	    cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_store_keys),
 	    cmocka_unit_test(test_adaptive_keys),
 	    cmocka_unit_test(test_websub_insecure_hubs),
 	    cmocka_unit_test(test_every_error_reported),

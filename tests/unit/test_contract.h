@@ -30,7 +30,8 @@ static inline int contract_pg_exec(const char *url, const char *sql)
 {
 	PGconn *c = PQconnectdb(url);
 	PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
-	int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+	int ok =
+	    r && (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
 
 	if (!ok)
 		fprintf(stderr, "contract: %s: %s\n", sql, PQerrorMessage(c));

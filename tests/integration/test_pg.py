@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""The real daemon on a PostgreSQL store (issue 21): `store = "postgresql://..."` against a
+real PostgreSQL 15 (pgserver.py) and a loopback feed. The matching item is alerted once
+through the log plugin; `once` again, `run`, a restart and `run` again alert nothing more
+(the items seen, the feed's ETag and the alerts live in PostgreSQL, and no SQLite file is
+made); a new matching item alerts once more; `feedwatch status` and `feedwatch alerts`
+read the PostgreSQL store. A second node with its own state directory and log, on the same
+database, alerts nothing the first one alerted (seen items and alerts are shared). The
+password of a store URL is never written to a log."""
+import os
+import signal
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fwtest  # noqa: E402
+from fwtest import Route, Server, Workdir, check, q, read_jsonl, rss_feed, run, start, \
+    status_json, stop, wait_for  # noqa: E402
+from pgserver import PgServer  # noqa: E402
+
+PASSWORD = "s3cr3t-pw-21"
+
+ITEMS = [
+    ("a1", "Putin arrives in Pyongyang", "https://example.org/a1", "A state visit."),
+    ("b1", "Seoul opens a bridge", "https://example.org/b1", "Traffic news."),
+]
+NEW = ("a2", "Putin and Kim sign a treaty", "https://example.org/a2", "Partnership.")
+
+
+def config(w, srv, url):
+    return w.write("feedwatch.conf", """
+state_dir = %s;
+store = %s;
+min_interval = 1;
+adaptive = false;  # fixed intervals: the test counts on them
+first_poll_max_age = 0;
+feeds = ( { name = "world"; url = %s; interval = 1; } );
+entities = { putin = [ "Putin" ]; };
+watchlists = ( { name = "putin"; match = "@putin"; group = "item"; outputs = [ "log" ]; } );
+outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; } );
+""" % (q(w.state), q(url), q(srv.url("/feed.xml")), q(w.file("alerts.jsonl"))))
+
+
+def rc_err(p):
+    return "rc %d: %s" % (p.returncode, (p.stderr or "").strip()[-400:])
+
+
+def with_password(url):
+    """The URL with a password (trust authentication on loopback ignores it)."""
+    scheme, rest = url.split("://", 1)
+    user, host = rest.split("@", 1)
+    return "%s://%s:%s@%s" % (scheme, user, PASSWORD, host)
+
+
+def alerts_json(conf):
+    import json
+    p = run(["alerts", "--json", "-c", conf])
+    return p, [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+
+def pipeline(srv, pg, w):
+    srv.routes["/feed.xml"] = Route(rss_feed(ITEMS), etag='"v1"',
+                                    headers={"Content-Type": "application/rss+xml"})
+    url = with_password(pg.database())
+    conf = config(w, srv, url)
+    os.chmod(conf, 0o600)
+    logs = []
+
+    p = run(["check", "-c", conf])
+    check(p.returncode == 0 and "readable by others" not in p.stderr,
+          "check accepts the config with a PostgreSQL store (%s)" % rc_err(p))
+    os.chmod(conf, 0o644)
+    p = run(["check", "-c", conf])
+    check(p.returncode == 0 and "readable by others and holds a secret" in p.stderr
+          and PASSWORD not in p.stderr,
+          "check warns that a config readable by others holds the store's password, "
+          "without printing it (%s)" % rc_err(p))
+    os.chmod(conf, 0o600)
+
+    p = run(["once", "-c", conf])
+    logs.append(p.stderr)
+    check(p.returncode == 0, "the first once exits 0 (%s)" % rc_err(p))
+    got = read_jsonl(w.file("alerts.jsonl"))
+    check([a["item"]["id"] for a in got] == ["a1"],
+          "the matching item is alerted once, the other not (%s)" % [a["item"]["id"] for a in got])
+    check(not os.path.exists(os.path.join(w.state, "feedwatch.db")),
+          "no SQLite database is made beside the PostgreSQL store")
+    db = url.rsplit("/", 1)[1]
+    check(pg.psql("SELECT count(*) FROM items WHERE feed = 'world'", db=db).strip() == "2",
+          "PostgreSQL holds the feed's two items")
+    check(pg.psql("SELECT etag FROM feeds WHERE name = 'world'", db=db).strip() == '"v1"',
+          "PostgreSQL holds the feed's ETag")
+
+    p = run(["once", "-c", conf])
+    logs.append(p.stderr)
+    check(p.returncode == 0, "the second once exits 0 (%s)" % rc_err(p))
+    last = srv.last("/feed.xml")
+    check(last is not None and last[2].get("If-None-Match") == '"v1"',
+          "the second poll is a conditional GET with the ETag read back from PostgreSQL")
+    check(len(read_jsonl(w.file("alerts.jsonl"))) == 1, "the second once alerts nothing")
+
+    # The daemon, restarted once in the middle; the feed answers 200 each time (no ETag).
+    srv.routes["/feed.xml"] = Route(rss_feed(ITEMS))
+    for round_ in (1, 2):
+        before = srv.count("/feed.xml")
+        d = start(["run", "-c", conf])
+        polled = wait_for(lambda: srv.count("/feed.xml") >= before + 2, timeout=30)
+        rc, out, err = stop(d, signal.SIGTERM)
+        logs.append(err)
+        check(polled, "run round %d polled the feed (twice)" % round_)
+        check(rc == 0, "run round %d stops cleanly on SIGTERM (rc %d, %s)"
+              % (round_, rc, err.strip()[-300:]))
+    check(len(read_jsonl(w.file("alerts.jsonl"))) == 1,
+          "still exactly one alert after run, restart, run")
+
+    srv.routes["/feed.xml"] = Route(rss_feed(ITEMS + [NEW]))
+    p = run(["once", "-c", conf])
+    logs.append(p.stderr)
+    got = read_jsonl(w.file("alerts.jsonl"))
+    check(p.returncode == 0 and [a["item"]["id"] for a in got] == ["a1", "a2"],
+          "a new matching item alerts once more (%s; %s)"
+          % ([a["item"]["id"] for a in got], rc_err(p)))
+
+    st = status_json(conf)
+    feeds = {f["name"]: f for f in st.get("feeds", [])}
+    world = feeds.get("world", {})
+    check(world.get("http_status") == 200 and world.get("error_streak") == 0
+          and world.get("last_poll", "-") != "-" and world.get("items_seen") == 3
+          and world.get("alerts") == 2,
+          "status reads the feed's state from PostgreSQL (%s)" % world)
+    check(st.get("outputs") == [{"name": "log", "pending": 0, "dead": 0}],
+          "status: nothing pending or dead in the outbox (%s)" % st.get("outputs"))
+    p, rows = alerts_json(conf)
+    check(p.returncode == 0 and [(a["watchlist"], a["item_id"]) for a in rows]
+          == [("putin", "a2"), ("putin", "a1")],
+          "alerts lists both alerts from PostgreSQL, newest first (%s; %s)"
+          % ([(a.get("watchlist"), a.get("item_id")) for a in rows], rc_err(p)))
+    check(all([o["state"] for o in a.get("outputs", [])] == ["delivered"] for a in rows)
+          and rows, "each delivered to the log")
+
+    # A second node: its own state directory and log, the same database and config.
+    w2 = Workdir()
+    try:
+        conf2 = config(w2, srv, url)
+        os.chmod(conf2, 0o600)
+        p = run(["once", "-c", conf2])
+        logs.append(p.stderr)
+        check(p.returncode == 0, "a second node's once exits 0 (%s)" % rc_err(p))
+        check(read_jsonl(w2.file("alerts.jsonl")) == [],
+              "the second node alerts nothing the first one alerted: the items are shared")
+        check(len(read_jsonl(w.file("alerts.jsonl"))) == 2, "nor does the first one again")
+    finally:
+        w2.cleanup()
+
+    check(all(PASSWORD not in e for e in logs),
+          "the store's password is in no log of once or run")
+
+
+def refused(srv, pg, w):
+    """A store the daemon cannot use is refused, with the password kept out of the log."""
+    srv.routes["/feed.xml"] = Route(rss_feed(ITEMS))
+    url = with_password(pg.database()).rsplit("/", 1)[0] + "/no_such_db"
+    conf = config(w, srv, url)
+    os.chmod(conf, 0o600)
+    p = run(["once", "-c", conf])
+    check(p.returncode == 2 and "cannot open the store" in p.stderr and PASSWORD not in p.stderr,
+          "once refuses a database that is not there, exit 2, password withheld (%s)"
+          % rc_err(p))
+    check(read_jsonl(w.file("alerts.jsonl")) == [], "and alerts nothing")
+    p = run(["status", "-c", conf])
+    check(p.returncode == 2 and PASSWORD not in p.stderr + p.stdout,
+          "status too (%s)" % rc_err(p))
+
+
+if __name__ == "__main__":
+    fwtest.main(pipeline, refused, shared=(Server, PgServer))
