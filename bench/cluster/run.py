@@ -10,7 +10,8 @@ pg_stat_statements), then K `feedwatch run` daemons with the same config (distin
 `node` names) started together on the cold store. It measures the cold round: the time
 until every feed has been fetched once (nginx's access log), the CPU each node used in it
 (/proc), the server's CPU (its processes' /proc), and the statements the database ran
-(pg_stat_statements: calls, and their time), per poll. It checks that every true match
+(pg_stat_statements: calls, and their time), per poll. Once the alerts stop growing, it
+checks that every true match
 was raised once for the cluster (the alerts table against gen.py's truth) and that no
 feed was fetched twice in the round. Then the figures per poll are extrapolated to
 1,000,000 feeds over 30 nodes at a 5-minute interval (an extrapolation, not a measurement).
@@ -182,13 +183,23 @@ def round_k(fw, pg, ngx, data, truth, k, work, lease):
             raise SystemExit("a node exited; see %s" % out)
         time.sleep(0.5)
     wall = time.monotonic() - t0
-    # let the last polls commit (their items and alerts), then count
-    time.sleep(5)
+
+    def count_alerts():
+        return int(pg.psql("SELECT count(*) FROM alerts WHERE watchlist = 'putin-north-korea'",
+                           db=db).strip() or 0)
+
+    # the last polls fetched may still wait for the story lock: count once the alerts
+    # stop growing (10 s without a new one, 300 s at most)
+    alerts, still, settle0 = count_alerts(), 0, time.monotonic()
+    while still < 10 and time.monotonic() - settle0 < 300:
+        time.sleep(1)
+        now_alerts = count_alerts()
+        still = still + 1 if now_alerts == alerts else 0
+        alerts = now_alerts
+    settle = time.monotonic() - settle0 - still
     for p, _ in procs:
         last[p.pid] = max(last.get(p.pid, 0), cpu_ticks(p.pid))
     pgcpu = (pg_ticks(pg) - pg0) / HZ
-    alerts = int(pg.psql("SELECT count(*) FROM alerts WHERE watchlist = 'putin-north-korea'",
-                         db=db).strip() or 0)
     stats = pg.psql("SELECT coalesce(sum(calls), 0), coalesce(sum(total_exec_time), 0) "
                     "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database "
                     "WHERE datname = current_database())", db=db).strip().split("|")
@@ -217,7 +228,7 @@ def round_k(fw, pg, ngx, data, truth, k, work, lease):
         "pg_cpu_s": round(pgcpu, 2),
         "statements": int(float(stats[0])), "statement_ms": round(float(stats[1]), 1),
         "statements_per_poll": round(int(float(stats[0])) / n, 2),
-        "alerts": alerts, "true_matches": truth["matches"], "fetched_twice": twice,
+        "alerts": alerts, "settle_s": round(settle, 1), "true_matches": truth["matches"], "fetched_twice": twice,
         "top": top.strip(),
     }
 
@@ -263,13 +274,13 @@ def main():
 
 def report(results):
     print("| nodes | feeds | cold round (s) | CPU per node (s) | PostgreSQL CPU (s) | "
-          "statements per poll | alerts / true | fetched twice |")
-    print("|---|---|---|---|---|---|---|---|")
+          "statements per poll | alerts / true | last alert after the round (s) | fetched twice |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print("| %d | %d | %.1f | %s | %.1f | %.2f | %d / %d | %d |" % (
+        print("| %d | %d | %.1f | %s | %.1f | %.2f | %d / %d | %.1f | %d |" % (
             r["nodes"], r["feeds"], r["round_s"], ", ".join("%.1f" % c for c in r["cpu_per_node_s"]),
             r["pg_cpu_s"], r["statements_per_poll"], r["alerts"], r["true_matches"],
-            r["fetched_twice"]))
+            r["settle_s"], r["fetched_twice"]))
     for r in results:
         polls_s = 1_000_000 / 300.0
         q = r["statements_per_poll"] * polls_s
