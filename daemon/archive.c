@@ -34,50 +34,16 @@ static const char cols[] =
     "SELECT id, feed, item, seen, published, updated, title, link, author, summary, content, "
     "categories FROM archive WHERE ";
 
-/* The length of v cut to at most max bytes on a UTF-8 boundary (0 for NULL). */
-static size_t cut_len(const char *v, size_t max)
-{
-	size_t n = v ? strnlen(v, max + 1) : 0;
-
-	if (n > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80)
-			n--;
-	}
-	return n;
-}
-
 /* Bind v cut to max bytes (NULL or "" binds NULL); adds its length to *bytes. */
 static int bind_cut(struct fw_sqlite *s, sqlite3_stmt *q, int i, const char *v, size_t max,
                     int64_t *bytes)
 {
-	size_t n = cut_len(v, max);
+	size_t n = fw_store_cut_len(v, max);
 	int rc =
 	    n == 0 ? sqlite3_bind_null(q, i) : sqlite3_bind_text(q, i, v, (int)n, SQLITE_STATIC);
 
 	*bytes += (int64_t)n;
 	return rc == SQLITE_OK ? 0 : fw_store_fail(s, rc);
-}
-
-/* The categories '\n'-joined into buf (at most FW_ARCHIVE_CATEGORIES_MAX bytes, whole
-   categories only; a newline inside one becomes a space). */
-static void join_categories(const struct fw_archive_row *r, char *buf)
-{
-	size_t len = 0;
-
-	buf[0] = 0;
-	for (size_t i = 0; i < r->n_categories; i++) {
-		const char *c = r->categories[i];
-		size_t n = c ? strlen(c) : 0;
-
-		if (n == 0 || len + n + (len > 0) > FW_ARCHIVE_CATEGORIES_MAX)
-			continue;
-		if (len > 0)
-			buf[len++] = '\n';
-		for (size_t k = 0; k < n; k++)
-			buf[len++] = c[k] == '\n' ? ' ' : c[k];
-		buf[len] = 0;
-	}
 }
 
 int fw_sqlite_archive_add(struct fw_store *base, const struct fw_archive_row *r)
@@ -91,7 +57,7 @@ int fw_sqlite_archive_add(struct fw_store *base, const struct fw_archive_row *r)
 
 	if (!q)
 		return ret;
-	join_categories(r, cats);
+	fw_store_archive_categories(r, cats);
 	/* title, link, author, summary, content, categories: ?6 ... ?11 */
 	if ((ret = fw_store_bind_key(s, q, 1, r->feed)) < 0 ||
 	    (ret = fw_store_bind_key(s, q, 2, r->item)) < 0 ||
@@ -105,7 +71,7 @@ int fw_sqlite_archive_add(struct fw_store *base, const struct fw_archive_row *r)
 		return ret;
 	}
 	/* the title column is NOT NULL: bind_cut binds "" as NULL */
-	if (cut_len(r->title, FW_ARCHIVE_TITLE_MAX) == 0)
+	if (fw_store_cut_len(r->title, FW_ARCHIVE_TITLE_MAX) == 0)
 		sqlite3_bind_text(q, 6, "", 0, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, r->seen);
 	if (r->published != FW_TIME_NONE_)

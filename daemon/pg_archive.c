@@ -17,6 +17,7 @@
  * identity column: never reused, so the index needs no mark.
  */
 #include "pg_int.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -54,61 +55,6 @@ const char fw_pg_ddl_archive[] =
     "CREATE INDEX IF NOT EXISTS websub_subs_feed ON websub_subs (feed, token);";
 
 /* ------------------------------------------------------------------ text */
-
-/* The length of the valid UTF-8 sequence at s (n bytes left), or 0 (what PostgreSQL
-   refuses: overlong forms, surrogates, beyond U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len = c < 0x80 ? 1 : c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
-
-	if (len == 0 || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) ||
-	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
-		return 0;
-	return len;
-}
-
-static bool utf8_ok(const char *v, size_t n)
-{
-	for (size_t i = 0, k; i < n; i += k)
-		if ((k = utf8_seq((const unsigned char *)v + i, n - i)) == 0)
-			return false;
-	return true;
-}
-
-/* The length of v cut to at most max bytes on a UTF-8 boundary (0 for NULL). */
-static size_t cut_len(const char *v, size_t max)
-{
-	size_t n = v ? strnlen(v, max + 1) : 0;
-
-	if (n > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80)
-			n--;
-	}
-	return n;
-}
-
-/* A key as store.h takes them: present, at most FW_STORE_KEY_MAX bytes, and (PostgreSQL
-   refuses the statement otherwise, and with it the transaction) UTF-8. */
-static int check_key(struct fw_pg *p, const char *v)
-{
-	size_t n;
-
-	if (!v)
-		return fw_pg_fail_msg(p, -EINVAL, "missing key");
-	n = strnlen(v, FW_STORE_KEY_MAX + 1);
-	if (n > FW_STORE_KEY_MAX)
-		return fw_pg_fail_msg(p, -E2BIG, "key longer than FW_STORE_KEY_MAX");
-	if (!utf8_ok(v, n))
-		return fw_pg_fail_msg(p, -EINVAL, "key not UTF-8");
-	return 0;
-}
 
 /* A growing string; oom once an append failed. */
 struct sbuf {
@@ -161,7 +107,7 @@ static bool next_word(const char *v, size_t n, size_t *i, size_t *start, size_t 
 	const unsigned char *u = (const unsigned char *)v;
 	size_t k = *i, len;
 
-	while (k < n && (!word_byte(u[k]) || (u[k] >= 0x80 && utf8_seq(u + k, n - k) == 0)))
+	while (k < n && (!word_byte(u[k]) || (u[k] >= 0x80 && fw_text_utf8_len(u + k, n - k) == 0)))
 		k++;
 	if (k == n) {
 		*i = k;
@@ -169,7 +115,7 @@ static bool next_word(const char *v, size_t n, size_t *i, size_t *start, size_t 
 	}
 	*start = k;
 	while (k < n && word_byte(u[k])) {
-		len = u[k] < 0x80 ? 1 : utf8_seq(u + k, n - k);
+		len = u[k] < 0x80 ? 1 : fw_text_utf8_len(u + k, n - k);
 		if (len == 0)
 			break;
 		k += len;
@@ -569,27 +515,6 @@ static int span_end(struct fw_pg *p, bool own, int ret)
 
 /* ------------------------------------------------------------------ archive rows */
 
-/* The categories '\n'-joined into buf (at most FW_ARCHIVE_CATEGORIES_MAX bytes, whole
-   categories only; a newline inside one becomes a space), as archive.c joins them. */
-static void join_categories(const struct fw_archive_row *r, char *buf)
-{
-	size_t len = 0;
-
-	buf[0] = 0;
-	for (size_t i = 0; i < r->n_categories; i++) {
-		const char *c = r->categories[i];
-		size_t n = c ? strlen(c) : 0;
-
-		if (n == 0 || len + n + (len > 0) > FW_ARCHIVE_CATEGORIES_MAX)
-			continue;
-		if (len > 0)
-			buf[len++] = '\n';
-		for (size_t k = 0; k < n; k++)
-			buf[len++] = c[k] == '\n' ? ' ' : c[k];
-		buf[len] = 0;
-	}
-}
-
 /* See store.h (fw_store_archive_add). Text that is not UTF-8, which PostgreSQL refuses (and
    with it the caller's transaction), is refused before it is sent: -EINVAL. */
 int fw_pg_archive_add(struct fw_store *s, const struct fw_archive_row *r)
@@ -606,16 +531,16 @@ int fw_pg_archive_add(struct fw_store *s, const struct fw_archive_row *r)
 	int64_t bytes = 0;
 	int ret;
 
-	if ((ret = check_key(p, r->feed)) < 0 || (ret = check_key(p, r->item)) < 0)
+	if ((ret = fw_pg_check_key(p, r->feed)) < 0 || (ret = fw_pg_check_key(p, r->item)) < 0)
 		return ret;
-	join_categories(r, cats);
+	fw_store_archive_categories(r, cats);
 	for (int i = 0; i < 6; i++)
-		total += (n[i] = cut_len(src[i], max[i])) + 1;
+		total += (n[i] = fw_store_cut_len(src[i], max[i])) + 1;
 	if ((at = buf = malloc(total)) == NULL)
 		return fw_pg_fail_msg(p, -ENOMEM, "out of memory");
 	/* title, link, author, summary, content, categories: $6 ... $11; "" is NULL */
 	for (int i = 0; i < 6; i++) {
-		if (!utf8_ok(src[i], n[i])) {
+		if (!fw_pg_utf8(src[i], n[i])) {
 			free(buf);
 			return fw_pg_fail_msg(p, -EINVAL, "an archived item's text is not UTF-8");
 		}
@@ -1069,7 +994,7 @@ int fw_pg_websub_save(struct fw_store *s, const struct fw_store_websub *w)
 	int ret = 0;
 
 	for (int i = 0; ret == 0 && i < 6; i++)
-		ret = check_key(p, v[i]);
+		ret = fw_pg_check_key(p, v[i]);
 	if (ret < 0)
 		return ret;
 	return fw_pg_cmd(p,
@@ -1089,7 +1014,7 @@ int fw_pg_websub_delete(struct fw_store *s, const char *token)
 {
 	struct fw_pg *p = fw_pg_of(s);
 	const char *v[1] = {token};
-	int ret = check_key(p, token);
+	int ret = fw_pg_check_key(p, token);
 
 	return ret < 0 ? ret : fw_pg_cmd(p, "DELETE FROM websub_subs WHERE token = $1", 1, v, NULL);
 }
@@ -1102,7 +1027,7 @@ int fw_pg_websub_counts(struct fw_store *s, const char *token, int64_t last_push
 	char num[3][24];
 	const char *v[4] = {token, fw_pg_i64(num[0], last_push), fw_pg_i64(num[1], pushes),
 	                    fw_pg_i64(num[2], bad_signatures)};
-	int ret = check_key(p, token);
+	int ret = fw_pg_check_key(p, token);
 
 	if (ret < 0)
 		return ret;

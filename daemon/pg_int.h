@@ -87,6 +87,16 @@ int64_t fw_pg_get_i64(const PGresult *r, int row, int col);
 const char *fw_pg_get_str(const PGresult *r, int row, int col);
 bool fw_pg_get_dup(const PGresult *r, int row, int col, char **out);
 
+/* Is v (n bytes) valid UTF-8? PostgreSQL's text refuses anything else, and with the
+   statement the whole transaction. */
+bool fw_pg_utf8(const char *v, size_t n);
+
+/* A key (feed name, item or alert id, output, watchlist, token) as store.h takes them:
+   -EINVAL when NULL, -E2BIG past FW_STORE_KEY_MAX (as SQLite binds one), -EILSEQ when not
+   UTF-8 (SQLite keeps such bytes; refused here, before a statement could abort the
+   transaction). 0 when fine. */
+int fw_pg_check_key(struct fw_pg *p, const char *v);
+
 /* -E2BIG with a message unless v is NULL or at most max bytes. */
 int fw_pg_check_len(struct fw_pg *p, const char *v, size_t max, const char *what);
 

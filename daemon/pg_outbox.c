@@ -23,6 +23,7 @@
  * thread per connection; never logs.
  */
 #include "pg_int.h"
+#include "text.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -54,69 +55,10 @@ const char fw_pg_ddl_outbox[] =
 #define OUTBOX_COLS                                                                                \
 	"rowid, alert_id, output, payload, state, attempts, created, next_at, last_error"
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return s[0] != 0;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		len = 2, cp = s[0] & 0x1F;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		len = 3, cp = s[0] & 0x0F;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3F);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-		return 0;
-	return len;
-}
-
-/* True when the n bytes at s are valid UTF-8 (what PostgreSQL takes as text). */
-static bool utf8_valid(const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, k;
-
-	while (i < n) {
-		if ((k = utf8_seq(u + i, n - i)) == 0)
-			return false;
-		i += k;
-	}
-	return true;
-}
-
-/* A key as SQLite binds one: -EINVAL when NULL (or not UTF-8, which PostgreSQL refuses),
-   -E2BIG past FW_STORE_KEY_MAX. */
-static int check_key(struct fw_pg *p, const char *v)
-{
-	size_t n;
-
-	if (!v)
-		return fw_pg_fail_msg(p, -EINVAL, "missing key");
-	n = strnlen(v, FW_STORE_KEY_MAX + 1);
-	if (n > FW_STORE_KEY_MAX)
-		return fw_pg_fail_msg(p, -E2BIG, "key longer than FW_STORE_KEY_MAX");
-	if (!utf8_valid(v, n))
-		return fw_pg_fail_msg(p, -EINVAL, "key not valid UTF-8");
-	return 0;
-}
-
 /* An optional key (NULL: any): check_key unless NULL. */
 static int check_opt_key(struct fw_pg *p, const char *v)
 {
-	return v ? check_key(p, v) : 0;
+	return v ? fw_pg_check_key(p, v) : 0;
 }
 
 /* An error message into buf (FW_STORE_ERROR_MAX + 1 bytes) as SQLite keeps it: cut on a
@@ -137,7 +79,7 @@ static const char *error_text(const char *v, char *buf)
 	memcpy(buf, v, n);
 	buf[n] = '\0';
 	while (i < n) {
-		k = utf8_seq((const unsigned char *)buf + i, n - i);
+		k = fw_text_utf8_len((const unsigned char *)buf + i, n - i);
 		if (k == 0)
 			buf[i++] = '?';
 		else
@@ -154,7 +96,7 @@ static const char *node_of(struct fw_pg *p)
 
 	if (!p->node[0]) {
 		if (gethostname(host, sizeof(host)) < 0 || !host[0] ||
-		    !utf8_valid(host, strlen(host)))
+		    !fw_pg_utf8(host, strlen(host)))
 			snprintf(host, sizeof(host), "pid");
 		host[sizeof(host) - 1] = '\0';
 		snprintf(p->node, sizeof(p->node), "%s-%ld", host, (long)getpid());
@@ -184,8 +126,8 @@ int fw_pg_alert_add(struct fw_store *s, const char *alert_id, const char *watchl
 	int64_t changed = 0;
 	int ret;
 
-	if ((ret = check_key(p, alert_id)) < 0 || (ret = check_key(p, watchlist)) < 0 ||
-	    (ret = check_key(p, feed)) < 0 || (ret = check_key(p, item_id)) < 0)
+	if ((ret = fw_pg_check_key(p, alert_id)) < 0 || (ret = fw_pg_check_key(p, watchlist)) < 0 ||
+	    (ret = fw_pg_check_key(p, feed)) < 0 || (ret = fw_pg_check_key(p, item_id)) < 0)
 		return ret;
 	ret = fw_pg_cmd(p,
 	                "INSERT INTO alerts (id, watchlist, feed, item_id, created) "
@@ -207,12 +149,12 @@ int fw_pg_outbox_add(struct fw_store *s, const char *alert_id, const char *outpu
 
 	if (!payload)
 		return fw_pg_fail_msg(p, -EINVAL, "no payload");
-	if ((ret = check_key(p, alert_id)) < 0 || (ret = check_key(p, output)) < 0)
+	if ((ret = fw_pg_check_key(p, alert_id)) < 0 || (ret = fw_pg_check_key(p, output)) < 0)
 		return ret;
 	n = strnlen(payload, FW_STORE_PAYLOAD_MAX + 1);
 	if (n > FW_STORE_PAYLOAD_MAX)
 		return fw_pg_fail_msg(p, -E2BIG, "string longer than the store accepts");
-	if (!utf8_valid(payload, n))
+	if (!fw_pg_utf8(payload, n))
 		return fw_pg_fail_msg(p, -EINVAL, "payload not valid UTF-8");
 	r = fw_pg_exec(p,
 	               "WITH o AS (INSERT INTO outbox (alert_id, output, payload, created, next_at)"
@@ -457,7 +399,7 @@ int fw_pg_outbox_release(struct fw_store *s, const char *output, int64_t now, in
 
 	if (output == NULL)
 		return fw_pg_fail_msg(p, -EINVAL, "no output");
-	if ((ret = check_key(p, output)) < 0)
+	if ((ret = fw_pg_check_key(p, output)) < 0)
 		return ret;
 	return fw_pg_cmd(p,
 	                 "UPDATE outbox SET next_at = $2::bigint WHERE state = 0 AND output = $1"
@@ -583,7 +525,7 @@ int fw_pg_alert_rows(struct fw_store *s, int64_t since, const char *watchlist, s
 	PGresult *r;
 	int ret = 0, i, len;
 
-	if (watchlist && !utf8_valid(watchlist, strlen(watchlist)))
+	if (watchlist && !fw_pg_utf8(watchlist, strlen(watchlist)))
 		return fw_pg_fail_msg(p, -EINVAL, "watchlist not valid UTF-8");
 	r = fw_pg_exec(
 	    p,

@@ -615,7 +615,7 @@ const char fw_pg_ddl_store[] =
     " rest_until bigint NOT NULL, http_status bigint NOT NULL);";
 
 /* Is v (n bytes) valid UTF-8, as PostgreSQL's text takes it? */
-static bool is_utf8(const char *v, size_t n)
+bool fw_pg_utf8(const char *v, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)v;
 	size_t i = 0, k;
@@ -635,7 +635,7 @@ static bool is_utf8(const char *v, size_t n)
 /* A key (feed name, item id, host): -EINVAL when NULL, -E2BIG over FW_STORE_KEY_MAX (as
    SQLite's bind_key), -EILSEQ when not UTF-8 (which SQLite keeps and PostgreSQL refuses:
    refused here, before the statement could abort the transaction). */
-static int check_key(struct fw_pg *p, const char *v)
+int fw_pg_check_key(struct fw_pg *p, const char *v)
 {
 	size_t n;
 
@@ -644,7 +644,7 @@ static int check_key(struct fw_pg *p, const char *v)
 	n = strnlen(v, FW_STORE_KEY_MAX + 1);
 	if (n > FW_STORE_KEY_MAX)
 		return fw_pg_fail_msg(p, -E2BIG, "key longer than FW_STORE_KEY_MAX");
-	if (!is_utf8(v, n))
+	if (!fw_pg_utf8(v, n))
 		return fw_pg_fail_msg(p, -EILSEQ, "key not valid UTF-8");
 	return 0;
 }
@@ -668,7 +668,7 @@ static const char *text_of(struct fw_pg *p, const char *v, size_t max, char **ow
 		while (n > 0 && (u[n] & 0xC0) == 0x80)
 			n--;
 	}
-	if (n == strlen(v) && is_utf8(v, n))
+	if (n == strlen(v) && fw_pg_utf8(v, n))
 		return v;
 	if (!(out = *own = malloc(3 * n + 1))) {
 		*ret = fw_pg_fail_msg(p, -ENOMEM, "out of memory");
@@ -703,7 +703,7 @@ int fw_pg_feed_load(struct fw_store *s, const char *feed, struct fw_feed_state *
 	struct fw_feed_state t = {0};
 	const char *v[1] = {feed};
 	PGresult *r;
-	int ret = check_key(p, feed);
+	int ret = fw_pg_check_key(p, feed);
 
 	if (ret < 0)
 		return ret;
@@ -747,7 +747,7 @@ static int feed_check(struct fw_pg *p, const char *feed, const struct fw_feed_st
 
 	if (!st)
 		return fw_pg_fail_msg(p, -EINVAL, "no feed state");
-	if ((ret = check_key(p, feed)) < 0 ||
+	if ((ret = fw_pg_check_key(p, feed)) < 0 ||
 	    (ret = fw_pg_check_len(p, st->url, FW_STORE_TEXT_MAX, "url")) < 0 ||
 	    (ret = fw_pg_check_len(p, st->etag, FW_STORE_TEXT_MAX, "etag")) < 0 ||
 	    (ret = fw_pg_check_len(p, st->last_modified, FW_STORE_TEXT_MAX, "last_modified")) < 0 ||
@@ -844,7 +844,7 @@ int fw_pg_feed_forget(struct fw_store *s, const char *feed)
 {
 	struct fw_pg *p = fw_pg_of(s);
 	const char *v[1] = {feed};
-	int ret = check_key(p, feed);
+	int ret = fw_pg_check_key(p, feed);
 
 	if (ret < 0)
 		return ret;
@@ -873,7 +873,7 @@ int fw_pg_item_mark(struct fw_store *s, const char *feed, const char *id, uint64
 	PGresult *r;
 	int ret;
 
-	if ((ret = check_key(p, feed)) < 0 || (ret = check_key(p, id)) < 0)
+	if ((ret = fw_pg_check_key(p, feed)) < 0 || (ret = fw_pg_check_key(p, id)) < 0)
 		return ret;
 	r = exec_prepared(p, "fw_item_mark", 4, v, &ret);
 	if (!r)
@@ -894,7 +894,7 @@ int fw_pg_item_reissued(struct fw_store *s, const char *feed, const char *id, ui
 	PGresult *r;
 	int ret;
 
-	if ((ret = check_key(p, feed)) < 0 || (ret = check_key(p, id)) < 0)
+	if ((ret = fw_pg_check_key(p, feed)) < 0 || (ret = fw_pg_check_key(p, id)) < 0)
 		return ret;
 	r = fw_pg_exec(p,
 	               "SELECT 1 FROM items WHERE feed = $1 AND hash = $2::bigint AND id <> $3 "
@@ -913,7 +913,7 @@ int fw_pg_item_count(struct fw_store *s, const char *feed, int64_t *n)
 	struct fw_pg *p = fw_pg_of(s);
 	const char *v[1] = {feed};
 	PGresult *r;
-	int ret = check_key(p, feed);
+	int ret = fw_pg_check_key(p, feed);
 
 	if (ret < 0)
 		return ret;
@@ -990,7 +990,7 @@ int fw_pg_host_rest(struct fw_store *s, const char *host, int64_t until, long ht
 	struct fw_pg *p = fw_pg_of(s);
 	char u[24], h[24];
 	const char *v[3] = {host, fw_pg_i64(u, until), fw_pg_i64(h, http_status)};
-	int ret = check_key(p, host);
+	int ret = fw_pg_check_key(p, host);
 
 	if (ret < 0)
 		return ret;

@@ -63,16 +63,6 @@ static int story_lock(struct fw_pg *p)
 	return fw_pg_cmd(p, "SELECT pg_advisory_xact_lock(" FW_PG_STORY_LOCK ")", 0, NULL, NULL);
 }
 
-/* As stories.c's bindings: a key is present and at most FW_STORE_KEY_MAX bytes. */
-static int check_key(struct fw_pg *p, const char *v)
-{
-	if (!v)
-		return fw_pg_fail_msg(p, -EINVAL, "missing key");
-	if (strnlen(v, FW_STORE_KEY_MAX + 1) > FW_STORE_KEY_MAX)
-		return fw_pg_fail_msg(p, -E2BIG, "key longer than FW_STORE_KEY_MAX");
-	return 0;
-}
-
 static int check_text(struct fw_pg *p, const char *v, size_t max)
 {
 	if (v && strnlen(v, max + 1) > max)
@@ -84,8 +74,8 @@ static int check_item(struct fw_pg *p, const struct fw_story_item_row *r, const 
 {
 	int ret;
 
-	if ((ret = check_text(p, sid, SID_MAX)) < 0 || (ret = check_key(p, r->feed)) < 0 ||
-	    (ret = check_key(p, r->item)) < 0 ||
+	if ((ret = check_text(p, sid, SID_MAX)) < 0 || (ret = fw_pg_check_key(p, r->feed)) < 0 ||
+	    (ret = fw_pg_check_key(p, r->item)) < 0 ||
 	    (ret = check_text(p, r->title ? r->title : "", TITLE_MAX)) < 0 ||
 	    (ret = check_text(p, r->entities, BODY_MAX)) < 0)
 		return ret;
@@ -195,7 +185,7 @@ int fw_pg_story_match(struct fw_store *s, int64_t item, const char *watchlist, c
 	const char *v[3] = {fw_pg_i64(b, item), watchlist, explain};
 	int ret;
 
-	if ((ret = check_key(p, watchlist)) < 0 ||
+	if ((ret = fw_pg_check_key(p, watchlist)) < 0 ||
 	    (ret = check_text(p, explain, FW_STORE_PAYLOAD_MAX)) < 0)
 		return ret;
 	return fw_pg_cmd(p,
@@ -214,7 +204,7 @@ int fw_pg_story_watch_get(struct fw_store *s, int64_t story, const char *watchli
 	PGresult *r;
 
 	memset(w, 0, sizeof(*w));
-	if ((ret = check_key(p, watchlist)) < 0)
+	if ((ret = fw_pg_check_key(p, watchlist)) < 0)
 		return ret;
 	r = fw_pg_exec(p,
 	               "SELECT first_alert, last_alert, last_item, pending, updates FROM "
@@ -251,7 +241,8 @@ int fw_pg_story_watch_set(struct fw_store *s, int64_t story, const char *watchli
 	                    fw_pg_i64(b[4], w->updates)};
 	int ret;
 
-	if ((ret = check_key(p, watchlist)) < 0 || (ret = check_key(p, w->first_alert)) < 0)
+	if ((ret = fw_pg_check_key(p, watchlist)) < 0 ||
+	    (ret = fw_pg_check_key(p, w->first_alert)) < 0)
 		return ret;
 	return fw_pg_cmd(p,
 	                 "INSERT INTO story_watch (story, watchlist, first_alert, last_alert,"
@@ -412,7 +403,7 @@ int fw_pg_story_pending(struct fw_store *s, int64_t story, const char *watchlist
 	struct fw_pg *p = fw_pg_of(s);
 	char b[2][24];
 	const char *v[3] = {fw_pg_i64(b[0], story), watchlist, fw_pg_i64(b[1], after)};
-	int ret = check_key(p, watchlist);
+	int ret = fw_pg_check_key(p, watchlist);
 	PGresult *r;
 
 	if (ret < 0)
@@ -537,7 +528,7 @@ int fw_pg_story_find(struct fw_store *s, const char *sid, int64_t *id)
 {
 	struct fw_pg *p = fw_pg_of(s);
 	const char *v[1] = {sid};
-	int ret = check_key(p, sid);
+	int ret = fw_pg_check_key(p, sid);
 	PGresult *r;
 
 	if (ret < 0)

@@ -2,7 +2,8 @@
  * store.c - the store's front: picks the backend a location names (a postgresql:// or
  * postgres:// URL: PostgreSQL, shared by many nodes; anything else: a SQLite file) and
  * hands each call of store.h to it through its ops table (store_backend.h). What is the
- * same for every backend lives here: running a prune's steps to the end.
+ * same for every backend lives here: running a prune's steps to the end, and what the
+ * archive keeps of an item's text (cut on a UTF-8 boundary, categories joined).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -66,6 +67,37 @@ const char *fw_store_backend(const struct fw_store *s)
 	}
 FW_STORE_OPS(FW_STORE_DISPATCH)
 #undef FW_STORE_DISPATCH
+
+size_t fw_store_cut_len(const char *v, size_t max)
+{
+	size_t n = v ? strnlen(v, max + 1) : 0;
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80)
+			n--;
+	}
+	return n;
+}
+
+void fw_store_archive_categories(const struct fw_archive_row *r, char *buf)
+{
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < r->n_categories; i++) {
+		const char *c = r->categories[i];
+		size_t n = c ? strlen(c) : 0;
+
+		if (n == 0 || len + n + (len > 0) > FW_ARCHIVE_CATEGORIES_MAX)
+			continue;
+		if (len > 0)
+			buf[len++] = '\n';
+		for (size_t k = 0; k < n; k++)
+			buf[len++] = c[k] == '\n' ? ' ' : c[k];
+		buf[len] = 0;
+	}
+}
 
 int fw_store_item_prune(struct fw_store *s, int64_t before, int64_t *deleted)
 {

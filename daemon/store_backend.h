@@ -113,6 +113,15 @@ struct fw_store_ops {
    #define FW_STORE_ENTRY_sqlite(r, n, p, a) FW_STORE_ENTRY(sqlite, n). */
 #define FW_STORE_ENTRY(prefix, name) .name = fw_##prefix##_##name,
 
+/* The length of v cut to at most max bytes on a UTF-8 boundary (0 for NULL), as every
+   backend cuts archived text (store.c). */
+size_t fw_store_cut_len(const char *v, size_t max);
+
+/* What the archive keeps of r's categories, the same in every backend: '\n'-joined into
+   buf (FW_ARCHIVE_CATEGORIES_MAX + 1 bytes), whole categories only, a newline inside one
+   made a space (store.c). */
+void fw_store_archive_categories(const struct fw_archive_row *r, char *buf);
+
 /* The backends' entry points (see fw_store_open_timeout and fw_store_lock in store.h). */
 extern const struct fw_store_ops fw_sqlite_ops;
 int fw_sqlite_open(const char *path, bool read_only, int busy_ms, struct fw_store **out, char *err,
