@@ -70,7 +70,9 @@ int fw_cluster_new(uv_loop_t *loop, struct fw_store *s, const struct fw_config *
 		free(c);
 		return r;
 	}
-	ms = fw_clock_timer_ms(cfg->lease) / 3; /* the clock may run fast (clock.h) */
+	/* four beats a lease: a claim renewed to a second short of it (pg_cluster.c) still has
+	   3/4 lease - 2 s to spare for a beat that comes late */
+	ms = fw_clock_timer_ms(cfg->lease) / 4; /* the clock may run fast (clock.h) */
 	uv_timer_init(loop, &c->beat);
 	c->beat.data = c;
 	uv_timer_start(&c->beat, beat_cb, ms, ms);
@@ -114,8 +116,8 @@ bool fw_cluster_claim(struct fw_store *s, const char *feed, int64_t now, bool ea
 		*when = now + 5 + rand() % 5;
 		return false;
 	}
-	/* nodes asking at the same second race in the database: one second of spread */
-	*when = (until > now ? until : now + 1) + rand() % 2;
+	/* ask again the second it ends (nodes asking at once are decided by the database) */
+	*when = until > now ? until : now + 1;
 	return false;
 }
 

@@ -1,6 +1,6 @@
 /*
  * cluster.h - this daemon as one node of many sharing a store (PostgreSQL, see store.h):
- * its name in the store, its heartbeat every lease / 3 (which keeps its polls in flight
+ * its name in the store, its heartbeat every lease / 4 (which keeps its polls in flight
  * claimed), and the claim each due poll takes first, so that exactly one node polls it.
  * A store of one node (SQLite) needs none of it: the daemon does not call these.
  */
@@ -18,7 +18,7 @@ struct fw_cluster;
 
 /*
  * Name this process in store s (cfg->node, or "<host name>-<pid>"), beat once, and beat
- * every cfg->lease / 3 on loop from now on. 0 and *out, or -errno (logged): a node that
+ * every cfg->lease / 4 on loop from now on. 0 and *out, or -errno (logged): a node that
  * cannot say it is alive must not take claims.
  */
 int fw_cluster_new(uv_loop_t *loop, struct fw_store *s, const struct fw_config *cfg,

@@ -8,9 +8,10 @@
  * then write). After the poll is stored, in the poll's own transaction, the node keeps the
  * claim until the feed's next poll, so the shared schedule is the claim itself: another
  * node that asks earlier (its own timer, a restart) is told when to ask again. A claim in
- * flight lasts a lease, renewed by the node's heartbeat (nodes.last_seen); a node killed
- * with -9 loses it a lease after its last beat, and its held claims end at each feed's
- * next poll, when any node may take the feed.
+ * flight is renewed by the node's heartbeat (nodes.last_seen) to a second short of a lease
+ * (held_for): the clock is whole seconds, so a node killed with -9 loses it within a lease
+ * of the kill, and another node asking at that whole second takes it within the lease; its
+ * held claims end at each feed's next poll, when any node may take the feed.
  */
 #include "pg_int.h"
 
@@ -25,6 +26,13 @@ const char fw_pg_ddl_cluster[] =
     "held_until bigint NOT NULL, polling boolean NOT NULL DEFAULT false);"
     "CREATE INDEX IF NOT EXISTS feed_claims_node ON feed_claims (node, polling);";
 
+/* How long a claim in flight is held past a whole-second now: a lease less the second now
+   may lag the real time by, so the claim ends within a lease of the last renewal. */
+static int64_t held_for(const struct fw_pg *p)
+{
+	return p->lease > 1 ? p->lease - 1 : 1;
+}
+
 /* -EINVAL unless fw_store_set_node named this node. */
 static int need_node(struct fw_pg *p)
 {
@@ -37,7 +45,7 @@ int fw_pg_feed_claim(struct fw_store *s, const char *feed, int64_t now, bool ear
 {
 	struct fw_pg *p = fw_pg_of(s);
 	char a[24], b[24];
-	const char *v[5] = {feed, p->node, fw_pg_i64(a, now), fw_pg_i64(b, p->lease),
+	const char *v[5] = {feed, p->node, fw_pg_i64(a, now), fw_pg_i64(b, held_for(p)),
 	                    early ? "t" : "f"};
 	PGresult *r;
 	int ret;
@@ -98,7 +106,7 @@ int fw_pg_node_beat(struct fw_store *s, const char *host, int64_t pid, int64_t s
 	const char *v[6] = {p->node,           host ? host : "",
 	                    fw_pg_i64(a, pid), fw_pg_i64(b, started),
 	                    fw_pg_i64(c, now), fw_pg_i64(d, p->lease)};
-	const char *w[2] = {v[0], fw_pg_i64(e, now + p->lease)};
+	const char *w[2] = {v[0], fw_pg_i64(e, now + held_for(p))};
 	int ret;
 
 	if ((ret = need_node(p)) < 0 ||

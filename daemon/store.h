@@ -106,10 +106,10 @@ int fw_store_feed_claim(struct fw_store *s, const char *feed, int64_t now, bool 
 int fw_store_feed_hold(struct fw_store *s, const char *feed, int64_t until);
 
 /*
- * The heartbeat of this node, every lease / 3 at least: records it (name, host, pid, when
- * it started, now) and renews the claims of its polls in flight to now + lease, so a poll
- * slower than the lease keeps its claim while the node lives; a node that dies loses them
- * a lease after its last beat. The first beat of a new process under a known name (another
+ * The heartbeat of this node, every lease / 4 at least: records it (name, host, pid, when
+ * it started, now) and renews the claims of its polls in flight to a second short of now +
+ * lease, so a poll slower than the lease keeps its claim while the node lives; a node that
+ * dies loses them within a lease of its last beat. The first beat of a new process under a known name (another
  * host, pid or start) lets go of the polls the one before had in flight: they are due
  * again for any node. Forgets nodes not seen for a day. SQLite: nothing. 0 or -errno.
  */

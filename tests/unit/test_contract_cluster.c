@@ -14,6 +14,8 @@
 #include "test_contract.h"
 
 #define LEASE 5
+/* a claim in flight lasts a second short of the lease (whole-second clock, pg_cluster.c) */
+#define HELD (LEASE - 1)
 
 static struct fw_store *open_node(struct contract *c, const char *node)
 {
@@ -59,15 +61,15 @@ static void test_claims_disjoint(void **state)
 	a = open_node(c, "a");
 	b = open_node(c, "b");
 	assert_int_equal(fw_store_feed_claim(a, "f1", 1000, false, &until), 1);
-	assert_int_equal(until, 1000 + LEASE);
+	assert_int_equal(until, 1000 + HELD);
 	assert_int_equal(fw_store_feed_claim(b, "f1", 1000, false, &until), 0);
-	assert_int_equal(until, 1000 + LEASE);
+	assert_int_equal(until, 1000 + HELD);
 	assert_int_equal(fw_store_feed_claim(b, "f2", 1001, false, &until), 1);
 	assert_int_equal(fw_store_feed_claim(a, "f2", 1004, false, &until), 0);
-	assert_int_equal(until, 1001 + LEASE);
-	/* a's poll of f1 is never renewed: b takes it over at the end of the lease */
-	assert_int_equal(fw_store_feed_claim(b, "f1", 1004, false, &until), 0);
-	assert_int_equal(fw_store_feed_claim(b, "f1", 1005, false, &until), 1);
+	assert_int_equal(until, 1001 + HELD);
+	/* a's poll of f1 is never renewed: b takes it over within the lease */
+	assert_int_equal(fw_store_feed_claim(b, "f1", 1003, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "f1", 1004, false, &until), 1);
 	/* a's late poll finds its claim gone */
 	assert_int_equal(fw_store_feed_hold(a, "f1", 1300), 0);
 	assert_int_equal(fw_store_feed_hold(b, "f1", 1300), 1);
@@ -137,12 +139,12 @@ static void test_early(void **state)
 	b = open_node(c, "b");
 	assert_int_equal(fw_store_feed_claim(a, "f", 1000, false, &until), 1);
 	assert_int_equal(fw_store_feed_claim(b, "f", 1001, true, &until), 0);
-	assert_int_equal(until, 1000 + LEASE);
+	assert_int_equal(until, 1000 + HELD);
 	assert_int_equal(fw_store_feed_hold(a, "f", 1300), 1);
 	assert_int_equal(fw_store_feed_claim(b, "f", 1002, false, &until), 0);
 	assert_int_equal(until, 1300);
 	assert_int_equal(fw_store_feed_claim(b, "f", 1002, true, &until), 1);
-	assert_int_equal(until, 1002 + LEASE);
+	assert_int_equal(until, 1002 + HELD);
 	assert_int_equal(fw_store_feed_claim(a, "f", 1003, true, &until), 0);
 	fw_store_close(a);
 	fw_store_close(b);
@@ -177,8 +179,8 @@ static int note_claim(const char *feed, const char *node, int64_t until, bool po
 }
 
 /* A poll slower than the lease keeps its claim while its node beats; a held claim is not
-   extended by the beat; a node that stops beating loses the poll in flight a lease after
-   its last beat. */
+   extended by the beat; a node that stops beating loses the poll in flight a second short of
+   a lease after its last beat. */
 static void test_heartbeat(void **state)
 {
 	struct contract *c = *state;
@@ -201,7 +203,7 @@ static void test_heartbeat(void **state)
 	for (int64_t t = 1001; t <= 1013; t += 2) {
 		assert_int_equal(fw_store_node_beat(a, "ha", 11, 990, t), 0);
 		assert_int_equal(fw_store_feed_claim(b, "slow", t + 1, false, &until), 0);
-		assert_int_equal(until, t + LEASE);
+		assert_int_equal(until, t + HELD);
 	}
 	/* a delivery a claimed (pg_outbox.c) counts as its own */
 	assert_int_equal(fw_store_outbox_add(a, "al1", "log", "{}", 1000), 1);
@@ -221,9 +223,9 @@ static void test_heartbeat(void **state)
 	assert_int_equal(seen.feeds, 1);
 	assert_int_equal(seen.polling, 1);
 	assert_int_equal(seen.outbox, 1);
-	/* a dies after its beat at 1013: b takes the poll over at 1018, not before */
-	assert_int_equal(fw_store_feed_claim(b, "slow", 1017, false, &until), 0);
-	assert_int_equal(fw_store_feed_claim(b, "slow", 1018, false, &until), 1);
+	/* a dies after its beat at 1013: b takes the poll over at 1017, not before */
+	assert_int_equal(fw_store_feed_claim(b, "slow", 1016, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "slow", 1017, false, &until), 1);
 	assert_int_equal(fw_store_feed_hold(a, "slow", 1100), 0);
 	fw_store_close(a);
 	fw_store_close(b);
