@@ -21,7 +21,8 @@ struct fw_cluster {
 	char node[80];
 	char host[256];
 	int64_t started;
-	bool failing; /* the last beat failed: said once, and when it works again */
+	bool failing;        /* the last beat failed: said once, and when it works again */
+	bool claims_failing; /* the last claim failed in the store: likewise */
 };
 
 /* Record the node and renew its polls in flight. */
@@ -103,16 +104,23 @@ void fw_cluster_close(struct fw_cluster *c)
 }
 
 /* See cluster.h. */
-bool fw_cluster_claim(struct fw_store *s, const char *feed, int64_t now, bool early, int64_t *when)
+bool fw_cluster_claim(struct fw_cluster *c, const char *feed, int64_t now, bool early,
+                      int64_t *when)
 {
 	int64_t until = now;
-	int r = fw_store_feed_claim(s, feed, now, early, &until);
+	int r = fw_store_feed_claim(c->store, feed, now, early, &until);
 
+	if (r < 0 && !c->claims_failing)
+		fw_log(FW_LOG_WARNING,
+		       "node '%s': cannot claim polls, feed '%s' the first (each is tried again "
+		       "within 10 s; said once until a claim works): %s",
+		       c->node, feed, fw_store_error(c->store));
+	else if (r >= 0 && c->claims_failing)
+		fw_log(FW_LOG_NOTICE, "node '%s': polls claimed again", c->node);
+	c->claims_failing = r < 0;
 	if (r > 0)
 		return true;
 	if (r < 0) {
-		fw_log(FW_LOG_WARNING, "feed '%s': cannot claim its poll (tried again soon): %s",
-		       feed, fw_store_error(s));
 		*when = now + 5 + rand() % 5;
 		return false;
 	}

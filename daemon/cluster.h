@@ -32,11 +32,13 @@ void fw_cluster_close(struct fw_cluster *c);
 
 /*
  * Claim the poll of feed, due now, for this node: true when it may poll; false when not,
- * with *when the time to ask again (the end of another node's claim, a second of jitter
- * added; after a store error, logged, a few seconds from now). early: `feedwatch once`,
- * which polls a feed not due yet, but never beside another node's poll in flight.
+ * with *when the time to ask again (the end of another node's claim; after a store error,
+ * a few seconds from now: logged once until a claim works again, not once per feed).
+ * early: `feedwatch once`, which polls a feed not due yet, but never beside another
+ * node's poll in flight.
  */
-bool fw_cluster_claim(struct fw_store *s, const char *feed, int64_t now, bool early, int64_t *when);
+bool fw_cluster_claim(struct fw_cluster *c, const char *feed, int64_t now, bool early,
+                      int64_t *when);
 
 /* The poll of feed is stored (call inside its transaction): keep the claim until next,
    its next poll; next 0 gives it up. A claim found lost is logged (it lapsed before the

@@ -715,7 +715,7 @@ static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_fe
 	st->next_poll = reschedule(f, r, st, now);
 	if (rc == 0)
 		rc = fw_store_feed_save(tx, f->cfg->name, st);
-	if (rc == 0 && f->owner->env.shared && !r->pushed) /* kept until the next poll */
+	if (rc == 0 && f->owner->env.cluster && !r->pushed) /* kept until the next poll */
 		rc = fw_cluster_hold(tx, f->cfg->name, st->next_poll);
 	if (rc == 0)
 		rc = fw_store_poll_commit(tx);
@@ -855,7 +855,7 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 		snprintf(r->error_text, sizeof(r->error_text), "cannot read its state: %s",
 		         fw_store_error(fs->env.store));
 		r->error = -EIO;
-		if (fs->env.shared) /* nothing stored: the next poll is anybody's */
+		if (fs->env.cluster) /* nothing stored: the next poll is anybody's */
 			fw_cluster_hold(fs->env.store, f->cfg->name, 0);
 		reschedule(f, r, &st, now);
 	} else {
@@ -1122,7 +1122,7 @@ static void start_fetch(struct feed_rt *f)
 	if (st.url && strcmp(st.url, f->cfg->url) != 0) {
 		fw_feed_state_clear(&st);
 		memset(&st, 0, sizeof(st));
-	} else if (fs->env.shared && st.exists) { /* another node may have polled it last */
+	} else if (fs->env.cluster && st.exists) { /* another node may have polled it last */
 		f->rate = (struct fw_schedule_rate){st.rate_items, st.rate_seconds, st.rate_at};
 		f->last_success = st.last_success;
 	}
@@ -1184,8 +1184,8 @@ static void admit(struct fw_feeds *fs)
 			schedule_at(f, h->blocked_until + (int64_t)(f->seed % 10), now);
 			continue;
 		}
-		if (fs->env.shared &&
-		    !fw_cluster_claim(fs->env.store, f->cfg->name, now, fs->env.once, &when)) {
+		if (fs->env.cluster &&
+		    !fw_cluster_claim(fs->env.cluster, f->cfg->name, now, fs->env.once, &when)) {
 			schedule_at(f, when, now); /* another node polls it: ask again then */
 			fs->done += fs->env.once;  /* once: the other node polls it */
 			once_progress(fs);
@@ -1248,7 +1248,7 @@ static void feed_drop(struct feed_rt *f)
 
 	f->removed = true;
 	if (f->fetch) {
-		if (fs->env.shared) /* given up: the poll is anybody's */
+		if (fs->env.cluster) /* given up: the poll is anybody's */
 			fw_cluster_hold(fs->env.store, f->cfg->name, 0);
 		fw_fetch_cancel(f->fetch);
 		f->fetch = NULL;

@@ -30,7 +30,8 @@ struct fw_feeds_env {
 	struct fw_metrics *metrics;     /* the counters they add to */
 	struct fw_grouper *grouper;     /* each new item is placed in a story here */
 	bool once;                      /* poll each feed once, now */
-	bool shared; /* the store is shared by many nodes: each poll is claimed first (cluster.h) */
+	/* not NULL when the store is shared by many nodes: each poll is claimed first */
+	struct fw_cluster *cluster;
 	void (*queued)(void *arg); /* a committed poll queued alerts: deliver them */
 	void (*failed)(void *arg, const char *feed, const char *error); /* a poll failed */
 	void (*done)(void *arg); /* once: every feed has been polled */

@@ -652,7 +652,7 @@ static int start_rooms(struct fw_daemon *d)
 	if (strcmp(fw_store_backend(d->store), "sqlite") != 0 &&
 	    (r = fw_cluster_new(&d->loop, d->store, d->cfg, &d->cluster)) < 0)
 		return r;
-	fe.shared = d->cluster != NULL;
+	fe.cluster = d->cluster;
 	if ((r = fw_feeds_start(&fe, d->cfg, &d->feeds)) < 0)
 		return r;
 	return start_websub(d);

@@ -7,7 +7,8 @@ PostgreSQL refuses to run as root, so as root the server runs as the package's `
 user (or `nobody`). Trust authentication on loopback only; fsync off (a test's database
 needs no durability across power cuts).
 
-As a library:   with PgServer() as pg: pg.url  (a fresh database per PgServer.database());
+As a library:   with PgServer() as pg: pg.url  (a fresh database per PgServer.database();
+                pg.stop() and pg.start() stop it and start it again, data and port kept);
                 PgServer(settings={"shared_preload_libraries": "pg_stat_statements"}) adds
                 server settings
 As a command:   pgserver.py CMD ARGS...  runs CMD with FW_TEST_PG set to a database URL and
@@ -53,6 +54,7 @@ class PgServer:
         self.data = os.path.join(self.dir, "data")
         self.port = _free_port()
         self.proc = None
+        self.settings = settings or {}
         self._dbs = 0
         pw = _runas()
         self._pre = None
@@ -72,17 +74,24 @@ class PgServer:
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                        preexec_fn=self._pre, env=env, cwd=self.dir)
         self.log = open(os.path.join(self.dir, "server.log"), "ab")
+        self.start()
+        self.url = self.database("feedwatch")
+
+    def start(self):
+        """Start the server (again, after stop(): the same data and port)."""
+        env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
+        env.pop("PGDATA", None)
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "postgres"), "-D", self.data, "-p", str(self.port),
              "-k", self.dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
              "-c", "synchronous_commit=on", "-c", "full_page_writes=off",
              "-c", "max_connections=200"]
-            + [a for k, v in (settings or {}).items() for a in ("-c", "%s=%s" % (k, v))],
+            + [a for k, v in self.settings.items() for a in ("-c", "%s=%s" % (k, v))],
             stdout=self.log, stderr=self.log, preexec_fn=self._pre, env=env, cwd=self.dir)
         deadline = time.time() + 60
         while True:
             r = subprocess.run([os.path.join(BIN, "pg_isready"), "-h", "127.0.0.1", "-p",
-                                str(self.port), "-U", user, "-d", "postgres"],
+                                str(self.port), "-U", self.user, "-d", "postgres"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if r.returncode == 0:
                 break
@@ -90,7 +99,17 @@ class PgServer:
                 self.close()
                 raise RuntimeError("PostgreSQL did not start; see its log")
             time.sleep(0.1)
-        self.url = self.database("feedwatch")
+
+    def stop(self, mode=signal.SIGINT):
+        """Stop the server (SIGINT: fast shutdown, SIGQUIT: immediate), keeping its data."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(mode)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
 
     def psql(self, sql, db="feedwatch"):
         """Run sql with psql; its output (unaligned, tuples only)."""
@@ -108,14 +127,7 @@ class PgServer:
         return "postgresql://%s@127.0.0.1:%d/%s" % (self.user, self.port, name)
 
     def close(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # fast shutdown
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+        self.stop()
         if getattr(self, "log", None):
             self.log.close()
             self.log = None

@@ -6,7 +6,10 @@ through the log plugin; `once` again, `run`, a restart and `run` again alert not
 made); a new matching item alerts once more; `feedwatch status` and `feedwatch alerts`
 read the PostgreSQL store. A second node with its own state directory and log, on the same
 database, alerts nothing the first one alerted (seen items and alerts are shared). The
-password of a store URL is never written to a log."""
+password of a store URL is never written to a log. PostgreSQL stopped (immediate
+shutdown, as a crash) under a running daemon and started again: the daemon goes on, and
+what the feed published meanwhile is alerted once when the server is back."""
+import time
 import os
 import signal
 import sys
@@ -171,5 +174,60 @@ def refused(srv, pg, w):
           "status too (%s)" % rc_err(p))
 
 
+def outage(srv, pg, w):
+    """The server goes away under a running daemon of 20 feeds and comes back
+    (docs/cluster.md, "what happens when a part fails"). Last: it stops the shared server."""
+    n = 20
+    for i in range(n):
+        srv.routes["/f%d.xml" % i] = Route(rss_feed(ITEMS if i == 0 else ITEMS[1:]))
+    url = with_password(pg.database())
+    conf = w.write("feedwatch.conf", """
+state_dir = %s;
+store = %s;
+min_interval = 1;
+adaptive = false;
+first_poll_max_age = 0;
+feeds = ( %s );
+entities = { putin = [ "Putin" ]; };
+watchlists = ( { name = "putin"; match = "@putin"; group = "item"; outputs = [ "log" ]; } );
+outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; } );
+""" % (q(w.state), q(url), ", ".join('{ name = "f%d"; url = %s; interval = 1; }'
+                                     % (i, q(srv.url("/f%d.xml" % i))) for i in range(n)),
+       q(w.file("alerts.jsonl"))))
+    os.chmod(conf, 0o600)
+    ids = lambda: [a["item"]["id"] for a in read_jsonl(w.file("alerts.jsonl"))]  # noqa: E731
+    gets = lambda: sum(srv.count("/f%d.xml" % i) for i in range(n))  # noqa: E731
+    d = start(["run", "-c", conf])
+    check(wait_for(lambda: ids() == ["a1"], timeout=30), "run alerts the matching item (%s)" % ids())
+
+    pg.stop(signal.SIGQUIT)  # immediate shutdown: every connection cut, as in a crash
+    srv.routes["/f0.xml"] = Route(rss_feed(ITEMS + [NEW]))
+    down = time.monotonic()
+    polled = gets()
+    time.sleep(12)
+    check(d.poll() is None, "the daemon runs on while PostgreSQL is down")
+    check(ids() == ["a1"], "nothing is alerted while the store is down (%s)" % ids())
+    check(gets() <= polled + n, "no feed is polled while no claim can be taken (%d GETs in "
+          "12 s; at most the %d in flight at the cut)" % (gets() - polled, n))
+
+    pg.start()
+    back = time.monotonic()
+    came = wait_for(lambda: "a2" in ids(), timeout=60)
+    took = time.monotonic() - back
+    check(came, "the item published while PostgreSQL was down is alerted once it is back "
+          "(%s, %.1f s after the restart, %.1f s down)" % (ids(), took, back - down))
+    time.sleep(3)
+    check(ids() == ["a1", "a2"], "each alerted once (%s)" % ids())
+    rc, _, err = stop(d, signal.SIGTERM)
+    check(rc == 0, "the daemon stops cleanly (rc %d, %s)" % (rc, err.strip()[-300:]))
+    check(PASSWORD not in err, "the store's password is in no log line about the outage")
+    said = err.count("cannot claim polls")
+    check(said == 1 and "polls claimed again" in err,
+          "the failed claims are said once for the node, not once per feed and retry (%d "
+          "times), and their end is said" % said)
+    check("cannot claim its poll" not in err, "no per-feed claim warning")
+    print("outage: a2 alerted %.1f s after PostgreSQL started again" % took)
+
+
 if __name__ == "__main__":
-    fwtest.main(pipeline, refused, shared=(Server, PgServer))
+    fwtest.main(pipeline, refused, outage, shared=(Server, PgServer))
