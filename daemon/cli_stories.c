@@ -227,6 +227,37 @@ static json_t *shared_terms(const struct fw_fold *fold, const struct fw_story_it
 	return out;
 }
 
+/* The terms item i shares with the profile its story had when it came (story.h): the
+   newest FW_STORY_PROFILE_ITEMS items before it, each term with how many of them hold it;
+   an empty array when fewer than two came before (a story of one item is no profile). */
+static json_t *profile_terms(const struct fw_fold *fold, const struct items *it, size_t i)
+{
+	size_t from = i > FW_STORY_PROFILE_ITEMS ? i - FW_STORY_PROFILE_ITEMS : 0;
+	unsigned held[FW_STORY_FEATURES] = {0};
+	struct fw_story_features fr, fo;
+	struct fw_story_terms tr;
+	json_t *out = json_array();
+
+	if (out == NULL || i - from < 2)
+		return out;
+	features_of(fold, &it->v[i], &fr, &tr);
+	for (size_t j = from; j < i; j++) {
+		features_of(fold, &it->v[j], &fo, NULL);
+		for (size_t a = 0; a < fr.n; a++)
+			for (size_t b = 0; b < fo.n; b++)
+				if (fr.h[a] == fo.h[b]) {
+					held[a]++;
+					break;
+				}
+	}
+	for (size_t a = 0; a < fr.n; a++)
+		if (held[a] > 0)
+			json_array_append_new(out, json_pack("{s:s, s:i, s:i}", "term", tr.text[a],
+			                                     "items", (int)held[a], "of",
+			                                     (int)(i - from)));
+	return out;
+}
+
 static const struct fw_story_item_row *find_item(const struct items *it, int64_t id)
 {
 	for (size_t i = 0; i < it->n; i++)
@@ -255,6 +286,7 @@ static json_t *explain_item(const struct fw_fold *fold, const struct items *it, 
 		                                  "title", m->title ? m->title : "")
 		                      : json_null());
 		json_object_set_new(o, "shared", m ? shared_terms(fold, r, m) : json_array());
+		json_object_set_new(o, "story_shared", profile_terms(fold, it, i));
 	}
 	return o;
 }
@@ -288,6 +320,18 @@ static void print_explained(size_t i, json_t *o)
 	{
 		fputs(k ? ", " : " ", stdout);
 		put_clean(stdout, json_string_value(v), 60);
+	}
+	putchar('\n');
+	sh = json_object_get(o, "story_shared");
+	if (json_array_size(sh) == 0)
+		return;
+	printf("     with the story's %d newest items before it:",
+	       (int)json_integer_value(json_object_get(json_array_get(sh, 0), "of")));
+	json_array_foreach(sh, k, v)
+	{
+		fputs(k ? ", " : " ", stdout);
+		put_clean(stdout, json_string_value(json_object_get(v, "term")), 60);
+		printf(" (%d)", (int)json_integer_value(json_object_get(v, "items")));
 	}
 	putchar('\n');
 }

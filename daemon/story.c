@@ -16,7 +16,7 @@
  * story that took in every item naming a word would make that word look rare, and draw in
  * every further item naming it). An item scores against an earlier item the cosine of their weighted features,
  * and against a story of two items or more the cosine with the story's profile: each
- * feature of its PROF_ITEMS newest items weighted by the share of them that hold it, so the
+ * feature of its FW_STORY_PROFILE_ITEMS newest items weighted by the share of them that hold it, so the
  * story's key terms dominate and one item's stray words count little (an item must share
  * PROFILE_COMMON features with it, and resemble one of its items from PROFILE_FROM). A story's score is
  * the more of the two (the profile's scaled so that it joins from FW_STORY_PROFILE_JOIN),
@@ -35,7 +35,7 @@
  * story counts it raised and whether it made its story's entry, and the rest follows from
  * the items before it, so that the index decides as one that never saw them. The items of a story are chained newest first (rec.sprev); a table of the stories
  * of two items or more holds each one's newest item, so a profile reads at most
- * PROF_ITEMS items, and a story of one item costs nothing beyond its item.
+ * FW_STORY_PROFILE_ITEMS items, and a story of one item costs nothing beyond its item.
  */
 #include <errno.h>
 #include <math.h>
@@ -63,8 +63,7 @@
 #define RARE_DF           2
 #define WALKED            5    /* features whose postings are walked */
 #define ACC_SIZE          2048 /* > FW_STORY_FEATURES * FW_STORY_POSTINGS, power of 2 */
-#define PROF_ITEMS        12   /* newest items of a story read for its profile */
-#define PROF_SIZE         512  /* > 2 * FW_STORY_FEATURES * PROF_ITEMS, power of 2 */
+#define PROF_SIZE         512  /* > 2 * FW_STORY_FEATURES * FW_STORY_PROFILE_ITEMS, power of 2 */
 #define STORIES           4    /* candidate stories scored by their profile */
 #define PROFILE_COMMON    2    /* features an item must share with a profile */
 #define ITEMS_PER_STORY   30.0 /* IDF: a feature is in a story per this many items at least */
@@ -965,7 +964,7 @@ static struct pent *prof_get(struct fw_story_index *x, uint32_t k)
 /*
  * The similarity of f (weights wt, norm) to the profile of story e: the cosine with the
  * story's centroid, each feature weighted by its IDF times the share of the story's
- * PROF_ITEMS newest items that hold it, so that an item naming the story's key terms
+ * FW_STORY_PROFILE_ITEMS newest items that hold it, so that an item naming the story's key terms
  * scores high against it even when it shares few words with any one of its items. 0 when
  * both name someone and share none of the names (as for two items).
  */
@@ -989,7 +988,7 @@ static double profile_score(struct fw_story_index *x, const struct fw_story_feat
 			p->name |= (r->names >> k) & 1;
 			story_names |= (r->names >> k) & 1;
 		}
-		if (++n == PROF_ITEMS || r->sprev == 0 || !in_window(x, r->sprev - 1))
+		if (++n == FW_STORY_PROFILE_ITEMS || r->sprev == 0 || !in_window(x, r->sprev - 1))
 			break;
 		seq = r->sprev - 1;
 	}

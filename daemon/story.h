@@ -34,6 +34,9 @@ struct fw_fold;
 #define FW_STORY_JOIN         0.40
 #define FW_STORY_PROFILE_JOIN 0.26
 
+/* A story's profile is read from its newest FW_STORY_PROFILE_ITEMS items. */
+#define FW_STORY_PROFILE_ITEMS 12
+
 /* A story quiet for FW_STORY_COOL seconds (no new item) is worth 1 - FW_STORY_COOLING of
    its likeness, falling linearly until then: a near-duplicate (0.8) still joins it within
    the window, a loose likeness no longer does. */

@@ -176,9 +176,19 @@ def founding_case(srv, w, _bus):
         ru = [l for l in joined if l["title"].startswith("Путин прибыл")]
         check(ru and "@putin" in ru[0]["shared"] and "@north_korea" in ru[0]["shared"],
               "a Russian headline joined by the entities (%s)" % (ru[0]["shared"] if ru else None))
+        prof = [l for l in joined[1:] if l.get("story_shared")]
+        check(len(prof) == len(joined) - 1 and all(
+            all(t["term"] and 1 <= t["items"] <= t["of"] <= 12 for t in l["story_shared"])
+            for l in prof),
+              "every item joining a story of two or more says what it shares with the "
+              "story's newest items, with counts (%s)" % [l.get("story_shared") for l in joined][:2])
+        last = joined[-1]["story_shared"]
+        check(any(t["term"] == "@putin" and t["items"] >= 5 for t in last),
+              "the last item shares @putin with most of the story (%s)" % last)
         text = run(["explain-story", v["id"], "-c", conf])
         check(text.returncode == 0 and "started the story" in text.stdout
-              and "shared:" in text.stdout, "explain-story reads")
+              and "shared:" in text.stdout and "with the story's 10 newest items before it:"
+              in text.stdout, "explain-story reads (%s)" % text.stdout[-400:])
     p = run(["stories", "-c", conf, "--json", "--watchlist", "putin-north-korea"])
     check(len(p.stdout.splitlines()) == 1, "--watchlist keeps the stories it matched")
     p = run(["stories", "-c", conf, "--json", "--since", "1s"])
