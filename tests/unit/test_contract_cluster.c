@@ -371,9 +371,10 @@ static void test_prune_lock(void **state)
 	assert_int_equal(fw_store_prune_unlock(a), 0);
 	assert_int_equal(fw_store_prune_lock(b), 1);
 	assert_int_equal(fw_store_prune_lock(a), 0);
+	/* b's backend ends (waited for: its locks go as it exits) */
 	assert_int_equal(contract_pg_exec(c->where,
-	                                  "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE "
-	                                  "locktype = 'advisory' AND granted"),
+	                                  "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks "
+	                                  "WHERE locktype = 'advisory' AND granted"),
 	                 0);
 	assert_int_equal(fw_store_prune_lock(a), 1);
 	/* b's next statement finds its connection gone; connected again, b finds the lock a's,
