@@ -37,6 +37,8 @@ struct fw_pg {
 	bool in_poll;     /* fw_store_poll_begin opened a savepoint or a transaction */
 	bool poll_own;    /* ... a transaction of its own */
 	bool in_item;     /* fw_store_item_begin opened a savepoint */
+	int prune_holds;  /* fw_store_prune_lock's holds: the session has the advisory lock */
+	bool prune_owed;  /* the last hold's release failed: the session still has the lock */
 };
 
 static inline struct fw_pg *fw_pg_of(struct fw_store *s)

@@ -24,6 +24,8 @@
 #define FW_PG_SCHEMA 1
 /* The advisory lock key migrations hold: "FWDB". */
 #define FW_PG_MIGRATE_LOCK "1180124226"
+/* The advisory lock key a node's prunes hold, for its session: "FWPR". */
+#define FW_PG_PRUNE_LOCK "1180127314"
 /* last_seen of an unchanged item is rewritten at most this often (seconds), as in
    store_sqlite.c: retention counts days, and most polls then write nothing. */
 #define FW_PG_SEEN_SLACK "3600"
@@ -98,6 +100,9 @@ static bool reconnected(struct fw_pg *p)
 	if (p->reset_at && ts.tv_sec - p->reset_at < FW_PG_RECONNECT_S)
 		return false;
 	p->reset_at = ts.tv_sec;
+	/* the session's advisory locks went with it */
+	p->prune_holds = 0;
+	p->prune_owed = false;
 	PQreset(p->conn);
 	return PQstatus(p->conn) == CONNECTION_OK && session(p) == 0;
 }
@@ -982,6 +987,57 @@ int fw_pg_item_prune_step(struct fw_store *s, struct fw_store_item_pruning *pr, 
 	}
 	*done = !found;
 	return 0;
+}
+
+/*
+ * The prune lock (store.h): a session-level advisory lock, tried, never waited for, so a
+ * node whose pass finds another's under way skips it. A session lock, not a transaction's:
+ * the daemon's pass runs a transaction per batch over many loop turns, and the lock must
+ * last from the first to the last. Holds nest on the client side; only the first takes the
+ * lock and only the last gives it back (the server would count them too, but a release that
+ * failed would then leave one over for good).
+ */
+int fw_pg_prune_lock(struct fw_store *s)
+{
+	struct fw_pg *p = fw_pg_of(s);
+	PGresult *r;
+	int ret = 0;
+
+	if (PQstatus(p->conn) == CONNECTION_OK && p->prune_owed) {
+		p->prune_owed = false; /* the lock a failed release kept: this hold's now */
+		return 1;
+	}
+	if (PQstatus(p->conn) == CONNECTION_OK && p->prune_holds > 0) {
+		p->prune_holds++;
+		return 1;
+	}
+	r = fw_pg_exec(p, "SELECT pg_try_advisory_lock(" FW_PG_PRUNE_LOCK ")", 0, NULL, NULL, NULL,
+	               &ret);
+	if (!r)
+		return ret;
+	ret = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (ret)
+		p->prune_holds = 1;
+	return ret;
+}
+
+/* Give back one hold; the last releases the lock, unless the session that had it is gone. */
+int fw_pg_prune_unlock(struct fw_store *s)
+{
+	struct fw_pg *p = fw_pg_of(s);
+	int ret;
+
+	if (p->prune_holds == 0 || --p->prune_holds > 0)
+		return 0;
+	if (PQstatus(p->conn) != CONNECTION_OK)
+		return 0;
+	ret = fw_pg_cmd(p, "SELECT pg_advisory_unlock(" FW_PG_PRUNE_LOCK ")", 0, NULL, NULL);
+	if (ret < 0 && PQstatus(p->conn) == CONNECTION_OK) {
+		p->prune_holds = 1;
+		p->prune_owed = true;
+	}
+	return PQstatus(p->conn) == CONNECTION_OK ? ret : 0;
 }
 
 /* Remember that host rests until `until` after answering http_status (one upsert). */

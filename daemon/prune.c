@@ -4,6 +4,9 @@
  * its own, then returns to the loop. Stages: items (fw_store_item_prune_step, a few feeds
  * a batch), the archive (fw_store_archive_prune_step, a few thousand rows at most), then
  * the stories (fw_store_story_prune: stories.c's, one call in a callback of its own).
+ * A pass holds the store's prune lock from its start to its last batch: of the nodes that
+ * share a store, one prunes at a time, and a node whose pass finds another's under way
+ * skips it (the other does the work).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -104,6 +107,14 @@ static void prune_stories(struct fw_prune *p)
 		       (long long)p->t.story_window);
 }
 
+/* The pass is over (done, failed or stopped): the lock goes back. */
+static void unlock(struct fw_prune *p)
+{
+	if (fw_store_prune_unlock(p->env.store) < 0)
+		fw_log(FW_LOG_WARNING, "cannot give back the prune lock: %s",
+		       fw_store_error(p->env.store));
+}
+
 /* One batch, then back to the loop. */
 static void idle_cb(uv_idle_t *h)
 {
@@ -129,6 +140,7 @@ static void idle_cb(uv_idle_t *h)
 	case IDLE:
 		break;
 	}
+	unlock(p);
 	uv_idle_stop(h);
 	if (p->env.done)
 		p->env.done(p->env.arg);
@@ -149,7 +161,17 @@ int fw_prune_new(const struct fw_prune_env *env, struct fw_prune **out)
 
 int fw_prune_start(struct fw_prune *p, const struct fw_prune_targets *t)
 {
+	int held;
+
 	if (p->stage != IDLE)
+		return 0;
+	held = fw_store_prune_lock(p->env.store);
+	if (held < 0)
+		fw_log(FW_LOG_WARNING, "cannot take the prune lock: %s",
+		       fw_store_error(p->env.store));
+	else if (held == 0)
+		fw_log(FW_LOG_DEBUG, "another node is pruning the store: this pass skipped");
+	if (held <= 0)
 		return 0;
 	p->t = *t;
 	p->items.before = t->items_before;
@@ -180,6 +202,8 @@ void fw_prune_close(struct fw_prune *p)
 	if (p == NULL)
 		return;
 	uv_idle_stop(&p->idle);
+	if (p->stage != IDLE)
+		unlock(p);
 	p->stage = IDLE;
 	uv_close((uv_handle_t *)&p->idle, close_cb);
 }

@@ -44,7 +44,9 @@ struct fw_prune_env {
 int fw_prune_new(const struct fw_prune_env *env, struct fw_prune **out);
 
 /* Start a prune to t: 1 started, 0 when one is still running (it goes on to its own
-   targets). The first batch runs at the next loop iteration. */
+   targets) or when the store's prune lock is another node's (fw_store_prune_lock: this
+   pass is skipped; logged) or cannot be taken (logged). The first batch runs at the next
+   loop iteration; the pass holds the lock until its last. */
 int fw_prune_start(struct fw_prune *p, const struct fw_prune_targets *t);
 
 /* Is a prune running? */
@@ -53,8 +55,8 @@ bool fw_prune_busy(const struct fw_prune *p);
 /* Batches of the running prune, or of the last one. */
 size_t fw_prune_batches(const struct fw_prune *p);
 
-/* Stop (a prune under way stops after its last whole batch: each is committed) and free
-   once the loop has closed the handle. Accepts NULL. */
+/* Stop (a prune under way stops after its last whole batch: each is committed; the lock
+   goes back) and free once the loop has closed the handle. Accepts NULL. */
 void fw_prune_close(struct fw_prune *p);
 
 #endif

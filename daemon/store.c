@@ -2,8 +2,9 @@
  * store.c - the store's front: picks the backend a location names (a postgresql:// or
  * postgres:// URL: PostgreSQL, shared by many nodes; anything else: a SQLite file) and
  * hands each call of store.h to it through its ops table (store_backend.h). What is the
- * same for every backend lives here: running a prune's steps to the end, and what the
- * archive keeps of an item's text (cut on a UTF-8 boundary, categories joined).
+ * same for every backend lives here: running a prune's steps to the end under the prune
+ * lock (one node at a time prunes a shared store), and what the archive keeps of an item's
+ * text (cut on a UTF-8 boundary, categories joined).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -99,14 +100,30 @@ void fw_store_archive_categories(const struct fw_archive_row *r, char *buf)
 	}
 }
 
+/* The end of a prune run under the lock: gives the hold back; the run's result first. */
+static int unlock_after(struct fw_store *s, int ret)
+{
+	int r = fw_store_prune_unlock(s);
+
+	return ret < 0 ? ret : r;
+}
+
 int fw_store_item_prune(struct fw_store *s, int64_t before, int64_t *deleted)
 {
 	struct fw_store_item_pruning p = {.before = before};
 	bool done = false;
-	int ret = 0;
+	int ret = fw_store_prune_lock(s);
 
+	if (ret <= 0) {
+		/* another node prunes: its pass does this one's work */
+		if (ret == 0 && deleted)
+			*deleted = 0;
+		return ret;
+	}
+	ret = 0;
 	while (ret == 0 && !done)
 		ret = fw_store_item_prune_step(s, &p, FW_STORE_ARCHIVE_PRUNE_BATCH, &done);
+	ret = unlock_after(s, ret);
 	if (ret == 0 && deleted)
 		*deleted = p.deleted;
 	return ret;
@@ -117,10 +134,17 @@ int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes
 {
 	struct fw_store_archive_pruning p = {.before = before, .max_bytes = max_bytes};
 	bool done = false;
-	int ret = 0;
+	int ret = fw_store_prune_lock(s);
 
+	if (ret <= 0) {
+		if (ret == 0 && deleted)
+			*deleted = 0;
+		return ret;
+	}
+	ret = 0;
 	while (ret == 0 && !done)
 		ret = fw_store_archive_prune_step(s, &p, FW_STORE_ARCHIVE_PRUNE_BATCH, w, &done);
+	ret = unlock_after(s, ret);
 	if (ret == 0 && deleted)
 		*deleted = p.deleted;
 	return ret;

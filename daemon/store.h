@@ -137,6 +137,23 @@ typedef int (*fw_store_claim_cb)(const char *feed, const char *node, int64_t unt
                                  void *arg);
 int fw_store_claim_each(struct fw_store *s, int64_t now, fw_store_claim_cb cb, void *arg);
 
+/*
+ * The prune lock of a store that many nodes share, so that one node at a time prunes (the
+ * others skip their pass rather than wait for it or do it again beside it): 1 when this
+ * store holds it (taken now, or held already: holds nest), 0 when another node's store
+ * holds it, -errno. One node holding the store (SQLite): always 1. fw_store_item_prune and
+ * fw_store_archive_prune take it themselves; the daemon's hourly pass (prune.c) holds it
+ * from its first batch to its last. PostgreSQL: a session-level advisory lock, so it goes
+ * with the connection (a node that dies or loses its connection loses it; another node
+ * may then prune beside the rest of its pass: redundant work, not wrong).
+ */
+int fw_store_prune_lock(struct fw_store *s);
+
+/* Give back one hold of fw_store_prune_lock (the lock goes with the last; nothing when
+   none is held). 0 or -errno (the lock is then kept, and goes at the end of this store's
+   next hold). */
+int fw_store_prune_unlock(struct fw_store *s);
+
 /* The backend's name: "sqlite" or "postgresql". */
 const char *fw_store_backend(const struct fw_store *s);
 
@@ -252,7 +269,8 @@ int fw_store_item_count(struct fw_store *s, const char *feed, int64_t *n);
 /* Delete items of every feed not seen since `before` (retention) and gone from their feed
    (not seen within 2 h of its latest sighting: a feed that answers 304 for months keeps its
    items). *deleted gets the count (may be NULL). Runs fw_store_item_prune_step to the end,
-   each step a statement of its own (items.c). */
+   each step a statement of its own (items.c). Under the prune lock (fw_store_prune_lock): 0
+   with nothing deleted while another node holds it. */
 int fw_store_item_prune(struct fw_store *s, int64_t before, int64_t *deleted);
 
 /* A prune of the items a batch of feeds at a time: zero it, set before, then call
@@ -603,7 +621,8 @@ int fw_store_archive_count(struct fw_store *s, int64_t since, int64_t *n, int64_
 /* Delete archived items seen before `before`, then the oldest ones while the archive holds
    more than max_bytes of text (0: no cap), taking their words (w: as they were indexed) out
    of the index. *deleted (may be NULL) counts them. Runs fw_store_archive_prune_step to the
-   end: each step a transaction of its own unless one is open. */
+   end: each step a transaction of its own unless one is open. Under the prune lock
+   (fw_store_prune_lock): 0 with nothing deleted while another node holds it. */
 int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes,
                            const struct fw_store_words *w, int64_t *deleted);
 

@@ -9,7 +9,7 @@
  * (arguments)) for fw_store_<name>. A backend declares and tables its functions
  * fw_<backend>_<name> from it, so a function missing from a backend is a compile error.
  * fw_store_item_prune and fw_store_archive_prune are not in it: store.c runs a backend's
- * prune steps to the end.
+ * prune steps to the end, under its prune lock.
  */
 #ifndef FW_STORE_BACKEND_H
 #define FW_STORE_BACKEND_H
@@ -31,6 +31,8 @@ struct fw_store {
 	X(int, node_beat, (struct fw_store *s, const char *host, int64_t pid, int64_t started, int64_t now), (s, host, pid, started, now)) \
 	X(int, node_each, (struct fw_store *s, int64_t now, fw_store_node_cb cb, void *arg), (s, now, cb, arg)) \
 	X(int, claim_each, (struct fw_store *s, int64_t now, fw_store_claim_cb cb, void *arg), (s, now, cb, arg)) \
+	X(int, prune_lock, (struct fw_store *s), (s)) \
+	X(int, prune_unlock, (struct fw_store *s), (s)) \
 	X(int, begin, (struct fw_store *s), (s)) \
 	X(int, commit, (struct fw_store *s), (s)) \
 	X(int, rollback, (struct fw_store *s), (s)) \

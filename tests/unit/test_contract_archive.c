@@ -2,9 +2,10 @@
  * test_contract_archive.c - the store contract, archive and WebSub part, on both backends
  * (test_contract.h): the item archive (add, read back, caps, word lookup with its query
  * language and its "superset" contract, count, prune by age and by size a step at a time,
- * the last prune) and the WebSub subscription rows. The store-level cases of
- * test_archive.c, test_store.c and test_websub.c, with the same assertions; the cases of
- * several nodes sharing one database (two stores open on it) run on PostgreSQL only.
+ * the last prune) and the WebSub subscription rows. The store-level cases of the former
+ * test_archive.c (all of them, moved here), of test_store.c (moved here) and of
+ * test_websub.c, with the same assertions; the cases of several nodes sharing one
+ * database (two stores open on it) run on PostgreSQL only.
  */
 #include <ctype.h>
 #include <errno.h>

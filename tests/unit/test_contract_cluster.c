@@ -1,5 +1,5 @@
 /* test_contract_cluster.c - the store contract, cluster part: claims on feeds, the
-   heartbeat and the nodes (test_contract.h). A store of one node (SQLite) grants every
+   heartbeat, the nodes and the prune lock (test_contract.h). A store of one node (SQLite) grants every
    claim; the cases with two stores on one database run on PostgreSQL only. */
 #include <errno.h>
 #include <setjmp.h>
@@ -301,6 +301,97 @@ static void test_claim_race(void **state)
 	fw_store_close(s);
 }
 
+/* The items and the archive row a prune by PRUNE_BEFORE deletes one of each of. */
+#define PRUNE_BEFORE 5000
+static void add_prunable(struct fw_store *s)
+{
+	struct fw_archive_row r = {.feed = "f",
+	                           .item = "old",
+	                           .title = "old",
+	                           .seen = 1000,
+	                           .published = INT64_MIN,
+	                           .updated = INT64_MIN};
+
+	assert_int_equal(fw_store_item_mark(s, "f", "old", 1, 1000), FW_ITEM_NEW);
+	assert_int_equal(fw_store_item_mark(s, "f", "new", 1, 20000), FW_ITEM_NEW);
+	assert_int_equal(fw_store_archive_add(s, &r), 0);
+}
+
+/* The prunes by PRUNE_BEFORE on s: items and archive rows deleted (-1: error). */
+static int64_t prune_all(struct fw_store *s)
+{
+	int64_t items = -1, rows = -1;
+
+	if (fw_store_item_prune(s, PRUNE_BEFORE, &items) < 0 ||
+	    fw_store_archive_prune(s, PRUNE_BEFORE, 0, NULL, &rows) < 0)
+		return -1;
+	return items + rows;
+}
+
+/* Items and archive rows left. */
+static int64_t left(struct fw_store *s)
+{
+	int64_t items = -1, rows = -1;
+
+	assert_int_equal(fw_store_item_count(s, "f", &items), 0);
+	assert_int_equal(fw_store_archive_count(s, 0, &rows, NULL), 0);
+	return items + rows;
+}
+
+/*
+ * One node prunes a shared store at a time (the prune lock): while a holds it (its pass
+ * under way), b's prunes skip, doing nothing and succeeding; once a gives it back, b's
+ * prune does the work. Holds nest; a node whose connection goes loses the lock with it.
+ * One node (SQLite): the lock is always its own.
+ */
+static void test_prune_lock(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *a = open_node(c, "a"), *b;
+	int64_t n = 0;
+
+	add_prunable(a);
+	assert_int_equal(fw_store_prune_lock(a), 1);
+	assert_int_equal(fw_store_prune_lock(a), 1); /* nested */
+	assert_int_equal(fw_store_prune_unlock(a), 0);
+	if (!c->pg) {
+		assert_int_equal(fw_store_prune_unlock(a), 0);
+		fw_store_close(a);
+		skip();
+	}
+	b = open_node(c, "b");
+	assert_int_equal(fw_store_prune_lock(b), 0);
+	assert_int_equal(prune_all(b), 0);
+	assert_int_equal(left(b), 3);
+	/* a's last hold goes: b prunes */
+	assert_int_equal(fw_store_prune_unlock(a), 0);
+	assert_int_equal(fw_store_prune_unlock(a), 0); /* none held: nothing */
+	assert_int_equal(prune_all(b), 2);
+	assert_int_equal(left(b), 1);
+	/* b's prunes gave it back; b holds it, and its connection goes: a may take it */
+	assert_int_equal(fw_store_prune_lock(a), 1);
+	assert_int_equal(fw_store_prune_unlock(a), 0);
+	assert_int_equal(fw_store_prune_lock(b), 1);
+	assert_int_equal(fw_store_prune_lock(a), 0);
+	/* b's backend ends (waited for: its locks go as it exits) */
+	assert_int_equal(contract_pg_exec(c->where,
+	                                  "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks "
+	                                  "WHERE locktype = 'advisory' AND granted"),
+	                 0);
+	assert_int_equal(fw_store_prune_lock(a), 1);
+	/* b's next statement finds its connection gone; connected again, b finds the lock a's,
+	   and its hold from before gives back nothing */
+	assert_true(fw_store_item_count(b, "f", &n) < 0);
+	assert_int_equal(fw_store_prune_lock(b), 0);
+	assert_int_equal(fw_store_prune_unlock(b), 0);
+	assert_int_equal(fw_store_prune_lock(b), 0);
+	assert_int_equal(fw_store_prune_unlock(a), 0);
+	assert_int_equal(fw_store_prune_lock(b), 1);
+	assert_int_equal(fw_store_prune_unlock(b), 0);
+	fw_store_close(b);
+	fw_store_close(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -311,6 +402,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_early, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_heartbeat, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_race, contract_setup, contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_prune_lock, contract_setup, contract_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

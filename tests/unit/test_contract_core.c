@@ -196,7 +196,7 @@ static void test_feed_state(void **state)
 	fw_store_close(s);
 }
 
-/* New, changed, same (ported from test_store.c's test_item_mark). */
+/* New, changed, same (moved here from test_store.c). */
 static void test_item_mark(void **state)
 {
 	struct contract *c = *state;
@@ -267,8 +267,8 @@ static void test_item_reissued(void **state)
 	fw_store_close(s);
 }
 
-/* Retention: only items gone from their feed and older than it (ported from
-   test_store.c's test_item_prune). */
+/* Retention: only items gone from their feed and older than it (moved here from
+   test_store.c). */
 static void test_item_prune(void **state)
 {
 	struct contract *c = *state;
@@ -375,7 +375,8 @@ static void test_hosts(void **state)
 }
 
 /* Caps, checked before anything is written: a refusal leaves an open transaction
-   usable (ported from test_store.c's test_caps). */
+   usable (test_store.c's test_caps moved here, its outbox part to test_contract_outbox.c's
+   test_outbox_caps). */
 static void test_caps(void **state)
 {
 	struct contract *c = *state;

@@ -1,7 +1,7 @@
 /*
  * test_contract_outbox.c - the store contract, alerts and outbox part: alert_add, every
  * fw_store_outbox_* function, the alert rows of `feedwatch alerts`, on both backends
- * (test_contract.h; the cases of test_store.c about alerts and the outbox, ported). The
+ * (test_contract.h; the cases of test_store.c about alerts and the outbox, moved here). The
  * cases of many nodes (two stores on one PostgreSQL database: claims, leases, races) run
  * on PostgreSQL only.
  */
