@@ -24,6 +24,7 @@
 #define FW_HOST_BACKOFF_DEFAULT 60    /* 429/503 without Retry-After: the host rests this long */
 #define FW_HOST_REST_MAX        86400 /* the longest rest a host may ask for */
 #define FW_ADMIT_SCAN           256   /* queued feeds looked at per free slot */
+#define FW_RESTS_EVERY          5     /* shared store: seconds between reads of the hosts' rests */
 /* Polls stored in one transaction at most: a fast server can finish hundreds in one loop
    turn, and each waiting poll holds its items in memory. */
 #define FW_GROUP_MAX 32
@@ -97,6 +98,7 @@ struct fw_feeds {
 	uint64_t price_ms;  /* uv_now when it was computed */
 	size_t price_known; /* over this many learned feeds */
 	size_t n_known;     /* learned feeds now */
+	int64_t rests_read; /* shared store: when the hosts' rests were last read from it */
 	int open_handles;
 	bool closing;
 };
@@ -1164,6 +1166,12 @@ static void admit(struct fw_feeds *fs)
 	int64_t now = fw_clock_now(), when = now;
 	struct feed_rt **pp = &fs->qhead, *prev = NULL;
 	size_t scanned = 0;
+
+	/* a host another node was told to rest (429, 503) rests here too, from its next read */
+	if (fs->env.cluster && fs->qhead && now - fs->rests_read >= FW_RESTS_EVERY) {
+		fs->rests_read = now;
+		fw_store_host_rests(fs->env.store, now, host_rest_cb, fs); /* best effort */
+	}
 
 	while (*pp && fs->active < (size_t)cfg->concurrency && scanned++ < FW_ADMIT_SCAN) {
 		struct feed_rt *f = *pp;

@@ -8,7 +8,8 @@ read the PostgreSQL store. A second node with its own state directory and log, o
 database, alerts nothing the first one alerted (seen items and alerts are shared). The
 password of a store URL is never written to a log. PostgreSQL stopped (immediate
 shutdown, as a crash) under a running daemon and started again: the daemon goes on, and
-what the feed published meanwhile is alerted once when the server is back."""
+what the feed published meanwhile is alerted once when the server is back. A host that
+told one node to rest (429, Retry-After) rests for every node of the store."""
 import time
 import os
 import signal
@@ -174,6 +175,57 @@ def refused(srv, pg, w):
           "status too (%s)" % rc_err(p))
 
 
+def host_rest(srv, pg, w):
+    """A host's 429 told to one node is kept by the others: a running node with feeds due
+    later makes no request to that host once another node has stored its rest."""
+    n = 3
+    for i in range(n):
+        srv.routes["/r%d.xml" % i] = Route(rss_feed(ITEMS[1:]))
+    url = with_password(pg.database())
+    conf = w.write("feedwatch.conf", """
+state_dir = %s;
+store = %s;
+min_interval = 1;
+adaptive = false;
+feeds = ( %s );
+watchlists = ( { name = "any"; match = "bridge"; group = "item"; outputs = [ "log" ]; } );
+outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; } );
+""" % (q(w.state), q(url), ", ".join('{ name = "r%d"; url = %s; interval = 25; }'
+                                     % (i, q(srv.url("/r%d.xml" % i))) for i in range(n)),
+       q(w.file("alerts.jsonl"))))
+    os.chmod(conf, 0o600)
+    gets = lambda: sum(srv.count("/r%d.xml" % i) for i in range(n))  # noqa: E731
+    d = start(["run", "-c", conf])
+    check(wait_for(lambda: gets() >= n, timeout=20), "the running node polls its feeds")
+    time.sleep(1)
+    for i in range(n):
+        srv.routes["/r%d.xml" % i] = Route(b"slow down", status=429,
+                                           headers={"Retry-After": "600"})
+    # another node, once, polls one feed of the host (the running node holds the others'
+    # claims but that one's, handed over): told to rest, it stores the rest
+    w2 = Workdir()
+    try:
+        text = open(conf).read().replace(q(w.state), q(w2.state))
+        text = text[:text.index("feeds = (")] + 'feeds = ( { name = "r0"; url = %s; interval = 25; } );' \
+            % q(srv.url("/r0.xml")) + text[text.index(");", text.index("feeds = (")) + 2:]
+        conf2 = w2.write("feedwatch.conf", text)
+        os.chmod(conf2, 0o600)
+        p = run(["once", "-c", conf2])
+        check("429" in p.stderr or "rest" in p.stderr, "the other node is told to rest (%s)"
+              % rc_err(p))
+    finally:
+        w2.cleanup()
+    told = gets()
+    check(pg.psql("SELECT count(*) FROM hosts WHERE rest_until > extract(epoch from now())",
+                  db=url.rsplit("/", 1)[1]).strip() == "1", "the rest is in the store")
+    # the running node's feeds come due 25 s after its first round: it must not ask
+    time.sleep(32)
+    after = gets() - told
+    rc, _, err = stop(d, signal.SIGTERM)
+    check(after == 0, "the running node makes no request to the resting host (%d GETs)" % after)
+    check(rc == 0, "it stops cleanly (rc %d)" % rc)
+
+
 def outage(srv, pg, w):
     """The server goes away under a running daemon of 20 feeds and comes back
     (docs/cluster.md, "what happens when a part fails"). Last: it stops the shared server."""
@@ -230,4 +282,4 @@ outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; } );
 
 
 if __name__ == "__main__":
-    fwtest.main(pipeline, refused, outage, shared=(Server, PgServer))
+    fwtest.main(pipeline, refused, host_rest, outage, shared=(Server, PgServer))
