@@ -23,6 +23,7 @@
 #include "duration.h"
 #include "opml.h"
 #include "parse.h"
+#include "text.h"
 
 #define FW_PAGE_MAX (8 * 1024 * 1024) /* bytes of a page or feed fetched by feeds add */
 
@@ -394,15 +395,6 @@ static int add_to_file(const struct cli *c, const struct fw_config *cfg, struct 
 	return code;
 }
 
-/* The host of url, as a name of last resort. */
-static char *url_host(const char *url)
-{
-	const char *p = strstr(url, "://");
-
-	p = p ? p + 3 : url;
-	return strndup(p, strcspn(p, "/?#:"));
-}
-
 /* What to add for src: a feed as it is, or the one feed an HTML page links to. 0 with
    f->url and *want set, or an exit code after a message. */
 static int resolve_feed(const char *src, struct fw_opml_feed *f, char **want)
@@ -419,7 +411,7 @@ static int resolve_feed(const char *src, struct fw_opml_feed *f, char **want)
 	feed = fw_discover_looks_html(p.buf ? p.buf : "", p.len) ? 0 : page_is_feed(&p, &title);
 	if (feed == 1) {
 		f->url = strdup(is_web(src) ? src : p.url);
-		*want = title && *title ? strdup(title) : url_host(p.url);
+		*want = title && *title ? strdup(title) : fw_text_url_host(p.url, false);
 	} else if (!fw_discover_looks_html(p.buf ? p.buf : "", p.len)) {
 		fprintf(stderr, "feedwatch: %s: neither a feed nor an HTML page\n", src);
 		goto done;

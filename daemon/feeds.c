@@ -11,8 +11,8 @@
 #include "clock.h"
 #include "cluster.h"
 #include "config.h"
-#include "fetch.h"
 #include "feeds.h"
+#include "fetch.h"
 #include "grouper.h"
 #include "item.h"
 #include "log.h"
@@ -20,6 +20,7 @@
 #include "pushwork.h"
 #include "schedule.h"
 #include "store.h"
+#include "text.h"
 
 #define FW_HOST_BACKOFF_DEFAULT 60    /* 429/503 without Retry-After: the host rests this long */
 #define FW_HOST_REST_MAX        86400 /* the longest rest a host may ask for */
@@ -106,24 +107,12 @@ struct fw_feeds {
 static void poll_now(struct feed_rt *f);
 static void admit(struct fw_feeds *fs);
 
-/* host[:port] of an http(s) URL, lower-cased; "" for file URLs. */
+/* host[:port] of an http(s) URL, lower-cased; "" for file URLs and URLs without "://". */
 static char *url_host(const char *url)
 {
-	const char *p = strstr(url, "://"), *end, *at;
-	char *h;
-
-	if (p == NULL || strncasecmp(url, "file:", 5) == 0)
+	if (strstr(url, "://") == NULL || strncasecmp(url, "file:", 5) == 0)
 		return strdup("");
-	p += 3;
-	end = p + strcspn(p, "/?#");
-	at = memchr(p, '@', (size_t)(end - p));
-	if (at)
-		p = at + 1;
-	h = strndup(p, (size_t)(end - p));
-	for (char *c = h; h && *c; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c - 'A' + 'a');
-	return h;
+	return fw_text_url_host(url, true);
 }
 
 /* The slot of host name h in fs->host_slots: its own, or the empty one it would take. */

@@ -20,6 +20,7 @@
 #include "duration.h"
 #include "opml.h"
 #include "strmap.h"
+#include "text.h"
 
 #define FW_OPML_MAX_NAME 128 /* bytes of a feed name, as the config's */
 
@@ -183,11 +184,13 @@ static void clean_name(char *s)
 /* The host of url, for a feed that has no title. */
 static char *host_of(const char *url)
 {
-	const char *p = strstr(url, "://"), *end;
+	char *h = fw_text_url_host(url, false);
 
-	p = p ? p + 3 : url;
-	end = p + strcspn(p, "/?#:");
-	return end > p ? strndup(p, (size_t)(end - p)) : strdup(url);
+	if (h && !*h) {
+		free(h);
+		h = strdup(url);
+	}
+	return h;
 }
 
 /* The folders around an outline, innermost last. */

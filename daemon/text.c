@@ -975,3 +975,23 @@ bool fw_text_has_markup(const char *s, size_t len)
 	}
 	return false;
 }
+
+/* See text.h. */
+char *fw_text_url_host(const char *url, bool port)
+{
+	const char *p = strstr(url, "://"), *end, *at;
+	char *h;
+
+	p = p ? p + 3 : url;
+	end = p + strcspn(p, "/?#");
+	for (at = end; at > p && at[-1] != '@'; at--)
+		;
+	p = at;
+	if (!port)
+		end = p + strcspn(p, "/?#:");
+	h = strndup(p, (size_t)(end - p));
+	for (char *c = h; h && *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	return h;
+}

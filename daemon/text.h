@@ -40,6 +40,11 @@ char *fw_text_plain(const char *s, size_t len, size_t cap);
 /* Collapse runs of whitespace to one space and trim, in place; returns s. */
 char *fw_text_collapse(char *s);
 
+/* The host of a URL (after "://", else from its start), lower-cased, without user info
+   (up to the authority's last '@'), with its ":port" when port is true. May be "".
+   Returns a malloc()ed string, or NULL on allocation failure. */
+char *fw_text_url_host(const char *url, bool port);
+
 /* True when s (len bytes) looks like it holds markup or entities worth an HTML pass. */
 bool fw_text_has_markup(const char *s, size_t len);
 

@@ -507,14 +507,38 @@ static void test_bidi(void **state)
 	free(c);
 }
 
+static void host_is(const char *url, bool port, const char *want)
+{
+	char *h = fw_text_url_host(url, port);
+
+	assert_non_null(h);
+	assert_string_equal(h, want);
+	free(h);
+}
+
+/* The host of a URL: lower-cased, user info dropped (to its last '@'), the port kept or not. */
+static void test_url_host(void **state)
+{
+	(void)state;
+	host_is("https://News.Example.ORG:8443/feed.xml?x=1", true, "news.example.org:8443");
+	host_is("https://News.Example.ORG:8443/feed.xml?x=1", false, "news.example.org");
+	host_is("http://user:p@ss@host.example:81#frag", true, "host.example:81");
+	host_is("http://user:p@ss@host.example:81#frag", false, "host.example");
+	host_is("http://a@b/c@d", true, "b");
+	host_is("example.com/feed", false, "example.com");
+	host_is("file:///tmp/feed.xml", true, "");
+	host_is("", false, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_html),        cmocka_unit_test(test_cap),
-	    cmocka_unit_test(test_plain),       cmocka_unit_test(test_collapse),
-	    cmocka_unit_test(test_has_markup),  cmocka_unit_test(test_fast_cases),
-	    cmocka_unit_test(test_fast_random), cmocka_unit_test(test_fast_fixtures),
-	    cmocka_unit_test(test_plain_cut),   cmocka_unit_test(test_bidi),
+	    cmocka_unit_test(test_url_host),      cmocka_unit_test(test_html),
+	    cmocka_unit_test(test_cap),           cmocka_unit_test(test_plain),
+	    cmocka_unit_test(test_collapse),      cmocka_unit_test(test_has_markup),
+	    cmocka_unit_test(test_fast_cases),    cmocka_unit_test(test_fast_random),
+	    cmocka_unit_test(test_fast_fixtures), cmocka_unit_test(test_plain_cut),
+	    cmocka_unit_test(test_bidi),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
