@@ -35,7 +35,7 @@ static void peek_open(struct peek *p, const struct fw_config *cfg)
 	p->cfg = cfg;
 	if (db && access(db, R_OK) == 0 &&
 	    fw_store_open(db, true, &p->store, err, sizeof(err)) == 0 &&
-	    fw_grouper_new(p->store, cfg->story_window, time(NULL), &p->g) < 0)
+	    fw_grouper_new(p->store, cfg->story_window, cfg->story_memory, time(NULL), &p->g) < 0)
 		p->g = NULL;
 	free(db);
 }

@@ -966,6 +966,7 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 	                                   "feed_failing_output",
 	                                   "max_alerts_per_poll",
 	                                   "story_window",
+	                                   "story_memory",
 	                                   "story_update_interval",
 	                                   "feeds_file",
 	                                   "websub",
@@ -1032,6 +1033,7 @@ static void load_top(struct ctx *c, struct fw_config *cfg, const config_setting_
 		ERR(c, config_setting_get_member(root, "story_window"),
 		    "'story_window' must be > 0 (use group = \"item\" in a watchlist for one alert "
 		    "per item)");
+	get_size(c, root, "story_memory", (int64_t)1 << 16, (int64_t)1 << 40, &cfg->story_memory);
 	get_duration(c, root, "story_update_interval", &cfg->story_update_interval);
 	get_duration(c, root, "archive", &cfg->archive);
 	get_size(c, root, "archive_max_size", 0, (int64_t)1 << 40, &cfg->archive_max_size);
@@ -1310,6 +1312,7 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	cfg->lease = 60;
 	cfg->max_alerts_per_poll = FW_CONFIG_MAX_ALERTS_PER_POLL;
 	cfg->story_window = 48 * 3600;
+	cfg->story_memory = (int64_t)256 << 20;
 	cfg->story_update_interval = 3600;
 	cfg->concurrency = 32;
 	cfg->host_concurrency = 4;

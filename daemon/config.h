@@ -150,9 +150,10 @@ struct fw_config {
 	char *user_agent;
 	char *metrics_file; /* Prometheus text file, or NULL */
 	int64_t metrics_interval;
-	int64_t feed_failing_after;    /* a feed failing this long raises an alert; 0 = never */
-	long feed_failing_output;      /* index into outputs, -1 = none */
-	int64_t story_window;          /* items are grouped with items this recent */
+	int64_t feed_failing_after; /* a feed failing this long raises an alert; 0 = never */
+	long feed_failing_output;   /* index into outputs, -1 = none */
+	int64_t story_window;       /* items are grouped with items this recent */
+	int64_t story_memory; /* bytes the story index may hold: beyond, its oldest items leave */
 	int64_t story_update_interval; /* at most one story update alert per this; 0 = none */
 	int64_t archive;               /* keep each new item's text this long; 0 = no archive */
 	int64_t archive_max_size;      /* at most this many bytes of archived text; 0 = no cap */

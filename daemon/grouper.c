@@ -21,6 +21,9 @@
 
 #define FLUSH_MAX   64 /* due updates raised per flush */
 #define ADDED_SHOWN 20 /* items listed in one update */
+/* The most an item costs the index (story.c: 242 B measured when no two items share a
+   word, about 160 B in news), so that story_memory bounds it. */
+#define ITEM_BYTES 256
 
 struct fw_grouper {
 	struct fw_story_index *x;
@@ -49,7 +52,8 @@ static int load_cb(struct fw_story_item_row *r, void *arg)
 	return fw_story_index_add(g->x, &f, r->id, r->story, r->seen);
 }
 
-int fw_grouper_new(struct fw_store *s, int64_t window, int64_t now, struct fw_grouper **out)
+int fw_grouper_new(struct fw_store *s, int64_t window, int64_t memory, int64_t now,
+                   struct fw_grouper **out)
 {
 	struct fw_grouper *g = calloc(1, sizeof(*g));
 	int r;
@@ -60,6 +64,8 @@ int fw_grouper_new(struct fw_store *s, int64_t window, int64_t now, struct fw_gr
 	r = fw_fold_new(&g->fold);
 	if (r == 0)
 		r = fw_story_index_new(window, &g->x);
+	if (r == 0)
+		fw_grouper_set_limits(g, window, memory); /* before the load: it holds to them */
 	if (r == 0 && s)
 		r = fw_store_story_load(s, now - window, load_cb, g);
 	if (r < 0) {
@@ -80,10 +86,11 @@ struct fw_grouper *fw_grouper_free(struct fw_grouper *g)
 	return NULL;
 }
 
-void fw_grouper_set_window(struct fw_grouper *g, int64_t window)
+void fw_grouper_set_limits(struct fw_grouper *g, int64_t window, int64_t memory)
 {
 	g->window = window;
 	fw_story_index_set_window(g->x, window);
+	fw_story_index_set_cap(g->x, memory > 0 ? (size_t)(memory / ITEM_BYTES) + 1 : 0);
 }
 
 void fw_grouper_begin(struct fw_grouper *g)
@@ -519,4 +526,14 @@ size_t fw_grouper_items(const struct fw_grouper *g)
 size_t fw_grouper_memory(const struct fw_grouper *g)
 {
 	return fw_story_index_memory(g->x);
+}
+
+uint64_t fw_grouper_evicted(const struct fw_grouper *g)
+{
+	return fw_story_index_evicted(g->x);
+}
+
+int64_t fw_grouper_oldest(const struct fw_grouper *g)
+{
+	return fw_story_index_oldest(g->x);
 }

@@ -24,16 +24,19 @@ struct fw_grouper;
 
 /*
  * The story state of a daemon (or of a command that reads it), the index rebuilt from the
- * items the store holds of the last `window` seconds before now. 0 and *out, or -errno
- * (the store's message in fw_store_error).
+ * items the store holds of the last `window` seconds before now, in at most memory bytes
+ * (story_memory; 0: no bound). 0 and *out, or -errno (the store's message in
+ * fw_store_error).
  */
-int fw_grouper_new(struct fw_store *s, int64_t window, int64_t now, struct fw_grouper **out);
+int fw_grouper_new(struct fw_store *s, int64_t window, int64_t memory, int64_t now,
+                   struct fw_grouper **out);
 
 /* Free. Accepts NULL; returns NULL. */
 struct fw_grouper *fw_grouper_free(struct fw_grouper *g);
 
-/* A reloaded config's story_window. */
-void fw_grouper_set_window(struct fw_grouper *g, int64_t window);
+/* A reloaded config's story_window and story_memory: when the index holds more items than
+   memory bytes allow, the oldest leave it before their window ends (fw_grouper_evicted). */
+void fw_grouper_set_limits(struct fw_grouper *g, int64_t window, int64_t memory);
 
 /*
  * Many nodes on one store: before a node places items it takes in the items the others
@@ -118,5 +121,10 @@ int fw_grouper_flush(struct fw_grouper *g, struct fw_store *tx, const struct fw_
 /* Items in the window, and the bytes the index holds. */
 size_t fw_grouper_items(const struct fw_grouper *g);
 size_t fw_grouper_memory(const struct fw_grouper *g);
+
+/* Items that left the index for story_memory before their window ended, since start; and
+   when the oldest item it holds came (0: none), which is where its window really begins. */
+uint64_t fw_grouper_evicted(const struct fw_grouper *g);
+int64_t fw_grouper_oldest(const struct fw_grouper *g);
 
 #endif

@@ -113,6 +113,11 @@ static int write_metrics(struct fw_daemon *d)
 	if (outs == NULL || feeds == NULL || wls == NULL)
 		goto out;
 	v.n_feeds = fw_feeds_last_success(d->feeds, feeds, cfg->n_feeds);
+	if (d->grouper) {
+		v.story_items = fw_grouper_items(d->grouper);
+		v.story_bytes = fw_grouper_memory(d->grouper);
+		v.story_evicted = fw_grouper_evicted(d->grouper);
+	}
 	for (size_t i = 0; i < cfg->n_watchlists; i++) {
 		wls[i].name = cfg->watchlists[i].name;
 		wls[i].value =
@@ -267,6 +272,30 @@ static void start_prune(struct fw_daemon *d, int64_t wall)
 	fw_prune_start(d->prune, &t);
 }
 
+/* The story index full (story_memory): items leave it before their window ends, and with
+   them the chance that later items join their stories. Said when it starts, then at most
+   hourly while it goes on. */
+static void story_memory_check(struct fw_daemon *d, int64_t wall)
+{
+	uint64_t evicted = d->grouper ? fw_grouper_evicted(d->grouper) : 0;
+	int64_t oldest = d->grouper ? fw_grouper_oldest(d->grouper) : 0;
+
+	if (evicted <= d->story_evicted || (d->story_said && wall - d->story_said < 3600))
+		return;
+	fw_log(FW_LOG_WARNING,
+	       "story index full: story_memory = %.1f MB holds %zu items, the last %.1f h of the "
+	       "%.0f h "
+	       "story_window (%llu items left it early: later items no longer join their "
+	       "stories); raise story_memory to group over the whole window",
+	       (double)d->cfg->story_memory / 1048576.0, fw_grouper_items(d->grouper),
+	       oldest > 0 && fw_clock_now() > oldest ? (double)(fw_clock_now() - oldest) / 3600.0
+	                                             : 0.0,
+	       (double)d->cfg->story_window / 3600.0,
+	       (unsigned long long)(evicted - d->story_evicted));
+	d->story_evicted = evicted;
+	d->story_said = wall;
+}
+
 /* Every second: how late the loop runs (lag), and the metrics file when due. */
 static void tick_cb(uv_timer_t *t)
 {
@@ -287,6 +316,7 @@ static void tick_cb(uv_timer_t *t)
 	}
 	if (!d->once)
 		index_archive(d);
+	story_memory_check(d, wall);
 	if (d->cfg->metrics_file && wall - d->metrics_written >= d->cfg->metrics_interval) {
 		d->metrics_written = wall;
 		if ((r = write_metrics(d)) < 0)
@@ -405,7 +435,7 @@ void fw_loop_reload(struct fw_daemon *d, const char *why)
 		return;
 	}
 	d->cfg = cfg;
-	fw_grouper_set_window(d->grouper, cfg->story_window);
+	fw_grouper_set_limits(d->grouper, cfg->story_window, cfg->story_memory);
 	if (d->websub && fw_websub_reload(d->websub, cfg, err, sizeof(err)) < 0)
 		fw_log(FW_LOG_ERR, "websub: %s", err); /* the subscriptions go on; pushes wait */
 	backfill(d, old); /* while old still exists: the outputs may free it */
@@ -708,7 +738,8 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 		goto out;
 	}
 	fw_clock_init();
-	if ((r = fw_grouper_new(d.store, cfg->story_window, fw_clock_now(), &d.grouper)) < 0) {
+	if ((r = fw_grouper_new(d.store, cfg->story_window, cfg->story_memory, fw_clock_now(),
+	                        &d.grouper)) < 0) {
 		fw_log(FW_LOG_ERR, "cannot load the stories: %s", fw_store_error(d.store));
 		code = 2;
 		goto out;

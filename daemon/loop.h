@@ -44,7 +44,9 @@ struct fw_daemon {
 	uint64_t tick_expected;     /* uv_now at which the tick should run */
 	int64_t metrics_written;
 	int64_t last_prune;
-	bool index_failed; /* the archive's word index failed: retried at the next prune */
+	bool index_failed;      /* the archive's word index failed: retried at the next prune */
+	uint64_t story_evicted; /* story items evicted for story_memory when last said */
+	int64_t story_said;     /* when that was said (at most hourly) */
 	struct fw_store_words words; /* the archive's words, folded as the matcher folds */
 	uint64_t watchdog_ms;        /* ping the service manager this often, 0 = no watchdog */
 	uint64_t watchdog_last;      /* uv_now of the last ping */

@@ -219,6 +219,13 @@ int fw_metrics_write(const char *path, const struct fw_metrics_view *v)
 	gauge(f, "feedwatch_loop_lag_max_seconds", "Largest loop timer delay since start.",
 	      m->loop_lag_max);
 	gauge(f, "feedwatch_start_time_seconds", "Start time, Unix seconds.", (double)m->started);
+	gauge(f, "feedwatch_story_index_items", "Items in the story index (the story window).",
+	      (double)v->story_items);
+	gauge(f, "feedwatch_story_index_bytes",
+	      "Bytes the story index holds (story_memory bounds it).", (double)v->story_bytes);
+	counter(f, "feedwatch_story_index_evicted_total",
+	        "Items that left the story index for story_memory before their window ended.",
+	        v->story_evicted);
 	poll_histogram(f, m);
 	websub_metrics(f, m);
 	delay_histogram(f, "feedwatch_detection_delay_seconds",

@@ -93,7 +93,9 @@ struct fw_metrics_view {
 	size_t n_outputs;
 	const struct fw_metrics_named *feeds;      /* last success per feed, n_feeds of them */
 	const struct fw_metrics_named *watchlists; /* raised per watchlist, n_watchlists */
-	const char *version;                       /* for feedwatch_build_info */
+	size_t story_items, story_bytes; /* the story index: items in the window, its bytes */
+	uint64_t story_evicted;          /* items it let go early for story_memory */
+	const char *version;             /* for feedwatch_build_info */
 	const char *libcurl, *libuv, *libxml2;
 };
 

@@ -445,6 +445,8 @@ struct fw_story_index {
 	size_t n_blocks, used_blocks; /* n_blocks: power of two */
 	uint32_t head_seq;            /* seq of the oldest item */
 	size_t count;
+	size_t cap;                 /* items held at most (fw_story_index_set_cap) */
+	uint64_t evicted;           /* items that left for the cap before their window ended */
 	struct fw_story_table toks; /* struct tok */
 	struct fw_story_table ones; /* struct one: features of one item, not in toks */
 	struct tok one;             /* tok_get's answer for a feature put in ones */
@@ -466,6 +468,7 @@ int fw_story_index_new(int64_t window, struct fw_story_index **out)
 	if (x == NULL)
 		return -ENOMEM;
 	x->window = window > 0 ? window : 1;
+	x->cap = ITEMS_MAX;
 	x->n_blocks = 2;
 	x->blocks = calloc(x->n_blocks, sizeof(*x->blocks));
 	if (!x->blocks || fw_story_table_init(&x->toks, 1024, sizeof(struct tok), 4) < 0 ||
@@ -596,9 +599,12 @@ void fw_story_index_prune(struct fw_story_index *x, int64_t now)
 	while (x->count > 0) {
 		struct rec *r = rec_at(x, x->head_seq);
 
-		if (x->base + r->t >= now - x->window && x->count < ITEMS_MAX)
+		if (x->base + r->t >= now - x->window && x->count < x->cap)
 			break;
 		struct sent *e = st_find(x, r->story);
+
+		if (x->base + r->t >= now - x->window)
+			x->evicted++;
 
 		for (uint32_t k = 0; k < r->n; k++)
 			feature_drop(x, r, k);
@@ -1162,9 +1168,24 @@ void fw_story_index_set_window(struct fw_story_index *x, int64_t window)
 	x->window = window > 0 ? window : 1;
 }
 
+void fw_story_index_set_cap(struct fw_story_index *x, size_t items)
+{
+	x->cap = items > 0 && items < ITEMS_MAX ? items : ITEMS_MAX;
+}
+
 size_t fw_story_index_items(const struct fw_story_index *x)
 {
 	return x->count;
+}
+
+uint64_t fw_story_index_evicted(const struct fw_story_index *x)
+{
+	return x->evicted;
+}
+
+int64_t fw_story_index_oldest(const struct fw_story_index *x)
+{
+	return x->count > 0 ? x->base + rec_at(x, x->head_seq)->t : 0;
 }
 
 size_t fw_story_index_memory(const struct fw_story_index *x)

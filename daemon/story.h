@@ -123,8 +123,18 @@ void fw_story_index_pop(struct fw_story_index *x, size_t n);
 /* A new window length (a reload); the next prune applies it. */
 void fw_story_index_set_window(struct fw_story_index *x, int64_t window);
 
+/* Hold at most items items (0: no cap but the index's own, 2^26): when full, the oldest
+   leave before their window ends, as if the window were shorter. The next add applies it. */
+void fw_story_index_set_cap(struct fw_story_index *x, size_t items);
+
 /* Items in the window, and the bytes the index holds. */
 size_t fw_story_index_items(const struct fw_story_index *x);
 size_t fw_story_index_memory(const struct fw_story_index *x);
+
+/* Items that left for the cap before their window ended, since the index was made. */
+uint64_t fw_story_index_evicted(const struct fw_story_index *x);
+
+/* The time the oldest item held was added (0 when none): what the window really holds. */
+int64_t fw_story_index_oldest(const struct fw_story_index *x);
 
 #endif

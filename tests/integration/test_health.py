@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Health: the Prometheus metrics file, `feedwatch status`, and the one alert of a feed that
-has been failing for longer than feed_failing_after."""
+has been failing for longer than feed_failing_after; the story index held to story_memory,
+said in the log and the metrics."""
 import json
 import os
 import shutil
@@ -96,6 +97,9 @@ outputs = ( { name = "alerts"; plugin = "log"; path = %s; },
           m.get('feedwatch_poll_duration_seconds_bucket{le="+Inf"}') == m.get("feedwatch_polls_total"),
           "a poll-duration histogram with every poll")
     check(any(k.startswith("feedwatch_build_info{version=") for k in m), "build_info")
+    check(m.get("feedwatch_story_index_items") == 1 and m.get("feedwatch_story_index_bytes", 0) > 0
+          and m.get("feedwatch_story_index_evicted_total") == 0,
+          "the story index: its one item, its bytes, nothing evicted")
     s = json.loads(run(["status", "-c", conf, "--json"]).stdout)
     feeds = {f["name"]: f for f in s["feeds"]}
     check(feeds["bad"]["http_status"] == 500 and feeds["bad"]["error_streak"] >= 2,
@@ -106,5 +110,36 @@ outputs = ( { name = "alerts"; plugin = "log"; path = %s; },
     check(outs["alerts"]["pending"] == 0 and outs["alerts"]["dead"] == 0, "status shows queues")
 
 
+def story_memory(srv, w):
+    """story_memory = 64K holds 257 items (256 bytes an item at most): a feed of 600
+    distinct items fills it, the oldest leave early, counted, and the log says so once."""
+    items = "".join("<item><title>Report %d on subject%d in region%d</title><guid>r%d</guid>"
+                    "</item>" % (i, i % 97, i % 13, i) for i in range(600))
+    srv.routes["/many"] = Route('<?xml version="1.0"?><rss version="2.0"><channel><title>m'
+                                '</title>%s</channel></rss>' % items, etag='"m"')
+    prom = w.file("feedwatch.prom")
+    conf = w.write("feedwatch.conf", """
+state_dir = %s;
+min_interval = 1;
+metrics_file = %s;
+metrics_interval = 1;
+story_memory = "64K";
+feeds = ( { name = "many"; url = %s; interval = 1; } );
+watchlists = ( { name = "w"; match = "nothing-matches-this"; outputs = [ "log" ]; } );
+outputs = ( { name = "log"; plugin = "log"; path = %s; } );
+""" % (q(w.state), q(prom), q(srv.url("/many")), q(w.file("alerts.jsonl"))))
+    d = start(["run", "-c", conf])
+    full = wait_for(lambda: metrics(prom).get("feedwatch_story_index_evicted_total", 0) >= 343, 30)
+    time.sleep(2)
+    rc, out, err = stop(d)
+    m = metrics(prom)
+    check(full and m.get("feedwatch_story_index_items") == 257,
+          "the index holds 257 items, and 343 left it early (%s)"
+          % {k: v for k, v in m.items() if "story" in k})
+    check(err.count("story index full: story_memory = 0.1 MB holds 257 items") == 1,
+          "the log says once that the index is full and what it holds (%s)" % err[-600:])
+    check(rc == 0, "clean stop")
+
+
 if __name__ == "__main__":
-    fwtest.main(health)
+    fwtest.main(health, story_memory)

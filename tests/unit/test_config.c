@@ -94,6 +94,7 @@ static void test_good(void **state)
 	/* The archive and backfill: defaults, and what was set. */
 	assert_int_equal(cfg->archive, 30 * 86400);
 	assert_int_equal(cfg->archive_max_size, 256 << 20);
+	assert_int_equal(cfg->story_memory, 256 << 20);
 	assert_int_equal(cfg->watchlists[0].backfill, -1);
 	assert_int_equal(cfg->watchlists[1].backfill, 7200);
 	assert_non_null(cfg->matcher);
@@ -163,6 +164,8 @@ static const struct bad_case bad_cases[] = {
      2, "'insecure_hubs' must be true or false"},
     {"feeds = ();\narchive = \"forever\";\n", 2, "'archive' must be a duration"},
     {"archive_max_size = \"lots\";\n", 1, "'archive_max_size' must be a size"},
+    {"feeds = ();\nstory_memory = \"1k\";\n", 2, "'story_memory' must be between 65536 and"},
+    {"story_memory = true;\n", 1, "'story_memory' must be a size"},
     {"watchlists = (\n { name = \"w\"; match = \"x\";\n   backfill = true; }\n);\n", 3,
      "'backfill' must be a duration"},
     {"interval = \"10m\";\nfeeds = (\n { name = \"a\"; url = \"http://x.org/f\";\n"

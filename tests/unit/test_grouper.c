@@ -72,7 +72,7 @@ static int setup(void **state)
 	snprintf(path, sizeof(path), "%s/state/feedwatch.db", f->dir);
 	if (fw_store_open(path, false, &f->store, err, sizeof(err)) < 0)
 		return -1;
-	if (fw_grouper_new(f->store, f->cfg->story_window, T0, &f->g) < 0)
+	if (fw_grouper_new(f->store, f->cfg->story_window, 0, T0, &f->g) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -167,7 +167,7 @@ static void test_rollback(void **state)
 	fw_grouper_item_clear(&gi);
 	/* the store and the index agree: a rebuilt index holds the same one item */
 	fw_grouper_free(f->g);
-	assert_int_equal(fw_grouper_new(f->store, f->cfg->story_window, T0 + 2, &f->g), 0);
+	assert_int_equal(fw_grouper_new(f->store, f->cfg->story_window, 0, T0 + 2, &f->g), 0);
 	assert_int_equal(fw_grouper_items(f->g), 1);
 	fw_match_result_clear(&mr);
 	fw_item_free(it);
@@ -179,7 +179,7 @@ static void test_survives_restart(void **state)
 	int64_t s1 = put(f, "a", "Putin arrives in Pyongyang for talks", T0, false, NULL, NULL), s2;
 
 	fw_grouper_free(f->g);
-	assert_int_equal(fw_grouper_new(f->store, f->cfg->story_window, T0 + 10, &f->g), 0);
+	assert_int_equal(fw_grouper_new(f->store, f->cfg->story_window, 0, T0 + 10, &f->g), 0);
 	s2 = put(f, "b", "Putin in Pyongyang for talks with Kim", T0 + 20, false, NULL, NULL);
 	assert_int_equal(s2, s1);
 }

@@ -194,6 +194,42 @@ static void test_many_items_bounded(void **state)
 	assert_true(mem / fw_story_index_items(f->x) < 400);
 }
 
+/* A cap of items (story_memory): the oldest leave before their window ends, counted; an
+   item whose twin left starts a story, one whose twin is held joins it; the memory stops
+   growing; lifting the cap keeps what is held. */
+static void test_cap(void **state)
+{
+	struct fx *f = *state;
+	char title[128];
+	int64_t first, later;
+	size_t mem;
+
+	fw_story_index_set_cap(f->x, 1000);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(title, sizeof(title), "Bulletin %d on matter%d and place%d", i, i % 977,
+		         i % 131);
+		if (i == 0)
+			first = place(f, title, T0 + i);
+		else if (i == 4500)
+			later = place(f, title, T0 + i);
+		else
+			place(f, title, T0 + i);
+		assert_true(fw_story_index_items(f->x) <= 1000);
+		if (i == 2000)
+			mem = fw_story_index_memory(f->x);
+	}
+	assert_int_equal(fw_story_index_items(f->x), 1000);
+	assert_int_equal(fw_story_index_evicted(f->x), 4000);
+	assert_int_equal(fw_story_index_oldest(f->x), T0 + 4000);
+	assert_true(fw_story_index_memory(f->x) <= mem); /* blocks are freed as they empty */
+	/* all 5000 are within the window (48 h): only the cap let them go */
+	assert_true(place(f, "Bulletin 0 on matter0 and place0", T0 + 5000) != first);
+	assert_int_equal(place(f, "Bulletin 4500 on matter592 and place46", T0 + 5001), later);
+	fw_story_index_set_cap(f->x, 0);
+	place(f, "Something else entirely happened today", T0 + 5002);
+	assert_int_equal(fw_story_index_items(f->x), 1001);
+}
+
 static void test_dates_are_no_features(void **state)
 {
 	struct fx *f = *state;
@@ -375,6 +411,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_window, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_items_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dates_are_no_features, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_story_profile, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cooling, setup, teardown),
