@@ -252,7 +252,7 @@ size_t fw_schedule_history_add(struct fw_schedule_history *h, int64_t now, const
 		int64_t t = times[i];
 		size_t at = h->n;
 
-		if (t == INT64_MIN || t > now)
+		if (t < 0 || t > now || t > (int64_t)UINT32_MAX)
 			continue;
 		while (at > 0 && h->t[at - 1] > t)
 			at--;
@@ -262,10 +262,10 @@ size_t fw_schedule_history_add(struct fw_schedule_history *h, int64_t now, const
 			if (at == 0)
 				continue; /* older than all kept */
 			memmove(h->t, h->t + 1, (at - 1) * sizeof(*h->t));
-			h->t[at - 1] = t;
+			h->t[at - 1] = (uint32_t)t;
 		} else {
 			memmove(h->t + at + 1, h->t + at, (h->n - at) * sizeof(*h->t));
-			h->t[at] = t;
+			h->t[at] = (uint32_t)t;
 			h->n++;
 		}
 		added++;

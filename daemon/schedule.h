@@ -142,8 +142,10 @@ int64_t fw_schedule_adaptive(const struct fw_schedule_feed *f, double c);
 #define FW_SCHEDULE_BURSTY   1.5 /* coefficient of variation of the gaps above which ... */
 #define FW_SCHEDULE_MIN_GAPS 5   /* ... over at least this many gaps, a feed is bursty */
 
+/* Dates as 32-bit Unix seconds (to 2106): 256 bytes a feed, not 512 (26 MB at 100,000
+   feeds, bench/RESULTS.md Run M). */
 struct fw_schedule_history {
-	int64_t t[FW_SCHEDULE_HISTORY]; /* publication dates, ascending, distinct */
+	uint32_t t[FW_SCHEDULE_HISTORY]; /* publication dates, ascending, distinct */
 	size_t n;
 };
 
@@ -153,9 +155,9 @@ struct fw_schedule_bursts {
 	double age;       /* seconds from the newest item to the last poll */
 };
 
-/* Add the n dates of times[] (Unix seconds; INT64_MIN undated and dates after now are left
-   out) to h, keeping the newest FW_SCHEDULE_HISTORY distinct ones. Returns how many were
-   added. */
+/* Add the n dates of times[] (Unix seconds; INT64_MIN undated, dates before 1970 and dates
+   after now are left out) to h, keeping the newest FW_SCHEDULE_HISTORY distinct ones.
+   Returns how many were added. */
 size_t fw_schedule_history_add(struct fw_schedule_history *h, int64_t now, const int64_t *times,
                                size_t n);
 
