@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Many nodes, one database (GitHub issue 21): three `feedwatch run` nodes with the same
 config (but for `node`, the user agent and the log file) share a real PostgreSQL 15
-(pgserver.py) and poll growing feeds on a loopback server; one node is killed with -9
+(pgserver.py) and poll growing feeds on a loopback server; one node (one with a GET in
+flight when there is one) is killed with -9
 during a round, FW_CLUSTER_KILLS times (default 20), and started again under its name:
 at once after even kills, after the lease after odd ones (so the others take over).
 
@@ -47,6 +48,7 @@ class Feeds:
         self.frozen = None
         self.lock = threading.Lock()
         self.gets = []
+        self.busy = {}  # node: its GETs in flight now
 
     def count(self):
         with self.lock:
@@ -65,6 +67,8 @@ class Feeds:
             start_t = time.monotonic()
             n = self.count()
             node = h.headers.get("User-Agent", "?").split()[-1]
+            with self.lock:
+                self.busy[node] = self.busy.get(node, 0) + 1
             time.sleep(DELAY)
             items = "".join(
                 "<item><title>%s %d of %s</title><guid>%s-%d</guid></item>"
@@ -82,7 +86,13 @@ class Feeds:
                 pass  # the node was killed meanwhile
             with self.lock:
                 self.gets.append((name, node, start_t, time.monotonic()))
+                self.busy[node] -= 1
         return serve
+
+    def polling(self):
+        """The nodes with a GET in flight now, sorted."""
+        with self.lock:
+            return sorted(n for n, c in self.busy.items() if c > 0)
 
 
 def config(w, pg, srv, node):
@@ -123,7 +133,11 @@ def cluster(pg, srv, w):
     kills = []  # (node, time of the kill)
     for k in range(KILLS):
         time.sleep(rnd.uniform(1.0, 2.5))
-        node = rnd.choice(NODES)
+        # a node with a poll in flight (waited for up to 3 s, so that a loaded machine's
+        # slower rounds still give kills during polls), else any
+        wait_for(lambda: [n for n in feeds.polling() if n in NODES], 3)
+        busy = [n for n in feeds.polling() if n in NODES]
+        node = rnd.choice(busy or NODES)
         procs[node].send_signal(signal.SIGKILL)
         kills.append((node, time.monotonic()))
         stop(procs[node])
