@@ -1312,7 +1312,7 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 	cfg->lease = 60;
 	cfg->max_alerts_per_poll = FW_CONFIG_MAX_ALERTS_PER_POLL;
 	cfg->story_window = 48 * 3600;
-	cfg->story_memory = (int64_t)256 << 20;
+	cfg->story_memory = (int64_t)128 << 20;
 	cfg->story_update_interval = 3600;
 	cfg->concurrency = 32;
 	cfg->host_concurrency = 4;

@@ -94,7 +94,7 @@ static void test_good(void **state)
 	/* The archive and backfill: defaults, and what was set. */
 	assert_int_equal(cfg->archive, 30 * 86400);
 	assert_int_equal(cfg->archive_max_size, 256 << 20);
-	assert_int_equal(cfg->story_memory, 256 << 20);
+	assert_int_equal(cfg->story_memory, 128 << 20);
 	assert_int_equal(cfg->watchlists[0].backfill, -1);
 	assert_int_equal(cfg->watchlists[1].backfill, 7200);
 	assert_non_null(cfg->matcher);
