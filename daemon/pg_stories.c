@@ -589,11 +589,13 @@ int fw_pg_story_count(struct fw_store *s, int64_t since, int64_t *n)
    caller has none: the lock waits for a node placing items, so that no item joins a story
    this deletes. The quiet stories go with their items and state; a story that goes on
    loses its items older than items_before but its first (its id and title). */
-int fw_pg_story_prune(struct fw_store *s, int64_t before, int64_t items_before, int64_t *deleted)
+int fw_pg_story_prune(struct fw_store *s, int64_t before, int64_t since, int64_t items_before,
+                      int64_t *deleted)
 {
 	struct fw_pg *p = fw_pg_of(s);
-	char b[2][24];
-	const char *v[2] = {fw_pg_i64(b[0], before), fw_pg_i64(b[1], items_before)};
+	char b[3][24];
+	const char *v[3] = {fw_pg_i64(b[0], before), fw_pg_i64(b[1], items_before),
+	                    fw_pg_i64(b[2], since)};
 	bool own = !p->in_tx;
 	int ret = 0;
 	PGresult *r = NULL;
@@ -604,14 +606,16 @@ int fw_pg_story_prune(struct fw_store *s, int64_t before, int64_t items_before, 
 	                     NULL)) == 0)
 		r = fw_pg_exec(
 		    p,
-		    "WITH quiet AS (SELECT story FROM story_items GROUP BY story HAVING max(seen)"
-		    " < $1), gone AS (SELECT id FROM story_items WHERE story IN (SELECT story FROM"
+		    "WITH quiet AS (SELECT a.story FROM story_items a WHERE a.seen >= $3 AND a.seen"
+		    " < $1 GROUP BY a.story HAVING NOT EXISTS (SELECT 1 FROM story_items b WHERE"
+		    " b.story = a.story AND b.seen >= $1)), gone AS (SELECT id FROM story_items "
+		    "WHERE story IN (SELECT story FROM"
 		    " quiet) OR (seen < $2 AND sid IS NULL)), dm AS (DELETE FROM story_matches"
 		    " WHERE item IN (SELECT id FROM gone)), dw AS (DELETE FROM story_watch WHERE"
 		    " story IN (SELECT story FROM quiet)), di AS (DELETE FROM story_items WHERE id "
 		    "IN"
 		    " (SELECT id FROM gone)) SELECT count(*) FROM quiet",
-		    2, v, NULL, NULL, &ret);
+		    3, v, NULL, NULL, &ret);
 	if (r && deleted)
 		*deleted = fw_pg_get_i64(r, 0, 0);
 	PQclear(r);

@@ -32,6 +32,7 @@ struct fw_prune {
 	   archived row costs its words out of the index: a millisecond or so) */
 	size_t rows[4];
 	size_t batches;
+	int64_t stories_since; /* the cut of the last story prune that ended well (0: none) */
 };
 
 static void close_cb(uv_handle_t *h)
@@ -99,10 +100,16 @@ static void prune_stories(struct fw_prune *p)
 {
 	int64_t gone = 0;
 
-	if (fw_store_story_prune(p->env.store, p->t.stories_before, p->t.story_items, &gone) < 0)
+	int64_t since = p->stories_since < p->t.stories_before ? p->stories_since : 0;
+
+	if (fw_store_story_prune(p->env.store, p->t.stories_before, since, p->t.story_items,
+	                         &gone) < 0) {
 		fw_log(FW_LOG_WARNING, "cannot prune old stories: %s",
 		       fw_store_error(p->env.store));
-	else if (gone > 0)
+		return;
+	}
+	p->stories_since = p->t.stories_before; /* the next pass reads only what came since */
+	if (gone > 0)
 		fw_log(FW_LOG_INFO, "closed %lld stories quiet for %llds", (long long)gone,
 		       (long long)p->t.story_window);
 }

@@ -479,8 +479,11 @@ int fw_store_story_count(struct fw_store *s, int64_t since, int64_t *n);
 
 /* Delete the stories last seen before `before`, with their items and state, and the items
    seen before items_before of the stories that go on (a story that never ends keeps only
-   its recent items). *deleted (may be NULL) counts the stories. */
-int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t items_before,
+   its recent items). since: a cut of an earlier prune that ended well (0: none); the
+   stories quiet before it are gone already, so only those with an item seen from since on
+   are looked at (an hour of items, not the whole window). *deleted (may be NULL) counts
+   the stories. */
+int fw_store_story_prune(struct fw_store *s, int64_t before, int64_t since, int64_t items_before,
                          int64_t *deleted);
 
 /* One alert and one output it was queued for, as `feedwatch alerts` shows them. */

@@ -82,7 +82,7 @@ struct fw_store {
 	X(int, story_find, (struct fw_store *s, const char *sid, int64_t *id), (s, sid, id)) \
 	X(int, story_watchlists, (struct fw_store *s, int64_t story, char **out), (s, story, out)) \
 	X(int, story_count, (struct fw_store *s, int64_t since, int64_t *n), (s, since, n)) \
-	X(int, story_prune, (struct fw_store *s, int64_t before, int64_t items_before, int64_t *deleted), (s, before, items_before, deleted)) \
+	X(int, story_prune, (struct fw_store *s, int64_t before, int64_t since, int64_t items_before, int64_t *deleted), (s, before, since, items_before, deleted)) \
 	X(int, alert_rows, (struct fw_store *s, int64_t since, const char *watchlist, size_t max, struct fw_alert_row **out, size_t *n), (s, since, watchlist, max, out, n)) \
 	X(int, outbox_last_rowid, (struct fw_store *s, int64_t *rowid), (s, rowid)) \
 	X(int, outbox_count_after, (struct fw_store *s, int64_t after, int64_t *pending, int64_t *dead), (s, after, pending, dead)) \

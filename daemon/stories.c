@@ -511,17 +511,19 @@ int fw_sqlite_story_count(struct fw_store *base, int64_t since, int64_t *n)
 	return ret;
 }
 
-int fw_sqlite_story_prune(struct fw_store *base, int64_t before, int64_t items_before,
-                          int64_t *deleted)
+int fw_sqlite_story_prune(struct fw_store *base, int64_t before, int64_t since,
+                          int64_t items_before, int64_t *deleted)
 {
 	struct fw_sqlite *s = fw_sqlite_of(base);
-	/* quiet: the stories whose last item is older than ?1; a story that goes on loses its
-	   items older than ?2 but its first (which holds its id and title) */
+	/* quiet: the stories with an item seen from ?3 on whose last item is older than ?1 (the
+	   seen index reads those items; each story's own items its last); a story that goes on
+	   loses its items older than ?2 but its first (which holds its id and title) */
 	static const char *const sql[] = {
 	    "CREATE TEMP TABLE IF NOT EXISTS quiet (story INTEGER PRIMARY KEY)",
 	    "DELETE FROM temp.quiet",
-	    ("INSERT INTO temp.quiet SELECT story FROM story_items GROUP BY story "
-	     "HAVING max(seen) < ?1"),
+	    ("INSERT INTO temp.quiet SELECT a.story FROM story_items a WHERE a.seen >= ?3 AND "
+	     "a.seen < ?1 GROUP BY a.story HAVING (SELECT max(b.seen) FROM story_items b "
+	     "WHERE b.story = a.story) < ?1"),
 	    ("DELETE FROM story_matches WHERE item IN (SELECT id FROM story_items WHERE story IN "
 	     "(SELECT story FROM temp.quiet) OR (seen < ?2 AND sid IS NULL))"),
 	    "DELETE FROM story_watch WHERE story IN (SELECT story FROM temp.quiet)",
@@ -539,6 +541,8 @@ int fw_sqlite_story_prune(struct fw_store *base, int64_t before, int64_t items_b
 			sqlite3_bind_int64(q, 1, before);
 		if (sqlite3_bind_parameter_count(q) >= 2)
 			sqlite3_bind_int64(q, 2, items_before);
+		if (sqlite3_bind_parameter_count(q) >= 3)
+			sqlite3_bind_int64(q, 3, since);
 		ret = fw_store_step_done(s, q);
 		if (ret == 0 && deleted && i == 2)
 			*deleted = sqlite3_changes(s->db);

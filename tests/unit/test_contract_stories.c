@@ -376,7 +376,7 @@ static void test_count_prune(void **state)
 	assert_int_equal(fw_store_story_count(s, T0 + 60, &n), 0);
 	assert_int_equal(n, 2);
 
-	assert_int_equal(fw_store_story_prune(s, T0 + 86400, 0, &gone), 0);
+	assert_int_equal(fw_store_story_prune(s, T0 + 86400, 0, 0, &gone), 0);
 	assert_int_equal(gone, 1);
 	assert_int_equal(fw_store_story_count(s, 0, &n), 0);
 	assert_int_equal(n, 1);
@@ -393,7 +393,7 @@ static void test_count_prune(void **state)
 	         NULL);
 	assert_int_equal(fw_store_story_match(s, w2, "wl", NULL), 0);
 	assert_int_equal(fw_store_story_match(s, w3, "wl", NULL), 0);
-	assert_int_equal(fw_store_story_prune(s, T0 + 86400, T0 + 3 * 86400 + 7200, &gone), 0);
+	assert_int_equal(fw_store_story_prune(s, T0 + 86400, 0, T0 + 3 * 86400 + 7200, &gone), 0);
 	assert_int_equal(gone, 0);
 	assert_int_equal(fw_store_story_count(s, 0, &n), 0);
 	assert_int_equal(n, 1);
@@ -408,10 +408,39 @@ static void test_count_prune(void **state)
 	got_clear(&g);
 	/* inside a transaction too; deleted may be NULL */
 	assert_int_equal(fw_store_begin(s), 0);
-	assert_int_equal(fw_store_story_prune(s, T0 + 5 * 86400, 0, NULL), 0);
+	assert_int_equal(fw_store_story_prune(s, T0 + 5 * 86400, 0, 0, NULL), 0);
 	assert_int_equal(fw_store_commit(s), 0);
 	assert_int_equal(fw_store_story_count(s, 0, &n), 0);
 	assert_int_equal(n, 0);
+	fw_store_close(s);
+}
+
+/* A prune given the cut of an earlier one reads only the stories with an item seen since:
+   one quiet since then goes, one that goes on stays, and one quiet before the cut (which
+   that earlier prune would have taken) is not looked at; without the cut it goes too. */
+static void test_prune_since(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *s = contract_open(c);
+	int64_t n = -1, gone = -1, a, b, cs, id;
+
+	a = add(s, 0, "s-a", "f", "a-1", "Harbour strike ends", T0, NULL, 0, NULL);
+	add(s, a, NULL, "g", "a-2", "Harbour strike is over", T0 + 100, NULL, 0, NULL);
+	b = add(s, 0, "s-b", "f", "b-1", "Comet seen over the Alps", T0 + 3000, NULL, 0, NULL);
+	cs = add(s, 0, "s-c", "f", "c-1", "Election count begins", T0 + 3500, NULL, 0, NULL);
+	add(s, cs, NULL, "g", "c-2", "Election count goes on", T0 + 9000, NULL, 0, NULL);
+	assert_int_equal(fw_store_story_prune(s, T0 + 5000, T0 + 3000, 0, &gone), 0);
+	assert_int_equal(gone, 1);
+	assert_int_equal(fw_store_story_find(s, "s-b", &id), -ENOENT);
+	assert_int_equal(fw_store_story_find(s, "s-a", &id), 0);
+	assert_int_equal(id, a);
+	assert_int_equal(fw_store_story_find(s, "s-c", &id), 0);
+	assert_int_equal(fw_store_story_prune(s, T0 + 5000, 0, 0, &gone), 0);
+	assert_int_equal(gone, 1);
+	assert_int_equal(fw_store_story_find(s, "s-a", &id), -ENOENT);
+	assert_int_equal(fw_store_story_count(s, 0, &n), 0);
+	assert_int_equal(n, 1);
+	(void)b;
 	fw_store_close(s);
 }
 
@@ -564,6 +593,7 @@ int main(void)
 	                                    contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_watch_due, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_count_prune, contract_setup, contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_prune_since, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_refused, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_shared_added, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_shared_due, contract_setup, contract_teardown),

@@ -273,7 +273,7 @@ static void test_prune(void **state)
 	           NULL);
 	assert_int_equal(fw_store_story_count(f->store, 0, &n), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(fw_store_story_prune(f->store, T0 + 86400, 0, &gone), 0);
+	assert_int_equal(fw_store_story_prune(f->store, T0 + 86400, 0, 0, &gone), 0);
 	assert_int_equal(gone, 1);
 	assert_int_equal(fw_store_story_count(f->store, 0, &n), 0);
 	assert_int_equal(n, 1);
@@ -285,8 +285,8 @@ static void test_prune(void **state)
 	assert_int_equal(put(f, "a", "Wildfires spread across southern Europe as heat returns",
 	                     T0 + 4 * 86400, false, NULL, NULL),
 	                 wild);
-	assert_int_equal(fw_store_story_prune(f->store, T0 + 86400, T0 + 3 * 86400 + 7200, &gone),
-	                 0);
+	assert_int_equal(
+	    fw_store_story_prune(f->store, T0 + 86400, 0, T0 + 3 * 86400 + 7200, &gone), 0);
 	assert_int_equal(gone, 0);
 	assert_int_equal(fw_store_story_count(f->store, 0, &n), 0);
 	assert_int_equal(n, 1);
