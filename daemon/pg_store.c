@@ -130,14 +130,21 @@ static int command(PGresult *r, int ret, int64_t *changed)
 	return 0;
 }
 
+/* reconnected(), or -ECONNRESET in *ret with libpq's message. */
+static bool ready(struct fw_pg *p, int *ret)
+{
+	if (reconnected(p))
+		return true;
+	*ret = -ECONNRESET;
+	copy_msg(p->msg, sizeof(p->msg), PQerrorMessage(p->conn));
+	return false;
+}
+
 PGresult *fw_pg_exec(struct fw_pg *p, const char *sql, int n, const char *const *values,
                      const int *lengths, const int *formats, int *ret)
 {
-	if (!reconnected(p)) {
-		*ret = -ECONNRESET;
-		copy_msg(p->msg, sizeof(p->msg), PQerrorMessage(p->conn));
+	if (!ready(p, ret))
 		return NULL;
-	}
 	/* without parameters, PQexec: it takes several statements (the last one's result) */
 	return answer(p,
 	              n == 0 ? PQexec(p->conn, sql)
@@ -157,11 +164,8 @@ PGresult *fw_pg_run(struct fw_pg *p, const struct fw_pg_stmt *st, const char *co
                     const int *lengths, const int *formats, int *ret)
 {
 	/* a new session has none of the statements: reconnected() prepares them again */
-	if (!reconnected(p)) {
-		*ret = -ECONNRESET;
-		copy_msg(p->msg, sizeof(p->msg), PQerrorMessage(p->conn));
+	if (!ready(p, ret))
 		return NULL;
-	}
 	return answer(p, PQexecPrepared(p->conn, st->name, st->n, values, lengths, formats, 0),
 	              ret);
 }
