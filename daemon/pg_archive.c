@@ -515,6 +515,16 @@ static int span_end(struct fw_pg *p, bool own, int ret)
 
 /* ------------------------------------------------------------------ archive rows */
 
+/* fw_pg_archive_add's: every new item is archived (pg_int.h: prepared per connection). */
+static const struct fw_pg_stmt archive_add_stmt = {
+    "fw_archive_add",
+    "INSERT INTO archive (feed, item, seen, published, updated, title, link, author, summary,"
+    " content, categories, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    12};
+
+/* The statements of a poll this file runs. */
+const struct fw_pg_stmt *const fw_pg_stmts_archive[] = {&archive_add_stmt, NULL};
+
 /* See store.h (fw_store_archive_add). Text that is not UTF-8, which PostgreSQL refuses (and
    with it the caller's transaction), is refused before it is sent: -EINVAL. */
 int fw_pg_archive_add(struct fw_store *s, const struct fw_archive_row *r)
@@ -556,11 +566,7 @@ int fw_pg_archive_add(struct fw_store *s, const struct fw_archive_row *r)
 	v[3] = r->published != FW_TIME_NONE_ ? fw_pg_i64(num[1], r->published) : NULL;
 	v[4] = r->updated != FW_TIME_NONE_ ? fw_pg_i64(num[2], r->updated) : NULL;
 	v[11] = fw_pg_i64(num[3], bytes + (int64_t)strlen(r->item));
-	ret = fw_pg_cmd(p,
-	                "INSERT INTO archive (feed, item, seen, published, updated, title, link,"
-	                " author, summary, content, categories, bytes) VALUES ($1, $2, $3, $4,"
-	                " $5, $6, $7, $8, $9, $10, $11, $12)",
-	                12, v, NULL);
+	ret = fw_pg_run_cmd(p, &archive_add_stmt, v, NULL);
 	free(buf);
 	return ret;
 }

@@ -79,6 +79,30 @@ PGresult *fw_pg_exec(struct fw_pg *p, const char *sql, int n, const char *const 
    NULL) gets the number of rows it changed. */
 int fw_pg_cmd(struct fw_pg *p, const char *sql, int n, const char *const *values, int64_t *changed);
 
+/*
+ * A statement of the hot path (run for every item or every poll), prepared once per
+ * connection under its name (pg_store.c: at open, and again after a reconnect, which
+ * starts a new session without them) and run with fw_pg_run: the server then neither
+ * parses nor plans it at each run. Each file lists its own in fw_pg_stmts_<part>
+ * (NULL-terminated), as it lists its tables in fw_pg_ddl_<part>.
+ */
+struct fw_pg_stmt {
+	const char *name; /* "fw_<what>": unique among every file's */
+	const char *sql;
+	int n; /* parameters */
+};
+extern const struct fw_pg_stmt *const fw_pg_stmts_store[];
+extern const struct fw_pg_stmt *const fw_pg_stmts_outbox[];
+extern const struct fw_pg_stmt *const fw_pg_stmts_stories[];
+extern const struct fw_pg_stmt *const fw_pg_stmts_archive[];
+
+/* fw_pg_exec (never several statements) and fw_pg_cmd for a statement of the
+   fw_pg_stmts_* lists: the same results, errors and ownership. */
+PGresult *fw_pg_run(struct fw_pg *p, const struct fw_pg_stmt *st, const char *const *values,
+                    const int *lengths, const int *formats, int *ret);
+int fw_pg_run_cmd(struct fw_pg *p, const struct fw_pg_stmt *st, const char *const *values,
+                  int64_t *changed);
+
 /* A signed 64-bit integer as text into buf (at least 24 bytes); returns buf. */
 const char *fw_pg_i64(char *buf, int64_t v);
 

@@ -116,6 +116,26 @@ static int change_one(struct fw_pg *p, const char *sql, int n, const char *const
 	return ret;
 }
 
+/* The statements of a poll that raises alerts (pg_int.h: prepared per connection):
+   fw_pg_alert_add's, and fw_pg_outbox_add's (the row, its text and its route in one). */
+static const struct fw_pg_stmt alert_add_stmt = {
+    "fw_alert_add",
+    "INSERT INTO alerts (id, watchlist, feed, item_id, created) "
+    "VALUES ($1, $2, $3, $4, $5::bigint) ON CONFLICT (id) DO NOTHING",
+    5};
+static const struct fw_pg_stmt outbox_add_stmt = {
+    "fw_outbox_add",
+    "WITH o AS (INSERT INTO outbox (alert_id, output, payload, created, next_at)"
+    " VALUES ($1, $2, $3, $4::bigint, $4::bigint)"
+    " ON CONFLICT (alert_id, output) DO NOTHING RETURNING alert_id, output),"
+    " t AS (INSERT INTO alert_texts (alert_id, payload) SELECT alert_id, $3"
+    " FROM o ON CONFLICT (alert_id) DO NOTHING),"
+    " k AS (INSERT INTO alert_routes (alert_id, output) SELECT alert_id, output"
+    " FROM o ON CONFLICT (alert_id, output) DO NOTHING)"
+    " SELECT count(*) FROM o",
+    4};
+const struct fw_pg_stmt *const fw_pg_stmts_outbox[] = {&alert_add_stmt, &outbox_add_stmt, NULL};
+
 /* Record an alert once: 1 new, 0 already raised (by any node), or -errno. */
 int fw_pg_alert_add(struct fw_store *s, const char *alert_id, const char *watchlist,
                     const char *feed, const char *item_id, int64_t now)
@@ -129,10 +149,7 @@ int fw_pg_alert_add(struct fw_store *s, const char *alert_id, const char *watchl
 	if ((ret = fw_pg_check_key(p, alert_id)) < 0 || (ret = fw_pg_check_key(p, watchlist)) < 0 ||
 	    (ret = fw_pg_check_key(p, feed)) < 0 || (ret = fw_pg_check_key(p, item_id)) < 0)
 		return ret;
-	ret = fw_pg_cmd(p,
-	                "INSERT INTO alerts (id, watchlist, feed, item_id, created) "
-	                "VALUES ($1, $2, $3, $4, $5::bigint) ON CONFLICT (id) DO NOTHING",
-	                5, v, &changed);
+	ret = fw_pg_run_cmd(p, &alert_add_stmt, v, &changed);
 	return ret < 0 ? ret : changed > 0;
 }
 
@@ -156,16 +173,7 @@ int fw_pg_outbox_add(struct fw_store *s, const char *alert_id, const char *outpu
 		return fw_pg_fail_msg(p, -E2BIG, "string longer than the store accepts");
 	if (!fw_pg_utf8(payload, n))
 		return fw_pg_fail_msg(p, -EINVAL, "payload not valid UTF-8");
-	r = fw_pg_exec(p,
-	               "WITH o AS (INSERT INTO outbox (alert_id, output, payload, created, next_at)"
-	               " VALUES ($1, $2, $3, $4::bigint, $4::bigint)"
-	               " ON CONFLICT (alert_id, output) DO NOTHING RETURNING alert_id, output),"
-	               " t AS (INSERT INTO alert_texts (alert_id, payload) SELECT alert_id, $3"
-	               " FROM o ON CONFLICT (alert_id) DO NOTHING),"
-	               " k AS (INSERT INTO alert_routes (alert_id, output) SELECT alert_id, output"
-	               " FROM o ON CONFLICT (alert_id, output) DO NOTHING)"
-	               " SELECT count(*) FROM o",
-	               4, v, NULL, NULL, &ret);
+	r = fw_pg_run(p, &outbox_add_stmt, v, NULL, NULL, &ret);
 	if (!r)
 		return ret;
 	ret = fw_pg_get_i64(r, 0, 0) > 0;

@@ -107,17 +107,10 @@ static bool reconnected(struct fw_pg *p)
 	return PQstatus(p->conn) == CONNECTION_OK && session(p) == 0;
 }
 
-PGresult *fw_pg_exec(struct fw_pg *p, const char *sql, int n, const char *const *values,
-                     const int *lengths, const int *formats, int *ret)
+/* The statement's result when it succeeded (PGRES_COMMAND_OK or PGRES_TUPLES_OK); else
+   NULL, with the message in p->msg and the errno in *ret, r cleared. */
+static PGresult *answer(struct fw_pg *p, PGresult *r, int *ret)
 {
-	if (!reconnected(p)) {
-		*ret = -ECONNRESET;
-		copy_msg(p->msg, sizeof(p->msg), PQerrorMessage(p->conn));
-		return NULL;
-	}
-	/* without parameters, PQexec: it takes several statements (the last one's result) */
-	PGresult *r = n == 0 ? PQexec(p->conn, sql)
-	                     : PQexecParams(p->conn, sql, n, NULL, values, lengths, formats, 0);
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 
 	/* success leaves p->msg alone: as in SQLite, fw_store_error names the last failure
@@ -131,17 +124,64 @@ PGresult *fw_pg_exec(struct fw_pg *p, const char *sql, int n, const char *const 
 	return NULL;
 }
 
-int fw_pg_cmd(struct fw_pg *p, const char *sql, int n, const char *const *values, int64_t *changed)
+/* A command's result to fw_pg_cmd's answer: 0 or -errno, the rows it changed. */
+static int command(PGresult *r, int ret, int64_t *changed)
 {
-	int ret = 0;
-	PGresult *r = fw_pg_exec(p, sql, n, values, NULL, NULL, &ret);
-
 	if (!r)
 		return ret;
 	if (changed)
 		*changed = strtoll(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
 	return 0;
+}
+
+/* reconnected(), or -ECONNRESET in *ret with libpq's message. */
+static bool ready(struct fw_pg *p, int *ret)
+{
+	if (reconnected(p))
+		return true;
+	*ret = -ECONNRESET;
+	copy_msg(p->msg, sizeof(p->msg), PQerrorMessage(p->conn));
+	return false;
+}
+
+PGresult *fw_pg_exec(struct fw_pg *p, const char *sql, int n, const char *const *values,
+                     const int *lengths, const int *formats, int *ret)
+{
+	if (!ready(p, ret))
+		return NULL;
+	/* without parameters, PQexec: it takes several statements (the last one's result) */
+	return answer(p,
+	              n == 0 ? PQexec(p->conn, sql)
+	                     : PQexecParams(p->conn, sql, n, NULL, values, lengths, formats, 0),
+	              ret);
+}
+
+int fw_pg_cmd(struct fw_pg *p, const char *sql, int n, const char *const *values, int64_t *changed)
+{
+	int ret = 0;
+	PGresult *r = fw_pg_exec(p, sql, n, values, NULL, NULL, &ret);
+
+	return command(r, ret, changed);
+}
+
+PGresult *fw_pg_run(struct fw_pg *p, const struct fw_pg_stmt *st, const char *const *values,
+                    const int *lengths, const int *formats, int *ret)
+{
+	/* a new session has none of the statements: reconnected() prepares them again */
+	if (!ready(p, ret))
+		return NULL;
+	return answer(p, PQexecPrepared(p->conn, st->name, st->n, values, lengths, formats, 0),
+	              ret);
+}
+
+int fw_pg_run_cmd(struct fw_pg *p, const struct fw_pg_stmt *st, const char *const *values,
+                  int64_t *changed)
+{
+	int ret = 0;
+	PGresult *r = fw_pg_run(p, st, values, NULL, NULL, &ret);
+
+	return command(r, ret, changed);
 }
 
 const char *fw_pg_i64(char *buf, int64_t v)
@@ -260,69 +300,18 @@ fail:
 	return ret;
 }
 
-/*
- * fw_pg_item_mark's statement, prepared once per connection (prepare): it runs for every
- * item of every poll, and planning it anew each time cost twice what running it does
- * (pgbench on loopback: 0.48 ms a mark unprepared, 0.19 ms prepared).
- */
-static const char item_mark_sql[] =
-    "WITH cur AS MATERIALIZED (SELECT hash FROM items WHERE feed = $1::text AND "
-    "id = $2::text), "
-    "ins AS (INSERT INTO items AS i (feed, id, hash, first_seen, last_seen) "
-    "SELECT $1::text, $2::text, $3::bigint, $4::bigint, $4::bigint "
-    "WHERE NOT EXISTS (SELECT 1 FROM cur) "
-    "ON CONFLICT (feed, id) DO UPDATE SET hash = excluded.hash, "
-    "last_seen = greatest(i.last_seen, excluded.last_seen) "
-    "WHERE i.hash <> excluded.hash OR excluded.last_seen - i.last_seen >= " FW_PG_SEEN_SLACK
-    " RETURNING i.xmax = 0 AS fresh), "
-    "upd AS (UPDATE items AS i SET hash = $3::bigint, "
-    "last_seen = greatest(i.last_seen, $4::bigint) "
-    "WHERE i.feed = $1::text AND i.id = $2::text AND EXISTS (SELECT 1 FROM cur) AND "
-    "(i.hash <> $3::bigint OR $4::bigint - i.last_seen >= " FW_PG_SEEN_SLACK ") "
-    "RETURNING 1) "
-    "SELECT CASE WHEN (SELECT fresh FROM ins) THEN 1 "
-    /* another node's row, just committed, and ours differs */
-    "WHEN EXISTS (SELECT 1 FROM ins) THEN 2 "
-    "WHEN EXISTS (SELECT 1 FROM upd) AND (SELECT hash FROM cur) <> $3::bigint THEN 2 "
-    "ELSE 0 END";
-
-/* Prepare the statements this file runs by name; 0 or -errno. */
+/* Prepare every file's statements (pg_int.h); 0 or -errno. */
 static int prepare(struct fw_pg *p)
 {
-	PGresult *r = PQprepare(p->conn, "fw_item_mark", item_mark_sql, 4, NULL);
+	static const struct fw_pg_stmt *const *const lists[] = {
+	    fw_pg_stmts_store, fw_pg_stmts_outbox, fw_pg_stmts_stories, fw_pg_stmts_archive};
 	int ret = 0;
 
-	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		ret = errno_of(p->conn, r);
-		copy_msg(p->msg, sizeof(p->msg),
-		         r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
-	}
-	PQclear(r);
+	for (size_t i = 0; ret == 0 && i < sizeof(lists) / sizeof(lists[0]); i++)
+		for (const struct fw_pg_stmt *const *st = lists[i]; ret == 0 && *st; st++)
+			PQclear(answer(
+			    p, PQprepare(p->conn, (*st)->name, (*st)->sql, (*st)->n, NULL), &ret));
 	return ret;
-}
-
-/* fw_pg_exec for a statement prepare() prepared. */
-static PGresult *exec_prepared(struct fw_pg *p, const char *name, int n, const char *const *values,
-                               int *ret)
-{
-	PGresult *r;
-	ExecStatusType st;
-
-	if (!reconnected(p)) {
-		*ret = -ECONNRESET;
-		copy_msg(p->msg, sizeof(p->msg), PQerrorMessage(p->conn));
-		return NULL;
-	}
-	r = PQexecPrepared(p->conn, name, n, values, NULL, NULL, 0);
-	st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return r;
-	*ret = errno_of(p->conn, r);
-	copy_msg(p->msg, sizeof(p->msg),
-	         r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
-	PQclear(r);
-	return NULL;
 }
 
 /* The connection's settings: the busy timeout is how long a statement waits for another
@@ -700,6 +689,11 @@ static const char *text_of(struct fw_pg *p, const char *v, size_t max, char **ow
 	"error_streak, first_error, last_error, items_seen, alerts, failing_alerted, "             \
 	"rate_items, rate_seconds, rate_at"
 
+/* fw_pg_feed_load's: every poll reads its feed's state (twice: when it starts, and when it
+   is stored). */
+static const struct fw_pg_stmt feed_load_stmt = {
+    "fw_feed_load", "SELECT " FEED_COLS " FROM feeds WHERE name = $1", 1};
+
 /* Load a feed's state into *st, which is overwritten (not freed first). 0 or -errno; on
    error *st is untouched. */
 int fw_pg_feed_load(struct fw_store *s, const char *feed, struct fw_feed_state *st)
@@ -712,8 +706,7 @@ int fw_pg_feed_load(struct fw_store *s, const char *feed, struct fw_feed_state *
 
 	if (ret < 0)
 		return ret;
-	r = fw_pg_exec(p, "SELECT " FEED_COLS " FROM feeds WHERE name = $1", 1, v, NULL, NULL,
-	               &ret);
+	r = fw_pg_run(p, &feed_load_stmt, v, NULL, NULL, &ret);
 	if (!r)
 		return ret;
 	if (PQntuples(r) == 1) {
@@ -761,6 +754,22 @@ static int feed_check(struct fw_pg *p, const char *feed, const struct fw_feed_st
 	return 0;
 }
 
+/* fw_pg_feed_save's: every poll writes its feed's state. */
+static const struct fw_pg_stmt feed_save_stmt = {
+    "fw_feed_save",
+    "INSERT INTO feeds (name, " FEED_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+    "$11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (name) DO UPDATE "
+    "SET url = excluded.url, etag = excluded.etag, "
+    "last_modified = excluded.last_modified, moved_url = excluded.moved_url, "
+    "last_poll = excluded.last_poll, last_success = excluded.last_success, "
+    "next_poll = excluded.next_poll, http_status = excluded.http_status, "
+    "error_streak = excluded.error_streak, first_error = excluded.first_error, "
+    "last_error = excluded.last_error, items_seen = excluded.items_seen, "
+    "alerts = excluded.alerts, failing_alerted = excluded.failing_alerted, "
+    "rate_items = excluded.rate_items, rate_seconds = excluded.rate_seconds, "
+    "rate_at = excluded.rate_at",
+    18};
+
 /* Insert or replace a feed's state (one upsert: two nodes saving at once both succeed,
    the later wins, as INSERT OR REPLACE does). Strings over FW_STORE_TEXT_MAX: -E2BIG;
    last_error is cut to FW_STORE_ERROR_MAX. */
@@ -795,21 +804,7 @@ int fw_pg_feed_save(struct fw_store *s, const char *feed, const struct fw_feed_s
 	v[16] = rate[1];
 	v[17] = fw_pg_i64(num[8], st->rate_at);
 	if (ret == 0)
-		ret = fw_pg_cmd(
-		    p,
-		    "INSERT INTO feeds (name, " FEED_COLS
-		    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-		    "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (name) DO UPDATE "
-		    "SET url = excluded.url, etag = excluded.etag, "
-		    "last_modified = excluded.last_modified, moved_url = excluded.moved_url, "
-		    "last_poll = excluded.last_poll, last_success = excluded.last_success, "
-		    "next_poll = excluded.next_poll, http_status = excluded.http_status, "
-		    "error_streak = excluded.error_streak, first_error = excluded.first_error, "
-		    "last_error = excluded.last_error, items_seen = excluded.items_seen, "
-		    "alerts = excluded.alerts, failing_alerted = excluded.failing_alerted, "
-		    "rate_items = excluded.rate_items, rate_seconds = excluded.rate_seconds, "
-		    "rate_at = excluded.rate_at",
-		    18, v, NULL);
+		ret = fw_pg_run_cmd(p, &feed_save_stmt, v, NULL);
 	for (i = 0; i < 5; i++)
 		free(own[i]);
 	return ret;
@@ -860,6 +855,34 @@ int fw_pg_feed_forget(struct fw_store *s, const char *feed)
 }
 
 /*
+ * fw_pg_item_mark's statement: it runs for every item of every poll, and planning it anew
+ * each time cost twice what running it does (pgbench on loopback: 0.48 ms a mark
+ * unprepared, 0.19 ms prepared).
+ */
+static const struct fw_pg_stmt item_mark_stmt = {
+    "fw_item_mark",
+    "WITH cur AS MATERIALIZED (SELECT hash FROM items WHERE feed = $1::text AND "
+    "id = $2::text), "
+    "ins AS (INSERT INTO items AS i (feed, id, hash, first_seen, last_seen) "
+    "SELECT $1::text, $2::text, $3::bigint, $4::bigint, $4::bigint "
+    "WHERE NOT EXISTS (SELECT 1 FROM cur) "
+    "ON CONFLICT (feed, id) DO UPDATE SET hash = excluded.hash, "
+    "last_seen = greatest(i.last_seen, excluded.last_seen) "
+    "WHERE i.hash <> excluded.hash OR excluded.last_seen - i.last_seen >= " FW_PG_SEEN_SLACK
+    " RETURNING i.xmax = 0 AS fresh), "
+    "upd AS (UPDATE items AS i SET hash = $3::bigint, "
+    "last_seen = greatest(i.last_seen, $4::bigint) "
+    "WHERE i.feed = $1::text AND i.id = $2::text AND EXISTS (SELECT 1 FROM cur) AND "
+    "(i.hash <> $3::bigint OR $4::bigint - i.last_seen >= " FW_PG_SEEN_SLACK ") "
+    "RETURNING 1) "
+    "SELECT CASE WHEN (SELECT fresh FROM ins) THEN 1 "
+    /* another node's row, just committed, and ours differs */
+    "WHEN EXISTS (SELECT 1 FROM ins) THEN 2 "
+    "WHEN EXISTS (SELECT 1 FROM upd) AND (SELECT hash FROM cur) <> $3::bigint THEN 2 "
+    "ELSE 0 END",
+    4};
+
+/*
  * Upsert an item; see store.h. One statement decides, so that of two nodes marking the
  * same item at once exactly one sees it NEW: `cur` is the row as the statement's snapshot
  * has it. Unknown there: INSERT ... ON CONFLICT, which waits for another node's
@@ -880,13 +903,18 @@ int fw_pg_item_mark(struct fw_store *s, const char *feed, const char *id, uint64
 
 	if ((ret = fw_pg_check_key(p, feed)) < 0 || (ret = fw_pg_check_key(p, id)) < 0)
 		return ret;
-	r = exec_prepared(p, "fw_item_mark", 4, v, &ret);
+	r = fw_pg_run(p, &item_mark_stmt, v, NULL, NULL, &ret);
 	if (!r)
 		return ret;
 	ret = (int)fw_pg_get_i64(r, 0, 0);
 	PQclear(r);
 	return ret == 1 ? FW_ITEM_NEW : ret == 2 ? FW_ITEM_CHANGED : FW_ITEM_SAME;
 }
+
+/* fw_pg_item_reissued's: every new item that matches asks it. */
+static const struct fw_pg_stmt item_reissued_stmt = {
+    "fw_item_reissued",
+    "SELECT 1 FROM items WHERE feed = $1 AND hash = $2::bigint AND id <> $3 LIMIT 1", 3};
 
 /* Does the feed hold another item with this content hash? 1 yes, 0 no, or -errno. Walks
    the feed's part of the primary key, as in SQLite: no index on hash for every poll to
@@ -901,10 +929,7 @@ int fw_pg_item_reissued(struct fw_store *s, const char *feed, const char *id, ui
 
 	if ((ret = fw_pg_check_key(p, feed)) < 0 || (ret = fw_pg_check_key(p, id)) < 0)
 		return ret;
-	r = fw_pg_exec(p,
-	               "SELECT 1 FROM items WHERE feed = $1 AND hash = $2::bigint AND id <> $3 "
-	               "LIMIT 1",
-	               3, v, NULL, NULL, &ret);
+	r = fw_pg_run(p, &item_reissued_stmt, v, NULL, NULL, &ret);
 	if (!r)
 		return ret;
 	ret = PQntuples(r) > 0;
@@ -1076,6 +1101,10 @@ int fw_pg_host_rests(struct fw_store *s, int64_t now, fw_store_host_cb cb, void 
 	PQclear(r);
 	return 0;
 }
+
+/* The statements of a poll this file runs, prepared per connection (pg_int.h). */
+const struct fw_pg_stmt *const fw_pg_stmts_store[] = {&feed_load_stmt, &feed_save_stmt,
+                                                      &item_mark_stmt, &item_reissued_stmt, NULL};
 
 #define FW_STORE_ENTRY_pg(ret, name, params, args) FW_STORE_ENTRY(pg, name)
 const struct fw_store_ops fw_pg_ops = {.name = "postgresql",

@@ -206,7 +206,7 @@ def round_k(fw, pg, ngx, data, truth, k, work, lease):
     top = pg.psql("SELECT calls, round(total_exec_time::numeric, 1), "
                   "regexp_replace(left(query, 70), '\\s+', ' ', 'g') FROM pg_stat_statements "
                   "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = "
-                  "current_database()) ORDER BY calls DESC LIMIT 8", db=db)
+                  "current_database()) ORDER BY calls DESC LIMIT 40", db=db)
     gets = {}
     for ln in lines:
         if ln.count('"') >= 2:

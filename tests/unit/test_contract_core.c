@@ -1,7 +1,7 @@
 /* test_contract_core.c - the store contract, core part: open, reopen, the backend's name,
    transactions, feed state, items seen (mark, reissued, count, prune), resting hosts and
    the caps, on both backends (test_contract.h); and, PostgreSQL only, two nodes marking
-   the same items at once. */
+   the same items at once, and the statements prepared again after a reconnection. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -609,6 +609,89 @@ static void test_reconnect(void **state)
 	fw_store_close(s);
 }
 
+static int count_cb(struct fw_story_item_row *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Cut every other session of the test's database (the store's backend among them). */
+static void terminate_others(const struct contract *c)
+{
+	assert_int_equal(contract_pg_exec(c->where,
+	                                  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	                                  "WHERE datname = current_database() AND pid <> "
+	                                  "pg_backend_pid()"),
+	                 0);
+}
+
+/* PostgreSQL: the statements a poll runs are prepared once per connection; a reconnection
+   is a new session without them, which prepares every one of them again (each file's). */
+static void test_reconnect_prepared(void **state)
+{
+	static const uint32_t features[3] = {1, 2, 3};
+	struct contract *c = *state;
+	struct fw_feed_state st = {
+	    .url = (char *)"http://x/", .etag = (char *)"e", .last_poll = T0};
+	struct fw_feed_state got = {0};
+	struct fw_archive_row ar = {.feed = "f",
+	                            .item = "a",
+	                            .title = "t",
+	                            .published = INT64_MIN,
+	                            .updated = INT64_MIN,
+	                            .seen = T0};
+	struct fw_story_item_row row = {.feed = (char *)"f",
+	                                .item = (char *)"a",
+	                                .title = (char *)"t",
+	                                .published = INT64_MIN,
+	                                .seen = T0,
+	                                .features = features,
+	                                .n_features = 3};
+	struct fw_story_watch w = {.first_alert = "x1", .last_alert = T0, .pending = 1};
+	struct fw_story_watch wgot;
+	struct fw_story_row story = {0};
+	struct fw_store *s;
+	int64_t n = -1, id = 0, sid = 0, rows = 0, bytes = 0;
+	int seen = 0;
+
+	if (!c->pg)
+		skip();
+	s = contract_open(c);
+	terminate_others(c);
+	/* the first statement finds the connection gone, the next one opens it again */
+	assert_true(fw_store_item_count(s, "f", &n) < 0);
+	assert_int_equal(fw_store_item_count(s, "f", &n), 0);
+
+	assert_int_equal(fw_store_begin(s), 0);
+	assert_int_equal(fw_store_feed_save(s, "f", &st), 0);
+	assert_int_equal(fw_store_feed_load(s, "f", &got), 0);
+	assert_true(got.exists);
+	assert_string_equal(got.etag, "e");
+	fw_feed_state_clear(&got);
+	assert_int_equal(fw_store_item_mark(s, "f", "a", 7, T0), FW_ITEM_NEW);
+	assert_int_equal(fw_store_item_reissued(s, "f", "b", 7), 1);
+	assert_int_equal(fw_store_archive_add(s, &ar), 0);
+	assert_int_equal(fw_store_story_added(s, 0, 0, count_cb, &seen), 0);
+	assert_int_equal(fw_store_story_add_item(s, &row, "s-1", &id, &sid), 0);
+	assert_int_equal(fw_store_story_match(s, id, "w", "[]"), 0);
+	assert_int_equal(fw_store_story_get(s, sid, &story), 0);
+	assert_string_equal(story.sid, "s-1");
+	fw_story_row_clear(&story);
+	assert_int_equal(fw_store_story_watch_set(s, sid, "w", &w), 0);
+	assert_int_equal(fw_store_story_watch_get(s, sid, "w", &wgot), 0);
+	assert_string_equal(wgot.first_alert, "x1");
+	assert_int_equal(fw_store_alert_add(s, "x1", "w", "f", "a", T0), 1);
+	assert_int_equal(fw_store_outbox_add(s, "x1", "log", "{}", T0), 1);
+	assert_int_equal(fw_store_commit(s), 0);
+
+	assert_int_equal(fw_store_story_added(s, 0, 0, count_cb, &seen), 0);
+	assert_int_equal(seen, 1);
+	assert_int_equal(fw_store_archive_count(s, 0, &rows, &bytes), 0);
+	assert_int_equal(rows, 1);
+	fw_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -628,6 +711,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_not_utf8, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_two_nodes_mark, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_reconnect, contract_setup, contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_reconnect_prepared, contract_setup,
+	                                    contract_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
