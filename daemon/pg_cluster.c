@@ -41,6 +41,28 @@ static int need_node(struct fw_pg *p)
 	return 0;
 }
 
+/* the node asking again for its own claim gets it: a restart under the same name, or its
+   own timer a second early; early takes a claim whose poll is done */
+static const struct fw_pg_stmt claim_stmt = {
+    "fw_feed_claim",
+    "WITH took AS (INSERT INTO feed_claims AS c (feed, node, held_until, polling) "
+    "VALUES ($1, $2, $3::bigint + $4::bigint, true) "
+    "ON CONFLICT (feed) DO UPDATE SET node = excluded.node, "
+    "held_until = excluded.held_until, polling = true "
+    "WHERE c.held_until <= $3::bigint OR c.node = excluded.node "
+    "OR ($5::boolean AND NOT c.polling) RETURNING held_until) "
+    "SELECT 1, held_until FROM took UNION ALL "
+    "SELECT 0, held_until FROM feed_claims WHERE feed = $1 AND NOT EXISTS (SELECT 1 FROM took)",
+    5};
+
+static const struct fw_pg_stmt hold_stmt = {
+    "fw_feed_hold",
+    "UPDATE feed_claims SET held_until = $3::bigint, polling = false "
+    "WHERE feed = $1 AND node = $2",
+    3};
+
+const struct fw_pg_stmt *const fw_pg_stmts_cluster[] = {&claim_stmt, &hold_stmt, NULL};
+
 int fw_pg_feed_claim(struct fw_store *s, const char *feed, int64_t now, bool early, int64_t *until)
 {
 	struct fw_pg *p = fw_pg_of(s);
@@ -53,20 +75,7 @@ int fw_pg_feed_claim(struct fw_store *s, const char *feed, int64_t now, bool ear
 	if ((ret = need_node(p)) < 0 ||
 	    (ret = fw_pg_check_len(p, feed, FW_STORE_KEY_MAX, "a feed name")) < 0)
 		return ret;
-	/* the node asking again for its own claim gets it: a restart under the same name, or
-	   its own timer a second early; early takes a claim whose poll is done */
-	r = fw_pg_exec(p,
-	               "WITH took AS (INSERT INTO feed_claims AS c (feed, node, held_until, "
-	               "polling) VALUES ($1, $2, $3::bigint + $4::bigint, true) "
-	               "ON CONFLICT (feed) DO UPDATE SET node = excluded.node, "
-	               "held_until = excluded.held_until, polling = true "
-	               "WHERE c.held_until <= $3::bigint OR c.node = excluded.node "
-	               "OR ($5::boolean AND NOT c.polling) "
-	               "RETURNING held_until) "
-	               "SELECT 1, held_until FROM took UNION ALL "
-	               "SELECT 0, held_until FROM feed_claims "
-	               "WHERE feed = $1 AND NOT EXISTS (SELECT 1 FROM took)",
-	               5, v, NULL, NULL, &ret);
+	r = fw_pg_run(p, &claim_stmt, v, NULL, NULL, &ret);
 	if (!r)
 		return ret;
 	if (PQntuples(r) == 0) {
@@ -92,10 +101,7 @@ int fw_pg_feed_hold(struct fw_store *s, const char *feed, int64_t until)
 	if ((ret = need_node(p)) < 0 ||
 	    (ret = fw_pg_check_len(p, feed, FW_STORE_KEY_MAX, "a feed name")) < 0)
 		return ret;
-	ret = fw_pg_cmd(p,
-	                "UPDATE feed_claims SET held_until = $3::bigint, polling = false "
-	                "WHERE feed = $1 AND node = $2",
-	                3, v, &changed);
+	ret = fw_pg_run_cmd(p, &hold_stmt, v, &changed);
 	return ret < 0 ? ret : changed > 0;
 }
 

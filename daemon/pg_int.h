@@ -95,6 +95,7 @@ extern const struct fw_pg_stmt *const fw_pg_stmts_store[];
 extern const struct fw_pg_stmt *const fw_pg_stmts_outbox[];
 extern const struct fw_pg_stmt *const fw_pg_stmts_stories[];
 extern const struct fw_pg_stmt *const fw_pg_stmts_archive[];
+extern const struct fw_pg_stmt *const fw_pg_stmts_cluster[];
 
 /* fw_pg_exec (never several statements) and fw_pg_cmd for a statement of the
    fw_pg_stmts_* lists: the same results, errors and ownership. */

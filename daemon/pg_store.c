@@ -304,7 +304,8 @@ fail:
 static int prepare(struct fw_pg *p)
 {
 	static const struct fw_pg_stmt *const *const lists[] = {
-	    fw_pg_stmts_store, fw_pg_stmts_outbox, fw_pg_stmts_stories, fw_pg_stmts_archive};
+	    fw_pg_stmts_store, fw_pg_stmts_outbox, fw_pg_stmts_stories, fw_pg_stmts_archive,
+	    fw_pg_stmts_cluster};
 	int ret = 0;
 
 	for (size_t i = 0; ret == 0 && i < sizeof(lists) / sizeof(lists[0]); i++)

@@ -652,12 +652,13 @@ static void test_reconnect_prepared(void **state)
 	struct fw_story_watch wgot;
 	struct fw_story_row story = {0};
 	struct fw_store *s;
-	int64_t n = -1, id = 0, sid = 0, rows = 0, bytes = 0;
+	int64_t n = -1, id = 0, sid = 0, rows = 0, bytes = 0, until = 0;
 	int seen = 0;
 
 	if (!c->pg)
 		skip();
 	s = contract_open(c);
+	assert_int_equal(fw_store_set_node(s, "n", 60), 0);
 	terminate_others(c);
 	/* the first statement finds the connection gone, the next one opens it again */
 	assert_true(fw_store_item_count(s, "f", &n) < 0);
@@ -683,6 +684,8 @@ static void test_reconnect_prepared(void **state)
 	assert_string_equal(wgot.first_alert, "x1");
 	assert_int_equal(fw_store_alert_add(s, "x1", "w", "f", "a", T0), 1);
 	assert_int_equal(fw_store_outbox_add(s, "x1", "log", "{}", T0), 1);
+	assert_int_equal(fw_store_feed_claim(s, "f", T0, false, &until), 1);
+	assert_int_equal(fw_store_feed_hold(s, "f", T0 + 300), 1);
 	assert_int_equal(fw_store_commit(s), 0);
 
 	assert_int_equal(fw_store_story_added(s, 0, 0, count_cb, &seen), 0);
