@@ -30,18 +30,29 @@ ITEMS = [
 NEW = ("a2", "Putin and Kim sign a treaty", "https://example.org/a2", "Partnership.")
 
 
-def config(w, srv, url):
-    return w.write("feedwatch.conf", """
+def config(w, url, feeds, interval=1):
+    """A config on the store url polling feeds ((name, URL) pairs) every interval seconds,
+    alerting items that name Putin (watchlist "putin") to w's alerts.jsonl; readable by
+    its owner only (the store's URL may hold a password)."""
+    path = w.write("feedwatch.conf", """
 state_dir = %s;
 store = %s;
 min_interval = 1;
 adaptive = false;  # fixed intervals: the test counts on them
 first_poll_max_age = 0;
-feeds = ( { name = "world"; url = %s; interval = 1; } );
+feeds = ( %s );
 entities = { putin = [ "Putin" ]; };
 watchlists = ( { name = "putin"; match = "@putin"; group = "item"; outputs = [ "log" ]; } );
 outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; } );
-""" % (q(w.state), q(url), q(srv.url("/feed.xml")), q(w.file("alerts.jsonl"))))
+""" % (q(w.state), q(url), ", ".join('{ name = "%s"; url = %s; interval = %d; }'
+                                     % (n, q(u), interval) for n, u in feeds),
+       q(w.file("alerts.jsonl"))))
+    os.chmod(path, 0o600)
+    return path
+
+
+def one_feed(srv):
+    return [("world", srv.url("/feed.xml"))]
 
 
 def rc_err(p):
@@ -65,8 +76,7 @@ def pipeline(srv, pg, w):
     srv.routes["/feed.xml"] = Route(rss_feed(ITEMS), etag='"v1"',
                                     headers={"Content-Type": "application/rss+xml"})
     url = with_password(pg.database())
-    conf = config(w, srv, url)
-    os.chmod(conf, 0o600)
+    conf = config(w, url, one_feed(srv))
     logs = []
 
     p = run(["check", "-c", conf])
@@ -144,8 +154,7 @@ def pipeline(srv, pg, w):
     # A second node: its own state directory and log, the same database and config.
     w2 = Workdir()
     try:
-        conf2 = config(w2, srv, url)
-        os.chmod(conf2, 0o600)
+        conf2 = config(w2, url, one_feed(srv))
         p = run(["once", "-c", conf2])
         logs.append(p.stderr)
         check(p.returncode == 0, "a second node's once exits 0 (%s)" % rc_err(p))
@@ -163,8 +172,7 @@ def refused(srv, pg, w):
     """A store the daemon cannot use is refused, with the password kept out of the log."""
     srv.routes["/feed.xml"] = Route(rss_feed(ITEMS))
     url = with_password(pg.database()).rsplit("/", 1)[0] + "/no_such_db"
-    conf = config(w, srv, url)
-    os.chmod(conf, 0o600)
+    conf = config(w, url, one_feed(srv))
     p = run(["once", "-c", conf])
     check(p.returncode == 2 and "cannot open the store" in p.stderr and PASSWORD not in p.stderr,
           "once refuses a database that is not there, exit 2, password withheld (%s)"
@@ -182,18 +190,7 @@ def host_rest(srv, pg, w):
     for i in range(n):
         srv.routes["/r%d.xml" % i] = Route(rss_feed(ITEMS[1:]))
     url = with_password(pg.database())
-    conf = w.write("feedwatch.conf", """
-state_dir = %s;
-store = %s;
-min_interval = 1;
-adaptive = false;
-feeds = ( %s );
-watchlists = ( { name = "any"; match = "bridge"; group = "item"; outputs = [ "log" ]; } );
-outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; } );
-""" % (q(w.state), q(url), ", ".join('{ name = "r%d"; url = %s; interval = 25; }'
-                                     % (i, q(srv.url("/r%d.xml" % i))) for i in range(n)),
-       q(w.file("alerts.jsonl"))))
-    os.chmod(conf, 0o600)
+    conf = config(w, url, [("r%d" % i, srv.url("/r%d.xml" % i)) for i in range(n)], 25)
     gets = lambda: sum(srv.count("/r%d.xml" % i) for i in range(n))  # noqa: E731
     d = start(["run", "-c", conf])
     check(wait_for(lambda: gets() >= n, timeout=20), "the running node polls its feeds")
@@ -205,11 +202,7 @@ outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; } );
     # claims but that one's, handed over): told to rest, it stores the rest
     w2 = Workdir()
     try:
-        text = open(conf).read().replace(q(w.state), q(w2.state))
-        text = text[:text.index("feeds = (")] + 'feeds = ( { name = "r0"; url = %s; interval = 25; } );' \
-            % q(srv.url("/r0.xml")) + text[text.index(");", text.index("feeds = (")) + 2:]
-        conf2 = w2.write("feedwatch.conf", text)
-        os.chmod(conf2, 0o600)
+        conf2 = config(w2, url, [("r0", srv.url("/r0.xml"))], 25)
         p = run(["once", "-c", conf2])
         check("429" in p.stderr or "rest" in p.stderr, "the other node is told to rest (%s)"
               % rc_err(p))
@@ -233,20 +226,7 @@ def outage(srv, pg, w):
     for i in range(n):
         srv.routes["/f%d.xml" % i] = Route(rss_feed(ITEMS if i == 0 else ITEMS[1:]))
     url = with_password(pg.database())
-    conf = w.write("feedwatch.conf", """
-state_dir = %s;
-store = %s;
-min_interval = 1;
-adaptive = false;
-first_poll_max_age = 0;
-feeds = ( %s );
-entities = { putin = [ "Putin" ]; };
-watchlists = ( { name = "putin"; match = "@putin"; group = "item"; outputs = [ "log" ]; } );
-outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; } );
-""" % (q(w.state), q(url), ", ".join('{ name = "f%d"; url = %s; interval = 1; }'
-                                     % (i, q(srv.url("/f%d.xml" % i))) for i in range(n)),
-       q(w.file("alerts.jsonl"))))
-    os.chmod(conf, 0o600)
+    conf = config(w, url, [("f%d" % i, srv.url("/f%d.xml" % i)) for i in range(n)])
     ids = lambda: [a["item"]["id"] for a in read_jsonl(w.file("alerts.jsonl"))]  # noqa: E731
     gets = lambda: sum(srv.count("/f%d.xml" % i) for i in range(n))  # noqa: E731
     d = start(["run", "-c", conf])
