@@ -284,9 +284,8 @@ static void story_memory_check(struct fw_daemon *d, int64_t wall)
 		return;
 	fw_log(FW_LOG_WARNING,
 	       "story index full: story_memory = %.1f MB holds %zu items, the last %.1f h of the "
-	       "%.0f h "
-	       "story_window (%llu items left it early: later items no longer join their "
-	       "stories); raise story_memory to group over the whole window",
+	       "%.0f h story_window (%llu items left it early: later items no longer join "
+	       "their stories); raise story_memory to group over the whole window",
 	       (double)d->cfg->story_memory / 1048576.0, fw_grouper_items(d->grouper),
 	       oldest > 0 && fw_clock_now() > oldest ? (double)(fw_clock_now() - oldest) / 3600.0
 	                                             : 0.0,

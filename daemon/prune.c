@@ -98,9 +98,7 @@ static bool prune_archive(struct fw_prune *p)
 /* The stories quiet past the story window. */
 static void prune_stories(struct fw_prune *p)
 {
-	int64_t gone = 0;
-
-	int64_t since = p->stories_since < p->t.stories_before ? p->stories_since : 0;
+	int64_t gone = 0, since = p->stories_since < p->t.stories_before ? p->stories_since : 0;
 
 	if (fw_store_story_prune(p->env.store, p->t.stories_before, since, p->t.story_items,
 	                         &gone) < 0) {
