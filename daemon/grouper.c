@@ -66,8 +66,9 @@ int fw_grouper_new(struct fw_store *s, int64_t window, int64_t memory, int64_t n
 		r = fw_story_index_new(window, &g->x);
 	if (r == 0)
 		fw_grouper_set_limits(g, window, memory); /* before the load: it holds to them */
-	if (r == 0 && s)
-		r = fw_store_story_load(s, now - window, load_cb, g);
+	if (r == 0 && s) /* the newest items the cap holds, not all to evict most */
+		r = fw_store_story_load(s, now - window, memory > 0 ? memory / ITEM_BYTES + 1 : 0,
+		                        load_cb, g);
 	if (r < 0) {
 		fw_grouper_free(g);
 		return r;
@@ -90,7 +91,7 @@ void fw_grouper_set_limits(struct fw_grouper *g, int64_t window, int64_t memory)
 {
 	g->window = window;
 	fw_story_index_set_window(g->x, window);
-	fw_story_index_set_cap(g->x, memory > 0 ? (size_t)(memory / ITEM_BYTES) + 1 : 0);
+	fw_story_index_set_cap(g->x, memory > 0 ? (size_t)(memory / ITEM_BYTES + 1) : 0);
 }
 
 void fw_grouper_begin(struct fw_grouper *g)

@@ -440,14 +440,27 @@ int fw_pg_story_pending(struct fw_store *s, int64_t story, const char *watchlist
 }
 
 /* The window, a page at a time (it may hold a million items), in (seen, id) order. */
-int fw_pg_story_load(struct fw_store *s, int64_t since, fw_store_story_item_cb cb, void *arg)
+int fw_pg_story_load(struct fw_store *s, int64_t since, int64_t limit, fw_store_story_item_cb cb,
+                     void *arg)
 {
 	struct fw_pg *p = fw_pg_of(s);
 	struct fw_story_item_row last = {.id = 0, .seen = INT64_MIN};
 	char b[3][24];
-	const char *v[3];
+	const char *v[3] = {fw_pg_i64(b[0], since), fw_pg_i64(b[1], limit > 0 ? limit - 1 : 0)};
 	int ret = 0, n;
 
+	if (limit > 0) { /* from the second the limit-th newest item was seen */
+		PGresult *r = fw_pg_exec(p,
+		                         "SELECT seen FROM story_items WHERE seen >= $1"
+		                         " ORDER BY seen DESC LIMIT 1 OFFSET $2",
+		                         2, v, NULL, NULL, &ret);
+
+		if (!r)
+			return ret;
+		if (PQntuples(r) == 1 && fw_pg_get_i64(r, 0, 0) > since)
+			since = fw_pg_get_i64(r, 0, 0);
+		PQclear(r);
+	}
 	do {
 		PGresult *r;
 

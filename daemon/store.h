@@ -443,8 +443,10 @@ int fw_store_story_pending(struct fw_store *s, int64_t story, const char *watchl
                            fw_store_story_item_cb cb, void *arg);
 
 /* The items seen since `since`, in arrival order, with their features only (id, story,
-   seen, features), to rebuild the index at start. */
-int fw_store_story_load(struct fw_store *s, int64_t since, fw_store_story_item_cb cb, void *arg);
+   seen, features), to rebuild the index at start; at most about the newest `limit` (0: no
+   limit): those from the second the limit-th newest was seen. */
+int fw_store_story_load(struct fw_store *s, int64_t since, int64_t limit, fw_store_story_item_cb cb,
+                        void *arg);
 
 /*
  * The story items added after item `after` and seen at or after `since`, in id order, with

@@ -75,7 +75,7 @@ struct fw_store {
 	X(int, story_next_due, (struct fw_store *s, int64_t *first), (s, first)) \
 	X(int, story_due, (struct fw_store *s, int64_t before, size_t max, fw_store_story_due_cb cb, void *arg), (s, before, max, cb, arg)) \
 	X(int, story_pending, (struct fw_store *s, int64_t story, const char *watchlist, int64_t after, fw_store_story_item_cb cb, void *arg), (s, story, watchlist, after, cb, arg)) \
-	X(int, story_load, (struct fw_store *s, int64_t since, fw_store_story_item_cb cb, void *arg), (s, since, cb, arg)) \
+	X(int, story_load, (struct fw_store *s, int64_t since, int64_t limit, fw_store_story_item_cb cb, void *arg), (s, since, limit, cb, arg)) \
 	X(int, story_added, (struct fw_store *s, int64_t after, int64_t since, fw_store_story_item_cb cb, void *arg), (s, after, since, cb, arg)) \
 	X(int, story_items, (struct fw_store *s, int64_t story, fw_store_story_item_cb cb, void *arg), (s, story, cb, arg)) \
 	X(int, story_list, (struct fw_store *s, int64_t since, fw_store_story_cb cb, void *arg), (s, since, cb, arg)) \

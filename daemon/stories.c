@@ -334,7 +334,8 @@ static bool read_load(sqlite3_stmt *q, struct fw_story_item_row *r)
 	return true;
 }
 
-int fw_sqlite_story_load(struct fw_store *base, int64_t since, fw_store_story_item_cb cb, void *arg)
+int fw_sqlite_story_load(struct fw_store *base, int64_t since, int64_t limit,
+                         fw_store_story_item_cb cb, void *arg)
 {
 	struct fw_sqlite *s = fw_sqlite_of(base);
 	int ret = 0;
@@ -343,6 +344,7 @@ int fw_sqlite_story_load(struct fw_store *base, int64_t since, fw_store_story_it
 	if (!q)
 		return ret;
 	sqlite3_bind_int64(q, 1, since);
+	sqlite3_bind_int64(q, 2, limit > 0 ? limit - 1 : INT64_MAX); /* past the last: none */
 	ret = each_item(s, q, read_load, cb, arg);
 	fw_store_stmt_done(q);
 	return ret;

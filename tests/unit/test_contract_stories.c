@@ -183,7 +183,7 @@ static void test_load_features(void **state)
 	i3 = add(s, st, NULL, "b", "b-1", "three", T0 + 10, NULL, 0, NULL);
 	i4 = add(s, 0, "s-4", "a", "a-3", "old", T0 - 100, f2, 2, NULL);
 	(void)i4;
-	assert_int_equal(fw_store_story_load(s, T0, got_cb, &g), 0);
+	assert_int_equal(fw_store_story_load(s, T0, 0, got_cb, &g), 0);
 	assert_int_equal(g.n, 3);
 	assert_int_equal(g.v[0].id, i2);
 	assert_int_equal(g.v[1].id, i1);
@@ -198,6 +198,21 @@ static void test_load_features(void **state)
 	assert_memory_equal(g.v[0].features, f2, sizeof(f2));
 	assert_int_equal(g.v[2].n_features, 0);
 	assert_null(g.v[2].features);
+	got_clear(&g);
+	/* at most about the newest n: from the second the n-th newest came */
+	assert_int_equal(fw_store_story_load(s, T0, 2, got_cb, &g), 0);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.v[0].id, i1);
+	assert_int_equal(g.v[1].id, i3);
+	got_clear(&g);
+	assert_int_equal(fw_store_story_load(s, T0, 1, got_cb, &g), 0);
+	assert_int_equal(g.n, 2); /* both of the newest second */
+	got_clear(&g);
+	assert_int_equal(fw_store_story_load(s, T0, 3, got_cb, &g), 0);
+	assert_int_equal(g.n, 3);
+	got_clear(&g);
+	assert_int_equal(fw_store_story_load(s, T0, 9, got_cb, &g), 0);
+	assert_int_equal(g.n, 3);
 	got_clear(&g);
 	fw_store_close(s);
 }

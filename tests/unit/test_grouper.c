@@ -184,6 +184,31 @@ static void test_survives_restart(void **state)
 	assert_int_equal(s2, s1);
 }
 
+/* story_memory at start: the index is rebuilt from the newest items the cap holds, not
+   from every item of the window (of which it would evict most), and a story among them
+   is joined as before the restart. */
+static void test_restart_capped(void **state)
+{
+	struct fx *f = *state;
+	char title[96], feed[16];
+	int64_t s9 = 0;
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(title, sizeof(title), "Bulletin %d about matter%d in town%d", i, i, i);
+		snprintf(feed, sizeof(feed), "f%d", i);
+		s9 = put(f, feed, title, T0 + i, false, NULL, NULL);
+	}
+	fw_grouper_free(f->g);
+	/* 3 * 256 bytes: room for 4 items */
+	assert_int_equal(fw_grouper_new(f->store, f->cfg->story_window, 3 * 256, T0 + 20, &f->g),
+	                 0);
+	assert_int_equal(fw_grouper_items(f->g), 4);
+	assert_int_equal(fw_grouper_evicted(f->g), 0);
+	assert_int_equal(fw_grouper_oldest(f->g), T0 + 6);
+	assert_int_equal(
+	    put(f, "g", "Bulletin 9 about matter9 in town9", T0 + 21, false, NULL, NULL), s9);
+}
+
 /* The payloads queued for output o, oldest first. */
 static size_t queued(struct fx *f, json_t **out, size_t max)
 {
@@ -304,6 +329,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_place_and_rows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_survives_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_capped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_story_alerts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	};
