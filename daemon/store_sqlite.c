@@ -144,8 +144,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                          " m.explain FROM story_items i JOIN story_matches m ON m.item = i.id "
                          "WHERE i.story = ?1 AND m.watchlist = ?2 AND i.id > ?3 ORDER BY i.id",
     [ST_STORY_LOAD] = "SELECT id, story, seen, features FROM story_items WHERE seen >= "
-                      "max(?1, coalesce((SELECT seen FROM story_items WHERE seen >= ?1 "
-                      "ORDER BY seen DESC LIMIT 1 OFFSET ?2), ?1)) ORDER BY seen, id",
+                      "CASE WHEN ?2 < 0 THEN ?1 ELSE max(?1, coalesce((SELECT seen FROM "
+                      "story_items WHERE seen >= ?1 ORDER BY seen DESC LIMIT 1 OFFSET ?2), "
+                      "?1)) END ORDER BY seen, id",
     [ST_ARCHIVE_ADD] = "INSERT INTO archive (feed, item, seen, published, updated, title, link,"
                        " author, summary, content, categories, bytes) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",

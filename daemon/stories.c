@@ -344,7 +344,7 @@ int fw_sqlite_story_load(struct fw_store *base, int64_t since, int64_t limit,
 	if (!q)
 		return ret;
 	sqlite3_bind_int64(q, 1, since);
-	sqlite3_bind_int64(q, 2, limit > 0 ? limit - 1 : INT64_MAX); /* past the last: none */
+	sqlite3_bind_int64(q, 2, limit > 0 ? limit - 1 : -1); /* -1: no limit, no search */
 	ret = each_item(s, q, read_load, cb, arg);
 	fw_store_stmt_done(q);
 	return ret;
