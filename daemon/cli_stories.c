@@ -168,10 +168,12 @@ int fw_cli_stories_cmd(const struct cli *c, char **args, int nargs)
 
 /* ------------------------------------------------------------------ explain-story */
 
-/* Items of a story, kept for explaining. */
+/* Items of a story, kept for explaining, and each one's features with their text. */
 struct items {
 	struct fw_story_item_row *v;
 	size_t n, cap;
+	struct fw_story_features *f;
+	struct fw_story_terms *t;
 };
 
 static int keep_cb(struct fw_story_item_row *r, void *arg)
@@ -208,68 +210,77 @@ static void features_of(const struct fw_fold *fold, const struct fw_story_item_r
 	free(copy);
 }
 
-/* The terms items a and b share, as a JSON array of strings. */
-static json_t *shared_terms(const struct fw_fold *fold, const struct fw_story_item_row *a,
-                            const struct fw_story_item_row *b)
+/* The features of every item of it, once. 0 or -ENOMEM. */
+static int features_all(const struct fw_fold *fold, struct items *it)
 {
-	struct fw_story_features fa, fb;
-	struct fw_story_terms ta, tb;
+	it->f = calloc(it->n + 1, sizeof(*it->f));
+	it->t = calloc(it->n + 1, sizeof(*it->t));
+	if (it->f == NULL || it->t == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < it->n; i++)
+		features_of(fold, &it->v[i], &it->f[i], &it->t[i]);
+	return 0;
+}
+
+/* Does f hold the feature h? */
+static bool holds(const struct fw_story_features *f, uint32_t h)
+{
+	for (size_t k = 0; k < f->n; k++)
+		if (f->h[k] == h)
+			return true;
+	return false;
+}
+
+/* The terms items a and b of it share, as a JSON array of strings. */
+static json_t *shared_terms(const struct items *it, size_t a, size_t b)
+{
 	json_t *out = json_array();
 
-	features_of(fold, a, &fa, &ta);
-	features_of(fold, b, &fb, &tb);
-	for (size_t i = 0; out && i < fa.n; i++)
-		for (size_t k = 0; k < fb.n; k++)
-			if (fa.h[i] == fb.h[k]) {
-				json_array_append_new(out, json_string(ta.text[i]));
-				break;
-			}
+	for (size_t i = 0; out && i < it->f[a].n; i++)
+		if (holds(&it->f[b], it->f[a].h[i]))
+			json_array_append_new(out, json_string(it->t[a].text[i]));
 	return out;
 }
 
 /* The terms item i shares with the profile its story had when it came (story.h): the
    newest FW_STORY_PROFILE_ITEMS items before it, each term with how many of them hold it;
    an empty array when fewer than two came before (a story of one item is no profile). */
-static json_t *profile_terms(const struct fw_fold *fold, const struct items *it, size_t i)
+static json_t *profile_terms(const struct items *it, size_t i)
 {
 	size_t from = i > FW_STORY_PROFILE_ITEMS ? i - FW_STORY_PROFILE_ITEMS : 0;
+	const struct fw_story_features *f = &it->f[i];
 	unsigned held[FW_STORY_FEATURES] = {0};
-	struct fw_story_features fr, fo;
-	struct fw_story_terms tr;
 	json_t *out = json_array();
 
 	if (out == NULL || i - from < 2)
 		return out;
-	features_of(fold, &it->v[i], &fr, &tr);
-	for (size_t j = from; j < i; j++) {
-		features_of(fold, &it->v[j], &fo, NULL);
-		for (size_t a = 0; a < fr.n; a++)
-			for (size_t b = 0; b < fo.n; b++)
-				if (fr.h[a] == fo.h[b]) {
-					held[a]++;
-					break;
-				}
-	}
-	for (size_t a = 0; a < fr.n; a++)
+	for (size_t j = from; j < i; j++)
+		for (size_t a = 0; a < f->n; a++)
+			held[a] += holds(&it->f[j], f->h[a]);
+	for (size_t a = 0; a < f->n; a++)
 		if (held[a] > 0)
-			json_array_append_new(out, json_pack("{s:s, s:i, s:i}", "term", tr.text[a],
-			                                     "items", (int)held[a], "of",
-			                                     (int)(i - from)));
+			json_array_append_new(out, json_pack("{s:s, s:i, s:i}", "term",
+			                                     it->t[i].text[a], "items",
+			                                     (int)held[a], "of", (int)(i - from)));
 	return out;
 }
 
-static const struct fw_story_item_row *find_item(const struct items *it, int64_t id)
+/* The index in it of the item of store id `id`; it->n when none. */
+static size_t find_item(const struct items *it, int64_t id)
 {
-	for (size_t i = 0; i < it->n; i++)
-		if (it->v[i].id == id)
-			return &it->v[i];
-	return NULL;
+	size_t i = 0;
+
+	while (i < it->n && it->v[i].id != id)
+		i++;
+	return i;
 }
 
 /* One item's line of explain-story: JSON, or text. */
-static json_t *explain_item(const struct fw_fold *fold, const struct items *it, size_t i)
+static json_t *explain_item(const struct items *it, size_t i)
 {
-	const struct fw_story_item_row *r = &it->v[i], *m = find_item(it, r->matched);
+	const struct fw_story_item_row *r = &it->v[i];
+	size_t k = find_item(it, r->matched);
+	const struct fw_story_item_row *m = k < it->n ? &it->v[k] : NULL;
 	json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "feed", r->feed ? r->feed : "", "id",
 	                      r->item ? r->item : "", "title", r->title ? r->title : "", "seen",
 	                      jtime(r->seen));
@@ -285,8 +296,8 @@ static json_t *explain_item(const struct fw_fold *fold, const struct items *it, 
 		                    m ? json_pack("{s:s, s:s, s:s}", "feed", m->feed, "id", m->item,
 		                                  "title", m->title ? m->title : "")
 		                      : json_null());
-		json_object_set_new(o, "shared", m ? shared_terms(fold, r, m) : json_array());
-		json_object_set_new(o, "story_shared", profile_terms(fold, it, i));
+		json_object_set_new(o, "shared", m ? shared_terms(it, i, k) : json_array());
+		json_object_set_new(o, "story_shared", profile_terms(it, i));
 	}
 	return o;
 }
@@ -357,14 +368,14 @@ int fw_cli_stories_explain(const struct cli *c, char **args, int nargs)
 	}
 	code = 2;
 	if (fw_fold_new(&fold) < 0 || fw_store_story_get(s, id, &row) < 0 ||
-	    fw_store_story_items(s, id, keep_cb, &it) < 0) {
+	    fw_store_story_items(s, id, keep_cb, &it) < 0 || features_all(fold, &it) < 0) {
 		fprintf(stderr, "feedwatch: explain-story: %s\n", fw_store_error(s));
 		goto done;
 	}
 	if (!c->json)
 		printf("%s: %s (%zu items)\n", row.sid, row.title ? row.title : "", it.n);
 	for (size_t i = 0; i < it.n; i++) {
-		json_t *o = explain_item(fold, &it, i);
+		json_t *o = explain_item(&it, i);
 		char *line;
 
 		if (o == NULL)
@@ -384,6 +395,8 @@ done:
 	for (size_t i = 0; i < it.n; i++)
 		fw_store_story_item_clear(&it.v[i]);
 	free(it.v);
+	free(it.f);
+	free(it.t);
 	fw_story_row_clear(&row);
 	fw_fold_free(fold);
 	fw_store_close(s);
