@@ -25,6 +25,12 @@
    word, about 160 B in news), so that story_memory bounds it. */
 #define ITEM_BYTES 256
 
+/* The items memory bytes hold (story_memory), 0 for 0: no bound. */
+static size_t cap_items(int64_t memory)
+{
+	return memory > 0 ? (size_t)(memory / ITEM_BYTES + 1) : 0;
+}
+
 struct fw_grouper {
 	struct fw_story_index *x;
 	struct fw_fold *fold;
@@ -67,8 +73,7 @@ int fw_grouper_new(struct fw_store *s, int64_t window, int64_t memory, int64_t n
 	if (r == 0)
 		fw_grouper_set_limits(g, window, memory); /* before the load: it holds to them */
 	if (r == 0 && s) /* the newest items the cap holds, not all to evict most */
-		r = fw_store_story_load(s, now - window, memory > 0 ? memory / ITEM_BYTES + 1 : 0,
-		                        load_cb, g);
+		r = fw_store_story_load(s, now - window, (int64_t)cap_items(memory), load_cb, g);
 	if (r < 0) {
 		fw_grouper_free(g);
 		return r;
@@ -91,7 +96,7 @@ void fw_grouper_set_limits(struct fw_grouper *g, int64_t window, int64_t memory)
 {
 	g->window = window;
 	fw_story_index_set_window(g->x, window);
-	fw_story_index_set_cap(g->x, memory > 0 ? (size_t)(memory / ITEM_BYTES + 1) : 0);
+	fw_story_index_set_cap(g->x, cap_items(memory));
 }
 
 void fw_grouper_begin(struct fw_grouper *g)

@@ -100,6 +100,17 @@ void fw_store_archive_categories(const struct fw_archive_row *r, char *buf)
 	}
 }
 
+/* The start of a prune run: 1 when this store holds the prune lock, 0 (with *deleted 0)
+   when another node's does, whose pass does this one's work, or -errno. */
+static int lock_or_skip(struct fw_store *s, int64_t *deleted)
+{
+	int ret = fw_store_prune_lock(s);
+
+	if (ret == 0 && deleted)
+		*deleted = 0;
+	return ret;
+}
+
 /* The end of a prune run under the lock: gives the hold back; the run's result first. */
 static int unlock_after(struct fw_store *s, int ret)
 {
@@ -112,14 +123,10 @@ int fw_store_item_prune(struct fw_store *s, int64_t before, int64_t *deleted)
 {
 	struct fw_store_item_pruning p = {.before = before};
 	bool done = false;
-	int ret = fw_store_prune_lock(s);
+	int ret = lock_or_skip(s, deleted);
 
-	if (ret <= 0) {
-		/* another node prunes: its pass does this one's work */
-		if (ret == 0 && deleted)
-			*deleted = 0;
+	if (ret <= 0)
 		return ret;
-	}
 	ret = 0;
 	while (ret == 0 && !done)
 		ret = fw_store_item_prune_step(s, &p, FW_STORE_ARCHIVE_PRUNE_BATCH, &done);
@@ -134,13 +141,10 @@ int fw_store_archive_prune(struct fw_store *s, int64_t before, int64_t max_bytes
 {
 	struct fw_store_archive_pruning p = {.before = before, .max_bytes = max_bytes};
 	bool done = false;
-	int ret = fw_store_prune_lock(s);
+	int ret = lock_or_skip(s, deleted);
 
-	if (ret <= 0) {
-		if (ret == 0 && deleted)
-			*deleted = 0;
+	if (ret <= 0)
 		return ret;
-	}
 	ret = 0;
 	while (ret == 0 && !done)
 		ret = fw_store_archive_prune_step(s, &p, FW_STORE_ARCHIVE_PRUNE_BATCH, w, &done);

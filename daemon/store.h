@@ -109,9 +109,9 @@ int fw_store_feed_hold(struct fw_store *s, const char *feed, int64_t until);
  * The heartbeat of this node, every lease / 4 at least: records it (name, host, pid, when
  * it started, now) and renews the claims of its polls in flight to a second short of now +
  * lease, so a poll slower than the lease keeps its claim while the node lives; a node that
- * dies loses them within a lease of its last beat. The first beat of a new process under a known name (another
- * host, pid or start) lets go of the polls the one before had in flight: they are due
- * again for any node. Forgets nodes not seen for a day. SQLite: nothing. 0 or -errno.
+ * dies loses them within a lease of its last beat. The first beat of a new process under a
+ * known name (another host, pid or start) lets go of the polls the one before had in
+ * flight: they are due again for any node. Forgets nodes not seen for a day. SQLite: nothing. 0 or -errno.
  */
 int fw_store_node_beat(struct fw_store *s, const char *host, int64_t pid, int64_t started,
                        int64_t now);
