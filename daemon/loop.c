@@ -278,17 +278,18 @@ static void start_prune(struct fw_daemon *d, int64_t wall)
 static void story_memory_check(struct fw_daemon *d, int64_t wall)
 {
 	uint64_t evicted = d->grouper ? fw_grouper_evicted(d->grouper) : 0;
-	int64_t oldest = d->grouper ? fw_grouper_oldest(d->grouper) : 0;
+	int64_t oldest, now;
 
 	if (evicted <= d->story_evicted || (d->story_said && wall - d->story_said < 3600))
 		return;
+	oldest = fw_grouper_oldest(d->grouper);
+	now = fw_clock_now();
 	fw_log(FW_LOG_WARNING,
 	       "story index full: story_memory = %.1f MB holds %zu items, the last %.1f h of the "
 	       "%.0f h story_window (%llu items left it early: later items no longer join "
 	       "their stories); raise story_memory to group over the whole window",
 	       (double)d->cfg->story_memory / 1048576.0, fw_grouper_items(d->grouper),
-	       oldest > 0 && fw_clock_now() > oldest ? (double)(fw_clock_now() - oldest) / 3600.0
-	                                             : 0.0,
+	       oldest > 0 && now > oldest ? (double)(now - oldest) / 3600.0 : 0.0,
 	       (double)d->cfg->story_window / 3600.0,
 	       (unsigned long long)(evicted - d->story_evicted));
 	d->story_evicted = evicted;
