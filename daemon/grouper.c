@@ -42,6 +42,18 @@ struct fw_grouper {
 	                     INT64_MAX none waits */
 };
 
+/* A word of the features blob as stored (little-endian, whatever the machine, so that
+   nodes of other byte orders share a store) from the host's, and back: the same swap. */
+static uint32_t blob_word(uint32_t v)
+{
+	const unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8),
+	                            (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
+	uint32_t w;
+
+	memcpy(&w, b, sizeof(w));
+	return w;
+}
+
 static int load_cb(struct fw_story_item_row *r, void *arg)
 {
 	struct fw_grouper *g = arg;
@@ -49,9 +61,10 @@ static int load_cb(struct fw_story_item_row *r, void *arg)
 
 	/* the blob: the names mask, then the feature hashes */
 	if (r->n_features > 0) {
-		f.names = r->features[0];
+		f.names = blob_word(r->features[0]);
 		f.n = r->n_features - 1 < FW_STORY_FEATURES ? r->n_features - 1 : FW_STORY_FEATURES;
-		memcpy(f.h, r->features + 1, f.n * sizeof(f.h[0]));
+		for (size_t i = 0; i < f.n; i++)
+			f.h[i] = blob_word(r->features[1 + i]);
 	}
 	if (r->id > g->last_id)
 		g->last_id = r->id;
@@ -240,8 +253,9 @@ static int store_item(struct fw_store *tx, const struct fw_config *cfg, const ch
 	                                .n_features = f->n + 1};
 	int r;
 
-	blob[0] = f->names;
-	memcpy(blob + 1, f->h, f->n * sizeof(f->h[0]));
+	blob[0] = blob_word(f->names);
+	for (size_t i = 0; i < f->n; i++)
+		blob[1 + i] = blob_word(f->h[i]);
 	row.entities = entities_of(cfg, mr);
 	r = fw_store_story_add_item(tx, &row, gi->sid, &gi->item, &gi->story);
 	free(row.entities);

@@ -388,7 +388,8 @@ struct fw_story_item_row {
 	double score;
 	char *entities; /* names of the entities it names, '\n' between */
 	char *explain;  /* fw_store_story_pending: why it matched the watchlist (JSON array) */
-	const uint32_t *features; /* the names mask, then the feature hashes (story.h) */
+	const uint32_t *features; /* the names mask, then the feature hashes (story.h), each
+	                             little-endian (grouper.c) */
 	size_t n_features;
 };
 

@@ -2,7 +2,7 @@
  * test_grouper.c - stories in the daemon (grouper.c) on a real SQLite store in a temporary
  * directory: placing items, taking them back with a rolled-back poll, the index rebuilt
  * from the store, the alert rules of group = "story" (first alert, held items, the update
- * once the interval has passed), and pruning.
+ * once the interval has passed), pruning, and the stored features' byte order.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "config.h"
 #include "grouper.h"
@@ -323,6 +324,56 @@ static void test_prune(void **state)
 	}
 }
 
+/* The features blob is little-endian on every machine (a store shared by nodes of both
+   byte orders reads the same features), and a restart reads back what was stored: the
+   same features again join their item as its copy. */
+static void test_features_bytes(void **state)
+{
+	static const unsigned char want[] = {0x05, 0x00, 0x00, 0x00, 0x44, 0x33, 0x22, 0x11,
+	                                     0xd4, 0xc3, 0xb2, 0xa1, 0x7c, 0x00, 0x00, 0x80};
+	struct fx *f = *state;
+	struct fw_story_features pre = {.h = {0x11223344u, 0xa1b2c3d4u, 0x8000007cu},
+	                                .n = 3,
+	                                .names = 5};
+	struct fw_match_result mr = {0};
+	struct fw_grouper_item gi;
+	struct fw_item *it[2] = {fw_item_new(), fw_item_new()};
+	int64_t story[2];
+	char path[128];
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	for (int i = 0; i < 2; i++) {
+		assert_non_null(it[i]);
+		it[i]->id = strdup(i ? "y" : "x");
+		it[i]->title = strdup("Anything at all");
+		assert_int_equal(fw_store_begin(f->store), 0);
+		assert_int_equal(fw_grouper_place_pre(f->g, f->store, f->cfg, i ? "b" : "a", it[i],
+		                                      &mr, &pre, T0 + i, &gi),
+		                 0);
+		assert_int_equal(fw_store_commit(f->store), 0);
+		story[i] = gi.story;
+		fw_grouper_item_clear(&gi);
+		if (i == 0) {
+			fw_grouper_free(f->g);
+			assert_int_equal(fw_grouper_new(f->store, f->cfg->story_window, 0, T0, &f->g),
+			                 0);
+		}
+		fw_item_free(it[i]);
+	}
+	assert_int_equal(story[1], story[0]);
+	snprintf(path, sizeof(path), "%s/state/feedwatch.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT features FROM story_items WHERE item = 'x'",
+	                                    -1, &q, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_bytes(q, 0), sizeof(want));
+	assert_memory_equal(sqlite3_column_blob(q, 0), want, sizeof(want));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +383,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_restart_capped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_story_alerts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_features_bytes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
