@@ -332,9 +332,8 @@ static void test_features_bytes(void **state)
 	static const unsigned char want[] = {0x05, 0x00, 0x00, 0x00, 0x44, 0x33, 0x22, 0x11,
 	                                     0xd4, 0xc3, 0xb2, 0xa1, 0x7c, 0x00, 0x00, 0x80};
 	struct fx *f = *state;
-	struct fw_story_features pre = {.h = {0x11223344u, 0xa1b2c3d4u, 0x8000007cu},
-	                                .n = 3,
-	                                .names = 5};
+	struct fw_story_features pre = {
+	    .h = {0x11223344u, 0xa1b2c3d4u, 0x8000007cu}, .n = 3, .names = 5};
 	struct fw_match_result mr = {0};
 	struct fw_grouper_item gi;
 	struct fw_item *it[2] = {fw_item_new(), fw_item_new()};
@@ -356,8 +355,8 @@ static void test_features_bytes(void **state)
 		fw_grouper_item_clear(&gi);
 		if (i == 0) {
 			fw_grouper_free(f->g);
-			assert_int_equal(fw_grouper_new(f->store, f->cfg->story_window, 0, T0, &f->g),
-			                 0);
+			assert_int_equal(
+			    fw_grouper_new(f->store, f->cfg->story_window, 0, T0, &f->g), 0);
 		}
 		fw_item_free(it[i]);
 	}
