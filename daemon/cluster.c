@@ -104,11 +104,11 @@ void fw_cluster_close(struct fw_cluster *c)
 }
 
 /* See cluster.h. */
-bool fw_cluster_claim(struct fw_cluster *c, const char *feed, int64_t now, bool early,
-                      int64_t *when)
+enum fw_cluster_claim fw_cluster_claim(struct fw_cluster *c, const char *feed, const char *host,
+                                       int64_t host_limit, int64_t now, bool early, int64_t *when)
 {
 	int64_t until = now;
-	int r = fw_store_feed_claim(c->store, feed, now, early, &until);
+	int r = fw_store_feed_claim(c->store, feed, host, host_limit, now, early, &until);
 
 	if (r < 0 && !c->claims_failing)
 		fw_log(FW_LOG_WARNING,
@@ -118,15 +118,15 @@ bool fw_cluster_claim(struct fw_cluster *c, const char *feed, int64_t now, bool 
 	else if (r >= 0 && c->claims_failing)
 		fw_log(FW_LOG_NOTICE, "node '%s': polls claimed again", c->node);
 	c->claims_failing = r < 0;
-	if (r > 0)
-		return true;
+	if (r == 1)
+		return FW_CLAIM_TAKEN;
 	if (r < 0) {
 		*when = now + 5 + rand() % 5;
-		return false;
+		return FW_CLAIM_REFUSED;
 	}
 	/* ask again the second it ends (nodes asking at once are decided by the database) */
 	*when = until > now ? until : now + 1;
-	return false;
+	return r == 2 ? FW_CLAIM_HOST_BUSY : FW_CLAIM_REFUSED;
 }
 
 /* See cluster.h. */

@@ -30,15 +30,22 @@ const char *fw_cluster_node(const struct fw_cluster *c);
 /* Stop beating; freed when libuv has closed the timer. Accepts NULL. */
 void fw_cluster_close(struct fw_cluster *c);
 
+/* What fw_cluster_claim says. */
+enum fw_cluster_claim {
+	FW_CLAIM_REFUSED,   /* another node holds the feed, or the store failed */
+	FW_CLAIM_TAKEN,     /* this node may poll it */
+	FW_CLAIM_HOST_BUSY, /* host_limit polls of its host are in flight on the nodes */
+};
+
 /*
- * Claim the poll of feed, due now, for this node: true when it may poll; false when not,
- * with *when the time to ask again (the end of another node's claim; after a store error,
- * a few seconds from now: logged once until a claim works again, not once per feed).
- * early: `feedwatch once`, which polls a feed not due yet, but never beside another
- * node's poll in flight.
+ * Claim the poll of feed (on host, the feed's host:port), due now, for this node. When
+ * not taken, *when is the time to ask again: the end of another node's claim; a second
+ * from now when the host is busy; after a store error, a few seconds from now (logged
+ * once until a claim works again, not once per feed). early: `feedwatch once`, which
+ * polls a feed not due yet, but never beside another node's poll in flight.
  */
-bool fw_cluster_claim(struct fw_cluster *c, const char *feed, int64_t now, bool early,
-                      int64_t *when);
+enum fw_cluster_claim fw_cluster_claim(struct fw_cluster *c, const char *feed, const char *host,
+                                       int64_t host_limit, int64_t now, bool early, int64_t *when);
 
 /* The poll of feed is stored (call inside its transaction): keep the claim until next,
    its next poll; next 0 gives it up. A claim found lost is logged (it lapsed before the

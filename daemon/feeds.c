@@ -34,6 +34,8 @@ struct host_rt {
 	char *name;
 	size_t active;
 	int64_t blocked_until;
+	int64_t busy_until; /* shared store: host_concurrency polls of it in flight on the nodes;
+	                       its feeds wait in the queue, asked for again from then */
 };
 
 struct feed_rt {
@@ -94,6 +96,7 @@ struct fw_feeds {
 	size_t n_pend;
 	uv_check_t flush;
 	uv_idle_t wake;          /* active while polls wait: the loop's poll phase must not block */
+	uv_timer_t busy;         /* admits again when a host busy on the nodes may have room */
 	struct push_job *pushes; /* pushed documents being parsed */
 	double price;       /* adaptive polling's constant c (fw_schedule_budget), 0 = none yet */
 	uint64_t price_ms;  /* uv_now when it was computed */
@@ -1148,7 +1151,13 @@ static void start_fetch(struct feed_rt *f)
 	}
 }
 
-/* Start queued polls while the global and per-host limits allow. */
+static void busy_cb(uv_timer_t *t)
+{
+	admit(t->data);
+}
+
+/* Start queued polls while the global and per-host limits allow (on a shared store, the
+   per-host limit of all nodes together too). */
 static void admit(struct fw_feeds *fs)
 {
 	const struct fw_config *cfg = fs->cfg;
@@ -1165,8 +1174,23 @@ static void admit(struct fw_feeds *fs)
 	while (*pp && fs->active < (size_t)cfg->concurrency && scanned++ < FW_ADMIT_SCAN) {
 		struct feed_rt *f = *pp;
 		struct host_rt *h = &fs->hosts[f->host];
+		bool rests = h->blocked_until > now && !fs->env.once;
+		enum fw_cluster_claim claim = FW_CLAIM_TAKEN;
 
-		if (h->active >= (size_t)cfg->host_concurrency) {
+		if (h->active >= (size_t)cfg->host_concurrency || h->busy_until > now) {
+			prev = f;
+			pp = &f->qnext;
+			continue;
+		}
+		if (fs->env.cluster && !rests)
+			claim = fw_cluster_claim(fs->env.cluster, f->cfg->name, h->name,
+			                         cfg->host_concurrency, now, fs->env.once, &when);
+		if (claim == FW_CLAIM_HOST_BUSY) {
+			/* the host's feeds stay queued, and are asked for again when it may have room */
+			h->busy_until = when;
+			if (!uv_is_active((uv_handle_t *)&fs->busy))
+				uv_timer_start(&fs->busy, busy_cb, fw_clock_timer_ms(when - now),
+				               0);
 			prev = f;
 			pp = &f->qnext;
 			continue;
@@ -1176,13 +1200,12 @@ static void admit(struct fw_feeds *fs)
 			fs->qtail = prev;
 		f->queued = false;
 		f->qnext = NULL;
-		if (h->blocked_until > now && !fs->env.once) {
+		if (rests) {
 			/* The host asked us to rest: try again when it said. */
 			schedule_at(f, h->blocked_until + (int64_t)(f->seed % 10), now);
 			continue;
 		}
-		if (fs->env.cluster &&
-		    !fw_cluster_claim(fs->env.cluster, f->cfg->name, now, fs->env.once, &when)) {
+		if (claim == FW_CLAIM_REFUSED) {
 			schedule_at(f, when, now); /* another node polls it: ask again then */
 			fs->done += fs->env.once;  /* once: the other node polls it */
 			once_progress(fs);
@@ -1280,8 +1303,9 @@ int fw_feeds_start(const struct fw_feeds_env *env, const struct fw_config *cfg,
 	fs->flush.data = fs;
 	uv_idle_init(env->loop, &fs->wake);
 	fs->wake.data = fs;
-	fs->open_handles++;
-	fs->open_handles++;
+	uv_timer_init(env->loop, &fs->busy);
+	fs->busy.data = fs;
+	fs->open_handles += 3;
 	for (size_t i = 0; i < cfg->n_feeds; i++) {
 		struct feed_rt *f = feed_new(fs, &cfg->feeds[i]);
 
@@ -1493,4 +1517,5 @@ void fw_feeds_close(struct fw_feeds *fs)
 		feed_drop(fs->v[i]);
 	uv_close((uv_handle_t *)&fs->flush, flush_close_cb);
 	uv_close((uv_handle_t *)&fs->wake, flush_close_cb);
+	uv_close((uv_handle_t *)&fs->busy, flush_close_cb);
 }

@@ -3,28 +3,71 @@
  * feeds, so that each due poll is made by exactly one node.
  *
  * A feed's claim is one row of feed_claims: the node holding it, until when, and whether
- * its poll is in flight. A node takes a feed only by one INSERT ... ON CONFLICT DO UPDATE
- * ... WHERE held_until <= now (the row lock decides between nodes asking at once: no read
- * then write). After the poll is stored, in the poll's own transaction, the node keeps the
+ * its poll is in flight. A node takes a feed only by one call of fw_feed_claim: an INSERT
+ * ... ON CONFLICT DO UPDATE ... WHERE held_until <= now (the row lock decides between
+ * nodes asking at once: no read then write). After the poll is stored, in the poll's own transaction, the node keeps the
  * claim until the feed's next poll, so the shared schedule is the claim itself: another
  * node that asks earlier (its own timer, a restart) is told when to ask again. A claim in
  * flight is renewed by the node's heartbeat (nodes.last_seen) to a second short of a lease
  * (held_for): the clock is whole seconds, so a node killed with -9 loses it within a lease
  * of the kill, and another node asking at that whole second takes it within the lease; its
  * held claims end at each feed's next poll, when any node may take the feed.
+ *
+ * host_concurrency holds for the whole cluster: a claim names the feed's host, and is
+ * taken only while fewer than the limit of that host's other claims are in flight (and
+ * not lapsed). The claims of one host are taken one at a time, under a transaction-scoped
+ * advisory lock of the host (two-key form, apart from the one-key locks of the other
+ * files), so two nodes cannot both take the last slot.
  */
 #include "pg_int.h"
 
 #include <errno.h>
 #include <string.h>
 
+/* The claim (see claim_stmt), a function so that the host's lock is taken before the
+   count of its polls in flight: each statement of a PL/pgSQL function sees what committed
+   before it began, one statement would count in a snapshot taken before its wait. */
+#define FW_PG_CLAIM_FN                                                                             \
+	"CREATE OR REPLACE FUNCTION fw_feed_claim(p_feed text, p_node text, p_now bigint, "        \
+	"p_held bigint, p_early boolean, p_host text, p_limit bigint, OUT o_taken int, "           \
+	"OUT o_until bigint, OUT o_room boolean) LANGUAGE plpgsql AS $fn$ BEGIN "                  \
+	"o_room := true; "                                                                         \
+	"IF p_limit > 0 THEN "                                                                     \
+	"PERFORM pg_advisory_xact_lock(1180125251, hashtext(p_host)); "                            \
+	"SELECT count(*) < p_limit INTO o_room FROM feed_claims WHERE host = p_host "              \
+	"AND polling AND held_until > p_now AND feed <> p_feed; "                                  \
+	"END IF; "                                                                                 \
+	"IF o_room THEN "                                                                          \
+	"INSERT INTO feed_claims AS c (feed, node, held_until, polling, host) "                    \
+	"VALUES (p_feed, p_node, p_now + p_held, true, p_host) "                                   \
+	"ON CONFLICT (feed) DO UPDATE SET node = excluded.node, "                                  \
+	"held_until = excluded.held_until, polling = true, host = excluded.host "                  \
+	"WHERE c.held_until <= p_now OR c.node = excluded.node OR (p_early AND NOT c.polling) "    \
+	"RETURNING c.held_until INTO o_until; "                                                    \
+	"IF FOUND THEN o_taken := 1; RETURN; END IF; "                                             \
+	"END IF; "                                                                                 \
+	"o_taken := 0; "                                                                           \
+	"SELECT c.held_until INTO o_until FROM feed_claims c WHERE c.feed = p_feed; "              \
+	"o_until := coalesce(o_until, 0); "                                                        \
+	"END $fn$;"
+
+/* What schema 2 added beside the claims' host column: its index, and the claim. */
+#define FW_PG_CLAIMS_HOST                                                                          \
+	"CREATE INDEX IF NOT EXISTS feed_claims_host ON feed_claims (host) WHERE "                 \
+	"polling;" FW_PG_CLAIM_FN
+
 const char fw_pg_ddl_cluster[] =
     "CREATE TABLE IF NOT EXISTS nodes (name text PRIMARY KEY, host text NOT NULL DEFAULT '', "
     "pid bigint NOT NULL DEFAULT 0, started bigint NOT NULL DEFAULT 0, "
     "last_seen bigint NOT NULL DEFAULT 0, lease bigint NOT NULL DEFAULT 60);"
     "CREATE TABLE IF NOT EXISTS feed_claims (feed text PRIMARY KEY, node text NOT NULL, "
-    "held_until bigint NOT NULL, polling boolean NOT NULL DEFAULT false);"
-    "CREATE INDEX IF NOT EXISTS feed_claims_node ON feed_claims (node, polling);";
+    "held_until bigint NOT NULL, polling boolean NOT NULL DEFAULT false, "
+    "host text NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS feed_claims_node ON feed_claims (node, polling);" FW_PG_CLAIMS_HOST;
+
+/* Schema 1 to 2: claims name their host (host_concurrency across the cluster). */
+const char fw_pg_migrate_cluster_2[] = "ALTER TABLE feed_claims ADD COLUMN IF NOT EXISTS host text "
+                                       "NOT NULL DEFAULT '';" FW_PG_CLAIMS_HOST;
 
 /* How long a claim in flight is held past a whole-second now: a lease less the second now
    may lag the real time by, so the claim ends within a lease of the last renewal. */
@@ -42,18 +85,12 @@ static int need_node(struct fw_pg *p)
 }
 
 /* the node asking again for its own claim gets it: a restart under the same name, or its
-   own timer a second early; early takes a claim whose poll is done */
+   own timer a second early; early takes a claim whose poll is done. With a host limit
+   ($7 > 0) the host's lock ("FWHC", the host's hash) is taken, then its room counted. Says
+   whether taken, the claim's end (0: no claim seen) and whether the host had room. */
 static const struct fw_pg_stmt claim_stmt = {
     "fw_feed_claim",
-    "WITH took AS (INSERT INTO feed_claims AS c (feed, node, held_until, polling) "
-    "VALUES ($1, $2, $3::bigint + $4::bigint, true) "
-    "ON CONFLICT (feed) DO UPDATE SET node = excluded.node, "
-    "held_until = excluded.held_until, polling = true "
-    "WHERE c.held_until <= $3::bigint OR c.node = excluded.node "
-    "OR ($5::boolean AND NOT c.polling) RETURNING held_until) "
-    "SELECT 1, held_until FROM took UNION ALL "
-    "SELECT 0, held_until FROM feed_claims WHERE feed = $1 AND NOT EXISTS (SELECT 1 FROM took)",
-    5};
+    "SELECT o_taken, o_until, o_room FROM fw_feed_claim($1, $2, $3, $4, $5, $6, $7)", 7};
 
 static const struct fw_pg_stmt hold_stmt = {
     "fw_feed_hold",
@@ -63,28 +100,36 @@ static const struct fw_pg_stmt hold_stmt = {
 
 const struct fw_pg_stmt *const fw_pg_stmts_cluster[] = {&claim_stmt, &hold_stmt, NULL};
 
-int fw_pg_feed_claim(struct fw_store *s, const char *feed, int64_t now, bool early, int64_t *until)
+int fw_pg_feed_claim(struct fw_store *s, const char *feed, const char *host, int64_t host_limit,
+                     int64_t now, bool early, int64_t *until)
 {
 	struct fw_pg *p = fw_pg_of(s);
-	char a[24], b[24];
-	const char *v[5] = {feed, p->node, fw_pg_i64(a, now), fw_pg_i64(b, held_for(p)),
-	                    early ? "t" : "f"};
+	char a[24], b[24], c[24];
+	const char *v[7] = {feed,
+	                    p->node,
+	                    fw_pg_i64(a, now),
+	                    fw_pg_i64(b, held_for(p)),
+	                    early ? "t" : "f",
+	                    host ? host : "",
+	                    fw_pg_i64(c, host ? host_limit : 0)};
 	PGresult *r;
 	int ret;
 
 	if ((ret = need_node(p)) < 0 ||
-	    (ret = fw_pg_check_len(p, feed, FW_STORE_KEY_MAX, "a feed name")) < 0)
+	    (ret = fw_pg_check_len(p, feed, FW_STORE_KEY_MAX, "a feed name")) < 0 ||
+	    (ret = fw_pg_check_len(p, v[5], FW_STORE_KEY_MAX, "a host name")) < 0)
 		return ret;
 	r = fw_pg_run(p, &claim_stmt, v, NULL, NULL, &ret);
 	if (!r)
 		return ret;
-	if (PQntuples(r) == 0) {
-		/* taken by a node whose row this statement's snapshot does not see yet */
+	ret = (int)fw_pg_get_i64(r, 0, 0);
+	*until = fw_pg_get_i64(r, 0, 1);
+	if (ret == 0 && *until <= now) {
+		/* not held by another node: its host is busy, or the node that holds it has not
+		   committed its claim yet; ask again in a second */
+		if (strcmp(PQgetvalue(r, 0, 2), "f") == 0)
+			ret = 2;
 		*until = now + 1;
-		ret = 0;
-	} else {
-		ret = (int)fw_pg_get_i64(r, 0, 0);
-		*until = fw_pg_get_i64(r, 0, 1);
 	}
 	PQclear(r);
 	return ret;

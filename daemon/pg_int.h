@@ -59,6 +59,9 @@ extern const char fw_pg_ddl_outbox[];
 extern const char fw_pg_ddl_stories[];
 extern const char fw_pg_ddl_archive[];
 extern const char fw_pg_ddl_cluster[];
+/* What brings a database of schema N - 1 to N (after the tables above were created at an
+   older version): SQL of several statements, each ... IF NOT EXISTS. */
+extern const char fw_pg_migrate_cluster_2[];
 
 /* Record msg in p->msg (cut on a UTF-8 boundary); returns e. */
 int fw_pg_fail_msg(struct fw_pg *p, int e, const char *msg);

@@ -5,7 +5,8 @@
  *
  * The schema is created by the first node that opens an empty database, under an advisory
  * lock, so that nodes starting together do not race; each pg_*.c file owns the DDL of its
- * tables (fw_pg_ddl_*). meta.schema holds the version; a newer one is refused (-EPROTO).
+ * tables (fw_pg_ddl_*). meta.schema holds the version; an older one is brought up to date
+ * by the steps of migrate(), a newer one is refused (-EPROTO).
  */
 #include "pg_int.h"
 
@@ -20,8 +21,8 @@
 
 /* A dropped connection is opened again at most this often (seconds). */
 #define FW_PG_RECONNECT_S 5
-/* The schema version this code writes (meta k = 'schema'). */
-#define FW_PG_SCHEMA 1
+/* The schema version this code writes (meta k = 'schema'); 2: claims name their host. */
+#define FW_PG_SCHEMA 2
 /* The advisory lock key migrations hold: "FWDB". */
 #define FW_PG_MIGRATE_LOCK "1180124226"
 /* The advisory lock key a node's prunes hold, for its session: "FWPR". */
@@ -243,6 +244,8 @@ static int migrate(struct fw_pg *p, bool read_only, const char *where, char *err
 {
 	static const char *const ddl[] = {fw_pg_ddl_store, fw_pg_ddl_outbox, fw_pg_ddl_stories,
 	                                  fw_pg_ddl_archive, fw_pg_ddl_cluster};
+	/* step[n]: from schema n to n + 1 */
+	static const char *const step[FW_PG_SCHEMA] = {[1] = fw_pg_migrate_cluster_2};
 	char num[24];
 	const char *v[1] = {fw_pg_i64(num, FW_PG_SCHEMA)};
 	PGresult *r;
@@ -256,6 +259,14 @@ static int migrate(struct fw_pg *p, bool read_only, const char *where, char *err
 		if (r && PQntuples(r) == 1)
 			version = fw_pg_get_i64(r, 0, 0);
 		PQclear(r);
+		if (version >= 1 && version < FW_PG_SCHEMA) {
+			snprintf(err, errlen,
+			         "%s: schema %" PRId64
+			         " is older than this feedwatch's (%d): the daemon "
+			         "brings it up to date when it starts",
+			         where, version, FW_PG_SCHEMA);
+			return -EPROTO;
+		}
 		if (version != FW_PG_SCHEMA) {
 			snprintf(err, errlen,
 			         "%s: not a feedwatch database of schema %d (found %" PRId64 ")",
@@ -290,6 +301,12 @@ static int migrate(struct fw_pg *p, bool read_only, const char *where, char *err
 			goto fail;
 	if (version == 0 &&
 	    (ret = fw_pg_cmd(p, "INSERT INTO meta (k, v) VALUES ('schema', $1)", 1, v, NULL)) < 0)
+		goto fail;
+	for (i = version > 0 ? (size_t)version : FW_PG_SCHEMA; i < FW_PG_SCHEMA; i++)
+		if ((ret = fw_pg_cmd(p, step[i], 0, NULL, NULL)) < 0)
+			goto fail;
+	if (version > 0 && version < FW_PG_SCHEMA &&
+	    (ret = fw_pg_cmd(p, "UPDATE meta SET v = $1 WHERE k = 'schema'", 1, v, NULL)) < 0)
 		goto fail;
 	if ((ret = fw_pg_cmd(p, "COMMIT", 0, NULL, NULL)) < 0)
 		goto fail;

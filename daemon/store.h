@@ -88,14 +88,16 @@ int fw_store_set_node(struct fw_store *s, const char *node, int64_t lease);
  * this node holds it from now until now + lease, in flight (no other node may poll it
  * meanwhile; fw_store_node_beat renews it while the node lives); 0 when another node holds
  * it (a poll in flight, or, unless early, one done whose next poll is not due yet), with
- * *until the time to ask again; -errno. early (`feedwatch once`): a poll now even if the
+ * *until the time to ask again; 2 when host_limit (> 0) polls of other feeds of host (the
+ * feed's host:port) are in flight on the nodes (host_concurrency for the whole cluster),
+ * with *until a second from now; -errno. early (`feedwatch once`): a poll now even if the
  * feed is not due, never beside another node's poll in flight. One node holding the store
  * (SQLite): always 1. Decided by one statement in the database, so of two nodes asking at
- * once exactly one gets 1. Claims compare times of different nodes: their clocks must
- * agree (NTP) to well within a lease.
+ * once exactly one gets 1, and claims of one host are taken one at a time. Claims compare
+ * times of different nodes: their clocks must agree (NTP) to well within a lease.
  */
-int fw_store_feed_claim(struct fw_store *s, const char *feed, int64_t now, bool early,
-                        int64_t *until);
+int fw_store_feed_claim(struct fw_store *s, const char *feed, const char *host, int64_t host_limit,
+                        int64_t now, bool early, int64_t *until);
 
 /*
  * The poll of feed is done (its writes are in this transaction, if one is open): this node

@@ -26,7 +26,7 @@ struct fw_store {
 #define FW_STORE_OPS(X) \
 	X(int, set_synchronous, (struct fw_store *s, bool full), (s, full)) \
 	X(int, set_node, (struct fw_store *s, const char *node, int64_t lease), (s, node, lease)) \
-	X(int, feed_claim, (struct fw_store *s, const char *feed, int64_t now, bool early, int64_t *until), (s, feed, now, early, until)) \
+	X(int, feed_claim, (struct fw_store *s, const char *feed, const char *host, int64_t host_limit, int64_t now, bool early, int64_t *until), (s, feed, host, host_limit, now, early, until)) \
 	X(int, feed_hold, (struct fw_store *s, const char *feed, int64_t until), (s, feed, until)) \
 	X(int, node_beat, (struct fw_store *s, const char *host, int64_t pid, int64_t started, int64_t now), (s, host, pid, started, now)) \
 	X(int, node_each, (struct fw_store *s, int64_t now, fw_store_node_cb cb, void *arg), (s, now, cb, arg)) \

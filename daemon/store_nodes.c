@@ -13,11 +13,13 @@ int fw_sqlite_set_node(struct fw_store *base, const char *node, int64_t lease)
 	return 0;
 }
 
-int fw_sqlite_feed_claim(struct fw_store *base, const char *feed, int64_t now, bool early,
-                         int64_t *until)
+int fw_sqlite_feed_claim(struct fw_store *base, const char *feed, const char *host,
+                         int64_t host_limit, int64_t now, bool early, int64_t *until)
 {
 	(void)base;
 	(void)feed;
+	(void)host;
+	(void)host_limit;
 	(void)early;
 	*until = now;
 	return 1;

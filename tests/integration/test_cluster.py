@@ -108,11 +108,15 @@ min_interval = 1;
 adaptive = false;
 first_poll_max_age = 0;
 feed_failing_after = 0;
+# every feed is on the one loopback host: a slot each, so that what is timed is the
+# takeover, not a wait for one of the host's slots (host_concurrency holds for the
+# cluster, and a killed node's polls in flight hold theirs until they lapse)
+host_concurrency = %d;
 feeds = ( %s );
 entities = { putin = [ "Putin" ]; };
 watchlists = ( { name = "putin"; match = "@putin"; group = "item"; outputs = [ "log" ]; } );
 outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; rate_limit = 0; } );
-""" % (q(w.file("state-" + node)), q(pg), node, LEASE, node, feeds,
+""" % (q(w.file("state-" + node)), q(pg), node, LEASE, node, N_FEEDS, feeds,
        q(w.file("alerts-%s.jsonl" % node))))
     os.chmod(path, 0o600)  # the store's URL may hold a password: the daemon warns otherwise
     return path

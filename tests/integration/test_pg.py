@@ -9,11 +9,13 @@ database, alerts nothing the first one alerted (seen items and alerts are shared
 password of a store URL is never written to a log. PostgreSQL stopped (immediate
 shutdown, as a crash) under a running daemon and started again: the daemon goes on, and
 what the feed published meanwhile is alerted once when the server is back. A host that
-told one node to rest (429, Retry-After) rests for every node of the store."""
+told one node to rest (429, Retry-After) rests for every node of the store, and
+host_concurrency holds for all the nodes together."""
 import time
 import os
 import signal
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fwtest  # noqa: E402
@@ -30,11 +32,12 @@ ITEMS = [
 NEW = ("a2", "Putin and Kim sign a treaty", "https://example.org/a2", "Partnership.")
 
 
-def config(w, url, feeds, interval=1):
+def config(w, url, feeds, interval=1, extra=""):
     """A config on the store url polling feeds ((name, URL) pairs) every interval seconds,
-    alerting items that name Putin (watchlist "putin") to w's alerts.jsonl; readable by
-    its owner only (the store's URL may hold a password)."""
-    path = w.write("feedwatch.conf", """
+    alerting items that name Putin (watchlist "putin") to w's alerts.jsonl, with extra
+    top-level settings; readable by its owner only (the store's URL may hold a
+    password)."""
+    path = w.write("feedwatch.conf", """%s
 state_dir = %s;
 store = %s;
 min_interval = 1;
@@ -44,7 +47,7 @@ feeds = ( %s );
 entities = { putin = [ "Putin" ]; };
 watchlists = ( { name = "putin"; match = "@putin"; group = "item"; outputs = [ "log" ]; } );
 outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; } );
-""" % (q(w.state), q(url), ", ".join('{ name = "%s"; url = %s; interval = %d; }'
+""" % (extra, q(w.state), q(url), ", ".join('{ name = "%s"; url = %s; interval = %d; }'
                                      % (n, q(u), interval) for n, u in feeds),
        q(w.file("alerts.jsonl"))))
     os.chmod(path, 0o600)
@@ -219,6 +222,58 @@ def host_rest(srv, pg, w):
     check(rc == 0, "it stops cleanly (rc %d)" % rc)
 
 
+def host_limit(srv, pg, w):
+    """host_concurrency counts the transfers of every node: three running nodes with 12
+    slow feeds on one host (host_concurrency = 2) never have more than 2 requests to it at
+    once between them, and every feed is still polled."""
+    n, lock = 12, threading.Lock()
+    state = {"now": 0, "max": 0, "done": 0}
+    body = rss_feed(ITEMS[1:]).encode()
+
+    def slow(req, _):
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        try:
+            time.sleep(0.5)
+            req.send_response(200)
+            req.send_header("Content-Length", str(len(body)))
+            req.end_headers()
+            req.wfile.write(body)
+            with lock:
+                state["done"] += 1
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    for i in range(n):
+        srv.routes["/h%d.xml" % i] = Route(handler=slow)
+    url = pg.database()
+    feeds = [("h%d" % i, srv.url("/h%d.xml" % i)) for i in range(n)]
+    nodes, dirs = [], [w, Workdir(), Workdir()]
+    try:
+        for k, d in enumerate(dirs):
+            conf = config(d, url, feeds, 4, 'node = "n%d";\nhost_concurrency = 2;\n'
+                          'concurrency = 8;' % k)
+            nodes.append(start(["run", "-c", conf]))
+        check(wait_for(lambda: state["done"] >= 2 * n, timeout=60),
+              "the nodes poll every feed, twice over (%d polls)" % state["done"])
+        polled = [srv.count("/h%d.xml" % i) for i in range(n)]
+        for d in nodes:
+            rc, _, err = stop(d, signal.SIGTERM)
+            check(rc == 0, "a node stops cleanly (rc %d, %s)" % (rc, err.strip()[-300:]))
+    finally:
+        for d in nodes:
+            if d.poll() is None:
+                d.kill()
+        for d in dirs[1:]:
+            d.cleanup()
+    check(all(c >= 1 for c in polled), "each feed was polled (%s)" % polled)
+    check(state["max"] == 2, "at most host_concurrency = 2 requests to the host at once across "
+          "the 3 nodes, and 2 were reached (saw %d)" % state["max"])
+    print("host_limit: %d polls, at most %d at once" % (state["done"], state["max"]))
+
+
 def outage(srv, pg, w):
     """The server goes away under a running daemon of 20 feeds and comes back
     (docs/cluster.md, "what happens when a part fails"). Last: it stops the shared server."""
@@ -262,4 +317,4 @@ def outage(srv, pg, w):
 
 
 if __name__ == "__main__":
-    fwtest.main(pipeline, refused, host_rest, outage, shared=(Server, PgServer))
+    fwtest.main(pipeline, refused, host_rest, host_limit, outage, shared=(Server, PgServer))

@@ -40,7 +40,7 @@ static void test_one_node(void **state)
 	int64_t until = 0;
 	int n = 0;
 
-	assert_int_equal(fw_store_feed_claim(s, "f", 1000, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(s, "f", NULL, 0, 1000, false, &until), 1);
 	assert_int_equal(fw_store_feed_hold(s, "f", 1300), 1);
 	assert_int_equal(fw_store_node_beat(s, "host", 42, 990, 1001), 0);
 	assert_int_equal(fw_store_node_each(s, 1001, count_node, &n), 0);
@@ -60,39 +60,39 @@ static void test_claims_disjoint(void **state)
 		skip();
 	a = open_node(c, "a");
 	b = open_node(c, "b");
-	assert_int_equal(fw_store_feed_claim(a, "f1", 1000, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f1", NULL, 0, 1000, false, &until), 1);
 	assert_int_equal(until, 1000 + HELD);
-	assert_int_equal(fw_store_feed_claim(b, "f1", 1000, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "f1", NULL, 0, 1000, false, &until), 0);
 	assert_int_equal(until, 1000 + HELD);
-	assert_int_equal(fw_store_feed_claim(b, "f2", 1001, false, &until), 1);
-	assert_int_equal(fw_store_feed_claim(a, "f2", 1004, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "f2", NULL, 0, 1001, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f2", NULL, 0, 1004, false, &until), 0);
 	assert_int_equal(until, 1001 + HELD);
 	/* a's poll of f1 is never renewed: b takes it over within the lease */
-	assert_int_equal(fw_store_feed_claim(b, "f1", 1003, false, &until), 0);
-	assert_int_equal(fw_store_feed_claim(b, "f1", 1004, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f1", NULL, 0, 1003, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "f1", NULL, 0, 1004, false, &until), 1);
 	/* a's late poll finds its claim gone */
 	assert_int_equal(fw_store_feed_hold(a, "f1", 1300), 0);
 	assert_int_equal(fw_store_feed_hold(b, "f1", 1300), 1);
 	/* kept until the next poll: not due for anyone before, due for anyone then */
-	assert_int_equal(fw_store_feed_claim(a, "f1", 1200, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f1", NULL, 0, 1200, false, &until), 0);
 	assert_int_equal(until, 1300);
-	assert_int_equal(fw_store_feed_claim(a, "f1", 1300, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f1", NULL, 0, 1300, false, &until), 1);
 	/* until 0 lets a claim go at once */
 	assert_int_equal(fw_store_feed_hold(a, "f1", 0), 1);
-	assert_int_equal(fw_store_feed_claim(b, "f1", 1301, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f1", NULL, 0, 1301, false, &until), 1);
 	/* the same node (a restart under its name) gets its own claim back */
 	fw_store_close(b);
 	b = open_node(c, "b");
-	assert_int_equal(fw_store_feed_claim(b, "f1", 1302, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f1", NULL, 0, 1302, false, &until), 1);
 	/* a new process under the name lets go of the old one's polls in flight at its
 	   first beat; its held claims stay */
-	assert_int_equal(fw_store_feed_claim(b, "f2", 1400, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f2", NULL, 0, 1400, false, &until), 1);
 	assert_int_equal(fw_store_feed_hold(b, "f2", 1500), 1);
 	assert_int_equal(fw_store_node_beat(b, "hb", 22, 1300, 1401), 0);
-	assert_int_equal(fw_store_feed_claim(a, "f1", 1402, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f1", NULL, 0, 1402, false, &until), 0);
 	assert_int_equal(fw_store_node_beat(b, "hb", 23, 1403, 1403), 0);
-	assert_int_equal(fw_store_feed_claim(a, "f1", 1403, false, &until), 1);
-	assert_int_equal(fw_store_feed_claim(a, "f2", 1403, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f1", NULL, 0, 1403, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f2", NULL, 0, 1403, false, &until), 0);
 	assert_int_equal(until, 1500);
 	fw_store_close(a);
 	fw_store_close(b);
@@ -110,17 +110,17 @@ static void test_hold_in_poll(void **state)
 		skip();
 	a = open_node(c, "a");
 	b = open_node(c, "b");
-	assert_int_equal(fw_store_feed_claim(a, "f", 1000, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f", NULL, 0, 1000, false, &until), 1);
 	assert_int_equal(fw_store_poll_begin(a), 0);
 	assert_int_equal(fw_store_feed_hold(a, "f", 2000), 1);
 	assert_int_equal(fw_store_poll_rollback(a), 0);
-	assert_int_equal(fw_store_feed_claim(b, "f", 1005, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f", NULL, 0, 1005, false, &until), 1);
 	assert_int_equal(fw_store_begin_lazy(b), 0);
 	assert_int_equal(fw_store_poll_begin(b), 0);
 	assert_int_equal(fw_store_feed_hold(b, "f", 2000), 1);
 	assert_int_equal(fw_store_poll_commit(b), 0);
 	assert_int_equal(fw_store_commit(b), 0);
-	assert_int_equal(fw_store_feed_claim(a, "f", 1500, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f", NULL, 0, 1500, false, &until), 0);
 	assert_int_equal(until, 2000);
 	fw_store_close(a);
 	fw_store_close(b);
@@ -137,15 +137,15 @@ static void test_early(void **state)
 		skip();
 	a = open_node(c, "a");
 	b = open_node(c, "b");
-	assert_int_equal(fw_store_feed_claim(a, "f", 1000, false, &until), 1);
-	assert_int_equal(fw_store_feed_claim(b, "f", 1001, true, &until), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f", NULL, 0, 1000, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f", NULL, 0, 1001, true, &until), 0);
 	assert_int_equal(until, 1000 + HELD);
 	assert_int_equal(fw_store_feed_hold(a, "f", 1300), 1);
-	assert_int_equal(fw_store_feed_claim(b, "f", 1002, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "f", NULL, 0, 1002, false, &until), 0);
 	assert_int_equal(until, 1300);
-	assert_int_equal(fw_store_feed_claim(b, "f", 1002, true, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f", NULL, 0, 1002, true, &until), 1);
 	assert_int_equal(until, 1002 + HELD);
-	assert_int_equal(fw_store_feed_claim(a, "f", 1003, true, &until), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f", NULL, 0, 1003, true, &until), 0);
 	fw_store_close(a);
 	fw_store_close(b);
 }
@@ -197,12 +197,12 @@ static void test_heartbeat(void **state)
 	b = open_node(c, "b");
 	assert_int_equal(fw_store_node_beat(a, "ha", 11, 990, 1000), 0);
 	assert_int_equal(fw_store_node_beat(b, "hb", 22, 990, 1000), 0);
-	assert_int_equal(fw_store_feed_claim(a, "slow", 1000, false, &until), 1);
-	assert_int_equal(fw_store_feed_claim(a, "done", 1000, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "slow", NULL, 0, 1000, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "done", NULL, 0, 1000, false, &until), 1);
 	assert_int_equal(fw_store_feed_hold(a, "done", 1020), 1);
 	for (int64_t t = 1001; t <= 1013; t += 2) {
 		assert_int_equal(fw_store_node_beat(a, "ha", 11, 990, t), 0);
-		assert_int_equal(fw_store_feed_claim(b, "slow", t + 1, false, &until), 0);
+		assert_int_equal(fw_store_feed_claim(b, "slow", NULL, 0, t + 1, false, &until), 0);
 		assert_int_equal(until, t + HELD);
 	}
 	/* a delivery a claimed (pg_outbox.c) counts as its own */
@@ -213,7 +213,7 @@ static void test_heartbeat(void **state)
 	assert_int_equal(fw_store_claim_each(b, 1014, note_claim, &claims), 0);
 	assert_int_equal(claims, 2);
 	/* the held claim was not renewed: it ends at the next poll */
-	assert_int_equal(fw_store_feed_claim(b, "done", 1019, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "done", NULL, 0, 1019, false, &until), 0);
 	assert_int_equal(until, 1020);
 	assert_int_equal(fw_store_node_each(b, 1014, note_node, &seen), 0);
 	assert_int_equal(seen.n, 2);
@@ -224,8 +224,8 @@ static void test_heartbeat(void **state)
 	assert_int_equal(seen.polling, 1);
 	assert_int_equal(seen.outbox, 1);
 	/* a dies after its beat at 1013: b takes the poll over at 1017, not before */
-	assert_int_equal(fw_store_feed_claim(b, "slow", 1016, false, &until), 0);
-	assert_int_equal(fw_store_feed_claim(b, "slow", 1017, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "slow", NULL, 0, 1016, false, &until), 0);
+	assert_int_equal(fw_store_feed_claim(b, "slow", NULL, 0, 1017, false, &until), 1);
 	assert_int_equal(fw_store_feed_hold(a, "slow", 1100), 0);
 	fw_store_close(a);
 	fw_store_close(b);
@@ -262,7 +262,7 @@ static void test_claim_race(void **state)
 				int r;
 
 				snprintf(feed, sizeof(feed), "feed%d", j);
-				r = fw_store_feed_claim(s, feed, 5000, false, &until);
+				r = fw_store_feed_claim(s, feed, NULL, 0, 5000, false, &until);
 				if (r < 0)
 					_exit(2);
 				n += r;
@@ -298,6 +298,140 @@ static void test_claim_race(void **state)
 		}
 		assert_int_equal(held[k], got[k]);
 	}
+	fw_store_close(s);
+}
+
+/* host_concurrency across the cluster: a claim is refused with 2 (ask again in a second)
+   while the limit of the host's other polls are in flight on any node; a poll done, or a
+   claim in flight that lapsed, makes room; other hosts, and a limit of 0, are not held. */
+static void test_host_limit(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *a, *b;
+	int64_t until = 0;
+
+	if (!c->pg) {
+		a = contract_open(c);
+		assert_int_equal(fw_store_feed_claim(a, "f", "h:80", 1, 1000, false, &until), 1);
+		assert_int_equal(fw_store_feed_claim(a, "g", "h:80", 1, 1000, false, &until), 1);
+		fw_store_close(a);
+		return;
+	}
+	a = open_node(c, "a");
+	b = open_node(c, "b");
+	assert_int_equal(fw_store_feed_claim(a, "f1", "h:80", 2, 1000, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f2", "h:80", 2, 1000, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f3", "h:80", 2, 1001, false, &until), 2);
+	assert_int_equal(until, 1002);
+	assert_int_equal(fw_store_feed_claim(b, "f3", "h:80", 2, 1001, false, &until), 2);
+	/* a feed held by another node says so, busy host or not */
+	assert_int_equal(fw_store_feed_claim(b, "f1", "h:80", 2, 1001, false, &until), 0);
+	assert_int_equal(until, 1000 + HELD);
+	assert_int_equal(fw_store_feed_claim(a, "g1", "g:80", 2, 1001, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(a, "f4", "h:80", 0, 1001, false, &until), 1);
+	assert_int_equal(fw_store_feed_hold(a, "f4", 1300), 1);
+	/* b's poll is done: its slot is free */
+	assert_int_equal(fw_store_feed_hold(b, "f2", 1300), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f3", "h:80", 2, 1002, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f5", "h:80", 2, 1002, false, &until), 2);
+	/* a's f1 is not renewed and lapses after the lease */
+	assert_int_equal(fw_store_feed_claim(b, "f5", "h:80", 2, 1000 + HELD, false, &until), 1);
+	fw_store_close(a);
+	fw_store_close(b);
+}
+
+#define HOST_LIMIT 3
+#define HOSTS      40
+
+/* Three connections, released together, claim 10 feeds each of 40 hosts in the same
+   order, none done: each host grants exactly its limit, however the claims interleave. */
+static void test_host_race(void **state)
+{
+	struct contract *c = *state;
+	int fds[3][2], ready[2], go[2], got[3] = {0}, total = 0;
+	pid_t pids[3];
+	char byte;
+
+	if (!c->pg)
+		skip();
+	fw_store_close(open_node(c, "x")); /* the schema, before the racers */
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(pipe(fds[k]), 0);
+		pids[k] = fork();
+		assert_true(pids[k] >= 0);
+		if (pids[k] == 0) {
+			char node[8];
+			int n = 0;
+			struct fw_store *s;
+
+			snprintf(node, sizeof(node), "n%d", k);
+			s = open_node(c, node);
+			close(go[1]);
+			if (write(ready[1], "r", 1) != 1 || read(go[0], &byte, 1) != 0)
+				_exit(4);
+			for (int h = 0; h < HOSTS; h++)
+				for (int i = 0; i < 10; i++) {
+					char feed[32], host[32];
+					int64_t until;
+					int r;
+
+					snprintf(feed, sizeof(feed), "h%d-n%d-f%d", h, k, i);
+					snprintf(host, sizeof(host), "host%d.example:443", h);
+					r = fw_store_feed_claim(s, feed, host, HOST_LIMIT, 5000,
+					                        false, &until);
+					if (r != 1 && r != 2)
+						_exit(2);
+					n += r == 1;
+				}
+			fw_store_close(s);
+			if (write(fds[k][1], &n, sizeof(n)) != sizeof(n))
+				_exit(3);
+			_exit(0);
+		}
+		close(fds[k][1]);
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(read(ready[0], &byte, 1), 1);
+	close(go[1]); /* all connected: go */
+	close(ready[0]);
+	for (int k = 0; k < 3; k++) {
+		int st = 0;
+
+		assert_int_equal(read(fds[k][0], &got[k], sizeof(got[k])), sizeof(got[k]));
+		close(fds[k][0]);
+		assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
+		assert_int_equal(st, 0);
+		total += got[k];
+	}
+	assert_int_equal(total, HOSTS * HOST_LIMIT);
+}
+
+/* A database of schema 1 (claims without their host) is brought up to date by the first
+   writer that opens it; a reader opening it first is told why it cannot. */
+static void test_schema_upgrade(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *s;
+	int64_t until = 0;
+
+	if (!c->pg)
+		skip();
+	fw_store_close(open_node(c, "a"));
+	assert_int_equal(contract_pg_exec(c->where, "DROP INDEX feed_claims_host;"
+	                                            "ALTER TABLE feed_claims DROP COLUMN host;"
+	                                            "UPDATE meta SET v = 1 WHERE k = 'schema'"),
+	                 0);
+	assert_true(fw_store_open(c->where, true, &s, c->err, sizeof(c->err)) < 0);
+	assert_non_null(strstr(c->err, "older"));
+	s = open_node(c, "a");
+	assert_int_equal(fw_store_feed_claim(s, "f1", "h:80", 1, 1000, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(s, "f2", "h:80", 1, 1000, false, &until), 2);
+	fw_store_close(s);
+	assert_int_equal(fw_store_open(c->where, true, &s, c->err, sizeof(c->err)), 0);
 	fw_store_close(s);
 }
 
@@ -402,6 +536,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_early, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_heartbeat, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_race, contract_setup, contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_host_limit, contract_setup, contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_host_race, contract_setup, contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_upgrade, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_lock, contract_setup, contract_teardown),
 	};
 

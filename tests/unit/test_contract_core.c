@@ -684,7 +684,7 @@ static void test_reconnect_prepared(void **state)
 	assert_string_equal(wgot.first_alert, "x1");
 	assert_int_equal(fw_store_alert_add(s, "x1", "w", "f", "a", T0), 1);
 	assert_int_equal(fw_store_outbox_add(s, "x1", "log", "{}", T0), 1);
-	assert_int_equal(fw_store_feed_claim(s, "f", T0, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(s, "f", NULL, 0, T0, false, &until), 1);
 	assert_int_equal(fw_store_feed_hold(s, "f", T0 + 300), 1);
 	assert_int_equal(fw_store_commit(s), 0);
 
