@@ -233,12 +233,30 @@ static void test_heartbeat(void **state)
 
 #define RACE_FEEDS 200
 
+/* The counts the three racing processes wrote to their pipes, each in got[k] (each must
+   have exited 0); returns their sum. */
+static int reap_racers(int fds[3][2], const pid_t pids[3], int got[3])
+{
+	int total = 0;
+
+	for (int k = 0; k < 3; k++) {
+		int st = 0;
+
+		assert_int_equal(read(fds[k][0], &got[k], sizeof(got[k])), sizeof(got[k]));
+		close(fds[k][0]);
+		assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
+		assert_int_equal(st, 0);
+		total += got[k];
+	}
+	return total;
+}
+
 /* Three processes, each its own connection, claim the same feeds at the same time: each
    feed is granted exactly once, and the claims the database holds are those granted. */
 static void test_claim_race(void **state)
 {
 	struct contract *c = *state;
-	int fds[3][2], got[3] = {0}, held[3] = {0}, total = 0;
+	int fds[3][2], got[3] = {0}, held[3] = {0};
 	pid_t pids[3];
 	struct fw_store *s;
 
@@ -274,16 +292,7 @@ static void test_claim_race(void **state)
 		}
 		close(fds[k][1]);
 	}
-	for (int k = 0; k < 3; k++) {
-		int st = 0;
-
-		assert_int_equal(read(fds[k][0], &got[k], sizeof(got[k])), sizeof(got[k]));
-		close(fds[k][0]);
-		assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
-		assert_int_equal(st, 0);
-		total += got[k];
-	}
-	assert_int_equal(total, RACE_FEEDS);
+	assert_int_equal(reap_racers(fds, pids, got), RACE_FEEDS);
 	s = contract_open(c);
 	for (int k = 0; k < 3; k++) {
 		char node[8];
@@ -348,7 +357,7 @@ static void test_host_limit(void **state)
 static void test_host_race(void **state)
 {
 	struct contract *c = *state;
-	int fds[3][2], ready[2], go[2], got[3] = {0}, total = 0;
+	int fds[3][2], ready[2], go[2], got[3] = {0};
 	pid_t pids[3];
 	char byte;
 
@@ -398,16 +407,7 @@ static void test_host_race(void **state)
 		assert_int_equal(read(ready[0], &byte, 1), 1);
 	close(go[1]); /* all connected: go */
 	close(ready[0]);
-	for (int k = 0; k < 3; k++) {
-		int st = 0;
-
-		assert_int_equal(read(fds[k][0], &got[k], sizeof(got[k])), sizeof(got[k]));
-		close(fds[k][0]);
-		assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
-		assert_int_equal(st, 0);
-		total += got[k];
-	}
-	assert_int_equal(total, HOSTS * HOST_LIMIT);
+	assert_int_equal(reap_racers(fds, pids, got), HOSTS * HOST_LIMIT);
 }
 
 /* A database of schema 1 (claims without their host) is brought up to date by the first
