@@ -14,8 +14,10 @@
  * held claims end at each feed's next poll, when any node may take the feed.
  *
  * host_concurrency holds for the whole cluster: a claim names the feed's host, and is
- * taken only while fewer than the limit of that host's other claims are in flight (and
- * not lapsed). The claims of one host are taken one at a time, under a transaction-scoped
+ * taken only while fewer than the limit of that host's other claims are in flight, not
+ * lapsed, and held by a node connected to the database (its session is named for it: a
+ * node killed with -9 frees its hosts' slots when its connection ends, not a lease later;
+ * its feeds' claims still wait for the lease). The claims of one host are taken one at a time, under a transaction-scoped
  * advisory lock of the host (two-key form, apart from the one-key locks of the other
  * files), so two nodes cannot both take the last slot.
  */
@@ -34,8 +36,9 @@
 	"o_room := true; "                                                                         \
 	"IF p_limit > 0 THEN "                                                                     \
 	"PERFORM pg_advisory_xact_lock(1180125251, hashtext(p_host)); "                            \
-	"SELECT count(*) < p_limit INTO o_room FROM feed_claims WHERE host = p_host "              \
-	"AND polling AND held_until > p_now AND feed <> p_feed; "                                  \
+	"SELECT count(*) < p_limit INTO o_room FROM feed_claims c WHERE c.host = p_host "          \
+	"AND c.polling AND c.held_until > p_now AND c.feed <> p_feed AND EXISTS (SELECT 1 "        \
+	"FROM pg_stat_activity a WHERE a.application_name = 'feedwatch ' || md5(c.node)); "        \
 	"END IF; "                                                                                 \
 	"IF o_room THEN "                                                                          \
 	"INSERT INTO feed_claims AS c (feed, node, held_until, polling, host) "                    \

@@ -110,7 +110,7 @@ first_poll_max_age = 0;
 feed_failing_after = 0;
 # every feed is on the one loopback host: a slot each, so that what is timed is the
 # takeover, not a wait for one of the host's slots (host_concurrency holds for the
-# cluster, and a killed node's polls in flight hold theirs until they lapse)
+# cluster)
 host_concurrency = %d;
 feeds = ( %s );
 entities = { putin = [ "Putin" ]; };

@@ -233,20 +233,25 @@ static void test_heartbeat(void **state)
 
 #define RACE_FEEDS 200
 
-/* The counts the three racing processes wrote to their pipes, each in got[k] (each must
-   have exited 0); returns their sum. */
-static int reap_racers(int fds[3][2], const pid_t pids[3], int got[3])
+/* The counts the three racing processes wrote to their pipes, each in got[k]; then release
+   them (close release, unless -1) and reap them (each must have exited 0). Returns the
+   counts' sum. */
+static int reap_racers(int fds[3][2], const pid_t pids[3], int got[3], int release)
 {
 	int total = 0;
 
 	for (int k = 0; k < 3; k++) {
-		int st = 0;
-
 		assert_int_equal(read(fds[k][0], &got[k], sizeof(got[k])), sizeof(got[k]));
 		close(fds[k][0]);
+		total += got[k];
+	}
+	if (release >= 0)
+		close(release);
+	for (int k = 0; k < 3; k++) {
+		int st = 0;
+
 		assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
 		assert_int_equal(st, 0);
-		total += got[k];
 	}
 	return total;
 }
@@ -292,7 +297,7 @@ static void test_claim_race(void **state)
 		}
 		close(fds[k][1]);
 	}
-	assert_int_equal(reap_racers(fds, pids, got), RACE_FEEDS);
+	assert_int_equal(reap_racers(fds, pids, got, -1), RACE_FEEDS);
 	s = contract_open(c);
 	for (int k = 0; k < 3; k++) {
 		char node[8];
@@ -349,15 +354,44 @@ static void test_host_limit(void **state)
 	fw_store_close(b);
 }
 
+/* A node gone from the database (its connection ended, as at kill -9) no longer holds its
+   hosts' slots, though its claims in flight still wait for the lease. */
+static void test_host_slot_freed(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *a, *b;
+	int64_t until = 0;
+	int r = 0;
+
+	if (!c->pg)
+		skip();
+	a = open_node(c, "a");
+	b = open_node(c, "b");
+	assert_int_equal(fw_store_feed_claim(a, "f1", "h:80", 1, 1000, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f2", "h:80", 1, 1000, false, &until), 2);
+	fw_store_close(a);
+	/* the server ends a's session a moment after the connection closes */
+	for (int i = 0; i < 100 && r != 1; i++) {
+		r = fw_store_feed_claim(b, "f2", "h:80", 1, 1001, false, &until);
+		if (r != 1)
+			usleep(20000);
+	}
+	assert_int_equal(r, 1);
+	assert_int_equal(fw_store_feed_claim(b, "f1", "h:80", 2, 1001, false, &until), 0);
+	assert_int_equal(until, 1000 + HELD);
+	fw_store_close(b);
+}
+
 #define HOST_LIMIT 3
 #define HOSTS      40
 
 /* Three connections, released together, claim 10 feeds each of 40 hosts in the same
-   order, none done: each host grants exactly its limit, however the claims interleave. */
+   order, none done, and stay connected: each host grants exactly its limit, however the
+   claims interleave. */
 static void test_host_race(void **state)
 {
 	struct contract *c = *state;
-	int fds[3][2], ready[2], go[2], got[3] = {0};
+	int fds[3][2], ready[2], go[2], done[2], got[3] = {0};
 	pid_t pids[3];
 	char byte;
 
@@ -366,6 +400,7 @@ static void test_host_race(void **state)
 	fw_store_close(open_node(c, "x")); /* the schema, before the racers */
 	assert_int_equal(pipe(ready), 0);
 	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
 	for (int k = 0; k < 3; k++) {
 		assert_int_equal(pipe(fds[k]), 0);
 		pids[k] = fork();
@@ -394,9 +429,12 @@ static void test_host_race(void **state)
 						_exit(2);
 					n += r == 1;
 				}
-			fw_store_close(s);
-			if (write(fds[k][1], &n, sizeof(n)) != sizeof(n))
+			/* connected until every racer is done: a node gone frees its slots */
+			close(done[1]);
+			if (write(fds[k][1], &n, sizeof(n)) != sizeof(n) ||
+			    read(done[0], &byte, 1) != 0)
 				_exit(3);
+			fw_store_close(s);
 			_exit(0);
 		}
 		close(fds[k][1]);
@@ -407,7 +445,8 @@ static void test_host_race(void **state)
 		assert_int_equal(read(ready[0], &byte, 1), 1);
 	close(go[1]); /* all connected: go */
 	close(ready[0]);
-	assert_int_equal(reap_racers(fds, pids, got), HOSTS * HOST_LIMIT);
+	close(done[0]);
+	assert_int_equal(reap_racers(fds, pids, got, done[1]), HOSTS * HOST_LIMIT);
 }
 
 /* A database of schema 1 (claims without their host) is brought up to date by the first
@@ -537,6 +576,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_heartbeat, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_race, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_host_limit, contract_setup, contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_host_slot_freed, contract_setup,
+	                                    contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_host_race, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_upgrade, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_lock, contract_setup, contract_teardown),
