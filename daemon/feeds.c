@@ -1,4 +1,4 @@
-/* feeds.c - per-feed timers, admission, and committing a finished poll. */
+/* feeds.c - per-feed timers, admission, and storing a finished poll (its items: poll_items.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +16,7 @@
 #include "grouper.h"
 #include "item.h"
 #include "log.h"
-#include "match.h"
+#include "poll_items.h"
 #include "pushwork.h"
 #include "schedule.h"
 #include "store.h"
@@ -333,258 +333,6 @@ static int64_t reschedule(struct feed_rt *f, const struct fw_fetch_result *r,
 	return next;
 }
 
-static bool too_old(const struct fw_item *it, int64_t max_age, int64_t now)
-{
-	int64_t t = it->published != FW_TIME_NONE ? it->published : it->updated;
-
-	return max_age > 0 && t != FW_TIME_NONE && t < now - max_age;
-}
-
-/* What the items of one poll did. */
-struct poll_tally {
-	size_t n_new;        /* items new to the store */
-	size_t n_alerts;     /* alerts raised */
-	size_t n_alerting;   /* items that raised an alert */
-	size_t n_held;       /* matching items past max_alerts_per_poll */
-	size_t n_skipped;    /* items the store refused */
-	int64_t *times;      /* publication dates of the new items (n_new of them) */
-	uint64_t *wl_alerts; /* alerts raised per watchlist index (allocated when one is) */
-	struct fw_alert_storm storm;
-};
-
-static void tally_clear(struct poll_tally *t)
-{
-	fw_alert_storm_clear(&t->storm);
-	free(t->wl_alerts);
-	free(t->times);
-	*t = (struct poll_tally){0};
-}
-
-/* An error that belongs to one item (a value the store refuses), not to the store. */
-static bool item_error(int rc)
-{
-	return rc == -E2BIG || rc == -EINVAL;
-}
-
-static void skip_item(struct fw_store *tx, struct feed_rt *f, const struct fw_item *it,
-                      struct poll_tally *t)
-{
-	t->n_skipped++;
-	fw_log(FW_LOG_WARNING, "feed '%s': item '%.80s' skipped: %s", f->cfg->name, it->id,
-	       fw_store_error(tx));
-}
-
-/* Raise the alerts of one matched item in a savepoint of its own: an item the store
-   refuses is skipped alone. 0 or a negative errno that fails the poll. */
-static int raise_item(struct fw_store *tx, struct feed_rt *f, const struct fw_item *it,
-                      const struct fw_match_result *mr, const struct fw_grouper_item *gi,
-                      int64_t now, struct poll_tally *t)
-{
-	const struct fw_config *cfg = f->owner->cfg;
-	size_t before = t->n_alerts;
-	uint8_t *fresh = calloc(mr->n_watchlists + 1, 1);
-	int rc = fresh ? fw_store_item_begin(tx) : -ENOMEM;
-
-	if (rc == 0 && gi)
-		rc = fw_grouper_raise(f->owner->env.grouper, tx, cfg, f->cfg, it, mr, gi, now,
-		                      &t->n_alerts, fresh);
-	else if (rc == 0)
-		rc = fw_alert_raise(tx, cfg, f->cfg, it, mr, now, &t->n_alerts, fresh, NULL);
-	if (rc < 0 && item_error(rc)) {
-		skip_item(tx, f, it, t);
-		t->n_alerts = before;
-		rc = fw_store_item_end(tx, false);
-	} else if (rc < 0) {
-		t->n_alerts = before;
-	} else if ((rc = fw_store_item_end(tx, true)) == 0 && t->n_alerts > before) {
-		t->n_alerting++;
-		if (!t->wl_alerts)
-			t->wl_alerts = calloc(cfg->n_watchlists + 1, sizeof(*t->wl_alerts));
-		for (size_t i = 0; t->wl_alerts && i < mr->n_watchlists; i++)
-			t->wl_alerts[mr->watchlists[i]] += fresh[i];
-	}
-	free(fresh);
-	return rc;
-}
-
-/* A matching item past the feed's max_alerts_per_poll: remembered as seen (it is), and
-   summed up in the poll's one notice alert. */
-static int hold_item(struct feed_rt *f, const struct fw_item *it, const struct fw_match_result *mr,
-                     struct poll_tally *t)
-{
-	t->n_held++;
-	return fw_alert_storm_add(&t->storm, f->owner->cfg, it, mr);
-}
-
-/* Place a new item in its story (pre: its features computed ahead, or NULL), a matched one
-   in a savepoint of its own (an item the store refuses is placed nowhere and alerts as an
-   item). 0, 1 when placed, or a negative errno. */
-static int place_item(struct fw_store *tx, struct feed_rt *f, const struct fw_item *it,
-                      const struct fw_match_result *mr, const struct fw_story_features *pre,
-                      int64_t now, struct fw_grouper_item *gi)
-{
-	struct fw_grouper *g = f->owner->env.grouper;
-	uint64_t mark = g ? fw_grouper_mark(g) : 0;
-	/* An item no watchlist matched is one INSERT, which the store refuses (a value too
-	   long) before it writes anything: no savepoint, which would copy every page the
-	   INSERT touches into the sub-journal, item by item. */
-	bool several = mr->n_watchlists > 0;
-	int rc;
-
-	if (g == NULL)
-		return 0;
-	/* the items other nodes added, under the shared store's lock: outside the savepoint */
-	if ((rc = fw_grouper_sync(g, tx, now)) < 0)
-		return rc;
-	if (several && (rc = fw_store_item_begin(tx)) < 0)
-		return rc;
-	rc = fw_grouper_place_pre(g, tx, f->owner->cfg, f->cfg->name, it, mr, pre, now, gi);
-	if (rc < 0) {
-		fw_grouper_rollback(g, mark);
-		fw_grouper_item_clear(gi);
-		if (!item_error(rc))
-			return rc;
-		fw_log(FW_LOG_WARNING, "feed '%s': item '%.80s' in no story: %s", f->cfg->name,
-		       it->id, fw_store_error(tx));
-		return several ? fw_store_item_end(tx, false) : 0;
-	}
-	rc = several ? fw_store_item_end(tx, true) : 0;
-	return rc < 0 ? rc : 1;
-}
-
-/* Keep a new item's text in the archive (store.h): one row, which a value the store refuses
-   leaves unwritten, so that item is left out of the archive alone (its word index comes
-   later, off this path). 0 or a negative errno that fails the poll. */
-static int archive_item(struct fw_store *tx, struct feed_rt *f, const struct fw_item *it,
-                        int64_t now)
-{
-	const struct fw_archive_row r = {.feed = f->cfg->name,
-	                                 .item = it->id,
-	                                 .title = it->title,
-	                                 .link = it->link,
-	                                 .author = it->author,
-	                                 .summary = it->summary,
-	                                 .content = it->content,
-	                                 .categories = (const char *const *)it->categories,
-	                                 .n_categories = it->n_categories,
-	                                 .published = it->published,
-	                                 .updated = it->updated,
-	                                 .seen = now};
-	int rc;
-
-	if (f->owner->cfg->archive <= 0)
-		return 0;
-	rc = fw_store_archive_add(tx, &r);
-	if (rc < 0 && item_error(rc)) {
-		fw_log(FW_LOG_WARNING, "feed '%s': item '%.80s' not archived: %s", f->cfg->name,
-		       it->id, fw_store_error(tx));
-		return 0;
-	}
-	return rc;
-}
-
-/* A new item: its date for the rate estimate; its detection delay (publication to the end
-   of the poll that found it, now, or to when the push that brought it was received, the
-   alert's pushed; not for a first poll's back catalogue). */
-static void new_item(struct feed_rt *f, const struct fw_item *it, bool first_poll, int64_t now,
-                     struct poll_tally *t)
-{
-	if (t->times)
-		t->times[t->n_new] = it->published;
-	t->n_new++;
-	if (!first_poll && it->published != FW_TIME_NONE && it->published <= now)
-		fw_metrics_observe_detection(
-		    f->owner->env.metrics,
-		    (it->pushed > 0 ? (double)it->pushed : fw_clock_now_f()) -
-		        (double)it->published);
-}
-
-/*
- * One item of a poll, in the poll's transaction tx: marked seen; when new, archived (its
- * text, for backtests and new watchlists); when new or edited (and not a new feed's back
- * catalogue) matched; when new, placed in a story (pre: its story features from the parser
- * thread, or NULL); when it matches
- * (and is not an old item re-issued under a fresh id) its alerts are raised (by its story's
- * rules), or past the feed's cap it is held for the poll's one notice. 0, or a negative
- * errno that fails the poll.
- */
-static int commit_item(struct fw_store *tx, struct feed_rt *f, struct fw_item *it, uint64_t hash,
-                       const struct fw_story_features *pre, bool first_poll, int64_t now,
-                       struct fw_match_result *mr, struct poll_tally *t)
-{
-	int64_t cap = f->cfg->max_alerts_per_poll;
-	struct fw_grouper_item gi = {0};
-	int mark, rc, placed = 0;
-
-	if ((rc = fw_item_ensure_id(it)) < 0)
-		return rc;
-	mark = fw_store_item_mark(tx, f->cfg->name, it->id, hash, now);
-	if (mark < 0 && item_error(mark)) {
-		skip_item(tx, f, it, t);
-		return 0;
-	}
-	if (mark <= 0) /* an error, or FW_ITEM_SAME */
-		return mark;
-	if (mark == FW_ITEM_NEW) {
-		new_item(f, it, first_poll, now, t);
-		if ((rc = archive_item(tx, f, it, now)) < 0)
-			return rc;
-	}
-	if (first_poll && too_old(it, f->cfg->first_poll_max_age, now))
-		return 0;
-	if ((rc = fw_match_item(f->owner->cfg->matcher, it, mr)) < 0)
-		return rc;
-	if (mark == FW_ITEM_NEW && (placed = place_item(tx, f, it, mr, pre, now, &gi)) < 0)
-		return placed;
-	if (mr->n_watchlists == 0)
-		rc = 0;
-	else if (mark == FW_ITEM_NEW &&
-	         (rc = fw_store_item_reissued(tx, f->cfg->name, it->id, hash)) != 0)
-		rc = rc > 0 ? 0 : rc;
-	else if (cap > 0 && t->n_alerting >= (size_t)cap)
-		rc = hold_item(f, it, mr, t);
-	else
-		rc = raise_item(tx, f, it, mr, placed ? &gi : NULL, now, t);
-	fw_grouper_item_clear(&gi);
-	return rc;
-}
-
-/* The story features of item i that the parser thread computed, or NULL. */
-static const struct fw_story_features *featured(const struct fw_fetch_result *r, size_t i)
-{
-	if (r->features == NULL || i >= r->n_features || r->features[i].n == FW_FETCH_UNFEATURED)
-		return NULL;
-	return &r->features[i];
-}
-
-/* The items of one poll, in order, then the notice for those held past the cap. */
-static int commit_items(struct fw_store *tx, struct feed_rt *f, struct fw_fetch_result *r,
-                        bool first_poll, int64_t now, struct poll_tally *t)
-{
-	struct fw_match_result mr = {0};
-	int rc = 0;
-
-	t->times = calloc(r->n_items + 1, sizeof(*t->times));
-	for (size_t i = 0; i < r->n_items; i++) {
-		if (r->pushed)
-			r->items[i]->pushed = r->finished;
-		else
-			r->items[i]->fetched = r->finished;
-	}
-	for (size_t i = 0; i < r->n_items && rc == 0; i++)
-		rc = commit_item(tx, f, r->items[i], r->hashes[i], featured(r, i), first_poll, now,
-		                 &mr, t);
-	fw_match_result_clear(&mr);
-	if (rc == 0 && t->n_held > 0) {
-		rc = fw_alert_raise_storm(tx, f->owner->cfg, f->cfg, &t->storm,
-		                          (size_t)f->cfg->max_alerts_per_poll, now);
-		if (rc > 0)
-			t->n_alerts += (size_t)rc;
-		rc = rc < 0 ? rc : 0;
-	}
-	return rc;
-}
-
 static void set_str(char **dst, const char *src)
 {
 	free(*dst);
@@ -654,7 +402,7 @@ static int raise_failing(struct fw_store *tx, struct feed_rt *f, const struct fw
 
 /* A successful poll teaches the feed's rate (schedule.h); kept in st for the store. */
 static void learn_rate(struct feed_rt *f, const struct fw_fetch_result *r, struct fw_feed_state *st,
-                       int64_t now, const struct poll_tally *t)
+                       int64_t now, const struct fw_poll_tally *t)
 {
 	struct fw_schedule_rate rate = {st->rate_items, st->rate_seconds, st->rate_at};
 	int64_t *all = NULL;
@@ -689,7 +437,7 @@ static void learn_rate(struct feed_rt *f, const struct fw_fetch_result *r, struc
    feed's state. 0, or a negative errno after which nothing of it is kept (its items count
    as unseen and come again). */
 static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_feed_state *st,
-                      bool with_items, bool first_poll, int64_t now, struct poll_tally *t)
+                      bool with_items, bool first_poll, int64_t now, struct fw_poll_tally *t)
 {
 	struct fw_store *tx = f->owner->env.store;
 	struct fw_grouper *g = f->owner->env.grouper;
@@ -699,8 +447,12 @@ static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_fe
 	if (g)
 		fw_grouper_begin(g); /* its first new item looks for other nodes' first */
 
-	if (rc == 0 && with_items)
-		rc = commit_items(tx, f, r, first_poll, now, t);
+	if (rc == 0 && with_items) {
+		const struct fw_poll_items_env e = {f->owner->cfg, f->cfg, g,
+		                                    f->owner->env.metrics};
+
+		rc = fw_poll_items_commit(tx, &e, r, first_poll, now, t);
+	}
 	if (rc == 0)
 		rc = raise_failing(tx, f, r, st, now, &t->n_alerts);
 	st->items_seen += (int64_t)t->n_new;
@@ -731,7 +483,7 @@ static void poll_unstored(struct feed_rt *f, struct fw_fetch_result *r, struct f
                           int64_t now, size_t *n_alerts)
 {
 	struct fw_store *s = f->owner->env.store;
-	struct poll_tally none = {0};
+	struct fw_poll_tally none = {0};
 
 	snprintf(r->error_text, sizeof(r->error_text), "cannot store the poll: %s",
 	         fw_store_error(s));
@@ -744,12 +496,12 @@ static void poll_unstored(struct feed_rt *f, struct fw_fetch_result *r, struct f
 	apply_result(st, r, NULL, false, now);
 	if (write_poll(f, r, st, false, false, now, &none) == 0)
 		*n_alerts = none.n_alerts;
-	tally_clear(&none);
+	fw_poll_tally_clear(&none);
 }
 
 /* Count a finished poll in the metrics. */
 static void count_poll(struct fw_metrics *m, const struct fw_fetch_result *r, int64_t streak_before,
-                       const struct poll_tally *t)
+                       const struct fw_poll_tally *t)
 {
 	m->polls++;
 	m->bytes += (uint64_t)r->bytes;
@@ -771,7 +523,7 @@ static void count_poll(struct fw_metrics *m, const struct fw_fetch_result *r, in
 
 /* Log a finished poll: one line for a failure, else what it brought. */
 static void log_poll(struct feed_rt *f, const struct fw_fetch_result *r,
-                     const struct fw_feed_state *st, const struct poll_tally *t)
+                     const struct fw_feed_state *st, const struct fw_poll_tally *t)
 {
 	struct fw_feeds *fs = f->owner;
 
@@ -841,7 +593,7 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 {
 	struct fw_feeds *fs = f->owner;
 	struct fw_feed_state st = {0};
-	struct poll_tally t = {0};
+	struct fw_poll_tally t = {0};
 	int64_t now = fw_clock_now(), streak_before = 0;
 	bool first_poll;
 
@@ -857,7 +609,7 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 		first_poll = !st.exists || st.url == NULL || strcmp(st.url, f->cfg->url) != 0;
 		apply_result(&st, r, f->cfg->url, first_poll, now);
 		if (write_poll(f, r, &st, true, first_poll, now, &t) < 0) {
-			tally_clear(&t);
+			fw_poll_tally_clear(&t);
 			poll_unstored(f, r, &st, now, &t.n_alerts);
 		} else {
 			remember_items(f, r);
@@ -871,7 +623,7 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 	log_poll(f, r, &st, &t);
 	if (t.n_alerts > 0)
 		fs->env.queued(fs->env.arg); /* async: the pump runs after the group's commit */
-	tally_clear(&t);
+	fw_poll_tally_clear(&t);
 	fw_feed_state_clear(&st);
 	fs->done++;
 	once_progress(fs);
@@ -908,7 +660,7 @@ static void store_push(struct feed_rt *f, struct fw_fetch_result *r)
 {
 	struct fw_feeds *fs = f->owner;
 	struct fw_feed_state st = {0};
-	struct poll_tally t = {0};
+	struct fw_poll_tally t = {0};
 	int64_t now = time(NULL);
 
 	if (r->error != 0) {
@@ -919,7 +671,7 @@ static void store_push(struct feed_rt *f, struct fw_fetch_result *r)
 	    write_poll(f, r, &st, true, !st.exists, now, &t) < 0) {
 		fw_log(FW_LOG_ERR, "feed '%s': cannot store pushed content (polling brings it): %s",
 		       f->cfg->name, fw_store_error(fs->env.store));
-		tally_clear(&t);
+		fw_poll_tally_clear(&t);
 		fw_feed_state_clear(&st);
 		return;
 	}
@@ -932,7 +684,7 @@ static void store_push(struct feed_rt *f, struct fw_fetch_result *r)
 	       r->n_items, t.n_new, t.n_alerts);
 	if (t.n_alerts > 0)
 		fs->env.queued(fs->env.arg);
-	tally_clear(&t);
+	fw_poll_tally_clear(&t);
 	fw_feed_state_clear(&st);
 }
 
