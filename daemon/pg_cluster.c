@@ -15,16 +15,21 @@
  *
  * host_concurrency holds for the whole cluster: a claim names the feed's host, and is
  * taken only while fewer than the limit of that host's other claims are in flight, not
- * lapsed, and held by a node connected to the database (its session is named for it: a
- * node killed with -9 frees its hosts' slots when its connection ends, not a lease later;
- * its feeds' claims still wait for the lease). The claims of one host are taken one at a time, under a transaction-scoped
- * advisory lock of the host (two-key form, apart from the one-key locks of the other
- * files), so two nodes cannot both take the last slot.
+ * lapsed, and held by a node connected to the database: each node's session holds a
+ * session-level advisory lock of its name ("FWNO", the name's hash; pg_locks shows it to
+ * every role, where pg_stat_activity hides other roles' sessions), so a node killed with
+ * -9 frees its hosts' slots when its connection ends, not a lease later (its feeds'
+ * claims still wait for the lease). The claims of one host are taken one at a time,
+ * under a transaction-scoped advisory lock of the host (two-key form, apart from the
+ * one-key locks of the other files), so two nodes cannot both take the last slot.
  */
 #include "pg_int.h"
 
 #include <errno.h>
 #include <string.h>
+
+/* The advisory lock class a node's session holds while connected: "FWNO". */
+#define FW_PG_NODE_LOCK "1180126799"
 
 /* The claim (see claim_stmt), a function so that the host's lock is taken before the
    count of its polls in flight: each statement of a PL/pgSQL function sees what committed
@@ -38,7 +43,8 @@
 	"PERFORM pg_advisory_xact_lock(1180125251, hashtext(p_host)); "                            \
 	"SELECT count(*) < p_limit INTO o_room FROM feed_claims c WHERE c.host = p_host "          \
 	"AND c.polling AND c.held_until > p_now AND c.feed <> p_feed AND EXISTS (SELECT 1 "        \
-	"FROM pg_stat_activity a WHERE a.application_name = 'feedwatch ' || md5(c.node)); "        \
+	"FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = " FW_PG_NODE_LOCK " "       \
+	"AND l.objid = hashtext(c.node)::oid AND l.objsubid = 2 AND l.granted); "                  \
 	"END IF; "                                                                                 \
 	"IF o_room THEN "                                                                          \
 	"INSERT INTO feed_claims AS c (feed, node, held_until, polling, host) "                    \
@@ -77,6 +83,22 @@ const char fw_pg_migrate_cluster_2[] = "ALTER TABLE feed_claims ADD COLUMN IF NO
 static int64_t held_for(const struct fw_pg *p)
 {
 	return p->lease > 1 ? p->lease - 1 : 1;
+}
+
+/* See pg_int.h. Tried, never waited for: a second process under the same name leaves it
+   to the first, and takes it at a beat once the first is gone. */
+int fw_pg_node_lock(struct fw_pg *p)
+{
+	const char *v[1] = {p->node};
+
+	if (!p->node[0])
+		return 0;
+	return fw_pg_cmd(p,
+	                 "SELECT pg_try_advisory_lock(" FW_PG_NODE_LOCK ", hashtext($1)) "
+	                 "WHERE NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+	                 "AND classid = " FW_PG_NODE_LOCK " AND objid = hashtext($1)::oid "
+	                 "AND objsubid = 2 AND pid = pg_backend_pid())",
+	                 1, v, NULL);
 }
 
 /* -EINVAL unless fw_store_set_node named this node. */
@@ -188,6 +210,8 @@ int fw_pg_node_beat(struct fw_store *s, const char *host, int64_t pid, int64_t s
 	if (ret == 0)
 		ret = fw_pg_cmd(p, "DELETE FROM nodes WHERE last_seen < $1::bigint - 86400", 1,
 		                v + 4, NULL);
+	if (ret == 0)
+		ret = fw_pg_node_lock(p);
 	return ret;
 }
 

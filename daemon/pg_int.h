@@ -63,6 +63,10 @@ extern const char fw_pg_ddl_cluster[];
    older version): SQL of several statements, each ... IF NOT EXISTS. */
 extern const char fw_pg_migrate_cluster_2[];
 
+/* Hold this node's session lock (pg_cluster.c) unless already held; 0 without a node
+   name. 0 or -errno. */
+int fw_pg_node_lock(struct fw_pg *p);
+
 /* Record msg in p->msg (cut on a UTF-8 boundary); returns e. */
 int fw_pg_fail_msg(struct fw_pg *p, int e, const char *msg);
 

@@ -332,21 +332,9 @@ static int prepare(struct fw_pg *p)
 	return ret;
 }
 
-/* A node's connection is named for it ("feedwatch " and the md5 of its name, within
-   application_name's 63 bytes): its claims' slots of their hosts count while it is
-   connected (pg_cluster.c). 0 or -errno. */
-static int name_session(struct fw_pg *p)
-{
-	const char *v[1] = {p->node};
-
-	if (!p->node[0])
-		return 0;
-	return fw_pg_cmd(p, "SELECT set_config('application_name', 'feedwatch ' || md5($1), false)",
-	                 1, v, NULL);
-}
-
 /* The connection's settings: the busy timeout is how long a statement waits for another
-   node's row lock; the node's name. Then the prepared statements. 0 or -errno. */
+   node's row lock; the node's lock (pg_cluster.c). Then the prepared statements. 0 or
+   -errno. */
 static int session(struct fw_pg *p)
 {
 	char lock[24];
@@ -358,7 +346,7 @@ static int session(struct fw_pg *p)
 	                    1, v, NULL);
 
 	if (ret == 0)
-		ret = name_session(p);
+		ret = fw_pg_node_lock(p);
 	return ret < 0 ? ret : prepare(p);
 }
 
@@ -437,7 +425,7 @@ int fw_pg_set_node(struct fw_store *s, const char *node, int64_t lease)
 		return fw_pg_fail_msg(p, -EINVAL, "a node name of 1-79 bytes and a lease > 0");
 	memcpy(p->node, node, strlen(node) + 1);
 	p->lease = lease;
-	return name_session(p);
+	return fw_pg_node_lock(p);
 }
 
 /* ------------------------------------------------------------------ transactions */

@@ -382,6 +382,39 @@ static void test_host_slot_freed(void **state)
 	fw_store_close(b);
 }
 
+/* Nodes logged in as different roles see each other's slots: a node's liveness is its
+   session's advisory lock, which pg_locks shows to every role (pg_stat_activity hides
+   the sessions of other roles, and of a superuser, from a plain role). */
+static void test_host_slot_other_role(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *a, *b = NULL;
+	char url[sizeof(c->where) + 16];
+	const char *at = strstr(c->where, "//feedwatch@");
+	int64_t until = 0;
+
+	if (!c->pg || at == NULL)
+		skip();
+	a = open_node(c, "a");
+	assert_int_equal(
+	    contract_pg_exec(c->where,
+	                     "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+	                     "'fw_other') THEN CREATE ROLE fw_other LOGIN; END IF; END $$;"
+	                     "GRANT USAGE, CREATE ON SCHEMA public TO fw_other;"
+	                     "GRANT ALL ON ALL TABLES IN SCHEMA public TO fw_other;"
+	                     "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO fw_other;"
+	                     "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO fw_other"),
+	    0);
+	snprintf(url, sizeof(url), "%.*s//fw_other@%s", (int)(at - c->where), c->where,
+	         at + strlen("//feedwatch@"));
+	assert_int_equal(fw_store_open(url, false, &b, c->err, sizeof(c->err)), 0);
+	assert_int_equal(fw_store_set_node(b, "b", LEASE), 0);
+	assert_int_equal(fw_store_feed_claim(a, "f1", "h:80", 1, 1000, false, &until), 1);
+	assert_int_equal(fw_store_feed_claim(b, "f2", "h:80", 1, 1000, false, &until), 2);
+	fw_store_close(b);
+	fw_store_close(a);
+}
+
 #define HOST_LIMIT 3
 #define HOSTS      40
 
@@ -546,10 +579,12 @@ static void test_prune_lock(void **state)
 	assert_int_equal(fw_store_prune_unlock(a), 0);
 	assert_int_equal(fw_store_prune_lock(b), 1);
 	assert_int_equal(fw_store_prune_lock(a), 0);
-	/* b's backend ends (waited for: its locks go as it exits) */
+	/* b's backend ends (waited for: its locks go as it exits); the holder of the prune
+	   lock ("FWPR", one-key form), not of the nodes' own session locks */
 	assert_int_equal(contract_pg_exec(c->where,
 	                                  "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks "
-	                                  "WHERE locktype = 'advisory' AND granted"),
+	                                  "WHERE locktype = 'advisory' AND granted AND "
+	                                  "objsubid = 1 AND objid = 1180127314"),
 	                 0);
 	assert_int_equal(fw_store_prune_lock(a), 1);
 	/* b's next statement finds its connection gone; connected again, b finds the lock a's,
@@ -577,6 +612,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_claim_race, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_host_limit, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_host_slot_freed, contract_setup,
+	                                    contract_teardown),
+	    cmocka_unit_test_setup_teardown(test_host_slot_other_role, contract_setup,
 	                                    contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_host_race, contract_setup, contract_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_upgrade, contract_setup, contract_teardown),
