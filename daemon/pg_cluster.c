@@ -33,18 +33,29 @@
 
 /* The claim (see claim_stmt), a function so that the host's lock is taken before the
    count of its polls in flight: each statement of a PL/pgSQL function sees what committed
-   before it began, one statement would count in a snapshot taken before its wait. */
+   before it began, one statement would count in a snapshot taken before its wait. A feed
+   another node holds is answered first, without the host's lock (the INSERT's WHERE still
+   decides); the nodes' session locks are read only when the count alone finds no room. */
 #define FW_PG_CLAIM_FN                                                                             \
 	"CREATE OR REPLACE FUNCTION fw_feed_claim(p_feed text, p_node text, p_now bigint, "        \
 	"p_held bigint, p_early boolean, p_host text, p_limit bigint, OUT o_taken int, "           \
-	"OUT o_until bigint, OUT o_room boolean) LANGUAGE plpgsql AS $fn$ BEGIN "                  \
-	"o_room := true; "                                                                         \
+	"OUT o_until bigint, OUT o_room boolean) LANGUAGE plpgsql AS $fn$ "                        \
+	"DECLARE n bigint; BEGIN "                                                                 \
+	"o_room := true; o_taken := 0; "                                                           \
+	"SELECT c.held_until INTO o_until FROM feed_claims c WHERE c.feed = p_feed "               \
+	"AND c.held_until > p_now AND c.node <> p_node AND NOT (p_early AND NOT c.polling); "      \
+	"IF FOUND THEN RETURN; END IF; "                                                           \
 	"IF p_limit > 0 THEN "                                                                     \
 	"PERFORM pg_advisory_xact_lock(1180125251, hashtext(p_host)); "                            \
-	"SELECT count(*) < p_limit INTO o_room FROM feed_claims c WHERE c.host = p_host "          \
-	"AND c.polling AND c.held_until > p_now AND c.feed <> p_feed AND EXISTS (SELECT 1 "        \
-	"FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = " FW_PG_NODE_LOCK " "       \
-	"AND l.objid = hashtext(c.node)::oid AND l.objsubid = 2 AND l.granted); "                  \
+	"SELECT count(*) INTO n FROM feed_claims c WHERE c.host = p_host AND c.polling "           \
+	"AND c.held_until > p_now AND c.feed <> p_feed; "                                          \
+	"IF n >= p_limit THEN "                                                                    \
+	"SELECT count(*) INTO n FROM feed_claims c WHERE c.host = p_host AND c.polling "           \
+	"AND c.held_until > p_now AND c.feed <> p_feed AND hashtext(c.node)::oid = ANY (ARRAY("    \
+	"SELECT l.objid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid "              \
+	"= " FW_PG_NODE_LOCK " AND l.objsubid = 2 AND l.granted)); "                               \
+	"END IF; "                                                                                 \
+	"o_room := n < p_limit; "                                                                  \
 	"END IF; "                                                                                 \
 	"IF o_room THEN "                                                                          \
 	"INSERT INTO feed_claims AS c (feed, node, held_until, polling, host) "                    \
@@ -55,7 +66,6 @@
 	"RETURNING c.held_until INTO o_until; "                                                    \
 	"IF FOUND THEN o_taken := 1; RETURN; END IF; "                                             \
 	"END IF; "                                                                                 \
-	"o_taken := 0; "                                                                           \
 	"SELECT c.held_until INTO o_until FROM feed_claims c WHERE c.feed = p_feed; "              \
 	"o_until := coalesce(o_until, 0); "                                                        \
 	"END $fn$;"
