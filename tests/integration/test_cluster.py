@@ -200,18 +200,22 @@ def judge(feeds, kills, n_items, w, conf):
     by_feed = {}
     for g in gets:
         by_feed.setdefault(g[0], []).append(g)
-    # a poll whose node was killed before it could store it (from its GET to just after
-    # the answer) is aborted: it may be made again at once (a restarted node lets go of
-    # the dead process's claims), which is no second poll
-    def aborted(g):
-        return any(n == g[1] and g[2] <= t <= g[3] + 0.5 for n, t in kills)
+    # a poll whose node was killed before it could store it is aborted: it may be made
+    # again at once (a restarted node lets go of the dead process's claims), which is no
+    # second poll. Storing follows the answer by parsing and a commit: well under a second
+    # normally, more under ThreadSanitizer, so a kill up to 3 s after the answer (and
+    # before the next GET, y) counts; a poll stored before its node died keeps its claim
+    # to the feed's next poll, and a GET by another node before then is still caught in
+    # every pair without a kill between its GETs
+    def aborted(g, y):
+        return any(n == g[1] and g[2] <= t <= min(y[2], g[3] + 3.0) for n, t in kills)
 
     floor = min(INTERVAL, LEASE) - 1.5
     worst, close, n_aborted, retried = None, [], 0, []
     for name, gs in by_feed.items():
         for x, y in zip(gs, gs[1:]):
             gap = y[2] - x[2]
-            if aborted(x):
+            if aborted(x, y):
                 n_aborted += 1
                 retried.append(gap)
                 continue
