@@ -204,11 +204,14 @@ def judge(feeds, kills, n_items, w, conf):
     # again at once (a restarted node lets go of the dead process's claims), which is no
     # second poll. Storing follows the answer by parsing and a commit: well under a second
     # normally, more under ThreadSanitizer, so a kill up to 3 s after the answer (and
-    # before the next GET, y) counts; a poll stored before its node died keeps its claim
-    # to the feed's next poll, and a GET by another node before then is still caught in
-    # every pair without a kill between its GETs
+    # before the next GET, y) counts. A loaded server may also start to serve a GET just
+    # after its sender was killed: a kill up to 0.2 s before the GET counts too (a node
+    # is started again 0.2 s after its kill at the soonest, so the GET was the dead
+    # process's). A poll stored before its node died keeps its claim to the feed's next
+    # poll, and a GET by another node before then is still caught in every pair without
+    # a kill around its first GET
     def aborted(g, y):
-        return any(n == g[1] and g[2] <= t <= min(y[2], g[3] + 3.0) for n, t in kills)
+        return any(n == g[1] and g[2] - 0.2 <= t <= min(y[2], g[3] + 3.0) for n, t in kills)
 
     floor = min(INTERVAL, LEASE) - 1.5
     worst, close, n_aborted, retried = None, [], 0, []
