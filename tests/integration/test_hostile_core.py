@@ -7,7 +7,8 @@
 - a second `run` or `once` on the same state directory exits at once naming the holder's
   pid, while `status` and `outbox list` still work (4);
 - a poll with 100 fresh matching items raises at most max_alerts_per_poll alerts and one
-  notice, the rest are remembered; old items re-issued under fresh guids raise nothing (5);
+  notice, the rest are remembered; old items re-issued under fresh guids raise nothing (5),
+  nor does the second of two copies in one poll;
 - a year-long Retry-After rests the host for at most a day, and `status` shows it (13);
 - a zero-length database file is refused, not taken as new (15)."""
 import json
@@ -145,6 +146,25 @@ def test_storm(srv):
         w.cleanup()
 
 
+def test_copies_in_one_poll(srv):
+    """Two items of one text under two guids in the same poll: the first alerts, the second
+    is a re-issue of it. Its check sees only the items before it in the feed's order, so a
+    poll that marked all its items before it checked any would alert neither."""
+    w = Workdir()
+    try:
+        conf, log = log_conf(w, srv)
+        copy = ("Putin copied", "https://example.org/copy", "the same text")
+        srv.routes["/feed.xml"] = Route(rss_feed([("one",) + copy, ("two",) + copy,
+                                                  ("other", "Putin other", "https://example.org/o",
+                                                   "other text")]))
+        p = run(["once", "-c", conf])
+        check(p.returncode == 0, "copies: once (rc %d, %s)" % (p.returncode, p.stderr[-300:]))
+        check(sorted(item_ids(log)) == ["one", "other"],
+              "copies: the first of two copies alerts, the second does not (%s)" % item_ids(log))
+    finally:
+        w.cleanup()
+
+
 def test_storm_default(srv):
     """With no setting at all, a feed of 1,000 fresh matches cannot flood an output."""
     w = Workdir()
@@ -211,5 +231,6 @@ def test_empty_database(srv):
 
 
 if __name__ == "__main__":
-    fwtest.main(test_oversized_items, test_lock, test_storm, test_storm_default, test_host_rest,
+    fwtest.main(test_oversized_items, test_lock, test_storm, test_copies_in_one_poll,
+                test_storm_default, test_host_rest,
                 test_empty_database, each=())
