@@ -13,7 +13,6 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <libxml/xmlstring.h>
 
 #include <feedwatch/version.h>
 
@@ -322,16 +321,6 @@ static void put_place(FILE *f, const struct fw_config_feed *cf)
 
 /* A printable, bounded name (--name): 1 to 128 bytes of valid UTF-8 without control
    characters. */
-static bool name_ok(const char *n)
-{
-	size_t len = strlen(n);
-
-	for (const char *p = n; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return false;
-	return len > 0 && len <= 128 && xmlCheckUTF8((const unsigned char *)n);
-}
-
 /* --tag "a,b" and --interval into f. 0, or 2 after a message. */
 static int opts_into(const struct cli *c, struct fw_opml_feed *f)
 {
@@ -447,8 +436,9 @@ int fw_cli_feeds_add(const struct cli *c, char **args, int nargs)
 	int code;
 
 	(void)nargs;
-	if (c->name && !name_ok(c->name)) {
-		fprintf(stderr, "feedwatch: --name must be 1 to 128 printable characters\n");
+	if (c->name && !fw_config_name_ok(c->name)) {
+		fprintf(stderr, "feedwatch: --name must be 1 to %d bytes of printable UTF-8\n",
+		        FW_CONFIG_NAME_MAX);
 		return 2;
 	}
 	if ((code = opts_into(c, &f)) != 0)

@@ -12,6 +12,7 @@
 
 #include <feedwatch/version.h>
 #include <libpq-fe.h>
+#include <utf8proc.h>
 
 #include "config.h"
 #include "duration.h"
@@ -30,7 +31,6 @@
 /* Caps on what a config may declare: far above real use, low enough to bound memory. */
 #define FW_MAX_FEEDS   100000
 #define FW_MAX_ALIASES 1000000
-#define FW_MAX_NAME    128
 #define FW_MAX_HEADERS 32
 /* A feed header may be long (a bearer token of kilobytes) but not unbounded: curl builds
    a request of at most 1 MiB, so one header gets 64 KiB and a feed's all 256 KiB. */
@@ -258,15 +258,22 @@ static void check_keys(struct ctx *c, const config_setting_t *s, const char *wha
 	}
 }
 
-static bool valid_name(const char *n)
+/* See config.h. */
+bool fw_config_name_ok(const char *n)
 {
 	size_t len = strlen(n);
 
-	if (len == 0 || len > FW_MAX_NAME)
+	if (len == 0 || len > FW_CONFIG_NAME_MAX)
 		return false;
-	for (const char *p = n; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+	for (size_t i = 0; i < len;) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)n + i,
+		                                      (utf8proc_ssize_t)(len - i), &cp);
+
+		if (k <= 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
 			return false;
+		i += (size_t)k;
+	}
 	return true;
 }
 
@@ -284,9 +291,9 @@ static char *get_name(struct ctx *c, const config_setting_t *g, const char *what
 	}
 	if (r < 0)
 		return NULL;
-	if (!valid_name(name)) {
+	if (!fw_config_name_ok(name)) {
 		ERR(c, config_setting_get_member(g, "name"),
-		    "%s name must be 1 to %d printable characters", what, FW_MAX_NAME);
+		    "%s name must be 1 to %d bytes of printable UTF-8", what, FW_CONFIG_NAME_MAX);
 		free(name);
 		return NULL;
 	}
@@ -641,7 +648,7 @@ static void load_outputs(struct ctx *c, struct fw_config *cfg, const config_sett
 		get_presentation(c, g, "output", o->name, &o->priority, &o->title, &o->body);
 		if (get_string(c, g, "plugin", &o->plugin) == 0)
 			ERR(c, g, "output without a 'plugin'");
-		else if (o->plugin && (strchr(o->plugin, '/') || !valid_name(o->plugin)))
+		else if (o->plugin && (strchr(o->plugin, '/') || !fw_config_name_ok(o->plugin)))
 			ERR(c, config_setting_get_member(g, "plugin"),
 			    "plugin must be a plain name like \"log\", not a path");
 		get_int(c, g, "rate_limit", 0, 1000000, &o->rate_limit);

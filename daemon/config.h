@@ -188,6 +188,14 @@ int fw_config_load(const char *path, struct fw_config **out, struct fw_diags *di
 /* Free. Accepts NULL; returns NULL. */
 struct fw_config *fw_config_free(struct fw_config *cfg);
 
+/* Longest name of a feed, output or watchlist, in bytes. */
+#define FW_CONFIG_NAME_MAX 128
+
+/* Whether n may name a feed, output or watchlist: 1 to FW_CONFIG_NAME_MAX bytes of UTF-8
+   (names are store keys: PostgreSQL refuses other bytes), no control character (C0, DEL,
+   C1). */
+bool fw_config_name_ok(const char *n);
+
 /* Index of the output / feed / watchlist by name, or -1. */
 long fw_config_output_index(const struct fw_config *cfg, const char *name);
 long fw_config_feed_index(const struct fw_config *cfg, const char *name);

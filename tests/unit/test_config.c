@@ -47,7 +47,7 @@ static const char good[] =
     "feeds = (\n"
     "  { name = \"a\"; url = \"https://example.org/feed\"; },\n"
     "  { name = \"b\"; url = \"local/feed.xml\"; interval = \"1h\"; first_poll_max_age = 0; },\n"
-    "  { name = \"c\"; url = \"file:///srv/feed.xml\"; interval = 1; }\n"
+    "  { name = \"Новости – мир\"; url = \"file:///srv/feed.xml\"; interval = 1; }\n"
     ");\n"
     "entities = { putin = [ \"Putin\", \"Путин*\" ]; nk = [ \"North Korea\" ]; };\n"
     "watchlists = ( { name = \"w\"; match = \"@putin AND @nk\"; outputs = [ \"o\" ]; },\n"
@@ -72,6 +72,7 @@ static void test_good(void **state)
 	assert_int_equal(cfg->feeds[0].first_poll_max_age, 86400);
 	/* Below the floor: raised, with a warning naming the line. */
 	assert_int_equal(cfg->feeds[2].interval, 10);
+	assert_string_equal(cfg->feeds[2].name, "Новости – мир"); /* UTF-8 names are names */
 	assert_true(d.n == 1 && d.v[0].warning && d.v[0].line == 7);
 	snprintf(want, sizeof(want), "file://%s/local/feed.xml", dir);
 	assert_string_equal(cfg->feeds[1].url, want);
@@ -124,6 +125,16 @@ static const struct bad_case bad_cases[] = {
     {"feeds = (\n { name = \"a\"; url = \"http://x.org/f\"; interval = \"5 parsecs\"; }\n);\n", 2,
      "'interval' must be a duration"},
     {"feeds = (\n { url = \"http://x.org/f\"; }\n);\n", 2, "without a 'name'"},
+    /* names are store keys: bytes that are not UTF-8 (Latin-1 "é", a lone continuation
+       byte, an overlong "/"), control characters (C1 NEL) are refused */
+    {"feeds = (\n { name = \"caf\xe9\"; url = \"http://x.org/f\"; }\n);\n", 2, "printable UTF-8"},
+    {"feeds = (\n { name = \"a\x80"
+     "b\"; url = \"http://x.org/f\"; }\n);\n",
+     2, "printable UTF-8"},
+    {"feeds = (\n { name = \"a\xc0\xaf"
+     "b\"; url = \"http://x.org/f\"; }\n);\n",
+     2, "printable UTF-8"},
+    {"outputs = ( { name = \"o\xc2\x85\"; plugin = \"log\"; } );\n", 1, "printable UTF-8"},
     {"feeds = (\n { name = \"a\"; }\n);\n", 2, "without a 'url'"},
     {"outputs = ( { name = \"o\"; plugin = \"log\"; } );\nwatchlists = (\n { name = \"w\"; match = "
      "\"x\";\n   outputs = [ \"nope\" ]; }\n);\n",
