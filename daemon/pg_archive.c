@@ -515,35 +515,102 @@ static int span_end(struct fw_pg *p, bool own, int ret)
 
 /* ------------------------------------------------------------------ archive rows */
 
-/* fw_pg_archive_add's: every new item is archived (pg_int.h: prepared per connection). */
+/* fw_pg_archive_add's outside a transaction, and for a queue of one row (pg_int.h:
+   prepared per connection). */
+#define ARCHIVE_COLS                                                                               \
+	"INSERT INTO archive (feed, item, seen, published, updated, title, link, author, summary," \
+	" content, categories, bytes) VALUES "
 static const struct fw_pg_stmt archive_add_stmt = {
-    "fw_archive_add",
-    "INSERT INTO archive (feed, item, seen, published, updated, title, link, author, summary,"
-    " content, categories, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    12};
+    "fw_archive_add", ARCHIVE_COLS "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", 12,
+    false};
 
 /* The statements of a poll this file runs. */
 const struct fw_pg_stmt *const fw_pg_stmts_archive[] = {&archive_add_stmt, NULL};
 
+/* An archive row added in a transaction and not sent yet: its values in one block. */
+struct fw_pg_archived {
+	char *buf;
+	const char *v[12];
+};
+
+/* Rows one INSERT sends at most: a new item is archived in its poll's transaction, and the
+   50 of a cold poll cost the database one statement instead of 50 (a statement's parse,
+   bind and round trip cost more than its row). */
+#define ARCHIVE_BATCH 128
+
+void fw_pg_archive_drop(struct fw_pg *p)
+{
+	for (size_t i = 0; i < p->n_queued; i++)
+		free(p->queued[i].buf);
+	p->n_queued = 0;
+}
+
+int fw_pg_archive_send(struct fw_pg *p)
+{
+	size_t n = p->n_queued, len = sizeof(ARCHIVE_COLS) + n * 12 * 8;
+	const char **v = malloc(n * 12 * sizeof(*v));
+	char *sql = malloc(len), *at = sql;
+	int ret = 0;
+
+	/* taken off the queue first: the statement below sends nothing before it */
+	p->n_queued = 0;
+	if (v == NULL || sql == NULL)
+		ret = fw_pg_fail_msg(p, -ENOMEM, "out of memory");
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		at += snprintf(at, len - (size_t)(at - sql), "%s(", i ? "," : ARCHIVE_COLS);
+		for (size_t k = 0; k < 12; k++)
+			at += snprintf(at, len - (size_t)(at - sql), "$%zu%s", i * 12 + k + 1,
+			               k < 11 ? "," : ")");
+		memcpy(v + i * 12, p->queued[i].v, sizeof(p->queued[i].v));
+	}
+	if (ret == 0 && n == 1)
+		ret = fw_pg_run_cmd(p, &archive_add_stmt, v, NULL);
+	else if (ret == 0)
+		ret = fw_pg_cmd(p, sql, (int)(n * 12), v, NULL);
+	for (size_t i = 0; i < n; i++)
+		free(p->queued[i].buf);
+	free(v);
+	free(sql);
+	return ret;
+}
+
+/* A place at the end of the queue, or NULL when out of memory. */
+static struct fw_pg_archived *queue_slot(struct fw_pg *p)
+{
+	if (p->n_queued == p->queued_cap) {
+		size_t cap = p->queued_cap ? p->queued_cap * 2 : 16;
+		struct fw_pg_archived *q = realloc(p->queued, cap * sizeof(*q));
+
+		if (q == NULL)
+			return NULL;
+		p->queued = q;
+		p->queued_cap = cap;
+	}
+	return &p->queued[p->n_queued];
+}
+
 /* See store.h (fw_store_archive_add). Text that is not UTF-8, which PostgreSQL refuses (and
-   with it the caller's transaction), is refused before it is sent: -EINVAL. */
+   with it the caller's transaction), is refused before it is sent: -EINVAL; a row whose
+   values pass these checks is one PostgreSQL takes, so in a transaction it is queued, sent
+   with the rows after it (pg_int.h). */
 int fw_pg_archive_add(struct fw_store *s, const struct fw_archive_row *r)
 {
 	static const size_t max[6] = {FW_ARCHIVE_TITLE_MAX,  FW_ARCHIVE_LINK_MAX,
 	                              FW_ARCHIVE_AUTHOR_MAX, FW_ARCHIVE_TEXT_MAX,
 	                              FW_ARCHIVE_TEXT_MAX,   FW_ARCHIVE_CATEGORIES_MAX};
 	struct fw_pg *p = fw_pg_of(s);
-	char cats[FW_ARCHIVE_CATEGORIES_MAX + 1], num[4][24], *buf, *at;
+	char cats[FW_ARCHIVE_CATEGORIES_MAX + 1], *buf, *at;
 	const char *link = r->link && strlen(r->link) <= FW_ARCHIVE_LINK_MAX ? r->link : NULL;
 	const char *src[6] = {r->title, link, r->author, r->summary, r->content, cats};
-	const char *v[12];
-	size_t n[6], total = 0;
+	struct fw_pg_archived row, *slot;
+	size_t n[6], keys[2], total = 4 * 24;
 	int64_t bytes = 0;
 	int ret;
 
 	if ((ret = fw_pg_check_key(p, r->feed)) < 0 || (ret = fw_pg_check_key(p, r->item)) < 0)
 		return ret;
 	fw_store_archive_categories(r, cats);
+	total += (keys[0] = strlen(r->feed) + 1) + (keys[1] = strlen(r->item) + 1);
 	for (int i = 0; i < 6; i++)
 		total += (n[i] = fw_store_cut_len(src[i], max[i])) + 1;
 	if ((at = buf = malloc(total)) == NULL)
@@ -556,19 +623,29 @@ int fw_pg_archive_add(struct fw_store *s, const struct fw_archive_row *r)
 		}
 		memcpy(at, src[i] ? src[i] : "", n[i]);
 		at[n[i]] = 0;
-		v[5 + i] = n[i] > 0 || i == 0 ? at : NULL; /* the title is NOT NULL */
+		row.v[5 + i] = n[i] > 0 || i == 0 ? at : NULL; /* the title is NOT NULL */
 		at += n[i] + 1;
 		bytes += (int64_t)n[i];
 	}
-	v[0] = r->feed;
-	v[1] = r->item;
-	v[2] = fw_pg_i64(num[0], r->seen);
-	v[3] = r->published != FW_TIME_NONE_ ? fw_pg_i64(num[1], r->published) : NULL;
-	v[4] = r->updated != FW_TIME_NONE_ ? fw_pg_i64(num[2], r->updated) : NULL;
-	v[11] = fw_pg_i64(num[3], bytes + (int64_t)strlen(r->item));
-	ret = fw_pg_run_cmd(p, &archive_add_stmt, v, NULL);
-	free(buf);
-	return ret;
+	row.v[0] = memcpy(at, r->feed, keys[0]);
+	row.v[1] = memcpy(at += keys[0], r->item, keys[1]);
+	at += keys[1];
+	row.v[2] = fw_pg_i64(at, r->seen);
+	row.v[3] = r->published != FW_TIME_NONE_ ? fw_pg_i64(at + 24, r->published) : NULL;
+	row.v[4] = r->updated != FW_TIME_NONE_ ? fw_pg_i64(at + 48, r->updated) : NULL;
+	row.v[11] = fw_pg_i64(at + 72, bytes + (int64_t)strlen(r->item));
+	row.buf = buf;
+	if (!p->in_tx) {
+		ret = fw_pg_run_cmd(p, &archive_add_stmt, row.v, NULL);
+		free(buf);
+		return ret;
+	}
+	if ((slot = queue_slot(p)) == NULL) {
+		free(buf);
+		return fw_pg_fail_msg(p, -ENOMEM, "out of memory");
+	}
+	*slot = row;
+	return ++p->n_queued < ARCHIVE_BATCH ? 0 : fw_pg_archive_send(p);
 }
 
 /* The columns row_visit reads, for a WHERE clause to follow. */

@@ -125,13 +125,13 @@ static int need_node(struct fw_pg *p)
    whether taken, the claim's end (0: no claim seen) and whether the host had room. */
 static const struct fw_pg_stmt claim_stmt = {
     "fw_feed_claim",
-    "SELECT o_taken, o_until, o_room FROM fw_feed_claim($1, $2, $3, $4, $5, $6, $7)", 7};
+    "SELECT o_taken, o_until, o_room FROM fw_feed_claim($1, $2, $3, $4, $5, $6, $7)", 7, true};
 
 static const struct fw_pg_stmt hold_stmt = {
     "fw_feed_hold",
     "UPDATE feed_claims SET held_until = $3::bigint, polling = false "
     "WHERE feed = $1 AND node = $2",
-    3};
+    3, true};
 
 const struct fw_pg_stmt *const fw_pg_stmts_cluster[] = {&claim_stmt, &hold_stmt, NULL};
 

@@ -39,6 +39,8 @@ struct fw_pg {
 	bool in_item;     /* fw_store_item_begin opened a savepoint */
 	int prune_holds;  /* fw_store_prune_lock's holds: the session has the advisory lock */
 	bool prune_owed;  /* the last hold's release failed: the session still has the lock */
+	struct fw_pg_archived *queued; /* archive rows of the open transaction not sent yet */
+	size_t n_queued, queued_cap;
 };
 
 static inline struct fw_pg *fw_pg_of(struct fw_store *s)
@@ -66,6 +68,17 @@ extern const char fw_pg_migrate_cluster_2[];
 /* Hold this node's session lock (pg_cluster.c) unless already held; 0 without a node
    name. 0 or -errno. */
 int fw_pg_node_lock(struct fw_pg *p);
+
+/*
+ * Archive rows added inside a transaction are queued (pg_archive.c) and sent as one
+ * INSERT of many rows: before any statement but one marked beside_archive, when the queue
+ * is full, and at the commit; a rollback (to any savepoint: the queue is sent before each
+ * savepoint is made) drops them. fw_pg_exec and fw_pg_run do this.
+ * fw_pg_archive_send: 0 or -errno (the transaction then fails, as after any failed
+ * statement). fw_pg_archive_drop forgets them.
+ */
+int fw_pg_archive_send(struct fw_pg *p);
+void fw_pg_archive_drop(struct fw_pg *p);
 
 /* Record msg in p->msg (cut on a UTF-8 boundary); returns e. */
 int fw_pg_fail_msg(struct fw_pg *p, int e, const char *msg);
@@ -96,7 +109,9 @@ int fw_pg_cmd(struct fw_pg *p, const char *sql, int n, const char *const *values
 struct fw_pg_stmt {
 	const char *name; /* "fw_<what>": unique among every file's */
 	const char *sql;
-	int n; /* parameters */
+	int n;               /* parameters */
+	bool beside_archive; /* reads and writes no archive row: may run before the archive
+	                        rows queued in the transaction are sent (fw_pg_archive_send) */
 };
 extern const struct fw_pg_stmt *const fw_pg_stmts_store[];
 extern const struct fw_pg_stmt *const fw_pg_stmts_outbox[];

@@ -122,7 +122,7 @@ static const struct fw_pg_stmt alert_add_stmt = {
     "fw_alert_add",
     "INSERT INTO alerts (id, watchlist, feed, item_id, created) "
     "VALUES ($1, $2, $3, $4, $5::bigint) ON CONFLICT (id) DO NOTHING",
-    5};
+    5, true};
 static const struct fw_pg_stmt outbox_add_stmt = {
     "fw_outbox_add",
     "WITH o AS (INSERT INTO outbox (alert_id, output, payload, created, next_at)"
@@ -133,7 +133,7 @@ static const struct fw_pg_stmt outbox_add_stmt = {
     " k AS (INSERT INTO alert_routes (alert_id, output) SELECT alert_id, output"
     " FROM o ON CONFLICT (alert_id, output) DO NOTHING)"
     " SELECT count(*) FROM o",
-    4};
+    4, true};
 const struct fw_pg_stmt *const fw_pg_stmts_outbox[] = {&alert_add_stmt, &outbox_add_stmt, NULL};
 
 /* Record an alert once: 1 new, 0 already raised (by any node), or -errno. */

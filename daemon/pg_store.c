@@ -149,6 +149,11 @@ static bool ready(struct fw_pg *p, int *ret)
 PGresult *fw_pg_exec(struct fw_pg *p, const char *sql, int n, const char *const *values,
                      const int *lengths, const int *formats, int *ret)
 {
+	/* the queued archive rows go first, unless this undoes them (pg_int.h) */
+	if (p->n_queued > 0 && strncmp(sql, "ROLLBACK", 8) == 0)
+		fw_pg_archive_drop(p);
+	else if (p->n_queued > 0 && (*ret = fw_pg_archive_send(p)) < 0)
+		return NULL;
 	if (!ready(p, ret))
 		return NULL;
 	/* without parameters, PQexec: it takes several statements (the last one's result) */
@@ -169,6 +174,8 @@ int fw_pg_cmd(struct fw_pg *p, const char *sql, int n, const char *const *values
 PGresult *fw_pg_run(struct fw_pg *p, const struct fw_pg_stmt *st, const char *const *values,
                     const int *lengths, const int *formats, int *ret)
 {
+	if (p->n_queued > 0 && !st->beside_archive && (*ret = fw_pg_archive_send(p)) < 0)
+		return NULL;
 	/* a new session has none of the statements: reconnected() prepares them again */
 	if (!ready(p, ret))
 		return NULL;
@@ -406,6 +413,8 @@ void fw_pg_close(struct fw_store *s)
 
 	if (p->in_tx)
 		fw_pg_cmd(p, "ROLLBACK", 0, NULL, NULL);
+	fw_pg_archive_drop(p);
+	free(p->queued);
 	PQfinish(p->conn);
 	free(p);
 }
@@ -713,7 +722,7 @@ static const char *text_of(struct fw_pg *p, const char *v, size_t max, char **ow
 /* fw_pg_feed_load's: every poll reads its feed's state (twice: when it starts, and when it
    is stored). */
 static const struct fw_pg_stmt feed_load_stmt = {
-    "fw_feed_load", "SELECT " FEED_COLS " FROM feeds WHERE name = $1", 1};
+    "fw_feed_load", "SELECT " FEED_COLS " FROM feeds WHERE name = $1", 1, true};
 
 /* Load a feed's state into *st, which is overwritten (not freed first). 0 or -errno; on
    error *st is untouched. */
@@ -789,7 +798,7 @@ static const struct fw_pg_stmt feed_save_stmt = {
     "alerts = excluded.alerts, failing_alerted = excluded.failing_alerted, "
     "rate_items = excluded.rate_items, rate_seconds = excluded.rate_seconds, "
     "rate_at = excluded.rate_at",
-    18};
+    18, true};
 
 /* Insert or replace a feed's state (one upsert: two nodes saving at once both succeed,
    the later wins, as INSERT OR REPLACE does). Strings over FW_STORE_TEXT_MAX: -E2BIG;
@@ -901,7 +910,7 @@ static const struct fw_pg_stmt item_mark_stmt = {
     "WHEN EXISTS (SELECT 1 FROM ins) THEN 2 "
     "WHEN EXISTS (SELECT 1 FROM upd) AND (SELECT hash FROM cur) <> $3::bigint THEN 2 "
     "ELSE 0 END",
-    4};
+    4, true};
 
 /*
  * Upsert an item; see store.h. One statement decides, so that of two nodes marking the
@@ -935,7 +944,7 @@ int fw_pg_item_mark(struct fw_store *s, const char *feed, const char *id, uint64
 /* fw_pg_item_reissued's: every new item that matches asks it. */
 static const struct fw_pg_stmt item_reissued_stmt = {
     "fw_item_reissued",
-    "SELECT 1 FROM items WHERE feed = $1 AND hash = $2::bigint AND id <> $3 LIMIT 1", 3};
+    "SELECT 1 FROM items WHERE feed = $1 AND hash = $2::bigint AND id <> $3 LIMIT 1", 3, true};
 
 /* Does the feed hold another item with this content hash? 1 yes, 0 no, or -errno. Walks
    the feed's part of the primary key, as in SQLite: no index on hash for every poll to

@@ -64,7 +64,7 @@ const char fw_pg_ddl_stories[] =
  * against 1.3 ms), where a plan for the id at hand reads the few rows past it in the key.
  */
 static const struct fw_pg_stmt lock_stmt = {
-    "fw_story_lock", "SELECT pg_advisory_xact_lock(" FW_PG_STORY_LOCK ")", 0};
+    "fw_story_lock", "SELECT pg_advisory_xact_lock(" FW_PG_STORY_LOCK ")", 0, true};
 /* The lock (again: it counts) before the id is drawn, so that even an item added without
    fw_store_story_added first keeps ids in commit order. A sid taken answers no row. */
 static const struct fw_pg_stmt add_stmt = {
@@ -76,29 +76,29 @@ static const struct fw_pg_stmt add_stmt = {
     "SELECT n.id, coalesce($1::bigint, n.id), $2, $3, $4, $5, $6, $7::bigint, $8::bigint,"
     " $9::bigint, $10::double precision, $11, $12::bytea FROM n "
     "ON CONFLICT (sid) WHERE sid IS NOT NULL DO NOTHING RETURNING id, story",
-    12};
+    12, true};
 static const struct fw_pg_stmt match_stmt = {
     "fw_story_match",
     "INSERT INTO story_matches (item, watchlist, explain) VALUES ($1, $2, $3)"
     " ON CONFLICT DO NOTHING",
-    3};
+    3, true};
 static const struct fw_pg_stmt get_stmt = {
     "fw_story_get",
     "SELECT f.sid, f.title, f.seen, max(i.seen), count(*), count(DISTINCT i.feed)"
     " FROM story_items f JOIN story_items i ON i.story = f.id WHERE f.id = $1 GROUP BY f.id",
-    1};
+    1, true};
 static const struct fw_pg_stmt watch_get_stmt = {
     "fw_story_watch_get",
     "SELECT first_alert, last_alert, last_item, pending, updates FROM story_watch"
     " WHERE story = $1 AND watchlist = $2",
-    2};
+    2, true};
 static const struct fw_pg_stmt watch_set_stmt = {
     "fw_story_watch_set",
     "INSERT INTO story_watch (story, watchlist, first_alert, last_alert, last_item, pending,"
     " updates) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (story, watchlist) DO UPDATE"
     " SET first_alert = excluded.first_alert, last_alert = excluded.last_alert,"
     " last_item = excluded.last_item, pending = excluded.pending, updates = excluded.updates",
-    7};
+    7, true};
 const struct fw_pg_stmt *const fw_pg_stmts_stories[] = {
     &lock_stmt, &add_stmt, &match_stmt, &get_stmt, &watch_get_stmt, &watch_set_stmt, NULL};
 

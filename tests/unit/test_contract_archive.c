@@ -645,6 +645,66 @@ static void test_savepoint(void **state)
 	fw_store_close(s);
 }
 
+/* Rows added in a transaction (the PostgreSQL store sends them many to a statement, pg_int.h)
+   are there for every read in it, in the order they came, across polls of one grouped
+   transaction and past a batch; an item's or a poll's rollback takes back only what came
+   after its savepoint, with marks and other statements between the rows; a rollback of
+   the whole takes back all. */
+static void test_rows_of_a_transaction(void **state)
+{
+	struct contract *c = *state;
+	struct fw_store *s = contract_open(c);
+	struct seen v = {0};
+	char id[16], want[8192] = "p1a p1b p2a";
+	int64_t n = -1;
+
+	assert_int_equal(fw_store_begin_lazy(s), 0);
+	assert_int_equal(fw_store_poll_begin(s), 0);
+	add(s, "p1a", "Putin one", "", T0);
+	assert_true(fw_store_item_mark(s, "world", "p1a", 1, T0) > 0);
+	add(s, "p1b", "Putin two", "", T0);
+	assert_int_equal(fw_store_archive_count(s, 0, &n, NULL), 0);
+	assert_int_equal(n, 2); /* a read in the transaction sees them */
+	assert_int_equal(fw_store_poll_commit(s), 0);
+	/* a poll: one row kept, one undone in its item's savepoint, one after it */
+	assert_int_equal(fw_store_poll_begin(s), 0);
+	add(s, "p2a", "Putin three", "", T0 + 1);
+	assert_int_equal(fw_store_item_begin(s), 0);
+	add(s, "p2i", "Putin undone", "", T0 + 1);
+	assert_int_equal(fw_store_item_end(s, false), 0);
+	assert_true(fw_store_item_mark(s, "world", "p2b", 2, T0 + 1) > 0);
+	add(s, "p2b", "Putin four", "", T0 + 1);
+	assert_int_equal(fw_store_poll_commit(s), 0);
+	/* a poll undone: its rows go, the earlier polls' stay */
+	assert_int_equal(fw_store_poll_begin(s), 0);
+	add(s, "p3a", "Putin gone", "", T0 + 2);
+	assert_true(fw_store_item_mark(s, "world", "p3a", 3, T0 + 2) > 0);
+	add(s, "p3b", "Putin gone too", "", T0 + 2);
+	assert_int_equal(fw_store_poll_rollback(s), 0);
+	/* a poll of 300 rows, marks between them: more than one statement's worth */
+	strcat(want, " p2b");
+	assert_int_equal(fw_store_poll_begin(s), 0);
+	for (int i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "r%03d", i);
+		add(s, id, "Putin many", "", T0 + 3);
+		assert_true(fw_store_item_mark(s, "world", id, 100 + (uint64_t)i, T0 + 3) > 0);
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), " %s", id);
+	}
+	assert_int_equal(fw_store_poll_commit(s), 0);
+	assert_int_equal(fw_store_commit(s), 0);
+	assert_int_equal(fw_store_archive_each(s, 0, NULL, seen_cb, &v), 0);
+	assert_string_equal(v.ids, want);
+	/* a transaction rolled back whole keeps none of its rows */
+	assert_int_equal(fw_store_begin(s), 0);
+	add(s, "never", "Putin never", "", T0 + 4);
+	assert_int_equal(fw_store_rollback(s), 0);
+	/* outside a transaction, a row is there at once */
+	add(s, "solo", "Putin solo", "", T0 + 5);
+	assert_int_equal(fw_store_archive_count(s, 0, &n, NULL), 0);
+	assert_int_equal(n, 304 + 1);
+	fw_store_close(s);
+}
+
 /* The index a batch at a time: oldest first, at most max rows; the rows past it stay
    candidates of every query; inside an open transaction, the caller's to keep or undo; a
    words callback that fails indexes nothing of its batch. */
@@ -1036,6 +1096,7 @@ int main(void)
 	    CASE(test_prune),
 	    CASE(test_prune_steps),
 	    CASE(test_savepoint),
+	    CASE(test_rows_of_a_transaction),
 	    CASE(test_index_batches),
 	    CASE(test_each_many),
 	    CASE(test_index_two_nodes),
