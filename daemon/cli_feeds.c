@@ -319,8 +319,6 @@ static void put_place(FILE *f, const struct fw_config_feed *cf)
 	fprintf(f, "%s:%d", cf->file ? cf->file : "?", cf->line);
 }
 
-/* A printable, bounded name (--name): 1 to 128 bytes of valid UTF-8 without control
-   characters. */
 /* --tag "a,b" and --interval into f. 0, or 2 after a message. */
 static int opts_into(const struct cli *c, struct fw_opml_feed *f)
 {
