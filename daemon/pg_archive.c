@@ -520,9 +520,10 @@ static int span_end(struct fw_pg *p, bool own, int ret)
 #define ARCHIVE_COLS                                                                               \
 	"INSERT INTO archive (feed, item, seen, published, updated, title, link, author, summary," \
 	" content, categories, bytes) VALUES "
+#define ARCHIVE_VALUES 12 /* an archive row's: $1 ... $12 */
 static const struct fw_pg_stmt archive_add_stmt = {
-    "fw_archive_add", ARCHIVE_COLS "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", 12,
-    false};
+    "fw_archive_add", ARCHIVE_COLS "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    ARCHIVE_VALUES, false};
 
 /* The statements of a poll this file runs. */
 const struct fw_pg_stmt *const fw_pg_stmts_archive[] = {&archive_add_stmt, NULL};
@@ -530,7 +531,7 @@ const struct fw_pg_stmt *const fw_pg_stmts_archive[] = {&archive_add_stmt, NULL}
 /* An archive row added in a transaction and not sent yet: its values in one block. */
 struct fw_pg_archived {
 	char *buf;
-	const char *v[12];
+	const char *v[ARCHIVE_VALUES];
 };
 
 /* Rows one INSERT sends at most: a new item is archived in its poll's transaction, and the
@@ -545,30 +546,42 @@ void fw_pg_archive_drop(struct fw_pg *p)
 	p->n_queued = 0;
 }
 
+/* The INSERT of n rows into sql (len bytes: "$NNNN," fits in 8 bytes a value). */
+static void many_rows(char *sql, size_t len, size_t n)
+{
+	char *at = sql;
+
+	for (size_t i = 0; i < n; i++) {
+		at += snprintf(at, len - (size_t)(at - sql), "%s(", i ? "," : ARCHIVE_COLS);
+		for (size_t k = 0; k < ARCHIVE_VALUES; k++)
+			at += snprintf(at, len - (size_t)(at - sql), "$%zu%s",
+			               i * ARCHIVE_VALUES + k + 1,
+			               k + 1 < ARCHIVE_VALUES ? "," : ")");
+	}
+}
+
 int fw_pg_archive_send(struct fw_pg *p)
 {
-	size_t n = p->n_queued, len = sizeof(ARCHIVE_COLS) + n * 12 * 8;
-	const char **v = malloc(n * 12 * sizeof(*v));
-	char *sql = malloc(len), *at = sql;
+	size_t n = p->n_queued, len = sizeof(ARCHIVE_COLS) + n * ARCHIVE_VALUES * 8;
+	struct fw_pg_archived *q = p->queued;
+	const char **v = malloc(n * sizeof(q->v));
+	char *sql = n > 1 ? malloc(len) : NULL;
 	int ret = 0;
 
 	/* taken off the queue first: the statement below sends nothing before it */
 	p->n_queued = 0;
-	if (v == NULL || sql == NULL)
+	if (v == NULL || (n > 1 && sql == NULL))
 		ret = fw_pg_fail_msg(p, -ENOMEM, "out of memory");
-	for (size_t i = 0; ret == 0 && i < n; i++) {
-		at += snprintf(at, len - (size_t)(at - sql), "%s(", i ? "," : ARCHIVE_COLS);
-		for (size_t k = 0; k < 12; k++)
-			at += snprintf(at, len - (size_t)(at - sql), "$%zu%s", i * 12 + k + 1,
-			               k < 11 ? "," : ")");
-		memcpy(v + i * 12, p->queued[i].v, sizeof(p->queued[i].v));
-	}
-	if (ret == 0 && n == 1)
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		memcpy(v + i * ARCHIVE_VALUES, q[i].v, sizeof(q[i].v));
+	if (ret == 0 && n == 1) {
 		ret = fw_pg_run_cmd(p, &archive_add_stmt, v, NULL);
-	else if (ret == 0)
-		ret = fw_pg_cmd(p, sql, (int)(n * 12), v, NULL);
+	} else if (ret == 0) {
+		many_rows(sql, len, n);
+		ret = fw_pg_cmd(p, sql, (int)(n * ARCHIVE_VALUES), v, NULL);
+	}
 	for (size_t i = 0; i < n; i++)
-		free(p->queued[i].buf);
+		free(q[i].buf);
 	free(v);
 	free(sql);
 	return ret;
