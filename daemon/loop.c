@@ -151,7 +151,10 @@ void fw_loop_stop(struct fw_daemon *d)
 	/* a prune under way stops after its last batch (each is committed) */
 	fw_prune_close(d->prune);
 	d->prune = NULL;
-	/* The last figures, while every room still exists. */
+	/* The last figures, while every room still exists, and with the polls finished so far
+	   stored: a poll is timed when its fetch ends and counted when it is stored, and a
+	   stop in the loop turn between the two counted it in one figure only. */
+	fw_feeds_flush(d->feeds);
 	if (d->cfg->metrics_file && write_metrics(d) < 0)
 		fw_log(FW_LOG_WARNING, "cannot write %s", d->cfg->metrics_file);
 	fw_feeds_close(d->feeds);
