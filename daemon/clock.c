@@ -62,6 +62,14 @@ uint64_t fw_clock_timer_ms(int64_t seconds)
 }
 
 /* See clock.h. */
+uint64_t fw_clock_timer_until(int64_t when)
+{
+	double ms = ((double)when - fw_clock_now_f()) * 1000.0 / scale;
+
+	return ms > 0 ? (uint64_t)ms + 1 : 0; /* rounded up: never a moment before `when` */
+}
+
+/* See clock.h. */
 double fw_clock_scale(void)
 {
 	return scale;

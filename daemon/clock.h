@@ -25,6 +25,11 @@ double fw_clock_now_f(void);
 /* Real milliseconds of a timer that must last `seconds` on the clock. */
 uint64_t fw_clock_timer_ms(int64_t seconds);
 
+/* Real milliseconds until the clock reads the whole second `when` (0 if it has): unlike
+   fw_clock_timer_ms(when - fw_clock_now()), not late by the fraction of the second now is
+   into. */
+uint64_t fw_clock_timer_until(int64_t when);
+
 /* The time scale (1 when not accelerated). */
 double fw_clock_scale(void);
 
