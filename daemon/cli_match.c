@@ -35,8 +35,9 @@ static void peek_open(struct peek *p, const struct fw_config *cfg)
 	p->cfg = cfg;
 	if (db && access(db, R_OK) == 0 &&
 	    fw_store_open(db, true, &p->store, err, sizeof(err)) == 0 &&
-	    fw_grouper_new(p->store, cfg->story_window, cfg->story_memory, time(NULL), &p->g) < 0)
-		p->g = NULL;
+	    (fw_grouper_new(cfg->story_window, cfg->story_memory, &p->g) < 0 ||
+	     fw_grouper_load(p->g, p->store, time(NULL)) < 0))
+		p->g = fw_grouper_free(p->g);
 	free(db);
 }
 

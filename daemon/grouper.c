@@ -36,7 +36,9 @@ struct fw_grouper {
 	struct fw_fold *fold;
 	uint64_t added;   /* items placed since start, for marks */
 	int64_t window;   /* story_window */
+	size_t cap;       /* the items story_memory holds, 0: no bound */
 	int64_t last_id;  /* the highest store id of an item the index has taken in */
+	bool loaded;      /* fw_grouper_load done */
 	bool synced;      /* ... and it has looked for other nodes' items in this transaction */
 	int64_t next_due; /* when the next story update may be due: 0 unknown (ask the store),
 	                     INT64_MAX none waits */
@@ -71,8 +73,7 @@ static int load_cb(struct fw_story_item_row *r, void *arg)
 	return fw_story_index_add(g->x, &f, r->id, r->story, r->seen);
 }
 
-int fw_grouper_new(struct fw_store *s, int64_t window, int64_t memory, int64_t now,
-                   struct fw_grouper **out)
+int fw_grouper_new(int64_t window, int64_t memory, struct fw_grouper **out)
 {
 	struct fw_grouper *g = calloc(1, sizeof(*g));
 	int r;
@@ -83,16 +84,25 @@ int fw_grouper_new(struct fw_store *s, int64_t window, int64_t memory, int64_t n
 	r = fw_fold_new(&g->fold);
 	if (r == 0)
 		r = fw_story_index_new(window, &g->x);
-	if (r == 0)
-		fw_grouper_set_limits(g, window, memory); /* before the load: it holds to them */
-	if (r == 0 && s) /* the newest items the cap holds, not all to evict most */
-		r = fw_store_story_load(s, now - window, (int64_t)cap_items(memory), load_cb, g);
 	if (r < 0) {
 		fw_grouper_free(g);
 		return r;
 	}
+	fw_grouper_set_limits(g, window, memory);
 	*out = g;
 	return 0;
+}
+
+int fw_grouper_load(struct fw_grouper *g, struct fw_store *s, int64_t now)
+{
+	int r;
+
+	if (g->loaded)
+		return 0;
+	/* the newest items the cap holds, not all to evict most */
+	r = fw_store_story_load(s, now - g->window, (int64_t)g->cap, load_cb, g);
+	g->loaded = r == 0;
+	return r;
 }
 
 struct fw_grouper *fw_grouper_free(struct fw_grouper *g)
@@ -108,8 +118,9 @@ struct fw_grouper *fw_grouper_free(struct fw_grouper *g)
 void fw_grouper_set_limits(struct fw_grouper *g, int64_t window, int64_t memory)
 {
 	g->window = window;
+	g->cap = cap_items(memory);
 	fw_story_index_set_window(g->x, window);
-	fw_story_index_set_cap(g->x, cap_items(memory));
+	fw_story_index_set_cap(g->x, g->cap);
 }
 
 void fw_grouper_begin(struct fw_grouper *g)
@@ -124,6 +135,8 @@ int fw_grouper_sync(struct fw_grouper *g, struct fw_store *tx, int64_t now)
 
 	if (g->synced)
 		return 0;
+	if ((r = fw_grouper_load(g, tx, now)) < 0)
+		return r;
 	/* taken in as loaded, not counted in `added`: a rollback takes back this node's items
 	   only, placed after these */
 	r = fw_store_story_added(tx, g->last_id, now - g->window, load_cb, g);

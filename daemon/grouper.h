@@ -23,13 +23,20 @@ struct fw_match_result;
 struct fw_grouper;
 
 /*
- * The story state of a daemon (or of a command that reads it), the index rebuilt from the
- * items the store holds of the last `window` seconds before now, in at most memory bytes
- * (story_memory; 0: no bound). 0 and *out, or -errno (the store's message in
- * fw_store_error).
+ * The story state of a daemon (or of a command that reads it): an empty index of the
+ * items of the last `window` seconds, in at most memory bytes (story_memory; 0: no
+ * bound). 0 and *out, or -ENOMEM.
  */
-int fw_grouper_new(struct fw_store *s, int64_t window, int64_t memory, int64_t now,
-                   struct fw_grouper **out);
+int fw_grouper_new(int64_t window, int64_t memory, struct fw_grouper **out);
+
+/*
+ * Rebuild the index from the items s holds of the last window before now, once: later
+ * calls do nothing. fw_grouper_sync calls it before the first item is placed, so a round
+ * with nothing new (`once` on feeds that answer 304) never reads the stories; a long-running
+ * daemon calls it at start, to fail there on a store it cannot read. 0, or -errno (the
+ * store's message in fw_store_error).
+ */
+int fw_grouper_load(struct fw_grouper *g, struct fw_store *s, int64_t now);
 
 /* Free. Accepts NULL; returns NULL. */
 struct fw_grouper *fw_grouper_free(struct fw_grouper *g);

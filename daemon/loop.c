@@ -741,9 +741,11 @@ int fw_loop_run(struct fw_config *cfg, bool once)
 		goto out;
 	}
 	fw_clock_init();
-	if ((r = fw_grouper_new(d.store, cfg->story_window, cfg->story_memory, fw_clock_now(),
-	                        &d.grouper)) < 0) {
-		fw_log(FW_LOG_ERR, "cannot load the stories: %s", fw_store_error(d.store));
+	/* once loads the stories at its first new item (a round of 304s never reads them) */
+	if ((r = fw_grouper_new(cfg->story_window, cfg->story_memory, &d.grouper)) < 0 ||
+	    (!d.once && (r = fw_grouper_load(d.grouper, d.store, fw_clock_now())) < 0)) {
+		fw_log(FW_LOG_ERR, "cannot load the stories: %s",
+		       r == -ENOMEM ? "out of memory" : fw_store_error(d.store));
 		code = 2;
 		goto out;
 	}

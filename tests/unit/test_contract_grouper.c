@@ -72,7 +72,8 @@ static int setup(void **state)
 	                                      sizeof(f->c->err)) < 0)
 		return -1;
 	for (int i = 0; i < 2; i++)
-		if (fw_grouper_new(f->n[i].store, f->cfg->story_window, 0, T0, &f->n[i].g) < 0)
+		if (fw_grouper_new(f->cfg->story_window, 0, &f->n[i].g) < 0 ||
+		    fw_grouper_load(f->n[i].g, f->n[i].store, T0) < 0)
 			return -1;
 	*state = f;
 	return 0;
