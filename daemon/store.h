@@ -58,7 +58,8 @@ int fw_store_open(const char *path, bool read_only, struct fw_store **out, char 
  * fw_store_open with an explicit busy timeout (ms, >= 0). Errors, each with a one-line
  * reason naming the path in err:
  *   -ENOENT, -ENOTDIR, -EISDIR, -EACCES, -EROFS  path or its directory unusable (open(2));
- *   -EBADMSG       not a SQLite database, or corrupted (PRAGMA quick_check failed);
+ *   -EBADMSG       not a SQLite database, or corrupted (PRAGMA quick_check failed: run at
+ *                  an open when none passed in the last 24 hours);
  *   -EMEDIUMTYPE   a SQLite database of another application (application_id);
  *   -EPROTO        a schema newer than this build knows (or, read_only, an older one);
  *   -EBUSY         locked by another connection beyond the timeout;

@@ -93,6 +93,7 @@ struct fw_sqlite {
 	bool unsynced;               /* a lazy commit is not known durable yet: fw_store_sync */
 	sqlite3_int64 begin_changes; /* rows changed before the open FULL transaction */
 	bool in_poll;                /* fw_store_poll_begin opened a savepoint */
+	bool corrupt;                /* a statement met SQLITE_CORRUPT: the next open checks */
 	sqlite3_int64 story_next;    /* the id the next story item gets (0: not read yet) */
 	sqlite3_stmt *st[ST_COUNT];
 };

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -48,8 +49,13 @@
 #define FW_STORE_SEEN_SLACK 3600
 /* The WAL is truncated back to this size after a checkpoint. */
 #define FW_STORE_WAL_LIMIT 16777216
-#define FW_STORE_XSTR(x)   #x
-#define FW_STORE_STR(x)    FW_STORE_XSTR(x)
+/* PRAGMA quick_check reads every page: at open when none has passed for this long (seconds),
+   like fsck's check interval, so that `once` from cron or `status` does not read a store of
+   gigabytes each time. Corruption between two checks shows as the error of the statement
+   that meets it (SQLITE_CORRUPT). */
+#define FW_STORE_CHECK_EVERY 86400
+#define FW_STORE_XSTR(x)     #x
+#define FW_STORE_STR(x)      FW_STORE_XSTR(x)
 /* No single value read back may exceed this (a corrupt or foreign row cannot make us
    allocate more): a payload plus slack. */
 #define FW_STORE_VALUE_MAX (2 * FW_STORE_PAYLOAD_MAX)
@@ -336,6 +342,8 @@ static int map_rc(sqlite3 *db, int rc)
 int fw_store_fail(struct fw_sqlite *s, int rc)
 {
 	int se = sqlite3_system_errno(s->db);
+
+	s->corrupt |= (rc & 0xff) == SQLITE_CORRUPT;
 
 	if ((rc & 0xff) == SQLITE_IOERR && se != 0)
 		snprintf(s->msg, sizeof(s->msg), "%s (%s)", sqlite3_errmsg(s->db), strerror(se));
@@ -664,13 +672,29 @@ static int classify(sqlite3 *db, const char *path, bool read_only, int busy_ms, 
 	return 0;
 }
 
-/* PRAGMA quick_check: 0 or -EBADMSG (or another -errno) with err set. */
-static int quick_check(sqlite3 *db, const char *path, int busy_ms, char *err, size_t errlen)
+/* Is a quick_check due at `now`: none has passed in the last FW_STORE_CHECK_EVERY seconds
+   (meta 'checked'), or that cannot be read? */
+static bool check_due(sqlite3 *db, int64_t now)
+{
+	int64_t at = 0;
+
+	if (query_int(db, "SELECT v FROM meta WHERE k = 'checked'", &at) != SQLITE_OK)
+		return true;
+	return at <= 0 || at > now || now - at >= FW_STORE_CHECK_EVERY;
+}
+
+/* PRAGMA quick_check when due (check_due; *done says whether it ran): 0 or -EBADMSG (or
+   another -errno) with err set. */
+static int quick_check(sqlite3 *db, const char *path, int busy_ms, int64_t now, bool *done,
+                       char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	const unsigned char *t;
 	int rc, ret = 0;
 
+	*done = check_due(db, now);
+	if (!*done)
+		return 0;
 	rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return open_fail(db, rc, path, "quick_check", busy_ms, err, errlen);
@@ -780,8 +804,9 @@ int fw_sqlite_open(const char *path, bool read_only, int busy_ms, struct fw_stor
 	sqlite3 *db = NULL;
 	const unsigned char *mode;
 	sqlite3_stmt *st = NULL;
-	int64_t version = 0;
-	bool missing = false;
+	int64_t version = 0, now = (int64_t)time(NULL);
+	bool missing = false, checked = false;
+	char sql[96];
 	int flags, rc, ret;
 
 	if (!path || !*path || !out || busy_ms < 0) {
@@ -813,7 +838,7 @@ int fw_sqlite_open(const char *path, bool read_only, int busy_ms, struct fw_stor
 	if (ret < 0)
 		goto fail;
 	if (version > 0) {
-		ret = quick_check(db, path, busy_ms, err, errlen);
+		ret = quick_check(db, path, busy_ms, now, &checked, err, errlen);
 		if (ret < 0)
 			goto fail;
 	}
@@ -852,6 +877,12 @@ int fw_sqlite_open(const char *path, bool read_only, int busy_ms, struct fw_stor
 		ret = migrate(db, path, busy_ms, err, errlen);
 		if (ret < 0)
 			goto fail;
+		if (checked || version == 0) { /* best effort: unstamped, the next open checks */
+			snprintf(sql, sizeof(sql),
+			         "INSERT OR REPLACE INTO meta (k, v) VALUES ('checked', %lld)",
+			         (long long)now);
+			sqlite3_exec(db, sql, NULL, NULL, NULL);
+		}
 	}
 
 	s = calloc(1, sizeof(*s));
@@ -919,6 +950,10 @@ void fw_sqlite_close(struct fw_store *base)
 
 	fw_sqlite_rollback(&s->base);
 	fw_sqlite_sync(&s->base);
+	/* corruption met between two checks: the next open runs quick_check and refuses the
+	   store with its report (best effort: the row may be on a page that is gone) */
+	if (s->corrupt && !s->read_only)
+		sqlite3_exec(s->db, "DELETE FROM meta WHERE k = 'checked'", NULL, NULL, NULL);
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);

@@ -219,6 +219,18 @@ outputs = ( { name = "hook"; plugin = "webhook"; url = %s; retry_base = 1; retry
         w.cleanup()
 
 
+def sql(db, statement):
+    """One statement on db, committed, the connection closed (so that the WAL is
+    checkpointed into the file): its first row."""
+    c = sqlite3.connect(db)
+    try:
+        row = c.execute(statement).fetchone()
+        c.commit()
+        return row
+    finally:
+        c.close()
+
+
 def corrupt_cases(srv):
     w = Workdir()
     try:
@@ -229,6 +241,11 @@ def corrupt_cases(srv):
         check(p.returncode == 0 and os.path.exists(db), "corrupt: a database with 400 items")
         check(not os.path.exists(db + "-wal") or os.path.getsize(db + "-wal") == 0,
               "corrupt: the WAL is checkpointed at a clean exit")
+        stamp = sql(db, "SELECT v FROM meta WHERE k = 'checked'")
+        check(stamp is not None and abs(stamp[0] - time.time()) < 120,
+              "corrupt: the new database is stamped as checked (%r)" % (stamp,))
+        # a check is due (the last a day ago): the corruption is found at open
+        sql(db, "UPDATE meta SET v = v - 86400 WHERE k = 'checked'")
         good = open(db, "rb").read()
         size = len(good)
         rnd = random.Random(8)
@@ -252,6 +269,24 @@ def corrupt_cases(srv):
                       "corrupt (%s): %s names the problem (%r)" % (name, cmd[0], reason))
             check(sha(db) == before, "corrupt (%s): the file is left as it was" % name)
             check(not os.path.exists(db + "-journal"), "corrupt (%s): no journal left" % name)
+        # checked an hour ago: no check at open (a store of gigabytes is not read whole at
+        # every `once`), so the corruption shows as the statements' errors; no crash, no
+        # alert, and the next open checks and refuses the store
+        with open(db, "wb") as f:
+            f.write(good)
+        sql(db, "UPDATE meta SET v = CAST(strftime('%s', 'now') AS INTEGER) - 3600 "
+            "WHERE k = 'checked'")
+        fresh = open(db, "rb").read()
+        with open(db, "wb") as f:
+            f.write(fresh[:4096] + random.Random(8).randbytes(8192) + fresh[4096 + 8192:])
+        p = run(["once", "-c", conf], timeout=60)
+        check(p.returncode == 1 and no_sanitizer(p.stderr) and "malformed" in p.stderr,
+              "corrupt between checks: once fails its polls, no crash (rc %d: %s)"
+              % (p.returncode, p.stderr.strip()[-200:]))
+        p = run(["once", "-c", conf], timeout=60)
+        check(p.returncode == 2 and "corrupt" in p.stderr,
+              "corrupt between checks: the next open checks and refuses (rc %d: %s)"
+              % (p.returncode, p.stderr.strip()[-200:]))
         check(len(alert_ids(w)) == 400, "corrupt: no alert twice (%d)" % len(alert_ids(w)))
     finally:
         w.cleanup()

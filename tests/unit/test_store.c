@@ -719,7 +719,7 @@ static void test_refuse_corrupt(void **state)
 	char id[64], junk[4096 * 4];
 	struct stat sb;
 	size_t i;
-	int fd;
+	int fd, r = 0;
 
 	assert_int_equal(fw_store_begin(s), 0);
 	for (i = 0; i < 3000; i++) {
@@ -732,6 +732,10 @@ static void test_refuse_corrupt(void **state)
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_true(sb.st_size >= 20 * 4096);
 
+	/* made and checked at once: no check is due */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM meta WHERE k = 'checked' AND "
+	                                  "v > CAST(strftime('%s', 'now') AS INTEGER) - 60"),
+	                 1);
 	for (i = 0; i < sizeof(junk); i++)
 		junk[i] = (char)(i * 13 + 5);
 	fd = open(f->path, O_WRONLY | O_CLOEXEC);
@@ -739,9 +743,50 @@ static void test_refuse_corrupt(void **state)
 	assert_int_equal(pwrite(fd, junk, sizeof(junk), (sb.st_size / 2) & ~(off_t)4095),
 	                 (ssize_t)sizeof(junk));
 	close(fd);
+
+	/* between two checks the store opens; the statement that meets the damage fails, and
+	   the next open checks */
+	s = open_rw(f);
+	for (i = 0; i < 3000 && r == 0; i++) {
+		snprintf(id, sizeof(id), "https://example.com/item/%zu", i);
+		r = fw_store_item_mark(s, "feed", id, i, T0 + 10);
+		r = r < 0 ? r : 0;
+	}
+	assert_int_equal(r, -EBADMSG);
+	fw_store_close(s);
 	expect_refusal(f, false, -EBADMSG, "corrupt");
 	expect_refusal(f, true, -EBADMSG, "corrupt");
 	assert_int_equal(stat(f->path, &sb), 0);
+}
+
+/* The last check a day old: the damage is found at open, by a reader too. */
+static void test_refuse_corrupt_due(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s = open_rw(f);
+	char id[64], junk[4096 * 4];
+	struct stat sb;
+	size_t i;
+	int fd;
+
+	assert_int_equal(fw_store_begin(s), 0);
+	for (i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "https://example.com/item/%zu", i);
+		assert_int_equal(fw_store_item_mark(s, "feed", id, i, T0), FW_ITEM_NEW);
+	}
+	assert_int_equal(fw_store_commit(s), 0);
+	fw_store_close(s);
+	raw_exec(f->path, "UPDATE meta SET v = v - 86400 WHERE k = 'checked'");
+	assert_int_equal(stat(f->path, &sb), 0);
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)(i * 13 + 5);
+	fd = open(f->path, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, junk, sizeof(junk), (sb.st_size / 2) & ~(off_t)4095),
+	                 (ssize_t)sizeof(junk));
+	close(fd);
+	expect_refusal(f, true, -EBADMSG, "corrupt");
+	expect_refusal(f, false, -EBADMSG, "corrupt");
 }
 
 static void test_refuse_other_app(void **state)
@@ -1018,6 +1063,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_garbage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_corrupt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_corrupt_due, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_other_app, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_future_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_paths, setup, teardown),
