@@ -49,10 +49,8 @@
 #define FW_STORE_SEEN_SLACK 3600
 /* The WAL is truncated back to this size after a checkpoint. */
 #define FW_STORE_WAL_LIMIT 16777216
-/* PRAGMA quick_check reads every page: at open when none has passed for this long (seconds),
-   like fsck's check interval, so that `once` from cron or `status` does not read a store of
-   gigabytes each time. Corruption between two checks shows as the error of the statement
-   that meets it (SQLITE_CORRUPT). */
+/* quick_check reads every page: run at open when none passed for this long (s), as fsck's
+   interval; between checks corruption is the error of the statement that meets it. */
 #define FW_STORE_CHECK_EVERY 86400
 #define FW_STORE_XSTR(x)     #x
 #define FW_STORE_STR(x)      FW_STORE_XSTR(x)
@@ -344,7 +342,6 @@ int fw_store_fail(struct fw_sqlite *s, int rc)
 	int se = sqlite3_system_errno(s->db);
 
 	s->corrupt |= (rc & 0xff) == SQLITE_CORRUPT;
-
 	if ((rc & 0xff) == SQLITE_IOERR && se != 0)
 		snprintf(s->msg, sizeof(s->msg), "%s (%s)", sqlite3_errmsg(s->db), strerror(se));
 	else
@@ -672,27 +669,19 @@ static int classify(sqlite3 *db, const char *path, bool read_only, int busy_ms, 
 	return 0;
 }
 
-/* Is a quick_check due at `now`: none has passed in the last FW_STORE_CHECK_EVERY seconds
-   (meta 'checked'), or that cannot be read? */
-static bool check_due(sqlite3 *db, int64_t now)
-{
-	int64_t at = 0;
-
-	if (query_int(db, "SELECT v FROM meta WHERE k = 'checked'", &at) != SQLITE_OK)
-		return true;
-	return at <= 0 || at > now || now - at >= FW_STORE_CHECK_EVERY;
-}
-
-/* PRAGMA quick_check when due (check_due; *done says whether it ran): 0 or -EBADMSG (or
-   another -errno) with err set. */
+/* PRAGMA quick_check when due, that is when none passed in the last FW_STORE_CHECK_EVERY
+   seconds (meta 'checked') or that cannot be read; *done says whether it ran. 0 or
+   -EBADMSG (or another -errno) with err set. */
 static int quick_check(sqlite3 *db, const char *path, int busy_ms, int64_t now, bool *done,
                        char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	const unsigned char *t;
+	int64_t at = 0;
 	int rc, ret = 0;
 
-	*done = check_due(db, now);
+	rc = query_int(db, "SELECT v FROM meta WHERE k = 'checked'", &at);
+	*done = rc != SQLITE_OK || at <= 0 || at > now || now - at >= FW_STORE_CHECK_EVERY;
 	if (!*done)
 		return 0;
 	rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
@@ -806,7 +795,6 @@ int fw_sqlite_open(const char *path, bool read_only, int busy_ms, struct fw_stor
 	sqlite3_stmt *st = NULL;
 	int64_t version = 0, now = (int64_t)time(NULL);
 	bool missing = false, checked = false;
-	char sql[96];
 	int flags, rc, ret;
 
 	if (!path || !*path || !out || busy_ms < 0) {
@@ -877,12 +865,10 @@ int fw_sqlite_open(const char *path, bool read_only, int busy_ms, struct fw_stor
 		ret = migrate(db, path, busy_ms, err, errlen);
 		if (ret < 0)
 			goto fail;
-		if (checked || version == 0) { /* best effort: unstamped, the next open checks */
-			snprintf(sql, sizeof(sql),
-			         "INSERT OR REPLACE INTO meta (k, v) VALUES ('checked', %lld)",
-			         (long long)now);
-			sqlite3_exec(db, sql, NULL, NULL, NULL);
-		}
+		if (checked || version == 0) /* best effort: unstamped, the next open checks */
+			sqlite3_exec(db,
+			             "INSERT OR REPLACE INTO meta VALUES ('checked', unixepoch())",
+			             NULL, NULL, NULL);
 	}
 
 	s = calloc(1, sizeof(*s));
@@ -950,8 +936,8 @@ void fw_sqlite_close(struct fw_store *base)
 
 	fw_sqlite_rollback(&s->base);
 	fw_sqlite_sync(&s->base);
-	/* corruption met between two checks: the next open runs quick_check and refuses the
-	   store with its report (best effort: the row may be on a page that is gone) */
+	/* corruption met between two checks: the next open checks (best effort: the row may
+	   be on a page that is gone) */
 	if (s->corrupt && !s->read_only)
 		sqlite3_exec(s->db, "DELETE FROM meta WHERE k = 'checked'", NULL, NULL, NULL);
 	for (i = 0; i < ST_COUNT; i++)
