@@ -134,9 +134,15 @@ measure() {
 	acc_mark
 	/usr/bin/time -f "%e %U %S %M" -o "$WORK/time.out" "$@" \
 		>"$WORK/out-$tool-$phase.log" 2>"$WORK/err-$tool-$phase.log" &
-	local tp=$!
-	[[ $tool == feedwatch* && $run == 1 ]] && thread_cpu "$tp" "$WORK/threads-$n-$tool-$phase.txt" &
+	local tp=$! sp=
+	if [[ $tool == feedwatch* && $run == 1 ]]; then
+		thread_cpu "$tp" "$WORK/threads-$n-$tool-$phase.txt" &
+		sp=$!
+	fi
 	wait "$tp" || rc=$?
+	# the sampler's last sample and its file, before anything else starts (a pid it watches
+	# could be reused by the next command, and the report reads the file)
+	[[ -z $sp ]] || wait "$sp" || true
 	read -r wall user sys rss < <(tail -1 "$WORK/time.out")
 	acc=$(acc_since)
 	note=$($check "$rc" 2>&1 || true)
@@ -145,22 +151,23 @@ measure() {
 	log "N=$n $tool $phase #$run: ${wall}s wall, ${user}+${sys}s cpu, ${rss} KB, rc $rc, nginx $acc ${note}"
 }
 
-# CPU seconds of each thread of the process that time_pid runs, sampled every second until
-# it exits; a thread that ended keeps its last sample (the parser thread ends before the
-# process does), so the figures are at most a second short. The loop thread is the one whose
-# id is the pid, the parser thread the busiest of the others.
+# CPU seconds of each thread of the process that time_pid runs, sampled every quarter of a
+# second until it exits (one awk over every thread's stat file a sample); a thread that
+# ended keeps its last sample (the parser thread ends before the process does), so the
+# figures are at most a quarter of a second short. The loop thread is the one whose id is
+# the pid, the parser thread the busiest of the others. Until 2026-12-07 the sampler of a
+# cold round often outlived its round (it watched time's pid, which the next commands
+# could take again) and never wrote its file, so the report showed an older run's figures.
 thread_cpu() { # time_pid out
-	local hz p
+	local hz p=
 	hz=$(getconf CLK_TCK)
 	: >"$2.all"
 	while kill -0 "$1" 2>/dev/null; do
-		p=$(pgrep -P "$1" | head -1)
-		[[ -n $p ]] && for t in /proc/"$p"/task/*; do
-			awk -v pid="$p" '{ sub(/^[0-9]+ \([^)]*\) /, ""); tid = FILENAME;
+		[[ -n $p ]] || p=$(pgrep -P "$1" | head -1)
+		[[ -n $p ]] && awk -v pid="$p" '{ sub(/^[0-9]+ \([^)]*\) /, ""); tid = FILENAME;
 			     sub(/.*task\//, "", tid); sub(/\/stat$/, "", tid);
-			     print tid, tid == pid, $12, $13 }' "$t/stat" 2>/dev/null
-		done >>"$2.all"
-		sleep 1
+			     print tid, tid == pid, $12, $13 }' /proc/"$p"/task/*/stat 2>/dev/null >>"$2.all"
+		sleep 0.25
 	done
 	awk -v hz="$hz" '{ u[$1] = $3; s[$1] = $4; l[$1] = $2 }
 	     END { for (t in u) printf "thread %s%s user %.2f sys %.2f\n", t, l[t] ? " (loop)" : "",

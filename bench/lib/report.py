@@ -179,7 +179,7 @@ def main():
                 cpu = [(float(t[-3]) + float(t[-1]), "(loop)" in t) for t in th]
                 loop = sum(c for c, l in cpu if l)
                 rest = sorted((c for c, l in cpu if not l), reverse=True)
-                out.append("CPU per thread, %s %s (run 1, sampled each second until it exits): "
+                out.append("CPU per thread, %s %s (run 1, sampled every 0.25 s until it exits): "
                            "loop thread %.2f s, parser thread %.2f s, others %.2f s\n" % (
                                tool, phase, loop, rest[0] if rest else 0.0, sum(rest[1:])))
         thf = os.path.join(work, "idle-%d-threads.txt" % n)
