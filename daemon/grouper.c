@@ -102,6 +102,19 @@ int fw_grouper_load(struct fw_grouper *g, struct fw_store *s, int64_t now)
 	/* the newest items the cap holds, not all to evict most */
 	r = fw_store_story_load(s, now - g->window, (int64_t)g->cap, load_cb, g);
 	g->loaded = r == 0;
+	if (r < 0) {
+		/* what a load that failed midway took in goes: the next load reads it again,
+		   and nothing was placed before the first load */
+		struct fw_story_index *x;
+
+		if (fw_story_index_new(g->window, &x) == 0) {
+			fw_story_index_free(g->x);
+			g->x = x;
+			fw_story_index_set_cap(x, g->cap);
+		} else
+			fw_story_index_pop(g->x, fw_story_index_items(g->x));
+		g->last_id = 0;
+	}
 	return r;
 }
 
