@@ -53,12 +53,19 @@ int64_t fw_clock_now(void)
 	return (int64_t)fw_clock_now_f();
 }
 
+/* ms as a timer's milliseconds: at most about 30 years (a date read from a store or a
+   feed cannot overflow the conversion). */
+static uint64_t fw_clock_ms(double ms)
+{
+	return ms < 1e12 ? (uint64_t)ms : (uint64_t)1e12;
+}
+
 /* See clock.h. */
 uint64_t fw_clock_timer_ms(int64_t seconds)
 {
 	if (seconds <= 0)
 		return 0;
-	return (uint64_t)((double)seconds * 1000.0 / scale);
+	return fw_clock_ms((double)seconds * 1000.0 / scale);
 }
 
 /* See clock.h. */
@@ -66,7 +73,9 @@ uint64_t fw_clock_timer_until(int64_t when)
 {
 	double ms = ((double)when - fw_clock_now_f()) * 1000.0 / scale;
 
-	return ms > 0 ? (uint64_t)ms + 1 : 0; /* rounded up: never a moment before `when` */
+	/* 2 ms more: libuv counts from its whole-millisecond loop time, so a timer of exactly
+	   the real milliseconds left may fire a fraction of one early */
+	return ms > 0 ? fw_clock_ms(ms) + 2 : 0;
 }
 
 /* See clock.h. */
