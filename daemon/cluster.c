@@ -132,7 +132,11 @@ enum fw_cluster_claim fw_cluster_claim(struct fw_cluster *c, const char *feed, c
 /* See cluster.h. */
 int fw_cluster_hold(struct fw_store *s, const char *feed, int64_t next)
 {
-	int r = fw_store_feed_hold(s, feed, next);
+	/* a second past the next poll: the owner's timer fires within the second after it
+	   (feeds.c: schedule_at), a node refused the claim asks again the moment it ends
+	   (schedule_exact), and a live owner should keep its feed (its known items, its
+	   connection) rather than lose it to the other node at every poll */
+	int r = fw_store_feed_hold(s, feed, next > 0 ? next + 1 : 0);
 
 	if (r == 0)
 		fw_log(FW_LOG_WARNING,

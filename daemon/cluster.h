@@ -47,8 +47,8 @@ enum fw_cluster_claim {
 enum fw_cluster_claim fw_cluster_claim(struct fw_cluster *c, const char *feed, const char *host,
                                        int64_t host_limit, int64_t now, bool early, int64_t *when);
 
-/* The poll of feed is stored (call inside its transaction): keep the claim until next,
-   its next poll; next 0 gives it up. A claim found lost is logged (it lapsed before the
+/* The poll of feed is stored (call inside its transaction): keep the claim until a second
+   past next, its next poll; next 0 gives it up. A claim found lost is logged (it lapsed before the
    poll was stored: another node may have polled it too) and is no error. 0 or -errno. */
 int fw_cluster_hold(struct fw_store *s, const char *feed, int64_t next);
 
