@@ -5,13 +5,14 @@
  * A feed's claim is one row of feed_claims: the node holding it, until when, and whether
  * its poll is in flight. A node takes a feed only by one call of fw_feed_claim: an INSERT
  * ... ON CONFLICT DO UPDATE ... WHERE held_until <= now (the row lock decides between
- * nodes asking at once: no read then write). After the poll is stored, in the poll's own transaction, the node keeps the
- * claim until the feed's next poll, so the shared schedule is the claim itself: another
- * node that asks earlier (its own timer, a restart) is told when to ask again. A claim in
+ * nodes asking at once: no read then write). After the poll is stored, in the poll's own
+ * transaction, the node keeps the claim until a second past the feed's next poll
+ * (fw_cluster_hold), so the shared schedule is the claim itself: another node that asks
+ * earlier (its own timer, a restart) is told when to ask again. A claim in
  * flight is renewed by the node's heartbeat (nodes.last_seen) to a second short of a lease
  * (held_for): the clock is whole seconds, so a node killed with -9 loses it within a lease
  * of the kill, and another node asking at that whole second takes it within the lease; its
- * held claims end at each feed's next poll, when any node may take the feed.
+ * held claims end a second after each feed's next poll, when any node may take the feed.
  *
  * host_concurrency holds for the whole cluster: a claim names the feed's host, and is
  * taken only while fewer than the limit of that host's other claims are in flight, not
