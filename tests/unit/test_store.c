@@ -712,79 +712,68 @@ static void test_refuse_garbage(void **state)
 	expect_refusal(f, false, -EBADMSG, NULL);
 }
 
-static void test_refuse_corrupt(void **state)
+/* A store of 3000 marked items, checked when made (its stamp moved back a day when
+   day_old), then 16 KiB of junk written over its middle pages. */
+static void damaged_store(struct fx *f, bool day_old)
 {
-	struct fx *f = *state;
 	struct fw_store *s = open_rw(f);
 	char id[64], junk[4096 * 4];
 	struct stat sb;
-	size_t i;
-	int fd, r = 0;
+	int fd;
 
 	assert_int_equal(fw_store_begin(s), 0);
-	for (i = 0; i < 3000; i++) {
+	for (size_t i = 0; i < 3000; i++) {
 		snprintf(id, sizeof(id), "https://example.com/item/%zu", i);
-		assert_int_equal(fw_store_item_mark(s, "feed", id, i, T0), FW_ITEM_NEW);
+		assert_int_equal(fw_store_item_mark(s, "feed", id, (int64_t)i, T0), FW_ITEM_NEW);
 	}
 	assert_int_equal(fw_store_commit(s), 0);
 	fw_store_close(s);
 	/* The last close checkpointed the WAL into the file and removed it. */
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_true(sb.st_size >= 20 * 4096);
-
 	/* made and checked at once: no check is due */
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM meta WHERE k = 'checked' AND "
 	                                  "v > CAST(strftime('%s', 'now') AS INTEGER) - 60"),
 	                 1);
-	for (i = 0; i < sizeof(junk); i++)
+	if (day_old)
+		raw_exec(f->path, "UPDATE meta SET v = v - 86400 WHERE k = 'checked'");
+	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (char)(i * 13 + 5);
 	fd = open(f->path, O_WRONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, junk, sizeof(junk), (sb.st_size / 2) & ~(off_t)4095),
 	                 (ssize_t)sizeof(junk));
 	close(fd);
+}
 
-	/* between two checks the store opens; the statement that meets the damage fails, and
-	   the next open checks */
+/* Between two checks the store opens; the statement that meets the damage fails, and the
+   next open checks. */
+static void test_refuse_corrupt(void **state)
+{
+	struct fx *f = *state;
+	struct fw_store *s;
+	char id[64];
+	int r = 0;
+
+	damaged_store(f, false);
 	s = open_rw(f);
-	for (i = 0; i < 3000 && r == 0; i++) {
+	for (size_t i = 0; i < 3000 && r == 0; i++) {
 		snprintf(id, sizeof(id), "https://example.com/item/%zu", i);
-		r = fw_store_item_mark(s, "feed", id, i, T0 + 10);
+		r = fw_store_item_mark(s, "feed", id, (int64_t)i, T0 + 10);
 		r = r < 0 ? r : 0;
 	}
 	assert_int_equal(r, -EBADMSG);
 	fw_store_close(s);
 	expect_refusal(f, false, -EBADMSG, "corrupt");
 	expect_refusal(f, true, -EBADMSG, "corrupt");
-	assert_int_equal(stat(f->path, &sb), 0);
 }
 
 /* The last check a day old: the damage is found at open, by a reader too. */
 static void test_refuse_corrupt_due(void **state)
 {
 	struct fx *f = *state;
-	struct fw_store *s = open_rw(f);
-	char id[64], junk[4096 * 4];
-	struct stat sb;
-	size_t i;
-	int fd;
 
-	assert_int_equal(fw_store_begin(s), 0);
-	for (i = 0; i < 3000; i++) {
-		snprintf(id, sizeof(id), "https://example.com/item/%zu", i);
-		assert_int_equal(fw_store_item_mark(s, "feed", id, i, T0), FW_ITEM_NEW);
-	}
-	assert_int_equal(fw_store_commit(s), 0);
-	fw_store_close(s);
-	raw_exec(f->path, "UPDATE meta SET v = v - 86400 WHERE k = 'checked'");
-	assert_int_equal(stat(f->path, &sb), 0);
-	for (i = 0; i < sizeof(junk); i++)
-		junk[i] = (char)(i * 13 + 5);
-	fd = open(f->path, O_WRONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, junk, sizeof(junk), (sb.st_size / 2) & ~(off_t)4095),
-	                 (ssize_t)sizeof(junk));
-	close(fd);
+	damaged_store(f, true);
 	expect_refusal(f, true, -EBADMSG, "corrupt");
 	expect_refusal(f, false, -EBADMSG, "corrupt");
 }
