@@ -223,7 +223,7 @@ int fw_sqlite_story_due(struct fw_store *base, int64_t before, size_t max, fw_st
                         void *arg)
 {
 	struct fw_sqlite *s = fw_sqlite_of(base);
-	int ret = 0, rc;
+	int ret = 0, rc = SQLITE_DONE;
 	sqlite3_stmt *q = fw_store_prepare(s, ST_STORY_DUE, &ret);
 	size_t n = 0;
 	struct due {
@@ -249,6 +249,8 @@ int fw_sqlite_story_due(struct fw_store *base, int64_t before, size_t max, fw_st
 		}
 		n++;
 	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = fw_store_fail(s, rc); /* a read that failed is no "none due" */
 	fw_store_stmt_done(q);
 	for (size_t i = 0; i < n && ret == 0; i++)
 		ret = cb(v[i].story, v[i].wl, arg);
