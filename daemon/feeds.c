@@ -188,26 +188,30 @@ static void timer_cb(uv_timer_t *t)
 	poll_now(f);
 }
 
-static void start_timer(struct feed_rt *f, uint64_t ms)
+/* Start t to fire as the clock reaches the second `when`, not a moment before and not up
+   to a second after. The timer counts from the loop's time, which lags the clock by this
+   turn's work so far. */
+static void timer_until(uv_timer_t *t, uv_timer_cb cb, int64_t when)
 {
-	if (f->owner->env.once || f->owner->closing)
-		return;
-	uv_timer_start(&f->timer, timer_cb, ms, 0);
+	uv_update_time(t->loop);
+	uv_timer_start(t, cb, fw_clock_timer_until(when), 0);
 }
 
 /* Poll at the whole second `when` or within the second after it (`now` is whole seconds). */
 static void schedule_at(struct feed_rt *f, int64_t when, int64_t now)
 {
-	start_timer(f, fw_clock_timer_ms(when > now ? when - now : 0));
+	if (f->owner->env.once || f->owner->closing)
+		return;
+	uv_timer_start(&f->timer, timer_cb, fw_clock_timer_ms(when > now ? when - now : 0), 0);
 }
 
 /* Poll as the clock reaches `when`: a claim another node holds ends then, and a takeover
-   must come within a lease of its last renewal (pg_cluster.c), not a second later. The
-   timer counts from the loop's time, which lags the clock by this turn's work so far. */
+   must come within a lease of its last renewal (pg_cluster.c), not a second later. */
 static void schedule_exact(struct feed_rt *f, int64_t when)
 {
-	uv_update_time(f->timer.loop);
-	start_timer(f, fw_clock_timer_until(when));
+	if (f->owner->env.once || f->owner->closing)
+		return;
+	timer_until(&f->timer, timer_cb, when);
 }
 
 static void enqueue(struct feed_rt *f)
@@ -953,10 +957,8 @@ static void admit(struct fw_feeds *fs)
 		if (claim == FW_CLAIM_HOST_BUSY) {
 			/* the host's feeds stay queued, and are asked for again when it may have room */
 			h->busy_until = when;
-			if (!uv_is_active((uv_handle_t *)&fs->busy)) {
-				uv_update_time(fs->busy.loop); /* as in schedule_exact */
-				uv_timer_start(&fs->busy, busy_cb, fw_clock_timer_until(when), 0);
-			}
+			if (!uv_is_active((uv_handle_t *)&fs->busy))
+				timer_until(&fs->busy, busy_cb, when);
 			prev = f;
 			pp = &f->qnext;
 			continue;
