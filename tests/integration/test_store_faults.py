@@ -231,6 +231,11 @@ def sql(db, statement):
         c.close()
 
 
+def garbage(b, rnd):
+    """The database bytes b with pages 2 and 3 (4 KiB pages) overwritten by random bytes."""
+    return b[:4096] + rnd.randbytes(8192) + b[4096 + 8192:]
+
+
 def corrupt_cases(srv):
     w = Workdir()
     try:
@@ -251,8 +256,7 @@ def corrupt_cases(srv):
         rnd = random.Random(8)
         cases = [
             ("bad header", lambda b: b"Definitely not SQLite" + b[21:], "not a SQLite database"),
-            ("garbage pages", lambda b: b[:4096] + rnd.randbytes(8192) + b[4096 + 8192:],
-             "corrupt"),
+            ("garbage pages", lambda b: garbage(b, rnd), "corrupt"),
             ("truncated", lambda b: b[:size // 3], "malformed"),
         ]
         for name, mangle, reason in cases:
@@ -278,7 +282,7 @@ def corrupt_cases(srv):
             "WHERE k = 'checked'")
         fresh = open(db, "rb").read()
         with open(db, "wb") as f:
-            f.write(fresh[:4096] + random.Random(8).randbytes(8192) + fresh[4096 + 8192:])
+            f.write(garbage(fresh, random.Random(8)))
         p = run(["once", "-c", conf], timeout=60)
         check(p.returncode == 1 and no_sanitizer(p.stderr) and "malformed" in p.stderr,
               "corrupt between checks: once fails its polls, no crash (rc %d: %s)"
