@@ -211,8 +211,14 @@ def desktop_bus(srv, w, bus):
         r = subprocess.run([py, "-c", emit, addr], capture_output=True, text=True,
                            timeout=30)
         check(r.returncode == 0, "ActionInvoked emitted (%s)" % r.stderr.strip()[-200:])
-        check(wait_for(lambda: os.path.exists(opened), timeout=15),
-              "clicking Open ran the URI opener")
+        def whole_line():
+            # the opener's `>>` makes the file before printf writes to it
+            if not os.path.exists(opened):
+                return False
+            with open(opened) as f:
+                return f.read().endswith("\n")
+
+        check(wait_for(whole_line, timeout=15), "clicking Open ran the URI opener")
         if os.path.exists(opened):
             with open(opened) as f:
                 got = [line for line in f.read().split("\n") if line]
