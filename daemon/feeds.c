@@ -52,7 +52,9 @@ struct feed_rt {
 	struct fw_schedule_rate rate;     /* learned publication rate (adaptive polling) */
 	struct fw_schedule_history hist;  /* newest item dates, in memory (schedule.h part 3) */
 	struct fw_schedule_bursts bursts; /* fitted to hist at the last successful poll */
-	uint32_t *known; /* the items of the last stored poll (fetch.h opts.known) */
+	int64_t fill;     /* ceiling on the interval after a gap (schedule.h part 4), 0 = none */
+	int64_t gap_said; /* when a gap at the floor was last logged (once an hour) */
+	uint32_t *known;  /* the items of the last stored poll (fetch.h opts.known) */
 	size_t n_known;
 	bool queued;
 	bool removed; /* dropped by a reload: closing */
@@ -330,6 +332,7 @@ static int64_t reschedule(struct feed_rt *f, const struct fw_fetch_result *r,
 	    .seed = f->seed,
 	    .adaptive = r->error == 0 ? adaptive_interval(f) : 0,
 	    .push_until = 0, /* WebSub: the feed's live push lease, when it has one */
+	    .fill = f->fill,
 	};
 	int64_t next = push_floor(f, fw_schedule_next(&in), now);
 
@@ -450,6 +453,45 @@ static void learn_rate(struct feed_rt *f, const struct fw_fetch_result *r, struc
 	f->rate = rate;
 }
 
+/* A stored poll that found its whole document new, dated after the previous poll, may
+   have missed items that scrolled off (schedule.h part 4): said, counted, and the feed's
+   interval capped until its polls find little new again. */
+static void check_fill(struct feed_rt *f, const struct fw_fetch_result *r, bool first_poll,
+                       int64_t now, const struct fw_poll_tally *t)
+{
+	int64_t waited = f->last_success > 0 ? now - f->last_success : 0;
+	int64_t oldest = FW_TIME_NONE, before = f->fill;
+	struct fw_schedule_feed b = sched_feed(f);
+	bool gap;
+
+	if (r->error != 0 || r->pushed || r->not_modified || first_poll)
+		return;
+	for (size_t i = 0; i < r->n_items; i++) {
+		int64_t d = r->items[i]->published;
+
+		if (d != FW_TIME_NONE && (oldest == FW_TIME_NONE || d < oldest))
+			oldest = d;
+	}
+	gap = fw_schedule_gap(now, waited, r->n_items, t->n_new, oldest);
+	fw_schedule_fill_update(&f->fill, waited, r->n_items, t->n_new, gap, b.lo, b.hi);
+	if (!gap)
+		return;
+	f->owner->env.metrics->feed_gaps++;
+	if (f->fill != before)
+		fw_log(FW_LOG_WARNING,
+		       "feed '%s': all %zu items new %llds after the last poll: items published "
+		       "between may have scrolled off unseen; its polls wait at most %llds now",
+		       f->cfg->name, r->n_items, (long long)waited, (long long)f->fill);
+	else if (now - f->gap_said >= 3600) {
+		f->gap_said = now;
+		fw_log(
+		    FW_LOG_WARNING,
+		    "feed '%s': all %zu items new again at its min_interval (%llds): it publishes "
+		    "faster than its feed shows, items are likely missed (said once an hour)",
+		    f->cfg->name, r->n_items, (long long)f->fill);
+	}
+}
+
 /* Write one poll in its own savepoint: items (unless with_items is false), alerts, the
    feed's state. 0, or a negative errno after which nothing of it is kept (its items count
    as unseen and come again). */
@@ -470,6 +512,8 @@ static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_fe
 
 		rc = fw_poll_items_commit(tx, &e, r, first_poll, now, t);
 	}
+	if (rc == 0 && with_items)
+		check_fill(f, r, first_poll, now, t);
 	if (rc == 0)
 		rc = raise_failing(tx, f, r, st, now, &t->n_alerts);
 	st->items_seen += (int64_t)t->n_new;

@@ -45,8 +45,8 @@ static int64_t min64(int64_t a, int64_t b)
  *  - Retry-After (429, 503, or any response) is a lower bound, capped likewise;
  *  - jitter of +-10% (deterministic from seed and now), then the min_interval floor.
  * Recovery is immediate: the first success after errors goes back to the interval.
- * On success the interval is the adaptive one when given; the server hints stay floors
- * on it, and a WebSub push_until is a floor on the whole.
+ * On success the interval is the adaptive one when given, at most the fill ceiling; the
+ * server hints stay floors on it, and a WebSub push_until is a floor on the whole.
  */
 int64_t fw_schedule_next(const struct fw_schedule_in *in)
 {
@@ -55,6 +55,8 @@ int64_t fw_schedule_next(const struct fw_schedule_in *in)
 	if (in->ok) {
 		if (in->adaptive > 0)
 			base = in->adaptive;
+		if (in->fill > 0)
+			base = min64(base, in->fill);
 		if (in->ttl > 0)
 			base = max64(base, min64((int64_t)in->ttl * 60, FW_SCHEDULE_MAX_HINT));
 		if (in->max_age > 0)
@@ -82,6 +84,34 @@ int64_t fw_schedule_next(const struct fw_schedule_in *in)
 	if (in->push_until > in->now + base)
 		base = in->push_until - in->now;
 	return in->now + base;
+}
+
+/* See schedule.h. */
+bool fw_schedule_gap(int64_t now, int64_t waited, size_t n_items, size_t n_new, int64_t oldest)
+{
+	if (waited <= 0 || n_items < 2 || n_new < n_items)
+		return false;
+	return oldest == INT64_MIN || oldest >= now - waited;
+}
+
+/* See schedule.h. */
+void fw_schedule_fill_update(int64_t *fill, int64_t waited, size_t n_items, size_t n_new, bool gap,
+                             int64_t lo, int64_t hi)
+{
+	int64_t f = *fill;
+	/* the wait that filled the document, or the ceiling when the wait was longer (a hint) */
+	int64_t over = f > 0 && f < waited ? f : waited;
+
+	if (waited <= 0)
+		return;
+	if (gap)
+		*fill = max64(over / 2, max64(lo, 1));
+	else if (n_items >= 2 && n_new * 2 > n_items)
+		*fill = max64(over - over / 4, max64(lo, 1));
+	else if (f > 0 && n_new * FW_SCHEDULE_FILL_QUIET <= n_items) {
+		f += f / FW_SCHEDULE_FILL_GROW + 1;
+		*fill = f > hi ? 0 : f;
+	}
 }
 
 /* Spread of first polls. */

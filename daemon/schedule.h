@@ -26,6 +26,9 @@ struct fw_schedule_in {
 	   poll, 0 = no push subscription. Filled by the push side; polling knows nothing else
 	   of it. */
 	int64_t push_until;
+	/* The feed's fill ceiling (part 4): after a success, the interval (adaptive or
+	   configured) is at most this; the server hints stay floors. 0 = none. */
+	int64_t fill;
 };
 
 /* Longest delay a server hint (ttl, max-age, Expires, Retry-After) may impose. */
@@ -169,6 +172,35 @@ void fw_schedule_bursts_fit(struct fw_schedule_bursts *b, const struct fw_schedu
 /* The expected delay W(T) that items published within t seconds of a poll accrue by then,
    under b (on) at its age: see above. */
 double fw_schedule_bursts_wait(const struct fw_schedule_bursts *b, double t);
+
+/*
+ * Adaptive polling, part 4: a feed that outruns its polls.
+ *
+ * A feed document shows only its newest items. When a poll finds every one of them new
+ * and none is dated before the previous poll, items published in between may have
+ * scrolled off unseen: a gap. (A document reaching back past the previous poll covers the
+ * wait, whatever its ids say: a feed that re-keys its items is not taken for a gap.) Each
+ * feed keeps a fill ceiling on its interval, in fixed and adaptive polling alike, set by
+ * how much of its document a poll finds new:
+ *  - all of it, a gap: half the wait that overflowed (or half the ceiling, when the wait
+ *    was longer);
+ *  - more than half: three quarters of it, before it overflows;
+ *  - at most an eighth: a quarter more, and past the feed's longest interval none;
+ * never below the feed's min_interval. For a Poisson feed that shows 20 items this settles
+ * where a poll finds about 6 new, at which a document overflows at about 1 poll in 10^5.
+ */
+#define FW_SCHEDULE_FILL_QUIET 8 /* a poll finding at most 1/8 of its items new: ... */
+#define FW_SCHEDULE_FILL_GROW  4 /* ... the ceiling grows by 1/4 */
+
+/* Whether a successful poll, `waited` seconds after the previous one (0 = none known),
+   found a gap: n_items >= 2 items, all n_new, the oldest dated one `oldest` (INT64_MIN
+   when none is dated) not before the previous poll at now - waited. */
+bool fw_schedule_gap(int64_t now, int64_t waited, size_t n_items, size_t n_new, int64_t oldest);
+
+/* The fill ceiling after a successful poll (*fill, 0 = none): see above; lo and hi are
+   the feed's shortest and longest intervals. */
+void fw_schedule_fill_update(int64_t *fill, int64_t waited, size_t n_items, size_t n_new, bool gap,
+                             int64_t lo, int64_t hi);
 
 /* 64-bit FNV-1a of a string, for seeds. */
 uint64_t fw_schedule_seed(const char *name);

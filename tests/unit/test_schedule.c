@@ -483,6 +483,139 @@ static double sim_run(bool model, size_t *polls, double *bursty)
 	return (sum + sum0) / (double)(n + n0);
 }
 
+/* A gap: every item of at least two new, none dated before the previous poll. */
+static void test_gap_detection(void **state)
+{
+	int64_t now = 1000000;
+
+	assert_true(fw_schedule_gap(now, 600, 20, 20, now - 300));
+	assert_true(fw_schedule_gap(now, 600, 20, 20, now - 600));  /* in the poll's second */
+	assert_true(fw_schedule_gap(now, 600, 20, 20, INT64_MIN));  /* undated: cannot tell */
+	assert_false(fw_schedule_gap(now, 600, 20, 19, now - 300)); /* one was seen */
+	assert_false(fw_schedule_gap(now, 600, 20, 20, now - 601)); /* reaches back: re-keyed */
+	assert_false(fw_schedule_gap(now, 600, 1, 1, now - 10));    /* one item tells nothing */
+	assert_false(fw_schedule_gap(now, 0, 20, 20, now - 10));    /* no previous poll known */
+}
+
+/* The ceiling: half the wait that overflowed, halved again while it overflows, never below
+   lo; three quarters of the wait that filled more than half the document; a quiet poll
+   raises it by a quarter, and past hi it is gone. */
+static void test_fill_ceiling(void **state)
+{
+	int64_t fill = 0;
+
+	fw_schedule_fill_update(&fill, 3600, 20, 20, true, 60, 6 * 3600);
+	assert_int_equal(fill, 1800);
+	fw_schedule_fill_update(&fill, 1800, 20, 20, true, 60, 6 * 3600);
+	assert_int_equal(fill, 900);
+	/* a wait longer than the ceiling (a server hint): the ceiling is what is cut */
+	fw_schedule_fill_update(&fill, 3000, 20, 20, true, 60, 6 * 3600);
+	assert_int_equal(fill, 450);
+	for (int i = 0; i < 10; i++)
+		fw_schedule_fill_update(&fill, fill, 20, 20, true, 60, 6 * 3600);
+	assert_int_equal(fill, 60);
+	/* from an eighth to half new: unchanged */
+	fw_schedule_fill_update(&fill, 60, 20, 10, false, 60, 6 * 3600);
+	assert_int_equal(fill, 60);
+	fw_schedule_fill_update(&fill, 60, 20, 3, false, 60, 6 * 3600);
+	assert_int_equal(fill, 60);
+	fw_schedule_fill_update(&fill, 60, 20, 2, false, 60, 6 * 3600);
+	assert_int_equal(fill, 76);
+	for (int i = 0; i < 100 && fill > 0; i++)
+		fw_schedule_fill_update(&fill, fill, 20, 0, false, 60, 6 * 3600);
+	assert_int_equal(fill, 0);
+	/* no ceiling stays none while polls find at most half their document new */
+	fw_schedule_fill_update(&fill, 600, 20, 10, false, 60, 6 * 3600);
+	assert_int_equal(fill, 0);
+	/* more than half: three quarters of the wait, before a gap */
+	fw_schedule_fill_update(&fill, 600, 20, 11, false, 60, 6 * 3600);
+	assert_int_equal(fill, 450);
+	fw_schedule_fill_update(&fill, 400, 20, 15, false, 60, 6 * 3600);
+	assert_int_equal(fill, 300);
+	/* a poll with no known wait changes nothing */
+	fw_schedule_fill_update(&fill, 0, 20, 20, false, 60, 6 * 3600);
+	assert_int_equal(fill, 300);
+}
+
+/* The ceiling bounds the configured or adaptive interval after a success; the server's
+   hints and min_interval stay floors, and a failure's backoff ignores it. */
+static void test_next_with_fill(void **state)
+{
+	struct fw_schedule_in in = base();
+
+	in.fill = 200;
+	within(fw_schedule_next(&in) - in.now, 200, 10);
+	in.adaptive = 1200;
+	within(fw_schedule_next(&in) - in.now, 200, 10);
+	in.adaptive = 100;
+	within(fw_schedule_next(&in) - in.now, 100, 10);
+	in.adaptive = 0;
+	in.max_age = 500;
+	within(fw_schedule_next(&in) - in.now, 500, 10);
+	in.max_age = -1;
+	in.fill = 10;
+	assert_int_equal(fw_schedule_next(&in) - in.now, 60);
+	in.ok = false;
+	in.error_streak = 2;
+	within(fw_schedule_next(&in) - in.now, 1200, 10);
+}
+
+/* Next Poisson arrival after t at `per_hour` (a fixed LCG: the test is deterministic). */
+static double next_arrival(uint64_t *rng, double t, double per_hour)
+{
+	double u;
+
+	*rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	u = ((double)(*rng >> 11) + 0.5) / 9007199254740992.0;
+	return t - log(u) * 3600 / per_hour;
+}
+
+/* A feed that shows its newest 20 items and publishes 60 an hour, polled at a 1 h interval:
+   without the ceiling, two thirds of its items scroll off; with it, the polls come down to
+   where a poll finds an eighth to half of the document new, nothing is missed after the
+   first hours, and the feed is not polled far more often than that needs. */
+static void test_fill_catches_up_with_a_fast_feed(void **state)
+{
+	uint64_t rng = 7;
+	int64_t now = 1000000, prev = now, fill = 0;
+	double next = next_arrival(&rng, (double)now, 60);
+	size_t published = 0, missed = 0, polls = 0, late_missed = 0, late_published = 0;
+
+	for (int k = 0; k < 48 * 60 && now < 1000000 + 48 * 3600; k++) {
+		struct fw_schedule_in in = base();
+		size_t n = 0, shown;
+		bool gap;
+
+		in.now = now;
+		in.interval = 3600;
+		in.fill = fill;
+		now = fw_schedule_next(&in);
+		while (next <= (double)now) {
+			n++;
+			next = next_arrival(&rng, next, 60);
+		}
+		shown = n < 20 ? n : 20;
+		published += n;
+		missed += n - shown;
+		if (now > 1000000 + 6 * 3600) {
+			late_published += n;
+			late_missed += n - shown;
+		}
+		gap =
+		    fw_schedule_gap(now, now - prev, 20, shown, shown == 20 ? now - 1 : now - 7200);
+		fw_schedule_fill_update(&fill, now - prev, 20, shown, gap, 60, 6 * 3600);
+		prev = now;
+		polls++;
+	}
+	print_message("published %zu missed %zu late %zu/%zu polls %zu\n", published, missed,
+	              late_missed, late_published, polls);
+	assert_true(published > 2500);
+	assert_int_equal(late_missed, 0); /* none once caught up */
+	assert_true(missed * 20 < published);
+	/* and about 6 items a poll (60 an hour at most every 5 minutes) */
+	assert_true(polls < 48 * 12);
+}
+
 static void test_bursty_within_budget_and_faster(void **state)
 {
 	size_t with_polls, without_polls;
@@ -521,6 +654,10 @@ int main(void)
 	    cmocka_unit_test(test_poisson_is_not_bursty),
 	    cmocka_unit_test(test_burst_brings_next_poll_forward),
 	    cmocka_unit_test(test_bursty_within_budget_and_faster),
+	    cmocka_unit_test(test_gap_detection),
+	    cmocka_unit_test(test_fill_ceiling),
+	    cmocka_unit_test(test_next_with_fill),
+	    cmocka_unit_test(test_fill_catches_up_with_a_fast_feed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
