@@ -284,7 +284,7 @@ static int64_t adaptive_interval(struct feed_rt *f)
 
 	if (!fs->cfg->adaptive || !fw_schedule_rate_known(&f->rate))
 		return 0;
-	/* ... or at once when a eighth more feeds have learned (the first round). */
+	/* ... or at once when an eighth more feeds have learned (the first round). */
 	if (fs->price <= 0 || ms - fs->price_ms >= 10000 ||
 	    fs->n_known > fs->price_known + fs->price_known / 8) {
 		struct fw_schedule_feed *v = calloc(fs->n + 1, sizeof(*v));

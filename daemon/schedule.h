@@ -185,11 +185,12 @@ double fw_schedule_bursts_wait(const struct fw_schedule_bursts *b, double t);
  *  - all of it, a gap: half the wait that overflowed (or half the ceiling, when the wait
  *    was longer);
  *  - more than half: three quarters of it, before it overflows;
- *  - at most an eighth: a quarter more, and past the feed's longest interval none;
- * never below the feed's min_interval. For a Poisson feed that shows 20 items this settles
- * where a poll finds about 6 new, at which a document overflows at about 1 poll in 10^5.
+ *  - at most a quarter: a quarter more, and past the feed's longest interval none;
+ * never below the feed's min_interval. A Poisson feed that shows 20 items settles where a
+ * poll finds about 8 new, at which a document overflows about once in 10^4 polls; a
+ * ceiling set by one burst goes once the feed's polls find a quarter of it or less.
  */
-#define FW_SCHEDULE_FILL_QUIET 8 /* a poll finding at most 1/8 of its items new: ... */
+#define FW_SCHEDULE_FILL_QUIET 4 /* a poll finding at most 1/4 of its items new: ... */
 #define FW_SCHEDULE_FILL_GROW  4 /* ... the ceiling grows by 1/4 */
 
 /* Whether a successful poll, `waited` seconds after the previous one (0 = none known),

@@ -514,12 +514,12 @@ static void test_fill_ceiling(void **state)
 	for (int i = 0; i < 10; i++)
 		fw_schedule_fill_update(&fill, fill, 20, 20, true, 60, 6 * 3600);
 	assert_int_equal(fill, 60);
-	/* from an eighth to half new: unchanged */
+	/* from a quarter to half new: unchanged */
 	fw_schedule_fill_update(&fill, 60, 20, 10, false, 60, 6 * 3600);
 	assert_int_equal(fill, 60);
-	fw_schedule_fill_update(&fill, 60, 20, 3, false, 60, 6 * 3600);
+	fw_schedule_fill_update(&fill, 60, 20, 6, false, 60, 6 * 3600);
 	assert_int_equal(fill, 60);
-	fw_schedule_fill_update(&fill, 60, 20, 2, false, 60, 6 * 3600);
+	fw_schedule_fill_update(&fill, 60, 20, 5, false, 60, 6 * 3600);
 	assert_int_equal(fill, 76);
 	for (int i = 0; i < 100 && fill > 0; i++)
 		fw_schedule_fill_update(&fill, fill, 20, 0, false, 60, 6 * 3600);
@@ -572,7 +572,7 @@ static double next_arrival(uint64_t *rng, double t, double per_hour)
 
 /* A feed that shows its newest 20 items and publishes 60 an hour, polled at a 1 h interval:
    without the ceiling, two thirds of its items scroll off; with it, the polls come down to
-   where a poll finds an eighth to half of the document new, nothing is missed after the
+   where a poll finds a quarter to half of the document new, nothing is missed after the
    first hours, and the feed is not polled far more often than that needs. */
 static void test_fill_catches_up_with_a_fast_feed(void **state)
 {
@@ -612,8 +612,8 @@ static void test_fill_catches_up_with_a_fast_feed(void **state)
 	assert_true(published > 2500);
 	assert_int_equal(late_missed, 0); /* none once caught up */
 	assert_true(missed * 20 < published);
-	/* and about 6 items a poll (60 an hour at most every 5 minutes) */
-	assert_true(polls < 48 * 12);
+	/* and about 8 items a poll (60 an hour at most every 6 minutes) */
+	assert_true(polls < 48 * 10);
 }
 
 static void test_bursty_within_budget_and_faster(void **state)
