@@ -26,6 +26,7 @@
 #define FW_HOST_REST_MAX        86400 /* the longest rest a host may ask for */
 #define FW_ADMIT_SCAN           256   /* queued feeds looked at per free slot */
 #define FW_RESTS_EVERY          5     /* shared store: seconds between reads of the hosts' rests */
+#define FW_PAGES_MAX            8     /* older pages (RFC 5005) read after one gap */
 /* Polls stored in one transaction at most: a fast server can finish hundreds in one loop
    turn, and each waiting poll holds its items in memory. */
 #define FW_GROUP_MAX 32
@@ -54,7 +55,16 @@ struct feed_rt {
 	struct fw_schedule_bursts bursts; /* fitted to hist at the last successful poll */
 	int64_t fill;     /* ceiling on the interval after a gap (schedule.h part 4), 0 = none */
 	int64_t gap_said; /* when a gap at the floor was last logged (once an hour) */
-	uint32_t *known;  /* the items of the last stored poll (fetch.h opts.known) */
+	bool gap;         /* the poll being stored found a gap (check_fill) */
+	/* After a gap, the feed's older pages (RFC 5005) are read until one holds an item seen
+	   before: the next page's URL (NULL: none), older pages asked for (the document is
+	   page 1), whether the fetch in flight is one, when the gap's wait began (older items
+	   were seen then), the regular poll after them */
+	char *page;
+	int pages;
+	bool paging;
+	int64_t page_since, resume;
+	uint32_t *known; /* the items of the last stored poll (fetch.h opts.known) */
 	size_t n_known;
 	bool queued;
 	bool removed; /* dropped by a reload: closing */
@@ -453,29 +463,39 @@ static void learn_rate(struct feed_rt *f, const struct fw_fetch_result *r, struc
 	f->rate = rate;
 }
 
-/* A stored poll that found its whole document new, dated after the previous poll, may
-   have missed items that scrolled off (schedule.h part 4): said, counted, and the feed's
-   interval capped until its polls find little new again. */
-static void check_fill(struct feed_rt *f, const struct fw_fetch_result *r, bool first_poll,
-                       int64_t now, const struct fw_poll_tally *t)
+/* The oldest publication date of r's items, FW_TIME_NONE when none is dated. */
+static int64_t oldest_date(const struct fw_fetch_result *r)
 {
-	int64_t waited = f->last_success > 0 ? now - f->last_success : 0;
-	int64_t oldest = FW_TIME_NONE, before = f->fill;
-	struct fw_schedule_feed b = sched_feed(f);
-	bool gap;
+	int64_t oldest = FW_TIME_NONE;
 
-	if (r->error != 0 || r->pushed || r->not_modified || first_poll)
-		return;
 	for (size_t i = 0; i < r->n_items; i++) {
 		int64_t d = r->items[i]->published;
 
 		if (d != FW_TIME_NONE && (oldest == FW_TIME_NONE || d < oldest))
 			oldest = d;
 	}
-	gap = fw_schedule_gap(now, waited, r->n_items, t->n_new, oldest);
+	return oldest;
+}
+
+/* A stored poll that found its whole document new, dated after the previous poll, may
+   have missed items that scrolled off (schedule.h part 4): said, counted, and the feed's
+   interval capped until its polls find little new again. */
+static void check_fill(struct feed_rt *f, const struct fw_fetch_result *r, bool first_poll,
+                       int64_t now, const struct fw_poll_tally *t)
+{
+	int64_t waited = f->last_success > 0 ? now - f->last_success : 0, before = f->fill;
+	struct fw_schedule_feed b = sched_feed(f);
+	bool gap;
+
+	f->gap = false;
+	if (r->error != 0 || r->pushed || r->paged || r->not_modified || first_poll)
+		return;
+	gap = fw_schedule_gap(now, waited, r->n_items, t->n_new, oldest_date(r));
 	fw_schedule_fill_update(&f->fill, waited, r->n_items, t->n_new, gap, b.lo, b.hi);
 	if (!gap)
 		return;
+	f->gap = true;
+	f->page_since = now - waited;
 	f->owner->env.metrics->feed_gaps++;
 	if (f->fill != before)
 		fw_log(FW_LOG_WARNING,
@@ -518,8 +538,10 @@ static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_fe
 		rc = raise_failing(tx, f, r, st, now, &t->n_alerts);
 	st->items_seen += (int64_t)t->n_new;
 	st->alerts += (int64_t)t->n_alerts;
-	learn_rate(f, r, st, now, t);
-	st->next_poll = reschedule(f, r, st, now);
+	if (!r->paged) { /* a page teaches nothing of the feed's rate and moves no poll */
+		learn_rate(f, r, st, now, t);
+		st->next_poll = reschedule(f, r, st, now);
+	}
 	if (rc == 0)
 		rc = fw_store_feed_save(tx, f->cfg->name, st);
 	if (rc == 0 && f->owner->env.cluster && !r->pushed) /* kept until the next poll */
@@ -645,6 +667,81 @@ static void remember_items(struct feed_rt *f, const struct fw_fetch_result *r)
 	f->n_known = r->n_items;
 }
 
+/* Count the items of a push or a page, which are no polls. */
+static void count_items(struct fw_metrics *m, const struct fw_fetch_result *r,
+                        const struct fw_poll_tally *t)
+{
+	m->items += r->n_items;
+	m->items_new += t->n_new;
+	m->matches += t->n_alerts;
+	for (size_t i = 0; t->wl_alerts && i < m->n_watchlist_alerts; i++)
+		m->watchlist_alerts[i] += t->wl_alerts[i];
+}
+
+/*
+ * After a gap, the feed's older page (RFC 5005 rel="next" or "prev-archive") is read at
+ * once, on the feed's own origin only, up to FW_PAGES_MAX pages; resume is the regular
+ * poll that comes after them. Not on a shared store, where nodes claim a feed's due polls
+ * and a page is none. Returns whether a page is on its way.
+ */
+static bool chase_pages(struct feed_rt *f, const char *next, int64_t resume)
+{
+	struct fw_feeds *fs = f->owner;
+
+	free(f->page);
+	f->page = NULL;
+	if (next == NULL || fs->env.cluster || fs->closing || f->pages >= FW_PAGES_MAX ||
+	    !fw_fetch_same_origin(f->cfg->url, next) || (f->page = strdup(next)) == NULL) {
+		f->pages = 0;
+		return false;
+	}
+	if (f->pages++ == 0)
+		f->resume = resume;
+	uv_timer_start(&f->timer, timer_cb, 0, 0);
+	return true;
+}
+
+/*
+ * Store a page read for a gap: its items as a poll's (marked, matched, placed, alerted), the
+ * feed's state and schedule untouched. While every item of a page is new and none is
+ * dated before the gap began, the next page follows; then the regular poll.
+ */
+static void store_page(struct feed_rt *f, struct fw_fetch_result *r)
+{
+	struct fw_feeds *fs = f->owner;
+	struct fw_feed_state st = {0};
+	struct fw_poll_tally t = {0};
+	int64_t now = fw_clock_now();
+	bool more = false;
+
+	if (r->error != 0) {
+		fw_log(FW_LOG_WARNING, "feed '%s': cannot read its older page %d after a gap: %s",
+		       f->cfg->name, f->pages + 1, r->error_text);
+	} else if (fw_store_feed_load(fs->env.store, f->cfg->name, &st) < 0 ||
+	           write_poll(f, r, &st, true, false, now, &t) < 0) {
+		fw_log(FW_LOG_ERR, "feed '%s': cannot store its older page %d after a gap: %s",
+		       f->cfg->name, f->pages + 1, fw_store_error(fs->env.store));
+	} else {
+		count_items(fs->env.metrics, r, &t);
+		fw_log(FW_LOG_INFO,
+		       "feed '%s': older page %d after a gap: %zu items, %zu new, %zu alerts",
+		       f->cfg->name, f->pages + 1, r->n_items, t.n_new, t.n_alerts);
+		if (t.n_alerts > 0)
+			fs->env.queued(fs->env.arg);
+		more = fw_schedule_gap(f->page_since + 1, 1, r->n_items, t.n_new, oldest_date(r));
+	}
+	if (!(more && chase_pages(f, r->next, f->resume))) {
+		free(f->page);
+		f->page = NULL;
+		f->pages = 0;
+		schedule_at(f, f->resume, now);
+		fs->done++;
+		once_progress(fs);
+	}
+	fw_poll_tally_clear(&t);
+	fw_feed_state_clear(&st);
+}
+
 /*
  * Store one finished poll, in order: the feed's state, its items (mark, match, alerts),
  * the feed-failing alert, the commit; a poll the store refuses becomes a failed poll.
@@ -656,8 +753,12 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 	struct fw_feed_state st = {0};
 	struct fw_poll_tally t = {0};
 	int64_t now = fw_clock_now(), streak_before = 0;
-	bool first_poll;
+	bool first_poll, chase = false;
 
+	if (r->paged) {
+		store_page(f, r);
+		return;
+	}
 	if (fw_store_feed_load(fs->env.store, f->cfg->name, &st) < 0) {
 		snprintf(r->error_text, sizeof(r->error_text), "cannot read its state: %s",
 		         fw_store_error(fs->env.store));
@@ -674,6 +775,7 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 			poll_unstored(f, r, &st, now, &t.n_alerts);
 		} else {
 			remember_items(f, r);
+			chase = f->gap && chase_pages(f, r->next, st.next_poll);
 		}
 		if (r->error == 0)
 			f->last_success = now;
@@ -686,8 +788,10 @@ static void store_poll(struct feed_rt *f, struct fw_fetch_result *r)
 		fs->env.queued(fs->env.arg); /* async: the pump runs after the group's commit */
 	fw_poll_tally_clear(&t);
 	fw_feed_state_clear(&st);
-	fs->done++;
-	once_progress(fs);
+	if (!chase) { /* else when its pages are read */
+		fs->done++;
+		once_progress(fs);
+	}
 }
 
 /* Raise the story updates that are due, in a transaction of their own. */
@@ -736,11 +840,7 @@ static void store_push(struct feed_rt *f, struct fw_fetch_result *r)
 		fw_feed_state_clear(&st);
 		return;
 	}
-	fs->env.metrics->items += r->n_items;
-	fs->env.metrics->items_new += t.n_new;
-	fs->env.metrics->matches += t.n_alerts;
-	for (size_t i = 0; t.wl_alerts && i < fs->env.metrics->n_watchlist_alerts; i++)
-		fs->env.metrics->watchlist_alerts[i] += t.wl_alerts[i];
+	count_items(fs->env.metrics, r, &t);
 	fw_log(FW_LOG_DEBUG, "feed '%s': pushed, %zu items, %zu new, %zu alerts", f->cfg->name,
 	       r->n_items, t.n_new, t.n_alerts);
 	if (t.n_alerts > 0)
@@ -826,6 +926,8 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 	f->fetch = NULL;
 	fs->active--;
 	fs->hosts[f->host].active--;
+	r->paged = f->paging;
+	f->paging = false;
 	if (r->error == -ECANCELED)
 		return;
 	r->finished = fw_clock_now();
@@ -929,14 +1031,17 @@ static void start_fetch(struct feed_rt *f)
 	if (st.url && strcmp(st.url, f->cfg->url) != 0) {
 		fw_feed_state_clear(&st);
 		memset(&st, 0, sizeof(st));
-	} else if (fs->env.cluster && st.exists) { /* another node may have polled it last */
-		f->rate = (struct fw_schedule_rate){st.rate_items, st.rate_seconds, st.rate_at};
+	} else if (st.exists) { /* once has not read it yet; another node may have polled it */
+		if (fs->env.cluster)
+			f->rate =
+			    (struct fw_schedule_rate){st.rate_items, st.rate_seconds, st.rate_at};
 		f->last_success = st.last_success;
 	}
-	o.url = st.moved_url ? st.moved_url : f->cfg->url;
+	f->paging = f->page != NULL; /* an older page after a gap: no validators */
+	o.url = f->paging ? f->page : st.moved_url ? st.moved_url : f->cfg->url;
 	o.config_url = f->cfg->url;
-	o.etag = st.etag;
-	o.last_modified = st.last_modified;
+	o.etag = f->paging ? NULL : st.etag;
+	o.last_modified = f->paging ? NULL : st.last_modified;
 	o.user_agent = fs->cfg->user_agent;
 	o.timeout = (long)f->cfg->timeout;
 	o.connect_timeout = (long)fs->cfg->connect_timeout;
@@ -946,8 +1051,8 @@ static void start_fetch(struct feed_rt *f)
 	o.headers = (const char *const *)f->cfg->headers;
 	o.n_headers = f->cfg->n_headers;
 	o.story_features = fs->env.grouper != NULL; /* the parser thread computes them */
-	o.known = f->known;                         /* but not for the items seen last time */
-	o.n_known = f->n_known;
+	o.known = f->paging ? NULL : f->known;      /* but not for the items seen last time */
+	o.n_known = f->paging ? 0 : f->n_known;
 	fs->active++;
 	fs->hosts[f->host].active++;
 	f->started_ms = uv_now(fs->env.loop);
@@ -1287,6 +1392,7 @@ static void close_cb(uv_handle_t *h)
 	struct fw_feeds *fs = f->owner;
 
 	free(f->known);
+	free(f->page);
 	free(f);
 	closed_one(fs);
 }

@@ -79,6 +79,7 @@ void fw_fetch_result_clear(struct fw_fetch_result *res)
 	free(res->problem);
 	free(res->hub);
 	free(res->self);
+	free(res->next);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -425,6 +426,8 @@ static void finish(struct fw_fetch *f, CURLcode code)
 			r->hub = strdup(fw_parse_hub(p));
 		if (r->self == NULL && fw_parse_self(p))
 			r->self = strdup(fw_parse_self(p));
+		if (fw_parse_next(p))
+			r->next = strdup(fw_parse_next(p));
 		if (fw_parse_problem(p))
 			r->problem = strdup(fw_parse_problem(p));
 		if (f->ps.end_rc < 0 && code == CURLE_OK) {
@@ -533,6 +536,20 @@ static bool home_origin(const struct origin *home, const struct origin *to)
 	if (strcmp(home->scheme, to->scheme) == 0)
 		return home->port == to->port;
 	return is_scheme(home, "http", 80) && is_scheme(to, "https", 443);
+}
+
+/* See fetch.h. */
+bool fw_fetch_same_origin(const char *home, const char *url)
+{
+	CURLU *a = curl_url(), *b = curl_url();
+	struct origin x, y;
+	bool same = a && b && curl_url_set(a, CURLUPART_URL, home, 0) == CURLUE_OK &&
+	            curl_url_set(b, CURLUPART_URL, url, 0) == CURLUE_OK && url_origin(a, &x) == 0 &&
+	            url_origin(b, &y) == 0 && home_origin(&x, &y);
+
+	curl_url_cleanup(a);
+	curl_url_cleanup(b);
+	return same;
 }
 
 static void origin_text(const struct origin *o, char *buf, size_t size)

@@ -82,6 +82,9 @@ struct fw_fetch_result {
 	char *hub;      /* WebSub discovery: the first rel="hub" of the final response's Link
 	                   headers, else the feed's atom:link rel="hub"; NULL when none */
 	char *self;     /* and rel="self" (the topic), the same way */
+	char *next;     /* RFC 5005: the feed's atom:link rel="next" (else "prev-archive"), where
+	                   its older items are; NULL when none */
+	bool paged;     /* a page read for a gap (feeds.c), not a poll (set by its owner) */
 };
 
 struct fw_fetch;
@@ -96,6 +99,9 @@ int fw_fetch_start(struct fw_net *net, struct fw_parsework *pw, const struct fw_
 
 /* Abort a poll in flight; its callback will not run. */
 void fw_fetch_cancel(struct fw_fetch *f);
+
+/* Whether url is on the origin of home (scheme, host, port), or its https upgrade. */
+bool fw_fetch_same_origin(const char *home, const char *url);
 
 /* Free what a result holds (items included). */
 void fw_fetch_result_clear(struct fw_fetch_result *res);

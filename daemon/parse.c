@@ -665,14 +665,17 @@ static void root_element(struct fw_parser *p, const xmlChar *name, const xmlChar
 }
 
 /* WebSub discovery: the feed's first atom:link rel="hub" and rel="self" (RSS channels
-   carry them in the Atom namespace), resolved against the current base. */
+   carry them in the Atom namespace), and RFC 5005's rel="next" and rel="prev-archive",
+   resolved against the current base. */
 static void feed_link(struct fw_parser *p, const xmlChar **attrs, int n)
 {
 	char *rel = attr(attrs, n, "rel", 16), *href;
-	char **slot = !rel                       ? NULL
-	              : strcmp(rel, "hub") == 0  ? &p->hub
-	              : strcmp(rel, "self") == 0 ? &p->self
-	                                         : NULL;
+	char **slot = !rel                               ? NULL
+	              : strcmp(rel, "hub") == 0          ? &p->hub
+	              : strcmp(rel, "self") == 0         ? &p->self
+	              : strcmp(rel, "next") == 0         ? &p->next
+	              : strcmp(rel, "prev-archive") == 0 ? &p->prev_archive
+	                                                 : NULL;
 	xmlChar *u;
 
 	free(rel);
@@ -1419,6 +1422,12 @@ const char *fw_parse_self(const struct fw_parser *p)
 	return p->self;
 }
 
+/* See parse.h. */
+const char *fw_parse_next(const struct fw_parser *p)
+{
+	return p->next ? p->next : p->prev_archive;
+}
+
 /* Feed-level title, plain text, owned by p; NULL when none. */
 const char *fw_parse_feed_title(const struct fw_parser *p)
 {
@@ -1441,6 +1450,8 @@ struct fw_parser *fw_parse_free(struct fw_parser *p)
 	free(p->feed_title);
 	free(p->hub);
 	free(p->self);
+	free(p->next);
+	free(p->prev_archive);
 	free(p->json);
 	free(p->frames);
 	free(p->pending_end);

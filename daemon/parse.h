@@ -63,6 +63,11 @@ const char *fw_parse_format(const struct fw_parser *p);
 const char *fw_parse_hub(const struct fw_parser *p);
 const char *fw_parse_self(const struct fw_parser *p);
 
+/* Feed paging and archiving (RFC 5005): the feed's first atom:link rel="next", else its
+   first rel="prev-archive" (resolved), or NULL: where the items older than this document's
+   are. Valid until fw_parse_free. */
+const char *fw_parse_next(const struct fw_parser *p);
+
 /* Feed-level title (plain text) or NULL. */
 const char *fw_parse_feed_title(const struct fw_parser *p);
 

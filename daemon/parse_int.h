@@ -142,7 +142,8 @@ struct fw_parser {
 	char *problem;
 	const char *format;
 	char *feed_title;
-	char *hub, *self; /* WebSub: the feed's first atom:link rel="hub" / rel="self" */
+	char *hub, *self;          /* WebSub: the feed's first atom:link rel="hub" / rel="self" */
+	char *next, *prev_archive; /* RFC 5005: its first rel="next" / rel="prev-archive" */
 	int ttl;
 
 	/* sniff */

@@ -263,6 +263,46 @@ static void test_websub_links(void **state)
 	}
 }
 
+/* Feed paging and archiving (RFC 5005): the feed's rel="next", else its rel="prev-archive",
+   resolved; an entry's rel="next" is not the feed's. */
+static void test_next_page_link(void **state)
+{
+	static const struct {
+		const char *doc, *want;
+	} cases[] = {
+	    {"<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>"
+	     "<link rel=\"prev-archive\" href=\"/archive/1\"/>"
+	     "<link rel=\"next\" href=\"?page=2\"/><link rel=\"next\" href=\"/no\"/>"
+	     "<entry><id>1</id><title>x</title></entry></feed>",
+	     "https://site.example/x/?page=2"},
+	    {"<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\"><channel>"
+	     "<title>t</title><link>https://site.example/</link>"
+	     "<atom:link rel=\"prev-archive\" href=\"https://site.example/2024/05\"/>"
+	     "<item><title>x</title><atom:link rel=\"next\" href=\"/no\"/></item>"
+	     "</channel></rss>",
+	     "https://site.example/2024/05"},
+	    {"<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>"
+	     "<entry><id>1</id><title>x</title><link rel=\"next\" href=\"/no\"/></entry></feed>",
+	     NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct sink s = {0};
+		struct fw_parser *p =
+		    fw_parse_new("https://site.example/x/", NULL, NULL, sink_cb, &s);
+
+		assert_int_equal(fw_parse_push(p, cases[i].doc, strlen(cases[i].doc)), 0);
+		assert_int_equal(fw_parse_end(p), 0);
+		if (cases[i].want)
+			assert_string_equal(fw_parse_next(p), cases[i].want);
+		else
+			assert_null(fw_parse_next(p));
+		fw_parse_free(p);
+		sink_free(&s);
+	}
+}
+
 /* A relative link is resolved against the document URL; duplicate guids get "#2". */
 static void test_base_url(void **state)
 {
@@ -750,29 +790,18 @@ static void test_internal_entities(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fixtures),
-	    cmocka_unit_test(test_format),
-	    cmocka_unit_test(test_feed_level),
-	    cmocka_unit_test(test_websub_links),
-	    cmocka_unit_test(test_base_url),
-	    cmocka_unit_test(test_not_a_feed),
-	    cmocka_unit_test(test_xxe),
-	    cmocka_unit_test(test_deep_nesting),
-	    cmocka_unit_test(test_many_items),
-	    cmocka_unit_test(test_huge_title),
-	    cmocka_unit_test(test_stop),
-	    cmocka_unit_test(test_json_limits),
-	    cmocka_unit_test(test_problem_line),
-	    cmocka_unit_test(test_xml_base_cap),
-	    cmocka_unit_test(test_bidi_title),
-	    cmocka_unit_test(test_deep_item_dropped),
-	    cmocka_unit_test(test_attr_entities),
-	    cmocka_unit_test(test_rss_default_ns),
-	    cmocka_unit_test(test_cp1252_fallback),
-	    cmocka_unit_test(test_wrapped_feed),
-	    cmocka_unit_test(test_rss_author_children),
-	    cmocka_unit_test(test_more_fields),
-	    cmocka_unit_test(test_internal_entities),
+	    cmocka_unit_test(test_fixtures),          cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_feed_level),        cmocka_unit_test(test_websub_links),
+	    cmocka_unit_test(test_next_page_link),    cmocka_unit_test(test_base_url),
+	    cmocka_unit_test(test_not_a_feed),        cmocka_unit_test(test_xxe),
+	    cmocka_unit_test(test_deep_nesting),      cmocka_unit_test(test_many_items),
+	    cmocka_unit_test(test_huge_title),        cmocka_unit_test(test_stop),
+	    cmocka_unit_test(test_json_limits),       cmocka_unit_test(test_problem_line),
+	    cmocka_unit_test(test_xml_base_cap),      cmocka_unit_test(test_bidi_title),
+	    cmocka_unit_test(test_deep_item_dropped), cmocka_unit_test(test_attr_entities),
+	    cmocka_unit_test(test_rss_default_ns),    cmocka_unit_test(test_cp1252_fallback),
+	    cmocka_unit_test(test_wrapped_feed),      cmocka_unit_test(test_rss_author_children),
+	    cmocka_unit_test(test_more_fields),       cmocka_unit_test(test_internal_entities),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
