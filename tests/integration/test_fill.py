@@ -123,7 +123,7 @@ outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; rate_lim
     later = ["fast-%d" % k for k in range(fast_total)
              if len(ft) > 2 and t0m + k / FAST_RATE > ft[2]]
     lost = [i for i in later if i not in alerted]
-    check(len(later) >= 20 and len(lost) <= 2, "after the third poll, %d of %d items lost: %s"
+    check(len(later) >= 12 and len(lost) <= 2, "after the third poll, %d of %d items lost: %s"
           % (len(lost), len(later), lost))
 
 
