@@ -444,7 +444,7 @@ static void learn_rate(struct feed_rt *f, const struct fw_fetch_result *r, struc
 	if ((rate.at == 0 || f->hist.n == 0) && r->n_items > 0 &&
 	    (all = calloc(r->n_items, sizeof(*all))) != NULL)
 		for (size_t i = 0; i < r->n_items; i++)
-			all[i] = r->items[i]->published;
+			all[i] = fw_item_date(r->items[i]);
 	if (all && rate.at == 0)
 		fw_schedule_rate_observe(&rate, now, all, r->n_items);
 	else
@@ -463,35 +463,33 @@ static void learn_rate(struct feed_rt *f, const struct fw_fetch_result *r, struc
 	f->rate = rate;
 }
 
-/* The oldest publication date of r's items, FW_TIME_NONE when none is dated. */
-static int64_t oldest_date(const struct fw_fetch_result *r)
+/* The new items of a poll dated at or after `since` (schedule.h part 4: fresh). */
+static size_t count_fresh(const struct fw_poll_tally *t, int64_t since)
 {
-	int64_t oldest = FW_TIME_NONE;
+	size_t n = 0;
 
-	for (size_t i = 0; i < r->n_items; i++) {
-		int64_t d = r->items[i]->published;
-
-		if (d != FW_TIME_NONE && (oldest == FW_TIME_NONE || d < oldest))
-			oldest = d;
-	}
-	return oldest;
+	for (size_t i = 0; t->times && i < t->n_new; i++)
+		n += t->times[i] != FW_TIME_NONE && t->times[i] >= since;
+	return n;
 }
 
-/* A stored poll that found its whole document new, dated after the previous poll, may
-   have missed items that scrolled off (schedule.h part 4): said, counted, and the feed's
-   interval capped until its polls find little new again. */
+/* A stored poll that found its whole document fresh (new, dated at or after the previous
+   poll) may have missed items that scrolled off (schedule.h part 4): said, counted, and
+   the feed's interval capped until its polls find little fresh again. */
 static void check_fill(struct feed_rt *f, const struct fw_fetch_result *r, bool first_poll,
                        int64_t now, const struct fw_poll_tally *t)
 {
 	int64_t waited = f->last_success > 0 ? now - f->last_success : 0, before = f->fill;
 	struct fw_schedule_feed b = sched_feed(f);
+	size_t fresh;
 	bool gap;
 
 	f->gap = false;
-	if (r->error != 0 || r->pushed || r->paged || r->not_modified || first_poll)
+	if (r->error != 0 || r->pushed || r->paged || r->not_modified || first_poll || waited <= 0)
 		return;
-	gap = fw_schedule_gap(now, waited, r->n_items, t->n_new, oldest_date(r));
-	fw_schedule_fill_update(&f->fill, waited, r->n_items, t->n_new, gap, b.lo, b.hi);
+	fresh = count_fresh(t, now - waited);
+	gap = fw_schedule_gap(r->n_items, fresh);
+	fw_schedule_fill_update(&f->fill, waited, r->n_items, fresh, gap, b.lo, b.hi);
 	if (!gap)
 		return;
 	f->gap = true;
@@ -521,6 +519,7 @@ static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_fe
 	struct fw_store *tx = f->owner->env.store;
 	struct fw_grouper *g = f->owner->env.grouper;
 	uint64_t mark = g ? fw_grouper_mark(g) : 0;
+	int64_t fill = f->fill;
 	int rc = fw_store_poll_begin(tx);
 
 	if (g)
@@ -552,6 +551,8 @@ static int write_poll(struct feed_rt *f, struct fw_fetch_result *r, struct fw_fe
 		fw_store_poll_rollback(tx);
 		if (g)
 			fw_grouper_rollback(g, mark); /* its items come again */
+		f->fill = fill;                       /* and tell again */
+		f->gap = false;
 	}
 	return rc;
 }
@@ -671,6 +672,7 @@ static void remember_items(struct feed_rt *f, const struct fw_fetch_result *r)
 static void count_items(struct fw_metrics *m, const struct fw_fetch_result *r,
                         const struct fw_poll_tally *t)
 {
+	m->bytes += (uint64_t)r->bytes;
 	m->items += r->n_items;
 	m->items_new += t->n_new;
 	m->matches += t->n_alerts;
@@ -690,6 +692,11 @@ static bool chase_pages(struct feed_rt *f, const char *next, int64_t resume)
 
 	free(f->page);
 	f->page = NULL;
+	if (next && f->pages >= FW_PAGES_MAX)
+		fw_log(FW_LOG_WARNING,
+		       "feed '%s': %d older pages read after a gap, all new: stopped there, older "
+		       "items may be lost",
+		       f->cfg->name, FW_PAGES_MAX);
 	if (next == NULL || fs->env.cluster || fs->closing || f->pages >= FW_PAGES_MAX ||
 	    !fw_fetch_same_origin(f->cfg->url, next) || (f->page = strdup(next)) == NULL) {
 		f->pages = 0;
@@ -728,7 +735,7 @@ static void store_page(struct feed_rt *f, struct fw_fetch_result *r)
 		       f->cfg->name, f->pages + 1, r->n_items, t.n_new, t.n_alerts);
 		if (t.n_alerts > 0)
 			fs->env.queued(fs->env.arg);
-		more = fw_schedule_gap(f->page_since + 1, 1, r->n_items, t.n_new, oldest_date(r));
+		more = fw_schedule_gap(r->n_items, count_fresh(&t, f->page_since));
 	}
 	if (!(more && chase_pages(f, r->next, f->resume))) {
 		free(f->page);
@@ -1314,6 +1321,11 @@ int fw_feeds_reload(struct fw_feeds *fs, const struct fw_config *cfg)
 				f->rate = (struct fw_schedule_rate){0};
 				f->hist = (struct fw_schedule_history){0};
 				f->bursts = (struct fw_schedule_bursts){0};
+				f->fill = 0;
+				free(f->page); /* a page of the old feed, due at once */
+				f->page = NULL;
+				f->pages = 0;
+				uv_timer_stop(&f->timer);
 			}
 			f->cfg = &cfg->feeds[i];
 			f->removed = true; /* taken: reset below */

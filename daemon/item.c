@@ -412,6 +412,12 @@ static uint64_t fnv_i64(uint64_t h, int64_t v)
 	return fnv_field(h, b, sizeof(b));
 }
 
+/* See item.h. */
+int64_t fw_item_date(const struct fw_item *item)
+{
+	return item->published != FW_TIME_NONE ? item->published : item->updated;
+}
+
 /*
  * 64-bit FNV-1a hash of the item's content (title, link, dates, author, summary, content,
  * categories), byte-order independent: it changes when the item is edited.

@@ -48,6 +48,10 @@ int fw_item_from_json(const char *text, size_t len, struct fw_item **out);
    changes when the item is edited. */
 uint64_t fw_item_hash(const struct fw_item *item);
 
+/* When the item appeared, as far as it says: its publication date, else its update date
+   (an Atom entry need not have <published>), else FW_TIME_NONE. */
+int64_t fw_item_date(const struct fw_item *item);
+
 /* Longest id kept as it is; a longer one is replaced by "sha:" + its SHA-256 (the store's
    keys hold at most FW_STORE_KEY_MAX bytes). */
 #define FW_ITEM_ID_MAX 4096

@@ -160,7 +160,7 @@ static void new_item(const struct fw_poll_items_env *e, const struct fw_item *it
                      int64_t now, struct fw_poll_tally *t)
 {
 	if (t->times)
-		t->times[t->n_new] = it->published;
+		t->times[t->n_new] = fw_item_date(it);
 	t->n_new++;
 	if (!first_poll && it->published != FW_TIME_NONE && it->published <= now)
 		fw_metrics_observe_detection(

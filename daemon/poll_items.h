@@ -28,7 +28,7 @@ struct fw_poll_tally {
 	size_t n_alerting;   /* items that raised an alert */
 	size_t n_held;       /* matching items past max_alerts_per_poll */
 	size_t n_skipped;    /* items the store refused */
-	int64_t *times;      /* publication dates of the new items (n_new of them) */
+	int64_t *times;      /* dates of the new items (fw_item_date, n_new of them) */
 	uint64_t *wl_alerts; /* alerts raised per watchlist index (allocated when one is) */
 	struct fw_alert_storm storm;
 };

@@ -87,16 +87,14 @@ int64_t fw_schedule_next(const struct fw_schedule_in *in)
 }
 
 /* See schedule.h. */
-bool fw_schedule_gap(int64_t now, int64_t waited, size_t n_items, size_t n_new, int64_t oldest)
+bool fw_schedule_gap(size_t n_items, size_t n_fresh)
 {
-	if (waited <= 0 || n_items < 2 || n_new < n_items)
-		return false;
-	return oldest == INT64_MIN || oldest >= now - waited;
+	return n_items >= 2 && n_fresh >= n_items;
 }
 
 /* See schedule.h. */
-void fw_schedule_fill_update(int64_t *fill, int64_t waited, size_t n_items, size_t n_new, bool gap,
-                             int64_t lo, int64_t hi)
+void fw_schedule_fill_update(int64_t *fill, int64_t waited, size_t n_items, size_t n_fresh,
+                             bool gap, int64_t lo, int64_t hi)
 {
 	int64_t f = *fill;
 	/* the wait that filled the document, or the ceiling when the wait was longer (a hint) */
@@ -106,9 +104,9 @@ void fw_schedule_fill_update(int64_t *fill, int64_t waited, size_t n_items, size
 		return;
 	if (gap)
 		*fill = max64(over / 2, max64(lo, 1));
-	else if (n_items >= 2 && n_new * 2 > n_items)
+	else if (n_items >= 2 && n_fresh * 2 > n_items)
 		*fill = max64(over - over / 4, max64(lo, 1));
-	else if (f > 0 && n_new * FW_SCHEDULE_FILL_QUIET <= n_items) {
+	else if (f > 0 && n_fresh * FW_SCHEDULE_FILL_QUIET <= n_items) {
 		f += f / FW_SCHEDULE_FILL_GROW + 1;
 		*fill = f > hi ? 0 : f;
 	}

@@ -176,32 +176,32 @@ double fw_schedule_bursts_wait(const struct fw_schedule_bursts *b, double t);
 /*
  * Adaptive polling, part 4: a feed that outruns its polls.
  *
- * A feed document shows only its newest items. When a poll finds every one of them new
- * and none is dated before the previous poll, items published in between may have
- * scrolled off unseen: a gap. (A document reaching back past the previous poll covers the
- * wait, whatever its ids say: a feed that re-keys its items is not taken for a gap.) Each
- * feed keeps a fill ceiling on its interval, in fixed and adaptive polling alike, set by
- * how much of its document a poll finds new:
+ * A feed document shows only its newest items. A poll's fresh items are its new ones
+ * dated at or after the previous poll: an undated item, or one dated before (a feed that
+ * re-keys or re-publishes old items), tells nothing of how fast the feed fills. When every
+ * item of the document is fresh, items published in between may have scrolled off unseen:
+ * a gap. Each feed keeps a fill ceiling on its interval, in fixed and adaptive polling
+ * alike, set by how much of its document a poll finds fresh:
  *  - all of it, a gap: half the wait that overflowed (or half the ceiling, when the wait
  *    was longer);
  *  - more than half: three quarters of it, before it overflows;
  *  - at most a quarter: a quarter more, and past the feed's longest interval none;
  * never below the feed's min_interval. A Poisson feed that shows 20 items settles where a
- * poll finds about 8 new, at which a document overflows about once in 10^4 polls; a
+ * poll finds about 8 fresh, at which a document overflows about once in 10^4 polls; a
  * ceiling set by one burst goes once the feed's polls find a quarter of it or less.
  */
-#define FW_SCHEDULE_FILL_QUIET 4 /* a poll finding at most 1/4 of its items new: ... */
+#define FW_SCHEDULE_FILL_QUIET 4 /* a poll finding at most 1/4 of its items fresh: ... */
 #define FW_SCHEDULE_FILL_GROW  4 /* ... the ceiling grows by 1/4 */
 
-/* Whether a successful poll, `waited` seconds after the previous one (0 = none known),
-   found a gap: n_items >= 2 items, all n_new, the oldest dated one `oldest` (INT64_MIN
-   when none is dated) not before the previous poll at now - waited. */
-bool fw_schedule_gap(int64_t now, int64_t waited, size_t n_items, size_t n_new, int64_t oldest);
+/* Whether a poll of n_items items, n_fresh of them fresh, found a gap (two items or more,
+   all fresh). */
+bool fw_schedule_gap(size_t n_items, size_t n_fresh);
 
-/* The fill ceiling after a successful poll (*fill, 0 = none): see above; lo and hi are
-   the feed's shortest and longest intervals. */
-void fw_schedule_fill_update(int64_t *fill, int64_t waited, size_t n_items, size_t n_new, bool gap,
-                             int64_t lo, int64_t hi);
+/* The fill ceiling after a successful poll `waited` seconds after the previous one (0 =
+   none known: unchanged) that found n_fresh of its n_items fresh (*fill, 0 = none): see
+   above; lo and hi are the feed's shortest and longest intervals. */
+void fw_schedule_fill_update(int64_t *fill, int64_t waited, size_t n_items, size_t n_fresh,
+                             bool gap, int64_t lo, int64_t hi);
 
 /* 64-bit FNV-1a of a string, for seeds. */
 uint64_t fw_schedule_seed(const char *name);

@@ -169,6 +169,16 @@ def pages(srv, w):
         href = "http://localhost:%d/older.xml" % srv.port
         reply(h, rss_next("offsite", [(k, dates[k]) for k in ks], "prev-archive", href))
 
+    served = [0]
+
+    def rekey(h, body):
+        """The same 5 old items under fresh ids at every request (and a rel=next)."""
+        served[0] += 1
+        old = int(time.mktime((2024, 1, 1, 0, 0, 0, 0, 1, 0)))
+        doc = atom("rekey", [(k, old + k) for k in range(5)], "/rekey.xml?page=2")
+        reply(h, doc.replace(b"<id>urn:rekey:", b"<id>urn:rekey%d:" % served[0]))
+
+    srv.routes["/rekey.xml"] = fwtest.Route(handler=rekey)
     srv.routes["/paged.xml"] = fwtest.Route(handler=paged)
     srv.routes["/offsite.xml"] = fwtest.Route(handler=offsite)
     srv.routes["/older.xml"] = fwtest.Route(handler=offsite)
@@ -178,11 +188,12 @@ first_poll_max_age = 0;
 min_interval = 1;
 interval = 4;
 adaptive = false;
-feeds = ( { name = "paged"; url = %s; }, { name = "offsite"; url = %s; } );
+feeds = ( { name = "paged"; url = %s; }, { name = "offsite"; url = %s; },
+          { name = "rekey"; url = %s; } );
 watchlists = ( { name = "all"; match = "item"; group = "item"; outputs = [ "log" ]; } );
 outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; rate_limit = 0; } );
 """ % (q(w.state), q(srv.url("/paged.xml")), q(srv.url("/offsite.xml")),
-       q(w.file("alerts.jsonl"))))
+       q(srv.url("/rekey.xml")), q(w.file("alerts.jsonl"))))
 
     def publish(n):
         time.sleep(1.1)  # dated after the previous poll, to the second
@@ -218,6 +229,11 @@ outputs = ( { name = "log"; plugin = "log"; path = %s; format = "json"; rate_lim
           % len(ids("offsite")))
     check(srv.count("/older.xml") == 0, "a rel=prev-archive on another origin is not followed")
     check("feed 'offsite': all 5 items new" in p.stderr, "but the gap is said")
+    # A feed that re-keys old items (all new, dated long before) is no gap: nothing said,
+    # no page read.
+    check("feed 'rekey'" not in p.stderr and srv.count("/rekey.xml") == 2,
+          "a feed re-keying its old items is not taken for a gap (%d requests)"
+          % srv.count("/rekey.xml"))
     # A third once with nothing new: no page, nothing alerted twice.
     n_alerts = len(fwtest.read_jsonl(w.file("alerts.jsonl")))
     p = fwtest.run(["once", "-c", conf])
