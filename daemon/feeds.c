@@ -323,6 +323,21 @@ static int64_t longest_wait(const struct feed_rt *f)
 	return f->cfg->interval;
 }
 
+/* 429 and 503 rest the whole host: every feed on it waits (at most a day, as any
+   Retry-After, and remembered across restarts). For a poll and a gap's page alike. */
+static void rest_host(struct feed_rt *f, const struct fw_fetch_result *r, int64_t now)
+{
+	struct host_rt *h = &f->owner->hosts[f->host];
+	int64_t rest = r->retry_after > 0 ? r->retry_after : FW_HOST_BACKOFF_DEFAULT;
+	int64_t until = now + (rest < FW_HOST_REST_MAX ? rest : FW_HOST_REST_MAX);
+
+	if ((r->status != 429 && r->status != 503) || h->name[0] == 0 || until <= h->blocked_until)
+		return;
+	h->blocked_until = until;
+	/* best effort: the rest holds in memory even if the store refuses it */
+	fw_store_host_rest(f->owner->env.store, h->name, until, r->status);
+}
+
 /* The decision about the next poll, from what this poll said. */
 static int64_t reschedule(struct feed_rt *f, const struct fw_fetch_result *r,
                           const struct fw_feed_state *st, int64_t now)
@@ -346,20 +361,11 @@ static int64_t reschedule(struct feed_rt *f, const struct fw_fetch_result *r,
 	};
 	int64_t next = push_floor(f, fw_schedule_next(&in), now);
 
-	/* 429 and 503 rest the whole host: every feed on it waits (at most a day, as any
-	   Retry-After, and remembered across restarts). */
-	if ((r->status == 429 || r->status == 503) && f->owner->hosts[f->host].name[0]) {
-		struct host_rt *h = &f->owner->hosts[f->host];
-		int64_t rest = r->retry_after > 0 ? r->retry_after : FW_HOST_BACKOFF_DEFAULT;
-		int64_t until = now + (rest < FW_HOST_REST_MAX ? rest : FW_HOST_REST_MAX);
-
-		if (until > h->blocked_until) {
-			h->blocked_until = until;
-			/* best effort: the rest holds in memory even if the store refuses it */
-			fw_store_host_rest(f->owner->env.store, h->name, until, r->status);
-		}
-	}
-	schedule_at(f, next, now);
+	rest_host(f, r, now);
+	if (f->page) /* a gap's pages come first (a push meanwhile): this poll after them */
+		f->resume = next;
+	else
+		schedule_at(f, next, now);
 	return next;
 }
 
@@ -721,6 +727,7 @@ static void store_page(struct feed_rt *f, struct fw_fetch_result *r)
 	int64_t now = fw_clock_now();
 	bool more = false;
 
+	rest_host(f, r, now);
 	if (r->error != 0) {
 		fw_log(FW_LOG_WARNING, "feed '%s': cannot read its older page %d after a gap: %s",
 		       f->cfg->name, f->pages + 1, r->error_text);
@@ -1005,7 +1012,7 @@ int fw_feeds_push(struct fw_feeds *fs, const char *feed, const char *body, size_
 	fs->pushes = j;
 	/* pushes arrive: the next poll is only a safety net */
 	f->push_until = now + safety;
-	if (uv_is_active((uv_handle_t *)&f->timer) && !f->fetch && !f->queued &&
+	if (uv_is_active((uv_handle_t *)&f->timer) && !f->fetch && !f->queued && !f->page &&
 	    uv_timer_get_due_in(&f->timer) < (uint64_t)safety * 1000)
 		schedule_at(f, f->push_until, now);
 	return 0;
