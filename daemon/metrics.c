@@ -210,7 +210,8 @@ int fw_metrics_write(const char *path, const struct fw_metrics_view *v)
 	counter(f, "feedwatch_items_total", "Items read from feeds.", m->items);
 	counter(f, "feedwatch_items_new_total", "Items seen for the first time.", m->items_new);
 	counter(f, "feedwatch_feed_gaps_total",
-	        "Polls that found every item of the feed new: older ones may have scrolled off.",
+	        "Polls that found every item of the feed fresh (new, dated since the previous "
+	        "poll): older ones may have scrolled off.",
 	        m->feed_gaps);
 	counter(f, "feedwatch_matches_total", "Alerts raised (item and watchlist).", m->matches);
 	gauge(f, "feedwatch_feeds", "Feeds configured.", (double)v->n_feeds);

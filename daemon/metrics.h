@@ -37,7 +37,7 @@ struct fw_metrics {
 	uint64_t bytes;
 	uint64_t items;
 	uint64_t items_new;
-	uint64_t feed_gaps; /* polls that found a whole document new: items may have scrolled off */
+	uint64_t feed_gaps; /* polls that found a whole document fresh (schedule.h part 4) */
 	uint64_t matches;   /* alerts raised (one per watchlist and item) */
 	uint64_t feeds_failing;
 	double loop_lag; /* seconds, the last measured delay of a 1 s loop timer */
