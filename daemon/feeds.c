@@ -57,12 +57,11 @@ struct feed_rt {
 	int64_t gap_said; /* when a gap at the floor was last logged (once an hour) */
 	bool gap;         /* the poll being stored found a gap (check_fill) */
 	/* After a gap, the feed's older pages (RFC 5005) are read until one holds an item seen
-	   before: the next page's URL (NULL: none), older pages asked for (the document is
-	   page 1), whether the fetch in flight is one, when the gap's wait began (older items
-	   were seen then), the regular poll after them */
+	   before: the next page's URL (NULL: none; while set, the feed's fetch is that page),
+	   older pages asked for (the document is page 1), when the gap's wait began (older
+	   items were seen then), the regular poll after them */
 	char *page;
 	int pages;
-	bool paging;
 	int64_t page_since, resume;
 	uint32_t *known; /* the items of the last stored poll (fetch.h opts.known) */
 	size_t n_known;
@@ -940,8 +939,7 @@ static void fetch_done_cb(struct fw_fetch_result *r, void *arg)
 	f->fetch = NULL;
 	fs->active--;
 	fs->hosts[f->host].active--;
-	r->paged = f->paging;
-	f->paging = false;
+	r->paged = f->page != NULL;
 	if (r->error == -ECANCELED)
 		return;
 	r->finished = fw_clock_now();
@@ -1051,11 +1049,11 @@ static void start_fetch(struct feed_rt *f)
 			    (struct fw_schedule_rate){st.rate_items, st.rate_seconds, st.rate_at};
 		f->last_success = st.last_success;
 	}
-	f->paging = f->page != NULL; /* an older page after a gap: no validators */
-	o.url = f->paging ? f->page : st.moved_url ? st.moved_url : f->cfg->url;
+	/* an older page after a gap: no validators */
+	o.url = f->page ? f->page : st.moved_url ? st.moved_url : f->cfg->url;
 	o.config_url = f->cfg->url;
-	o.etag = f->paging ? NULL : st.etag;
-	o.last_modified = f->paging ? NULL : st.last_modified;
+	o.etag = f->page ? NULL : st.etag;
+	o.last_modified = f->page ? NULL : st.last_modified;
 	o.user_agent = fs->cfg->user_agent;
 	o.timeout = (long)f->cfg->timeout;
 	o.connect_timeout = (long)fs->cfg->connect_timeout;
@@ -1065,8 +1063,8 @@ static void start_fetch(struct feed_rt *f)
 	o.headers = (const char *const *)f->cfg->headers;
 	o.n_headers = f->cfg->n_headers;
 	o.story_features = fs->env.grouper != NULL; /* the parser thread computes them */
-	o.known = f->paging ? NULL : f->known;      /* but not for the items seen last time */
-	o.n_known = f->paging ? 0 : f->n_known;
+	o.known = f->page ? NULL : f->known;        /* but not for the items seen last time */
+	o.n_known = f->page ? 0 : f->n_known;
 	fs->active++;
 	fs->hosts[f->host].active++;
 	f->started_ms = uv_now(fs->env.loop);
